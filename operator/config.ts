@@ -1,0 +1,268 @@
+// Operator configuration from command-line flags and environment variables.
+// Precedence: flag > env > default. Every flag has an env twin (YMERA_…) so
+// the Helm chart can use either. Invalid input fails at startup with a
+// message naming the flag or variable and what is allowed.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { LOG_LEVELS } from './logger.ts';
+import type { LogLevel } from './logger.ts';
+
+export type Config = {
+  /** Validated "host:port", "[ipv6]:port" or ":port" (all interfaces). */
+  metricsAddr: string;
+  healthAddr: string;
+  leaderElect: boolean;
+  leaseName: string;
+  leaseNamespace: string;
+  leaseDurationSeconds: number;
+  renewDeadlineSeconds: number;
+  retryPeriodSeconds: number;
+  /** Lease holder identity; unique per process. */
+  identity: string;
+  /** Namespaces to watch; empty means all. */
+  watchNamespaces: string[];
+  /** Work-queue workers per controller. */
+  concurrency: number;
+  /** Full informer resync period; 0 disables it. */
+  resyncSeconds: number;
+  logLevel: LogLevel;
+  /** Explicit kubeconfig path; undefined means in-cluster or $KUBECONFIG. */
+  kubeconfig?: string;
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Injectable sources of the default identity, for tests. */
+export type ConfigDeps = { hostname?: () => string; randomSuffix?: () => string };
+
+type Kind = 'string' | 'bool';
+type FlagSpec = { flag: string; env: string; kind: Kind; def: string; help: string };
+
+const FLAGS = {
+  metricsAddr: flag(
+    'metrics-bind-address',
+    'host:port for /metrics (":8080" = all interfaces)',
+    '127.0.0.1:8080',
+  ),
+  healthAddr: flag('health-probe-bind-address', 'host:port for /healthz and /readyz', '127.0.0.1:8081'),
+  leaderElect: flag('leader-elect', 'run only while holding the leader Lease', 'true', 'bool'),
+  leaseName: flag('lease-name', 'name of the leader-election Lease', 'ymera-operator-leader'),
+  leaseNamespace: flag('lease-namespace', 'namespace of the Lease', '$POD_NAMESPACE or ymera-system'),
+  leaseDurationSeconds: flag('lease-duration-seconds', 'how long a Lease is valid without renewal', '15'),
+  renewDeadlineSeconds: flag(
+    'renew-deadline-seconds',
+    'leader gives up if it cannot renew within this',
+    '10',
+  ),
+  retryPeriodSeconds: flag('retry-period-seconds', 'interval between Lease acquire/renew attempts', '2'),
+  identity: flag('identity', 'Lease holder identity', '${HOSTNAME}_<random>'),
+  watchNamespaces: flag('watch-namespaces', 'comma-separated namespaces to watch (empty = all)', ''),
+  concurrency: flag('concurrency', 'reconcile workers per controller (1..64)', '2'),
+  resyncSeconds: flag('resync-seconds', 'period of full resyncs, 0 to disable', '300'),
+  logLevel: flag('log-level', `one of ${LOG_LEVELS.join('|')}`, 'info'),
+  kubeconfig: flag('kubeconfig', 'kubeconfig path (default: in-cluster, then $KUBECONFIG)', ''),
+} satisfies Record<keyof Config, FlagSpec>;
+
+function flag(name: string, help: string, def: string, kind: Kind = 'string'): FlagSpec {
+  return { flag: `--${name}`, env: `YMERA_${name.toUpperCase().replaceAll('-', '_')}`, kind, def, help };
+}
+
+type Field = keyof typeof FLAGS;
+const BY_FLAG = new Map<string, Field>(Object.entries(FLAGS).map(([k, s]) => [s.flag, k as Field]));
+
+/** True when argv asks for help; check this before parseConfig and print configHelp(). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.some((a) => a === '--help' || a === '-h');
+}
+
+export function configHelp(): string {
+  const rows = Object.values(FLAGS).map((s) => {
+    const name = s.kind === 'bool' ? `${s.flag}, --no-${s.flag.slice(2)}` : `${s.flag} <value>`;
+    const def = s.def ? ` (default ${s.def})` : '';
+    return `  ${name}\n      ${s.help}${def}; env ${s.env}`;
+  });
+  return [
+    'Usage: ymera-operator [flags]',
+    '',
+    'Flags accept --flag=value or --flag value; flags override environment variables.',
+    '',
+    ...rows,
+    '  -h, --help',
+    '      print this help',
+    '',
+  ].join('\n');
+}
+
+/** A raw value and where it came from, so errors can name the source. */
+type Raw = { value: string; source: string };
+
+export function parseConfig(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  deps: ConfigDeps = {},
+): Config {
+  const fromFlags = readFlags(argv);
+  const raw = (field: Field): Raw | undefined => {
+    const given = fromFlags.get(field);
+    if (given) return given;
+    const spec = FLAGS[field];
+    const value = env[spec.env];
+    // Empty env values count as unset: templates often render "" for "not configured".
+    return value !== undefined && value !== '' ? { value, source: spec.env } : undefined;
+  };
+  // The defaults shown by --help are the ones used, so they cannot drift apart.
+  const str = (field: Field): Raw => raw(field) ?? { value: FLAGS[field].def, source: FLAGS[field].flag };
+
+  const leaseDurationSeconds = positiveInt(str('leaseDurationSeconds'));
+  const renewDeadlineSeconds = positiveInt(str('renewDeadlineSeconds'));
+  const retryPeriodSeconds = positiveInt(str('retryPeriodSeconds'));
+  if (renewDeadlineSeconds >= leaseDurationSeconds) {
+    throw new ConfigError(
+      `${FLAGS.renewDeadlineSeconds.flag} (${renewDeadlineSeconds}) must be less than ` +
+        `${FLAGS.leaseDurationSeconds.flag} (${leaseDurationSeconds})`,
+    );
+  }
+  if (retryPeriodSeconds >= renewDeadlineSeconds) {
+    throw new ConfigError(
+      `${FLAGS.retryPeriodSeconds.flag} (${retryPeriodSeconds}) must be less than ` +
+        `${FLAGS.renewDeadlineSeconds.flag} (${renewDeadlineSeconds})`,
+    );
+  }
+
+  const podNamespace = env.POD_NAMESPACE ? { value: env.POD_NAMESPACE, source: 'POD_NAMESPACE' } : undefined;
+  const givenIdentity = raw('identity');
+  if (givenIdentity && givenIdentity.value.trim() === '') fail(givenIdentity, 'must not be empty');
+  const identity = givenIdentity?.value ?? defaultIdentity(env, deps);
+  const kubeconfig = raw('kubeconfig')?.value || undefined;
+
+  return {
+    metricsAddr: bindAddress(str('metricsAddr')),
+    healthAddr: bindAddress(str('healthAddr')),
+    leaderElect: bool(str('leaderElect')),
+    leaseName: dnsName(str('leaseName'), 253, true),
+    leaseNamespace: dnsName(
+      raw('leaseNamespace') ?? podNamespace ?? { value: 'ymera-system', source: 'default' },
+      63,
+    ),
+    leaseDurationSeconds,
+    renewDeadlineSeconds,
+    retryPeriodSeconds,
+    identity,
+    watchNamespaces: namespaces(str('watchNamespaces')),
+    concurrency: intInRange(str('concurrency'), 1, 64),
+    resyncSeconds: intInRange(str('resyncSeconds'), 0, 86_400),
+    logLevel: logLevel(str('logLevel')),
+    kubeconfig,
+  };
+}
+
+function readFlags(argv: readonly string[]): Map<Field, Raw> {
+  const out = new Map<Field, Raw>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h') continue; // see wantsHelp
+    if (!arg.startsWith('--')) {
+      throw new ConfigError(
+        `unexpected argument ${JSON.stringify(arg)}: only --flags are accepted (see --help)`,
+      );
+    }
+    const eq = arg.indexOf('=');
+    let name = eq >= 0 ? arg.slice(0, eq) : arg;
+    let value = eq >= 0 ? arg.slice(eq + 1) : undefined;
+    let field = BY_FLAG.get(name);
+    if (!field && name.startsWith('--no-')) {
+      const positive = BY_FLAG.get(`--${name.slice(5)}`);
+      if (positive && FLAGS[positive].kind === 'bool') {
+        if (value !== undefined) throw new ConfigError(`${name} takes no value`);
+        field = positive;
+        value = 'false';
+        name = FLAGS[positive].flag;
+      }
+    }
+    if (!field) throw new ConfigError(`unknown flag ${name} (see --help)`);
+    if (value === undefined) {
+      if (FLAGS[field].kind === 'bool') {
+        // Like Go's flag package, a bool never consumes the next argument.
+        value = 'true';
+      } else {
+        const next = argv[i + 1];
+        if (next === undefined || next.startsWith('--')) throw new ConfigError(`${name} needs a value`);
+        value = next;
+        i++;
+      }
+    }
+    out.set(field, { value, source: name }); // the last occurrence wins
+  }
+  return out;
+}
+
+function defaultIdentity(env: Record<string, string | undefined>, deps: ConfigDeps): string {
+  const host = env.HOSTNAME || (deps.hostname ?? hostname)();
+  const suffix = (deps.randomSuffix ?? (() => randomBytes(4).toString('hex')))();
+  return `${host}_${suffix}`;
+}
+
+function fail(raw: Raw, allowed: string): never {
+  throw new ConfigError(`${raw.source}: ${allowed} (got ${JSON.stringify(raw.value)})`);
+}
+
+function bool(raw: Raw): boolean {
+  const v = raw.value.toLowerCase();
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  return fail(raw, 'must be true or false');
+}
+
+function intInRange(raw: Raw, min: number, max: number): number {
+  const n = /^\d+$/.test(raw.value) ? Number(raw.value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) fail(raw, `must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+function positiveInt(raw: Raw): number {
+  return intInRange(raw, 1, 3600);
+}
+
+function logLevel(raw: Raw): LogLevel {
+  const level = LOG_LEVELS.find((l) => l === raw.value.toLowerCase());
+  return level ?? fail(raw, `must be one of ${LOG_LEVELS.join(', ')}`);
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+// RFC 1123 label (namespaces) or subdomain (object names such as a Lease).
+function dnsName(raw: Raw, maxLength: number, subdomain = false): string {
+  const ok =
+    raw.value.length <= maxLength &&
+    (subdomain ? raw.value.split('.') : [raw.value]).every((p) => DNS_LABEL.test(p));
+  if (!ok) {
+    fail(
+      raw,
+      `must be a lowercase RFC 1123 ${subdomain ? 'subdomain' : 'label'} of at most ${maxLength} characters`,
+    );
+  }
+  return raw.value;
+}
+
+function namespaces(raw: Raw): string[] {
+  const names = raw.value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const name of names) dnsName({ value: name, source: raw.source }, 63);
+  return [...new Set(names)];
+}
+
+// Kept as a string for the servers; validated here so a typo fails at startup.
+function bindAddress(raw: Raw): string {
+  const m = /^(?:\[[0-9a-fA-F:.]+\]|[^:[\]\s]*):(\d{1,5})$/.exec(raw.value);
+  if (!m || Number(m[1]) > 65535) {
+    fail(raw, 'must be host:port, [ipv6]:port or :port with a port from 0 to 65535');
+  }
+  return raw.value;
+}
