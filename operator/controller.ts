@@ -1,0 +1,163 @@
+// The shared half of the reconcile pattern (ARCHITECTURE.md): read from the
+// cache, run or add the finalizer, then hand a live object to the kind's own
+// reconcile, which computes children and status with pure functions and uses
+// the I/O helpers below to apply, prune and write status.
+import { deepEqual } from './equality.ts';
+import type { EventRecorder, EventType } from './events.ts';
+import type { InformerSet } from './informer-set.ts';
+import type { KubeClient } from './kube/client.ts';
+import type { KubeObject, ResourceType } from './kube/resources.ts';
+import { keyOf } from './kube/resources.ts';
+import type { Logger } from './logger.ts';
+import { isOwnedBy } from './ownership.ts';
+import type { ReconcileResult } from './workqueue.ts';
+
+export const FINALIZER = 'ymera.io/cleanup';
+
+export interface Reconciler<T extends KubeObject = KubeObject> {
+  /** Lower-case kind, used in logs, metrics and the event source. */
+  name: string;
+  resource: ResourceType;
+  /** Child types this controller creates; their changes enqueue the owner. */
+  owns: ResourceType[];
+  /** Steps 2–5 for an object that is not being deleted. */
+  reconcile(ctx: ReconcileContext, obj: T): Promise<ReconcileResult>;
+  /** Cleans up external state (topics, object storage) before the finalizer goes. */
+  finalize?(ctx: ReconcileContext, obj: T): Promise<void>;
+}
+
+/** A desired child with its resource type. */
+export interface Child {
+  type: ResourceType;
+  object: KubeObject;
+}
+
+export interface ApplyResult {
+  applied: KubeObject[];
+  pruned: KubeObject[];
+}
+
+export class ReconcileContext {
+  readonly client: KubeClient;
+  readonly log: Logger;
+  readonly events: EventRecorder;
+  private readonly informers: (type: ResourceType) => InformerSet<KubeObject>;
+
+  constructor(opts: {
+    client: KubeClient;
+    log: Logger;
+    events: EventRecorder;
+    informers: (type: ResourceType) => InformerSet<KubeObject>;
+  }) {
+    this.client = opts.client;
+    this.log = opts.log;
+    this.events = opts.events;
+    this.informers = opts.informers;
+  }
+
+  now(): Date {
+    return new Date();
+  }
+
+  /** Children of `owner` of one type, read from the informer cache. */
+  childrenOf(owner: KubeObject, type: ResourceType): KubeObject[] {
+    return this.informers(type).list((child) => isOwnedBy(child, owner));
+  }
+
+  /**
+   * Server-side applies every desired child, then deletes children of this
+   * owner (of the given types) that are no longer desired.
+   */
+  async applyChildren(owner: KubeObject, desired: Child[], ownedTypes: ResourceType[]): Promise<ApplyResult> {
+    const applied: KubeObject[] = [];
+    for (const { type, object } of desired) applied.push(await this.client.apply(type, object));
+    const wanted = new Set(
+      desired.map(({ type, object }) => `${type.group}/${type.kind}/${keyOf(object.metadata)}`),
+    );
+    const pruned: KubeObject[] = [];
+    for (const type of ownedTypes) {
+      for (const child of this.childrenOf(owner, type)) {
+        if (wanted.has(`${type.group}/${type.kind}/${keyOf(child.metadata)}`)) continue;
+        await this.client.delete(type, child.metadata.name, child.metadata.namespace, {
+          propagationPolicy: 'Background',
+          uid: child.metadata.uid,
+        });
+        pruned.push(child);
+      }
+    }
+    return { applied, pruned };
+  }
+
+  /** Writes status with one patch, only when it differs from what is stored. Returns whether it wrote. */
+  async writeStatus(type: ResourceType, obj: KubeObject, status: Record<string, unknown>): Promise<boolean> {
+    if (deepEqual(obj.status ?? {}, status)) return false;
+    await this.client.patch(
+      type,
+      obj.metadata.name,
+      obj.metadata.namespace,
+      'json',
+      [
+        // the resourceVersion test makes a stale write fail with a conflict (requeued)
+        { op: 'test', path: '/metadata/resourceVersion', value: obj.metadata.resourceVersion },
+        { op: 'add', path: '/status', value: status },
+      ],
+      'status',
+    );
+    return true;
+  }
+
+  event(obj: KubeObject, type: EventType, reason: string, action: string, note: string): Promise<void> {
+    return this.events.record(obj, type, reason, action, note);
+  }
+}
+
+/**
+ * Runs one reconcile of `key`: step 1 of the pattern (cache read, finalizer)
+ * here, the rest in the kind's reconciler.
+ */
+export async function reconcileKey<T extends KubeObject>(
+  reconciler: Reconciler<T>,
+  primary: InformerSet<T>,
+  ctx: ReconcileContext,
+  key: string,
+): Promise<ReconcileResult> {
+  const obj = primary.get(key);
+  if (!obj) return; // gone: children are garbage-collected through ownerReferences
+  const finalizers = obj.metadata.finalizers ?? [];
+  if (obj.metadata.deletionTimestamp) {
+    if (!finalizers.includes(FINALIZER)) return;
+    await reconciler.finalize?.(ctx, obj);
+    await setFinalizers(
+      ctx.client,
+      reconciler.resource,
+      obj,
+      finalizers.filter((f) => f !== FINALIZER),
+    );
+    ctx.log.info('finalized', { key });
+    await ctx.event(
+      obj,
+      'Normal',
+      'Deleted',
+      'Finalize',
+      `Cleaned up external state of ${obj.kind} ${obj.metadata.name}`,
+    );
+    return;
+  }
+  let live = obj;
+  if (!finalizers.includes(FINALIZER)) {
+    live = await setFinalizers(ctx.client, reconciler.resource, obj, [...finalizers, FINALIZER]);
+  }
+  return reconciler.reconcile(ctx, live);
+}
+
+function setFinalizers<T extends KubeObject>(
+  client: KubeClient,
+  type: ResourceType,
+  obj: T,
+  finalizers: string[],
+): Promise<T> {
+  // resourceVersion makes this a compare-and-swap: a concurrent edit gives 409 and a retry
+  return client.patch<T>(type, obj.metadata.name, obj.metadata.namespace, 'merge', {
+    metadata: { finalizers, resourceVersion: obj.metadata.resourceVersion },
+  });
+}

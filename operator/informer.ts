@@ -1,0 +1,223 @@
+// List+watch informer with a local cache: the controllers read from the cache
+// and react to its events instead of polling the API server. Relists on 410
+// Gone, restarts a broken watch with backoff, and periodically re-delivers
+// every cached object (resync) so a missed event cannot strand an object.
+import { exponentialBackoff } from './backoff.ts';
+import type { KubeClient, WatchEvent } from './kube/client.ts';
+import { isGone } from './kube/client.ts';
+import type { KubeObject, ResourceType } from './kube/resources.ts';
+import { keyOf } from './kube/resources.ts';
+import type { Logger } from './logger.ts';
+
+export interface InformerHandler<T extends KubeObject> {
+  add?(obj: T): void;
+  update?(oldObj: T, newObj: T): void;
+  delete?(obj: T): void;
+}
+
+export interface InformerOptions {
+  namespace?: string;
+  labelSelector?: string;
+  resyncMs: number;
+  logger: Logger;
+  /** Called with the informer's resource on every list/watch failure (metrics). */
+  onError?: (error: unknown) => void;
+}
+
+export class Informer<T extends KubeObject> {
+  readonly type: ResourceType;
+  private readonly client: KubeClient;
+  private readonly opts: InformerOptions;
+  private readonly cache = new Map<string, T>();
+  private readonly handlers: InformerHandler<T>[] = [];
+  private readonly abort = new AbortController();
+  private synced = false;
+  private syncWaiters: (() => void)[] = [];
+  private loop: Promise<void> | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+
+  constructor(client: KubeClient, type: ResourceType, opts: InformerOptions) {
+    this.client = client;
+    this.type = type;
+    this.opts = opts;
+  }
+
+  on(handler: InformerHandler<T>): void {
+    this.handlers.push(handler);
+  }
+
+  get(key: string): T | undefined {
+    return this.cache.get(key);
+  }
+
+  list(filter?: (obj: T) => boolean): T[] {
+    const all = [...this.cache.values()];
+    return filter ? all.filter(filter) : all;
+  }
+
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  waitForSync(): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.loop = this.run();
+    this.resyncTimer = setInterval(() => this.resync(), this.opts.resyncMs);
+    this.resyncTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    clearInterval(this.resyncTimer);
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        const { items, resourceVersion } = await this.client.list<T>(this.type, this.opts);
+        this.replace(items);
+        failures = 0;
+        await this.watchFrom(resourceVersion, signal);
+      } catch (e) {
+        if (signal.aborted) break;
+        this.opts.onError?.(e);
+        failures++;
+        const delay = exponentialBackoff({
+          attempt: failures,
+          baseMs: 500,
+          factor: 2,
+          maxMs: 30_000,
+          jitter: 0.2,
+        });
+        this.opts.logger.warn('list failed; retrying', {
+          resource: this.type.plural,
+          delayMs: delay,
+          error: e,
+        });
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  /** Watches until 410 Gone (returns, so the caller relists) or abort. */
+  private async watchFrom(resourceVersion: string, signal: AbortSignal): Promise<void> {
+    let rv = resourceVersion;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        await this.client.watch<T>(
+          this.type,
+          // a randomised server-side timeout spreads re-watches over time
+          {
+            ...this.opts,
+            resourceVersion: rv,
+            timeoutSeconds: 300 + Math.floor(Math.random() * 300),
+            signal,
+          },
+          (event) => {
+            rv = event.object.metadata?.resourceVersion ?? rv;
+            this.apply(event);
+          },
+        );
+        failures = 0;
+      } catch (e) {
+        if (isGone(e)) {
+          this.opts.logger.info('watch expired; relisting', { resource: this.type.plural });
+          return;
+        }
+        if (signal.aborted) return;
+        this.opts.onError?.(e);
+        failures++;
+        if (failures > 5) throw e; // something is off with this resourceVersion: relist
+        const delay = exponentialBackoff({
+          attempt: failures,
+          baseMs: 500,
+          factor: 2,
+          maxMs: 30_000,
+          jitter: 0.2,
+        });
+        this.opts.logger.warn('watch failed; retrying', {
+          resource: this.type.plural,
+          delayMs: delay,
+          error: e,
+        });
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  /** Swaps in a fresh list, emitting the differences as events. */
+  private replace(items: T[]): void {
+    const seen = new Set<string>();
+    for (const obj of items) {
+      const key = keyOf(obj.metadata);
+      seen.add(key);
+      this.upsert(key, obj);
+    }
+    for (const [key, old] of this.cache) {
+      if (!seen.has(key)) {
+        this.cache.delete(key);
+        this.emit((h) => h.delete?.(old));
+      }
+    }
+    if (!this.synced) {
+      this.synced = true;
+      for (const resolve of this.syncWaiters.splice(0)) resolve();
+    }
+  }
+
+  private apply(event: WatchEvent<T>): void {
+    if (event.type === 'BOOKMARK' || event.type === 'ERROR') return;
+    const key = keyOf(event.object.metadata);
+    if (event.type === 'DELETED') {
+      const old = this.cache.get(key) ?? event.object;
+      this.cache.delete(key);
+      this.emit((h) => h.delete?.(old));
+      return;
+    }
+    this.upsert(key, event.object);
+  }
+
+  private upsert(key: string, obj: T): void {
+    const old = this.cache.get(key);
+    if (old && old.metadata.resourceVersion === obj.metadata.resourceVersion) return;
+    this.cache.set(key, obj);
+    if (old) this.emit((h) => h.update?.(old, obj));
+    else this.emit((h) => h.add?.(obj));
+  }
+
+  private resync(): void {
+    if (!this.synced) return;
+    for (const obj of this.cache.values()) this.emit((h) => h.update?.(obj, obj));
+  }
+
+  private emit(call: (h: InformerHandler<T>) => void): void {
+    for (const h of this.handlers) {
+      try {
+        call(h);
+      } catch (e) {
+        this.opts.logger.error('informer handler failed', { resource: this.type.plural, error: e });
+      }
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,340 @@
+// A thin Kubernetes REST client on node:https. @kubernetes/client-node
+// supplies the kubeconfig/in-cluster auth; requests, watch streaming and
+// server-side apply are done here so that every call has a timeout, a typed
+// error and no extra dependencies.
+import http from 'node:http';
+import https from 'node:https';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeObject, ResourceType } from './resources.ts';
+import { apiVersionOf, collectionPath, objectPath } from './resources.ts';
+
+export const FIELD_MANAGER = 'ymera-operator';
+
+export class KubeApiError extends Error {
+  readonly status: number;
+  readonly reason: string;
+  readonly details: unknown;
+  constructor(status: number, reason: string, message: string, details?: unknown) {
+    super(message);
+    this.name = 'KubeApiError';
+    this.status = status;
+    this.reason = reason;
+    this.details = details;
+  }
+}
+
+export const isNotFound = (e: unknown): boolean => e instanceof KubeApiError && e.status === 404;
+export const isConflict = (e: unknown): boolean => e instanceof KubeApiError && e.status === 409;
+export const isGone = (e: unknown): boolean => e instanceof KubeApiError && e.status === 410;
+/** Errors worth retrying: network failures, conflicts, throttling, server errors. */
+export function isTransient(e: unknown): boolean {
+  if (!(e instanceof KubeApiError)) return true;
+  return e.status === 409 || e.status === 429 || e.status >= 500 || e.status === 0;
+}
+
+export interface ListResult<T> {
+  items: T[];
+  resourceVersion: string;
+}
+
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
+const patchContentType: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  apply: 'application/apply-patch+yaml',
+};
+
+interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  timeoutMs?: number;
+}
+
+export class KubeClient {
+  readonly server: URL;
+  private readonly kc: KubeConfig;
+  private readonly requestTimeoutMs: number;
+
+  constructor(kc: KubeConfig, requestTimeoutMs = 30_000) {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.kc = kc;
+    this.server = new URL(cluster.server);
+    this.requestTimeoutMs = requestTimeoutMs;
+  }
+
+  /** Loads $KUBECONFIG / ~/.kube/config, or the in-cluster service account. */
+  static fromEnvironment(kubeconfigPath?: string): KubeClient {
+    const kc = new KubeConfig();
+    if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
+    else kc.loadFromDefault();
+    return new KubeClient(kc);
+  }
+
+  async get<T extends KubeObject>(
+    type: ResourceType,
+    name: string,
+    namespace?: string,
+  ): Promise<T | undefined> {
+    try {
+      return (await this.request('GET', objectPath(type, name, namespace))) as T;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** Lists all pages of a collection. */
+  async list<T extends KubeObject>(type: ResourceType, opts: ListOptions = {}): Promise<ListResult<T>> {
+    const items: T[] = [];
+    let cont: string | undefined;
+    let resourceVersion = '';
+    do {
+      const page = (await this.request('GET', collectionPath(type, opts.namespace), {
+        query: {
+          labelSelector: opts.labelSelector,
+          fieldSelector: opts.fieldSelector,
+          limit: 500,
+          continue: cont,
+        },
+      })) as { items?: T[]; metadata?: { continue?: string; resourceVersion?: string } };
+      for (const item of page.items ?? []) {
+        // list items come without apiVersion/kind; restore them for callers
+        items.push({ ...item, apiVersion: apiVersionOf(type), kind: type.kind });
+      }
+      cont = page.metadata?.continue || undefined;
+      resourceVersion = page.metadata?.resourceVersion ?? '';
+    } while (cont);
+    return { items, resourceVersion };
+  }
+
+  create<T extends KubeObject>(type: ResourceType, obj: KubeObject): Promise<T> {
+    return this.request('POST', collectionPath(type, obj.metadata.namespace), { body: obj }) as Promise<T>;
+  }
+
+  replace<T extends KubeObject>(type: ResourceType, obj: KubeObject, subresource?: string): Promise<T> {
+    return this.request('PUT', objectPath(type, obj.metadata.name, obj.metadata.namespace, subresource), {
+      body: obj,
+    }) as Promise<T>;
+  }
+
+  /** Server-side apply with our field manager; force takes over fields from other managers. */
+  apply<T extends KubeObject>(
+    type: ResourceType,
+    obj: KubeObject,
+    opts: { force?: boolean; dryRun?: boolean } = {},
+  ): Promise<T> {
+    return this.request('PATCH', objectPath(type, obj.metadata.name, obj.metadata.namespace), {
+      query: {
+        fieldManager: FIELD_MANAGER,
+        force: opts.force ?? true,
+        dryRun: opts.dryRun ? 'All' : undefined,
+      },
+      body: obj,
+      contentType: patchContentType.apply,
+    }) as Promise<T>;
+  }
+
+  patch<T extends KubeObject>(
+    type: ResourceType,
+    name: string,
+    namespace: string | undefined,
+    patchType: Exclude<PatchType, 'apply'>,
+    body: unknown,
+    subresource?: string,
+  ): Promise<T> {
+    return this.request('PATCH', objectPath(type, name, namespace, subresource), {
+      query: { fieldManager: FIELD_MANAGER },
+      body,
+      contentType: patchContentType[patchType],
+    }) as Promise<T>;
+  }
+
+  /** Deletes; a missing object counts as deleted. */
+  async delete(
+    type: ResourceType,
+    name: string,
+    namespace?: string,
+    opts: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; uid?: string } = {},
+  ): Promise<void> {
+    const body: Record<string, unknown> = { kind: 'DeleteOptions', apiVersion: 'v1' };
+    if (opts.propagationPolicy) body.propagationPolicy = opts.propagationPolicy;
+    if (opts.uid) body.preconditions = { uid: opts.uid };
+    try {
+      await this.request('DELETE', objectPath(type, name, namespace), { body });
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+
+  /**
+   * Streams watch events until the server closes the stream, the signal
+   * aborts, or an error occurs. An ERROR event (e.g. 410 Gone) rejects with a
+   * KubeApiError so the caller can relist.
+   */
+  watch<T extends KubeObject>(
+    type: ResourceType,
+    opts: ListOptions & { resourceVersion: string; timeoutSeconds: number; signal: AbortSignal },
+    onEvent: (event: WatchEvent<T>) => void,
+  ): Promise<void> {
+    const path = collectionPath(type, opts.namespace);
+    const query = {
+      watch: true,
+      allowWatchBookmarks: true,
+      resourceVersion: opts.resourceVersion,
+      timeoutSeconds: opts.timeoutSeconds,
+      labelSelector: opts.labelSelector,
+      fieldSelector: opts.fieldSelector,
+    };
+    return this.open('GET', path, { query }).then(
+      ({ res, req }) =>
+        new Promise<void>((resolve, reject) => {
+          const abort = () => {
+            req.destroy();
+            resolve();
+          };
+          if (opts.signal.aborted) return abort();
+          opts.signal.addEventListener('abort', abort, { once: true });
+          let buffer = '';
+          let failed = false;
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buffer += chunk;
+            let nl: number;
+            while (!failed && (nl = buffer.indexOf('\n')) >= 0) {
+              const line = buffer.slice(0, nl).trim();
+              buffer = buffer.slice(nl + 1);
+              if (!line) continue;
+              const event = JSON.parse(line) as WatchEvent<T>;
+              if (event.type === 'ERROR') {
+                failed = true;
+                const status = event.object as unknown as {
+                  code?: number;
+                  reason?: string;
+                  message?: string;
+                };
+                req.destroy();
+                reject(
+                  new KubeApiError(
+                    status.code ?? 500,
+                    status.reason ?? 'WatchError',
+                    status.message ?? 'watch error',
+                  ),
+                );
+                return;
+              }
+              if (event.type !== 'BOOKMARK') {
+                event.object = { ...event.object, apiVersion: apiVersionOf(type), kind: type.kind };
+              }
+              onEvent(event);
+            }
+          });
+          res.on('end', () => {
+            opts.signal.removeEventListener('abort', abort);
+            resolve();
+          });
+          res.on('error', (e) => {
+            opts.signal.removeEventListener('abort', abort);
+            if (opts.signal.aborted) resolve();
+            else reject(e);
+          });
+        }),
+    );
+  }
+
+  /** One request with a JSON response; non-2xx becomes a KubeApiError. */
+  async request(method: string, path: string, opts: RequestOptions = {}): Promise<unknown> {
+    const { res } = await this.open(method, path, {
+      ...opts,
+      timeoutMs: opts.timeoutMs ?? this.requestTimeoutMs,
+    });
+    const text = await readBody(res);
+    return text ? JSON.parse(text) : undefined;
+  }
+
+  private async open(
+    method: string,
+    path: string,
+    opts: RequestOptions,
+  ): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
+    const url = new URL(path, this.server);
+    for (const [k, v] of Object.entries(opts.query ?? {})) {
+      if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
+    }
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (body !== undefined) {
+      headers['Content-Type'] = opts.contentType ?? 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(body));
+    }
+    const reqOpts: https.RequestOptions = {
+      method,
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: url.port,
+      path: url.pathname + url.search,
+      headers,
+    };
+    await this.kc.applyToHTTPSOptions(reqOpts);
+    reqOpts.headers = { ...reqOpts.headers, ...headers };
+    const transport = url.protocol === 'http:' ? http : https;
+    return new Promise((resolve, reject) => {
+      const req = transport.request(reqOpts, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) return resolve({ res, req });
+        readBody(res).then((text) => reject(toApiError(status, text, method, url.pathname)), reject);
+      });
+      if (opts.timeoutMs) {
+        req.setTimeout(opts.timeoutMs, () => {
+          req.destroy(
+            new KubeApiError(0, 'Timeout', `${method} ${url.pathname}: no answer in ${opts.timeoutMs} ms`),
+          );
+        });
+      }
+      req.on('error', (e) =>
+        reject(
+          e instanceof KubeApiError
+            ? e
+            : new KubeApiError(0, 'NetworkError', `${method} ${url.pathname}: ${e.message}`),
+        ),
+      );
+      req.end(body);
+    });
+  }
+}
+
+function readBody(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+  });
+}
+
+function toApiError(status: number, text: string, method: string, path: string): KubeApiError {
+  try {
+    const s = JSON.parse(text) as { reason?: string; message?: string; details?: unknown };
+    return new KubeApiError(
+      status,
+      s.reason ?? 'Unknown',
+      s.message ?? `${method} ${path}: HTTP ${status}`,
+      s.details,
+    );
+  } catch {
+    return new KubeApiError(status, 'Unknown', `${method} ${path}: HTTP ${status}: ${text.slice(0, 200)}`);
+  }
+}

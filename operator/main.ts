@@ -1,0 +1,98 @@
+// Entry point of the operator process: configuration, logging, metrics and
+// health endpoints, the controllers, leader election, graceful shutdown.
+import type { Server } from 'node:http';
+import { allReconcilers } from '../controllers/index.ts';
+import { ConfigError, configHelp, parseConfig } from './config.ts';
+import { KubeClient } from './kube/client.ts';
+import { createLogger } from './logger.ts';
+import { Manager } from './manager.ts';
+import { OperatorMetrics } from './metrics.ts';
+import { startHealthServer, startMetricsServer } from './servers.ts';
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(configHelp());
+    return;
+  }
+  let config;
+  try {
+    config = parseConfig(argv, process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`ymera-operator: ${e.message}\n(see --help)\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const logger = createLogger({ level: config.logLevel, name: 'ymera-operator' });
+  const metrics = new OperatorMetrics();
+  const client = KubeClient.fromEnvironment(config.kubeconfig);
+  logger.info('starting', {
+    identity: config.identity,
+    server: client.server.origin,
+    leaderElect: config.leaderElect,
+    watchNamespaces: config.watchNamespaces,
+  });
+
+  let shuttingDown = false;
+  const servers: Server[] = [];
+  const closeServers = () => Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+
+  const manager = new Manager({
+    client,
+    logger,
+    metrics,
+    identity: config.identity,
+    watchNamespaces: config.watchNamespaces,
+    concurrency: config.concurrency,
+    resyncSeconds: config.resyncSeconds,
+    leaderElection: config.leaderElect
+      ? {
+          namespace: config.leaseNamespace,
+          name: config.leaseName,
+          leaseDurationSeconds: config.leaseDurationSeconds,
+          renewDeadlineSeconds: config.renewDeadlineSeconds,
+          retryPeriodSeconds: config.retryPeriodSeconds,
+        }
+      : undefined,
+    onLostLeadership: () => {
+      // another replica may already be writing: stop at once (the pod restarts as a candidate)
+      logger.error('leadership lost; exiting so that only the leader writes');
+      void closeServers().finally(() => process.exit(1));
+    },
+  });
+  for (const reconciler of allReconcilers()) manager.register(reconciler);
+
+  servers.push(await startMetricsServer(config.metricsAddr, metrics.registry));
+  servers.push(
+    await startHealthServer(config.healthAddr, {
+      live: () => !shuttingDown,
+      ready: () => manager.ready(),
+    }),
+  );
+  logger.info('serving metrics and probes', { metrics: config.metricsAddr, health: config.healthAddr });
+
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) {
+      logger.warn('second signal; exiting now', { signal });
+      process.exit(1);
+    }
+    shuttingDown = true;
+    logger.info('shutting down: finishing in-flight reconciles', { signal });
+    await manager.stop();
+    await closeServers();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  await manager.start();
+}
+
+main().catch((e: unknown) => {
+  const logger = createLogger({ level: 'error', name: 'ymera-operator' });
+  logger.error('fatal error', { error: e });
+  process.exit(1);
+});

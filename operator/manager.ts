@@ -1,0 +1,205 @@
+// Wires the controller runtime together: shared informers (one per resource
+// type), a work queue per controller, leader election gating the workers,
+// and an orderly shutdown (finish in-flight reconciles, release the lease).
+import type { Reconciler } from './controller.ts';
+import { ReconcileContext, reconcileKey } from './controller.ts';
+import { changedBeyondStatus } from './equality.ts';
+import { EventRecorder } from './events.ts';
+import { Informer } from './informer.ts';
+import { InformerSet } from './informer-set.ts';
+import type { KubeClient } from './kube/client.ts';
+import type { KubeObject, ResourceType } from './kube/resources.ts';
+import { apiVersionOf, keyOf } from './kube/resources.ts';
+import { LeaderElector } from './leader.ts';
+import type { Logger } from './logger.ts';
+import type { OperatorMetrics } from './metrics.ts';
+import { MANAGED_BY, controllerOf } from './ownership.ts';
+import { WorkQueue } from './workqueue.ts';
+
+export interface ManagerOptions {
+  client: KubeClient;
+  logger: Logger;
+  metrics: OperatorMetrics;
+  identity: string;
+  watchNamespaces: string[];
+  concurrency: number;
+  resyncSeconds: number;
+  leaderElection?: {
+    namespace: string;
+    name: string;
+    leaseDurationSeconds: number;
+    renewDeadlineSeconds: number;
+    retryPeriodSeconds: number;
+  };
+  /** Called when leadership is lost: the process must stop writing (main exits). */
+  onLostLeadership?: () => void;
+}
+
+interface Registered {
+  reconciler: Reconciler<KubeObject>;
+  primary: InformerSet<KubeObject>;
+  queue: WorkQueue;
+}
+
+const typeId = (type: ResourceType) => `${type.group}/${type.kind}`;
+
+export class Manager {
+  private readonly o: ManagerOptions;
+  private readonly informers = new Map<string, InformerSet<KubeObject>>();
+  private readonly controllers: Registered[] = [];
+  private elector: LeaderElector | undefined;
+  private leading = false;
+  private started = false;
+
+  constructor(options: ManagerOptions) {
+    this.o = options;
+  }
+
+  register<T extends KubeObject>(reconciler: Reconciler<T>): void {
+    const r = reconciler as unknown as Reconciler<KubeObject>;
+    const { metrics, logger } = this.o;
+    const log = logger.child({ controller: r.name });
+    const primary = this.informerFor(r.resource, false);
+    const ctx = new ReconcileContext({
+      client: this.o.client,
+      log,
+      events: new EventRecorder({
+        client: this.o.client,
+        controller: `ymera.io/${r.name}-controller`,
+        instance: this.o.identity,
+        logger: log,
+        onRecorded: (type, reason) => metrics.eventsTotal.inc({ type, reason }),
+      }),
+      informers: (type) => this.informerFor(type, true),
+    });
+    const queue = new WorkQueue(
+      r.name,
+      async (key) => {
+        const end = metrics.reconcileDuration.startTimer({ controller: r.name });
+        try {
+          return await reconcileKey(r, primary, ctx, key);
+        } catch (e) {
+          log.warn('reconcile failed; will retry', { key, error: e });
+          throw e;
+        } finally {
+          end();
+        }
+      },
+      {
+        concurrency: this.o.concurrency,
+        hooks: {
+          onDepth: (depth) => metrics.queueDepth.set({ name: r.name }, depth),
+          onStart: (_key, waitedMs) => metrics.queueLatency.observe({ name: r.name }, waitedMs / 1000),
+          onDone: (_key, _ms, outcome) => {
+            metrics.reconcileTotal.inc({ controller: r.name, result: outcome });
+            if (outcome === 'error') metrics.reconcileErrors.inc({ controller: r.name });
+          },
+          onRetry: () => metrics.queueRetries.inc({ name: r.name }),
+        },
+      },
+    );
+    primary.on({
+      add: (obj) => queue.add(keyOf(obj.metadata)),
+      update: (oldObj, newObj) => {
+        // our own status writes need no reconcile; resyncs (old === new) do
+        if (oldObj === newObj || changedBeyondStatus(oldObj, newObj)) queue.add(keyOf(newObj.metadata));
+      },
+      delete: (obj) => queue.add(keyOf(obj.metadata)),
+    });
+    const ownerApiVersion = apiVersionOf(r.resource);
+    for (const type of r.owns) {
+      const enqueueOwner = (child: KubeObject) => {
+        const ref = controllerOf(child);
+        if (!ref || ref.kind !== r.resource.kind || ref.apiVersion !== ownerApiVersion) return;
+        const namespace = r.resource.namespaced ? child.metadata.namespace : undefined;
+        queue.add(keyOf({ name: ref.name, namespace }));
+      };
+      this.informerFor(type, true).on({
+        add: enqueueOwner,
+        update: (_old, child) => enqueueOwner(child),
+        delete: enqueueOwner,
+      });
+    }
+    this.controllers.push({ reconciler: r, primary, queue });
+  }
+
+  /** Ready once every informer has listed (so reconciles read a complete cache). */
+  ready(): boolean {
+    return this.started && [...this.informers.values()].every((set) => set.hasSynced());
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  async start(): Promise<void> {
+    for (const set of this.informers.values()) set.start();
+    await Promise.all([...this.informers.values()].map((set) => set.waitForSync()));
+    this.started = true;
+    this.o.logger.info('caches synced', { informers: this.informers.size });
+    const le = this.o.leaderElection;
+    if (!le) {
+      this.startLeading();
+      return;
+    }
+    this.elector = new LeaderElector({
+      client: this.o.client,
+      ...le,
+      identity: this.o.identity,
+      logger: this.o.logger.child({ component: 'leader-election' }),
+      onStartedLeading: () => this.startLeading(),
+      onStoppedLeading: () => {
+        this.leading = false;
+        this.o.metrics.isLeader.set(0);
+        void this.stopWorkers().then(() => this.o.onLostLeadership?.());
+      },
+    });
+    this.elector.start();
+  }
+
+  /** Graceful stop: drain workers, release the lease, stop the informers. */
+  async stop(): Promise<void> {
+    await this.stopWorkers();
+    await this.elector?.stop();
+    this.leading = false;
+    this.o.metrics.isLeader.set(0);
+    await Promise.all([...this.informers.values()].map((set) => set.stop()));
+  }
+
+  private startLeading(): void {
+    this.leading = true;
+    this.o.metrics.isLeader.set(1);
+    for (const { queue, primary } of this.controllers) {
+      queue.start();
+      for (const obj of primary.list()) queue.add(keyOf(obj.metadata));
+    }
+  }
+
+  private async stopWorkers(): Promise<void> {
+    await Promise.all(this.controllers.map(({ queue }) => queue.shutdown()));
+  }
+
+  private informerFor(type: ResourceType, childrenOnly: boolean): InformerSet<KubeObject> {
+    const id = `${typeId(type)}|${childrenOnly}`;
+    const existing = this.informers.get(id);
+    if (existing) return existing;
+    const namespaces = type.namespaced && this.o.watchNamespaces.length > 0 ? this.o.watchNamespaces : [''];
+    const sets = new Map<string, Informer<KubeObject>>();
+    for (const namespace of namespaces) {
+      sets.set(
+        namespace,
+        new Informer<KubeObject>(this.o.client, type, {
+          namespace: namespace || undefined,
+          labelSelector: childrenOnly ? `app.kubernetes.io/managed-by=${MANAGED_BY}` : undefined,
+          resyncMs: this.o.resyncSeconds * 1000,
+          logger: this.o.logger.child({ informer: type.plural, namespace }),
+          onError: () => this.o.metrics.informerErrors.inc({ resource: type.plural }),
+        }),
+      );
+    }
+    const set = new InformerSet(sets);
+    this.informers.set(id, set);
+    if (this.started) set.start(); // asked for after start-up: fill it now
+    return set;
+  }
+}

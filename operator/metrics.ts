@@ -1,0 +1,77 @@
+// Prometheus metrics of the operator process: per-controller reconcile
+// outcomes and durations, work queue depth/latency/retries, informer errors,
+// leadership, and events recorded.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  readonly reconcileTotal: Counter<'controller' | 'result'>;
+  readonly reconcileErrors: Counter<'controller'>;
+  readonly reconcileDuration: Histogram<'controller'>;
+  readonly queueDepth: Gauge<'name'>;
+  readonly queueLatency: Histogram<'name'>;
+  readonly queueRetries: Counter<'name'>;
+  readonly informerErrors: Counter<'resource'>;
+  readonly isLeader: Gauge;
+  readonly eventsTotal: Counter<'type' | 'reason'>;
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.reconcileTotal = new Counter({
+      name: 'ymera_reconcile_total',
+      help: 'Reconciles by controller and result (success, error, requeue).',
+      labelNames: ['controller', 'result'],
+      registers,
+    });
+    this.reconcileErrors = new Counter({
+      name: 'ymera_reconcile_errors_total',
+      help: 'Reconciles that ended in an error, by controller.',
+      labelNames: ['controller'],
+      registers,
+    });
+    this.reconcileDuration = new Histogram({
+      name: 'ymera_reconcile_duration_seconds',
+      help: 'Time spent in one reconcile, by controller.',
+      labelNames: ['controller'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: 'ymera_workqueue_depth',
+      help: 'Keys waiting in the work queue.',
+      labelNames: ['name'],
+      registers,
+    });
+    this.queueLatency = new Histogram({
+      name: 'ymera_workqueue_queue_duration_seconds',
+      help: 'Time a key waited in the queue before a worker picked it up.',
+      labelNames: ['name'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60],
+      registers,
+    });
+    this.queueRetries = new Counter({
+      name: 'ymera_workqueue_retries_total',
+      help: 'Keys requeued with backoff after an error.',
+      labelNames: ['name'],
+      registers,
+    });
+    this.informerErrors = new Counter({
+      name: 'ymera_informer_errors_total',
+      help: 'List or watch failures, by resource.',
+      labelNames: ['resource'],
+      registers,
+    });
+    this.isLeader = new Gauge({
+      name: 'ymera_leader_is_leader',
+      help: '1 while this replica holds the leader lease.',
+      registers,
+    });
+    this.eventsTotal = new Counter({
+      name: 'ymera_events_total',
+      help: 'Kubernetes Events recorded, by type and reason.',
+      labelNames: ['type', 'reason'],
+      registers,
+    });
+  }
+}
