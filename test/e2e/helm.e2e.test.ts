@@ -1,0 +1,796 @@
+// The Helm chart and the operator image, checked the way a cluster admin meets
+// them: `helm lint`, `helm template`, least-privilege RBAC, the restricted Pod
+// Security Standard, values validation, and a server-side dry run against the
+// local cluster. The Dockerfile is checked statically (no Docker engine here).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+
+const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+const chartDir = path.join(repoRoot, 'charts', 'ymera-operator');
+const binDir = process.env.YMERA_BIN_DIR ?? path.join(homedir(), '.cache', 'ymera', 'bin', 'current');
+const kubeconfig = process.env.KUBECONFIG;
+
+/** A binary from the cache dir, else whatever PATH holds (the e2e global setup puts the cache dir on PATH). */
+function bin(name: string): string {
+  const p = path.join(binDir, name);
+  return existsSync(p) ? p : name;
+}
+
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], input?: string): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: repoRoot, env: process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (e) => reject(new Error(`cannot run ${cmd}: ${e.message}`)));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** Runs and fails with the command's output when it exits non-zero. */
+async function mustRun(cmd: string, args: string[], input?: string): Promise<RunResult> {
+  const r = await run(cmd, args, input);
+  if (r.code !== 0) {
+    throw new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${r.code}\n${r.stderr}\n${r.stdout}`);
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// Kubernetes object shapes the assertions read (only the fields used here).
+
+interface Obj {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [k: string]: unknown;
+}
+interface PolicyRule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+}
+interface SecurityContext {
+  privileged?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  runAsNonRoot?: boolean;
+  runAsUser?: number;
+  readOnlyRootFilesystem?: boolean;
+  procMount?: string;
+  capabilities?: { add?: string[]; drop?: string[] };
+  seccompProfile?: { type?: string };
+  seLinuxOptions?: { type?: string; user?: string; role?: string };
+  appArmorProfile?: { type?: string };
+  windowsOptions?: { hostProcess?: boolean };
+  sysctls?: { name: string; value: string }[];
+}
+interface Probe {
+  httpGet?: { path?: string; port?: string | number };
+}
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  ports?: { name?: string; containerPort: number; hostPort?: number }[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: SecurityContext;
+}
+interface PodSpec {
+  hostNetwork?: boolean;
+  hostPID?: boolean;
+  hostIPC?: boolean;
+  securityContext?: SecurityContext;
+  containers: Container[];
+  initContainers?: Container[];
+  volumes?: Record<string, unknown>[];
+  serviceAccountName?: string;
+  affinity?: {
+    podAntiAffinity?: {
+      preferredDuringSchedulingIgnoredDuringExecution?: {
+        podAffinityTerm: { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } };
+      }[];
+      requiredDuringSchedulingIgnoredDuringExecution?: unknown[];
+    };
+  };
+  topologySpreadConstraints?: {
+    topologyKey: string;
+    labelSelector?: { matchLabels?: Record<string, string> };
+  }[];
+}
+interface Deployment extends Obj {
+  spec: {
+    replicas: number;
+    selector: { matchLabels: Record<string, string> };
+    template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
+  };
+}
+
+// ---------------------------------------------------------------------------
+// helm helpers
+
+const release = 'ymera-operator';
+const namespace = 'ymera-system';
+
+function helmTemplate(args: string[] = [], ns = namespace): Promise<RunResult> {
+  return run(bin('helm'), ['template', release, chartDir, '--namespace', ns, ...args]);
+}
+
+async function render(args: string[] = [], ns = namespace): Promise<Obj[]> {
+  const r = await helmTemplate(args, ns);
+  if (r.code !== 0) throw new Error(`helm template failed (${r.code}):\n${r.stderr}`);
+  return parseManifests(r.stdout);
+}
+
+function parseManifests(text: string): Obj[] {
+  return parseAllDocuments(text)
+    .map((d) => {
+      if (d.errors.length > 0) throw new Error(`rendered YAML does not parse: ${d.errors[0]?.message}`);
+      return d.toJS() as Obj | null;
+    })
+    .filter((o): o is Obj => o !== null && typeof o === 'object');
+}
+
+function find<T extends Obj = Obj>(objs: Obj[], kind: string, name?: string): T {
+  const o = objs.find((x) => x.kind === kind && (name === undefined || x.metadata.name === name));
+  if (!o)
+    throw new Error(
+      `no ${kind}${name ? ` ${name}` : ''} in: ${objs.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`,
+    );
+  return o as T;
+}
+
+function rulesOf(o: Obj): PolicyRule[] {
+  return (o.rules as PolicyRule[] | undefined) ?? [];
+}
+
+/** "group/resource verb" strings of a set of rules, e.g. "apps/deployments get". */
+function permissions(rules: PolicyRule[]): string[] {
+  const out = new Set<string>();
+  for (const r of rules) {
+    for (const g of r.apiGroups ?? []) {
+      for (const res of r.resources ?? []) {
+        for (const v of r.verbs) out.add(`${g === '' ? 'core' : g}/${res} ${v}`);
+      }
+    }
+  }
+  return [...out].sort();
+}
+
+function expand(groupResources: string[], verbs: string[]): string[] {
+  return groupResources.flatMap((gr) => verbs.map((v) => `${gr} ${v}`));
+}
+
+const ymeraResources = [
+  'inferenceservices',
+  'learningpipelines',
+  'maintenanceplans',
+  'optimizationloops',
+  'backuppolicies',
+  'restores',
+];
+const childVerbs = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
+
+/** What the operator needs and nothing more (secrets behind rbac.secretsAccess). */
+function expectedOperatorPermissions(secrets: boolean): string[] {
+  return [
+    ...expand(
+      ymeraResources.map((r) => `ymera.io/${r}`),
+      ['get', 'list', 'watch', 'update', 'patch'],
+    ),
+    ...expand(
+      ymeraResources.map((r) => `ymera.io/${r}/status`),
+      ['get', 'update', 'patch'],
+    ),
+    ...expand(
+      ymeraResources.map((r) => `ymera.io/${r}/finalizers`),
+      ['update'],
+    ),
+    ...expand(['core/events', 'events.k8s.io/events'], ['create', 'patch']),
+    ...expand(
+      [
+        'apps/deployments',
+        'core/services',
+        'core/configmaps',
+        'core/serviceaccounts',
+        'autoscaling/horizontalpodautoscalers',
+        'policy/poddisruptionbudgets',
+        'batch/jobs',
+        'monitoring.coreos.com/prometheusrules',
+        'gateway.networking.k8s.io/httproutes',
+      ],
+      childVerbs,
+    ),
+    ...expand(['core/pods'], ['get', 'list', 'watch']),
+    ...expand(['core/pods/eviction'], ['create']),
+    ...expand(['core/nodes'], ['get', 'list', 'watch', 'patch']),
+    ...expand(['core/namespaces'], ['get', 'list', 'watch']),
+    ...expand(['apiextensions.k8s.io/customresourcedefinitions'], ['get', 'list', 'watch']),
+    ...(secrets ? ['core/secrets get'] : []),
+  ].sort();
+}
+
+/**
+ * Violations of the `restricted` Pod Security Standard (policy version
+ * latest, Linux pods), following the checks of k8s.io/pod-security-admission.
+ */
+function restrictedViolations(pod: PodSpec): string[] {
+  const v: string[] = [];
+  const psc = pod.securityContext ?? {};
+  const containers = [...(pod.initContainers ?? []), ...pod.containers];
+  if (pod.hostNetwork || pod.hostPID || pod.hostIPC) v.push('host namespaces');
+  const allowedVolumes = new Set([
+    'configMap',
+    'csi',
+    'downwardAPI',
+    'emptyDir',
+    'ephemeral',
+    'persistentVolumeClaim',
+    'projected',
+    'secret',
+  ]);
+  for (const vol of pod.volumes ?? []) {
+    for (const key of Object.keys(vol)) {
+      if (key !== 'name' && !allowedVolumes.has(key)) v.push(`volume ${String(vol.name)} uses ${key}`);
+    }
+  }
+  if (psc.seLinuxOptions?.user || psc.seLinuxOptions?.role) v.push('pod seLinuxOptions user/role');
+  const safeSysctls = new Set([
+    'kernel.shm_rmid_forced',
+    'net.ipv4.ip_local_port_range',
+    'net.ipv4.ip_unprivileged_port_start',
+    'net.ipv4.tcp_syncookies',
+    'net.ipv4.ping_group_range',
+    'net.ipv4.ip_local_reserved_ports',
+    'net.ipv4.tcp_keepalive_time',
+    'net.ipv4.tcp_fin_timeout',
+    'net.ipv4.tcp_keepalive_intvl',
+    'net.ipv4.tcp_keepalive_probes',
+  ]);
+  for (const s of psc.sysctls ?? []) if (!safeSysctls.has(s.name)) v.push(`unsafe sysctl ${s.name}`);
+  if (psc.runAsUser === 0) v.push('pod runAsUser 0');
+  const seccompOk = (t?: string) => t === 'RuntimeDefault' || t === 'Localhost';
+  for (const c of containers) {
+    const sc = c.securityContext ?? {};
+    const where = `container ${c.name}`;
+    if (sc.privileged) v.push(`${where}: privileged`);
+    if (sc.windowsOptions?.hostProcess) v.push(`${where}: hostProcess`);
+    if (sc.allowPrivilegeEscalation !== false) v.push(`${where}: allowPrivilegeEscalation must be false`);
+    if (!(sc.runAsNonRoot ?? psc.runAsNonRoot)) v.push(`${where}: runAsNonRoot must be true`);
+    if (sc.runAsUser === 0) v.push(`${where}: runAsUser 0`);
+    if (!seccompOk(sc.seccompProfile?.type ?? psc.seccompProfile?.type)) v.push(`${where}: seccompProfile`);
+    if (!sc.capabilities?.drop?.includes('ALL')) v.push(`${where}: capabilities must drop ALL`);
+    for (const cap of sc.capabilities?.add ?? [])
+      if (cap !== 'NET_BIND_SERVICE') v.push(`${where}: adds ${cap}`);
+    if (sc.procMount && sc.procMount !== 'Default') v.push(`${where}: procMount`);
+    if (sc.seLinuxOptions?.user || sc.seLinuxOptions?.role) v.push(`${where}: seLinuxOptions user/role`);
+    if (sc.appArmorProfile?.type === 'Unconfined') v.push(`${where}: appArmor Unconfined`);
+    for (const p of c.ports ?? []) if (p.hostPort) v.push(`${where}: hostPort ${p.hostPort}`);
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------------------
+
+describe('operator image (Dockerfile, static checks)', () => {
+  let dockerfile: string;
+  let stages: { from: string; lines: string[] }[];
+  let args: Map<string, string>;
+
+  beforeAll(async () => {
+    dockerfile = await readFile(path.join(repoRoot, 'Dockerfile'), 'utf8');
+    // Join continuation lines, drop comments and blanks.
+    const lines = dockerfile
+      .replace(/\\\r?\n/g, ' ')
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
+    args = new Map();
+    stages = [];
+    for (const l of lines) {
+      const [instr = '', ...rest] = l.split(/\s+/);
+      const body = rest.join(' ');
+      if (instr.toUpperCase() === 'FROM') {
+        const image = (body.split(/\s+/)[0] ?? '').replace(
+          /\$\{(\w+)\}|\$(\w+)/g,
+          (_, a: string, b: string) => {
+            return args.get(a ?? b) ?? '';
+          },
+        );
+        stages.push({ from: image, lines: [] });
+      } else if (stages.length === 0 && instr.toUpperCase() === 'ARG') {
+        const [k = '', val = ''] = body.split('=');
+        args.set(k, val);
+      } else {
+        stages.at(-1)?.lines.push(l);
+      }
+    }
+  });
+
+  const final = () => stages.at(-1) ?? { from: '', lines: [] };
+  const instructions = (stage: { lines: string[] }, name: string) =>
+    stage.lines.filter((l) => l.toUpperCase().startsWith(`${name} `)).map((l) => l.slice(name.length).trim());
+
+  it('is multi-stage and based on Node.js 24 in every stage', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    expect(stages[0]?.from).toMatch(/^(docker\.io\/(library\/)?)?node:24([.-]|$)/);
+    expect(final().from).toMatch(
+      /^(gcr\.io\/distroless\/nodejs24-|(docker\.io\/(library\/)?)?node:24([.-]|$))/,
+    );
+  });
+
+  it('installs production dependencies only, reproducibly, without ONNX runtime downloads', () => {
+    const build = stages.slice(0, -1).flatMap((s) => s.lines);
+    const runs = build.filter((l) => /^RUN\s/i.test(l)).join('\n');
+    expect(runs).toMatch(/npm ci\b[^\n]*--omit=dev/);
+    expect(runs).not.toMatch(/npm (install|i)\b/);
+    expect(build.join('\n')).toMatch(/ONNXRUNTIME_NODE_INSTALL=skip/);
+    // Dev tooling never reaches the final image.
+    expect(final().lines.join('\n')).not.toMatch(/npm (ci|install)/);
+  });
+
+  it('runs as a numeric non-root user that matches the chart', async () => {
+    const users = instructions(final(), 'USER');
+    expect(users.length, 'the final stage sets USER').toBeGreaterThan(0);
+    const [uid = '', gid] = (users.at(-1) ?? '').split(':');
+    expect(uid).toMatch(/^\d+$/);
+    expect(Number(uid)).toBeGreaterThan(0);
+    if (gid !== undefined) expect(gid).toMatch(/^\d+$/);
+    const values = parse(await readFile(path.join(chartDir, 'values.yaml'), 'utf8')) as {
+      podSecurityContext: { runAsUser?: number };
+    };
+    expect(values.podSecurityContext.runAsUser).toBe(Number(uid));
+  });
+
+  it('copies only what the operator loads and starts it with type stripping', () => {
+    const copies = instructions(final(), 'COPY').join('\n');
+    for (const what of [
+      'package.json',
+      'package-lock.json',
+      'operator',
+      'controllers',
+      'runtime',
+      'node_modules',
+    ]) {
+      expect(copies).toContain(what);
+    }
+    expect(copies).not.toMatch(/^(--\S+\s+)*\.\s/m); // no `COPY . .`
+    const entry = [...instructions(final(), 'ENTRYPOINT'), ...instructions(final(), 'CMD')].join(' ');
+    expect(() => JSON.parse(instructions(final(), 'ENTRYPOINT').at(-1) ?? '')).not.toThrow(); // exec form
+    expect(entry).toContain('operator/main.ts');
+    expect(entry).toContain('--disable-warning=ExperimentalWarning');
+  });
+
+  it('carries OCI labels', () => {
+    const labels = instructions(final(), 'LABEL').join(' ');
+    for (const key of ['title', 'version', 'revision', 'licenses']) {
+      expect(labels).toContain(`org.opencontainers.image.${key}=`);
+    }
+  });
+
+  it('keeps local state out of the build context', async () => {
+    const ignore = (await readFile(path.join(repoRoot, '.dockerignore'), 'utf8'))
+      .split(/\r?\n/)
+      .map((l) => l.trim());
+    for (const p of ['node_modules', '.git', '.tmp', 'test']) expect(ignore).toContain(p);
+  });
+});
+
+describe('helm chart', () => {
+  let objs: Obj[];
+
+  beforeAll(async () => {
+    const v = await run(bin('helm'), ['version', '--short']).catch((e: unknown) => {
+      throw new Error(
+        `helm not found (looked in ${binDir} and PATH): build it with test/e2e/cluster/build-binaries.sh (${String(e)})`,
+      );
+    });
+    expect(v.stdout).toMatch(/^v4\./);
+    objs = await render();
+  });
+
+  it('passes helm lint, also with --strict', async () => {
+    const lint = await run(bin('helm'), ['lint', chartDir]);
+    expect(lint.code, lint.stdout + lint.stderr).toBe(0);
+    const strict = await run(bin('helm'), ['lint', '--strict', chartDir]);
+    expect(strict.code, strict.stdout + strict.stderr).toBe(0);
+  });
+
+  it('renders the operator objects with standard labels', () => {
+    const kinds = objs.map((o) => o.kind).sort();
+    expect(kinds).toEqual(
+      [
+        'ClusterRole',
+        'ClusterRole',
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'Deployment',
+        'PodDisruptionBudget',
+        'Role',
+        'RoleBinding',
+        'Service',
+        'ServiceAccount',
+      ].sort(),
+    );
+    for (const o of objs) {
+      expect(o.metadata.labels, `${o.kind}/${o.metadata.name}`).toMatchObject({
+        'app.kubernetes.io/name': 'ymera-operator',
+        'app.kubernetes.io/instance': release,
+        'app.kubernetes.io/version': expect.any(String),
+        'app.kubernetes.io/managed-by': 'Helm',
+        'app.kubernetes.io/part-of': 'ymera',
+      });
+      const clusterScoped = o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding';
+      expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe(
+        clusterScoped ? undefined : namespace,
+      );
+    }
+  });
+
+  it('grants no RBAC wildcards', async () => {
+    // Every optional RBAC object on, so all of them are checked.
+    const all = await render([
+      '--set',
+      'rbac.secretsAccess=true',
+      '--set',
+      'rbac.aggregateToDefaultRoles=true',
+    ]);
+    const roles = all.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role');
+    expect(roles.length).toBeGreaterThanOrEqual(2);
+    for (const role of roles) {
+      for (const rule of rulesOf(role)) {
+        for (const field of [
+          'apiGroups',
+          'resources',
+          'verbs',
+          'resourceNames',
+          'nonResourceURLs',
+        ] as const) {
+          for (const value of rule[field] ?? []) {
+            expect(value, `${role.kind}/${role.metadata.name} ${field}`).not.toContain('*');
+          }
+        }
+      }
+    }
+  });
+
+  it('grants the operator exactly the permissions it needs (least privilege)', async () => {
+    const role = find(objs, 'ClusterRole', 'ymera-operator');
+    expect(permissions(rulesOf(role))).toEqual(expectedOperatorPermissions(true));
+    const binding = find(objs, 'ClusterRoleBinding');
+    expect(binding.roleRef).toMatchObject({ kind: 'ClusterRole', name: role.metadata.name });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'ymera-operator', namespace }]);
+
+    // Secrets access is switchable.
+    const noSecrets = await render(['--set', 'rbac.secretsAccess=false']);
+    expect(permissions(rulesOf(find(noSecrets, 'ClusterRole', 'ymera-operator')))).toEqual(
+      expectedOperatorPermissions(false),
+    );
+  });
+
+  it('keeps the leader-election Lease permissions in a Role in the release namespace', () => {
+    const role = find(objs, 'Role');
+    expect(role.metadata.namespace).toBe(namespace);
+    expect(permissions(rulesOf(role))).toEqual(
+      [
+        'coordination.k8s.io/leases create',
+        'coordination.k8s.io/leases get',
+        'coordination.k8s.io/leases update',
+      ].sort(),
+    );
+    // get/update only on the operator's own Lease, the one passed in --lease-name.
+    const named = rulesOf(role).find((r) => r.verbs.includes('update'));
+    const dep = find<Deployment>(objs, 'Deployment');
+    expect(dep.spec.template.spec.containers[0]?.args).toContain(`--lease-name=${named?.resourceNames?.[0]}`);
+    for (const cr of objs.filter((o) => o.kind === 'ClusterRole')) {
+      expect(permissions(rulesOf(cr)).join('\n')).not.toContain('leases');
+    }
+    const rb = find(objs, 'RoleBinding');
+    expect(rb.metadata.namespace).toBe(namespace);
+    expect(rb.roleRef).toMatchObject({ kind: 'Role', name: role.metadata.name });
+  });
+
+  it('runs 2 replicas with leader election and the in-pod flags', () => {
+    const dep = find<Deployment>(objs, 'Deployment');
+    expect(dep.spec.replicas).toBe(2);
+    const c = dep.spec.template.spec.containers[0];
+    expect(c?.name).toBe('operator');
+    expect(c?.args).toEqual(
+      expect.arrayContaining([
+        '--leader-elect=true',
+        '--metrics-bind-address=0.0.0.0:8080',
+        '--health-probe-bind-address=0.0.0.0:8081',
+        '--lease-namespace=$(POD_NAMESPACE)',
+        '--log-level=info',
+      ]),
+    );
+    expect(c?.args?.some((a) => a.startsWith('--watch-namespaces'))).toBe(false); // all namespaces by default
+    const env = Object.fromEntries(
+      (c?.env ?? []).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath ?? e.value]),
+    );
+    expect(env).toMatchObject({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace' });
+    expect(c?.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(c?.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    expect(c?.ports).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'metrics', containerPort: 8080 }),
+        expect.objectContaining({ name: 'health', containerPort: 8081 }),
+      ]),
+    );
+    expect(c?.resources).toEqual({
+      requests: { cpu: '100m', memory: '128Mi' },
+      limits: { cpu: '500m', memory: '512Mi' },
+    });
+    expect(c?.image).toMatch(/^ghcr\.io\/ymera\/ymera-operator:\S+$/);
+    const svc = find(objs, 'Service');
+    expect(svc.spec).toMatchObject({
+      selector: dep.spec.selector.matchLabels,
+      ports: [{ name: 'metrics', targetPort: 'metrics' }],
+    });
+  });
+
+  it('meets the restricted Pod Security Standard', () => {
+    const pod = find<Deployment>(objs, 'Deployment').spec.template.spec;
+    expect(restrictedViolations(pod)).toEqual([]);
+    // Explicit, not inherited from the image.
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(pod.securityContext?.runAsUser).toBeGreaterThan(0);
+    for (const c of pod.containers) {
+      expect(c.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        runAsNonRoot: true,
+        capabilities: { drop: ['ALL'] },
+      });
+    }
+    // The checker itself catches a violation.
+    const bad = structuredClone(pod);
+    bad.containers[0]!.securityContext = {
+      ...bad.containers[0]!.securityContext,
+      allowPrivilegeEscalation: true,
+    };
+    expect(restrictedViolations(bad)).toEqual(['container operator: allowPrivilegeEscalation must be false']);
+  });
+
+  it('spreads the replicas over nodes and keeps one up during disruptions', async () => {
+    const dep = find<Deployment>(objs, 'Deployment');
+    const podLabels = dep.spec.template.metadata.labels;
+    const selector = dep.spec.selector.matchLabels;
+    expect(podLabels).toMatchObject(selector);
+    const anti =
+      dep.spec.template.spec.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution;
+    expect(anti?.[0]?.podAffinityTerm).toEqual({
+      topologyKey: 'kubernetes.io/hostname',
+      labelSelector: { matchLabels: selector },
+    });
+    for (const tsc of dep.spec.template.spec.topologySpreadConstraints ?? []) {
+      expect(tsc.labelSelector?.matchLabels).toEqual(selector);
+    }
+    const pdb = find(objs, 'PodDisruptionBudget');
+    expect(pdb.spec).toEqual({ minAvailable: 1, selector: { matchLabels: selector } });
+
+    // One replica: no PDB (it would block every node drain). Hard anti-affinity on request.
+    const single = await render(['--set', 'replicas=1', '--set', 'podAntiAffinity=hard']);
+    expect(single.some((o) => o.kind === 'PodDisruptionBudget')).toBe(false);
+    const hard = find<Deployment>(single, 'Deployment').spec.template.spec.affinity?.podAntiAffinity;
+    expect(hard?.requiredDuringSchedulingIgnoredDuringExecution).toHaveLength(1);
+  });
+
+  it('passes the optional settings through', async () => {
+    const out = await render([
+      '--set',
+      'watchNamespaces={team-a,team-b}',
+      '--set',
+      'prometheusRules.labels.release=kube-prometheus-stack',
+      '--set',
+      'serviceMonitor.enabled=true',
+      '--set',
+      'priorityClassName=system-cluster-critical',
+      '--set',
+      'logLevel=debug',
+    ]);
+    const dep = find<Deployment>(out, 'Deployment');
+    expect(dep.spec.template.spec.containers[0]?.args).toEqual(
+      expect.arrayContaining([
+        '--watch-namespaces=team-a,team-b',
+        '--rule-labels=release=kube-prometheus-stack',
+        '--log-level=debug',
+      ]),
+    );
+    expect(dep.spec.template.spec).toMatchObject({ priorityClassName: 'system-cluster-critical' });
+    const sm = find(out, 'ServiceMonitor');
+    expect(sm.spec).toMatchObject({ endpoints: [{ port: 'metrics', path: '/metrics' }] });
+  });
+
+  it.each([
+    { set: ['--set', 'replicas=0'], names: '/replicas' },
+    { set: ['--set-string', 'replicas=two'], names: '/replicas' },
+    { set: ['--set', 'logLevel=loud'], names: '/logLevel' },
+    { set: ['--set', 'image.pullPolicy=Sometimes'], names: '/image/pullPolicy' },
+    { set: ['--set', 'concurrency=0'], names: '/concurrency' },
+    { set: ['--set', 'watchNamespaces={Not_A_Namespace}'], names: '/watchNamespaces' },
+    { set: ['--set', 'replicaCount=3'], names: 'replicaCount' },
+    { set: ['--set', 'rbac.secretsAccess=maybe'], names: '/rbac/secretsAccess' },
+    {
+      set: ['--set', 'replicas=3', '--set', 'leaderElection.enabled=false'],
+      names: 'leaderElection.enabled',
+    },
+    { set: ['--set', 'serviceAccount.create=false'], names: 'serviceAccount.name' },
+  ])('rejects bad values: $set.1 (error names $names)', async ({ set, names }) => {
+    const r = await helmTemplate(set);
+    expect(r.code, r.stdout).not.toBe(0);
+    expect(r.stderr).toContain(names);
+  });
+
+  it('runs a single replica without leader election when asked', async () => {
+    const out = await render(['--set', 'replicas=1', '--set', 'leaderElection.enabled=false']);
+    expect(out.some((o) => o.kind === 'Role' || o.kind === 'RoleBinding')).toBe(false);
+    const args = find<Deployment>(out, 'Deployment').spec.template.spec.containers[0]?.args ?? [];
+    expect(args).toContain('--leader-elect=false');
+    expect(args.some((a) => a.startsWith('--lease-'))).toBe(false);
+  });
+
+  it('ships a CRD for every ymera.io resource its ClusterRole names', async () => {
+    const crds = await chartCrds();
+    expect(
+      crds.length,
+      'charts/ymera-operator/crds/ holds the generated CRDs (npm run crds)',
+    ).toBeGreaterThan(0);
+    const plurals = crds.map((c) => c.plural).sort();
+    expect(plurals).toEqual([...ymeraResources].sort());
+    // Same content as the generator's output at the repository root.
+    const root = await ymeraCrds(path.join(repoRoot, 'crds'));
+    if (root.length > 0) {
+      const byName = (list: ChartCrd[]) => Object.fromEntries(list.map((c) => [c.name, c.object]));
+      expect(
+        byName(crds),
+        'charts/ymera-operator/crds/ differs from crds/: regenerate (npm run crds)',
+      ).toEqual(byName(root));
+    }
+  });
+
+  describe('against the cluster', () => {
+    const testNs = `ymera-helm-${process.pid}-${Date.now().toString(36)}`;
+    const kubectl = (args: string[], input?: string) => mustRun(bin('kubectl'), args, input);
+    let tmp: string;
+
+    beforeAll(async () => {
+      if (!kubeconfig) return;
+      tmp = await mkdtemp(path.join(tmpdir(), 'ymera-helm-'));
+    });
+
+    afterAll(async () => {
+      if (!kubeconfig) return;
+      await run(bin('kubectl'), ['delete', 'namespace', testNs, '--ignore-not-found', '--wait=false']);
+      if (tmp) await rm(tmp, { recursive: true, force: true });
+    });
+
+    const clusterIt = kubeconfig ? it : it.skip;
+    const suffix = kubeconfig ? '' : ' — SKIPPED: KUBECONFIG is unset (no local cluster)';
+
+    clusterIt(
+      `applies the rendered chart with --dry-run=server in a restricted namespace${suffix}`,
+      async () => {
+        // The CRDs for real (as `helm install` would), when not there yet; with
+        // the global setup's field manager so its later server-side apply of
+        // crds/ never conflicts with ours.
+        const crds = await chartCrds();
+        expect(
+          crds.length,
+          'charts/ymera-operator/crds/ holds the generated CRDs (npm run crds)',
+        ).toBeGreaterThan(0);
+        for (const crd of crds) {
+          const got = await run(bin('kubectl'), ['get', 'crd', crd.name, '-o', 'name']);
+          if (got.code !== 0) {
+            await kubectl(['apply', '--server-side', '--field-manager=ymera-e2e', '-f', crd.file]);
+          }
+        }
+        await kubectl([
+          'wait',
+          '--for=condition=Established',
+          '--timeout=60s',
+          ...crds.map((c) => `crd/${c.name}`),
+        ]);
+
+        // A namespace that enforces (and warns about) the restricted standard.
+        await kubectl(
+          ['apply', '-f', '-'],
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'Namespace',
+            metadata: {
+              name: testNs,
+              labels: {
+                'pod-security.kubernetes.io/enforce': 'restricted',
+                'pod-security.kubernetes.io/enforce-version': 'latest',
+                'pod-security.kubernetes.io/warn': 'restricted',
+                'pod-security.kubernetes.io/warn-version': 'latest',
+              },
+            },
+          }),
+        );
+
+        const rendered = await helmTemplate(['--set', 'serviceMonitor.enabled=false'], testNs);
+        expect(rendered.code, rendered.stderr).toBe(0);
+        const file = path.join(tmp, 'rendered.yaml');
+        await writeFile(file, rendered.stdout);
+        const applied = await run(bin('kubectl'), ['apply', '--dry-run=server', '-f', file]);
+        expect(applied.code, applied.stderr).toBe(0);
+        expect(applied.stderr).not.toMatch(/would violate PodSecurity/);
+        // One "(server dry run)" line per object: every object went through admission.
+        const dryRunLines = applied.stdout.split('\n').filter((l) => l.includes('(server dry run)'));
+        expect(dryRunLines, applied.stdout).toHaveLength(parseManifests(rendered.stdout).length);
+
+        // The pod itself through Pod Security admission (enforce), which only
+        // judges Pods: create the ServiceAccount for real, dry-run the Pod.
+        const objects = parseManifests(rendered.stdout);
+        await kubectl(['apply', '-f', '-'], JSON.stringify(find(objects, 'ServiceAccount')));
+        const dep = find<Deployment>(objects, 'Deployment');
+        const pod = {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: {
+            name: 'ymera-operator-pss-check',
+            namespace: testNs,
+            labels: dep.spec.template.metadata.labels,
+          },
+          spec: dep.spec.template.spec,
+        };
+        const podRun = await run(
+          bin('kubectl'),
+          ['apply', '--dry-run=server', '-f', '-'],
+          JSON.stringify(pod),
+        );
+        expect(podRun.code, podRun.stderr).toBe(0);
+        expect(podRun.stderr).not.toMatch(/PodSecurity/);
+      },
+    );
+  });
+});
+
+interface ChartCrd {
+  file: string;
+  name: string;
+  plural: string;
+  object: Obj;
+}
+
+/** The ymera.io CRDs in the chart's crds/ folder (written by the CRD generator). */
+function chartCrds(): Promise<ChartCrd[]> {
+  return ymeraCrds(path.join(chartDir, 'crds'));
+}
+
+async function ymeraCrds(dir: string): Promise<ChartCrd[]> {
+  if (!existsSync(dir)) return [];
+  const out: ChartCrd[] = [];
+  for (const f of (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+    const file = path.join(dir, f);
+    for (const o of parseManifests(await readFile(file, 'utf8'))) {
+      const spec = o.spec as { group?: string; names?: { plural?: string } } | undefined;
+      if (o.kind === 'CustomResourceDefinition' && spec?.group === 'ymera.io') {
+        out.push({ file, name: o.metadata.name, plural: spec.names?.plural ?? '', object: o });
+      }
+    }
+  }
+  return out;
+}
