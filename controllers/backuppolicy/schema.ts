@@ -1,0 +1,247 @@
+// BackupPolicy (bpol): scheduled, encrypted backups of ymera resources (and
+// optionally their model files) to S3 or a PVC, with retention and restore
+// drills into a scratch namespace. Restores are asked for with the separate
+// Restore kind (see controllers/restore/schema.ts for why).
+// Single source of truth for the CRD and the types.
+import { s } from '../../operator/schema/builder.ts';
+import type { Defaulted, Infer } from '../../operator/schema/builder.ts';
+import {
+  cronSchedule,
+  dnsLabel,
+  labelSelector,
+  pvcLocation,
+  s3Location,
+  timeZone,
+} from '../../operator/schema/common.ts';
+import { AGE_COLUMN, defineKind, READY_COLUMN } from '../../operator/schema/crd.ts';
+import type { CustomResource } from '../../operator/schema/crd.ts';
+
+export const KIND = 'BackupPolicy';
+
+export const conditionTypes = ['BackupHealthy', 'DrillPassed'] as const;
+
+export const phases = ['Pending', 'Healthy', 'Degraded', 'Suspended'] as const;
+
+/** Kind names: `InferenceService`, or `Kind.group` for other groups (e.g. `Deployment.apps`). */
+export const KIND_NAME_PATTERN =
+  '^[A-Z][A-Za-z0-9]*(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$';
+
+const include = s.object(
+  {
+    namespaces: s.optional(
+      s.array(dnsLabel(), {
+        description: "Namespaces to back up. Default: the policy's own namespace.",
+        minItems: 1,
+        maxItems: 32,
+        listType: 'set',
+      }),
+    ),
+    kinds: s.optional(
+      s.array(s.string({ minLength: 1, maxLength: 253, pattern: KIND_NAME_PATTERN }), {
+        description:
+          'Kinds to back up: ymera kinds by name (e.g. InferenceService), core kinds by name (ConfigMap), others as Kind.group (e.g. Deployment.apps). Default: every ymera kind and the ConfigMaps their children use.',
+        minItems: 1,
+        maxItems: 32,
+        listType: 'set',
+      }),
+    ),
+    labelSelector: s.optional(labelSelector('Back up only objects with these labels. Default: all.')),
+    secrets: s.boolean({
+      description: 'Also back up the Secrets the included objects reference. Needs encryption.',
+      default: false,
+    }),
+  },
+  { description: 'What is backed up.' },
+);
+
+const storage = s.object(
+  {
+    s3: s.optional(s3Location('backups')),
+    pvc: s.optional(pvcLocation('backups')),
+  },
+  {
+    description: 'Where backups are written. Set exactly one of s3 or pvc.',
+    validations: [{ rule: 'has(self.s3) != has(self.pvc)', message: 'set exactly one of s3 or pvc' }],
+  },
+);
+
+export const specSchema = s.object(
+  {
+    schedule: cronSchedule('Cron schedule of backups (e.g. "0 1 * * *" or @daily).'),
+    timeZone: timeZone('the schedules'),
+    suspend: s.boolean({ description: 'Take no scheduled backups or drills.', default: false }),
+    include: s.optional(include),
+    modelArtifacts: s.boolean({
+      description:
+        'Also copy the model files referenced by the included InferenceServices (s3://, pvc://, http(s)://).',
+      default: false,
+    }),
+    storage,
+    encryption: s.optional(
+      s.object(
+        {
+          keySecret: s.object(
+            {
+              name: dnsLabel('Name of the Secret, in the same namespace as the policy.', 253),
+              key: s.string({
+                description: 'Key holding the 32-byte key (raw or base64).',
+                minLength: 1,
+                maxLength: 253,
+                default: 'key',
+              }),
+            },
+            { description: 'Secret key holding the encryption key.' },
+          ),
+        },
+        { description: 'Encrypt backups with AES-256-GCM. Without it, backups are stored in clear.' },
+      ),
+    ),
+    retention: s.optional(
+      s.object(
+        {
+          keepLast: s.integer({
+            description: 'Number of most recent backups kept.',
+            minimum: 1,
+            maximum: 1000,
+            default: 7,
+          }),
+          ttlHours: s.optional(
+            s.integer({
+              description:
+                'Delete backups older than this many hours (the keepLast most recent are kept regardless).',
+              minimum: 1,
+              maximum: 87600,
+            }),
+          ),
+        },
+        { description: 'Which backups are kept; older ones are deleted from storage.' },
+      ),
+    ),
+    drill: s.optional(
+      s.object(
+        {
+          schedule: cronSchedule('Cron schedule of drills (e.g. "0 4 * * 0" for Sundays at 04:00).'),
+          targetNamespace: dnsLabel(
+            'Scratch namespace the latest backup is restored into; created by the drill and emptied afterwards. Must not be a namespace that is backed up.',
+          ),
+          keepNamespace: s.boolean({
+            description:
+              'Keep the restored objects after the drill for inspection (they are replaced by the next drill).',
+            default: false,
+          }),
+        },
+        {
+          description:
+            'Disaster-recovery drill: restore the latest backup into a scratch namespace and verify it (object count and content hashes).',
+        },
+      ),
+    ),
+  },
+  {
+    description: 'Desired state of the BackupPolicy.',
+    validations: [
+      {
+        rule: '!has(self.include) || !self.include.secrets || has(self.encryption)',
+        message: 'backing up Secrets (include.secrets) requires encryption',
+        fieldPath: '.encryption',
+        reason: 'FieldValueRequired',
+      },
+      {
+        rule: '!has(self.drill) || !has(self.include) || !has(self.include.namespaces) || !(self.drill.targetNamespace in self.include.namespaces)',
+        message: 'drill.targetNamespace must not be one of the namespaces backed up',
+        fieldPath: '.drill.targetNamespace',
+      },
+    ],
+  },
+);
+
+const backup = s.object(
+  {
+    id: s.string({ description: 'Backup ID (UTC timestamp, e.g. 20250131T010000Z).', maxLength: 63 }),
+    time: s.dateTime({ description: 'When the backup finished.' }),
+    objects: s.integer({ description: 'Objects in the backup.', minimum: 0 }),
+    bytes: s.integer({ description: 'Size in storage, in bytes.', minimum: 0, format: 'int64' }),
+    sha256: s.string({ description: 'SHA-256 of the backup archive as stored.', maxLength: 64 }),
+  },
+  { description: 'A backup in storage.' },
+);
+
+export const statusSchema = s.object(
+  {
+    observedGeneration: s.optional(
+      s.integer({
+        description: 'The .metadata.generation this status reflects.',
+        format: 'int64',
+        minimum: 0,
+      }),
+    ),
+    conditions: s.optional(s.conditions(conditionTypes)),
+    phase: s.optional(
+      s.enum(phases, {
+        description:
+          'Pending (no backup yet), Healthy (the latest backup succeeded), Degraded (the latest backup or drill failed) or Suspended.',
+      }),
+    ),
+    lastBackup: s.optional(backup),
+    backups: s.optional(
+      s.array(backup, {
+        description: 'Backups in storage, newest first (at most 50 listed).',
+        maxItems: 50,
+        listType: 'map',
+        listMapKeys: ['id'],
+      }),
+    ),
+    lastDrill: s.optional(
+      s.object(
+        {
+          time: s.dateTime({ description: 'When the drill finished.' }),
+          backupId: s.optional(s.string({ description: 'Backup the drill restored.', maxLength: 63 })),
+          result: s.enum(['Passed', 'Failed'], { description: 'Passed or Failed.' }),
+          message: s.optional(
+            s.string({ description: 'What was checked, or what did not match.', maxLength: 4096 }),
+          ),
+        },
+        { description: 'The most recent drill.' },
+      ),
+    ),
+    nextScheduleTime: s.optional(s.dateTime({ description: 'When the next backup is due.' })),
+    nextDrillTime: s.optional(s.dateTime({ description: 'When the next drill is due.' })),
+  },
+  { description: 'Observed state of the BackupPolicy, written by the operator.' },
+);
+
+export type BackupPolicySpec = Infer<typeof specSchema>;
+export type BackupPolicySpecDefaulted = Defaulted<typeof specSchema>;
+export type BackupPolicyStatus = Infer<typeof statusSchema>;
+export type BackupPolicyPhase = (typeof phases)[number];
+export type BackupRecord = Infer<typeof backup>;
+export type BackupPolicy = CustomResource<typeof KIND, BackupPolicySpec, BackupPolicyStatus>;
+
+export const crd = defineKind({
+  kind: KIND,
+  plural: 'backuppolicies',
+  shortNames: ['bpol'],
+  scope: 'Namespaced',
+  description:
+    'BackupPolicy backs up ymera resources (and optionally their model files and Secrets) on a schedule to S3 or a PVC, encrypted with AES-256-GCM, keeps a bounded history, and proves backups restorable with scheduled drills into a scratch namespace. Restores are requested with a Restore.',
+  spec: specSchema,
+  status: statusSchema,
+  conditionTypes,
+  printerColumns: [
+    READY_COLUMN,
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Backup health.' },
+    {
+      name: 'Last Backup',
+      type: 'date',
+      jsonPath: '.status.lastBackup.time',
+      description: 'When the latest backup finished.',
+    },
+    {
+      name: 'Drill',
+      type: 'string',
+      jsonPath: '.status.lastDrill.result',
+      description: 'Result of the latest drill.',
+    },
+    AGE_COLUMN,
+  ],
+});

@@ -1,0 +1,22 @@
+// InferenceService controller (walking skeleton): validates, keeps the
+// runtime ConfigMap in place, reports that serving is not implemented yet.
+import type { Reconciler } from '../../operator/controller.ts';
+import { core } from '../../operator/kube/resources.ts';
+import { resourceTypeOf } from '../../operator/kube/ymera.ts';
+import { skeletonReconciler } from '../shared/skeleton.ts';
+import type { InferenceServiceObject } from './desired.ts';
+import { desiredChildren } from './desired.ts';
+import { crd } from './schema.ts';
+import { validateInferenceService } from './validate.ts';
+
+export function inferenceServiceReconciler(): Reconciler<InferenceServiceObject> {
+  return skeletonReconciler<InferenceServiceObject>({
+    name: 'inferenceservice',
+    resource: resourceTypeOf(crd),
+    owns: [core.configMap],
+    validate: validateInferenceService,
+    desired: desiredChildren,
+    notImplemented:
+      'The spec is valid and the runtime ConfigMap is in place; serving (Deployments, Service, autoscaling, canary rollout) is not implemented in this operator version yet.',
+  });
+}

@@ -1,0 +1,41 @@
+// Pure: the children of an InferenceService. In this release that is the
+// runtime ConfigMap (model and batching configuration the serving pods read);
+// Deployments, Service, HPA, PDB, topic and rules come with the serving
+// runtime.
+import type { KubeObject } from '../../operator/kube/resources.ts';
+import { owned } from '../../operator/ownership.ts';
+import type { Child } from '../../operator/controller.ts';
+import { core } from '../../operator/kube/resources.ts';
+import type { InferenceServiceSpec } from './schema.ts';
+
+export type InferenceServiceObject = KubeObject & { spec: InferenceServiceSpec };
+
+export const configMapName = (name: string) => `${name}-config`;
+
+/** What the runtime reads: only fields that change serving behaviour, in a stable order. */
+export function runtimeConfig(obj: InferenceServiceObject): Record<string, unknown> {
+  const { model, batching, runtime } = obj.spec;
+  return {
+    model: {
+      name: obj.metadata.name,
+      uri: model.uri,
+      format: model.format ?? 'onnx',
+      version: model.version,
+      ...(model.sha256 ? { sha256: model.sha256 } : {}),
+    },
+    ...(batching
+      ? { batching: { maxBatchSize: batching.maxBatchSize, maxDelayMs: batching.maxDelayMs } }
+      : {}),
+    ...(runtime?.threads ? { threads: runtime.threads } : {}),
+  };
+}
+
+export function desiredChildren(obj: InferenceServiceObject): Child[] {
+  const configMap: KubeObject = owned(obj, {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: configMapName(obj.metadata.name), namespace: obj.metadata.namespace },
+    data: { 'runtime.json': `${JSON.stringify(runtimeConfig(obj), null, 2)}\n` },
+  });
+  return [{ type: core.configMap, object: configMap }];
+}

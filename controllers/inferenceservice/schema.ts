@@ -1,0 +1,373 @@
+// InferenceService (infsvc): serves an ONNX model over HTTP with autoscaling,
+// dynamic batching, canary rollouts with automatic rollback, request logging
+// to Kafka and SLO alerts. Single source of truth for the CRD and the types.
+import { s } from '../../operator/schema/builder.ts';
+import type { Defaulted, Infer } from '../../operator/schema/builder.ts';
+import {
+  duration,
+  env,
+  gpu,
+  kafkaTopic,
+  LABEL_VALUE_PATTERN,
+  modelCredentials,
+  modelUri,
+  resources,
+  sha256,
+} from '../../operator/schema/common.ts';
+import { AGE_COLUMN, defineKind, READY_COLUMN } from '../../operator/schema/crd.ts';
+import type { CustomResource } from '../../operator/schema/crd.ts';
+
+export const KIND = 'InferenceService';
+
+/** Condition types besides Ready, Reconciling and Stalled. */
+export const conditionTypes = ['ModelLoaded', 'CanaryHealthy', 'RolloutComplete'] as const;
+
+export const phases = ['Pending', 'Progressing', 'Canary', 'Serving', 'Degraded', 'Failed'] as const;
+
+const model = s.object(
+  {
+    uri: modelUri(
+      'Where the model file is: file:///path (inside the runtime image), http(s)://…, s3://bucket/key or pvc://<claim>/<path>. Changing it rolls out a new revision.',
+    ),
+    format: s.enum(['onnx'], { description: 'Model format. Only onnx is supported.', default: 'onnx' }),
+    version: s.string({
+      description:
+        'Version label of the model (e.g. 2024-06-01 or v7), shown in status and on the pods. Changing it rolls out a new revision.',
+      minLength: 1,
+      maxLength: 63,
+      pattern: LABEL_VALUE_PATTERN,
+    }),
+    sha256: s.optional(
+      sha256(
+        'Expected SHA-256 of the model file (64 hex digits). When set, a model that does not match is not served.',
+      ),
+    ),
+    credentialsSecret: modelCredentials('in the same namespace'),
+  },
+  { description: 'The model to serve.' },
+);
+
+const runtime = s.object(
+  {
+    image: s.optional(
+      s.string({
+        description:
+          "Container image of the inference runtime. Default: the ymera runtime image matching the operator's version.",
+        minLength: 1,
+        maxLength: 512,
+      }),
+    ),
+    resources: resources('each serving pod'),
+    gpu: gpu('each serving pod'),
+    env: env('the runtime container'),
+    threads: s.optional(
+      s.integer({
+        description: 'Intra-op threads of the ONNX runtime. Default: the CPU limit (or request), rounded up.',
+        minimum: 1,
+        maximum: 256,
+      }),
+    ),
+  },
+  { description: 'How the serving pods run.' },
+);
+
+const scaling = s.object(
+  {
+    minReplicas: s.integer({
+      description: 'Lowest number of serving replicas.',
+      minimum: 1,
+      maximum: 1000,
+      default: 1,
+    }),
+    maxReplicas: s.optional(
+      s.integer({
+        description:
+          'Highest number of serving replicas. Default: minReplicas (no autoscaling). A HorizontalPodAutoscaler is created when it exceeds minReplicas.',
+        minimum: 1,
+        maximum: 1000,
+      }),
+    ),
+    metric: s.enum(['cpu', 'concurrency', 'latency'], {
+      description:
+        'What the autoscaler tracks: cpu (utilisation of the CPU request), concurrency (in-flight requests per replica) or latency (p95 latency).',
+      default: 'cpu',
+    }),
+    target: s.optional(
+      s.integer({
+        description:
+          'Target value of the metric: percent of the CPU request for cpu (default 70), in-flight requests per replica for concurrency (default 8), milliseconds of p95 latency for latency (default 100).',
+        minimum: 1,
+        maximum: 100000,
+      }),
+    ),
+  },
+  {
+    description: 'Replica count and autoscaling.',
+    validations: [
+      {
+        rule: '!has(self.maxReplicas) || self.minReplicas <= self.maxReplicas',
+        message: 'minReplicas must be less than or equal to maxReplicas',
+        fieldPath: '.minReplicas',
+      },
+    ],
+  },
+);
+
+const batching = s.object(
+  {
+    maxBatchSize: s.integer({
+      description: 'Largest number of requests the runtime merges into one model call.',
+      minimum: 1,
+      maximum: 1024,
+    }),
+    maxDelayMs: s.integer({
+      description: 'Longest time, in milliseconds, a request waits for others to fill a batch.',
+      minimum: 0,
+      maximum: 1000,
+      default: 5,
+    }),
+  },
+  { description: 'Dynamic batching in the runtime. Without it every request is a model call of its own.' },
+);
+
+const analysis = s.object(
+  {
+    interval: duration({
+      description: 'How often the canary is checked (Go duration, e.g. 1m).',
+      default: '1m',
+    }),
+    count: s.integer({
+      description: 'Number of passing checks after which the canary is promoted to stable.',
+      minimum: 1,
+      maximum: 100,
+      default: 5,
+    }),
+    maxErrorRatePercent: s.number({
+      description: "A check fails when more than this percentage of the canary's requests fail (HTTP 5xx).",
+      minimum: 0,
+      maximum: 100,
+      default: 1,
+    }),
+    maxP95LatencyMs: s.optional(
+      s.integer({
+        description:
+          "A check fails when the canary's p95 latency exceeds this many milliseconds. Default: not checked.",
+        minimum: 1,
+        maximum: 600000,
+      }),
+    ),
+    failureLimit: s.integer({
+      description:
+        'Number of failed checks after which the canary is judged unhealthy (and rolled back if autoRollback).',
+      minimum: 1,
+      maximum: 100,
+      default: 2,
+    }),
+  },
+  { description: 'How the canary is judged, from the Prometheus metrics of its pods.' },
+);
+
+const rollout = s.object(
+  {
+    canaryPercent: s.integer({
+      description:
+        'Share of traffic, in percent, sent to a new revision while it is analysed. 0 replaces the stable revision without a canary.',
+      minimum: 0,
+      maximum: 100,
+      default: 10,
+    }),
+    analysis: s.optional(analysis),
+    autoRollback: s.boolean({
+      description: 'Roll back to the stable revision when the canary fails its analysis.',
+      default: true,
+    }),
+  },
+  { description: 'How a new revision (a change of model or runtime) replaces the stable one.' },
+);
+
+const logging = s.object(
+  {
+    kafka: s.object(
+      {
+        topic: kafkaTopic('Kafka topic the request/response records are written to; created if missing.'),
+        sampleRate: s.number({
+          description: 'Fraction of requests logged, from 0 (none) to 1 (all).',
+          minimum: 0,
+          maximum: 1,
+          default: 1,
+        }),
+      },
+      { description: 'Log requests and responses to Kafka (for drift detection and retraining).' },
+    ),
+  },
+  { description: 'Request/response logging.' },
+);
+
+const slo = s.object(
+  {
+    availabilityPercent: s.optional(
+      s.number({
+        description: 'Share of requests, in percent, that must succeed (e.g. 99.9). Below 100.',
+        minimum: 50,
+        maximum: 100,
+        exclusiveMaximum: true,
+      }),
+    ),
+    p95LatencyMs: s.optional(
+      s.integer({ description: 'p95 latency objective in milliseconds.', minimum: 1, maximum: 600000 }),
+    ),
+  },
+  {
+    description: 'Service level objectives; each becomes multi-window burn-rate alerts in a PrometheusRule.',
+    validations: [
+      {
+        rule: 'has(self.availabilityPercent) || has(self.p95LatencyMs)',
+        message: 'set availabilityPercent, p95LatencyMs or both',
+      },
+    ],
+  },
+);
+
+export const specSchema = s.object(
+  {
+    model,
+    runtime: s.optional(runtime),
+    scaling: s.optional(scaling),
+    batching: s.optional(batching),
+    rollout: s.optional(rollout),
+    logging: s.optional(logging),
+    slo: s.optional(slo),
+  },
+  { description: 'Desired state of the InferenceService.' },
+);
+
+const revisionName = (description: string) => s.optional(s.string({ description, maxLength: 63 }));
+
+export const statusSchema = s.object(
+  {
+    observedGeneration: s.optional(
+      s.integer({
+        description: 'The .metadata.generation this status reflects.',
+        format: 'int64',
+        minimum: 0,
+      }),
+    ),
+    conditions: s.optional(s.conditions(conditionTypes)),
+    phase: s.optional(
+      s.enum(phases, {
+        description:
+          'Summary for humans: Pending (no ready replica yet), Progressing (a new revision is rolling out), Canary (a canary is being analysed), Serving (the stable revision serves all traffic), Degraded (serving, but with fewer ready replicas than wanted or after a rollback), Failed (cannot serve; see the conditions).',
+      }),
+    ),
+    url: s.optional(s.string({ description: 'In-cluster URL of the inference endpoint.', maxLength: 512 })),
+    revisions: s.optional(
+      s.object(
+        {
+          stable: revisionName('Revision serving the stable share of traffic.'),
+          canary: revisionName('Revision under analysis, if any.'),
+          lastRolledBack: revisionName('Last revision that was rolled back.'),
+        },
+        { description: 'Revisions (one per model and runtime configuration) and their roles.' },
+      ),
+    ),
+    traffic: s.optional(
+      s.array(
+        s.object(
+          {
+            revision: s.string({ description: 'Revision name.', maxLength: 63 }),
+            percent: s.integer({ description: 'Share of traffic in percent.', minimum: 0, maximum: 100 }),
+          },
+          { description: 'Share of traffic sent to one revision.' },
+        ),
+        {
+          description: 'How traffic is split between revisions.',
+          maxItems: 2,
+          listType: 'map',
+          listMapKeys: ['revision'],
+        },
+      ),
+    ),
+    replicas: s.optional(s.integer({ description: 'Serving pods, all revisions together.', minimum: 0 })),
+    readyReplicas: s.optional(s.integer({ description: 'Serving pods that are ready.', minimum: 0 })),
+    model: s.optional(
+      s.object(
+        {
+          version: s.string({ description: 'Version of the model.', maxLength: 63 }),
+          uri: s.optional(s.string({ description: 'URI the model was loaded from.', maxLength: 2048 })),
+          sha256: s.optional(
+            s.string({ description: 'SHA-256 of the model file as loaded.', maxLength: 64 }),
+          ),
+        },
+        { description: 'The model the stable revision serves.' },
+      ),
+    ),
+    canary: s.optional(
+      s.object(
+        {
+          revision: s.string({ description: 'Revision under analysis.', maxLength: 63 }),
+          startTime: s.optional(s.dateTime({ description: 'When the analysis started.' })),
+          passedChecks: s.integer({ description: 'Checks passed so far.', minimum: 0 }),
+          failedChecks: s.integer({ description: 'Checks failed so far.', minimum: 0 }),
+        },
+        { description: 'Progress of the canary analysis; absent when no canary runs.' },
+      ),
+    ),
+    lastFailure: s.optional(
+      s.object(
+        {
+          reason: s.string({
+            description: 'CamelCase reason (e.g. RolledBack, ModelLoadFailed).',
+            maxLength: 1024,
+          }),
+          message: s.string({ description: 'What went wrong.', maxLength: 32768 }),
+          revision: s.optional(s.string({ description: 'Revision that failed.', maxLength: 63 })),
+          time: s.dateTime({ description: 'When it happened.' }),
+        },
+        { description: 'The most recent failure (failed model load or rolled-back canary).' },
+      ),
+    ),
+  },
+  { description: 'Observed state of the InferenceService, written by the operator.' },
+);
+
+export type InferenceServiceSpec = Infer<typeof specSchema>;
+/** The spec after the API server applied the schema defaults. */
+export type InferenceServiceSpecDefaulted = Defaulted<typeof specSchema>;
+export type InferenceServiceStatus = Infer<typeof statusSchema>;
+export type InferenceServicePhase = (typeof phases)[number];
+export type InferenceService = CustomResource<typeof KIND, InferenceServiceSpec, InferenceServiceStatus>;
+
+export const crd = defineKind({
+  kind: KIND,
+  plural: 'inferenceservices',
+  shortNames: ['infsvc'],
+  scope: 'Namespaced',
+  description:
+    'InferenceService serves an ONNX model over HTTP: GPU-aware pods with autoscaling and dynamic batching, canary rollouts of new model versions with automatic rollback, request logging to Kafka and SLO burn-rate alerts.',
+  spec: specSchema,
+  status: statusSchema,
+  conditionTypes,
+  printerColumns: [
+    READY_COLUMN,
+    {
+      name: 'Phase',
+      type: 'string',
+      jsonPath: '.status.phase',
+      description: 'Summary of the serving state.',
+    },
+    {
+      name: 'Model',
+      type: 'string',
+      jsonPath: '.status.model.version',
+      description: 'Model version served by the stable revision.',
+    },
+    {
+      name: 'Replicas',
+      type: 'integer',
+      jsonPath: '.status.readyReplicas',
+      description: 'Ready serving pods.',
+    },
+    { name: 'URL', type: 'string', jsonPath: '.status.url', description: 'Inference endpoint.', priority: 1 },
+    AGE_COLUMN,
+  ],
+});

@@ -1,0 +1,465 @@
+// LearningPipeline (lpipe): a DAG of container steps (GPU-aware Jobs) run on a
+// schedule or on a Kafka event, keeping artifacts in a shared store and
+// promoting the resulting model to an InferenceService behind a metrics gate.
+// Single source of truth for the CRD and the types.
+import { s } from '../../operator/schema/builder.ts';
+import type { Defaulted, Infer } from '../../operator/schema/builder.ts';
+import {
+  cronSchedule,
+  DNS_LABEL_PATTERN,
+  dnsLabel,
+  env,
+  gpu,
+  kafkaTopic,
+  pvcLocation,
+  resources,
+  s3Location,
+  timeZone,
+} from '../../operator/schema/common.ts';
+import { AGE_COLUMN, defineKind, READY_COLUMN } from '../../operator/schema/crd.ts';
+import type { CustomResource } from '../../operator/schema/crd.ts';
+
+export const KIND = 'LearningPipeline';
+
+export const conditionTypes = ['Running', 'Succeeded', 'Promoted'] as const;
+
+/** Phase of a run (and of the pipeline: the phase of its latest run, Idle before the first). */
+export const runPhases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Cancelled'] as const;
+export const phases = ['Idle', ...runPhases] as const;
+export const stepPhases = [
+  'Pending',
+  'Running',
+  'Retrying',
+  'Succeeded',
+  'Failed',
+  'Skipped',
+  'Cancelled',
+] as const;
+export const runTriggers = ['Schedule', 'Event', 'Manual'] as const;
+
+/** Annotation that requests a run (trigger Manual) whenever its value changes, e.g. to a timestamp. */
+export const RUN_ANNOTATION = 'ymera.io/run';
+
+export const MAX_STEPS = 32;
+const STEP_NAME_MAX = 32;
+const ARTIFACT_NAME_PATTERN = '^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$';
+
+const artifactName = (description?: string) =>
+  s.string({ description, minLength: 1, maxLength: 63, pattern: ARTIFACT_NAME_PATTERN });
+
+const relativePath = (description: string) =>
+  s.string({
+    description,
+    minLength: 1,
+    maxLength: 512,
+    validations: [
+      {
+        rule: "!self.startsWith('/') && !self.matches('(^|/)[.][.](/|$)')",
+        message: 'must be a relative path inside the artifact root (no leading / and no .. segments)',
+      },
+    ],
+  });
+
+const step = s.object(
+  {
+    name: s.string({
+      description: 'Name of the step, unique within the pipeline (a DNS label of at most 32 characters).',
+      minLength: 1,
+      maxLength: STEP_NAME_MAX,
+      pattern: DNS_LABEL_PATTERN,
+    }),
+    image: s.string({ description: 'Container image the step runs.', minLength: 1, maxLength: 512 }),
+    command: s.optional(
+      s.array(s.string({ maxLength: 4096 }), {
+        description: "Entrypoint, replacing the image's ENTRYPOINT.",
+        maxItems: 64,
+      }),
+    ),
+    args: s.optional(
+      s.array(s.string({ maxLength: 4096 }), {
+        description: "Arguments to the entrypoint, replacing the image's CMD.",
+        maxItems: 64,
+      }),
+    ),
+    env: env('the step'),
+    resources: resources('the step'),
+    gpu: gpu('the step'),
+    dependsOn: s.optional(
+      s.array(s.string({ maxLength: STEP_NAME_MAX }), {
+        description:
+          'Steps that must succeed before this one starts. Steps without dependencies start at once.',
+        maxItems: 16,
+        listType: 'set',
+      }),
+    ),
+    retry: s.optional(
+      s.object(
+        {
+          limit: s.integer({
+            description: 'Retries after a failed attempt (0: none).',
+            minimum: 0,
+            maximum: 10,
+            default: 0,
+          }),
+          backoff: s.optional(
+            s.object(
+              {
+                durationSeconds: s.integer({
+                  description: 'Wait before the first retry, in seconds.',
+                  minimum: 1,
+                  maximum: 86400,
+                  default: 10,
+                }),
+                factor: s.number({
+                  description: 'Multiplier applied to the wait after each retry.',
+                  minimum: 1,
+                  maximum: 10,
+                  default: 2,
+                }),
+                maxDurationSeconds: s.integer({
+                  description: 'Longest wait between retries, in seconds.',
+                  minimum: 1,
+                  maximum: 86400,
+                  default: 600,
+                }),
+              },
+              {
+                description: 'Exponential backoff between attempts.',
+                validations: [
+                  {
+                    rule: 'self.durationSeconds <= self.maxDurationSeconds',
+                    message: 'durationSeconds must not exceed maxDurationSeconds',
+                    fieldPath: '.durationSeconds',
+                  },
+                ],
+              },
+            ),
+          ),
+        },
+        { description: 'How failed attempts are retried. Each attempt is a Job of its own.' },
+      ),
+    ),
+    timeoutSeconds: s.optional(
+      s.integer({
+        description:
+          'Longest time an attempt may run before it is stopped and counted as failed, in seconds.',
+        minimum: 1,
+        maximum: 604800,
+      }),
+    ),
+    inputs: s.optional(
+      s.array(artifactName(), {
+        description:
+          'Artifacts this step reads, by output name. Each must be an output of a step this one depends on (directly or through others). The artifact root is mounted at /artifacts.',
+        maxItems: 16,
+        listType: 'set',
+      }),
+    ),
+    outputs: s.optional(
+      s.array(
+        s.object(
+          {
+            name: artifactName(
+              'Name of the artifact, unique within the pipeline; referenced by inputs, model and promotion.',
+            ),
+            path: relativePath(
+              "File or directory the step writes, relative to the run's artifact root (mounted at /artifacts), e.g. train/model.onnx.",
+            ),
+          },
+          { description: 'An artifact the step produces.' },
+        ),
+        {
+          description: 'Artifacts this step produces.',
+          maxItems: 16,
+          listType: 'map',
+          listMapKeys: ['name'],
+        },
+      ),
+    ),
+  },
+  {
+    description: 'A step of the pipeline: one container run as a Kubernetes Job.',
+    validations: [
+      {
+        rule: '!has(self.dependsOn) || !(self.name in self.dependsOn)',
+        message: 'a step cannot depend on itself',
+        fieldPath: '.dependsOn',
+      },
+    ],
+  },
+);
+
+const artifacts = s.object(
+  {
+    pvc: s.optional(pvcLocation('run artifacts')),
+    s3: s.optional(s3Location('run artifacts')),
+  },
+  {
+    description:
+      'Where runs keep their artifacts: each run gets a directory <run-id>/ below it, mounted into every step at /artifacts. Set exactly one of pvc or s3.',
+    validations: [{ rule: 'has(self.pvc) != has(self.s3)', message: 'set exactly one of pvc or s3' }],
+  },
+);
+
+const triggers = s.object(
+  {
+    kafka: s.optional(
+      s.object(
+        {
+          topic: kafkaTopic('Topic to watch (e.g. the drift events of an InferenceService).'),
+          filter: s.optional(
+            s.map(s.string({ maxLength: 256 }), {
+              description:
+                'Only events whose JSON payload has all these fields with exactly these values start a run; keys are dotted paths (e.g. type: drift, model.name: fraud). Default: every event.',
+              maxProperties: 16,
+            }),
+          ),
+        },
+        { description: 'Start a run when a matching event arrives on a Kafka topic.' },
+      ),
+    ),
+  },
+  { description: 'Events that start a run, in addition to the schedule.' },
+);
+
+const model = s.object(
+  {
+    name: dnsLabel('Name of the model (used in artifact paths, labels and events).'),
+    outputArtifact: artifactName('Name of the step output that is the trained model file (ONNX).'),
+  },
+  { description: 'The model a successful run produces.' },
+);
+
+const promotion = s.object(
+  {
+    target: dnsLabel(
+      'Name of the InferenceService, in the same namespace, that serves the promoted model.',
+      253,
+    ),
+    policy: s.enum(['Manual', 'Auto'], {
+      description:
+        'Auto: a model that passes the gate is rolled out to the target as a canary. Manual: it is only recorded in status.latestModel; promote by copying its uri and version into the target.',
+      default: 'Manual',
+    }),
+    gate: s.optional(
+      s.object(
+        {
+          metricsArtifact: artifactName(
+            'Name of the step output holding the metrics, a flat JSON object of numbers.',
+          ),
+          metric: s.string({
+            description: 'Key of the metric in that JSON object (e.g. auc).',
+            minLength: 1,
+            maxLength: 128,
+          }),
+          min: s.optional(s.number({ description: 'The metric must be at least this value.' })),
+          max: s.optional(s.number({ description: 'The metric must be at most this value.' })),
+        },
+        {
+          description: 'Promote only a model whose metric lies within the bounds.',
+          validations: [
+            { rule: 'has(self.min) || has(self.max)', message: 'set min, max or both' },
+            {
+              rule: '!has(self.min) || !has(self.max) || self.min <= self.max',
+              message: 'min must be less than or equal to max',
+              fieldPath: '.min',
+            },
+          ],
+        },
+      ),
+    ),
+  },
+  { description: 'Promotion of the trained model to an InferenceService.' },
+);
+
+export const specSchema = s.object(
+  {
+    steps: s.array(step, {
+      description: 'The steps, a directed acyclic graph through dependsOn. Step names are unique.',
+      minItems: 1,
+      maxItems: MAX_STEPS,
+      listType: 'map',
+      listMapKeys: ['name'],
+      validations: [
+        {
+          rule: 'self.all(s, !has(s.dependsOn) || s.dependsOn.all(d, self.exists(t, t.name == d)))',
+          message: 'every dependsOn entry must name a step of this pipeline',
+        },
+      ],
+    }),
+    artifacts,
+    schedule: s.optional(
+      cronSchedule('Cron schedule of runs (e.g. "0 2 * * *" or @daily). Default: no scheduled runs.'),
+    ),
+    timeZone: timeZone('the schedule'),
+    triggers: s.optional(triggers),
+    concurrencyPolicy: s.enum(['Allow', 'Forbid', 'Replace'], {
+      description:
+        'What happens when a run is due while another is running: Allow (run both), Forbid (skip the new one) or Replace (cancel the running one).',
+      default: 'Forbid',
+    }),
+    historyLimit: s.integer({
+      description: 'Finished runs kept in status and on the cluster (Jobs and their pods).',
+      minimum: 1,
+      maximum: 20,
+      default: 5,
+    }),
+    suspend: s.boolean({
+      description: 'Start no new runs (schedule and triggers are ignored); a running run finishes.',
+      default: false,
+    }),
+    model: s.optional(model),
+    promotion: s.optional(promotion),
+  },
+  {
+    description: 'Desired state of the LearningPipeline.',
+    validations: [
+      {
+        rule: '!has(self.model) || self.steps.exists(s, has(s.outputs) && s.outputs.exists(o, o.name == self.model.outputArtifact))',
+        message: 'model.outputArtifact must name an output of a step',
+        fieldPath: '.model.outputArtifact',
+      },
+      {
+        rule: '!has(self.promotion) || has(self.model)',
+        message: 'promotion needs model (which output is the model)',
+        fieldPath: '.promotion',
+      },
+      {
+        rule: '!has(self.promotion) || !has(self.promotion.gate) || self.steps.exists(s, has(s.outputs) && s.outputs.exists(o, o.name == self.promotion.gate.metricsArtifact))',
+        message: 'promotion.gate.metricsArtifact must name an output of a step',
+        fieldPath: '.promotion.gate.metricsArtifact',
+      },
+    ],
+  },
+);
+
+const runStep = s.object(
+  {
+    name: s.string({ description: 'Step name.', maxLength: STEP_NAME_MAX }),
+    phase: s.enum(stepPhases, { description: 'Phase of the step in this run.' }),
+    attempts: s.optional(s.integer({ description: 'Attempts started so far.', minimum: 0 })),
+    job: s.optional(s.string({ description: 'Name of the Job of the latest attempt.', maxLength: 63 })),
+    startTime: s.optional(s.dateTime({ description: 'When the first attempt started.' })),
+    completionTime: s.optional(s.dateTime({ description: 'When the step finished.' })),
+    message: s.optional(s.string({ description: 'Why the step failed or was skipped.', maxLength: 1024 })),
+  },
+  { description: 'State of one step in a run.' },
+);
+
+const run = s.object(
+  {
+    id: s.string({ description: 'Run ID (also the directory of its artifacts).', maxLength: 63 }),
+    trigger: s.enum(runTriggers, {
+      description:
+        'What started the run: Schedule, Event (Kafka trigger) or Manual (the ymera.io/run annotation).',
+    }),
+    phase: s.enum(runPhases, { description: 'Phase of the run.' }),
+    startTime: s.optional(s.dateTime({ description: 'When the run started.' })),
+    completionTime: s.optional(s.dateTime({ description: 'When the run finished.' })),
+    steps: s.optional(
+      s.array(runStep, {
+        description: 'Steps of the run.',
+        maxItems: MAX_STEPS,
+        listType: 'map',
+        listMapKeys: ['name'],
+      }),
+    ),
+    message: s.optional(s.string({ description: 'Summary of the outcome.', maxLength: 1024 })),
+  },
+  { description: 'One run of the pipeline.' },
+);
+
+export const statusSchema = s.object(
+  {
+    observedGeneration: s.optional(
+      s.integer({
+        description: 'The .metadata.generation this status reflects.',
+        format: 'int64',
+        minimum: 0,
+      }),
+    ),
+    conditions: s.optional(s.conditions(conditionTypes)),
+    phase: s.optional(s.enum(phases, { description: 'Phase of the latest run; Idle before the first run.' })),
+    runs: s.optional(
+      s.array(run, {
+        description: 'Recent runs, newest first, at most historyLimit finished ones plus those running.',
+        maxItems: 50,
+        listType: 'map',
+        listMapKeys: ['id'],
+      }),
+    ),
+    lastSuccessfulRun: s.optional(
+      s.object(
+        {
+          id: s.string({ description: 'Run ID.', maxLength: 63 }),
+          completionTime: s.optional(s.dateTime({ description: 'When it finished.' })),
+        },
+        { description: 'The most recent run that succeeded.' },
+      ),
+    ),
+    latestModel: s.optional(
+      s.object(
+        {
+          version: s.string({ description: 'Model version (derived from the run ID).', maxLength: 63 }),
+          uri: s.string({ description: 'URI of the model file.', maxLength: 2048 }),
+          sha256: s.optional(s.string({ description: 'SHA-256 of the model file.', maxLength: 64 })),
+          runId: s.optional(s.string({ description: 'Run that produced the model.', maxLength: 63 })),
+          metrics: s.optional(
+            s.map(s.number({}), {
+              description: 'Metrics of the model, from the gate metrics artifact.',
+              maxProperties: 64,
+            }),
+          ),
+          promoted: s.optional(s.boolean({ description: 'Whether this model was promoted to the target.' })),
+        },
+        { description: 'The model produced by the latest successful run.' },
+      ),
+    ),
+    nextScheduleTime: s.optional(s.dateTime({ description: 'When the next scheduled run is due.' })),
+  },
+  { description: 'Observed state of the LearningPipeline, written by the operator.' },
+);
+
+export type LearningPipelineSpec = Infer<typeof specSchema>;
+export type LearningPipelineSpecDefaulted = Defaulted<typeof specSchema>;
+export type LearningPipelineStep = LearningPipelineSpec['steps'][number];
+export type LearningPipelineStatus = Infer<typeof statusSchema>;
+export type LearningPipelineRun = NonNullable<LearningPipelineStatus['runs']>[number];
+export type LearningPipelinePhase = (typeof phases)[number];
+export type LearningPipeline = CustomResource<typeof KIND, LearningPipelineSpec, LearningPipelineStatus>;
+
+export const crd = defineKind({
+  kind: KIND,
+  plural: 'learningpipelines',
+  shortNames: ['lpipe'],
+  scope: 'Namespaced',
+  description:
+    'LearningPipeline trains models: a graph of container steps run as GPU-aware Jobs on a schedule, on a Kafka event (e.g. drift) or on request (set the annotation ymera.io/run to a new value), with retries, shared artifacts, and promotion of a model that passes its metrics gate to an InferenceService.',
+  spec: specSchema,
+  status: statusSchema,
+  conditionTypes,
+  printerColumns: [
+    READY_COLUMN,
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Phase of the latest run.' },
+    {
+      name: 'Model',
+      type: 'string',
+      jsonPath: '.status.latestModel.version',
+      description: 'Latest trained model version.',
+    },
+    {
+      name: 'Last Success',
+      type: 'date',
+      jsonPath: '.status.lastSuccessfulRun.completionTime',
+      description: 'When the latest successful run finished.',
+    },
+    {
+      name: 'Next Run',
+      type: 'string',
+      jsonPath: '.status.nextScheduleTime',
+      description: 'When the next scheduled run is due.',
+      priority: 1,
+    },
+    AGE_COLUMN,
+  ],
+});

@@ -1,0 +1,402 @@
+// MaintenancePlan (mplan, cluster-scoped): scores the failure risk of nodes
+// (e.g. GPU nodes) with an ONNX model over Prometheus signals and schedules
+// maintenance (cordon, drain, a per-node Job, uncordon) for nodes at risk
+// inside maintenance windows. Single source of truth for the CRD and the types.
+import { s } from '../../operator/schema/builder.ts';
+import type { Defaulted, Infer } from '../../operator/schema/builder.ts';
+import {
+  cronSchedule,
+  DNS_LABEL_PATTERN,
+  duration,
+  env,
+  labelSelector,
+  modelCredentials,
+  modelUri,
+  resources,
+  sha256,
+  timeZone,
+} from '../../operator/schema/common.ts';
+import { AGE_COLUMN, defineKind, READY_COLUMN } from '../../operator/schema/crd.ts';
+import type { CustomResource } from '../../operator/schema/crd.ts';
+
+export const KIND = 'MaintenancePlan';
+
+export const conditionTypes = ['PredictorReady', 'MaintenanceActive'] as const;
+
+export const phases = ['Idle', 'AwaitingApproval', 'Scheduled', 'InProgress'] as const;
+export const actionTypes = ['Cordon', 'Drain', 'Job', 'Uncordon'] as const;
+export const maintenanceStates = [
+  'AwaitingApproval',
+  'Scheduled',
+  'InProgress',
+  'Succeeded',
+  'Failed',
+] as const;
+
+/** Annotation a user sets on the plan to approve maintenance under approval: Manual. */
+export const APPROVE_ANNOTATION = 'ymera.io/approve';
+
+const signal = s.object(
+  {
+    name: s.string({
+      description: 'Name of the signal, unique in the plan; shown in predictions.',
+      minLength: 1,
+      maxLength: 63,
+      pattern: DNS_LABEL_PATTERN,
+    }),
+    query: s.string({
+      description:
+        'PromQL query returning one series per node, labelled with the node name (e.g. max by (node) (DCGM_FI_DEV_GPU_TEMP)).',
+      minLength: 1,
+      maxLength: 4096,
+    }),
+    nodeLabel: s.string({
+      description: 'Label of the query result that holds the node name.',
+      minLength: 1,
+      maxLength: 128,
+      default: 'node',
+    }),
+  },
+  { description: 'A per-node signal, an input of the predictor model.' },
+);
+
+const predictor = s.object(
+  {
+    model: s.object(
+      {
+        uri: modelUri(
+          "Where the ONNX model is: file://, http(s)://, s3:// or pvc://<claim>/<path> (the claim in the operator's namespace). It takes one float per signal, in the order of signals, and returns the failure risk from 0 to 1.",
+        ),
+        sha256: s.optional(sha256('Expected SHA-256 of the model file; a mismatch stops predictions.')),
+        credentialsSecret: modelCredentials("in the operator's namespace"),
+      },
+      { description: 'The model that scores the failure risk of a node.' },
+    ),
+    horizonHours: s.integer({
+      description: 'How far ahead, in hours, the model predicts a failure.',
+      minimum: 1,
+      maximum: 720,
+      default: 24,
+    }),
+    threshold: s.number({
+      description: 'Risk from which a node is scheduled for maintenance, from 0 to 1.',
+      minimum: 0,
+      maximum: 1,
+      default: 0.8,
+    }),
+    interval: duration({
+      description: 'How often risks are recomputed (Go duration, e.g. 5m).',
+      default: '5m',
+    }),
+  },
+  { description: 'How failure risk is predicted.' },
+);
+
+const window = s.object(
+  {
+    schedule: cronSchedule(
+      'Cron schedule of the start of each window (e.g. "0 2 * * 6" for Saturdays at 02:00).',
+    ),
+    timeZone: timeZone('the schedule'),
+    durationMinutes: s.integer({
+      description: 'Length of each window in minutes; maintenance starts only inside a window.',
+      minimum: 1,
+      maximum: 1440,
+    }),
+  },
+  { description: 'When maintenance may run.' },
+);
+
+const jobAction = s.object(
+  {
+    image: s.string({ description: 'Container image.', minLength: 1, maxLength: 512 }),
+    command: s.optional(
+      s.array(s.string({ maxLength: 4096 }), {
+        description: "Entrypoint, replacing the image's ENTRYPOINT.",
+        maxItems: 64,
+      }),
+    ),
+    args: s.optional(
+      s.array(s.string({ maxLength: 4096 }), {
+        description: "Arguments to the entrypoint, replacing the image's CMD.",
+        maxItems: 64,
+      }),
+    ),
+    env: env('the Job'),
+    resources: resources('the Job'),
+    privileged: s.boolean({
+      description: 'Run the container privileged with the host PID namespace (needed for e.g. a GPU reset).',
+      default: false,
+    }),
+    timeoutSeconds: s.integer({
+      description: 'Longest time the Job may run, in seconds; past it the maintenance fails.',
+      minimum: 1,
+      maximum: 86400,
+      default: 1800,
+    }),
+  },
+  {
+    description:
+      "A Job pinned to the node under maintenance, run in the operator's namespace; the node's name is in the env variable NODE_NAME.",
+  },
+);
+
+const action = s.object(
+  {
+    type: s.enum(actionTypes, {
+      description:
+        'Cordon (mark unschedulable), Drain (evict pods through the Eviction API, honouring PodDisruptionBudgets), Job (run a Job on the node) or Uncordon (make it schedulable again).',
+    }),
+    drain: s.optional(
+      s.object(
+        {
+          timeoutSeconds: s.integer({
+            description: 'Longest time to wait for evictions, in seconds; past it the maintenance fails.',
+            minimum: 1,
+            maximum: 86400,
+            default: 600,
+          }),
+          gracePeriodSeconds: s.optional(
+            s.integer({
+              description: "Termination grace period given to evicted pods. Default: each pod's own.",
+              minimum: 0,
+              maximum: 3600,
+            }),
+          ),
+          deleteEmptyDirData: s.boolean({
+            description: 'Also evict pods with emptyDir volumes (their data is lost).',
+            default: false,
+          }),
+        },
+        { description: 'Options of a Drain action.' },
+      ),
+    ),
+    job: s.optional(jobAction),
+  },
+  {
+    description: 'One maintenance step, run for each node in order.',
+    validations: [
+      {
+        rule: "self.type == 'Job' ? has(self.job) : !has(self.job)",
+        message: 'job is required for type Job and only allowed there',
+        fieldPath: '.job',
+      },
+      {
+        rule: "self.type == 'Drain' || !has(self.drain)",
+        message: 'drain is only allowed for type Drain',
+        fieldPath: '.drain',
+      },
+    ],
+  },
+);
+
+export const specSchema = s.object(
+  {
+    nodeSelector: labelSelector(
+      'Nodes the plan covers, by label (e.g. nvidia.com/gpu.present: "true"). An empty selector covers every node.',
+    ),
+    signals: s.array(signal, {
+      description: 'Per-node signals fed to the predictor, in this order.',
+      minItems: 1,
+      maxItems: 16,
+      listType: 'map',
+      listMapKeys: ['name'],
+    }),
+    predictor,
+    window,
+    maxUnavailable: s.intOrString({
+      description:
+        'Nodes under maintenance at the same time: a number (e.g. 1) or a percentage of the selected nodes (e.g. "10%").',
+      maxLength: 4,
+      default: 1,
+      validations: [
+        {
+          rule: "type(self) == int ? self >= 1 : self.matches('^(100|[1-9][0-9]?)%$')",
+          message: 'must be a number of at least 1 or a percentage from 1% to 100%',
+        },
+      ],
+    }),
+    actions: s.array(action, {
+      description: 'What maintenance does to each node, in order. Default: Cordon, Drain, Uncordon.',
+      minItems: 1,
+      maxItems: 8,
+      default: [{ type: 'Cordon' }, { type: 'Drain' }, { type: 'Uncordon' }],
+      validations: [
+        {
+          rule: "!self.exists(a, a.type == 'Drain') || self.exists(a, a.type == 'Cordon')",
+          message: 'Drain needs a Cordon before it',
+        },
+      ],
+    }),
+    approval: s.enum(['Auto', 'Manual'], {
+      description:
+        'Auto: scheduled maintenance runs in the next window. Manual: it waits in status.scheduled (state AwaitingApproval) until the plan is annotated ymera.io/approve=<node>[,<node>…] (or "*" for all).',
+      default: 'Manual',
+    }),
+    suspend: s.boolean({
+      description: 'Keep predicting but start no new maintenance.',
+      default: false,
+    }),
+    historyLimit: s.integer({
+      description: 'Finished maintenances kept in status.history.',
+      minimum: 1,
+      maximum: 50,
+      default: 10,
+    }),
+  },
+  { description: 'Desired state of the MaintenancePlan.' },
+);
+
+const nodeName = (description: string) => s.string({ description, maxLength: 253 });
+
+export const statusSchema = s.object(
+  {
+    observedGeneration: s.optional(
+      s.integer({
+        description: 'The .metadata.generation this status reflects.',
+        format: 'int64',
+        minimum: 0,
+      }),
+    ),
+    conditions: s.optional(s.conditions(conditionTypes)),
+    phase: s.optional(
+      s.enum(phases, {
+        description:
+          'Idle (no node needs maintenance), AwaitingApproval (maintenance waits for approval), Scheduled (maintenance waits for its window) or InProgress (a node is under maintenance).',
+      }),
+    ),
+    selectedNodes: s.optional(s.integer({ description: 'Nodes the selector matches.', minimum: 0 })),
+    nodesAtRisk: s.optional(
+      s.integer({ description: 'Selected nodes whose risk reaches the threshold.', minimum: 0 }),
+    ),
+    nextWindowTime: s.optional(s.dateTime({ description: 'Start of the next maintenance window.' })),
+    predictions: s.optional(
+      s.array(
+        s.object(
+          {
+            node: nodeName('Node name.'),
+            risk: s.number({
+              description: 'Failure risk within the horizon, from 0 to 1 (two decimals).',
+              minimum: 0,
+              maximum: 1,
+            }),
+            predictedFailureTime: s.optional(
+              s.dateTime({ description: 'When a failure is expected, if the risk reaches the threshold.' }),
+            ),
+            topSignals: s.optional(
+              s.array(
+                s.object(
+                  {
+                    name: s.string({ description: 'Signal name.', maxLength: 63 }),
+                    contribution: s.number({
+                      description: 'Share of the risk attributed to the signal, from 0 to 1.',
+                    }),
+                  },
+                  { description: 'A signal and its contribution.' },
+                ),
+                { description: 'Signals that contribute most to the risk, largest first.', maxItems: 3 },
+              ),
+            ),
+          },
+          { description: 'The predicted risk of one node.' },
+        ),
+        {
+          description: 'Nodes with the highest risk, highest first (at most 20).',
+          maxItems: 20,
+          listType: 'map',
+          listMapKeys: ['node'],
+        },
+      ),
+    ),
+    scheduled: s.optional(
+      s.array(
+        s.object(
+          {
+            node: nodeName('Node name.'),
+            windowStart: s.optional(
+              s.dateTime({ description: 'Start of the window the maintenance is planned for.' }),
+            ),
+            actions: s.array(s.enum(actionTypes, {}), {
+              description: 'Actions that will run, in order.',
+              maxItems: 8,
+            }),
+            state: s.enum(maintenanceStates, {
+              description: 'AwaitingApproval, Scheduled, InProgress, Succeeded or Failed.',
+            }),
+            currentAction: s.optional(s.enum(actionTypes, { description: 'Action running now.' })),
+            message: s.optional(s.string({ description: 'Details.', maxLength: 1024 })),
+          },
+          { description: 'Maintenance planned for one node.' },
+        ),
+        {
+          description: 'Maintenance planned or running, one entry per node.',
+          maxItems: 50,
+          listType: 'map',
+          listMapKeys: ['node'],
+        },
+      ),
+    ),
+    history: s.optional(
+      s.array(
+        s.object(
+          {
+            node: nodeName('Node name.'),
+            startTime: s.dateTime({ description: 'When the maintenance started.' }),
+            completionTime: s.optional(s.dateTime({ description: 'When it finished.' })),
+            result: s.enum(['Succeeded', 'Failed'], { description: 'Outcome.' }),
+            risk: s.optional(
+              s.number({ description: 'Risk that triggered the maintenance.', minimum: 0, maximum: 1 }),
+            ),
+            message: s.optional(s.string({ description: 'Details.', maxLength: 1024 })),
+          },
+          { description: 'A finished maintenance.' },
+        ),
+        { description: 'Finished maintenances, newest first (at most historyLimit).', maxItems: 50 },
+      ),
+    ),
+  },
+  { description: 'Observed state of the MaintenancePlan, written by the operator.' },
+);
+
+export type MaintenancePlanSpec = Infer<typeof specSchema>;
+export type MaintenancePlanSpecDefaulted = Defaulted<typeof specSchema>;
+export type MaintenancePlanStatus = Infer<typeof statusSchema>;
+export type MaintenancePlanPhase = (typeof phases)[number];
+export type MaintenanceAction = MaintenancePlanSpec['actions'] extends (infer A)[] | undefined ? A : never;
+export type MaintenancePlan = CustomResource<typeof KIND, MaintenancePlanSpec, MaintenancePlanStatus>;
+
+export const crd = defineKind({
+  kind: KIND,
+  plural: 'maintenanceplans',
+  shortNames: ['mplan'],
+  scope: 'Cluster',
+  description:
+    'MaintenancePlan predicts node failures (e.g. of GPU nodes) with an ONNX model over Prometheus signals and maintains nodes at risk inside maintenance windows: cordon, drain through the Eviction API, an optional per-node Job, uncordon.',
+  spec: specSchema,
+  status: statusSchema,
+  conditionTypes,
+  printerColumns: [
+    READY_COLUMN,
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Maintenance state.' },
+    {
+      name: 'Nodes',
+      type: 'integer',
+      jsonPath: '.status.selectedNodes',
+      description: 'Nodes covered by the plan.',
+    },
+    {
+      name: 'At Risk',
+      type: 'integer',
+      jsonPath: '.status.nodesAtRisk',
+      description: 'Nodes whose risk reaches the threshold.',
+    },
+    {
+      name: 'Next Window',
+      type: 'string',
+      jsonPath: '.status.nextWindowTime',
+      description: 'Start of the next maintenance window.',
+      priority: 1,
+    },
+    AGE_COLUMN,
+  ],
+});
