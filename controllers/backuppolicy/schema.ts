@@ -8,12 +8,15 @@ import type { Defaulted, Infer } from '../../operator/schema/builder.ts';
 import {
   cronSchedule,
   dnsLabel,
+  kindPrinterColumns,
   labelSelector,
   pvcLocation,
   s3Location,
+  statusObject,
+  statusPhase,
   timeZone,
 } from '../../operator/schema/common.ts';
-import { AGE_COLUMN, defineKind, READY_COLUMN } from '../../operator/schema/crd.ts';
+import { defineKind } from '../../operator/schema/crd.ts';
 import type { CustomResource } from '../../operator/schema/crd.ts';
 
 export const KIND = 'BackupPolicy';
@@ -166,49 +169,36 @@ const backup = s.object(
   { description: 'A backup in storage.' },
 );
 
-export const statusSchema = s.object(
-  {
-    observedGeneration: s.optional(
-      s.integer({
-        description: 'The .metadata.generation this status reflects.',
-        format: 'int64',
-        minimum: 0,
-      }),
+export const statusSchema = statusObject(KIND, conditionTypes, {
+  phase: statusPhase(
+    phases,
+    'Pending (no backup yet), Healthy (the latest backup succeeded), Degraded (the latest backup or drill failed) or Suspended.',
+  ),
+  lastBackup: s.optional(backup),
+  backups: s.optional(
+    s.array(backup, {
+      description: 'Backups in storage, newest first (at most 50 listed).',
+      maxItems: 50,
+      listType: 'map',
+      listMapKeys: ['id'],
+    }),
+  ),
+  lastDrill: s.optional(
+    s.object(
+      {
+        time: s.dateTime({ description: 'When the drill finished.' }),
+        backupId: s.optional(s.string({ description: 'Backup the drill restored.', maxLength: 63 })),
+        result: s.enum(['Passed', 'Failed'], { description: 'Passed or Failed.' }),
+        message: s.optional(
+          s.string({ description: 'What was checked, or what did not match.', maxLength: 4096 }),
+        ),
+      },
+      { description: 'The most recent drill.' },
     ),
-    conditions: s.optional(s.conditions(conditionTypes)),
-    phase: s.optional(
-      s.enum(phases, {
-        description:
-          'Pending (no backup yet), Healthy (the latest backup succeeded), Degraded (the latest backup or drill failed) or Suspended.',
-      }),
-    ),
-    lastBackup: s.optional(backup),
-    backups: s.optional(
-      s.array(backup, {
-        description: 'Backups in storage, newest first (at most 50 listed).',
-        maxItems: 50,
-        listType: 'map',
-        listMapKeys: ['id'],
-      }),
-    ),
-    lastDrill: s.optional(
-      s.object(
-        {
-          time: s.dateTime({ description: 'When the drill finished.' }),
-          backupId: s.optional(s.string({ description: 'Backup the drill restored.', maxLength: 63 })),
-          result: s.enum(['Passed', 'Failed'], { description: 'Passed or Failed.' }),
-          message: s.optional(
-            s.string({ description: 'What was checked, or what did not match.', maxLength: 4096 }),
-          ),
-        },
-        { description: 'The most recent drill.' },
-      ),
-    ),
-    nextScheduleTime: s.optional(s.dateTime({ description: 'When the next backup is due.' })),
-    nextDrillTime: s.optional(s.dateTime({ description: 'When the next drill is due.' })),
-  },
-  { description: 'Observed state of the BackupPolicy, written by the operator.' },
-);
+  ),
+  nextScheduleTime: s.optional(s.dateTime({ description: 'When the next backup is due.' })),
+  nextDrillTime: s.optional(s.dateTime({ description: 'When the next drill is due.' })),
+});
 
 export type BackupPolicySpec = Infer<typeof specSchema>;
 export type BackupPolicySpecDefaulted = Defaulted<typeof specSchema>;
@@ -227,9 +217,7 @@ export const crd = defineKind({
   spec: specSchema,
   status: statusSchema,
   conditionTypes,
-  printerColumns: [
-    READY_COLUMN,
-    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Backup health.' },
+  printerColumns: kindPrinterColumns('Backup health.', [
     {
       name: 'Last Backup',
       type: 'date',
@@ -242,6 +230,5 @@ export const crd = defineKind({
       jsonPath: '.status.lastDrill.result',
       description: 'Result of the latest drill.',
     },
-    AGE_COLUMN,
-  ],
+  ]),
 });

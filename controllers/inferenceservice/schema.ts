@@ -8,13 +8,16 @@ import {
   env,
   gpu,
   kafkaTopic,
+  kindPrinterColumns,
   LABEL_VALUE_PATTERN,
   modelCredentials,
   modelUri,
   resources,
   sha256,
+  statusObject,
+  statusPhase,
 } from '../../operator/schema/common.ts';
-import { AGE_COLUMN, defineKind, READY_COLUMN } from '../../operator/schema/crd.ts';
+import { defineKind } from '../../operator/schema/crd.ts';
 import type { CustomResource } from '../../operator/schema/crd.ts';
 
 export const KIND = 'InferenceService';
@@ -243,92 +246,77 @@ export const specSchema = s.object(
 
 const revisionName = (description: string) => s.optional(s.string({ description, maxLength: 63 }));
 
-export const statusSchema = s.object(
-  {
-    observedGeneration: s.optional(
-      s.integer({
-        description: 'The .metadata.generation this status reflects.',
-        format: 'int64',
-        minimum: 0,
-      }),
+export const statusSchema = statusObject(KIND, conditionTypes, {
+  phase: statusPhase(
+    phases,
+    'Summary for humans: Pending (no ready replica yet), Progressing (a new revision is rolling out), Canary (a canary is being analysed), Serving (the stable revision serves all traffic), Degraded (serving, but with fewer ready replicas than wanted or after a rollback), Failed (cannot serve; see the conditions).',
+  ),
+  url: s.optional(s.string({ description: 'In-cluster URL of the inference endpoint.', maxLength: 512 })),
+  revisions: s.optional(
+    s.object(
+      {
+        stable: revisionName('Revision serving the stable share of traffic.'),
+        canary: revisionName('Revision under analysis, if any.'),
+        lastRolledBack: revisionName('Last revision that was rolled back.'),
+      },
+      { description: 'Revisions (one per model and runtime configuration) and their roles.' },
     ),
-    conditions: s.optional(s.conditions(conditionTypes)),
-    phase: s.optional(
-      s.enum(phases, {
-        description:
-          'Summary for humans: Pending (no ready replica yet), Progressing (a new revision is rolling out), Canary (a canary is being analysed), Serving (the stable revision serves all traffic), Degraded (serving, but with fewer ready replicas than wanted or after a rollback), Failed (cannot serve; see the conditions).',
-      }),
-    ),
-    url: s.optional(s.string({ description: 'In-cluster URL of the inference endpoint.', maxLength: 512 })),
-    revisions: s.optional(
+  ),
+  traffic: s.optional(
+    s.array(
       s.object(
         {
-          stable: revisionName('Revision serving the stable share of traffic.'),
-          canary: revisionName('Revision under analysis, if any.'),
-          lastRolledBack: revisionName('Last revision that was rolled back.'),
+          revision: s.string({ description: 'Revision name.', maxLength: 63 }),
+          percent: s.integer({ description: 'Share of traffic in percent.', minimum: 0, maximum: 100 }),
         },
-        { description: 'Revisions (one per model and runtime configuration) and their roles.' },
+        { description: 'Share of traffic sent to one revision.' },
       ),
+      {
+        description: 'How traffic is split between revisions.',
+        maxItems: 2,
+        listType: 'map',
+        listMapKeys: ['revision'],
+      },
     ),
-    traffic: s.optional(
-      s.array(
-        s.object(
-          {
-            revision: s.string({ description: 'Revision name.', maxLength: 63 }),
-            percent: s.integer({ description: 'Share of traffic in percent.', minimum: 0, maximum: 100 }),
-          },
-          { description: 'Share of traffic sent to one revision.' },
-        ),
-        {
-          description: 'How traffic is split between revisions.',
-          maxItems: 2,
-          listType: 'map',
-          listMapKeys: ['revision'],
-        },
-      ),
+  ),
+  replicas: s.optional(s.integer({ description: 'Serving pods, all revisions together.', minimum: 0 })),
+  readyReplicas: s.optional(s.integer({ description: 'Serving pods that are ready.', minimum: 0 })),
+  model: s.optional(
+    s.object(
+      {
+        version: s.string({ description: 'Version of the model.', maxLength: 63 }),
+        uri: s.optional(s.string({ description: 'URI the model was loaded from.', maxLength: 2048 })),
+        sha256: s.optional(s.string({ description: 'SHA-256 of the model file as loaded.', maxLength: 64 })),
+      },
+      { description: 'The model the stable revision serves.' },
     ),
-    replicas: s.optional(s.integer({ description: 'Serving pods, all revisions together.', minimum: 0 })),
-    readyReplicas: s.optional(s.integer({ description: 'Serving pods that are ready.', minimum: 0 })),
-    model: s.optional(
-      s.object(
-        {
-          version: s.string({ description: 'Version of the model.', maxLength: 63 }),
-          uri: s.optional(s.string({ description: 'URI the model was loaded from.', maxLength: 2048 })),
-          sha256: s.optional(
-            s.string({ description: 'SHA-256 of the model file as loaded.', maxLength: 64 }),
-          ),
-        },
-        { description: 'The model the stable revision serves.' },
-      ),
+  ),
+  canary: s.optional(
+    s.object(
+      {
+        revision: s.string({ description: 'Revision under analysis.', maxLength: 63 }),
+        startTime: s.optional(s.dateTime({ description: 'When the analysis started.' })),
+        passedChecks: s.integer({ description: 'Checks passed so far.', minimum: 0 }),
+        failedChecks: s.integer({ description: 'Checks failed so far.', minimum: 0 }),
+      },
+      { description: 'Progress of the canary analysis; absent when no canary runs.' },
     ),
-    canary: s.optional(
-      s.object(
-        {
-          revision: s.string({ description: 'Revision under analysis.', maxLength: 63 }),
-          startTime: s.optional(s.dateTime({ description: 'When the analysis started.' })),
-          passedChecks: s.integer({ description: 'Checks passed so far.', minimum: 0 }),
-          failedChecks: s.integer({ description: 'Checks failed so far.', minimum: 0 }),
-        },
-        { description: 'Progress of the canary analysis; absent when no canary runs.' },
-      ),
+  ),
+  lastFailure: s.optional(
+    s.object(
+      {
+        reason: s.string({
+          description: 'CamelCase reason (e.g. RolledBack, ModelLoadFailed).',
+          maxLength: 1024,
+        }),
+        message: s.string({ description: 'What went wrong.', maxLength: 32768 }),
+        revision: s.optional(s.string({ description: 'Revision that failed.', maxLength: 63 })),
+        time: s.dateTime({ description: 'When it happened.' }),
+      },
+      { description: 'The most recent failure (failed model load or rolled-back canary).' },
     ),
-    lastFailure: s.optional(
-      s.object(
-        {
-          reason: s.string({
-            description: 'CamelCase reason (e.g. RolledBack, ModelLoadFailed).',
-            maxLength: 1024,
-          }),
-          message: s.string({ description: 'What went wrong.', maxLength: 32768 }),
-          revision: s.optional(s.string({ description: 'Revision that failed.', maxLength: 63 })),
-          time: s.dateTime({ description: 'When it happened.' }),
-        },
-        { description: 'The most recent failure (failed model load or rolled-back canary).' },
-      ),
-    ),
-  },
-  { description: 'Observed state of the InferenceService, written by the operator.' },
-);
+  ),
+});
 
 export type InferenceServiceSpec = Infer<typeof specSchema>;
 /** The spec after the API server applied the schema defaults. */
@@ -347,14 +335,7 @@ export const crd = defineKind({
   spec: specSchema,
   status: statusSchema,
   conditionTypes,
-  printerColumns: [
-    READY_COLUMN,
-    {
-      name: 'Phase',
-      type: 'string',
-      jsonPath: '.status.phase',
-      description: 'Summary of the serving state.',
-    },
+  printerColumns: kindPrinterColumns('Summary of the serving state.', [
     {
       name: 'Model',
       type: 'string',
@@ -368,6 +349,5 @@ export const crd = defineKind({
       description: 'Ready serving pods.',
     },
     { name: 'URL', type: 'string', jsonPath: '.status.url', description: 'Inference endpoint.', priority: 1 },
-    AGE_COLUMN,
-  ],
+  ]),
 });

@@ -5,18 +5,22 @@
 import { s } from '../../operator/schema/builder.ts';
 import type { Defaulted, Infer } from '../../operator/schema/builder.ts';
 import {
+  commandAndArgs,
   cronSchedule,
   DNS_LABEL_PATTERN,
   dnsLabel,
   env,
   gpu,
   kafkaTopic,
+  kindPrinterColumns,
   pvcLocation,
   resources,
   s3Location,
+  statusObject,
+  statusPhase,
   timeZone,
 } from '../../operator/schema/common.ts';
-import { AGE_COLUMN, defineKind, READY_COLUMN } from '../../operator/schema/crd.ts';
+import { defineKind } from '../../operator/schema/crd.ts';
 import type { CustomResource } from '../../operator/schema/crd.ts';
 
 export const KIND = 'LearningPipeline';
@@ -69,18 +73,7 @@ const step = s.object(
       pattern: DNS_LABEL_PATTERN,
     }),
     image: s.string({ description: 'Container image the step runs.', minLength: 1, maxLength: 512 }),
-    command: s.optional(
-      s.array(s.string({ maxLength: 4096 }), {
-        description: "Entrypoint, replacing the image's ENTRYPOINT.",
-        maxItems: 64,
-      }),
-    ),
-    args: s.optional(
-      s.array(s.string({ maxLength: 4096 }), {
-        description: "Arguments to the entrypoint, replacing the image's CMD.",
-        maxItems: 64,
-      }),
-    ),
+    ...commandAndArgs(),
     env: env('the step'),
     resources: resources('the step'),
     gpu: gpu('the step'),
@@ -369,56 +362,45 @@ const run = s.object(
   { description: 'One run of the pipeline.' },
 );
 
-export const statusSchema = s.object(
-  {
-    observedGeneration: s.optional(
-      s.integer({
-        description: 'The .metadata.generation this status reflects.',
-        format: 'int64',
-        minimum: 0,
-      }),
+export const statusSchema = statusObject(KIND, conditionTypes, {
+  phase: statusPhase(phases, 'Phase of the latest run; Idle before the first run.'),
+  runs: s.optional(
+    s.array(run, {
+      description: 'Recent runs, newest first, at most historyLimit finished ones plus those running.',
+      maxItems: 50,
+      listType: 'map',
+      listMapKeys: ['id'],
+    }),
+  ),
+  lastSuccessfulRun: s.optional(
+    s.object(
+      {
+        id: s.string({ description: 'Run ID.', maxLength: 63 }),
+        completionTime: s.optional(s.dateTime({ description: 'When it finished.' })),
+      },
+      { description: 'The most recent run that succeeded.' },
     ),
-    conditions: s.optional(s.conditions(conditionTypes)),
-    phase: s.optional(s.enum(phases, { description: 'Phase of the latest run; Idle before the first run.' })),
-    runs: s.optional(
-      s.array(run, {
-        description: 'Recent runs, newest first, at most historyLimit finished ones plus those running.',
-        maxItems: 50,
-        listType: 'map',
-        listMapKeys: ['id'],
-      }),
+  ),
+  latestModel: s.optional(
+    s.object(
+      {
+        version: s.string({ description: 'Model version (derived from the run ID).', maxLength: 63 }),
+        uri: s.string({ description: 'URI of the model file.', maxLength: 2048 }),
+        sha256: s.optional(s.string({ description: 'SHA-256 of the model file.', maxLength: 64 })),
+        runId: s.optional(s.string({ description: 'Run that produced the model.', maxLength: 63 })),
+        metrics: s.optional(
+          s.map(s.number({}), {
+            description: 'Metrics of the model, from the gate metrics artifact.',
+            maxProperties: 64,
+          }),
+        ),
+        promoted: s.optional(s.boolean({ description: 'Whether this model was promoted to the target.' })),
+      },
+      { description: 'The model produced by the latest successful run.' },
     ),
-    lastSuccessfulRun: s.optional(
-      s.object(
-        {
-          id: s.string({ description: 'Run ID.', maxLength: 63 }),
-          completionTime: s.optional(s.dateTime({ description: 'When it finished.' })),
-        },
-        { description: 'The most recent run that succeeded.' },
-      ),
-    ),
-    latestModel: s.optional(
-      s.object(
-        {
-          version: s.string({ description: 'Model version (derived from the run ID).', maxLength: 63 }),
-          uri: s.string({ description: 'URI of the model file.', maxLength: 2048 }),
-          sha256: s.optional(s.string({ description: 'SHA-256 of the model file.', maxLength: 64 })),
-          runId: s.optional(s.string({ description: 'Run that produced the model.', maxLength: 63 })),
-          metrics: s.optional(
-            s.map(s.number({}), {
-              description: 'Metrics of the model, from the gate metrics artifact.',
-              maxProperties: 64,
-            }),
-          ),
-          promoted: s.optional(s.boolean({ description: 'Whether this model was promoted to the target.' })),
-        },
-        { description: 'The model produced by the latest successful run.' },
-      ),
-    ),
-    nextScheduleTime: s.optional(s.dateTime({ description: 'When the next scheduled run is due.' })),
-  },
-  { description: 'Observed state of the LearningPipeline, written by the operator.' },
-);
+  ),
+  nextScheduleTime: s.optional(s.dateTime({ description: 'When the next scheduled run is due.' })),
+});
 
 export type LearningPipelineSpec = Infer<typeof specSchema>;
 export type LearningPipelineSpecDefaulted = Defaulted<typeof specSchema>;
@@ -438,9 +420,7 @@ export const crd = defineKind({
   spec: specSchema,
   status: statusSchema,
   conditionTypes,
-  printerColumns: [
-    READY_COLUMN,
-    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Phase of the latest run.' },
+  printerColumns: kindPrinterColumns('Phase of the latest run.', [
     {
       name: 'Model',
       type: 'string',
@@ -460,6 +440,5 @@ export const crd = defineKind({
       description: 'When the next scheduled run is due.',
       priority: 1,
     },
-    AGE_COLUMN,
-  ],
+  ]),
 });

@@ -5,18 +5,22 @@
 import { s } from '../../operator/schema/builder.ts';
 import type { Defaulted, Infer } from '../../operator/schema/builder.ts';
 import {
+  commandAndArgs,
   cronSchedule,
   DNS_LABEL_PATTERN,
   duration,
   env,
+  kindPrinterColumns,
   labelSelector,
   modelCredentials,
   modelUri,
   resources,
   sha256,
+  statusObject,
+  statusPhase,
   timeZone,
 } from '../../operator/schema/common.ts';
-import { AGE_COLUMN, defineKind, READY_COLUMN } from '../../operator/schema/crd.ts';
+import { defineKind } from '../../operator/schema/crd.ts';
 import type { CustomResource } from '../../operator/schema/crd.ts';
 
 export const KIND = 'MaintenancePlan';
@@ -110,18 +114,7 @@ const window = s.object(
 const jobAction = s.object(
   {
     image: s.string({ description: 'Container image.', minLength: 1, maxLength: 512 }),
-    command: s.optional(
-      s.array(s.string({ maxLength: 4096 }), {
-        description: "Entrypoint, replacing the image's ENTRYPOINT.",
-        maxItems: 64,
-      }),
-    ),
-    args: s.optional(
-      s.array(s.string({ maxLength: 4096 }), {
-        description: "Arguments to the entrypoint, replacing the image's CMD.",
-        maxItems: 64,
-      }),
-    ),
+    ...commandAndArgs(),
     env: env('the Job'),
     resources: resources('the Job'),
     privileged: s.boolean({
@@ -249,114 +242,101 @@ export const specSchema = s.object(
 
 const nodeName = (description: string) => s.string({ description, maxLength: 253 });
 
-export const statusSchema = s.object(
-  {
-    observedGeneration: s.optional(
-      s.integer({
-        description: 'The .metadata.generation this status reflects.',
-        format: 'int64',
-        minimum: 0,
-      }),
-    ),
-    conditions: s.optional(s.conditions(conditionTypes)),
-    phase: s.optional(
-      s.enum(phases, {
-        description:
-          'Idle (no node needs maintenance), AwaitingApproval (maintenance waits for approval), Scheduled (maintenance waits for its window) or InProgress (a node is under maintenance).',
-      }),
-    ),
-    selectedNodes: s.optional(s.integer({ description: 'Nodes the selector matches.', minimum: 0 })),
-    nodesAtRisk: s.optional(
-      s.integer({ description: 'Selected nodes whose risk reaches the threshold.', minimum: 0 }),
-    ),
-    nextWindowTime: s.optional(s.dateTime({ description: 'Start of the next maintenance window.' })),
-    predictions: s.optional(
-      s.array(
-        s.object(
-          {
-            node: nodeName('Node name.'),
-            risk: s.number({
-              description: 'Failure risk within the horizon, from 0 to 1 (two decimals).',
-              minimum: 0,
-              maximum: 1,
-            }),
-            predictedFailureTime: s.optional(
-              s.dateTime({ description: 'When a failure is expected, if the risk reaches the threshold.' }),
-            ),
-            topSignals: s.optional(
-              s.array(
-                s.object(
-                  {
-                    name: s.string({ description: 'Signal name.', maxLength: 63 }),
-                    contribution: s.number({
-                      description: 'Share of the risk attributed to the signal, from 0 to 1.',
-                    }),
-                  },
-                  { description: 'A signal and its contribution.' },
-                ),
-                { description: 'Signals that contribute most to the risk, largest first.', maxItems: 3 },
+export const statusSchema = statusObject(KIND, conditionTypes, {
+  phase: statusPhase(
+    phases,
+    'Idle (no node needs maintenance), AwaitingApproval (maintenance waits for approval), Scheduled (maintenance waits for its window) or InProgress (a node is under maintenance).',
+  ),
+  selectedNodes: s.optional(s.integer({ description: 'Nodes the selector matches.', minimum: 0 })),
+  nodesAtRisk: s.optional(
+    s.integer({ description: 'Selected nodes whose risk reaches the threshold.', minimum: 0 }),
+  ),
+  nextWindowTime: s.optional(s.dateTime({ description: 'Start of the next maintenance window.' })),
+  predictions: s.optional(
+    s.array(
+      s.object(
+        {
+          node: nodeName('Node name.'),
+          risk: s.number({
+            description: 'Failure risk within the horizon, from 0 to 1 (two decimals).',
+            minimum: 0,
+            maximum: 1,
+          }),
+          predictedFailureTime: s.optional(
+            s.dateTime({ description: 'When a failure is expected, if the risk reaches the threshold.' }),
+          ),
+          topSignals: s.optional(
+            s.array(
+              s.object(
+                {
+                  name: s.string({ description: 'Signal name.', maxLength: 63 }),
+                  contribution: s.number({
+                    description: 'Share of the risk attributed to the signal, from 0 to 1.',
+                  }),
+                },
+                { description: 'A signal and its contribution.' },
               ),
+              { description: 'Signals that contribute most to the risk, largest first.', maxItems: 3 },
             ),
-          },
-          { description: 'The predicted risk of one node.' },
-        ),
-        {
-          description: 'Nodes with the highest risk, highest first (at most 20).',
-          maxItems: 20,
-          listType: 'map',
-          listMapKeys: ['node'],
+          ),
         },
+        { description: 'The predicted risk of one node.' },
       ),
+      {
+        description: 'Nodes with the highest risk, highest first (at most 20).',
+        maxItems: 20,
+        listType: 'map',
+        listMapKeys: ['node'],
+      },
     ),
-    scheduled: s.optional(
-      s.array(
-        s.object(
-          {
-            node: nodeName('Node name.'),
-            windowStart: s.optional(
-              s.dateTime({ description: 'Start of the window the maintenance is planned for.' }),
-            ),
-            actions: s.array(s.enum(actionTypes, {}), {
-              description: 'Actions that will run, in order.',
-              maxItems: 8,
-            }),
-            state: s.enum(maintenanceStates, {
-              description: 'AwaitingApproval, Scheduled, InProgress, Succeeded or Failed.',
-            }),
-            currentAction: s.optional(s.enum(actionTypes, { description: 'Action running now.' })),
-            message: s.optional(s.string({ description: 'Details.', maxLength: 1024 })),
-          },
-          { description: 'Maintenance planned for one node.' },
-        ),
+  ),
+  scheduled: s.optional(
+    s.array(
+      s.object(
         {
-          description: 'Maintenance planned or running, one entry per node.',
-          maxItems: 50,
-          listType: 'map',
-          listMapKeys: ['node'],
+          node: nodeName('Node name.'),
+          windowStart: s.optional(
+            s.dateTime({ description: 'Start of the window the maintenance is planned for.' }),
+          ),
+          actions: s.array(s.enum(actionTypes, {}), {
+            description: 'Actions that will run, in order.',
+            maxItems: 8,
+          }),
+          state: s.enum(maintenanceStates, {
+            description: 'AwaitingApproval, Scheduled, InProgress, Succeeded or Failed.',
+          }),
+          currentAction: s.optional(s.enum(actionTypes, { description: 'Action running now.' })),
+          message: s.optional(s.string({ description: 'Details.', maxLength: 1024 })),
         },
+        { description: 'Maintenance planned for one node.' },
       ),
+      {
+        description: 'Maintenance planned or running, one entry per node.',
+        maxItems: 50,
+        listType: 'map',
+        listMapKeys: ['node'],
+      },
     ),
-    history: s.optional(
-      s.array(
-        s.object(
-          {
-            node: nodeName('Node name.'),
-            startTime: s.dateTime({ description: 'When the maintenance started.' }),
-            completionTime: s.optional(s.dateTime({ description: 'When it finished.' })),
-            result: s.enum(['Succeeded', 'Failed'], { description: 'Outcome.' }),
-            risk: s.optional(
-              s.number({ description: 'Risk that triggered the maintenance.', minimum: 0, maximum: 1 }),
-            ),
-            message: s.optional(s.string({ description: 'Details.', maxLength: 1024 })),
-          },
-          { description: 'A finished maintenance.' },
-        ),
-        { description: 'Finished maintenances, newest first (at most historyLimit).', maxItems: 50 },
+  ),
+  history: s.optional(
+    s.array(
+      s.object(
+        {
+          node: nodeName('Node name.'),
+          startTime: s.dateTime({ description: 'When the maintenance started.' }),
+          completionTime: s.optional(s.dateTime({ description: 'When it finished.' })),
+          result: s.enum(['Succeeded', 'Failed'], { description: 'Outcome.' }),
+          risk: s.optional(
+            s.number({ description: 'Risk that triggered the maintenance.', minimum: 0, maximum: 1 }),
+          ),
+          message: s.optional(s.string({ description: 'Details.', maxLength: 1024 })),
+        },
+        { description: 'A finished maintenance.' },
       ),
+      { description: 'Finished maintenances, newest first (at most historyLimit).', maxItems: 50 },
     ),
-  },
-  { description: 'Observed state of the MaintenancePlan, written by the operator.' },
-);
+  ),
+});
 
 export type MaintenancePlanSpec = Infer<typeof specSchema>;
 export type MaintenancePlanSpecDefaulted = Defaulted<typeof specSchema>;
@@ -375,9 +355,7 @@ export const crd = defineKind({
   spec: specSchema,
   status: statusSchema,
   conditionTypes,
-  printerColumns: [
-    READY_COLUMN,
-    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Maintenance state.' },
+  printerColumns: kindPrinterColumns('Maintenance state.', [
     {
       name: 'Nodes',
       type: 'integer',
@@ -397,6 +375,5 @@ export const crd = defineKind({
       description: 'Start of the next maintenance window.',
       priority: 1,
     },
-    AGE_COLUMN,
-  ],
+  ]),
 });

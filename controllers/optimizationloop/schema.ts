@@ -4,8 +4,14 @@
 // Single source of truth for the CRD and the types.
 import { s } from '../../operator/schema/builder.ts';
 import type { Defaulted, Infer } from '../../operator/schema/builder.ts';
-import { dnsSubdomain, duration } from '../../operator/schema/common.ts';
-import { AGE_COLUMN, defineKind, READY_COLUMN } from '../../operator/schema/crd.ts';
+import {
+  dnsSubdomain,
+  duration,
+  kindPrinterColumns,
+  statusObject,
+  statusPhase,
+} from '../../operator/schema/common.ts';
+import { defineKind } from '../../operator/schema/crd.ts';
 import type { CustomResource } from '../../operator/schema/crd.ts';
 
 export const KIND = 'OptimizationLoop';
@@ -185,79 +191,66 @@ export const specSchema = s.object(
 
 const params = (description: string) => s.map(s.number({}), { description, maxProperties: 8 });
 
-export const statusSchema = s.object(
-  {
-    observedGeneration: s.optional(
-      s.integer({
-        description: 'The .metadata.generation this status reflects.',
-        format: 'int64',
-        minimum: 0,
-      }),
+export const statusSchema = statusObject(KIND, conditionTypes, {
+  phase: statusPhase(
+    phases,
+    'Pending (waiting for the target or metrics), Running (trials in progress), Converged (no better candidate left) or Stopped (maxTrials or maxFailedTrials reached, or suspended).',
+  ),
+  trialsCompleted: s.optional(s.integer({ description: 'Trials finished so far.', minimum: 0 })),
+  failedTrials: s.optional(
+    s.integer({ description: 'Trials that failed or broke a constraint.', minimum: 0 }),
+  ),
+  trials: s.optional(
+    s.array(
+      s.object(
+        {
+          id: s.integer({ description: 'Sequence number of the trial, from 1.', minimum: 0 }),
+          params: params('Parameter values by path.'),
+          objective: s.optional(s.number({ description: 'Measured objective.' })),
+          constraintsMet: s.optional(s.boolean({ description: 'Whether every constraint held.' })),
+          verdict: s.enum(verdicts, {
+            description:
+              'Baseline (the parameters found at start), Improved, NotImproved, ConstraintViolated or Failed.',
+          }),
+          startTime: s.optional(s.dateTime({ description: 'When the parameters were applied.' })),
+          completionTime: s.optional(s.dateTime({ description: 'When the trial was judged.' })),
+          message: s.optional(
+            s.string({ description: 'Details (e.g. which constraint broke).', maxLength: 1024 }),
+          ),
+        },
+        { description: 'One trial.' },
+      ),
+      {
+        description: 'Recent trials, newest first (at most 20).',
+        maxItems: 20,
+        listType: 'map',
+        listMapKeys: ['id'],
+      },
     ),
-    conditions: s.optional(s.conditions(conditionTypes)),
-    phase: s.optional(
-      s.enum(phases, {
+  ),
+  best: s.optional(
+    s.object(
+      {
+        params: params('Parameter values by path.'),
+        objective: s.number({ description: 'Objective measured with them.' }),
+        trial: s.optional(s.integer({ description: 'Trial that measured it.', minimum: 0 })),
+      },
+      {
         description:
-          'Pending (waiting for the target or metrics), Running (trials in progress), Converged (no better candidate left) or Stopped (maxTrials or maxFailedTrials reached, or suspended).',
-      }),
+          'Best parameters found so far that met every constraint (the recommendation in Recommend mode).',
+      },
     ),
-    trialsCompleted: s.optional(s.integer({ description: 'Trials finished so far.', minimum: 0 })),
-    failedTrials: s.optional(
-      s.integer({ description: 'Trials that failed or broke a constraint.', minimum: 0 }),
+  ),
+  current: s.optional(
+    s.object(
+      {
+        params: params('Parameter values by path.'),
+        trial: s.optional(s.integer({ description: 'Trial running with them.', minimum: 0 })),
+      },
+      { description: 'Parameters currently applied to the target.' },
     ),
-    trials: s.optional(
-      s.array(
-        s.object(
-          {
-            id: s.integer({ description: 'Sequence number of the trial, from 1.', minimum: 0 }),
-            params: params('Parameter values by path.'),
-            objective: s.optional(s.number({ description: 'Measured objective.' })),
-            constraintsMet: s.optional(s.boolean({ description: 'Whether every constraint held.' })),
-            verdict: s.enum(verdicts, {
-              description:
-                'Baseline (the parameters found at start), Improved, NotImproved, ConstraintViolated or Failed.',
-            }),
-            startTime: s.optional(s.dateTime({ description: 'When the parameters were applied.' })),
-            completionTime: s.optional(s.dateTime({ description: 'When the trial was judged.' })),
-            message: s.optional(
-              s.string({ description: 'Details (e.g. which constraint broke).', maxLength: 1024 }),
-            ),
-          },
-          { description: 'One trial.' },
-        ),
-        {
-          description: 'Recent trials, newest first (at most 20).',
-          maxItems: 20,
-          listType: 'map',
-          listMapKeys: ['id'],
-        },
-      ),
-    ),
-    best: s.optional(
-      s.object(
-        {
-          params: params('Parameter values by path.'),
-          objective: s.number({ description: 'Objective measured with them.' }),
-          trial: s.optional(s.integer({ description: 'Trial that measured it.', minimum: 0 })),
-        },
-        {
-          description:
-            'Best parameters found so far that met every constraint (the recommendation in Recommend mode).',
-        },
-      ),
-    ),
-    current: s.optional(
-      s.object(
-        {
-          params: params('Parameter values by path.'),
-          trial: s.optional(s.integer({ description: 'Trial running with them.', minimum: 0 })),
-        },
-        { description: 'Parameters currently applied to the target.' },
-      ),
-    ),
-  },
-  { description: 'Observed state of the OptimizationLoop, written by the operator.' },
-);
+  ),
+});
 
 export type OptimizationLoopSpec = Infer<typeof specSchema>;
 export type OptimizationLoopSpecDefaulted = Defaulted<typeof specSchema>;
@@ -276,9 +269,7 @@ export const crd = defineKind({
   spec: specSchema,
   status: statusSchema,
   conditionTypes,
-  printerColumns: [
-    READY_COLUMN,
-    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'State of the loop.' },
+  printerColumns: kindPrinterColumns('State of the loop.', [
     {
       name: 'Target',
       type: 'string',
@@ -293,6 +284,5 @@ export const crd = defineKind({
       jsonPath: '.status.best.objective',
       description: 'Best objective so far.',
     },
-    AGE_COLUMN,
-  ],
+  ]),
 });

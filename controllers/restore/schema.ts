@@ -19,8 +19,14 @@
 // Restore kind on clusters that run both.
 import { s } from '../../operator/schema/builder.ts';
 import type { Defaulted, Infer } from '../../operator/schema/builder.ts';
-import { dnsLabel, dnsSubdomain } from '../../operator/schema/common.ts';
-import { AGE_COLUMN, defineKind, READY_COLUMN } from '../../operator/schema/crd.ts';
+import {
+  dnsLabel,
+  dnsSubdomain,
+  kindPrinterColumns,
+  statusObject,
+  statusPhase,
+} from '../../operator/schema/common.ts';
+import { defineKind } from '../../operator/schema/crd.ts';
 import type { CustomResource } from '../../operator/schema/crd.ts';
 import { KIND_NAME_PATTERN } from '../backuppolicy/schema.ts';
 
@@ -77,35 +83,20 @@ export const specSchema = s.object(
   },
 );
 
-export const statusSchema = s.object(
-  {
-    observedGeneration: s.optional(
-      s.integer({
-        description: 'The .metadata.generation this status reflects.',
-        format: 'int64',
-        minimum: 0,
-      }),
-    ),
-    conditions: s.optional(s.conditions(conditionTypes)),
-    phase: s.optional(
-      s.enum(phases, {
-        description: 'Pending, Running, Succeeded or Failed. Succeeded and Failed are final.',
-      }),
-    ),
-    backupId: s.optional(
-      s.string({ description: 'The backup being restored (resolved once, then fixed).', maxLength: 63 }),
-    ),
-    startTime: s.optional(s.dateTime({ description: 'When the restore started.' })),
-    completionTime: s.optional(s.dateTime({ description: 'When the restore finished.' })),
-    restoredObjects: s.optional(s.integer({ description: 'Objects created or overwritten.', minimum: 0 })),
-    skippedObjects: s.optional(
-      s.integer({ description: 'Objects skipped because they already existed.', minimum: 0 }),
-    ),
-    failedObjects: s.optional(s.integer({ description: 'Objects that could not be restored.', minimum: 0 })),
-    message: s.optional(s.string({ description: 'Summary of the outcome.', maxLength: 4096 })),
-  },
-  { description: 'Observed state of the Restore, written by the operator.' },
-);
+export const statusSchema = statusObject(KIND, conditionTypes, {
+  phase: statusPhase(phases, 'Pending, Running, Succeeded or Failed. Succeeded and Failed are final.'),
+  backupId: s.optional(
+    s.string({ description: 'The backup being restored (resolved once, then fixed).', maxLength: 63 }),
+  ),
+  startTime: s.optional(s.dateTime({ description: 'When the restore started.' })),
+  completionTime: s.optional(s.dateTime({ description: 'When the restore finished.' })),
+  restoredObjects: s.optional(s.integer({ description: 'Objects created or overwritten.', minimum: 0 })),
+  skippedObjects: s.optional(
+    s.integer({ description: 'Objects skipped because they already existed.', minimum: 0 }),
+  ),
+  failedObjects: s.optional(s.integer({ description: 'Objects that could not be restored.', minimum: 0 })),
+  message: s.optional(s.string({ description: 'Summary of the outcome.', maxLength: 4096 })),
+});
 
 export type RestoreSpec = Infer<typeof specSchema>;
 export type RestoreSpecDefaulted = Defaulted<typeof specSchema>;
@@ -123,9 +114,7 @@ export const crd = defineKind({
   spec: specSchema,
   status: statusSchema,
   conditionTypes,
-  printerColumns: [
-    READY_COLUMN,
-    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'State of the restore.' },
+  printerColumns: kindPrinterColumns('State of the restore.', [
     {
       name: 'Policy',
       type: 'string',
@@ -133,6 +122,5 @@ export const crd = defineKind({
       description: 'BackupPolicy restored from.',
     },
     { name: 'Backup', type: 'string', jsonPath: '.status.backupId', description: 'Backup restored.' },
-    AGE_COLUMN,
-  ],
+  ]),
 });

@@ -1,8 +1,11 @@
-// Schema fragments shared by several kinds: names, cron schedules, durations,
-// container resources, GPUs, environment variables, label selectors, secret
+// Schema fragments shared by several kinds: the status every kind reports and
+// its printer columns, names, cron schedules, durations, container commands,
+// resources, GPUs and environment variables, label selectors, secret
 // references and object storage locations.
 import { s } from './builder.ts';
-import type { Validation } from './builder.ts';
+import type { AnySchema, Validation } from './builder.ts';
+import { AGE_COLUMN, READY_COLUMN } from './crd.ts';
+import type { PrinterColumn } from './crd.ts';
 
 // ---------------------------------------------------------------- patterns
 
@@ -14,6 +17,55 @@ export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$';
 /** Environment variable name (as the API server accepts it for containers). */
 export const ENV_NAME_PATTERN = '^[-._a-zA-Z][-._a-zA-Z0-9]*$';
 export const KAFKA_TOPIC_PATTERN = '^[a-zA-Z0-9._-]+$';
+
+// ---------------------------------------------------------------- status and printer columns
+
+/**
+ * The status object of a kind: observedGeneration and conditions (Ready,
+ * Reconciling, Stalled and the kind's `conditionTypes`), followed by the
+ * kind's own `fields` (by convention `phase` first, see statusPhase).
+ */
+export function statusObject<const Fields extends Record<string, AnySchema>>(
+  kind: string,
+  conditionTypes: readonly string[],
+  fields: Fields,
+) {
+  return s.object(
+    {
+      observedGeneration: s.optional(
+        s.integer({
+          description: 'The .metadata.generation this status reflects.',
+          format: 'int64',
+          minimum: 0,
+        }),
+      ),
+      conditions: s.optional(s.conditions(conditionTypes)),
+      ...fields,
+    },
+    { description: `Observed state of the ${kind}, written by the operator.` },
+  );
+}
+
+/** status.phase: a one-word summary for humans, one of `phases`. */
+export function statusPhase<const V extends readonly [string, ...string[]]>(phases: V, description: string) {
+  return s.optional(s.enum(phases, { description }));
+}
+
+/** The printer column showing status.phase. */
+export function phaseColumn(description: string): PrinterColumn {
+  return { name: 'Phase', type: 'string', jsonPath: '.status.phase', description };
+}
+
+/**
+ * The printer columns of a kind: Ready, Phase (described by
+ * `phaseDescription`), the kind's own `columns`, Age.
+ */
+export function kindPrinterColumns(
+  phaseDescription: string,
+  columns: readonly PrinterColumn[],
+): PrinterColumn[] {
+  return [READY_COLUMN, phaseColumn(phaseDescription), ...columns, AGE_COLUMN];
+}
 
 // ---------------------------------------------------------------- cron
 
@@ -124,6 +176,24 @@ export function sha256(description: string) {
 }
 
 // ---------------------------------------------------------------- containers
+
+/** A container's command and args (spread into the object that has the image). */
+export function commandAndArgs() {
+  return {
+    command: s.optional(
+      s.array(s.string({ maxLength: 4096 }), {
+        description: "Entrypoint, replacing the image's ENTRYPOINT.",
+        maxItems: 64,
+      }),
+    ),
+    args: s.optional(
+      s.array(s.string({ maxLength: 4096 }), {
+        description: "Arguments to the entrypoint, replacing the image's CMD.",
+        maxItems: 64,
+      }),
+    ),
+  };
+}
 
 const RESOURCE_KEYS_RULE: Validation = {
   rule: "self.all(k, k in ['cpu', 'memory', 'ephemeral-storage'])",
