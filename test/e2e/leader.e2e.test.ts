@@ -1,0 +1,133 @@
+// Two operator processes share one Lease: only the leader reconciles, a
+// killed leader is replaced within the lease duration, and a leader stopped
+// with SIGTERM releases the lease for an immediate hand-over.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSamples, resourceRef, toYaml } from './samples.ts';
+import type { OperatorProcess } from './support.ts';
+import { eventually, freshNamespace, getJson, kubectl, kubectlOk, startOperator } from './support.ts';
+
+const LEASE_SECONDS = 6;
+const RETRY_SECONDS = 1;
+const leaseFlags = (ns: string) => [
+  `--lease-namespace=${ns}`,
+  '--lease-name=e2e-leader',
+  `--lease-duration-seconds=${LEASE_SECONDS}`,
+  '--renew-deadline-seconds=4',
+  `--retry-period-seconds=${RETRY_SECONDS}`,
+  `--watch-namespaces=${ns}`,
+];
+
+interface Lease {
+  spec: { holderIdentity?: string | null; leaseTransitions?: number };
+}
+
+describe('leader election', () => {
+  let ns: string;
+  const ops: OperatorProcess[] = [];
+
+  beforeAll(async () => {
+    ns = await freshNamespace('e2e-le');
+    ops.push(await startOperator('op-a', leaseFlags(ns)));
+    ops.push(await startOperator('op-b', leaseFlags(ns)));
+  });
+
+  afterAll(async () => {
+    for (const op of ops) await op.stop('SIGKILL');
+    if (ns) {
+      // finalizers would block the namespace without an operator: drop them
+      const list = await getJson<{ items: { metadata: { name: string } }[] }>([
+        'get',
+        'inferenceservices',
+        '-n',
+        ns,
+      ]);
+      for (const item of list?.items ?? []) {
+        await kubectl([
+          'patch',
+          'inferenceservice',
+          '-n',
+          ns,
+          item.metadata.name,
+          '--type=merge',
+          '-p',
+          '{"metadata":{"finalizers":null}}',
+        ]);
+      }
+      await kubectl(['delete', 'namespace', ns, '--wait=false']);
+    }
+  });
+
+  const leaderOf = async (all: OperatorProcess[]) => {
+    const candidates = all.filter((op) => op.alive());
+    const flags = await Promise.all(candidates.map((op) => op.metric('ymera_leader_is_leader')));
+    const leaders = candidates.filter((_, i) => flags[i] === 1);
+    return leaders.length === 1 ? leaders[0] : undefined;
+  };
+
+  const applyInfsvc = async (suffix: string) => {
+    const sample = loadSamples(ns, suffix).find((s) => s.kind === 'InferenceService');
+    if (!sample) throw new Error('no InferenceService sample');
+    await kubectlOk(['apply', '-f', '-'], toYaml([sample.object]));
+    return sample;
+  };
+
+  it('elects exactly one leader, recorded in the Lease, and only it reconciles', async () => {
+    const leader = await eventually('exactly one leader', () => leaderOf(ops), 30_000);
+    const follower = ops.find((op) => op !== leader && op.alive()) as OperatorProcess;
+    const lease = await getJson<Lease>(['get', 'lease', '-n', ns, 'e2e-leader']);
+    expect(lease?.spec.holderIdentity).toBe(leader.identity);
+
+    const sample = await applyInfsvc('-le1');
+    await eventually('the leader to reconcile the new object', async () => {
+      const r = await getJson<{ status?: { observedGeneration?: number } }>(['get', ...resourceRef(sample)]);
+      return r?.status?.observedGeneration !== undefined;
+    });
+    expect(await leader.metric('ymera_reconcile_total', { controller: 'inferenceservice' })).toBeGreaterThan(
+      0,
+    );
+    expect((await follower.metric('ymera_reconcile_total', { controller: 'inferenceservice' })) ?? 0).toBe(0);
+    expect(await follower.metric('ymera_leader_is_leader')).toBe(0);
+  });
+
+  it('hands over within the lease duration when the leader is killed', async () => {
+    const leader = await eventually('a leader', () => leaderOf(ops), 30_000);
+    const follower = ops.find((op) => op !== leader && op.alive()) as OperatorProcess;
+    const killedAt = Date.now();
+    await leader.stop('SIGKILL');
+    await eventually(
+      'the follower to take over',
+      async () => (await follower.metric('ymera_leader_is_leader')) === 1,
+      30_000,
+      200,
+    );
+    const handOverMs = Date.now() - killedAt;
+    // the follower may have seen the last renewal up to one retry period before the kill
+    expect(handOverMs).toBeLessThanOrEqual((LEASE_SECONDS + 2 * RETRY_SECONDS) * 1000 + 1000);
+    const lease = await getJson<Lease>(['get', 'lease', '-n', ns, 'e2e-leader']);
+    expect(lease?.spec.holderIdentity).toBe(follower.identity);
+
+    const sample = await applyInfsvc('-le2');
+    await eventually('the new leader to reconcile', async () => {
+      const r = await getJson<{ status?: { observedGeneration?: number } }>(['get', ...resourceRef(sample)]);
+      return r?.status?.observedGeneration !== undefined;
+    });
+  });
+
+  it('releases the lease on SIGTERM so a new replica takes over at once', async () => {
+    const leader = await eventually('a leader', () => leaderOf(ops), 30_000);
+    const code = await leader.stop('SIGTERM');
+    expect(code).toBe(0);
+    const lease = await getJson<Lease>(['get', 'lease', '-n', ns, 'e2e-leader']);
+    expect(lease?.spec.holderIdentity ?? '').toBe('');
+    const next = await startOperator('op-c', leaseFlags(ns));
+    ops.push(next);
+    // an empty holder is free: no need to wait for the lease to expire
+    await eventually(
+      'the new replica to lead',
+      async () => (await next.metric('ymera_leader_is_leader')) === 1,
+      5_000,
+      200,
+    );
+    expect(next.logs()).toMatch(/became leader/);
+  });
+});

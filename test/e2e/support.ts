@@ -1,0 +1,167 @@
+// Helpers for e2e tests: kubectl, polling, and running real operator
+// processes against the local cluster.
+import type { ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs kubectl; resolves with the exit code instead of throwing. */
+export async function kubectl(args: string[], input?: string): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      'kubectl',
+      args,
+      { env: process.env, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+/** kubectl that must succeed; returns stdout. */
+export async function kubectlOk(args: string[], input?: string): Promise<string> {
+  const r = await kubectl(args, input);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+export async function getJson<T = Record<string, unknown>>(args: string[]): Promise<T | undefined> {
+  const r = await kubectl([...args, '-o', 'json']);
+  if (r.code !== 0) {
+    if (/NotFound|not found/.test(r.stderr)) return undefined;
+    throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+  }
+  return JSON.parse(r.stdout) as T;
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or throws after timeoutMs. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+  intervalMs = 500,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  identity: string;
+  metricsUrl: string;
+  healthUrl: string;
+  logs: () => string;
+  alive: () => boolean;
+  metric: (name: string, labels?: Record<string, string>) => Promise<number | undefined>;
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+/** Starts `node operator/main.ts` with the given extra flags. */
+export async function startOperator(identity: string, flags: string[] = []): Promise<OperatorProcess> {
+  const metricsPort = await freePort();
+  const healthPort = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      '--disable-warning=ExperimentalWarning',
+      path.join(repo, 'operator/main.ts'),
+      `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+      `--health-probe-bind-address=127.0.0.1:${healthPort}`,
+      `--identity=${identity}`,
+      ...flags,
+    ],
+    { env: { ...process.env, HOSTNAME: identity, POD_NAME: identity }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  const healthUrl = `http://127.0.0.1:${healthPort}`;
+  const op: OperatorProcess = {
+    child,
+    identity,
+    metricsUrl,
+    healthUrl,
+    logs: () => out,
+    async metric(name, labels = {}) {
+      const text = await (await fetch(metricsUrl)).text();
+      return sumMetric(text, name, labels);
+    },
+    alive: () => child.exitCode === null && child.signalCode === null,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exited;
+    },
+  };
+  await eventually(
+    `operator ${identity} to become ready (logs: ${out.slice(-2000)})`,
+    async () => {
+      if (child.exitCode !== null)
+        throw new Error(`operator exited with ${child.exitCode}: ${out.slice(-4000)}`);
+      const res = await fetch(`${healthUrl}/readyz`);
+      return res.ok;
+    },
+    60_000,
+  );
+  return op;
+}
+
+/** Sums the samples of a metric whose labels include `labels`. */
+export function sumMetric(text: string, name: string, labels: Record<string, string>): number | undefined {
+  let total: number | undefined;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => got[k] === v)) total = (total ?? 0) + Number(m[3]);
+  }
+  return total;
+}
+
+/** Creates a namespace for one test file and returns its name. */
+export async function freshNamespace(prefix: string): Promise<string> {
+  const name = `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+  await kubectlOk(['create', 'namespace', name]);
+  return name;
+}
