@@ -1,0 +1,47 @@
+# ymera-operator — every entry point the README names. Each target provisions
+# Node.js 24 and npm dependencies itself (scripts/with-node.sh).
+SHELL := /bin/bash
+WITH_NODE := scripts/with-node.sh
+CLUSTER := test/e2e/cluster/cluster.sh
+
+.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries
+
+## run: bring up the local cluster, install CRDs, apply the samples, run the operator (Ctrl-C stops it).
+##      YMERA_USE_EXISTING_CLUSTER=1 uses the cluster $KUBECONFIG points at instead.
+run:
+	@$(WITH_NODE) scripts/run-demo.sh
+
+## test: the whole suite (lint, types, unit, e2e on the local cluster); ends with "N passed, N failed".
+test:
+	@$(WITH_NODE) scripts/test-all.sh
+
+unit:
+	@$(WITH_NODE) npx vitest run --project unit
+
+e2e:
+	@$(WITH_NODE) npx vitest run --project e2e
+
+lint:
+	@$(WITH_NODE) npm run --silent lint
+
+format:
+	@$(WITH_NODE) npm run --silent format
+
+typecheck:
+	@$(WITH_NODE) npm run --silent typecheck
+
+## crds: regenerate crds/ and charts/ymera-operator/crds/ from the TypeScript schemas.
+crds:
+	@$(WITH_NODE) npm run --silent crds
+
+binaries:
+	@test/e2e/cluster/build-binaries.sh
+
+cluster-up:
+	@$(CLUSTER) up
+
+cluster-down:
+	@$(CLUSTER) down
+
+cluster-status:
+	@$(CLUSTER) status
