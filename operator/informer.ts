@@ -88,21 +88,7 @@ export class Informer<T extends KubeObject> {
         await this.watchFrom(resourceVersion, signal);
       } catch (e) {
         if (signal.aborted) break;
-        this.opts.onError?.(e);
-        failures++;
-        const delay = exponentialBackoff({
-          attempt: failures,
-          baseMs: 500,
-          factor: 2,
-          maxMs: 30_000,
-          jitter: 0.2,
-        });
-        this.opts.logger.warn('list failed; retrying', {
-          resource: this.type.plural,
-          delayMs: delay,
-          error: e,
-        });
-        await sleep(delay, signal);
+        await this.backOff('list', ++failures, e, signal);
       }
     }
   }
@@ -134,24 +120,23 @@ export class Informer<T extends KubeObject> {
           return;
         }
         if (signal.aborted) return;
-        this.opts.onError?.(e);
-        failures++;
-        if (failures > 5) throw e; // something is off with this resourceVersion: relist
-        const delay = exponentialBackoff({
-          attempt: failures,
-          baseMs: 500,
-          factor: 2,
-          maxMs: 30_000,
-          jitter: 0.2,
-        });
-        this.opts.logger.warn('watch failed; retrying', {
-          resource: this.type.plural,
-          delayMs: delay,
-          error: e,
-        });
-        await sleep(delay, signal);
+        if (++failures > 5) throw e; // something is off with this resourceVersion: relist
+        await this.backOff('watch', failures, e, signal);
       }
     }
+  }
+
+  /** Counts the failure, logs it and waits an exponentially growing, jittered delay. */
+  private async backOff(
+    what: 'list' | 'watch',
+    attempt: number,
+    error: unknown,
+    signal: AbortSignal,
+  ): Promise<void> {
+    this.opts.onError?.(error);
+    const delayMs = exponentialBackoff({ attempt, baseMs: 500, factor: 2, maxMs: 30_000, jitter: 0.2 });
+    this.opts.logger.warn(`${what} failed; retrying`, { resource: this.type.plural, delayMs, error });
+    await sleep(delayMs, signal);
   }
 
   /** Swaps in a fresh list, emitting the differences as events. */
