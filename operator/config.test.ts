@@ -32,6 +32,10 @@ describe('parseConfig', () => {
       resyncSeconds: 300,
       logLevel: 'info',
       kubeconfig: undefined,
+      kafkaBrokers: [],
+      prometheusUrl: undefined,
+      prometheusRules: 'auto',
+      ruleLabels: {},
     } satisfies Config);
   });
 
@@ -198,5 +202,40 @@ describe('help', () => {
     ]) {
       expect(help).toContain(f);
     }
+  });
+});
+
+describe('external dependency flags', () => {
+  it('defaults to Kafka and Prometheus off, rules auto-detected', () => {
+    const c = parseConfig([], {});
+    expect(c.kafkaBrokers).toEqual([]);
+    expect(c.prometheusUrl).toBeUndefined();
+    expect(c.prometheusRules).toBe('auto');
+    expect(c.ruleLabels).toEqual({});
+  });
+  it('parses brokers, URL, rule mode and rule labels', () => {
+    const c = parseConfig(
+      [
+        '--kafka-brokers=127.0.0.1:9092, kafka-0.kafka:9092',
+        '--prometheus-url=http://prom:9090/',
+        '--prometheus-rules=configmap',
+        '--rule-labels=release=kube-prometheus,team=ml',
+      ],
+      {},
+    );
+    expect(c.kafkaBrokers).toEqual(['127.0.0.1:9092', 'kafka-0.kafka:9092']);
+    expect(c.prometheusUrl).toBe('http://prom:9090');
+    expect(c.prometheusRules).toBe('ConfigMap');
+    expect(c.ruleLabels).toEqual({ release: 'kube-prometheus', team: 'ml' });
+  });
+  it('names the flag and what is allowed for bad values', () => {
+    expect(() => parseConfig(['--kafka-brokers=kafka'], {})).toThrow(/--kafka-brokers.*host:port/);
+    expect(() => parseConfig(['--kafka-brokers=k:99999'], {})).toThrow(/--kafka-brokers/);
+    expect(() => parseConfig(['--prometheus-url=ftp://x'], {})).toThrow(/--prometheus-url.*http/);
+    expect(() => parseConfig(['--prometheus-rules=yaml'], {})).toThrow(
+      /--prometheus-rules.*PrometheusRule, ConfigMap/,
+    );
+    expect(() => parseConfig(['--rule-labels=bad key=x'], {})).toThrow(/--rule-labels/);
+    expect(() => parseConfig([], { YMERA_KAFKA_BROKERS: 'nope' })).toThrow(/YMERA_KAFKA_BROKERS/);
   });
 });

@@ -28,7 +28,18 @@ export type Config = {
   logLevel: LogLevel;
   /** Explicit kubeconfig path; undefined means in-cluster or $KUBECONFIG. */
   kubeconfig?: string;
+  /** Kafka bootstrap brokers ("host:port"); empty disables topics and platform events. */
+  kafkaBrokers: string[];
+  /** Prometheus base URL for queries; undefined disables metric-driven features. */
+  prometheusUrl?: string;
+  /** How rules are written: auto-detect the PrometheusRule CRD, or force one form. */
+  prometheusRules: RuleMode;
+  /** Labels added to generated rule objects, so a prometheus-operator ruleSelector picks them up. */
+  ruleLabels: Record<string, string>;
 };
+
+export const RULE_MODES = ['auto', 'PrometheusRule', 'ConfigMap'] as const;
+export type RuleMode = (typeof RULE_MODES)[number];
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -66,6 +77,14 @@ const FLAGS = {
   resyncSeconds: flag('resync-seconds', 'period of full resyncs, 0 to disable', '300'),
   logLevel: flag('log-level', `one of ${LOG_LEVELS.join('|')}`, 'info'),
   kubeconfig: flag('kubeconfig', 'kubeconfig path (default: in-cluster, then $KUBECONFIG)', ''),
+  kafkaBrokers: flag(
+    'kafka-brokers',
+    'comma-separated Kafka bootstrap host:port list (empty = Kafka off)',
+    '',
+  ),
+  prometheusUrl: flag('prometheus-url', 'Prometheus base URL, e.g. http://prometheus:9090 (empty = off)', ''),
+  prometheusRules: flag('prometheus-rules', `rule objects: ${RULE_MODES.join('|')}`, 'auto'),
+  ruleLabels: flag('rule-labels', 'k=v,k=v labels for generated rule objects (ruleSelector)', ''),
 } satisfies Record<keyof Config, FlagSpec>;
 
 function flag(name: string, help: string, def: string, kind: Kind = 'string'): FlagSpec {
@@ -158,6 +177,10 @@ export function parseConfig(
     resyncSeconds: intInRange(str('resyncSeconds'), 0, 86_400),
     logLevel: logLevel(str('logLevel')),
     kubeconfig,
+    kafkaBrokers: hostPorts(str('kafkaBrokers')),
+    prometheusUrl: httpUrl(str('prometheusUrl')),
+    prometheusRules: ruleMode(str('prometheusRules')),
+    ruleLabels: labels(str('ruleLabels')),
   };
 }
 
@@ -265,4 +288,56 @@ function bindAddress(raw: Raw): string {
     fail(raw, 'must be host:port, [ipv6]:port or :port with a port from 0 to 65535');
   }
   return raw.value;
+}
+
+function hostPorts(raw: Raw): string[] {
+  const list = raw.value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const hp of list) {
+    const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(hp);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
+      fail(raw, 'must be a comma-separated list of host:port');
+  }
+  return list;
+}
+
+function httpUrl(raw: Raw): string | undefined {
+  if (raw.value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw.value);
+  } catch {
+    return fail(raw, 'must be an http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(raw, 'must be an http:// or https:// URL');
+  return raw.value.replace(/\/+$/, '');
+}
+
+function ruleMode(raw: Raw): RuleMode {
+  return (
+    RULE_MODES.find((m) => m.toLowerCase() === raw.value.toLowerCase()) ??
+    fail(raw, `must be one of ${RULE_MODES.join(', ')}`)
+  );
+}
+
+const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+function labels(raw: Raw): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of raw.value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
+    const eq = pair.indexOf('=');
+    const key = eq > 0 ? pair.slice(0, eq) : '';
+    const value = eq > 0 ? pair.slice(eq + 1) : '';
+    if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value))
+      fail(raw, 'must be k=v pairs with valid label keys and values');
+    out[key] = value;
+  }
+  return out;
 }
