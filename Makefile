@@ -2,7 +2,7 @@
 # Node.js 24 and npm dependencies itself (scripts/with-node.sh).
 SHELL := /bin/bash
 WITH_NODE := scripts/with-node.sh
-CLUSTER := test/e2e/cluster/cluster.sh
+STACK := test/e2e/stack.sh
 
 .PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries
 
@@ -38,10 +38,10 @@ binaries:
 	@test/e2e/cluster/build-binaries.sh
 
 cluster-up:
-	@$(CLUSTER) up
+	@$(STACK) up
 
 cluster-down:
-	@$(CLUSTER) down
+	@$(STACK) down
 
 cluster-status:
-	@$(CLUSTER) status
+	@$(STACK) status

@@ -6,9 +6,9 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-cluster="$repo/test/e2e/cluster/cluster.sh"
-"$cluster" up
-eval "$("$cluster" env)"
+stack="$repo/test/e2e/stack.sh"
+"$stack" up
+eval "$("$stack" env)"
 echo "run-demo: installing CRDs" >&2
 kubectl apply --server-side --field-manager=ymera-demo -f crds/ >&2
 kubectl wait --for=condition=Established --timeout=60s -f crds/ >&2
@@ -20,7 +20,7 @@ kubectl apply -f config/samples/ >&2
 cat >&2 <<MSG
 
 run-demo: the operator starts now. In another shell:
-  eval "\$($cluster env)"
+  eval "\$($stack env)"
   kubectl get ymera -A
   kubectl describe infsvc -n ymera-demo
   kubectl get events -n ymera-demo --sort-by=.lastTimestamp

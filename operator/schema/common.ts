@@ -146,6 +146,36 @@ export function kafkaTopic(description: string) {
   return s.string({ description, minLength: 1, maxLength: 249, pattern: KAFKA_TOPIC_PATTERN });
 }
 
+/**
+ * Partitions, replication factor and topic configs of a Kafka topic the
+ * operator owns (Strimzi's KafkaTopic has the same three knobs).
+ */
+export function kafkaTopicSettings() {
+  return {
+    partitions: s.integer({
+      description: 'Number of partitions. Can be raised later, never lowered (Kafka cannot remove partitions).',
+      minimum: 1,
+      maximum: 10000,
+      default: 3,
+    }),
+    replicationFactor: s.optional(
+      s.integer({
+        description:
+          "Copies of each partition. Default: the broker's default.replication.factor. Cannot be changed once the topic exists.",
+        minimum: 1,
+        maximum: 32,
+      }),
+    ),
+    config: s.optional(
+      s.map(s.string({ description: 'Topic config value.', maxLength: 1024 }), {
+        description:
+          'Topic configs, e.g. retention.ms: "604800000". The operator reverts changes made to these outside the resource.',
+        maxProperties: 64,
+      }),
+    ),
+  };
+}
+
 /** A model file: URI (file://, http(s)://, s3://, pvc://) and optional checksum. */
 export const MODEL_URI_VALIDATIONS: Validation[] = [
   {

@@ -1,6 +1,7 @@
-// Brings up the local cluster (or checks the one KUBECONFIG names when
-// YMERA_USE_EXISTING_CLUSTER=1), installs the CRDs, and hands the kubeconfig
-// and binaries to the test workers through the environment.
+// Brings up the local stack (cluster, Kafka, Prometheus, S3 — or checks the
+// cluster KUBECONFIG names when YMERA_USE_EXISTING_CLUSTER=1), installs the
+// CRDs, and hands endpoints and binaries to the test workers through the
+// environment.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,14 +9,19 @@ import { fileURLToPath } from 'node:url';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export default function setup(): void {
-  const cluster = path.join(repo, 'test/e2e/cluster/cluster.sh');
-  execFileSync('bash', [cluster, 'up'], { stdio: ['ignore', 'inherit', 'inherit'], cwd: repo });
-  const env = execFileSync('bash', [cluster, 'env'], { encoding: 'utf8', cwd: repo });
-  for (const line of env.split('\n')) {
-    const m = /^export (\w+)=(.*)$/.exec(line.trim());
-    if (!m?.[1] || m[2] === undefined) continue;
-    const value = m[2].replace(/^"(.*)"$/, '$1').replace(/\$PATH/, process.env.PATH ?? '');
-    process.env[m[1]] = value;
+  const stack = path.join(repo, 'test/e2e/stack.sh');
+  execFileSync('bash', [stack, 'up'], { stdio: ['ignore', 'inherit', 'inherit'], cwd: repo });
+  // let bash evaluate the exports, then read back the environment it ends with
+  const dump = execFileSync('bash', ['-c', `eval "$(bash ${JSON.stringify(stack)} env)" && env -0`], {
+    encoding: 'utf8',
+    cwd: repo,
+  });
+  for (const entry of dump.split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0) continue;
+    const name = entry.slice(0, eq);
+    if (name === 'PATH' || name === 'KUBECONFIG' || name.startsWith('YMERA_'))
+      process.env[name] = entry.slice(eq + 1);
   }
   const kubectl = (...args: string[]) =>
     execFileSync('kubectl', args, {

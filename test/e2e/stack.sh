@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The whole local stack the demo and the e2e tests use: the Kubernetes
+# cluster (kwok), a Kafka broker, Prometheus and an S3 server (MinIO).
+#   stack.sh up|down|status|env
+# With YMERA_USE_EXISTING_CLUSTER=1 the cluster step only checks $KUBECONFIG;
+# Kafka, Prometheus and S3 still run locally unless their YMERA_* endpoint
+# variables are already set (then they are used as given).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cmd="${1:-}"
+components=(cluster/cluster.sh stack/kafka.sh stack/prometheus.sh stack/minio.sh)
+
+external() { # is this component provided from outside (or not part of this checkout)?
+  [[ -f "$here/$1" ]] || return 0
+  case "$1" in
+    stack/kafka.sh) [[ -n "${YMERA_KAFKA_BROKERS:-}" ]] ;;
+    stack/prometheus.sh) [[ -n "${YMERA_PROMETHEUS_URL:-}" ]] ;;
+    stack/minio.sh) [[ -n "${YMERA_S3_ENDPOINT:-}" ]] ;;
+    *) return 1 ;;
+  esac
+}
+
+case "$cmd" in
+  up)
+    for c in "${components[@]}"; do external "$c" || bash "$here/$c" up; done
+    ;;
+  down)
+    # reverse order; a failure to stop one must not keep the others running
+    rc=0
+    for ((i = ${#components[@]} - 1; i >= 0; i--)); do
+      c="${components[$i]}"
+      external "$c" || bash "$here/$c" down || rc=1
+    done
+    exit "$rc"
+    ;;
+  status)
+    rc=0
+    for c in "${components[@]}"; do external "$c" || bash "$here/$c" status || rc=1; done
+    exit "$rc"
+    ;;
+  env)
+    for c in "${components[@]}"; do external "$c" || bash "$here/$c" env; done
+    ;;
+  *)
+    echo "usage: $0 up|down|status|env" >&2
+    exit 2
+    ;;
+esac
