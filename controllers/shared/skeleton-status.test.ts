@@ -36,6 +36,7 @@ describe('skeletonStatus', () => {
     expect(skeletonVerdict({ ...base, applyError: 'forbidden' })).toEqual({
       reason: 'ApplyFailed',
       message: 'forbidden',
+      transient: false,
     });
   });
 
@@ -53,5 +54,44 @@ describe('skeletonStatus', () => {
       first.conditions.find((c) => c.type === 'Ready')?.lastTransitionTime,
     );
     expect(invalid.url).toBe('http://x');
+  });
+});
+
+describe('skeletonStatus with dependency blockers', () => {
+  it('reports a transient blocker as Reconciling (it heals by itself), not Stalled', () => {
+    const s = skeletonStatus(
+      { ...base, blockers: [{ reason: 'KafkaUnavailable', message: 'broker down', transient: true }] },
+      undefined,
+      t0,
+    );
+    expect(s.conditions.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'KafkaUnavailable',
+    });
+    expect(s.conditions.find((c) => c.type === 'Reconciling')).toMatchObject({
+      status: 'True',
+      reason: 'KafkaUnavailable',
+    });
+    expect(s.conditions.find((c) => c.type === 'Stalled')).toBeUndefined();
+  });
+
+  it('reports a blocker that needs a user as Stalled, and spec errors still win', () => {
+    const conflict = { reason: 'ResourceConflict', message: 'topic owned by ns/other', transient: false };
+    const s = skeletonStatus({ ...base, blockers: [conflict] }, undefined, t0);
+    expect(s.conditions.find((c) => c.type === 'Stalled')?.reason).toBe('ResourceConflict');
+    const invalid = { ...base, errors: [{ field: 'spec.x', message: 'bad' }], blockers: [conflict] };
+    expect(skeletonVerdict(invalid).reason).toBe('InvalidSpec');
+  });
+
+  it('carries kind-specific conditions with the generation', () => {
+    const s = skeletonStatus(
+      { ...base, extra: [{ type: 'KafkaReady', status: 'True', reason: 'TopicReady', message: 'ok' }] },
+      undefined,
+      t0,
+    );
+    expect(s.conditions.find((c) => c.type === 'KafkaReady')).toMatchObject({
+      status: 'True',
+      observedGeneration: 3,
+    });
   });
 });

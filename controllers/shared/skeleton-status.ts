@@ -1,11 +1,21 @@
 // Pure status for a kind whose behaviour is not built yet: it tells the
 // truth (the spec was checked; nothing is being run for it) instead of
-// claiming Ready. Follows kstatus: Ready summarises, Stalled=True says the
-// controller cannot make progress (so Reconciling is absent).
-import type { Condition } from '../../operator/conditions.ts';
+// claiming Ready. Follows kstatus: Ready summarises; Stalled=True says the
+// controller cannot make progress without a change (so Reconciling is
+// absent); a transient blocker (an unreachable dependency) shows as
+// Reconciling=True instead, because it heals by itself.
+import type { Condition, ConditionInput } from '../../operator/conditions.ts';
 import { summarize } from '../../operator/conditions.ts';
 import type { FieldError } from '../../operator/schema/validation.ts';
 import { formatFieldErrors } from '../../operator/schema/validation.ts';
+
+/** Something outside the spec that keeps the object from being Ready. */
+export interface Blocker {
+  reason: string;
+  message: string;
+  /** True when it heals by itself (e.g. KafkaUnavailable); false when a user must act (e.g. ResourceConflict). */
+  transient: boolean;
+}
 
 export interface SkeletonObservation {
   generation: number;
@@ -15,6 +25,10 @@ export interface SkeletonObservation {
   notImplemented: string;
   /** A child could not be applied (e.g. forbidden, invalid): message for the user. */
   applyError?: string;
+  /** Dependency problems, most important first. */
+  blockers?: Blocker[];
+  /** Kind-specific conditions (e.g. KafkaReady), reported as given. */
+  extra?: Omit<ConditionInput, 'observedGeneration'>[];
 }
 
 export interface SkeletonStatus {
@@ -23,12 +37,16 @@ export interface SkeletonStatus {
   [field: string]: unknown;
 }
 
-export type Verdict = { reason: 'InvalidSpec' | 'ApplyFailed' | 'NotImplemented'; message: string };
+export type Verdict = Blocker;
 
+/** The one reason Ready gives: spec errors first, then rejected children, then dependencies. */
 export function skeletonVerdict(obs: SkeletonObservation): Verdict {
-  if (obs.errors.length > 0) return { reason: 'InvalidSpec', message: formatFieldErrors(obs.errors) };
-  if (obs.applyError) return { reason: 'ApplyFailed', message: obs.applyError };
-  return { reason: 'NotImplemented', message: obs.notImplemented };
+  if (obs.errors.length > 0)
+    return { reason: 'InvalidSpec', message: formatFieldErrors(obs.errors), transient: false };
+  if (obs.applyError) return { reason: 'ApplyFailed', message: obs.applyError, transient: false };
+  const blocker = obs.blockers?.[0];
+  if (blocker) return blocker;
+  return { reason: 'NotImplemented', message: obs.notImplemented, transient: false };
 }
 
 export function skeletonStatus(
@@ -36,9 +54,16 @@ export function skeletonStatus(
   previous: SkeletonStatus | undefined,
   now: Date,
 ): SkeletonStatus {
-  const verdict = skeletonVerdict(obs);
+  const { reason, message, transient } = skeletonVerdict(obs);
+  const verdict = { reason, message };
   const conditions = summarize(
-    { generation: obs.generation, ready: { status: 'False', ...verdict }, stalled: verdict },
+    {
+      generation: obs.generation,
+      ready: { status: 'False', ...verdict },
+      stalled: transient ? null : verdict,
+      reconciling: transient ? verdict : null,
+      extra: obs.extra,
+    },
     previous?.conditions,
     now,
   );
