@@ -10,7 +10,7 @@ stack="$repo/test/e2e/stack.sh"
 "$stack" up
 eval "$("$stack" env)"
 echo "run-demo: installing CRDs" >&2
-kubectl apply --server-side --field-manager=ymera-demo -f crds/ >&2
+kubectl apply --server-side --force-conflicts --field-manager=ymera-demo -f crds/ >&2
 kubectl wait --for=condition=Established --timeout=60s -f crds/ >&2
 for ns in ymera-system ymera-demo; do
   kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >&2

@@ -1,0 +1,521 @@
+// The real promtool judges the generated rules: every rule file the operator
+// can write loads (`promtool check rules`), and the alerts fire on synthetic
+// series exactly when the burn-rate math says they should (`promtool test
+// rules`, Prometheus' own rule evaluator on a simulated clock).
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import type { InferenceServiceLike } from '../../operator/prometheus/generators/inferenceservice.ts';
+import {
+  ERROR_BUDGET_ALERT,
+  inferenceServiceRuleGroups,
+  LATENCY_ALERT,
+} from '../../operator/prometheus/generators/inferenceservice.ts';
+import type { LearningPipelineLike } from '../../operator/prometheus/generators/learningpipeline.ts';
+import {
+  learningPipelineRuleGroups,
+  RUN_FAILED_ALERT,
+  RUN_STUCK_ALERT,
+  SCHEDULE_MISSED_ALERT,
+} from '../../operator/prometheus/generators/learningpipeline.ts';
+import {
+  ABSENT_ALERT,
+  NO_LEADER_ALERT,
+  operatorRuleGroups,
+  RECONCILE_ERRORS_ALERT,
+  WORKQUEUE_BACKLOG_ALERT,
+} from '../../operator/prometheus/generators/operator.ts';
+import { ruleChildren, ruleFileOf } from '../../operator/prometheus/rule-objects.ts';
+import type { AlertingRule, RuleGroup } from '../../operator/prometheus/rules.ts';
+import { isAlertingRule, renderRuleFile } from '../../operator/prometheus/rules.ts';
+import type { KubeObject } from '../../operator/kube/resources.ts';
+import { repo } from './support.ts';
+
+interface Run {
+  code: number;
+  output: string;
+}
+
+function promtool(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile('promtool', args, { timeout: 120_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, output: `${stdout}${stderr}` });
+    });
+  });
+}
+
+const sample = <T>(file: string): T =>
+  parse(readFileSync(path.join(repo, 'config/samples', file), 'utf8')) as T;
+
+const asOwner = (o: { metadata: KubeObject['metadata'] }, kind: string): KubeObject => ({
+  apiVersion: 'ymera.io/v1alpha1',
+  kind,
+  ...o,
+  metadata: { ...o.metadata, uid: `uid-${o.metadata.name}` },
+});
+
+const isvc = (
+  name: string,
+  slo: InferenceServiceLike['spec']['slo'],
+  namespace = 'ml',
+): InferenceServiceLike => ({
+  metadata: { name, namespace },
+  spec: { slo },
+});
+
+const lpipe = (
+  name: string,
+  steps: LearningPipelineLike['spec']['steps'],
+  schedule?: string,
+): LearningPipelineLike => ({
+  metadata: { name, namespace: 'ml' },
+  spec: { steps, ...(schedule ? { schedule } : {}) },
+});
+
+/** Representative inputs of every generator: the samples, edge values, options. */
+function everyRuleFile(): { what: string; text: string; rules: number }[] {
+  const files: { what: string; text: string; rules: number }[] = [];
+  const viaConfigMap = (what: string, owner: KubeObject, groups: RuleGroup[]) => {
+    // the text that ships: the rules file inside the ConfigMap the writer builds
+    const [child] = ruleChildren(owner, groups, { mode: 'ConfigMap' });
+    const text = child ? ruleFileOf(child.object) : undefined;
+    if (!text) throw new Error(`${what}: no rules file`);
+    files.push({ what, text, rules: groups.reduce((n, g) => n + g.rules.length, 0) });
+  };
+  const inferenceServices: InferenceServiceLike[] = [
+    sample<InferenceServiceLike>('inferenceservice.yaml'),
+    isvc('availability-only', { availabilityPercent: 99.95 }),
+    isvc('latency-only', { p95LatencyMs: 1 }),
+    isvc('loose', { availabilityPercent: 50, p95LatencyMs: 600000 }),
+    isvc('four.nines', { availabilityPercent: 99.99, p95LatencyMs: 250 }, 'team-a'),
+  ];
+  for (const s of inferenceServices) {
+    viaConfigMap(
+      `InferenceService ${s.metadata.name}`,
+      asOwner(s, 'InferenceService'),
+      inferenceServiceRuleGroups(s),
+    );
+  }
+  const shortened = isvc('shortened', { availabilityPercent: 99, p95LatencyMs: 50 });
+  viaConfigMap(
+    'InferenceService with test windows',
+    asOwner(shortened, 'InferenceService'),
+    inferenceServiceRuleGroups(shortened, {
+      for: { critical: '0s', warning: '1s', latency: '2s' },
+      windows: [
+        { longSeconds: 60, shortSeconds: 5, burnRate: 14.4, severity: 'critical' },
+        { longSeconds: 120, shortSeconds: 10, burnRate: 3, severity: 'warning' },
+      ],
+      latencyWindowSeconds: 10,
+    }),
+  );
+  const pipelines: LearningPipelineLike[] = [
+    sample<LearningPipelineLike>('learningpipeline.yaml'),
+    lpipe('no-timeouts', [{ name: 'a' }, { name: 'b', dependsOn: ['a'] }]),
+    lpipe('scheduled', [{ name: 'a', timeoutSeconds: 60, retry: { limit: 10 } }], '*/5 * * * *'),
+  ];
+  for (const p of pipelines) {
+    viaConfigMap(
+      `LearningPipeline ${p.metadata.name}`,
+      asOwner(p, 'LearningPipeline'),
+      learningPipelineRuleGroups(p),
+    );
+  }
+  for (const options of [
+    { namespace: 'ymera-system' },
+    { namespace: 'ops', job: 'ymera-operator', maxErrorRatio: 0.01, maxQueueDepth: 1, for: { leader: '0s' } },
+  ]) {
+    const groups = operatorRuleGroups(options);
+    files.push({
+      what: `operator ${JSON.stringify(options)}`,
+      text: renderRuleFile(groups),
+      rules: groups[0]?.rules.length ?? 0,
+    });
+  }
+  return files;
+}
+
+let dir: string;
+
+beforeAll(() => {
+  execFileSync('bash', [path.join(repo, 'test/e2e/stack/prometheus.sh'), 'install'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  dir = mkdtempSync(path.join(tmpdir(), 'ymera-promtool-'));
+});
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('promtool check rules', () => {
+  it('accepts every rule file the generators produce', async () => {
+    const files = everyRuleFile();
+    expect(files.length).toBeGreaterThanOrEqual(11);
+    for (const [i, file] of files.entries()) {
+      const p = path.join(dir, `check-${i}.rules.yml`);
+      writeFileSync(p, file.text);
+      const r = await promtool(['check', 'rules', p]);
+      expect(r.code, `${file.what}:\n${r.output}\n${file.text}`).toBe(0);
+      expect(r.output).toContain(`SUCCESS: ${file.rules} rules found`);
+    }
+  });
+
+  it('rejects a broken rule file (the check can fail)', async () => {
+    const p = path.join(dir, 'broken.rules.yml');
+    writeFileSync(p, renderRuleFile([{ name: 'g', rules: [{ alert: 'A', expr: 'sum(rate(x[5m])' }] }]));
+    const r = await promtool(['check', 'rules', p]);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(/unclosed left parenthesis|parse error/);
+  });
+});
+
+// --- promtool test rules -------------------------------------------------------
+
+type Labels = Record<string, string>;
+
+interface AlertTest {
+  eval_time: string;
+  alertname: string;
+  exp_alerts: { exp_labels: Labels; exp_annotations?: Labels }[];
+}
+
+/** An expected alert of a generated rule: its own labels and annotations plus the series' labels. */
+function expected(groups: RuleGroup[], alert: string, match: Labels, seriesLabels: Labels) {
+  const rule = groups
+    .flatMap((g) => g.rules.filter(isAlertingRule))
+    .find(
+      (r): r is AlertingRule =>
+        r.alert === alert && Object.entries(match).every(([k, v]) => r.labels?.[k] === v),
+    );
+  if (!rule) throw new Error(`no ${alert} rule with ${JSON.stringify(match)}`);
+  return {
+    exp_labels: { ...rule.labels, ...seriesLabels },
+    exp_annotations: { ...rule.annotations },
+  };
+}
+
+/** Writes the rules and a promtool unit-test file beside them and runs `promtool test rules`. */
+async function testRules(
+  name: string,
+  groups: RuleGroup[],
+  tests: {
+    interval?: string;
+    input_series: { series: string; values: string }[];
+    alert_rule_test?: AlertTest[];
+    promql_expr_test?: unknown[];
+  }[],
+): Promise<Run> {
+  writeFileSync(path.join(dir, `${name}.rules.yml`), renderRuleFile(groups));
+  const testFile = path.join(dir, `${name}.test.yml`);
+  writeFileSync(
+    testFile,
+    stringify(
+      {
+        rule_files: [`${name}.rules.yml`],
+        evaluation_interval: '1m',
+        tests: tests.map((t) => ({ interval: '1m', ...t })),
+      },
+      { lineWidth: 0 },
+    ),
+  );
+  return promtool(['test', 'rules', testFile]);
+}
+
+const reqs = (svc: string, code: string, values: string, ns = 'ml', revision = 'r1') => ({
+  series: `ymera_inference_requests_total{namespace="${ns}",inferenceservice="${svc}",revision="${revision}",code="${code}"}`,
+  values,
+});
+
+describe('promtool test rules: the InferenceService error-budget burn alerts', () => {
+  // 99.9%: page above 1.44% (1h & 5m) or 0.6% (6h & 30m); ticket above 0.3% (1d & 2h) or 0.1% (3d & 6h)
+  const groups = inferenceServiceRuleGroups(isvc('fraud', { availabilityPercent: 99.9 }));
+  const scope = { namespace: 'ml', inferenceservice: 'fraud' };
+  const page = expected(groups, ERROR_BUDGET_ALERT, { severity: 'critical' }, scope);
+  const ticket = expected(groups, ERROR_BUDGET_ALERT, { severity: 'warning' }, scope);
+
+  it('pages and opens a ticket at 2% errors (20x burn); records the ratio; ignores other services', async () => {
+    const r = await testRules('burn-fast', groups, [
+      {
+        input_series: [
+          // 98 answered and 2 failed requests a minute, over two revisions
+          reqs('fraud', '200', '0+50x180'),
+          reqs('fraud', '500', '0+1x180'),
+          reqs('fraud', '200', '0+38x180', 'ml', 'r2'),
+          reqs('fraud', '503', '0+1x180', 'ml', 'r2'),
+          reqs('fraud', '404', '0+10x180'),
+          // the same name in another namespace and another service fail all the time
+          reqs('fraud', '500', '0+100x180', 'other-ns'),
+          reqs('other', '500', '0+100x180'),
+        ],
+        promql_expr_test: [
+          {
+            expr: 'ymera:inference_request_errors:ratio_rate1h',
+            eval_time: '150m',
+            exp_samples: [
+              {
+                labels:
+                  'ymera:inference_request_errors:ratio_rate1h{namespace="ml",inferenceservice="fraud"}',
+                value: 0.02,
+              },
+            ],
+          },
+        ],
+        alert_rule_test: [
+          // at 1m the 1h ratio is already high, but `for: 2m` has not passed
+          { eval_time: '1m', alertname: ERROR_BUDGET_ALERT, exp_alerts: [] },
+          { eval_time: '150m', alertname: ERROR_BUDGET_ALERT, exp_alerts: [page, ticket] },
+        ],
+      },
+    ]);
+    expect(r.code, r.output).toBe(0);
+  });
+
+  it('opens only a ticket at 0.5% errors (5x burn: below the 6x page threshold)', async () => {
+    const r = await testRules('burn-slow', groups, [
+      {
+        input_series: [
+          reqs('fraud', '200', '0+179x240'),
+          reqs('fraud', '500', '0+1x240'),
+          // 10% client errors: counted as failures they would page
+          reqs('fraud', '429', '0+20x240'),
+        ],
+        alert_rule_test: [
+          { eval_time: '10m', alertname: ERROR_BUDGET_ALERT, exp_alerts: [] }, // ticket's for: 15m
+          { eval_time: '200m', alertname: ERROR_BUDGET_ALERT, exp_alerts: [ticket] },
+        ],
+      },
+    ]);
+    expect(r.code, r.output).toBe(0);
+  });
+
+  it('stops paging once the short window is clean, though the long window still burns', async () => {
+    const r = await testRules('burn-reset', groups, [
+      {
+        // 10% errors for 30 minutes, then none
+        input_series: [reqs('fraud', '200', '0+90x30 2800+100x60'), reqs('fraud', '500', '0+10x30 300+0x60')],
+        promql_expr_test: [
+          {
+            // the long window still burns, the short one is clean
+            expr: 'ymera:inference_request_errors:ratio_rate1h > bool 0.0144',
+            eval_time: '65m',
+            exp_samples: [{ labels: '{namespace="ml",inferenceservice="fraud"}', value: 1 }],
+          },
+          {
+            expr: 'ymera:inference_request_errors:ratio_rate5m',
+            eval_time: '65m',
+            exp_samples: [
+              {
+                labels:
+                  'ymera:inference_request_errors:ratio_rate5m{namespace="ml",inferenceservice="fraud"}',
+                value: 0,
+              },
+            ],
+          },
+        ],
+        alert_rule_test: [
+          { eval_time: '25m', alertname: ERROR_BUDGET_ALERT, exp_alerts: [page, ticket] },
+          { eval_time: '65m', alertname: ERROR_BUDGET_ALERT, exp_alerts: [ticket] },
+        ],
+      },
+    ]);
+    expect(r.code, r.output).toBe(0);
+  });
+
+  it('stays quiet without traffic and at 0.05% errors (half the budget)', async () => {
+    const r = await testRules('burn-none', groups, [
+      {
+        input_series: [reqs('fraud', '200', '0x300'), reqs('fraud', '500', '0x300')],
+        alert_rule_test: [{ eval_time: '290m', alertname: ERROR_BUDGET_ALERT, exp_alerts: [] }],
+      },
+      {
+        input_series: [reqs('fraud', '200', '0+1999x300'), reqs('fraud', '500', '0+1x300')],
+        alert_rule_test: [{ eval_time: '290m', alertname: ERROR_BUDGET_ALERT, exp_alerts: [] }],
+      },
+    ]);
+    expect(r.code, r.output).toBe(0);
+  });
+
+  it('fails when an expectation is wrong (the harness can fail)', async () => {
+    const r = await testRules('burn-wrong', groups, [
+      {
+        input_series: [reqs('fraud', '200', '0+199x240'), reqs('fraud', '500', '0+1x240')],
+        alert_rule_test: [{ eval_time: '200m', alertname: ERROR_BUDGET_ALERT, exp_alerts: [page, ticket] }],
+      },
+    ]);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain('FAILED');
+  });
+});
+
+describe('promtool test rules: latency, pipelines and the operator', () => {
+  it('alerts when p95 latency exceeds the objective, not when it meets it', async () => {
+    const groups = [
+      ...inferenceServiceRuleGroups(isvc('slow', { p95LatencyMs: 100 })),
+      ...inferenceServiceRuleGroups(isvc('fast', { p95LatencyMs: 100 })),
+    ];
+    const bucket = (svc: string, le: string, values: string) => ({
+      series: `ymera_inference_request_duration_seconds_bucket{namespace="ml",inferenceservice="${svc}",revision="r1",le="${le}"}`,
+      values,
+    });
+    const r = await testRules('latency', groups, [
+      {
+        input_series: [
+          // slow: 20% of requests take 0.1–0.25s, so p95 ≈ 0.21s
+          bucket('slow', '0.05', '0+50x60'),
+          bucket('slow', '0.1', '0+80x60'),
+          bucket('slow', '0.25', '0+100x60'),
+          bucket('slow', '+Inf', '0+100x60'),
+          // fast: 96% under 50ms
+          bucket('fast', '0.05', '0+96x60'),
+          bucket('fast', '0.1', '0+100x60'),
+          bucket('fast', '0.25', '0+100x60'),
+          bucket('fast', '+Inf', '0+100x60'),
+        ],
+        alert_rule_test: [
+          { eval_time: '5m', alertname: LATENCY_ALERT, exp_alerts: [] }, // for: 10m
+          {
+            eval_time: '30m',
+            alertname: LATENCY_ALERT,
+            exp_alerts: [expected(groups, LATENCY_ALERT, {}, { namespace: 'ml', inferenceservice: 'slow' })],
+          },
+        ],
+      },
+    ]);
+    expect(r.code, r.output).toBe(0);
+  });
+
+  it('alerts on a failed run for an hour, a run past its deadline, and a missed schedule', async () => {
+    // one step: 600s timeout + 600s grace = a 1200s deadline
+    const groups = learningPipelineRuleGroups(
+      lpipe('train', [{ name: 'a', timeoutSeconds: 600 }], '@hourly'),
+    );
+    const scope = { namespace: 'ml', learningpipeline: 'train' };
+    const series = (metric: string, values: string, extra = '', name = 'train') => ({
+      series: `${metric}{namespace="ml",learningpipeline="${name}"${extra}}`,
+      values,
+    });
+    const r = await testRules('pipeline', groups, [
+      {
+        input_series: [
+          series('ymera_pipeline_run_failed_total', '0x5 1x120'), // a failure at 6m
+          series('ymera_pipeline_run_failed_total', '0+1x120', '', 'other'), // another pipeline keeps failing
+          series('ymera_pipeline_run_active_seconds', '0+60x60', ',run="r1"'), // a run started at 0
+          series('ymera_pipeline_schedule_missed_total', '0x30 1x90'), // a miss at 31m
+        ],
+        alert_rule_test: [
+          { eval_time: '3m', alertname: RUN_FAILED_ALERT, exp_alerts: [] },
+          {
+            eval_time: '10m',
+            alertname: RUN_FAILED_ALERT,
+            exp_alerts: [expected(groups, RUN_FAILED_ALERT, {}, scope)],
+          },
+          { eval_time: '70m', alertname: RUN_FAILED_ALERT, exp_alerts: [] }, // over an hour ago
+          { eval_time: '19m', alertname: RUN_STUCK_ALERT, exp_alerts: [] },
+          {
+            eval_time: '25m',
+            alertname: RUN_STUCK_ALERT,
+            exp_alerts: [expected(groups, RUN_STUCK_ALERT, {}, { ...scope, run: 'r1' })],
+          },
+          { eval_time: '30m', alertname: SCHEDULE_MISSED_ALERT, exp_alerts: [] },
+          {
+            eval_time: '40m',
+            alertname: SCHEDULE_MISSED_ALERT,
+            exp_alerts: [expected(groups, SCHEDULE_MISSED_ALERT, {}, scope)],
+          },
+        ],
+      },
+    ]);
+    expect(r.code, r.output).toBe(0);
+  });
+
+  it('alerts on reconcile errors, queue backlog, no leader and a missing operator', async () => {
+    const groups = operatorRuleGroups({ namespace: 'ymera-system' });
+    const ns = 'namespace="ymera-system"';
+    const r = await testRules('operator', groups, [
+      {
+        input_series: [
+          {
+            series: `ymera_reconcile_total{${ns},pod="a",controller="inferenceservice",result="success"}`,
+            values: '0+5x60',
+          },
+          {
+            series: `ymera_reconcile_total{${ns},pod="a",controller="inferenceservice",result="error"}`,
+            values: '0+5x60',
+          },
+          {
+            series: `ymera_reconcile_errors_total{${ns},pod="a",controller="inferenceservice"}`,
+            values: '0+5x60',
+          },
+          // a healthy controller: 1 error in 100
+          {
+            series: `ymera_reconcile_total{${ns},pod="a",controller="learningpipeline",result="success"}`,
+            values: '0+99x60',
+          },
+          {
+            series: `ymera_reconcile_total{${ns},pod="a",controller="learningpipeline",result="error"}`,
+            values: '0+1x60',
+          },
+          {
+            series: `ymera_reconcile_errors_total{${ns},pod="a",controller="learningpipeline"}`,
+            values: '0+1x60',
+          },
+          { series: `ymera_workqueue_depth{${ns},pod="a",name="inferenceservice"}`, values: '500x60' },
+          { series: `ymera_workqueue_depth{${ns},pod="a",name="learningpipeline"}`, values: '3x60' },
+          { series: `ymera_leader_is_leader{${ns},pod="a"}`, values: '0x60' },
+          { series: `ymera_leader_is_leader{${ns},pod="b"}`, values: '0x60' },
+        ],
+        alert_rule_test: [
+          {
+            eval_time: '30m',
+            alertname: RECONCILE_ERRORS_ALERT,
+            exp_alerts: [
+              expected(
+                groups,
+                RECONCILE_ERRORS_ALERT,
+                {},
+                { namespace: 'ymera-system', controller: 'inferenceservice' },
+              ),
+            ],
+          },
+          {
+            eval_time: '30m',
+            alertname: WORKQUEUE_BACKLOG_ALERT,
+            exp_alerts: [
+              expected(
+                groups,
+                WORKQUEUE_BACKLOG_ALERT,
+                {},
+                { namespace: 'ymera-system', name: 'inferenceservice' },
+              ),
+            ],
+          },
+          {
+            eval_time: '30m',
+            alertname: NO_LEADER_ALERT,
+            exp_alerts: [expected(groups, NO_LEADER_ALERT, {}, { namespace: 'ymera-system' })],
+          },
+          { eval_time: '30m', alertname: ABSENT_ALERT, exp_alerts: [] },
+        ],
+      },
+      {
+        // an operator elsewhere leads; ours exports nothing
+        input_series: [{ series: 'ymera_leader_is_leader{namespace="elsewhere",pod="a"}', values: '1x60' }],
+        alert_rule_test: [
+          { eval_time: '3m', alertname: ABSENT_ALERT, exp_alerts: [] },
+          {
+            eval_time: '10m',
+            alertname: ABSENT_ALERT,
+            exp_alerts: [expected(groups, ABSENT_ALERT, {}, { namespace: 'ymera-system' })],
+          },
+          { eval_time: '10m', alertname: NO_LEADER_ALERT, exp_alerts: [] },
+        ],
+      },
+    ]);
+    expect(r.code, r.output).toBe(0);
+  });
+});
