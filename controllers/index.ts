@@ -1,5 +1,6 @@
 // Every controller the operator runs.
 import type { Reconciler } from '../operator/controller.ts';
+import type { Integrations } from '../operator/integrations.ts';
 import type { KubeObject } from '../operator/kube/resources.ts';
 import { backupPolicyReconciler } from './backuppolicy/controller.ts';
 import { inferenceServiceReconciler } from './inferenceservice/controller.ts';
@@ -8,13 +9,14 @@ import { maintenancePlanReconciler } from './maintenanceplan/controller.ts';
 import { optimizationLoopReconciler } from './optimizationloop/controller.ts';
 import { restoreReconciler } from './restore/controller.ts';
 
-export function allReconcilers(): Reconciler<KubeObject>[] {
+export function allReconcilers(integrations: Integrations): Reconciler<KubeObject>[] {
   return [
-    inferenceServiceReconciler(),
-    learningPipelineReconciler(),
+    inferenceServiceReconciler(integrations),
+    learningPipelineReconciler(integrations),
     maintenancePlanReconciler(),
     optimizationLoopReconciler(),
     backupPolicyReconciler(),
     restoreReconciler(),
+    // each reconciler is typed for its own kind; the manager handles them as plain objects
   ] as unknown as Reconciler<KubeObject>[];
 }

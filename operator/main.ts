@@ -3,7 +3,9 @@
 import type { Server } from 'node:http';
 import { allReconcilers } from '../controllers/index.ts';
 import { ConfigError, configHelp, parseConfig } from './config.ts';
+import type { Integrations } from './integrations.ts';
 import { KubeClient } from './kube/client.ts';
+import { PrometheusRuleDetector } from './prometheus/rule-objects.ts';
 import { createLogger } from './logger.ts';
 import { Manager } from './manager.ts';
 import { OperatorMetrics } from './metrics.ts';
@@ -62,7 +64,11 @@ async function main(): Promise<void> {
       void closeServers().finally(() => process.exit(1));
     },
   });
-  for (const reconciler of allReconcilers()) manager.register(reconciler);
+  // decided once: an informer on a CRD that is not installed would never sync
+  const ruleMode = await new PrometheusRuleDetector(client).resolve(config.prometheusRules);
+  logger.info('prometheus rules', { mode: ruleMode, labels: config.ruleLabels });
+  const integrations: Integrations = { rules: { mode: ruleMode, labels: config.ruleLabels } };
+  for (const reconciler of allReconcilers(integrations)) manager.register(reconciler);
 
   servers.push(await startMetricsServer(config.metricsAddr, metrics.registry));
   servers.push(

@@ -1,6 +1,8 @@
 // InferenceService controller (walking skeleton): validates, keeps the
 // runtime ConfigMap in place, reports that serving is not implemented yet.
 import type { Reconciler } from '../../operator/controller.ts';
+import type { Integrations } from '../../operator/integrations.ts';
+import { ruleObjectType, uniqueTypes } from '../../operator/integrations.ts';
 import { core } from '../../operator/kube/resources.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
 import { skeletonReconciler } from '../shared/skeleton.ts';
@@ -9,14 +11,14 @@ import { desiredChildren } from './desired.ts';
 import { crd } from './schema.ts';
 import { validateInferenceService } from './validate.ts';
 
-export function inferenceServiceReconciler(): Reconciler<InferenceServiceObject> {
+export function inferenceServiceReconciler(integrations: Integrations): Reconciler<InferenceServiceObject> {
   return skeletonReconciler<InferenceServiceObject>({
     name: 'inferenceservice',
     resource: resourceTypeOf(crd),
-    owns: [core.configMap],
+    owns: uniqueTypes([core.configMap, ruleObjectType(integrations.rules)]),
     validate: validateInferenceService,
-    desired: desiredChildren,
+    desired: (obj) => desiredChildren(obj, integrations.rules),
     notImplemented:
-      'The spec is valid and the runtime ConfigMap is in place; serving (Deployments, Service, autoscaling, canary rollout) is not implemented in this operator version yet.',
+      'The spec is valid and the runtime ConfigMap and SLO rules are in place; serving (Deployments, Service, autoscaling, canary rollout) is not implemented in this operator version yet.',
   });
 }

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { InferenceServiceObject } from './desired.ts';
 import { configMapName, desiredChildren, runtimeConfig } from './desired.ts';
 
+const configMaps = { mode: 'ConfigMap' as const, labels: {} };
+
 const svc = (spec: Partial<InferenceServiceObject['spec']> = {}): InferenceServiceObject => ({
   apiVersion: 'ymera.io/v1alpha1',
   kind: 'InferenceService',
@@ -15,7 +17,7 @@ const svc = (spec: Partial<InferenceServiceObject['spec']> = {}): InferenceServi
 
 describe('InferenceService desired children', () => {
   it('is one owned ConfigMap holding the runtime configuration', () => {
-    const children = desiredChildren(svc());
+    const children = desiredChildren(svc(), configMaps);
     expect(children).toHaveLength(1);
     const cm = children[0]?.object as unknown as {
       metadata: { name: string; namespace: string; ownerReferences: { uid: string }[] };
@@ -44,6 +46,25 @@ describe('InferenceService desired children', () => {
     expect(runtimeConfig(plain)).toEqual({
       model: { name: 'fraud', uri: 'file:///m.onnx', format: 'onnx', version: '1' },
     });
-    expect(desiredChildren(svc())).toEqual(desiredChildren(svc()));
+    expect(desiredChildren(svc(), configMaps)).toEqual(desiredChildren(svc(), configMaps));
+  });
+
+  it('adds the SLO rules as a PrometheusRule or a ConfigMap, with the configured labels', () => {
+    const withSlo = svc({ slo: { availabilityPercent: 99.9, p95LatencyMs: 100 } });
+    const asRule = desiredChildren(withSlo, { mode: 'PrometheusRule', labels: { release: 'kps' } });
+    expect(asRule.map((c) => c.object.kind)).toEqual(['ConfigMap', 'PrometheusRule']);
+    const rule = asRule[1]?.object as unknown as {
+      metadata: { labels: Record<string, string> };
+      spec: { groups: { rules: { alert?: string }[] }[] };
+    };
+    expect(rule.metadata.labels.release).toBe('kps');
+    expect(rule.spec.groups[0]?.rules.some((r) => r.alert === 'YmeraInferenceErrorBudgetBurn')).toBe(true);
+    const asConfigMaps = desiredChildren(withSlo, configMaps);
+    expect(asConfigMaps.map((c) => c.object.kind)).toEqual(['ConfigMap', 'ConfigMap']);
+    expect(asConfigMaps[1]?.object.metadata.labels?.['ymera.io/prometheus-rules']).toBe('true');
+  });
+
+  it('has no rules child without an SLO, so an old one is pruned', () => {
+    expect(desiredChildren(svc({ slo: undefined }), configMaps)).toHaveLength(1);
   });
 });

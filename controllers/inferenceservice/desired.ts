@@ -1,11 +1,14 @@
 // Pure: the children of an InferenceService. In this release that is the
-// runtime ConfigMap (model and batching configuration the serving pods read);
-// Deployments, Service, HPA, PDB, topic and rules come with the serving
-// runtime.
+// runtime ConfigMap (model and batching configuration the serving pods read)
+// and the SLO burn-rate rules; Deployments, Service, HPA and PDB come with
+// the serving runtime.
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import { owned } from '../../operator/ownership.ts';
 import type { Child } from '../../operator/controller.ts';
 import { core } from '../../operator/kube/resources.ts';
+import type { RuleSettings } from '../../operator/integrations.ts';
+import { inferenceServiceRuleGroups } from '../../operator/prometheus/generators/inferenceservice.ts';
+import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
 import type { InferenceServiceSpec } from './schema.ts';
 
 export type InferenceServiceObject = KubeObject & { spec: InferenceServiceSpec };
@@ -30,12 +33,15 @@ export function runtimeConfig(obj: InferenceServiceObject): Record<string, unkno
   };
 }
 
-export function desiredChildren(obj: InferenceServiceObject): Child[] {
+export function desiredChildren(obj: InferenceServiceObject, rules: RuleSettings): Child[] {
   const configMap: KubeObject = owned(obj, {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: configMapName(obj.metadata.name), namespace: obj.metadata.namespace },
     data: { 'runtime.json': `${JSON.stringify(runtimeConfig(obj), null, 2)}\n` },
   });
-  return [{ type: core.configMap, object: configMap }];
+  return [
+    { type: core.configMap, object: configMap },
+    ...ruleChildren(obj, inferenceServiceRuleGroups(obj), rules),
+  ];
 }

@@ -153,6 +153,19 @@ describe('operator reconciles the samples', () => {
     expect(cm.metadata.labels['ymera.io/inferenceservice']).toBe(s.name);
     const original = JSON.stringify(cm.data);
 
+    // the SLO becomes burn-rate rules (a ConfigMap here: no PrometheusRule CRD on this cluster)
+    const rules = await eventually('the SLO rules ConfigMap', () =>
+      getJson<{ metadata: { labels: Record<string, string> }; data: Record<string, string> }>([
+        'get',
+        'configmap',
+        '-n',
+        ns,
+        `${s.name}-inferenceservice-rules`,
+      ]),
+    );
+    expect(rules.metadata.labels['ymera.io/prometheus-rules']).toBe('true');
+    expect(Object.values(rules.data).join('\n')).toMatch(/YmeraInferenceErrorBudgetBurn/);
+
     await kubectlOk([
       'patch',
       'configmap',

@@ -1,0 +1,33 @@
+// What the controllers get from the world outside Kubernetes, decided once
+// at start-up: where Prometheus rules go, and (when configured) Kafka.
+import type { ResourceType } from './kube/resources.ts';
+import { core } from './kube/resources.ts';
+import type { RuleObjectMode } from './prometheus/rule-objects.ts';
+import { prometheusRule } from './prometheus/resources.ts';
+
+export interface RuleSettings {
+  /** PrometheusRule when that CRD was installed at start-up, else ConfigMap. */
+  mode: RuleObjectMode;
+  /** Labels for a prometheus-operator ruleSelector. */
+  labels: Record<string, string>;
+}
+
+export interface Integrations {
+  rules: RuleSettings;
+}
+
+/** The resource type rule objects are written as (a controller owns it). */
+export function ruleObjectType(rules: RuleSettings): ResourceType {
+  return rules.mode === 'PrometheusRule' ? prometheusRule : core.configMap;
+}
+
+/** Owned types without duplicates (a ConfigMap may serve two purposes). */
+export function uniqueTypes(types: ResourceType[]): ResourceType[] {
+  const seen = new Set<string>();
+  return types.filter((t) => {
+    const id = `${t.group}/${t.kind}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
