@@ -1,0 +1,254 @@
+// Errors of the object store client and the pure policy deciding which
+// failures are retried and which error class a final failure becomes.
+//
+//   ObjectStoreUnavailableError  the store did not answer usefully: down,
+//                                timeout, 5xx/429/SlowDown after retries,
+//                                circuit open. Transient: requeue.
+//   ObjectStoreAccessDeniedError credentials or permissions were rejected
+//                                (AccessDenied, InvalidAccessKeyId,
+//                                SignatureDoesNotMatch, ExpiredToken, …).
+//   ObjectStoreError             any other S3 error; `code` is S3's Code
+//                                (NoSuchBucket, NoSuchKey, …).
+// Both subclasses extend ObjectStoreError, so one instanceof catches all.
+import type { IncomingHttpHeaders } from 'node:http';
+import { exponentialBackoff } from '../backoff.ts';
+import { parseS3Error } from './xml.ts';
+
+export type ObjectStoreErrorDetails = {
+  /** S3's error Code, or ours: Timeout, CircuitOpen, or the socket error (ECONNREFUSED, …). */
+  code: string;
+  /** S3 operation, e.g. GetObject. */
+  operation: string;
+  bucket: string;
+  key?: string | undefined;
+  statusCode?: number | undefined;
+  requestId?: string | undefined;
+  cause?: unknown;
+};
+
+export class ObjectStoreError extends Error {
+  readonly code: string;
+  readonly operation: string;
+  readonly bucket: string;
+  readonly key: string | undefined;
+  readonly statusCode: number | undefined;
+  readonly requestId: string | undefined;
+
+  constructor(message: string, details: ObjectStoreErrorDetails) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'ObjectStoreError';
+    this.code = details.code;
+    this.operation = details.operation;
+    this.bucket = details.bucket;
+    this.key = details.key;
+    this.statusCode = details.statusCode;
+    this.requestId = details.requestId;
+  }
+}
+
+export class ObjectStoreUnavailableError extends ObjectStoreError {
+  constructor(message: string, details: ObjectStoreErrorDetails) {
+    super(message, details);
+    this.name = 'ObjectStoreUnavailableError';
+  }
+}
+
+export class ObjectStoreAccessDeniedError extends ObjectStoreError {
+  constructor(message: string, details: ObjectStoreErrorDetails) {
+    super(message, details);
+    this.name = 'ObjectStoreAccessDeniedError';
+  }
+}
+
+/** For CircuitBreaker's isFailure: only outages count against the store. */
+export function isObjectStoreUnavailable(error: unknown): boolean {
+  return error instanceof ObjectStoreUnavailableError;
+}
+
+/** A missing object (a missing bucket is NoSuchBucket, not this). */
+export function isNoSuchKey(error: unknown): boolean {
+  return error instanceof ObjectStoreError && (error.code === 'NoSuchKey' || error.code === 'NotFound');
+}
+
+export const ACCESS_DENIED_CODES: ReadonlySet<string> = new Set([
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'InvalidToken',
+  'ExpiredToken',
+  'TokenRefreshRequired',
+  'AllAccessDisabled',
+  'AccountProblem',
+  'InvalidSecurity',
+]);
+
+// --- one failed attempt ------------------------------------------------------------
+
+export type Failure =
+  /** The call's time budget ran out. */
+  | { kind: 'timeout' }
+  /** No HTTP answer. notSent: the connection was never made, so nothing reached the server. */
+  | { kind: 'network'; code: string; message: string; notSent: boolean }
+  | { kind: 'http'; status: number; code: string; message: string; requestId?: string };
+
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const RETRYABLE_CODES = new Set([
+  'SlowDown',
+  'RequestTimeout',
+  'InternalError',
+  'ServiceUnavailable',
+  'XMinioServerNotInitialized',
+]);
+
+export function networkFailure(error: unknown): Failure {
+  const e = error as { code?: unknown; message?: unknown } | undefined;
+  const code = typeof e?.code === 'string' ? e.code : 'NetworkError';
+  const message = typeof e?.message === 'string' ? e.message : String(error);
+  return { kind: 'network', code, message, notSent: NOT_SENT.has(code) };
+}
+
+const STATUS_CODES: Record<number, string> = {
+  400: 'BadRequest',
+  403: 'AccessDenied',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  409: 'Conflict',
+  412: 'PreconditionFailed',
+  429: 'SlowDown',
+  500: 'InternalError',
+  501: 'NotImplemented',
+  502: 'BadGateway',
+  503: 'ServiceUnavailable',
+  504: 'GatewayTimeout',
+};
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(',') : (v ?? '');
+}
+
+/**
+ * An HTTP error answer as a Failure: Code and Message from the XML body, else
+ * from MinIO's x-minio-error-code/-desc headers (HEAD answers have no body),
+ * else named after the status.
+ */
+export function httpFailure(status: number, headers: IncomingHttpHeaders, body: Buffer | string): Failure {
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  const parsed = text.length > 0 ? parseS3Error(text) : undefined;
+  const requestId = headerValue(headers, 'x-amz-request-id') || parsed?.requestId;
+  const code =
+    parsed?.code || headerValue(headers, 'x-minio-error-code') || STATUS_CODES[status] || `Http${status}`;
+  const message = parsed?.message ?? headerValue(headers, 'x-minio-error-desc').replace(/^"(.*)"$/, '$1');
+  return { kind: 'http', status, code, message, ...(requestId ? { requestId } : {}) };
+}
+
+// --- retry policy ------------------------------------------------------------------------
+
+/** Whether another attempt may help and is safe. */
+export function isRetryable(failure: Failure, idempotent: boolean): boolean {
+  switch (failure.kind) {
+    case 'timeout':
+      return idempotent;
+    case 'network':
+      return idempotent || failure.notSent;
+    case 'http':
+      if (!idempotent || failure.status === 501) return false;
+      return failure.status >= 500 || failure.status === 429 || RETRYABLE_CODES.has(failure.code);
+  }
+}
+
+/** The store is down or overloaded (as opposed to answering "no"). */
+export function isUnavailableFailure(failure: Failure): boolean {
+  return failure.kind !== 'http' || isRetryable(failure, true);
+}
+
+export type RetryPolicy = {
+  /** Attempts per call, the first included. */
+  maxAttempts: number;
+  baseMs: number;
+  maxMs: number;
+  /** See exponentialBackoff. */
+  jitter: number;
+};
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 4, baseMs: 100, maxMs: 3_000, jitter: 0.3 };
+
+/**
+ * The delay before the next attempt, or undefined to give up: not retryable,
+ * attempts used up, or the wait would leave less than minAttemptMs of the
+ * call's budget for the next attempt.
+ */
+export function nextRetryDelay(args: {
+  failure: Failure;
+  idempotent: boolean;
+  /** Attempts made so far (1 after the first). */
+  attempts: number;
+  remainingMs: number;
+  policy: RetryPolicy;
+  random?: () => number;
+  minAttemptMs?: number;
+}): number | undefined {
+  const { failure, idempotent, attempts, remainingMs, policy } = args;
+  if (!isRetryable(failure, idempotent) || attempts >= policy.maxAttempts) return undefined;
+  const delay = exponentialBackoff({
+    attempt: attempts - 1,
+    baseMs: policy.baseMs,
+    maxMs: policy.maxMs,
+    jitter: policy.jitter,
+    ...(args.random ? { random: args.random } : {}),
+  });
+  return delay + (args.minAttemptMs ?? 50) <= remainingMs ? delay : undefined;
+}
+
+// --- the final error ------------------------------------------------------------------------
+
+export type ErrorContext = {
+  operation: string;
+  bucket: string;
+  key?: string | undefined;
+  /** "http://127.0.0.1:9000", never with userinfo. */
+  endpoint: string;
+  /** Identifies the credentials in an access-denied message; not secret. */
+  accessKeyId: string;
+  timeoutMs: number;
+  attempts?: number;
+  elapsedMs?: number;
+};
+
+/** The error a failure ends as; the message names the call, the store and the problem. */
+export function toObjectStoreError(failure: Failure, ctx: ErrorContext): ObjectStoreError {
+  const where = `${ctx.operation} s3://${ctx.bucket}/${ctx.key ?? ''}`;
+  const after =
+    ctx.attempts !== undefined && ctx.attempts > 1
+      ? ` (after ${ctx.attempts} attempts in ${ctx.elapsedMs ?? 0}ms)`
+      : '';
+  const base = { operation: ctx.operation, bucket: ctx.bucket, key: ctx.key };
+  if (failure.kind === 'timeout') {
+    return new ObjectStoreUnavailableError(
+      `${where}: object store at ${ctx.endpoint} did not answer within ${ctx.timeoutMs}ms${after}`,
+      { ...base, code: 'Timeout' },
+    );
+  }
+  if (failure.kind === 'network') {
+    return new ObjectStoreUnavailableError(
+      `${where}: object store at ${ctx.endpoint} unreachable: ${failure.code} ${failure.message}${after}`,
+      { ...base, code: failure.code },
+    );
+  }
+  const details = { ...base, code: failure.code, statusCode: failure.status, requestId: failure.requestId };
+  const text = failure.message ? `${failure.code}: ${failure.message}` : failure.code;
+  if (isUnavailableFailure(failure)) {
+    return new ObjectStoreUnavailableError(
+      `${where}: object store at ${ctx.endpoint} failing: HTTP ${failure.status} ${text}${after}`,
+      details,
+    );
+  }
+  if (ACCESS_DENIED_CODES.has(failure.code) || failure.status === 403) {
+    return new ObjectStoreAccessDeniedError(
+      `${where}: ${ctx.endpoint} denied access: ${text} (access key id "${ctx.accessKeyId}"; ` +
+        'check the access key, the secret key and the bucket policy)',
+      details,
+    );
+  }
+  return new ObjectStoreError(`${where}: ${text} (HTTP ${failure.status})`, details);
+}

@@ -1,0 +1,249 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../config.ts';
+import {
+  createObjectStore,
+  decodeListedKey,
+  fixedSizeChunks,
+  formatS3Uri,
+  metadataFromHeaders,
+  metadataHeaders,
+  normalizePrefix,
+  objectStoreConfigFromEnv,
+  objectStoreFromEnv,
+  parseS3Uri,
+  queryString,
+  requestTarget,
+  validateBucketName,
+  validateKey,
+} from './s3.ts';
+
+describe('parseS3Uri', () => {
+  it('splits bucket and key, taking the key literally', () => {
+    expect(parseS3Uri('s3://ymera-models/runs/7/model.onnx')).toEqual({
+      bucket: 'ymera-models',
+      key: 'runs/7/model.onnx',
+    });
+    expect(parseS3Uri('s3://ymera-backups/a%20b/c d?x#y')).toEqual({
+      bucket: 'ymera-backups',
+      key: 'a%20b/c d?x#y',
+    });
+    expect(parseS3Uri('s3://ymera-backups')).toEqual({ bucket: 'ymera-backups', key: '' });
+    expect(parseS3Uri('s3://ymera-backups/')).toEqual({ bucket: 'ymera-backups', key: '' });
+    expect(parseS3Uri('s3://b.with.dots/k//x')).toEqual({ bucket: 'b.with.dots', key: 'k//x' });
+  });
+
+  it('rejects other schemes and invalid bucket names, saying why', () => {
+    expect(() => parseS3Uri('https://ymera-models/x')).toThrow(/not an s3:\/\/ URI/);
+    expect(() => parseS3Uri('S3://ymera-models/x')).toThrow(/not an s3:\/\/ URI/);
+    expect(() => parseS3Uri('s3:///key')).toThrow(/3-63 characters/);
+    expect(() => parseS3Uri('s3://Ymera/x')).toThrow(/invalid s3:\/\/ URI "s3:\/\/Ymera\/x"/);
+    expect(() => parseS3Uri('s3://ab/x')).toThrow(/3-63/);
+  });
+
+  it('round-trips with formatS3Uri', () => {
+    const uri = formatS3Uri('ymera-artifacts', 'pipelines/p1/out.tar');
+    expect(uri).toBe('s3://ymera-artifacts/pipelines/p1/out.tar');
+    expect(parseS3Uri(uri)).toEqual({ bucket: 'ymera-artifacts', key: 'pipelines/p1/out.tar' });
+  });
+});
+
+describe('names', () => {
+  it('validates bucket names by the S3 rules', () => {
+    for (const ok of ['ymera-models', 'abc', 'a.b-c', 'x'.repeat(63)])
+      expect(validateBucketName(ok), ok).toBeUndefined();
+    for (const bad of [
+      'ab',
+      'x'.repeat(64),
+      'Upper',
+      '-lead',
+      'trail-',
+      'a..b',
+      'a.-b',
+      '192.168.1.1',
+      'under_score',
+    ]) {
+      expect(validateBucketName(bad), bad).toBeDefined();
+    }
+  });
+
+  it('normalizes store prefixes to "" or "…/"', () => {
+    expect(normalizePrefix(undefined)).toBe('');
+    expect(normalizePrefix('')).toBe('');
+    expect(normalizePrefix('/')).toBe('');
+    expect(normalizePrefix('models')).toBe('models/');
+    expect(normalizePrefix('/ns/name/')).toBe('ns/name/');
+  });
+
+  it('requires non-empty keys of at most 1024 UTF-8 bytes', () => {
+    expect(() => validateKey('')).toThrow(TypeError);
+    expect(() => validateKey('ü'.repeat(513))).toThrow(/1024 bytes/);
+    expect(() => validateKey('a'.repeat(1024))).not.toThrow();
+  });
+
+  it('decodes url-encoded listing keys ("+" is a space, %2B a plus)', () => {
+    expect(decodeListedKey('runs/a+b%2Bc%26d%C3%BC')).toBe('runs/a b+c&dü');
+  });
+});
+
+describe('requestTarget', () => {
+  const endpoint = new URL('http://127.0.0.1:9000');
+
+  it('path style puts the bucket in the path and encodes the key once', () => {
+    expect(requestTarget(endpoint, 'ymera-models', 'path', 'runs/a b+ü.onnx')).toEqual({
+      host: '127.0.0.1:9000',
+      path: '/ymera-models/runs/a%20b%2B%C3%BC.onnx',
+    });
+    expect(requestTarget(endpoint, 'ymera-models', 'path')).toEqual({
+      host: '127.0.0.1:9000',
+      path: '/ymera-models',
+    });
+  });
+
+  it('virtual-host style puts the bucket in the host', () => {
+    expect(requestTarget(new URL('https://s3.eu-west-1.amazonaws.com'), 'b1x', 'virtual-host', 'k')).toEqual({
+      host: 'b1x.s3.eu-west-1.amazonaws.com',
+      path: '/k',
+    });
+    expect(requestTarget(new URL('https://s3.amazonaws.com/'), 'b1x', 'virtual-host')).toEqual({
+      host: 'b1x.s3.amazonaws.com',
+      path: '/',
+    });
+  });
+
+  it('keeps a path the endpoint has (a gateway mounted under /s3)', () => {
+    expect(requestTarget(new URL('http://gw:8080/s3/'), 'bkt', 'path', 'k')).toEqual({
+      host: 'gw:8080',
+      path: '/s3/bkt/k',
+    });
+  });
+
+  it('builds query strings the way they are signed', () => {
+    expect(queryString([])).toBe('');
+    expect(
+      queryString([
+        ['uploads', ''],
+        ['prefix', 'a b/'],
+        ['continuation-token', 'x+y='],
+      ]),
+    ).toBe('?uploads&prefix=a%20b%2F&continuation-token=x%2By%3D');
+  });
+});
+
+describe('metadata', () => {
+  it('maps to lowercased x-amz-meta-* headers and back', () => {
+    const headers = metadataHeaders({ 'Model-Sha256': 'abc', run_id: '7' });
+    expect(headers).toEqual({ 'x-amz-meta-model-sha256': 'abc', 'x-amz-meta-run_id': '7' });
+    expect(metadataFromHeaders({ ...headers, 'content-type': 'x' })).toEqual({
+      'model-sha256': 'abc',
+      run_id: '7',
+    });
+  });
+
+  it('rejects names and values an HTTP header cannot carry', () => {
+    expect(() => metadataHeaders({ 'bad name': 'x' })).toThrow(/invalid metadata name/);
+    expect(() => metadataHeaders({ note: 'naïve' })).toThrow(/printable ASCII/);
+    expect(() => metadataHeaders({ note: 'a\r\nInjected: 1' })).toThrow(/printable ASCII/);
+  });
+});
+
+describe('objectStoreConfigFromEnv', () => {
+  const env = {
+    YMERA_S3_ENDPOINT: 'http://127.0.0.1:9000',
+    YMERA_S3_ACCESS_KEY: 'ymera-local',
+    YMERA_S3_SECRET_KEY: 'not-printed',
+  };
+
+  it('is undefined (storage disabled) without an endpoint', () => {
+    expect(objectStoreConfigFromEnv({})).toBeUndefined();
+    expect(objectStoreFromEnv('ymera-models', {}, {})).toBeUndefined();
+  });
+
+  it('reads endpoint, credentials, region and addressing with defaults', () => {
+    expect(objectStoreConfigFromEnv(env)).toEqual({
+      endpoint: 'http://127.0.0.1:9000',
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'ymera-local', secretAccessKey: 'not-printed' },
+      addressing: 'path',
+    });
+    expect(
+      objectStoreConfigFromEnv({
+        YMERA_S3_ENDPOINT: 'https://s3.eu-west-1.amazonaws.com/',
+        AWS_ACCESS_KEY_ID: 'AKID',
+        AWS_SECRET_ACCESS_KEY: 's',
+        AWS_SESSION_TOKEN: 't',
+        AWS_REGION: 'eu-west-1',
+        YMERA_S3_ADDRESSING: 'virtual-host',
+      }),
+    ).toEqual({
+      endpoint: 'https://s3.eu-west-1.amazonaws.com',
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'AKID', secretAccessKey: 's', sessionToken: 't' },
+      addressing: 'virtual-host',
+    });
+  });
+
+  it('fails with ConfigError naming the variable, never echoing secrets', () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ ...env, YMERA_S3_ENDPOINT: 'ftp://x' }, /YMERA_S3_ENDPOINT must be an http/],
+      [{ ...env, YMERA_S3_ENDPOINT: 'not a url' }, /YMERA_S3_ENDPOINT must be an http/],
+      [{ ...env, YMERA_S3_ENDPOINT: 'http://u:not-printed@h:9000' }, /must not carry credentials/],
+      [{ YMERA_S3_ENDPOINT: 'http://h:9000' }, /YMERA_S3_ACCESS_KEY and YMERA_S3_SECRET_KEY/],
+      [{ ...env, YMERA_S3_ADDRESSING: 'dns' }, /YMERA_S3_ADDRESSING must be/],
+    ];
+    for (const [bad, message] of cases) {
+      let error: unknown;
+      try {
+        objectStoreConfigFromEnv(bad);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(message);
+      expect((error as Error).message).not.toContain('not-printed');
+    }
+  });
+
+  it('builds a store bound to a bucket and prefix; withPrefix nests', () => {
+    const store = objectStoreFromEnv('ymera-models', { prefix: 'ns' }, env);
+    expect(store?.bucket).toBe('ymera-models');
+    expect(store?.prefix).toBe('ns/');
+    expect(store?.withPrefix('run-1').prefix).toBe('ns/run-1/');
+    store?.close();
+  });
+
+  it('validates options at construction', () => {
+    const base = {
+      endpoint: 'http://127.0.0.1:9000',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    };
+    expect(() => createObjectStore({ ...base, bucket: 'Bad_Bucket' })).toThrow(/bucket name/);
+    expect(() => createObjectStore({ ...base, bucket: 'okay', partSizeBytes: 1024 })).toThrow(
+      /partSizeBytes/,
+    );
+    expect(() => createObjectStore({ ...base, bucket: 'okay', endpoint: 'file:///x' })).toThrow(/http\(s\)/);
+  });
+});
+
+describe('fixedSizeChunks', () => {
+  async function sizes(pieces: Array<string | Buffer>, size: number): Promise<number[]> {
+    const out: number[] = [];
+    for await (const c of fixedSizeChunks(Readable.from(pieces), size)) out.push(c.length);
+    return out;
+  }
+
+  it('re-slices any input into equal chunks with a shorter last one', async () => {
+    expect(await sizes(['abc', 'defgh', 'ij'], 4)).toEqual([4, 4, 2]);
+    expect(await sizes([Buffer.alloc(10)], 5)).toEqual([5, 5]);
+    expect(await sizes([], 5)).toEqual([]);
+    expect(await sizes(['a', 'b', 'c'], 1)).toEqual([1, 1, 1]);
+  });
+
+  it('keeps the bytes and their order', async () => {
+    const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+    const pieces = [data.subarray(0, 7), data.subarray(7, 500), data.subarray(500)];
+    const chunks: Buffer[] = [];
+    for await (const c of fixedSizeChunks(Readable.from(pieces), 64)) chunks.push(c);
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+  });
+});

@@ -1,0 +1,408 @@
+// The object store client against a real MinIO server (test/e2e/stack/minio.sh):
+// round trips, pagination, deletes, typed errors for wrong credentials and a
+// missing bucket, and what happens while the server is down and after it is
+// back. The server is always this file's local MinIO, since the outage tests
+// stop and start it.
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer as httpServer } from 'node:http';
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CircuitBreaker } from '../../operator/backoff.ts';
+import { createLogger } from '../../operator/logger.ts';
+import {
+  ObjectStoreAccessDeniedError,
+  ObjectStoreError,
+  ObjectStoreUnavailableError,
+  createObjectStore,
+  isNoSuchKey,
+  isObjectStoreUnavailable,
+  objectStoreConfigFromEnv,
+  queryString,
+  requestTarget,
+} from '../../operator/storage/s3.ts';
+import { EMPTY_SHA256, signRequest, signingHeaders } from '../../operator/storage/sigv4.ts';
+import { parseXml } from '../../operator/storage/xml.ts';
+import type { ObjectStore, ObjectStoreConfig, ObjectStoreOptions } from '../../operator/storage/s3.ts';
+import { repo } from './support.ts';
+
+const MINIO = path.join(repo, 'test/e2e/stack/minio.sh');
+
+function minio(
+  command: 'up' | 'down' | 'env' | 'status',
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('bash', [MINIO, command], { cwd: repo, timeout: 600_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function minioOk(command: 'up' | 'down'): Promise<void> {
+  const r = await minio(command);
+  if (r.code !== 0) throw new Error(`minio.sh ${command} failed (${r.code}): ${r.stderr}`);
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** Keys with an unfinished multipart upload, asked with a hand-signed ListMultipartUploads. */
+async function pendingUploads(bucket: string, prefix: string): Promise<string[]> {
+  const query: Array<[string, string]> = [
+    ['uploads', ''],
+    ['prefix', prefix],
+  ];
+  const endpoint = new URL(config.endpoint);
+  const target = requestTarget(endpoint, bucket, 'path');
+  const date = new Date();
+  const headers = { host: target.host, ...signingHeaders(date, EMPTY_SHA256, config.credentials) };
+  const { authorization } = signRequest(
+    { method: 'GET', path: target.path, query, headers, payloadHash: EMPTY_SHA256 },
+    config.credentials,
+    { region: config.region, service: 's3', date },
+  );
+  const res = await fetch(`${config.endpoint}${target.path}${queryString(query)}`, {
+    headers: { ...headers, authorization },
+  });
+  const body = await res.text();
+  if (!res.ok) throw new Error(`ListMultipartUploads: HTTP ${res.status} ${body}`);
+  return parseXml(body)
+    .children.filter((c) => c.name === 'Upload')
+    .map((u) => u.children.find((c) => c.name === 'Key')?.text ?? '');
+}
+
+let config: ObjectStoreConfig;
+const stores: ObjectStore[] = [];
+// every run works under its own prefix, so runs never see each other's objects
+const runPrefix = `e2e-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+
+function store(options: Partial<ObjectStoreOptions> = {}): ObjectStore {
+  const s = createObjectStore({
+    ...config,
+    bucket: 'ymera-artifacts',
+    prefix: runPrefix,
+    timeoutMs: 10_000,
+    ...options,
+  });
+  stores.push(s);
+  return s;
+}
+
+beforeAll(async () => {
+  await minioOk('up');
+  const env: Record<string, string> = {};
+  for (const line of (await minio('env')).stdout.split('\n')) {
+    const m = /^export (\w+)=(.*)$/.exec(line.trim());
+    if (m?.[1] && m[2] !== undefined) env[m[1]] = m[2];
+  }
+  const parsed = objectStoreConfigFromEnv(env);
+  if (!parsed) throw new Error('minio.sh env printed no YMERA_S3_ENDPOINT');
+  config = parsed;
+});
+
+afterAll(async () => {
+  // leave the server up for whoever runs next, even if an outage test failed midway
+  if ((await minio('status')).code !== 0) await minioOk('up');
+  if (config)
+    await store()
+      .deletePrefix('')
+      .catch(() => undefined);
+  for (const s of stores) s.close();
+});
+
+describe('object store on MinIO', () => {
+  it('has the three platform buckets', async () => {
+    for (const bucket of ['ymera-models', 'ymera-artifacts', 'ymera-backups']) {
+      await store({ bucket, prefix: '' }).checkBucket();
+    }
+  });
+
+  it('puts, heads and gets an object with its content type and metadata', async () => {
+    const s = store();
+    const body = '{"accuracy": 0.93}';
+    const { etag } = await s.put('runs/r1/metrics.json', body, {
+      contentType: 'application/json',
+      metadata: { 'Run-Id': 'r1', stage: 'eval' },
+    });
+    expect(etag).toBe(md5(Buffer.from(body)));
+
+    const info = await s.head('runs/r1/metrics.json');
+    expect(info).toMatchObject({
+      size: Buffer.byteLength(body),
+      etag,
+      contentType: 'application/json',
+      metadata: { 'run-id': 'r1', stage: 'eval' },
+    });
+    expect(Math.abs((info?.lastModified.getTime() ?? 0) - Date.now())).toBeLessThan(60_000);
+    expect((await s.get('runs/r1/metrics.json')).toString('utf8')).toBe(body);
+
+    // overwriting replaces content and metadata
+    await s.put('runs/r1/metrics.json', Buffer.from('v2'));
+    expect((await s.get('runs/r1/metrics.json')).toString()).toBe('v2');
+    expect((await s.head('runs/r1/metrics.json'))?.metadata).toEqual({});
+  });
+
+  it('reports a missing key: get throws NoSuchKey, head is undefined, delete succeeds', async () => {
+    const s = store();
+    const error = await rejection(s.get('no/such/key'));
+    expect(error).toBeInstanceOf(ObjectStoreError);
+    expect(error).not.toBeInstanceOf(ObjectStoreUnavailableError);
+    expect(isNoSuchKey(error)).toBe(true);
+    expect((error as ObjectStoreError).statusCode).toBe(404);
+    expect((error as Error).message).toContain(
+      `GetObject s3://ymera-artifacts/${runPrefix}/no/such/key: NoSuchKey`,
+    );
+    expect(await s.head('no/such/key')).toBeUndefined();
+    await s.delete('no/such/key');
+  });
+
+  it('lists page by page (ListObjectsV2 continuation) in key order, keys relative to the prefix', async () => {
+    const s = store().withPrefix('listing');
+    // names that need encoding in the path, the query and the XML listing
+    const keys = ['a', 'b/1', 'b/2', 'b/3 with space', 'c+plus', 'd&amp', 'e/ü.bin'];
+    for (const key of keys) await s.put(key, key);
+    const listed = await s.listAll('', { maxKeys: 2 });
+    expect(listed.map((o) => o.key)).toEqual(keys);
+    expect(listed.find((o) => o.key === 'c+plus')).toMatchObject({
+      size: 6,
+      etag: md5(Buffer.from('c+plus')),
+    });
+    expect(
+      listed.every((o) => o.lastModified instanceof Date && !Number.isNaN(o.lastModified.getTime())),
+    ).toBe(true);
+
+    const sub = [];
+    for await (const o of s.list('b/', { maxKeys: 1 })) sub.push(o.key);
+    expect(sub).toEqual(['b/1', 'b/2', 'b/3 with space']);
+    expect(await s.listAll('zzz')).toEqual([]);
+    // the same objects seen from the parent prefix
+    expect((await store().listAll('listing/b/')).map((o) => o.key)).toEqual([
+      'listing/b/1',
+      'listing/b/2',
+      'listing/b/3 with space',
+    ]);
+  });
+
+  it('deletes one object and everything under a prefix', async () => {
+    const s = store().withPrefix('deleting');
+    for (const key of ['keep', 'old/1', 'old/2', 'old/3/x']) await s.put(key, key);
+    await s.delete('keep');
+    expect(await s.head('keep')).toBeUndefined();
+    expect(await s.deletePrefix('old/', { maxKeys: 2 })).toBe(3);
+    expect(await s.listAll()).toEqual([]);
+    expect(await s.deletePrefix('old/')).toBe(0);
+    await expect(store({ prefix: '' }).deletePrefix('')).rejects.toThrow(/non-empty prefix/);
+  });
+
+  it('round-trips a 6 MiB buffer and a 13 MiB stream (multipart) with equal sha256', async () => {
+    const s = store({ partSizeBytes: 5 * 1024 * 1024 });
+    const big = randomBytes(6 * 1024 * 1024 + 123);
+    const { etag } = await s.put('big/model.onnx', big);
+    expect(etag).toBe(md5(big)); // 6 MiB + 123 B in a buffer is one PutObject
+    expect(sha256(await s.get('big/model.onnx'))).toBe(sha256(big));
+
+    const streamed = randomBytes(13 * 1024 * 1024 + 7);
+    // a stream of unknown length, in odd-sized chunks
+    const source = Readable.from(
+      (function* () {
+        for (let i = 0; i < streamed.length; i += 777_777) yield streamed.subarray(i, i + 777_777);
+      })(),
+    );
+    const put = await s.put('big/weights.bin', source, { contentType: 'application/octet-stream' });
+    expect(put.etag).toMatch(/-3$/); // 5 MiB + 5 MiB + 3 MiB parts
+    const info = await s.head('big/weights.bin');
+    expect(info?.size).toBe(streamed.length);
+    const hash = createHash('sha256');
+    for await (const chunk of await s.getStream('big/weights.bin')) hash.update(chunk as Buffer);
+    expect(hash.digest('hex')).toBe(sha256(streamed));
+
+    // a small stream is a single PutObject
+    const small = await s.put('big/small.txt', Readable.from([Buffer.from('tiny')]));
+    expect(small.etag).toBe(md5(Buffer.from('tiny')));
+  });
+
+  it('names the problem when the bucket does not exist', async () => {
+    const s = store({ bucket: 'ymera-no-such-bucket' });
+    for (const call of [
+      () => s.get('x'),
+      () => s.head('x'),
+      () => s.put('x', 'y'),
+      () => s.listAll(),
+      () => s.delete('x'),
+      () => s.checkBucket(),
+    ]) {
+      const error = await rejection(call());
+      expect(error).toBeInstanceOf(ObjectStoreError);
+      expect((error as ObjectStoreError).code).toBe('NoSuchBucket');
+      expect((error as Error).message).toContain('s3://ymera-no-such-bucket/');
+    }
+  });
+
+  it('rejects wrong credentials at once with ObjectStoreAccessDeniedError naming the cause', async () => {
+    const wrongSecret = store({
+      credentials: { ...config.credentials, secretAccessKey: 'wrong-secret-value' },
+    });
+    const started = Date.now();
+    const e1 = await rejection(wrongSecret.get('anything'));
+    expect(e1).toBeInstanceOf(ObjectStoreAccessDeniedError);
+    expect((e1 as ObjectStoreError).code).toBe('SignatureDoesNotMatch');
+    expect((e1 as ObjectStoreError).statusCode).toBe(403);
+    expect((e1 as Error).message).toContain('denied access: SignatureDoesNotMatch');
+    expect((e1 as Error).message).not.toContain('wrong-secret-value');
+    expect((e1 as Error).message).not.toContain(config.credentials.secretAccessKey);
+
+    const wrongKey = store({ credentials: { accessKeyId: 'nobody', secretAccessKey: 'whatever-1' } });
+    for (const call of [() => wrongKey.put('x', 'y'), () => wrongKey.head('x'), () => wrongKey.listAll()]) {
+      const e2 = await rejection(call());
+      expect(e2).toBeInstanceOf(ObjectStoreAccessDeniedError);
+      expect((e2 as ObjectStoreError).code).toBe('InvalidAccessKeyId');
+      expect((e2 as Error).message).toContain('access key id "nobody"');
+    }
+    // answers are not retried: all of this took a few round trips, not backoff
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('times out against a server that accepts connections but never answers', async () => {
+    const sockets: Socket[] = [];
+    const hole: Server = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve));
+    const port = (hole.address() as { port: number }).port;
+    try {
+      const s = store({ endpoint: `http://127.0.0.1:${port}`, timeoutMs: 1_000 });
+      const started = Date.now();
+      const error = await rejection(s.get('x'));
+      const elapsed = Date.now() - started;
+      expect(error).toBeInstanceOf(ObjectStoreUnavailableError);
+      expect((error as ObjectStoreError).code).toBe('Timeout');
+      expect((error as Error).message).toContain('did not answer within 1000ms');
+      expect(elapsed).toBeGreaterThanOrEqual(950);
+      expect(elapsed).toBeLessThan(2_500);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => hole.close(resolve));
+    }
+  });
+
+  it("stops at once when the caller aborts, with the caller's reason, not an ObjectStoreError", async () => {
+    const sockets: Socket[] = [];
+    const hole: Server = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve));
+    const port = (hole.address() as { port: number }).port;
+    try {
+      const s = store({ endpoint: `http://127.0.0.1:${port}`, timeoutMs: 30_000 });
+      const controller = new AbortController();
+      const started = Date.now();
+      setTimeout(() => controller.abort(new Error('reconcile cancelled')), 200);
+      const error = await rejection(s.get('x', { signal: controller.signal }));
+      expect(error).not.toBeInstanceOf(ObjectStoreError);
+      expect((error as Error).message).toBe('reconcile cancelled');
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => hole.close(resolve));
+    }
+  });
+
+  it('fails a download stream that stalls midway with ObjectStoreUnavailableError', async () => {
+    // answers 200 with part of the body, then goes silent
+    const stalled = httpServer((_req, res) => {
+      res.writeHead(200, { 'content-length': '1000000', etag: '"x"' });
+      res.write(Buffer.alloc(1000));
+    });
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const port = (stalled.address() as { port: number }).port;
+    try {
+      const s = store({ endpoint: `http://127.0.0.1:${port}`, timeoutMs: 500 });
+      const stream = await s.getStream('x');
+      let received = 0;
+      const error = await rejection(
+        (async () => {
+          for await (const chunk of stream) received += (chunk as Buffer).length;
+        })(),
+      );
+      expect(received).toBe(1000);
+      expect(error).toBeInstanceOf(ObjectStoreUnavailableError);
+      expect((error as ObjectStoreError).code).toBe('Timeout');
+      expect((error as Error).message).toContain('no data from');
+    } finally {
+      stalled.closeAllConnections();
+      await new Promise((resolve) => stalled.close(resolve));
+    }
+  });
+
+  it('leaves no object behind when a streamed (multipart) upload fails midway', async () => {
+    const s = store({ partSizeBytes: 5 * 1024 * 1024 });
+    const source = Readable.from(
+      (async function* () {
+        for (let i = 0; i < 3; i++) yield randomBytes(4 * 1024 * 1024);
+        throw new Error('source disk went away');
+      })(),
+    );
+    await expect(s.put('broken/upload.bin', source)).rejects.toThrow('source disk went away');
+    expect(await s.head('broken/upload.bin')).toBeUndefined();
+    // and the upload was aborted, not left to hold its parts (ListMultipartUploads)
+    expect(await pendingUploads('ymera-artifacts', `${runPrefix}/broken/upload.bin`)).toEqual([]);
+  });
+
+  it('fails fast with ObjectStoreUnavailableError while MinIO is down, and works once it is back', async () => {
+    const s = store();
+    await s.put('survives/restart.txt', 'still here');
+    await minioOk('down');
+    try {
+      // retries with backoff, then gives up within the call's budget
+      const lines: string[] = [];
+      const logger = createLogger({ level: 'debug', sink: { write: (line: string) => lines.push(line) } });
+      const down = store({ timeoutMs: 2_000, retry: { baseMs: 100, maxMs: 400 }, logger });
+      const started = Date.now();
+      const error = await rejection(down.get('survives/restart.txt'));
+      const elapsed = Date.now() - started;
+      expect(error).toBeInstanceOf(ObjectStoreUnavailableError);
+      expect(isObjectStoreUnavailable(error)).toBe(true);
+      expect((error as ObjectStoreError).code).toBe('ECONNREFUSED');
+      expect((error as Error).message).toMatch(/unreachable: ECONNREFUSED .*\(after 4 attempts in \d+ms\)/);
+      expect(elapsed).toBeLessThan(2_000);
+      // each retry is logged, without credentials or signatures
+      expect(lines.filter((l) => l.includes('retrying'))).toHaveLength(3);
+      const logged = lines.join('\n');
+      expect(logged).toContain('ECONNREFUSED');
+      expect(logged).not.toContain(config.credentials.secretAccessKey);
+      expect(logged).not.toContain('AWS4-HMAC-SHA256');
+
+      // a circuit breaker turns a lasting outage into immediate failures
+      const breaker = new CircuitBreaker({
+        failureThreshold: 2,
+        coolDownMs: 60_000,
+        isFailure: isObjectStoreUnavailable,
+      });
+      const guarded = store({ timeoutMs: 1_000, retry: { maxAttempts: 1 }, breaker });
+      await rejection(guarded.head('x'));
+      await rejection(guarded.head('x'));
+      expect(breaker.state).toBe('open');
+      const open = await rejection(guarded.head('x'));
+      expect(open).toBeInstanceOf(ObjectStoreUnavailableError);
+      expect((open as ObjectStoreError).code).toBe('CircuitOpen');
+
+      // a call with a long enough budget rides out the restart: it retries until MinIO answers
+      const patient = store({ timeoutMs: 60_000, retry: { maxAttempts: 1000, baseMs: 200, maxMs: 500 } });
+      const pending = patient.get('survives/restart.txt');
+      await minioOk('up');
+      expect((await pending).toString()).toBe('still here');
+    } finally {
+      await minioOk('up');
+    }
+    // and the store that saw the outage works again on its old (now dead) keep-alive connections
+    expect((await s.get('survives/restart.txt')).toString()).toBe('still here');
+  });
+});

@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# Local S3-compatible object store (MinIO) for the ymera e2e tests and the demo.
+#
+#   minio.sh up      start (or repair) the server and create the buckets; idempotent
+#   minio.sh down    stop it (data is kept); idempotent
+#   minio.sh purge   stop it and delete its data
+#   minio.sh status  print whether it is up; exit 0 if up and ready, 1 otherwise
+#   minio.sh env     print `export YMERA_S3_...` (eval it)
+#
+# One MinIO server built from its Go module by build-minio.sh (no download of
+# release binaries, no Docker), S3 API on 127.0.0.1:$YMERA_S3_PORT (9000); the
+# web console is disabled (MINIO_BROWSER=off; its address is pinned to
+# 127.0.0.1:$YMERA_S3_CONSOLE_PORT all the same). Buckets ymera-models,
+# ymera-artifacts and ymera-backups are created with the operator's own S3
+# client (minio-buckets.ts), so no `mc` is needed.
+#
+# State under $YMERA_STATE_DIR/minio (default <repo>/.tmp/minio):
+#   data/       the single drive
+#   minio.log   server output
+#   minio.pid   pid of the server
+# After a crash (kill -9) `up` finds the dead pid and starts the server again
+# on the same data; a server of this data dir that the pid file lost track of
+# is stopped first, so two never share the drive.
+#
+# The credentials are fixed, local-only test credentials (the server listens on
+# 127.0.0.1 only); nothing else secret is printed.
+#
+# Environment: YMERA_S3_PORT, YMERA_S3_CONSOLE_PORT, YMERA_STATE_DIR, YMERA_CACHE.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../../.." && pwd)"
+
+HOST=127.0.0.1
+PORT="${YMERA_S3_PORT:-9000}"
+CONSOLE_PORT="${YMERA_S3_CONSOLE_PORT:-9001}"
+ENDPOINT="http://$HOST:$PORT"
+REGION=us-east-1
+ACCESS_KEY=ymera-local
+SECRET_KEY=ymera-local-secret
+BUCKETS=(ymera-models ymera-artifacts ymera-backups)
+
+STATE_DIR="${YMERA_STATE_DIR:-$repo/.tmp}"
+[[ "$STATE_DIR" == /* ]] || STATE_DIR="$PWD/$STATE_DIR"
+MDIR="$STATE_DIR/minio"
+DATA_DIR="$MDIR/data"
+LOG_FILE="$MDIR/minio.log"
+PID_FILE="$MDIR/minio.pid"
+CACHE="${YMERA_CACHE:-$HOME/.cache/ymera}"
+
+log() { printf '[minio] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# --- process bookkeeping -------------------------------------------------------
+
+# alive <pid>: the process exists and is not a zombie
+alive() {
+  local pid="$1" state
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" || return 1
+  [[ -n "$state" && "$state" != Z && "$state" != X ]]
+}
+
+# ours <pid>: a live MinIO server from our cache serving this data dir
+ours() {
+  local exe cmd
+  alive "$1" || return 1
+  exe="$(readlink -f "/proc/$1/exe" 2>/dev/null)" || return 1
+  [[ "$exe" == "$CACHE/bin/minio-"*/minio ]] || return 1
+  cmd="$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" || return 1
+  [[ "$cmd" == *" server "*" $DATA_DIR "* ]]
+}
+
+# every server of this data dir, whatever the pid file says
+server_pids() {
+  local p
+  for p in /proc/[0-9]*; do
+    p="${p#/proc/}"
+    if ours "$p"; then echo "$p"; fi
+  done
+  return 0
+}
+
+port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+ready() { curl -fsS -o /dev/null --max-time 2 "$ENDPOINT/minio/health/ready" 2>/dev/null; }
+
+tracked_pid() {
+  local pid
+  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+  if ours "$pid"; then echo "$pid"; fi
+}
+
+running() { [[ -n "$(tracked_pid)" ]] && ready; }
+
+stop_pids() {
+  local pids="$1" p left deadline
+  [[ -z "$pids" ]] && return 0
+  log "stopping MinIO (pid ${pids//$'\n'/ })"
+  # shellcheck disable=SC2086
+  kill -TERM $pids 2>/dev/null || true
+  deadline=$((SECONDS + 15))
+  while ((SECONDS < deadline)); do
+    left=""
+    for p in $pids; do alive "$p" && left+=" $p"; done
+    [[ -z "$left" ]] && return 0
+    sleep 0.2
+  done
+  log "still running after 15s; killing${left}"
+  # shellcheck disable=SC2086
+  kill -KILL $left 2>/dev/null || true
+  sleep 0.3
+}
+
+lock() {
+  mkdir -p "$MDIR"
+  exec 9>"$MDIR/.lock"
+  flock -w 300 9 || die "another minio.sh holds $MDIR/.lock"
+}
+
+# --- commands ------------------------------------------------------------------
+
+ensure_buckets() {
+  local node_dir
+  node_dir="$("$repo/scripts/node-env.sh")" || die "Node.js 24 is needed to create the buckets"
+  YMERA_S3_ENDPOINT="$ENDPOINT" YMERA_S3_ACCESS_KEY="$ACCESS_KEY" YMERA_S3_SECRET_KEY="$SECRET_KEY" \
+    YMERA_S3_REGION="$REGION" PATH="$node_dir:$PATH" \
+    node --disable-warning=ExperimentalWarning "$here/minio-buckets.ts" "${BUCKETS[@]}" 9>&- ||
+    die "could not create the buckets ${BUCKETS[*]}"
+}
+
+start_server() {
+  local bin="$1" pid deadline
+  mkdir -p "$DATA_DIR"
+  # keep the log from growing without bound across many runs
+  if [[ -f "$LOG_FILE" ]] && (($(stat -c %s "$LOG_FILE") > 20 * 1024 * 1024)); then
+    mv -f "$LOG_FILE" "$LOG_FILE.1"
+  fi
+  log "starting MinIO on $ENDPOINT (data in $DATA_DIR)"
+  # setsid: a Ctrl-C meant for the caller must not stop the server. It runs
+  # without the lock fd (9) and without our stdout, so callers that capture
+  # our output do not wait for the server to exit.
+  MINIO_ROOT_USER="$ACCESS_KEY" MINIO_ROOT_PASSWORD="$SECRET_KEY" MINIO_REGION="$REGION" \
+    MINIO_BROWSER=off MINIO_UPDATE=off \
+    setsid "$bin" server --address "$HOST:$PORT" --console-address "$HOST:$CONSOLE_PORT" "$DATA_DIR" \
+    </dev/null >>"$LOG_FILE" 2>&1 9>&- &
+  pid=$!
+  echo "$pid" >"$PID_FILE"
+  deadline=$((SECONDS + 60))
+  until ready; do
+    if ! alive "$pid"; then
+      tail -n 20 "$LOG_FILE" >&2 || true
+      rm -f "$PID_FILE"
+      die "MinIO exited during startup (log: $LOG_FILE)"
+    fi
+    if ((SECONDS >= deadline)); then
+      tail -n 20 "$LOG_FILE" >&2 || true
+      die "MinIO not ready after 60s (log: $LOG_FILE)"
+    fi
+    sleep 0.2
+  done
+}
+
+cmd_up() {
+  command -v curl >/dev/null || die "curl is needed for the readiness check"
+  local bin start=$SECONDS pid
+  bin="$(bash "$here/build-minio.sh")"
+  lock
+  pid="$(tracked_pid)"
+  if [[ -z "$pid" ]]; then
+    if [[ -f "$PID_FILE" ]]; then
+      log "stale pid file (server gone, e.g. after kill -9)"
+      rm -f "$PID_FILE"
+    fi
+    pid="$(server_pids | head -n 1)"
+    if [[ -n "$pid" ]]; then
+      log "adopting the server of $DATA_DIR that had no pid file (pid $pid)"
+      echo "$pid" >"$PID_FILE"
+    fi
+  fi
+  if [[ -n "$pid" && "$(readlink -f "/proc/$pid/exe")" != "$(readlink -f "$bin")" ]]; then
+    log "the running server (pid $pid) is another build; restarting it on $bin"
+    stop_pids "$pid"
+  fi
+  if ! running; then
+    # whatever is left of this data dir (e.g. a server that never got ready) goes first
+    stop_pids "$(server_pids)"
+    if port_open "$PORT"; then
+      die "$HOST:$PORT is in use by another program; set YMERA_S3_PORT to a free port"
+    fi
+    start_server "$bin"
+  fi
+  ensure_buckets
+  log "up: $ENDPOINT, buckets ${BUCKETS[*]} ($((SECONDS - start))s)"
+}
+
+cmd_down() {
+  lock
+  stop_pids "$(server_pids)"
+  rm -f "$PID_FILE"
+  log "down"
+}
+
+cmd_purge() {
+  cmd_down
+  rm -rf "$DATA_DIR"
+  log "data deleted"
+}
+
+cmd_status() {
+  local pid
+  pid="$(tracked_pid)"
+  if [[ -n "$pid" ]] && ready; then
+    echo "minio: up (pid $pid, $ENDPOINT)"
+    return 0
+  fi
+  if [[ -n "$pid" ]]; then echo "minio: running but not ready (pid $pid)"; else echo "minio: down"; fi
+  return 1
+}
+
+# one variable per line, so line-by-line readers (global-setup.ts) get each of them
+cmd_env() {
+  echo "export YMERA_S3_ENDPOINT=$ENDPOINT"
+  echo "export YMERA_S3_ACCESS_KEY=$ACCESS_KEY"
+  echo "export YMERA_S3_SECRET_KEY=$SECRET_KEY"
+  echo "export YMERA_S3_REGION=$REGION"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  purge) cmd_purge ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  *)
+    echo "usage: $0 up|down|purge|status|env" >&2
+    exit 2
+    ;;
+esac
