@@ -1,0 +1,374 @@
+// KafkaAdmin and KafkaProducer on @platformatic/kafka (pure JavaScript, no
+// native client). Every call is bounded by a timeout, passes through one
+// circuit breaker per cluster, and its errors are mapped by
+// classifyKafkaError onto KafkaUnavailableError / KafkaRequestError.
+import {
+  Admin,
+  ConfigResourceTypes,
+  ConfigSources,
+  Consumer,
+  IncrementalAlterConfigOperationTypes,
+  MessagesStreamModes,
+  ProduceAcks,
+  Producer,
+  stringDeserializers,
+  stringSerializers,
+} from '@platformatic/kafka';
+import type { IncrementalAlterConfigsOptions } from '@platformatic/kafka';
+import { randomUUID } from 'node:crypto';
+import type { CircuitBreakerOptions, CircuitState } from '../backoff.ts';
+import { CircuitBreaker } from '../backoff.ts';
+import type { Logger } from '../logger.ts';
+import type {
+  ConfigChanges,
+  KafkaAdmin,
+  KafkaProducer,
+  NewTopic,
+  OutgoingMessage,
+  TopicDescription,
+} from './client.ts';
+import { KafkaRequestError, KafkaUnavailableError } from './client.ts';
+
+export type KafkaClientOptions = {
+  /** Bootstrap brokers, "host:port". */
+  brokers: readonly string[];
+  clientId?: string;
+  /** Upper bound of one operation, retries included; default 10s. */
+  timeoutMs?: number;
+  /** Default: open after 3 consecutive unavailability errors, one trial call after 10s. */
+  breaker?: Omit<CircuitBreakerOptions, 'isFailure' | 'onStateChange'>;
+  logger?: Logger;
+};
+
+export type KafkaClients = {
+  admin: KafkaAdmin;
+  producer: KafkaProducer;
+  /** Shared by admin and producer: one outage state per cluster. */
+  readonly breaker: CircuitBreaker;
+  close(): Promise<void>;
+};
+
+// Node socket errors that mean "nobody answered", whatever wraps them.
+const SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+// Retriable by Kafka's own flag but a definite answer about the topic, not an outage.
+const ANSWERS_DESPITE_RETRIABLE = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'UNKNOWN_TOPIC_ID']);
+
+type ErrorNode = {
+  code?: unknown;
+  apiId?: unknown;
+  canRetry?: unknown;
+  message?: unknown;
+  serverErrorMessage?: unknown;
+};
+
+/** Every error in a library error tree (AggregateError.errors and cause chains), outermost first. */
+function errorNodes(error: unknown, out: ErrorNode[] = [], depth = 0): ErrorNode[] {
+  if (error === null || typeof error !== 'object' || depth > 10 || out.length > 200) return out;
+  out.push(error as ErrorNode);
+  const nested = (error as { errors?: unknown }).errors;
+  if (Array.isArray(nested)) for (const e of nested) errorNodes(e, out, depth + 1);
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause !== undefined) errorNodes(cause, out, depth + 1);
+  return out;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/**
+ * Maps any error from @platformatic/kafka (or a socket) onto the two error
+ * classes callers handle. A broker's definite answer anywhere in the tree
+ * wins (the request reached Kafka); otherwise network failures, timeouts and
+ * errors Kafka marks retriable (NOT_CONTROLLER, LEADER_NOT_AVAILABLE, ...)
+ * mean unavailable; anything else is a refused request.
+ */
+export function classifyKafkaError(error: unknown): KafkaUnavailableError | KafkaRequestError {
+  if (error instanceof KafkaUnavailableError || error instanceof KafkaRequestError) return error;
+  const nodes = errorNodes(error);
+  const answer = nodes.find((n) => {
+    const id = str(n.apiId);
+    return id !== undefined && (n.canRetry !== true || ANSWERS_DESPITE_RETRIABLE.has(id));
+  });
+  if (answer) {
+    const id = str(answer.apiId) as string;
+    const detail = str(answer.serverErrorMessage) ?? str(answer.message) ?? id;
+    return new KafkaRequestError(id, `${id}: ${detail}`, { cause: error });
+  }
+  const socket = nodes.find((n) => typeof n.code === 'string' && SOCKET_CODES.has(n.code));
+  const network = nodes.find((n) => n.code === 'PLT_KFK_NETWORK' || n.code === 'PLT_KFK_TIMEOUT');
+  const retriable = nodes.find((n) => str(n.apiId) !== undefined && n.canRetry === true);
+  const outage = socket ?? network ?? retriable;
+  if (outage) {
+    const detail =
+      socket !== undefined
+        ? (str(socket.message) ?? String(socket.code))
+        : (str(outage.serverErrorMessage) ?? str(outage.message) ?? 'no answer from Kafka');
+    return new KafkaUnavailableError(detail, { cause: error });
+  }
+  // Library-side refusals (validation, unknown topic in metadata) carry a code, not an apiId.
+  const deepest = [...nodes].reverse().find((n) => str(n.message) !== undefined);
+  const code = str(nodes.find((n) => str(n.code) !== undefined)?.code) ?? 'UNKNOWN';
+  const message = str(deepest?.message) ?? String(error);
+  return new KafkaRequestError(code, message, { cause: error });
+}
+
+/** Rejects with KafkaUnavailableError when `promise` does not settle within `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new KafkaUnavailableError(`${what} timed out after ${ms}ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function hostPort(broker: string): string {
+  // The library wants "host:port"; tolerate a scheme someone copied from a URL.
+  return broker.replace(/^[a-z]+:\/\//i, '');
+}
+
+/** Admin and producer for one Kafka cluster, sharing a circuit breaker. */
+export function createKafkaClients(options: KafkaClientOptions): KafkaClients {
+  if (options.brokers.length === 0) throw new Error('createKafkaClients: no brokers given');
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const log = options.logger;
+  const clientId = options.clientId ?? 'ymera-operator';
+  const bootstrapBrokers = options.brokers.map(hostPort);
+  // The library retries once, quickly; the breaker and the work queue do the rest.
+  const base = {
+    clientId,
+    bootstrapBrokers,
+    timeout: timeoutMs,
+    requestTimeout: timeoutMs,
+    connectTimeout: Math.min(timeoutMs, 3_000),
+    retries: 1,
+    retryDelay: 250,
+  };
+  let lastFailure = 'Kafka is unreachable';
+  const breaker = new CircuitBreaker({
+    failureThreshold: 3,
+    coolDownMs: 10_000,
+    ...options.breaker,
+    isFailure: (e) => e instanceof KafkaUnavailableError,
+    onStateChange: (from: CircuitState, to: CircuitState) => {
+      const fields = { from, to, brokers: bootstrapBrokers, lastFailure };
+      if (to === 'open') log?.warn('kafka circuit opened; calls fail fast until the next trial', fields);
+      else log?.info('kafka circuit state changed', fields);
+    },
+  });
+
+  async function call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    if (!breaker.allowRequest()) {
+      // The last real failure, not "circuit open": keeps condition messages stable.
+      throw new KafkaUnavailableError(lastFailure, { retryAfterMs: breaker.retryAfterMs() });
+    }
+    try {
+      const result = await withTimeout(fn(), timeoutMs, `kafka ${op}`);
+      breaker.recordSuccess();
+      return result;
+    } catch (error) {
+      const mapped = classifyKafkaError(error);
+      if (mapped instanceof KafkaUnavailableError) {
+        lastFailure = mapped.message;
+        breaker.recordFailure();
+        log?.debug('kafka call failed: unavailable', { op, err: mapped.message });
+      } else {
+        // Kafka answered: the cluster is healthy even if it said no.
+        breaker.recordSuccess();
+      }
+      throw mapped;
+    }
+  }
+
+  const admin = new Admin(base);
+  let producer: Producer<string, string, string, string> | undefined;
+  // The library de-duplicates concurrent createPartitions calls under one key
+  // whatever the topic, so two topics at once would share one result.
+  let partitionsChain: Promise<unknown> = Promise.resolve();
+
+  const kafkaAdmin: KafkaAdmin = {
+    listTopics: () => call('listTopics', () => admin.listTopics()),
+
+    describeTopics: (names) =>
+      call('describeTopics', async () => {
+        const wanted = [...new Set(names)];
+        const out = new Map<string, TopicDescription | undefined>(wanted.map((n) => [n, undefined]));
+        // Listing first: asking metadata for an unknown topic fails the whole request.
+        const all = new Set(await admin.listTopics());
+        const existing = wanted.filter((n) => all.has(n));
+        if (existing.length === 0) return out;
+        const metadata = await admin.metadata({ topics: [...existing], forceUpdate: true });
+        const configs = await admin.describeConfigs({
+          resources: existing.map((n) => ({ resourceType: ConfigResourceTypes.TOPIC, resourceName: n })),
+        });
+        const byName = new Map(configs.map((c) => [c.resourceName, c.configs]));
+        for (const name of existing) {
+          const topic = metadata.topics.get(name);
+          if (!topic) continue;
+          const dynamic: Record<string, string> = {};
+          for (const c of byName.get(name) ?? []) {
+            if (c.configSource !== ConfigSources.DYNAMIC_TOPIC_CONFIG || c.isSensitive) continue;
+            if (typeof c.value === 'string') dynamic[c.name] = c.value;
+          }
+          out.set(name, {
+            name,
+            partitions: topic.partitionsCount,
+            replicationFactor: Math.max(0, ...topic.partitions.map((p) => p.replicas.length)),
+            configs: dynamic,
+          });
+        }
+        return out;
+      }),
+
+    createTopic: (topic: NewTopic) =>
+      call('createTopic', async () => {
+        await admin.createTopics({
+          topics: [
+            { topic: topic.name, partitions: topic.partitions, replicas: topic.replicationFactor ?? -1 },
+          ],
+          configs: Object.entries(topic.configs ?? {}).map(([name, value]) => ({ name, value })),
+        });
+      }),
+
+    alterTopicConfigs: (name: string, changes: ConfigChanges) =>
+      call('alterTopicConfigs', async () => {
+        const configs: IncrementalAlterConfigsOptions['resources'][number]['configs'] = [
+          ...Object.entries(changes.set ?? {}).map(([key, value]) => ({
+            name: key,
+            configOperation: IncrementalAlterConfigOperationTypes.SET,
+            value,
+          })),
+          ...(changes.delete ?? []).map((key) => ({
+            name: key,
+            configOperation: IncrementalAlterConfigOperationTypes.DELETE,
+          })),
+        ];
+        if (configs.length === 0) return;
+        await admin.incrementalAlterConfigs({
+          resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: name, configs }],
+        });
+      }),
+
+    createPartitions: (name: string, total: number) => {
+      const run = partitionsChain.then(() =>
+        call('createPartitions', () => admin.createPartitions({ topics: [{ name, count: total }] })),
+      );
+      partitionsChain = run.catch(() => undefined);
+      return run;
+    },
+
+    deleteTopic: (name: string) =>
+      call('deleteTopic', async () => {
+        try {
+          await admin.deleteTopics({ topics: [name] });
+        } catch (error) {
+          const mapped = classifyKafkaError(error);
+          // Already gone is what deletion wants.
+          if (mapped instanceof KafkaRequestError && mapped.kafkaCode === 'UNKNOWN_TOPIC_OR_PARTITION')
+            return;
+          throw mapped;
+        }
+      }),
+  };
+
+  const kafkaProducer: KafkaProducer = {
+    send: (topic: string, messages: readonly OutgoingMessage[]) =>
+      call('send', async () => {
+        if (messages.length === 0) return;
+        producer ??= new Producer<string, string, string, string>({
+          ...base,
+          serializers: stringSerializers,
+          acks: ProduceAcks.ALL,
+          autocreateTopics: false,
+        });
+        await producer.send({
+          messages: messages.map((m) => ({
+            topic,
+            value: m.value,
+            ...(m.key !== undefined ? { key: m.key } : {}),
+            ...(m.headers !== undefined ? { headers: m.headers } : {}),
+          })),
+        });
+      }),
+  };
+
+  return {
+    admin: kafkaAdmin,
+    producer: kafkaProducer,
+    breaker,
+    async close() {
+      await Promise.allSettled([admin.close(), producer?.close(true)]);
+    },
+  };
+}
+
+export type ConsumedMessage = {
+  key: string | undefined;
+  value: string;
+  headers: Record<string, string>;
+  partition: number;
+  offset: bigint;
+};
+
+/**
+ * Reads a topic from the beginning with a throw-away consumer group until
+ * `count` messages arrived or `timeoutMs` passed (for tests and tooling; the
+ * operator itself does not consume).
+ */
+export async function readTopic(options: {
+  brokers: readonly string[];
+  topic: string;
+  count: number;
+  timeoutMs?: number;
+}): Promise<ConsumedMessage[]> {
+  const consumer = new Consumer<string, string, string, string>({
+    clientId: 'ymera-reader',
+    groupId: `ymera-reader-${randomUUID()}`,
+    bootstrapBrokers: options.brokers.map(hostPort),
+    deserializers: stringDeserializers,
+    maxWaitTime: 200,
+    autocommit: false,
+  });
+  const got: ConsumedMessage[] = [];
+  try {
+    const stream = await consumer.consume({
+      topics: [options.topic],
+      mode: MessagesStreamModes.EARLIEST,
+      autocommit: false,
+    });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, options.timeoutMs ?? 15_000);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      stream.on('data', (m) => {
+        got.push({
+          key: m.key === undefined || m.key === null || m.key === '' ? undefined : m.key,
+          value: m.value ?? '',
+          headers: Object.fromEntries(m.headers),
+          partition: m.partition,
+          offset: m.offset,
+        });
+        if (got.length >= options.count) done();
+      });
+      stream.on('error', (e: Error) => {
+        clearTimeout(timer);
+        reject(classifyKafkaError(e));
+      });
+    });
+    await stream.close();
+  } finally {
+    await consumer.close(true);
+  }
+  return got;
+}
