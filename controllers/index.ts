@@ -13,10 +13,10 @@ export function allReconcilers(integrations: Integrations): Reconciler<KubeObjec
   return [
     inferenceServiceReconciler(integrations),
     learningPipelineReconciler(integrations),
-    maintenancePlanReconciler(),
-    optimizationLoopReconciler(),
-    backupPolicyReconciler(),
-    restoreReconciler(),
+    maintenancePlanReconciler(integrations),
+    optimizationLoopReconciler(integrations),
+    backupPolicyReconciler(integrations),
+    restoreReconciler(integrations),
     // each reconciler is typed for its own kind; the manager handles them as plain objects
   ] as unknown as Reconciler<KubeObject>[];
 }

@@ -42,21 +42,31 @@ export class ReconcileContext {
   readonly log: Logger;
   readonly events: EventRecorder;
   private readonly informers: (type: ResourceType) => InformerSet<KubeObject>;
+  private readonly primaries: (type: ResourceType) => InformerSet<KubeObject>;
 
   constructor(opts: {
     client: KubeClient;
     log: Logger;
     events: EventRecorder;
+    /** Informers of owned children (label-filtered to ours). */
     informers: (type: ResourceType) => InformerSet<KubeObject>;
+    /** Informers of whole types, such as the kinds the controllers reconcile. */
+    primaries: (type: ResourceType) => InformerSet<KubeObject>;
   }) {
     this.client = opts.client;
     this.log = opts.log;
     this.events = opts.events;
     this.informers = opts.informers;
+    this.primaries = opts.primaries;
   }
 
   now(): Date {
     return new Date();
+  }
+
+  /** Every cached object of a type the manager watches (e.g. all InferenceServices). */
+  cached(type: ResourceType): KubeObject[] {
+    return this.primaries(type).list();
   }
 
   /** Children of `owner` of one type, read from the informer cache. */

@@ -1,5 +1,7 @@
 // What the controllers get from the world outside Kubernetes, decided once
 // at start-up: where Prometheus rules go, and (when configured) Kafka.
+import type { PlatformEvent } from './kafka/events.ts';
+import type { TopicReconciler } from './kafka/topic-reconciler.ts';
 import type { ResourceType } from './kube/resources.ts';
 import { core } from './kube/resources.ts';
 import type { RuleObjectMode } from './prometheus/rule-objects.ts';
@@ -12,8 +14,18 @@ export interface RuleSettings {
   labels: Record<string, string>;
 }
 
+/** Where lifecycle events go: the Kafka publisher, or nowhere when Kafka is off. */
+export interface EventSink {
+  publish(event: PlatformEvent): unknown;
+}
+
+export const discardEvents: EventSink = { publish: () => 'discarded' };
+
 export interface Integrations {
   rules: RuleSettings;
+  /** Absent when no brokers are configured. */
+  topics?: TopicReconciler;
+  events: EventSink;
 }
 
 /** The resource type rule objects are written as (a controller owns it). */

@@ -4,8 +4,13 @@ import type { Server } from 'node:http';
 import { allReconcilers } from '../controllers/index.ts';
 import { ConfigError, configHelp, parseConfig } from './config.ts';
 import type { Integrations } from './integrations.ts';
+import { discardEvents } from './integrations.ts';
+import { EventPublisher, ensureEventTopic } from './kafka/events.ts';
+import { createKafkaClients } from './kafka/platformatic.ts';
+import { TopicReconciler } from './kafka/topic-reconciler.ts';
 import { KubeClient } from './kube/client.ts';
 import { PrometheusRuleDetector } from './prometheus/rule-objects.ts';
+import type { Logger } from './logger.ts';
 import { createLogger } from './logger.ts';
 import { Manager } from './manager.ts';
 import { OperatorMetrics } from './metrics.ts';
@@ -67,7 +72,12 @@ async function main(): Promise<void> {
   // decided once: an informer on a CRD that is not installed would never sync
   const ruleMode = await new PrometheusRuleDetector(client).resolve(config.prometheusRules);
   logger.info('prometheus rules', { mode: ruleMode, labels: config.ruleLabels });
-  const integrations: Integrations = { rules: { mode: ruleMode, labels: config.ruleLabels } };
+  const kafka = config.kafkaBrokers.length > 0 ? startKafka(config.kafkaBrokers, logger, metrics) : undefined;
+  const integrations: Integrations = {
+    rules: { mode: ruleMode, labels: config.ruleLabels },
+    topics: kafka?.topics,
+    events: kafka?.events ?? discardEvents,
+  };
   for (const reconciler of allReconcilers(integrations)) manager.register(reconciler);
 
   servers.push(await startMetricsServer(config.metricsAddr, metrics.registry));
@@ -87,6 +97,7 @@ async function main(): Promise<void> {
     shuttingDown = true;
     logger.info('shutting down: finishing in-flight reconciles', { signal });
     await manager.stop();
+    await kafka?.close();
     await closeServers();
     logger.info('stopped');
     process.exit(0);
@@ -95,6 +106,28 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   await manager.start();
+}
+
+/** Kafka clients, the topic reconciler and the event publisher (created lazily: connecting happens on first use). */
+function startKafka(brokers: string[], logger: Logger, metrics: OperatorMetrics) {
+  const log = logger.child({ component: 'kafka' });
+  const clients = createKafkaClients({ brokers, logger: log });
+  const events = new EventPublisher({
+    producer: clients.producer,
+    registry: metrics.registry,
+    logger: log,
+    ensureTopic: ensureEventTopic(clients.admin),
+  });
+  log.info('kafka configured', { brokers });
+  return {
+    topics: new TopicReconciler({ admin: clients.admin, logger: log }),
+    events,
+    async close() {
+      // give buffered events a moment to go out, then drop the connections
+      await events.close(3_000);
+      await clients.close();
+    },
+  };
 }
 
 main().catch((e: unknown) => {

@@ -71,6 +71,7 @@ export class Manager {
         onRecorded: (type, reason) => metrics.eventsTotal.inc({ type, reason }),
       }),
       informers: (type) => this.informerFor(type, true),
+      primaries: (type) => this.informerFor(type, false),
     });
     const queue = new WorkQueue(
       r.name,

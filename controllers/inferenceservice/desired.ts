@@ -7,6 +7,7 @@ import { owned } from '../../operator/ownership.ts';
 import type { Child } from '../../operator/controller.ts';
 import { core } from '../../operator/kube/resources.ts';
 import type { RuleSettings } from '../../operator/integrations.ts';
+import type { TopicSpec } from '../../operator/kafka/topics.ts';
 import { inferenceServiceRuleGroups } from '../../operator/prometheus/generators/inferenceservice.ts';
 import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
 import type { InferenceServiceSpec } from './schema.ts';
@@ -43,5 +44,19 @@ export function desiredChildren(obj: InferenceServiceObject, rules: RuleSettings
   return [
     { type: core.configMap, object: configMap },
     ...ruleChildren(obj, inferenceServiceRuleGroups(obj), rules),
+  ];
+}
+
+/** The request/response logging topic, when logging to Kafka is on. */
+export function declaredTopics(obj: InferenceServiceObject): TopicSpec[] {
+  const kafka = obj.spec.logging?.kafka;
+  if (!kafka) return [];
+  return [
+    {
+      name: kafka.topic,
+      partitions: kafka.partitions ?? 3,
+      ...(kafka.replicationFactor !== undefined ? { replicationFactor: kafka.replicationFactor } : {}),
+      ...(kafka.config ? { config: kafka.config } : {}),
+    },
   ];
 }

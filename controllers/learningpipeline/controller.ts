@@ -15,14 +15,17 @@ import { validateLearningPipeline } from './validate.ts';
 export type LearningPipelineObject = KubeObject & { spec: LearningPipelineSpec };
 
 export function learningPipelineReconciler(integrations: Integrations): Reconciler<LearningPipelineObject> {
-  return skeletonReconciler<LearningPipelineObject>({
-    name: 'learningpipeline',
-    resource: resourceTypeOf(crd),
-    owns: [ruleObjectType(integrations.rules)],
-    validate: (spec) => validateLearningPipeline(spec),
-    // alerts on failed, stuck and missed runs
-    desired: (obj) => ruleChildren(obj, learningPipelineRuleGroups(obj), integrations.rules),
-    notImplemented:
-      'The spec is valid and its alerting rules are in place; running pipelines (step Jobs, schedules, triggers, promotion) is not implemented in this operator version yet.',
-  });
+  return skeletonReconciler<LearningPipelineObject>(
+    {
+      name: 'learningpipeline',
+      resource: resourceTypeOf(crd),
+      owns: [ruleObjectType(integrations.rules)],
+      validate: (spec) => validateLearningPipeline(spec),
+      // alerts on failed, stuck and missed runs
+      desired: (obj) => ruleChildren(obj, learningPipelineRuleGroups(obj), integrations.rules),
+      notImplemented:
+        'The spec is valid and its alerting rules are in place; running pipelines (step Jobs, schedules, triggers, promotion) is not implemented in this operator version yet.',
+    },
+    integrations,
+  );
 }

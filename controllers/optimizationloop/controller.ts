@@ -1,6 +1,7 @@
 // OptimizationLoop controller (walking skeleton): validates what admission cannot and
 // reports truthfully that the kind's behaviour is not implemented yet.
 import type { Reconciler } from '../../operator/controller.ts';
+import type { Integrations } from '../../operator/integrations.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
 import { skeletonReconciler } from '../shared/skeleton.ts';
@@ -10,13 +11,16 @@ import { validateOptimizationLoop } from './validate.ts';
 
 export type OptimizationLoopObject = KubeObject & { spec: OptimizationLoopSpec };
 
-export function optimizationLoopReconciler(): Reconciler<OptimizationLoopObject> {
-  return skeletonReconciler<OptimizationLoopObject>({
-    name: 'optimizationloop',
-    resource: resourceTypeOf(crd),
-    owns: [],
-    validate: (spec) => validateOptimizationLoop(spec),
-    desired: () => [],
-    notImplemented: 'The spec is valid; tuning trials are not implemented in this operator version yet.',
-  });
+export function optimizationLoopReconciler(integrations: Integrations): Reconciler<OptimizationLoopObject> {
+  return skeletonReconciler<OptimizationLoopObject>(
+    {
+      name: 'optimizationloop',
+      resource: resourceTypeOf(crd),
+      owns: [],
+      validate: (spec) => validateOptimizationLoop(spec),
+      desired: () => [],
+      notImplemented: 'The spec is valid; tuning trials are not implemented in this operator version yet.',
+    },
+    integrations,
+  );
 }

@@ -26,6 +26,10 @@ const TYPE_PREFIX = 'io.ymera';
 
 /** Event names the controllers publish (the part after io.ymera.<kind>.). */
 export const EventType = {
+  /** Ready's reason changed (e.g. became valid, hit a conflict). */
+  StatusChanged: 'status.changed',
+  /** The finalizer ran: the resource and its external state are gone. */
+  Deleted: 'deleted',
   RunStarted: 'run.started',
   RunFinished: 'run.finished',
   ModelPromoted: 'model.promoted',

@@ -25,6 +25,9 @@ export function loadSamples(namespace: string, suffix = ''): Sample[] {
       const namespaced = object.metadata.namespace !== undefined;
       object.metadata.name = `${object.metadata.name}${suffix}`;
       if (namespaced) object.metadata.namespace = namespace;
+      // topic names are cluster-wide in Kafka: give each test namespace its own
+      const kafka = (object as { spec?: { logging?: { kafka?: { topic: string } } } }).spec?.logging?.kafka;
+      if (kafka) kafka.topic = `${kafka.topic}-${namespace}${suffix}`;
       samples.push({ file, kind: object.kind, name: object.metadata.name, namespaced, object });
     }
   }
