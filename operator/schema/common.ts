@@ -153,7 +153,8 @@ export function kafkaTopic(description: string) {
 export function kafkaTopicSettings() {
   return {
     partitions: s.integer({
-      description: 'Number of partitions. Can be raised later, never lowered (Kafka cannot remove partitions).',
+      description:
+        'Number of partitions. Can be raised later, never lowered (Kafka cannot remove partitions).',
       minimum: 1,
       maximum: 10000,
       default: 3,

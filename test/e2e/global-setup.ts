@@ -29,6 +29,13 @@ export default function setup(): void {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: process.env,
     });
-  kubectl('apply', '--server-side', '--force-conflicts', '--field-manager=ymera-e2e', '-f', path.join(repo, 'crds'));
+  kubectl(
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    '--field-manager=ymera-e2e',
+    '-f',
+    path.join(repo, 'crds'),
+  );
   kubectl('wait', '--for=condition=Established', '--timeout=60s', '-f', path.join(repo, 'crds'));
 }
