@@ -636,10 +636,37 @@ describe('helm chart', () => {
       names: 'leaderElection.enabled',
     },
     { set: ['--set', 'serviceAccount.create=false'], names: 'serviceAccount.name' },
+    { set: ['--set', 'kafka.brokers={nope}'], names: '/kafka/brokers/0' },
+    { set: ['--set', 'prometheus.url=ftp://x'], names: '/prometheus/url' },
+    { set: ['--set', 'prometheusRules.mode=yaml'], names: '/prometheusRules/mode' },
   ])('rejects bad values: $set.1 (error names $names)', async ({ set, names }) => {
     const r = await helmTemplate(set);
     expect(r.code, r.stdout).not.toBe(0);
     expect(r.stderr).toContain(names);
+  });
+
+  it('passes Kafka brokers, the Prometheus URL and the rule mode to the operator', async () => {
+    const out = await render([
+      '--set',
+      'kafka.brokers={kafka-0.kafka:9092,kafka-1.kafka:9092}',
+      '--set',
+      'prometheus.url=http://prometheus-operated.monitoring:9090',
+      '--set',
+      'prometheusRules.mode=ConfigMap',
+    ]);
+    const args = find<Deployment>(out, 'Deployment').spec.template.spec.containers[0]?.args ?? [];
+    expect(args).toEqual(
+      expect.arrayContaining([
+        '--kafka-brokers=kafka-0.kafka:9092,kafka-1.kafka:9092',
+        '--prometheus-url=http://prometheus-operated.monitoring:9090',
+        '--prometheus-rules=ConfigMap',
+      ]),
+    );
+    const plain =
+      find<Deployment>(await render([]), 'Deployment').spec.template.spec.containers[0]?.args ?? [];
+    expect(plain.some((a) => a.startsWith('--kafka-brokers') || a.startsWith('--prometheus-url'))).toBe(
+      false,
+    );
   });
 
   it('runs a single replica without leader election when asked', async () => {

@@ -14,7 +14,7 @@
 # Listeners on 127.0.0.1 only: PLAINTEXT on $YMERA_KAFKA_PORT (9092),
 # CONTROLLER on $YMERA_KAFKA_CONTROLLER_PORT (9093).
 #
-# State under $YMERA_STATE_DIR/kafka (default <repo>/.tmp/kafka):
+# State under $YMERA_STATE_DIR/kafka (default ~/.cache/ymera/stack/kafka):
 #   data/              log dirs and the KRaft metadata log
 #   server.properties  generated on every `up`
 #   kafka.log          broker output (rotated at 20 MiB)
@@ -41,7 +41,8 @@ PORT="${YMERA_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${YMERA_KAFKA_CONTROLLER_PORT:-9093}"
 HEAP="${YMERA_KAFKA_HEAP:-512m}"
 
-STATE_DIR="${YMERA_STATE_DIR:-$repo/.tmp}"
+# one stack per machine (its ports are fixed), shared by every checkout like the cluster
+STATE_DIR="${YMERA_STATE_DIR:-${YMERA_CACHE:-$HOME/.cache/ymera}/stack}"
 [[ "$STATE_DIR" == /* ]] || STATE_DIR="$PWD/$STATE_DIR"
 KDIR="$STATE_DIR/kafka"
 DATA_DIR="$KDIR/data"

@@ -14,7 +14,7 @@
 # ymera-artifacts and ymera-backups are created with the operator's own S3
 # client (minio-buckets.ts), so no `mc` is needed.
 #
-# State under $YMERA_STATE_DIR/minio (default <repo>/.tmp/minio):
+# State under $YMERA_STATE_DIR/minio (default ~/.cache/ymera/stack/minio):
 #   data/       the single drive
 #   minio.log   server output
 #   minio.pid   pid of the server
@@ -40,7 +40,8 @@ ACCESS_KEY=ymera-local
 SECRET_KEY=ymera-local-secret
 BUCKETS=(ymera-models ymera-artifacts ymera-backups)
 
-STATE_DIR="${YMERA_STATE_DIR:-$repo/.tmp}"
+# one stack per machine (its ports are fixed), shared by every checkout like the cluster
+STATE_DIR="${YMERA_STATE_DIR:-${YMERA_CACHE:-$HOME/.cache/ymera}/stack}"
 [[ "$STATE_DIR" == /* ]] || STATE_DIR="$PWD/$STATE_DIR"
 MDIR="$STATE_DIR/minio"
 DATA_DIR="$MDIR/data"

@@ -23,14 +23,15 @@
 # keeps it from starting (policy-rc.d) and `up` stops it if it runs anyway.
 #
 # Environment:
-#   YMERA_STATE_DIR         state root (default <repo>/.tmp)
+#   YMERA_STATE_DIR         state root (default ~/.cache/ymera/stack)
 #   YMERA_PROMETHEUS_PORT   port (default 9090)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
 
-STATE_DIR="${YMERA_STATE_DIR:-$repo/.tmp}"
+# one stack per machine (its ports are fixed), shared by every checkout like the cluster
+STATE_DIR="${YMERA_STATE_DIR:-${YMERA_CACHE:-$HOME/.cache/ymera}/stack}"
 [[ "$STATE_DIR" == /* ]] || STATE_DIR="$PWD/$STATE_DIR"
 PROM_DIR="$STATE_DIR/prometheus"
 CONFIG="$PROM_DIR/prometheus.yml"
