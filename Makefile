@@ -4,7 +4,7 @@ SHELL := /bin/bash
 WITH_NODE := scripts/with-node.sh
 STACK := test/e2e/stack.sh
 
-.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries
+.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench
 
 ## run: bring up the local cluster, install CRDs, apply the samples, run the operator (Ctrl-C stops it).
 ##      YMERA_USE_EXISTING_CLUSTER=1 uses the cluster $KUBECONFIG points at instead.
@@ -33,6 +33,10 @@ typecheck:
 ## crds: regenerate crds/ and charts/ymera-operator/crds/ from the TypeScript schemas.
 crds:
 	@$(WITH_NODE) npm run --silent crds
+
+## bench: the inference runtime benchmark (raw session.run vs the HTTP runtime); writes bench/results/latest.json.
+bench:
+	@$(WITH_NODE) npm run --silent bench
 
 binaries:
 	@test/e2e/cluster/build-binaries.sh

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, nameFromUri, parseFlags, resolveConfig } from './config.ts';
+
+const sha = 'a'.repeat(64);
+
+describe('resolveConfig', () => {
+  it('reads the operator runtime.json', () => {
+    const c = resolveConfig(
+      {
+        model: {
+          name: 'fraud',
+          uri: 's3://m/fraud.onnx',
+          format: 'onnx',
+          version: '3',
+          sha256: sha.toUpperCase(),
+        },
+        batching: { maxBatchSize: 16, maxDelayMs: 4 },
+        threads: 2,
+      },
+      {},
+      { YMERA_NAMESPACE: 'ml', YMERA_INFERENCESERVICE: 'fraud-svc', YMERA_REVISION: 'canary' },
+    );
+    expect(c.model).toEqual({
+      name: 'fraud',
+      uri: 's3://m/fraud.onnx',
+      format: 'onnx',
+      version: '3',
+      sha256: sha,
+    });
+    expect(c.batching).toEqual({ maxBatchSize: 16, maxDelayMs: 4, maxConcurrentBatches: 1 });
+    expect(c.threads).toBe(2);
+    expect(c.labels).toEqual({ namespace: 'ml', inferenceservice: 'fraud-svc', revision: 'canary' });
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.maxBodyBytes).toBe(16 * 1024 * 1024);
+  });
+
+  it('flags beat env beat file; a config without batching disables it', () => {
+    const file = { model: { uri: 'file:///a/b.onnx' } };
+    expect(resolveConfig(file, {}, {}).batching.maxBatchSize).toBe(1);
+    const c = resolveConfig(
+      file,
+      { port: '9000', 'max-batch-size': '8' },
+      { YMERA_PORT: '7000', YMERA_HOST: '0.0.0.0' },
+    );
+    expect(c.port).toBe(9000);
+    expect(c.host).toBe('0.0.0.0');
+    expect(c.batching.maxBatchSize).toBe(8);
+    expect(c.model.name).toBe('b');
+  });
+
+  it('flags alone, with defaults and kafka', () => {
+    const c = resolveConfig(
+      undefined,
+      parseFlags(['--model', 'http://h/m.onnx', '--kafka-brokers', 'a:1, b:2', '--kafka-topic', 't']),
+      {},
+    );
+    expect(c.batching.maxBatchSize).toBe(32);
+    expect(c.kafka).toEqual({ brokers: ['a:1', 'b:2'], topic: 't', sampleRate: 1, bufferSize: 1000 });
+  });
+
+  it.each([
+    [{}, {}, /no model/],
+    [{ model: { uri: 'file:///m', format: 'pt' } }, {}, /format/],
+    [{ model: { uri: 'file:///m', sha256: 'xyz' } }, {}, /sha256/],
+    [{ model: { uri: 'file:///m' } }, { port: '70000' }, /port/],
+    [{ model: { uri: 'file:///m' } }, { 'max-batch-size': '0' }, /maxBatchSize/],
+    [{ model: { uri: 'file:///m' } }, { 'max-batch-size': '1.5' }, /integer/],
+    [
+      { model: { uri: 'file:///m' } },
+      { 'kafka-sample-rate': '2', 'kafka-brokers': 'a:1', 'kafka-topic': 't' },
+      /sampleRate/,
+    ],
+    [{ model: { uri: 'file:///m', name: 'a b' } }, {}, /model name/],
+  ])('rejects %j %j', (file, flags, re) => {
+    expect(() => resolveConfig(file, flags, {})).toThrow(ConfigError);
+    expect(() => resolveConfig(file, flags, {})).toThrow(re);
+  });
+
+  it('binds to loopback unless in a pod or told otherwise', () => {
+    const file = { model: { uri: 'file:///m.onnx' } };
+    expect(resolveConfig(file, {}, {}).host).toBe('127.0.0.1');
+    expect(resolveConfig(file, {}, { KUBERNETES_SERVICE_HOST: '10.0.0.1' }).host).toBe('0.0.0.0');
+    expect(resolveConfig(file, { host: '127.0.0.1' }, { KUBERNETES_SERVICE_HOST: '10.0.0.1' }).host).toBe(
+      '127.0.0.1',
+    );
+  });
+
+  it('rejects unknown flags', () => {
+    expect(() => parseFlags(['--nope'])).toThrow();
+  });
+
+  it('names a model after its file', () => {
+    expect(nameFromUri('s3://bucket/models/fraud.onnx')).toBe('fraud');
+    expect(nameFromUri('https://h/x/model.ONNX?sig=1')).toBe('model');
+  });
+});

@@ -1,0 +1,437 @@
+// The inference runtime: an Open Inference Protocol v2 server over one ONNX
+// model. Starts listening at once (live, not ready), loads and verifies the
+// model, warms it with one zero-tensor run, then reports ready. SIGTERM
+// drains: not ready, no new connections, in-flight and batched work
+// finished, request logs flushed, exit 0.
+//
+//   node --disable-warning=ExperimentalWarning runtime/server.ts --model file:///…/fraud.onnx --port 8085
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { createKafkaClients } from '../operator/kafka/platformatic.ts';
+import type { KafkaClients } from '../operator/kafka/platformatic.ts';
+import { createLogger } from '../operator/logger.ts';
+import type { Logger } from '../operator/logger.ts';
+import { Batcher } from './batcher.ts';
+import type { Tensors } from './batcher.ts';
+import { decodeInferRequest, encodeInferResponse } from './codec.ts';
+import { parseFlags, resolveConfig } from './config.ts';
+import type { RuntimeConfig } from './config.ts';
+import { RequestError } from './errors.ts';
+import { createMetrics } from './metrics.ts';
+import { ModelLoadError, loadModel } from './model.ts';
+import type { LoadedModel } from './model.ts';
+import { LogBuffer, RequestLogger } from './reqlog.ts';
+import { matchRoute } from './routes.ts';
+import type { Route } from './routes.ts';
+import { isBatchable, validateRequest, zeroInputs } from './validate.ts';
+
+export const RUNTIME_VERSION = '0.1.0';
+// Logged bodies above this are replaced by a size note: the buffer is bounded in records, not bytes.
+const MAX_LOGGED_BODY = 64 * 1024;
+
+type State = 'loading' | 'ready' | 'failed' | 'draining';
+
+export type Runtime = {
+  server: http.Server;
+  port: number;
+  /** Resolves when the model is loaded and warmed, or rejects with the load error. */
+  loaded: Promise<void>;
+  /** Drains and closes; resolves true when everything finished within the drain timeout. */
+  shutdown(): Promise<boolean>;
+};
+
+class BodyTooLarge extends RequestError {
+  constructor(limit: number) {
+    super(413, `request body exceeds ${limit} bytes`);
+  }
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (c: Buffer) => {
+      if (failed) return;
+      size += c.length;
+      if (size > limit) {
+        failed = true;
+        chunks.length = 0;
+        reject(new BodyTooLarge(limit));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    req.on('error', (e) => {
+      if (!failed) reject(e);
+    });
+  });
+}
+
+function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+    ...headers,
+  });
+  res.end(body);
+}
+
+const errorBody = (message: string): string => JSON.stringify({ error: message });
+
+export async function startRuntime(config: RuntimeConfig, logger: Logger): Promise<Runtime> {
+  const log = logger;
+  let state: State = 'loading';
+  let model: LoadedModel | undefined;
+  let batcher: Batcher | undefined;
+  let inFlight = 0;
+  let inferInFlight = 0;
+  const idleWaiters: (() => void)[] = [];
+  const metrics = createMetrics(config.labels, {
+    queued: () => batcher?.queued ?? 0,
+    inFlight: () => batcher?.inFlight ?? 0,
+    requestsInFlight: () => inferInFlight,
+  });
+
+  let kafka: KafkaClients | undefined;
+  let reqlog: RequestLogger | undefined;
+  if (config.kafka) {
+    kafka = createKafkaClients({
+      brokers: config.kafka.brokers,
+      clientId: `ymera-runtime-${config.model.name}`,
+      timeoutMs: 5_000,
+      logger: log.named('kafka'),
+    });
+    reqlog = new RequestLogger({
+      producer: kafka.producer,
+      topic: config.kafka.topic,
+      buffer: new LogBuffer({ capacity: config.kafka.bufferSize, sampleRate: config.kafka.sampleRate }),
+      logger: log.named('reqlog'),
+      onSent: (n) => metrics.logSent(n),
+      onDropped: (reason, n) => metrics.logDropped(reason, n),
+    });
+  }
+
+  const modelInfo = { name: config.model.name, version: config.model.version };
+
+  function findModel(route: { model: string; version: string | undefined }): void {
+    if (route.model !== config.model.name) throw new RequestError(404, `model "${route.model}" not found`);
+    if (route.version !== undefined && route.version !== config.model.version) {
+      throw new RequestError(404, `model "${route.model}" has no version "${route.version}"`);
+    }
+  }
+
+  function loadedModel(): LoadedModel {
+    if (state === 'failed') throw new RequestError(503, 'model failed to load; see the runtime log');
+    if (!model || state === 'loading') throw new RequestError(503, 'model is not loaded yet');
+    return model;
+  }
+
+  async function infer(req: IncomingMessage): Promise<{ body: string; reqBody: string; id?: string }> {
+    const reqBody = await readBody(req, config.maxBodyBytes);
+    const m = loadedModel();
+    if (!batcher) throw new RequestError(503, 'model is not loaded yet');
+    const decoded = decodeInferRequest(reqBody);
+    const valid = validateRequest(m.signature, decoded);
+    const out: Tensors = await batcher.submit(valid.inputs, valid.rows ?? 1);
+    const body = encodeInferResponse(
+      modelInfo,
+      decoded.id,
+      valid.outputs.map((name) => {
+        const tensor = out[name];
+        if (!tensor) throw new Error(`session returned no output "${name}"`);
+        return { name, tensor };
+      }),
+    );
+    return { body, reqBody, ...(decoded.id !== undefined ? { id: decoded.id } : {}) };
+  }
+
+  function logRequest(
+    status: number,
+    seconds: number,
+    reqBody: string | undefined,
+    resBody: string,
+    id?: string,
+  ): void {
+    if (!reqlog || !reqlog.sample()) return;
+    try {
+      const asJson = (s: string | undefined): string => {
+        if (s === undefined) return 'null';
+        if (s.length > MAX_LOGGED_BODY) return JSON.stringify({ truncated: true, bytes: s.length });
+        try {
+          JSON.parse(s); // only splice valid JSON; anything else goes in as a string
+          return s;
+        } catch {
+          return JSON.stringify(s);
+        }
+      };
+      reqlog.offer({
+        meta: {
+          time: new Date().toISOString(),
+          ...config.labels,
+          model: config.model.name,
+          version: config.model.version,
+          ...(id !== undefined ? { id } : {}),
+          status,
+          durationMs: Math.round(seconds * 1e6) / 1e3,
+        },
+        request: asJson(reqBody),
+        response: resBody,
+      });
+    } catch {
+      // logging never fails a request
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const match = matchRoute(req.method ?? 'GET', req.url ?? '/');
+    if (state === 'draining') res.setHeader('connection', 'close');
+    if ('status' in match) {
+      if (match.status === 405)
+        send(res, 405, errorBody(`method ${req.method} not allowed`), { allow: match.allow });
+      else send(res, 404, errorBody(`no route ${req.method} ${req.url}`));
+      req.resume();
+      return;
+    }
+    const route: Route = match.route;
+    if (route.kind !== 'infer') {
+      req.resume();
+      try {
+        await handleGet(route, res);
+      } catch (e) {
+        const status = e instanceof RequestError ? e.status : 500;
+        send(res, status, errorBody((e as Error).message));
+      }
+      return;
+    }
+    inferInFlight++;
+    let status = 200;
+    let body: string;
+    let reqBody: string | undefined;
+    let id: string | undefined;
+    try {
+      findModel(route);
+      const r = await infer(req);
+      body = r.body;
+      reqBody = r.reqBody;
+      id = r.id;
+    } catch (e) {
+      if (e instanceof RequestError) {
+        status = e.status;
+      } else {
+        status = 500;
+        log.error('inference failed', { err: e as Error });
+      }
+      body = errorBody(status === 500 ? `inference failed: ${(e as Error).message}` : (e as Error).message);
+      if (status === 413) {
+        // Do not read a body we refuse; close the connection once answered.
+        res.setHeader('connection', 'close');
+        req.resume();
+      }
+    }
+    if (state === 'draining') res.setHeader('connection', 'close');
+    send(res, status, body);
+    inferInFlight--;
+    const seconds = (performance.now() - started) / 1000;
+    metrics.request(status, seconds);
+    logRequest(status, seconds, reqBody, body, id);
+  }
+
+  async function handleGet(route: Exclude<Route, { kind: 'infer' }>, res: ServerResponse): Promise<void> {
+    switch (route.kind) {
+      case 'server':
+        return send(
+          res,
+          200,
+          JSON.stringify({ name: 'ymera-runtime', version: RUNTIME_VERSION, extensions: [] }),
+        );
+      case 'live':
+        return send(res, 200, JSON.stringify({ live: true }));
+      case 'ready': {
+        const ready = state === 'ready';
+        return send(res, ready ? 200 : 503, JSON.stringify({ ready, state }));
+      }
+      case 'metrics': {
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+        return;
+      }
+      case 'model': {
+        findModel(route);
+        const m = loadedModel();
+        return send(
+          res,
+          200,
+          JSON.stringify({
+            name: config.model.name,
+            versions: [config.model.version],
+            platform: 'onnxruntime_onnx',
+            inputs: m.signature.inputs,
+            outputs: m.signature.outputs,
+          }),
+        );
+      }
+      case 'modelReady': {
+        findModel(route);
+        const ready = state === 'ready';
+        return send(
+          res,
+          ready ? 200 : 503,
+          JSON.stringify({ name: config.model.name, version: config.model.version, ready }),
+        );
+      }
+    }
+  }
+
+  const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 60_000 }, (req, res) => {
+    inFlight++;
+    res.on('close', () => {
+      // Keep-alive connections that go idle while draining would hold server.close() open.
+      if (state === 'draining') setImmediate(() => server.closeIdleConnections());
+      inFlight--;
+      if (inFlight === 0) for (const w of idleWaiters.splice(0)) w();
+    });
+    handle(req, res).catch((e: unknown) => {
+      log.error('request handler failed', { err: e as Error });
+      send(res, 500, errorBody('internal error'));
+    });
+  });
+  server.on('clientError', (err, socket) => {
+    // Malformed HTTP: answer 400 when we still can, never crash.
+    if (socket.writable)
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy(err);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  log.info('listening', { host: config.host, port, model: config.model.name, version: config.model.version });
+
+  const loaded = (async () => {
+    const t0 = performance.now();
+    try {
+      const m = await loadModel(config.model.uri, {
+        ...(config.model.sha256 ? { sha256: config.model.sha256 } : {}),
+        ...(config.threads ? { threads: config.threads } : {}),
+      });
+      const batchable = isBatchable(m.signature);
+      batcher = new Batcher({
+        run: m.run,
+        // A model without a dynamic batch dimension runs each request on its own.
+        maxBatchSize: batchable ? config.batching.maxBatchSize : 1,
+        maxDelayMs: batchable ? config.batching.maxDelayMs : 0,
+        maxConcurrentBatches: config.batching.maxConcurrentBatches,
+        onBatch: (rows, n) => metrics.batch(rows, n),
+      });
+      // Warm-up: the first run allocates and plans; do it before taking traffic.
+      await m.run(zeroInputs(m.signature));
+      model = m;
+      const seconds = (performance.now() - t0) / 1000;
+      metrics.loaded(seconds);
+      if (state === 'loading') {
+        state = 'ready';
+        metrics.setReady(true);
+      }
+      log.info('model ready', {
+        model: config.model.name,
+        version: config.model.version,
+        uri: config.model.uri,
+        sha256: m.sha256,
+        bytes: m.bytes,
+        loadSeconds: Math.round(seconds * 1000) / 1000,
+        batchable,
+        batching: config.batching,
+        inputs: m.signature.inputs,
+        outputs: m.signature.outputs,
+      });
+    } catch (e) {
+      if (state === 'loading') state = 'failed';
+      const reason = e instanceof ModelLoadError ? e.reason : 'LoadFailed';
+      log.error('model load failed; not serving', {
+        reason,
+        uri: config.model.uri,
+        error: (e as Error).message,
+      });
+      throw e;
+    }
+  })();
+  loaded.catch(() => undefined);
+
+  let shuttingDown: Promise<boolean> | undefined;
+  function shutdown(): Promise<boolean> {
+    shuttingDown ??= (async () => {
+      state = 'draining';
+      metrics.setReady(false);
+      log.info('draining', { inFlight, queued: batcher?.queued ?? 0 });
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      const work = (async () => {
+        // Flush the batcher first: queued requests are what in-flight HTTP requests wait on.
+        const batches = batcher?.drain();
+        if (inFlight > 0) await new Promise<void>((r) => idleWaiters.push(r));
+        await batches;
+        await closed;
+      })();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const finished = await Promise.race([
+        work.then(() => true),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), config.drainTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+      if (!finished) server.closeAllConnections();
+      await reqlog?.close(Math.min(5_000, config.drainTimeoutMs));
+      await kafka?.close();
+      log.info('drained', { finished });
+      return finished;
+    })();
+    return shuttingDown;
+  }
+
+  return { server, port, loaded, shutdown };
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const boot = createLogger({ name: 'ymera-runtime' });
+  let config: RuntimeConfig;
+  try {
+    const flags = parseFlags(argv);
+    const file = flags.config ? (JSON.parse(readFileSync(flags.config, 'utf8')) as unknown) : undefined;
+    config = resolveConfig(file, flags, process.env);
+  } catch (e) {
+    boot.error('invalid configuration', { error: (e as Error).message });
+    process.exit(2);
+  }
+  const logger = createLogger({ name: 'ymera-runtime', level: config.logLevel });
+  const runtime = await startRuntime(config, logger);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      logger.info('signal received', { signal });
+      void runtime.shutdown().then((ok) => process.exit(ok ? 0 : 1));
+    });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main(process.argv.slice(2)).catch((e: unknown) => {
+    createLogger({ name: 'ymera-runtime' }).error('runtime failed', { err: e as Error });
+    process.exit(1);
+  });
+}
