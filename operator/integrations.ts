@@ -1,9 +1,11 @@
 // What the controllers get from the world outside Kubernetes, decided once
-// at start-up: where Prometheus rules go, and (when configured) Kafka.
+// at start-up: where Prometheus rules go, and (when configured) Kafka and
+// the Prometheus to query.
 import type { PlatformEvent } from './kafka/events.ts';
 import type { TopicReconciler } from './kafka/topic-reconciler.ts';
 import type { ResourceType } from './kube/resources.ts';
 import { core } from './kube/resources.ts';
+import type { PrometheusClient } from './prometheus/client.ts';
 import type { RuleObjectMode } from './prometheus/rule-objects.ts';
 import { prometheusRule } from './prometheus/resources.ts';
 
@@ -26,6 +28,8 @@ export interface Integrations {
   /** Absent when no brokers are configured. */
   topics?: TopicReconciler;
   events: EventSink;
+  /** Prometheus to query (canary analysis); absent when --prometheus-url is not set. */
+  prometheus?: PrometheusClient;
 }
 
 /** The resource type rule objects are written as (a controller owns it). */

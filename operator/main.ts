@@ -9,6 +9,7 @@ import { EventPublisher, ensureEventTopic } from './kafka/events.ts';
 import { createKafkaClients } from './kafka/platformatic.ts';
 import { TopicReconciler } from './kafka/topic-reconciler.ts';
 import { KubeClient } from './kube/client.ts';
+import { PrometheusClient } from './prometheus/client.ts';
 import { PrometheusRuleDetector } from './prometheus/rule-objects.ts';
 import type { Logger } from './logger.ts';
 import { createLogger } from './logger.ts';
@@ -77,6 +78,9 @@ async function main(): Promise<void> {
     rules: { mode: ruleMode, labels: config.ruleLabels },
     topics: kafka?.topics,
     events: kafka?.events ?? discardEvents,
+    prometheus: config.prometheusUrl
+      ? new PrometheusClient({ url: config.prometheusUrl, breaker: PrometheusClient.breaker() })
+      : undefined,
   };
   for (const reconciler of allReconcilers(integrations)) manager.register(reconciler);
 

@@ -1,28 +1,382 @@
-// InferenceService controller (walking skeleton): validates, keeps the
-// runtime ConfigMap in place, reports that serving is not implemented yet.
-import type { Reconciler } from '../../operator/controller.ts';
+// InferenceService controller: the thin I/O loop around the pure parts.
+//   observe  Deployments (cache) and serving pods (one list call) per revision
+//   decide   rollout.ts: which revisions are live, promote or roll back
+//            (after an analysis check against Prometheus when one is due)
+//   apply    desired.ts: ConfigMap, a Deployment per live revision, Service,
+//            HPA, PDB, rules; children no longer desired are pruned
+//   report   status.ts, Events and CloudEvents for what happened
+import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
 import type { Integrations } from '../../operator/integrations.ts';
 import { ruleObjectType, uniqueTypes } from '../../operator/integrations.ts';
+import { EventType } from '../../operator/kafka/events.ts';
+import type { KafkaTopicsResult, TopicClaim, TopicSpec } from '../../operator/kafka/topics.ts';
+import { kafkaReadyCondition, kafkaStalled, topicClaims } from '../../operator/kafka/topics.ts';
+import { isTransient, KubeApiError } from '../../operator/kube/client.ts';
 import { core } from '../../operator/kube/resources.ts';
+import type { DeploymentObject, PodObject } from '../../operator/kube/workloads.ts';
+import { deploymentFailure, firstPodFailure, isPodReady } from '../../operator/kube/workloads.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
-import { skeletonReconciler } from '../shared/skeleton.ts';
-import type { InferenceServiceObject } from './desired.ts';
-import { declaredTopics, desiredChildren } from './desired.ts';
+import type { Blocker } from '../shared/skeleton-status.ts';
+import { analysisSettings, runCheck } from './analysis.ts';
+import type { InferenceServiceObject, ServingPlan, ServingSpec } from './desired.ts';
+import {
+  COMPONENT_LABEL,
+  currentRevision,
+  declaredTopics,
+  desiredChildren,
+  replicaPlan,
+  REVISION_LABEL,
+  revisionOf,
+  SERVING_COMPONENT,
+  SERVING_SPEC_ANNOTATION,
+  servingSpecOf,
+  trafficSplit,
+} from './desired.ts';
+import type { CanaryProgress, CheckResult, RevisionHealth, Revisions, RolloutDecision } from './rollout.ts';
+import { analysisDue, decideRollout, nextCheckInMs, plannedRevisions } from './rollout.ts';
 import { crd } from './schema.ts';
+import type { InferenceServiceStatusOut } from './status.ts';
+import { inferenceServiceStatus } from './status.ts';
 import { validateInferenceService } from './validate.ts';
 
+/** How long a canary must be up and healthy before promotion when no analysis runs. */
+export const CANARY_SOAK_MS = 10_000;
+/** How often a rollout in progress (or pods not yet ready) is looked at again: pod changes do not enqueue. */
+const POLL_MS = 5_000;
+const FAILING_POLL_MS = 30_000;
+const KAFKA_RETRY_MS = 10_000;
+
+type PreviousStatus = {
+  conditions?: InferenceServiceStatusOut['conditions'];
+  revisions?: Revisions;
+  canary?: CanaryProgress;
+  lastFailure?: { reason: string; message: string; revision?: string; time: string };
+  [field: string]: unknown;
+};
+
 export function inferenceServiceReconciler(integrations: Integrations): Reconciler<InferenceServiceObject> {
-  return skeletonReconciler<InferenceServiceObject>(
-    {
-      name: 'inferenceservice',
-      resource: resourceTypeOf(crd),
-      owns: uniqueTypes([core.configMap, ruleObjectType(integrations.rules)]),
-      validate: validateInferenceService,
-      desired: (obj) => desiredChildren(obj, integrations.rules),
-      topics: declaredTopics,
-      notImplemented:
-        'The spec is valid and the runtime ConfigMap, SLO rules and logging topic are in place; serving (Deployments, Service, autoscaling, canary rollout) is not implemented in this operator version yet.',
+  const resource = resourceTypeOf(crd);
+  const owns = uniqueTypes([
+    core.configMap,
+    core.deployment,
+    core.service,
+    core.hpa,
+    core.pdb,
+    ruleObjectType(integrations.rules),
+  ]);
+  const claims = (ctx: ReconcileContext): TopicClaim[] =>
+    ctx.cached(resource).flatMap((o) =>
+      topicClaims(
+        o,
+        declaredTopics(o as InferenceServiceObject).map((t) => t.name),
+      ),
+    );
+
+  async function reconcileTopics(
+    ctx: ReconcileContext,
+    obj: InferenceServiceObject,
+  ): Promise<KafkaTopicsResult | undefined> {
+    const topics: TopicSpec[] = declaredTopics(obj);
+    if (topics.length === 0) return undefined;
+    if (!integrations.topics) {
+      return {
+        status: 'KafkaUnavailable',
+        message: 'no Kafka brokers are configured for the operator (--kafka-brokers)',
+        topics: [],
+      };
+    }
+    return integrations.topics.reconcile({ owner: obj, topics, claims: claims(ctx) });
+  }
+
+  return {
+    name: 'inferenceservice',
+    resource,
+    owns,
+
+    async reconcile(ctx, obj) {
+      const now = ctx.now();
+      const generation = obj.metadata.generation ?? 0;
+      const previous = obj.status as PreviousStatus | undefined;
+      const errors = validateInferenceService(obj.spec);
+      if (errors.length > 0) {
+        const status = inferenceServiceStatus(
+          obj,
+          { generation, errors, blockers: [], extra: [], desired: '', health: {}, traffic: [] },
+          previous,
+          now,
+        );
+        await writeAndTell(ctx, obj, previous, status, undefined);
+        return undefined;
+      }
+
+      // observe
+      const desired = currentRevision(obj);
+      const deployments = new Map<string, DeploymentObject>();
+      for (const d of ctx.childrenOf(obj, core.deployment) as DeploymentObject[]) {
+        const rev = d.metadata.labels?.[REVISION_LABEL];
+        if (rev) deployments.set(rev, d);
+      }
+      const servingSpecs: Record<string, ServingSpec> = {};
+      for (const [rev, d] of deployments) {
+        const text = d.metadata.annotations?.[SERVING_SPEC_ANNOTATION];
+        if (!text) continue;
+        try {
+          const serving = JSON.parse(text) as ServingSpec;
+          // only a spec that hashes to the revision rebuilds it (an edited annotation does not)
+          if (revisionOf(serving) === rev) servingSpecs[rev] = serving;
+          else
+            ctx.log.warn('serving spec annotation does not match the revision', {
+              deployment: d.metadata.name,
+            });
+        } catch {
+          ctx.log.warn('unreadable serving spec annotation', { deployment: d.metadata.name });
+        }
+      }
+      const known = (rev: string) => rev === desired || servingSpecs[rev] !== undefined;
+      const pods = (
+        await ctx.client.list<PodObject>(core.pod, {
+          namespace: obj.metadata.namespace,
+          labelSelector: `ymera.io/inferenceservice=${obj.metadata.name},${COMPONENT_LABEL}=${SERVING_COMPONENT}`,
+        })
+      ).items;
+      const health = (rev: string): RevisionHealth => {
+        const d = deployments.get(rev);
+        const own = pods.filter((p) => p.metadata.labels?.[REVISION_LABEL] === rev);
+        const failure = firstPodFailure(own) ?? (d ? deploymentFailure(d) : undefined);
+        return {
+          replicas: d?.spec?.replicas ?? 0,
+          readyReplicas: own.filter(isPodReady).length,
+          ...(failure ? { failure } : {}),
+        };
+      };
+
+      // decide (with one analysis check when it is due)
+      const previousRevisions = previous?.revisions ?? {};
+      const planned = plannedRevisions(desired, previousRevisions, known);
+      const analysisSpec = obj.spec.rollout?.analysis;
+      const settings = analysisSettings(obj.spec);
+      const analysis = settings && integrations.prometheus ? settings : undefined;
+      const analysisNote =
+        settings && !integrations.prometheus
+          ? 'analysis skipped: the operator has no Prometheus configured (--prometheus-url)'
+          : undefined;
+      const canaryHealth = planned.canary ? health(planned.canary) : undefined;
+      let check: CheckResult | undefined;
+      if (
+        planned.canary &&
+        analysis &&
+        analysisSpec &&
+        integrations.prometheus &&
+        canaryHealth &&
+        canaryHealth.replicas > 0 &&
+        canaryHealth.readyReplicas >= canaryHealth.replicas &&
+        analysisDue(previous?.canary, planned.canary, analysis, now)
+      ) {
+        check = await runCheck(
+          integrations.prometheus,
+          { namespace: obj.metadata.namespace ?? '', name: obj.metadata.name, revision: planned.canary },
+          analysisSpec,
+          analysis.intervalMs,
+        );
+        ctx.log.info('canary check', {
+          revision: planned.canary,
+          outcome: check.outcome,
+          message: check.message,
+        });
+      }
+      const decision: RolloutDecision = decideRollout({
+        desired,
+        previous: previousRevisions,
+        progress: previous?.canary,
+        known,
+        canary: canaryHealth,
+        autoRollback: obj.spec.rollout?.autoRollback ?? true,
+        analysis,
+        check,
+        soakMs: CANARY_SOAK_MS,
+        fullReplicas: replicaPlan(
+          obj.spec,
+          false,
+          deployments.get(previousRevisions.stable ?? '')?.spec?.replicas,
+        ).total,
+        now,
+      });
+      const stable = decision.revisions.stable as string;
+      const canary = decision.revisions.canary;
+
+      // apply
+      const plan: ServingPlan = {
+        stable,
+        ...(canary ? { canary } : {}),
+        servingSpecs,
+        observedStableReplicas: deployments.get(stable)?.spec?.replicas,
+        ...(decision.progress?.promoting ? { promoting: true } : {}),
+      };
+      let applyError: string | undefined;
+      try {
+        await ctx.applyChildren(obj, desiredChildren(obj, integrations.rules, plan), owns);
+      } catch (e) {
+        if (isTransient(e) || !(e instanceof KubeApiError)) throw e;
+        applyError = `applying children failed: ${e.message}`;
+      }
+      const kafka = await reconcileTopics(ctx, obj);
+
+      // report
+      const replicas = replicaPlan(
+        obj.spec,
+        canary !== undefined,
+        plan.observedStableReplicas,
+        plan.promoting,
+      );
+      const liveHealth: Record<string, RevisionHealth> = { [stable]: health(stable) };
+      if (canary) liveHealth[canary] = health(canary);
+      const status = inferenceServiceStatus(
+        obj,
+        {
+          generation,
+          errors: [],
+          applyError,
+          blockers: kafka ? kafkaBlockers(kafka, integrations.topics !== undefined) : [],
+          extra: kafka ? [kafkaReadyCondition(kafka)] : [],
+          desired,
+          decision,
+          health: liveHealth,
+          stableServing: stable === desired ? servingSpecOf(obj.spec) : servingSpecs[stable],
+          traffic: trafficSplit({ stable, ...(canary ? { canary } : {}) }, replicas),
+          analysisNote,
+          stableTarget: replicas.stableEffective,
+        },
+        previous,
+        now,
+      );
+      await writeAndTell(ctx, obj, previous, status, decision);
+
+      const waits: number[] = [];
+      if (kafka?.status === 'KafkaUnavailable' && integrations.topics !== undefined)
+        waits.push(kafka.retryAfterMs ?? KAFKA_RETRY_MS);
+      const healths = Object.values(liveHealth);
+      const starting = healths.some(
+        (h) => h.failure === undefined && (h.readyReplicas < h.replicas || h.replicas === 0),
+      );
+      // pods that fail without a canary to roll back need a spec change (or capacity): look less often
+      const failing = healths.some((h) => h.failure !== undefined);
+      if (canary || starting) waits.push(POLL_MS);
+      else if (failing) waits.push(FAILING_POLL_MS);
+      const nextCheck = canary ? nextCheckInMs(decision.progress, analysis, now) : undefined;
+      if (nextCheck !== undefined) waits.push(Math.max(1_000, nextCheck));
+      return waits.length > 0 ? { requeueAfterMs: Math.min(...waits) } : undefined;
     },
-    integrations,
-  );
+
+    async finalize(ctx, obj) {
+      const topics = declaredTopics(obj).map((t) => t.name);
+      if (topics.length > 0) {
+        if (integrations.topics) {
+          const result = await integrations.topics.finalize({ owner: obj, topics, claims: claims(ctx) });
+          if (result.status === 'KafkaUnavailable')
+            throw new Error(`deleting Kafka topics: ${result.message}`);
+        } else {
+          ctx.log.warn('Kafka is not configured; leaving the declared topics in place', { topics });
+        }
+      }
+      integrations.events.publish({
+        resource,
+        object: obj,
+        type: EventType.Deleted,
+        discriminator: obj.metadata.uid ?? '',
+        data: { topics },
+      });
+    },
+  };
+
+  /** Writes status; tells users (Events) and consumers (CloudEvents) what changed. */
+  async function writeAndTell(
+    ctx: ReconcileContext,
+    obj: InferenceServiceObject,
+    previous: PreviousStatus | undefined,
+    status: InferenceServiceStatusOut,
+    decision: RolloutDecision | undefined,
+  ): Promise<void> {
+    const wrote = await ctx.writeStatus(resource, obj, status);
+    if (!wrote) return;
+    const generation = obj.metadata.generation ?? 0;
+    const failure = decision?.failure;
+    switch (decision?.action) {
+      case 'started': {
+        const canary = decision.revisions.canary ?? '';
+        const share = (status.traffic as { revision: string; percent: number }[]).find(
+          (t) => t.revision === canary,
+        )?.percent;
+        await ctx.event(
+          obj,
+          'Normal',
+          'CanaryStarted',
+          'Rollout',
+          `Canary revision ${canary} started with ${share ?? 0}% of traffic; revision ${decision.revisions.stable} keeps serving`,
+        );
+        break;
+      }
+      case 'promoted': {
+        const stable = decision.revisions.stable ?? '';
+        await ctx.event(
+          obj,
+          'Normal',
+          'Promoted',
+          'Rollout',
+          `Revision ${stable} was promoted to stable and serves all traffic`,
+        );
+        integrations.events.publish({
+          resource,
+          object: obj,
+          type: EventType.RolloutCompleted,
+          discriminator: stable,
+          data: { revision: stable, previous: previous?.revisions?.stable, generation, model: status.model },
+        });
+        break;
+      }
+      case 'rolledBack': {
+        const message = `Revision ${failure?.revision} was rolled back to ${decision.revisions.stable}: ${failure?.reason}: ${failure?.message}`;
+        await ctx.event(obj, 'Warning', 'RolledBack', 'Rollback', message);
+        integrations.events.publish({
+          resource,
+          object: obj,
+          type: EventType.RollbackPerformed,
+          discriminator: failure?.revision ?? '',
+          data: {
+            revision: failure?.revision,
+            stable: decision.revisions.stable,
+            reason: failure?.reason,
+            message: failure?.message,
+            generation,
+          },
+        });
+        break;
+      }
+    }
+    const before = previous?.conditions?.find((c) => c.type === 'Ready');
+    const after = status.conditions.find((c) => c.type === 'Ready');
+    if (after && (before?.reason !== after.reason || before.status !== after.status)) {
+      const normal = after.status === 'True' || after.reason === 'Progressing';
+      // a rollback was just told with its own Event of the same reason
+      const told = decision?.action === 'rolledBack' && after.reason === 'RolledBack';
+      if (!told)
+        await ctx.event(obj, normal ? 'Normal' : 'Warning', after.reason, 'Reconcile', after.message);
+      integrations.events.publish({
+        resource,
+        object: obj,
+        type: EventType.StatusChanged,
+        discriminator: `${generation}:${after.status}:${after.reason}`,
+        data: { generation, ready: after.status === 'True', reason: after.reason, message: after.message },
+      });
+    }
+  }
+}
+
+/** Topic problems as blockers: a configured Kafka's outage heals by itself; the rest need someone to act. */
+function kafkaBlockers(result: KafkaTopicsResult, kafkaConfigured: boolean): Blocker[] {
+  const stalled = kafkaStalled(result);
+  if (stalled) return [{ ...stalled, transient: false }];
+  if (result.status === 'KafkaUnavailable') {
+    return [{ reason: 'KafkaUnavailable', message: result.message, transient: kafkaConfigured }];
+  }
+  return [];
 }

@@ -1,6 +1,21 @@
 import { describe, expect, it } from 'vitest';
+import { RUNTIME_IMAGE } from '../../operator/version.ts';
 import type { InferenceServiceObject } from './desired.ts';
-import { configMapName, desiredChildren, runtimeConfig } from './desired.ts';
+import {
+  canonicalJson,
+  configKey,
+  configMapName,
+  currentRevision,
+  deploymentName,
+  desiredChildren,
+  HPA_METRICS,
+  replicaPlan,
+  revisionOf,
+  runtimeConfig,
+  SERVING_SPEC_ANNOTATION,
+  servingSpecOf,
+  trafficSplit,
+} from './desired.ts';
 
 const configMaps = { mode: 'ConfigMap' as const, labels: {} };
 
@@ -15,18 +30,120 @@ const svc = (spec: Partial<InferenceServiceObject['spec']> = {}): InferenceServi
   } as InferenceServiceObject['spec'],
 });
 
+type Obj = {
+  kind: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    labels: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences: { uid: string }[];
+  };
+  data?: Record<string, string>;
+  spec?: Record<string, unknown>;
+};
+type PodTemplate = {
+  metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+  spec: {
+    containers: {
+      name: string;
+      image: string;
+      args: string[];
+      env: { name: string; value?: string }[];
+      ports: { name: string; containerPort: number }[];
+      readinessProbe: { httpGet: { path: string } };
+      livenessProbe: { httpGet: { path: string } };
+      resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
+      securityContext: Record<string, unknown>;
+      volumeMounts: { name: string; mountPath: string }[];
+    }[];
+    nodeSelector?: Record<string, string>;
+    tolerations?: unknown[];
+    volumes: { name: string; configMap?: { name: string; items: { key: string; path: string }[] } }[];
+  };
+};
+
+const kinds = (children: { object: { kind: string } }[]) => children.map((c) => c.object.kind);
+const find = (children: { object: unknown }[], kind: string, name?: string) =>
+  children
+    .map((c) => c.object as Obj)
+    .find((o) => o.kind === kind && (name === undefined || o.metadata.name === name)) as Obj;
+const template = (d: Obj) => (d.spec as { template: PodTemplate }).template;
+
+describe('revisions', () => {
+  it('hashes what changes serving, not key order or the rest of the spec', () => {
+    const a = currentRevision(svc());
+    expect(a).toMatch(/^[0-9a-f]{10}$/);
+    expect(currentRevision(svc({ scaling: { minReplicas: 3, maxReplicas: 5 } }))).toBe(a);
+    expect(currentRevision(svc({ rollout: { canaryPercent: 50 } }))).toBe(a);
+    expect(currentRevision(svc({ slo: { availabilityPercent: 99 } }))).toBe(a);
+    const base = svc().spec;
+    expect(currentRevision(svc({ model: { ...base.model, version: 'v4' } }))).not.toBe(a);
+    expect(currentRevision(svc({ model: { ...base.model, uri: 's3://models/other.onnx' } }))).not.toBe(a);
+    expect(currentRevision(svc({ runtime: { image: 'example.com/rt:2' } }))).not.toBe(a);
+    expect(currentRevision(svc({ runtime: { gpu: { count: 1 } } }))).not.toBe(a);
+    expect(currentRevision(svc({ runtime: { threads: 2 } }))).not.toBe(a);
+    expect(currentRevision(svc({ batching: { maxBatchSize: 8, maxDelayMs: 5 } }))).not.toBe(a);
+    expect(canonicalJson({ b: 1, a: [{ d: 2, c: undefined }] })).toBe('{"a":[{"d":2}],"b":1}');
+  });
+
+  it('makes the default image explicit, so the image of the operator version is part of the revision', () => {
+    expect(servingSpecOf(svc().spec).runtime?.image).toBe(RUNTIME_IMAGE);
+    expect(revisionOf(servingSpecOf(svc({ runtime: { image: RUNTIME_IMAGE } }).spec))).toBe(
+      currentRevision(svc()),
+    );
+  });
+});
+
+describe('replicas and traffic', () => {
+  it('gives the canary ceil(total × percent / 100) replicas and the stable the rest', () => {
+    const spec = svc({ scaling: { minReplicas: 10 }, rollout: { canaryPercent: 25 } }).spec;
+    expect(replicaPlan(spec, false)).toEqual({ stable: 10, canary: 0, stableEffective: 10, total: 10 });
+    const plan = replicaPlan(spec, true);
+    expect(plan).toEqual({ stable: 7, canary: 3, stableEffective: 7, total: 10 });
+    // promoting: the canary scales to the full count, the stable keeps its share
+    expect(replicaPlan(spec, true, undefined, true)).toEqual({
+      stable: 7,
+      canary: 10,
+      stableEffective: 7,
+      total: 10,
+    });
+    expect(trafficSplit({ stable: 's', canary: 'c' }, plan)).toEqual([
+      { revision: 's', percent: 70 },
+      { revision: 'c', percent: 30 },
+    ]);
+    expect(trafficSplit({ stable: 's' }, replicaPlan(spec, false))).toEqual([
+      { revision: 's', percent: 100 },
+    ]);
+  });
+
+  it('keeps at least one stable replica, and runs a full-size canary for canaryPercent 0', () => {
+    expect(replicaPlan(svc().spec, true)).toEqual({ stable: 1, canary: 1, stableEffective: 1, total: 1 });
+    const blueGreen = svc({ scaling: { minReplicas: 4 }, rollout: { canaryPercent: 0 } }).spec;
+    expect(replicaPlan(blueGreen, true)).toMatchObject({ canary: 4, stable: 1 });
+  });
+
+  it('keeps the count the HPA set and sizes the canary from it', () => {
+    const spec = svc({ scaling: { minReplicas: 2, maxReplicas: 10 }, rollout: { canaryPercent: 10 } }).spec;
+    expect(replicaPlan(spec, true, 6)).toEqual({ stable: 6, canary: 1, stableEffective: 6, total: 6 });
+    expect(replicaPlan(spec, true, 50)).toEqual({ stable: 10, canary: 1, stableEffective: 10, total: 10 });
+    expect(replicaPlan(spec, false)).toEqual({ stable: 2, canary: 0, stableEffective: 2, total: 2 });
+  });
+});
+
 describe('InferenceService desired children', () => {
-  it('is one owned ConfigMap holding the runtime configuration', () => {
+  it('is the runtime ConfigMap, a Deployment of the revision, a Service and a PDB, all owned', () => {
     const children = desiredChildren(svc(), configMaps);
-    expect(children).toHaveLength(1);
-    const cm = children[0]?.object as unknown as {
-      metadata: { name: string; namespace: string; ownerReferences: { uid: string }[] };
-      data: Record<string, string>;
-    };
+    expect(kinds(children)).toEqual(['ConfigMap', 'Deployment', 'Service', 'PodDisruptionBudget']);
+    for (const c of children) {
+      const o = c.object as Obj;
+      expect(o.metadata.namespace).toBe('ml');
+      expect(o.metadata.ownerReferences[0]?.uid).toBe('u-1');
+      expect(o.metadata.labels['app.kubernetes.io/managed-by']).toBe('ymera-operator');
+    }
+    const cm = find(children, 'ConfigMap');
     expect(cm.metadata.name).toBe(configMapName('fraud'));
-    expect(cm.metadata.namespace).toBe('ml');
-    expect(cm.metadata.ownerReferences[0]?.uid).toBe('u-1');
-    expect(JSON.parse(cm.data['runtime.json'] ?? '')).toEqual({
+    const expected = {
       model: {
         name: 'fraud',
         uri: 's3://models/fraud.onnx',
@@ -35,7 +152,159 @@ describe('InferenceService desired children', () => {
         sha256: 'a'.repeat(64),
       },
       batching: { maxBatchSize: 16, maxDelayMs: 5 },
+    };
+    expect(JSON.parse(cm.data?.['runtime.json'] ?? '')).toEqual(expected);
+    expect(JSON.parse(cm.data?.[configKey(currentRevision(svc()))] ?? '')).toEqual(expected);
+  });
+
+  it('runs the runtime image with the revision config, probes, env, restricted securityContext and scrape annotations', () => {
+    const rev = currentRevision(svc());
+    const d = find(desiredChildren(svc(), configMaps), 'Deployment');
+    expect(d.metadata.name).toBe(deploymentName('fraud', rev));
+    expect(d.metadata.labels['ymera.io/revision']).toBe(rev);
+    expect(JSON.parse(d.metadata.annotations?.[SERVING_SPEC_ANNOTATION] ?? '')).toEqual(
+      JSON.parse(canonicalJson(servingSpecOf(svc().spec))),
+    );
+    expect(d.spec?.replicas).toBe(1);
+    expect(d.spec?.selector).toEqual({
+      matchLabels: { 'ymera.io/inferenceservice': 'fraud', 'ymera.io/revision': rev },
     });
+    const t = template(d);
+    expect(t.metadata.labels).toMatchObject({
+      'ymera.io/inferenceservice': 'fraud',
+      'ymera.io/revision': rev,
+      'app.kubernetes.io/component': 'inference-server',
+    });
+    expect(t.metadata.annotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': '8080',
+    });
+    const c = t.spec.containers[0];
+    expect(c?.name).toBe('runtime');
+    expect(c?.image).toBe(RUNTIME_IMAGE);
+    expect(c?.args).toEqual(['--config', '/etc/ymera/runtime.json']);
+    expect(c?.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(c?.readinessProbe.httpGet.path).toBe('/v2/health/ready');
+    expect(c?.livenessProbe.httpGet.path).toBe('/v2/health/live');
+    expect(c?.env.map((e) => e.name)).toEqual(
+      expect.arrayContaining(['YMERA_NAMESPACE', 'YMERA_INFERENCESERVICE', 'YMERA_REVISION']),
+    );
+    expect(c?.env.find((e) => e.name === 'YMERA_REVISION')?.value).toBe(rev);
+    expect(c?.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(t.spec.volumes.find((v) => v.name === 'config')?.configMap).toEqual({
+      name: 'fraud-config',
+      items: [{ key: `${rev}.json`, path: 'runtime.json' }],
+    });
+    expect(c?.volumeMounts).toContainEqual({ name: 'config', mountPath: '/etc/ymera', readOnly: true });
+    // CPU service: no GPU, no toleration, no GPU node selector
+    expect(t.spec.nodeSelector).toBeUndefined();
+    expect(t.spec.tolerations).toBeUndefined();
+    expect(c?.resources?.limits?.['nvidia.com/gpu']).toBeUndefined();
+  });
+
+  it('puts GPU services on GPU nodes of the asked product, tolerating the GPU taint', () => {
+    const gpu = svc({
+      runtime: {
+        gpu: { count: 2, product: 'NVIDIA-A100-SXM4-80GB' },
+        resources: { requests: { cpu: '2' }, limits: { memory: '8Gi' } },
+        podAnnotations: { 'ymera.io/simulate': 'crashloop' },
+      },
+    });
+    const t = template(find(desiredChildren(gpu, configMaps), 'Deployment'));
+    expect(t.spec.nodeSelector).toEqual({
+      'nvidia.com/gpu.present': 'true',
+      'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB',
+    });
+    expect(t.spec.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+    expect(t.spec.containers[0]?.resources).toEqual({
+      requests: { cpu: '2', 'nvidia.com/gpu': '2' },
+      limits: { memory: '8Gi', 'nvidia.com/gpu': '2' },
+    });
+    expect(t.metadata.annotations['ymera.io/simulate']).toBe('crashloop');
+  });
+
+  it('selects every live revision with one Service and one PDB', () => {
+    const children = desiredChildren(svc(), configMaps);
+    const s = find(children, 'Service');
+    expect(s.metadata.name).toBe('fraud');
+    expect(s.spec).toMatchObject({
+      selector: { 'ymera.io/inferenceservice': 'fraud', 'app.kubernetes.io/component': 'inference-server' },
+      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+    });
+    const p = find(children, 'PodDisruptionBudget');
+    expect(p.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: s.spec?.selector } });
+  });
+
+  it('adds an HPA when minReplicas < maxReplicas, on CPU utilisation or a per-pod metric', () => {
+    const cpu = desiredChildren(svc({ scaling: { minReplicas: 2, maxReplicas: 5 } }), configMaps);
+    const rev = currentRevision(svc());
+    const h = find(cpu, 'HorizontalPodAutoscaler');
+    expect(h.spec).toEqual({
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: `fraud-${rev}` },
+      minReplicas: 2,
+      maxReplicas: 5,
+      metrics: [
+        {
+          type: 'Resource',
+          resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } },
+        },
+      ],
+    });
+    // a new Deployment starts at minReplicas; later the HPA's count is kept
+    expect(find(cpu, 'Deployment').spec?.replicas).toBe(2);
+    const conc = desiredChildren(
+      svc({ scaling: { minReplicas: 1, maxReplicas: 4, metric: 'concurrency', target: 16 } }),
+      configMaps,
+    );
+    expect(find(conc, 'HorizontalPodAutoscaler').spec?.metrics).toEqual([
+      {
+        type: 'Pods',
+        pods: {
+          metric: { name: HPA_METRICS.concurrency },
+          target: { type: 'AverageValue', averageValue: '16' },
+        },
+      },
+    ]);
+    expect(
+      kinds(desiredChildren(svc({ scaling: { minReplicas: 3, maxReplicas: 3 } }), configMaps)),
+    ).not.toContain('HorizontalPodAutoscaler');
+  });
+
+  it('runs the old stable revision from its recorded serving spec beside the canary', () => {
+    const old = svc();
+    const oldRev = currentRevision(old);
+    const next = svc({ model: { ...old.spec.model, version: 'v4' }, scaling: { minReplicas: 4 } });
+    const newRev = currentRevision(next);
+    const children = desiredChildren(next, configMaps, {
+      stable: oldRev,
+      canary: newRev,
+      servingSpecs: { [oldRev]: servingSpecOf(old.spec) },
+    });
+    expect(kinds(children)).toEqual([
+      'ConfigMap',
+      'Deployment',
+      'Deployment',
+      'Service',
+      'PodDisruptionBudget',
+    ]);
+    const stable = find(children, 'Deployment', `fraud-${oldRev}`);
+    const canary = find(children, 'Deployment', `fraud-${newRev}`);
+    expect(stable.spec?.replicas).toBe(3);
+    expect(canary.spec?.replicas).toBe(1);
+    const cm = find(children, 'ConfigMap');
+    expect(JSON.parse(cm.data?.[`${oldRev}.json`] ?? '').model.version).toBe('v3');
+    expect(JSON.parse(cm.data?.[`${newRev}.json`] ?? '').model.version).toBe('v4');
+    // a stable revision whose spec is unknown cannot be rebuilt: only the known one is desired
+    expect(
+      kinds(desiredChildren(next, configMaps, { stable: oldRev, canary: newRev, servingSpecs: {} })).filter(
+        (k) => k === 'Deployment',
+      ),
+    ).toHaveLength(1);
   });
 
   it('leaves out what the spec leaves out, and is deterministic', () => {
@@ -49,22 +318,41 @@ describe('InferenceService desired children', () => {
     expect(desiredChildren(svc(), configMaps)).toEqual(desiredChildren(svc(), configMaps));
   });
 
+  it('tells the runtime where to log requests, without making it a new revision', () => {
+    const logged = svc({ logging: { kafka: { topic: 'fraud-requests', sampleRate: 0.1 } } });
+    expect(runtimeConfig(logged).logging).toEqual({ kafka: { topic: 'fraud-requests', sampleRate: 0.1 } });
+    expect(currentRevision(logged)).toBe(currentRevision(svc()));
+  });
+
   it('adds the SLO rules as a PrometheusRule or a ConfigMap, with the configured labels', () => {
     const withSlo = svc({ slo: { availabilityPercent: 99.9, p95LatencyMs: 100 } });
     const asRule = desiredChildren(withSlo, { mode: 'PrometheusRule', labels: { release: 'kps' } });
-    expect(asRule.map((c) => c.object.kind)).toEqual(['ConfigMap', 'PrometheusRule']);
-    const rule = asRule[1]?.object as unknown as {
+    expect(kinds(asRule)).toEqual([
+      'ConfigMap',
+      'Deployment',
+      'Service',
+      'PodDisruptionBudget',
+      'PrometheusRule',
+    ]);
+    const rule = asRule[4]?.object as unknown as {
       metadata: { labels: Record<string, string> };
       spec: { groups: { rules: { alert?: string }[] }[] };
     };
     expect(rule.metadata.labels.release).toBe('kps');
     expect(rule.spec.groups[0]?.rules.some((r) => r.alert === 'YmeraInferenceErrorBudgetBurn')).toBe(true);
     const asConfigMaps = desiredChildren(withSlo, configMaps);
-    expect(asConfigMaps.map((c) => c.object.kind)).toEqual(['ConfigMap', 'ConfigMap']);
-    expect(asConfigMaps[1]?.object.metadata.labels?.['ymera.io/prometheus-rules']).toBe('true');
+    expect(kinds(asConfigMaps)).toEqual([
+      'ConfigMap',
+      'Deployment',
+      'Service',
+      'PodDisruptionBudget',
+      'ConfigMap',
+    ]);
+    expect(asConfigMaps[4]?.object.metadata.labels?.['ymera.io/prometheus-rules']).toBe('true');
   });
 
   it('has no rules child without an SLO, so an old one is pruned', () => {
-    expect(desiredChildren(svc({ slo: undefined }), configMaps)).toHaveLength(1);
+    expect(kinds(desiredChildren(svc({ slo: undefined }), configMaps))).not.toContain('PrometheusRule');
+    expect(desiredChildren(svc({ slo: undefined }), configMaps)).toHaveLength(4);
   });
 });

@@ -1,24 +1,91 @@
-// Pure: the children of an InferenceService. In this release that is the
-// runtime ConfigMap (model and batching configuration the serving pods read)
-// and the SLO burn-rate rules; Deployments, Service, HPA and PDB come with
-// the serving runtime.
-import type { KubeObject } from '../../operator/kube/resources.ts';
-import { owned } from '../../operator/ownership.ts';
+// Pure: the children of an InferenceService.
+//
+// A revision is a short hash of everything that changes serving (the model,
+// the runtime container and batching): its "serving spec". Each live
+// revision (the stable one and, during a rollout, the canary) gets its own
+// Deployment `<name>-<revision>`; one Service selects the serving pods of
+// every live revision, so traffic splits by replica count. The runtime
+// ConfigMap holds one configuration per live revision. The serving spec of
+// a revision that is no longer the spec's (the stable one while a canary
+// runs) comes from the annotation its Deployment carries, passed in as data.
+import { createHash } from 'node:crypto';
 import type { Child } from '../../operator/controller.ts';
-import { core } from '../../operator/kube/resources.ts';
 import type { RuleSettings } from '../../operator/integrations.ts';
 import type { TopicSpec } from '../../operator/kafka/topics.ts';
+import type { KubeObject } from '../../operator/kube/resources.ts';
+import { core } from '../../operator/kube/resources.ts';
+import { ownerLabels, owned } from '../../operator/ownership.ts';
 import { inferenceServiceRuleGroups } from '../../operator/prometheus/generators/inferenceservice.ts';
 import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
+import { RUNTIME_IMAGE } from '../../operator/version.ts';
 import type { InferenceServiceSpec } from './schema.ts';
 
-export type InferenceServiceObject = KubeObject & { spec: InferenceServiceSpec };
+export type InferenceServiceObject = KubeObject & { spec: InferenceServiceSpec; status?: unknown };
+
+export const REVISION_LABEL = 'ymera.io/revision';
+export const COMPONENT_LABEL = 'app.kubernetes.io/component';
+export const SERVING_COMPONENT = 'inference-server';
+/** Deployment annotation holding the revision's serving spec (JSON), so it can be rebuilt later. */
+export const SERVING_SPEC_ANNOTATION = 'ymera.io/serving-spec';
+export const HTTP_PORT = 8080;
+export const CONFIG_DIR = '/etc/ymera';
+/** Custom metrics (per pod, through a metrics adapter) the HPA reads for concurrency and latency. */
+export const HPA_METRICS = {
+  concurrency: 'ymera_inference_requests_in_flight',
+  latency: 'ymera_inference_request_p95_latency_milliseconds',
+} as const;
+const HPA_DEFAULT_TARGET = { cpu: 70, concurrency: 8, latency: 100 } as const;
 
 export const configMapName = (name: string) => `${name}-config`;
+export const serviceName = (name: string) => name;
+export const deploymentName = (name: string, revision: string) => `${name}-${revision}`;
+export const configKey = (revision: string) => `${revision}.json`;
 
-/** What the runtime reads: only fields that change serving behaviour, in a stable order. */
-export function runtimeConfig(obj: InferenceServiceObject): Record<string, unknown> {
-  const { model, batching, runtime } = obj.spec;
+/** What a revision is made of: the fields that change what and how the pods serve. */
+export interface ServingSpec {
+  model: InferenceServiceSpec['model'];
+  runtime?: InferenceServiceSpec['runtime'];
+  batching?: InferenceServiceSpec['batching'];
+}
+
+/** The serving spec of the current spec, with the default image made explicit (an operator upgrade is a new revision). */
+export function servingSpecOf(spec: InferenceServiceSpec): ServingSpec {
+  return {
+    model: { ...spec.model, format: spec.model.format ?? 'onnx' },
+    runtime: { ...spec.runtime, image: spec.runtime?.image ?? RUNTIME_IMAGE },
+    ...(spec.batching ? { batching: spec.batching } : {}),
+  };
+}
+
+/** JSON with object keys sorted, so equal specs hash equally whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** 10 hex digits of sha256 over the canonical serving spec. */
+export function revisionOf(serving: ServingSpec): string {
+  return createHash('sha256').update(canonicalJson(serving)).digest('hex').slice(0, 10);
+}
+
+export function currentRevision(obj: InferenceServiceObject): string {
+  return revisionOf(servingSpecOf(obj.spec));
+}
+
+/**
+ * What the runtime reads (runtime/config.ts), in a stable order: the revision's
+ * model, batching and threads, and the request logging of the current spec
+ * (not part of the revision: the brokers come from the runtime's environment).
+ */
+export function runtimeConfig(obj: InferenceServiceObject, serving?: ServingSpec): Record<string, unknown> {
+  const { model, batching, runtime } = serving ?? obj.spec;
+  const kafka = obj.spec.logging?.kafka;
   return {
     model: {
       name: obj.metadata.name,
@@ -31,20 +98,347 @@ export function runtimeConfig(obj: InferenceServiceObject): Record<string, unkno
       ? { batching: { maxBatchSize: batching.maxBatchSize, maxDelayMs: batching.maxDelayMs } }
       : {}),
     ...(runtime?.threads ? { threads: runtime.threads } : {}),
+    ...(kafka ? { logging: { kafka: { topic: kafka.topic, sampleRate: kafka.sampleRate ?? 1 } } } : {}),
   };
 }
 
-export function desiredChildren(obj: InferenceServiceObject, rules: RuleSettings): Child[] {
+export interface Scaling {
+  min: number;
+  max: number;
+  autoscaled: boolean;
+}
+
+export function scalingOf(spec: InferenceServiceSpec): Scaling {
+  const min = spec.scaling?.minReplicas ?? 1;
+  const max = Math.max(min, spec.scaling?.maxReplicas ?? min);
+  return { min, max, autoscaled: max > min };
+}
+
+export interface ReplicaPlan {
+  /** Replicas of the stable Deployment (with an HPA: its observed count, within min..max). */
+  stable: number;
+  /** Replicas of the canary Deployment (0 without a canary). */
+  canary: number;
+  /** What the stable count is taken to be (for the traffic split). */
+  stableEffective: number;
+  /** The replica count of the service without a canary. */
+  total: number;
+}
+
+/**
+ * Replica-weighted traffic split: the canary gets ceil(total × canaryPercent / 100)
+ * replicas (at least 1; all of them for canaryPercent 0, a blue/green switch), the
+ * stable revision the rest but never fewer than 1. With an HPA the stable count is
+ * the HPA's (observed) and the canary is sized from it. While a judged-good canary
+ * is being promoted it scales up to the full count first, the stable revision
+ * keeping its share, so promotion never drops serving capacity.
+ */
+export function replicaPlan(
+  spec: InferenceServiceSpec,
+  hasCanary: boolean,
+  observedStableReplicas?: number,
+  promoting = false,
+): ReplicaPlan {
+  const scaling = scalingOf(spec);
+  const total = scaling.autoscaled
+    ? Math.min(scaling.max, Math.max(scaling.min, observedStableReplicas ?? scaling.min))
+    : scaling.min;
+  const percent = spec.rollout?.canaryPercent ?? 10;
+  const share = !hasCanary ? 0 : percent === 0 ? total : Math.min(total, Math.ceil((total * percent) / 100));
+  const canary = hasCanary && promoting ? total : share;
+  // with an HPA the applied count is what the HPA last set (so a new Deployment starts at minReplicas)
+  if (scaling.autoscaled) return { stable: total, canary, stableEffective: total, total };
+  const stable = Math.max(1, total - share);
+  return { stable, canary, stableEffective: stable, total };
+}
+
+/** Traffic share of each live revision, in percent (stable first), from a replica plan. */
+export function trafficSplit(
+  revisions: { stable: string; canary?: string },
+  plan: ReplicaPlan,
+): { revision: string; percent: number }[] {
+  if (!revisions.canary || revisions.canary === revisions.stable)
+    return [{ revision: revisions.stable, percent: 100 }];
+  const canary = Math.round((100 * plan.canary) / (plan.canary + plan.stableEffective));
+  return [
+    { revision: revisions.stable, percent: 100 - canary },
+    { revision: revisions.canary, percent: canary },
+  ];
+}
+
+export interface ServingPlan {
+  stable: string;
+  canary?: string;
+  /** Serving specs of live revisions other than the current spec's (from their Deployments). */
+  servingSpecs: Record<string, ServingSpec>;
+  /** spec.replicas of the stable Deployment, when the HPA manages it. */
+  observedStableReplicas?: number;
+  /** The canary was judged good and scales up to the full count before it becomes stable. */
+  promoting?: boolean;
+}
+
+/** The plan of a first reconcile: the spec's revision is stable directly. */
+export function initialPlan(obj: InferenceServiceObject): ServingPlan {
+  return { stable: currentRevision(obj), servingSpecs: {} };
+}
+
+/** Labels every serving pod of this InferenceService carries (the Service selects on them). */
+export function servingSelector(obj: InferenceServiceObject): Record<string, string> {
+  return { 'ymera.io/inferenceservice': obj.metadata.name, [COMPONENT_LABEL]: SERVING_COMPONENT };
+}
+
+function resolveServing(
+  obj: InferenceServiceObject,
+  plan: ServingPlan,
+  revision: string,
+): ServingSpec | undefined {
+  const current = servingSpecOf(obj.spec);
+  if (revisionOf(current) === revision) return current;
+  return plan.servingSpecs[revision];
+}
+
+/** The live revisions whose serving spec is known, stable first. */
+export function liveRevisions(
+  obj: InferenceServiceObject,
+  plan: ServingPlan,
+): { revision: string; serving: ServingSpec }[] {
+  const out: { revision: string; serving: ServingSpec }[] = [];
+  for (const revision of [plan.stable, plan.canary]) {
+    if (!revision || out.some((r) => r.revision === revision)) continue;
+    const serving = resolveServing(obj, plan, revision);
+    if (serving) out.push({ revision, serving });
+  }
+  return out;
+}
+
+export function desiredChildren(
+  obj: InferenceServiceObject,
+  rules: RuleSettings,
+  plan: ServingPlan = initialPlan(obj),
+): Child[] {
+  const live = liveRevisions(obj, plan);
+  const hasCanary = plan.canary !== undefined && plan.canary !== plan.stable && live.length > 1;
+  const replicas = replicaPlan(obj.spec, hasCanary, plan.observedStableReplicas, plan.promoting);
+  const data: Record<string, string> = {
+    'runtime.json': `${JSON.stringify(runtimeConfig(obj), null, 2)}\n`,
+  };
+  for (const { revision, serving } of live) {
+    data[configKey(revision)] = `${JSON.stringify(runtimeConfig(obj, serving), null, 2)}\n`;
+  }
   const configMap: KubeObject = owned(obj, {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: configMapName(obj.metadata.name), namespace: obj.metadata.namespace },
-    data: { 'runtime.json': `${JSON.stringify(runtimeConfig(obj), null, 2)}\n` },
+    data,
   });
-  return [
-    { type: core.configMap, object: configMap },
-    ...ruleChildren(obj, inferenceServiceRuleGroups(obj), rules),
-  ];
+  const children: Child[] = [{ type: core.configMap, object: configMap }];
+  for (const { revision, serving } of live) {
+    const isStable = revision === plan.stable;
+    children.push({
+      type: core.deployment,
+      object: deployment(obj, revision, serving, isStable ? replicas.stable : replicas.canary),
+    });
+  }
+  children.push({ type: core.service, object: service(obj) });
+  const scaling = scalingOf(obj.spec);
+  if (scaling.autoscaled && live[0]) {
+    children.push({ type: core.hpa, object: hpa(obj, deploymentName(obj.metadata.name, live[0].revision)) });
+  }
+  children.push({ type: core.pdb, object: pdb(obj) });
+  children.push(...ruleChildren(obj, inferenceServiceRuleGroups(obj), rules));
+  return children;
+}
+
+function gpuOf(serving: ServingSpec) {
+  return serving.runtime?.gpu;
+}
+
+/** One Deployment per revision. */
+export function deployment(
+  obj: InferenceServiceObject,
+  revision: string,
+  serving: ServingSpec,
+  replicas: number | undefined,
+): KubeObject {
+  const name = obj.metadata.name;
+  const runtime = serving.runtime ?? {};
+  const gpu = gpuOf(serving);
+  const podLabels = {
+    ...ownerLabels(obj),
+    ...servingSelector(obj),
+    [REVISION_LABEL]: revision,
+    'ymera.io/model-version': serving.model.version,
+  };
+  const requests: Record<string, string | number> = { ...runtime.resources?.requests };
+  const limits: Record<string, string | number> = { ...runtime.resources?.limits };
+  if (gpu) {
+    requests['nvidia.com/gpu'] = String(gpu.count ?? 1);
+    limits['nvidia.com/gpu'] = String(gpu.count ?? 1);
+  }
+  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+    httpGet: { path, port: 'http' },
+    periodSeconds,
+    failureThreshold,
+    timeoutSeconds: 2,
+  });
+  const credentials = serving.model.credentialsSecret;
+  const container = {
+    name: 'runtime',
+    image: runtime.image ?? RUNTIME_IMAGE,
+    imagePullPolicy: 'IfNotPresent',
+    args: ['--config', `${CONFIG_DIR}/runtime.json`],
+    ports: [{ name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' }],
+    env: [
+      { name: 'YMERA_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'YMERA_INFERENCESERVICE', value: name },
+      { name: 'YMERA_REVISION', value: revision },
+      { name: 'YMERA_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      ...(runtime.env ?? []),
+    ],
+    ...(credentials ? { envFrom: [{ secretRef: { name: credentials.name } }] } : {}),
+    ...(Object.keys(requests).length + Object.keys(limits).length > 0
+      ? {
+          resources: {
+            ...(Object.keys(requests).length > 0 ? { requests } : {}),
+            ...(Object.keys(limits).length > 0 ? { limits } : {}),
+          },
+        }
+      : {}),
+    readinessProbe: probe('/v2/health/ready', 5, 3),
+    livenessProbe: { ...probe('/v2/health/live', 10, 3), initialDelaySeconds: 10 },
+    startupProbe: probe('/v2/health/live', 5, 60),
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    volumeMounts: [
+      { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+      { name: 'models', mountPath: '/var/cache/ymera' },
+      { name: 'tmp', mountPath: '/tmp' },
+    ],
+  };
+  const podSpec: Record<string, unknown> = {
+    containers: [container],
+    securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: 30,
+    volumes: [
+      {
+        name: 'config',
+        configMap: {
+          name: configMapName(name),
+          items: [{ key: configKey(revision), path: 'runtime.json' }],
+        },
+      },
+      { name: 'models', emptyDir: {} },
+      { name: 'tmp', emptyDir: {} },
+    ],
+  };
+  if (gpu) {
+    podSpec.nodeSelector = {
+      'nvidia.com/gpu.present': 'true',
+      ...(gpu.product ? { 'nvidia.com/gpu.product': gpu.product } : {}),
+    };
+    podSpec.tolerations = [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }];
+  }
+  return owned(obj, {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: deploymentName(name, revision),
+      namespace: obj.metadata.namespace,
+      labels: { ...servingSelector(obj), [REVISION_LABEL]: revision },
+      annotations: { [SERVING_SPEC_ANNOTATION]: canonicalJson(serving) },
+    },
+    spec: {
+      ...(replicas !== undefined ? { replicas } : {}),
+      revisionHistoryLimit: 2,
+      progressDeadlineSeconds: 600,
+      selector: { matchLabels: { 'ymera.io/inferenceservice': name, [REVISION_LABEL]: revision } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: {
+          labels: podLabels,
+          annotations: {
+            ...runtime.podAnnotations,
+            'prometheus.io/scrape': 'true',
+            'prometheus.io/port': String(HTTP_PORT),
+            'prometheus.io/path': '/metrics',
+          },
+        },
+        spec: podSpec,
+      },
+    },
+  });
+}
+
+export function service(obj: InferenceServiceObject): KubeObject {
+  return owned(obj, {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: serviceName(obj.metadata.name),
+      namespace: obj.metadata.namespace,
+      labels: servingSelector(obj),
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: servingSelector(obj),
+      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+    },
+  });
+}
+
+export function hpa(obj: InferenceServiceObject, target: string): KubeObject {
+  const scaling = scalingOf(obj.spec);
+  const metric = obj.spec.scaling?.metric ?? 'cpu';
+  const value = obj.spec.scaling?.target ?? HPA_DEFAULT_TARGET[metric];
+  const metrics =
+    metric === 'cpu'
+      ? [
+          {
+            type: 'Resource',
+            resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: value } },
+          },
+        ]
+      : [
+          {
+            type: 'Pods',
+            pods: {
+              metric: { name: HPA_METRICS[metric] },
+              target: { type: 'AverageValue', averageValue: String(value) },
+            },
+          },
+        ];
+  return owned(obj, {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: target },
+      minReplicas: scaling.min,
+      maxReplicas: scaling.max,
+      metrics,
+    },
+  });
+}
+
+/** At most one serving pod down through voluntary disruptions (drains), never blocking a drain outright. */
+export function pdb(obj: InferenceServiceObject): KubeObject {
+  return owned(obj, {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
+    spec: { maxUnavailable: 1, selector: { matchLabels: servingSelector(obj) } },
+  });
+}
+
+/** The in-cluster URL of the model endpoint. */
+export function serviceUrl(obj: InferenceServiceObject): string {
+  return `http://${serviceName(obj.metadata.name)}.${obj.metadata.namespace}.svc.cluster.local/v2/models/${obj.metadata.name}`;
 }
 
 /** The request/response logging topic, when logging to Kafka is on. */

@@ -71,6 +71,13 @@ const runtime = s.object(
         maximum: 256,
       }),
     ),
+    podAnnotations: s.optional(
+      s.map(s.string({ maxLength: 4096 }), {
+        description:
+          'Extra annotations on the serving pods (e.g. for a service mesh). Part of the revision: changing them rolls out a new revision. The local e2e cluster reads ymera.io/simulate here to simulate failing pods.',
+        maxProperties: 32,
+      }),
+    ),
   },
   { description: 'How the serving pods run.' },
 );
@@ -281,6 +288,13 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
       },
     ),
   ),
+  canaryPercent: s.optional(
+    s.integer({
+      description: 'Share of traffic, in percent, the canary revision gets now; 0 without a canary.',
+      minimum: 0,
+      maximum: 100,
+    }),
+  ),
   replicas: s.optional(s.integer({ description: 'Serving pods, all revisions together.', minimum: 0 })),
   readyReplicas: s.optional(s.integer({ description: 'Serving pods that are ready.', minimum: 0 })),
   model: s.optional(
@@ -300,6 +314,16 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
         startTime: s.optional(s.dateTime({ description: 'When the analysis started.' })),
         passedChecks: s.integer({ description: 'Checks passed so far.', minimum: 0 }),
         failedChecks: s.integer({ description: 'Checks failed so far.', minimum: 0 }),
+        lastCheckTime: s.optional(s.dateTime({ description: 'When the canary was last checked.' })),
+        lastCheckMessage: s.optional(
+          s.string({ description: 'Outcome of the last check, for humans.', maxLength: 1024 }),
+        ),
+        promoting: s.optional(
+          s.boolean({
+            description:
+              'The canary passed and is scaling up to the full replica count; it becomes stable once those pods are ready.',
+          }),
+        ),
       },
       { description: 'Progress of the canary analysis; absent when no canary runs.' },
     ),
@@ -338,6 +362,7 @@ export const crd = defineKind({
   status: statusSchema,
   conditionTypes,
   printerColumns: kindPrinterColumns('Summary of the serving state.', [
+    { name: 'URL', type: 'string', jsonPath: '.status.url', description: 'Inference endpoint.' },
     {
       name: 'Model',
       type: 'string',
@@ -345,11 +370,16 @@ export const crd = defineKind({
       description: 'Model version served by the stable revision.',
     },
     {
+      name: 'Canary%',
+      type: 'integer',
+      jsonPath: '.status.canaryPercent',
+      description: 'Share of traffic the canary revision gets now.',
+    },
+    {
       name: 'Replicas',
       type: 'integer',
       jsonPath: '.status.readyReplicas',
       description: 'Ready serving pods.',
     },
-    { name: 'URL', type: 'string', jsonPath: '.status.url', description: 'Inference endpoint.', priority: 1 },
   ]),
 });

@@ -52,6 +52,8 @@ describe('operator reconciles the samples', () => {
           ? got
           : undefined;
       });
+      expect(r.metadata.finalizers).toContain('ymera.io/cleanup');
+      if (s.kind === 'InferenceService') continue; // serves: checked below
       // kstatus abnormal-true polarity: Stalled present while True, Reconciling absent when stalled
       expect(condition(r, 'Reconciling')).toBeUndefined();
       for (const type of ['Ready', 'Stalled']) {
@@ -60,10 +62,28 @@ describe('operator reconciles the samples', () => {
         expect(c?.observedGeneration).toBe(r.metadata.generation);
         expect(c?.reason).toMatch(/^[A-Z][A-Za-z]+$/);
       }
-      // nothing is served or run yet: the kind says so instead of claiming Ready
+      // nothing is run yet for the other kinds: they say so instead of claiming Ready
       expect(condition(r, 'Ready')?.status, `${s.kind} must not claim Ready`).toBe('False');
       expect(condition(r, 'Ready')?.reason).toBe('NotImplemented');
-      expect(r.metadata.finalizers).toContain('ymera.io/cleanup');
+    }
+  });
+
+  it('serves the InferenceService sample: Ready once its pods are, with kstatus conditions', async () => {
+    const s = samples.find((x) => x.kind === 'InferenceService') as Sample;
+    const r = await eventually(`${s.name} to be Ready`, async () => {
+      const got = await getJson<Resource>(['get', ...resourceRef(s)]);
+      return got?.status?.observedGeneration === got?.metadata.generation &&
+        condition(got, 'Ready')?.status === 'True'
+        ? got
+        : undefined;
+    });
+    // converged: no Reconciling, no Stalled; every condition is about this generation
+    expect(condition(r, 'Reconciling')).toBeUndefined();
+    expect(condition(r, 'Stalled')).toBeUndefined();
+    for (const type of ['Ready', 'ModelLoaded', 'CanaryHealthy', 'RolloutComplete', 'KafkaReady']) {
+      const c = condition(r, type);
+      expect(c, type).toMatchObject({ status: 'True', observedGeneration: r.metadata.generation });
+      expect(c?.reason).toMatch(/^[A-Z][A-Za-z]+$/);
     }
   });
 
@@ -106,12 +126,12 @@ describe('operator reconciles the samples', () => {
       const list = await getJson<{
         items: { reason: string; regarding: { name: string }; reportingController: string }[];
       }>(['get', 'events.events.k8s.io', '-n', ns, `--field-selector=regarding.name=${infsvc?.name}`]);
-      return list && list.items.length > 0 ? list.items : undefined;
+      return list && list.items.some((e) => e.reason === 'Reconciled') ? list.items : undefined;
     });
-    expect(events.map((e) => e.reason)).toContain('NotImplemented');
+    expect(events.map((e) => e.reason)).toContain('Reconciled');
     expect(events[0]?.reportingController).toBe('ymera.io/inferenceservice-controller');
     const describe = await kubectlOk(['describe', ...resourceRef(infsvc as Sample)]);
-    expect(describe).toMatch(/NotImplemented/);
+    expect(describe).toMatch(/Reconciled/);
   });
 
   it('follows spec changes with observedGeneration and keeps lastTransitionTime when status is unchanged', async () => {

@@ -1,0 +1,186 @@
+import { describe, expect, it } from 'vitest';
+import type { InferenceServiceObject } from './desired.ts';
+import { servingSpecOf } from './desired.ts';
+import type { StatusObservation } from './status.ts';
+import { inferenceServiceStatus } from './status.ts';
+
+const now = new Date('2026-01-01T00:00:00Z');
+const obj: InferenceServiceObject = {
+  apiVersion: 'ymera.io/v1alpha1',
+  kind: 'InferenceService',
+  metadata: { name: 'fraud', namespace: 'ml', uid: 'u', generation: 3 },
+  spec: { model: { uri: 's3://m/fraud.onnx', version: 'v3' }, scaling: { minReplicas: 2 } },
+};
+const obs = (over: Partial<StatusObservation>): StatusObservation => ({
+  generation: 3,
+  errors: [],
+  blockers: [],
+  extra: [],
+  desired: 'r1',
+  decision: { revisions: { stable: 'r1' }, action: 'none' },
+  health: { r1: { replicas: 2, readyReplicas: 2 } },
+  stableServing: servingSpecOf(obj.spec),
+  traffic: [{ revision: 'r1', percent: 100 }],
+  ...over,
+});
+type C = { type: string; status: string; reason: string; message: string };
+const c = (s: { conditions: C[] }, type: string) => s.conditions.find((x) => x.type === type);
+
+describe('InferenceService status', () => {
+  it('is Ready and Serving when the stable revision has minReplicas ready pods', () => {
+    const s = inferenceServiceStatus(obj, obs({}), undefined, now);
+    expect(s).toMatchObject({
+      observedGeneration: 3,
+      phase: 'Serving',
+      url: 'http://fraud.ml.svc.cluster.local/v2/models/fraud',
+      revisions: { stable: 'r1' },
+      traffic: [{ revision: 'r1', percent: 100 }],
+      canaryPercent: 0,
+      replicas: 2,
+      readyReplicas: 2,
+      model: { version: 'v3', uri: 's3://m/fraud.onnx' },
+    });
+    expect(c(s, 'Ready')).toMatchObject({ status: 'True', reason: 'Reconciled' });
+    expect(c(s, 'ModelLoaded')?.status).toBe('True');
+    expect(c(s, 'RolloutComplete')?.status).toBe('True');
+    expect(c(s, 'CanaryHealthy')).toMatchObject({ status: 'True', reason: 'NoCanary' });
+    expect(c(s, 'Reconciling')).toBeUndefined();
+    expect(c(s, 'Stalled')).toBeUndefined();
+  });
+
+  it('is not Ready while fewer than minReplicas are ready', () => {
+    const s = inferenceServiceStatus(
+      obj,
+      obs({ health: { r1: { replicas: 2, readyReplicas: 1 } } }),
+      undefined,
+      now,
+    );
+    expect(c(s, 'Ready')).toMatchObject({ status: 'False', reason: 'Progressing' });
+    expect(c(s, 'Reconciling')?.status).toBe('True');
+    expect(s.phase).toBe('Degraded');
+  });
+
+  it('says InsufficientGPU instead of a silent Pending, and keeps reconciling', () => {
+    const failure = {
+      reason: 'InsufficientGPU',
+      message: 'pod p cannot be scheduled: no node has enough free nvidia.com/gpu',
+    };
+    const s = inferenceServiceStatus(
+      obj,
+      obs({ health: { r1: { replicas: 2, readyReplicas: 0, failure } } }),
+      undefined,
+      now,
+    );
+    expect(c(s, 'Ready')).toMatchObject({ status: 'False', reason: 'InsufficientGPU' });
+    expect(c(s, 'ModelLoaded')).toMatchObject({ status: 'False', reason: 'InsufficientGPU' });
+    expect(c(s, 'Reconciling')?.reason).toBe('InsufficientGPU');
+    expect(s.phase).toBe('Pending');
+    expect(s.lastFailure).toMatchObject({
+      reason: 'InsufficientGPU',
+      revision: 'r1',
+      time: '2026-01-01T00:00:00Z',
+    });
+  });
+
+  it('is Failed and Stalled when the only revision crash-loops', () => {
+    const failure = { reason: 'CrashLoopBackOff', message: 'crash' };
+    const s = inferenceServiceStatus(
+      obj,
+      obs({ health: { r1: { replicas: 2, readyReplicas: 0, failure } } }),
+      undefined,
+      now,
+    );
+    expect(c(s, 'Stalled')?.reason).toBe('CrashLoopBackOff');
+    expect(s.phase).toBe('Failed');
+  });
+
+  it('shows a canary with its share of traffic while the stable revision keeps Ready', () => {
+    const progress = { revision: 'r2', startTime: '2026-01-01T00:00:00Z', passedChecks: 0, failedChecks: 0 };
+    const s = inferenceServiceStatus(
+      obj,
+      obs({
+        desired: 'r2',
+        decision: { revisions: { stable: 'r1', canary: 'r2' }, progress, action: 'started' },
+        // the canary took one of the two replicas: the stable revision needs its share
+        health: { r1: { replicas: 1, readyReplicas: 1 }, r2: { replicas: 1, readyReplicas: 0 } },
+        stableTarget: 1,
+        traffic: [
+          { revision: 'r1', percent: 67 },
+          { revision: 'r2', percent: 33 },
+        ],
+      }),
+      undefined,
+      now,
+    );
+    expect(s).toMatchObject({
+      phase: 'Canary',
+      canaryPercent: 33,
+      canary: progress,
+      replicas: 2,
+      readyReplicas: 1,
+    });
+    expect(c(s, 'Ready')?.status).toBe('True');
+    expect(c(s, 'Reconciling')?.reason).toBe('Progressing');
+    expect(c(s, 'CanaryHealthy')?.status).toBe('Unknown');
+    expect(c(s, 'RolloutComplete')).toMatchObject({ status: 'False', reason: 'Progressing' });
+  });
+
+  it('explains a rollback in lastFailure and conditions, and holds until the spec changes', () => {
+    const failure = {
+      reason: 'CrashLoopBackOff',
+      message: 'container runtime of pod p is crash-looping',
+      revision: 'r2',
+    };
+    const s = inferenceServiceStatus(
+      obj,
+      obs({
+        desired: 'r2',
+        decision: { revisions: { stable: 'r1', lastRolledBack: 'r2' }, action: 'rolledBack', failure },
+      }),
+      undefined,
+      now,
+    );
+    expect(s.lastFailure).toEqual({
+      reason: 'RolledBack',
+      message: 'revision r2 was rolled back (CrashLoopBackOff): container runtime of pod p is crash-looping',
+      revision: 'r2',
+      time: '2026-01-01T00:00:00Z',
+    });
+    expect(s.revisions).toEqual({ stable: 'r1', lastRolledBack: 'r2' });
+    expect(s.phase).toBe('Degraded');
+    expect(c(s, 'Ready')).toMatchObject({ status: 'False', reason: 'RolledBack' });
+    expect(c(s, 'Stalled')?.reason).toBe('RolledBack');
+    expect(c(s, 'CanaryHealthy')).toMatchObject({ status: 'False', reason: 'RolledBack' });
+    expect(c(s, 'RolloutComplete')).toMatchObject({ status: 'False', reason: 'RolledBack' });
+    // the next reconcile keeps the failure time
+    const later = inferenceServiceStatus(
+      obj,
+      obs({ desired: 'r2', decision: { revisions: { stable: 'r1', lastRolledBack: 'r2' }, action: 'none' } }),
+      s as Parameters<typeof inferenceServiceStatus>[2],
+      new Date('2026-01-01T00:05:00Z'),
+    );
+    expect(later.lastFailure).toEqual(s.lastFailure);
+  });
+
+  it('reports an invalid spec as Stalled/InvalidSpec', () => {
+    const s = inferenceServiceStatus(
+      obj,
+      obs({ errors: [{ field: 'spec.model.uri', message: 'bad' }], decision: undefined }),
+      undefined,
+      now,
+    );
+    expect(c(s, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+    expect(c(s, 'Stalled')?.message).toMatch(/spec\.model\.uri/);
+  });
+
+  it('does not churn: the same observation gives the same status', () => {
+    const first = inferenceServiceStatus(obj, obs({}), undefined, now);
+    const again = inferenceServiceStatus(
+      obj,
+      obs({}),
+      first as Parameters<typeof inferenceServiceStatus>[2],
+      new Date('2026-01-02T00:00:00Z'),
+    );
+    expect(again).toEqual(first);
+  });
+});
