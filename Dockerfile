@@ -3,6 +3,8 @@
 # stripping, no build step). Two stages: production dependencies are installed
 # with the full Node image; the final image is distroless (no shell, no npm),
 # runs as a numeric non-root user and only holds what the operator loads.
+# The same image is the default inference runtime: InferenceService pods
+# start it with the command `node runtime/server.ts` (operator/version.ts).
 #
 #   docker build -t ghcr.io/ymera/ymera-operator:0.1.0 \
 #     --build-arg VERSION=0.1.0 --build-arg REVISION=$(git rev-parse HEAD) .

@@ -27,6 +27,8 @@ export interface Integrations {
   rules: RuleSettings;
   /** Absent when no brokers are configured. */
   topics?: TopicReconciler;
+  /** The brokers the operator uses, passed on to pods that write to Kafka. */
+  kafkaBrokers: readonly string[];
   events: EventSink;
   /** Prometheus to query (canary analysis); absent when --prometheus-url is not set. */
   prometheus?: PrometheusClient;

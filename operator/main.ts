@@ -77,6 +77,7 @@ async function main(): Promise<void> {
   const integrations: Integrations = {
     rules: { mode: ruleMode, labels: config.ruleLabels },
     topics: kafka?.topics,
+    kafkaBrokers: config.kafkaBrokers,
     events: kafka?.events ?? discardEvents,
     prometheus: config.prometheusUrl
       ? new PrometheusClient({ url: config.prometheusUrl, breaker: PrometheusClient.breaker() })

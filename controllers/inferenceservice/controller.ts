@@ -214,7 +214,11 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       };
       let applyError: string | undefined;
       try {
-        await ctx.applyChildren(obj, desiredChildren(obj, integrations.rules, plan), owns);
+        await ctx.applyChildren(
+          obj,
+          desiredChildren(obj, integrations.rules, plan, integrations.kafkaBrokers),
+          owns,
+        );
       } catch (e) {
         if (isTransient(e) || !(e instanceof KubeApiError)) throw e;
         applyError = `applying children failed: ${e.message}`;

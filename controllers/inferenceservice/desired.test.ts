@@ -182,6 +182,7 @@ describe('InferenceService desired children', () => {
     const c = t.spec.containers[0];
     expect(c?.name).toBe('runtime');
     expect(c?.image).toBe(RUNTIME_IMAGE);
+    expect((c as { command?: string[] } | undefined)?.command?.join(' ')).toContain('runtime/server.ts');
     expect(c?.args).toEqual(['--config', '/etc/ymera/runtime.json']);
     expect(c?.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
     expect(c?.readinessProbe.httpGet.path).toBe('/v2/health/ready');
@@ -322,6 +323,42 @@ describe('InferenceService desired children', () => {
     const logged = svc({ logging: { kafka: { topic: 'fraud-requests', sampleRate: 0.1 } } });
     expect(runtimeConfig(logged).logging).toEqual({ kafka: { topic: 'fraud-requests', sampleRate: 0.1 } });
     expect(currentRevision(logged)).toBe(currentRevision(svc()));
+  });
+
+  it('starts the runtime in the default image and leaves a custom image its own entrypoint', () => {
+    const containerOf = (children: ReturnType<typeof desiredChildren>) =>
+      (
+        children.find((c) => c.object.kind === 'Deployment')?.object as unknown as {
+          spec: { template: { spec: { containers: { image: string; command?: string[] }[] } } };
+        }
+      ).spec.template.spec.containers[0];
+    expect(containerOf(desiredChildren(svc(), configMaps))?.command?.at(-1)).toBe('runtime/server.ts');
+    const custom = containerOf(
+      desiredChildren(svc({ runtime: { image: 'registry.example.com/triton:24' } }), configMaps),
+    );
+    expect(custom?.image).toBe('registry.example.com/triton:24');
+    expect(custom?.command).toBeUndefined();
+  });
+
+  it("gives request-logging pods the operator's Kafka brokers, and only those pods", () => {
+    const envOf = (children: ReturnType<typeof desiredChildren>) => {
+      const dep = children.find((c) => c.object.kind === 'Deployment')?.object as unknown as {
+        spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
+      };
+      return dep.spec.template.spec.containers[0]?.env ?? [];
+    };
+    const logged = svc({ logging: { kafka: { topic: 'fraud-requests', sampleRate: 0.1 } } });
+    const brokers = ['kafka-0:9092', 'kafka-1:9092'];
+    expect(envOf(desiredChildren(logged, configMaps, undefined, brokers))).toContainEqual({
+      name: 'YMERA_KAFKA_BROKERS',
+      value: 'kafka-0:9092,kafka-1:9092',
+    });
+    expect(envOf(desiredChildren(svc(), configMaps, undefined, brokers)).map((e) => e.name)).not.toContain(
+      'YMERA_KAFKA_BROKERS',
+    );
+    expect(envOf(desiredChildren(logged, configMaps)).map((e) => e.name)).not.toContain(
+      'YMERA_KAFKA_BROKERS',
+    );
   });
 
   it('adds the SLO rules as a PrometheusRule or a ConfigMap, with the configured labels', () => {

@@ -17,7 +17,7 @@ import { core } from '../../operator/kube/resources.ts';
 import { ownerLabels, owned } from '../../operator/ownership.ts';
 import { inferenceServiceRuleGroups } from '../../operator/prometheus/generators/inferenceservice.ts';
 import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
-import { RUNTIME_IMAGE } from '../../operator/version.ts';
+import { RUNTIME_COMMAND, RUNTIME_IMAGE } from '../../operator/version.ts';
 import type { InferenceServiceSpec } from './schema.ts';
 
 export type InferenceServiceObject = KubeObject & { spec: InferenceServiceSpec; status?: unknown };
@@ -215,6 +215,8 @@ export function desiredChildren(
   obj: InferenceServiceObject,
   rules: RuleSettings,
   plan: ServingPlan = initialPlan(obj),
+  /** The operator's Kafka brokers, handed to pods that log requests. */
+  kafkaBrokers: readonly string[] = [],
 ): Child[] {
   const live = liveRevisions(obj, plan);
   const hasCanary = plan.canary !== undefined && plan.canary !== plan.stable && live.length > 1;
@@ -236,7 +238,7 @@ export function desiredChildren(
     const isStable = revision === plan.stable;
     children.push({
       type: core.deployment,
-      object: deployment(obj, revision, serving, isStable ? replicas.stable : replicas.canary),
+      object: deployment(obj, revision, serving, isStable ? replicas.stable : replicas.canary, kafkaBrokers),
     });
   }
   children.push({ type: core.service, object: service(obj) });
@@ -259,8 +261,14 @@ export function deployment(
   revision: string,
   serving: ServingSpec,
   replicas: number | undefined,
+  kafkaBrokers: readonly string[] = [],
 ): KubeObject {
   const name = obj.metadata.name;
+  // request logging needs to know where Kafka is; the topic and rate are in runtime.json
+  const kafkaEnv =
+    obj.spec.logging?.kafka && kafkaBrokers.length > 0
+      ? [{ name: 'YMERA_KAFKA_BROKERS', value: kafkaBrokers.join(',') }]
+      : [];
   const runtime = serving.runtime ?? {};
   const gpu = gpuOf(serving);
   const podLabels = {
@@ -285,6 +293,8 @@ export function deployment(
   const container = {
     name: 'runtime',
     image: runtime.image ?? RUNTIME_IMAGE,
+    // our image starts the operator by default; a custom runtime image keeps its own entrypoint
+    ...((runtime.image ?? RUNTIME_IMAGE) === RUNTIME_IMAGE ? { command: RUNTIME_COMMAND } : {}),
     imagePullPolicy: 'IfNotPresent',
     args: ['--config', `${CONFIG_DIR}/runtime.json`],
     ports: [{ name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' }],
@@ -293,6 +303,7 @@ export function deployment(
       { name: 'YMERA_INFERENCESERVICE', value: name },
       { name: 'YMERA_REVISION', value: revision },
       { name: 'YMERA_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      ...kafkaEnv,
       ...(runtime.env ?? []),
     ],
     ...(credentials ? { envFrom: [{ secretRef: { name: credentials.name } }] } : {}),
