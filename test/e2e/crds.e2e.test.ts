@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { loadSamples, toYaml } from './samples.ts';
-import { freshNamespace, getJson, kubectl, kubectlOk, repo } from './support.ts';
+import { freshNamespace, getJson, kubectl, repo } from './support.ts';
 
 const invalidDir = path.join(repo, 'test/e2e/invalid');
 const invalidFiles = readdirSync(invalidDir)
@@ -32,8 +32,16 @@ describe('CRDs at admission', () => {
       expect(crd.spec.names.categories).toContain('ymera');
       expect(crd.spec.names.shortNames?.length).toBeGreaterThan(0);
     }
-    const columns = await kubectlOk(['get', 'inferenceservices', '-A']);
-    expect(columns).toMatch(/No resources|READY/);
+    // the printer columns kubectl shows: Ready first, Age last, the kind's own between
+    const crd = await getJson<{ spec: { versions: { additionalPrinterColumns?: { name: string }[] }[] } }>([
+      'get',
+      'crd',
+      'inferenceservices.ymera.io',
+    ]);
+    const names = crd?.spec.versions[0]?.additionalPrinterColumns?.map((c) => c.name) ?? [];
+    expect(names[0]).toBe('Ready');
+    expect(names.at(-1)).toBe('Age');
+    expect(names).toEqual(expect.arrayContaining(['URL', 'Model', 'Canary%', 'Replicas']));
   });
 
   it('accepts every sample (server-side dry run)', async () => {
