@@ -36,6 +36,7 @@ describe('parseConfig', () => {
       prometheusUrl: undefined,
       prometheusRules: 'auto',
       ruleLabels: {},
+      gatewayApi: 'auto',
     } satisfies Config);
   });
 
@@ -237,5 +238,12 @@ describe('external dependency flags', () => {
     );
     expect(() => parseConfig(['--rule-labels=bad key=x'], {})).toThrow(/--rule-labels/);
     expect(() => parseConfig([], { YMERA_KAFKA_BROKERS: 'nope' })).toThrow(/YMERA_KAFKA_BROKERS/);
+  });
+  it('auto-detects the Gateway API by default, or takes --gateway-api / YMERA_GATEWAY_API', () => {
+    expect(parseConfig([], {}).gatewayApi).toBe('auto');
+    expect(parseConfig(['--gateway-api=true'], {}).gatewayApi).toBe('true');
+    expect(parseConfig(['--gateway-api', 'FALSE'], {}).gatewayApi).toBe('false');
+    expect(parseConfig([], { YMERA_GATEWAY_API: 'false' }).gatewayApi).toBe('false');
+    expect(() => parseConfig(['--gateway-api=yes'], {})).toThrow(/--gateway-api.*auto, true, false/);
   });
 });

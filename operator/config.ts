@@ -6,6 +6,8 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { LOG_LEVELS } from './logger.ts';
 import type { LogLevel } from './logger.ts';
+import { GATEWAY_API_MODES } from './kube/gateway.ts';
+import type { GatewayApiMode } from './kube/gateway.ts';
 
 export type Config = {
   /** Validated "host:port", "[ipv6]:port" or ":port" (all interfaces). */
@@ -36,6 +38,8 @@ export type Config = {
   prometheusRules: RuleMode;
   /** Labels added to generated rule objects, so a prometheus-operator ruleSelector picks them up. */
   ruleLabels: Record<string, string>;
+  /** Route InferenceService traffic through Gateway API HTTPRoutes: auto-detect the CRD, or force on/off. */
+  gatewayApi: GatewayApiMode;
 };
 
 export const RULE_MODES = ['auto', 'PrometheusRule', 'ConfigMap'] as const;
@@ -85,6 +89,11 @@ const FLAGS = {
   prometheusUrl: flag('prometheus-url', 'Prometheus base URL, e.g. http://prometheus:9090 (empty = off)', ''),
   prometheusRules: flag('prometheus-rules', `rule objects: ${RULE_MODES.join('|')}`, 'auto'),
   ruleLabels: flag('rule-labels', 'k=v,k=v labels for generated rule objects (ruleSelector)', ''),
+  gatewayApi: flag(
+    'gateway-api',
+    `InferenceService traffic split through HTTPRoute weights: ${GATEWAY_API_MODES.join('|')}`,
+    'auto',
+  ),
 } satisfies Record<keyof Config, FlagSpec>;
 
 function flag(name: string, help: string, def: string, kind: Kind = 'string'): FlagSpec {
@@ -181,6 +190,7 @@ export function parseConfig(
     prometheusUrl: httpUrl(str('prometheusUrl')),
     prometheusRules: ruleMode(str('prometheusRules')),
     ruleLabels: labels(str('ruleLabels')),
+    gatewayApi: gatewayApiMode(str('gatewayApi')),
   };
 }
 
@@ -319,6 +329,13 @@ function ruleMode(raw: Raw): RuleMode {
   return (
     RULE_MODES.find((m) => m.toLowerCase() === raw.value.toLowerCase()) ??
     fail(raw, `must be one of ${RULE_MODES.join(', ')}`)
+  );
+}
+
+function gatewayApiMode(raw: Raw): GatewayApiMode {
+  return (
+    GATEWAY_API_MODES.find((m) => m === raw.value.toLowerCase()) ??
+    fail(raw, `must be one of ${GATEWAY_API_MODES.join(', ')}`)
   );
 }
 

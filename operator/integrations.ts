@@ -1,6 +1,6 @@
 // What the controllers get from the world outside Kubernetes, decided once
-// at start-up: where Prometheus rules go, and (when configured) Kafka and
-// the Prometheus to query.
+// at start-up: where Prometheus rules go, whether HTTPRoutes split traffic,
+// and (when configured) Kafka and the Prometheus to query.
 import type { PlatformEvent } from './kafka/events.ts';
 import type { TopicReconciler } from './kafka/topic-reconciler.ts';
 import type { ResourceType } from './kube/resources.ts';
@@ -32,6 +32,12 @@ export interface Integrations {
   events: EventSink;
   /** Prometheus to query (canary analysis); absent when --prometheus-url is not set. */
   prometheus?: PrometheusClient;
+  /**
+   * Route InferenceService traffic through Gateway API HTTPRoute weights
+   * (gateway.networking.k8s.io/v1 HTTPRoute served at start-up, or forced by
+   * --gateway-api); false keeps replica-weighted splitting only.
+   */
+  gatewayApi: boolean;
 }
 
 /** The resource type rule objects are written as (a controller owns it). */

@@ -9,6 +9,7 @@ import { EventPublisher, ensureEventTopic } from './kafka/events.ts';
 import { createKafkaClients } from './kafka/platformatic.ts';
 import { TopicReconciler } from './kafka/topic-reconciler.ts';
 import { KubeClient } from './kube/client.ts';
+import { detectGatewayApi } from './kube/gateway.ts';
 import { PrometheusClient } from './prometheus/client.ts';
 import { PrometheusRuleDetector } from './prometheus/rule-objects.ts';
 import type { Logger } from './logger.ts';
@@ -73,12 +74,15 @@ async function main(): Promise<void> {
   // decided once: an informer on a CRD that is not installed would never sync
   const ruleMode = await new PrometheusRuleDetector(client).resolve(config.prometheusRules);
   logger.info('prometheus rules', { mode: ruleMode, labels: config.ruleLabels });
+  const gatewayApi = await detectGatewayApi(client, config.gatewayApi);
+  logger.info('gateway api', { configured: config.gatewayApi, httpRoutes: gatewayApi });
   const kafka = config.kafkaBrokers.length > 0 ? startKafka(config.kafkaBrokers, logger, metrics) : undefined;
   const integrations: Integrations = {
     rules: { mode: ruleMode, labels: config.ruleLabels },
     topics: kafka?.topics,
     kafkaBrokers: config.kafkaBrokers,
     events: kafka?.events ?? discardEvents,
+    gatewayApi,
     prometheus: config.prometheusUrl
       ? new PrometheusClient({ url: config.prometheusUrl, breaker: PrometheusClient.breaker() })
       : undefined,

@@ -3,23 +3,25 @@
 //   decide   rollout.ts: which revisions are live, promote or roll back
 //            (after an analysis check against Prometheus when one is due)
 //   apply    desired.ts: ConfigMap, a Deployment per live revision, Service,
-//            HPA, PDB, rules; children no longer desired are pruned
+//            HPA, PDB, rules (and, with the Gateway API and a Gateway named,
+//            a Service per revision and a weighted HTTPRoute); children no
+//            longer desired are pruned
 //   report   status.ts, Events and CloudEvents for what happened
 import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
 import type { Integrations } from '../../operator/integrations.ts';
 import { ruleObjectType, uniqueTypes } from '../../operator/integrations.ts';
 import { EventType } from '../../operator/kafka/events.ts';
-import type { KafkaTopicsResult, TopicClaim, TopicSpec } from '../../operator/kafka/topics.ts';
-import { kafkaReadyCondition, kafkaStalled, topicClaims } from '../../operator/kafka/topics.ts';
 import { isTransient, KubeApiError } from '../../operator/kube/client.ts';
+import { httpRoute } from '../../operator/kube/gateway.ts';
 import { core } from '../../operator/kube/resources.ts';
 import type { DeploymentObject, PodObject } from '../../operator/kube/workloads.ts';
 import { deploymentFailure, firstPodFailure, isPodReady } from '../../operator/kube/workloads.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
-import type { Blocker } from '../shared/skeleton-status.ts';
+import { declaredTopicsOf } from '../shared/topics.ts';
 import { analysisSettings, runCheck } from './analysis.ts';
 import type { InferenceServiceObject, ServingPlan, ServingSpec } from './desired.ts';
 import {
+  canaryWeightOf,
   COMPONENT_LABEL,
   currentRevision,
   declaredTopics,
@@ -27,6 +29,7 @@ import {
   replicaPlan,
   REVISION_LABEL,
   revisionOf,
+  routedByGateway,
   SERVING_COMPONENT,
   SERVING_SPEC_ANNOTATION,
   servingSpecOf,
@@ -44,7 +47,6 @@ export const CANARY_SOAK_MS = 10_000;
 /** How often a rollout in progress (or pods not yet ready) is looked at again: pod changes do not enqueue. */
 const POLL_MS = 5_000;
 const FAILING_POLL_MS = 30_000;
-const KAFKA_RETRY_MS = 10_000;
 
 type PreviousStatus = {
   conditions?: InferenceServiceStatusOut['conditions'];
@@ -63,30 +65,10 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
     core.hpa,
     core.pdb,
     ruleObjectType(integrations.rules),
+    // only when the CRD was served at start-up: an informer on a missing CRD never syncs
+    ...(integrations.gatewayApi ? [httpRoute] : []),
   ]);
-  const claims = (ctx: ReconcileContext): TopicClaim[] =>
-    ctx.cached(resource).flatMap((o) =>
-      topicClaims(
-        o,
-        declaredTopics(o as InferenceServiceObject).map((t) => t.name),
-      ),
-    );
-
-  async function reconcileTopics(
-    ctx: ReconcileContext,
-    obj: InferenceServiceObject,
-  ): Promise<KafkaTopicsResult | undefined> {
-    const topics: TopicSpec[] = declaredTopics(obj);
-    if (topics.length === 0) return undefined;
-    if (!integrations.topics) {
-      return {
-        status: 'KafkaUnavailable',
-        message: 'no Kafka brokers are configured for the operator (--kafka-brokers)',
-        topics: [],
-      };
-    }
-    return integrations.topics.reconcile({ owner: obj, topics, claims: claims(ctx) });
-  }
+  const topics = declaredTopicsOf<InferenceServiceObject>(resource, integrations, declaredTopics);
 
   return {
     name: 'inferenceservice',
@@ -216,21 +198,23 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       try {
         await ctx.applyChildren(
           obj,
-          desiredChildren(obj, integrations.rules, plan, integrations.kafkaBrokers),
+          desiredChildren(obj, integrations.rules, plan, integrations.kafkaBrokers, integrations.gatewayApi),
           owns,
         );
       } catch (e) {
         if (isTransient(e) || !(e instanceof KubeApiError)) throw e;
         applyError = `applying children failed: ${e.message}`;
       }
-      const kafka = await reconcileTopics(ctx, obj);
+      const kafka = await topics.reconcile(ctx, obj);
 
       // report
+      const routed = routedByGateway(obj.spec, integrations.gatewayApi);
       const replicas = replicaPlan(
         obj.spec,
         canary !== undefined,
         plan.observedStableReplicas,
         plan.promoting,
+        routed,
       );
       const liveHealth: Record<string, RevisionHealth> = { [stable]: health(stable) };
       if (canary) liveHealth[canary] = health(canary);
@@ -240,13 +224,17 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
           generation,
           errors: [],
           applyError,
-          blockers: kafka ? kafkaBlockers(kafka, integrations.topics !== undefined) : [],
-          extra: kafka ? [kafkaReadyCondition(kafka)] : [],
+          blockers: topics.blockers(kafka),
+          extra: topics.conditions(kafka),
           desired,
           decision,
           health: liveHealth,
           stableServing: stable === desired ? servingSpecOf(obj.spec) : servingSpecs[stable],
-          traffic: trafficSplit({ stable, ...(canary ? { canary } : {}) }, replicas),
+          traffic: trafficSplit(
+            { stable, ...(canary ? { canary } : {}) },
+            replicas,
+            routed ? canaryWeightOf(obj.spec) : undefined,
+          ),
           analysisNote,
           stableTarget: replicas.stableEffective,
         },
@@ -256,8 +244,8 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       await writeAndTell(ctx, obj, previous, status, decision);
 
       const waits: number[] = [];
-      if (kafka?.status === 'KafkaUnavailable' && integrations.topics !== undefined)
-        waits.push(kafka.retryAfterMs ?? KAFKA_RETRY_MS);
+      const kafkaRetryMs = topics.retryAfterMs(kafka);
+      if (kafkaRetryMs !== undefined) waits.push(kafkaRetryMs);
       const healths = Object.values(liveHealth);
       const starting = healths.some(
         (h) => h.failure === undefined && (h.readyReplicas < h.replicas || h.replicas === 0),
@@ -272,22 +260,13 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
     },
 
     async finalize(ctx, obj) {
-      const topics = declaredTopics(obj).map((t) => t.name);
-      if (topics.length > 0) {
-        if (integrations.topics) {
-          const result = await integrations.topics.finalize({ owner: obj, topics, claims: claims(ctx) });
-          if (result.status === 'KafkaUnavailable')
-            throw new Error(`deleting Kafka topics: ${result.message}`);
-        } else {
-          ctx.log.warn('Kafka is not configured; leaving the declared topics in place', { topics });
-        }
-      }
+      const declared = await topics.finalize(ctx, obj);
       integrations.events.publish({
         resource,
         object: obj,
         type: EventType.Deleted,
         discriminator: obj.metadata.uid ?? '',
-        data: { topics },
+        data: { topics: declared },
       });
     },
   };
@@ -373,14 +352,4 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       });
     }
   }
-}
-
-/** Topic problems as blockers: a configured Kafka's outage heals by itself; the rest need someone to act. */
-function kafkaBlockers(result: KafkaTopicsResult, kafkaConfigured: boolean): Blocker[] {
-  const stalled = kafkaStalled(result);
-  if (stalled) return [{ ...stalled, transient: false }];
-  if (result.status === 'KafkaUnavailable') {
-    return [{ reason: 'KafkaUnavailable', message: result.message, transient: kafkaConfigured }];
-  }
-  return [];
 }

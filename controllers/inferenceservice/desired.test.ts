@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { httpRoute } from '../../operator/kube/gateway.ts';
 import { RUNTIME_IMAGE } from '../../operator/version.ts';
 import type { InferenceServiceObject } from './desired.ts';
 import {
+  canaryWeightOf,
   canonicalJson,
   configKey,
   configMapName,
@@ -11,6 +13,8 @@ import {
   HPA_METRICS,
   replicaPlan,
   revisionOf,
+  revisionServiceName,
+  routedByGateway,
   runtimeConfig,
   SERVING_SPEC_ANNOTATION,
   servingSpecOf,
@@ -391,5 +395,133 @@ describe('InferenceService desired children', () => {
   it('has no rules child without an SLO, so an old one is pruned', () => {
     expect(kinds(desiredChildren(svc({ slo: undefined }), configMaps))).not.toContain('PrometheusRule');
     expect(desiredChildren(svc({ slo: undefined }), configMaps)).toHaveLength(4);
+  });
+});
+
+describe('traffic split by HTTPRoute weights (Gateway API)', () => {
+  const gateway = { name: 'public', namespace: 'gateways', sectionName: 'https' };
+  const routedSvc = (version = 'v3', extra: Partial<InferenceServiceObject['spec']> = {}) =>
+    svc({
+      model: { uri: 's3://models/fraud.onnx', format: 'onnx', version },
+      scaling: { minReplicas: 4 },
+      rollout: { canaryPercent: 25, autoRollback: true, gateway },
+      ...extra,
+    } as Partial<InferenceServiceObject['spec']>);
+  type Route = {
+    kind: string;
+    metadata: { name: string; labels: Record<string, string>; ownerReferences: { uid: string }[] };
+    spec: {
+      parentRefs: Record<string, string>[];
+      rules: { backendRefs: { kind: string; name: string; port: number; weight: number }[] }[];
+    };
+  };
+  const route = (children: ReturnType<typeof desiredChildren>) =>
+    children.find((c) => c.object.kind === 'HTTPRoute')?.object as unknown as Route | undefined;
+
+  it('takes the canary share from canaryPercent and keeps every stable replica', () => {
+    const spec = routedSvc().spec;
+    expect(routedByGateway(spec, true)).toBe(true);
+    expect(routedByGateway(spec, false)).toBe(false);
+    expect(routedByGateway(svc().spec, true)).toBe(false);
+    const plan = replicaPlan(spec, true, undefined, false, true);
+    expect(plan).toEqual({ stable: 4, canary: 1, stableEffective: 4, total: 4 });
+    expect(trafficSplit({ stable: 's', canary: 'c' }, plan, canaryWeightOf(spec))).toEqual([
+      { revision: 's', percent: 75 },
+      { revision: 'c', percent: 25 },
+    ]);
+    expect(trafficSplit({ stable: 's' }, plan, 25)).toEqual([{ revision: 's', percent: 100 }]);
+    expect(trafficSplit({ stable: 's', canary: 'c' }, plan, 0)).toEqual([
+      { revision: 's', percent: 100 },
+      { revision: 'c', percent: 0 },
+    ]);
+  });
+
+  it('adds a Service per revision and an owned HTTPRoute sending 100% to the stable one', () => {
+    const obj = routedSvc();
+    const rev = currentRevision(obj);
+    const children = desiredChildren(obj, configMaps, undefined, [], true);
+    expect(kinds(children)).toEqual([
+      'ConfigMap',
+      'Deployment',
+      'Service',
+      'Service',
+      'HTTPRoute',
+      'PodDisruptionBudget',
+    ]);
+    const revSvc = find(children, 'Service', revisionServiceName('fraud', rev));
+    expect(revSvc.spec?.selector).toEqual({
+      'ymera.io/inferenceservice': 'fraud',
+      'app.kubernetes.io/component': 'inference-server',
+      'ymera.io/revision': rev,
+    });
+    expect(find(children, 'Service', 'fraud').spec?.selector).not.toHaveProperty(['ymera.io/revision']);
+    const r = route(children);
+    expect(children.find((c) => c.object.kind === 'HTTPRoute')?.type).toBe(httpRoute);
+    expect(r?.metadata.name).toBe('fraud');
+    expect(r?.metadata.ownerReferences[0]?.uid).toBe('u-1');
+    expect(r?.metadata.labels['ymera.io/inferenceservice']).toBe('fraud');
+    expect(r?.spec.parentRefs).toEqual([
+      {
+        group: 'gateway.networking.k8s.io',
+        kind: 'Gateway',
+        name: 'public',
+        namespace: 'gateways',
+        sectionName: 'https',
+      },
+    ]);
+    expect(r?.spec.rules).toHaveLength(1);
+    expect(r?.spec.rules[0]?.backendRefs).toEqual([
+      { group: '', kind: 'Service', name: `fraud-${rev}`, port: 80, weight: 100 },
+    ]);
+    expect(find(children, 'Deployment').spec?.replicas).toBe(4);
+  });
+
+  it('weights a canary by canaryPercent without taking replicas from the stable revision', () => {
+    const old = routedSvc('v3');
+    const oldRev = currentRevision(old);
+    const next = routedSvc('v4');
+    const newRev = currentRevision(next);
+    const children = desiredChildren(
+      next,
+      configMaps,
+      { stable: oldRev, canary: newRev, servingSpecs: { [oldRev]: servingSpecOf(old.spec) } },
+      [],
+      true,
+    );
+    expect(find(children, 'Deployment', `fraud-${oldRev}`).spec?.replicas).toBe(4);
+    expect(find(children, 'Deployment', `fraud-${newRev}`).spec?.replicas).toBe(1);
+    expect(find(children, 'Service', revisionServiceName('fraud', oldRev))).toBeDefined();
+    expect(find(children, 'Service', revisionServiceName('fraud', newRev))).toBeDefined();
+    expect(route(children)?.spec.rules[0]?.backendRefs.map((b) => [b.name, b.weight])).toEqual([
+      [`fraud-${oldRev}`, 75],
+      [`fraud-${newRev}`, 25],
+    ]);
+  });
+
+  it('has no HTTPRoute nor revision Services without a Gateway or without the Gateway API', () => {
+    const noGateway = svc({
+      scaling: { minReplicas: 4 },
+      rollout: { canaryPercent: 25, autoRollback: true },
+    });
+    for (const children of [
+      desiredChildren(noGateway, configMaps, undefined, [], true),
+      desiredChildren(routedSvc(), configMaps, undefined, [], false),
+      desiredChildren(routedSvc(), configMaps),
+    ]) {
+      expect(kinds(children)).toEqual(['ConfigMap', 'Deployment', 'Service', 'PodDisruptionBudget']);
+    }
+    // replica weighting stays: the canary's replicas come out of the stable count
+    const old = routedSvc('v3');
+    const oldRev = currentRevision(old);
+    const next = routedSvc('v4');
+    const children = desiredChildren(
+      next,
+      configMaps,
+      { stable: oldRev, canary: currentRevision(next), servingSpecs: { [oldRev]: servingSpecOf(old.spec) } },
+      [],
+      false,
+    );
+    expect(find(children, 'Deployment', `fraud-${oldRev}`).spec?.replicas).toBe(3);
+    expect(route(children)).toBeUndefined();
   });
 });

@@ -8,12 +8,19 @@
 // ConfigMap holds one configuration per live revision. The serving spec of
 // a revision that is no longer the spec's (the stable one while a canary
 // runs) comes from the annotation its Deployment carries, passed in as data.
+//
+// With the Gateway API (integrations.gatewayApi) and a Gateway to attach to
+// (spec.rollout.gateway), the split is by weight instead: each live revision
+// also gets a Service `<name>-<revision>`, and one HTTPRoute `<name>` sends
+// canaryPercent of the requests to the canary's Service and the rest to the
+// stable one, so the stable revision keeps its full replica count.
 import { createHash } from 'node:crypto';
 import type { Child } from '../../operator/controller.ts';
 import type { RuleSettings } from '../../operator/integrations.ts';
 import type { TopicSpec } from '../../operator/kafka/topics.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import { core } from '../../operator/kube/resources.ts';
+import { httpRoute as httpRouteType } from '../../operator/kube/gateway.ts';
 import { ownerLabels, owned } from '../../operator/ownership.ts';
 import { inferenceServiceRuleGroups } from '../../operator/prometheus/generators/inferenceservice.ts';
 import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
@@ -40,6 +47,13 @@ export const configMapName = (name: string) => `${name}-config`;
 export const serviceName = (name: string) => name;
 export const deploymentName = (name: string, revision: string) => `${name}-${revision}`;
 export const configKey = (revision: string) => `${revision}.json`;
+export const revisionServiceName = (name: string, revision: string) => `${name}-${revision}`;
+export const httpRouteName = (name: string) => name;
+
+/** Whether traffic splits by HTTPRoute weights: the Gateway API is on and the spec names a Gateway. */
+export function routedByGateway(spec: InferenceServiceSpec, gatewayApi: boolean): boolean {
+  return gatewayApi && spec.rollout?.gateway !== undefined;
+}
 
 /** What a revision is made of: the fields that change what and how the pods serve. */
 export interface ServingSpec {
@@ -138,6 +152,8 @@ export function replicaPlan(
   hasCanary: boolean,
   observedStableReplicas?: number,
   promoting = false,
+  /** Traffic splits by HTTPRoute weights: the stable revision keeps every replica. */
+  weighted = false,
 ): ReplicaPlan {
   const scaling = scalingOf(spec);
   const total = scaling.autoscaled
@@ -147,19 +163,27 @@ export function replicaPlan(
   const share = !hasCanary ? 0 : percent === 0 ? total : Math.min(total, Math.ceil((total * percent) / 100));
   const canary = hasCanary && promoting ? total : share;
   // with an HPA the applied count is what the HPA last set (so a new Deployment starts at minReplicas)
-  if (scaling.autoscaled) return { stable: total, canary, stableEffective: total, total };
+  if (scaling.autoscaled || weighted) return { stable: total, canary, stableEffective: total, total };
   const stable = Math.max(1, total - share);
   return { stable, canary, stableEffective: stable, total };
 }
 
-/** Traffic share of each live revision, in percent (stable first), from a replica plan. */
+/**
+ * Traffic share of each live revision, in percent (stable first): from a
+ * replica plan, or, when `canaryWeight` is given (HTTPRoute weights), exactly
+ * that share to the canary.
+ */
 export function trafficSplit(
   revisions: { stable: string; canary?: string },
   plan: ReplicaPlan,
+  canaryWeight?: number,
 ): { revision: string; percent: number }[] {
   if (!revisions.canary || revisions.canary === revisions.stable)
     return [{ revision: revisions.stable, percent: 100 }];
-  const canary = Math.round((100 * plan.canary) / (plan.canary + plan.stableEffective));
+  const canary =
+    canaryWeight !== undefined
+      ? Math.min(100, Math.max(0, canaryWeight))
+      : Math.round((100 * plan.canary) / (plan.canary + plan.stableEffective));
   return [
     { revision: revisions.stable, percent: 100 - canary },
     { revision: revisions.canary, percent: canary },
@@ -217,10 +241,13 @@ export function desiredChildren(
   plan: ServingPlan = initialPlan(obj),
   /** The operator's Kafka brokers, handed to pods that log requests. */
   kafkaBrokers: readonly string[] = [],
+  /** The Gateway API (HTTPRoute) is installed: split by weights when the spec names a Gateway. */
+  gatewayApi = false,
 ): Child[] {
   const live = liveRevisions(obj, plan);
   const hasCanary = plan.canary !== undefined && plan.canary !== plan.stable && live.length > 1;
-  const replicas = replicaPlan(obj.spec, hasCanary, plan.observedStableReplicas, plan.promoting);
+  const routed = routedByGateway(obj.spec, gatewayApi);
+  const replicas = replicaPlan(obj.spec, hasCanary, plan.observedStableReplicas, plan.promoting, routed);
   const data: Record<string, string> = {
     'runtime.json': `${JSON.stringify(runtimeConfig(obj), null, 2)}\n`,
   };
@@ -242,6 +269,17 @@ export function desiredChildren(
     });
   }
   children.push({ type: core.service, object: service(obj) });
+  if (routed) {
+    for (const { revision } of live) {
+      children.push({ type: core.service, object: revisionService(obj, revision) });
+    }
+    const split = trafficSplit(
+      { stable: plan.stable, ...(hasCanary && plan.canary ? { canary: plan.canary } : {}) },
+      replicas,
+      canaryWeightOf(obj.spec),
+    );
+    children.push({ type: httpRouteType, object: httpRoute(obj, split) });
+  }
   const scaling = scalingOf(obj.spec);
   if (scaling.autoscaled && live[0]) {
     children.push({ type: core.hpa, object: hpa(obj, deploymentName(obj.metadata.name, live[0].revision)) });
@@ -399,6 +437,73 @@ export function service(obj: InferenceServiceObject): KubeObject {
       type: 'ClusterIP',
       selector: servingSelector(obj),
       ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+    },
+  });
+}
+
+/** The canary's share of requests when HTTPRoute weights split traffic. */
+export function canaryWeightOf(spec: InferenceServiceSpec): number {
+  return spec.rollout?.canaryPercent ?? 10;
+}
+
+/** The Service of one revision: the backend the HTTPRoute weights. */
+export function revisionService(obj: InferenceServiceObject, revision: string): KubeObject {
+  return owned(obj, {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: revisionServiceName(obj.metadata.name, revision),
+      namespace: obj.metadata.namespace,
+      labels: { ...servingSelector(obj), [REVISION_LABEL]: revision },
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: { ...servingSelector(obj), [REVISION_LABEL]: revision },
+      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+    },
+  });
+}
+
+/**
+ * The HTTPRoute `<name>` attached to spec.rollout.gateway: one rule whose
+ * backends are the revision Services, weighted by the traffic split.
+ */
+export function httpRoute(
+  obj: InferenceServiceObject,
+  split: { revision: string; percent: number }[],
+): KubeObject {
+  const gateway = obj.spec.rollout?.gateway;
+  if (!gateway) throw new Error(`${obj.metadata.name}: an HTTPRoute needs spec.rollout.gateway`);
+  return owned(obj, {
+    apiVersion: `${httpRouteType.group}/${httpRouteType.version}`,
+    kind: httpRouteType.kind,
+    metadata: {
+      name: httpRouteName(obj.metadata.name),
+      namespace: obj.metadata.namespace,
+      labels: servingSelector(obj),
+    },
+    spec: {
+      parentRefs: [
+        {
+          group: 'gateway.networking.k8s.io',
+          kind: 'Gateway',
+          name: gateway.name,
+          ...(gateway.namespace ? { namespace: gateway.namespace } : {}),
+          ...(gateway.sectionName ? { sectionName: gateway.sectionName } : {}),
+        },
+      ],
+      rules: [
+        {
+          matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+          backendRefs: split.map(({ revision, percent }) => ({
+            group: '',
+            kind: 'Service',
+            name: revisionServiceName(obj.metadata.name, revision),
+            port: 80,
+            weight: percent,
+          })),
+        },
+      ],
     },
   });
 }

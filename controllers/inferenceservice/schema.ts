@@ -4,6 +4,8 @@
 import { s } from '../../operator/schema/builder.ts';
 import type { Defaulted, Infer } from '../../operator/schema/builder.ts';
 import {
+  dnsLabel,
+  dnsSubdomain,
   duration,
   env,
   gpu,
@@ -178,6 +180,24 @@ const analysis = s.object(
   { description: 'How the canary is judged, from the Prometheus metrics of its pods.' },
 );
 
+const gateway = s.object(
+  {
+    name: dnsSubdomain('Name of the Gateway the HTTPRoute attaches to.'),
+    namespace: s.optional(
+      dnsLabel('Namespace of the Gateway. Default: the namespace of the InferenceService.'),
+    ),
+    sectionName: s.optional(
+      dnsSubdomain(
+        'Listener of the Gateway to attach to (its name). Default: every listener that allows the route.',
+      ),
+    ),
+  },
+  {
+    description:
+      'Split traffic by HTTPRoute weights behind this Gateway (the parentRef), when the Gateway API is installed: each live revision gets a Service <name>-<revision> and the HTTPRoute <name> weights them. Without it (or without the Gateway API) traffic splits by replica count.',
+  },
+);
+
 const rollout = s.object(
   {
     canaryPercent: s.integer({
@@ -192,6 +212,7 @@ const rollout = s.object(
       description: 'Roll back to the stable revision when the canary fails its analysis.',
       default: true,
     }),
+    gateway: s.optional(gateway),
   },
   { description: 'How a new revision (a change of model or runtime) replaces the stable one.' },
 );
