@@ -6,13 +6,13 @@
 import type { Child, ReconcileContext, Reconciler } from '../../operator/controller.ts';
 import type { Integrations } from '../../operator/integrations.ts';
 import { EventType } from '../../operator/kafka/events.ts';
-import type { KafkaTopicsResult, TopicClaim, TopicSpec } from '../../operator/kafka/topics.ts';
-import { kafkaReadyCondition, kafkaStalled, topicClaims } from '../../operator/kafka/topics.ts';
+import type { KafkaTopicsResult, TopicSpec } from '../../operator/kafka/topics.ts';
 import { isTransient, KubeApiError } from '../../operator/kube/client.ts';
 import type { KubeObject, ResourceType } from '../../operator/kube/resources.ts';
 import type { FieldError } from '../../operator/schema/validation.ts';
-import type { Blocker, SkeletonStatus } from './skeleton-status.ts';
+import type { SkeletonStatus } from './skeleton-status.ts';
 import { skeletonStatus, skeletonVerdict } from './skeleton-status.ts';
+import { declaredTopicsOf } from './topics.ts';
 
 export interface SkeletonKind<T extends KubeObject> {
   name: string;
@@ -26,22 +26,13 @@ export interface SkeletonKind<T extends KubeObject> {
   notImplemented: string;
 }
 
-/** How often a resource whose topics wait for Kafka looks again (the client's circuit breaker paces calls too). */
-const KAFKA_RETRY_MS = 10_000;
-
 export function skeletonReconciler<T extends KubeObject & { spec?: unknown; status?: unknown }>(
   kind: SkeletonKind<T>,
   integrations: Integrations,
 ): Reconciler<T> {
-  const declaredTopics = (obj: KubeObject): TopicSpec[] => (kind.topics ? kind.topics(obj as T) : []);
-  // every resource of this kind that declares a topic, deleting ones included: their claim holds until finalized
-  const claims = (ctx: ReconcileContext): TopicClaim[] =>
-    ctx.cached(kind.resource).flatMap((o) =>
-      topicClaims(
-        o,
-        declaredTopics(o).map((t) => t.name),
-      ),
-    );
+  const topics = declaredTopicsOf<T>(kind.resource, integrations, (obj) =>
+    kind.topics ? kind.topics(obj) : [],
+  );
 
   return {
     name: kind.name,
@@ -60,7 +51,7 @@ export function skeletonReconciler<T extends KubeObject & { spec?: unknown; stat
           if (isTransient(e) || !(e instanceof KubeApiError)) throw e;
           applyError = `applying children failed: ${e.message}`;
         }
-        kafka = await reconcileTopics(ctx, obj);
+        kafka = await topics.reconcile(ctx, obj);
       }
       const previous = obj.status as SkeletonStatus | undefined;
       const observation = {
@@ -68,8 +59,8 @@ export function skeletonReconciler<T extends KubeObject & { spec?: unknown; stat
         errors,
         notImplemented: kind.notImplemented,
         applyError,
-        blockers: kafka ? kafkaBlockers(kafka, integrations.topics !== undefined) : [],
-        extra: kafka ? [kafkaReadyCondition(kafka)] : [],
+        blockers: topics.blockers(kafka),
+        extra: topics.conditions(kafka),
       };
       const status = skeletonStatus(observation, previous, ctx.now());
       const wrote = await ctx.writeStatus(kind.resource, obj, status);
@@ -91,55 +82,19 @@ export function skeletonReconciler<T extends KubeObject & { spec?: unknown; stat
           },
         });
       }
-      const waitForKafka = kafka?.status === 'KafkaUnavailable' && integrations.topics !== undefined;
-      return waitForKafka ? { requeueAfterMs: kafka?.retryAfterMs ?? KAFKA_RETRY_MS } : undefined;
+      const retryAfterMs = topics.retryAfterMs(kafka);
+      return retryAfterMs !== undefined ? { requeueAfterMs: retryAfterMs } : undefined;
     },
 
     async finalize(ctx: ReconcileContext, obj: T) {
-      const topics = declaredTopics(obj).map((t) => t.name);
-      if (topics.length > 0) {
-        if (integrations.topics) {
-          const result = await integrations.topics.finalize({ owner: obj, topics, claims: claims(ctx) });
-          // keep the finalizer (retrying with backoff) until the topics are really gone
-          if (result.status === 'KafkaUnavailable')
-            throw new Error(`deleting Kafka topics: ${result.message}`);
-        } else {
-          ctx.log.warn('Kafka is not configured; leaving the declared topics in place', { topics });
-        }
-      }
+      const declared = await topics.finalize(ctx, obj);
       integrations.events.publish({
         resource: kind.resource,
         object: obj,
         type: EventType.Deleted,
         discriminator: obj.metadata.uid ?? '',
-        data: { topics },
+        data: { topics: declared },
       });
     },
   };
-
-  async function reconcileTopics(ctx: ReconcileContext, obj: T): Promise<KafkaTopicsResult | undefined> {
-    const topics = declaredTopics(obj);
-    if (topics.length === 0) return undefined;
-    if (!integrations.topics) {
-      return {
-        status: 'KafkaUnavailable',
-        message: 'no Kafka brokers are configured for the operator (--kafka-brokers)',
-        topics: [],
-      };
-    }
-    return integrations.topics.reconcile({ owner: obj, topics, claims: claims(ctx) });
-  }
-}
-
-/**
- * Topic problems as status blockers: an outage of a configured Kafka heals by
- * itself; a missing Kafka configuration and the rest need someone to act.
- */
-function kafkaBlockers(result: KafkaTopicsResult, kafkaConfigured: boolean): Blocker[] {
-  const stalled = kafkaStalled(result);
-  if (stalled) return [{ ...stalled, transient: false }];
-  if (result.status === 'KafkaUnavailable') {
-    return [{ reason: 'KafkaUnavailable', message: result.message, transient: kafkaConfigured }];
-  }
-  return [];
 }

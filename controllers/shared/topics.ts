@@ -1,0 +1,94 @@
+// The Kafka topics a kind declares, as every controller handles them:
+// claims from the informer cache, reconcile through the shared topic
+// reconciler, the KafkaReady condition and status blockers, the requeue
+// while Kafka is away, and deletion through the finalizer.
+import type { ReconcileContext } from '../../operator/controller.ts';
+import type { Integrations } from '../../operator/integrations.ts';
+import type {
+  KafkaReadyCondition,
+  KafkaTopicsResult,
+  TopicClaim,
+  TopicSpec,
+} from '../../operator/kafka/topics.ts';
+import { kafkaReadyCondition, kafkaStalled, topicClaims } from '../../operator/kafka/topics.ts';
+import type { KubeObject, ResourceType } from '../../operator/kube/resources.ts';
+import type { Blocker } from './skeleton-status.ts';
+
+/** How often a resource whose topics wait for Kafka looks again (the client's circuit breaker paces calls too). */
+export const KAFKA_RETRY_MS = 10_000;
+
+export interface DeclaredTopics<T extends KubeObject> {
+  /** Creates/aligns the object's topics; undefined when it declares none. */
+  reconcile(ctx: ReconcileContext, obj: T): Promise<KafkaTopicsResult | undefined>;
+  /** What the result means for Ready: an outage of a configured Kafka heals by itself, the rest needs someone. */
+  blockers(result: KafkaTopicsResult | undefined): Blocker[];
+  conditions(result: KafkaTopicsResult | undefined): KafkaReadyCondition[];
+  /** When to look again because Kafka is away; undefined when there is no need. */
+  retryAfterMs(result: KafkaTopicsResult | undefined): number | undefined;
+  /** Deletes the object's topics (unless another resource owns them) and returns the declared names; throws while Kafka is away so the finalizer stays. */
+  finalize(ctx: ReconcileContext, obj: T): Promise<string[]>;
+}
+
+export function declaredTopicsOf<T extends KubeObject>(
+  resource: ResourceType,
+  integrations: Integrations,
+  declared: (obj: T) => TopicSpec[],
+): DeclaredTopics<T> {
+  const configured = integrations.topics !== undefined;
+  // every resource of the kind, deleting ones included: their claim holds until they are finalized
+  const claims = (ctx: ReconcileContext): TopicClaim[] =>
+    ctx.cached(resource).flatMap((o) =>
+      topicClaims(
+        o,
+        declared(o as T).map((t) => t.name),
+      ),
+    );
+
+  return {
+    async reconcile(ctx, obj) {
+      const topics = declared(obj);
+      if (topics.length === 0) return undefined;
+      if (!integrations.topics) {
+        return {
+          status: 'KafkaUnavailable',
+          message: 'no Kafka brokers are configured for the operator (--kafka-brokers)',
+          topics: [],
+        };
+      }
+      return integrations.topics.reconcile({ owner: obj, topics, claims: claims(ctx) });
+    },
+
+    blockers(result) {
+      if (!result) return [];
+      const stalled = kafkaStalled(result);
+      if (stalled) return [{ ...stalled, transient: false }];
+      if (result.status === 'KafkaUnavailable') {
+        return [{ reason: 'KafkaUnavailable', message: result.message, transient: configured }];
+      }
+      return [];
+    },
+
+    conditions(result) {
+      return result ? [kafkaReadyCondition(result)] : [];
+    },
+
+    retryAfterMs(result) {
+      return result?.status === 'KafkaUnavailable' && configured
+        ? (result.retryAfterMs ?? KAFKA_RETRY_MS)
+        : undefined;
+    },
+
+    async finalize(ctx, obj) {
+      const topics = declared(obj).map((t) => t.name);
+      if (topics.length === 0) return topics;
+      if (!integrations.topics) {
+        ctx.log.warn('Kafka is not configured; leaving the declared topics in place', { topics });
+        return topics;
+      }
+      const result = await integrations.topics.finalize({ owner: obj, topics, claims: claims(ctx) });
+      // keep the finalizer (retrying with backoff) until the topics are really gone
+      if (result.status === 'KafkaUnavailable') throw new Error(`deleting Kafka topics: ${result.message}`);
+      return topics;
+    },
+  };
+}
