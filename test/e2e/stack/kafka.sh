@@ -31,7 +31,6 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../../.." && pwd)"
 
 # 4.4.0 is listed on Maven Central but kafka-tools-api 4.4.0 is not (yet),
 # so 4.3.1 is the newest release that resolves completely.
@@ -41,9 +40,9 @@ PORT="${YMERA_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${YMERA_KAFKA_CONTROLLER_PORT:-9093}"
 HEAP="${YMERA_KAFKA_HEAP:-512m}"
 
-# one stack per machine (its ports are fixed), shared by every checkout like the cluster
-STATE_DIR="${YMERA_STATE_DIR:-${YMERA_CACHE:-$HOME/.cache/ymera}/stack}"
-[[ "$STATE_DIR" == /* ]] || STATE_DIR="$PWD/$STATE_DIR"
+COMPONENT=kafka
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$here/lib.sh"
 KDIR="$STATE_DIR/kafka"
 DATA_DIR="$KDIR/data"
 CONF="$KDIR/server.properties"
@@ -55,8 +54,6 @@ LIBS="$DIST/libs"
 POM="$here/kafka/pom.xml"
 LOG4J="$here/kafka/log4j2.properties"
 
-log() { printf '[kafka] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 
 # --- jars ----------------------------------------------------------------------
 
@@ -108,13 +105,6 @@ topics() {
 
 # --- process bookkeeping -------------------------------------------------------
 
-# alive <pid>: the process exists and is not a zombie
-alive() {
-  local pid="$1" state
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" || return 1
-  [[ -n "$state" && "$state" != Z && "$state" != X ]]
-}
 
 # ours <pid>: a live broker JVM started with this state dir's config
 ours() {
@@ -143,25 +133,6 @@ running() {
   ours "$pid" && port_open "$PORT"
 }
 
-stop_pids() {
-  local pids="$1" p left deadline
-  [[ -z "$pids" ]] && return 0
-  log "stopping broker (pid ${pids//$'\n'/ })"
-  # shellcheck disable=SC2086
-  kill -TERM $pids 2>/dev/null || true
-  # a single-node controlled shutdown takes a few seconds
-  deadline=$((SECONDS + 30))
-  while ((SECONDS < deadline)); do
-    left=""
-    for p in $pids; do if alive "$p"; then left+=" $p"; fi; done
-    [[ -z "$left" ]] && return 0
-    sleep 0.2
-  done
-  log "broker did not stop in 30s; killing${left}"
-  # shellcheck disable=SC2086
-  kill -KILL $left 2>/dev/null || true
-  sleep 0.5
-}
 
 # --- configuration -------------------------------------------------------------
 
@@ -234,7 +205,7 @@ cmd_up() {
   fi
   # a live broker that is not answering (hung, or still starting after a
   # crashed `up`) is restarted rather than trusted
-  stop_pids "$(broker_pids)"
+  stop_pids "$(broker_pids)" 30
   rm -f "$PID_FILE"
   local p
   for p in "$PORT" "$CONTROLLER_PORT"; do
@@ -283,7 +254,7 @@ cmd_up() {
 cmd_down() {
   local pids
   pids="$(broker_pids)"
-  stop_pids "$pids"
+  stop_pids "$pids" 30
   rm -f "$PID_FILE"
   log "down"
 }

@@ -40,27 +40,18 @@ ACCESS_KEY=ymera-local
 SECRET_KEY=ymera-local-secret
 BUCKETS=(ymera-models ymera-artifacts ymera-backups)
 
-# one stack per machine (its ports are fixed), shared by every checkout like the cluster
-STATE_DIR="${YMERA_STATE_DIR:-${YMERA_CACHE:-$HOME/.cache/ymera}/stack}"
-[[ "$STATE_DIR" == /* ]] || STATE_DIR="$PWD/$STATE_DIR"
+COMPONENT=minio
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$here/lib.sh"
 MDIR="$STATE_DIR/minio"
 DATA_DIR="$MDIR/data"
 LOG_FILE="$MDIR/minio.log"
 PID_FILE="$MDIR/minio.pid"
 CACHE="${YMERA_CACHE:-$HOME/.cache/ymera}"
 
-log() { printf '[minio] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 
 # --- process bookkeeping -------------------------------------------------------
 
-# alive <pid>: the process exists and is not a zombie
-alive() {
-  local pid="$1" state
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" || return 1
-  [[ -n "$state" && "$state" != Z && "$state" != X ]]
-}
 
 # ours <pid>: a live MinIO server from our cache serving this data dir
 ours() {
@@ -94,24 +85,6 @@ tracked_pid() {
 
 running() { [[ -n "$(tracked_pid)" ]] && ready; }
 
-stop_pids() {
-  local pids="$1" p left deadline
-  [[ -z "$pids" ]] && return 0
-  log "stopping MinIO (pid ${pids//$'\n'/ })"
-  # shellcheck disable=SC2086
-  kill -TERM $pids 2>/dev/null || true
-  deadline=$((SECONDS + 15))
-  while ((SECONDS < deadline)); do
-    left=""
-    for p in $pids; do alive "$p" && left+=" $p"; done
-    [[ -z "$left" ]] && return 0
-    sleep 0.2
-  done
-  log "still running after 15s; killing${left}"
-  # shellcheck disable=SC2086
-  kill -KILL $left 2>/dev/null || true
-  sleep 0.3
-}
 
 lock() {
   mkdir -p "$MDIR"
@@ -181,11 +154,11 @@ cmd_up() {
   fi
   if [[ -n "$pid" && "$(readlink -f "/proc/$pid/exe")" != "$(readlink -f "$bin")" ]]; then
     log "the running server (pid $pid) is another build; restarting it on $bin"
-    stop_pids "$pid"
+    stop_pids "$pid" 15
   fi
   if ! running; then
     # whatever is left of this data dir (e.g. a server that never got ready) goes first
-    stop_pids "$(server_pids)"
+    stop_pids "$(server_pids)" 15
     if port_open "$PORT"; then
       die "$HOST:$PORT is in use by another program; set YMERA_S3_PORT to a free port"
     fi
@@ -197,7 +170,7 @@ cmd_up() {
 
 cmd_down() {
   lock
-  stop_pids "$(server_pids)"
+  stop_pids "$(server_pids)" 15
   rm -f "$PID_FILE"
   log "down"
 }

@@ -28,11 +28,10 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../../.." && pwd)"
 
-# one stack per machine (its ports are fixed), shared by every checkout like the cluster
-STATE_DIR="${YMERA_STATE_DIR:-${YMERA_CACHE:-$HOME/.cache/ymera}/stack}"
-[[ "$STATE_DIR" == /* ]] || STATE_DIR="$PWD/$STATE_DIR"
+COMPONENT=prometheus
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$here/lib.sh"
 PROM_DIR="$STATE_DIR/prometheus"
 CONFIG="$PROM_DIR/prometheus.yml"
 RULES_DIR="$PROM_DIR/rules"
@@ -44,8 +43,6 @@ PORT="${YMERA_PROMETHEUS_PORT:-9090}"
 ADDRESS="127.0.0.1:$PORT"
 URL="http://$ADDRESS"
 
-log() { printf '[prometheus] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 
 # wait_for <seconds> <description> <command...>
 wait_for() {
@@ -110,13 +107,6 @@ cmd_install() {
 
 # --- process bookkeeping -----------------------------------------------------
 
-# alive <pid>: the process exists and is not a zombie
-alive() {
-  local pid="$1" state
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" || return 1
-  [[ -n "$state" && "$state" != Z && "$state" != X ]]
-}
 
 # ours <pid>: a live prometheus started with our config file
 ours() {
@@ -149,22 +139,6 @@ healthy() { running_pid >/dev/null && ready; }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
 
-stop_pids() {
-  local pids="$1" p left deadline
-  [[ -z "$pids" ]] && return 0
-  # shellcheck disable=SC2086
-  kill -TERM $pids 2>/dev/null || true
-  deadline=$((SECONDS + 15))
-  while ((SECONDS < deadline)); do
-    left=""
-    for p in $pids; do alive "$p" && left+=" $p"; done
-    [[ -z "$left" ]] && return 0
-    sleep 0.2
-  done
-  log "still alive after SIGTERM, killing:$left"
-  # shellcheck disable=SC2086
-  kill -KILL $left 2>/dev/null || true
-}
 
 # --- config ------------------------------------------------------------------
 
@@ -225,7 +199,7 @@ write_config() {
 start() {
   # a previous instance killed with -9 leaves a pid file and maybe a process
   # that lost its pid file: stop what is ours, then start clean
-  stop_pids "$(our_pids)"
+  stop_pids "$(our_pids)" 15
   rm -f "$PID_FILE"
   if ! port_free; then
     stop_debian_service
@@ -273,7 +247,7 @@ cmd_down() {
   pids="$(our_pids)"
   if [[ -n "$pids" ]]; then
     log "stopping prometheus (${pids//$'\n'/ })"
-    stop_pids "$pids"
+    stop_pids "$pids" 15
   fi
   rm -f "$PID_FILE"
 }
