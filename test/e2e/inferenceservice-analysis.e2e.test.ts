@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrometheusClient } from '../../operator/prometheus/client.ts';
 import type { OperatorProcess } from './support.ts';
 import {
+  deleteInferenceServices,
   eventually,
   freePort,
   freshNamespace,
@@ -21,6 +22,7 @@ import {
   kubectl,
   kubectlOk,
   startOperator,
+  untilObserved,
 } from './support.ts';
 
 interface Condition {
@@ -58,16 +60,8 @@ describe('InferenceService canary analysis with Prometheus', () => {
   });
   const prometheusUrl = () => process.env.YMERA_PROMETHEUS_URL ?? 'http://127.0.0.1:9090';
   const ref = (name: string) => ['-n', ns, `inferenceservice.ymera.io/${name}`];
-  const get = (name: string) => getJson<InfSvc>(['get', ...ref(name)]);
   const until = (name: string, what: string, check: (r: InfSvc) => boolean, timeoutMs = 120_000) =>
-    eventually(
-      `${name}: ${what}`,
-      async () => {
-        const r = await get(name);
-        return r && r.status?.observedGeneration === r.metadata.generation && check(r) ? r : undefined;
-      },
-      timeoutMs,
-    );
+    untilObserved<InfSvc>(ref(name), `${name}: ${what}`, check, timeoutMs);
 
   const service = (name: string) => ({
     apiVersion: 'ymera.io/v1alpha1',
@@ -137,14 +131,7 @@ describe('InferenceService canary analysis with Prometheus', () => {
     if (traffic) clearInterval(traffic);
     if (targetFile) rmSync(targetFile, { force: true });
     await new Promise((resolve) => server?.close(resolve));
-    const list = await getJson<{ items: { metadata: { name: string } }[] }>([
-      'get',
-      'inferenceservices',
-      '-n',
-      ns,
-    ]);
-    for (const item of list?.items ?? [])
-      await kubectl(['delete', ...ref(item.metadata.name), '--wait=true', '--timeout=60s']);
+    if (ns) await deleteInferenceServices(ns);
     await op?.stop();
     if (ns) await kubectl(['delete', 'namespace', ns, '--wait=false']);
   });

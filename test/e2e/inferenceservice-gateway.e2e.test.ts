@@ -8,7 +8,16 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
-import { eventually, freshNamespace, getJson, kubectl, kubectlOk, repo, startOperator } from './support.ts';
+import {
+  eventually,
+  freshNamespace,
+  getJson,
+  kubectl,
+  kubectlOk,
+  repo,
+  startOperator,
+  untilObserved,
+} from './support.ts';
 
 const CRD = 'httproutes.gateway.networking.k8s.io';
 const fixture = path.join(repo, 'test/e2e/fixtures/httproute-crd.yaml');
@@ -38,16 +47,8 @@ describe('InferenceService traffic split through an HTTPRoute', () => {
   const name = 'routed';
   const ref = ['inferenceservice.ymera.io', name];
 
-  const get = () => getJson<InfSvc>(['get', '-n', ns, ...ref]);
   const until = (what: string, check: (r: InfSvc) => boolean, timeoutMs = 90_000) =>
-    eventually(
-      `${name}: ${what}`,
-      async () => {
-        const r = await get();
-        return r && r.status?.observedGeneration === r.metadata.generation && check(r) ? r : undefined;
-      },
-      timeoutMs,
-    );
+    untilObserved<InfSvc>(['-n', ns, ...ref], `${name}: ${what}`, check, timeoutMs);
   const route = () => getJson<Route>(['get', 'httproutes.gateway.networking.k8s.io', '-n', ns, name]);
   const weights = (r: Route | undefined) =>
     r?.spec.rules[0]?.backendRefs.map((b) => [b.name, b.weight] as [string, number]);

@@ -15,7 +15,16 @@ import type { KafkaClients } from '../../operator/kafka/platformatic.ts';
 import { createKafkaClients, readTopic } from '../../operator/kafka/platformatic.ts';
 import { loadSamples, toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
-import { eventually, freshNamespace, getJson, kubectl, kubectlOk, startOperator } from './support.ts';
+import {
+  deleteInferenceServices,
+  eventually,
+  freshNamespace,
+  getJson,
+  kubectl,
+  kubectlOk,
+  startOperator,
+  untilObserved,
+} from './support.ts';
 
 interface Condition {
   type: string;
@@ -67,14 +76,7 @@ describe('InferenceService serving', () => {
   const ref = (name: string) => ['-n', ns, `inferenceservice.ymera.io/${name}`];
   const get = (name: string) => getJson<InfSvc>(['get', ...ref(name)]);
   const until = (name: string, what: string, check: (r: InfSvc) => boolean, timeoutMs = 90_000) =>
-    eventually(
-      `${name}: ${what}`,
-      async () => {
-        const r = await get(name);
-        return r && r.status?.observedGeneration === r.metadata.generation && check(r) ? r : undefined;
-      },
-      timeoutMs,
-    );
+    untilObserved<InfSvc>(ref(name), `${name}: ${what}`, check, timeoutMs);
   const pods = async (name: string) =>
     (await getJson<{ items: Pod[] }>(['get', 'pods', '-n', ns, '-l', `ymera.io/inferenceservice=${name}`]))
       ?.items ?? [];
@@ -134,15 +136,7 @@ describe('InferenceService serving', () => {
   });
 
   afterAll(async () => {
-    const list = await getJson<{ items: { metadata: { name: string } }[] }>([
-      'get',
-      'inferenceservices',
-      '-n',
-      ns,
-    ]);
-    for (const item of list?.items ?? []) {
-      await kubectl(['delete', ...ref(item.metadata.name), '--wait=true', '--timeout=60s']);
-    }
+    if (ns) await deleteInferenceServices(ns);
     await op?.stop();
     await kafka?.close();
     if (ns) await kubectl(['delete', 'namespace', ns, '--wait=false']);

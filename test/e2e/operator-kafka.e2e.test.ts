@@ -13,7 +13,16 @@ import { createKafkaClients, readTopic } from '../../operator/kafka/platformatic
 import type { Sample } from './samples.ts';
 import { loadSamples, resourceRef, toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
-import { eventually, freshNamespace, getJson, kubectl, kubectlOk, repo, startOperator } from './support.ts';
+import {
+  deleteInferenceServices,
+  eventually,
+  freshNamespace,
+  getJson,
+  kubectl,
+  kubectlOk,
+  repo,
+  startOperator,
+} from './support.ts';
 
 interface Condition {
   type: string;
@@ -70,23 +79,7 @@ describe('operator with Kafka', () => {
 
   afterAll(async () => {
     execFileSync('bash', [kafkaSh, 'up'], { stdio: 'ignore' }); // never leave the broker down
-    const list = await getJson<{ items: { metadata: { name: string } }[] }>([
-      'get',
-      'inferenceservices',
-      '-n',
-      ns,
-    ]);
-    for (const item of list?.items ?? []) {
-      await kubectl([
-        'delete',
-        '-n',
-        ns,
-        'inferenceservice',
-        item.metadata.name,
-        '--wait=true',
-        '--timeout=60s',
-      ]);
-    }
+    if (ns) await deleteInferenceServices(ns);
     await op?.stop();
     await kafka?.close();
     if (ns) await kubectl(['delete', 'namespace', ns, '--wait=false']);

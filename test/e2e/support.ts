@@ -159,6 +159,30 @@ export function sumMetric(text: string, name: string, labels: Record<string, str
   return total;
 }
 
+/**
+ * Polls `kubectl get <args>` until the controller has observed the object's
+ * current generation and `check` holds; returns the object.
+ */
+export function untilObserved<
+  T extends { metadata: { generation?: number }; status?: { observedGeneration?: number } },
+>(getArgs: string[], what: string, check: (obj: T) => boolean, timeoutMs = 90_000): Promise<T> {
+  return eventually(
+    what,
+    async () => {
+      const obj = await getJson<T>(['get', ...getArgs]);
+      return obj && obj.status?.observedGeneration === obj.metadata.generation && check(obj)
+        ? obj
+        : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** Deletes every InferenceService in a namespace and waits, so their finalizers run while an operator still does. */
+export async function deleteInferenceServices(namespace: string): Promise<void> {
+  await kubectl(['delete', 'inferenceservices', '--all', '-n', namespace, '--wait=true', '--timeout=60s']);
+}
+
 /** Creates a namespace for one test file and returns its name. */
 export async function freshNamespace(prefix: string): Promise<string> {
   const name = `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
