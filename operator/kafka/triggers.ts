@@ -1,0 +1,578 @@
+// Kafka trigger consumption for LearningPipelines: one consumer group per
+// pipeline, at-least-once. Matching messages wait in `pending` until the
+// controller acks them (after it wrote the run to status); offsets are
+// committed per partition only up to the lowest un-acked one, so whatever
+// was not handled is redelivered after a restart or a rebalance. Every
+// consumer failure (missing topic, broker outage, fenced member) tears the
+// consumer down and starts a new one with backoff; nothing here throws into
+// the controller.
+import {
+  Admin,
+  Consumer,
+  MessagesStreamFallbackModes,
+  MessagesStreamModes,
+  stringDeserializers,
+} from '@platformatic/kafka';
+import type { Message, MessagesStream } from '@platformatic/kafka';
+import { exponentialBackoff } from '../backoff.ts';
+import type { Logger } from '../logger.ts';
+import { KafkaRequestError, KafkaUnavailableError } from './client.ts';
+import { classifyKafkaError, withTimeout } from './platformatic.ts';
+import type { TriggerEvent } from './trigger-filter.ts';
+import { matchesFilter, parsePayload, triggerEventOf } from './trigger-filter.ts';
+
+export interface TriggerSubscription {
+  /** The pipeline's work-queue key (namespace/name). */
+  key: string;
+  topic: string;
+  groupId: string;
+  filter?: Record<string, string>;
+}
+
+export interface TriggerState {
+  /** Joined the group and assigned/fetching. */
+  ready: boolean;
+  message: string;
+}
+
+export interface TriggerSource {
+  /** Idempotent; (re)starts the consumer if topic/group/filter changed; never throws. */
+  ensure(sub: TriggerSubscription): void;
+  /** Matching events received and not yet acked, oldest first, deduped by id. */
+  pending(key: string): TriggerEvent[];
+  /** The event was handled durably: its offset may be committed. */
+  ack(key: string, eventId: string): void;
+  /** Undefined when there is no subscription. */
+  state(key: string): TriggerState | undefined;
+  /** Closes the consumer; un-acked events are redelivered to the next member of the group. */
+  stop(key: string): Promise<void>;
+  /** After stop, on pipeline deletion; unknown group = success; KafkaUnavailableError when Kafka is away. */
+  deleteGroup(groupId: string): Promise<void>;
+  keys(): string[];
+  close(): Promise<void>;
+}
+
+export type TriggerConsumersOptions = {
+  brokers: readonly string[];
+  logger?: Logger;
+  /** New pending events arrived for `key`: enqueue the pipeline. */
+  onEvent: (key: string) => void;
+  clientId?: string;
+  /** Restart backoff after a failure; default 500ms doubling up to 30s. */
+  retry?: { baseMs: number; maxMs: number };
+  /** How long acks are batched before a commit; default 250ms. */
+  commitIntervalMs?: number;
+  /** Pending events per key before consumption pauses; default 1000. */
+  maxPending?: number;
+  /** Bound of one join, commit, close or admin call; default 15s. */
+  timeoutMs?: number;
+};
+
+const RECENT_ACKS = 2_000;
+
+/**
+ * Offsets of the partitions one consumer owns. `position` is one past the
+ * last offset delivered; offsets below it were handled unless held (a
+ * pending event). The commit point is the lowest held offset, else position.
+ */
+class PartitionOffsets {
+  readonly #parts = new Map<
+    number,
+    { position: bigint; committed: bigint; epoch: number; held: Set<bigint> }
+  >();
+
+  /** An assigned partition starts at the stream's fetch position; a known one keeps its state. */
+  assign(partition: number, start: bigint): void {
+    if (!this.#parts.has(partition)) {
+      // committed -1: commit the start at once, so a fresh group keeps its
+      // "latest" position across a restart instead of skipping ahead again.
+      this.#parts.set(partition, { position: start, committed: -1n, epoch: -1, held: new Set() });
+    }
+  }
+
+  /** Forgets partitions not in `keep`; returns the ones removed. */
+  retain(keep: ReadonlySet<number>): number[] {
+    const gone = [...this.#parts.keys()].filter((p) => !keep.has(p));
+    for (const p of gone) this.#parts.delete(p);
+    return gone;
+  }
+
+  /** False for an offset already delivered (a redelivery after a rejoin rewound the stream). */
+  deliver(partition: number, offset: bigint, epoch: number): boolean {
+    let part = this.#parts.get(partition);
+    if (!part) {
+      part = { position: offset, committed: -1n, epoch: -1, held: new Set() };
+      this.#parts.set(partition, part);
+    }
+    if (offset < part.position) return false;
+    part.position = offset + 1n;
+    part.epoch = epoch;
+    return true;
+  }
+
+  hold(partition: number, offset: bigint): void {
+    this.#parts.get(partition)?.held.add(offset);
+  }
+
+  release(partition: number, offset: bigint): void {
+    this.#parts.get(partition)?.held.delete(offset);
+  }
+
+  /** Per partition, the offset to commit when it moved past the last commit. */
+  commitable(): { partition: number; offset: bigint; leaderEpoch: number }[] {
+    const out = [];
+    for (const [partition, part] of this.#parts) {
+      let point = part.position;
+      for (const o of part.held) if (o < point) point = o;
+      if (point > part.committed) out.push({ partition, offset: point, leaderEpoch: part.epoch });
+    }
+    return out;
+  }
+
+  committed(partition: number, offset: bigint): void {
+    const part = this.#parts.get(partition);
+    if (part && offset > part.committed) part.committed = offset;
+  }
+}
+
+type Pending = { event: TriggerEvent; at: Array<[number, bigint]> };
+type Stream = MessagesStream<string, string, string, string>;
+
+/** One subscription: a consumer that is restarted on failure until stopped. */
+class Subscription {
+  readonly sub: TriggerSubscription;
+  state: TriggerState;
+  readonly pending = new Map<string, Pending>();
+  readonly #recentAcks = new Set<string>();
+  readonly #opts: Required<Omit<TriggerConsumersOptions, 'logger'>>;
+  readonly #log: Logger | undefined;
+  #offsets = new PartitionOffsets();
+  #consumer: Consumer<string, string, string, string> | undefined;
+  #stream: Stream | undefined;
+  /** Bumped per consumer; callbacks of an older consumer are ignored. */
+  #generation = 0;
+  #attempt = 0;
+  #stopped = false;
+  #closing: Promise<void> = Promise.resolve();
+  #retryTimer: NodeJS.Timeout | undefined;
+  #commitTimer: NodeJS.Timeout | undefined;
+  #committing: Promise<void> | undefined;
+  #paused = false;
+  #notify = false;
+  /** The topic was missing at some point: all its messages are newer than the subscription. */
+  #topicWasMissing = false;
+
+  constructor(
+    sub: TriggerSubscription,
+    opts: Required<Omit<TriggerConsumersOptions, 'logger'>>,
+    log: Logger | undefined,
+    after: Promise<void>,
+  ) {
+    this.sub = { ...sub, ...(sub.filter ? { filter: { ...sub.filter } } : {}) };
+    this.#opts = opts;
+    this.#log = log?.child({ key: sub.key, topic: sub.topic, groupId: sub.groupId });
+    this.state = { ready: false, message: `starting consumer for Kafka topic ${sub.topic}` };
+    // A previous consumer of the same key must have left before this one joins.
+    void after.then(() => this.#start());
+  }
+
+  sameAs(sub: TriggerSubscription): boolean {
+    return (
+      sub.topic === this.sub.topic &&
+      sub.groupId === this.sub.groupId &&
+      sameFilter(sub.filter, this.sub.filter)
+    );
+  }
+
+  ack(eventId: string): void {
+    this.#recentAcks.delete(eventId);
+    this.#recentAcks.add(eventId);
+    if (this.#recentAcks.size > RECENT_ACKS) {
+      this.#recentAcks.delete(this.#recentAcks.values().next().value as string);
+    }
+    const entry = this.pending.get(eventId);
+    if (!entry) return;
+    this.pending.delete(eventId);
+    for (const [p, o] of entry.at) this.#offsets.release(p, o);
+    if (this.#paused && this.pending.size < this.#opts.maxPending) {
+      this.#paused = false;
+      this.#stream?.resume();
+      this.#log?.info('trigger consumption resumed', { pending: this.pending.size });
+    }
+    this.#scheduleCommit();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return this.#closing;
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#commitTimer);
+    // Commit what was handled, so the next member does not see it again.
+    await this.#flush();
+    this.#teardown();
+    this.pending.clear();
+    await this.#closing;
+    this.#log?.info('trigger consumer stopped');
+  }
+
+  async #start(): Promise<void> {
+    if (this.#stopped) return;
+    const generation = ++this.#generation;
+    const { topic, groupId } = this.sub;
+    const consumer = new Consumer<string, string, string, string>({
+      clientId: this.#opts.clientId,
+      groupId,
+      bootstrapBrokers: [...this.#opts.brokers],
+      deserializers: stringDeserializers,
+      autocommit: false,
+      timeout: 5_000,
+      connectTimeout: 3_000,
+      retries: 2,
+      retryDelay: 500,
+      // Short: after a broker restart a member that could not leave blocks the
+      // next join until its session expires.
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 10_000,
+      heartbeatInterval: 3_000,
+      heartbeatStallTimeout: 15_000,
+      maxWaitTime: 1_000,
+    });
+    this.#consumer = consumer;
+    // The library emits 'error' when a rejoin fails; unhandled it would crash the process.
+    consumer.on('error', (e: unknown) => this.#fail(generation, e));
+    consumer.on('consumer:heartbeat:stalled', (p) =>
+      this.#fail(generation, p.lastError ?? new KafkaUnavailableError('consumer heartbeats stalled')),
+    );
+    try {
+      const stream = await withTimeout(
+        consumer.consume({
+          topics: [topic],
+          mode: MessagesStreamModes.COMMITTED,
+          // A new group starts at the end: old events must not trigger a new pipeline.
+          fallbackMode: this.#topicWasMissing
+            ? MessagesStreamFallbackModes.EARLIEST
+            : MessagesStreamFallbackModes.LATEST,
+          autocommit: false,
+        }),
+        this.#opts.timeoutMs,
+        `join consumer group ${groupId}`,
+      );
+      if (generation !== this.#generation) {
+        void stream.close().catch(() => undefined);
+        return;
+      }
+      this.#stream = stream;
+      stream.on('offsets', () => this.#assigned(generation));
+      stream.on('data', (m: Message<string, string, string, string>) => this.#message(generation, m));
+      stream.on('error', (e: unknown) => this.#fail(generation, e));
+      stream.on('close', () => this.#fail(generation, new KafkaUnavailableError('consumer stream closed')));
+    } catch (error) {
+      this.#fail(generation, error);
+    }
+  }
+
+  /** Called when the stream (re)computed its positions after a join. */
+  #assigned(generation: number): void {
+    if (generation !== this.#generation || this.#stopped) return;
+    try {
+      const { topic, groupId } = this.sub;
+      const mine = new Set(
+        (this.#consumer?.assignments ?? []).filter((a) => a.topic === topic).flatMap((a) => a.partitions),
+      );
+      for (const p of this.#offsets.retain(mine)) this.#dropPartition(p);
+      for (const p of mine) {
+        const start = this.#stream?.offsetsToFetch.get(`${topic}:${p}`);
+        if (typeof start === 'bigint') this.#offsets.assign(p, start);
+      }
+      const partitions = [...mine].sort((a, b) => a - b);
+      const message =
+        partitions.length > 0
+          ? `consuming Kafka topic ${topic} as group ${groupId}`
+          : `joined group ${groupId}; no partition of Kafka topic ${topic} is assigned to this member`;
+      if (!this.state.ready) this.#log?.info('trigger consumer ready', { partitions });
+      this.state = { ready: true, message };
+      this.#attempt = 0;
+      this.#topicWasMissing = false;
+      this.#scheduleCommit();
+    } catch (error) {
+      this.#fail(generation, error);
+    }
+  }
+
+  /** A partition moved to another member: its pending events are that member's now. */
+  #dropPartition(partition: number): void {
+    for (const [id, entry] of this.pending) {
+      entry.at = entry.at.filter(([p]) => p !== partition);
+      if (entry.at.length === 0) this.pending.delete(id);
+    }
+  }
+
+  #message(generation: number, m: Message<string, string, string, string>): void {
+    if (generation !== this.#generation || this.#stopped) return;
+    try {
+      const { partition, offset } = m;
+      if (!this.#offsets.deliver(partition, offset, m.leaderEpoch)) return;
+      const payload = parsePayload(m.value ?? undefined);
+      if (matchesFilter(payload, this.sub.filter)) this.#matched(m, payload);
+      this.#scheduleCommit();
+    } catch (error) {
+      // A bug here must not lose the message: restart and read it again.
+      this.#fail(generation, error);
+    }
+  }
+
+  #matched(m: Message<string, string, string, string>, payload: unknown): void {
+    const { topic, partition, offset } = m;
+    const event = triggerEventOf({ topic, partition, offset, value: m.value ?? undefined }, payload);
+    // Already handled (a producer retry, or redelivered after a restart).
+    if (this.#recentAcks.has(event.id)) return;
+    this.#offsets.hold(partition, offset);
+    const existing = this.pending.get(event.id);
+    if (existing) {
+      existing.at.push([partition, offset]);
+      return;
+    }
+    this.pending.set(event.id, { event, at: [[partition, offset]] });
+    this.#log?.debug('trigger event received', { eventId: event.id, partition, offset });
+    if (this.pending.size >= this.#opts.maxPending && !this.#paused) {
+      // Bounded memory: stop fetching until acks make room; nothing is dropped.
+      this.#paused = true;
+      this.#stream?.pause();
+      this.#log?.warn('trigger consumption paused: too many pending events', {
+        pending: this.pending.size,
+      });
+    }
+    if (!this.#notify) {
+      this.#notify = true;
+      queueMicrotask(() => {
+        this.#notify = false;
+        if (this.#stopped) return;
+        try {
+          this.#opts.onEvent(this.sub.key);
+        } catch (error) {
+          this.#log?.error('trigger onEvent callback failed', { err: error });
+        }
+      });
+    }
+  }
+
+  #scheduleCommit(): void {
+    if (this.#commitTimer !== undefined || this.#stopped) return;
+    this.#commitTimer = setTimeout(() => {
+      this.#commitTimer = undefined;
+      void this.#flush();
+    }, this.#opts.commitIntervalMs);
+  }
+
+  /** Commits every partition's commit point; one commit at a time, failures retried later. */
+  async #flush(): Promise<void> {
+    while (this.#committing) await this.#committing;
+    const consumer = this.#consumer;
+    const offsets = this.#offsets.commitable();
+    if (!consumer || offsets.length === 0 || !this.state.ready) return;
+    const generation = this.#generation;
+    const topic = this.sub.topic;
+    const run = async () => {
+      try {
+        await withTimeout(
+          consumer.commit({ offsets: offsets.map((o) => ({ topic, ...o })) }),
+          this.#opts.timeoutMs,
+          `commit offsets of group ${this.sub.groupId}`,
+        );
+        if (generation !== this.#generation) return;
+        for (const o of offsets) this.#offsets.committed(o.partition, o.offset);
+        this.#log?.debug('trigger offsets committed', {
+          offsets: offsets.map((o) => `${o.partition}@${o.offset}`),
+        });
+      } catch (error) {
+        // Not fatal: the next flush retries; a fenced member is restarted by the stream.
+        this.#log?.debug('trigger offset commit failed', { err: classifyKafkaError(error).message });
+        if (!this.#stopped && generation === this.#generation) this.#scheduleCommit();
+      }
+    };
+    this.#committing = run().finally(() => (this.#committing = undefined));
+    await this.#committing;
+  }
+
+  #fail(generation: number, error: unknown): void {
+    if (generation !== this.#generation || this.#stopped) return;
+    const message = this.#describe(error);
+    const changed = message !== this.state.message;
+    this.state = { ready: false, message };
+    if (changed) this.#log?.warn('trigger consumer failed; retrying', { reason: message });
+    else this.#log?.debug('trigger consumer failed again', { reason: message });
+    // Bounded tighter than a graceful stop: a broken consumer must not delay the retry for long.
+    this.#teardown(5_000);
+    // Pending events were delivered to this member only; the next one gets them again.
+    this.pending.clear();
+    this.#offsets = new PartitionOffsets();
+    const delay = exponentialBackoff({
+      attempt: this.#attempt++,
+      baseMs: this.#opts.retry.baseMs,
+      maxMs: this.#opts.retry.maxMs,
+      jitter: 0.2,
+    });
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#closing.then(() => this.#start());
+    }, delay);
+  }
+
+  #describe(error: unknown): string {
+    const { topic } = this.sub;
+    const mapped = classifyKafkaError(error);
+    const text = `${mapped.message} ${error instanceof Error ? error.message : ''}`;
+    if (
+      /unknown topic/i.test(text) ||
+      (mapped instanceof KafkaRequestError && /UNKNOWN_TOPIC/.test(mapped.kafkaCode))
+    ) {
+      this.#topicWasMissing = true;
+      return `Kafka topic ${topic} does not exist; waiting for it to be created`;
+    }
+    if (mapped instanceof KafkaUnavailableError) return `Kafka is unavailable: ${mapped.message}`;
+    return `consuming Kafka topic ${topic} failed: ${mapped.message}`;
+  }
+
+  /** Closes the current consumer in the background; #closing settles when it is gone. */
+  #teardown(closeTimeoutMs = this.#opts.timeoutMs): void {
+    this.#generation++;
+    const consumer = this.#consumer;
+    this.#consumer = undefined;
+    this.#stream = undefined;
+    this.#paused = false;
+    if (!consumer) return;
+    const previous = this.#closing;
+    this.#closing = previous.then(() => closeConsumer(consumer, closeTimeoutMs, this.#log));
+  }
+}
+
+/** Leaves the group when possible; drops the sockets in any case. */
+async function closeConsumer(
+  consumer: Consumer<string, string, string, string>,
+  timeoutMs: number,
+  log: Logger | undefined,
+): Promise<void> {
+  try {
+    await withTimeout(consumer.close(true), timeoutMs, 'close consumer');
+  } catch (error) {
+    log?.debug('consumer did not leave its group cleanly', { err: classifyKafkaError(error).message });
+    // Without a member id close() skips LeaveGroup and only closes connections.
+    consumer.memberId = null;
+    await withTimeout(consumer.close(true), timeoutMs, 'close consumer').catch(() => undefined);
+  }
+}
+
+function sameFilter(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  const ea = Object.entries(a ?? {});
+  return ea.length === Object.keys(b ?? {}).length && ea.every(([k, v]) => b?.[k] === v);
+}
+
+/** Kafka trigger consumers of all pipelines, keyed by the pipeline's work-queue key. */
+export class TriggerConsumers implements TriggerSource {
+  readonly #subs = new Map<string, Subscription>();
+  /** Last close of each key, so a restarted consumer joins after the old one left. */
+  readonly #stopping = new Map<string, Promise<void>>();
+  readonly #opts: Required<Omit<TriggerConsumersOptions, 'logger'>>;
+  readonly #log: Logger | undefined;
+  #admin: Admin | undefined;
+
+  constructor(options: TriggerConsumersOptions) {
+    if (options.brokers.length === 0) throw new Error('TriggerConsumers: no brokers given');
+    this.#opts = {
+      brokers: options.brokers.map((b) => b.replace(/^[a-z]+:\/\//i, '')),
+      onEvent: options.onEvent,
+      clientId: options.clientId ?? 'ymera-operator-triggers',
+      retry: options.retry ?? { baseMs: 500, maxMs: 30_000 },
+      commitIntervalMs: options.commitIntervalMs ?? 250,
+      maxPending: options.maxPending ?? 1_000,
+      timeoutMs: options.timeoutMs ?? 15_000,
+    };
+    this.#log = options.logger?.named('triggers');
+  }
+
+  ensure(sub: TriggerSubscription): void {
+    try {
+      const current = this.#subs.get(sub.key);
+      if (current?.sameAs(sub)) return;
+      if (current) {
+        this.#log?.info('trigger subscription changed; restarting consumer', {
+          key: sub.key,
+          topic: sub.topic,
+          groupId: sub.groupId,
+        });
+        void this.stop(sub.key);
+      }
+      const after = this.#stopping.get(sub.key) ?? Promise.resolve();
+      this.#subs.set(sub.key, new Subscription(sub, this.#opts, this.#log, after));
+    } catch (error) {
+      this.#log?.error('ensuring trigger consumer failed', { key: sub.key, err: error });
+    }
+  }
+
+  pending(key: string): TriggerEvent[] {
+    return [...(this.#subs.get(key)?.pending.values() ?? [])].map((p) => ({ ...p.event }));
+  }
+
+  ack(key: string, eventId: string): void {
+    try {
+      this.#subs.get(key)?.ack(eventId);
+    } catch (error) {
+      this.#log?.error('acking trigger event failed', { key, eventId, err: error });
+    }
+  }
+
+  state(key: string): TriggerState | undefined {
+    const s = this.#subs.get(key)?.state;
+    return s ? { ...s } : undefined;
+  }
+
+  async stop(key: string): Promise<void> {
+    const sub = this.#subs.get(key);
+    if (!sub) {
+      await this.#stopping.get(key);
+      return;
+    }
+    this.#subs.delete(key);
+    const done = sub.stop().catch((error: unknown) => {
+      this.#log?.warn('stopping trigger consumer failed', { key, err: classifyKafkaError(error).message });
+    });
+    this.#stopping.set(key, done);
+    await done;
+    if (this.#stopping.get(key) === done) this.#stopping.delete(key);
+  }
+
+  async deleteGroup(groupId: string): Promise<void> {
+    this.#admin ??= new Admin({
+      clientId: this.#opts.clientId,
+      bootstrapBrokers: [...this.#opts.brokers],
+      timeout: 5_000,
+      connectTimeout: 3_000,
+      retries: 1,
+      retryDelay: 250,
+    });
+    try {
+      await withTimeout(
+        this.#admin.deleteGroups({ groups: [groupId] }),
+        this.#opts.timeoutMs,
+        `delete consumer group ${groupId}`,
+      );
+      this.#log?.info('trigger consumer group deleted', { groupId });
+    } catch (error) {
+      const mapped = classifyKafkaError(error);
+      // Never created (no event ever consumed) or already deleted: what deletion wants.
+      if (mapped instanceof KafkaRequestError && mapped.kafkaCode === 'GROUP_ID_NOT_FOUND') return;
+      throw mapped;
+    }
+  }
+
+  keys(): string[] {
+    return [...this.#subs.keys()];
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#subs.keys()].map((k) => this.stop(k)));
+    await Promise.allSettled([...this.#stopping.values()]);
+    await this.#admin?.close().catch(() => undefined);
+    this.#admin = undefined;
+  }
+}
