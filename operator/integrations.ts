@@ -1,7 +1,9 @@
 // What the controllers get from the world outside Kubernetes, decided once
 // at start-up: where Prometheus rules go, whether HTTPRoutes split traffic,
 // and (when configured) Kafka and the Prometheus to query.
+import type { Registry } from 'prom-client';
 import type { PlatformEvent } from './kafka/events.ts';
+import type { TriggerSource } from './kafka/triggers.ts';
 import type { TopicReconciler } from './kafka/topic-reconciler.ts';
 import type { ResourceType } from './kube/resources.ts';
 import { core } from './kube/resources.ts';
@@ -38,6 +40,10 @@ export interface Integrations {
    * --gateway-api); false keeps replica-weighted splitting only.
    */
   gatewayApi: boolean;
+  /** Kafka consumers that start LearningPipeline runs; absent when no brokers are configured. */
+  triggers?: TriggerSource;
+  /** Where controllers register their own metrics (the operator's /metrics); absent in some tests. */
+  registry?: Registry;
 }
 
 /** The resource type rule objects are written as (a controller owns it). */

@@ -16,6 +16,7 @@ import type { Logger } from './logger.ts';
 import { createLogger } from './logger.ts';
 import { Manager } from './manager.ts';
 import { OperatorMetrics } from './metrics.ts';
+import { TriggerConsumers } from './kafka/triggers.ts';
 import { startHealthServer, startMetricsServer } from './servers.ts';
 
 async function main(): Promise<void> {
@@ -76,13 +77,18 @@ async function main(): Promise<void> {
   logger.info('prometheus rules', { mode: ruleMode, labels: config.ruleLabels });
   const gatewayApi = await detectGatewayApi(client, config.gatewayApi);
   logger.info('gateway api', { configured: config.gatewayApi, httpRoutes: gatewayApi });
-  const kafka = config.kafkaBrokers.length > 0 ? startKafka(config.kafkaBrokers, logger, metrics) : undefined;
+  const kafka =
+    config.kafkaBrokers.length > 0
+      ? startKafka(config.kafkaBrokers, logger, metrics, (key) => manager.enqueue('learningpipeline', key))
+      : undefined;
   const integrations: Integrations = {
     rules: { mode: ruleMode, labels: config.ruleLabels },
     topics: kafka?.topics,
     kafkaBrokers: config.kafkaBrokers,
     events: kafka?.events ?? discardEvents,
     gatewayApi,
+    triggers: kafka?.triggers,
+    registry: metrics.registry,
     prometheus: config.prometheusUrl
       ? new PrometheusClient({ url: config.prometheusUrl, breaker: PrometheusClient.breaker() })
       : undefined,
@@ -118,7 +124,12 @@ async function main(): Promise<void> {
 }
 
 /** Kafka clients, the topic reconciler and the event publisher (created lazily: connecting happens on first use). */
-function startKafka(brokers: string[], logger: Logger, metrics: OperatorMetrics) {
+function startKafka(
+  brokers: string[],
+  logger: Logger,
+  metrics: OperatorMetrics,
+  onTrigger: (pipelineKey: string) => void,
+) {
   const log = logger.child({ component: 'kafka' });
   const clients = createKafkaClients({ brokers, logger: log });
   const events = new EventPublisher({
@@ -127,11 +138,19 @@ function startKafka(brokers: string[], logger: Logger, metrics: OperatorMetrics)
     logger: log,
     ensureTopic: ensureEventTopic(clients.admin),
   });
+  // consumers start when a LearningPipeline with a trigger is reconciled, i.e. only on the leader
+  const triggers = new TriggerConsumers({
+    brokers,
+    logger: log.child({ component: 'triggers' }),
+    onEvent: onTrigger,
+  });
   log.info('kafka configured', { brokers });
   return {
     topics: new TopicReconciler({ admin: clients.admin, logger: log }),
     events,
+    triggers,
     async close() {
+      await triggers.close();
       // give buffered events a moment to go out, then drop the connections
       await events.close(3_000);
       await clients.close();

@@ -129,6 +129,11 @@ export class Manager {
     return this.started && [...this.informers.values()].every((set) => set.hasSynced());
   }
 
+  /** Queues a key of one controller from outside the informers (e.g. a Kafka trigger arrived). */
+  enqueue(controller: string, key: string): void {
+    this.controllers.find((c) => c.reconciler.name === controller)?.queue.add(key);
+  }
+
   isLeader(): boolean {
     return this.leading;
   }

@@ -1,31 +1,610 @@
-// LearningPipeline controller (walking skeleton): validates what admission cannot and
-// reports truthfully that the kind's behaviour is not implemented yet.
-import type { Reconciler } from '../../operator/controller.ts';
+// LearningPipeline controller: the thin I/O loop around the pure parts.
+//   observe  step Jobs (cache), their pods for failure detail and gate
+//            metrics, pending Kafka trigger events
+//   decide   requests.ts (which runs start, under suspend and
+//            concurrencyPolicy), runs.ts (each run one step forward),
+//            promotion.ts (register the model, promote it or not)
+//   apply    create step Jobs (deterministic names: idempotent), delete
+//            Jobs of cancelled runs and of runs that left the history,
+//            patch the target InferenceService's model, alerting rules
+//   report   status.ts, Events, CloudEvents, metrics; then acknowledge the
+//            Kafka events whose outcome status now records
+import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
 import type { Integrations } from '../../operator/integrations.ts';
-import { ruleObjectType } from '../../operator/integrations.ts';
-import type { KubeObject } from '../../operator/kube/resources.ts';
-import { learningPipelineRuleGroups } from '../../operator/prometheus/generators/learningpipeline.ts';
-import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
+import { ruleObjectType, uniqueTypes } from '../../operator/integrations.ts';
+import { EventType } from '../../operator/kafka/events.ts';
+import type { TriggerEvent } from '../../operator/kafka/trigger-filter.ts';
+import { consumerGroupId } from '../../operator/kafka/trigger-filter.ts';
+import { isConflict, isTransient, KubeApiError } from '../../operator/kube/client.ts';
+import { core, keyOf } from '../../operator/kube/resources.ts';
+import type { PodObject } from '../../operator/kube/workloads.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
-import { skeletonReconciler } from '../shared/skeleton.ts';
-import type { LearningPipelineSpec } from './schema.ts';
+import {
+  learningPipelineRuleGroups,
+  PIPELINE_LABEL,
+} from '../../operator/prometheus/generators/learningpipeline.ts';
+import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
+import { crd as inferenceServiceCrd } from '../inferenceservice/schema.ts';
+import type { Blocker } from '../shared/skeleton-status.ts';
+import { parseMetrics, terminationMessageOf } from './gate.ts';
+import type { LearningPipelineObject } from './jobs.ts';
+import { RUN_LABEL, stepJob, stepJobName } from './jobs.ts';
+import { PipelineMetrics } from './metrics.ts';
+import type { JobObject } from './observe.ts';
+import { attemptOf, attemptsByRun, podExitMessage, podStuckMessage } from './observe.ts';
+import type { LatestModel } from './promotion.ts';
+import { promotionPatch, promotionVerdict, registerModel } from './promotion.ts';
+import type { RunRequest } from './requests.ts';
+import { planRequests } from './requests.ts';
+import type { AdvanceResult, AttemptObservation } from './runs.ts';
+import { advanceRun, cancelRun, isRunFinished, newRun } from './runs.ts';
+import type { LearningPipelineRun, LearningPipelineStatus } from './schema.ts';
 import { crd } from './schema.ts';
+import type { PipelineStatusOut } from './status.ts';
+import { pipelineStatus, trimHistory } from './status.ts';
 import { validateLearningPipeline } from './validate.ts';
 
-export type LearningPipelineObject = KubeObject & { spec: LearningPipelineSpec };
+export type { LearningPipelineObject } from './jobs.ts';
+
+/** Pod states (image pulls, pending GPUs) do not enqueue the pipeline: look again this often while runs are active. */
+const ACTIVE_POLL_MS = 15_000;
+const TRIGGER_RETRY_MS = 5_000;
+const PROMOTION_RETRY_MS = 30_000;
+const MAX_REQUEUE_MS = 10 * 60_000;
+
+type Extra = { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
+const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
+const date = (s: string | undefined) => (s ? new Date(s) : undefined);
 
 export function learningPipelineReconciler(integrations: Integrations): Reconciler<LearningPipelineObject> {
-  return skeletonReconciler<LearningPipelineObject>(
-    {
-      name: 'learningpipeline',
-      resource: resourceTypeOf(crd),
-      owns: [ruleObjectType(integrations.rules)],
-      validate: (spec) => validateLearningPipeline(spec),
-      // alerts on failed, stuck and missed runs
-      desired: (obj) => ruleChildren(obj, learningPipelineRuleGroups(obj), integrations.rules),
-      notImplemented:
-        'The spec is valid and its alerting rules are in place; running pipelines (step Jobs, schedules, triggers, promotion) is not implemented in this operator version yet.',
+  const resource = resourceTypeOf(crd);
+  const ruleType = ruleObjectType(integrations.rules);
+  const owns = uniqueTypes([ruleType, core.job]);
+  const targetType = resourceTypeOf(inferenceServiceCrd);
+  const metrics = new PipelineMetrics(integrations.registry);
+
+  return {
+    name: 'learningpipeline',
+    resource,
+    owns,
+
+    async reconcile(ctx, obj) {
+      const now = ctx.now();
+      const spec = obj.spec;
+      const key = keyOf(obj.metadata);
+      const namespace = obj.metadata.namespace ?? '';
+      const labels = { namespace, [PIPELINE_LABEL]: obj.metadata.name };
+      const previous = obj.status as LearningPipelineStatus | undefined;
+      const previousRuns = previous?.runs ?? [];
+      const generation = obj.metadata.generation ?? 0;
+      const historyLimit = spec.historyLimit ?? 5;
+      const kept = keptFields(previous);
+
+      const errors = validateLearningPipeline(spec);
+      if (errors.length > 0) {
+        const status = pipelineStatus(
+          { generation, errors, blockers: [], extra: [], runs: previousRuns, historyLimit },
+          kept,
+          previous,
+          now,
+        );
+        await writeAndTell(ctx, obj, previous, status);
+        return undefined;
+      }
+
+      // alerting rules
+      let applyError: string | undefined;
+      try {
+        await ctx.applyChildren(obj, ruleChildren(obj, learningPipelineRuleGroups(obj), integrations.rules), [
+          ruleType,
+        ]);
+      } catch (e) {
+        if (isTransient(e) || !(e instanceof KubeApiError)) throw e;
+        applyError = `applying alerting rules failed: ${e.message}`;
+      }
+
+      // the Kafka trigger
+      const extra: Extra[] = [];
+      const blockers: Blocker[] = [];
+      const waits: number[] = [];
+      let events: TriggerEvent[] = [];
+      const trigger = spec.triggers?.kafka;
+      if (trigger && integrations.triggers) {
+        integrations.triggers.ensure({
+          key,
+          topic: trigger.topic,
+          groupId: consumerGroupId(namespace, obj.metadata.name, obj.metadata.uid ?? ''),
+          ...(trigger.filter ? { filter: trigger.filter } : {}),
+        });
+        const state = integrations.triggers.state(key);
+        if (state?.ready) {
+          extra.push({ type: 'TriggerReady', status: 'True', reason: 'Listening', message: state.message });
+        } else {
+          const message = state?.message ?? `connecting to Kafka topic ${trigger.topic}`;
+          extra.push({ type: 'TriggerReady', status: 'False', reason: 'TriggerNotReady', message });
+          blockers.push({ reason: 'TriggerNotReady', message, transient: true });
+          waits.push(TRIGGER_RETRY_MS);
+        }
+        events = integrations.triggers.pending(key);
+      } else if (trigger) {
+        const message =
+          'spec.triggers.kafka is set but the operator has no Kafka brokers configured (--kafka-brokers)';
+        extra.push({ type: 'TriggerReady', status: 'False', reason: 'KafkaNotConfigured', message });
+        blockers.push({ reason: 'KafkaNotConfigured', message, transient: false });
+      } else if (integrations.triggers?.keys().includes(key)) {
+        await integrations.triggers.stop(key);
+      }
+
+      // observe the step Jobs (and, while runs are active, their pods)
+      const jobs = ctx.childrenOf(obj, core.job) as JobObject[];
+      const attempts = attemptsByRun(jobs);
+      const activeIds = previousRuns.filter((r) => !isRunFinished(r)).map((r) => r.id);
+      const pods = activeIds.length > 0 ? await runPods(ctx, namespace, activeIds) : [];
+      detailFromPods(attempts, pods);
+
+      // decide which runs start
+      const plan = planRequests({
+        uid: obj.metadata.uid ?? '',
+        spec,
+        annotations: obj.metadata.annotations ?? {},
+        handled: previous?.handled,
+        lastScheduleTime: date(previous?.lastScheduleTime),
+        createdAt: date(obj.metadata.creationTimestamp) ?? now,
+        now,
+        events,
+        runs: previousRuns,
+        knownRunIds: new Set(previousRuns.map((r) => r.id)),
+      });
+      const replacedBy = plan.start.at(-1)?.id ?? 'a new run';
+      const runs: LearningPipelineRun[] = previousRuns.map((r) =>
+        plan.cancel.includes(r.id)
+          ? cancelRun(r, `replaced by run ${replacedBy} (concurrencyPolicy Replace)`, now)
+          : r,
+      );
+      for (const request of plan.start)
+        runs.unshift(newRun(request.id, request.trigger, request.cause, spec.steps, now));
+
+      // each active run one step forward, creating the attempts it starts
+      const results = new Map<string, AdvanceResult>();
+      let createError: string | undefined;
+      for (const [i, run] of runs.entries()) {
+        const result = advanceRun(spec.steps, run, attempts.get(run.id) ?? [], now, (step, attempt) =>
+          stepJobName(obj.metadata.name, run.id, step, attempt),
+        );
+        results.set(run.id, result);
+        runs[i] = result.run;
+        if (result.wakeAt) waits.push(Math.max(1_000, result.wakeAt.getTime() - now.getTime()));
+        for (const start of result.start) {
+          const step = spec.steps.find((s) => s.name === start.step);
+          if (!step) continue;
+          try {
+            await ctx.client.create(
+              core.job,
+              stepJob(
+                obj,
+                { runId: run.id, step, attempt: start.attempt },
+                { kafkaBrokers: integrations.kafkaBrokers },
+              ),
+            );
+          } catch (e) {
+            if (isConflict(e)) continue; // created before (a restart, or the cache lagging): the same attempt
+            if (isTransient(e) || !(e instanceof KubeApiError)) throw e;
+            createError = `creating the Job of step ${start.step} (run ${run.id}) failed: ${e.message}`;
+          }
+        }
+      }
+
+      // register the model of a run that just succeeded, and promote it
+      let latestModel = previous?.latestModel as LatestModel | undefined;
+      const registered: LatestModel[] = [];
+      for (const run of runs) {
+        const before = previousRuns.find((r) => r.id === run.id);
+        if (run.phase !== 'Succeeded' || before?.phase === 'Succeeded' || !spec.model) continue;
+        if (latestModel?.runId && newer(previousRuns, latestModel.runId, run)) continue;
+        const { metrics: values, error } = await gateMetrics(ctx, obj, run);
+        const model = registerModel(spec, run, values, error);
+        if (model) {
+          latestModel = model;
+          registered.push(model);
+        }
+      }
+      const handled = { ...plan.handled };
+      let promotedNow: LatestModel | undefined;
+      const verdict = promotionVerdict(
+        spec,
+        latestModel,
+        obj.metadata.annotations ?? {},
+        handled.promoteRequest,
+      );
+      if (spec.promotion && verdict.action === 'promote' && latestModel) {
+        const target = spec.promotion.target;
+        try {
+          const found = await ctx.client.get(targetType, target, namespace);
+          if (!found) {
+            extra.push({
+              type: 'Promoted',
+              status: 'False',
+              reason: 'TargetNotFound',
+              message: `InferenceService ${target} does not exist in namespace ${namespace}; model ${latestModel.version} waits`,
+            });
+            waits.push(PROMOTION_RETRY_MS);
+          } else {
+            await ctx.client.patch(targetType, target, namespace, 'merge', promotionPatch(latestModel));
+            latestModel = { ...latestModel, promoted: true, promotionTime: iso(now) };
+            promotedNow = latestModel;
+            if (verdict.request) handled.promoteRequest = verdict.request;
+            extra.push({
+              type: 'Promoted',
+              status: 'True',
+              reason: 'ModelPromoted',
+              message: `model ${latestModel.version} was promoted to InferenceService ${target}`,
+            });
+          }
+        } catch (e) {
+          if (isTransient(e) || !(e instanceof KubeApiError)) throw e;
+          extra.push({
+            type: 'Promoted',
+            status: 'False',
+            reason: 'PromotionFailed',
+            message: `updating InferenceService ${target} failed: ${e.message}`,
+          });
+          waits.push(PROMOTION_RETRY_MS);
+        }
+      } else if (spec.promotion && verdict.action !== 'promote') {
+        extra.push({ type: 'Promoted', ...verdict.condition });
+      }
+
+      // report
+      const lastSuccess = runs.filter((r) => r.phase === 'Succeeded').sort(byCompletion)[0];
+      const status = pipelineStatus(
+        {
+          generation,
+          errors: [],
+          applyError: applyError ?? createError,
+          blockers,
+          extra,
+          runs,
+          historyLimit,
+        },
+        {
+          ...kept,
+          handled,
+          ...(plan.lastScheduleTime
+            ? { lastScheduleTime: iso(plan.lastScheduleTime) }
+            : previous?.lastScheduleTime
+              ? { lastScheduleTime: previous.lastScheduleTime }
+              : {}),
+          ...(plan.nextScheduleTime
+            ? { nextScheduleTime: iso(plan.nextScheduleTime) }
+            : { nextScheduleTime: undefined }),
+          ...(latestModel ? { latestModel } : {}),
+          ...(lastSuccess && lastSuccess.completionTime
+            ? { lastSuccessfulRun: { id: lastSuccess.id, completionTime: lastSuccess.completionTime } }
+            : {}),
+        },
+        previous,
+        now,
+      );
+      const wrote = await writeAndTell(ctx, obj, previous, status);
+
+      // what happened, once status records it
+      if (wrote) {
+        await tell(ctx, obj, {
+          previousRuns,
+          runs,
+          plan: { start: plan.start, skipped: plan.skipped },
+          results,
+        });
+        for (const model of registered) await tellModel(ctx, obj, model);
+        if (promotedNow) await tellPromotion(ctx, obj, promotedNow);
+        for (const run of runs) {
+          const before = previousRuns.find((r) => r.id === run.id);
+          if (run.phase === 'Failed' && before?.phase !== 'Failed') metrics.runFailed(labels);
+        }
+        if (plan.missed > 0) {
+          metrics.scheduleMissed(labels, plan.missed);
+          await ctx.event(
+            obj,
+            'Warning',
+            'MissedSchedule',
+            'Schedule',
+            `${plan.missed} scheduled run(s) did not start (a newer time superseded them, or startingDeadlineSeconds passed)`,
+          );
+        }
+      }
+      for (const event of plan.ack) integrations.triggers?.ack(key, event);
+      const active = runs.filter((r) => !isRunFinished(r));
+      metrics.observe(labels, spec.schedule !== undefined, active);
+
+      // clean up: Jobs of cancelled runs, and of runs that left the history
+      const keptIds = new Set(trimHistory(runs, historyLimit).kept.map((r) => r.id));
+      const cancelled = new Set(plan.cancel);
+      for (const job of jobs) {
+        const runId = job.metadata.labels?.[RUN_LABEL];
+        if (!runId || job.metadata.deletionTimestamp) continue;
+        const stillRunning = attemptOf(job)?.state === 'Active';
+        if (!keptIds.has(runId) || (cancelled.has(runId) && stillRunning)) {
+          await ctx.client.delete(core.job, job.metadata.name, namespace, {
+            propagationPolicy: 'Background',
+          });
+        }
+      }
+
+      if (active.length > 0) waits.push(ACTIVE_POLL_MS);
+      if (plan.nextScheduleTime)
+        waits.push(Math.max(1_000, plan.nextScheduleTime.getTime() - now.getTime() + 500));
+      return waits.length > 0 ? { requeueAfterMs: Math.min(MAX_REQUEUE_MS, ...waits) } : undefined;
     },
-    integrations,
-  );
+
+    async finalize(ctx, obj) {
+      const key = keyOf(obj.metadata);
+      if (integrations.triggers?.keys().includes(key)) await integrations.triggers.stop(key);
+      if (integrations.triggers && obj.spec.triggers?.kafka) {
+        await integrations.triggers.deleteGroup(
+          consumerGroupId(obj.metadata.namespace ?? '', obj.metadata.name, obj.metadata.uid ?? ''),
+        );
+      }
+      metrics.forget({ namespace: obj.metadata.namespace ?? '', [PIPELINE_LABEL]: obj.metadata.name });
+      integrations.events.publish({
+        resource,
+        object: obj,
+        type: EventType.Deleted,
+        discriminator: obj.metadata.uid ?? '',
+        data: {},
+      });
+    },
+  };
+
+  /** Pods of the active runs, for exit codes and stuck pods (one list call). */
+  async function runPods(ctx: ReconcileContext, namespace: string, runIds: string[]): Promise<PodObject[]> {
+    const selector = `${RUN_LABEL} in (${runIds.join(',')})`;
+    return (await ctx.client.list<PodObject>(core.pod, { namespace, labelSelector: selector })).items;
+  }
+
+  /** The gate's metrics: the termination message of the step that writes the metrics artifact. */
+  async function gateMetrics(
+    ctx: ReconcileContext,
+    obj: LearningPipelineObject,
+    run: LearningPipelineRun,
+  ): Promise<{ metrics?: Record<string, number>; error?: string }> {
+    const gate = obj.spec.promotion?.gate;
+    if (!gate) return {};
+    const producer = obj.spec.steps.find((s) =>
+      (s.outputs ?? []).some((o) => o.name === gate.metricsArtifact),
+    );
+    const job = run.steps?.find((s) => s.name === producer?.name)?.job;
+    if (!producer || !job) return { error: `no step produced ${gate.metricsArtifact}` };
+    const pods = (
+      await ctx.client.list<PodObject>(core.pod, {
+        namespace: obj.metadata.namespace,
+        labelSelector: `job-name=${job}`,
+      })
+    ).items;
+    const message = pods.map((p) => terminationMessageOf(p)).find((m) => m !== undefined && m.trim() !== '');
+    if (message === undefined) {
+      return {
+        error: `step ${producer.name} left no termination message (write the metrics JSON to /dev/termination-log)`,
+      };
+    }
+    const parsed = parseMetrics(message);
+    return 'error' in parsed
+      ? { error: `step ${producer.name}: ${parsed.error}` }
+      : { metrics: parsed.metrics };
+  }
+
+  async function writeAndTell(
+    ctx: ReconcileContext,
+    obj: LearningPipelineObject,
+    previous: LearningPipelineStatus | undefined,
+    status: PipelineStatusOut,
+  ): Promise<boolean> {
+    const wrote = await ctx.writeStatus(resource, obj, status as unknown as Record<string, unknown>);
+    if (!wrote) return false;
+    const before = previous?.conditions?.find((c) => c.type === 'Ready');
+    const after = status.conditions.find((c) => c.type === 'Ready');
+    if (after && (before?.reason !== after.reason || before.status !== after.status)) {
+      const generation = obj.metadata.generation ?? 0;
+      // run outcomes get their own Events; this one is for the pipeline's health
+      if (!['Running', 'Succeeded', 'RunFailed', 'RunCancelled'].includes(after.reason)) {
+        await ctx.event(
+          obj,
+          after.status === 'True' ? 'Normal' : 'Warning',
+          after.reason,
+          'Reconcile',
+          after.message,
+        );
+      }
+      integrations.events.publish({
+        resource,
+        object: obj,
+        type: EventType.StatusChanged,
+        discriminator: `${generation}:${after.status}:${after.reason}`,
+        data: { generation, ready: after.status === 'True', reason: after.reason, message: after.message },
+      });
+    }
+    return true;
+  }
+
+  async function tell(
+    ctx: ReconcileContext,
+    obj: LearningPipelineObject,
+    what: {
+      previousRuns: LearningPipelineRun[];
+      runs: LearningPipelineRun[];
+      plan: { start: RunRequest[]; skipped: { request: RunRequest; reason: string }[] };
+      results: Map<string, AdvanceResult>;
+    },
+  ): Promise<void> {
+    const publish = (type: string, discriminator: string, data: Record<string, unknown>) =>
+      integrations.events.publish({ resource, object: obj, type, discriminator, data });
+    for (const request of what.plan.start) {
+      await ctx.event(obj, 'Normal', 'RunStarted', 'Run', `Run ${request.id} started (${request.cause})`);
+      publish(EventType.RunStarted, request.id, {
+        run: request.id,
+        trigger: request.trigger,
+        cause: request.cause,
+      });
+    }
+    for (const { request, reason } of what.plan.skipped) {
+      await ctx.event(
+        obj,
+        'Warning',
+        'RunSkipped',
+        'Run',
+        `Run ${request.id} (${request.cause}) not started: ${reason}`,
+      );
+    }
+    for (const run of what.runs) {
+      const result = what.results.get(run.id);
+      for (const t of result?.transitions ?? []) {
+        if (t.kind === 'Retrying') {
+          const step = run.steps?.find((s) => s.name === t.step);
+          await ctx.event(
+            obj,
+            'Warning',
+            'StepRetrying',
+            'Run',
+            `Run ${run.id}: step ${t.step} ${t.message ?? 'failed'}; attempt ${t.attempt + 1} at ${step?.nextAttemptTime ?? 'once the backoff passed'}`,
+          );
+          publish(EventType.StepRetried, `${run.id}/${t.step}/${t.attempt}`, {
+            run: run.id,
+            step: t.step,
+            attempt: t.attempt,
+            message: t.message,
+            nextAttemptTime: step?.nextAttemptTime,
+          });
+        } else if (t.kind === 'Failed') {
+          await ctx.event(
+            obj,
+            'Warning',
+            'StepFailed',
+            'Run',
+            `Run ${run.id}: step ${t.step}: ${t.message ?? 'failed'}`,
+          );
+          publish(EventType.StepFailed, `${run.id}/${t.step}`, {
+            run: run.id,
+            step: t.step,
+            attempts: t.attempt,
+            message: t.message,
+          });
+        }
+      }
+      const before = what.previousRuns.find((r) => r.id === run.id);
+      if (isRunFinished(run) && (!before || !isRunFinished(before))) {
+        const failed = run.phase === 'Failed';
+        await ctx.event(
+          obj,
+          failed ? 'Warning' : 'Normal',
+          failed ? 'RunFailed' : run.phase === 'Cancelled' ? 'RunCancelled' : 'RunSucceeded',
+          'Run',
+          `Run ${run.id}: ${run.message ?? run.phase}`,
+        );
+        publish(EventType.RunFinished, run.id, {
+          run: run.id,
+          phase: run.phase,
+          message: run.message,
+          startTime: run.startTime,
+          completionTime: run.completionTime,
+          steps: (run.steps ?? []).map((s) => ({ name: s.name, phase: s.phase, attempts: s.attempts })),
+        });
+      }
+    }
+  }
+
+  async function tellModel(
+    ctx: ReconcileContext,
+    obj: LearningPipelineObject,
+    model: LatestModel,
+  ): Promise<void> {
+    const gate = model.gate
+      ? ` (gate: ${model.gate.message ?? (model.gate.passed ? 'passed' : 'failed')})`
+      : '';
+    await ctx.event(
+      obj,
+      'Normal',
+      'ModelRegistered',
+      'Model',
+      `Model ${model.version} at ${model.uri}${gate}`,
+    );
+    if (model.gate && !model.gate.passed) {
+      await ctx.event(
+        obj,
+        'Warning',
+        'GateFailed',
+        'Model',
+        `Model ${model.version} is not promoted: ${model.gate.message}`,
+      );
+    }
+    integrations.events.publish({
+      resource,
+      object: obj,
+      type: EventType.ModelRegistered,
+      discriminator: model.version,
+      data: { ...model },
+    });
+  }
+
+  async function tellPromotion(
+    ctx: ReconcileContext,
+    obj: LearningPipelineObject,
+    model: LatestModel,
+  ): Promise<void> {
+    const target = obj.spec.promotion?.target ?? '';
+    await ctx.event(
+      obj,
+      'Normal',
+      'ModelPromoted',
+      'Promote',
+      `Model ${model.version} was promoted to InferenceService ${target}, which rolls it out as a canary`,
+    );
+    integrations.events.publish({
+      resource,
+      object: obj,
+      type: EventType.ModelPromoted,
+      discriminator: model.version,
+      data: { version: model.version, uri: model.uri, target, metrics: model.metrics },
+    });
+  }
+}
+
+/** Status fields a reconcile carries over unless it decides them anew. */
+function keptFields(previous: LearningPipelineStatus | undefined) {
+  const out: Partial<LearningPipelineStatus> = {};
+  if (previous?.latestModel) out.latestModel = previous.latestModel;
+  if (previous?.lastSuccessfulRun) out.lastSuccessfulRun = previous.lastSuccessfulRun;
+  if (previous?.lastScheduleTime) out.lastScheduleTime = previous.lastScheduleTime;
+  if (previous?.nextScheduleTime) out.nextScheduleTime = previous.nextScheduleTime;
+  if (previous?.handled) out.handled = previous.handled;
+  return out;
+}
+
+const byCompletion = (a: LearningPipelineRun, b: LearningPipelineRun) =>
+  (b.completionTime ?? '').localeCompare(a.completionTime ?? '');
+
+/** Whether the run that made the current model started after `run` (an older run finishing late does not replace it). */
+function newer(runs: readonly LearningPipelineRun[], modelRunId: string, run: LearningPipelineRun): boolean {
+  const modelRun = runs.find((r) => r.id === modelRunId);
+  return modelRun !== undefined && (modelRun.startTime ?? '') > (run.startTime ?? '');
+}
+
+/** Pods say more than the Job: the exit code of a failed attempt, the wait of a stuck one. */
+function detailFromPods(attempts: Map<string, AttemptObservation[]>, pods: readonly PodObject[]): void {
+  if (pods.length === 0) return;
+  const byJob = new Map<string, PodObject[]>();
+  for (const pod of pods) {
+    const job = pod.metadata.labels?.['job-name'];
+    if (job) byJob.set(job, [...(byJob.get(job) ?? []), pod]);
+  }
+  for (const list of attempts.values()) {
+    for (const a of list) {
+      const own = byJob.get(a.job) ?? [];
+      if (a.state === 'Failed') {
+        const exit = own.map(podExitMessage).find((m) => m !== undefined);
+        if (exit) a.message = a.message && !/backoff limit/i.test(a.message) ? `${a.message}; ${exit}` : exit;
+      } else if (a.state === 'Active') {
+        const stuck = own.map(podStuckMessage).find((m) => m !== undefined);
+        if (stuck) a.message = `waiting: ${stuck}`;
+      }
+    }
+  }
 }

@@ -39,10 +39,15 @@ export const stepPhases = [
   'Skipped',
   'Cancelled',
 ] as const;
-export const runTriggers = ['Schedule', 'Event', 'Manual'] as const;
+export const runTriggers = ['Created', 'Schedule', 'Event', 'Manual'] as const;
 
 /** Annotation that requests a run (trigger Manual) whenever its value changes, e.g. to a timestamp. */
 export const RUN_ANNOTATION = 'ymera.io/run';
+/** Annotation that promotes the latest model under promotion.policy Manual: set it to that model's version. */
+export const PROMOTE_ANNOTATION = 'ymera.io/promote';
+
+/** Runs that may be active at once under concurrencyPolicy Allow (keeps status and the cluster bounded). */
+export const MAX_ACTIVE_RUNS = 5;
 
 export const MAX_STEPS = 32;
 const STEP_NAME_MAX = 32;
@@ -138,6 +143,13 @@ const step = s.object(
           'Longest time an attempt may run before it is stopped and counted as failed, in seconds.',
         minimum: 1,
         maximum: 604800,
+      }),
+    ),
+    podAnnotations: s.optional(
+      s.map(s.string({ maxLength: 4096 }), {
+        description:
+          "Extra annotations on the step's pods (e.g. for a service mesh or a cost tool). The local e2e cluster reads ymera.io/simulate here to simulate failing steps.",
+        maxProperties: 32,
       }),
     ),
     inputs: s.optional(
@@ -285,6 +297,14 @@ export const specSchema = s.object(
       cronSchedule('Cron schedule of runs (e.g. "0 2 * * *" or @daily). Default: no scheduled runs.'),
     ),
     timeZone: timeZone('the schedule'),
+    startingDeadlineSeconds: s.optional(
+      s.integer({
+        description:
+          'A scheduled run that could not start within this many seconds of its time (operator down, or a run still active under Forbid) is counted as missed and skipped, as in a CronJob. Default: no deadline (a late run still starts, once).',
+        minimum: 0,
+        maximum: 31536000,
+      }),
+    ),
     triggers: s.optional(triggers),
     concurrencyPolicy: s.enum(['Allow', 'Forbid', 'Replace'], {
       description:
@@ -298,7 +318,8 @@ export const specSchema = s.object(
       default: 5,
     }),
     suspend: s.boolean({
-      description: 'Start no new runs (schedule and triggers are ignored); a running run finishes.',
+      description:
+        'Start no runs on creation, schedule or Kafka events; a run requested with the ymera.io/run annotation still starts, and runs already going finish.',
       default: false,
     }),
     model: s.optional(model),
@@ -334,6 +355,9 @@ const runStep = s.object(
     job: s.optional(s.string({ description: 'Name of the Job of the latest attempt.', maxLength: 63 })),
     startTime: s.optional(s.dateTime({ description: 'When the first attempt started.' })),
     completionTime: s.optional(s.dateTime({ description: 'When the step finished.' })),
+    nextAttemptTime: s.optional(
+      s.dateTime({ description: 'While Retrying: when the next attempt starts (after the backoff).' }),
+    ),
     message: s.optional(s.string({ description: 'Why the step failed or was skipped.', maxLength: 1024 })),
   },
   { description: 'State of one step in a run.' },
@@ -344,9 +368,17 @@ const run = s.object(
     id: s.string({ description: 'Run ID (also the directory of its artifacts).', maxLength: 63 }),
     trigger: s.enum(runTriggers, {
       description:
-        'What started the run: Schedule, Event (Kafka trigger) or Manual (the ymera.io/run annotation).',
+        'What started the run: Created (the pipeline was created), Schedule, Event (Kafka trigger) or Manual (the ymera.io/run annotation).',
     }),
+    cause: s.optional(
+      s.string({
+        description:
+          'What exactly started it: the scheduled time, the Kafka event (topic/partition/offset or CloudEvent id) or the annotation value.',
+        maxLength: 256,
+      }),
+    ),
     phase: s.enum(runPhases, { description: 'Phase of the run.' }),
+    progress: s.optional(s.string({ description: 'Steps succeeded of all steps, e.g. 2/3.', maxLength: 16 })),
     startTime: s.optional(s.dateTime({ description: 'When the run started.' })),
     completionTime: s.optional(s.dateTime({ description: 'When the run finished.' })),
     steps: s.optional(
@@ -394,12 +426,50 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
             maxProperties: 64,
           }),
         ),
+        gate: s.optional(
+          s.object(
+            {
+              passed: s.boolean({ description: 'Whether the metric lies within the gate.' }),
+              message: s.optional(
+                s.string({ description: 'The metric against the bounds.', maxLength: 512 }),
+              ),
+            },
+            { description: 'Outcome of promotion.gate for this model.' },
+          ),
+        ),
         promoted: s.optional(s.boolean({ description: 'Whether this model was promoted to the target.' })),
+        promotionTime: s.optional(s.dateTime({ description: 'When it was promoted.' })),
       },
       { description: 'The model produced by the latest successful run.' },
     ),
   ),
   nextScheduleTime: s.optional(s.dateTime({ description: 'When the next scheduled run is due.' })),
+  lastScheduleTime: s.optional(
+    s.dateTime({ description: 'The latest scheduled time that was handled (started, skipped or missed).' }),
+  ),
+  progress: s.optional(
+    s.string({
+      description: 'Steps of the latest run that succeeded, of all steps, e.g. 2/3.',
+      maxLength: 16,
+    }),
+  ),
+  handled: s.optional(
+    s.object(
+      {
+        creation: s.optional(s.boolean({ description: 'The run on creation was started (or skipped).' })),
+        runRequest: s.optional(
+          s.string({ description: 'Value of the ymera.io/run annotation last acted on.', maxLength: 256 }),
+        ),
+        promoteRequest: s.optional(
+          s.string({
+            description: 'Value of the ymera.io/promote annotation last acted on.',
+            maxLength: 256,
+          }),
+        ),
+      },
+      { description: 'Requests already acted on, so that none is acted on twice.' },
+    ),
+  ),
 });
 
 export type LearningPipelineSpec = Infer<typeof specSchema>;
@@ -421,6 +491,12 @@ export const crd = defineKind({
   status: statusSchema,
   conditionTypes,
   printerColumns: kindPrinterColumns('Phase of the latest run.', [
+    {
+      name: 'Progress',
+      type: 'string',
+      jsonPath: '.status.progress',
+      description: 'Steps of the latest run that succeeded, of all steps.',
+    },
     {
       name: 'Model',
       type: 'string',

@@ -1,0 +1,235 @@
+// Pure: one step forward for a run. From the run as last recorded in status
+// and the step Jobs observed on the cluster, decide each step's phase, which
+// attempts to start, and the run's phase. The Jobs are the truth for
+// attempts (names are deterministic, so a restart re-derives the same state
+// and creating a Job that exists is a no-op): nothing is lost or duplicated.
+//
+// Semantics (Argo Workflows DAG with failFast off): a step starts when all
+// its dependencies succeeded; a failed attempt is retried with backoff up to
+// retry.limit; a step out of attempts fails, its dependents are skipped,
+// independent branches go on; the run fails once nothing more can run.
+import { maxAttempts, nextAttemptAt } from './retry.ts';
+import type { LearningPipelineRun, LearningPipelineStep, stepPhases } from './schema.ts';
+
+export type StepPhase = (typeof stepPhases)[number];
+export type RunStep = NonNullable<LearningPipelineRun['steps']>[number];
+
+/** What the cluster says about one attempt's Job. */
+export interface AttemptObservation {
+  step: string;
+  attempt: number;
+  job: string;
+  state: 'Active' | 'Succeeded' | 'Failed';
+  startedAt?: Date;
+  finishedAt?: Date;
+  /** Why it failed (Job condition reason and message, or the pod's). */
+  message?: string;
+}
+
+export interface StartAttempt {
+  step: string;
+  attempt: number;
+}
+
+/** Something a user or consumer should hear about. */
+export interface StepTransition {
+  step: string;
+  kind: 'Started' | 'Retrying' | 'Succeeded' | 'Failed' | 'Skipped';
+  attempt: number;
+  message?: string;
+}
+
+export interface AdvanceResult {
+  run: LearningPipelineRun;
+  start: StartAttempt[];
+  transitions: StepTransition[];
+  /** Earliest time a retry waits for (requeue then). */
+  wakeAt?: Date;
+}
+
+const MESSAGE_MAX = 200;
+const TERMINAL_STEP: ReadonlySet<StepPhase> = new Set(['Succeeded', 'Failed', 'Skipped', 'Cancelled']);
+const TERMINAL_RUN = new Set(['Succeeded', 'Failed', 'Cancelled']);
+
+const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
+
+/** Keeps status small whatever the Jobs say. */
+export function clip(message: string, max = MESSAGE_MAX): string {
+  return message.length <= max ? message : `${message.slice(0, max - 1)}…`;
+}
+
+export function isRunFinished(run: Pick<LearningPipelineRun, 'phase'>): boolean {
+  return TERMINAL_RUN.has(run.phase);
+}
+
+/** Steps in an order where every step comes after its dependencies (input order among equals). */
+export function topologicalOrder(steps: readonly LearningPipelineStep[]): LearningPipelineStep[] {
+  const done = new Set<string>();
+  const out: LearningPipelineStep[] = [];
+  let rest = [...steps];
+  while (rest.length > 0) {
+    const ready = rest.filter((s) => (s.dependsOn ?? []).every((d) => done.has(d) || d === s.name));
+    // a cycle (admission and validation reject those): keep the rest in input order rather than loop
+    const batch = ready.length > 0 ? ready : rest;
+    for (const s of batch) {
+      done.add(s.name);
+      out.push(s);
+    }
+    rest = rest.filter((s) => !done.has(s.name));
+  }
+  return out;
+}
+
+/** A new run: every step Pending. */
+export function newRun(
+  id: string,
+  trigger: LearningPipelineRun['trigger'],
+  cause: string,
+  steps: readonly LearningPipelineStep[],
+  now: Date,
+): LearningPipelineRun {
+  return {
+    id,
+    trigger,
+    cause: clip(cause, 256),
+    phase: 'Pending',
+    progress: `0/${steps.length}`,
+    startTime: iso(now),
+    steps: steps.map((s) => ({ name: s.name, phase: 'Pending' as const, attempts: 0 })),
+  };
+}
+
+export function advanceRun(
+  steps: readonly LearningPipelineStep[],
+  run: LearningPipelineRun,
+  observed: readonly AttemptObservation[],
+  now: Date,
+  jobName: (step: string, attempt: number) => string,
+): AdvanceResult {
+  if (isRunFinished(run)) return { run, start: [], transitions: [] };
+  const before = new Map((run.steps ?? []).map((s) => [s.name, s]));
+  const after = new Map<string, RunStep>();
+  const start: StartAttempt[] = [];
+  const transitions: StepTransition[] = [];
+  let wakeAt: Date | undefined;
+
+  for (const step of topologicalOrder(steps)) {
+    const prev: RunStep = before.get(step.name) ?? { name: step.name, phase: 'Pending', attempts: 0 };
+    const mine = observed.filter((o) => o.step === step.name).sort((a, b) => a.attempt - b.attempt);
+    const latest = mine.at(-1);
+    const attempts = Math.max(prev.attempts ?? 0, latest?.attempt ?? 0);
+    const succeeded = mine.find((o) => o.state === 'Succeeded');
+    let next: RunStep = { ...prev, attempts };
+    delete next.nextAttemptTime;
+
+    const begin = (attempt: number, phase: StepPhase = 'Running') => {
+      start.push({ step: step.name, attempt });
+      transitions.push({ step: step.name, kind: 'Started', attempt });
+      next = {
+        ...next,
+        phase,
+        attempts: attempt,
+        job: jobName(step.name, attempt),
+        startTime: prev.startTime ?? iso(now),
+      };
+      delete next.message;
+    };
+
+    if (TERMINAL_STEP.has(prev.phase)) {
+      next = prev; // decided before: a late Job event does not reopen it
+    } else if (succeeded) {
+      next = {
+        ...next,
+        phase: 'Succeeded',
+        job: succeeded.job,
+        completionTime: iso(succeeded.finishedAt ?? now),
+      };
+      delete next.message;
+      transitions.push({ step: step.name, kind: 'Succeeded', attempt: succeeded.attempt });
+    } else if (latest && latest.attempt === attempts && latest.state === 'Active') {
+      next = { ...next, phase: 'Running', job: latest.job };
+      // a pod that waits (image pull, no GPU free) says so; a healthy one clears the note
+      if (latest.message) next.message = clip(latest.message);
+      else delete next.message;
+    } else if (latest && latest.attempt === attempts && latest.state === 'Failed') {
+      const why = `attempt ${latest.attempt} failed${latest.message ? `: ${latest.message}` : ''}`;
+      if (attempts < maxAttempts(step)) {
+        const at = nextAttemptAt(step, latest.attempt, latest.finishedAt ?? now);
+        if (at.getTime() <= now.getTime()) {
+          begin(attempts + 1);
+        } else {
+          if (prev.phase !== 'Retrying')
+            transitions.push({ step: step.name, kind: 'Retrying', attempt: attempts, message: why });
+          next = {
+            ...next,
+            phase: 'Retrying',
+            job: latest.job,
+            nextAttemptTime: iso(at),
+            message: clip(why),
+          };
+          wakeAt = wakeAt && wakeAt < at ? wakeAt : at;
+        }
+      } else {
+        const message = clip(`${why}; no retries left (${maxAttempts(step)} attempts)`);
+        next = {
+          ...next,
+          phase: 'Failed',
+          job: latest.job,
+          completionTime: iso(latest.finishedAt ?? now),
+          message,
+        };
+        transitions.push({ step: step.name, kind: 'Failed', attempt: attempts, message });
+      }
+    } else if (attempts > 0) {
+      // recorded as started but its Job is not (yet) seen: create it again (a no-op when it exists)
+      start.push({ step: step.name, attempt: attempts });
+      next = { ...next, phase: 'Running', job: jobName(step.name, attempts) };
+    } else {
+      const deps = (step.dependsOn ?? []).map((d) => after.get(d));
+      const blocked = deps.find(
+        (d) => d && (d.phase === 'Failed' || d.phase === 'Skipped' || d.phase === 'Cancelled'),
+      );
+      if (blocked) {
+        const message = `dependency ${blocked.name} ${blocked.phase === 'Failed' ? 'failed' : 'did not run'}`;
+        next = { ...next, phase: 'Skipped', message, completionTime: iso(now) };
+        transitions.push({ step: step.name, kind: 'Skipped', attempt: 0, message });
+      } else if (deps.every((d) => d?.phase === 'Succeeded')) {
+        begin(1);
+      } else {
+        next = { ...next, phase: 'Pending' };
+      }
+    }
+    after.set(step.name, next);
+  }
+
+  const list = steps.map((s) => after.get(s.name) as RunStep);
+  const succeeded = list.filter((s) => s.phase === 'Succeeded').length;
+  const failed = list.filter((s) => s.phase === 'Failed');
+  const open = list.some((s) => !TERMINAL_STEP.has(s.phase));
+  const nextRun: LearningPipelineRun = { ...run, steps: list, progress: `${succeeded}/${list.length}` };
+  if (!open) {
+    nextRun.phase = failed.length > 0 ? 'Failed' : 'Succeeded';
+    nextRun.completionTime = iso(now);
+    nextRun.message =
+      failed.length > 0
+        ? clip(`step ${failed.map((s) => s.name).join(', ')} failed: ${failed[0]?.message ?? ''}`, 1024)
+        : `all ${list.length} steps succeeded`;
+  } else {
+    nextRun.phase = list.some((s) => s.phase !== 'Pending') ? 'Running' : 'Pending';
+  }
+  return { run: nextRun, start, transitions, ...(wakeAt ? { wakeAt } : {}) };
+}
+
+/** Replace policy (or a deleted step): stops a run; its active Jobs are deleted by the caller. */
+export function cancelRun(run: LearningPipelineRun, reason: string, now: Date): LearningPipelineRun {
+  if (isRunFinished(run)) return run;
+  return {
+    ...run,
+    phase: 'Cancelled',
+    completionTime: iso(now),
+    message: clip(reason, 1024),
+    steps: (run.steps ?? []).map((s) =>
+      TERMINAL_STEP.has(s.phase) ? s : { ...s, phase: 'Cancelled' as const, message: clip(reason) },
+    ),
+  };
+}

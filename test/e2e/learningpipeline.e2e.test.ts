@@ -1,0 +1,482 @@
+// LearningPipeline against the local cluster: the sample's three steps run
+// as Jobs in dependency order (the GPU step on a GPU node) and the run
+// succeeds; a failing step is retried retry.limit times, then fails the run
+// and skips its dependents; an event on the trigger topic starts exactly one
+// run; a model that passes its gate is promoted into the InferenceService,
+// one that fails it is not; an operator killed mid-run resumes it without
+// duplicate Jobs.
+//
+// kwok pods run nothing: a Job's pod succeeds after ~2s; the annotations
+// ymera.io/simulate (fail), ymera.io/simulate-delay and
+// ymera.io/simulate-termination-message (the metrics a step "writes") are put
+// on step pods through spec.steps[].podAnnotations (test/e2e/cluster/README.md).
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KafkaClients } from '../../operator/kafka/platformatic.ts';
+import { createKafkaClients } from '../../operator/kafka/platformatic.ts';
+import { loadSamples, toYaml } from './samples.ts';
+import type { OperatorProcess } from './support.ts';
+import {
+  deleteInferenceServices,
+  eventually,
+  freshNamespace,
+  getJson,
+  kubectl,
+  kubectlOk,
+  startOperator,
+} from './support.ts';
+
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+interface RunStep {
+  name: string;
+  phase: string;
+  attempts?: number;
+  job?: string;
+  message?: string;
+}
+interface Run {
+  id: string;
+  trigger: string;
+  cause?: string;
+  phase: string;
+  progress?: string;
+  steps?: RunStep[];
+  message?: string;
+}
+interface Pipeline {
+  metadata: { name: string; uid: string; generation?: number };
+  status?: {
+    observedGeneration?: number;
+    phase?: string;
+    progress?: string;
+    runs?: Run[];
+    conditions?: Condition[];
+    latestModel?: {
+      version: string;
+      uri: string;
+      metrics?: Record<string, number>;
+      gate?: { passed: boolean; message?: string };
+      promoted?: boolean;
+    };
+  };
+}
+interface Job {
+  metadata: { name: string; labels: Record<string, string> };
+}
+interface Pod {
+  metadata: { name: string; labels: Record<string, string> };
+  spec: { nodeName?: string };
+}
+
+const brokers = () => (process.env.YMERA_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const unique = randomUUID().slice(0, 8);
+
+let ns: string;
+let op: OperatorProcess;
+let kafka: KafkaClients;
+const pv = `e2e-lpipe-artifacts-${unique}`;
+
+const ref = (name: string) => ['-n', ns, `learningpipeline.ymera.io/${name}`];
+const getPipeline = (name: string) => getJson<Pipeline>(['get', ...ref(name)]);
+const condition = (p: Pipeline | undefined, type: string) =>
+  p?.status?.conditions?.find((c) => c.type === type);
+const stepOf = (run: Run | undefined, name: string) => run?.steps?.find((s) => s.name === name);
+
+async function jobsOf(pipeline: string): Promise<Job[]> {
+  return (
+    (
+      await getJson<{ items: Job[] }>([
+        'get',
+        'jobs',
+        '-n',
+        ns,
+        '-l',
+        `ymera.io/learningpipeline=${pipeline}`,
+      ])
+    )?.items ?? []
+  );
+}
+
+async function eventsAbout(name: string): Promise<{ reason: string; type: string; note: string }[]> {
+  return (
+    (
+      await getJson<{ items: { reason: string; type: string; note: string }[] }>([
+        'get',
+        'events.events.k8s.io',
+        '-n',
+        ns,
+        `--field-selector=regarding.name=${name}`,
+      ])
+    )?.items ?? []
+  );
+}
+
+/** Waits until the pipeline's run `pick` is finished and returns the pipeline. */
+function untilRunFinished(name: string, pick: (runs: Run[]) => Run | undefined, timeoutMs = 120_000) {
+  return eventually(
+    `a run of ${name} to finish`,
+    async () => {
+      const p = await getPipeline(name);
+      const run = pick(p?.status?.runs ?? []);
+      return run && ['Succeeded', 'Failed', 'Cancelled'].includes(run.phase)
+        ? { pipeline: p as Pipeline, run }
+        : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** A small pipeline: a → b → c on S3 artifacts, with optional per-step settings. */
+function pipeline(
+  name: string,
+  extra: Record<string, unknown> = {},
+  stepExtra: Record<string, Record<string, unknown>> = {},
+) {
+  return {
+    apiVersion: 'ymera.io/v1alpha1',
+    kind: 'LearningPipeline',
+    metadata: { name, namespace: ns },
+    spec: {
+      artifacts: {
+        s3: {
+          endpoint: 'http://127.0.0.1:9000',
+          bucket: 'ymera-artifacts',
+          prefix: `e2e/${name}`,
+          forcePathStyle: true,
+        },
+      },
+      steps: [
+        { name: 'a', image: 'busybox', outputs: [{ name: 'data', path: 'a/data' }], ...stepExtra.a },
+        {
+          name: 'b',
+          image: 'busybox',
+          dependsOn: ['a'],
+          inputs: ['data'],
+          outputs: [{ name: 'model', path: 'b/model.onnx' }],
+          ...stepExtra.b,
+        },
+        {
+          name: 'c',
+          image: 'busybox',
+          dependsOn: ['b'],
+          outputs: [{ name: 'metrics', path: 'c/metrics.json' }],
+          ...stepExtra.c,
+        },
+      ],
+      ...extra,
+    },
+  };
+}
+
+beforeAll(async () => {
+  ns = await freshNamespace('e2e-lpipe');
+  kafka = createKafkaClients({ brokers: brokers(), clientId: 'ymera-e2e-lpipe', timeoutMs: 5_000 });
+  // a statically bound volume for the sample's artifacts PVC (no provisioner in the local cluster)
+  await kubectlOk(
+    ['apply', '-f', '-'],
+    toYaml([
+      {
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name: pv },
+        spec: {
+          capacity: { storage: '1Gi' },
+          accessModes: ['ReadWriteMany'],
+          storageClassName: '',
+          hostPath: { path: `/tmp/${pv}` },
+          claimRef: { namespace: ns, name: 'ml-artifacts' },
+        },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: 'ml-artifacts', namespace: ns },
+        spec: {
+          accessModes: ['ReadWriteMany'],
+          storageClassName: '',
+          volumeName: pv,
+          resources: { requests: { storage: '1Gi' } },
+        },
+      },
+    ]),
+  );
+  op = await startOperator('op-lpipe', [
+    `--lease-namespace=${ns}`,
+    '--lease-name=e2e-lpipe',
+    `--watch-namespaces=${ns}`,
+  ]);
+});
+
+afterAll(async () => {
+  if (ns) {
+    await kubectl(['delete', 'learningpipelines', '--all', '-n', ns, '--wait=true', '--timeout=60s']);
+    await deleteInferenceServices(ns);
+  }
+  await op?.stop();
+  await kafka?.close();
+  if (ns) await kubectl(['delete', 'namespace', ns, '--wait=false']);
+  await kubectl(['delete', 'pv', pv, '--wait=false']);
+});
+
+describe('LearningPipeline', () => {
+  it('runs the sample: steps in order as Jobs, the GPU step on a GPU node, promotion of a model past its gate', async () => {
+    const samples = loadSamples(ns, '');
+    const service = samples.find((s) => s.kind === 'InferenceService')?.object as unknown as Record<
+      string,
+      unknown
+    > & {
+      spec: { logging?: unknown };
+    };
+    const sample = samples.find((s) => s.kind === 'LearningPipeline')?.object as unknown as Record<
+      string,
+      unknown
+    > & {
+      metadata: { name: string };
+      spec: { triggers?: unknown; steps: { name: string; podAnnotations?: Record<string, string> }[] };
+    };
+    delete sample.spec.triggers; // the trigger has its own test
+    delete service.spec.logging;
+    const evaluate = sample.spec.steps.find((s) => s.name === 'evaluate');
+    if (!evaluate) throw new Error('the sample has no evaluate step');
+    evaluate.podAnnotations = { 'ymera.io/simulate-termination-message': '{"auc":0.95,"loss":0.12}' };
+    await kubectlOk(['apply', '-f', '-'], toYaml([service, sample]));
+    const name = sample.metadata.name;
+
+    const { pipeline: p, run } = await untilRunFinished(name, (runs) =>
+      runs.find((r) => r.trigger === 'Created'),
+    );
+    expect(run.phase).toBe('Succeeded');
+    expect(run.progress).toBe('3/3');
+    expect(p.status?.phase).toBe('Succeeded');
+    expect(p.status?.progress).toBe('3/3');
+    expect(run.steps?.map((s) => [s.name, s.phase, s.attempts])).toEqual([
+      ['prepare', 'Succeeded', 1],
+      ['train', 'Succeeded', 1],
+      ['evaluate', 'Succeeded', 1],
+    ]);
+    expect(condition(p, 'Ready')).toMatchObject({ status: 'True' });
+    expect(condition(p, 'Succeeded')).toMatchObject({ status: 'True' });
+
+    // one Job per step; the GPU one on a GPU node, the others not
+    const jobs = await jobsOf(name);
+    expect(jobs.map((j) => j.metadata.labels['ymera.io/step']).sort()).toEqual([
+      'evaluate',
+      'prepare',
+      'train',
+    ]);
+    const pods =
+      (await getJson<{ items: Pod[] }>(['get', 'pods', '-n', ns, '-l', `ymera.io/run=${run.id}`]))?.items ??
+      [];
+    const nodeOf = (step: string) =>
+      pods.find((x) => x.metadata.labels['ymera.io/step'] === step)?.spec.nodeName;
+    expect(nodeOf('train')).toMatch(/^gpu-node-/);
+    expect(nodeOf('prepare')).toMatch(/^cpu-node-/);
+    expect(nodeOf('evaluate')).toMatch(/^cpu-node-/);
+
+    // the model is registered with the gate's metrics and promoted into the InferenceService
+    const promoted = await eventually('the model to be promoted', async () => {
+      const got = await getPipeline(name);
+      return got?.status?.latestModel?.promoted ? got : undefined;
+    });
+    expect(promoted.status?.latestModel).toMatchObject({
+      version: run.id,
+      uri: `pvc://ml-artifacts/fraud-detector/${run.id}/train/model.onnx`,
+      metrics: { auc: 0.95, loss: 0.12 },
+      gate: { passed: true },
+    });
+    expect(condition(promoted, 'Promoted')).toMatchObject({ status: 'True', reason: 'ModelPromoted' });
+    const target = await getJson<{ spec: { model: { uri: string; version: string } } }>([
+      'get',
+      '-n',
+      ns,
+      'inferenceservice.ymera.io/fraud-detector',
+    ]);
+    expect(target?.spec.model).toMatchObject({ uri: promoted.status?.latestModel?.uri, version: run.id });
+    const reasons = (await eventsAbout(name)).map((e) => e.reason);
+    expect(reasons).toEqual(
+      expect.arrayContaining(['RunStarted', 'RunSucceeded', 'ModelRegistered', 'ModelPromoted']),
+    );
+  });
+
+  it('retries a failing step retry.limit times, then fails the run and skips its dependents', async () => {
+    const name = 'fails';
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      toYaml([
+        pipeline(
+          name,
+          {},
+          {
+            b: {
+              podAnnotations: { 'ymera.io/simulate': 'fail', 'ymera.io/simulate-exit-code': '3' },
+              retry: { limit: 2, backoff: { durationSeconds: 1, factor: 2, maxDurationSeconds: 5 } },
+            },
+          },
+        ),
+      ]),
+    );
+    const { pipeline: p, run } = await untilRunFinished(name, (runs) => runs[0]);
+    expect(run.phase).toBe('Failed');
+    expect(stepOf(run, 'a')?.phase).toBe('Succeeded');
+    expect(stepOf(run, 'b')).toMatchObject({ phase: 'Failed', attempts: 3 });
+    expect(stepOf(run, 'b')?.message).toMatch(/exited with code 3/);
+    expect(stepOf(run, 'c')).toMatchObject({ phase: 'Skipped' });
+    expect(stepOf(run, 'c')?.message).toMatch(/dependency b failed/);
+    expect(condition(p, 'Ready')).toMatchObject({ status: 'False', reason: 'RunFailed' });
+    const jobs = await jobsOf(name);
+    expect(
+      jobs
+        .filter((j) => j.metadata.labels['ymera.io/step'] === 'b')
+        .map((j) => j.metadata.labels['ymera.io/attempt'])
+        .sort(),
+    ).toEqual(['1', '2', '3']);
+    expect(jobs.some((j) => j.metadata.labels['ymera.io/step'] === 'c')).toBe(false);
+    const events = await eventsAbout(name);
+    expect(events.filter((e) => e.reason === 'StepRetrying')).toHaveLength(2);
+    expect(events.map((e) => e.reason)).toEqual(expect.arrayContaining(['StepFailed', 'RunFailed']));
+    expect(
+      await op.metric('ymera_pipeline_run_failed_total', { namespace: ns, learningpipeline: name }),
+    ).toBe(1);
+  });
+
+  it('starts exactly one run for an event on the trigger topic, and none for others', async () => {
+    const topic = `e2e-lpipe-drift-${unique}`;
+    await kafka.admin.createTopic({ name: topic, partitions: 1, replicationFactor: 1 });
+    const name = 'on-drift';
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      toYaml([
+        pipeline(name, { triggers: { kafka: { topic, filter: { type: 'drift', 'model.name': 'fraud' } } } }),
+      ]),
+    );
+    await eventually('the trigger to listen', async () => {
+      const p = await getPipeline(name);
+      return condition(p, 'TriggerReady')?.status === 'True' ? p : undefined;
+    });
+    // the run on creation first, so that Forbid does not skip the event's run
+    await untilRunFinished(name, (runs) => runs.find((r) => r.trigger === 'Created'));
+    const cloudEvent = {
+      specversion: '1.0',
+      id: `drift-${unique}`,
+      source: '/e2e',
+      type: 'drift',
+      time: new Date().toISOString(),
+      data: { model: { name: 'fraud' }, score: 0.4 },
+    };
+    const send = (value: unknown) => kafka.producer.send(topic, [{ key: 'k', value: JSON.stringify(value) }]);
+    await send({ ...cloudEvent, id: `other-${unique}`, data: { model: { name: 'other' } } });
+    await send(cloudEvent);
+    await send(cloudEvent); // a producer retry: the same event twice
+    const { run } = await untilRunFinished(name, (runs) => runs.find((r) => r.trigger === 'Event'));
+    expect(run.phase).toBe('Succeeded');
+    expect(run.cause).toContain(`drift-${unique}`);
+    // give a second run every chance to appear
+    await new Promise((r) => setTimeout(r, 5_000));
+    const runs = (await getPipeline(name))?.status?.runs ?? [];
+    expect(runs.filter((r) => r.trigger === 'Event')).toHaveLength(1);
+  });
+
+  it('records a model that fails its gate and does not promote it', async () => {
+    const name = 'below-gate';
+    const service = {
+      apiVersion: 'ymera.io/v1alpha1',
+      kind: 'InferenceService',
+      metadata: { name: 'gated', namespace: ns },
+      spec: { model: { uri: 's3://ymera-models/demo/v1/model.onnx', version: 'v1' } },
+    };
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      toYaml([
+        service,
+        pipeline(
+          name,
+          {
+            model: { name: 'demo', outputArtifact: 'model' },
+            promotion: {
+              target: 'gated',
+              policy: 'Auto',
+              gate: { metricsArtifact: 'metrics', metric: 'auc', min: 0.9 },
+            },
+          },
+          { c: { podAnnotations: { 'ymera.io/simulate-termination-message': '{"auc":0.61}' } } },
+        ),
+      ]),
+    );
+    const p = await eventually('the model to be registered', async () => {
+      const got = await getPipeline(name);
+      return got?.status?.latestModel ? got : undefined;
+    });
+    expect(p.status?.latestModel).toMatchObject({
+      metrics: { auc: 0.61 },
+      gate: { passed: false },
+      promoted: false,
+    });
+    expect(p.status?.latestModel?.gate?.message).toMatch(/auc 0.61 < min 0.9/);
+    expect(condition(p, 'Promoted')).toMatchObject({ status: 'False', reason: 'GateFailed' });
+    const target = await getJson<{ spec: { model: { version: string } } }>([
+      'get',
+      '-n',
+      ns,
+      'inferenceservice.ymera.io/gated',
+    ]);
+    expect(target?.spec.model.version).toBe('v1');
+    expect((await eventsAbout(name)).map((e) => e.reason)).toContain('GateFailed');
+  });
+
+  it('resumes a run after the operator is killed mid-run, without duplicate Jobs', async () => {
+    const name = 'survives';
+    const slow = { podAnnotations: { 'ymera.io/simulate-delay': '6s' } };
+    await kubectlOk(['apply', '-f', '-'], toYaml([pipeline(name, {}, { a: slow, b: slow, c: slow })]));
+    await eventually('step b to run', async () => {
+      const run = (await getPipeline(name))?.status?.runs?.[0];
+      return stepOf(run, 'b')?.phase === 'Running' ? run : undefined;
+    });
+    await op.stop('SIGKILL');
+    // the cluster goes on without an operator: b finishes while nobody watches
+    await new Promise((r) => setTimeout(r, 8_000));
+    op = await startOperator('op-lpipe-2', [
+      `--lease-namespace=${ns}`,
+      '--lease-name=e2e-lpipe',
+      `--watch-namespaces=${ns}`,
+    ]);
+    const { run } = await untilRunFinished(name, (runs) => runs[0], 180_000);
+    expect(run.phase).toBe('Succeeded');
+    expect(run.steps?.map((s) => s.attempts)).toEqual([1, 1, 1]);
+    const jobs = await jobsOf(name);
+    expect(jobs.map((j) => j.metadata.labels['ymera.io/step']).sort()).toEqual(['a', 'b', 'c']);
+    expect((await getPipeline(name))?.status?.runs).toHaveLength(1);
+  });
+
+  it('starts a run when ymera.io/run changes, and skips one while a run is active under Forbid', async () => {
+    const name = 'on-request';
+    const slow = { podAnnotations: { 'ymera.io/simulate-delay': '5s' } };
+    await kubectlOk(['apply', '-f', '-'], toYaml([pipeline(name, { suspend: true }, { a: slow })]));
+    await eventually('the pipeline to be reconciled', async () => {
+      const p = await getPipeline(name);
+      return p?.status?.observedGeneration === p?.metadata.generation ? p : undefined;
+    });
+    expect((await getPipeline(name))?.status?.runs ?? []).toHaveLength(0); // suspended: no run on creation
+    await kubectlOk(['annotate', '--overwrite', ...ref(name), 'ymera.io/run=first']);
+    await eventually('the requested run to start', async () => {
+      const runs = (await getPipeline(name))?.status?.runs ?? [];
+      return runs.length === 1 ? runs : undefined;
+    });
+    await kubectlOk(['annotate', '--overwrite', ...ref(name), 'ymera.io/run=second']);
+    await eventually('the second request to be skipped', async () => {
+      const events = await eventsAbout(name);
+      return events.some((e) => e.reason === 'RunSkipped') ? events : undefined;
+    });
+    const { run } = await untilRunFinished(name, (runs) => runs[0]);
+    expect(run).toMatchObject({
+      trigger: 'Manual',
+      phase: 'Succeeded',
+      cause: 'annotation ymera.io/run=first',
+    });
+    expect((await getPipeline(name))?.status?.runs).toHaveLength(1);
+  });
+});
