@@ -19,6 +19,7 @@ import { isConflict, isTransient, KubeApiError } from '../../operator/kube/clien
 import { core, keyOf } from '../../operator/kube/resources.ts';
 import type { PodObject } from '../../operator/kube/workloads.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
+import { isOwnedBy } from '../../operator/ownership.ts';
 import {
   learningPipelineRuleGroups,
   PIPELINE_LABEL,
@@ -26,9 +27,10 @@ import {
 import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
 import { crd as inferenceServiceCrd } from '../inferenceservice/schema.ts';
 import type { Blocker } from '../shared/skeleton-status.ts';
-import { parseMetrics, terminationMessageOf } from './gate.ts';
+import { readS3Artifact } from './artifact-store.ts';
+import { MAX_METRICS_BYTES, parseMetrics, terminationMessageOf } from './gate.ts';
 import type { LearningPipelineObject } from './jobs.ts';
-import { RUN_LABEL, stepJob, stepJobName } from './jobs.ts';
+import { artifactUri, outputPath, RUN_LABEL, stepJob, stepJobName } from './jobs.ts';
 import { PipelineMetrics } from './metrics.ts';
 import type { JobObject } from './observe.ts';
 import { attemptOf, attemptsByRun, podExitMessage, podStuckMessage } from './observe.ts';
@@ -187,7 +189,15 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
               ),
             );
           } catch (e) {
-            if (isConflict(e)) continue; // created before (a restart, or the cache lagging): the same attempt
+            if (isConflict(e)) {
+              // created before (a restart, or the cache lagging): the same attempt, unless someone else owns the name
+              const name = stepJobName(obj.metadata.name, run.id, start.step, start.attempt);
+              const existing = await ctx.client.get(core.job, name, namespace);
+              if (existing && !isOwnedBy(existing, obj)) {
+                createError = `Job ${name} already exists and does not belong to this pipeline`;
+              }
+              continue;
+            }
             if (isTransient(e) || !(e instanceof KubeApiError)) throw e;
             createError = `creating the Job of step ${start.step} (run ${run.id}) failed: ${e.message}`;
           }
@@ -380,13 +390,23 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
         labelSelector: `job-name=${job}`,
       })
     ).items;
-    const message = pods.map((p) => terminationMessageOf(p)).find((m) => m !== undefined && m.trim() !== '');
-    if (message === undefined) {
+    let text = pods.map((p) => terminationMessageOf(p)).find((m) => m !== undefined && m.trim() !== '');
+    const s3 = obj.spec.artifacts.s3;
+    const path = outputPath(obj.spec, gate.metricsArtifact);
+    if (text === undefined && s3 && path !== undefined) {
+      // no termination message: read the artifact itself
+      const uri = artifactUri(obj.spec, run.id, path);
+      const key = uri.slice(`s3://${s3.bucket}/`.length);
+      const read = await readS3Artifact(ctx.client, obj.metadata.namespace ?? '', s3, key, MAX_METRICS_BYTES);
+      if ('error' in read) return { error: `${gate.metricsArtifact}: ${read.error}` };
+      text = read.text;
+    }
+    if (text === undefined) {
       return {
         error: `step ${producer.name} left no termination message (write the metrics JSON to /dev/termination-log)`,
       };
     }
-    const parsed = parseMetrics(message);
+    const parsed = parseMetrics(text);
     return 'error' in parsed
       ? { error: `step ${producer.name}: ${parsed.error}` }
       : { metrics: parsed.metrics };

@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KafkaClients } from '../../operator/kafka/platformatic.ts';
 import { createKafkaClients } from '../../operator/kafka/platformatic.ts';
+import { createObjectStore } from '../../operator/storage/s3.ts';
 import { loadSamples, toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
 import {
@@ -261,6 +262,11 @@ describe('LearningPipeline', () => {
     ]);
     expect(condition(p, 'Ready')).toMatchObject({ status: 'True' });
     expect(condition(p, 'Succeeded')).toMatchObject({ status: 'True' });
+    // the schedule (02:00 Europe/Berlin) is next due within a day: 01:00 UTC in winter
+    const next = new Date((p.status as { nextScheduleTime?: string }).nextScheduleTime ?? 0);
+    expect(next.getTime()).toBeGreaterThan(Date.now());
+    expect(next.getTime() - Date.now()).toBeLessThanOrEqual(24 * 3600 * 1000);
+    expect(next.getUTCMinutes()).toBe(0);
 
     // one Job per step; the GPU one on a GPU node, the others not
     const jobs = await jobsOf(name);
@@ -426,6 +432,99 @@ describe('LearningPipeline', () => {
     ]);
     expect(target?.spec.model.version).toBe('v1');
     expect((await eventsAbout(name)).map((e) => e.reason)).toContain('GateFailed');
+  });
+
+  it('reads gate metrics from the S3 artifact and promotes under Manual only when asked', async () => {
+    const name = 'manual';
+    const accessKeyId = process.env.YMERA_S3_ACCESS_KEY ?? '';
+    const secretAccessKey = process.env.YMERA_S3_SECRET_KEY ?? '';
+    const endpoint = process.env.YMERA_S3_ENDPOINT ?? 'http://127.0.0.1:9000';
+    if (!accessKeyId) throw new Error('YMERA_S3_ACCESS_KEY is not set: the e2e stack provides MinIO');
+    const base = pipeline(
+      name,
+      {
+        model: { name: 'demo', outputArtifact: 'model' },
+        promotion: {
+          target: 'manual-target',
+          policy: 'Manual',
+          gate: { metricsArtifact: 'metrics', metric: 'auc', min: 0.9 },
+        },
+      },
+      // c "writes" its metrics to S3 (the test does) and leaves no termination message
+      { c: { podAnnotations: { 'ymera.io/simulate-delay': '8s' } } },
+    );
+    base.spec.artifacts = {
+      s3: {
+        endpoint,
+        bucket: 'ymera-artifacts',
+        prefix: `e2e/${ns}/${name}`,
+        forcePathStyle: true,
+        credentialsSecret: { name: 'artifacts-s3' },
+      },
+    } as typeof base.spec.artifacts;
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      toYaml([
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'artifacts-s3', namespace: ns },
+          stringData: { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey },
+        },
+        {
+          apiVersion: 'ymera.io/v1alpha1',
+          kind: 'InferenceService',
+          metadata: { name: 'manual-target', namespace: ns },
+          spec: { model: { uri: 's3://ymera-models/demo/v1/model.onnx', version: 'v1' } },
+        },
+        base,
+      ]),
+    );
+    const run = await eventually('step c to run', async () => {
+      const r = (await getPipeline(name))?.status?.runs?.[0];
+      return stepOf(r, 'c')?.phase === 'Running' ? r : undefined;
+    });
+    const store = createObjectStore({
+      endpoint,
+      bucket: 'ymera-artifacts',
+      credentials: { accessKeyId, secretAccessKey },
+    });
+    await store.put(`e2e/${ns}/${name}/${run.id}/c/metrics.json`, Buffer.from('{"auc":0.97}'));
+    store.close();
+
+    const waiting = await eventually('the model to be registered', async () => {
+      const got = await getPipeline(name);
+      return got?.status?.latestModel ? got : undefined;
+    });
+    expect(waiting.status?.latestModel).toMatchObject({
+      version: run.id,
+      uri: `s3://ymera-artifacts/e2e/${ns}/${name}/${run.id}/b/model.onnx`,
+      metrics: { auc: 0.97 },
+      gate: { passed: true },
+      promoted: false,
+    });
+    expect(condition(waiting, 'Promoted')).toMatchObject({ status: 'False', reason: 'AwaitingApproval' });
+    const before = await getJson<{ spec: { model: { version: string } } }>([
+      'get',
+      '-n',
+      ns,
+      'inferenceservice.ymera.io/manual-target',
+    ]);
+    expect(before?.spec.model.version).toBe('v1');
+
+    await kubectlOk(['annotate', '--overwrite', ...ref(name), `ymera.io/promote=${run.id}`]);
+    const promoted = await eventually('the model to be promoted', async () => {
+      const got = await getPipeline(name);
+      return got?.status?.latestModel?.promoted ? got : undefined;
+    });
+    expect(condition(promoted, 'Promoted')).toMatchObject({ status: 'True' });
+    const after = await getJson<{ spec: { model: { version: string; uri: string } } }>([
+      'get',
+      '-n',
+      ns,
+      'inferenceservice.ymera.io/manual-target',
+    ]);
+    expect(after?.spec.model).toMatchObject({ version: run.id, uri: promoted.status?.latestModel?.uri });
   });
 
   it('resumes a run after the operator is killed mid-run, without duplicate Jobs', async () => {
