@@ -68,14 +68,14 @@ export type TriggerConsumersOptions = {
   timeoutMs?: number;
 };
 
-const RECENT_ACKS = 2_000;
+export const RECENT_ACKS = 2_000;
 
 /**
  * Offsets of the partitions one consumer owns. `position` is one past the
  * last offset delivered; offsets below it were handled unless held (a
  * pending event). The commit point is the lowest held offset, else position.
  */
-class PartitionOffsets {
+export class PartitionOffsets {
   readonly #parts = new Map<
     number,
     { position: bigint; committed: bigint; epoch: number; held: Set<bigint> }
@@ -136,17 +136,73 @@ class PartitionOffsets {
 }
 
 type Pending = { event: TriggerEvent; at: Array<[number, bigint]> };
+
+/**
+ * The I/O-free bookkeeping of one subscription: matching events waiting for
+ * an ack (deduped by id, each holding the offsets it was delivered at), the
+ * partitions' offsets, and a bounded memory of recently acked ids.
+ */
+export class TriggerLedger {
+  readonly pending = new Map<string, Pending>();
+  readonly #recentAcks = new Set<string>();
+  readonly #recentLimit: number;
+  offsets = new PartitionOffsets();
+
+  constructor(recentLimit = RECENT_ACKS) {
+    this.#recentLimit = recentLimit;
+  }
+
+  /** Remembers the id as acked; true when it released a pending event. */
+  ack(eventId: string): boolean {
+    this.#recentAcks.delete(eventId);
+    this.#recentAcks.add(eventId);
+    if (this.#recentAcks.size > this.#recentLimit) {
+      this.#recentAcks.delete(this.#recentAcks.values().next().value as string);
+    }
+    const entry = this.pending.get(eventId);
+    if (!entry) return false;
+    this.pending.delete(eventId);
+    for (const [p, o] of entry.at) this.offsets.release(p, o);
+    return true;
+  }
+
+  /**
+   * A delivered matching event: 'acked' when it was handled recently (nothing
+   * held), 'duplicate' when its id already waits (the offset is held too),
+   * 'new' when it starts waiting.
+   */
+  matched(event: TriggerEvent, partition: number, offset: bigint): 'acked' | 'duplicate' | 'new' {
+    // Already handled (a producer retry, or redelivered after a restart).
+    if (this.#recentAcks.has(event.id)) return 'acked';
+    this.offsets.hold(partition, offset);
+    const existing = this.pending.get(event.id);
+    if (existing) {
+      existing.at.push([partition, offset]);
+      return 'duplicate';
+    }
+    this.pending.set(event.id, { event, at: [[partition, offset]] });
+    return 'new';
+  }
+
+  /** A partition moved to another member: its pending events are that member's now. */
+  dropPartition(partition: number): void {
+    for (const [id, entry] of this.pending) {
+      entry.at = entry.at.filter(([p]) => p !== partition);
+      if (entry.at.length === 0) this.pending.delete(id);
+    }
+  }
+}
+
 type Stream = MessagesStream<string, string, string, string>;
 
 /** One subscription: a consumer that is restarted on failure until stopped. */
 class Subscription {
   readonly sub: TriggerSubscription;
   state: TriggerState;
-  readonly pending = new Map<string, Pending>();
-  readonly #recentAcks = new Set<string>();
+  readonly #ledger = new TriggerLedger();
+  readonly pending = this.#ledger.pending;
   readonly #opts: Required<Omit<TriggerConsumersOptions, 'logger'>>;
   readonly #log: Logger | undefined;
-  #offsets = new PartitionOffsets();
   #consumer: Consumer<string, string, string, string> | undefined;
   #stream: Stream | undefined;
   /** Bumped per consumer; callbacks of an older consumer are ignored. */
@@ -185,15 +241,7 @@ class Subscription {
   }
 
   ack(eventId: string): void {
-    this.#recentAcks.delete(eventId);
-    this.#recentAcks.add(eventId);
-    if (this.#recentAcks.size > RECENT_ACKS) {
-      this.#recentAcks.delete(this.#recentAcks.values().next().value as string);
-    }
-    const entry = this.pending.get(eventId);
-    if (!entry) return;
-    this.pending.delete(eventId);
-    for (const [p, o] of entry.at) this.#offsets.release(p, o);
+    if (!this.#ledger.ack(eventId)) return;
     if (this.#paused && this.pending.size < this.#opts.maxPending) {
       this.#paused = false;
       this.#stream?.resume();
@@ -279,10 +327,10 @@ class Subscription {
       const mine = new Set(
         (this.#consumer?.assignments ?? []).filter((a) => a.topic === topic).flatMap((a) => a.partitions),
       );
-      for (const p of this.#offsets.retain(mine)) this.#dropPartition(p);
+      for (const p of this.#ledger.offsets.retain(mine)) this.#ledger.dropPartition(p);
       for (const p of mine) {
         const start = this.#stream?.offsetsToFetch.get(`${topic}:${p}`);
-        if (typeof start === 'bigint') this.#offsets.assign(p, start);
+        if (typeof start === 'bigint') this.#ledger.offsets.assign(p, start);
       }
       const partitions = [...mine].sort((a, b) => a - b);
       const message =
@@ -299,19 +347,11 @@ class Subscription {
     }
   }
 
-  /** A partition moved to another member: its pending events are that member's now. */
-  #dropPartition(partition: number): void {
-    for (const [id, entry] of this.pending) {
-      entry.at = entry.at.filter(([p]) => p !== partition);
-      if (entry.at.length === 0) this.pending.delete(id);
-    }
-  }
-
   #message(generation: number, m: Message<string, string, string, string>): void {
     if (generation !== this.#generation || this.#stopped) return;
     try {
       const { partition, offset } = m;
-      if (!this.#offsets.deliver(partition, offset, m.leaderEpoch)) return;
+      if (!this.#ledger.offsets.deliver(partition, offset, m.leaderEpoch)) return;
       const payload = parsePayload(m.value ?? undefined);
       if (matchesFilter(payload, this.sub.filter)) this.#matched(m, payload);
       this.#scheduleCommit();
@@ -324,15 +364,7 @@ class Subscription {
   #matched(m: Message<string, string, string, string>, payload: unknown): void {
     const { topic, partition, offset } = m;
     const event = triggerEventOf({ topic, partition, offset, value: m.value ?? undefined }, payload);
-    // Already handled (a producer retry, or redelivered after a restart).
-    if (this.#recentAcks.has(event.id)) return;
-    this.#offsets.hold(partition, offset);
-    const existing = this.pending.get(event.id);
-    if (existing) {
-      existing.at.push([partition, offset]);
-      return;
-    }
-    this.pending.set(event.id, { event, at: [[partition, offset]] });
+    if (this.#ledger.matched(event, partition, offset) !== 'new') return;
     this.#log?.debug('trigger event received', { eventId: event.id, partition, offset });
     if (this.pending.size >= this.#opts.maxPending && !this.#paused) {
       // Bounded memory: stop fetching until acks make room; nothing is dropped.
@@ -368,7 +400,7 @@ class Subscription {
   async #flush(): Promise<void> {
     while (this.#committing) await this.#committing;
     const consumer = this.#consumer;
-    const offsets = this.#offsets.commitable();
+    const offsets = this.#ledger.offsets.commitable();
     if (!consumer || offsets.length === 0 || !this.state.ready) return;
     const generation = this.#generation;
     const topic = this.sub.topic;
@@ -380,7 +412,7 @@ class Subscription {
           `commit offsets of group ${this.sub.groupId}`,
         );
         if (generation !== this.#generation) return;
-        for (const o of offsets) this.#offsets.committed(o.partition, o.offset);
+        for (const o of offsets) this.#ledger.offsets.committed(o.partition, o.offset);
         this.#log?.debug('trigger offsets committed', {
           offsets: offsets.map((o) => `${o.partition}@${o.offset}`),
         });
@@ -405,7 +437,7 @@ class Subscription {
     this.#teardown(5_000);
     // Pending events were delivered to this member only; the next one gets them again.
     this.pending.clear();
-    this.#offsets = new PartitionOffsets();
+    this.#ledger.offsets = new PartitionOffsets();
     const delay = exponentialBackoff({
       attempt: this.#attempt++,
       baseMs: this.#opts.retry.baseMs,
