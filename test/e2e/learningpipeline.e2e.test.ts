@@ -13,7 +13,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KafkaClients } from '../../operator/kafka/platformatic.ts';
-import { createKafkaClients } from '../../operator/kafka/platformatic.ts';
+import type { CloudEvent } from '../../operator/kafka/events.ts';
+import { createKafkaClients, readTopic } from '../../operator/kafka/platformatic.ts';
 import { createObjectStore } from '../../operator/storage/s3.ts';
 import { loadSamples, toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
@@ -307,6 +308,27 @@ describe('LearningPipeline', () => {
     expect(reasons).toEqual(
       expect.arrayContaining(['RunStarted', 'RunSucceeded', 'ModelRegistered', 'ModelPromoted']),
     );
+    // and the same moments as CloudEvents on Kafka
+    const cloudEvents = await eventually('the lifecycle CloudEvents', async () => {
+      const messages = await readTopic({
+        brokers: brokers(),
+        topic: 'ymera.events.learningpipeline',
+        count: 100_000,
+        timeoutMs: 4_000,
+      });
+      const mine = messages
+        .filter((m) => m.key === `${ns}/${name}`)
+        .map((m) => JSON.parse(m.value) as CloudEvent);
+      return mine.some((e) => e.type.endsWith('.model.promoted')) ? mine : undefined;
+    });
+    const types = cloudEvents.map((e) => e.type.replace('io.ymera.learningpipeline.', ''));
+    expect(types).toEqual(
+      expect.arrayContaining(['run.started', 'run.finished', 'model.registered', 'model.promoted']),
+    );
+    expect(cloudEvents.find((e) => e.type.endsWith('.run.finished'))?.data).toMatchObject({
+      run: run.id,
+      phase: 'Succeeded',
+    });
   });
 
   it('retries a failing step retry.limit times, then fails the run and skips its dependents', async () => {
