@@ -233,6 +233,33 @@ describe('InferenceService desired children', () => {
     expect(t.metadata.annotations['ymera.io/simulate']).toBe('crashloop');
   });
 
+  it('mounts the claim of a pvc:// model read-only and points the runtime at the file in it', () => {
+    const onPvc = svc({
+      model: { uri: 'pvc://ml-artifacts/fraud/m-123/train/model.onnx', format: 'onnx', version: 'm-123' },
+    });
+    const t = template(find(desiredChildren(onPvc, configMaps), 'Deployment')) as PodTemplate & {
+      spec: { volumes: unknown[]; containers: { volumeMounts: unknown[] }[] };
+    };
+    expect(t.spec.volumes).toContainEqual({
+      name: 'model-claim',
+      persistentVolumeClaim: { claimName: 'ml-artifacts', readOnly: true },
+    });
+    expect(t.spec.containers[0]?.volumeMounts).toContainEqual({
+      name: 'model-claim',
+      mountPath: '/mnt/models',
+      readOnly: true,
+    });
+    expect(runtimeConfig(onPvc).model).toMatchObject({
+      uri: 'file:///mnt/models/fraud/m-123/train/model.onnx',
+    });
+    // other schemes are passed through and mount nothing
+    const s3 = template(find(desiredChildren(svc(), configMaps), 'Deployment')) as PodTemplate & {
+      spec: { volumes: { name: string }[] };
+    };
+    expect(s3.spec.volumes.map((v) => v.name)).not.toContain('model-claim');
+    expect(runtimeConfig(svc()).model).toMatchObject({ uri: 's3://models/fraud.onnx' });
+  });
+
   it('selects every live revision with one Service and one PDB', () => {
     const children = desiredChildren(svc(), configMaps);
     const s = find(children, 'Service');

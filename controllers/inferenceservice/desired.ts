@@ -36,6 +36,20 @@ export const SERVING_COMPONENT = 'inference-server';
 export const SERVING_SPEC_ANNOTATION = 'ymera.io/serving-spec';
 export const HTTP_PORT = 8080;
 export const CONFIG_DIR = '/etc/ymera';
+/** Where a pvc:// model's claim is mounted (read-only) in the serving pods. */
+export const MODEL_VOLUME_DIR = '/mnt/models';
+
+/** The claim and path of a pvc://<claim>/<path> model URI; undefined for other schemes. */
+export function pvcModelOf(uri: string): { claim: string; path: string } | undefined {
+  const m = /^pvc:\/\/([^/]+)\/(.+)$/.exec(uri);
+  return m ? { claim: m[1] as string, path: (m[2] as string).replace(/^\/+/, '') } : undefined;
+}
+
+/** The URI the runtime loads: a pvc:// model is a file in the mounted claim. */
+export function runtimeModelUri(uri: string): string {
+  const pvc = pvcModelOf(uri);
+  return pvc ? `file://${MODEL_VOLUME_DIR}/${pvc.path}` : uri;
+}
 /** Custom metrics (per pod, through a metrics adapter) the HPA reads for concurrency and latency. */
 export const HPA_METRICS = {
   concurrency: 'ymera_inference_requests_in_flight',
@@ -103,7 +117,7 @@ export function runtimeConfig(obj: InferenceServiceObject, serving?: ServingSpec
   return {
     model: {
       name: obj.metadata.name,
-      uri: model.uri,
+      uri: runtimeModelUri(model.uri),
       format: model.format ?? 'onnx',
       version: model.version,
       ...(model.sha256 ? { sha256: model.sha256 } : {}),
@@ -328,6 +342,8 @@ export function deployment(
     timeoutSeconds: 2,
   });
   const credentials = serving.model.credentialsSecret;
+  // a model on a PVC (e.g. a LearningPipeline's artifacts) is read from the claim, mounted read-only
+  const pvcModel = pvcModelOf(serving.model.uri);
   const container = {
     name: 'runtime',
     image: runtime.image ?? RUNTIME_IMAGE,
@@ -367,6 +383,7 @@ export function deployment(
       { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
       { name: 'models', mountPath: '/var/cache/ymera' },
       { name: 'tmp', mountPath: '/tmp' },
+      ...(pvcModel ? [{ name: 'model-claim', mountPath: MODEL_VOLUME_DIR, readOnly: true }] : []),
     ],
   };
   const podSpec: Record<string, unknown> = {
@@ -384,6 +401,9 @@ export function deployment(
       },
       { name: 'models', emptyDir: {} },
       { name: 'tmp', emptyDir: {} },
+      ...(pvcModel
+        ? [{ name: 'model-claim', persistentVolumeClaim: { claimName: pvcModel.claim, readOnly: true } }]
+        : []),
     ],
   };
   if (gpu) {
