@@ -20,6 +20,12 @@ import type { RuleSettings } from '../../operator/integrations.ts';
 import type { TopicSpec } from '../../operator/kafka/topics.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import { core } from '../../operator/kube/resources.ts';
+import {
+  containerResources,
+  gpuPlacement,
+  RESTRICTED_POD_SECURITY,
+  restrictedContainerSecurity,
+} from '../../operator/kube/pods.ts';
 import { httpRoute as httpRouteType } from '../../operator/kube/gateway.ts';
 import { ownerLabels, owned } from '../../operator/ownership.ts';
 import { inferenceServiceRuleGroups } from '../../operator/prometheus/generators/inferenceservice.ts';
@@ -329,12 +335,7 @@ export function deployment(
     [REVISION_LABEL]: revision,
     'ymera.io/model-version': serving.model.version,
   };
-  const requests: Record<string, string | number> = { ...runtime.resources?.requests };
-  const limits: Record<string, string | number> = { ...runtime.resources?.limits };
-  if (gpu) {
-    requests['nvidia.com/gpu'] = String(gpu.count ?? 1);
-    limits['nvidia.com/gpu'] = String(gpu.count ?? 1);
-  }
+  const resources = containerResources(runtime.resources, gpu);
   const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
     httpGet: { path, port: 'http' },
     periodSeconds,
@@ -361,24 +362,11 @@ export function deployment(
       ...(runtime.env ?? []),
     ],
     ...(credentials ? { envFrom: [{ secretRef: { name: credentials.name } }] } : {}),
-    ...(Object.keys(requests).length + Object.keys(limits).length > 0
-      ? {
-          resources: {
-            ...(Object.keys(requests).length > 0 ? { requests } : {}),
-            ...(Object.keys(limits).length > 0 ? { limits } : {}),
-          },
-        }
-      : {}),
+    ...(resources ? { resources } : {}),
     readinessProbe: probe('/v2/health/ready', 5, 3),
     livenessProbe: { ...probe('/v2/health/live', 10, 3), initialDelaySeconds: 10 },
     startupProbe: probe('/v2/health/live', 5, 60),
-    securityContext: {
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      runAsNonRoot: true,
-      capabilities: { drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    },
+    securityContext: restrictedContainerSecurity(true),
     volumeMounts: [
       { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
       { name: 'models', mountPath: '/var/cache/ymera' },
@@ -388,7 +376,7 @@ export function deployment(
   };
   const podSpec: Record<string, unknown> = {
     containers: [container],
-    securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+    securityContext: RESTRICTED_POD_SECURITY,
     enableServiceLinks: false,
     terminationGracePeriodSeconds: 30,
     volumes: [
@@ -406,13 +394,7 @@ export function deployment(
         : []),
     ],
   };
-  if (gpu) {
-    podSpec.nodeSelector = {
-      'nvidia.com/gpu.present': 'true',
-      ...(gpu.product ? { 'nvidia.com/gpu.product': gpu.product } : {}),
-    };
-    podSpec.tolerations = [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }];
-  }
+  Object.assign(podSpec, gpuPlacement(gpu));
   return owned(obj, {
     apiVersion: 'apps/v1',
     kind: 'Deployment',

@@ -5,6 +5,12 @@
 // artifact directory is mounted at /artifacts (a PVC subPath), or, with S3,
 // an emptyDir the step syncs itself using the YMERA_ARTIFACTS_URI and AWS_*
 // variables we hand it.
+import {
+  containerResources,
+  gpuPlacement,
+  RESTRICTED_POD_SECURITY,
+  restrictedContainerSecurity,
+} from '../../operator/kube/pods.ts';
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import { ownerLabels, owned } from '../../operator/ownership.ts';
@@ -170,12 +176,7 @@ export function stepJob(
     [ATTEMPT_LABEL]: String(attempt),
   };
   const gpu = step.gpu;
-  const requests: Record<string, string | number> = { ...step.resources?.requests };
-  const limits: Record<string, string | number> = { ...step.resources?.limits };
-  if (gpu) {
-    requests['nvidia.com/gpu'] = String(gpu.count ?? 1);
-    limits['nvidia.com/gpu'] = String(gpu.count ?? 1);
-  }
+  const resources = containerResources(step.resources, gpu);
   const brokers = options.kafkaBrokers ?? [];
   const artifacts = artifactVolume(pipeline.spec, runId);
   const container = {
@@ -194,32 +195,19 @@ export function stepJob(
       // last, so a step can override any of ours
       ...(step.env ?? []),
     ],
-    ...(Object.keys(requests).length + Object.keys(limits).length > 0
-      ? {
-          resources: {
-            ...(Object.keys(requests).length > 0 ? { requests } : {}),
-            ...(Object.keys(limits).length > 0 ? { limits } : {}),
-          },
-        }
-      : {}),
+    ...(resources ? { resources } : {}),
     // the gate reads a metrics JSON a step may leave here (see gate.ts)
     terminationMessagePath: TERMINATION_MESSAGE_PATH,
     terminationMessagePolicy: 'File',
     // restricted Pod Security Standard; the root filesystem stays writable for training code
-    securityContext: {
-      allowPrivilegeEscalation: false,
-      runAsNonRoot: true,
-      capabilities: { drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    },
+    securityContext: restrictedContainerSecurity(false),
     volumeMounts: [artifacts.mount, { name: 'tmp', mountPath: '/tmp' }],
   };
   const podSpec: Record<string, unknown> = {
     containers: [container],
     restartPolicy: 'Never',
     securityContext: {
-      runAsNonRoot: true,
-      seccompProfile: { type: 'RuntimeDefault' },
+      ...RESTRICTED_POD_SECURITY,
       fsGroup: ARTIFACTS_FS_GROUP,
       // only walk the volume when its root is not ours yet (artifact PVCs grow large)
       fsGroupChangePolicy: 'OnRootMismatch',
@@ -228,13 +216,7 @@ export function stepJob(
     automountServiceAccountToken: false,
     volumes: [artifacts.volume, { name: 'tmp', emptyDir: {} }],
   };
-  if (gpu) {
-    podSpec.nodeSelector = {
-      'nvidia.com/gpu.present': 'true',
-      ...(gpu.product ? { 'nvidia.com/gpu.product': gpu.product } : {}),
-    };
-    podSpec.tolerations = [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }];
-  }
+  Object.assign(podSpec, gpuPlacement(gpu));
   return owned(pipeline, {
     apiVersion: 'batch/v1',
     kind: 'Job',

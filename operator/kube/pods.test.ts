@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { containerResources, gpuPlacement, restrictedContainerSecurity } from './pods.ts';
+
+describe('containerResources', () => {
+  it('adds nvidia.com/gpu to requests and limits, keeping the rest', () => {
+    expect(containerResources({ requests: { cpu: '2' } }, { count: 2 })).toEqual({
+      requests: { cpu: '2', 'nvidia.com/gpu': '2' },
+      limits: { 'nvidia.com/gpu': '2' },
+    });
+  });
+
+  it('is undefined when nothing is asked for, and leaves CPU-only resources as they are', () => {
+    expect(containerResources(undefined, undefined)).toBeUndefined();
+    expect(containerResources({ limits: { memory: '1Gi' } }, undefined)).toEqual({
+      limits: { memory: '1Gi' },
+    });
+  });
+});
+
+describe('gpuPlacement', () => {
+  it('selects GPU nodes (of the product) and tolerates their taint', () => {
+    expect(gpuPlacement({ count: 1, product: 'NVIDIA-A100-SXM4-80GB' })).toEqual({
+      nodeSelector: { 'nvidia.com/gpu.present': 'true', 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB' },
+      tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+    });
+    expect(gpuPlacement({}).nodeSelector).toEqual({ 'nvidia.com/gpu.present': 'true' });
+    expect(gpuPlacement(undefined)).toEqual({});
+  });
+});
+
+describe('restrictedContainerSecurity', () => {
+  it('drops all capabilities, forbids escalation and root, and sets the root filesystem read-only on request', () => {
+    expect(restrictedContainerSecurity(true)).toMatchObject({
+      allowPrivilegeEscalation: false,
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(restrictedContainerSecurity(false)).not.toHaveProperty('readOnlyRootFilesystem');
+  });
+});
