@@ -11,13 +11,19 @@
 // ymera.io/simulate-termination-message (the metrics a step "writes") are put
 // on step pods through spec.steps[].podAnnotations (test/e2e/cluster/README.md).
 import { randomUUID } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KafkaClients } from '../../operator/kafka/platformatic.ts';
 import type { CloudEvent } from '../../operator/kafka/events.ts';
 import { createKafkaClients, readTopic } from '../../operator/kafka/platformatic.ts';
+import type { KubeObject } from '../../operator/kube/resources.ts';
+import { PrometheusClient } from '../../operator/prometheus/client.ts';
+import { ruleFileOf } from '../../operator/prometheus/rule-objects.ts';
 import { createObjectStore } from '../../operator/storage/s3.ts';
 import { loadSamples, toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
+import { prometheusStack } from './support.ts';
 import {
   deleteInferenceServices,
   eventually,
@@ -370,6 +376,63 @@ describe('LearningPipeline', () => {
     expect(
       await op.metric('ymera_pipeline_run_failed_total', { namespace: ns, learningpipeline: name }),
     ).toBe(1);
+  });
+
+  it('fires the generated failed-run alert in the real Prometheus from the operator’s own metrics', async () => {
+    const prometheus = prometheusStack();
+    const job = `ymera-e2e-lpipe-${unique}`;
+    const metricsHost = new URL(op.metricsUrl).host;
+    const target = path.join(prometheus.targetsDir, `lpipe-${unique}.json`);
+    const rulesFile = path.join(prometheus.rulesDir, `lpipe-${unique}.yml`);
+    const client = new PrometheusClient({ url: prometheus.url, timeoutMs: 5_000 });
+    const reload = async () => {
+      const res = await fetch(new URL('/-/reload', prometheus.url), { method: 'POST' });
+      if (!res.ok) throw new Error(`reload: HTTP ${res.status}`);
+    };
+    try {
+      writeFileSync(target, JSON.stringify([{ targets: [metricsHost], labels: { job } }]));
+      await eventually(
+        'the operator to be scraped',
+        async () => (await client.queryValue(`up{job="${job}"}`)) === 1,
+        30_000,
+      );
+
+      const name = 'fails-alert';
+      await kubectlOk(
+        ['apply', '-f', '-'],
+        toYaml([
+          pipeline(
+            name,
+            {},
+            { a: { podAnnotations: { 'ymera.io/simulate': 'fail', 'ymera.io/simulate-delay': '4s' } } },
+          ),
+        ]),
+      );
+      // the rules file the operator wrote for this pipeline (a ConfigMap: no prometheus-operator here)
+      const configMap = await eventually('the rules ConfigMap', async () =>
+        getJson<KubeObject>(['get', 'configmap', '-n', ns, `${name}-learningpipeline-rules`]),
+      );
+      writeFileSync(rulesFile, ruleFileOf(configMap) ?? '');
+      await reload();
+      await untilRunFinished(name, (runs) => runs[0]);
+      const alert = await eventually(
+        'YmeraPipelineRunFailed to fire',
+        async () =>
+          (await client.alerts()).find(
+            (a) =>
+              a.labels.alertname === 'YmeraPipelineRunFailed' &&
+              a.labels.namespace === ns &&
+              a.labels.learningpipeline === name &&
+              a.state === 'firing',
+          ),
+        60_000,
+      );
+      expect(alert.annotations.summary).toContain(name);
+    } finally {
+      rmSync(target, { force: true });
+      rmSync(rulesFile, { force: true });
+      await reload().catch(() => undefined);
+    }
   });
 
   it('starts exactly one run for an event on the trigger topic, and none for others', async () => {

@@ -43,25 +43,19 @@ import {
 } from '../../operator/prometheus/rule-objects.ts';
 import { normalizeGroups } from '../../operator/prometheus/rules.ts';
 import { loadSamples } from './samples.ts';
-import { eventually, freePort, freshNamespace, kubectl, kubectlOk, repo } from './support.ts';
+import {
+  eventually,
+  freePort,
+  freshNamespace,
+  kubectl,
+  kubectlOk,
+  prometheusStack,
+  repo,
+} from './support.ts';
 
 const script = path.join(repo, 'test/e2e/stack/prometheus.sh');
 
-function stackEnv(): { url: string; rulesDir: string; targetsDir: string } {
-  const out = execFileSync('bash', [script, 'env'], { encoding: 'utf8' });
-  const get = (name: string) => {
-    const m = new RegExp(`^export ${name}=(.*)$`, 'm').exec(out);
-    if (!m?.[1]) throw new Error(`prometheus.sh env did not print ${name}`);
-    return m[1].replace(/^"(.*)"$/, '$1');
-  };
-  return {
-    url: get('YMERA_PROMETHEUS_URL'),
-    rulesDir: get('YMERA_PROMETHEUS_RULES_DIR'),
-    targetsDir: get('YMERA_PROMETHEUS_TARGETS_DIR'),
-  };
-}
-
-let env: ReturnType<typeof stackEnv>;
+let env: ReturnType<typeof prometheusStack>;
 let prom: PrometheusClient;
 let kube: KubeClient;
 let ns: string;
@@ -69,7 +63,7 @@ let owner: KubeObject;
 
 beforeAll(async () => {
   execFileSync('bash', [script, 'up'], { stdio: ['ignore', 'inherit', 'inherit'] });
-  env = stackEnv();
+  env = prometheusStack();
   prom = new PrometheusClient({ url: env.url, timeoutMs: 5000 });
   kube = KubeClient.fromEnvironment();
   ns = await freshNamespace('e2e-prom');

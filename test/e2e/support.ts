@@ -1,7 +1,7 @@
 // Helpers for e2e tests: kubectl, polling, and running real operator
 // processes against the local cluster.
 import type { ChildProcess } from 'node:child_process';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -188,4 +188,21 @@ export async function freshNamespace(prefix: string): Promise<string> {
   const name = `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
   await kubectlOk(['create', 'namespace', name]);
   return name;
+}
+
+/** The local Prometheus (test/e2e/stack/prometheus.sh): its URL and the folders it reads rules and file_sd targets from. */
+export function prometheusStack(): { url: string; rulesDir: string; targetsDir: string } {
+  const out = execFileSync('bash', [path.join(repo, 'test/e2e/stack/prometheus.sh'), 'env'], {
+    encoding: 'utf8',
+  });
+  const get = (name: string) => {
+    const m = new RegExp(`^export ${name}=(.*)$`, 'm').exec(out);
+    if (!m?.[1]) throw new Error(`prometheus.sh env did not print ${name}`);
+    return m[1].replace(/^"(.*)"$/, '$1');
+  };
+  return {
+    url: get('YMERA_PROMETHEUS_URL'),
+    rulesDir: get('YMERA_PROMETHEUS_RULES_DIR'),
+    targetsDir: get('YMERA_PROMETHEUS_TARGETS_DIR'),
+  };
 }
