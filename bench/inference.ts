@@ -13,12 +13,16 @@
 //  (b) the runtime over HTTP (a child process) driven by bench/loadgen.ts (a
 //      separate process) at several concurrencies and batching settings:
 //      throughput, p50/p99 latency and the ratios to the raw numbers.
+// Every server setting runs once per inference thread (--inference-thread:
+// `main` = session.run on the event loop, `worker` = in a worker thread;
+// BENCH_INFERENCE_THREADS=main,worker picks them), and every row says which.
 // The target (concurrency 64, batching on: ≥ 70% of the limit, p99 < 10 ms)
-// is marked per model. Prints tables and writes bench/results/latest.json.
+// is marked per model and inference thread. Prints tables and writes bench/results/latest.json.
 // Not a test: no asserts.
 //
 //   make bench    (or: node --disable-warning=ExperimentalWarning bench/inference.ts)
 //   BENCH_MODELS=bench BENCH_DURATION_MS=3000 make bench    (one model, shorter points)
+//   BENCH_INFERENCE_THREADS=worker make bench                (one inference thread)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -28,7 +32,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ort from 'onnxruntime-node';
-import { createSession } from '../runtime/model.ts';
+import { createSession, loadModel } from '../runtime/model.ts';
 import { FRAUD_MODEL, featureRows, fraudReference } from '../runtime/models/fraud-reference.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -42,6 +46,14 @@ const TARGET = { concurrency: 64, ratio: 0.7, p99Ms: 10 };
 const BENCH_SCRIPT = path.join(repo, 'runtime/models/make_bench_model.py');
 const BENCH_HIDDEN = Number(process.env.BENCH_HIDDEN ?? 1024);
 const BENCH_LAYERS = Number(process.env.BENCH_LAYERS ?? 3);
+type InferenceThread = 'main' | 'worker';
+const THREADS_TO_RUN = (process.env.BENCH_INFERENCE_THREADS ?? 'main,worker')
+  .split(',')
+  .map((t) => t.trim())
+  .filter((t): t is InferenceThread => {
+    if (t !== 'main' && t !== 'worker') throw new Error(`BENCH_INFERENCE_THREADS: unknown "${t}"`);
+    return true;
+  });
 
 /** A server setting: batching and onnxruntime threads (undefined = the runtime's default: onnxruntime's). */
 type Mode = {
@@ -49,6 +61,8 @@ type Mode = {
   maxBatchSize: number;
   maxDelayMs: number;
   threads?: number;
+  /** Runs in flight at once (the server's --max-concurrent-batches); default 1. */
+  maxConcurrentBatches?: number;
   concurrency: number[];
   /** The setting the target is judged on (one per model). */
   primary?: boolean;
@@ -83,6 +97,16 @@ const MODELS: ModelSpec[] = [
         primary: true,
       },
       { mode: 'batching-64', maxBatchSize: 64, maxDelayMs: 5, threads: 1, concurrency: [64] },
+      // Two batches in flight: with a worker, the next batch waits in the worker's queue
+      // instead of for the main thread's turn (no effect on where the work runs with main).
+      {
+        mode: 'batching-2fly',
+        maxBatchSize: 32,
+        maxDelayMs: 2,
+        threads: 1,
+        maxConcurrentBatches: 2,
+        concurrency: [64],
+      },
       { mode: 'batching-dflt-thr', maxBatchSize: 32, maxDelayMs: 2, concurrency: [64] },
       { mode: 'batching-0ms', maxBatchSize: 64, maxDelayMs: 0, concurrency: [64] },
       { mode: 'no-batching', maxBatchSize: 1, maxDelayMs: 0, threads: 1, concurrency: [1, 64] },
@@ -135,6 +159,47 @@ async function rawThroughput(batch: number, session: ort.InferenceSession): Prom
   return { batch, runsPerSec: runs / s, rowsPerSec: (runs * batch) / s, usPerRun: (s * 1e6) / runs };
 }
 
+/**
+ * The same closed loop through the worker engine (runtime/worker-engine.ts): one run in
+ * flight, so µs/run is session.run plus the round trip to the worker and back (a fresh
+ * input per run: the engine transfers, i.e. detaches, the input buffer).
+ */
+async function workerEngineThroughput(
+  file: string,
+  threads: number | undefined,
+  batches: number[],
+): Promise<(Raw & { overheadUsPerRun?: number })[]> {
+  const m = await loadModel(pathToFileURL(file).href, {
+    ...(threads ? { threads } : {}),
+    inferenceThread: 'worker',
+  });
+  try {
+    const out = [];
+    for (const batch of batches) {
+      const rows = Float32Array.from(featureRows(batch, batch).flat());
+      const run = () => m.run({ features: { type: 'float32', dims: [batch, 8], data: rows.slice() } });
+      const w0 = performance.now();
+      for (let i = 0; i < 200 && performance.now() - w0 < 300; i++) await run();
+      let runs = 0;
+      const t0 = performance.now();
+      while (performance.now() - t0 < RAW_MS) {
+        await run();
+        runs++;
+      }
+      const sec = (performance.now() - t0) / 1000;
+      out.push({
+        batch,
+        runsPerSec: runs / sec,
+        rowsPerSec: (runs * batch) / sec,
+        usPerRun: (sec * 1e6) / runs,
+      });
+    }
+    return out;
+  } finally {
+    await m.close();
+  }
+}
+
 async function probabilities(session: ort.InferenceSession, row: number[]): Promise<number[]> {
   const out = await session.run({ features: new ort.Tensor('float32', Float32Array.from(row), [1, 8]) });
   return Array.from(out.probabilities!.data as Float32Array);
@@ -151,7 +216,11 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startServer(model: { name: string; file: string }, mode: Mode | 'ceiling') {
+async function startServer(
+  model: { name: string; file: string },
+  mode: Mode | 'ceiling',
+  inferenceThread: InferenceThread = 'main',
+) {
   const port = await freePort();
   const args =
     mode === 'ceiling'
@@ -171,6 +240,11 @@ async function startServer(model: { name: string; file: string }, mode: Mode | '
           '--max-delay-ms',
           String(mode.maxDelayMs),
           ...(mode.threads ? ['--threads', String(mode.threads)] : []),
+          ...(mode.maxConcurrentBatches
+            ? ['--max-concurrent-batches', String(mode.maxConcurrentBatches)]
+            : []),
+          '--inference-thread',
+          inferenceThread,
           '--log-level',
           'warn',
         ];
@@ -210,6 +284,7 @@ async function startServer(model: { name: string; file: string }, mode: Mode | '
   };
   return {
     url,
+    pid: child.pid,
     metric,
     infer,
     async stop() {
@@ -227,9 +302,18 @@ type LoadResult = {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  serverCpuCores: number;
+  loadgenCpuCores: number;
+  serverCpuUsPerRequest: number;
+  loadgenCpuUsPerRequest: number;
 };
 
-function loadgen(url: string, concurrency: number, bodyFile: string): Promise<LoadResult> {
+function loadgen(
+  url: string,
+  concurrency: number,
+  bodyFile: string,
+  serverPid?: number,
+): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       NODE[0]!,
@@ -241,6 +325,7 @@ function loadgen(url: string, concurrency: number, bodyFile: string): Promise<Lo
         String(DURATION_MS),
         String(MAX_REQUESTS),
         bodyFile,
+        ...(serverPid ? [String(serverPid)] : []),
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -259,6 +344,7 @@ const threadsLabel = (t: number | undefined) => (t ? String(t) : 'default');
 
 type HttpPoint = LoadResult & {
   mode: string;
+  inferenceThread?: InferenceThread;
   maxBatchSize?: number;
   maxDelayMs?: number;
   threads?: number | 'default';
@@ -302,15 +388,32 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
   const expected = await probabilities(first.session, row);
   if (spec.name === 'fraud' && Math.abs((expected[0] as number) - fraudReference(row)[0]) > 1e-5)
     throw new Error('session output differs from the reference');
+  // The worker engine's own cost, with the primary setting's threads: raw vs through the worker.
+  const primaryMode = spec.modes.find((m) => m.primary)!;
+  const engineBatches = [...new Set([1, primaryMode.maxBatchSize])];
+  const workerEngine = THREADS_TO_RUN.includes('worker')
+    ? {
+        threads: primaryMode.threads ?? 'default',
+        runs: (await workerEngineThroughput(file, primaryMode.threads, engineBatches)).map((w) => {
+          const raw = (rawByThreads.get(threadsLabel(primaryMode.threads))?.raw ?? []).find(
+            (r) => r.batch === w.batch,
+          );
+          return { ...w, overheadUsPerRun: raw ? w.usPerRun - raw.usPerRun : NaN };
+        }),
+      }
+    : undefined;
 
   // Raw sessions stay idle (not released) while the servers run: release only at the end.
   const pending: {
     point: Omit<HttpPoint, 'rawAtMeanBatchRowsPerSec' | 'ratioToRawAtMeanBatch'>;
     mode: Mode;
   }[] = [];
-  const modes: (Mode | 'ceiling')[] = [...spec.modes, ...(spec.ceiling ? ['ceiling' as const] : [])];
-  for (const mode of modes) {
-    const server = await startServer({ name: spec.name, file }, mode);
+  const runs: [Mode | 'ceiling', InferenceThread | undefined][] = [
+    ...spec.modes.flatMap((m) => THREADS_TO_RUN.map((t) => [m, t] as [Mode, InferenceThread])),
+    ...(spec.ceiling ? [['ceiling', undefined] as ['ceiling', undefined]] : []),
+  ];
+  for (const [mode, inferenceThread] of runs) {
+    const server = await startServer({ name: spec.name, file }, mode, inferenceThread);
     try {
       if (mode !== 'ceiling') {
         const got = await server.infer(body);
@@ -320,7 +423,7 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
       for (const c of mode === 'ceiling' ? [1, 64] : mode.concurrency) {
         const b0 = await server.metric('ymera_inference_batch_size_sum');
         const n0 = await server.metric('ymera_inference_batch_size_count');
-        const r = await loadgen(`${server.url}/v2/models/${spec.name}/infer`, c, bodyFile);
+        const r = await loadgen(`${server.url}/v2/models/${spec.name}/infer`, c, bodyFile, server.pid);
         const meanBatch =
           ((await server.metric('ymera_inference_batch_size_sum')) - b0) /
           ((await server.metric('ymera_inference_batch_size_count')) - n0);
@@ -342,6 +445,7 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
           mode,
           point: {
             ...setting,
+            inferenceThread: inferenceThread!,
             threads: mode.threads ?? 'default',
             ...r,
             meanBatchRows: meanBatch,
@@ -385,16 +489,15 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
   const raw = Object.fromEntries([...rawByThreads].map(([k, v]) => [k, v.raw]));
   for (const { session } of rawByThreads.values()) await session.release();
   const primary = spec.modes.find((m) => m.primary)!;
-  const judged = http.find((h) => h.mode === primary.mode && h.concurrency === TARGET.concurrency)!;
-  return {
-    name: spec.name,
-    model: spec.description,
-    bytes: bytes.length,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
-    settings: spec.modes.map(({ concurrency: _, ...m }) => ({ ...m, threads: m.threads ?? 'default' })),
-    raw,
-    http,
-    target: {
+  const targets = THREADS_TO_RUN.map((inferenceThread) => {
+    const judged = http.find(
+      (h) =>
+        h.mode === primary.mode &&
+        h.inferenceThread === inferenceThread &&
+        h.concurrency === TARGET.concurrency,
+    )!;
+    return {
+      inferenceThread,
       ratio: TARGET.ratio,
       p99Ms: TARGET.p99Ms,
       concurrency: TARGET.concurrency,
@@ -403,7 +506,18 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
       ratioToRawAtMeanBatch: judged.ratioToRawAtMeanBatch,
       achievedP99Ms: judged.p99Ms,
       met: judged.target!.met,
-    },
+    };
+  });
+  return {
+    name: spec.name,
+    model: spec.description,
+    bytes: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    settings: spec.modes.map(({ concurrency: _, ...m }) => ({ ...m, threads: m.threads ?? 'default' })),
+    raw,
+    ...(workerEngine ? { workerEngine } : {}),
+    http,
+    targets,
   };
 }
 
@@ -431,6 +545,8 @@ async function main(): Promise<void> {
       'raw: in-process session.run via runtime/model.ts createSession with the same threads as the server',
       'limitRowsPerSec: best raw rows/s at a batch ≤ maxBatchSize; ratioToRawAtMeanBatch: raw at the mean batch the server formed',
       'the load generator shares the machine with the server',
+      'serverCpuCores/loadgenCpuCores: average cores each process used during the window (/proc; user+system, all threads); *UsPerRequest: CPU µs per request',
+      "inferenceThread: where the server ran session.run (main = the event loop, worker = a worker thread); raw is always in process on the bench's main thread",
     ],
     models,
   };
@@ -447,23 +563,33 @@ async function main(): Promise<void> {
         print(
           `${t.padEnd(7)} ${String(r.batch).padStart(6)} ${fmt(r.runsPerSec).padStart(8)} ${fmt(r.rowsPerSec).padStart(11)} ${fmt(r.usPerRun, 1).padStart(10)}`,
         );
+    if (m.workerEngine) {
+      print(
+        `the same closed loop through the worker engine (threads ${m.workerEngine.threads}; one run in flight)`,
+      );
+      print('batch   runs/s     µs/run  overhead µs/run');
+      for (const w of m.workerEngine.runs)
+        print(
+          `${String(w.batch).padStart(5)} ${fmt(w.runsPerSec).padStart(8)} ${fmt(w.usPerRun, 1).padStart(10)} ${fmt(w.overheadUsPerRun ?? NaN, 1).padStart(16)}`,
+        );
+    }
     print(
       `HTTP v2 runtime (1-row requests, load generator in a separate process, ${DURATION_MS} ms per point)`,
     );
     print(
-      'mode               thr  maxB delay conc    req/s  p50 ms  p99 ms  mean b  ÷raw@b  ÷limit  err  target',
+      'mode               infer   thr  maxB delay conc    req/s  p50 ms  p99 ms  mean b  ÷raw@b  ÷limit  err  cpu srv+lg  target',
     );
     for (const h of m.http) {
       const target = h.target ? (h.target.met ? 'MET' : 'unmet') : '';
       print(
-        `${h.mode.padEnd(18)} ${String(h.threads ?? '-').padStart(4)} ${String(h.maxBatchSize ?? '-').padStart(5)} ${String(h.maxDelayMs ?? '-').padStart(5)} ${String(h.concurrency).padStart(4)} ${fmt(h.throughput).padStart(8)} ${fmt(h.p50Ms, 2).padStart(7)} ${fmt(h.p99Ms, 2).padStart(7)} ${fmt(h.meanBatchRows, 1).padStart(7)} ${pct(h.ratioToRawAtMeanBatch).padStart(7)} ${pct(h.ratioToLimit).padStart(7)} ${String(h.errors).padStart(4)}  ${target}`,
+        `${h.mode.padEnd(18)} ${(h.inferenceThread ?? '-').padEnd(6)} ${String(h.threads ?? '-').padStart(4)} ${String(h.maxBatchSize ?? '-').padStart(5)} ${String(h.maxDelayMs ?? '-').padStart(5)} ${String(h.concurrency).padStart(4)} ${fmt(h.throughput).padStart(8)} ${fmt(h.p50Ms, 2).padStart(7)} ${fmt(h.p99Ms, 2).padStart(7)} ${fmt(h.meanBatchRows, 1).padStart(7)} ${pct(h.ratioToRawAtMeanBatch).padStart(7)} ${pct(h.ratioToLimit).padStart(7)} ${String(h.errors).padStart(4)}  ${`${fmt(h.serverCpuCores, 2)}+${fmt(h.loadgenCpuCores, 2)}`.padStart(10)}  ${target}`,
       );
     }
-    const t = m.target;
-    print(
-      `target (conc ${t.concurrency}, ${t.mode}: ≥ ${t.ratio * 100}% of the limit, p99 < ${t.p99Ms} ms): ` +
-        `${pct(t.ratioToLimit)} of the limit, p99 ${fmt(t.achievedP99Ms, 2)} ms → ${t.met ? 'MET' : 'UNMET'}`,
-    );
+    for (const t of m.targets)
+      print(
+        `target (conc ${t.concurrency}, ${t.mode}, ${t.inferenceThread}: ≥ ${t.ratio * 100}% of the limit, p99 < ${t.p99Ms} ms): ` +
+          `${pct(t.ratioToLimit)} of the limit, p99 ${fmt(t.achievedP99Ms, 2)} ms → ${t.met ? 'MET' : 'UNMET'}`,
+      );
   }
   print(`\nwrote ${path.relative(process.cwd(), path.join(here, 'results/latest.json'))}`);
 }

@@ -1,14 +1,18 @@
 // Load generator for bench/inference.ts, run as its own process so it does
 // not share an event loop with the server: `concurrency` closed-loop clients
 // on one keep-alive agent post v2 requests for `durationMs` (after a warm-up)
-// or until `maxRequests`, then print one JSON line of results.
+// or until `maxRequests`, then print one JSON line of results, including the
+// CPU time this process and (given its pid, read from /proc on Linux) the
+// server used during the measured window: with both on one machine, their sum
+// shows whether the cores, not the server's design, are the bound.
 //
-//   node bench/loadgen.ts <url> <concurrency> <durationMs> <maxRequests> <body-file>
+//   node bench/loadgen.ts <url> <concurrency> <durationMs> <maxRequests> <body-file> [server-pid]
 import http from 'node:http';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-const [url, c, d, max, bodyFile] = process.argv.slice(2);
+const [url, c, d, max, bodyFile, serverPid] = process.argv.slice(2);
 if (!url || !c || !d || !max || !bodyFile)
   throw new Error('usage: loadgen <url> <concurrency> <durationMs> <maxRequests> <body-file>');
 const target = new URL(url);
@@ -18,6 +22,19 @@ const durationMs = Number(d);
 const maxRequests = Number(max);
 const body = readFileSync(bodyFile);
 const WARMUP_MS = 500;
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/** CPU seconds (user + system, all threads) of process `pid` so far, from /proc; NaN elsewhere. */
+function processCpuSeconds(pid: string | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime
+  } catch {
+    return NaN;
+  }
+}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
 
@@ -64,10 +81,15 @@ const clients = Array.from({ length: concurrency }, client);
 await new Promise((r) => setTimeout(r, WARMUP_MS));
 measuring = true;
 const start = performance.now();
+const cpu0 = process.cpuUsage();
+const server0 = processCpuSeconds(serverPid);
 const timer = setTimeout(() => (stop = true), durationMs);
 await Promise.all(clients);
 clearTimeout(timer);
 const elapsed = (performance.now() - start) / 1000;
+const cpu = process.cpuUsage(cpu0);
+const loadgenCpu = (cpu.user + cpu.system) / 1e6;
+const serverCpu = processCpuSeconds(serverPid) - server0;
 agent.destroy();
 latencies.sort((a, b) => a - b);
 const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
@@ -81,5 +103,10 @@ process.stdout.write(
     p50Ms: q(0.5),
     p99Ms: q(0.99),
     maxMs: latencies[latencies.length - 1] ?? NaN,
+    // cores busy on average during the window, and CPU µs per request
+    serverCpuCores: serverCpu / elapsed,
+    loadgenCpuCores: loadgenCpu / elapsed,
+    serverCpuUsPerRequest: (serverCpu * 1e6) / latencies.length,
+    loadgenCpuUsPerRequest: (loadgenCpu * 1e6) / latencies.length,
   }) + '\n',
 );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, nameFromUri, parseFlags, resolveConfig } from './config.ts';
+import { ConfigError, DEFAULT_INFERENCE_THREAD, nameFromUri, parseFlags, resolveConfig } from './config.ts';
 
 const sha = 'a'.repeat(64);
 
@@ -74,6 +74,25 @@ describe('resolveConfig', () => {
   ])('rejects %j %j', (file, flags, re) => {
     expect(() => resolveConfig(file, flags, {})).toThrow(ConfigError);
     expect(() => resolveConfig(file, flags, {})).toThrow(re);
+  });
+
+  it('inferenceThread: runtime.json, YMERA_INFERENCE_THREAD, --inference-thread; default from the bench', () => {
+    const file = { model: { uri: 'file:///m.onnx' }, inferenceThread: 'main' };
+    expect(resolveConfig({ model: file.model }, {}, {}).inferenceThread).toBe(DEFAULT_INFERENCE_THREAD);
+    expect(resolveConfig(file, {}, {}).inferenceThread).toBe('main');
+    expect(resolveConfig(file, {}, { YMERA_INFERENCE_THREAD: 'worker' }).inferenceThread).toBe('worker');
+    expect(resolveConfig(file, {}, { YMERA_INFERENCE_THREAD: '' }).inferenceThread).toBe('main');
+    expect(
+      resolveConfig(file, parseFlags(['--inference-thread', 'main']), { YMERA_INFERENCE_THREAD: 'worker' })
+        .inferenceThread,
+    ).toBe('main');
+    const allowed = /inferenceThread must be one of "worker", "main" \(got "gpu"\)/;
+    expect(() => resolveConfig(file, { 'inference-thread': 'gpu' }, {})).toThrow(ConfigError);
+    expect(() => resolveConfig(file, { 'inference-thread': 'gpu' }, {})).toThrow(allowed);
+    expect(() => resolveConfig(file, {}, { YMERA_INFERENCE_THREAD: 'gpu' })).toThrow(allowed);
+    expect(() => resolveConfig({ ...file, inferenceThread: 1 }, {}, {})).toThrow(
+      /inferenceThread .*\(got 1\)/,
+    );
   });
 
   it('binds to loopback unless in a pod or told otherwise', () => {

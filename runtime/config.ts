@@ -7,6 +7,7 @@ export type RuntimeConfig = {
   model: { name: string; uri: string; format: string; version: string; sha256?: string };
   batching: { maxBatchSize: number; maxDelayMs: number; maxConcurrentBatches: number };
   threads?: number;
+  inferenceThread: InferenceThread;
   host: string;
   port: number;
   maxBodyBytes: number;
@@ -16,6 +17,16 @@ export type RuntimeConfig = {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   kafka?: { brokers: string[]; topic: string; sampleRate: number; bufferSize: number };
 };
+
+/** Where session.run executes: a worker thread, or the event loop's own thread. */
+export type InferenceThread = 'worker' | 'main';
+export const INFERENCE_THREADS: readonly InferenceThread[] = ['worker', 'main'];
+/**
+ * The default, from the benchmark (runtime/README.md, "Benchmark"): on the 2-core bench
+ * machine the worker loses clearly on the HTTP-bound model and does not win reliably on the
+ * compute-bound one, so the event loop's own thread stays the default.
+ */
+export const DEFAULT_INFERENCE_THREAD: InferenceThread = 'main';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -32,6 +43,7 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   threads: { type: 'string' },
+  'inference-thread': { type: 'string' },
   'max-batch-size': { type: 'string' },
   'max-delay-ms': { type: 'string' },
   'max-concurrent-batches': { type: 'string' },
@@ -90,6 +102,7 @@ export function resolveConfig(file: unknown, flags: Flags, env: Env = {}): Runti
     model?: { name?: string; uri?: string; format?: string; version?: string; sha256?: string };
     batching?: { maxBatchSize?: number; maxDelayMs?: number; maxConcurrentBatches?: number };
     threads?: number;
+    inferenceThread?: unknown;
     logging?: { kafka?: { topic?: string; sampleRate?: number; brokers?: string[] | string } };
   };
   const uri = flags.model ?? env.YMERA_MODEL_URI ?? f.model?.uri;
@@ -142,6 +155,13 @@ export function resolveConfig(file: unknown, flags: Flags, env: Env = {}): Runti
     batching.maxBatchSize = int(env.YMERA_MAX_BATCH_SIZE, 'maxBatchSize', 1, 4096) ?? 1;
   }
   const threads = int(flags.threads ?? env.YMERA_THREADS ?? f.threads, 'threads', 1, 256);
+  const inferenceThread =
+    (flags['inference-thread'] || env.YMERA_INFERENCE_THREAD || f.inferenceThread) ??
+    DEFAULT_INFERENCE_THREAD;
+  if (!(INFERENCE_THREADS as readonly unknown[]).includes(inferenceThread))
+    throw new ConfigError(
+      `inferenceThread must be one of ${INFERENCE_THREADS.map((t) => `"${t}"`).join(', ')} (got ${JSON.stringify(inferenceThread)})`,
+    );
   const brokersRaw = flags['kafka-brokers'] ?? env.YMERA_KAFKA_BROKERS ?? f.logging?.kafka?.brokers;
   const brokers = (Array.isArray(brokersRaw) ? brokersRaw : (brokersRaw ?? '').split(','))
     .map((b) => b.trim())
@@ -171,6 +191,7 @@ export function resolveConfig(file: unknown, flags: Flags, env: Env = {}): Runti
     model,
     batching,
     ...(threads !== undefined ? { threads } : {}),
+    inferenceThread: inferenceThread as InferenceThread,
     // Loopback by default; in a pod (KUBERNETES_SERVICE_HOST is always set there) the
     // probes and the Service must reach it, and the operator passes no --host.
     host: flags.host ?? env.YMERA_HOST ?? (env.KUBERNETES_SERVICE_HOST ? '0.0.0.0' : '127.0.0.1'),

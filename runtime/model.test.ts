@@ -47,6 +47,6 @@ describe('model loading', () => {
       expect(p.data[2 * i] as number).toBeCloseTo(a, 5);
       expect(p.data[2 * i + 1] as number).toBeCloseTo(b, 5);
     });
-    await m.session.release();
+    await m.close();
   });
 });

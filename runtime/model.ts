@@ -1,15 +1,20 @@
 // Model loading: fetch the ONNX bytes from file://, http(s):// or s3://,
 // verify the sha256 when one is given (a mismatch refuses to serve), create
-// the onnxruntime session and read the signature from it.
+// the onnxruntime session — on this thread ('main') or in a worker thread
+// ('worker', worker-engine.ts) — and read the signature from it.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import ort from 'onnxruntime-node';
+import type ort from 'onnxruntime-node';
 import { createObjectStore, objectStoreConfigFromEnv, parseS3Uri } from '../operator/storage/s3.ts';
 import type { ModelSignature } from './validate.ts';
 import { signatureFromMetadata } from './validate.ts';
 import type { Tensors } from './batcher.ts';
-import type { HostTensor } from './tensor.ts';
+import { DEFAULT_INFERENCE_THREAD } from './config.ts';
+import type { InferenceThread } from './config.ts';
+import { createSession, runSession, sessionMetadata } from './session.ts';
+import { WorkerEngine, WorkerLoadError } from './worker-engine.ts';
+import type { EngineStatus } from './worker-engine.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -82,47 +87,87 @@ export async function fetchModel(uri: string, env: Env = process.env, timeoutMs 
 }
 
 export type LoadedModel = {
-  session: ort.InferenceSession;
+  /** Where session.run executes: 'main' (this event loop) or 'worker' (a worker thread). */
+  inferenceThread: InferenceThread;
+  /** The session, with the main-thread engine only. */
+  session?: ort.InferenceSession;
+  /** The worker engine (status, the worker itself), with inferenceThread 'worker' only. */
+  engine?: WorkerEngine;
   signature: ModelSignature;
   sha256: string;
   bytes: number;
   run: (inputs: Tensors) => Promise<Tensors>;
+  /** Releases the session or terminates the worker; runs still in flight are rejected (worker). */
+  close: () => Promise<void>;
 };
 
-function toOrt(t: HostTensor): ort.Tensor {
-  return new ort.Tensor(t.type, t.data as never, t.dims);
-}
+export { createSession };
 
-export async function createSession(bytes: Uint8Array, threads?: number): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, {
-    executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
-    ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
-  });
-}
+export type LoadOptions = {
+  sha256?: string;
+  threads?: number;
+  env?: Env;
+  /** Default: DEFAULT_INFERENCE_THREAD (config.ts). */
+  inferenceThread?: InferenceThread;
+  /** Worker engine: status changes after the first load (a crash, the restart, a final failure). */
+  onStatus?: (status: EngineStatus, error?: Error) => void;
+};
 
-export async function loadModel(
-  uri: string,
-  options: { sha256?: string; threads?: number; env?: Env } = {},
-): Promise<LoadedModel> {
+export async function loadModel(uri: string, options: LoadOptions = {}): Promise<LoadedModel> {
   const bytes = await fetchModel(uri, options.env);
   const sha256 = verifySha256(bytes, options.sha256);
+  const size = bytes.length;
+  const inferenceThread = options.inferenceThread ?? DEFAULT_INFERENCE_THREAD;
+  if (inferenceThread === 'worker') {
+    let engine: WorkerEngine;
+    try {
+      engine = await WorkerEngine.start(bytes, {
+        ...(options.threads ? { threads: options.threads } : {}),
+        // A restart fetches and verifies again rather than keeping a second copy of the bytes.
+        reload: async () => {
+          const again = await fetchModel(uri, options.env);
+          verifySha256(again, sha256);
+          return again;
+        },
+        ...(options.onStatus ? { onStatus: options.onStatus } : {}),
+      });
+    } catch (e) {
+      if (e instanceof WorkerLoadError && e.kind === 'workerFailed')
+        throw new ModelLoadError('WorkerFailed', `inference worker for ${uri} failed: ${e.message}`);
+      throw new ModelLoadError('InvalidModel', `onnxruntime cannot load ${uri}: ${(e as Error).message}`);
+    }
+    let signature: ModelSignature;
+    try {
+      signature = signatureFromMetadata(engine.metadata.inputs, engine.metadata.outputs);
+    } catch (e) {
+      await engine.close();
+      throw e;
+    }
+    return {
+      inferenceThread,
+      engine,
+      signature,
+      sha256,
+      bytes: size,
+      run: (inputs) => engine.run(inputs),
+      close: () => engine.close(),
+    };
+  }
   let session: ort.InferenceSession;
   try {
     session = await createSession(bytes, options.threads);
   } catch (e) {
     throw new ModelLoadError('InvalidModel', `onnxruntime cannot load ${uri}: ${(e as Error).message}`);
   }
-  const signature = signatureFromMetadata(session.inputMetadata as never, session.outputMetadata as never);
-  const run = async (inputs: Tensors): Promise<Tensors> => {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(inputs)) feeds[name] = toOrt(t);
-    const out = await session.run(feeds);
-    const result: Tensors = {};
-    for (const [name, t] of Object.entries(out)) {
-      result[name] = { type: t.type as HostTensor['type'], dims: t.dims, data: t.data as HostTensor['data'] };
-    }
-    return result;
+  const meta = sessionMetadata(session);
+  const signature = signatureFromMetadata(meta.inputs, meta.outputs);
+  return {
+    inferenceThread,
+    session,
+    signature,
+    sha256,
+    bytes: size,
+    run: (inputs) => runSession(session, inputs),
+    close: () => session.release(),
   };
-  return { session, signature, sha256, bytes: bytes.length, run };
 }

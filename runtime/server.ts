@@ -32,7 +32,7 @@ export const RUNTIME_VERSION = '0.1.0';
 // Logged bodies above this are replaced by a size note: the buffer is bounded in records, not bytes.
 const MAX_LOGGED_BODY = 64 * 1024;
 
-type State = 'loading' | 'ready' | 'failed' | 'draining';
+type State = 'loading' | 'ready' | 'restarting' | 'failed' | 'draining';
 
 export type Runtime = {
   server: http.Server;
@@ -132,6 +132,7 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
 
   function loadedModel(): LoadedModel {
     if (state === 'failed') throw new RequestError(503, 'model failed to load; see the runtime log');
+    if (state === 'restarting') throw new RequestError(503, 'the inference worker is restarting');
     if (!model || state === 'loading') throw new RequestError(503, 'model is not loaded yet');
     return model;
   }
@@ -325,12 +326,42 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   log.info('listening', { host: config.host, port, model: config.model.name, version: config.model.version });
 
+  // The worker engine after a crash: runs in flight were rejected (503); not ready while a
+  // new worker loads the model again, ready after its warm-up; 'failed' is final.
+  async function onEngineStatus(status: 'ready' | 'restarting' | 'failed', err?: Error): Promise<void> {
+    // Before the first warm-up finished, a crash fails the load itself (below).
+    if (state === 'draining' || !model) return;
+    if (status === 'restarting') {
+      log.error('inference worker crashed; restarting it', { error: err?.message });
+      state = 'restarting';
+      metrics.setReady(false);
+    } else if (status === 'failed') {
+      log.error('inference worker failed; not serving', { error: err?.message });
+      state = 'failed';
+      metrics.setReady(false);
+    } else {
+      try {
+        await model.run(zeroInputs(model.signature));
+      } catch {
+        return; // crashed again: its own status change follows
+      }
+      if (state === 'restarting') {
+        state = 'ready';
+        metrics.setReady(true);
+        log.info('inference worker restarted; ready');
+      }
+    }
+  }
+
   const loaded = (async () => {
     const t0 = performance.now();
+    let m: LoadedModel | undefined;
     try {
-      const m = await loadModel(config.model.uri, {
+      m = await loadModel(config.model.uri, {
         ...(config.model.sha256 ? { sha256: config.model.sha256 } : {}),
         ...(config.threads ? { threads: config.threads } : {}),
+        inferenceThread: config.inferenceThread,
+        onStatus: (status, err) => void onEngineStatus(status, err),
       });
       const batchable = isBatchable(m.signature);
       batcher = new Batcher({
@@ -359,11 +390,13 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
         loadSeconds: Math.round(seconds * 1000) / 1000,
         batchable,
         batching: config.batching,
+        inferenceThread: m.inferenceThread,
         inputs: m.signature.inputs,
         outputs: m.signature.outputs,
       });
     } catch (e) {
       if (state === 'loading') state = 'failed';
+      if (!model) await m?.close().catch(() => undefined);
       const reason = e instanceof ModelLoadError ? e.reason : 'LoadFailed';
       log.error('model load failed; not serving', {
         reason,
@@ -397,6 +430,8 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
       ]);
       clearTimeout(timer);
       if (!finished) server.closeAllConnections();
+      // After the drain: release the session / terminate the inference worker.
+      await model?.close().catch(() => undefined);
       await reqlog?.close(Math.min(5_000, config.drainTimeoutMs));
       await kafka?.close();
       log.info('drained', { finished });

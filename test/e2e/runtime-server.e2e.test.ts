@@ -23,6 +23,8 @@ import {
 import { eventually, freePort, repo } from './support.ts';
 
 const FRAUD_URI = pathToFileURL(FRAUD_MODEL).href;
+// The core cases run with session.run in a worker thread and on the event loop.
+const INFERENCE_THREADS = ['worker', 'main'] as const;
 const TOLERANCE = 1e-5;
 
 type Runtime = {
@@ -152,13 +154,15 @@ afterAll(async () => {
   await Promise.all(running.map((r) => r.stop('SIGKILL')));
 });
 
-describe('runtime on the fraud model', () => {
+describe.each(INFERENCE_THREADS)('runtime on the fraud model (inference thread %s)', (thread) => {
   let rt: Runtime;
   beforeAll(async () => {
     rt = await startRuntime(
       [
         '--model',
         FRAUD_URI,
+        '--inference-thread',
+        thread,
         '--model-version',
         '3',
         '--max-batch-size',
@@ -193,6 +197,7 @@ describe('runtime on the fraud model', () => {
     expect(await (await fetch(`${rt.url}/v2/models/fraud/versions/3`)).json()).toEqual(meta);
     expect((await fetch(`${rt.url}/v2/models/fraud/ready`)).status).toBe(200);
     expect((await fetch(`${rt.url}/v2/models/fraud/versions/3/ready`)).status).toBe(200);
+    expect(logLines(rt).find((l) => l.msg === 'model ready')).toMatchObject({ inferenceThread: thread });
   });
 
   it('answers like the reference, flat or nested, on both routes, with the id echoed', async () => {
@@ -324,8 +329,15 @@ describe('runtime on the fraud model', () => {
 });
 
 describe('runtime datatypes on the masked model', () => {
-  it('INT64, BOOL and BYTES in and out', async () => {
-    const rt = await startRuntime(['--model', pathToFileURL(MASKED_MODEL).href, '--max-delay-ms', '1']);
+  it.each(INFERENCE_THREADS)('INT64, BOOL and BYTES in and out (inference thread %s)', async (thread) => {
+    const rt = await startRuntime([
+      '--model',
+      pathToFileURL(MASKED_MODEL).href,
+      '--max-delay-ms',
+      '1',
+      '--inference-thread',
+      thread,
+    ]);
     await waitReady(rt);
     const meta = (await (await fetch(`${rt.url}/v2/models/masked`)).json()) as { inputs: unknown[] };
     expect(meta.inputs).toEqual([
@@ -434,9 +446,9 @@ describe('runtime lifecycle', () => {
     }
   });
 
-  it('refuses to serve a model whose sha256 does not match', async () => {
+  it.each(INFERENCE_THREADS)('refuses to serve a model whose sha256 does not match (%s)', async (thread) => {
     const wrong = '0'.repeat(64);
-    const rt = await startRuntime(['--model', FRAUD_URI, '--sha256', wrong]);
+    const rt = await startRuntime(['--model', FRAUD_URI, '--sha256', wrong, '--inference-thread', thread]);
     await eventually('load failure logged', async () =>
       logLines(rt).find((l) => l.msg === 'model load failed; not serving'),
     );
@@ -455,34 +467,46 @@ describe('runtime lifecycle', () => {
     expect(await rt.stop()).toBe(0);
   });
 
-  it('drains on SIGTERM: queued and in-flight requests finish, then exit 0', async () => {
-    // A long maxDelayMs holds requests in the batcher; the drain must send them at once.
-    const rt = await startRuntime(['--model', FRAUD_URI, '--max-batch-size', '64', '--max-delay-ms', '5000']);
-    await waitReady(rt);
-    const rows = featureRows(6, 7);
-    const pending = rows.map((row) =>
-      infer(rt.url, { inputs: [{ name: 'features', shape: [1, 8], datatype: 'FP32', data: row }] }),
-    );
-    await eventually(
-      '6 requests queued',
-      async () => (await rt.metric('ymera_inference_queue_depth')) === 6,
-      10_000,
-      50,
-    );
-    const t0 = Date.now();
-    rt.child.kill('SIGTERM');
-    const results = await Promise.all(pending);
-    expect(Date.now() - t0).toBeLessThan(4000);
-    results.forEach((r, i) => {
-      expect(r.status).toBe(200);
-      expectMatchesReference([rows[i]!], r.json.outputs[0]!);
-    });
-    expect(await rt.exited).toBe(0);
-    const msgs = logLines(rt).map((l) => l.msg);
-    expect(msgs).toEqual(expect.arrayContaining(['signal received', 'draining', 'drained']));
-    expect(logLines(rt).find((l) => l.msg === 'drained')).toMatchObject({ finished: true });
-    await expect(fetch(`${rt.url}/v2/health/live`)).rejects.toThrow();
-  });
+  it.each(INFERENCE_THREADS)(
+    'drains on SIGTERM: queued and in-flight requests finish, then exit 0 (%s)',
+    async (thread) => {
+      // A long maxDelayMs holds requests in the batcher; the drain must send them at once.
+      const rt = await startRuntime([
+        '--model',
+        FRAUD_URI,
+        '--max-batch-size',
+        '64',
+        '--max-delay-ms',
+        '5000',
+        '--inference-thread',
+        thread,
+      ]);
+      await waitReady(rt);
+      const rows = featureRows(6, 7);
+      const pending = rows.map((row) =>
+        infer(rt.url, { inputs: [{ name: 'features', shape: [1, 8], datatype: 'FP32', data: row }] }),
+      );
+      await eventually(
+        '6 requests queued',
+        async () => (await rt.metric('ymera_inference_queue_depth')) === 6,
+        10_000,
+        50,
+      );
+      const t0 = Date.now();
+      rt.child.kill('SIGTERM');
+      const results = await Promise.all(pending);
+      expect(Date.now() - t0).toBeLessThan(4000);
+      results.forEach((r, i) => {
+        expect(r.status).toBe(200);
+        expectMatchesReference([rows[i]!], r.json.outputs[0]!);
+      });
+      expect(await rt.exited).toBe(0);
+      const msgs = logLines(rt).map((l) => l.msg);
+      expect(msgs).toEqual(expect.arrayContaining(['signal received', 'draining', 'drained']));
+      expect(logLines(rt).find((l) => l.msg === 'drained')).toMatchObject({ finished: true });
+      await expect(fetch(`${rt.url}/v2/health/live`)).rejects.toThrow();
+    },
+  );
 });
 
 describe('runtime with the platform services', () => {
