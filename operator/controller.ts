@@ -6,6 +6,7 @@ import { deepEqual } from './equality.ts';
 import type { EventRecorder, EventType } from './events.ts';
 import type { InformerSet } from './informer-set.ts';
 import type { KubeClient } from './kube/client.ts';
+import { KubeApiError } from './kube/client.ts';
 import type { KubeObject, ResourceType } from './kube/resources.ts';
 import { keyOf } from './kube/resources.ts';
 import type { Logger } from './logger.ts';
@@ -101,18 +102,35 @@ export class ReconcileContext {
   /** Writes status with one patch, only when it differs from what is stored. Returns whether it wrote. */
   async writeStatus(type: ResourceType, obj: KubeObject, status: Record<string, unknown>): Promise<boolean> {
     if (deepEqual(obj.status ?? {}, status)) return false;
-    await this.client.patch(
-      type,
-      obj.metadata.name,
-      obj.metadata.namespace,
-      'json',
-      [
-        // the resourceVersion test makes a stale write fail with a conflict (requeued)
-        { op: 'test', path: '/metadata/resourceVersion', value: obj.metadata.resourceVersion },
-        { op: 'add', path: '/status', value: status },
-      ],
-      'status',
-    );
+    try {
+      await this.client.patch(
+        type,
+        obj.metadata.name,
+        obj.metadata.namespace,
+        'json',
+        [
+          // the resourceVersion test makes a write from a stale cache fail (and the key requeue)
+          { op: 'test', path: '/metadata/resourceVersion', value: obj.metadata.resourceVersion },
+          { op: 'add', path: '/status', value: status },
+        ],
+        'status',
+      );
+    } catch (e) {
+      // a failed JSON patch test comes back as 422 Invalid without causes (a schema error has
+      // causes): it means "changed since read", a conflict
+      const causes = (
+        e instanceof KubeApiError ? (e.details as { causes?: unknown[] } | undefined) : undefined
+      )?.causes;
+      if (e instanceof KubeApiError && e.status === 422 && (causes === undefined || causes.length === 0)) {
+        throw new KubeApiError(
+          409,
+          'Conflict',
+          `status of ${obj.metadata.name} changed since it was read`,
+          e.details,
+        );
+      }
+      throw e;
+    }
     return true;
   }
 

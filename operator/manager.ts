@@ -8,6 +8,7 @@ import { EventRecorder } from './events.ts';
 import { Informer } from './informer.ts';
 import { InformerSet } from './informer-set.ts';
 import type { KubeClient } from './kube/client.ts';
+import { isConflict } from './kube/client.ts';
 import type { KubeObject, ResourceType } from './kube/resources.ts';
 import { apiVersionOf, keyOf } from './kube/resources.ts';
 import { LeaderElector } from './leader.ts';
@@ -80,7 +81,9 @@ export class Manager {
         try {
           return await reconcileKey(r, primary, ctx, key);
         } catch (e) {
-          log.warn('reconcile failed; will retry', { key, error: e });
+          // a stale cache is routine: the informer catches up and the retry succeeds
+          if (isConflict(e)) log.debug('conflict with a newer version; will retry', { key, error: e });
+          else log.warn('reconcile failed; will retry', { key, error: e });
           throw e;
         } finally {
           end();
