@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  conditionTime,
+  metaTime,
   conditionsEqualIgnoringTime,
   getCondition,
   isTrue,
@@ -100,8 +100,8 @@ describe('lookups', () => {
     expect(removeCondition(list, 'Ready').map((c) => c.type)).toEqual(['ModelLoaded']);
   });
 
-  it('conditionTime truncates to whole seconds', () => {
-    expect(conditionTime(t2)).toBe('2025-01-01T11:30:00Z');
+  it('metaTime truncates to whole seconds', () => {
+    expect(metaTime(t2)).toBe('2025-01-01T11:30:00Z');
   });
 });
 

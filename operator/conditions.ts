@@ -67,8 +67,8 @@ const REASON_PATTERN = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
 const MAX_REASON = 1024;
 const MAX_MESSAGE = 32768;
 
-/** RFC 3339 at second precision, the form metav1.Time round-trips. */
-export function conditionTime(now: Date): string {
+/** RFC 3339 at second precision, the form metav1.Time round-trips (conditions and every time in status). */
+export function metaTime(now: Date): string {
   return now.toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
@@ -104,7 +104,7 @@ export function setCondition(
     status: input.status,
     ...(input.observedGeneration !== undefined ? { observedGeneration: input.observedGeneration } : {}),
     lastTransitionTime:
-      previous && previous.status === input.status ? previous.lastTransitionTime : conditionTime(now),
+      previous && previous.status === input.status ? previous.lastTransitionTime : metaTime(now),
     reason: input.reason,
     message: input.message,
   };

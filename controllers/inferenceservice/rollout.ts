@@ -3,6 +3,7 @@
 // of one analysis check, decide the live revisions and what happened. All
 // the decision needs is persisted in status (revisions, canary progress), so
 // it is deterministic given its inputs and `now`.
+import { metaTime } from '../../operator/conditions.ts';
 import type { PodFailure } from '../../operator/kube/workloads.ts';
 import { isSchedulingFailure } from '../../operator/kube/workloads.ts';
 
@@ -76,7 +77,6 @@ export interface RolloutDecision {
   failure?: { reason: string; message: string; revision: string };
 }
 
-const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
 const clean = (r: Revisions): Revisions =>
   Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as Revisions;
 
@@ -136,14 +136,14 @@ export function decideRollout(input: RolloutInput): RolloutDecision {
 
   const fresh = !input.progress || input.progress.revision !== desired;
   let progress: CanaryProgress = fresh
-    ? { revision: desired, startTime: iso(now), passedChecks: 0, failedChecks: 0 }
+    ? { revision: desired, startTime: metaTime(now), passedChecks: 0, failedChecks: 0 }
     : { ...(input.progress as CanaryProgress) };
   if (input.check && !fresh) {
     progress = {
       ...progress,
       passedChecks: progress.passedChecks + (input.check.outcome === 'pass' ? 1 : 0),
       failedChecks: progress.failedChecks + (input.check.outcome === 'fail' ? 1 : 0),
-      lastCheckTime: iso(now),
+      lastCheckTime: metaTime(now),
       lastCheckMessage: input.check.message.slice(0, 1024),
     };
   }

@@ -3,7 +3,7 @@
 // revision has at least minReplicas ready pods and nothing blocks it; the
 // kind's own conditions say where the model, the canary and the rollout are.
 import type { Condition, ConditionInput, ReasonMessage } from '../../operator/conditions.ts';
-import { Reason, summarize } from '../../operator/conditions.ts';
+import { metaTime, Reason, summarize } from '../../operator/conditions.ts';
 import type { PodFailure } from '../../operator/kube/workloads.ts';
 import { isSchedulingFailure } from '../../operator/kube/workloads.ts';
 import type { FieldError } from '../../operator/schema/validation.ts';
@@ -51,8 +51,6 @@ type PreviousStatus = {
   [field: string]: unknown;
 };
 
-const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
-
 function cond(type: string, status: 'True' | 'False' | 'Unknown', rm: ReasonMessage) {
   return { type, status, reason: rm.reason, message: rm.message };
 }
@@ -97,7 +95,7 @@ export function inferenceServiceStatus(
       reason: f.reason,
       message: f.message,
       ...(f.revision ? { revision: f.revision } : {}),
-      time: iso(now),
+      time: metaTime(now),
     };
   };
   if (decision.action === 'rolledBack' && decision.failure) {
@@ -105,7 +103,7 @@ export function inferenceServiceStatus(
       reason: Reason.RolledBack,
       message: `revision ${decision.failure.revision} was rolled back (${decision.failure.reason}): ${decision.failure.message}`,
       revision: decision.failure.revision,
-      time: iso(now),
+      time: metaTime(now),
     };
   }
   const stableFailure: PodFailure | undefined = stableHealth.failure;

@@ -9,6 +9,7 @@
 //            patch the target InferenceService's model, alerting rules
 //   report   status.ts, Events, CloudEvents, metrics; then acknowledge the
 //            Kafka events whose outcome status now records
+import { metaTime } from '../../operator/conditions.ts';
 import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
 import type { Integrations } from '../../operator/integrations.ts';
 import { ruleObjectType, uniqueTypes } from '../../operator/integrations.ts';
@@ -55,7 +56,6 @@ const PROMOTION_RETRY_MS = 30_000;
 const MAX_REQUEUE_MS = 10 * 60_000;
 
 type Extra = { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
-const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
 const date = (s: string | undefined) => (s ? new Date(s) : undefined);
 
 export function learningPipelineReconciler(integrations: Integrations): Reconciler<LearningPipelineObject> {
@@ -240,7 +240,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
             waits.push(PROMOTION_RETRY_MS);
           } else {
             await ctx.client.patch(targetType, target, namespace, 'merge', promotionPatch(latestModel));
-            latestModel = { ...latestModel, promoted: true, promotionTime: iso(now) };
+            latestModel = { ...latestModel, promoted: true, promotionTime: metaTime(now) };
             promotedNow = latestModel;
             if (verdict.request) handled.promoteRequest = verdict.request;
             extra.push({
@@ -280,12 +280,12 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
           ...kept,
           handled,
           ...(plan.lastScheduleTime
-            ? { lastScheduleTime: iso(plan.lastScheduleTime) }
+            ? { lastScheduleTime: metaTime(plan.lastScheduleTime) }
             : previous?.lastScheduleTime
               ? { lastScheduleTime: previous.lastScheduleTime }
               : {}),
           ...(plan.nextScheduleTime
-            ? { nextScheduleTime: iso(plan.nextScheduleTime) }
+            ? { nextScheduleTime: metaTime(plan.nextScheduleTime) }
             : { nextScheduleTime: undefined }),
           ...(latestModel ? { latestModel } : {}),
           ...(lastSuccess && lastSuccess.completionTime

@@ -8,6 +8,7 @@
 // its dependencies succeeded; a failed attempt is retried with backoff up to
 // retry.limit; a step out of attempts fails, its dependents are skipped,
 // independent branches go on; the run fails once nothing more can run.
+import { metaTime } from '../../operator/conditions.ts';
 import { maxAttempts, nextAttemptAt } from './retry.ts';
 import type { LearningPipelineRun, LearningPipelineStep, stepPhases } from './schema.ts';
 
@@ -51,8 +52,6 @@ const MESSAGE_MAX = 200;
 const TERMINAL_STEP: ReadonlySet<StepPhase> = new Set(['Succeeded', 'Failed', 'Skipped', 'Cancelled']);
 const TERMINAL_RUN = new Set(['Succeeded', 'Failed', 'Cancelled']);
 
-const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
-
 /** Keeps status small whatever the Jobs say. */
 export function clip(message: string, max = MESSAGE_MAX): string {
   return message.length <= max ? message : `${message.slice(0, max - 1)}…`;
@@ -94,7 +93,7 @@ export function newRun(
     cause: clip(cause, 256),
     phase: 'Pending',
     progress: `0/${steps.length}`,
-    startTime: iso(now),
+    startTime: metaTime(now),
     steps: steps.map((s) => ({ name: s.name, phase: 'Pending' as const, attempts: 0 })),
   };
 }
@@ -130,7 +129,7 @@ export function advanceRun(
         phase,
         attempts: attempt,
         job: jobName(step.name, attempt),
-        startTime: prev.startTime ?? iso(now),
+        startTime: prev.startTime ?? metaTime(now),
       };
       delete next.message;
     };
@@ -142,7 +141,7 @@ export function advanceRun(
         ...next,
         phase: 'Succeeded',
         job: succeeded.job,
-        completionTime: iso(succeeded.finishedAt ?? now),
+        completionTime: metaTime(succeeded.finishedAt ?? now),
       };
       delete next.message;
       transitions.push({ step: step.name, kind: 'Succeeded', attempt: succeeded.attempt });
@@ -164,7 +163,7 @@ export function advanceRun(
             ...next,
             phase: 'Retrying',
             job: latest.job,
-            nextAttemptTime: iso(at),
+            nextAttemptTime: metaTime(at),
             message: clip(why),
           };
           wakeAt = wakeAt && wakeAt < at ? wakeAt : at;
@@ -175,7 +174,7 @@ export function advanceRun(
           ...next,
           phase: 'Failed',
           job: latest.job,
-          completionTime: iso(latest.finishedAt ?? now),
+          completionTime: metaTime(latest.finishedAt ?? now),
           message,
         };
         transitions.push({ step: step.name, kind: 'Failed', attempt: attempts, message });
@@ -191,7 +190,7 @@ export function advanceRun(
       );
       if (blocked) {
         const message = `dependency ${blocked.name} ${blocked.phase === 'Failed' ? 'failed' : 'did not run'}`;
-        next = { ...next, phase: 'Skipped', message, completionTime: iso(now) };
+        next = { ...next, phase: 'Skipped', message, completionTime: metaTime(now) };
         transitions.push({ step: step.name, kind: 'Skipped', attempt: 0, message });
       } else if (deps.every((d) => d?.phase === 'Succeeded')) {
         begin(1);
@@ -209,7 +208,7 @@ export function advanceRun(
   const nextRun: LearningPipelineRun = { ...run, steps: list, progress: `${succeeded}/${list.length}` };
   if (!open) {
     nextRun.phase = failed.length > 0 ? 'Failed' : 'Succeeded';
-    nextRun.completionTime = iso(now);
+    nextRun.completionTime = metaTime(now);
     nextRun.message =
       failed.length > 0
         ? clip(`step ${failed.map((s) => s.name).join(', ')} failed: ${failed[0]?.message ?? ''}`, 1024)
@@ -226,7 +225,7 @@ export function cancelRun(run: LearningPipelineRun, reason: string, now: Date): 
   return {
     ...run,
     phase: 'Cancelled',
-    completionTime: iso(now),
+    completionTime: metaTime(now),
     message: clip(reason, 1024),
     steps: (run.steps ?? []).map((s) =>
       TERMINAL_STEP.has(s.phase) ? s : { ...s, phase: 'Cancelled' as const, message: clip(reason) },
