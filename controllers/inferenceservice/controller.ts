@@ -17,6 +17,7 @@ import { core } from '../../operator/kube/resources.ts';
 import type { DeploymentObject, PodObject } from '../../operator/kube/workloads.ts';
 import { deploymentFailure, firstPodFailure, isPodReady } from '../../operator/kube/workloads.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
+import { changedReady, publishReadyChange } from '../shared/ready-change.ts';
 import { declaredTopicsOf } from '../shared/topics.ts';
 import { analysisSettings, runCheck } from './analysis.ts';
 import type { InferenceServiceObject, ServingPlan, ServingSpec } from './desired.ts';
@@ -335,21 +336,14 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
         break;
       }
     }
-    const before = previous?.conditions?.find((c) => c.type === 'Ready');
-    const after = status.conditions.find((c) => c.type === 'Ready');
-    if (after && (before?.reason !== after.reason || before.status !== after.status)) {
+    const after = changedReady(previous?.conditions, status.conditions);
+    if (after) {
       const normal = after.status === 'True' || after.reason === 'Progressing';
       // a rollback was just told with its own Event of the same reason
       const told = decision?.action === 'rolledBack' && after.reason === 'RolledBack';
       if (!told)
         await ctx.event(obj, normal ? 'Normal' : 'Warning', after.reason, 'Reconcile', after.message);
-      integrations.events.publish({
-        resource,
-        object: obj,
-        type: EventType.StatusChanged,
-        discriminator: `${generation}:${after.status}:${after.reason}`,
-        data: { generation, ready: after.status === 'True', reason: after.reason, message: after.message },
-      });
+      publishReadyChange(integrations.events, resource, obj, after);
     }
   }
 }

@@ -27,6 +27,7 @@ import {
 } from '../../operator/prometheus/generators/learningpipeline.ts';
 import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
 import { crd as inferenceServiceCrd } from '../inferenceservice/schema.ts';
+import { changedReady, publishReadyChange } from '../shared/ready-change.ts';
 import type { Blocker } from '../shared/skeleton-status.ts';
 import { readS3Artifact } from './artifact-store.ts';
 import { MAX_METRICS_BYTES, parseMetrics, terminationMessageOf } from './gate.ts';
@@ -420,10 +421,8 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
   ): Promise<boolean> {
     const wrote = await ctx.writeStatus(resource, obj, status as unknown as Record<string, unknown>);
     if (!wrote) return false;
-    const before = previous?.conditions?.find((c) => c.type === 'Ready');
-    const after = status.conditions.find((c) => c.type === 'Ready');
-    if (after && (before?.reason !== after.reason || before.status !== after.status)) {
-      const generation = obj.metadata.generation ?? 0;
+    const after = changedReady(previous?.conditions, status.conditions);
+    if (after) {
       // run outcomes get their own Events; this one is for the pipeline's health
       if (!['Running', 'Succeeded', 'RunFailed', 'RunCancelled'].includes(after.reason)) {
         await ctx.event(
@@ -434,13 +433,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
           after.message,
         );
       }
-      integrations.events.publish({
-        resource,
-        object: obj,
-        type: EventType.StatusChanged,
-        discriminator: `${generation}:${after.status}:${after.reason}`,
-        data: { generation, ready: after.status === 'True', reason: after.reason, message: after.message },
-      });
+      publishReadyChange(integrations.events, resource, obj, after);
     }
     return true;
   }
