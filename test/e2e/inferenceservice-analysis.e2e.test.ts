@@ -11,6 +11,7 @@ import { createServer } from 'node:http';
 import path from 'node:path';
 import { Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Condition } from '../../operator/conditions.ts';
 import { PrometheusClient } from '../../operator/prometheus/client.ts';
 import type { OperatorProcess } from './support.ts';
 import {
@@ -25,12 +26,6 @@ import {
   untilObserved,
 } from './support.ts';
 
-interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-}
 interface InfSvc {
   metadata: { name: string; generation?: number };
   status?: {

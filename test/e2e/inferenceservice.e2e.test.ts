@@ -10,6 +10,7 @@
 // (see test/e2e/cluster/README.md).
 import { RUNTIME_IMAGE } from '../../operator/version.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Condition } from '../../operator/conditions.ts';
 import type { CloudEvent } from '../../operator/kafka/events.ts';
 import type { KafkaClients } from '../../operator/kafka/platformatic.ts';
 import { createKafkaClients, readTopic } from '../../operator/kafka/platformatic.ts';
@@ -20,18 +21,13 @@ import {
   eventually,
   freshNamespace,
   getJson,
+  kafkaBrokers,
   kubectl,
   kubectlOk,
   startOperator,
   untilObserved,
 } from './support.ts';
 
-interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-}
 interface InfSvcStatus {
   observedGeneration?: number;
   phase?: string;
@@ -71,7 +67,6 @@ describe('InferenceService serving', () => {
   let ns: string;
   let op: OperatorProcess;
   let kafka: KafkaClients;
-  const brokers = () => (process.env.YMERA_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 
   const ref = (name: string) => ['-n', ns, `inferenceservice.ymera.io/${name}`];
   const get = (name: string) => getJson<InfSvc>(['get', ...ref(name)]);
@@ -103,7 +98,7 @@ describe('InferenceService serving', () => {
     )?.items ?? [];
   const cloudEvents = async (name: string) => {
     const messages = await readTopic({
-      brokers: brokers(),
+      brokers: kafkaBrokers(),
       topic: 'ymera.events.inferenceservice',
       count: 100_000,
       timeoutMs: 4_000,
@@ -127,7 +122,7 @@ describe('InferenceService serving', () => {
 
   beforeAll(async () => {
     ns = await freshNamespace('e2e-infsvc');
-    kafka = createKafkaClients({ brokers: brokers(), clientId: 'ymera-e2e-infsvc', timeoutMs: 5_000 });
+    kafka = createKafkaClients({ brokers: kafkaBrokers(), clientId: 'ymera-e2e-infsvc', timeoutMs: 5_000 });
     op = await startOperator('op-infsvc', [
       `--lease-namespace=${ns}`,
       '--lease-name=e2e-infsvc',

@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Condition } from '../../operator/conditions.ts';
 import type { KafkaClients } from '../../operator/kafka/platformatic.ts';
 import type { CloudEvent } from '../../operator/kafka/events.ts';
 import { createKafkaClients, readTopic } from '../../operator/kafka/platformatic.ts';
@@ -23,7 +24,7 @@ import { ruleFileOf } from '../../operator/prometheus/rule-objects.ts';
 import { createObjectStore } from '../../operator/storage/s3.ts';
 import { loadSamples, toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
-import { prometheusStack } from './support.ts';
+import { kafkaBrokers, prometheusStack } from './support.ts';
 import {
   deleteInferenceServices,
   eventually,
@@ -34,12 +35,6 @@ import {
   startOperator,
 } from './support.ts';
 
-interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-}
 interface RunStep {
   name: string;
   phase: string;
@@ -80,8 +75,6 @@ interface Pod {
   metadata: { name: string; labels: Record<string, string> };
   spec: { nodeName?: string };
 }
-
-const brokers = () => (process.env.YMERA_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const unique = randomUUID().slice(0, 8);
 
 let ns: string;
@@ -183,7 +176,7 @@ function pipeline(
 
 beforeAll(async () => {
   ns = await freshNamespace('e2e-lpipe');
-  kafka = createKafkaClients({ brokers: brokers(), clientId: 'ymera-e2e-lpipe', timeoutMs: 5_000 });
+  kafka = createKafkaClients({ brokers: kafkaBrokers(), clientId: 'ymera-e2e-lpipe', timeoutMs: 5_000 });
   // a statically bound volume for the sample's artifacts PVC (no provisioner in the local cluster)
   await kubectlOk(
     ['apply', '-f', '-'],
@@ -317,7 +310,7 @@ describe('LearningPipeline', () => {
     // and the same moments as CloudEvents on Kafka
     const cloudEvents = await eventually('the lifecycle CloudEvents', async () => {
       const messages = await readTopic({
-        brokers: brokers(),
+        brokers: kafkaBrokers(),
         topic: 'ymera.events.learningpipeline',
         count: 100_000,
         timeoutMs: 4_000,

@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Condition } from '../../operator/conditions.ts';
 import type { CloudEvent } from '../../operator/kafka/events.ts';
 import type { KafkaClients } from '../../operator/kafka/platformatic.ts';
 import { createKafkaClients, readTopic } from '../../operator/kafka/platformatic.ts';
@@ -18,18 +19,13 @@ import {
   eventually,
   freshNamespace,
   getJson,
+  kafkaBrokers,
   kubectl,
   kubectlOk,
   repo,
   startOperator,
 } from './support.ts';
 
-interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-}
 interface Resource {
   metadata: { name: string; generation: number };
   status?: { observedGeneration?: number; conditions?: Condition[] };
@@ -47,7 +43,6 @@ describe('operator with Kafka', () => {
   let ns: string;
   let op: OperatorProcess;
   let kafka: KafkaClients;
-  const brokers = () => (process.env.YMERA_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 
   const infsvc = (suffix: string): InfSvc => {
     const sample = loadSamples(ns, suffix).find((s) => s.kind === 'InferenceService');
@@ -69,7 +64,7 @@ describe('operator with Kafka', () => {
   beforeAll(async () => {
     expect(process.env.YMERA_KAFKA_BROKERS, 'the stack must export YMERA_KAFKA_BROKERS').toBeTruthy();
     ns = await freshNamespace('e2e-kafka');
-    kafka = createKafkaClients({ brokers: brokers(), clientId: 'ymera-e2e-check', timeoutMs: 5_000 });
+    kafka = createKafkaClients({ brokers: kafkaBrokers(), clientId: 'ymera-e2e-check', timeoutMs: 5_000 });
     op = await startOperator('op-kafka', [
       `--lease-namespace=${ns}`,
       '--lease-name=e2e-kafka',
@@ -147,7 +142,7 @@ describe('operator with Kafka', () => {
   it('publishes lifecycle CloudEvents keyed by namespace/name', async () => {
     const svc = infsvc('-a');
     const messages = await readTopic({
-      brokers: brokers(),
+      brokers: kafkaBrokers(),
       topic: 'ymera.events.inferenceservice',
       count: 10_000,
       timeoutMs: 4_000,

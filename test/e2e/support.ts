@@ -206,3 +206,8 @@ export function prometheusStack(): { url: string; rulesDir: string; targetsDir: 
     targetsDir: get('YMERA_PROMETHEUS_TARGETS_DIR'),
   };
 }
+
+/** The local Kafka's bootstrap brokers (exported by the e2e global setup). */
+export function kafkaBrokers(): string[] {
+  return (process.env.YMERA_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+}
