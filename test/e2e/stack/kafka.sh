@@ -114,17 +114,6 @@ ours() {
   [[ "$cmd" == *" kafka.Kafka $CONF"* ]]
 }
 
-# pids of every broker of this state dir, whatever the pid file says
-# (a lost pid file must not leave a second broker on the same data)
-broker_pids() {
-  local p
-  for p in /proc/[0-9]*; do
-    p="${p#/proc/}"
-    if ours "$p"; then echo "$p"; fi
-  done
-  return 0
-}
-
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 running() {
@@ -205,7 +194,7 @@ cmd_up() {
   fi
   # a live broker that is not answering (hung, or still starting after a
   # crashed `up`) is restarted rather than trusted
-  stop_pids "$(broker_pids)" 30
+  stop_pids "$(our_pids)" 30
   rm -f "$PID_FILE"
   local p
   for p in "$PORT" "$CONTROLLER_PORT"; do
@@ -227,19 +216,9 @@ cmd_up() {
     -cp "$LIBS/*" kafka.Kafka "$CONF" </dev/null >>"$LOG_FILE" 2>&1 9>&- &
   local pid=$!
   echo "$pid" >"$PID_FILE"
-  local deadline=$((SECONDS + 120))
-  until port_open "$PORT" && tail -c +"$((offset + 1))" "$LOG_FILE" | grep -q 'Kafka Server started'; do
-    if ! alive "$pid"; then
-      tail -n 40 "$LOG_FILE" >&2 || true
-      rm -f "$PID_FILE"
-      die "broker exited during startup; see $LOG_FILE"
-    fi
-    if ((SECONDS >= deadline)); then
-      tail -n 40 "$LOG_FILE" >&2 || true
-      die "broker did not start within 120s; see $LOG_FILE"
-    fi
-    sleep 0.3
-  done
+  # shellcheck disable=SC2317 # called through wait_started
+  started() { port_open "$PORT" && tail -c +"$((offset + 1))" "$LOG_FILE" | grep -q 'Kafka Server started'; }
+  wait_started "$pid" 120 broker 40 started
   # the broker answers a real admin request, not just a TCP connect
   for _ in 1 2 3 4 5; do
     if topics --list >/dev/null 2>>"$LOG_FILE"; then
@@ -253,7 +232,7 @@ cmd_up() {
 
 cmd_down() {
   local pids
-  pids="$(broker_pids)"
+  pids="$(our_pids)"
   stop_pids "$pids" 30
   rm -f "$PID_FILE"
   log "down"

@@ -1,6 +1,7 @@
 # Shared by the stack scripts (kafka.sh, minio.sh, prometheus.sh): where
 # state lives, logging, and process bookkeeping. Source it after setting
-# COMPONENT (the log prefix).
+# COMPONENT (the log prefix); the sourcing script defines ours() and sets
+# LOG_FILE and PID_FILE.
 # shellcheck shell=bash
 
 # one stack per machine (its ports are fixed), shared by every checkout like the cluster
@@ -36,4 +37,35 @@ stop_pids() {
   # shellcheck disable=SC2086
   kill -KILL $left 2>/dev/null || true
   sleep 0.3
+}
+
+# our_pids: every live process ours <pid> recognises, whatever the pid file says
+# (a lost pid file must not leave a second server on the same data)
+our_pids() {
+  local p
+  for p in /proc/[0-9]*; do
+    p="${p#/proc/}"
+    if ours "$p"; then echo "$p"; fi
+  done
+  return 0
+}
+
+# wait_started <pid> <timeout s> <what> <log lines> <check...>: polls the check
+# until it passes; dies with the log's tail when the process exits or time is up
+wait_started() {
+  local pid="$1" timeout="$2" what="$3" lines="$4" deadline
+  shift 4
+  deadline=$((SECONDS + timeout))
+  until "$@"; do
+    if ! alive "$pid"; then
+      tail -n "$lines" "$LOG_FILE" >&2 || true
+      rm -f "$PID_FILE"
+      die "$what exited during startup; see $LOG_FILE"
+    fi
+    if ((SECONDS >= deadline)); then
+      tail -n "$lines" "$LOG_FILE" >&2 || true
+      die "$what did not start within ${timeout}s; see $LOG_FILE"
+    fi
+    sleep 0.3
+  done
 }

@@ -63,16 +63,6 @@ ours() {
   [[ "$cmd" == *" server "*" $DATA_DIR "* ]]
 }
 
-# every server of this data dir, whatever the pid file says
-server_pids() {
-  local p
-  for p in /proc/[0-9]*; do
-    p="${p#/proc/}"
-    if ours "$p"; then echo "$p"; fi
-  done
-  return 0
-}
-
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 ready() { curl -fsS -o /dev/null --max-time 2 "$ENDPOINT/minio/health/ready" 2>/dev/null; }
@@ -104,7 +94,7 @@ ensure_buckets() {
 }
 
 start_server() {
-  local bin="$1" pid deadline
+  local bin="$1" pid
   mkdir -p "$DATA_DIR"
   # keep the log from growing without bound across many runs
   if [[ -f "$LOG_FILE" ]] && (($(stat -c %s "$LOG_FILE") > 20 * 1024 * 1024)); then
@@ -120,19 +110,7 @@ start_server() {
     </dev/null >>"$LOG_FILE" 2>&1 9>&- &
   pid=$!
   echo "$pid" >"$PID_FILE"
-  deadline=$((SECONDS + 60))
-  until ready; do
-    if ! alive "$pid"; then
-      tail -n 20 "$LOG_FILE" >&2 || true
-      rm -f "$PID_FILE"
-      die "MinIO exited during startup (log: $LOG_FILE)"
-    fi
-    if ((SECONDS >= deadline)); then
-      tail -n 20 "$LOG_FILE" >&2 || true
-      die "MinIO not ready after 60s (log: $LOG_FILE)"
-    fi
-    sleep 0.2
-  done
+  wait_started "$pid" 60 MinIO 20 ready
 }
 
 cmd_up() {
@@ -146,7 +124,7 @@ cmd_up() {
       log "stale pid file (server gone, e.g. after kill -9)"
       rm -f "$PID_FILE"
     fi
-    pid="$(server_pids | head -n 1)"
+    pid="$(our_pids | head -n 1)"
     if [[ -n "$pid" ]]; then
       log "adopting the server of $DATA_DIR that had no pid file (pid $pid)"
       echo "$pid" >"$PID_FILE"
@@ -158,7 +136,7 @@ cmd_up() {
   fi
   if ! running; then
     # whatever is left of this data dir (e.g. a server that never got ready) goes first
-    stop_pids "$(server_pids)" 15
+    stop_pids "$(our_pids)" 15
     if port_open "$PORT"; then
       die "$HOST:$PORT is in use by another program; set YMERA_S3_PORT to a free port"
     fi
@@ -170,7 +148,7 @@ cmd_up() {
 
 cmd_down() {
   lock
-  stop_pids "$(server_pids)" 15
+  stop_pids "$(our_pids)" 15
   rm -f "$PID_FILE"
   log "down"
 }

@@ -116,16 +116,6 @@ ours() {
   [[ "$cmd" == *prometheus*"--config.file=$CONFIG "* ]]
 }
 
-# pids of every live prometheus running our config, whatever the pid file says
-our_pids() {
-  local p
-  for p in /proc/[0-9]*; do
-    p="${p#/proc/}"
-    if ours "$p"; then echo "$p"; fi
-  done
-  return 0
-}
-
 running_pid() {
   local pid
   pid="$(cat "$PID_FILE" 2>/dev/null)" || return 1
