@@ -265,21 +265,22 @@ describe('InferenceService serving', () => {
     expect(published.map((e) => e.type)).toContain('io.ymera.inferenceservice.rollout.completed');
   });
 
-  it('rolls back a crash-looping revision automatically and does not retry it', async () => {
-    const before = await get('cpu');
-    const stable = before?.status?.revisions?.stable as string;
-    await kubectlOk([
+  /** A new model version whose pods kwok makes misbehave (ymera.io/simulate). */
+  const rollOutSimulated = (name: string, version: string, simulate: string) =>
+    kubectlOk([
       'patch',
-      ...ref('cpu'),
+      ...ref(name),
       '--type=merge',
       '-p',
       JSON.stringify({
-        spec: {
-          model: { version: 'v3-broken' },
-          runtime: { podAnnotations: { 'ymera.io/simulate': 'crashloop' } },
-        },
+        spec: { model: { version }, runtime: { podAnnotations: { 'ymera.io/simulate': simulate } } },
       }),
     ]);
+
+  it('rolls back a crash-looping revision automatically and does not retry it', async () => {
+    const before = await get('cpu');
+    const stable = before?.status?.revisions?.stable as string;
+    await rollOutSimulated('cpu', 'v3-broken', 'crashloop');
     const r = await until(
       'cpu',
       'the rollback',
@@ -316,18 +317,7 @@ describe('InferenceService serving', () => {
     const before = await get('cpu');
     const stable = before?.status?.revisions?.stable as string;
     const previousBad = before?.status?.revisions?.lastRolledBack;
-    await kubectlOk([
-      'patch',
-      ...ref('cpu'),
-      '--type=merge',
-      '-p',
-      JSON.stringify({
-        spec: {
-          model: { version: 'v4-fails' },
-          runtime: { podAnnotations: { 'ymera.io/simulate': 'fail' } },
-        },
-      }),
-    ]);
+    await rollOutSimulated('cpu', 'v4-fails', 'fail');
     const r = await until(
       'cpu',
       'the rollback of the failing revision',
