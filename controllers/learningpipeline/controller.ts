@@ -45,7 +45,7 @@ import { advanceRun, cancelRun, isRunFinished, newRun } from './runs.ts';
 import type { LearningPipelineRun, LearningPipelineStatus } from './schema.ts';
 import { crd } from './schema.ts';
 import type { PipelineStatusOut } from './status.ts';
-import { pipelineStatus, trimHistory } from './status.ts';
+import { pipelineStatus } from './status.ts';
 import { validateLearningPipeline } from './validate.ts';
 
 export type { LearningPipelineObject } from './jobs.ts';
@@ -156,7 +156,6 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
         now,
         events,
         runs: previousRuns,
-        knownRunIds: new Set(previousRuns.map((r) => r.id)),
       });
       const replacedBy = plan.start.at(-1)?.id ?? 'a new run';
       const runs: LearningPipelineRun[] = previousRuns.map((r) =>
@@ -180,22 +179,19 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
         for (const start of result.start) {
           const step = spec.steps.find((s) => s.name === start.step);
           if (!step) continue;
+          const job = stepJob(
+            obj,
+            { runId: run.id, step, attempt: start.attempt },
+            { kafkaBrokers: integrations.kafkaBrokers },
+          );
           try {
-            await ctx.client.create(
-              core.job,
-              stepJob(
-                obj,
-                { runId: run.id, step, attempt: start.attempt },
-                { kafkaBrokers: integrations.kafkaBrokers },
-              ),
-            );
+            await ctx.client.create(core.job, job);
           } catch (e) {
             if (isConflict(e)) {
               // created before (a restart, or the cache lagging): the same attempt, unless someone else owns the name
-              const name = stepJobName(obj.metadata.name, run.id, start.step, start.attempt);
-              const existing = await ctx.client.get(core.job, name, namespace);
+              const existing = await ctx.client.get(core.job, job.metadata.name, namespace);
               if (existing && !isOwnedBy(existing, obj)) {
-                createError = `Job ${name} already exists and does not belong to this pipeline`;
+                createError = `Job ${job.metadata.name} already exists and does not belong to this pipeline`;
               }
               continue;
             }
@@ -328,7 +324,8 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       metrics.observe(labels, spec.schedule !== undefined, active);
 
       // clean up: Jobs of cancelled runs, and of runs that left the history
-      const keptIds = new Set(trimHistory(runs, historyLimit).kept.map((r) => r.id));
+      // the runs status keeps (pipelineStatus trimmed the history)
+      const keptIds = new Set((status.runs ?? []).map((r) => r.id));
       const cancelled = new Set(plan.cancel);
       for (const job of jobs) {
         const runId = job.metadata.labels?.[RUN_LABEL];

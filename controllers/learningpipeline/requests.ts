@@ -33,9 +33,8 @@ export interface RequestInput {
   now: Date;
   /** Matching trigger events not yet acknowledged. */
   events: readonly TriggerEvent[];
+  /** The runs in status: a request whose run is among them was acted on already. */
   runs: readonly LearningPipelineRun[];
-  /** Run IDs that exist as status entries or Jobs. */
-  knownRunIds: ReadonlySet<string>;
 }
 
 export interface RequestPlan {
@@ -66,10 +65,11 @@ export function planRequests(input: RequestInput): RequestPlan {
   const handled: Handled = { ...input.handled };
   const plan: RequestPlan = { start: [], cancel: [], skipped: [], ack: [], handled, missed: 0 };
   let active = input.runs.filter((r) => !isRunFinished(r)).map((r) => r.id);
+  const known = new Set(input.runs.map((r) => r.id));
 
   // Returns whether the request may start now (and records cancellations for Replace).
   const admit = (request: RunRequest): 'start' | 'duplicate' | 'busy' => {
-    if (input.knownRunIds.has(request.id) || plan.start.some((r) => r.id === request.id)) return 'duplicate';
+    if (known.has(request.id) || plan.start.some((r) => r.id === request.id)) return 'duplicate';
     const running = active.length + plan.start.length;
     if (running === 0) return 'start';
     switch (spec.concurrencyPolicy ?? 'Forbid') {
