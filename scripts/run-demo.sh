@@ -15,6 +15,13 @@ kubectl wait --for=condition=Established --timeout=60s -f crds/ >&2
 for ns in ymera-system ymera-demo; do
   kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >&2
 done
+if [[ -z "${YMERA_USE_EXISTING_CLUSTER:-}" ]]; then
+  # the local cluster has no volume provisioner and nobody publishing drift events yet
+  echo "run-demo: artifacts volume and drift topic for the LearningPipeline sample" >&2
+  kubectl apply -f config/demo/local-cluster.yaml >&2
+  "$repo/test/e2e/stack/kafka.sh" topics --create --if-not-exists --topic fraud-detector-drift \
+    --partitions 1 --replication-factor 1 >&2
+fi
 echo "run-demo: applying config/samples/" >&2
 kubectl apply -f config/samples/ >&2
 cat >&2 <<MSG
@@ -23,6 +30,7 @@ run-demo: the operator starts now. In another shell:
   eval "\$($stack env)"
   kubectl get ymera -A
   kubectl describe infsvc -n ymera-demo
+  kubectl describe lpipe -n ymera-demo
   kubectl get events -n ymera-demo --sort-by=.lastTimestamp
 
 MSG
