@@ -8,7 +8,12 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['operator/**/*.test.ts', 'controllers/**/*.test.ts', 'runtime/**/*.test.ts'],
+          include: [
+            'operator/**/*.test.ts',
+            'controllers/**/*.test.ts',
+            'runtime/**/*.test.ts',
+            'bench/**/*.test.ts',
+          ],
           environment: 'node',
         },
       },
