@@ -27,7 +27,7 @@ describe('resolveConfig', () => {
       version: '3',
       sha256: sha,
     });
-    expect(c.batching).toEqual({ maxBatchSize: 16, maxDelayMs: 4, maxConcurrentBatches: 1 });
+    expect(c.batching).toEqual({ maxBatchSize: 16, maxDelayMs: 4, maxConcurrentBatches: 2 });
     expect(c.threads).toBe(2);
     expect(c.labels).toEqual({ namespace: 'ml', inferenceservice: 'fraud-svc', revision: 'canary' });
     expect(c.host).toBe('127.0.0.1');
@@ -92,6 +92,26 @@ describe('resolveConfig', () => {
     expect(() => resolveConfig(file, {}, { YMERA_INFERENCE_THREAD: 'gpu' })).toThrow(allowed);
     expect(() => resolveConfig({ ...file, inferenceThread: 1 }, {}, {})).toThrow(
       /inferenceThread .*\(got 1\)/,
+    );
+  });
+
+  it('maxConcurrentBatches: 2 with a worker, 1 on the event loop, unless configured', () => {
+    const model = { uri: 'file:///m.onnx' };
+    expect(resolveConfig({ model, inferenceThread: 'worker' }, {}, {}).batching.maxConcurrentBatches).toBe(2);
+    expect(resolveConfig({ model, inferenceThread: 'main' }, {}, {}).batching.maxConcurrentBatches).toBe(1);
+    expect(
+      resolveConfig({ model, inferenceThread: 'worker', batching: { maxConcurrentBatches: 1 } }, {}, {})
+        .batching.maxConcurrentBatches,
+    ).toBe(1);
+    expect(
+      resolveConfig(
+        { model },
+        parseFlags(['--inference-thread', 'worker', '--max-concurrent-batches', '3']),
+        {},
+      ).batching.maxConcurrentBatches,
+    ).toBe(3);
+    expect(() => resolveConfig({ model, batching: { maxConcurrentBatches: 0 } }, {}, {})).toThrow(
+      /maxConcurrentBatches/,
     );
   });
 
