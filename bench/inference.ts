@@ -23,6 +23,7 @@
 //   make bench    (or: node --disable-warning=ExperimentalWarning bench/inference.ts)
 //   BENCH_MODELS=bench BENCH_DURATION_MS=3000 make bench    (one model, shorter points)
 //   BENCH_INFERENCE_THREADS=worker make bench                (one inference thread)
+//   BENCH_TRIALS=5 make bench                                (the judged point 5 times)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -32,6 +33,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ort from 'onnxruntime-node';
+import { defaultConcurrentBatches } from '../runtime/config.ts';
 import { createSession, loadModel } from '../runtime/model.ts';
 import { FRAUD_MODEL, featureRows, fraudReference } from '../runtime/models/fraud-reference.ts';
 
@@ -43,6 +45,10 @@ const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000);
 const RAW_MS = Number(process.env.BENCH_RAW_MS ?? 1500);
 const MAX_REQUESTS = Number(process.env.BENCH_MAX_REQUESTS ?? 400_000);
 const TARGET = { concurrency: 64, ratio: 0.7, p99Ms: 10 };
+// The target point is measured this many times, each right after its own measurement of
+// the limit, and judged on the medians: on a shared VM either side drifts by ±25% within
+// a minute, so one pair of numbers taken a minute apart says little.
+const TRIALS = Number(process.env.BENCH_TRIALS ?? 3);
 const BENCH_SCRIPT = path.join(repo, 'runtime/models/make_bench_model.py');
 const BENCH_HIDDEN = Number(process.env.BENCH_HIDDEN ?? 1024);
 const BENCH_LAYERS = Number(process.env.BENCH_LAYERS ?? 3);
@@ -96,17 +102,17 @@ const MODELS: ModelSpec[] = [
         concurrency: [1, 16, 64],
         primary: true,
       },
-      { mode: 'batching-64', maxBatchSize: 64, maxDelayMs: 5, threads: 1, concurrency: [64] },
-      // Two batches in flight: with a worker, the next batch waits in the worker's queue
-      // instead of for the main thread's turn (no effect on where the work runs with main).
+      // One batch in flight (the worker's default is two: the next batch waits in its queue
+      // instead of for the event loop's turn; on the event loop one is the default anyway).
       {
-        mode: 'batching-2fly',
+        mode: 'batching-1fly',
         maxBatchSize: 32,
         maxDelayMs: 2,
         threads: 1,
-        maxConcurrentBatches: 2,
+        maxConcurrentBatches: 1,
         concurrency: [64],
       },
+      { mode: 'batching-64', maxBatchSize: 64, maxDelayMs: 2, threads: 1, concurrency: [64] },
       { mode: 'batching-dflt-thr', maxBatchSize: 32, maxDelayMs: 2, concurrency: [64] },
       { mode: 'batching-0ms', maxBatchSize: 64, maxDelayMs: 0, concurrency: [64] },
       { mode: 'no-batching', maxBatchSize: 1, maxDelayMs: 0, threads: 1, concurrency: [1, 64] },
@@ -308,6 +314,8 @@ type LoadResult = {
   loadgenCpuUsPerRequest: number;
 };
 
+const pick = (r: LoadResult) => ({ throughput: r.throughput, p50Ms: r.p50Ms, p99Ms: r.p99Ms });
+
 function loadgen(
   url: string,
   concurrency: number,
@@ -353,7 +361,23 @@ type HttpPoint = LoadResult & {
   limitRowsPerSec: number;
   ratioToRawAtMeanBatch: number;
   ratioToLimit: number;
+  maxConcurrentBatches?: number;
+  /** The target point's repeated measurements; the point itself is their median. */
+  trials?: Trial[];
   target?: { ratio: number; p99Ms: number; met: boolean };
+};
+
+type Trial = {
+  throughput: number;
+  p50Ms: number;
+  p99Ms: number;
+  limitRowsPerSec: number;
+  ratioToLimit: number;
+};
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
 async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, body: string) {
@@ -408,6 +432,14 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
     point: Omit<HttpPoint, 'rawAtMeanBatchRowsPerSec' | 'ratioToRawAtMeanBatch'>;
     mode: Mode;
   }[] = [];
+  // The limit now: best raw rows/s at the batch sizes this setting may form, measured afresh.
+  const limitNow = async (mode: Mode): Promise<number> => {
+    const { session } = await rawFor(mode.threads);
+    let best = 0;
+    for (const b of new Set([...RAW_BATCHES.filter((x) => x <= mode.maxBatchSize), mode.maxBatchSize]))
+      best = Math.max(best, (await rawThroughput(b, session)).rowsPerSec);
+    return best;
+  };
   const runs: [Mode | 'ceiling', InferenceThread | undefined][] = [
     ...spec.modes.flatMap((m) => THREADS_TO_RUN.map((t) => [m, t] as [Mode, InferenceThread])),
     ...(spec.ceiling ? [['ceiling', undefined] as ['ceiling', undefined]] : []),
@@ -423,7 +455,21 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
       for (const c of mode === 'ceiling' ? [1, 64] : mode.concurrency) {
         const b0 = await server.metric('ymera_inference_batch_size_sum');
         const n0 = await server.metric('ymera_inference_batch_size_count');
-        const r = await loadgen(`${server.url}/v2/models/${spec.name}/infer`, c, bodyFile, server.pid);
+        const target = `${server.url}/v2/models/${spec.name}/infer`;
+        let r = await loadgen(target, c, bodyFile, server.pid);
+        let trials: Trial[] | undefined;
+        if (mode !== 'ceiling' && mode.primary && c === TARGET.concurrency) {
+          trials = [];
+          for (let i = 0; i < TRIALS; i++) {
+            if (i > 0) r = await loadgen(target, c, bodyFile, server.pid);
+            const limit = await limitNow(mode);
+            trials.push({ ...pick(r), limitRowsPerSec: limit, ratioToLimit: r.throughput / limit });
+          }
+          // the point reported is the median trial; the verdict takes each median on its own
+          const byRatio = [...trials].sort((a, b) => a.ratioToLimit - b.ratioToLimit);
+          const mid = byRatio[Math.floor((byRatio.length - 1) / 2)]!;
+          r = { ...r, throughput: mid.throughput, p50Ms: mid.p50Ms, p99Ms: mid.p99Ms };
+        }
         const meanBatch =
           ((await server.metric('ymera_inference_batch_size_sum')) - b0) /
           ((await server.metric('ymera_inference_batch_size_count')) - n0);
@@ -445,12 +491,14 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
           mode,
           point: {
             ...setting,
+            maxConcurrentBatches: mode.maxConcurrentBatches ?? defaultConcurrentBatches(inferenceThread!),
             inferenceThread: inferenceThread!,
             threads: mode.threads ?? 'default',
             ...r,
             meanBatchRows: meanBatch,
             limitRowsPerSec: NaN,
             ratioToLimit: NaN,
+            ...(trials ? { trials } : {}),
           },
         });
       }
@@ -471,12 +519,16 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
     await rawAt(mode.threads, mode.maxBatchSize);
     const limit = Math.max(...raw.filter((x) => x.batch <= mode.maxBatchSize).map((x) => x.rowsPerSec));
     const formed = await rawAt(mode.threads, Math.max(1, Math.round(point.meanBatchRows)));
+    const trials = point.trials;
     const p: HttpPoint = {
       ...point,
-      limitRowsPerSec: limit,
-      ratioToLimit: point.throughput / limit,
+      limitRowsPerSec: trials ? median(trials.map((t) => t.limitRowsPerSec)) : limit,
+      ratioToLimit: trials ? median(trials.map((t) => t.ratioToLimit)) : point.throughput / limit,
       rawAtMeanBatchRowsPerSec: formed.rowsPerSec,
       ratioToRawAtMeanBatch: point.throughput / formed.rowsPerSec,
+      ...(trials
+        ? { p99Ms: median(trials.map((t) => t.p99Ms)), p50Ms: median(trials.map((t) => t.p50Ms)) }
+        : {}),
     };
     if (point.concurrency === TARGET.concurrency && mode.maxBatchSize > 1)
       p.target = {
@@ -506,6 +558,7 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
       ratioToRawAtMeanBatch: judged.ratioToRawAtMeanBatch,
       achievedP99Ms: judged.p99Ms,
       met: judged.target!.met,
+      trials: judged.trials,
     };
   });
   return {
@@ -544,7 +597,8 @@ async function main(): Promise<void> {
     notes: [
       'raw: in-process session.run via runtime/model.ts createSession with the same threads as the server',
       'limitRowsPerSec: best raw rows/s at a batch ≤ maxBatchSize; ratioToRawAtMeanBatch: raw at the mean batch the server formed',
-      'the load generator shares the machine with the server',
+      'the load generator (bench/loadgen.ts: one keep-alive connection per client, prebuilt request, minimal response framing, ~20 µs CPU per request) shares the machine with the server',
+      `the target point (concurrency ${TARGET.concurrency}, primary setting) is measured ${TRIALS} times, each followed by a fresh measurement of the limit; it is judged on the median ratio and the median p99 (trials[] has each)`,
       'serverCpuCores/loadgenCpuCores: average cores each process used during the window (/proc; user+system, all threads); *UsPerRequest: CPU µs per request',
       "inferenceThread: where the server ran session.run (main = the event loop, worker = a worker thread); raw is always in process on the bench's main thread",
     ],
@@ -577,19 +631,24 @@ async function main(): Promise<void> {
       `HTTP v2 runtime (1-row requests, load generator in a separate process, ${DURATION_MS} ms per point)`,
     );
     print(
-      'mode               infer   thr  maxB delay conc    req/s  p50 ms  p99 ms  mean b  ÷raw@b  ÷limit  err  cpu srv+lg  target',
+      'mode               infer   thr  maxB delay fly conc    req/s  p50 ms  p99 ms  mean b  ÷raw@b  ÷limit  err  cpu srv+lg  target',
     );
     for (const h of m.http) {
       const target = h.target ? (h.target.met ? 'MET' : 'unmet') : '';
       print(
-        `${h.mode.padEnd(18)} ${(h.inferenceThread ?? '-').padEnd(6)} ${String(h.threads ?? '-').padStart(4)} ${String(h.maxBatchSize ?? '-').padStart(5)} ${String(h.maxDelayMs ?? '-').padStart(5)} ${String(h.concurrency).padStart(4)} ${fmt(h.throughput).padStart(8)} ${fmt(h.p50Ms, 2).padStart(7)} ${fmt(h.p99Ms, 2).padStart(7)} ${fmt(h.meanBatchRows, 1).padStart(7)} ${pct(h.ratioToRawAtMeanBatch).padStart(7)} ${pct(h.ratioToLimit).padStart(7)} ${String(h.errors).padStart(4)}  ${`${fmt(h.serverCpuCores, 2)}+${fmt(h.loadgenCpuCores, 2)}`.padStart(10)}  ${target}`,
+        `${h.mode.padEnd(18)} ${(h.inferenceThread ?? '-').padEnd(6)} ${String(h.threads ?? '-').padStart(4)} ${String(h.maxBatchSize ?? '-').padStart(5)} ${String(h.maxDelayMs ?? '-').padStart(5)} ${String(h.maxConcurrentBatches ?? '-').padStart(3)} ${String(h.concurrency).padStart(4)} ${fmt(h.throughput).padStart(8)} ${fmt(h.p50Ms, 2).padStart(7)} ${fmt(h.p99Ms, 2).padStart(7)} ${fmt(h.meanBatchRows, 1).padStart(7)} ${pct(h.ratioToRawAtMeanBatch).padStart(7)} ${pct(h.ratioToLimit).padStart(7)} ${String(h.errors).padStart(4)}  ${`${fmt(h.serverCpuCores, 2)}+${fmt(h.loadgenCpuCores, 2)}`.padStart(10)}  ${target}`,
       );
     }
-    for (const t of m.targets)
+    for (const t of m.targets) {
       print(
         `target (conc ${t.concurrency}, ${t.mode}, ${t.inferenceThread}: ≥ ${t.ratio * 100}% of the limit, p99 < ${t.p99Ms} ms): ` +
-          `${pct(t.ratioToLimit)} of the limit, p99 ${fmt(t.achievedP99Ms, 2)} ms → ${t.met ? 'MET' : 'UNMET'}`,
+          `median ${pct(t.ratioToLimit)} of the limit, p99 ${fmt(t.achievedP99Ms, 2)} ms → ${t.met ? 'MET' : 'UNMET'}`,
       );
+      for (const [i, tr] of (t.trials ?? []).entries())
+        print(
+          `  trial ${i + 1}: ${fmt(tr.throughput)} req/s, limit ${fmt(tr.limitRowsPerSec)} rows/s → ${pct(tr.ratioToLimit)}, p50 ${fmt(tr.p50Ms, 2)} ms, p99 ${fmt(tr.p99Ms, 2)} ms`,
+        );
+    }
   }
   print(`\nwrote ${path.relative(process.cwd(), path.join(here, 'results/latest.json'))}`);
 }

@@ -22,11 +22,11 @@ export type RuntimeConfig = {
 export type InferenceThread = 'worker' | 'main';
 export const INFERENCE_THREADS: readonly InferenceThread[] = ['worker', 'main'];
 /**
- * The default, from the benchmark (runtime/README.md, "Benchmark"): with the worker the
- * compute-bound model reaches the target at concurrency 64 (~73% of the limit vs ~56% on the
- * event loop), the HTTP-bound model is no worse, and health probes and /metrics stay
- * answered while a long batch runs. The price is one round trip to the worker (~0.1 ms)
- * per run, which only shows unbatched at concurrency 1.
+ * The default, from the benchmark (runtime/README.md, "Benchmark"): at concurrency 64 the
+ * worker served the compute-bound model 9–27% faster than the event loop (and met the
+ * target in a good run), and health probes and /metrics stay answered while a long batch
+ * runs. Its price is one round trip per run (0.1–0.3 ms on the bench VM), which shows
+ * unbatched at concurrency 1: latency-critical, low-concurrency services may pick 'main'.
  */
 export const DEFAULT_INFERENCE_THREAD: InferenceThread = 'worker';
 
