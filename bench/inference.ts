@@ -146,6 +146,11 @@ function benchModel(): string {
   return file;
 }
 
+/** The batch sizes a setting's limit is taken over: the fixed ones it may form, and its maxBatchSize. */
+const limitBatches = (mode: Mode): number[] => [
+  ...new Set([...RAW_BATCHES.filter((b) => b <= mode.maxBatchSize), mode.maxBatchSize]),
+];
+
 type Raw = { batch: number; runsPerSec: number; rowsPerSec: number; usPerRun: number };
 
 /** Closed-loop session.run on one input of `batch` rows: warm-up, then RAW_MS of timed runs. */
@@ -436,8 +441,7 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
   const limitNow = async (mode: Mode): Promise<number> => {
     const { session } = await rawFor(mode.threads);
     let best = 0;
-    for (const b of new Set([...RAW_BATCHES.filter((x) => x <= mode.maxBatchSize), mode.maxBatchSize]))
-      best = Math.max(best, (await rawThroughput(b, session)).rowsPerSec);
+    for (const b of limitBatches(mode)) best = Math.max(best, (await rawThroughput(b, session)).rowsPerSec);
     return best;
   };
   const runs: [Mode | 'ceiling', InferenceThread | undefined][] = [
@@ -515,8 +519,7 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
       continue;
     }
     const raw = (await rawFor(mode.threads)).raw;
-    for (const b of RAW_BATCHES) if (b <= mode.maxBatchSize) await rawAt(mode.threads, b);
-    await rawAt(mode.threads, mode.maxBatchSize);
+    for (const b of limitBatches(mode)) await rawAt(mode.threads, b);
     const limit = Math.max(...raw.filter((x) => x.batch <= mode.maxBatchSize).map((x) => x.rowsPerSec));
     const formed = await rawAt(mode.threads, Math.max(1, Math.round(point.meanBatchRows)));
     const trials = point.trials;

@@ -137,6 +137,13 @@ export function resolveConfig(file: unknown, flags: Flags, env: Env = {}): Runti
   if (!/^[A-Za-z0-9_.-]+$/.test(model.version)) {
     throw new ConfigError(`model version "${model.version}" must match [A-Za-z0-9_.-]+`);
   }
+  const inferenceThread =
+    (flags['inference-thread'] || env.YMERA_INFERENCE_THREAD || f.inferenceThread) ??
+    DEFAULT_INFERENCE_THREAD;
+  if (!(INFERENCE_THREADS as readonly unknown[]).includes(inferenceThread))
+    throw new ConfigError(
+      `inferenceThread must be one of ${INFERENCE_THREADS.map((t) => `"${t}"`).join(', ')} (got ${JSON.stringify(inferenceThread)})`,
+    );
   const batching = {
     maxBatchSize:
       int(
@@ -160,22 +167,13 @@ export function resolveConfig(file: unknown, flags: Flags, env: Env = {}): Runti
         'maxConcurrentBatches',
         1,
         64,
-      ) ?? 0, // 0 = not given: the default depends on inferenceThread (below)
+      ) ?? defaultConcurrentBatches(inferenceThread as InferenceThread),
   };
   // No batching section at all in runtime.json means the spec asked for none.
   if (file && typeof file === 'object' && !f.batching && flags['max-batch-size'] === undefined) {
     batching.maxBatchSize = int(env.YMERA_MAX_BATCH_SIZE, 'maxBatchSize', 1, 4096) ?? 1;
   }
   const threads = int(flags.threads ?? env.YMERA_THREADS ?? f.threads, 'threads', 1, 256);
-  const inferenceThread =
-    (flags['inference-thread'] || env.YMERA_INFERENCE_THREAD || f.inferenceThread) ??
-    DEFAULT_INFERENCE_THREAD;
-  if (!(INFERENCE_THREADS as readonly unknown[]).includes(inferenceThread))
-    throw new ConfigError(
-      `inferenceThread must be one of ${INFERENCE_THREADS.map((t) => `"${t}"`).join(', ')} (got ${JSON.stringify(inferenceThread)})`,
-    );
-  if (batching.maxConcurrentBatches === 0)
-    batching.maxConcurrentBatches = defaultConcurrentBatches(inferenceThread as InferenceThread);
   const brokersRaw = flags['kafka-brokers'] ?? env.YMERA_KAFKA_BROKERS ?? f.logging?.kafka?.brokers;
   const brokers = (Array.isArray(brokersRaw) ? brokersRaw : (brokersRaw ?? '').split(','))
     .map((b) => b.trim())
