@@ -24,6 +24,7 @@
 //   BENCH_MODELS=bench BENCH_DURATION_MS=3000 make bench    (one model, shorter points)
 //   BENCH_INFERENCE_THREADS=worker make bench                (one inference thread)
 //   BENCH_TRIALS=5 make bench                                (the judged point 5 times)
+//   BENCH_PIN=0 make bench                                   (leave CPU placement to the scheduler)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ort from 'onnxruntime-node';
 import { defaultConcurrentBatches } from '../runtime/config.ts';
+import { type CpuLayout, describeLayout, layoutFromEnv, loadgenPrefix, pinServer } from './cpu-pin.ts';
 import { createSession, loadModel } from '../runtime/model.ts';
 import { FRAUD_MODEL, featureRows, fraudReference } from '../runtime/models/fraud-reference.ts';
 
@@ -49,6 +51,9 @@ const TARGET = { concurrency: 64, ratio: 0.7, p99Ms: 10 };
 // the limit, and judged on the medians: on a shared VM either side drifts by ±25% within
 // a minute, so one pair of numbers taken a minute apart says little.
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 3);
+// The inference thread of single-threaded settings on a core of its own, the rest shared
+// with the load generator, which runs SCHED_BATCH (bench/cpu-pin.ts); undefined: neither.
+const LAYOUT = layoutFromEnv();
 const BENCH_SCRIPT = path.join(repo, 'runtime/models/make_bench_model.py');
 const BENCH_HIDDEN = Number(process.env.BENCH_HIDDEN ?? 1024);
 const BENCH_LAYERS = Number(process.env.BENCH_LAYERS ?? 3);
@@ -145,6 +150,13 @@ function benchModel(): string {
   renameSync(tmp, file);
   return file;
 }
+
+/**
+ * Where a setting runs: pinned when onnxruntime runs on the calling thread alone (threads 1);
+ * with more threads its pool would be squeezed onto the shared CPUs.
+ */
+const layoutFor = (mode: Mode | 'ceiling'): CpuLayout | undefined =>
+  mode !== 'ceiling' && mode.threads === 1 ? LAYOUT : undefined;
 
 /** The batch sizes a setting's limit is taken over: the fixed ones it may form, and its maxBatchSize. */
 const limitBatches = (mode: Mode): number[] => [
@@ -281,6 +293,8 @@ async function startServer(
     if (Date.now() > deadline) throw new Error('runtime did not become ready');
     await new Promise((r) => setTimeout(r, 100));
   }
+  const layout = layoutFor(mode);
+  if (layout) pinServer(child.pid!, inferenceThread, layout);
   const metric = async (name: string): Promise<number> => {
     if (mode === 'ceiling') return 0;
     const text = await (await fetch(`${url}/metrics`)).text();
@@ -296,6 +310,7 @@ async function startServer(
   return {
     url,
     pid: child.pid,
+    layout,
     metric,
     infer,
     async stop() {
@@ -326,11 +341,14 @@ function loadgen(
   concurrency: number,
   bodyFile: string,
   serverPid?: number,
+  serverLayout?: CpuLayout,
 ): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
+    const [command, ...prefix] = [...(LAYOUT ? loadgenPrefix(LAYOUT, !!serverLayout) : []), NODE[0]!];
     const child = spawn(
-      NODE[0]!,
+      command!,
       [
+        ...prefix,
         ...NODE.slice(1),
         path.join(here, 'loadgen.ts'),
         url,
@@ -367,6 +385,8 @@ type HttpPoint = LoadResult & {
   ratioToRawAtMeanBatch: number;
   ratioToLimit: number;
   maxConcurrentBatches?: number;
+  /** CPUs "inference | shared" when pinned (bench/cpu-pin.ts); absent: left to the scheduler. */
+  cpus?: string;
   /** The target point's repeated measurements; the point itself is their median. */
   trials?: Trial[];
   target?: { ratio: number; p99Ms: number; met: boolean };
@@ -460,12 +480,12 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
         const b0 = await server.metric('ymera_inference_batch_size_sum');
         const n0 = await server.metric('ymera_inference_batch_size_count');
         const target = `${server.url}/v2/models/${spec.name}/infer`;
-        let r = await loadgen(target, c, bodyFile, server.pid);
+        let r = await loadgen(target, c, bodyFile, server.pid, server.layout);
         let trials: Trial[] | undefined;
         if (mode !== 'ceiling' && mode.primary && c === TARGET.concurrency) {
           trials = [];
           for (let i = 0; i < TRIALS; i++) {
-            if (i > 0) r = await loadgen(target, c, bodyFile, server.pid);
+            if (i > 0) r = await loadgen(target, c, bodyFile, server.pid, server.layout);
             const limit = await limitNow(mode);
             trials.push({ ...pick(r), limitRowsPerSec: limit, ratioToLimit: r.throughput / limit });
           }
@@ -499,6 +519,7 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
             inferenceThread: inferenceThread!,
             threads: mode.threads ?? 'default',
             ...r,
+            ...(server.layout ? { cpus: describeLayout(server.layout) } : {}),
             meanBatchRows: meanBatch,
             limitRowsPerSec: NaN,
             ratioToLimit: NaN,
@@ -593,6 +614,9 @@ async function main(): Promise<void> {
     onnxruntime: (ort.env as { versions?: Record<string, string> }).versions?.common ?? 'unknown',
     cpus: os.cpus().length,
     cpu: os.cpus()[0]?.model,
+    cpuLayout: LAYOUT
+      ? { inferenceCpu: LAYOUT.inference, sharedCpus: LAYOUT.rest, loadgenPolicy: 'SCHED_BATCH' }
+      : 'left to the scheduler',
     signature: 'features FP32 [-1,8] → probabilities FP32 [-1,2]',
     requestRows: 1,
     durationMs: DURATION_MS,
@@ -601,6 +625,7 @@ async function main(): Promise<void> {
       'raw: in-process session.run via runtime/model.ts createSession with the same threads as the server',
       'limitRowsPerSec: best raw rows/s at a batch ≤ maxBatchSize; ratioToRawAtMeanBatch: raw at the mean batch the server formed',
       'the load generator (bench/loadgen.ts: one keep-alive connection per client, prebuilt request, minimal response framing, ~20 µs CPU per request) shares the machine with the server',
+      'cpus "i | s": settings with threads 1 run their inference thread alone on CPU i; the server\'s other threads and the load generator share s; other settings are left to the scheduler. The load generator runs SCHED_BATCH (no wake-up preemption of the server, as from a remote client). bench/cpu-pin.ts; BENCH_PIN=0: neither',
       `the target point (concurrency ${TARGET.concurrency}, primary setting) is measured ${TRIALS} times, each followed by a fresh measurement of the limit; it is judged on the median ratio and the median p99 (trials[] has each)`,
       'serverCpuCores/loadgenCpuCores: average cores each process used during the window (/proc; user+system, all threads); *UsPerRequest: CPU µs per request',
       "inferenceThread: where the server ran session.run (main = the event loop, worker = a worker thread); raw is always in process on the bench's main thread",
@@ -611,6 +636,11 @@ async function main(): Promise<void> {
   writeFileSync(path.join(here, 'results/latest.json'), JSON.stringify(result, null, 2) + '\n');
 
   print(`\n${result.cpus} × ${result.cpu}, node ${result.node}, onnxruntime ${result.onnxruntime}`);
+  print(
+    LAYOUT
+      ? `threads-1 settings: inference thread on CPU ${LAYOUT.inference}, the server's other threads and the load generator on ${LAYOUT.rest.join(',')}; the load generator runs SCHED_BATCH`
+      : 'CPU placement left to the scheduler',
+  );
   for (const m of models) {
     print(`\n== ${m.name}: ${m.model} (${(m.bytes / 1e6).toFixed(1)} MB)`);
     print('raw session.run (in process)');
@@ -634,12 +664,12 @@ async function main(): Promise<void> {
       `HTTP v2 runtime (1-row requests, load generator in a separate process, ${DURATION_MS} ms per point)`,
     );
     print(
-      'mode               infer   thr  maxB delay fly conc    req/s  p50 ms  p99 ms  mean b  ÷raw@b  ÷limit  err  cpu srv+lg  target',
+      'mode               infer   thr  maxB delay fly cpus   conc    req/s  p50 ms  p99 ms  mean b  ÷raw@b  ÷limit  err  cpu srv+lg  target',
     );
     for (const h of m.http) {
       const target = h.target ? (h.target.met ? 'MET' : 'unmet') : '';
       print(
-        `${h.mode.padEnd(18)} ${(h.inferenceThread ?? '-').padEnd(6)} ${String(h.threads ?? '-').padStart(4)} ${String(h.maxBatchSize ?? '-').padStart(5)} ${String(h.maxDelayMs ?? '-').padStart(5)} ${String(h.maxConcurrentBatches ?? '-').padStart(3)} ${String(h.concurrency).padStart(4)} ${fmt(h.throughput).padStart(8)} ${fmt(h.p50Ms, 2).padStart(7)} ${fmt(h.p99Ms, 2).padStart(7)} ${fmt(h.meanBatchRows, 1).padStart(7)} ${pct(h.ratioToRawAtMeanBatch).padStart(7)} ${pct(h.ratioToLimit).padStart(7)} ${String(h.errors).padStart(4)}  ${`${fmt(h.serverCpuCores, 2)}+${fmt(h.loadgenCpuCores, 2)}`.padStart(10)}  ${target}`,
+        `${h.mode.padEnd(18)} ${(h.inferenceThread ?? '-').padEnd(6)} ${String(h.threads ?? '-').padStart(4)} ${String(h.maxBatchSize ?? '-').padStart(5)} ${String(h.maxDelayMs ?? '-').padStart(5)} ${String(h.maxConcurrentBatches ?? '-').padStart(3)} ${(h.cpus ?? '-').padEnd(6)} ${String(h.concurrency).padStart(4)} ${fmt(h.throughput).padStart(8)} ${fmt(h.p50Ms, 2).padStart(7)} ${fmt(h.p99Ms, 2).padStart(7)} ${fmt(h.meanBatchRows, 1).padStart(7)} ${pct(h.ratioToRawAtMeanBatch).padStart(7)} ${pct(h.ratioToLimit).padStart(7)} ${String(h.errors).padStart(4)}  ${`${fmt(h.serverCpuCores, 2)}+${fmt(h.loadgenCpuCores, 2)}`.padStart(10)}  ${target}`,
       );
     }
     for (const t of m.targets) {

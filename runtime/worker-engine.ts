@@ -77,7 +77,12 @@ function spawnWorker(
 ): Promise<{ worker: Worker; metadata: Extract<FromWorker, { type: 'loaded' }>['metadata'] }> {
   const data = ownedBytes(bytes);
   const init: WorkerInit = { bytes: data, ...(threads ? { threads } : {}) };
-  const worker = new Worker(WORKER_URL, { workerData: init, transferList: [data.buffer as ArrayBuffer] });
+  const worker = new Worker(WORKER_URL, {
+    // the OS thread's name (≤ 15 chars): `top -H` and the bench's CPU pinning find it by it
+    name: 'ymera-inference',
+    workerData: init,
+    transferList: [data.buffer as ArrayBuffer],
+  });
   return new Promise((resolve, reject) => {
     let lastError: Error | undefined;
     const onMessage = (msg: FromWorker) => {
