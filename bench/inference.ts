@@ -414,7 +414,7 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
     const k = threadsLabel(threads);
     let r = rawByThreads.get(k);
     if (!r) {
-      const session = await createSession(bytes, threads);
+      const session = await createSession(bytes, threads ? { threads } : {});
       const raw = [];
       for (const b of RAW_BATCHES) raw.push(await rawThroughput(b, session));
       r = { session, raw };

@@ -115,6 +115,34 @@ describe('resolveConfig', () => {
     );
   });
 
+  it('executionProvider: cpu unless runtime.json, YMERA_EXECUTION_PROVIDER or the flag says cuda', () => {
+    const model = { uri: 'file:///m.onnx' };
+    expect(resolveConfig({ model }, {}, {}).executionProvider).toBe('cpu');
+    expect(resolveConfig({ model, executionProvider: 'cuda' }, {}, {}).executionProvider).toBe('cuda');
+    expect(resolveConfig({ model }, {}, { YMERA_EXECUTION_PROVIDER: 'cuda' }).executionProvider).toBe('cuda');
+    expect(
+      resolveConfig({ model, executionProvider: 'cuda' }, parseFlags(['--execution-provider', 'cpu']), {})
+        .executionProvider,
+    ).toBe('cpu');
+    expect(() => resolveConfig({ model, executionProvider: 'rocm' }, {}, {})).toThrow(
+      /executionProvider must be one of "cpu", "cuda" \(got "rocm"\)/,
+    );
+  });
+
+  it('exits on a load failure with a termination message unless told to stay', () => {
+    const model = { uri: 'file:///m.onnx' };
+    const c = resolveConfig({ model }, {}, {});
+    expect(c.onLoadFailure).toBe('exit');
+    expect(c.terminationLog).toBe('/dev/termination-log');
+    expect(resolveConfig({ model }, parseFlags(['--on-load-failure', 'stay']), {}).onLoadFailure).toBe(
+      'stay',
+    );
+    expect(resolveConfig({ model }, {}, { YMERA_TERMINATION_LOG: '/tmp/t' }).terminationLog).toBe('/tmp/t');
+    expect(() => resolveConfig({ model }, {}, { YMERA_ON_LOAD_FAILURE: 'retry' })).toThrow(
+      /onLoadFailure must be one of "exit", "stay"/,
+    );
+  });
+
   it('binds to loopback unless in a pod or told otherwise', () => {
     const file = { model: { uri: 'file:///m.onnx' } };
     expect(resolveConfig(file, {}, {}).host).toBe('127.0.0.1');

@@ -8,6 +8,16 @@ export type RuntimeConfig = {
   batching: { maxBatchSize: number; maxDelayMs: number; maxConcurrentBatches: number };
   threads?: number;
   inferenceThread: InferenceThread;
+  /** Where onnxruntime runs the graph: 'cuda' = its CUDA provider, with the CPU for what CUDA lacks. */
+  executionProvider: ExecutionProvider;
+  /**
+   * A model that cannot be loaded: 'exit' (LOAD_FAILED_EXIT_CODE, with the reason in the
+   * termination message, so the kubelet and the controller see it at once) or 'stay' up
+   * unready, answering 503 (for running it by hand).
+   */
+  onLoadFailure: 'exit' | 'stay';
+  /** The termination message file; written only where it exists (Kubernetes mounts it). */
+  terminationLog: string;
   host: string;
   port: number;
   maxBodyBytes: number;
@@ -17,6 +27,9 @@ export type RuntimeConfig = {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   kafka?: { brokers: string[]; topic: string; sampleRate: number; bufferSize: number };
 };
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'cuda'];
 
 /** Where session.run executes: a worker thread, or the event loop's own thread. */
 export type InferenceThread = 'worker' | 'main';
@@ -56,6 +69,9 @@ const OPTIONS = {
   port: { type: 'string' },
   threads: { type: 'string' },
   'inference-thread': { type: 'string' },
+  'execution-provider': { type: 'string' },
+  'on-load-failure': { type: 'string' },
+  'termination-log': { type: 'string' },
   'max-batch-size': { type: 'string' },
   'max-delay-ms': { type: 'string' },
   'max-concurrent-batches': { type: 'string' },
@@ -94,6 +110,15 @@ function int(v: string | number | undefined, what: string, min: number, max?: nu
   return n;
 }
 
+function oneOf<T extends string>(v: unknown, what: string, allowed: readonly T[], dflt: T): T {
+  if (v === undefined || v === '') return dflt;
+  if (!(allowed as readonly unknown[]).includes(v))
+    throw new ConfigError(
+      `${what} must be one of ${allowed.map((a) => `"${a}"`).join(', ')} (got ${JSON.stringify(v)})`,
+    );
+  return v as T;
+}
+
 /** The model's name from its URI: the file name without extension. */
 export function nameFromUri(uri: string): string {
   const last =
@@ -115,6 +140,7 @@ export function resolveConfig(file: unknown, flags: Flags, env: Env = {}): Runti
     batching?: { maxBatchSize?: number; maxDelayMs?: number; maxConcurrentBatches?: number };
     threads?: number;
     inferenceThread?: unknown;
+    executionProvider?: unknown;
     logging?: { kafka?: { topic?: string; sampleRate?: number; brokers?: string[] | string } };
   };
   const uri = flags.model ?? env.YMERA_MODEL_URI ?? f.model?.uri;
@@ -204,6 +230,19 @@ export function resolveConfig(file: unknown, flags: Flags, env: Env = {}): Runti
     batching,
     ...(threads !== undefined ? { threads } : {}),
     inferenceThread: inferenceThread as InferenceThread,
+    executionProvider: oneOf(
+      flags['execution-provider'] || env.YMERA_EXECUTION_PROVIDER || f.executionProvider,
+      'executionProvider',
+      EXECUTION_PROVIDERS,
+      'cpu',
+    ),
+    onLoadFailure: oneOf(
+      flags['on-load-failure'] || env.YMERA_ON_LOAD_FAILURE,
+      'onLoadFailure',
+      ['exit', 'stay'] as const,
+      'exit',
+    ),
+    terminationLog: flags['termination-log'] || env.YMERA_TERMINATION_LOG || '/dev/termination-log',
     // Loopback by default; in a pod (KUBERNETES_SERVICE_HOST is always set there) the
     // probes and the Service must reach it, and the operator passes no --host.
     host: flags.host ?? env.YMERA_HOST ?? (env.KUBERNETES_SERVICE_HOST ? '0.0.0.0' : '127.0.0.1'),

@@ -20,7 +20,7 @@ function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
 
 let session: ort.InferenceSession | undefined;
 try {
-  session = await createSession(init.bytes, init.threads);
+  session = await createSession(init.bytes, init.session);
   post({ type: 'loaded', metadata: sessionMetadata(session) });
 } catch (e) {
   // The main thread rejects the load and terminates this worker.

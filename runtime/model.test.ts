@@ -1,8 +1,12 @@
 // Model loading against the real shipped model file and the real onnxruntime
 // binding (no network): sha256 checks, URI schemes, the signature and one run.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ModelLoadError, fetchModel, loadModel, verifySha256 } from './model.ts';
+import { ModelLoadError, fetchModel, loadModel, sessionLoadError, verifySha256 } from './model.ts';
+import { executionProviders, isProviderUnavailable } from './session.ts';
 import { FRAUD_MODEL, MODEL_SHA256, featureRows, fraudReference } from './models/fraud-reference.ts';
 
 const uri = pathToFileURL(FRAUD_MODEL).href;
@@ -49,4 +53,47 @@ describe('model loading', () => {
     });
     await m.close();
   });
+});
+
+// The message onnxruntime-node gives when its CUDA provider library is not installed.
+const NO_CUDA_LIB = 'OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library';
+
+describe('execution providers', () => {
+  it('asks onnxruntime for CUDA then the CPU, or the CPU alone', () => {
+    expect(executionProviders('cuda')).toEqual(['cuda', 'cpu']);
+    expect(executionProviders('cpu')).toEqual(['cpu']);
+    expect(executionProviders()).toEqual(['cpu']);
+  });
+
+  it('tells a missing provider from a model onnxruntime cannot read', () => {
+    expect(isProviderUnavailable(NO_CUDA_LIB)).toBe(true);
+    expect(isProviderUnavailable('CUDA failure 100: no CUDA-capable device is detected')).toBe(true);
+    expect(isProviderUnavailable('Load model from buffer failed: Protobuf parsing failed.')).toBe(false);
+    const cuda = sessionLoadError('file:///m.onnx', { executionProvider: 'cuda' }, NO_CUDA_LIB);
+    expect(cuda.reason).toBe('ExecutionProviderUnavailable');
+    expect(cuda.message).toMatch(/^executionProvider "cuda": .*CUDA runtime image/);
+    // on the CPU the same text is not a provider problem
+    expect(sessionLoadError('file:///m.onnx', {}, NO_CUDA_LIB).reason).toBe('InvalidModel');
+    expect(
+      sessionLoadError('file:///m.onnx', { executionProvider: 'cuda' }, 'Protobuf parsing failed').reason,
+    ).toBe('InvalidModel');
+  });
+
+  // This image and machine carry onnxruntime-node without its CUDA provider (installed with
+  // ONNXRUNTIME_NODE_INSTALL=skip): asking for CUDA must fail the load and say why.
+  const bin = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+  const cudaInstalled = ['napi-v6', 'napi-v3'].some((v) =>
+    existsSync(path.join(bin, 'bin', v, 'linux/x64/libonnxruntime_providers_cuda.so')),
+  );
+  it.skipIf(cudaInstalled).each(['main', 'worker'] as const)(
+    'refuses to load with CUDA where onnxruntime has no CUDA provider (%s)',
+    async (inferenceThread) => {
+      const load = loadModel(uri, { executionProvider: 'cuda', inferenceThread });
+      await expect(load).rejects.toBeInstanceOf(ModelLoadError);
+      await expect(loadModel(uri, { executionProvider: 'cuda', inferenceThread })).rejects.toMatchObject({
+        reason: 'ExecutionProviderUnavailable',
+        message: expect.stringMatching(/AppendExecutionProvider_Cuda/),
+      });
+    },
+  );
 });

@@ -11,8 +11,9 @@ import type { ModelSignature } from './validate.ts';
 import { signatureFromMetadata } from './validate.ts';
 import type { Tensors } from './batcher.ts';
 import { DEFAULT_INFERENCE_THREAD } from './config.ts';
-import type { InferenceThread } from './config.ts';
-import { createSession, runSession, sessionMetadata } from './session.ts';
+import type { ExecutionProvider, InferenceThread } from './config.ts';
+import { createSession, isProviderUnavailable, runSession, sessionMetadata } from './session.ts';
+import type { SessionSettings } from './session.ts';
 import { WorkerEngine, WorkerLoadError } from './worker-engine.ts';
 import type { EngineStatus } from './worker-engine.ts';
 
@@ -103,9 +104,23 @@ export type LoadedModel = {
 
 export { createSession };
 
+/** A failed session creation as a load error: the provider missing, or a model onnxruntime cannot read. */
+export function sessionLoadError(uri: string, settings: SessionSettings, message: string): ModelLoadError {
+  const provider = settings.executionProvider ?? 'cpu';
+  if (provider !== 'cpu' && isProviderUnavailable(message))
+    return new ModelLoadError(
+      'ExecutionProviderUnavailable',
+      `executionProvider "${provider}": onnxruntime cannot set up its ${provider.toUpperCase()} provider (${message}); ` +
+        'a GPU service needs the CUDA runtime image (Dockerfile target runtime-cuda) and an NVIDIA GPU in the pod',
+    );
+  return new ModelLoadError('InvalidModel', `onnxruntime cannot load ${uri}: ${message}`);
+}
+
 export type LoadOptions = {
   sha256?: string;
   threads?: number;
+  /** Default 'cpu'. */
+  executionProvider?: ExecutionProvider;
   env?: Env;
   /** Default: DEFAULT_INFERENCE_THREAD (config.ts). */
   inferenceThread?: InferenceThread;
@@ -118,11 +133,16 @@ export async function loadModel(uri: string, options: LoadOptions = {}): Promise
   const sha256 = verifySha256(bytes, options.sha256);
   const size = bytes.length;
   const inferenceThread = options.inferenceThread ?? DEFAULT_INFERENCE_THREAD;
+  const settings: SessionSettings = {
+    ...(options.threads ? { threads: options.threads } : {}),
+    ...(options.executionProvider ? { executionProvider: options.executionProvider } : {}),
+  };
+  const cannotLoad = (e: unknown) => sessionLoadError(uri, settings, (e as Error).message);
   if (inferenceThread === 'worker') {
     let engine: WorkerEngine;
     try {
       engine = await WorkerEngine.start(bytes, {
-        ...(options.threads ? { threads: options.threads } : {}),
+        session: settings,
         // A restart fetches and verifies again rather than keeping a second copy of the bytes.
         reload: async () => {
           const again = await fetchModel(uri, options.env);
@@ -134,7 +154,7 @@ export async function loadModel(uri: string, options: LoadOptions = {}): Promise
     } catch (e) {
       if (e instanceof WorkerLoadError && e.kind === 'workerFailed')
         throw new ModelLoadError('WorkerFailed', `inference worker for ${uri} failed: ${e.message}`);
-      throw new ModelLoadError('InvalidModel', `onnxruntime cannot load ${uri}: ${(e as Error).message}`);
+      throw cannotLoad(e);
     }
     let signature: ModelSignature;
     try {
@@ -155,9 +175,9 @@ export async function loadModel(uri: string, options: LoadOptions = {}): Promise
   }
   let session: ort.InferenceSession;
   try {
-    session = await createSession(bytes, options.threads);
+    session = await createSession(bytes, settings);
   } catch (e) {
-    throw new ModelLoadError('InvalidModel', `onnxruntime cannot load ${uri}: ${(e as Error).message}`);
+    throw cannotLoad(e);
   }
   const meta = sessionMetadata(session);
   const signature = signatureFromMetadata(meta.inputs, meta.outputs);

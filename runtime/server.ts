@@ -24,6 +24,12 @@ import { createMetrics } from './metrics.ts';
 import { ModelLoadError, loadModel } from './model.ts';
 import type { LoadedModel } from './model.ts';
 import { LogBuffer, RequestLogger } from './reqlog.ts';
+import {
+  LOAD_FAILED_EXIT_CODE,
+  loadFailureMessage,
+  redactUrlCredentials,
+  writeTerminationMessage,
+} from './termination.ts';
 import { matchRoute } from './routes.ts';
 import type { Route } from './routes.ts';
 import { isBatchable, validateRequest, zeroInputs } from './validate.ts';
@@ -360,6 +366,7 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
       m = await loadModel(config.model.uri, {
         ...(config.model.sha256 ? { sha256: config.model.sha256 } : {}),
         ...(config.threads ? { threads: config.threads } : {}),
+        executionProvider: config.executionProvider,
         inferenceThread: config.inferenceThread,
         onStatus: (status, err) => void onEngineStatus(status, err),
       });
@@ -384,13 +391,14 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
       log.info('model ready', {
         model: config.model.name,
         version: config.model.version,
-        uri: config.model.uri,
+        uri: redactUrlCredentials(config.model.uri),
         sha256: m.sha256,
         bytes: m.bytes,
         loadSeconds: Math.round(seconds * 1000) / 1000,
         batchable,
         batching: config.batching,
         inferenceThread: m.inferenceThread,
+        executionProvider: config.executionProvider,
         inputs: m.signature.inputs,
         outputs: m.signature.outputs,
       });
@@ -400,8 +408,8 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
       const reason = e instanceof ModelLoadError ? e.reason : 'LoadFailed';
       log.error('model load failed; not serving', {
         reason,
-        uri: config.model.uri,
-        error: (e as Error).message,
+        uri: redactUrlCredentials(config.model.uri),
+        error: redactUrlCredentials((e as Error).message),
       });
       throw e;
     }
@@ -456,6 +464,23 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   const logger = createLogger({ name: 'ymera-runtime', level: config.logLevel });
   const runtime = await startRuntime(config, logger);
+  runtime.loaded.catch(async (e: unknown) => {
+    if (config.onLoadFailure !== 'exit') return;
+    // Exit so the kubelet reports it (and restarts: a retry for a transient fetch error);
+    // the termination message tells the controller why, on the first failed start.
+    const reason = e instanceof ModelLoadError ? e.reason : 'LoadFailed';
+    const written = writeTerminationMessage(
+      config.terminationLog,
+      loadFailureMessage(reason, (e as Error).message),
+    );
+    logger.error('exiting: the model cannot be loaded', {
+      reason,
+      exitCode: LOAD_FAILED_EXIT_CODE,
+      ...(written ? { terminationLog: config.terminationLog } : {}),
+    });
+    await runtime.shutdown();
+    process.exit(LOAD_FAILED_EXIT_CODE);
+  });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       logger.info('signal received', { signal });

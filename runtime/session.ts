@@ -3,16 +3,46 @@
 // No network or object-store imports, so the worker loads only what it needs.
 import ort from 'onnxruntime-node';
 import type { Tensors } from './batcher.ts';
+import type { ExecutionProvider } from './config.ts';
 import type { HostTensor } from './tensor.ts';
 
 /** The part of onnxruntime's input/output metadata the signature is read from (structured-cloneable). */
 export type TensorMetadata = { name: string; type?: string; shape?: (number | string)[] };
 
-export async function createSession(bytes: Uint8Array, threads?: number): Promise<ort.InferenceSession> {
+/** How a session is created; the same in either engine. */
+export type SessionSettings = {
+  /** intraOpNumThreads (interOp 1); unset keeps onnxruntime's defaults. */
+  threads?: number;
+  /** Default 'cpu'. */
+  executionProvider?: ExecutionProvider;
+};
+
+/**
+ * onnxruntime's provider list: CUDA first, the CPU for the nodes CUDA has no kernel for
+ * (onnxruntime assigns each node to the first provider that takes it).
+ */
+export function executionProviders(provider: ExecutionProvider = 'cpu'): ('cuda' | 'cpu')[] {
+  return provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'];
+}
+
+/**
+ * Whether a session error means the provider itself could not be set up (its shared
+ * library or the driver missing), as opposed to a model onnxruntime cannot read.
+ */
+export function isProviderUnavailable(message: string): boolean {
+  return /AppendExecutionProvider_\w+|providers_(cuda|shared|tensorrt)|CUDA (driver|failure)|no CUDA-capable device/i.test(
+    message,
+  );
+}
+
+export async function createSession(
+  bytes: Uint8Array,
+  settings: SessionSettings = {},
+): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(bytes, {
-    executionProviders: ['cpu'],
+    executionProviders: executionProviders(settings.executionProvider),
     graphOptimizationLevel: 'all',
-    ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+    ...(settings.threads ? { intraOpNumThreads: settings.threads, interOpNumThreads: 1 } : {}),
   });
 }
 

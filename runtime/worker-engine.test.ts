@@ -186,7 +186,7 @@ describe('worker engine crashes', () => {
   it('without reload a dead worker is final: pending runs rejected, status failed', async () => {
     const statuses: EngineStatus[] = [];
     const engine = await WorkerEngine.start(readFileSync(FRAUD_MODEL), {
-      threads: 1,
+      session: { threads: 1 },
       onStatus: (s) => statuses.push(s),
     });
     const runs = Array.from({ length: 10 }, (_, i) => engine.run(features(20_000, i)));

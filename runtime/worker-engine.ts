@@ -16,10 +16,10 @@
 import { Worker } from 'node:worker_threads';
 import type { Tensors } from './batcher.ts';
 import { RequestError } from './errors.ts';
-import type { TensorMetadata } from './session.ts';
+import type { SessionSettings, TensorMetadata } from './session.ts';
 import { forTransfer } from './transfer.ts';
 
-export type WorkerInit = { bytes: Uint8Array; threads?: number };
+export type WorkerInit = { bytes: Uint8Array; session: SessionSettings };
 export type ToWorker = { type: 'run'; id: number; inputs: Tensors };
 export type FromWorker =
   | { type: 'loaded'; metadata: { inputs: TensorMetadata[]; outputs: TensorMetadata[] } }
@@ -51,7 +51,7 @@ export class WorkerLoadError extends Error {
 export type EngineStatus = 'ready' | 'restarting' | 'failed';
 
 export type WorkerEngineOptions = {
-  threads?: number;
+  session?: SessionSettings;
   /** Fetches (and verifies) the model bytes again for a restart; without it a crash is final. */
   reload?: () => Promise<Uint8Array>;
   /** Called on every status change after the first load ('restarting', 'ready', 'failed'). */
@@ -73,10 +73,10 @@ function ownedBytes(bytes: Uint8Array): Uint8Array {
 /** Starts a worker and waits for its session (or its load error). The bytes are transferred. */
 function spawnWorker(
   bytes: Uint8Array,
-  threads: number | undefined,
+  session: SessionSettings = {},
 ): Promise<{ worker: Worker; metadata: Extract<FromWorker, { type: 'loaded' }>['metadata'] }> {
   const data = ownedBytes(bytes);
-  const init: WorkerInit = { bytes: data, ...(threads ? { threads } : {}) };
+  const init: WorkerInit = { bytes: data, session };
   const worker = new Worker(WORKER_URL, {
     // the OS thread's name (≤ 15 chars): `top -H` and the bench's CPU pinning find it by it
     name: 'ymera-inference',
@@ -137,7 +137,7 @@ export class WorkerEngine {
 
   /** Loads the model in a new worker; rejects with WorkerLoadError when it cannot. */
   static async start(bytes: Uint8Array, options: WorkerEngineOptions = {}): Promise<WorkerEngine> {
-    return new WorkerEngine(await spawnWorker(bytes, options.threads), options);
+    return new WorkerEngine(await spawnWorker(bytes, options.session), options);
   }
 
   get status(): EngineStatus {
@@ -227,7 +227,7 @@ export class WorkerEngine {
     try {
       const bytes = await reload();
       if (this.#closed) return;
-      const spawned = await spawnWorker(bytes, this.#opts.threads);
+      const spawned = await spawnWorker(bytes, this.#opts.session);
       if (this.#closed) {
         await spawned.worker.terminate();
         return;

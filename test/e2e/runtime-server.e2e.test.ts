@@ -6,8 +6,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +22,16 @@ import {
   featureRows,
   fraudReference,
 } from '../../runtime/models/fraud-reference.ts';
+import { LOAD_FAILED_EXIT_CODE, parseLoadFailure } from '../../runtime/termination.ts';
 import { eventually, freePort, repo } from './support.ts';
+
+// Installed with ONNXRUNTIME_NODE_INSTALL=skip, onnxruntime-node has no CUDA provider here.
+const cudaProviderInstalled = existsSync(
+  path.join(
+    path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')),
+    'bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so',
+  ),
+);
 
 const FRAUD_URI = pathToFileURL(FRAUD_MODEL).href;
 // The core cases run with session.run in a worker thread and on the event loop.
@@ -446,9 +457,65 @@ describe('runtime lifecycle', () => {
     }
   });
 
+  /** Runs the runtime until it exits by itself; its exit code, output and termination message. */
+  async function runToExit(flags: string[]): Promise<{ code: number | null; out: string; message: string }> {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ymera-rt-'));
+    const terminationLog = path.join(dir, 'termination-log');
+    writeFileSync(terminationLog, ''); // the kubelet creates it; the runtime never does
+    const child = spawn(
+      process.execPath,
+      [
+        '--disable-warning=ExperimentalWarning',
+        path.join(repo, 'runtime/server.ts'),
+        '--port',
+        '0',
+        ...flags,
+      ],
+      { env: { ...process.env, YMERA_TERMINATION_LOG: terminationLog }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    clearTimeout(timer);
+    return { code, out, message: readFileSync(terminationLog, 'utf8') };
+  }
+
+  it.each(INFERENCE_THREADS)(
+    'exits with code 3 and says why in the termination message when the model cannot be loaded (%s)',
+    async (thread) => {
+      const wrong = 'f'.repeat(64);
+      const r = await runToExit(['--model', FRAUD_URI, '--sha256', wrong, '--inference-thread', thread]);
+      expect(r.code).toBe(LOAD_FAILED_EXIT_CODE);
+      expect(parseLoadFailure(r.message)).toEqual({
+        reason: 'Sha256Mismatch',
+        message: expect.stringContaining(`expected ${wrong}, got ${MODEL_SHA256['fraud.onnx']}`),
+      });
+      expect(r.out).toContain('exiting: the model cannot be loaded');
+    },
+  );
+
+  it.skipIf(cudaProviderInstalled)(
+    "exits with ExecutionProviderUnavailable when asked for CUDA without onnxruntime's CUDA provider",
+    async () => {
+      const r = await runToExit(['--model', FRAUD_URI, '--execution-provider', 'cuda']);
+      expect(r.code).toBe(LOAD_FAILED_EXIT_CODE);
+      expect(parseLoadFailure(r.message)).toEqual({
+        reason: 'ExecutionProviderUnavailable',
+        message: expect.stringMatching(
+          /^executionProvider "cuda": onnxruntime cannot set up its CUDA provider/,
+        ),
+      });
+    },
+  );
+
   it.each(INFERENCE_THREADS)('refuses to serve a model whose sha256 does not match (%s)', async (thread) => {
     const wrong = '0'.repeat(64);
-    const rt = await startRuntime(['--model', FRAUD_URI, '--sha256', wrong, '--inference-thread', thread]);
+    const rt = await startRuntime([
+      ...['--model', FRAUD_URI, '--sha256', wrong, '--inference-thread', thread],
+      ...['--on-load-failure', 'stay'],
+    ]);
     await eventually('load failure logged', async () =>
       logLines(rt).find((l) => l.msg === 'model load failed; not serving'),
     );
