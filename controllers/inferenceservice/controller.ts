@@ -16,6 +16,7 @@ import { httpRoute } from '../../operator/kube/gateway.ts';
 import { core } from '../../operator/kube/resources.ts';
 import type { DeploymentObject, PodObject } from '../../operator/kube/workloads.ts';
 import { deploymentFailure, firstPodFailure, isPodReady } from '../../operator/kube/workloads.ts';
+import { servingFailure } from './failure.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
 import { changedReady, publishReadyChange } from '../shared/ready-change.ts';
 import { declaredTopicsOf } from '../shared/topics.ts';
@@ -125,7 +126,7 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       const health = (rev: string): RevisionHealth => {
         const d = deployments.get(rev);
         const own = pods.filter((p) => p.metadata.labels?.[REVISION_LABEL] === rev);
-        const failure = firstPodFailure(own) ?? (d ? deploymentFailure(d) : undefined);
+        const failure = servingFailure(firstPodFailure(own)) ?? (d ? deploymentFailure(d) : undefined);
         return {
           replicas: d?.spec?.replicas ?? 0,
           readyReplicas: own.filter(isPodReady).length,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { httpRoute } from '../../operator/kube/gateway.ts';
-import { RUNTIME_IMAGE } from '../../operator/version.ts';
+import { RUNTIME_CUDA_IMAGE, RUNTIME_IMAGE } from '../../operator/version.ts';
 import type { InferenceServiceObject } from './desired.ts';
 import {
   canaryWeightOf,
@@ -186,6 +186,8 @@ describe('InferenceService desired children', () => {
     const c = t.spec.containers[0];
     expect(c?.name).toBe('runtime');
     expect(c?.image).toBe(RUNTIME_IMAGE);
+    // what the runtime says when it cannot load the model, or else the log's tail
+    expect(c).toMatchObject({ terminationMessagePolicy: 'FallbackToLogsOnError' });
     expect((c as { command?: string[] } | undefined)?.command?.join(' ')).toContain('runtime/server.ts');
     expect(c?.args).toEqual(['--config', '/etc/ymera/runtime.json']);
     expect(c?.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
@@ -231,6 +233,21 @@ describe('InferenceService desired children', () => {
       limits: { memory: '8Gi', 'nvidia.com/gpu': '2' },
     });
     expect(t.metadata.annotations['ymera.io/simulate']).toBe('crashloop');
+    // the CUDA build of the runtime, told to run the graph on the GPU
+    expect(t.spec.containers[0]?.image).toBe(RUNTIME_CUDA_IMAGE);
+    expect((t.spec.containers[0] as { command?: string[] }).command?.join(' ')).toContain(
+      'runtime/server.ts',
+    );
+    expect(runtimeConfig(gpu).executionProvider).toBe('cuda');
+    expect(servingSpecOf(gpu.spec).runtime?.image).toBe(RUNTIME_CUDA_IMAGE);
+    // a CPU service asks for nothing (the runtime's default is the CPU)
+    expect(runtimeConfig(svc()).executionProvider).toBeUndefined();
+    // a custom image is the user's to build, with or without CUDA
+    const custom = svc({ runtime: { gpu: { count: 1 }, image: 'example.com/rt-gpu:1' } });
+    expect(template(find(desiredChildren(custom, configMaps), 'Deployment')).spec.containers[0]?.image).toBe(
+      'example.com/rt-gpu:1',
+    );
+    expect(runtimeConfig(custom).executionProvider).toBe('cuda');
   });
 
   it('mounts the claim of a pvc:// model read-only and points the runtime at the file in it', () => {

@@ -30,7 +30,7 @@ import { httpRoute as httpRouteType } from '../../operator/kube/gateway.ts';
 import { ownerLabels, owned } from '../../operator/ownership.ts';
 import { inferenceServiceRuleGroups } from '../../operator/prometheus/generators/inferenceservice.ts';
 import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
-import { RUNTIME_COMMAND, RUNTIME_IMAGE } from '../../operator/version.ts';
+import { RUNTIME_COMMAND, defaultRuntimeImage, isOwnRuntimeImage } from '../../operator/version.ts';
 import type { InferenceServiceSpec } from './schema.ts';
 
 export type InferenceServiceObject = KubeObject & { spec: InferenceServiceSpec; status?: unknown };
@@ -86,7 +86,7 @@ export interface ServingSpec {
 export function servingSpecOf(spec: InferenceServiceSpec): ServingSpec {
   return {
     model: { ...spec.model, format: spec.model.format ?? 'onnx' },
-    runtime: { ...spec.runtime, image: spec.runtime?.image ?? RUNTIME_IMAGE },
+    runtime: { ...spec.runtime, image: spec.runtime?.image ?? defaultRuntimeImage(spec.runtime?.gpu) },
     ...(spec.batching ? { batching: spec.batching } : {}),
   };
 }
@@ -132,6 +132,8 @@ export function runtimeConfig(obj: InferenceServiceObject, serving?: ServingSpec
       ? { batching: { maxBatchSize: batching.maxBatchSize, maxDelayMs: batching.maxDelayMs } }
       : {}),
     ...(runtime?.threads ? { threads: runtime.threads } : {}),
+    // a GPU service runs its graph on the GPU, or refuses to load (never quietly on the CPU)
+    ...(runtime?.gpu ? { executionProvider: 'cuda' } : {}),
     ...(kafka ? { logging: { kafka: { topic: kafka.topic, sampleRate: kafka.sampleRate ?? 1 } } } : {}),
   };
 }
@@ -345,12 +347,16 @@ export function deployment(
   const credentials = serving.model.credentialsSecret;
   // a model on a PVC (e.g. a LearningPipeline's artifacts) is read from the claim, mounted read-only
   const pvcModel = pvcModelOf(serving.model.uri);
+  const image = runtime.image ?? defaultRuntimeImage(gpu);
   const container = {
     name: 'runtime',
-    image: runtime.image ?? RUNTIME_IMAGE,
+    image,
     // our image starts the operator by default; a custom runtime image keeps its own entrypoint
-    ...((runtime.image ?? RUNTIME_IMAGE) === RUNTIME_IMAGE ? { command: RUNTIME_COMMAND } : {}),
+    ...(isOwnRuntimeImage(image) ? { command: RUNTIME_COMMAND } : {}),
     imagePullPolicy: 'IfNotPresent',
+    // the runtime writes why it cannot load the model there (runtime/termination.ts); any
+    // other crash leaves the log's tail instead
+    terminationMessagePolicy: 'FallbackToLogsOnError',
     args: ['--config', `${CONFIG_DIR}/runtime.json`],
     ports: [{ name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' }],
     env: [

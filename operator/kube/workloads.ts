@@ -65,6 +65,8 @@ export interface PodFailure {
   reason: string;
   message: string;
   pod?: string;
+  /** What the failed container wrote to its termination message file, if anything. */
+  terminationMessage?: string;
 }
 
 const IMAGE_PULL = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull']);
@@ -84,10 +86,12 @@ function containerFailure(pod: string, c: ContainerStatus): PodFailure | undefin
   }
   if (waiting?.reason === 'CrashLoopBackOff') {
     const exit = lastTerminated?.exitCode;
+    const said = lastTerminated?.message?.trim();
     return {
       reason: PodFailureReason.CrashLoopBackOff,
-      message: `container ${c.name} of pod ${pod} is crash-looping (restarts: ${c.restartCount ?? 0}${exit !== undefined ? `, last exit code ${exit}` : ''})`,
+      message: `container ${c.name} of pod ${pod} is crash-looping (restarts: ${c.restartCount ?? 0}${exit !== undefined ? `, last exit code ${exit}` : ''})${said ? `: ${said}` : ''}`,
       pod,
+      ...(said ? { terminationMessage: said } : {}),
     };
   }
   if (waiting?.reason && IMAGE_PULL.has(waiting.reason)) {
@@ -109,6 +113,7 @@ function containerFailure(pod: string, c: ContainerStatus): PodFailure | undefin
       reason: PodFailureReason.ContainerFailed,
       message: `container ${c.name} of pod ${pod} exited with code ${terminated.exitCode}${terminated.reason ? ` (${terminated.reason})` : ''}${terminated.message ? `: ${terminated.message}` : ''}`,
       pod,
+      ...(terminated.message?.trim() ? { terminationMessage: terminated.message.trim() } : {}),
     };
   }
   return undefined;

@@ -9,6 +9,7 @@ import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { RUNTIME_COMMAND } from '../../operator/version.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 const chartDir = path.join(repoRoot, 'charts', 'ymera-operator');
@@ -390,6 +391,28 @@ describe('operator image (Dockerfile, static checks)', () => {
       .split(/\r?\n/)
       .map((l) => l.trim());
     for (const p of ['node_modules', '.git', '.tmp', 'test']) expect(ignore).toContain(p);
+  });
+
+  it('builds the CUDA runtime (target runtime-cuda) that GPU services default to', () => {
+    expect(dockerfile).toMatch(/^FROM \$\{CUDA_IMAGE\} AS runtime-cuda$/m);
+    const cudaAt = stages.findIndex((s) => /^nvidia\/cuda:12\.[\w.-]*cudnn/.test(s.from));
+    expect(cudaAt, "a stage on NVIDIA's CUDA 12 + cuDNN base").toBeGreaterThan(0);
+    const cuda = stages[cudaAt]!;
+    const deps = stages[cudaAt - 1]!; // the stage it copies node_modules from
+    const depsText = deps.lines.join('\n');
+    expect(depsText).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12/);
+    expect(depsText).toMatch(/npm ci\b[^\n]*--omit=dev/);
+    expect(depsText).toMatch(/libonnxruntime_providers_cuda\.so/); // the build fails without the provider
+    const copies = instructions(cuda, 'COPY').join('\n');
+    expect(copies).toMatch(/--from=deps-cuda \S*node \/nodejs\/bin\/node/);
+    expect(copies).toMatch(/--from=deps-cuda \/app\/node_modules/);
+    const [uid = ''] = (instructions(cuda, 'USER').at(-1) ?? '').split(':');
+    expect(Number(uid)).toBeGreaterThan(0);
+    // started like the default image: the operator passes RUNTIME_COMMAND to both
+    const entry = JSON.parse(instructions(cuda, 'ENTRYPOINT').at(-1) ?? '[]') as string[];
+    expect(entry).toEqual(RUNTIME_COMMAND);
+    // and it is not the default target
+    expect(final().from).not.toMatch(/cuda/);
   });
 });
 

@@ -8,7 +8,13 @@
 // kwok pods run nothing: failures are simulated with the kwok stage
 // annotation ymera.io/simulate, put on the pods through spec.runtime.podAnnotations
 // (see test/e2e/cluster/README.md).
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { RUNTIME_IMAGE } from '../../operator/version.ts';
+import { LOAD_FAILED_EXIT_CODE } from '../../runtime/termination.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition } from '../../operator/conditions.ts';
 import type { CloudEvent } from '../../operator/kafka/events.ts';
@@ -24,6 +30,7 @@ import {
   kafkaBrokers,
   kubectl,
   kubectlOk,
+  repo,
   startOperator,
   untilObserved,
 } from './support.ts';
@@ -265,15 +272,23 @@ describe('InferenceService serving', () => {
     expect(published.map((e) => e.type)).toContain('io.ymera.inferenceservice.rollout.completed');
   });
 
-  /** A new model version whose pods kwok makes misbehave (ymera.io/simulate). */
-  const rollOutSimulated = (name: string, version: string, simulate: string) =>
+  /** A new model version whose pods kwok makes misbehave (ymera.io/simulate, and more stage annotations). */
+  const rollOutSimulated = (
+    name: string,
+    version: string,
+    simulate: string,
+    more: Record<string, string> = {},
+  ) =>
     kubectlOk([
       'patch',
       ...ref(name),
       '--type=merge',
       '-p',
       JSON.stringify({
-        spec: { model: { version }, runtime: { podAnnotations: { 'ymera.io/simulate': simulate } } },
+        spec: {
+          model: { version },
+          runtime: { podAnnotations: { 'ymera.io/simulate': simulate, ...more } },
+        },
       }),
     ]);
 
@@ -326,6 +341,61 @@ describe('InferenceService serving', () => {
     expect(r.status?.revisions?.stable).toBe(stable);
     expect(r.status?.lastFailure?.revision).toBe(r.status?.revisions?.lastRolledBack);
     expect(r.status?.lastFailure?.message).toMatch(/ContainerFailed|PodFailed/);
+  });
+
+  it("rolls back a revision whose model cannot be loaded, in the runtime's own words", async () => {
+    // What the real runtime leaves in its termination message when the model fails its
+    // sha256 check; kwok's pods run nothing, so their crash loop carries this line.
+    const dir = await mkdtemp(path.join(tmpdir(), 'ymera-e2e-'));
+    const terminationLog = path.join(dir, 'termination-log');
+    await writeFile(terminationLog, '');
+    const runtime = spawn(
+      process.execPath,
+      [
+        '--disable-warning=ExperimentalWarning',
+        path.join(repo, 'runtime/server.ts'),
+        ...['--model', pathToFileURL(path.join(repo, 'runtime/models/fraud.onnx')).href],
+        ...['--sha256', 'f'.repeat(64), '--port', '0'],
+      ],
+      { env: { ...process.env, YMERA_TERMINATION_LOG: terminationLog }, stdio: 'ignore' },
+    );
+    const exitCode = await new Promise<number | null>((resolve) => runtime.on('exit', resolve));
+    expect(exitCode).toBe(LOAD_FAILED_EXIT_CODE);
+    const line = await readFile(terminationLog, 'utf8');
+    expect(line).toMatch(/^ModelLoadFailed \(Sha256Mismatch\): /);
+
+    const before = await get('cpu');
+    const stable = before?.status?.revisions?.stable as string;
+    const previousBad = before?.status?.revisions?.lastRolledBack;
+    await rollOutSimulated('cpu', 'v5-bad-sha', 'crashloop', {
+      'ymera.io/simulate-exit-code': String(LOAD_FAILED_EXIT_CODE),
+      'ymera.io/simulate-termination-message': line,
+    });
+    const r = await until(
+      'cpu',
+      'the rollback of the revision that cannot load its model',
+      (x) => x.status?.revisions?.lastRolledBack !== previousBad,
+    );
+    const bad = r.status?.revisions?.lastRolledBack as string;
+    expect(r.status?.revisions?.stable).toBe(stable);
+    expect(r.status?.lastFailure).toMatchObject({ reason: 'RolledBack', revision: bad });
+    expect(r.status?.lastFailure?.message).toMatch(
+      new RegExp(
+        `revision ${bad} was rolled back \\(ModelLoadFailed\\): pod \\S+ cannot load its model \\(Sha256Mismatch\\): model sha256 mismatch: expected f{64}`,
+      ),
+    );
+    const warning = await eventually('a RolledBack event naming the load failure', async () =>
+      (await events('cpu')).find((e) => e.reason === 'RolledBack' && e.note.includes(bad)),
+    );
+    expect(warning.note).toMatch(/ModelLoadFailed.*Sha256Mismatch/);
+    const published = await eventually('the rollback CloudEvent', async () =>
+      (await cloudEvents('cpu')).find(
+        (e) =>
+          e.type === 'io.ymera.inferenceservice.rollback.performed' &&
+          (e.data as { revision?: string }).revision === bad,
+      ),
+    );
+    expect(published.data).toMatchObject({ revision: bad, stable, reason: 'ModelLoadFailed' });
   });
 
   it('says InsufficientGPU when no node has the GPUs asked for', async () => {
