@@ -16,10 +16,10 @@ import { PrometheusClient } from '../../operator/prometheus/client.ts';
 import type { OperatorProcess } from './support.ts';
 import {
   deleteInferenceServices,
+  eventsAbout,
   eventually,
   freePort,
   freshNamespace,
-  getJson,
   kubectl,
   kubectlOk,
   startOperator,
@@ -157,14 +157,7 @@ describe('InferenceService canary analysis with Prometheus', () => {
     expect(r.status?.revisions).toEqual({ stable, lastRolledBack: canary });
     expect(r.status?.lastFailure).toMatchObject({ reason: 'RolledBack', revision: canary });
     expect(r.status?.lastFailure?.message).toMatch(/AnalysisFailed.*error rate \d+(\.\d+)?% > 5%/);
-    const events = await getJson<{ items: { reason: string; type: string }[] }>([
-      'get',
-      'events.events.k8s.io',
-      '-n',
-      ns,
-      '--field-selector=regarding.name=bad',
-    ]);
-    expect(events?.items).toEqual(
+    expect(await eventsAbout(ns, 'bad')).toEqual(
       expect.arrayContaining([expect.objectContaining({ reason: 'RolledBack', type: 'Warning' })]),
     );
   });

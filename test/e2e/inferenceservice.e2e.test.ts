@@ -24,6 +24,7 @@ import { loadSamples, toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
 import {
   deleteInferenceServices,
+  eventsAbout,
   eventually,
   freshNamespace,
   getJson,
@@ -93,16 +94,7 @@ describe('InferenceService serving', () => {
         `ymera.io/inferenceservice=${name}`,
       ])
     )?.items ?? [];
-  const events = async (name: string) =>
-    (
-      await getJson<{ items: { reason: string; type: string; note: string }[] }>([
-        'get',
-        'events.events.k8s.io',
-        '-n',
-        ns,
-        `--field-selector=regarding.name=${name}`,
-      ])
-    )?.items ?? [];
+  const events = (name: string) => eventsAbout(ns, name);
   const cloudEvents = async (name: string) => {
     const messages = await readTopic({
       brokers: kafkaBrokers(),

@@ -24,7 +24,7 @@ import { ruleFileOf } from '../../operator/prometheus/rule-objects.ts';
 import { createObjectStore } from '../../operator/storage/s3.ts';
 import { loadSamples, toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
-import { kafkaBrokers, prometheusStack } from './support.ts';
+import { eventsAbout, kafkaBrokers, prometheusStack } from './support.ts';
 import {
   deleteInferenceServices,
   eventually,
@@ -98,20 +98,6 @@ async function jobsOf(pipeline: string): Promise<Job[]> {
         ns,
         '-l',
         `ymera.io/learningpipeline=${pipeline}`,
-      ])
-    )?.items ?? []
-  );
-}
-
-async function eventsAbout(name: string): Promise<{ reason: string; type: string; note: string }[]> {
-  return (
-    (
-      await getJson<{ items: { reason: string; type: string; note: string }[] }>([
-        'get',
-        'events.events.k8s.io',
-        '-n',
-        ns,
-        `--field-selector=regarding.name=${name}`,
       ])
     )?.items ?? []
   );
@@ -303,7 +289,7 @@ describe('LearningPipeline', () => {
       'inferenceservice.ymera.io/fraud-detector',
     ]);
     expect(target?.spec.model).toMatchObject({ uri: promoted.status?.latestModel?.uri, version: run.id });
-    const reasons = (await eventsAbout(name)).map((e) => e.reason);
+    const reasons = (await eventsAbout(ns, name)).map((e) => e.reason);
     expect(reasons).toEqual(
       expect.arrayContaining(['RunStarted', 'RunSucceeded', 'ModelRegistered', 'ModelPromoted']),
     );
@@ -363,7 +349,7 @@ describe('LearningPipeline', () => {
         .sort(),
     ).toEqual(['1', '2', '3']);
     expect(jobs.some((j) => j.metadata.labels['ymera.io/step'] === 'c')).toBe(false);
-    const events = await eventsAbout(name);
+    const events = await eventsAbout(ns, name);
     expect(events.filter((e) => e.reason === 'StepRetrying')).toHaveLength(2);
     expect(events.map((e) => e.reason)).toEqual(expect.arrayContaining(['StepFailed', 'RunFailed']));
     expect(
@@ -509,7 +495,7 @@ describe('LearningPipeline', () => {
       'inferenceservice.ymera.io/gated',
     ]);
     expect(target?.spec.model.version).toBe('v1');
-    expect((await eventsAbout(name)).map((e) => e.reason)).toContain('GateFailed');
+    expect((await eventsAbout(ns, name)).map((e) => e.reason)).toContain('GateFailed');
   });
 
   it('reads gate metrics from the S3 artifact and promotes under Manual only when asked', async () => {
@@ -645,7 +631,7 @@ describe('LearningPipeline', () => {
     });
     await kubectlOk(['annotate', '--overwrite', ...ref(name), 'ymera.io/run=second']);
     await eventually('the second request to be skipped', async () => {
-      const events = await eventsAbout(name);
+      const events = await eventsAbout(ns, name);
       return events.some((e) => e.reason === 'RunSkipped') ? events : undefined;
     });
     const { run } = await untilRunFinished(name, (runs) => runs[0]);

@@ -5,7 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sample } from './samples.ts';
 import { loadSamples, resourceRef, toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
-import { eventually, freshNamespace, getJson, kubectl, kubectlOk, startOperator } from './support.ts';
+import {
+  eventsAbout,
+  eventually,
+  freshNamespace,
+  getJson,
+  kubectl,
+  kubectlOk,
+  startOperator,
+} from './support.ts';
 
 interface Condition {
   type: string;
@@ -107,14 +115,7 @@ describe('operator reconciles the samples', () => {
     expect(condition(r, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
     expect(condition(r, 'Stalled')?.message).toMatch(/spec\.steps/);
     expect(condition(r, 'Stalled')?.message).toMatch(/cycle/i);
-    const events = await getJson<{ items: { reason: string; type: string }[] }>([
-      'get',
-      'events.events.k8s.io',
-      '-n',
-      ns,
-      `--field-selector=regarding.name=${cyclic.metadata.name}`,
-    ]);
-    expect(events?.items).toEqual(
+    expect(await eventsAbout(ns, cyclic.metadata.name)).toEqual(
       expect.arrayContaining([expect.objectContaining({ reason: 'InvalidSpec', type: 'Warning' })]),
     );
     await kubectlOk(['delete', '--wait=true', '--timeout=60s', ...ref]);
@@ -124,10 +125,8 @@ describe('operator reconciles the samples', () => {
     const infsvc = samples.find((s) => s.kind === 'InferenceService');
     expect(infsvc).toBeDefined();
     const events = await eventually('an event about the InferenceService', async () => {
-      const list = await getJson<{
-        items: { reason: string; regarding: { name: string }; reportingController: string }[];
-      }>(['get', 'events.events.k8s.io', '-n', ns, `--field-selector=regarding.name=${infsvc?.name}`]);
-      return list && list.items.some((e) => e.reason === 'Reconciled') ? list.items : undefined;
+      const list = await eventsAbout(ns, infsvc!.name);
+      return list.some((e) => e.reason === 'Reconciled') ? list : undefined;
     });
     expect(events.map((e) => e.reason)).toContain('Reconciled');
     expect(events[0]?.reportingController).toBe('ymera.io/inferenceservice-controller');
@@ -218,14 +217,7 @@ describe('operator reconciles the samples', () => {
       'the garbage collector to delete the ConfigMap',
       async () => (await getJson(['get', 'configmap', '-n', ns, cmName])) === undefined,
     );
-    const events = await getJson<{ items: { reason: string }[] }>([
-      'get',
-      'events.events.k8s.io',
-      '-n',
-      ns,
-      `--field-selector=regarding.name=${s.name}`,
-    ]);
-    expect(events?.items.map((e) => e.reason)).toContain('Deleted');
+    expect((await eventsAbout(ns, s.name)).map((e) => e.reason)).toContain('Deleted');
   });
 
   it('exposes per-controller metrics and probes', async () => {

@@ -178,6 +178,27 @@ export function untilObserved<
   );
 }
 
+/** An events.k8s.io Event, as far as the tests read it. */
+export interface KubeEvent {
+  reason: string;
+  type: string;
+  note: string;
+  regarding: { name: string };
+  reportingController: string;
+}
+
+/** The Events about one object (by name) in a namespace; [] when there are none. */
+export async function eventsAbout(namespace: string, name: string): Promise<KubeEvent[]> {
+  const list = await getJson<{ items: KubeEvent[] }>([
+    'get',
+    'events.events.k8s.io',
+    '-n',
+    namespace,
+    `--field-selector=regarding.name=${name}`,
+  ]);
+  return list?.items ?? [];
+}
+
 /** Deletes every InferenceService in a namespace and waits, so their finalizers run while an operator still does. */
 export async function deleteInferenceServices(namespace: string): Promise<void> {
   await kubectl(['delete', 'inferenceservices', '--all', '-n', namespace, '--wait=true', '--timeout=60s']);
