@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, isSecretKey, Logger, redact, REDACTED, serializeError } from './logger.ts';
+import {
+  createLogger,
+  isSecretKey,
+  Logger,
+  redact,
+  REDACTED,
+  redactString,
+  serializeError,
+} from './logger.ts';
 import type { LoggerOptions } from './logger.ts';
 
 function capture(options: Omit<LoggerOptions, 'sink'> = {}) {
@@ -114,6 +122,7 @@ describe('Logger', () => {
       nested: [{ deep: { dbPassword: 'hunter2', privateKey: '-----BEGIN' } }],
       raw: Buffer.from('hunter2'),
       note: 'request failed: Authorization: Bearer abc.def',
+      uri: 'https://bob:s3cret@models.example/m.onnx',
     });
     const out = chunks.join('');
     for (const leaked of [
@@ -124,6 +133,7 @@ describe('Logger', () => {
       'abc.def',
       'BEGIN',
       'c2VjcmV0',
+      's3cret',
     ]) {
       expect(out).not.toContain(leaked);
     }
@@ -143,6 +153,14 @@ describe('Logger', () => {
       },
     });
     expect(() => logger.error('x')).not.toThrow();
+  });
+});
+
+describe('redactString', () => {
+  it('drops user and password of every URL, and nothing else', () => {
+    expect(redactString('s3://AKIA:xyz@minio:9000/b and http://u@h/p, a@b.c')).toBe(
+      's3://***@minio:9000/b and http://***@h/p, a@b.c',
+    );
   });
 });
 

@@ -29,6 +29,8 @@ const SECRET_KEY = /token|password|secret|authorization|credential|apikey|key$/i
 const NOT_SECRET = new Set(['key']);
 // Credentials that show up inside strings, e.g. echoed HTTP headers in errors.
 const INLINE_CREDENTIAL = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
+// user:password@ (or a bare token@) in a URL, e.g. a model URI in a fetch error.
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@]+@/gi;
 // kubectl stores the whole applied object, Secret data included, here.
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 const MAX_DEPTH = 12;
@@ -37,8 +39,9 @@ export function isSecretKey(name: string): boolean {
   return !NOT_SECRET.has(name) && SECRET_KEY.test(name);
 }
 
-function redactString(value: string): string {
-  return value.replace(INLINE_CREDENTIAL, `$1 ${REDACTED}`);
+/** A string with the credentials it carries inline (auth headers, URL userinfo) hidden. */
+export function redactString(value: string): string {
+  return value.replace(INLINE_CREDENTIAL, `$1 ${REDACTED}`).replace(URL_USERINFO, '$1***@');
 }
 
 /** Error → plain object with name, message, stack, cause and own fields (e.g. statusCode). */

@@ -24,12 +24,7 @@ import { createMetrics } from './metrics.ts';
 import { ModelLoadError, loadModel } from './model.ts';
 import type { LoadedModel } from './model.ts';
 import { LogBuffer, RequestLogger } from './reqlog.ts';
-import {
-  LOAD_FAILED_EXIT_CODE,
-  loadFailureMessage,
-  redactUrlCredentials,
-  writeTerminationMessage,
-} from './termination.ts';
+import { LOAD_FAILED_EXIT_CODE, loadFailureMessage, writeTerminationMessage } from './termination.ts';
 import { matchRoute } from './routes.ts';
 import type { Route } from './routes.ts';
 import { isBatchable, validateRequest, zeroInputs } from './validate.ts';
@@ -391,7 +386,7 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
       log.info('model ready', {
         model: config.model.name,
         version: config.model.version,
-        uri: redactUrlCredentials(config.model.uri),
+        uri: config.model.uri,
         sha256: m.sha256,
         bytes: m.bytes,
         loadSeconds: Math.round(seconds * 1000) / 1000,
@@ -408,8 +403,8 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
       const reason = e instanceof ModelLoadError ? e.reason : 'LoadFailed';
       log.error('model load failed; not serving', {
         reason,
-        uri: redactUrlCredentials(config.model.uri),
-        error: redactUrlCredentials((e as Error).message),
+        uri: config.model.uri,
+        error: (e as Error).message,
       });
       throw e;
     }

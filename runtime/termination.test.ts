@@ -2,12 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  loadFailureMessage,
-  parseLoadFailure,
-  redactUrlCredentials,
-  writeTerminationMessage,
-} from './termination.ts';
+import { loadFailureMessage, parseLoadFailure, writeTerminationMessage } from './termination.ts';
 
 describe('loadFailureMessage / parseLoadFailure', () => {
   it('round-trips the reason and message', () => {
@@ -36,14 +31,6 @@ describe('loadFailureMessage / parseLoadFailure', () => {
     expect(parseLoadFailure('')).toBeUndefined();
     expect(parseLoadFailure('panic: out of memory')).toBeUndefined();
     expect(parseLoadFailure('ModelLoadFailed: no reason')).toBeUndefined();
-  });
-});
-
-describe('redactUrlCredentials', () => {
-  it('drops user and password of every URL, and nothing else', () => {
-    expect(redactUrlCredentials('s3://AKIA:xyz@minio:9000/b and http://u@h/p, a@b.c')).toBe(
-      's3://***@minio:9000/b and http://***@h/p, a@b.c',
-    );
   });
 });
 

@@ -5,20 +5,19 @@
 // parseLoadFailure and rolls the revision back saying why, on the first failed
 // start instead of after the Deployment's progress deadline (10 min).
 import { existsSync, writeFileSync } from 'node:fs';
+import { redactString } from '../operator/logger.ts';
 
 export const LOAD_FAILED_EXIT_CODE = 3;
-const PREFIX = 'ModelLoadFailed';
+export const MODEL_LOAD_FAILED = 'ModelLoadFailed';
 // The kubelet keeps at most 4096 bytes of a container's termination message.
 const MAX_BYTES = 4096;
 
-/** URLs lose their user:password part: the line ends up in pod status, Events and the CR status. */
-export function redactUrlCredentials(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@]+@/gi, '$1***@');
-}
-
-/** "ModelLoadFailed (<reason>): <message>", one line, credentials redacted, within the kubelet's limit. */
+/**
+ * "ModelLoadFailed (<reason>): <message>", one line, within the kubelet's limit, with
+ * credentials hidden as in the logs: the line ends up in pod status, Events and the CR status.
+ */
 export function loadFailureMessage(reason: string, message: string): string {
-  const line = `${PREFIX} (${reason}): ${redactUrlCredentials(message).replace(/\s*\n\s*/g, ' ')}`;
+  const line = `${MODEL_LOAD_FAILED} (${reason}): ${redactString(message).replace(/\s*\n\s*/g, ' ')}`;
   const bytes = Buffer.from(line, 'utf8');
   if (bytes.length <= MAX_BYTES) return line;
   // cut on a character boundary: drop a trailing partial UTF-8 sequence
@@ -30,9 +29,11 @@ export function loadFailureMessage(reason: string, message: string): string {
   );
 }
 
+const LOAD_FAILURE_LINE = new RegExp(`^${MODEL_LOAD_FAILED} \\(([A-Za-z0-9]+)\\): ([^]*)$`);
+
 /** The reason and message of a load failure line, or undefined for any other text. */
 export function parseLoadFailure(text: string | undefined): { reason: string; message: string } | undefined {
-  const m = /^ModelLoadFailed \(([A-Za-z0-9]+)\): ([^]*)$/.exec(text?.trim() ?? '');
+  const m = LOAD_FAILURE_LINE.exec(text?.trim() ?? '');
   return m ? { reason: m[1]!, message: m[2]! } : undefined;
 }
 

@@ -3,9 +3,7 @@
 // load the model (runtime/termination.ts); the kubelet shows that as a crash or a
 // crash loop, and this names it for what it is.
 import type { PodFailure } from '../../operator/kube/workloads.ts';
-import { parseLoadFailure } from '../../runtime/termination.ts';
-
-export const MODEL_LOAD_FAILED = 'ModelLoadFailed';
+import { MODEL_LOAD_FAILED, parseLoadFailure } from '../../runtime/termination.ts';
 
 export function servingFailure(failure: PodFailure | undefined): PodFailure | undefined {
   const said = parseLoadFailure(failure?.terminationMessage);
