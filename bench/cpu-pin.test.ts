@@ -1,8 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { INFERENCE_THREAD_NAME } from '../runtime/worker-engine.ts';
 import {
-  INFERENCE_THREAD_NAME,
   allowedCpus,
   parseCpuList,
   loadgenPrefix,

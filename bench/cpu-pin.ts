@@ -14,12 +14,11 @@
 // Linux only (/proc, util-linux taskset and chrt); BENCH_PIN=0 turns it all off.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import type { InferenceThread } from '../runtime/config.ts';
+import { INFERENCE_THREAD_NAME } from '../runtime/worker-engine.ts';
 
 export type CpuLayout = { inference: number; rest: number[] };
 export type Task = { tid: number; comm: string; cpuTicks: number };
-
-/** The worker thread's name (runtime/worker-engine.ts names it, so `top -H` shows it too). */
-export const INFERENCE_THREAD_NAME = 'ymera-inference';
 
 /** "0-3,5" (a Cpus_allowed_list) → [0, 1, 2, 3, 5]. */
 export function parseCpuList(list: string): number[] {
@@ -59,7 +58,7 @@ export function parseTaskStat(tid: number, stat: string): Task {
  * the busiest thread named INFERENCE_THREAD_NAME (Node starts a second, idle one of that
  * name per Worker, after it); with no ticks counted yet (10 ms each), the first started.
  */
-export function pickInferenceThread(tasks: Task[], pid: number, inferenceThread: 'main' | 'worker'): number {
+export function pickInferenceThread(tasks: Task[], pid: number, inferenceThread: InferenceThread): number {
   if (inferenceThread === 'main') return pid;
   const named = tasks
     .filter((t) => t.comm === INFERENCE_THREAD_NAME)
@@ -104,7 +103,7 @@ function affinityOf(pid: number, tid: number): number[] {
 }
 
 /** Pins a running server per the layout and checks it took; returns the inference thread's tid. */
-export function pinServer(pid: number, inferenceThread: 'main' | 'worker', layout: CpuLayout): number {
+export function pinServer(pid: number, inferenceThread: InferenceThread, layout: CpuLayout): number {
   const tid = pickInferenceThread(tasksOf(pid), pid, inferenceThread);
   // every thread to the shared CPUs (threads started later inherit it), then the one off them
   taskset(['-a', '-p', '-c', layout.rest.join(','), String(pid)]);

@@ -34,9 +34,11 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ort from 'onnxruntime-node';
-import { defaultConcurrentBatches } from '../runtime/config.ts';
+import { INFERENCE_THREADS, defaultConcurrentBatches } from '../runtime/config.ts';
+import type { InferenceThread } from '../runtime/config.ts';
 import { type CpuLayout, describeLayout, layoutFromEnv, loadgenPrefix, pinServer } from './cpu-pin.ts';
-import { createSession, loadModel } from '../runtime/model.ts';
+import { loadModel } from '../runtime/model.ts';
+import { createSession } from '../runtime/session.ts';
 import { FRAUD_MODEL, featureRows, fraudReference } from '../runtime/models/fraud-reference.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -57,12 +59,12 @@ const LAYOUT = layoutFromEnv();
 const BENCH_SCRIPT = path.join(repo, 'runtime/models/make_bench_model.py');
 const BENCH_HIDDEN = Number(process.env.BENCH_HIDDEN ?? 1024);
 const BENCH_LAYERS = Number(process.env.BENCH_LAYERS ?? 3);
-type InferenceThread = 'main' | 'worker';
 const THREADS_TO_RUN = (process.env.BENCH_INFERENCE_THREADS ?? 'main,worker')
   .split(',')
   .map((t) => t.trim())
   .filter((t): t is InferenceThread => {
-    if (t !== 'main' && t !== 'worker') throw new Error(`BENCH_INFERENCE_THREADS: unknown "${t}"`);
+    if (!(INFERENCE_THREADS as readonly string[]).includes(t))
+      throw new Error(`BENCH_INFERENCE_THREADS: unknown "${t}"`);
     return true;
   });
 
@@ -165,21 +167,26 @@ const limitBatches = (mode: Mode): number[] => [
 
 type Raw = { batch: number; runsPerSec: number; rowsPerSec: number; usPerRun: number };
 
-/** Closed-loop session.run on one input of `batch` rows: warm-up, then RAW_MS of timed runs. */
-async function rawThroughput(batch: number, session: ort.InferenceSession): Promise<Raw> {
-  const rows = featureRows(batch, batch);
-  const input = new ort.Tensor('float32', Float32Array.from(rows.flat()), [batch, 8]);
-  await session.run({ features: input });
+/** One run at a time for RAW_MS after a warm-up (a first run, then up to 200 runs or 300 ms). */
+async function closedLoop(batch: number, run: () => Promise<unknown>): Promise<Raw> {
+  await run();
   const w0 = performance.now();
-  for (let i = 0; i < 200 && performance.now() - w0 < 300; i++) await session.run({ features: input });
+  for (let i = 0; i < 200 && performance.now() - w0 < 300; i++) await run();
   let runs = 0;
   const t0 = performance.now();
   while (performance.now() - t0 < RAW_MS) {
-    await session.run({ features: input });
+    await run();
     runs++;
   }
   const s = (performance.now() - t0) / 1000;
   return { batch, runsPerSec: runs / s, rowsPerSec: (runs * batch) / s, usPerRun: (s * 1e6) / runs };
+}
+
+/** Closed-loop session.run on one input of `batch` rows. */
+function rawThroughput(batch: number, session: ort.InferenceSession): Promise<Raw> {
+  const rows = featureRows(batch, batch);
+  const input = new ort.Tensor('float32', Float32Array.from(rows.flat()), [batch, 8]);
+  return closedLoop(batch, () => session.run({ features: input }));
 }
 
 /**
@@ -200,22 +207,11 @@ async function workerEngineThroughput(
     const out = [];
     for (const batch of batches) {
       const rows = Float32Array.from(featureRows(batch, batch).flat());
-      const run = () => m.run({ features: { type: 'float32', dims: [batch, 8], data: rows.slice() } });
-      const w0 = performance.now();
-      for (let i = 0; i < 200 && performance.now() - w0 < 300; i++) await run();
-      let runs = 0;
-      const t0 = performance.now();
-      while (performance.now() - t0 < RAW_MS) {
-        await run();
-        runs++;
-      }
-      const sec = (performance.now() - t0) / 1000;
-      out.push({
-        batch,
-        runsPerSec: runs / sec,
-        rowsPerSec: (runs * batch) / sec,
-        usPerRun: (sec * 1e6) / runs,
-      });
+      out.push(
+        await closedLoop(batch, () =>
+          m.run({ features: { type: 'float32', dims: [batch, 8], data: rows.slice() } }),
+        ),
+      );
     }
     return out;
   } finally {

@@ -20,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { parseTaskStat } from './cpu-pin.ts';
 import { frameResponse } from './http-frame.ts';
 
 const [url, c, d, max, bodyFile, serverPid] = process.argv.slice(2);
@@ -48,9 +49,7 @@ const request = Buffer.concat([
 function processCpuSeconds(pid: string | undefined): number {
   if (!pid) return NaN;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime
+    return parseTaskStat(Number(pid), readFileSync(`/proc/${pid}/stat`, 'utf8')).cpuTicks / CLK_TCK;
   } catch {
     return NaN;
   }

@@ -111,7 +111,7 @@ function int(v: string | number | undefined, what: string, min: number, max?: nu
 }
 
 function oneOf<T extends string>(v: unknown, what: string, allowed: readonly T[], dflt: T): T {
-  if (v === undefined || v === '') return dflt;
+  if (v === undefined) return dflt;
   if (!(allowed as readonly unknown[]).includes(v))
     throw new ConfigError(
       `${what} must be one of ${allowed.map((a) => `"${a}"`).join(', ')} (got ${JSON.stringify(v)})`,
@@ -163,13 +163,13 @@ export function resolveConfig(file: unknown, flags: Flags, env: Env = {}): Runti
   if (!/^[A-Za-z0-9_.-]+$/.test(model.version)) {
     throw new ConfigError(`model version "${model.version}" must match [A-Za-z0-9_.-]+`);
   }
-  const inferenceThread =
-    (flags['inference-thread'] || env.YMERA_INFERENCE_THREAD || f.inferenceThread) ??
-    DEFAULT_INFERENCE_THREAD;
-  if (!(INFERENCE_THREADS as readonly unknown[]).includes(inferenceThread))
-    throw new ConfigError(
-      `inferenceThread must be one of ${INFERENCE_THREADS.map((t) => `"${t}"`).join(', ')} (got ${JSON.stringify(inferenceThread)})`,
-    );
+  // An empty flag or variable means "not set"; an empty value in runtime.json is an error.
+  const inferenceThread = oneOf(
+    flags['inference-thread'] || env.YMERA_INFERENCE_THREAD || f.inferenceThread,
+    'inferenceThread',
+    INFERENCE_THREADS,
+    DEFAULT_INFERENCE_THREAD,
+  );
   const batching = {
     maxBatchSize:
       int(
@@ -193,7 +193,7 @@ export function resolveConfig(file: unknown, flags: Flags, env: Env = {}): Runti
         'maxConcurrentBatches',
         1,
         64,
-      ) ?? defaultConcurrentBatches(inferenceThread as InferenceThread),
+      ) ?? defaultConcurrentBatches(inferenceThread),
   };
   // No batching section at all in runtime.json means the spec asked for none.
   if (file && typeof file === 'object' && !f.batching && flags['max-batch-size'] === undefined) {
@@ -229,7 +229,7 @@ export function resolveConfig(file: unknown, flags: Flags, env: Env = {}): Runti
     model,
     batching,
     ...(threads !== undefined ? { threads } : {}),
-    inferenceThread: inferenceThread as InferenceThread,
+    inferenceThread,
     executionProvider: oneOf(
       flags['execution-provider'] || env.YMERA_EXECUTION_PROVIDER || f.executionProvider,
       'executionProvider',

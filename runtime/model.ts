@@ -102,8 +102,6 @@ export type LoadedModel = {
   close: () => Promise<void>;
 };
 
-export { createSession };
-
 /** A failed session creation as a load error: the provider missing, or a model onnxruntime cannot read. */
 export function sessionLoadError(uri: string, settings: SessionSettings, message: string): ModelLoadError {
   const provider = settings.executionProvider ?? 'cpu';

@@ -10,7 +10,8 @@ import { allocate } from './tensor.ts';
 
 type Numeric = Exclude<TensorData, string[]>;
 
-function ownsBuffer(data: Numeric): boolean {
+/** Whether a typed array is its whole, plain (not shared, not resizable) ArrayBuffer: transferable as it is. */
+export function ownsBuffer(data: Numeric): boolean {
   const buf = data.buffer;
   return (
     buf instanceof ArrayBuffer &&

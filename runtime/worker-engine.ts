@@ -17,7 +17,7 @@ import { Worker } from 'node:worker_threads';
 import type { Tensors } from './batcher.ts';
 import { RequestError } from './errors.ts';
 import type { SessionSettings, TensorMetadata } from './session.ts';
-import { forTransfer } from './transfer.ts';
+import { forTransfer, ownsBuffer } from './transfer.ts';
 
 export type WorkerInit = { bytes: Uint8Array; session: SessionSettings };
 export type ToWorker = { type: 'run'; id: number; inputs: Tensors };
@@ -62,24 +62,19 @@ export type WorkerEngineOptions = {
 
 type Pending = { resolve: (out: Tensors) => void; reject: (e: unknown) => void };
 
-/** Owned bytes go over as they are; a view on a larger or pooled buffer is copied first. */
-function ownedBytes(bytes: Uint8Array): Uint8Array {
-  const buf = bytes.buffer;
-  return buf instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buf.byteLength
-    ? bytes
-    : new Uint8Array(bytes);
-}
+/** The worker's OS thread name (≤ 15 chars): `top -H` shows it, and the bench's CPU pinning finds it by it. */
+export const INFERENCE_THREAD_NAME = 'ymera-inference';
 
 /** Starts a worker and waits for its session (or its load error). The bytes are transferred. */
 function spawnWorker(
   bytes: Uint8Array,
   session: SessionSettings = {},
 ): Promise<{ worker: Worker; metadata: Extract<FromWorker, { type: 'loaded' }>['metadata'] }> {
-  const data = ownedBytes(bytes);
+  // owned bytes go over as they are; a view on a larger or pooled buffer is copied first
+  const data = ownsBuffer(bytes) ? bytes : new Uint8Array(bytes);
   const init: WorkerInit = { bytes: data, session };
   const worker = new Worker(WORKER_URL, {
-    // the OS thread's name (≤ 15 chars): `top -H` and the bench's CPU pinning find it by it
-    name: 'ymera-inference',
+    name: INFERENCE_THREAD_NAME,
     workerData: init,
     transferList: [data.buffer as ArrayBuffer],
   });
