@@ -134,8 +134,8 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
           'spec.triggers.kafka is set but the operator has no Kafka brokers configured (--kafka-brokers)';
         extra.push({ type: 'TriggerReady', status: 'False', reason: 'KafkaNotConfigured', message });
         blockers.push({ reason: 'KafkaNotConfigured', message, transient: false });
-      } else if (integrations.triggers?.keys().includes(key)) {
-        await integrations.triggers.stop(key);
+      } else {
+        await integrations.triggers?.stop(key);
       }
 
       // observe the step Jobs (and, while runs are active, their pods)
@@ -346,7 +346,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
 
     async finalize(ctx, obj) {
       const key = keyOf(obj.metadata);
-      if (integrations.triggers?.keys().includes(key)) await integrations.triggers.stop(key);
+      await integrations.triggers?.stop(key);
       if (integrations.triggers && obj.spec.triggers?.kafka) {
         await integrations.triggers.deleteGroup(
           consumerGroupId(obj.metadata.namespace ?? '', obj.metadata.name, obj.metadata.uid ?? ''),

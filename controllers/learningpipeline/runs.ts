@@ -9,6 +9,7 @@
 // retry.limit; a step out of attempts fails, its dependents are skipped,
 // independent branches go on; the run fails once nothing more can run.
 import { metaTime } from '../../operator/conditions.ts';
+import { clip } from '../../operator/text.ts';
 import { maxAttempts, nextAttemptAt } from './retry.ts';
 import type { LearningPipelineRun, LearningPipelineStep, stepPhases } from './schema.ts';
 
@@ -48,14 +49,10 @@ export interface AdvanceResult {
   wakeAt?: Date;
 }
 
+// Keeps status small whatever the Jobs say.
 const MESSAGE_MAX = 200;
 const TERMINAL_STEP: ReadonlySet<StepPhase> = new Set(['Succeeded', 'Failed', 'Skipped', 'Cancelled']);
 const TERMINAL_RUN = new Set(['Succeeded', 'Failed', 'Cancelled']);
-
-/** Keeps status small whatever the Jobs say. */
-export function clip(message: string, max = MESSAGE_MAX): string {
-  return message.length <= max ? message : `${message.slice(0, max - 1)}…`;
-}
 
 export function isRunFinished(run: Pick<LearningPipelineRun, 'phase'>): boolean {
   return TERMINAL_RUN.has(run.phase);
@@ -148,7 +145,7 @@ export function advanceRun(
     } else if (latest && latest.attempt === attempts && latest.state === 'Active') {
       next = { ...next, phase: 'Running', job: latest.job };
       // a pod that waits (image pull, no GPU free) says so; a healthy one clears the note
-      if (latest.message) next.message = clip(latest.message);
+      if (latest.message) next.message = clip(latest.message, MESSAGE_MAX);
       else delete next.message;
     } else if (latest && latest.attempt === attempts && latest.state === 'Failed') {
       const why = `attempt ${latest.attempt} failed${latest.message ? `: ${latest.message}` : ''}`;
@@ -164,12 +161,12 @@ export function advanceRun(
             phase: 'Retrying',
             job: latest.job,
             nextAttemptTime: metaTime(at),
-            message: clip(why),
+            message: clip(why, MESSAGE_MAX),
           };
           wakeAt = wakeAt && wakeAt < at ? wakeAt : at;
         }
       } else {
-        const message = clip(`${why}; no retries left (${maxAttempts(step)} attempts)`);
+        const message = clip(`${why}; no retries left (${maxAttempts(step)} attempts)`, MESSAGE_MAX);
         next = {
           ...next,
           phase: 'Failed',
@@ -228,7 +225,9 @@ export function cancelRun(run: LearningPipelineRun, reason: string, now: Date): 
     completionTime: metaTime(now),
     message: clip(reason, 1024),
     steps: (run.steps ?? []).map((s) =>
-      TERMINAL_STEP.has(s.phase) ? s : { ...s, phase: 'Cancelled' as const, message: clip(reason) },
+      TERMINAL_STEP.has(s.phase)
+        ? s
+        : { ...s, phase: 'Cancelled' as const, message: clip(reason, MESSAGE_MAX) },
     ),
   };
 }

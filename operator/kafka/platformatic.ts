@@ -131,7 +131,7 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function hostPort(broker: string): string {
+export function hostPort(broker: string): string {
   // The library wants "host:port"; tolerate a scheme someone copied from a URL.
   return broker.replace(/^[a-z]+:\/\//i, '');
 }
@@ -322,7 +322,7 @@ export type ConsumedMessage = {
 /**
  * Reads a topic from the beginning with a throw-away consumer group until
  * `count` messages arrived or `timeoutMs` passed (for tests and tooling; the
- * operator itself does not consume).
+ * operator consumes through its trigger consumers, triggers.ts).
  */
 export async function readTopic(options: {
   brokers: readonly string[];

@@ -2,6 +2,7 @@
 // pipeline's filter, the identity of a trigger event (what a run ID is
 // derived from, so a redelivered event maps to the same run) and the
 // consumer group of a pipeline.
+import { clip } from '../text.ts';
 
 /** A message that matched a pipeline's trigger filter. */
 export interface TriggerEvent {
@@ -91,10 +92,6 @@ export function matchesFilter(payload: unknown, filter: Record<string, string> |
   return true;
 }
 
-function truncate(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
-}
-
 const nonEmpty = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /**
@@ -116,14 +113,14 @@ export function triggerEventOf(
     const time = nonEmpty(ce.time);
     return {
       id: `ce:${ceSource}/${ceId}`,
-      cause: truncate(`event ${ceId}${type ? ` (${type})` : ''} on ${message.topic}`, MAX_CAUSE),
+      cause: clip(`event ${ceId}${type ? ` (${type})` : ''} on ${message.topic}`, MAX_CAUSE),
       ...base,
       ...(time !== undefined ? { time } : {}),
     };
   }
   return {
     id: `kafka:${message.topic}/${message.partition}/${offset}`,
-    cause: truncate(`message ${message.topic}/${message.partition}@${offset}`, MAX_CAUSE),
+    cause: clip(`message ${message.topic}/${message.partition}@${offset}`, MAX_CAUSE),
     ...base,
   };
 }

@@ -15,9 +15,10 @@ import {
 } from '@platformatic/kafka';
 import type { Message, MessagesStream } from '@platformatic/kafka';
 import { exponentialBackoff } from '../backoff.ts';
+import { deepEqual } from '../equality.ts';
 import type { Logger } from '../logger.ts';
 import { KafkaRequestError, KafkaUnavailableError } from './client.ts';
-import { classifyKafkaError, withTimeout } from './platformatic.ts';
+import { classifyKafkaError, hostPort, withTimeout } from './platformatic.ts';
 import type { TriggerEvent } from './trigger-filter.ts';
 import { matchesFilter, parsePayload, triggerEventOf } from './trigger-filter.ts';
 
@@ -44,11 +45,10 @@ export interface TriggerSource {
   ack(key: string, eventId: string): void;
   /** Undefined when there is no subscription. */
   state(key: string): TriggerState | undefined;
-  /** Closes the consumer; un-acked events are redelivered to the next member of the group. */
+  /** Closes the consumer; un-acked events are redelivered to the next member of the group. No-op for a key without one. */
   stop(key: string): Promise<void>;
   /** After stop, on pipeline deletion; unknown group = success; KafkaUnavailableError when Kafka is away. */
   deleteGroup(groupId: string): Promise<void>;
-  keys(): string[];
   close(): Promise<void>;
 }
 
@@ -146,10 +146,20 @@ export class TriggerLedger {
   readonly pending = new Map<string, Pending>();
   readonly #recentAcks = new Set<string>();
   readonly #recentLimit: number;
-  offsets = new PartitionOffsets();
+  #offsets = new PartitionOffsets();
 
   constructor(recentLimit = RECENT_ACKS) {
     this.#recentLimit = recentLimit;
+  }
+
+  get offsets(): PartitionOffsets {
+    return this.#offsets;
+  }
+
+  /** The member lost everything it held (a failed consumer): pending events and offsets go. */
+  reset(): void {
+    this.pending.clear();
+    this.#offsets = new PartitionOffsets();
   }
 
   /** Remembers the id as acked; true when it released a pending event. */
@@ -436,8 +446,7 @@ class Subscription {
     // Bounded tighter than a graceful stop: a broken consumer must not delay the retry for long.
     this.#teardown(5_000);
     // Pending events were delivered to this member only; the next one gets them again.
-    this.pending.clear();
-    this.#ledger.offsets = new PartitionOffsets();
+    this.#ledger.reset();
     const delay = exponentialBackoff({
       attempt: this.#attempt++,
       baseMs: this.#opts.retry.baseMs,
@@ -495,8 +504,7 @@ async function closeConsumer(
 }
 
 function sameFilter(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
-  const ea = Object.entries(a ?? {});
-  return ea.length === Object.keys(b ?? {}).length && ea.every(([k, v]) => b?.[k] === v);
+  return deepEqual(a ?? {}, b ?? {});
 }
 
 /** Kafka trigger consumers of all pipelines, keyed by the pipeline's work-queue key. */
@@ -511,7 +519,7 @@ export class TriggerConsumers implements TriggerSource {
   constructor(options: TriggerConsumersOptions) {
     if (options.brokers.length === 0) throw new Error('TriggerConsumers: no brokers given');
     this.#opts = {
-      brokers: options.brokers.map((b) => b.replace(/^[a-z]+:\/\//i, '')),
+      brokers: options.brokers.map(hostPort),
       onEvent: options.onEvent,
       clientId: options.clientId ?? 'ymera-operator-triggers',
       retry: options.retry ?? { baseMs: 500, maxMs: 30_000 },
@@ -597,6 +605,7 @@ export class TriggerConsumers implements TriggerSource {
     }
   }
 
+  /** The keys with a consumer (for tests and debugging). */
   keys(): string[] {
     return [...this.#subs.keys()];
   }
