@@ -276,11 +276,8 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
         {
           ...kept,
           handled,
-          ...(plan.lastScheduleTime
-            ? { lastScheduleTime: metaTime(plan.lastScheduleTime) }
-            : previous?.lastScheduleTime
-              ? { lastScheduleTime: previous.lastScheduleTime }
-              : {}),
+          // else the previous one, in `kept`
+          ...(plan.lastScheduleTime ? { lastScheduleTime: metaTime(plan.lastScheduleTime) } : {}),
           ...(plan.nextScheduleTime
             ? { nextScheduleTime: metaTime(plan.nextScheduleTime) }
             : { nextScheduleTime: undefined }),

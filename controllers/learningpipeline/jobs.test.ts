@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   ARTIFACTS_DIR,
   ATTEMPT_LABEL,
-  PIPELINE_LABEL,
   RUN_LABEL,
   STEP_LABEL,
   artifactUri,
@@ -195,7 +194,8 @@ describe('stepJob', () => {
       expect.objectContaining({ kind: 'LearningPipeline', name: 'fraud', uid: 'uid-1', controller: true }),
     ]);
     const want = {
-      [PIPELINE_LABEL]: 'fraud',
+      // set by ownerLabels(pipeline)
+      'ymera.io/learningpipeline': 'fraud',
       [RUN_LABEL]: 's-202611210200',
       [STEP_LABEL]: 'train',
       [ATTEMPT_LABEL]: '2',

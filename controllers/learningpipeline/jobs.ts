@@ -21,8 +21,6 @@ export type LearningPipelineObject = KubeObject & { spec: LearningPipelineSpec }
 export const RUN_LABEL = 'ymera.io/run';
 export const STEP_LABEL = 'ymera.io/step';
 export const ATTEMPT_LABEL = 'ymera.io/attempt';
-/** Set by ownerLabels(pipeline): `ymera.io/learningpipeline: <name>`. */
-export const PIPELINE_LABEL = 'ymera.io/learningpipeline';
 
 export const ARTIFACTS_DIR = '/artifacts';
 /** Where a step may write its metrics JSON (the Kubernetes default termination message path). */
