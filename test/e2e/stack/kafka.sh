@@ -114,12 +114,11 @@ ours() {
   [[ "$cmd" == *" kafka.Kafka $CONF"* ]]
 }
 
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 running() {
   local pid
   pid="$(cat "$PID_FILE" 2>/dev/null || true)"
-  ours "$pid" && port_open "$PORT"
+  ours "$pid" && port_open "$HOST" "$PORT"
 }
 
 
@@ -198,12 +197,10 @@ cmd_up() {
   rm -f "$PID_FILE"
   local p
   for p in "$PORT" "$CONTROLLER_PORT"; do
-    if port_open "$p"; then die "$HOST:$p is in use by another process; set YMERA_KAFKA_PORT/YMERA_KAFKA_CONTROLLER_PORT"; fi
+    if port_open "$HOST" "$p"; then die "$HOST:$p is in use by another process; set YMERA_KAFKA_PORT/YMERA_KAFKA_CONTROLLER_PORT"; fi
   done
   write_config
-  if [[ -f "$LOG_FILE" ]] && (($(stat -c %s "$LOG_FILE") > 20 * 1024 * 1024)); then
-    mv -f "$LOG_FILE" "$LOG_FILE.1"
-  fi
+  rotate_log "$LOG_FILE"
   format_storage
   local offset
   offset="$(stat -c %s "$LOG_FILE" 2>/dev/null || echo 0)"
@@ -217,7 +214,7 @@ cmd_up() {
   local pid=$!
   echo "$pid" >"$PID_FILE"
   # shellcheck disable=SC2317 # called through wait_started
-  started() { port_open "$PORT" && tail -c +"$((offset + 1))" "$LOG_FILE" | grep -q 'Kafka Server started'; }
+  started() { port_open "$HOST" "$PORT" && tail -c +"$((offset + 1))" "$LOG_FILE" | grep -q 'Kafka Server started'; }
   wait_started "$pid" 120 broker 40 started
   # the broker answers a real admin request, not just a TCP connect
   for _ in 1 2 3 4 5; do

@@ -1,5 +1,5 @@
 # Shared by the stack scripts (kafka.sh, minio.sh, prometheus.sh): where
-# state lives, logging, and process bookkeeping. Source it after setting
+# state lives, logging, ports, log rotation and process bookkeeping. Source it after setting
 # COMPONENT (the log prefix); the sourcing script defines ours() and sets
 # LOG_FILE and PID_FILE.
 # shellcheck shell=bash
@@ -10,6 +10,16 @@ STATE_DIR="${YMERA_STATE_DIR:-${YMERA_CACHE:-$HOME/.cache/ymera}/stack}"
 
 log() { printf '[%s] %s\n' "$COMPONENT" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+
+# port_open <host> <port>: something accepts connections there.
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# rotate_log <file>: keeps a log from growing without bound across many runs.
+rotate_log() {
+  if [[ -f "$1" ]] && (($(stat -c %s "$1") > 20 * 1024 * 1024)); then
+    mv -f "$1" "$1.1"
+  fi
+}
 
 # alive <pid>: the process exists and is not a zombie (PID 1 here may not reap)
 alive() {

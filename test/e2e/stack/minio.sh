@@ -63,7 +63,6 @@ ours() {
   [[ "$cmd" == *" server "*" $DATA_DIR "* ]]
 }
 
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 ready() { curl -fsS -o /dev/null --max-time 2 "$ENDPOINT/minio/health/ready" 2>/dev/null; }
 
@@ -96,10 +95,7 @@ ensure_buckets() {
 start_server() {
   local bin="$1" pid
   mkdir -p "$DATA_DIR"
-  # keep the log from growing without bound across many runs
-  if [[ -f "$LOG_FILE" ]] && (($(stat -c %s "$LOG_FILE") > 20 * 1024 * 1024)); then
-    mv -f "$LOG_FILE" "$LOG_FILE.1"
-  fi
+  rotate_log "$LOG_FILE"
   log "starting MinIO on $ENDPOINT (data in $DATA_DIR)"
   # setsid: a Ctrl-C meant for the caller must not stop the server. It runs
   # without the lock fd (9) and without our stdout, so callers that capture
@@ -137,7 +133,7 @@ cmd_up() {
   if ! running; then
     # whatever is left of this data dir (e.g. a server that never got ready) goes first
     stop_pids "$(our_pids)" 15
-    if port_open "$PORT"; then
+    if port_open "$HOST" "$PORT"; then
       die "$HOST:$PORT is in use by another program; set YMERA_S3_PORT to a free port"
     fi
     start_server "$bin"

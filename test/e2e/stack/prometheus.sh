@@ -127,7 +127,7 @@ ready() { [[ "$(curl -fsS --max-time 2 "$URL/-/ready" 2>/dev/null)" == *Ready* ]
 
 healthy() { running_pid >/dev/null && ready; }
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+port_free() { ! port_open 127.0.0.1 "$PORT"; }
 
 
 # --- config ------------------------------------------------------------------
