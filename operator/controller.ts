@@ -6,7 +6,8 @@ import { deepEqual } from './equality.ts';
 import type { EventRecorder, EventType } from './events.ts';
 import type { InformerSet } from './informer-set.ts';
 import type { KubeClient } from './kube/client.ts';
-import { KubeApiError } from './kube/client.ts';
+import { isConflict, KubeApiError } from './kube/client.ts';
+import { alreadyReported, ChildApplyError, classifyFailure, failedStatus } from './failure.ts';
 import type { KubeObject, ResourceType } from './kube/resources.ts';
 import { keyOf } from './kube/resources.ts';
 import type { Logger } from './logger.ts';
@@ -81,7 +82,13 @@ export class ReconcileContext {
    */
   async applyChildren(owner: KubeObject, desired: Child[], ownedTypes: ResourceType[]): Promise<ApplyResult> {
     const applied: KubeObject[] = [];
-    for (const { type, object } of desired) applied.push(await this.client.apply(type, object));
+    for (const { type, object } of desired) {
+      try {
+        applied.push(await this.client.apply(type, object));
+      } catch (e) {
+        throw new ChildApplyError(childName(type, object), e);
+      }
+    }
     const wanted = new Set(
       desired.map(({ type, object }) => `${type.group}/${type.kind}/${keyOf(object.metadata)}`),
     );
@@ -176,6 +183,59 @@ export async function reconcileKey<T extends KubeObject>(
     live = await setFinalizers(ctx.client, reconciler.resource, obj, [...finalizers, FINALIZER]);
   }
   return reconciler.reconcile(ctx, live);
+}
+
+/**
+ * Step 4 of the pattern for a reconcile that threw: whatever failed (a child
+ * refused or failing, a quota, an admission denial, a dependency down), the
+ * object's status says so in this same reconcile — Ready=False with the
+ * failure class as reason, Reconciling or Stalled, observedGeneration — and
+ * one Warning Event tells each distinct failure. The caller still rethrows,
+ * so the key is retried with backoff; when the cause goes away the next
+ * successful reconcile writes the truth again. Never throws: a status that
+ * cannot be written is logged and counted.
+ */
+export async function reportFailure<T extends KubeObject>(
+  reconciler: Reconciler<T>,
+  primary: InformerSet<T>,
+  ctx: ReconcileContext,
+  key: string,
+  error: unknown,
+  opts: { quiet: boolean; onFailure?: (reason: string) => void; onWriteFailed?: () => void },
+): Promise<void> {
+  const failure = classifyFailure(error);
+  opts.onFailure?.(failure.reason);
+  const cached = primary.get(key);
+  if (!cached || opts.quiet) return;
+  try {
+    let obj: T | undefined = cached;
+    for (let attempt = 0; obj; attempt++) {
+      const previous = obj.status as Record<string, unknown> | undefined;
+      const status = failedStatus(previous, failure, obj.metadata.generation ?? 0, ctx.now());
+      try {
+        if (await ctx.writeStatus(reconciler.resource, obj, status)) {
+          if (!alreadyReported(previous, failure)) {
+            await ctx.event(obj, 'Warning', failure.reason, 'Reconcile', failure.message);
+          }
+        }
+        return;
+      } catch (e) {
+        // the reconcile may have changed the object (a finalizer, its own status) before it failed:
+        // read it live once and write on top of that
+        if (!isConflict(e) || attempt > 0) throw e;
+        obj = await ctx.client.get<T>(reconciler.resource, obj.metadata.name, obj.metadata.namespace);
+      }
+    }
+  } catch (e) {
+    opts.onWriteFailed?.();
+    ctx.log.warn('could not write the failed reconcile to status', { key, reason: failure.reason, error: e });
+  }
+}
+
+/** "Kind namespace/name" of a child, as failure messages name it. */
+function childName(type: ResourceType, object: KubeObject): string {
+  const { name, namespace } = object.metadata;
+  return `${type.kind} ${namespace ? `${namespace}/` : ''}${name}`;
 }
 
 function setFinalizers<T extends KubeObject>(

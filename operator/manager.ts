@@ -2,7 +2,7 @@
 // type), a work queue per controller, leader election gating the workers,
 // and an orderly shutdown (finish in-flight reconciles, release the lease).
 import type { Reconciler } from './controller.ts';
-import { ReconcileContext, reconcileKey } from './controller.ts';
+import { ReconcileContext, reconcileKey, reportFailure } from './controller.ts';
 import { changedBeyondStatus } from './equality.ts';
 import { EventRecorder } from './events.ts';
 import { Informer } from './informer.ts';
@@ -44,6 +44,9 @@ interface Registered {
 
 const typeId = (type: ResourceType) => `${type.group}/${type.kind}`;
 
+/** Conflicts in a row on one key before status says so (fewer are a stale cache catching up). */
+const CONFLICTS_WORTH_REPORTING = 3;
+
 export class Manager {
   private readonly o: ManagerOptions;
   private readonly informers = new Map<string, InformerSet<KubeObject>>();
@@ -74,16 +77,27 @@ export class Manager {
       informers: (type) => this.informerFor(type, true),
       primaries: (type) => this.informerFor(type, false),
     });
+    const conflicts = new Map<string, number>();
     const queue = new WorkQueue(
       r.name,
       async (key) => {
         const end = metrics.reconcileDuration.startTimer({ controller: r.name });
         try {
-          return await reconcileKey(r, primary, ctx, key);
+          const result = await reconcileKey(r, primary, ctx, key);
+          conflicts.delete(key);
+          return result;
         } catch (e) {
           // a stale cache is routine: the informer catches up and the retry succeeds
           if (isConflict(e)) log.debug('conflict with a newer version; will retry', { key, error: e });
           else log.warn('reconcile failed; will retry', { key, error: e });
+          const conflictsInARow = isConflict(e) ? (conflicts.get(key) ?? 0) + 1 : 0;
+          conflicts.set(key, conflictsInARow);
+          await reportFailure(r, primary, ctx, key, e, {
+            // one conflict is a stale cache; a storm of them is worth telling the user
+            quiet: conflictsInARow > 0 && conflictsInARow < CONFLICTS_WORTH_REPORTING,
+            onFailure: (reason) => metrics.reconcileFailures.inc({ controller: r.name, reason }),
+            onWriteFailed: () => metrics.statusWriteFailures.inc({ controller: r.name }),
+          });
           throw e;
         } finally {
           end();

@@ -14,6 +14,8 @@ export class OperatorMetrics {
   readonly informerErrors: Counter<'resource'>;
   readonly isLeader: Gauge;
   readonly eventsTotal: Counter<'type' | 'reason'>;
+  readonly reconcileFailures: Counter<'controller' | 'reason'>;
+  readonly statusWriteFailures: Counter<'controller'>;
 
   constructor() {
     const registers = [this.registry];
@@ -71,6 +73,18 @@ export class OperatorMetrics {
       name: 'ymera_events_total',
       help: 'Kubernetes Events recorded, by type and reason.',
       labelNames: ['type', 'reason'],
+      registers,
+    });
+    this.reconcileFailures = new Counter({
+      name: 'ymera_reconcile_failures_total',
+      help: 'Failed reconciles by controller and failure reason (the reason written to the Ready condition).',
+      labelNames: ['controller', 'reason'],
+      registers,
+    });
+    this.statusWriteFailures = new Counter({
+      name: 'ymera_status_write_failures_total',
+      help: 'Failures to write a failed reconcile to the object status (logged; the key is retried with backoff).',
+      labelNames: ['controller'],
       registers,
     });
   }

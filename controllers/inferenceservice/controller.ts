@@ -11,7 +11,8 @@ import type { ReconcileContext, Reconciler } from '../../operator/controller.ts'
 import type { Integrations } from '../../operator/integrations.ts';
 import { ruleObjectType, uniqueTypes } from '../../operator/integrations.ts';
 import { EventType } from '../../operator/kafka/events.ts';
-import { isTransient, KubeApiError } from '../../operator/kube/client.ts';
+import type { ReconcileFailure } from '../../operator/failure.ts';
+import { classifyFailure } from '../../operator/failure.ts';
 import { httpRoute } from '../../operator/kube/gateway.ts';
 import { core } from '../../operator/kube/resources.ts';
 import type { DeploymentObject, PodObject } from '../../operator/kube/workloads.ts';
@@ -196,7 +197,7 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
         observedStableReplicas: deployments.get(stable)?.spec?.replicas,
         ...(decision.progress?.promoting ? { promoting: true } : {}),
       };
-      let applyError: string | undefined;
+      let applyError: ReconcileFailure | undefined;
       try {
         await ctx.applyChildren(
           obj,
@@ -204,8 +205,9 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
           owns,
         );
       } catch (e) {
-        if (isTransient(e) || !(e instanceof KubeApiError)) throw e;
-        applyError = `applying children failed: ${e.message}`;
+        // a refused child is written with the rest of the status; a retryable failure goes to the runtime
+        applyError = classifyFailure(e);
+        if (applyError.transient) throw e;
       }
       const kafka = await topics.reconcile(ctx, obj);
 

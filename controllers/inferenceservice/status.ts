@@ -2,6 +2,7 @@
 // revisions and what the rollout decided. Ready is True only when the stable
 // revision has at least minReplicas ready pods and nothing blocks it; the
 // kind's own conditions say where the model, the canary and the rollout are.
+import type { ReconcileFailure } from '../../operator/failure.ts';
 import type { Condition, ConditionInput, ReasonMessage } from '../../operator/conditions.ts';
 import { metaTime, Reason, summarize } from '../../operator/conditions.ts';
 import type { PodFailure } from '../../operator/kube/workloads.ts';
@@ -17,7 +18,8 @@ import type { InferenceServicePhase } from './schema.ts';
 export interface StatusObservation {
   generation: number;
   errors: FieldError[];
-  applyError?: string;
+  /** A child the API server refused (not retryable), as classified by operator/failure.ts. */
+  applyError?: ReconcileFailure;
   /** Kafka and other dependency blockers, most important first. */
   blockers: Blocker[];
   /** Extra conditions reported as given (e.g. KafkaReady). */
@@ -65,7 +67,10 @@ export function inferenceServiceStatus(
     const verdict =
       obs.errors.length > 0
         ? { reason: Reason.InvalidSpec, message: formatFieldErrors(obs.errors) }
-        : { reason: Reason.ApplyFailed, message: obs.applyError ?? 'children were not applied' };
+        : {
+            reason: obs.applyError?.reason ?? Reason.ApplyFailed,
+            message: obs.applyError?.message ?? 'children were not applied',
+          };
     const conditions = summarize(
       {
         generation: obs.generation,

@@ -9,13 +9,15 @@
 //            patch the target InferenceService's model, alerting rules
 //   report   status.ts, Events, CloudEvents, metrics; then acknowledge the
 //            Kafka events whose outcome status now records
-import { metaTime } from '../../operator/conditions.ts';
+import { metaTime, Reason } from '../../operator/conditions.ts';
 import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
 import type { Integrations } from '../../operator/integrations.ts';
 import { ruleObjectType, uniqueTypes } from '../../operator/integrations.ts';
 import { EventType } from '../../operator/kafka/events.ts';
 import type { TriggerEvent } from '../../operator/kafka/trigger-filter.ts';
 import { consumerGroupId } from '../../operator/kafka/trigger-filter.ts';
+import type { ReconcileFailure } from '../../operator/failure.ts';
+import { ChildApplyError, classifyFailure } from '../../operator/failure.ts';
 import { isConflict, isTransient, KubeApiError } from '../../operator/kube/client.ts';
 import { core, keyOf } from '../../operator/kube/resources.ts';
 import type { PodObject } from '../../operator/kube/workloads.ts';
@@ -96,14 +98,14 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       }
 
       // alerting rules
-      let applyError: string | undefined;
+      let applyError: ReconcileFailure | undefined;
       try {
         await ctx.applyChildren(obj, ruleChildren(obj, learningPipelineRuleGroups(obj), integrations.rules), [
           ruleType,
         ]);
       } catch (e) {
-        if (isTransient(e) || !(e instanceof KubeApiError)) throw e;
-        applyError = `applying alerting rules failed: ${e.message}`;
+        applyError = classifyFailure(e);
+        if (applyError.transient) throw e;
       }
 
       // the Kafka trigger
@@ -168,7 +170,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
 
       // each active run one step forward, creating the attempts it starts
       const results = new Map<string, AdvanceResult>();
-      let createError: string | undefined;
+      let createError: ReconcileFailure | undefined;
       for (const [i, run] of runs.entries()) {
         const result = advanceRun(spec.steps, run, attempts.get(run.id) ?? [], now, (step, attempt) =>
           stepJobName(obj.metadata.name, run.id, step, attempt),
@@ -191,12 +193,21 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
               // created before (a restart, or the cache lagging): the same attempt, unless someone else owns the name
               const existing = await ctx.client.get(core.job, job.metadata.name, namespace);
               if (existing && !isOwnedBy(existing, obj)) {
-                createError = `Job ${job.metadata.name} already exists and does not belong to this pipeline`;
+                createError = {
+                  reason: Reason.ResourceConflict,
+                  message: `Job ${job.metadata.name} already exists and does not belong to this pipeline`,
+                  transient: false,
+                };
               }
               continue;
             }
-            if (isTransient(e) || !(e instanceof KubeApiError)) throw e;
-            createError = `creating the Job of step ${start.step} (run ${run.id}) failed: ${e.message}`;
+            // named like a child apply: the Job is this run's child
+            const failure = classifyFailure(new ChildApplyError(`Job ${namespace}/${job.metadata.name}`, e));
+            if (failure.transient) throw e;
+            createError = {
+              ...failure,
+              message: `step ${start.step} of run ${run.id}: ${failure.message}`,
+            };
           }
         }
       }

@@ -3,6 +3,7 @@
 // Promoted say where runs and the model are. History is bounded: every
 // active run plus historyLimit finished ones, newest first, with step
 // messages clipped, so status stays far below etcd's object size limit.
+import type { ReconcileFailure } from '../../operator/failure.ts';
 import type { Condition, ConditionInput, ReasonMessage } from '../../operator/conditions.ts';
 import { Reason, summarize } from '../../operator/conditions.ts';
 import type { FieldError } from '../../operator/schema/validation.ts';
@@ -16,7 +17,8 @@ type Extra = Omit<ConditionInput, 'observedGeneration'>;
 export interface PipelineObservation {
   generation: number;
   errors: FieldError[];
-  applyError?: string;
+  /** A child the API server refused (not retryable), as classified by operator/failure.ts. */
+  applyError?: ReconcileFailure;
   blockers: Blocker[];
   /** Conditions reported as given (KafkaReady, TriggerReady, Promoted). */
   extra: Extra[];
@@ -124,7 +126,7 @@ export function pipelineStatus(
   const blocker = obs.blockers[0];
   let verdict: ReasonMessage | undefined;
   if (obs.errors.length > 0) verdict = { reason: Reason.InvalidSpec, message: formatFieldErrors(obs.errors) };
-  else if (obs.applyError) verdict = { reason: Reason.ApplyFailed, message: obs.applyError };
+  else if (obs.applyError) verdict = { reason: obs.applyError.reason, message: obs.applyError.message };
   else if (blocker && !blocker.transient) verdict = blocker;
   const reconciling = !verdict && blocker?.transient ? blocker : null;
   const { running, succeeded } = runConditions(kept);

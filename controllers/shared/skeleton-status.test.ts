@@ -22,7 +22,7 @@ describe('skeletonStatus', () => {
     const obs = {
       ...base,
       errors: [{ field: 'spec.steps', message: 'dependency cycle: a → b → a' }],
-      applyError: 'x',
+      applyError: { reason: 'ChildApplyFailed', message: 'x', transient: false },
     };
     expect(skeletonVerdict(obs).reason).toBe('InvalidSpec');
     const s = skeletonStatus(obs, undefined, t0);
@@ -32,11 +32,21 @@ describe('skeletonStatus', () => {
     expect(ready?.message).toContain('cycle');
   });
 
-  it('reports a rejected child as ApplyFailed', () => {
-    expect(skeletonVerdict({ ...base, applyError: 'forbidden' })).toEqual({
-      reason: 'ApplyFailed',
-      message: 'forbidden',
+  it('reports a refused child with the failure class as the reason, Stalled', () => {
+    const refused = {
+      reason: 'QuotaExceeded',
+      message: 'exceeded quota: q, requested: services=1',
       transient: false,
+    };
+    expect(skeletonVerdict({ ...base, applyError: refused })).toEqual(refused);
+    const s = skeletonStatus({ ...base, applyError: refused }, undefined, t0);
+    expect(s.conditions.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'QuotaExceeded',
+    });
+    expect(s.conditions.find((c) => c.type === 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'QuotaExceeded',
     });
   });
 

@@ -4,6 +4,7 @@
 // controller cannot make progress without a change (so Reconciling is
 // absent); a transient blocker (an unreachable dependency) shows as
 // Reconciling=True instead, because it heals by itself.
+import type { ReconcileFailure } from '../../operator/failure.ts';
 import type { Condition, ConditionInput } from '../../operator/conditions.ts';
 import { summarize } from '../../operator/conditions.ts';
 import type { FieldError } from '../../operator/schema/validation.ts';
@@ -24,7 +25,7 @@ export interface SkeletonObservation {
   /** Says which behaviour of this kind is not implemented yet. */
   notImplemented: string;
   /** A child could not be applied (e.g. forbidden, invalid): message for the user. */
-  applyError?: string;
+  applyError?: ReconcileFailure;
   /** Dependency problems, most important first. */
   blockers?: Blocker[];
   /** Kind-specific conditions (e.g. KafkaReady), reported as given. */
@@ -43,7 +44,7 @@ export type Verdict = Blocker;
 export function skeletonVerdict(obs: SkeletonObservation): Verdict {
   if (obs.errors.length > 0)
     return { reason: 'InvalidSpec', message: formatFieldErrors(obs.errors), transient: false };
-  if (obs.applyError) return { reason: 'ApplyFailed', message: obs.applyError, transient: false };
+  if (obs.applyError) return obs.applyError;
   const blocker = obs.blockers?.[0];
   if (blocker) return blocker;
   return { reason: 'NotImplemented', message: obs.notImplemented, transient: false };

@@ -7,7 +7,8 @@ import type { Child, ReconcileContext, Reconciler } from '../../operator/control
 import type { Integrations } from '../../operator/integrations.ts';
 import { EventType } from '../../operator/kafka/events.ts';
 import type { KafkaTopicsResult, TopicSpec } from '../../operator/kafka/topics.ts';
-import { isTransient, KubeApiError } from '../../operator/kube/client.ts';
+import type { ReconcileFailure } from '../../operator/failure.ts';
+import { classifyFailure } from '../../operator/failure.ts';
 import type { KubeObject, ResourceType } from '../../operator/kube/resources.ts';
 import type { FieldError } from '../../operator/schema/validation.ts';
 import type { SkeletonStatus } from './skeleton-status.ts';
@@ -41,15 +42,15 @@ export function skeletonReconciler<T extends KubeObject & { spec?: unknown; stat
 
     async reconcile(ctx: ReconcileContext, obj: T) {
       const errors = kind.validate((obj.spec ?? {}) as NonNullable<T['spec']>);
-      let applyError: string | undefined;
+      let applyError: ReconcileFailure | undefined;
       let kafka: KafkaTopicsResult | undefined;
       if (errors.length === 0) {
         try {
           await ctx.applyChildren(obj, kind.desired(obj), kind.owns);
         } catch (e) {
           // transient failures retry with backoff; a rejected child is the user's to see
-          if (isTransient(e) || !(e instanceof KubeApiError)) throw e;
-          applyError = `applying children failed: ${e.message}`;
+          applyError = classifyFailure(e);
+          if (applyError.transient) throw e;
         }
         kafka = await topics.reconcile(ctx, obj);
       }

@@ -139,4 +139,33 @@ describe('pod failures', () => {
       })?.reason,
     ).toBe('ProgressDeadlineExceeded');
   });
+
+  it('reports pods refused at creation from the ReplicaFailure condition, naming quota and admission', () => {
+    const refused = (message: string) =>
+      deploymentFailure({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'd' },
+        status: {
+          conditions: [
+            { type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', message: 'progressing' },
+            { type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message },
+          ],
+        },
+      });
+    expect(
+      refused(
+        'pods "d-1" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=1, limited: pods=1',
+      ),
+    ).toEqual({
+      reason: 'QuotaExceeded',
+      message:
+        'Deployment d cannot create pods: pods "d-1" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=1, limited: pods=1',
+    });
+    expect(
+      refused("pods \"d-1\" is forbidden: ValidatingAdmissionPolicy 'p' with binding 'b' denied request: no")
+        ?.reason,
+    ).toBe('AdmissionDenied');
+    expect(refused('something else')?.reason).toBe('FailedCreate');
+  });
 });

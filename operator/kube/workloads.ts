@@ -1,6 +1,7 @@
 // Pure helpers over observed workload objects (Pods, Deployments): why a pod
 // is not serving, in words a user can act on. Controllers turn the first
 // failure into a condition reason instead of reporting a silent Pending.
+import { refusalReason } from '../failure.ts';
 import type { KubeObject } from './resources.ts';
 
 export interface ContainerState {
@@ -59,6 +60,10 @@ export const PodFailureReason = {
   InsufficientGPU: 'InsufficientGPU',
   Unschedulable: 'Unschedulable',
   ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
+  /** The ReplicaSet could not create pods for a reason other than quota or admission. */
+  FailedCreate: 'FailedCreate',
+  QuotaExceeded: 'QuotaExceeded',
+  AdmissionDenied: 'AdmissionDenied',
 } as const;
 
 export interface PodFailure {
@@ -155,8 +160,13 @@ export function podFailure(pod: PodObject): PodFailure | undefined {
 }
 
 /** Scheduling failures can heal by themselves (capacity added); the rest need a change. */
+/** Failures of capacity, not of the revision: wait for room rather than roll back. */
 export function isSchedulingFailure(f: PodFailure): boolean {
-  return f.reason === PodFailureReason.InsufficientGPU || f.reason === PodFailureReason.Unschedulable;
+  return (
+    f.reason === PodFailureReason.InsufficientGPU ||
+    f.reason === PodFailureReason.Unschedulable ||
+    f.reason === PodFailureReason.QuotaExceeded
+  );
 }
 
 /** The first failure among pods, crash and pull failures before scheduling ones, deterministic by pod name. */
@@ -178,6 +188,17 @@ export function isPodReady(pod: PodObject): boolean {
 
 /** A Deployment that gave up (its progress deadline passed without progress). */
 export function deploymentFailure(d: DeploymentObject): PodFailure | undefined {
+  // pods refused at creation (a quota, an admission policy): the ReplicaSet's FailedCreate, copied here
+  const replicaFailure = d.status?.conditions?.find(
+    (c) => c.type === 'ReplicaFailure' && c.status === 'True',
+  );
+  if (replicaFailure) {
+    const said = replicaFailure.message ?? replicaFailure.reason ?? 'pod creation failed';
+    return {
+      reason: refusalReason(said) ?? PodFailureReason.FailedCreate,
+      message: `Deployment ${d.metadata.name} cannot create pods: ${said}`,
+    };
+  }
   const progressing = d.status?.conditions?.find((c) => c.type === 'Progressing');
   if (progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded') {
     return {

@@ -222,16 +222,26 @@ describe('generated rules in a real Prometheus', () => {
     );
     expect(latency.value).toBeGreaterThan(0.1);
 
-    // the recorded ratio over the last seconds, as a range query
-    const range = await prom.queryRange(`ymera:inference_request_errors:ratio_rate5m${sel}`, {
-      start: new Date(loadedAt - 2000),
-      end: new Date(),
-      stepSeconds: 0.5,
-    });
-    const points = range.series[0]?.points ?? [];
+    // the recorded ratio over the last seconds, as a range query. Its last point is the last rule
+    // evaluation, which may predate the alert's: wait until a recorded point crosses the lower page
+    // threshold (6 × the 1% budget) instead of sampling the range once.
+    const points = await eventually(
+      'the recorded error ratio to cross the page threshold in a range query',
+      async () => {
+        const range = await prom.queryRange(`ymera:inference_request_errors:ratio_rate5m${sel}`, {
+          start: new Date(loadedAt - 2000),
+          end: new Date(),
+          stepSeconds: 0.5,
+        });
+        const series = range.series[0]?.points ?? [];
+        return (series.at(-1)?.value ?? 0) > 0.06 ? series : undefined;
+      },
+      30_000,
+      500,
+    );
     expect(points.length).toBeGreaterThanOrEqual(3);
+    // it started from the recorded 0 of good traffic, on its way to 1/3
     expect(points[0]?.value).toBe(0);
-    // above the lower page threshold (6 × the 1% budget), on its way to 1/3
     expect(points.at(-1)?.value).toBeGreaterThan(0.06);
     expect(page.value).toBeGreaterThan(0.06);
     process.stdout.write(
