@@ -7,7 +7,13 @@ import type { EventRecorder, EventType } from './events.ts';
 import type { InformerSet } from './informer-set.ts';
 import type { KubeClient } from './kube/client.ts';
 import { isConflict, KubeApiError } from './kube/client.ts';
-import { alreadyReported, ChildApplyError, classifyFailure, failedStatus } from './failure.ts';
+import {
+  alreadyReported,
+  ChildApplyError,
+  classifyFailure,
+  failedStatus,
+  FailureReported,
+} from './failure.ts';
 import type { KubeObject, ResourceType } from './kube/resources.ts';
 import { keyOf } from './kube/resources.ts';
 import type { Logger } from './logger.ts';
@@ -201,23 +207,32 @@ export async function reportFailure<T extends KubeObject>(
   ctx: ReconcileContext,
   key: string,
   error: unknown,
-  opts: { quiet: boolean; onFailure?: (reason: string) => void; onWriteFailed?: () => void },
+  opts: {
+    /** The object as it was cached before the reconcile: whether this failure is news is judged on it. */
+    before: T | undefined;
+    quiet: boolean;
+    onFailure?: (reason: string) => void;
+    onWriteFailed?: () => void;
+  },
 ): Promise<void> {
   const failure = classifyFailure(error);
   opts.onFailure?.(failure.reason);
   const cached = primary.get(key);
   if (!cached || opts.quiet) return;
+  const news = !alreadyReported(opts.before?.status as Record<string, unknown> | undefined, failure);
+  if (error instanceof FailureReported) {
+    // the controller wrote it to status with everything else it observed
+    if (news) await ctx.event(cached, 'Warning', failure.reason, 'Reconcile', failure.message);
+    return;
+  }
   try {
     let obj: T | undefined = cached;
     for (let attempt = 0; obj; attempt++) {
       const previous = obj.status as Record<string, unknown> | undefined;
       const status = failedStatus(previous, failure, obj.metadata.generation ?? 0, ctx.now());
       try {
-        if (await ctx.writeStatus(reconciler.resource, obj, status)) {
-          if (!alreadyReported(previous, failure)) {
-            await ctx.event(obj, 'Warning', failure.reason, 'Reconcile', failure.message);
-          }
-        }
+        await ctx.writeStatus(reconciler.resource, obj, status);
+        if (news) await ctx.event(obj, 'Warning', failure.reason, 'Reconcile', failure.message);
         return;
       } catch (e) {
         // the reconcile may have changed the object (a finalizer, its own status) before it failed:

@@ -43,6 +43,21 @@ export interface ReconcileFailure {
   transient: boolean;
 }
 
+/**
+ * Thrown by a controller after it wrote a failure into the object's status
+ * itself (with the rest of what it observed): the runtime then only counts
+ * it, tells it in an Event and retries with backoff — a quota raised or a
+ * policy removed needs no change to the object to be noticed.
+ */
+export class FailureReported extends Error {
+  readonly failure: ReconcileFailure;
+  constructor(failure: ReconcileFailure) {
+    super(failure.message);
+    this.name = 'FailureReported';
+    this.failure = failure;
+  }
+}
+
 /** A child object's apply failed; `child` names it as "Kind namespace/name". */
 export class ChildApplyError extends Error {
   readonly child: string;
@@ -85,6 +100,7 @@ function rootOf(e: unknown): unknown {
  * and is cut to a readable length.
  */
 export function classifyFailure(error: unknown): ReconcileFailure {
+  if (error instanceof FailureReported) return error.failure;
   const root = rootOf(error);
   const message = clip(redactString(messageOf(error)), MAX_MESSAGE);
   const isChild = error instanceof ChildApplyError;

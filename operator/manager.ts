@@ -4,6 +4,7 @@
 import type { Reconciler } from './controller.ts';
 import { ReconcileContext, reconcileKey, reportFailure } from './controller.ts';
 import { changedBeyondStatus } from './equality.ts';
+import { FailureReported } from './failure.ts';
 import { EventRecorder } from './events.ts';
 import { Informer } from './informer.ts';
 import { InformerSet } from './informer-set.ts';
@@ -82,17 +83,20 @@ export class Manager {
       r.name,
       async (key) => {
         const end = metrics.reconcileDuration.startTimer({ controller: r.name });
+        const before = primary.get(key);
         try {
           const result = await reconcileKey(r, primary, ctx, key);
           conflicts.delete(key);
           return result;
         } catch (e) {
           // a stale cache is routine: the informer catches up and the retry succeeds
-          if (isConflict(e)) log.debug('conflict with a newer version; will retry', { key, error: e });
+          if (isConflict(e) || e instanceof FailureReported)
+            log.debug('reconcile failed; will retry', { key, error: e });
           else log.warn('reconcile failed; will retry', { key, error: e });
           const conflictsInARow = isConflict(e) ? (conflicts.get(key) ?? 0) + 1 : 0;
           conflicts.set(key, conflictsInARow);
           await reportFailure(r, primary, ctx, key, e, {
+            before,
             // one conflict is a stale cache; a storm of them is worth telling the user
             quiet: conflictsInARow > 0 && conflictsInARow < CONFLICTS_WORTH_REPORTING,
             onFailure: (reason) => metrics.reconcileFailures.inc({ controller: r.name, reason }),

@@ -12,7 +12,7 @@ import type { Integrations } from '../../operator/integrations.ts';
 import { ruleObjectType, uniqueTypes } from '../../operator/integrations.ts';
 import { EventType } from '../../operator/kafka/events.ts';
 import type { ReconcileFailure } from '../../operator/failure.ts';
-import { classifyFailure } from '../../operator/failure.ts';
+import { classifyFailure, FailureReported } from '../../operator/failure.ts';
 import { httpRoute } from '../../operator/kube/gateway.ts';
 import { core } from '../../operator/kube/resources.ts';
 import type { DeploymentObject, PodObject } from '../../operator/kube/workloads.ts';
@@ -246,6 +246,8 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
         now,
       );
       await writeAndTell(ctx, obj, previous, status, decision);
+      // status says it; the runtime retries with backoff (a raised quota needs no change to this object)
+      if (applyError) throw new FailureReported(applyError);
 
       const waits: number[] = [];
       const kafkaRetryMs = topics.retryAfterMs(kafka);

@@ -17,7 +17,7 @@ import { EventType } from '../../operator/kafka/events.ts';
 import type { TriggerEvent } from '../../operator/kafka/trigger-filter.ts';
 import { consumerGroupId } from '../../operator/kafka/trigger-filter.ts';
 import type { ReconcileFailure } from '../../operator/failure.ts';
-import { ChildApplyError, classifyFailure } from '../../operator/failure.ts';
+import { ChildApplyError, classifyFailure, FailureReported } from '../../operator/failure.ts';
 import { isConflict, isTransient, KubeApiError } from '../../operator/kube/client.ts';
 import { core, keyOf } from '../../operator/kube/resources.ts';
 import type { PodObject } from '../../operator/kube/workloads.ts';
@@ -346,6 +346,9 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
         }
       }
 
+      // status says it; the runtime retries with backoff (a raised quota needs no change to this object)
+      const refused = applyError ?? createError;
+      if (refused) throw new FailureReported(refused);
       if (active.length > 0) waits.push(ACTIVE_POLL_MS);
       if (plan.nextScheduleTime)
         waits.push(Math.max(1_000, plan.nextScheduleTime.getTime() - now.getTime() + 500));

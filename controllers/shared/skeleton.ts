@@ -8,7 +8,7 @@ import type { Integrations } from '../../operator/integrations.ts';
 import { EventType } from '../../operator/kafka/events.ts';
 import type { KafkaTopicsResult, TopicSpec } from '../../operator/kafka/topics.ts';
 import type { ReconcileFailure } from '../../operator/failure.ts';
-import { classifyFailure } from '../../operator/failure.ts';
+import { classifyFailure, FailureReported } from '../../operator/failure.ts';
 import type { KubeObject, ResourceType } from '../../operator/kube/resources.ts';
 import type { FieldError } from '../../operator/schema/validation.ts';
 import type { SkeletonStatus } from './skeleton-status.ts';
@@ -83,6 +83,8 @@ export function skeletonReconciler<T extends KubeObject & { spec?: unknown; stat
           },
         });
       }
+      // status says it; the runtime retries with backoff (a lifted policy needs no change to this object)
+      if (applyError) throw new FailureReported(applyError);
       const retryAfterMs = topics.retryAfterMs(kafka);
       return retryAfterMs !== undefined ? { requeueAfterMs: retryAfterMs } : undefined;
     },
