@@ -84,11 +84,11 @@ lock() {
 # --- commands ------------------------------------------------------------------
 
 ensure_buckets() {
-  local node_dir
-  node_dir="$("$repo/scripts/node-env.sh")" || die "Node.js 24 is needed to create the buckets"
+  # with-node.sh: Node.js 24 and the npm dependencies the S3 client needs, so that
+  # `make cluster-up` works alone on a fresh clone
   YMERA_S3_ENDPOINT="$ENDPOINT" YMERA_S3_ACCESS_KEY="$ACCESS_KEY" YMERA_S3_SECRET_KEY="$SECRET_KEY" \
-    YMERA_S3_REGION="$REGION" PATH="$node_dir:$PATH" \
-    node --disable-warning=ExperimentalWarning "$here/minio-buckets.ts" "${BUCKETS[@]}" 9>&- ||
+    YMERA_S3_REGION="$REGION" \
+    "$repo/scripts/with-node.sh" node --disable-warning=ExperimentalWarning "$here/minio-buckets.ts" "${BUCKETS[@]}" 9>&- ||
     die "could not create the buckets ${BUCKETS[*]}"
 }
 
