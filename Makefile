@@ -4,7 +4,7 @@ SHELL := /bin/bash
 WITH_NODE := scripts/with-node.sh
 STACK := test/e2e/stack.sh
 
-.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench
+.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-scale
 
 ## run: bring up the local cluster, install CRDs, apply the samples, run the operator (Ctrl-C stops it).
 ##      YMERA_USE_EXISTING_CLUSTER=1 uses the cluster $KUBECONFIG points at instead.
@@ -37,6 +37,11 @@ crds:
 ## bench: the inference runtime benchmark (raw session.run vs the HTTP runtime); writes bench/results/latest.json.
 bench:
 	@$(WITH_NODE) npm run --silent bench
+
+## bench-scale: apply N InferenceServices at once (SCALE_COUNTS, default 100,1000) to the local stack; seconds
+##              to all Ready, objects left without a Ready condition, operator RSS; writes bench/results/scale.json.
+bench-scale:
+	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/scale.ts
 
 binaries:
 	@test/e2e/cluster/build-binaries.sh
