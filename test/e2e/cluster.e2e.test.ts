@@ -54,7 +54,7 @@ describe('local cluster', () => {
     async () => {
       await run('bash', [path.join(clusterDir, 'cluster.sh'), 'up']);
       const { stdout } = await run('bash', [path.join(clusterDir, 'cluster.sh'), 'status']);
-      expect(stdout).toMatch(/up/);
+      expect(stdout).toMatch(/^up\b/);
       await kubectlOk(['get', 'nodes']);
     },
   );
