@@ -44,6 +44,7 @@ import type {
   Condition as PromotedCondition,
   LatestModel,
   PromotionRecord,
+  TargetRef,
   TargetView,
 } from './promotion.ts';
 import {
@@ -52,6 +53,8 @@ import {
   promotionApply,
   promotionVerdict,
   registerModel,
+  releaseApply,
+  stalePin,
   specModelText,
   withDigest,
 } from './promotion.ts';
@@ -278,12 +281,10 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
         const cachedTarget = ctx
           .cached(targetType)
           .find((o) => o.metadata.namespace === namespace && o.metadata.name === record.target);
-        const observed = observePromotion(
-          record,
-          appliedView ?? (cachedTarget ? targetView(cachedTarget) : { found: false }),
-          metaTime(now),
-        );
+        const view = appliedView ?? (cachedTarget ? targetView(cachedTarget) : { found: false });
+        const observed = observePromotion(record, view, metaTime(now));
         promotion = observed.record;
+        if (cachedTarget && stalePin(record, view)) await releasePin(ctx, cachedTarget);
         if (latestModel?.promoted && latestModel.version === promotion.model.version)
           promotedCondition = observed.condition;
         if (promotion.mode === 'Record' && !promotion.inEffect) waits.push(TARGET_POLL_MS);
@@ -623,16 +624,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       const { resourceVersion } = found.metadata;
       const applied = await ctx.client.apply(
         targetType,
-        promotionApply(
-          {
-            apiVersion: apiVersionOf(targetType),
-            kind: targetType.kind,
-            name: target,
-            namespace,
-            ...(resourceVersion ? { resourceVersion } : {}),
-          },
-          pinned,
-        ),
+        promotionApply(targetRef(target, namespace, resourceVersion), pinned),
       );
       return { record: record(applied.metadata.generation ?? 0), applied: targetView(applied) };
     } catch (e) {
@@ -645,6 +637,12 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
         },
       };
     }
+  }
+
+  /** Gives up the target's fields applied in mode Patch (see stalePin): once, as a revert leaves them. */
+  async function releasePin(ctx: ReconcileContext, target: KubeObject): Promise<void> {
+    const { name, namespace = '', resourceVersion } = target.metadata;
+    await ctx.client.apply(targetType, releaseApply(targetRef(name, namespace, resourceVersion)));
   }
 
   async function tellPromotion(
@@ -718,6 +716,11 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
         `InferenceService ${target} no longer has spec.model ${specModelText(model)}; model ${model.version} is not applied again`,
       );
     }
+  }
+
+  function targetRef(name: string, namespace: string, resourceVersion: string | undefined): TargetRef {
+    const ref = { apiVersion: apiVersionOf(targetType), kind: targetType.kind, name, namespace };
+    return resourceVersion ? { ...ref, resourceVersion } : ref;
   }
 
   function noteDigestTry(key: string, version: string, digest: Digest, now: Date): void {

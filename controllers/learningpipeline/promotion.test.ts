@@ -6,6 +6,8 @@ import {
   promotionApply,
   promotionVerdict,
   registerModel,
+  releaseApply,
+  stalePin,
   withDigest,
 } from './promotion.ts';
 import type { LearningPipelineRun, LearningPipelineSpec } from './schema.ts';
@@ -196,6 +198,23 @@ describe('observePromotion', () => {
     const { record: r, condition } = observePromotion(applied, serving(old, 2), now);
     expect(r.inEffect).toBe(true);
     expect(condition.reason).toBe('ModelPromoted');
+  });
+
+  it('Patch: a revert that left the operator’s sha256 behind is a stale pin, to be given up', () => {
+    const applied = record('Patch', { targetGeneration: 3, inEffect: true, effectiveTime: now });
+    // Argo CD took uri and version back, sha256 (not in Git) stayed ours: the old file would not match it
+    expect(stalePin(applied, serving({ ...old, sha256: sha }, 4))).toBe(true);
+    expect(stalePin(applied, serving(old, 4))).toBe(false); // nothing of ours left
+    expect(stalePin(applied, serving(pinned, 4))).toBe(false); // in effect
+    expect(stalePin(applied, serving({ ...old, sha256: sha }, 2))).toBe(false); // a stale cache
+    expect(stalePin(record('Record'), serving({ ...old, sha256: sha }))).toBe(false); // never ours
+    expect(
+      releaseApply({ apiVersion: 'ymera.io/v1alpha1', kind: 'InferenceService', name: 'x', namespace: 'ml' }),
+    ).toEqual({
+      apiVersion: 'ymera.io/v1alpha1',
+      kind: 'InferenceService',
+      metadata: { name: 'x', namespace: 'ml' },
+    });
   });
 
   it('a deleted target', () => {

@@ -124,6 +124,15 @@ export type PinnedModel = PromotionRecord['model'];
 export type PromotionRecord = NonNullable<LearningPipelineStatus['promotion']>;
 export type PromotionMode = PromotionRecord['mode'];
 
+/** The target InferenceService, and the resourceVersion an apply to it expects. */
+export type TargetRef = {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace: string;
+  resourceVersion?: string;
+};
+
 /** The spec.model a promotion pins: only a model with a known sha256 has one. */
 export function pinnedModel(model: LatestModel): PinnedModel | undefined {
   return model.sha256 ? { uri: model.uri, version: model.version, sha256: model.sha256 } : undefined;
@@ -135,20 +144,34 @@ export function pinnedModel(model: LatestModel): PinnedModel | undefined {
  * those. The resourceVersion makes it a compare-and-swap on the target that
  * was read (and an apply to a deleted target fails instead of creating one).
  */
-export function promotionApply(
-  target: { apiVersion: string; kind: string; name: string; namespace: string; resourceVersion?: string },
-  model: PinnedModel,
-): KubeObject {
+export function promotionApply(target: TargetRef, model: PinnedModel): KubeObject {
   return {
-    apiVersion: target.apiVersion,
-    kind: target.kind,
-    metadata: {
-      name: target.name,
-      namespace: target.namespace,
-      ...(target.resourceVersion ? { resourceVersion: target.resourceVersion } : {}),
-    },
+    ...releaseApply(target),
     spec: { model: { uri: model.uri, version: model.version, sha256: model.sha256 } },
   };
+}
+
+/**
+ * Whether a reverted target still carries the sha256 mode Patch applied:
+ * another manager (Argo CD syncing Git) took uri and version back but left
+ * our pin, which the old file does not match, so the InferenceService would
+ * refuse to serve it. The operator then gives up its fields (an apply of
+ * none), which removes the pin and leaves exactly what the other manager set.
+ */
+export function stalePin(record: PromotionRecord, view: TargetView): boolean {
+  return (
+    record.mode === 'Patch' &&
+    view.found &&
+    view.generation >= (record.targetGeneration ?? 0) &&
+    view.model.sha256 === record.model.sha256 &&
+    (view.model.uri !== record.model.uri || view.model.version !== record.model.version)
+  );
+}
+
+/** The server-side apply body that gives up every field the operator applied to the target. */
+export function releaseApply(target: TargetRef): KubeObject {
+  const { apiVersion, kind, name, namespace, resourceVersion } = target;
+  return { apiVersion, kind, metadata: { name, namespace, ...(resourceVersion ? { resourceVersion } : {}) } };
 }
 
 /** The target as observed: its generation and spec.model, or absent. */
