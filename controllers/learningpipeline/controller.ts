@@ -375,6 +375,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
 
     async finalize(ctx, obj) {
       const key = keyOf(obj.metadata);
+      digestTries.delete(key);
       await integrations.triggers?.stop(key);
       if (integrations.triggers && obj.spec.triggers?.kafka) {
         await integrations.triggers.deleteGroup(

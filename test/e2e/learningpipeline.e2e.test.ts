@@ -111,7 +111,8 @@ const getPipeline = (name: string) => getJson<Pipeline>(['get', ...ref(name)]);
 const condition = (p: Pipeline | undefined, type: string) =>
   p?.status?.conditions?.find((c) => c.type === type);
 const stepOf = (run: Run | undefined, name: string) => run?.steps?.find((s) => s.name === name);
-const getService = (name: string) => getJson<Service>(['get', '-n', ns, `inferenceservice.ymera.io/${name}`]);
+const getService = (name: string) =>
+  getJson<Service>(['get', '-n', ns, '--show-managed-fields', `inferenceservice.ymera.io/${name}`]);
 
 /** A small InferenceService serving v1 of a demo model. */
 const service = (name: string) => ({
