@@ -3,7 +3,8 @@
 //            metrics, pending Kafka trigger events
 //   decide   requests.ts (which runs start, under suspend and
 //            concurrencyPolicy), runs.ts (each run one step forward),
-//            promotion.ts (register the model, promote it or not)
+//            promotion.ts + promote.ts (register the model, promote it
+//            or not, see whether the target serves it)
 //   apply    create step Jobs (deterministic names: idempotent), delete
 //            Jobs of cancelled runs and of runs that left the history,
 //            apply the target InferenceService's spec.model (mode Patch;
@@ -18,8 +19,7 @@ import { EventType } from '../../operator/kafka/events.ts';
 import type { TriggerEvent } from '../../operator/kafka/trigger-filter.ts';
 import { consumerGroupId } from '../../operator/kafka/trigger-filter.ts';
 import { isConflict, isTransient, KubeApiError } from '../../operator/kube/client.ts';
-import { apiVersionOf, core, keyOf } from '../../operator/kube/resources.ts';
-import type { KubeObject } from '../../operator/kube/resources.ts';
+import { core, keyOf } from '../../operator/kube/resources.ts';
 import type { PodObject } from '../../operator/kube/workloads.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
 import { isOwnedBy } from '../../operator/ownership.ts';
@@ -28,7 +28,6 @@ import {
   PIPELINE_LABEL,
 } from '../../operator/prometheus/generators/learningpipeline.ts';
 import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
-import { crd as inferenceServiceCrd } from '../inferenceservice/schema.ts';
 import { changedReady, publishReadyChange } from '../shared/ready-change.ts';
 import type { Blocker } from '../shared/skeleton-status.ts';
 import { readS3Artifact } from './artifact-store.ts';
@@ -38,26 +37,9 @@ import { artifactUri, outputPath, RUN_LABEL, stepJob, stepJobName } from './jobs
 import { PipelineMetrics } from './metrics.ts';
 import type { JobObject } from './observe.ts';
 import { attemptOf, attemptsByRun, podExitMessage, podStuckMessage } from './observe.ts';
-import type { Digest } from './digest.ts';
-import { modelDigest } from './model-digest.ts';
-import type {
-  Condition as PromotedCondition,
-  LatestModel,
-  PromotionRecord,
-  TargetRef,
-  TargetView,
-} from './promotion.ts';
-import {
-  observePromotion,
-  pinnedModel,
-  promotionApply,
-  promotionVerdict,
-  registerModel,
-  releaseApply,
-  stalePin,
-  specModelText,
-  withDigest,
-} from './promotion.ts';
+import { Promoter } from './promote.ts';
+import type { LatestModel } from './promotion.ts';
+import { registerModel } from './promotion.ts';
 import type { RunRequest } from './requests.ts';
 import { planRequests } from './requests.ts';
 import type { AdvanceResult, AttemptObservation } from './runs.ts';
@@ -73,9 +55,6 @@ export type { LearningPipelineObject } from './jobs.ts';
 /** Pod states (image pulls, pending GPUs) do not enqueue the pipeline: look again this often while runs are active. */
 const ACTIVE_POLL_MS = 15_000;
 const TRIGGER_RETRY_MS = 5_000;
-const PROMOTION_RETRY_MS = 30_000;
-/** A recorded promotion waits for Git: look at the target this often (its changes do not enqueue the pipeline). */
-const TARGET_POLL_MS = 15_000;
 const MAX_REQUEUE_MS = 10 * 60_000;
 
 type Extra = { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
@@ -85,14 +64,8 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
   const resource = resourceTypeOf(crd);
   const ruleType = ruleObjectType(integrations.rules);
   const owns = uniqueTypes([ruleType, core.job]);
-  const targetType = resourceTypeOf(inferenceServiceCrd);
   const metrics = new PipelineMetrics(integrations.registry);
-  /**
-   * Per pipeline: the model version whose digest was last tried, and when to
-   * try again (never, after a permanent failure). In memory: after a restart
-   * an unknown digest is tried once more.
-   */
-  const digestTries = new Map<string, { version: string; retryAt?: number }>();
+  const promoter = new Promoter({ events: integrations.events, resource });
 
   return {
     name: 'learningpipeline',
@@ -237,59 +210,27 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
         if (run.phase !== 'Succeeded' || before?.phase === 'Succeeded' || !spec.model) continue;
         if (latestModel?.runId && newer(previousRuns, latestModel.runId, run)) continue;
         const { metrics: values, error } = await gateMetrics(ctx, obj, run);
-        const digest = await modelDigest(ctx.client, obj, run);
-        if (digest) noteDigestTry(key, run.id, digest, now);
+        const digest = await promoter.digest(ctx, obj, run, now);
         const model = registerModel(spec, run, values, error, digest);
         if (model) {
           latestModel = model;
           registered.push(model);
         }
       }
-      // a digest that failed for a passing reason (S3 down): try again
-      if (latestModel && spec.promotion) latestModel = await digestAgain(ctx, obj, latestModel, runs, now);
-      const retryAt = latestModel && !latestModel.sha256 ? digestTries.get(key)?.retryAt : undefined;
-      if (retryAt !== undefined) waits.push(Math.max(1_000, retryAt - now.getTime()));
-
-      // promote the latest model: once per version, so a revert is reported, never fought
+      // promote the latest model, and see whether the target serves the latest promotion
       const handled = { ...plan.handled };
-      let promotion = previous?.promotion as PromotionRecord | undefined;
-      let promotedNow: LatestModel | undefined;
-      let appliedView: TargetView | undefined;
-      const verdict = promotionVerdict(
-        spec,
-        latestModel,
-        obj.metadata.annotations ?? {},
-        handled.promoteRequest,
-      );
-      let promotedCondition = verdict.action === 'promote' ? undefined : verdict.condition;
-      if (spec.promotion && verdict.action === 'promote' && latestModel) {
-        const outcome = await promote(ctx, obj, spec.promotion, latestModel, now);
-        if ('record' in outcome) {
-          latestModel = { ...latestModel, promoted: true, promotionTime: metaTime(now) };
-          promotedNow = latestModel;
-          promotion = outcome.record;
-          appliedView = outcome.applied;
-          if (verdict.request) handled.promoteRequest = verdict.request;
-        } else {
-          promotedCondition = outcome.condition;
-          waits.push(PROMOTION_RETRY_MS);
-        }
-      }
-      // whether the target serves the latest promotion (Argo CD may have synced it, or reverted it)
-      if (promotion) {
-        const record = promotion;
-        const cachedTarget = ctx
-          .cached(targetType)
-          .find((o) => o.metadata.namespace === namespace && o.metadata.name === record.target);
-        const view = appliedView ?? (cachedTarget ? targetView(cachedTarget) : { found: false });
-        const observed = observePromotion(record, view, metaTime(now));
-        promotion = observed.record;
-        if (cachedTarget && stalePin(record, view)) await releasePin(ctx, cachedTarget);
-        if (latestModel?.promoted && latestModel.version === promotion.model.version)
-          promotedCondition = observed.condition;
-        if (promotion.mode === 'Record' && !promotion.inEffect) waits.push(TARGET_POLL_MS);
-      }
-      if (spec.promotion && promotedCondition) extra.push({ type: 'Promoted', ...promotedCondition });
+      const promoted = await promoter.reconcile(ctx, obj, {
+        model: latestModel,
+        runs,
+        previous: previous?.promotion,
+        handledRequest: handled.promoteRequest,
+        now,
+      });
+      latestModel = promoted.model;
+      const promotion = promoted.promotion;
+      if (promoted.promoteRequest) handled.promoteRequest = promoted.promoteRequest;
+      if (promoted.condition) extra.push({ type: 'Promoted', ...promoted.condition });
+      waits.push(...promoted.waits);
 
       // report
       const lastSuccess = runs.filter((r) => r.phase === 'Succeeded').sort(byCompletion)[0];
@@ -331,8 +272,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
           results,
         });
         for (const model of registered) await tellModel(ctx, obj, model);
-        if (promotedNow && promotion) await tellPromotion(ctx, obj, promotedNow, promotion);
-        if (promotion) await tellPromotionState(ctx, obj, previous?.promotion, promotion);
+        await promoter.tell(ctx, obj, promoted, previous?.promotion);
         for (const run of runs) {
           const before = previousRuns.find((r) => r.id === run.id);
           if (run.phase === 'Failed' && before?.phase !== 'Failed') metrics.runFailed(labels);
@@ -375,7 +315,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
 
     async finalize(ctx, obj) {
       const key = keyOf(obj.metadata);
-      digestTries.delete(key);
+      promoter.forget(key);
       await integrations.triggers?.stop(key);
       if (integrations.triggers && obj.spec.triggers?.kafka) {
         await integrations.triggers.deleteGroup(
@@ -583,190 +523,6 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       data: { ...model },
     });
   }
-
-  /**
-   * Promotes `model` to the target: mode Patch server-side applies its
-   * spec.model (the apply's answer is the freshest view of the target);
-   * mode Record writes nothing, the target belongs to Git.
-   */
-  async function promote(
-    ctx: ReconcileContext,
-    obj: LearningPipelineObject,
-    promotion: NonNullable<LearningPipelineObject['spec']['promotion']>,
-    model: LatestModel,
-    now: Date,
-  ): Promise<{ record: PromotionRecord; applied?: TargetView } | { condition: PromotedCondition }> {
-    const { target } = promotion;
-    const mode = promotion.mode ?? 'Patch';
-    const namespace = obj.metadata.namespace ?? '';
-    const pinned = pinnedModel(model);
-    // promotionVerdict promotes only a model with a known sha256
-    if (!pinned) throw new Error(`internal error: model ${model.version} has no sha256`);
-    const record = (targetGeneration?: number): PromotionRecord => ({
-      mode,
-      target,
-      model: pinned,
-      promotionTime: metaTime(now),
-      ...(targetGeneration !== undefined ? { targetGeneration } : {}),
-      inEffect: false,
-    });
-    if (mode === 'Record') return { record: record() };
-    try {
-      const found = await ctx.client.get(targetType, target, namespace);
-      if (!found) {
-        return {
-          condition: {
-            status: 'False',
-            reason: 'TargetNotFound',
-            message: `InferenceService ${target} does not exist in namespace ${namespace}; model ${model.version} waits`,
-          },
-        };
-      }
-      const { resourceVersion } = found.metadata;
-      const applied = await ctx.client.apply(
-        targetType,
-        promotionApply(targetRef(target, namespace, resourceVersion), pinned),
-      );
-      return { record: record(applied.metadata.generation ?? 0), applied: targetView(applied) };
-    } catch (e) {
-      if (isTransient(e) || !(e instanceof KubeApiError)) throw e;
-      return {
-        condition: {
-          status: 'False',
-          reason: 'PromotionFailed',
-          message: `applying spec.model to InferenceService ${target} failed: ${e.message}`,
-        },
-      };
-    }
-  }
-
-  /** Gives up the target's fields applied in mode Patch (see stalePin): once, as a revert leaves them. */
-  async function releasePin(ctx: ReconcileContext, target: KubeObject): Promise<void> {
-    const { name, namespace = '', resourceVersion } = target.metadata;
-    await ctx.client.apply(targetType, releaseApply(targetRef(name, namespace, resourceVersion)));
-  }
-
-  async function tellPromotion(
-    ctx: ReconcileContext,
-    obj: LearningPipelineObject,
-    model: LatestModel,
-    record: PromotionRecord,
-  ): Promise<void> {
-    const { target, mode } = record;
-    if (mode === 'Record') {
-      await ctx.event(
-        obj,
-        'Normal',
-        'PromotionRecorded',
-        'Promote',
-        `Model ${model.version} is promoted for InferenceService ${target}; commit spec.model ${specModelText(record.model)} to Git`,
-      );
-    } else {
-      await ctx.event(
-        obj,
-        'Normal',
-        'ModelPromoted',
-        'Promote',
-        `Model ${model.version} (sha256 ${record.model.sha256}) was applied to InferenceService ${target}, which rolls it out as a canary`,
-      );
-    }
-    integrations.events.publish({
-      resource,
-      object: obj,
-      type: EventType.ModelPromoted,
-      discriminator: model.version,
-      data: {
-        version: model.version,
-        uri: model.uri,
-        sha256: record.model.sha256,
-        target,
-        mode,
-        // exactly the target's spec.model fields this promotion sets: what a Git bot commits
-        model: record.model,
-        metrics: model.metrics,
-      },
-    });
-  }
-
-  /** Events when the target starts or stops serving the promoted model. */
-  async function tellPromotionState(
-    ctx: ReconcileContext,
-    obj: LearningPipelineObject,
-    before: PromotionRecord | undefined,
-    after: PromotionRecord,
-  ): Promise<void> {
-    const same =
-      before?.model.version === after.model.version && before.promotionTime === after.promotionTime;
-    const wasInEffect = same ? before.inEffect : after.mode === 'Patch';
-    if (after.inEffect === wasInEffect) return;
-    const { target, model } = after;
-    if (after.inEffect) {
-      await ctx.event(
-        obj,
-        'Normal',
-        'PromotionInEffect',
-        'Promote',
-        `InferenceService ${target} now serves model ${model.version} (its spec.model matches the recorded promotion)`,
-      );
-    } else {
-      await ctx.event(
-        obj,
-        'Warning',
-        'PromotionReverted',
-        'Promote',
-        `InferenceService ${target} no longer has spec.model ${specModelText(model)}; model ${model.version} is not applied again`,
-      );
-    }
-  }
-
-  function targetRef(name: string, namespace: string, resourceVersion: string | undefined): TargetRef {
-    const ref = { apiVersion: apiVersionOf(targetType), kind: targetType.kind, name, namespace };
-    return resourceVersion ? { ...ref, resourceVersion } : ref;
-  }
-
-  function noteDigestTry(key: string, version: string, digest: Digest, now: Date): void {
-    const retry = 'retry' in digest && digest.retry;
-    digestTries.set(key, { version, ...(retry ? { retryAt: now.getTime() + PROMOTION_RETRY_MS } : {}) });
-  }
-
-  /**
-   * The model with its digest tried again when the last try failed for a
-   * passing reason, or this process has not tried it yet (after a restart).
-   */
-  async function digestAgain(
-    ctx: ReconcileContext,
-    obj: LearningPipelineObject,
-    model: LatestModel,
-    runs: readonly LearningPipelineRun[],
-    now: Date,
-  ): Promise<LatestModel> {
-    if (model.sha256 || model.promoted || (model.gate && !model.gate.passed)) return model;
-    const key = keyOf(obj.metadata);
-    const tried = digestTries.get(key);
-    const due =
-      !tried ||
-      tried.version !== model.version ||
-      (tried.retryAt !== undefined && tried.retryAt <= now.getTime());
-    if (!due) return model;
-    // the run may have left the history: then only the S3 object can tell
-    const run = runs.find((r) => r.id === model.runId) ?? {
-      id: model.version,
-      trigger: 'Manual',
-      phase: 'Succeeded',
-    };
-    const digest = await modelDigest(ctx.client, obj, run);
-    if (!digest) return model;
-    noteDigestTry(key, model.version, digest, now);
-    return withDigest(model, digest);
-  }
-}
-
-/** The target's generation and spec.model. */
-function targetView(obj: KubeObject): TargetView {
-  const model = (
-    obj as KubeObject & { spec?: { model?: { uri?: string; version?: string; sha256?: string } } }
-  ).spec?.model;
-  return { found: true, generation: obj.metadata.generation ?? 0, model: { ...model } };
 }
 
 /** Status fields a reconcile carries over unless it decides them anew. */
