@@ -3,10 +3,12 @@
 //            metrics, pending Kafka trigger events
 //   decide   requests.ts (which runs start, under suspend and
 //            concurrencyPolicy), runs.ts (each run one step forward),
-//            promotion.ts (register the model, promote it or not)
+//            promotion.ts + promote.ts (register the model, promote it
+//            or not, see whether the target serves it)
 //   apply    create step Jobs (deterministic names: idempotent), delete
 //            Jobs of cancelled runs and of runs that left the history,
-//            patch the target InferenceService's model, alerting rules
+//            apply the target InferenceService's spec.model (mode Patch;
+//            mode Record only records it), alerting rules
 //   report   status.ts, Events, CloudEvents, metrics; then acknowledge the
 //            Kafka events whose outcome status now records
 import { metaTime, Reason } from '../../operator/conditions.ts';
@@ -28,7 +30,6 @@ import {
   PIPELINE_LABEL,
 } from '../../operator/prometheus/generators/learningpipeline.ts';
 import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
-import { crd as inferenceServiceCrd } from '../inferenceservice/schema.ts';
 import { changedReady, publishReadyChange } from '../shared/ready-change.ts';
 import type { Blocker } from '../shared/skeleton-status.ts';
 import { readS3Artifact } from './artifact-store.ts';
@@ -38,8 +39,9 @@ import { artifactUri, outputPath, RUN_LABEL, stepJob, stepJobName } from './jobs
 import { PipelineMetrics } from './metrics.ts';
 import type { JobObject } from './observe.ts';
 import { attemptOf, attemptsByRun, podExitMessage, podStuckMessage } from './observe.ts';
+import { Promoter } from './promote.ts';
 import type { LatestModel } from './promotion.ts';
-import { promotionPatch, promotionVerdict, registerModel } from './promotion.ts';
+import { registerModel } from './promotion.ts';
 import type { RunRequest } from './requests.ts';
 import { planRequests } from './requests.ts';
 import type { AdvanceResult, AttemptObservation } from './runs.ts';
@@ -55,7 +57,6 @@ export type { LearningPipelineObject } from './jobs.ts';
 /** Pod states (image pulls, pending GPUs) do not enqueue the pipeline: look again this often while runs are active. */
 const ACTIVE_POLL_MS = 15_000;
 const TRIGGER_RETRY_MS = 5_000;
-const PROMOTION_RETRY_MS = 30_000;
 const MAX_REQUEUE_MS = 10 * 60_000;
 
 type Extra = { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
@@ -65,8 +66,8 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
   const resource = resourceTypeOf(crd);
   const ruleType = ruleObjectType(integrations.rules);
   const owns = uniqueTypes([ruleType, core.job]);
-  const targetType = resourceTypeOf(inferenceServiceCrd);
   const metrics = new PipelineMetrics(integrations.registry);
+  const promoter = new Promoter({ events: integrations.events, resource });
 
   return {
     name: 'learningpipeline',
@@ -220,57 +221,27 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
         if (run.phase !== 'Succeeded' || before?.phase === 'Succeeded' || !spec.model) continue;
         if (latestModel?.runId && newer(previousRuns, latestModel.runId, run)) continue;
         const { metrics: values, error } = await gateMetrics(ctx, obj, run);
-        const model = registerModel(spec, run, values, error);
+        const digest = await promoter.digest(ctx, obj, run, now);
+        const model = registerModel(spec, run, values, error, digest);
         if (model) {
           latestModel = model;
           registered.push(model);
         }
       }
+      // promote the latest model, and see whether the target serves the latest promotion
       const handled = { ...plan.handled };
-      let promotedNow: LatestModel | undefined;
-      const verdict = promotionVerdict(
-        spec,
-        latestModel,
-        obj.metadata.annotations ?? {},
-        handled.promoteRequest,
-      );
-      if (spec.promotion && verdict.action === 'promote' && latestModel) {
-        const target = spec.promotion.target;
-        try {
-          const found = await ctx.client.get(targetType, target, namespace);
-          if (!found) {
-            extra.push({
-              type: 'Promoted',
-              status: 'False',
-              reason: 'TargetNotFound',
-              message: `InferenceService ${target} does not exist in namespace ${namespace}; model ${latestModel.version} waits`,
-            });
-            waits.push(PROMOTION_RETRY_MS);
-          } else {
-            await ctx.client.patch(targetType, target, namespace, 'merge', promotionPatch(latestModel));
-            latestModel = { ...latestModel, promoted: true, promotionTime: metaTime(now) };
-            promotedNow = latestModel;
-            if (verdict.request) handled.promoteRequest = verdict.request;
-            extra.push({
-              type: 'Promoted',
-              status: 'True',
-              reason: 'ModelPromoted',
-              message: `model ${latestModel.version} was promoted to InferenceService ${target}`,
-            });
-          }
-        } catch (e) {
-          if (isTransient(e) || !(e instanceof KubeApiError)) throw e;
-          extra.push({
-            type: 'Promoted',
-            status: 'False',
-            reason: 'PromotionFailed',
-            message: `updating InferenceService ${target} failed: ${e.message}`,
-          });
-          waits.push(PROMOTION_RETRY_MS);
-        }
-      } else if (spec.promotion && verdict.action !== 'promote') {
-        extra.push({ type: 'Promoted', ...verdict.condition });
-      }
+      const promoted = await promoter.reconcile(ctx, obj, {
+        model: latestModel,
+        runs,
+        previous: previous?.promotion,
+        handledRequest: handled.promoteRequest,
+        now,
+      });
+      latestModel = promoted.model;
+      const promotion = promoted.promotion;
+      if (promoted.promoteRequest) handled.promoteRequest = promoted.promoteRequest;
+      if (promoted.condition) extra.push({ type: 'Promoted', ...promoted.condition });
+      waits.push(...promoted.waits);
 
       // report
       const lastSuccess = runs.filter((r) => r.phase === 'Succeeded').sort(byCompletion)[0];
@@ -293,6 +264,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
             ? { nextScheduleTime: metaTime(plan.nextScheduleTime) }
             : { nextScheduleTime: undefined }),
           ...(latestModel ? { latestModel } : {}),
+          ...(promotion ? { promotion } : {}),
           ...(lastSuccess && lastSuccess.completionTime
             ? { lastSuccessfulRun: { id: lastSuccess.id, completionTime: lastSuccess.completionTime } }
             : {}),
@@ -311,7 +283,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
           results,
         });
         for (const model of registered) await tellModel(ctx, obj, model);
-        if (promotedNow) await tellPromotion(ctx, obj, promotedNow);
+        await promoter.tell(ctx, obj, promoted, previous?.promotion);
         for (const run of runs) {
           const before = previousRuns.find((r) => r.id === run.id);
           if (run.phase === 'Failed' && before?.phase !== 'Failed') metrics.runFailed(labels);
@@ -357,6 +329,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
 
     async finalize(ctx, obj) {
       const key = keyOf(obj.metadata);
+      promoter.forget(key);
       await integrations.triggers?.stop(key);
       if (integrations.triggers && obj.spec.triggers?.kafka) {
         await integrations.triggers.deleteGroup(
@@ -564,34 +537,13 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       data: { ...model },
     });
   }
-
-  async function tellPromotion(
-    ctx: ReconcileContext,
-    obj: LearningPipelineObject,
-    model: LatestModel,
-  ): Promise<void> {
-    const target = obj.spec.promotion?.target ?? '';
-    await ctx.event(
-      obj,
-      'Normal',
-      'ModelPromoted',
-      'Promote',
-      `Model ${model.version} was promoted to InferenceService ${target}, which rolls it out as a canary`,
-    );
-    integrations.events.publish({
-      resource,
-      object: obj,
-      type: EventType.ModelPromoted,
-      discriminator: model.version,
-      data: { version: model.version, uri: model.uri, target, metrics: model.metrics },
-    });
-  }
 }
 
 /** Status fields a reconcile carries over unless it decides them anew. */
 function keptFields(previous: LearningPipelineStatus | undefined) {
   const out: Partial<LearningPipelineStatus> = {};
   if (previous?.latestModel) out.latestModel = previous.latestModel;
+  if (previous?.promotion) out.promotion = previous.promotion;
   if (previous?.lastSuccessfulRun) out.lastSuccessfulRun = previous.lastSuccessfulRun;
   if (previous?.lastScheduleTime) out.lastScheduleTime = previous.lastScheduleTime;
   if (previous?.nextScheduleTime) out.nextScheduleTime = previous.nextScheduleTime;

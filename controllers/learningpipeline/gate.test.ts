@@ -10,6 +10,11 @@ describe('parseMetrics', () => {
     expect(parseMetrics(' {} \n')).toEqual({ metrics: {} });
   });
 
+  it('leaves out the model digest a step that writes both reports next to its metrics', () => {
+    const sha256 = 'ab'.repeat(32);
+    expect(parseMetrics(JSON.stringify({ auc: 0.95, sha256 }))).toEqual({ metrics: { auc: 0.95 } });
+  });
+
   it('rejects what is not a JSON object', () => {
     for (const text of ['', 'auc=0.9', '[1,2]', 'null', '0.95', '"x"']) {
       expect(parseMetrics(text), text).toHaveProperty('error');

@@ -1,6 +1,7 @@
 // Pure: the promotion gate. A step reports its metrics as a flat JSON object
 // of numbers in its termination message (/dev/termination-log, capped by the
-// kubelet at 4096 bytes); the gate checks one metric against min/max.
+// kubelet at 4096 bytes; a "sha256" string there is the model digest, not a
+// metric); the gate checks one metric against min/max.
 import type { PodObject } from '../../operator/kube/workloads.ts';
 
 /** The kubelet keeps at most this much of a termination message. */
@@ -23,7 +24,8 @@ export function parseMetrics(text: string): MetricsResult {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     return { error: 'metrics must be a JSON object of numbers, e.g. {"auc": 0.95}' };
   }
-  const entries = Object.entries(parsed);
+  // a string sha256 is the model's digest (digest.ts), reported by a step that writes both
+  const entries = Object.entries(parsed).filter(([k, v]) => !(k === 'sha256' && typeof v === 'string'));
   if (entries.length > MAX_METRICS) {
     return { error: `metrics have ${entries.length} keys, more than ${MAX_METRICS}` };
   }

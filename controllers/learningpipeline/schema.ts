@@ -16,6 +16,7 @@ import {
   pvcLocation,
   resources,
   s3Location,
+  sha256,
   statusObject,
   statusPhase,
   timeZone,
@@ -40,6 +41,8 @@ export const stepPhases = [
   'Cancelled',
 ] as const;
 export const runTriggers = ['Created', 'Schedule', 'Event', 'Manual'] as const;
+/** How a promotion reaches the target InferenceService (spec.promotion.mode). */
+export const promotionModes = ['Patch', 'Record'] as const;
 
 /** Annotation that requests a run (trigger Manual) whenever its value changes, e.g. to a timestamp. */
 export const RUN_ANNOTATION = 'ymera.io/run';
@@ -243,8 +246,13 @@ const promotion = s.object(
     ),
     policy: s.enum(['Manual', 'Auto'], {
       description:
-        'Auto: a model that passes the gate is rolled out to the target as a canary. Manual: it is only recorded in status.latestModel; promote by copying its uri and version into the target.',
+        'Auto: a model that passes the gate (and whose sha256 is known) is promoted at once. Manual: it waits in status.latestModel until the annotation ymera.io/promote names its version.',
       default: 'Manual',
+    }),
+    mode: s.enum(promotionModes, {
+      description:
+        "How a promotion reaches the target. Patch: the operator server-side applies the target's spec.model (uri, version, sha256; field manager ymera-operator), which rolls it out as a canary; once per model version, so a revert (e.g. by Argo CD self-heal) is reported, not fought. Record: for targets managed from Git (Argo CD, Flux) the operator never writes the target; it records the spec.model to commit in status.promotion, an Event and a model.promoted CloudEvent, and reports when the target's spec.model matches it.",
+      default: 'Patch',
     }),
     gate: s.optional(
       s.object(
@@ -418,7 +426,17 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
       {
         version: s.string({ description: 'Model version (derived from the run ID).', maxLength: 63 }),
         uri: s.string({ description: 'URI of the model file.', maxLength: 2048 }),
-        sha256: s.optional(s.string({ description: 'SHA-256 of the model file.', maxLength: 64 })),
+        sha256: s.optional(
+          sha256(
+            'SHA-256 of the model file: computed by the operator from an S3 artifact, or reported by the step that wrote it (its termination message, {"sha256": "<64 hex digits>"}). Promotion pins it in the target.',
+          ),
+        ),
+        sha256Error: s.optional(
+          s.string({
+            description: 'Why the SHA-256 of the model file is unknown; such a model is not promoted.',
+            maxLength: 1024,
+          }),
+        ),
         runId: s.optional(s.string({ description: 'Run that produced the model.', maxLength: 63 })),
         metrics: s.optional(
           s.map(s.number({}), {
@@ -437,10 +455,52 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
             { description: 'Outcome of promotion.gate for this model.' },
           ),
         ),
-        promoted: s.optional(s.boolean({ description: 'Whether this model was promoted to the target.' })),
+        promoted: s.optional(
+          s.boolean({
+            description:
+              'Whether this model was promoted: applied to the target (mode Patch) or recorded for Git (mode Record). status.promotion says whether the target serves it.',
+          }),
+        ),
         promotionTime: s.optional(s.dateTime({ description: 'When it was promoted.' })),
       },
       { description: 'The model produced by the latest successful run.' },
+    ),
+  ),
+  promotion: s.optional(
+    s.object(
+      {
+        mode: s.enum(promotionModes, {
+          description: 'How it was promoted (spec.promotion.mode at the time).',
+        }),
+        target: s.string({ description: 'Name of the InferenceService.', maxLength: 253 }),
+        model: s.object(
+          {
+            uri: s.string({ description: 'URI of the model file.', maxLength: 2048 }),
+            version: s.string({ description: 'Model version.', maxLength: 63 }),
+            sha256: sha256('SHA-256 of the model file.'),
+          },
+          {
+            description:
+              "Exactly the fields of the target's spec.model this promotion sets (mode Record: what to commit to Git).",
+          },
+        ),
+        promotionTime: s.dateTime({ description: 'When it was promoted (applied or recorded).' }),
+        targetGeneration: s.optional(
+          s.integer({
+            description:
+              'metadata.generation of the target after the operator applied the model (mode Patch).',
+            minimum: 0,
+          }),
+        ),
+        inEffect: s.boolean({ description: "Whether the target's spec.model was last seen equal to model." }),
+        effectiveTime: s.optional(
+          s.dateTime({ description: "When the target's spec.model was first seen equal to model." }),
+        ),
+      },
+      {
+        description:
+          'The latest promotion and whether the target serves it. It stays while a newer model waits for its gate or approval.',
+      },
     ),
   ),
   nextScheduleTime: s.optional(s.dateTime({ description: 'When the next scheduled run is due.' })),

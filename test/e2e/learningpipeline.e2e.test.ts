@@ -2,15 +2,18 @@
 // as Jobs in dependency order (the GPU step on a GPU node) and the run
 // succeeds; a failing step is retried retry.limit times, then fails the run
 // and skips its dependents; an event on the trigger topic starts exactly one
-// run; a model that passes its gate is promoted into the InferenceService,
-// one that fails it is not; an operator killed mid-run resumes it without
-// duplicate Jobs.
+// run; a model that passes its gate is promoted into the InferenceService
+// with its sha256 pinned (reported by the step on a PVC, hashed by the
+// operator from MinIO), one that fails it or whose sha256 is unknown is not;
+// mode Record leaves the InferenceService to Git and says when it serves the
+// model, mode Patch reports a revert instead of fighting it; an operator
+// killed mid-run resumes it without duplicate Jobs.
 //
 // kwok pods run nothing: a Job's pod succeeds after ~2s; the annotations
 // ymera.io/simulate (fail), ymera.io/simulate-delay and
 // ymera.io/simulate-termination-message (the metrics a step "writes") are put
 // on step pods through spec.steps[].podAnnotations (test/e2e/cluster/README.md).
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,11 +65,32 @@ interface Pipeline {
     latestModel?: {
       version: string;
       uri: string;
+      sha256?: string;
+      sha256Error?: string;
       metrics?: Record<string, number>;
       gate?: { passed: boolean; message?: string };
       promoted?: boolean;
     };
+    promotion?: {
+      mode: string;
+      target: string;
+      model: ServiceModel;
+      inEffect: boolean;
+      effectiveTime?: string;
+    };
   };
+}
+interface ServiceModel {
+  uri: string;
+  version: string;
+  sha256?: string;
+}
+interface Service {
+  metadata: {
+    generation: number;
+    managedFields?: { manager: string; operation: string; fieldsV1?: Record<string, unknown> }[];
+  };
+  spec: { model: ServiceModel };
 }
 interface Job {
   metadata: { name: string; labels: Record<string, string> };
@@ -87,6 +111,43 @@ const getPipeline = (name: string) => getJson<Pipeline>(['get', ...ref(name)]);
 const condition = (p: Pipeline | undefined, type: string) =>
   p?.status?.conditions?.find((c) => c.type === type);
 const stepOf = (run: Run | undefined, name: string) => run?.steps?.find((s) => s.name === name);
+const getService = (name: string) =>
+  getJson<Service>(['get', '-n', ns, '--show-managed-fields', `inferenceservice.ymera.io/${name}`]);
+
+/** A small InferenceService serving v1 of a demo model. */
+const service = (name: string) => ({
+  apiVersion: 'ymera.io/v1alpha1',
+  kind: 'InferenceService',
+  metadata: { name, namespace: ns },
+  spec: { model: { uri: 's3://ymera-models/demo/v1/model.onnx', version: 'v1' } },
+});
+
+/** pipeline() on the PVC (the operator cannot read it), promoting to `target`; b reports `report`. */
+function pvcPipeline(name: string, target: string, mode: string, report?: string) {
+  const p = pipeline(
+    name,
+    { model: { name: 'demo', outputArtifact: 'model' }, promotion: { target, policy: 'Auto', mode } },
+    report ? { b: { podAnnotations: { 'ymera.io/simulate-termination-message': report } } } : {},
+  );
+  (p.spec as Record<string, unknown>).artifacts = { pvc: { claimName: 'ml-artifacts', path: name } };
+  return p;
+}
+
+/** The CloudEvents about one pipeline, once `ready` holds for them. */
+function cloudEventsOf(name: string, ready: (events: CloudEvent[]) => boolean) {
+  return eventually(`the CloudEvents of ${name}`, async () => {
+    const messages = await readTopic({
+      brokers: kafkaBrokers(),
+      topic: 'ymera.events.learningpipeline',
+      count: 100_000,
+      timeoutMs: 4_000,
+    });
+    const mine = messages
+      .filter((m) => m.key === `${ns}/${name}`)
+      .map((m) => JSON.parse(m.value) as CloudEvent);
+    return ready(mine) ? mine : undefined;
+  });
+}
 
 async function jobsOf(pipeline: string): Promise<Job[]> {
   return (
@@ -231,6 +292,11 @@ describe('LearningPipeline', () => {
     const evaluate = sample.spec.steps.find((s) => s.name === 'evaluate');
     if (!evaluate) throw new Error('the sample has no evaluate step');
     evaluate.podAnnotations = { 'ymera.io/simulate-termination-message': '{"auc":0.95,"loss":0.12}' };
+    // the operator cannot read the PVC: the trainer reports its model's digest
+    const train = sample.spec.steps.find((s) => s.name === 'train');
+    if (!train) throw new Error('the sample has no train step');
+    const digest = createHash('sha256').update(`model of ${unique}`).digest('hex');
+    train.podAnnotations = { 'ymera.io/simulate-termination-message': JSON.stringify({ sha256: digest }) };
     await kubectlOk(['apply', '-f', '-'], toYaml([service, sample]));
     const name = sample.metadata.name;
 
@@ -278,17 +344,30 @@ describe('LearningPipeline', () => {
     expect(promoted.status?.latestModel).toMatchObject({
       version: run.id,
       uri: `pvc://ml-artifacts/fraud-detector/${run.id}/train/model.onnx`,
+      sha256: digest,
       metrics: { auc: 0.95, loss: 0.12 },
       gate: { passed: true },
     });
     expect(condition(promoted, 'Promoted')).toMatchObject({ status: 'True', reason: 'ModelPromoted' });
-    const target = await getJson<{ spec: { model: { uri: string; version: string } } }>([
-      'get',
-      '-n',
-      ns,
-      'inferenceservice.ymera.io/fraud-detector',
-    ]);
-    expect(target?.spec.model).toMatchObject({ uri: promoted.status?.latestModel?.uri, version: run.id });
+    const target = await getService('fraud-detector');
+    expect(target?.spec.model).toMatchObject({
+      uri: promoted.status?.latestModel?.uri,
+      version: run.id,
+      sha256: digest,
+    });
+    // server-side applied: the operator's Apply entry owns spec.model's uri, version and sha256, nothing else
+    const applied = target?.metadata.managedFields?.find(
+      (m) => m.manager === 'ymera-operator' && m.operation === 'Apply',
+    );
+    expect(applied?.fieldsV1).toEqual({
+      'f:spec': { 'f:model': { 'f:uri': {}, 'f:version': {}, 'f:sha256': {} } },
+    });
+    expect(promoted.status?.promotion).toMatchObject({
+      mode: 'Patch',
+      target: 'fraud-detector',
+      model: { uri: promoted.status?.latestModel?.uri, version: run.id, sha256: digest },
+      inEffect: true,
+    });
     const reasons = (await eventsAbout(ns, name)).map((e) => e.reason);
     expect(reasons).toEqual(
       expect.arrayContaining(['RunStarted', 'RunSucceeded', 'ModelRegistered', 'ModelPromoted']),
@@ -313,6 +392,11 @@ describe('LearningPipeline', () => {
     expect(cloudEvents.find((e) => e.type.endsWith('.run.finished'))?.data).toMatchObject({
       run: run.id,
       phase: 'Succeeded',
+    });
+    expect(cloudEvents.find((e) => e.type.endsWith('.model.promoted'))?.data).toMatchObject({
+      mode: 'Patch',
+      sha256: digest,
+      model: { version: run.id, sha256: digest },
     });
   });
 
@@ -554,6 +638,10 @@ describe('LearningPipeline', () => {
       credentials: { accessKeyId, secretAccessKey },
     });
     await store.put(`e2e/${ns}/${name}/${run.id}/c/metrics.json`, Buffer.from('{"auc":0.97}'));
+    // the model step's upload (b "wrote" it); the operator hashes the object itself
+    const modelBytes = randomBytes(3 * 1024 * 1024 + 17);
+    const digest = createHash('sha256').update(modelBytes).digest('hex');
+    await store.put(`e2e/${ns}/${name}/${run.id}/b/model.onnx`, modelBytes);
     store.close();
 
     const waiting = await eventually('the model to be registered', async () => {
@@ -563,6 +651,7 @@ describe('LearningPipeline', () => {
     expect(waiting.status?.latestModel).toMatchObject({
       version: run.id,
       uri: `s3://ymera-artifacts/e2e/${ns}/${name}/${run.id}/b/model.onnx`,
+      sha256: digest,
       metrics: { auc: 0.97 },
       gate: { passed: true },
       promoted: false,
@@ -582,13 +671,138 @@ describe('LearningPipeline', () => {
       return got?.status?.latestModel?.promoted ? got : undefined;
     });
     expect(condition(promoted, 'Promoted')).toMatchObject({ status: 'True' });
-    const after = await getJson<{ spec: { model: { version: string; uri: string } } }>([
-      'get',
-      '-n',
-      ns,
-      'inferenceservice.ymera.io/manual-target',
-    ]);
-    expect(after?.spec.model).toMatchObject({ version: run.id, uri: promoted.status?.latestModel?.uri });
+    const after = await getService('manual-target');
+    expect(after?.spec.model).toEqual({
+      format: 'onnx',
+      version: run.id,
+      uri: promoted.status?.latestModel?.uri,
+      sha256: digest,
+    });
+  });
+
+  it('does not promote a model whose sha256 is unknown, and says how to provide it', async () => {
+    const name = 'no-digest';
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      toYaml([service('no-digest-target'), pvcPipeline(name, 'no-digest-target', 'Patch')]),
+    );
+    const p = await eventually('the model to be registered', async () => {
+      const got = await getPipeline(name);
+      return got?.status?.latestModel && condition(got, 'Promoted') ? got : undefined;
+    });
+    expect(p.status?.latestModel?.sha256).toBeUndefined();
+    expect(p.status?.latestModel?.sha256Error).toMatch(/step b reported no sha256/);
+    expect(condition(p, 'Promoted')).toMatchObject({ status: 'False', reason: 'ModelDigestUnknown' });
+    expect(condition(p, 'Promoted')?.message).toContain('/dev/termination-log');
+    expect((await getService('no-digest-target'))?.spec.model).toEqual({
+      format: 'onnx',
+      uri: 's3://ymera-models/demo/v1/model.onnx',
+      version: 'v1',
+    });
+  });
+
+  it('mode Record: never writes the InferenceService, records the spec.model to commit, then sees it in effect', async () => {
+    const name = 'gitops';
+    const target = 'gitops-target';
+    const digest = createHash('sha256').update(`gitops ${unique}`).digest('hex');
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      toYaml([service(target), pvcPipeline(name, target, 'Record', JSON.stringify({ sha256: digest }))]),
+    );
+    const before = await eventually('the target to exist', () => getService(target));
+    const recorded = await eventually('the promotion to be recorded', async () => {
+      const got = await getPipeline(name);
+      return got?.status?.promotion ? got : undefined;
+    });
+    const version = recorded.status?.latestModel?.version ?? '';
+    const model = { uri: `pvc://ml-artifacts/${name}/${version}/b/model.onnx`, version, sha256: digest };
+    expect(recorded.status?.promotion).toMatchObject({ mode: 'Record', target, model, inEffect: false });
+    expect(recorded.status?.latestModel).toMatchObject({ promoted: true, sha256: digest });
+    expect(condition(recorded, 'Promoted')).toMatchObject({ status: 'True', reason: 'Recorded' });
+    expect(condition(recorded, 'Promoted')?.message).toContain(
+      `commit spec.model {uri: ${model.uri}, version: ${version}, sha256: ${digest}}`,
+    );
+    const events = await eventually('the PromotionRecorded Event', async () => {
+      const all = await eventsAbout(ns, name);
+      return all.some((e) => e.reason === 'PromotionRecorded') ? all : undefined;
+    });
+    expect(events.find((e) => e.reason === 'PromotionRecorded')?.note).toContain(digest);
+    const cloudEvents = await cloudEventsOf(name, (all) =>
+      all.some((e) => e.type.endsWith('.model.promoted')),
+    );
+    expect(cloudEvents.find((e) => e.type.endsWith('.model.promoted'))?.data).toMatchObject({
+      mode: 'Record',
+      target,
+      model,
+    });
+    // the InferenceService was not written: same generation, same model, no ymera-operator Apply entry
+    const untouched = await getService(target);
+    expect(untouched?.metadata.generation).toBe(before.metadata.generation);
+    expect(untouched?.spec.model).toEqual(before.spec.model);
+    expect(
+      untouched?.metadata.managedFields?.some(
+        (m) => m.operation === 'Apply' && m.manager === 'ymera-operator',
+      ),
+    ).toBe(false);
+
+    // the Git bot commits it and Argo CD syncs: the target now has the recorded spec.model
+    await kubectlOk(
+      ['apply', '--server-side', '--force-conflicts', '--field-manager=argocd-controller', '-f', '-'],
+      toYaml([{ ...service(target), spec: { model } }]),
+    );
+    const inEffect = await eventually('the promotion to be in effect', async () => {
+      const got = await getPipeline(name);
+      return got?.status?.promotion?.inEffect ? got : undefined;
+    });
+    expect(inEffect.status?.promotion?.effectiveTime).toBeDefined();
+    expect(condition(inEffect, 'Promoted')).toMatchObject({ status: 'True', reason: 'ModelPromoted' });
+    await eventually('the PromotionInEffect Event', async () =>
+      (await eventsAbout(ns, name)).some((e) => e.reason === 'PromotionInEffect'),
+    );
+  });
+
+  it('mode Patch: a revert by another field manager (Argo CD self-heal) is reported, not fought', async () => {
+    const name = 'reverted';
+    const target = 'reverted-target';
+    const digest = createHash('sha256').update(`reverted ${unique}`).digest('hex');
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      toYaml([service(target), pvcPipeline(name, target, 'Patch', JSON.stringify({ sha256: digest }))]),
+    );
+    const promoted = await eventually('the model to be promoted', async () => {
+      const got = await getPipeline(name);
+      return got?.status?.promotion?.inEffect ? got : undefined;
+    });
+    expect((await getService(target))?.spec.model).toMatchObject({ sha256: digest });
+    // Argo CD syncs Git's spec.model back, taking the fields over
+    await kubectlOk(
+      ['apply', '--server-side', '--force-conflicts', '--field-manager=argocd-controller', '-f', '-'],
+      toYaml([service(target)]),
+    );
+    const reverted = await getService(target);
+    expect(reverted?.spec.model).toMatchObject({ version: 'v1', sha256: digest }); // the pin outlived the revert
+    // the target's changes do not enqueue the pipeline (a resync would): nudge it
+    await kubectlOk(['annotate', '--overwrite', ...ref(name), `e2e/nudge=${Date.now()}`]);
+    const seen = await eventually('the revert to be reported', async () => {
+      const got = await getPipeline(name);
+      return condition(got, 'Promoted')?.reason === 'PromotionReverted' ? got : undefined;
+    });
+    expect(condition(seen, 'Promoted')).toMatchObject({ status: 'False' });
+    expect(condition(seen, 'Promoted')?.message).toContain('not applied again');
+    expect(seen.status?.promotion).toMatchObject({
+      mode: 'Patch',
+      inEffect: false,
+      model: { sha256: digest },
+    });
+    expect(seen.status?.latestModel?.version).toBe(promoted.status?.latestModel?.version);
+    // the reconcile that saw the revert did not apply the model again; it gave up the sha256 pin
+    // Argo CD left behind (v1's file would not match it): exactly Git's spec.model stands
+    const after = await getService(target);
+    expect(after?.spec.model).toEqual({ format: 'onnx', ...service(target).spec.model });
+    expect(
+      after?.metadata.managedFields?.some((m) => m.manager === 'ymera-operator' && m.operation === 'Apply'),
+    ).toBe(false);
+    expect((await eventsAbout(ns, name)).map((e) => e.reason)).toContain('PromotionReverted');
   });
 
   it('resumes a run after the operator is killed mid-run, without duplicate Jobs', async () => {
