@@ -5,6 +5,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { IDENTITY_ENV } from './operator-identity.ts';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -94,7 +95,32 @@ export interface OperatorProcess {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
-/** Starts `node operator/main.ts` with the given extra flags. */
+/**
+ * The environment an operator process runs with: the chart's ServiceAccount
+ * (operator-identity.ts; a permission the chart lacks fails the test), and
+ * the chart's leader-election Lease, the only one that ServiceAccount may
+ * hold. Test files run one at a time, so they share that Lease.
+ */
+export function operatorEnv(): { KUBECONFIG: string; POD_NAMESPACE: string; YMERA_LEASE_NAME: string } {
+  const need = (name: string) => {
+    const v = process.env[name];
+    if (!v) throw new Error(`${name} is unset: the e2e global setup (global-setup.ts) exports it`);
+    return v;
+  };
+  return {
+    KUBECONFIG: need(IDENTITY_ENV.kubeconfig),
+    POD_NAMESPACE: need(IDENTITY_ENV.leaseNamespace),
+    YMERA_LEASE_NAME: need(IDENTITY_ENV.leaseName),
+  };
+}
+
+/** The Lease operator processes elect their leader with (see operatorEnv). */
+export function operatorLease(): { namespace: string; name: string } {
+  const env = operatorEnv();
+  return { namespace: env.POD_NAMESPACE, name: env.YMERA_LEASE_NAME };
+}
+
+/** Starts `node operator/main.ts` with the given extra flags, as the chart's ServiceAccount. */
 export async function startOperator(identity: string, flags: string[] = []): Promise<OperatorProcess> {
   const metricsPort = await freePort();
   const healthPort = await freePort();
@@ -108,7 +134,10 @@ export async function startOperator(identity: string, flags: string[] = []): Pro
       `--identity=${identity}`,
       ...flags,
     ],
-    { env: { ...process.env, HOSTNAME: identity, POD_NAME: identity }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: { ...process.env, ...operatorEnv(), HOSTNAME: identity, POD_NAME: identity },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
