@@ -886,13 +886,14 @@ describe('the chart ServiceAccount in the cluster (the identity of every e2e ope
 
   clusterIt(`may not do what the operator never does${suffix}`, async () => {
     const { namespace: releaseNs, fullname } = OPERATOR_RELEASE;
+    // TYPE/NAME is a name for can-i; subresources go in --subresource
     const denied: string[][] = [
       ['create', 'serviceaccounts', '-A'],
       ['delete', 'serviceaccounts', '-A'],
-      ['create', 'serviceaccounts/token', '-A'],
+      ['create', 'serviceaccounts', '--subresource=token', '-A'],
       ['patch', 'nodes'],
       ['list', 'nodes'],
-      ['create', 'pods/eviction', '-A'],
+      ['create', 'pods', '--subresource=eviction', '-A'],
       ['list', 'secrets', '-A'],
       ['watch', 'secrets', '-A'],
       ['create', 'secrets', '-A'],
@@ -928,6 +929,27 @@ describe('the chart ServiceAccount in the cluster (the identity of every e2e ope
     ).toBe(true);
     expect(await canI('update', `leases.coordination.k8s.io/${fullname}`, '-n', releaseNs)).toBe(true);
   });
+
+  clusterIt(
+    `is who the operator processes authenticate as, and the API server enforces it${suffix}`,
+    async () => {
+      const file = process.env[IDENTITY_ENV.kubeconfig] ?? '';
+      const who = await run(bin('kubectl'), [
+        '--kubeconfig',
+        file,
+        'auth',
+        'whoami',
+        '-o',
+        'jsonpath={.status.userInfo.username}',
+      ]);
+      expect(who.code, who.stderr).toBe(0);
+      expect(who.stdout).toBe(user);
+      // a real request, not only the authorizer's answer: listing Secrets is refused
+      const list = await run(bin('kubectl'), ['--kubeconfig', file, 'get', 'secrets', '-A']);
+      expect(list.code).not.toBe(0);
+      expect(list.stderr).toMatch(/Forbidden|cannot list resource "secrets"/);
+    },
+  );
 
   clusterIt(`may touch only resource types the operator's code names${suffix}`, async () => {
     const r = await run(bin('kubectl'), [

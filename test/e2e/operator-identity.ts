@@ -52,7 +52,6 @@ export function installOperatorIdentity(repo: string, stateDir: string): Record<
       '--create-namespace',
       '--skip-crds',
       '--history-max=3',
-      '--wait=false',
       `--set=fullnameOverride=${fullname}`,
       '--set=replicas=0',
       '--set=metrics.service.enabled=false',

@@ -120,8 +120,22 @@ export function operatorLease(): { namespace: string; name: string } {
   return { namespace: env.POD_NAMESPACE, name: env.YMERA_LEASE_NAME };
 }
 
-/** Starts `node operator/main.ts` with the given extra flags, as the chart's ServiceAccount. */
-export async function startOperator(identity: string, flags: string[] = []): Promise<OperatorProcess> {
+/** Log lines of API requests the operator's ServiceAccount was refused (a permission the chart lacks). */
+export function forbiddenRequests(logs: string): string[] {
+  return logs.split('\n').filter((l) => /is forbidden: User \\?"system:serviceaccount:/.test(l));
+}
+
+/**
+ * Starts `node operator/main.ts` with the given extra flags, as the chart's
+ * ServiceAccount. stop() fails when the API server refused the operator any
+ * request (some refusals are only logged, e.g. an Event that could not be
+ * recorded), unless allowForbidden says the test provokes them.
+ */
+export async function startOperator(
+  identity: string,
+  flags: string[] = [],
+  opts: { allowForbidden?: boolean } = {},
+): Promise<OperatorProcess> {
   const metricsPort = await freePort();
   const healthPort = await freePort();
   const child = spawn(
@@ -159,7 +173,16 @@ export async function startOperator(identity: string, flags: string[] = []): Pro
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);
-      return exited;
+      const code = await exited;
+      const refused = opts.allowForbidden ? [] : forbiddenRequests(out);
+      if (refused.length > 0) {
+        throw new Error(
+          `operator ${identity} was refused ${refused.length} API request(s); the chart's RBAC ` +
+            `(charts/ymera-operator/templates/clusterrole.yaml, role.yaml) lacks a grant:\n` +
+            refused.slice(0, 5).join('\n'),
+        );
+      }
+      return code;
     },
   };
   await eventually(
