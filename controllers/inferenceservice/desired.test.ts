@@ -63,6 +63,8 @@ type PodTemplate = {
     }[];
     nodeSelector?: Record<string, string>;
     tolerations?: unknown[];
+    enableServiceLinks?: boolean;
+    automountServiceAccountToken?: boolean;
     volumes: { name: string; configMap?: { name: string; items: { key: string; path: string }[] } }[];
   };
 };
@@ -208,6 +210,9 @@ describe('InferenceService desired children', () => {
       items: [{ key: `${rev}.json`, path: 'runtime.json' }],
     });
     expect(c?.volumeMounts).toContainEqual({ name: 'config', mountPath: '/etc/ymera', readOnly: true });
+    // the runtime never calls the Kubernetes API: no token in the pod, no service env vars
+    expect(t.spec.automountServiceAccountToken).toBe(false);
+    expect(t.spec.enableServiceLinks).toBe(false);
     // CPU service: no GPU, no toleration, no GPU node selector
     expect(t.spec.nodeSelector).toBeUndefined();
     expect(t.spec.tolerations).toBeUndefined();

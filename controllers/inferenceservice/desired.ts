@@ -384,6 +384,8 @@ export function deployment(
     containers: [container],
     securityContext: RESTRICTED_POD_SECURITY,
     enableServiceLinks: false,
+    // the runtime never calls the Kubernetes API: a mounted token would only be something to steal
+    automountServiceAccountToken: false,
     terminationGracePeriodSeconds: 30,
     volumes: [
       {

@@ -1,10 +1,12 @@
 // Brings up the local stack (cluster, Kafka, Prometheus, S3 — or checks the
 // cluster KUBECONFIG names when YMERA_USE_EXISTING_CLUSTER=1), installs the
-// CRDs, and hands endpoints and binaries to the test workers through the
-// environment.
+// CRDs and the chart's ServiceAccount and RBAC (operator-identity.ts), and
+// hands endpoints, binaries and the operator's kubeconfig to the test workers
+// through the environment.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installOperatorIdentity } from './operator-identity.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -38,4 +40,6 @@ export default function setup(): void {
     path.join(repo, 'crds'),
   );
   kubectl('wait', '--for=condition=Established', '--timeout=60s', '-f', path.join(repo, 'crds'));
+  const stateDir = process.env.YMERA_STATE_DIR ?? path.join(repo, '.tmp');
+  Object.assign(process.env, installOperatorIdentity(repo, stateDir));
 }

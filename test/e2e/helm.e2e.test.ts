@@ -9,7 +9,11 @@ import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { core } from '../../operator/kube/resources.ts';
+import { httpRoute } from '../../operator/kube/gateway.ts';
+import { prometheusRule } from '../../operator/prometheus/resources.ts';
 import { RUNTIME_COMMAND } from '../../operator/version.ts';
+import { IDENTITY_ENV, OPERATOR_RELEASE } from './operator-identity.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 const chartDir = path.join(repoRoot, 'charts', 'ymera-operator');
@@ -175,10 +179,6 @@ function permissions(rules: PolicyRule[]): string[] {
   return [...out].sort();
 }
 
-function expand(groupResources: string[], verbs: string[]): string[] {
-  return groupResources.flatMap((gr) => verbs.map((v) => `${gr} ${v}`));
-}
-
 const ymeraResources = [
   'inferenceservices',
   'learningpipelines',
@@ -187,46 +187,6 @@ const ymeraResources = [
   'backuppolicies',
   'restores',
 ];
-const childVerbs = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
-
-/** What the operator needs and nothing more (secrets behind rbac.secretsAccess). */
-function expectedOperatorPermissions(secrets: boolean): string[] {
-  return [
-    ...expand(
-      ymeraResources.map((r) => `ymera.io/${r}`),
-      ['get', 'list', 'watch', 'update', 'patch'],
-    ),
-    ...expand(
-      ymeraResources.map((r) => `ymera.io/${r}/status`),
-      ['get', 'update', 'patch'],
-    ),
-    ...expand(
-      ymeraResources.map((r) => `ymera.io/${r}/finalizers`),
-      ['update'],
-    ),
-    ...expand(['core/events', 'events.k8s.io/events'], ['create', 'patch']),
-    ...expand(
-      [
-        'apps/deployments',
-        'core/services',
-        'core/configmaps',
-        'core/serviceaccounts',
-        'autoscaling/horizontalpodautoscalers',
-        'policy/poddisruptionbudgets',
-        'batch/jobs',
-        'monitoring.coreos.com/prometheusrules',
-        'gateway.networking.k8s.io/httproutes',
-      ],
-      childVerbs,
-    ),
-    ...expand(['core/pods'], ['get', 'list', 'watch']),
-    ...expand(['core/pods/eviction'], ['create']),
-    ...expand(['core/nodes'], ['get', 'list', 'watch', 'patch']),
-    ...expand(['core/namespaces'], ['get', 'list', 'watch']),
-    ...expand(['apiextensions.k8s.io/customresourcedefinitions'], ['get', 'list', 'watch']),
-    ...(secrets ? ['core/secrets get'] : []),
-  ].sort();
-}
 
 /**
  * Violations of the `restricted` Pod Security Standard (policy version
@@ -494,18 +454,71 @@ describe('helm chart', () => {
     }
   });
 
-  it('grants the operator exactly the permissions it needs (least privilege)', async () => {
+  // Which permissions suffice is proven by the e2e suite itself: every operator
+  // process it starts runs as this chart's ServiceAccount (operator-identity.ts).
+  // These tests pin what must stay out, and the switches that add to it.
+  it('binds the ClusterRole to the ServiceAccount and grants no node, eviction or ServiceAccount access by default', () => {
     const role = find(objs, 'ClusterRole', 'ymera-operator');
-    expect(permissions(rulesOf(role))).toEqual(expectedOperatorPermissions(true));
     const binding = find(objs, 'ClusterRoleBinding');
     expect(binding.roleRef).toMatchObject({ kind: 'ClusterRole', name: role.metadata.name });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'ymera-operator', namespace }]);
+    const granted = permissions(rulesOf(role));
+    for (const p of granted) {
+      expect(p).not.toMatch(/^core\/(nodes|pods\/eviction|serviceaccounts|namespaces|events) /);
+    }
+    // pods are read by label selector, never written
+    expect(granted.filter((p) => p.startsWith('core/pods'))).toEqual(['core/pods list', 'core/pods watch']);
+    // every write to a ymera resource is a patch; update only where admission asks for it
+    expect(granted.filter((p) => p.startsWith('ymera.io/') && / (update|create|delete)$/.test(p))).toEqual([
+      'ymera.io/inferenceservices/finalizers update',
+      'ymera.io/learningpipelines/finalizers update',
+    ]);
+    expect(granted.filter((p) => p.startsWith('core/secrets'))).toEqual(['core/secrets get']);
+    // the two optional-API CRDs, by name, get only
+    const crdRule = rulesOf(role).find((r) => r.resources?.includes('customresourcedefinitions'));
+    expect(crdRule).toEqual({
+      apiGroups: ['apiextensions.k8s.io'],
+      resources: ['customresourcedefinitions'],
+      resourceNames: ['prometheusrules.monitoring.coreos.com', 'httproutes.gateway.networking.k8s.io'],
+      verbs: ['get'],
+    });
+  });
 
-    // Secrets access is switchable.
-    const noSecrets = await render(['--set', 'rbac.secretsAccess=false']);
-    expect(permissions(rulesOf(find(noSecrets, 'ClusterRole', 'ymera-operator')))).toEqual(
-      expectedOperatorPermissions(false),
+  it('grants node cordon and pod eviction only with rbac.maintenancePlan=true', async () => {
+    const on = permissions(
+      rulesOf(find(await render(['--set', 'rbac.maintenancePlan=true']), 'ClusterRole', 'ymera-operator')),
     );
+    expect(on).toEqual(
+      expect.arrayContaining(['core/nodes patch', 'core/nodes list', 'core/pods/eviction create']),
+    );
+    const off = permissions(rulesOf(find(objs, 'ClusterRole', 'ymera-operator')));
+    expect(off.filter((p) => p.startsWith('core/nodes') || p.startsWith('core/pods/eviction'))).toEqual([]);
+  });
+
+  it('reads Secrets with get only: cluster-wide, in the listed namespaces only, or not at all', async () => {
+    const secretsIn = (o: Obj) => permissions(rulesOf(o)).filter((p) => p.startsWith('core/secrets'));
+    const listed = await render(['--set', 'rbac.secretsNamespaces={team-a,team-b}']);
+    expect(secretsIn(find(listed, 'ClusterRole', 'ymera-operator'))).toEqual([]);
+    const roles = listed.filter((o) => o.kind === 'Role' && o.metadata.name === 'ymera-operator-secrets');
+    expect(roles.map((r) => r.metadata.namespace)).toEqual(['team-a', 'team-b']);
+    for (const r of roles) expect(secretsIn(r)).toEqual(['core/secrets get']);
+    const bindings = listed.filter(
+      (o) => o.kind === 'RoleBinding' && o.metadata.name === 'ymera-operator-secrets',
+    );
+    expect(bindings.map((b) => b.metadata.namespace)).toEqual(['team-a', 'team-b']);
+    for (const b of bindings) {
+      expect(b.roleRef).toMatchObject({ kind: 'Role', name: 'ymera-operator-secrets' });
+      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'ymera-operator', namespace }]);
+    }
+    const none = await render([
+      '--set',
+      'rbac.secretsAccess=false',
+      '--set',
+      'rbac.secretsNamespaces={team-a}',
+    ]);
+    for (const o of none.filter((x) => x.kind === 'ClusterRole' || x.kind === 'Role')) {
+      expect(secretsIn(o), `${o.kind}/${o.metadata.name}`).toEqual([]);
+    }
   });
 
   it('keeps the leader-election Lease permissions in a Role in the release namespace', () => {
@@ -646,7 +659,7 @@ describe('helm chart', () => {
   });
 
   it.each([
-    { set: ['--set', 'replicas=0'], names: '/replicas' },
+    { set: ['--set', 'replicas=-1'], names: '/replicas' },
     { set: ['--set-string', 'replicas=two'], names: '/replicas' },
     { set: ['--set', 'logLevel=loud'], names: '/logLevel' },
     { set: ['--set', 'image.pullPolicy=Sometimes'], names: '/image/pullPolicy' },
@@ -654,6 +667,8 @@ describe('helm chart', () => {
     { set: ['--set', 'watchNamespaces={Not_A_Namespace}'], names: '/watchNamespaces' },
     { set: ['--set', 'replicaCount=3'], names: 'replicaCount' },
     { set: ['--set', 'rbac.secretsAccess=maybe'], names: '/rbac/secretsAccess' },
+    { set: ['--set', 'rbac.maintenancePlan=maybe'], names: '/rbac/maintenancePlan' },
+    { set: ['--set', 'rbac.secretsNamespaces={Team_A}'], names: '/rbac/secretsNamespaces' },
     {
       set: ['--set', 'replicas=3', '--set', 'leaderElection.enabled=false'],
       names: 'leaderElection.enabled',
@@ -690,6 +705,15 @@ describe('helm chart', () => {
     expect(plain.some((a) => a.startsWith('--kafka-brokers') || a.startsWith('--prometheus-url'))).toBe(
       false,
     );
+  });
+
+  it('runs no operator pod with replicas=0 (RBAC and ServiceAccount only, as the e2e suite installs it)', async () => {
+    const out = await render(['--set', 'replicas=0']);
+    expect(find<Deployment>(out, 'Deployment').spec.replicas).toBe(0);
+    expect(out.some((o) => o.kind === 'PodDisruptionBudget')).toBe(false);
+    expect(find(out, 'ClusterRoleBinding').subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'ymera-operator', namespace },
+    ]);
   });
 
   it('runs a single replica without leader election when asked', async () => {
@@ -844,3 +868,116 @@ async function ymeraCrds(dir: string): Promise<ChartCrd[]> {
   }
   return out;
 }
+
+// The release the e2e global setup installed (operator-identity.ts), whose
+// ServiceAccount every e2e operator process runs as: the suite's real runs
+// show its permissions suffice; here, that it has nothing the code never uses.
+describe('the chart ServiceAccount in the cluster (the identity of every e2e operator)', () => {
+  const user = process.env[IDENTITY_ENV.user];
+  const clusterIt = user ? it : it.skip;
+  const suffix = user ? '' : ` — SKIPPED: ${IDENTITY_ENV.user} is unset (no e2e global setup)`;
+  const canI = async (...args: string[]) => {
+    const r = await run(bin('kubectl'), ['auth', 'can-i', ...args, `--as=${user}`]);
+    // exit 0 = yes, 1 = no; anything else is a failed check
+    if (r.code !== 0 && !/^no\b/m.test(r.stdout))
+      throw new Error(`kubectl auth can-i ${args.join(' ')}: ${r.stderr}`);
+    return r.code === 0;
+  };
+
+  clusterIt(`may not do what the operator never does${suffix}`, async () => {
+    const { namespace: releaseNs, fullname } = OPERATOR_RELEASE;
+    // TYPE/NAME is a name for can-i; subresources go in --subresource
+    const denied: string[][] = [
+      ['create', 'serviceaccounts', '-A'],
+      ['delete', 'serviceaccounts', '-A'],
+      ['create', 'serviceaccounts', '--subresource=token', '-A'],
+      ['patch', 'nodes'],
+      ['list', 'nodes'],
+      ['create', 'pods', '--subresource=eviction', '-A'],
+      ['list', 'secrets', '-A'],
+      ['watch', 'secrets', '-A'],
+      ['create', 'secrets', '-A'],
+      ['create', 'pods', '-A'],
+      ['delete', 'pods', '-A'],
+      ['get', 'namespaces'],
+      ['update', 'inferenceservices.ymera.io', '-A'],
+      ['create', 'inferenceservices.ymera.io', '-A'],
+      ['delete', 'learningpipelines.ymera.io', '-A'],
+      ['update', 'deployments.apps', '-A'],
+      ['create', 'events', '-A'], // core Events: the operator writes events.k8s.io ones
+      ['patch', 'events.events.k8s.io', '-A'],
+      ['list', 'customresourcedefinitions.apiextensions.k8s.io'],
+      ['get', 'customresourcedefinitions.apiextensions.k8s.io/inferenceservices.ymera.io'],
+      ['create', 'leases.coordination.k8s.io', '-n', 'default'],
+      ['update', 'leases.coordination.k8s.io/someone-else', '-n', releaseNs],
+      ['create', 'roles.rbac.authorization.k8s.io', '-A'],
+      ['bind', 'clusterroles.rbac.authorization.k8s.io'],
+      ['escalate', 'clusterroles.rbac.authorization.k8s.io'],
+      ['impersonate', 'serviceaccounts', '-A'],
+      ['*', '*', '-A'],
+    ];
+    const allowed = [];
+    for (const args of denied) if (await canI(...args)) allowed.push(args.join(' '));
+    expect(allowed, 'the operator ServiceAccount may do these, which no code of it does').toEqual([]);
+    // the narrow grants it does have (reads by name only)
+    expect(await canI('get', 'secrets', '-n', 'default')).toBe(true); // rbac.secretsAccess defaults on
+    expect(
+      await canI(
+        'get',
+        `customresourcedefinitions.apiextensions.k8s.io/${prometheusRule.plural}.${prometheusRule.group}`,
+      ),
+    ).toBe(true);
+    expect(await canI('update', `leases.coordination.k8s.io/${fullname}`, '-n', releaseNs)).toBe(true);
+  });
+
+  clusterIt(
+    `is who the operator processes authenticate as, and the API server enforces it${suffix}`,
+    async () => {
+      const file = process.env[IDENTITY_ENV.kubeconfig] ?? '';
+      const who = await run(bin('kubectl'), [
+        '--kubeconfig',
+        file,
+        'auth',
+        'whoami',
+        '-o',
+        'jsonpath={.status.userInfo.username}',
+      ]);
+      expect(who.code, who.stderr).toBe(0);
+      expect(who.stdout).toBe(user);
+      // a real request, not only the authorizer's answer: listing Secrets is refused
+      const list = await run(bin('kubectl'), ['--kubeconfig', file, 'get', 'secrets', '-A']);
+      expect(list.code).not.toBe(0);
+      expect(list.stderr).toMatch(/Forbidden|cannot list resource "secrets"/);
+    },
+  );
+
+  clusterIt(`may touch only resource types the operator's code names${suffix}`, async () => {
+    const r = await run(bin('kubectl'), [
+      'auth',
+      'can-i',
+      '--list',
+      `--as=${user}`,
+      '-n',
+      OPERATOR_RELEASE.namespace,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    // the types of operator/kube/resources.ts (the client's inventory), the ymera CRDs and the optional APIs
+    const known = new Set([
+      ...Object.values(core).map((t) => `${t.plural}${t.group ? `.${t.group}` : ''}`),
+      ...ymeraResources.map((p) => `${p}.ymera.io`),
+      `${prometheusRule.plural}.${prometheusRule.group}`,
+      `${httpRoute.plural}.${httpRoute.group}`,
+    ]);
+    // what every authenticated user may do (system:basic-user, system:discovery)
+    const everyone = /^selfsubject\w+\.(authorization|authentication)\.k8s\.io$/;
+    const outside: string[] = [];
+    for (const line of r.stdout.split('\n').slice(1)) {
+      const resource = line.trim().split(/\s+/)[0];
+      if (!resource || line.trim().startsWith('[')) continue; // a non-resource URL row
+      // "plural/sub.group" or "plural.group/sub": compare the type without the subresource
+      const type = resource.replace(/\/[a-z]+/, '');
+      if (!known.has(type) && !everyone.test(type)) outside.push(line.trim());
+    }
+    expect(outside, r.stdout).toEqual([]);
+  });
+});

@@ -115,8 +115,6 @@ describe('InferenceService canary analysis with Prometheus', () => {
       30_000,
     );
     op = await startOperator('op-analysis', [
-      `--lease-namespace=${ns}`,
-      '--lease-name=e2e-analysis',
       `--watch-namespaces=${ns}`,
       `--prometheus-url=${prometheusUrl()}`,
     ]);

@@ -69,12 +69,7 @@ describe('InferenceService traffic split through an HTTPRoute', () => {
     });
     ns = await freshNamespace('e2e-gateway');
     // started after the CRD is Established: detection happens once, at start-up
-    op = await startOperator('op-gateway', [
-      `--lease-namespace=${ns}`,
-      '--lease-name=e2e-gateway',
-      `--watch-namespaces=${ns}`,
-      '--gateway-api=auto',
-    ]);
+    op = await startOperator('op-gateway', [`--watch-namespaces=${ns}`, '--gateway-api=auto']);
   });
 
   afterAll(async () => {

@@ -122,11 +122,7 @@ describe('InferenceService serving', () => {
   beforeAll(async () => {
     ns = await freshNamespace('e2e-infsvc');
     kafka = createKafkaClients({ brokers: kafkaBrokers(), clientId: 'ymera-e2e-infsvc', timeoutMs: 5_000 });
-    op = await startOperator('op-infsvc', [
-      `--lease-namespace=${ns}`,
-      '--lease-name=e2e-infsvc',
-      `--watch-namespaces=${ns}`,
-    ]);
+    op = await startOperator('op-infsvc', [`--watch-namespaces=${ns}`]);
   });
 
   afterAll(async () => {

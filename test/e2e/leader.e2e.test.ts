@@ -1,16 +1,23 @@
-// Two operator processes share one Lease: only the leader reconciles, a
-// killed leader is replaced within the lease duration, and a leader stopped
-// with SIGTERM releases the lease for an immediate hand-over.
+// Two operator processes share one Lease (the chart's, the one its
+// ServiceAccount may hold): only the leader reconciles, a killed leader is
+// replaced within the lease duration, and a leader stopped with SIGTERM
+// releases the lease for an immediate hand-over.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSamples, resourceRef, toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
-import { eventually, freshNamespace, getJson, kubectl, kubectlOk, startOperator } from './support.ts';
+import {
+  eventually,
+  freshNamespace,
+  getJson,
+  kubectl,
+  kubectlOk,
+  operatorLease,
+  startOperator,
+} from './support.ts';
 
 const LEASE_SECONDS = 6;
 const RETRY_SECONDS = 1;
 const leaseFlags = (ns: string) => [
-  `--lease-namespace=${ns}`,
-  '--lease-name=e2e-leader',
   `--lease-duration-seconds=${LEASE_SECONDS}`,
   '--renew-deadline-seconds=4',
   `--retry-period-seconds=${RETRY_SECONDS}`,
@@ -20,6 +27,10 @@ const leaseFlags = (ns: string) => [
 interface Lease {
   spec: { holderIdentity?: string | null; leaseTransitions?: number };
 }
+const readLease = () => {
+  const { namespace, name } = operatorLease();
+  return getJson<Lease>(['get', 'lease', '-n', namespace, name]);
+};
 
 describe('leader election', () => {
   let ns: string;
@@ -74,7 +85,7 @@ describe('leader election', () => {
   it('elects exactly one leader, recorded in the Lease, and only it reconciles', async () => {
     const leader = await eventually('exactly one leader', () => leaderOf(ops), 30_000);
     const follower = ops.find((op) => op !== leader && op.alive()) as OperatorProcess;
-    const lease = await getJson<Lease>(['get', 'lease', '-n', ns, 'e2e-leader']);
+    const lease = await readLease();
     expect(lease?.spec.holderIdentity).toBe(leader.identity);
 
     const sample = await applyInfsvc('-le1');
@@ -103,7 +114,7 @@ describe('leader election', () => {
     const handOverMs = Date.now() - killedAt;
     // the follower may have seen the last renewal up to one retry period before the kill
     expect(handOverMs).toBeLessThanOrEqual((LEASE_SECONDS + 2 * RETRY_SECONDS) * 1000 + 1000);
-    const lease = await getJson<Lease>(['get', 'lease', '-n', ns, 'e2e-leader']);
+    const lease = await readLease();
     expect(lease?.spec.holderIdentity).toBe(follower.identity);
 
     const sample = await applyInfsvc('-le2');
@@ -117,7 +128,7 @@ describe('leader election', () => {
     const leader = await eventually('a leader', () => leaderOf(ops), 30_000);
     const code = await leader.stop('SIGTERM');
     expect(code).toBe(0);
-    const lease = await getJson<Lease>(['get', 'lease', '-n', ns, 'e2e-leader']);
+    const lease = await readLease();
     expect(lease?.spec.holderIdentity ?? '').toBe('');
     const next = await startOperator('op-c', leaseFlags(ns));
     ops.push(next);

@@ -253,11 +253,7 @@ beforeAll(async () => {
       },
     ]),
   );
-  op = await startOperator('op-lpipe', [
-    `--lease-namespace=${ns}`,
-    '--lease-name=e2e-lpipe',
-    `--watch-namespaces=${ns}`,
-  ]);
+  op = await startOperator('op-lpipe', [`--watch-namespaces=${ns}`]);
 });
 
 afterAll(async () => {
@@ -816,11 +812,7 @@ describe('LearningPipeline', () => {
     await op.stop('SIGKILL');
     // the cluster goes on without an operator: b finishes while nobody watches
     await new Promise((r) => setTimeout(r, 8_000));
-    op = await startOperator('op-lpipe-2', [
-      `--lease-namespace=${ns}`,
-      '--lease-name=e2e-lpipe',
-      `--watch-namespaces=${ns}`,
-    ]);
+    op = await startOperator('op-lpipe-2', [`--watch-namespaces=${ns}`]);
     const { run } = await untilRunFinished(name, (runs) => runs[0], 180_000);
     expect(run.phase).toBe('Succeeded');
     expect(run.steps?.map((s) => s.attempts)).toEqual([1, 1, 1]);

@@ -65,11 +65,7 @@ describe('operator with Kafka', () => {
     expect(process.env.YMERA_KAFKA_BROKERS, 'the stack must export YMERA_KAFKA_BROKERS').toBeTruthy();
     ns = await freshNamespace('e2e-kafka');
     kafka = createKafkaClients({ brokers: kafkaBrokers(), clientId: 'ymera-e2e-check', timeoutMs: 5_000 });
-    op = await startOperator('op-kafka', [
-      `--lease-namespace=${ns}`,
-      '--lease-name=e2e-kafka',
-      `--watch-namespaces=${ns}`,
-    ]);
+    op = await startOperator('op-kafka', [`--watch-namespaces=${ns}`]);
   });
 
   afterAll(async () => {

@@ -38,7 +38,7 @@ describe('operator reconciles the samples', () => {
 
   beforeAll(async () => {
     ns = await freshNamespace('e2e-op');
-    op = await startOperator('op-samples', [`--lease-namespace=${ns}`, '--lease-name=e2e-op-samples']);
+    op = await startOperator('op-samples');
     samples = loadSamples(ns, '-op');
     await kubectlOk(['apply', '-f', '-'], toYaml(samples.map((s) => s.object)));
   });

@@ -5,6 +5,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { IDENTITY_ENV } from './operator-identity.ts';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -94,8 +95,47 @@ export interface OperatorProcess {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
-/** Starts `node operator/main.ts` with the given extra flags. */
-export async function startOperator(identity: string, flags: string[] = []): Promise<OperatorProcess> {
+/**
+ * The environment an operator process runs with: the chart's ServiceAccount
+ * (operator-identity.ts; a permission the chart lacks fails the test), and
+ * the chart's leader-election Lease, the only one that ServiceAccount may
+ * hold. Test files run one at a time, so they share that Lease.
+ */
+export function operatorEnv(): { KUBECONFIG: string; POD_NAMESPACE: string; YMERA_LEASE_NAME: string } {
+  const need = (name: string) => {
+    const v = process.env[name];
+    if (!v) throw new Error(`${name} is unset: the e2e global setup (global-setup.ts) exports it`);
+    return v;
+  };
+  return {
+    KUBECONFIG: need(IDENTITY_ENV.kubeconfig),
+    POD_NAMESPACE: need(IDENTITY_ENV.leaseNamespace),
+    YMERA_LEASE_NAME: need(IDENTITY_ENV.leaseName),
+  };
+}
+
+/** The Lease operator processes elect their leader with (see operatorEnv). */
+export function operatorLease(): { namespace: string; name: string } {
+  const env = operatorEnv();
+  return { namespace: env.POD_NAMESPACE, name: env.YMERA_LEASE_NAME };
+}
+
+/** Log lines of API requests the operator's ServiceAccount was refused (a permission the chart lacks). */
+export function forbiddenRequests(logs: string): string[] {
+  return logs.split('\n').filter((l) => /is forbidden: User \\?"system:serviceaccount:/.test(l));
+}
+
+/**
+ * Starts `node operator/main.ts` with the given extra flags, as the chart's
+ * ServiceAccount. stop() fails when the API server refused the operator any
+ * request (some refusals are only logged, e.g. an Event that could not be
+ * recorded), unless allowForbidden says the test provokes them.
+ */
+export async function startOperator(
+  identity: string,
+  flags: string[] = [],
+  opts: { allowForbidden?: boolean } = {},
+): Promise<OperatorProcess> {
   const metricsPort = await freePort();
   const healthPort = await freePort();
   const child = spawn(
@@ -108,7 +148,10 @@ export async function startOperator(identity: string, flags: string[] = []): Pro
       `--identity=${identity}`,
       ...flags,
     ],
-    { env: { ...process.env, HOSTNAME: identity, POD_NAME: identity }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: { ...process.env, ...operatorEnv(), HOSTNAME: identity, POD_NAME: identity },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -130,7 +173,16 @@ export async function startOperator(identity: string, flags: string[] = []): Pro
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);
-      return exited;
+      const code = await exited;
+      const refused = opts.allowForbidden ? [] : forbiddenRequests(out);
+      if (refused.length > 0) {
+        throw new Error(
+          `operator ${identity} was refused ${refused.length} API request(s); the chart's RBAC ` +
+            `(charts/ymera-operator/templates/clusterrole.yaml, role.yaml) lacks a grant:\n` +
+            refused.slice(0, 5).join('\n'),
+        );
+      }
+      return code;
     },
   };
   await eventually(
