@@ -71,8 +71,6 @@ async function inBatches<T>(items: T[], limit: number, work: (item: T) => Promis
 async function runOnce(client: KubeClient, count: number): Promise<Row> {
   const namespace = await freshNamespace(`scale-${count}`);
   const op = await startOperator(`op-scale-${count}`, [
-    `--lease-namespace=${namespace}`,
-    '--lease-name=scale',
     `--watch-namespaces=${namespace}`,
     '--log-level=warn',
   ]);

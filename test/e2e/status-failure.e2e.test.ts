@@ -62,33 +62,33 @@ const apply = (obj: unknown) =>
 
 describe('status under failure', () => {
   let ns: string;
+  /** A namespace of its own for the pods quota, which would also refuse the other tests' pods. */
+  let podNs: string;
   let op: OperatorProcess;
 
   beforeAll(async () => {
     ns = await freshNamespace('e2e-failure');
-    op = await startOperator('op-failure', [
-      `--lease-namespace=${ns}`,
-      '--lease-name=e2e-failure',
-      `--watch-namespaces=${ns}`,
-    ]);
+    podNs = await freshNamespace('e2e-failure-pods');
+    op = await startOperator('op-failure', [`--watch-namespaces=${ns},${podNs}`]);
   });
 
   afterAll(async () => {
     await kubectl(['delete', 'validatingadmissionpolicybinding', `deny-${ns}`, '--ignore-not-found']);
     await kubectl(['delete', 'validatingadmissionpolicy', `deny-${ns}`, '--ignore-not-found']);
     await kubectl(['delete', 'validatingwebhookconfiguration', `unreachable-${ns}`, '--ignore-not-found']);
-    if (ns)
+    for (const n of [ns, podNs].filter(Boolean)) {
       await kubectl([
         'delete',
         'inferenceservices,learningpipelines',
         '--all',
         '-n',
-        ns,
+        n,
         '--wait=true',
         '--timeout=60s',
       ]);
+    }
     await op?.stop();
-    if (ns) await kubectl(['delete', 'namespace', ns, '--wait=false']);
+    for (const n of [ns, podNs].filter(Boolean)) await kubectl(['delete', 'namespace', n, '--wait=false']);
   });
 
   it('a services quota of 2 and 5 InferenceServices: the three without a Service say QuotaExceeded; raising the quota makes all five Ready', async () => {
@@ -160,59 +160,47 @@ describe('status under failure', () => {
   });
 
   it('a pods quota: the Deployment exists but its pods are refused, and the InferenceService says QuotaExceeded, not Progressing', async () => {
-    const podNs = await freshNamespace('e2e-failure-pods');
-    const podOp = await startOperator('op-failure-pods', [
-      `--lease-namespace=${podNs}`,
-      '--lease-name=e2e-failure-pods',
-      `--watch-namespaces=${podNs}`,
-    ]);
-    try {
-      await apply({
-        apiVersion: 'v1',
-        kind: 'ResourceQuota',
-        metadata: { name: 'pods', namespace: podNs },
-        spec: { hard: { pods: '1' } },
-      });
-      await eventually('the pods quota to be in force', async () => {
-        const q = await getJson<{ status?: { hard?: Record<string, string> } }>([
-          'get',
-          'resourcequota',
-          'pods',
-          '-n',
-          podNs,
-        ]);
-        return q?.status?.hard?.pods === '1';
-      });
-      await apply(infsvc(podNs, 'two-pods', 2));
-      const obj = await untilReady(
+    await apply({
+      apiVersion: 'v1',
+      kind: 'ResourceQuota',
+      metadata: { name: 'pods', namespace: podNs },
+      spec: { hard: { pods: '1' } },
+    });
+    await eventually('the pods quota to be in force', async () => {
+      const q = await getJson<{ status?: { hard?: Record<string, string> } }>([
+        'get',
+        'resourcequota',
+        'pods',
+        '-n',
         podNs,
-        'inferenceservice.ymera.io/two-pods',
-        'Ready=False, QuotaExceeded',
-        (c) => c.status === 'False' && c.reason === 'QuotaExceeded',
-      );
-      const ready = conditionOf(obj, 'Ready');
-      expect(ready?.message).toMatch(/cannot create pods: .*exceeded quota: pods/);
-      const deployments = await getJson<{ items: unknown[] }>(['get', 'deployments', '-n', podNs]);
-      expect(deployments?.items.length).toBeGreaterThan(0);
+      ]);
+      return q?.status?.hard?.pods === '1';
+    });
+    await apply(infsvc(podNs, 'two-pods', 2));
+    const obj = await untilReady(
+      podNs,
+      'inferenceservice.ymera.io/two-pods',
+      'Ready=False, QuotaExceeded',
+      (c) => c.status === 'False' && c.reason === 'QuotaExceeded',
+    );
+    const ready = conditionOf(obj, 'Ready');
+    expect(ready?.message).toMatch(/cannot create pods: .*exceeded quota: pods/);
+    const deployments = await getJson<{ items: unknown[] }>(['get', 'deployments', '-n', podNs]);
+    expect(deployments?.items.length).toBeGreaterThan(0);
 
-      await apply({
-        apiVersion: 'v1',
-        kind: 'ResourceQuota',
-        metadata: { name: 'pods', namespace: podNs },
-        spec: { hard: { pods: '5' } },
-      });
-      await untilReady(
-        podNs,
-        'inferenceservice.ymera.io/two-pods',
-        'Ready=True once the quota has room',
-        (c) => c.status === 'True',
-        180_000,
-      );
-    } finally {
-      await kubectl(['delete', 'inferenceservices', '--all', '-n', podNs, '--wait=true', '--timeout=60s']);
-      await podOp.stop();
-      await kubectl(['delete', 'namespace', podNs, '--wait=false']);
-    }
+    await apply({
+      apiVersion: 'v1',
+      kind: 'ResourceQuota',
+      metadata: { name: 'pods', namespace: podNs },
+      spec: { hard: { pods: '5' } },
+    });
+    await untilReady(
+      podNs,
+      'inferenceservice.ymera.io/two-pods',
+      'Ready=True once the quota has room',
+      (c) => c.status === 'True',
+      180_000,
+    );
   });
 
   it('a ValidatingAdmissionPolicy that denies the Deployment: the InferenceService says AdmissionDenied with the policy message', async () => {
