@@ -13,6 +13,7 @@ import {
   kubectlOk,
   startOperator,
   sumMetric,
+  untilObserved,
 } from './support.ts';
 
 const LEASE_SECONDS = 6;
@@ -177,6 +178,17 @@ describe('leader election', () => {
     expect((await getJson<Lease>(['get', 'lease', '-n', ns, 'e2e-leader']))?.spec.holderIdentity).toBe(
       standby.identity,
     );
+
+    // a change the paused leader will see on resuming: its informer delivers it, and a
+    // leader that kept going would reconcile it (and write) before noticing it lost the lease
+    await kubectlOk([
+      'patch',
+      ...resourceRef(sample),
+      '--type=merge',
+      '-p',
+      '{"spec":{"scaling":{"maxReplicas":5}}}',
+    ]);
+    await untilObserved(resourceRef(sample), 'the standby to reconcile the change', () => true);
 
     // scrapes sent while it is paused are answered (if at all) right after it resumes; keep
     // scraping until it exits: no answer may show a write more than the first one
