@@ -28,6 +28,13 @@ export interface Reconciler<T extends KubeObject = KubeObject> {
   resource: ResourceType;
   /** Child types this controller creates; their changes enqueue the owner. */
   owns: ResourceType[];
+  /**
+   * Types whose objects name their owner only by the `ymera.io/<kind>` label,
+   * such as the pods of owned Deployments and Jobs (their controller is a
+   * ReplicaSet or Job): cached through the managed-by informer (read them with
+   * ctx.cachedIn), and a change enqueues the owner the label names.
+   */
+  watchesLabelled?: ResourceType[];
   /** Steps 2–5 for an object that is not being deleted. */
   reconcile(ctx: ReconcileContext, obj: T): Promise<ReconcileResult>;
   /** Cleans up external state (topics, object storage) before the finalizer goes. */
@@ -75,6 +82,15 @@ export class ReconcileContext {
   /** Every cached object of a type the manager watches (e.g. all InferenceServices). */
   cached(type: ResourceType): KubeObject[] {
     return this.primaries(type).list();
+  }
+
+  /** Our (managed-by labelled) objects of a type in one namespace, from the informer cache. */
+  cachedIn(
+    type: ResourceType,
+    namespace: string | undefined,
+    filter: (obj: KubeObject) => boolean,
+  ): KubeObject[] {
+    return this.informers(type).list((obj) => obj.metadata.namespace === namespace && filter(obj));
   }
 
   /** Children of `owner` of one type, read from the informer cache. */

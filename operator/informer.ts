@@ -18,6 +18,7 @@ export interface InformerHandler<T extends KubeObject> {
 export interface InformerOptions {
   namespace?: string;
   labelSelector?: string;
+  /** Period of full resyncs; 0 disables them. */
   resyncMs: number;
   logger: Logger;
   /** Called with the informer's resource on every list/watch failure (metrics). */
@@ -67,8 +68,11 @@ export class Informer<T extends KubeObject> {
   start(): void {
     if (this.loop) return;
     this.loop = this.run();
-    this.resyncTimer = setInterval(() => this.resync(), this.opts.resyncMs);
-    this.resyncTimer.unref();
+    // 0 means off (setInterval would take it as "as often as possible": a hot loop)
+    if (this.opts.resyncMs > 0) {
+      this.resyncTimer = setInterval(() => this.resync(), this.opts.resyncMs);
+      this.resyncTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
@@ -120,6 +124,7 @@ export class Informer<T extends KubeObject> {
           return;
         }
         if (signal.aborted) return;
+        // a broken stream (e.g. a malformed event) lands here too: re-watch from the last applied event
         if (++failures > 5) throw e; // something is off with this resourceVersion: relist
         await this.backOff('watch', failures, e, signal);
       }

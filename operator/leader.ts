@@ -37,14 +37,18 @@ export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
+/** Outcome of one acquire/renew attempt. */
+type Attempt = 'held' | 'taken' | 'failed';
+
 export class LeaderElector {
   private readonly o: LeaderElectionOptions;
   private readonly now: () => number;
+  private readonly stopping = new AbortController();
   private leading = false;
-  private stopped = false;
+  /** When the last successful acquire/renew started (our clock): the lease is ours until then + renewDeadline. */
+  private lastRenew = 0;
   private observedRecord = '';
   private observedTime = 0;
-  private wake: (() => void) | undefined;
   private done: Promise<void> | undefined;
 
   constructor(options: LeaderElectionOptions) {
@@ -56,6 +60,16 @@ export class LeaderElector {
     return this.leading;
   }
 
+  /**
+   * True while leading and the lease was renewed less than renewDeadline ago.
+   * Judged by the clock, not by the renew loop having noticed: a process
+   * resumed after a long pause (SIGSTOP, GC, a frozen VM) is past it before
+   * any of its timers or I/O callbacks run, so its writes can be refused.
+   */
+  holdsLease(now = this.now()): boolean {
+    return this.leading && now - this.lastRenew < this.o.renewDeadlineSeconds * 1000;
+  }
+
   /** Runs until stop(): acquire, then renew until the lease is lost. */
   start(): void {
     this.done ??= this.run();
@@ -63,90 +77,134 @@ export class LeaderElector {
 
   /** Stops renewing and, when leading, releases the lease so another replica takes over at once. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
+    this.stopping.abort();
     await this.done;
     if (this.leading) {
+      const mayRelease = this.holdsLease();
       this.leading = false;
-      await this.release().catch((e: unknown) => this.o.logger.warn('could not release lease', { error: e }));
+      // a lease we no longer hold for sure is not ours to clear
+      if (mayRelease) {
+        await this.release().catch((e: unknown) =>
+          this.o.logger.warn('could not release lease', { error: e }),
+        );
+      }
     }
   }
 
   private async run(): Promise<void> {
     const retryMs = this.o.retryPeriodSeconds * 1000;
-    while (!this.stopped) {
+    const deadlineMs = this.o.renewDeadlineSeconds * 1000;
+    const stopped = () => this.stopping.signal.aborted;
+    while (!stopped()) {
       // acquire
-      while (!this.stopped && !(await this.tryAcquireOrRenew())) await this.sleep(jittered(retryMs));
-      if (this.stopped) return;
+      for (;;) {
+        if (stopped()) return;
+        const startedAt = this.now();
+        if ((await this.tryAcquireOrRenew(startedAt, deadlineMs)) === 'held') {
+          this.lastRenew = startedAt;
+          break;
+        }
+        await this.sleep(jittered(retryMs));
+      }
+      if (stopped()) return;
       this.leading = true;
       this.o.logger.info('became leader', {
         lease: `${this.o.namespace}/${this.o.name}`,
         identity: this.o.identity,
       });
       this.o.onStartedLeading();
-      // renew
-      let lastRenew = this.now();
-      while (!this.stopped) {
-        await this.sleep(retryMs);
-        if (this.stopped) return;
-        if (await this.tryAcquireOrRenew()) {
-          lastRenew = this.now();
-        } else if (this.now() - lastRenew > this.o.renewDeadlineSeconds * 1000) {
-          this.leading = false;
-          this.o.logger.error('lost leadership', { lease: `${this.o.namespace}/${this.o.name}` });
-          this.o.onStoppedLeading();
+      // renew: every attempt is bounded by what is left of the renew deadline
+      for (;;) {
+        await this.sleep(Math.min(retryMs, Math.max(0, this.lastRenew + deadlineMs - this.now())));
+        if (stopped()) return;
+        const startedAt = this.now();
+        const left = this.lastRenew + deadlineMs - startedAt;
+        const outcome = left > 0 ? await this.tryAcquireOrRenew(startedAt, left) : 'failed';
+        if (outcome === 'held') {
+          this.lastRenew = startedAt;
+          continue;
+        }
+        if (stopped()) return;
+        if (outcome === 'taken' || this.now() - this.lastRenew >= deadlineMs) {
+          this.lose(
+            outcome === 'taken' ? 'another replica holds the lease' : 'not renewed within the renew deadline',
+          );
           break;
         }
       }
     }
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  private lose(why: string): void {
+    this.leading = false;
+    this.o.logger.error('lost leadership', { lease: `${this.o.namespace}/${this.o.name}`, reason: why });
+    this.o.onStoppedLeading();
+  }
+
+  /** One GET (+ PUT or POST), aborted after `timeoutMs` so a hung request cannot outlive the deadline. */
+  private async tryAcquireOrRenew(nowMs: number, timeoutMs: number): Promise<Attempt> {
     const { client, namespace, name, identity } = this.o;
-    const nowMs = this.now();
+    const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(timeoutMs)]);
     try {
-      const lease = await client.get<Lease>(core.lease, name, namespace);
+      const lease = await client.get<Lease>(core.lease, name, namespace, { signal });
       if (!lease) {
-        await client.create(core.lease, {
-          apiVersion: 'coordination.k8s.io/v1',
-          kind: 'Lease',
-          metadata: { name, namespace },
-          spec: this.record(nowMs, nowMs, 0),
-        });
+        await client.create(
+          core.lease,
+          {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            metadata: { name, namespace },
+            spec: this.record(nowMs, nowMs, 0),
+          },
+          { signal },
+        );
         this.observe(`${identity}|${microTime(nowMs)}`, nowMs);
-        return true;
+        return 'held';
       }
       const spec = lease.spec ?? {};
       const recordKey = `${spec.holderIdentity ?? ''}|${spec.renewTime ?? ''}`;
       if (recordKey !== this.observedRecord) this.observe(recordKey, nowMs);
       const holder = spec.holderIdentity ?? '';
       const duration = (spec.leaseDurationSeconds ?? this.o.leaseDurationSeconds) * 1000;
-      if (holder && holder !== identity && this.observedTime + duration > nowMs) return false;
+      if (holder && holder !== identity && this.observedTime + duration > nowMs) return 'taken';
       const isRenewal = holder === identity;
       const acquireMs = isRenewal && spec.acquireTime ? Date.parse(spec.acquireTime) : nowMs;
       const transitions = (spec.leaseTransitions ?? 0) + (isRenewal ? 0 : 1);
-      await client.replace(core.lease, { ...lease, spec: this.record(acquireMs, nowMs, transitions) });
+      await client.replace(
+        core.lease,
+        { ...lease, spec: this.record(acquireMs, nowMs, transitions) },
+        undefined,
+        {
+          signal,
+        },
+      );
       this.observe(`${identity}|${microTime(nowMs)}`, nowMs);
-      return true;
+      return 'held';
     } catch (e) {
       // a conflict means another replica wrote first: simply not acquired
       if (!isConflict(e) && !isNotFound(e)) this.o.logger.warn('lease update failed', { error: e });
-      return false;
+      return 'failed';
     }
   }
 
   private async release(): Promise<void> {
-    const lease = await this.o.client.get<Lease>(core.lease, this.o.name, this.o.namespace);
+    const signal = AbortSignal.timeout(this.o.renewDeadlineSeconds * 1000);
+    const lease = await this.o.client.get<Lease>(core.lease, this.o.name, this.o.namespace, { signal });
     if (!lease || lease.spec?.holderIdentity !== this.o.identity) return;
-    await this.o.client.replace(core.lease, {
-      ...lease,
-      spec: {
-        ...lease.spec,
-        holderIdentity: null,
-        leaseDurationSeconds: 1,
-        renewTime: microTime(this.now()),
+    await this.o.client.replace(
+      core.lease,
+      {
+        ...lease,
+        spec: {
+          ...lease.spec,
+          holderIdentity: null,
+          leaseDurationSeconds: 1,
+          renewTime: microTime(this.now()),
+        },
       },
-    });
+      undefined,
+      { signal },
+    );
     this.o.logger.info('released lease', { lease: `${this.o.namespace}/${this.o.name}` });
   }
 
@@ -167,11 +225,14 @@ export class LeaderElector {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
+      const signal = this.stopping.signal;
+      const done = () => {
         clearTimeout(timer);
+        signal.removeEventListener('abort', done);
         resolve();
       };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
     });
   }
 }

@@ -38,6 +38,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel, name: 'ymera-operator' });
   const metrics = new OperatorMetrics();
   const client = KubeClient.fromEnvironment(config.kubeconfig);
+  client.onRequest((r) => metrics.observeRequest(r));
   logger.info('starting', {
     identity: config.identity,
     server: client.server.origin,
@@ -67,9 +68,10 @@ async function main(): Promise<void> {
         }
       : undefined,
     onLostLeadership: () => {
-      // another replica may already be writing: stop at once (the pod restarts as a candidate)
+      // another replica may already be writing: exit at once, without waiting for in-flight
+      // reconciles (their writes are refused anyway); the pod restarts as a candidate
       logger.error('leadership lost; exiting so that only the leader writes');
-      void closeServers().finally(() => process.exit(1));
+      process.exit(1);
     },
   });
   // decided once: an informer on a CRD that is not installed would never sync

@@ -1,6 +1,9 @@
 // Wires the controller runtime together: shared informers (one per resource
 // type), a work queue per controller, leader election gating the workers,
 // and an orderly shutdown (finish in-flight reconciles, release the lease).
+// Losing the lease is not orderly: the controllers' client refuses writes
+// from the moment the lease is no longer surely ours, and the process is
+// told at once, without waiting for in-flight reconciles.
 import type { Reconciler } from './controller.ts';
 import { ReconcileContext, reconcileKey, reportFailure } from './controller.ts';
 import { changedBeyondStatus } from './equality.ts';
@@ -15,7 +18,7 @@ import { apiVersionOf, keyOf } from './kube/resources.ts';
 import { LeaderElector } from './leader.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
-import { MANAGED_BY, controllerOf } from './ownership.ts';
+import { MANAGED_BY, controllerOf, ownerLabelKey } from './ownership.ts';
 import { WorkQueue } from './workqueue.ts';
 
 export interface ManagerOptions {
@@ -33,7 +36,7 @@ export interface ManagerOptions {
     renewDeadlineSeconds: number;
     retryPeriodSeconds: number;
   };
-  /** Called when leadership is lost: the process must stop writing (main exits). */
+  /** Called as soon as leadership is lost (in-flight reconciles are not awaited): main exits. */
   onLostLeadership?: () => void;
 }
 
@@ -50,6 +53,8 @@ const CONFLICTS_WORTH_REPORTING = 3;
 
 export class Manager {
   private readonly o: ManagerOptions;
+  /** What reconciles write with: with leader election, writes pass only while the lease is surely ours. */
+  private readonly writer: KubeClient;
   private readonly informers = new Map<string, InformerSet<KubeObject>>();
   private readonly controllers: Registered[] = [];
   private elector: LeaderElector | undefined;
@@ -58,6 +63,9 @@ export class Manager {
 
   constructor(options: ManagerOptions) {
     this.o = options;
+    this.writer = options.leaderElection
+      ? options.client.withWriteGate(() => this.writeRefusal())
+      : options.client;
   }
 
   register<T extends KubeObject>(reconciler: Reconciler<T>): void {
@@ -66,10 +74,10 @@ export class Manager {
     const log = logger.child({ controller: r.name });
     const primary = this.informerFor(r.resource, false);
     const ctx = new ReconcileContext({
-      client: this.o.client,
+      client: this.writer,
       log,
       events: new EventRecorder({
-        client: this.o.client,
+        client: this.writer,
         controller: `ymera.io/${r.name}-controller`,
         instance: this.o.identity,
         logger: log,
@@ -142,6 +150,22 @@ export class Manager {
         delete: enqueueOwner,
       });
     }
+    const ownerLabel = ownerLabelKey(r.resource.kind);
+    for (const type of r.watchesLabelled ?? []) {
+      const enqueueNamed = (obj: KubeObject) => {
+        const name = obj.metadata.labels?.[ownerLabel];
+        if (!name) return;
+        queue.add(keyOf({ name, namespace: r.resource.namespaced ? obj.metadata.namespace : undefined }));
+      };
+      this.informerFor(type, true).on({
+        add: enqueueNamed,
+        // a resync (old === new) is covered by the owner's own resync
+        update: (oldObj, obj) => {
+          if (oldObj !== obj) enqueueNamed(obj);
+        },
+        delete: enqueueNamed,
+      });
+    }
     this.controllers.push({ reconciler: r, primary, queue });
   }
 
@@ -178,7 +202,9 @@ export class Manager {
       onStoppedLeading: () => {
         this.leading = false;
         this.o.metrics.isLeader.set(0);
-        void this.stopWorkers().then(() => this.o.onLostLeadership?.());
+        // no new reconciles; the in-flight ones can no longer write (the gate is closed)
+        void this.stopWorkers();
+        this.o.onLostLeadership?.();
       },
     });
     this.elector.start();
@@ -191,6 +217,10 @@ export class Manager {
     this.leading = false;
     this.o.metrics.isLeader.set(0);
     await Promise.all([...this.informers.values()].map((set) => set.stop()));
+  }
+
+  private writeRefusal(): string | undefined {
+    return this.elector?.holdsLease() ? undefined : 'this replica does not hold the leader lease';
   }
 
   private startLeading(): void {

@@ -1,6 +1,7 @@
 // Prometheus metrics of the operator process: per-controller reconcile
 // outcomes and durations, work queue depth/latency/retries, informer errors,
-// leadership, and events recorded.
+// leadership, events recorded, and the Kubernetes REST client's requests
+// (named like client-go's, so writes per reconcile can be counted).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class OperatorMetrics {
@@ -16,6 +17,8 @@ export class OperatorMetrics {
   readonly eventsTotal: Counter<'type' | 'reason'>;
   readonly reconcileFailures: Counter<'controller' | 'reason'>;
   readonly statusWriteFailures: Counter<'controller'>;
+  readonly restRequests: Counter<'verb' | 'resource' | 'code'>;
+  readonly restLatency: Histogram<'verb' | 'resource'>;
 
   constructor() {
     const registers = [this.registry];
@@ -87,5 +90,24 @@ export class OperatorMetrics {
       labelNames: ['controller'],
       registers,
     });
+    this.restRequests = new Counter({
+      name: 'rest_client_requests_total',
+      help: 'Requests to the Kubernetes API server, by verb (GET, LIST, WATCH, CREATE, UPDATE, PATCH, APPLY, DELETE), resource (with subresource) and HTTP code (<error> when none came back).',
+      labelNames: ['verb', 'resource', 'code'],
+      registers,
+    });
+    this.restLatency = new Histogram({
+      name: 'rest_client_request_duration_seconds',
+      help: 'Time from sending a request to the Kubernetes API server to its response headers, by verb and resource.',
+      labelNames: ['verb', 'resource'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+  }
+
+  /** Records one request of the Kubernetes client (wire with client.onRequest). */
+  observeRequest(r: { verb: string; resource: string; code: string; seconds: number }): void {
+    this.restRequests.inc({ verb: r.verb, resource: r.resource, code: r.code });
+    this.restLatency.observe({ verb: r.verb, resource: r.resource }, r.seconds);
   }
 }

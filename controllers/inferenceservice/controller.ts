@@ -1,5 +1,5 @@
 // InferenceService controller: the thin I/O loop around the pure parts.
-//   observe  Deployments (cache) and serving pods (one list call) per revision
+//   observe  Deployments and serving pods (both from the cache) per revision
 //   decide   rollout.ts: which revisions are live, promote or roll back
 //            (after an analysis check against Prometheus when one is due)
 //   apply    desired.ts: ConfigMap, a Deployment per live revision, Service,
@@ -47,7 +47,7 @@ import { validateInferenceService } from './validate.ts';
 
 /** How long a canary must be up and healthy before promotion when no analysis runs. */
 export const CANARY_SOAK_MS = 10_000;
-/** How often a rollout in progress (or pods not yet ready) is looked at again: pod changes do not enqueue. */
+/** How often a rollout in progress (or pods not yet ready) is looked at again (pod changes enqueue too; this covers soak and analysis timing). */
 const POLL_MS = 5_000;
 const FAILING_POLL_MS = 30_000;
 
@@ -77,6 +77,7 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
     name: 'inferenceservice',
     resource,
     owns,
+    watchesLabelled: [core.pod],
 
     async reconcile(ctx, obj) {
       const now = ctx.now();
@@ -118,12 +119,13 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
         }
       }
       const known = (rev: string) => rev === desired || servingSpecs[rev] !== undefined;
-      const pods = (
-        await ctx.client.list<PodObject>(core.pod, {
-          namespace: obj.metadata.namespace,
-          labelSelector: `ymera.io/inferenceservice=${obj.metadata.name},${COMPONENT_LABEL}=${SERVING_COMPONENT}`,
-        })
-      ).items;
+      const pods = ctx.cachedIn(core.pod, obj.metadata.namespace, (p) => {
+        const labels = p.metadata.labels ?? {};
+        return (
+          labels['ymera.io/inferenceservice'] === obj.metadata.name &&
+          labels[COMPONENT_LABEL] === SERVING_COMPONENT
+        );
+      }) as PodObject[];
       const health = (rev: string): RevisionHealth => {
         const d = deployments.get(rev);
         const own = pods.filter((p) => p.metadata.labels?.[REVISION_LABEL] === rev);

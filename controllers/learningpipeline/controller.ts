@@ -1,5 +1,5 @@
 // LearningPipeline controller: the thin I/O loop around the pure parts.
-//   observe  step Jobs (cache), their pods for failure detail and gate
+//   observe  step Jobs and their pods (cache) for failure detail and gate
 //            metrics, pending Kafka trigger events
 //   decide   requests.ts (which runs start, under suspend and
 //            concurrencyPolicy), runs.ts (each run one step forward),
@@ -54,7 +54,7 @@ import { validateLearningPipeline } from './validate.ts';
 
 export type { LearningPipelineObject } from './jobs.ts';
 
-/** Pod states (image pulls, pending GPUs) do not enqueue the pipeline: look again this often while runs are active. */
+/** Pod changes enqueue the pipeline; this poll is a safety net while runs are active. */
 const ACTIVE_POLL_MS = 15_000;
 const TRIGGER_RETRY_MS = 5_000;
 const MAX_REQUEUE_MS = 10 * 60_000;
@@ -73,6 +73,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
     name: 'learningpipeline',
     resource,
     owns,
+    watchesLabelled: [core.pod],
 
     async reconcile(ctx, obj) {
       const now = ctx.now();
@@ -145,7 +146,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       const jobs = ctx.childrenOf(obj, core.job) as JobObject[];
       const attempts = attemptsByRun(jobs);
       const activeIds = previousRuns.filter((r) => !isRunFinished(r)).map((r) => r.id);
-      const pods = activeIds.length > 0 ? await runPods(ctx, namespace, activeIds) : [];
+      const pods = activeIds.length > 0 ? runPods(ctx, namespace, activeIds) : [];
       detailFromPods(attempts, pods);
 
       // decide which runs start
@@ -347,10 +348,12 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
     },
   };
 
-  /** Pods of the active runs, for exit codes and stuck pods (one list call). */
-  async function runPods(ctx: ReconcileContext, namespace: string, runIds: string[]): Promise<PodObject[]> {
-    const selector = `${RUN_LABEL} in (${runIds.join(',')})`;
-    return (await ctx.client.list<PodObject>(core.pod, { namespace, labelSelector: selector })).items;
+  /** Pods of the active runs, for exit codes and stuck pods (from the cache). */
+  function runPods(ctx: ReconcileContext, namespace: string, runIds: string[]): PodObject[] {
+    const ids = new Set(runIds);
+    return ctx.cachedIn(core.pod, namespace, (p) =>
+      ids.has(p.metadata.labels?.[RUN_LABEL] ?? ''),
+    ) as PodObject[];
   }
 
   /** The gate's metrics: the termination message of the step that writes the metrics artifact. */
@@ -366,13 +369,25 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
     );
     const job = run.steps?.find((s) => s.name === producer?.name)?.job;
     if (!producer || !job) return { error: `no step produced ${gate.metricsArtifact}` };
-    const pods = (
-      await ctx.client.list<PodObject>(core.pod, {
-        namespace: obj.metadata.namespace,
-        labelSelector: `job-name=${job}`,
-      })
-    ).items;
-    let text = pods.map((p) => terminationMessageOf(p)).find((m) => m !== undefined && m.trim() !== '');
+    const messageOf = (pods: PodObject[]) =>
+      pods.map((p) => terminationMessageOf(p)).find((m) => m !== undefined && m.trim() !== '');
+    const cached = ctx.cachedIn(
+      core.pod,
+      obj.metadata.namespace,
+      (p) => p.metadata.labels?.['job-name'] === job,
+    );
+    // the Job can report success before the pod watch delivers the terminated pod: the verdict is
+    // final, so ask the API server once (per succeeded run) before concluding there is no message
+    let text =
+      messageOf(cached as PodObject[]) ??
+      messageOf(
+        (
+          await ctx.client.list<PodObject>(core.pod, {
+            namespace: obj.metadata.namespace,
+            labelSelector: `job-name=${job}`,
+          })
+        ).items,
+      );
     const s3 = obj.spec.artifacts.s3;
     const path = outputPath(obj.spec, gate.metricsArtifact);
     if (text === undefined && s3 && path !== undefined) {

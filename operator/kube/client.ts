@@ -5,6 +5,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
+import { performance } from 'node:perf_hooks';
+import type { Verb } from './request-labels.ts';
+import { APPLY_PATCH_CONTENT_TYPE, MUTATING_METHODS, requestLabels } from './request-labels.ts';
 import type { KubeObject, ResourceType } from './resources.ts';
 import { apiVersionOf, collectionPath, objectPath } from './resources.ts';
 
@@ -20,6 +23,14 @@ export class KubeApiError extends Error {
     this.status = status;
     this.reason = reason;
     this.details = details;
+  }
+}
+
+/** A mutating request the write gate refused: it never left the process. */
+export class WriteRefusedError extends KubeApiError {
+  constructor(method: string, path: string, why: string) {
+    super(0, 'WriteRefused', `${method} ${path} not sent: ${why}`);
+    this.name = 'WriteRefusedError';
   }
 }
 
@@ -53,20 +64,47 @@ const patchContentType: Record<PatchType, string> = {
   merge: 'application/merge-patch+json',
   json: 'application/json-patch+json',
   strategic: 'application/strategic-merge-patch+json',
-  apply: 'application/apply-patch+yaml',
+  apply: APPLY_PATCH_CONTENT_TYPE,
 };
 
-interface RequestOptions {
+/** Per-call options of the typed methods. */
+export interface CallOptions {
+  /** Aborts the request (e.g. a lease renewal past its deadline). */
+  signal?: AbortSignal;
+}
+
+interface RequestOptions extends CallOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   contentType?: string;
   timeoutMs?: number;
 }
 
+/** One finished request, for metrics: code is the HTTP status, or '<error>' when none came back. */
+export interface RequestRecord {
+  verb: Verb;
+  resource: string;
+  code: string;
+  seconds: number;
+}
+
+/**
+ * Decides whether mutating requests may go out: returns why not (e.g.
+ * "leadership lost"), or undefined to let them through.
+ */
+export type WriteGate = () => string | undefined;
+
+/** Shared by a client and the gated clients made from it. */
+interface Hooks {
+  onRequest?: (record: RequestRecord) => void;
+}
+
 export class KubeClient {
   readonly server: URL;
   private readonly kc: KubeConfig;
   private readonly requestTimeoutMs: number;
+  private hooks: Hooks = {};
+  private writeGate: WriteGate | undefined;
 
   constructor(kc: KubeConfig, requestTimeoutMs = 30_000) {
     const cluster = kc.getCurrentCluster();
@@ -74,6 +112,23 @@ export class KubeClient {
     this.kc = kc;
     this.server = new URL(cluster.server);
     this.requestTimeoutMs = requestTimeoutMs;
+  }
+
+  /** Reports every request that reached the server (or failed on the way), for metrics. */
+  onRequest(observer: (record: RequestRecord) => void): void {
+    this.hooks.onRequest = observer;
+  }
+
+  /**
+   * A client of the same server whose POST/PUT/PATCH/DELETE are checked
+   * against `gate` just before they are sent; a refused write rejects with
+   * WriteRefusedError and never leaves the process. Request metrics are shared.
+   */
+  withWriteGate(gate: WriteGate): KubeClient {
+    const gated = new KubeClient(this.kc, this.requestTimeoutMs);
+    gated.hooks = this.hooks;
+    gated.writeGate = gate;
+    return gated;
   }
 
   /** Loads $KUBECONFIG / ~/.kube/config, or the in-cluster service account. */
@@ -88,9 +143,10 @@ export class KubeClient {
     type: ResourceType,
     name: string,
     namespace?: string,
+    opts: CallOptions = {},
   ): Promise<T | undefined> {
     try {
-      return (await this.request('GET', objectPath(type, name, namespace))) as T;
+      return (await this.request('GET', objectPath(type, name, namespace), opts)) as T;
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;
@@ -121,12 +177,21 @@ export class KubeClient {
     return { items, resourceVersion };
   }
 
-  create<T extends KubeObject>(type: ResourceType, obj: KubeObject): Promise<T> {
-    return this.request('POST', collectionPath(type, obj.metadata.namespace), { body: obj }) as Promise<T>;
+  create<T extends KubeObject>(type: ResourceType, obj: KubeObject, opts: CallOptions = {}): Promise<T> {
+    return this.request('POST', collectionPath(type, obj.metadata.namespace), {
+      ...opts,
+      body: obj,
+    }) as Promise<T>;
   }
 
-  replace<T extends KubeObject>(type: ResourceType, obj: KubeObject, subresource?: string): Promise<T> {
+  replace<T extends KubeObject>(
+    type: ResourceType,
+    obj: KubeObject,
+    subresource?: string,
+    opts: CallOptions = {},
+  ): Promise<T> {
     return this.request('PUT', objectPath(type, obj.metadata.name, obj.metadata.namespace, subresource), {
+      ...opts,
       body: obj,
     }) as Promise<T>;
   }
@@ -199,60 +264,88 @@ export class KubeClient {
       labelSelector: opts.labelSelector,
       fieldSelector: opts.fieldSelector,
     };
-    return this.open('GET', path, { query }).then(
-      ({ res, req }) =>
-        new Promise<void>((resolve, reject) => {
-          const abort = () => {
-            req.destroy();
-            resolve();
-          };
-          if (opts.signal.aborted) return abort();
-          opts.signal.addEventListener('abort', abort, { once: true });
-          let buffer = '';
-          let failed = false;
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            buffer += chunk;
-            let nl: number;
-            while (!failed && (nl = buffer.indexOf('\n')) >= 0) {
-              const line = buffer.slice(0, nl).trim();
-              buffer = buffer.slice(nl + 1);
-              if (!line) continue;
-              const event = JSON.parse(line) as WatchEvent<T>;
-              if (event.type === 'ERROR') {
-                failed = true;
-                const status = event.object as unknown as {
-                  code?: number;
-                  reason?: string;
-                  message?: string;
-                };
-                req.destroy();
-                reject(
-                  new KubeApiError(
-                    status.code ?? 500,
-                    status.reason ?? 'WatchError',
-                    status.message ?? 'watch error',
-                  ),
-                );
-                return;
+    return this.open('GET', path, { query, signal: opts.signal })
+      .then(
+        ({ res, req }) =>
+          new Promise<void>((resolve, reject) => {
+            const abort = () => {
+              req.destroy();
+              resolve();
+            };
+            if (opts.signal.aborted) return abort();
+            opts.signal.addEventListener('abort', abort, { once: true });
+            let buffer = '';
+            let failed = false;
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => {
+              buffer += chunk;
+              let nl: number;
+              while (!failed && (nl = buffer.indexOf('\n')) >= 0) {
+                const line = buffer.slice(0, nl).trim();
+                buffer = buffer.slice(nl + 1);
+                if (!line) continue;
+                const event = parseWatchEvent<T>(line);
+                if (!event) {
+                  // a broken stream (proxy, truncated chunk): end this watch; the informer
+                  // re-watches from the last event it applied
+                  failed = true;
+                  opts.signal.removeEventListener('abort', abort);
+                  req.destroy();
+                  reject(
+                    new KubeApiError(
+                      0,
+                      'MalformedWatchEvent',
+                      `watch ${type.plural}: malformed event: ${line.slice(0, 120)}`,
+                    ),
+                  );
+                  return;
+                }
+                if (event.type === 'ERROR') {
+                  failed = true;
+                  const status = event.object as unknown as {
+                    code?: number;
+                    reason?: string;
+                    message?: string;
+                  };
+                  req.destroy();
+                  reject(
+                    new KubeApiError(
+                      status.code ?? 500,
+                      status.reason ?? 'WatchError',
+                      status.message ?? 'watch error',
+                    ),
+                  );
+                  return;
+                }
+                if (event.type !== 'BOOKMARK') {
+                  event.object = { ...event.object, apiVersion: apiVersionOf(type), kind: type.kind };
+                }
+                onEvent(event);
               }
-              if (event.type !== 'BOOKMARK') {
-                event.object = { ...event.object, apiVersion: apiVersionOf(type), kind: type.kind };
+            });
+            res.on('end', () => {
+              opts.signal.removeEventListener('abort', abort);
+              resolve();
+            });
+            res.on('close', () => {
+              // the connection dropped before the server ended the stream: a restart, not a clean end
+              opts.signal.removeEventListener('abort', abort);
+              if (!res.complete && !failed && !opts.signal.aborted) {
+                reject(new KubeApiError(0, 'NetworkError', `watch ${type.plural}: connection closed`));
               }
-              onEvent(event);
-            }
-          });
-          res.on('end', () => {
-            opts.signal.removeEventListener('abort', abort);
-            resolve();
-          });
-          res.on('error', (e) => {
-            opts.signal.removeEventListener('abort', abort);
-            if (opts.signal.aborted) resolve();
-            else reject(e);
-          });
-        }),
-    );
+            });
+            res.on('error', (e) => {
+              opts.signal.removeEventListener('abort', abort);
+              if (opts.signal.aborted) resolve();
+              else reject(e);
+            });
+          }),
+      )
+      .catch((e: unknown) => {
+        // aborted before the server answered: as quiet as an abort during the stream
+        if (opts.signal.aborted) return;
+        throw e;
+      });
   }
 
   /** One request with a JSON response; non-2xx becomes a KubeApiError. */
@@ -261,7 +354,7 @@ export class KubeClient {
       ...opts,
       timeoutMs: opts.timeoutMs ?? this.requestTimeoutMs,
     });
-    const text = await readBody(res);
+    const text = await readBody(res, opts.signal);
     return text ? JSON.parse(text) : undefined;
   }
 
@@ -291,12 +384,36 @@ export class KubeClient {
     await this.kc.applyToHTTPSOptions(reqOpts);
     reqOpts.headers = { ...reqOpts.headers, ...headers };
     const transport = url.protocol === 'http:' ? http : https;
+    // checked here, after the last await, so nothing can pass between the check and the send
+    const refused = MUTATING_METHODS.has(method) ? this.writeGate?.() : undefined;
+    if (refused !== undefined) throw new WriteRefusedError(method, url.pathname, refused);
+    const { verb, resource } = requestLabels(method, url, headers['Content-Type']);
+    const started = performance.now();
+    let recorded = false;
+    const record = (code: string) => {
+      if (recorded) return;
+      recorded = true;
+      this.hooks.onRequest?.({ verb, resource, code, seconds: (performance.now() - started) / 1000 });
+    };
     return new Promise((resolve, reject) => {
+      if (opts.signal?.aborted) {
+        reject(new KubeApiError(0, 'Aborted', `${method} ${url.pathname}: aborted before it was sent`));
+        return;
+      }
       const req = transport.request(reqOpts, (res) => {
         const status = res.statusCode ?? 0;
+        record(String(status));
         if (status >= 200 && status < 300) return resolve({ res, req });
         readBody(res).then((text) => reject(toApiError(status, text, method, url.pathname)), reject);
       });
+      const signal = opts.signal;
+      if (signal) {
+        const onAbort = () =>
+          req.destroy(new KubeApiError(0, 'Aborted', `${method} ${url.pathname}: aborted`));
+        signal.addEventListener('abort', onAbort, { once: true });
+        // long-lived signals (an informer's) see many requests: do not pile up listeners
+        req.on('close', () => signal.removeEventListener('abort', onAbort));
+      }
       if (opts.timeoutMs) {
         req.setTimeout(opts.timeoutMs, () => {
           req.destroy(
@@ -304,25 +421,44 @@ export class KubeClient {
           );
         });
       }
-      req.on('error', (e) =>
+      req.on('error', (e) => {
+        record('<error>');
         reject(
           e instanceof KubeApiError
             ? e
             : new KubeApiError(0, 'NetworkError', `${method} ${url.pathname}: ${e.message}`),
-        ),
-      );
+        );
+      });
       req.end(body);
     });
   }
 }
 
-function readBody(res: http.IncomingMessage): Promise<string> {
+function readBody(res: http.IncomingMessage, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     res.on('data', (c: Buffer) => chunks.push(c));
     res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     res.on('error', reject);
+    // an abort after the headers (or a dropped connection) must not leave the caller waiting
+    res.on('close', () => {
+      if (!res.complete) {
+        const why = signal?.aborted ? 'aborted' : 'connection closed';
+        reject(new KubeApiError(0, signal?.aborted ? 'Aborted' : 'NetworkError', `response body: ${why}`));
+      }
+    });
   });
+}
+
+function parseWatchEvent<T>(line: string): WatchEvent<T> | undefined {
+  try {
+    const event = JSON.parse(line) as Partial<WatchEvent<T>> | null;
+    if (!event || typeof event !== 'object' || typeof event.type !== 'string' || !event.object)
+      return undefined;
+    return event as WatchEvent<T>;
+  } catch {
+    return undefined;
+  }
 }
 
 function toApiError(status: number, text: string, method: string, path: string): KubeApiError {

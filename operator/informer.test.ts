@@ -1,0 +1,159 @@
+// The informer against a local server speaking the list/watch protocol:
+// relist on 410 Gone, re-watch after a stream ends or breaks, and resync.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Informer } from './informer.ts';
+import type { LocalApiServer, SeenRequest } from './kube/local-apiserver.ts';
+import { listBody, obj, sendJson, startLocalApiServer, status, watchStream } from './kube/local-apiserver.ts';
+import type { KubeObject } from './kube/resources.ts';
+import { core } from './kube/resources.ts';
+import { createLogger } from './logger.ts';
+
+const logger = createLogger({ level: 'error', sink: { write: () => undefined } });
+const cm = (name: string, rv: string) => obj('ConfigMap', 'v1', 'a', name, rv);
+
+let api: LocalApiServer | undefined;
+let informer: Informer<KubeObject> | undefined;
+afterEach(async () => {
+  await informer?.stop();
+  informer = undefined;
+  await api?.close();
+  api = undefined;
+  vi.useRealTimers();
+});
+
+const isWatch = (r: SeenRequest) => r.query.get('watch') === 'true';
+
+/** Resolves when `check` holds; checked after every informer event and server request. */
+function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = () => {
+      if (check()) return resolve();
+      if (Date.now() - started > ms) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 10);
+    };
+    tick();
+  });
+}
+
+function start(resyncMs: number, onError?: (e: unknown) => void): Informer<KubeObject> {
+  if (!api) throw new Error('no server');
+  informer = new Informer<KubeObject>(api.client(), core.configMap, {
+    namespace: 'a',
+    resyncMs,
+    logger,
+    onError,
+  });
+  return informer;
+}
+
+describe('Informer', () => {
+  it('relists on 410 Gone and emits deletes for objects the new list no longer has', async () => {
+    let lists = 0;
+    api = await startLocalApiServer((req, res) => {
+      if (!isWatch(req)) {
+        lists++;
+        const items = lists === 1 ? [cm('c1', '1'), cm('c2', '2')] : [cm('c1', '1')];
+        return sendJson(res, 200, listBody(items, lists === 1 ? '2' : '5'));
+      }
+      // the first watch is too old; the one after the relist stays open
+      if (req.query.get('resourceVersion') === '2') {
+        watchStream(res).send('ERROR', status(410, 'Expired', 'too old resource version: 2'));
+      } else {
+        watchStream(res);
+      }
+    });
+    const deleted: string[] = [];
+    const inf = start(0);
+    inf.on({ delete: (o) => deleted.push(o.metadata.name) });
+    inf.start();
+    await inf.waitForSync();
+    await until(() => deleted.length > 0, 'the relist');
+    expect(deleted).toEqual(['c2']);
+    expect(inf.list().map((o) => o.metadata.name)).toEqual(['c1']);
+    await until(
+      () => api?.seen.some((r) => isWatch(r) && r.query.get('resourceVersion') === '5') ?? false,
+      'a watch from the new list',
+    );
+  });
+
+  it('re-watches from the last event it applied when the server ends the stream', async () => {
+    let watches = 0;
+    api = await startLocalApiServer((req, res) => {
+      if (!isWatch(req)) return sendJson(res, 200, listBody([], '3'));
+      watches++;
+      const w = watchStream(res);
+      if (watches === 1) {
+        w.send('ADDED', cm('c1', '4'));
+        w.end(); // the server-side timeout
+      }
+    });
+    const inf = start(0);
+    inf.start();
+    await until(() => watches >= 2, 'a second watch');
+    const rvs = api.seen.filter(isWatch).map((r) => r.query.get('resourceVersion'));
+    expect(rvs.slice(0, 2)).toEqual(['3', '4']);
+    expect(api.seen.filter((r) => !isWatch(r))).toHaveLength(1); // no relist needed
+    expect(inf.get('a/c1')?.metadata.resourceVersion).toBe('4');
+  });
+
+  it('restarts a watch whose stream carries a malformed line, and applies the events after', async () => {
+    let watches = 0;
+    api = await startLocalApiServer((req, res) => {
+      if (!isWatch(req)) return sendJson(res, 200, listBody([], '3'));
+      watches++;
+      const w = watchStream(res);
+      if (watches === 1) {
+        w.send('ADDED', cm('c1', '4'));
+        w.raw('this is not json');
+      } else {
+        w.send('ADDED', cm('c2', '6'));
+      }
+    });
+    const errors: unknown[] = [];
+    const inf = start(0, (e) => errors.push(e));
+    inf.start();
+    await until(() => inf.get('a/c2') !== undefined, 'the event after the garbage line');
+    expect(inf.get('a/c1')).toBeDefined();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ reason: 'MalformedWatchEvent' });
+    // resumed after the last good event, not from the list
+    expect(api.seen.filter(isWatch).map((r) => r.query.get('resourceVersion'))).toEqual(['3', '4']);
+  });
+
+  describe('resync', () => {
+    const oneObject = async () => {
+      api = await startLocalApiServer((req, res) => {
+        if (!isWatch(req)) return sendJson(res, 200, listBody([cm('c1', '1')], '1'));
+        watchStream(res);
+      });
+    };
+
+    it('re-delivers every cached object as an update once per period', async () => {
+      await oneObject();
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+      const updates: [KubeObject, KubeObject][] = [];
+      const inf = start(60_000);
+      inf.on({ update: (o, n) => updates.push([o, n]) });
+      inf.start();
+      await inf.waitForSync();
+      expect(updates).toHaveLength(0);
+      vi.advanceTimersByTime(60_000);
+      expect(updates).toHaveLength(1);
+      expect(updates[0]?.[0]).toBe(updates[0]?.[1]);
+    });
+
+    it('is off with a period of 0 (no timer at all, rather than a hot loop)', async () => {
+      await oneObject();
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+      const updates: KubeObject[] = [];
+      const inf = start(0);
+      inf.on({ update: (_o, n) => updates.push(n) });
+      inf.start();
+      await inf.waitForSync();
+      expect(vi.getTimerCount()).toBe(0);
+      vi.advanceTimersByTime(3_600_000);
+      expect(updates).toHaveLength(0);
+    });
+  });
+});

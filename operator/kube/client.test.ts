@@ -1,0 +1,154 @@
+// The client over real HTTP (a local server speaking the Kubernetes REST
+// shape): request metrics, the write gate, aborts, and broken watch streams.
+import { afterEach, describe, expect, it } from 'vitest';
+import { OperatorMetrics } from '../metrics.ts';
+import type { RequestRecord, WatchEvent } from './client.ts';
+import { KubeApiError, WriteRefusedError } from './client.ts';
+import type { LocalApiServer } from './local-apiserver.ts';
+import { listBody, obj, sendJson, startLocalApiServer, status, watchStream } from './local-apiserver.ts';
+import type { KubeObject } from './resources.ts';
+import { core } from './resources.ts';
+
+let api: LocalApiServer | undefined;
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+});
+
+const cm = (name: string, rv = '1') => obj('ConfigMap', 'v1', 'a', name, rv);
+
+/** Answers like an API server holding one ConfigMap "c1". */
+async function configMapServer() {
+  api = await startLocalApiServer((req, res) => {
+    if (req.method === 'GET' && req.path === '/api/v1/namespaces/a/configmaps') {
+      return sendJson(res, 200, listBody([cm('c1')], '7'));
+    }
+    if (req.path === '/api/v1/namespaces/a/configmaps/missing') {
+      return sendJson(res, 404, status(404, 'NotFound', 'configmaps "missing" not found'));
+    }
+    if (req.method === 'POST') return sendJson(res, 201, JSON.parse(req.body));
+    if (req.method === 'DELETE') return sendJson(res, 200, status(200, '', ''));
+    return sendJson(res, 200, cm('c1', '8'));
+  });
+  return api;
+}
+
+describe('KubeClient request metrics', () => {
+  it('reports verb, resource (with subresource) and code of every request, and OperatorMetrics serves them', async () => {
+    const server = await configMapServer();
+    const client = server.client();
+    const metrics = new OperatorMetrics();
+    const records: RequestRecord[] = [];
+    client.onRequest((r) => {
+      records.push(r);
+      metrics.observeRequest(r);
+    });
+
+    await client.get(core.configMap, 'c1', 'a');
+    await client.get(core.configMap, 'missing', 'a');
+    await client.list(core.configMap, { namespace: 'a' });
+    await client.create(core.configMap, cm('c2'));
+    await client.apply(core.configMap, cm('c1'));
+    await client.patch(core.deployment, 'd', 'a', 'merge', {}, 'status');
+    await client.delete(core.configMap, 'c2', 'a');
+
+    expect(records.map(({ verb, resource, code }) => `${verb} ${resource} ${code}`)).toEqual([
+      'GET configmaps 200',
+      'GET configmaps 404',
+      'LIST configmaps 200',
+      'CREATE configmaps 201',
+      'APPLY configmaps 200',
+      'PATCH deployments/status 200',
+      'DELETE configmaps 200',
+    ]);
+    expect(records.every((r) => r.seconds >= 0 && r.seconds < 5)).toBe(true);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('rest_client_requests_total{verb="CREATE",resource="configmaps",code="201"} 1');
+    expect(text).toContain('rest_client_request_duration_seconds_count{verb="LIST",resource="configmaps"} 1');
+  });
+
+  it('reports <error> when no answer came back', async () => {
+    const server = await configMapServer();
+    const client = server.client();
+    await server.close();
+    api = undefined;
+    const records: RequestRecord[] = [];
+    client.onRequest((r) => records.push(r));
+    await expect(client.get(core.configMap, 'c1', 'a')).rejects.toThrow(KubeApiError);
+    expect(records.map((r) => `${r.verb} ${r.code}`)).toEqual(['GET <error>']);
+  });
+});
+
+describe('KubeClient write gate', () => {
+  it('refuses every mutating request while the gate says no, before it is sent; reads still pass', async () => {
+    const server = await configMapServer();
+    const base = server.client();
+    const records: RequestRecord[] = [];
+    base.onRequest((r) => records.push(r));
+    let refusal: string | undefined = 'leadership lost';
+    const gated = base.withWriteGate(() => refusal);
+
+    await expect(gated.create(core.configMap, cm('c2'))).rejects.toThrow(WriteRefusedError);
+    await expect(gated.replace(core.configMap, cm('c1'))).rejects.toThrow(/not sent: leadership lost/);
+    await expect(gated.apply(core.configMap, cm('c1'))).rejects.toThrow(WriteRefusedError);
+    await expect(gated.patch(core.configMap, 'c1', 'a', 'merge', {})).rejects.toThrow(WriteRefusedError);
+    await expect(gated.delete(core.configMap, 'c1', 'a')).rejects.toThrow(WriteRefusedError);
+    expect(await gated.get(core.configMap, 'c1', 'a')).toMatchObject({ metadata: { name: 'c1' } });
+    expect(server.seen.map((r) => r.method)).toEqual(['GET']);
+    // the gate's metrics are the base client's
+    expect(records.map((r) => r.verb)).toEqual(['GET']);
+
+    // checked per request: once the gate opens, writes go out again
+    refusal = undefined;
+    await gated.create(core.configMap, cm('c3'));
+    expect(server.seen.map((r) => r.method)).toEqual(['GET', 'POST']);
+  });
+});
+
+describe('KubeClient aborts', () => {
+  it('aborts a request that gets no answer when its signal fires, long before the request timeout', async () => {
+    api = await startLocalApiServer(() => {
+      /* never answers */
+    });
+    const client = api.client(30_000);
+    const started = Date.now();
+    await expect(
+      client.get(core.lease, 'l', 'a', { signal: AbortSignal.timeout(200) }),
+    ).rejects.toMatchObject({ reason: 'Aborted' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('KubeClient watch', () => {
+  it('rejects a stream with a malformed line (no uncaught exception) after delivering the good events before it', async () => {
+    api = await startLocalApiServer((_req, res) => {
+      const w = watchStream(res);
+      w.send('ADDED', cm('c1', '10'));
+      w.raw('{"type":"MODIFIED","object":{"metadata"'); // cut off mid-object
+      w.send('ADDED', cm('c2', '11'));
+    });
+    const client = api.client();
+    const events: WatchEvent<KubeObject>[] = [];
+    const watching = client.watch(
+      core.configMap,
+      { namespace: 'a', resourceVersion: '9', timeoutSeconds: 60, signal: new AbortController().signal },
+      (e) => events.push(e),
+    );
+    await expect(watching).rejects.toMatchObject({ reason: 'MalformedWatchEvent' });
+    expect(events.map((e) => e.object.metadata.name)).toEqual(['c1']);
+  });
+
+  it('rejects with the status of an ERROR event (410 Gone) so the informer can relist', async () => {
+    api = await startLocalApiServer((_req, res) => {
+      watchStream(res).send('ERROR', status(410, 'Expired', 'too old resource version'));
+    });
+    const watching = api
+      .client()
+      .watch(
+        core.configMap,
+        { namespace: 'a', resourceVersion: '1', timeoutSeconds: 60, signal: new AbortController().signal },
+        () => undefined,
+      );
+    await expect(watching).rejects.toMatchObject({ status: 410 });
+  });
+});
