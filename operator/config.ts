@@ -8,6 +8,7 @@ import { LOG_LEVELS } from './logger.ts';
 import type { LogLevel } from './logger.ts';
 import { GATEWAY_API_MODES } from './kube/gateway.ts';
 import type { GatewayApiMode } from './kube/gateway.ts';
+import { DEFAULT_MAX_READ_BYTES, parseEndpointPattern } from './storage/egress.ts';
 
 export type Config = {
   /** Validated "host:port", "[ipv6]:port" or ":port" (all interfaces). */
@@ -40,6 +41,10 @@ export type Config = {
   ruleLabels: Record<string, string>;
   /** Route InferenceService traffic through Gateway API HTTPRoutes: auto-detect the CRD, or force on/off. */
   gatewayApi: GatewayApiMode;
+  /** Origins (scheme://host[:port], "*." subdomains) where resources without a credentialsSecret may use the operator's S3 credentials; empty = nowhere. */
+  s3AmbientCredentialsEndpoints: string[];
+  /** The most the operator reads of any object from users' object storage. */
+  s3MaxReadBytes: number;
 };
 
 export const RULE_MODES = ['auto', 'PrometheusRule', 'ConfigMap'] as const;
@@ -93,6 +98,16 @@ const FLAGS = {
     'gateway-api',
     `InferenceService traffic split through HTTPRoute weights: ${GATEWAY_API_MODES.join('|')}`,
     'auto',
+  ),
+  s3AmbientCredentialsEndpoints: flag(
+    's3-ambient-credentials-endpoints',
+    "comma-separated S3 origins (https://host[:port], https://*.domain) where resources without credentialsSecret may use the operator's own credentials (empty = nowhere)",
+    '',
+  ),
+  s3MaxReadBytes: flag(
+    's3-max-read-bytes',
+    'largest object body the operator reads from object storage, counted while it streams (1024..1073741824)',
+    String(DEFAULT_MAX_READ_BYTES),
   ),
 } satisfies Record<keyof Config, FlagSpec>;
 
@@ -191,6 +206,8 @@ export function parseConfig(
     prometheusRules: ruleMode(str('prometheusRules')),
     ruleLabels: labels(str('ruleLabels')),
     gatewayApi: gatewayApiMode(str('gatewayApi')),
+    s3AmbientCredentialsEndpoints: endpointOrigins(str('s3AmbientCredentialsEndpoints')),
+    s3MaxReadBytes: intInRange(str('s3MaxReadBytes'), 1024, 1024 * 1024 * 1024),
   };
 }
 
@@ -323,6 +340,18 @@ function httpUrl(raw: Raw): string | undefined {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(raw, 'must be an http:// or https:// URL');
   return raw.value.replace(/\/+$/, '');
+}
+
+function endpointOrigins(raw: Raw): string[] {
+  const list = raw.value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const entry of list) {
+    const problem = parseEndpointPattern(entry);
+    if (typeof problem === 'string') fail(raw, `${problem}; list origins like https://s3.example.com:9000`);
+  }
+  return [...new Set(list)];
 }
 
 function ruleMode(raw: Raw): RuleMode {

@@ -89,6 +89,10 @@ async function main(): Promise<void> {
     gatewayApi,
     triggers: kafka?.triggers,
     registry: metrics.registry,
+    storageAccess: {
+      ambientCredentialsEndpoints: config.s3AmbientCredentialsEndpoints,
+      maxReadBytes: config.s3MaxReadBytes,
+    },
     prometheus: config.prometheusUrl
       ? new PrometheusClient({ url: config.prometheusUrl, breaker: PrometheusClient.breaker() })
       : undefined,
