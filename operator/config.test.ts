@@ -39,6 +39,7 @@ describe('parseConfig', () => {
       gatewayApi: 'auto',
       s3AmbientCredentialsEndpoints: [],
       s3MaxReadBytes: 1048576,
+      s3RefusedCidrs: [],
     } satisfies Config);
   });
 
@@ -271,5 +272,16 @@ describe('external dependency flags', () => {
     expect(() => parseConfig(['--s3-max-read-bytes=10'], {})).toThrow(
       /--s3-max-read-bytes: must be an integer from 1024 to 1073741824/,
     );
+  });
+  it('refuses the address ranges the admin lists in --s3-refused-cidrs / YMERA_S3_REFUSED_CIDRS', () => {
+    expect(parseConfig(['--s3-refused-cidrs=127.0.0.0/8, fd00::/8'], {}).s3RefusedCidrs).toEqual([
+      '127.0.0.0/8',
+      'fd00::/8',
+    ]);
+    expect(parseConfig([], { YMERA_S3_REFUSED_CIDRS: '10.0.0.0/8' }).s3RefusedCidrs).toEqual(['10.0.0.0/8']);
+    expect(() => parseConfig(['--s3-refused-cidrs=10.0.0.0'], {})).toThrow(
+      /--s3-refused-cidrs: "10.0.0.0" is not a CIDR such as 10.0.0.0\/8 or fd00::\/8/,
+    );
+    expect(() => parseConfig(['--s3-refused-cidrs=10.0.0.0/33'], {})).toThrow(/--s3-refused-cidrs/);
   });
 });

@@ -8,7 +8,7 @@ import { LOG_LEVELS } from './logger.ts';
 import type { LogLevel } from './logger.ts';
 import { GATEWAY_API_MODES } from './kube/gateway.ts';
 import type { GatewayApiMode } from './kube/gateway.ts';
-import { DEFAULT_MAX_READ_BYTES, parseEndpointPattern } from './storage/egress.ts';
+import { DEFAULT_MAX_READ_BYTES, parseCidr, parseEndpointPattern } from './storage/egress.ts';
 
 export type Config = {
   /** Validated "host:port", "[ipv6]:port" or ":port" (all interfaces). */
@@ -45,6 +45,8 @@ export type Config = {
   s3AmbientCredentialsEndpoints: string[];
   /** The most the operator reads of any object from users' object storage. */
   s3MaxReadBytes: number;
+  /** Address ranges users' S3 endpoints may not resolve to, besides link-local and metadata ones. */
+  s3RefusedCidrs: string[];
 };
 
 export const RULE_MODES = ['auto', 'PrometheusRule', 'ConfigMap'] as const;
@@ -108,6 +110,11 @@ const FLAGS = {
     's3-max-read-bytes',
     'largest object body the operator reads from object storage, counted while it streams (1024..1073741824)',
     String(DEFAULT_MAX_READ_BYTES),
+  ),
+  s3RefusedCidrs: flag(
+    's3-refused-cidrs',
+    "comma-separated CIDRs users' S3 endpoints may not resolve to, besides the always refused link-local and cloud metadata addresses (e.g. 127.0.0.0/8,10.0.0.0/8)",
+    '',
   ),
 } satisfies Record<keyof Config, FlagSpec>;
 
@@ -208,6 +215,7 @@ export function parseConfig(
     gatewayApi: gatewayApiMode(str('gatewayApi')),
     s3AmbientCredentialsEndpoints: endpointOrigins(str('s3AmbientCredentialsEndpoints')),
     s3MaxReadBytes: intInRange(str('s3MaxReadBytes'), 1024, 1024 * 1024 * 1024),
+    s3RefusedCidrs: cidrs(str('s3RefusedCidrs')),
   };
 }
 
@@ -350,6 +358,18 @@ function endpointOrigins(raw: Raw): string[] {
   for (const entry of list) {
     const problem = parseEndpointPattern(entry);
     if (typeof problem === 'string') fail(raw, `${problem}; list origins like https://s3.example.com:9000`);
+  }
+  return [...new Set(list)];
+}
+
+function cidrs(raw: Raw): string[] {
+  const list = raw.value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const entry of list) {
+    const problem = parseCidr(entry);
+    if (typeof problem === 'string') fail(raw, problem);
   }
   return [...new Set(list)];
 }

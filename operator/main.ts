@@ -92,6 +92,7 @@ async function main(): Promise<void> {
     storageAccess: {
       ambientCredentialsEndpoints: config.s3AmbientCredentialsEndpoints,
       maxReadBytes: config.s3MaxReadBytes,
+      refusedCidrs: config.s3RefusedCidrs,
     },
     prometheus: config.prometheusUrl
       ? new PrometheusClient({ url: config.prometheusUrl, breaker: PrometheusClient.breaker() })

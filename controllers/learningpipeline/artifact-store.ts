@@ -76,6 +76,7 @@ export async function readS3Artifact(
       addressing: s3.forcePathStyle ? 'path' : 'virtual-host',
       timeoutMs: 10_000,
       maxGetBytes: maxBytes,
+      refusedCidrs: policy.refusedCidrs,
     });
   } catch (e) {
     return { error: `spec.artifacts.s3: ${(e as Error).message}` };

@@ -5,6 +5,7 @@ import {
   ambientCredentialsAllowed,
   canonicalIp,
   guardedLookup,
+  parseCidr,
   parseEndpointPattern,
   refusedAddress,
   refusedHost,
@@ -47,6 +48,28 @@ describe('refusedAddress', () => {
     expect(canonicalIp('::ffff:127.0.0.1')).toBe('127.0.0.1');
     expect(canonicalIp('2001:db8:0:1:0:0:0:1')).toBe('2001:db8:0:1::1');
     expect(canonicalIp('example.com')).toBeUndefined();
+  });
+});
+
+describe('admin-refused ranges', () => {
+  it('refuses addresses in the CIDRs the admin lists, and only those', () => {
+    const cidrs = ['127.0.0.0/8', 'fd00::/8'];
+    expect(refusedAddress('127.0.0.1', cidrs)).toBe(
+      '127.0.0.1 is in 127.0.0.0/8, a range the cluster admin refuses for object storage',
+    );
+    expect(refusedAddress('::ffff:127.0.0.2', cidrs)).toMatch(/in 127\.0\.0\.0\/8/);
+    expect(refusedAddress('fd12::1', cidrs)).toMatch(/in fd00::\/8/);
+    expect(refusedAddress('10.0.0.1', cidrs)).toBeUndefined();
+    expect(refusedAddress('::1', cidrs)).toBeUndefined();
+    expect(refusedHost('127.0.0.1', cidrs)).toMatch(/127\.0\.0\.0\/8/);
+  });
+
+  it('parses CIDRs, saying what is wrong', () => {
+    expect(parseCidr('10.0.0.0/8')).toEqual({ network: '10.0.0.0', prefix: 8, family: 4 });
+    expect(parseCidr('FD00:0::/8')).toEqual({ network: 'fd00::', prefix: 8, family: 6 });
+    for (const bad of ['10.0.0.0', '10.0.0.0/33', 'fd00::/129', 'host/8', '/8']) {
+      expect(parseCidr(bad), bad).toBe(`"${bad}" is not a CIDR such as 10.0.0.0/8 or fd00::/8`);
+    }
   });
 });
 
@@ -114,6 +137,13 @@ describe('guardedLookup', () => {
       family: undefined,
     });
     expect(await run(lookup, 'minio.local', false)).toEqual({ error: null, address: '127.0.0.1', family: 4 });
+  });
+
+  it("applies the admin's ranges to resolved addresses", async () => {
+    const lookup = guardedLookup(resolver([{ address: '127.0.0.1', family: 4 }]), ['127.0.0.0/8']);
+    expect((await run(lookup, 'localhost', false)).error?.message).toBe(
+      'localhost resolves to 127.0.0.1: 127.0.0.1 is in 127.0.0.0/8, a range the cluster admin refuses for object storage',
+    );
   });
 
   it('passes resolver errors on', async () => {

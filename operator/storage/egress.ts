@@ -8,8 +8,9 @@
 // - the operator's own (ambient) credentials go only to endpoints a cluster
 //   admin lists (ambientCredentialsAllowed).
 //
-// Loopback and private ranges stay allowed: a local MinIO lives on 127.0.0.1.
-import { isIP } from 'node:net';
+// Loopback and private ranges stay allowed (a local MinIO lives on
+// 127.0.0.1) unless the admin refuses them too (refusedCidrs).
+import { BlockList, isIP } from 'node:net';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 
 /** Host names of cloud metadata services (lowercase, without a trailing dot). */
@@ -73,15 +74,38 @@ export function canonicalIp(address: string): string | undefined {
   return `${hex.slice(0, best.at).join(':')}::${hex.slice(best.at + best.len).join(':')}`;
 }
 
+/** "10.0.0.0/8" or "fd00::/8" parsed, or why it is not a CIDR. */
+export function parseCidr(cidr: string): { network: string; prefix: number; family: 4 | 6 } | string {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(cidr.trim());
+  const network = m?.[1] ? canonicalIp(m[1]) : undefined;
+  const family = network ? isIP(network) : 0;
+  const prefix = Number(m?.[2]);
+  if (!network || (family !== 4 && family !== 6) || prefix > (family === 4 ? 32 : 128)) {
+    return `"${cidr}" is not a CIDR such as 10.0.0.0/8 or fd00::/8`;
+  }
+  return { network, prefix, family };
+}
+
+function inCidr(ip: string, cidr: string): boolean {
+  const c = parseCidr(cidr);
+  if (typeof c === 'string' || isIP(ip) !== c.family) return false;
+  const list = new BlockList();
+  const type = c.family === 4 ? 'ipv4' : 'ipv6';
+  list.addSubnet(c.network, c.prefix, type);
+  return list.check(ip, type);
+}
+
 /**
  * Why the client must not connect to `address` (an IP, as DNS returns it), or
  * undefined when it may: link-local addresses (169.254.0.0/16, fe80::/10),
- * where the cloud metadata services live, the other metadata addresses, and
- * the unspecified address.
+ * where the cloud metadata services live, the other metadata addresses, the
+ * unspecified address, and the ranges in `refusedCidrs` (the admin's).
  */
-export function refusedAddress(address: string): string | undefined {
+export function refusedAddress(address: string, refusedCidrs: readonly string[] = []): string | undefined {
   const ip = canonicalIp(address);
   if (ip === undefined) return undefined;
+  const cidr = refusedCidrs.find((c) => inCidr(ip, c));
+  if (cidr) return `${ip} is in ${cidr}, a range the cluster admin refuses for object storage`;
   const known = METADATA_ADDRESSES.get(ip);
   if (known) return `${ip} is ${known}`;
   if (isIP(ip) === 4) {
@@ -99,10 +123,10 @@ export function refusedAddress(address: string): string | undefined {
 }
 
 /** Why the client must not connect to `hostname` (a name or an IP literal) as written, or undefined. */
-export function refusedHost(hostname: string): string | undefined {
+export function refusedHost(hostname: string, refusedCidrs: readonly string[] = []): string | undefined {
   const name = hostname.toLowerCase().replace(/\.$/, '');
   if (METADATA_HOSTNAMES.has(name)) return `${name} is a cloud metadata service`;
-  return refusedAddress(name);
+  return refusedAddress(name, refusedCidrs);
 }
 
 export type Lookup = (
@@ -125,9 +149,9 @@ export class EndpointRefusedError extends Error {
  * with EndpointRefusedError when the name is refused or any address it
  * resolves to is: the check runs on the addresses the socket then connects to.
  */
-export function guardedLookup(resolve: Lookup): Lookup {
+export function guardedLookup(resolve: Lookup, refusedCidrs: readonly string[] = []): Lookup {
   return (hostname, options, callback) => {
-    const byName = refusedHost(hostname);
+    const byName = refusedHost(hostname, refusedCidrs);
     if (byName) {
       callback(new EndpointRefusedError(byName), '', 0);
       return;
@@ -141,7 +165,7 @@ export function guardedLookup(resolve: Lookup): Lookup {
         ? found
         : [{ address: found, family: isIP(found) || 4 }];
       for (const a of addresses) {
-        const why = refusedAddress(a.address);
+        const why = refusedAddress(a.address, refusedCidrs);
         if (why) {
           callback(new EndpointRefusedError(`${hostname} resolves to ${a.address}: ${why}`), '', 0);
           return;
@@ -163,6 +187,8 @@ export interface StorageAccessPolicy {
   ambientCredentialsEndpoints: readonly string[];
   /** The most the operator reads of any object (--s3-max-read-bytes). */
   maxReadBytes: number;
+  /** Address ranges refused besides link-local and metadata (--s3-refused-cidrs), e.g. 127.0.0.0/8. */
+  refusedCidrs: readonly string[];
 }
 
 export const DEFAULT_MAX_READ_BYTES = 1024 * 1024;
@@ -171,6 +197,7 @@ export const DEFAULT_MAX_READ_BYTES = 1024 * 1024;
 export const DEFAULT_STORAGE_ACCESS: StorageAccessPolicy = {
   ambientCredentialsEndpoints: [],
   maxReadBytes: DEFAULT_MAX_READ_BYTES,
+  refusedCidrs: [],
 };
 
 export type EndpointPattern = { protocol: string; hostname: string; port: string; wildcard: boolean };

@@ -271,6 +271,28 @@ describe('refused endpoints', () => {
     }
   });
 
+  it('refuses the ranges the admin lists, e.g. loopback, before any request', async () => {
+    const store = createObjectStore({
+      endpoint: 'http://127.0.0.1:9',
+      bucket: 'ml-artifacts',
+      credentials,
+      refusedCidrs: ['127.0.0.0/8'],
+    });
+    expect(await failure(store.get('k'))).toMatchObject({
+      code: 'EndpointRefused',
+      message: expect.stringContaining('127.0.0.1 is in 127.0.0.0/8, a range the cluster admin refuses'),
+    });
+    store.close();
+    expect(() =>
+      createObjectStore({
+        endpoint: 'http://x',
+        bucket: 'ml-artifacts',
+        credentials,
+        refusedCidrs: ['10/8'],
+      }),
+    ).toThrow(/refusedCidrs: "10\/8" is not a CIDR/);
+  });
+
   it("judges the address a name resolves to at connect time (the agent's lookup), not the name", async () => {
     const asked: string[] = [];
     const store = createObjectStore({

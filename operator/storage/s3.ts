@@ -38,7 +38,7 @@ import {
   validateKey,
 } from './addressing.ts';
 import type { Addressing } from './addressing.ts';
-import { EndpointRefusedError, guardedLookup, refusedHost } from './egress.ts';
+import { EndpointRefusedError, guardedLookup, parseCidr, refusedHost } from './egress.ts';
 import type { Lookup } from './egress.ts';
 import {
   DEFAULT_RETRY_POLICY,
@@ -233,6 +233,8 @@ export type ObjectStoreOptions = {
    * name resolving to a link-local or metadata address is refused.
    */
   lookup?: Lookup;
+  /** Address ranges refused besides link-local and metadata ones, e.g. ["127.0.0.0/8"]. */
+  refusedCidrs?: readonly string[];
   /**
    * Every call goes through it (build it with isFailure: isObjectStoreUnavailable);
    * while open, calls fail at once with ObjectStoreUnavailableError code CircuitOpen.
@@ -301,6 +303,7 @@ type Shared = {
   policy: RetryPolicy;
   partSize: number;
   maxGetBytes: number;
+  refusedCidrs: readonly string[];
   breaker: CircuitBreaker | undefined;
   logger: Logger | undefined;
   now: () => Date;
@@ -356,7 +359,12 @@ class S3ObjectStore implements ObjectStore {
     if (!(maxGetBytes >= 1)) throw new RangeError('maxGetBytes must be >= 1');
     const Agent = endpoint.protocol === 'https:' ? https.Agent : http.Agent;
     // the guard sits in the agent, so it judges the addresses each new socket connects to
-    const lookup = guardedLookup(options.lookup ?? (dnsLookup as unknown as Lookup));
+    const refusedCidrs = options.refusedCidrs ?? [];
+    for (const cidr of refusedCidrs) {
+      const parsed = parseCidr(cidr);
+      if (typeof parsed === 'string') throw new TypeError(`refusedCidrs: ${parsed}`);
+    }
+    const lookup = guardedLookup(options.lookup ?? (dnsLookup as unknown as Lookup), refusedCidrs);
     return {
       endpoint,
       label: endpointLabel(endpoint),
@@ -368,6 +376,7 @@ class S3ObjectStore implements ObjectStore {
       policy,
       partSize,
       maxGetBytes,
+      refusedCidrs,
       breaker: options.breaker,
       logger: options.logger,
       now: options.now ?? (() => new Date()),
@@ -673,7 +682,7 @@ class S3ObjectStore implements ObjectStore {
 
   async #call(spec: CallSpec): Promise<Exchange> {
     // an IP literal never goes through the lookup: judge it here, before any request
-    const refused = refusedHost(this.#s.endpoint.hostname);
+    const refused = refusedHost(this.#s.endpoint.hostname, this.#s.refusedCidrs);
     if (refused) throw this.#refused(spec, refused);
     const breaker = this.#s.breaker;
     if (!breaker) return this.#callWithRetries(spec);

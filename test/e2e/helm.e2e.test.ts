@@ -697,17 +697,21 @@ describe('helm chart', () => {
       find<Deployment>(await render([]), 'Deployment').spec.template.spec.containers[0]?.args ?? [];
     expect(plain).toContain('--s3-max-read-bytes=1048576');
     expect(plain.some((a) => a.startsWith('--s3-ambient-credentials-endpoints'))).toBe(false);
+    expect(plain.some((a) => a.startsWith('--s3-refused-cidrs'))).toBe(false);
     const out = await render([
       '--set',
       'objectStorage.ambientCredentialsEndpoints={https://*.amazonaws.com,http://minio.storage:9000}',
       '--set',
       'objectStorage.maxReadBytes=4096',
+      '--set',
+      'objectStorage.refusedCidrs={127.0.0.0/8,fd00::/8}',
     ]);
     const args = find<Deployment>(out, 'Deployment').spec.template.spec.containers[0]?.args ?? [];
     expect(args).toEqual(
       expect.arrayContaining([
         '--s3-ambient-credentials-endpoints=https://*.amazonaws.com,http://minio.storage:9000',
         '--s3-max-read-bytes=4096',
+        '--s3-refused-cidrs=127.0.0.0/8,fd00::/8',
       ]),
     );
     for (const [set, names] of [
@@ -720,6 +724,7 @@ describe('helm chart', () => {
         '/objectStorage/ambientCredentialsEndpoints/0',
       ],
       ['objectStorage.maxReadBytes=10', '/objectStorage/maxReadBytes'],
+      ['objectStorage.refusedCidrs={localhost}', '/objectStorage/refusedCidrs/0'],
     ] as const) {
       const r = await helmTemplate(['--set', set]);
       expect(r.code, set).not.toBe(0);
