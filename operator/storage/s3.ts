@@ -700,8 +700,7 @@ class S3ObjectStore implements ObjectStore {
 
   #refused(spec: CallSpec, reason: string): ObjectStoreError {
     return new ObjectStoreError(
-      `${spec.operation} ${formatS3Uri(this.bucket, spec.key)}: refusing to connect to ${this.#s.label}: ` +
-        `${reason}; object storage endpoints must not be link-local or cloud metadata addresses`,
+      `${spec.operation} ${formatS3Uri(this.bucket, spec.key)}: refusing to connect to ${this.#s.label}: ${reason}`,
       { code: ENDPOINT_REFUSED, operation: spec.operation, bucket: this.bucket, key: spec.key },
     );
   }
