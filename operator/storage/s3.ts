@@ -824,9 +824,9 @@ class S3ObjectStore implements ObjectStore {
           if (ok) {
             const cap = spec.maxBytes ?? s.maxGetBytes;
             readCapped(res, cap, () => {
-              const error = this.#tooLarge(spec, cap);
-              fail(error);
-              req.destroy(error);
+              fail(this.#tooLarge(spec, cap));
+              // without an error: a socket the agent already took back has no 'error' listener
+              req.destroy();
             }).then((body) => settle({ status, headers: res.headers, body }), fail);
             return;
           }

@@ -105,6 +105,18 @@ describe('object store client: body cap and connection guard', () => {
     expect((await s.get('cap/big.bin', { maxBytes: body.length })).equals(body)).toBe(true);
   });
 
+  it('aborts a small object that arrives whole in one chunk, and the store goes on working', async () => {
+    // the response is complete before its bytes are counted: aborting must not crash the process
+    const s = store();
+    await s.put('cap/small.json', '{"auc":0.97}' + ' '.repeat(2000));
+    for (let i = 0; i < 3; i++) {
+      expect(await rejection(s.get('cap/small.json', { maxBytes: 1024 }))).toMatchObject({
+        code: 'ObjectTooLarge',
+      });
+    }
+    expect((await s.get('cap/small.json')).length).toBe(2012);
+  });
+
   it('caps a body sent without Content-Length, and aborts the transfer', async () => {
     // a server that streams chunked data forever: only counting the bytes can stop it
     let closed = false;
@@ -218,15 +230,21 @@ function pipeline(name: string, s3: Record<string, unknown>, delay = '1s') {
   };
 }
 
-const registered = (name: string) =>
-  eventually(
-    `the model of ${name} to be registered`,
-    async () => {
-      const p = await getPipeline(name);
-      return p?.status?.latestModel ? p : undefined;
-    },
-    120_000,
-  );
+async function registered(name: string): Promise<Pipeline> {
+  try {
+    return await eventually(
+      `the model of ${name} to be registered`,
+      async () => {
+        const p = await getPipeline(name);
+        return p?.status?.latestModel ? p : undefined;
+      },
+      120_000,
+    );
+  } catch (e) {
+    const status = JSON.stringify((await getPipeline(name))?.status);
+    throw new Error(`${(e as Error).message}; status ${status}; operator log ${op?.logs().slice(-3000)}`);
+  }
+}
 
 /** Waits for the run's step to be running and writes its metrics artifact, as the step would. */
 async function writeMetrics(name: string, body: string): Promise<void> {
