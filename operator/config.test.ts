@@ -37,6 +37,9 @@ describe('parseConfig', () => {
       prometheusRules: 'auto',
       ruleLabels: {},
       gatewayApi: 'auto',
+      s3AmbientCredentialsEndpoints: [],
+      s3MaxReadBytes: 1048576,
+      s3RefusedCidrs: [],
     } satisfies Config);
   });
 
@@ -245,5 +248,40 @@ describe('external dependency flags', () => {
     expect(parseConfig(['--gateway-api', 'FALSE'], {}).gatewayApi).toBe('false');
     expect(parseConfig([], { YMERA_GATEWAY_API: 'false' }).gatewayApi).toBe('false');
     expect(() => parseConfig(['--gateway-api=yes'], {})).toThrow(/--gateway-api.*auto, true, false/);
+  });
+  it("lends the operator's S3 credentials nowhere unless the admin lists origins", () => {
+    expect(parseConfig([], {}).s3AmbientCredentialsEndpoints).toEqual([]);
+    expect(
+      parseConfig(['--s3-ambient-credentials-endpoints=http://127.0.0.1:9000, https://*.amazonaws.com'], {})
+        .s3AmbientCredentialsEndpoints,
+    ).toEqual(['http://127.0.0.1:9000', 'https://*.amazonaws.com']);
+    expect(
+      parseConfig([], { YMERA_S3_AMBIENT_CREDENTIALS_ENDPOINTS: 'https://minio.storage:9000' })
+        .s3AmbientCredentialsEndpoints,
+    ).toEqual(['https://minio.storage:9000']);
+    expect(() => parseConfig(['--s3-ambient-credentials-endpoints=minio:9000'], {})).toThrow(
+      /--s3-ambient-credentials-endpoints: "minio:9000" must be http:\/\/ or https:\/\//,
+    );
+    expect(() => parseConfig(['--s3-ambient-credentials-endpoints=https://minio/bucket'], {})).toThrow(
+      /--s3-ambient-credentials-endpoints: .*must be an origin/,
+    );
+  });
+  it('caps S3 reads at --s3-max-read-bytes / YMERA_S3_MAX_READ_BYTES', () => {
+    expect(parseConfig(['--s3-max-read-bytes=4096'], {}).s3MaxReadBytes).toBe(4096);
+    expect(parseConfig([], { YMERA_S3_MAX_READ_BYTES: '2048' }).s3MaxReadBytes).toBe(2048);
+    expect(() => parseConfig(['--s3-max-read-bytes=10'], {})).toThrow(
+      /--s3-max-read-bytes: must be an integer from 1024 to 1073741824/,
+    );
+  });
+  it('refuses the address ranges the admin lists in --s3-refused-cidrs / YMERA_S3_REFUSED_CIDRS', () => {
+    expect(parseConfig(['--s3-refused-cidrs=127.0.0.0/8, fd00::/8'], {}).s3RefusedCidrs).toEqual([
+      '127.0.0.0/8',
+      'fd00::/8',
+    ]);
+    expect(parseConfig([], { YMERA_S3_REFUSED_CIDRS: '10.0.0.0/8' }).s3RefusedCidrs).toEqual(['10.0.0.0/8']);
+    expect(() => parseConfig(['--s3-refused-cidrs=10.0.0.0'], {})).toThrow(
+      /--s3-refused-cidrs: "10.0.0.0" is not a CIDR such as 10.0.0.0\/8 or fd00::\/8/,
+    );
+    expect(() => parseConfig(['--s3-refused-cidrs=10.0.0.0/33'], {})).toThrow(/--s3-refused-cidrs/);
   });
 });

@@ -8,6 +8,7 @@ import { LOG_LEVELS } from './logger.ts';
 import type { LogLevel } from './logger.ts';
 import { GATEWAY_API_MODES } from './kube/gateway.ts';
 import type { GatewayApiMode } from './kube/gateway.ts';
+import { DEFAULT_MAX_READ_BYTES, parseCidr, parseEndpointPattern } from './storage/egress.ts';
 
 export type Config = {
   /** Validated "host:port", "[ipv6]:port" or ":port" (all interfaces). */
@@ -40,6 +41,12 @@ export type Config = {
   ruleLabels: Record<string, string>;
   /** Route InferenceService traffic through Gateway API HTTPRoutes: auto-detect the CRD, or force on/off. */
   gatewayApi: GatewayApiMode;
+  /** Origins (scheme://host[:port], "*." subdomains) where resources without a credentialsSecret may use the operator's S3 credentials; empty = nowhere. */
+  s3AmbientCredentialsEndpoints: string[];
+  /** The most the operator reads of any object from users' object storage. */
+  s3MaxReadBytes: number;
+  /** Address ranges users' S3 endpoints may not resolve to, besides link-local and metadata ones. */
+  s3RefusedCidrs: string[];
 };
 
 export const RULE_MODES = ['auto', 'PrometheusRule', 'ConfigMap'] as const;
@@ -93,6 +100,21 @@ const FLAGS = {
     'gateway-api',
     `InferenceService traffic split through HTTPRoute weights: ${GATEWAY_API_MODES.join('|')}`,
     'auto',
+  ),
+  s3AmbientCredentialsEndpoints: flag(
+    's3-ambient-credentials-endpoints',
+    "comma-separated S3 origins (https://host[:port], https://*.domain) where resources without credentialsSecret may use the operator's own credentials (empty = nowhere)",
+    '',
+  ),
+  s3MaxReadBytes: flag(
+    's3-max-read-bytes',
+    'largest object body the operator reads from object storage, counted while it streams (1024..1073741824)',
+    String(DEFAULT_MAX_READ_BYTES),
+  ),
+  s3RefusedCidrs: flag(
+    's3-refused-cidrs',
+    "comma-separated CIDRs users' S3 endpoints may not resolve to, besides the always refused link-local and cloud metadata addresses (e.g. 127.0.0.0/8,10.0.0.0/8)",
+    '',
   ),
 } satisfies Record<keyof Config, FlagSpec>;
 
@@ -191,6 +213,9 @@ export function parseConfig(
     prometheusRules: ruleMode(str('prometheusRules')),
     ruleLabels: labels(str('ruleLabels')),
     gatewayApi: gatewayApiMode(str('gatewayApi')),
+    s3AmbientCredentialsEndpoints: endpointOrigins(str('s3AmbientCredentialsEndpoints')),
+    s3MaxReadBytes: intInRange(str('s3MaxReadBytes'), 1024, 1024 * 1024 * 1024),
+    s3RefusedCidrs: cidrs(str('s3RefusedCidrs')),
   };
 }
 
@@ -323,6 +348,30 @@ function httpUrl(raw: Raw): string | undefined {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(raw, 'must be an http:// or https:// URL');
   return raw.value.replace(/\/+$/, '');
+}
+
+function endpointOrigins(raw: Raw): string[] {
+  const list = raw.value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const entry of list) {
+    const problem = parseEndpointPattern(entry);
+    if (typeof problem === 'string') fail(raw, `${problem}; list origins like https://s3.example.com:9000`);
+  }
+  return [...new Set(list)];
+}
+
+function cidrs(raw: Raw): string[] {
+  const list = raw.value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const entry of list) {
+    const problem = parseCidr(entry);
+    if (typeof problem === 'string') fail(raw, problem);
+  }
+  return [...new Set(list)];
 }
 
 function ruleMode(raw: Raw): RuleMode {

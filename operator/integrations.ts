@@ -6,6 +6,7 @@ import type { PlatformEvent } from './kafka/events.ts';
 import type { TriggerSource } from './kafka/triggers.ts';
 import type { TopicReconciler } from './kafka/topic-reconciler.ts';
 import type { ResourceType } from './kube/resources.ts';
+import type { StorageAccessPolicy } from './storage/egress.ts';
 import { core } from './kube/resources.ts';
 import type { PrometheusClient } from './prometheus/client.ts';
 import type { RuleObjectMode } from './prometheus/rule-objects.ts';
@@ -44,6 +45,11 @@ export interface Integrations {
   triggers?: TriggerSource;
   /** Where controllers register their own metrics (the operator's /metrics); absent in some tests. */
   registry?: Registry;
+  /**
+   * How the operator reads users' object storage (--s3-ambient-credentials-endpoints,
+   * --s3-max-read-bytes); absent: no ambient credentials anywhere and the default cap.
+   */
+  storageAccess?: StorageAccessPolicy;
 }
 
 /** The resource type rule objects are written as (a controller owns it). */

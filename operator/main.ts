@@ -91,6 +91,11 @@ async function main(): Promise<void> {
     gatewayApi,
     triggers: kafka?.triggers,
     registry: metrics.registry,
+    storageAccess: {
+      ambientCredentialsEndpoints: config.s3AmbientCredentialsEndpoints,
+      maxReadBytes: config.s3MaxReadBytes,
+      refusedCidrs: config.s3RefusedCidrs,
+    },
     prometheus: config.prometheusUrl
       ? new PrometheusClient({ url: config.prometheusUrl, breaker: PrometheusClient.breaker() })
       : undefined,

@@ -44,6 +44,9 @@ export function verifySha256(bytes: Uint8Array, expected: string | undefined): s
   return actual;
 }
 
+/** A single-file ONNX model is a protobuf, which cannot exceed 2 GiB. */
+export const MAX_MODEL_BYTES = 2 * 1024 * 1024 * 1024;
+
 /** The bytes behind a model URI. s3:// uses YMERA_S3_* or AWS_* credentials (AWS_ENDPOINT_URL for the endpoint). */
 export async function fetchModel(uri: string, env: Env = process.env, timeoutMs = 120_000): Promise<Buffer> {
   let scheme: string;
@@ -70,7 +73,8 @@ export async function fetchModel(uri: string, env: Env = process.env, timeoutMs 
           'NoCredentials',
           's3:// model but neither YMERA_S3_ENDPOINT nor AWS_ENDPOINT_URL is set',
         );
-      const store = createObjectStore({ ...cfg, bucket, timeoutMs });
+      // the client's default cap (64 MiB) is for small objects; a model may be as large as ONNX allows
+      const store = createObjectStore({ ...cfg, bucket, timeoutMs, maxGetBytes: MAX_MODEL_BYTES });
       try {
         return await store.get(key);
       } finally {

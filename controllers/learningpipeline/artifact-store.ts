@@ -1,78 +1,95 @@
 // Reads a run's artifacts in S3: a small one whole (the gate's metrics file
 // when the step left no termination message), the model file streamed
 // through SHA-256 (its digest, pinned on promotion). Credentials come from
-// the artifacts' credentialsSecret, else the operator's own AWS_*
-// environment; neither is ever logged or put into status.
+// the artifacts' credentialsSecret, read in the pipeline's own namespace
+// only, else the operator's own when the admin allows the endpoint
+// (artifact-access.ts); neither is ever logged or put into status. Every
+// read is capped while it streams, and refused endpoints (link-local, cloud
+// metadata) get no request.
 import { createHash } from 'node:crypto';
 import type { KubeClient } from '../../operator/kube/client.ts';
 import { KubeApiError } from '../../operator/kube/client.ts';
 import { core } from '../../operator/kube/resources.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
+import type { StorageAccessPolicy } from '../../operator/storage/egress.ts';
 import type { Credentials } from '../../operator/storage/s3.ts';
-import { createObjectStore, isObjectStoreUnavailable, ObjectStoreError } from '../../operator/storage/s3.ts';
+import {
+  ENDPOINT_REFUSED,
+  OBJECT_TOO_LARGE,
+  ObjectStoreError,
+  createObjectStore,
+  formatS3Uri,
+  isNoSuchKey,
+  isObjectStoreUnavailable,
+} from '../../operator/storage/s3.ts';
+import type { S3Location } from './artifact-access.ts';
+import { MAX_READ_FLAG, ambientCredentials, artifactEndpoint, credentialsSource } from './artifact-access.ts';
 import type { Computed } from './digest.ts';
-import type { LearningPipelineSpec } from './schema.ts';
 
-type S3Location = NonNullable<LearningPipelineSpec['artifacts']['s3']>;
 type SecretObject = KubeObject & { data?: Record<string, string> };
 
 const decode = (v: string | undefined) =>
   v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
 
+/** The largest model file hashed: 2 GiB, the most one ONNX (protobuf) file can hold. */
+export const MAX_MODEL_BYTES = 2 * 1024 ** 3;
+
 async function credentialsFor(
   client: KubeClient,
   namespace: string,
   s3: S3Location,
+  policy: StorageAccessPolicy,
 ): Promise<Credentials | { error: string }> {
-  const ref = s3.credentialsSecret;
-  if (!ref) {
-    const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
-    const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
-    if (!accessKeyId || !secretAccessKey)
-      return { error: 'spec.artifacts.s3 has no credentialsSecret and the operator has no AWS credentials' };
-    return {
-      accessKeyId,
-      secretAccessKey,
-      ...(process.env.AWS_SESSION_TOKEN ? { sessionToken: process.env.AWS_SESSION_TOKEN } : {}),
-    };
-  }
+  const source = credentialsSource(namespace, s3, policy, ambientCredentials(process.env));
+  if ('error' in source) return source;
+  if ('ambient' in source) return source.ambient;
+  const { name } = source.secret;
   let secret: SecretObject | undefined;
   try {
-    secret = await client.get<SecretObject>(core.secret, ref.name, namespace);
+    secret = await client.get<SecretObject>(core.secret, name, source.secret.namespace);
   } catch (e) {
     if (e instanceof KubeApiError && e.status === 403)
-      return { error: `the operator may not read Secret ${ref.name} (Helm value rbac.secretsAccess)` };
+      return {
+        error: `the operator may not read Secret ${name} (Helm values rbac.secretsAccess, rbac.secretsNamespaces)`,
+      };
     throw e;
   }
-  if (!secret) return { error: `Secret ${ref.name} (spec.artifacts.s3.credentialsSecret) does not exist` };
+  if (!secret) return { error: `Secret ${name} (spec.artifacts.s3.credentialsSecret) does not exist` };
   const accessKeyId = decode(secret.data?.AWS_ACCESS_KEY_ID);
   const secretAccessKey = decode(secret.data?.AWS_SECRET_ACCESS_KEY);
   if (!accessKeyId || !secretAccessKey)
-    return { error: `Secret ${ref.name} lacks the keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY` };
+    return { error: `Secret ${name} lacks the keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY` };
   const sessionToken = decode(secret.data?.AWS_SESSION_TOKEN);
   return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
 }
 
 type Store = ReturnType<typeof createObjectStore>;
 
-/** Runs `use` on a store of the artifacts bucket, closing it afterwards. */
+/** Runs `use` on a store of the artifacts bucket that reads at most maxBytes a body, closing it afterwards. */
 async function withStore<T>(
   client: KubeClient,
   namespace: string,
   s3: S3Location,
+  access: { policy: StorageAccessPolicy; maxBytes: number },
   use: (store: Store) => Promise<T>,
 ): Promise<T | { error: string }> {
-  const credentials = await credentialsFor(client, namespace, s3);
+  const credentials = await credentialsFor(client, namespace, s3, access.policy);
   if ('error' in credentials) return credentials;
-  const region = s3.region ?? 'us-east-1';
-  const store = createObjectStore({
-    endpoint: s3.endpoint ?? `https://s3.${region}.amazonaws.com`,
-    bucket: s3.bucket,
-    region,
-    credentials,
-    addressing: s3.forcePathStyle ? 'path' : 'virtual-host',
-    timeoutMs: 10_000,
-  });
+  let store: Store;
+  try {
+    store = createObjectStore({
+      endpoint: artifactEndpoint(s3),
+      bucket: s3.bucket,
+      region: s3.region ?? 'us-east-1',
+      credentials,
+      addressing: s3.forcePathStyle ? 'path' : 'virtual-host',
+      timeoutMs: 10_000,
+      maxGetBytes: access.maxBytes,
+      refusedCidrs: access.policy.refusedCidrs,
+    });
+  } catch (e) {
+    return { error: `spec.artifacts.s3: ${(e as Error).message}` };
+  }
   try {
     return await use(store);
   } finally {
@@ -80,25 +97,37 @@ async function withStore<T>(
   }
 }
 
-/** The object at `key` in the artifacts bucket as text, or why it could not be read. */
+/** Why a read of `where` failed, in words safe for status (never an S3 message: it may name the access key id). */
+function readFailure(e: unknown, where: string, s3: S3Location, maxBytes: number): string | undefined {
+  if (isNoSuchKey(e)) return `${where} does not exist`;
+  if (!(e instanceof ObjectStoreError)) return undefined;
+  if (e.code === OBJECT_TOO_LARGE)
+    return `${where} is larger than ${maxBytes} bytes, the most the operator reads of it; the read was aborted`;
+  if (e.code === ENDPOINT_REFUSED)
+    return `spec.artifacts.s3.endpoint ${artifactEndpoint(s3)} is refused: ${e.message}`;
+  return `reading ${where} failed: ${e.code}`;
+}
+
+/** The object at `key` in the artifacts bucket as text (at most maxBytes), or why it could not be read. */
 export async function readS3Artifact(
   client: KubeClient,
   namespace: string,
   s3: S3Location,
   key: string,
   maxBytes: number,
+  policy: StorageAccessPolicy,
 ): Promise<{ text: string } | { error: string }> {
-  const where = `s3://${s3.bucket}/${key}`;
-  return withStore(client, namespace, s3, async (store) => {
+  const where = formatS3Uri(s3.bucket, key);
+  return withStore(client, namespace, s3, { policy, maxBytes }, async (store) => {
     try {
-      const info = await store.head(key);
-      if (!info) return { error: `${where} does not exist` };
-      if (info.size !== undefined && info.size > maxBytes)
-        return { error: `${where} is ${info.size} bytes; at most ${maxBytes} are read` };
       return { text: (await store.get(key)).toString('utf8') };
     } catch (e) {
-      if (e instanceof ObjectStoreError) return { error: `reading ${where} failed: ${e.code}` };
-      throw e;
+      const why = readFailure(e, where, s3, maxBytes);
+      if (why === undefined) throw e;
+      return {
+        error:
+          e instanceof ObjectStoreError && e.code === OBJECT_TOO_LARGE ? `${why} (${MAX_READ_FLAG})` : why,
+      };
     }
   });
 }
@@ -115,23 +144,35 @@ export async function hashS3Artifact(
   namespace: string,
   s3: S3Location,
   key: string,
+  policy: StorageAccessPolicy,
 ): Promise<Computed> {
-  const where = `s3://${s3.bucket}/${key}`;
-  const result = await withStore(client, namespace, s3, async (store): Promise<Computed> => {
-    try {
-      if (!(await store.head(key)))
-        return { error: `${where} does not exist (the model step did not upload it)`, transient: false };
-      const body = await store.getStream(key, { signal: AbortSignal.timeout(HASH_BUDGET_MS) });
-      return { sha256: await sha256OfStream(body) };
-    } catch (e) {
-      if (e instanceof ObjectStoreError)
-        return { error: `hashing ${where} failed: ${e.code}`, transient: isObjectStoreUnavailable(e) };
-      if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError'))
-        return { error: `hashing ${where} took longer than ${HASH_BUDGET_MS / 1000}s`, transient: true };
-      throw e;
-    }
-  });
-  // missing or unreadable credentials: the user must fix them (a Secret, or RBAC)
+  const where = formatS3Uri(s3.bucket, key);
+  const result = await withStore(
+    client,
+    namespace,
+    s3,
+    { policy, maxBytes: MAX_MODEL_BYTES },
+    async (store): Promise<Computed> => {
+      try {
+        const body = await store.getStream(key, { signal: AbortSignal.timeout(HASH_BUDGET_MS) });
+        return { sha256: await sha256OfStream(body) };
+      } catch (e) {
+        if (isNoSuchKey(e))
+          return { error: `${where} does not exist (the model step did not upload it)`, transient: false };
+        if (e instanceof ObjectStoreError)
+          return {
+            error: (
+              readFailure(e, where, s3, MAX_MODEL_BYTES) ?? `hashing ${where} failed: ${e.code}`
+            ).replace(/^reading/, 'hashing'),
+            transient: isObjectStoreUnavailable(e),
+          };
+        if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError'))
+          return { error: `hashing ${where} took longer than ${HASH_BUDGET_MS / 1000}s`, transient: true };
+        throw e;
+      }
+    },
+  );
+  // missing or unreadable credentials, a refused endpoint: the user must fix them (a Secret, RBAC, the spec)
   return 'error' in result && !('transient' in result) ? { ...result, transient: false } : result;
 }
 

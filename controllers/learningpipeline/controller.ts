@@ -30,10 +30,12 @@ import {
   PIPELINE_LABEL,
 } from '../../operator/prometheus/generators/learningpipeline.ts';
 import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
+import { DEFAULT_STORAGE_ACCESS } from '../../operator/storage/egress.ts';
 import { changedReady, publishReadyChange } from '../shared/ready-change.ts';
 import type { Blocker } from '../shared/skeleton-status.ts';
+import { metricsReadCap } from './artifact-access.ts';
 import { readS3Artifact } from './artifact-store.ts';
-import { MAX_METRICS_BYTES, parseMetrics, terminationMessageOf } from './gate.ts';
+import { parseMetrics, terminationMessageOf } from './gate.ts';
 import type { LearningPipelineObject } from './jobs.ts';
 import { artifactUri, outputPath, RUN_LABEL, stepJob, stepJobName } from './jobs.ts';
 import { PipelineMetrics } from './metrics.ts';
@@ -67,7 +69,11 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
   const ruleType = ruleObjectType(integrations.rules);
   const owns = uniqueTypes([ruleType, core.job]);
   const metrics = new PipelineMetrics(integrations.registry);
-  const promoter = new Promoter({ events: integrations.events, resource });
+  const promoter = new Promoter({
+    events: integrations.events,
+    resource,
+    storageAccess: integrations.storageAccess ?? DEFAULT_STORAGE_ACCESS,
+  });
 
   return {
     name: 'learningpipeline',
@@ -394,7 +400,9 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       // no termination message: read the artifact itself
       const uri = artifactUri(obj.spec, run.id, path);
       const key = uri.slice(`s3://${s3.bucket}/`.length);
-      const read = await readS3Artifact(ctx.client, obj.metadata.namespace ?? '', s3, key, MAX_METRICS_BYTES);
+      const policy = integrations.storageAccess ?? DEFAULT_STORAGE_ACCESS;
+      const namespace = obj.metadata.namespace ?? '';
+      const read = await readS3Artifact(ctx.client, namespace, s3, key, metricsReadCap(policy), policy);
       if ('error' in read) return { error: `${gate.metricsArtifact}: ${read.error}` };
       text = read.text;
     }

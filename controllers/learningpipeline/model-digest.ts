@@ -2,6 +2,7 @@
 // message of its pod) and, with S3 artifacts, the operator's own hash of the
 // model object, streamed.
 import type { KubeClient } from '../../operator/kube/client.ts';
+import type { StorageAccessPolicy } from '../../operator/storage/egress.ts';
 import { core } from '../../operator/kube/resources.ts';
 import type { PodObject } from '../../operator/kube/workloads.ts';
 import { hashS3Artifact } from './artifact-store.ts';
@@ -17,6 +18,7 @@ export async function modelDigest(
   client: KubeClient,
   obj: LearningPipelineObject,
   run: LearningPipelineRun,
+  policy: StorageAccessPolicy,
 ): Promise<Digest | undefined> {
   const spec = obj.spec;
   const artifact = spec.model?.outputArtifact;
@@ -39,6 +41,7 @@ export async function modelDigest(
         namespace,
         s3,
         artifactUri(spec, run.id, path).slice(`s3://${s3.bucket}/`.length),
+        policy,
       )
     : undefined;
   return resolveDigest(spec, producer?.name, reported, computed);

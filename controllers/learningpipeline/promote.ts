@@ -11,6 +11,7 @@ import { isTransient, KubeApiError } from '../../operator/kube/client.ts';
 import type { KubeObject, ResourceType } from '../../operator/kube/resources.ts';
 import { apiVersionOf, keyOf } from '../../operator/kube/resources.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
+import type { StorageAccessPolicy } from '../../operator/storage/egress.ts';
 import { crd as inferenceServiceCrd } from '../inferenceservice/schema.ts';
 import type { Digest } from './digest.ts';
 import type { LearningPipelineObject } from './jobs.ts';
@@ -50,7 +51,7 @@ export interface PromotionOutcome {
 }
 
 export class Promoter {
-  readonly #o: { events: EventSink; resource: ResourceType };
+  readonly #o: { events: EventSink; resource: ResourceType; storageAccess: StorageAccessPolicy };
   readonly #targetType = resourceTypeOf(inferenceServiceCrd);
   /**
    * Per pipeline: the model version whose digest was last tried, and when to
@@ -59,7 +60,7 @@ export class Promoter {
    */
   readonly #digestTries = new Map<string, { version: string; retryAt?: number }>();
 
-  constructor(o: { events: EventSink; resource: ResourceType }) {
+  constructor(o: { events: EventSink; resource: ResourceType; storageAccess: StorageAccessPolicy }) {
     this.#o = o;
   }
 
@@ -70,7 +71,7 @@ export class Promoter {
     run: LearningPipelineRun,
     now: Date,
   ): Promise<Digest | undefined> {
-    const digest = await modelDigest(ctx.client, obj, run);
+    const digest = await modelDigest(ctx.client, obj, run, this.#o.storageAccess);
     if (digest) this.#noteDigestTry(keyOf(obj.metadata), run.id, digest, now);
     return digest;
   }
@@ -324,7 +325,7 @@ export class Promoter {
       trigger: 'Manual',
       phase: 'Succeeded',
     };
-    const digest = await modelDigest(ctx.client, obj, run);
+    const digest = await modelDigest(ctx.client, obj, run, this.#o.storageAccess);
     if (!digest) return model;
     this.#noteDigestTry(key, model.version, digest, now);
     return withDigest(model, digest);

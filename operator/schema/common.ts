@@ -432,7 +432,7 @@ export function s3Location(what: string) {
       ),
       credentialsSecret: s.optional(
         secretRef(
-          'Secret holding the keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Default: the ambient credentials of the operator (e.g. workload identity).',
+          "Secret in this resource's namespace holding the keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Without it, the operator uses its own credentials only at the endpoints the cluster admin lists (operator flag --s3-ambient-credentials-endpoints); elsewhere it reads nothing and says so in status.",
         ),
       ),
       forcePathStyle: s.boolean({

@@ -14,8 +14,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { exponentialBackoff } from '../backoff.ts';
 import { parseS3Error } from './xml.ts';
 
+/** A body larger than the client's cap (the transfer was aborted). */
+export const OBJECT_TOO_LARGE = 'ObjectTooLarge';
+/** An endpoint the client refuses to connect to (link-local, cloud metadata). */
+export const ENDPOINT_REFUSED = 'EndpointRefused';
+
 export type ObjectStoreErrorDetails = {
-  /** S3's error Code, or ours: Timeout, CircuitOpen, or the socket error (ECONNREFUSED, …). */
+  /** S3's error Code, or ours: Timeout, CircuitOpen, ObjectTooLarge, EndpointRefused, or the socket error (ECONNREFUSED, …). */
   code: string;
   /** S3 operation, e.g. GetObject. */
   operation: string;

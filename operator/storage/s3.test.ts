@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../config.ts';
 import {
+  ObjectStoreError,
   createObjectStore,
   decodeListedKey,
   fixedSizeChunks,
@@ -222,6 +223,97 @@ describe('objectStoreConfigFromEnv', () => {
       /partSizeBytes/,
     );
     expect(() => createObjectStore({ ...base, bucket: 'okay', endpoint: 'file:///x' })).toThrow(/http\(s\)/);
+    expect(() => createObjectStore({ ...base, bucket: 'okay', maxGetBytes: 0 })).toThrow(/maxGetBytes/);
+  });
+});
+
+describe('refused endpoints', () => {
+  const credentials = { accessKeyId: 'a', secretAccessKey: 'b' };
+  const failure = async (promise: Promise<unknown>) => {
+    try {
+      await promise;
+    } catch (e) {
+      return e;
+    }
+    throw new Error('expected the call to fail');
+  };
+
+  it('refuses a metadata IP literal before any request, with the reason and no retry', async () => {
+    const store = createObjectStore({
+      endpoint: 'http://169.254.169.254',
+      bucket: 'ml-artifacts',
+      credentials,
+    });
+    const started = Date.now();
+    const error = await failure(store.get('latest/meta-data/iam'));
+    expect(error).toBeInstanceOf(ObjectStoreError);
+    expect(error).toMatchObject({
+      code: 'EndpointRefused',
+      message:
+        'GetObject s3://ml-artifacts/latest/meta-data/iam: refusing to connect to http://169.254.169.254: ' +
+        '169.254.169.254 is a link-local address (169.254.0.0/16), where cloud metadata services answer',
+    });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    store.close();
+  });
+
+  it('refuses spellings that URL parsing turns into a metadata address', async () => {
+    for (const endpoint of [
+      'http://2852039166',
+      'http://0xa9fea9fe',
+      'http://[::ffff:169.254.169.254]',
+      'http://[fe80::1]',
+    ]) {
+      const store = createObjectStore({ endpoint, bucket: 'ml-artifacts', credentials });
+      expect(await failure(store.head('k')), endpoint).toMatchObject({ code: 'EndpointRefused' });
+      store.close();
+    }
+  });
+
+  it('refuses the ranges the admin lists, e.g. loopback, before any request', async () => {
+    const store = createObjectStore({
+      endpoint: 'http://127.0.0.1:9',
+      bucket: 'ml-artifacts',
+      credentials,
+      refusedCidrs: ['127.0.0.0/8'],
+    });
+    expect(await failure(store.get('k'))).toMatchObject({
+      code: 'EndpointRefused',
+      message: expect.stringContaining('127.0.0.1 is in 127.0.0.0/8, a range the cluster admin refuses'),
+    });
+    store.close();
+    expect(() =>
+      createObjectStore({
+        endpoint: 'http://x',
+        bucket: 'ml-artifacts',
+        credentials,
+        refusedCidrs: ['10/8'],
+      }),
+    ).toThrow(/refusedCidrs: "10\/8" is not a CIDR/);
+  });
+
+  it("judges the address a name resolves to at connect time (the agent's lookup), not the name", async () => {
+    const asked: string[] = [];
+    const store = createObjectStore({
+      endpoint: 'http://rebinding.example:9000',
+      bucket: 'ml-artifacts',
+      credentials,
+      retry: { maxAttempts: 3 },
+      // what a rebinding DNS server answers when the socket connects
+      lookup: (hostname, _options, callback) => {
+        asked.push(hostname);
+        callback(null, [{ address: '169.254.169.254', family: 4 }]);
+      },
+    });
+    const error = await failure(store.get('x'));
+    expect(error).toMatchObject({
+      code: 'EndpointRefused',
+      message: expect.stringContaining(
+        'refusing to connect to http://rebinding.example:9000: rebinding.example resolves to 169.254.169.254',
+      ),
+    });
+    expect(asked).toEqual(['rebinding.example']); // one attempt: a refusal is not retried
+    store.close();
   });
 });
 

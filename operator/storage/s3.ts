@@ -9,10 +9,16 @@
 // reached the server. Errors are ObjectStoreError and its subclasses
 // (errors.ts). Secrets and the Authorization header are never logged nor put
 // in errors.
+//
+// Endpoints may come from users, so every connection goes through
+// egress.ts's guard (no link-local or cloud metadata addresses, checked on
+// the resolved address at connect time), and every response body is capped
+// while it streams in (maxGetBytes): a bigger one aborts the request.
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
+import { lookup as dnsLookup } from 'node:dns';
 import { Readable, Transform, pipeline } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CircuitOpenError } from '../backoff.ts';
@@ -32,8 +38,12 @@ import {
   validateKey,
 } from './addressing.ts';
 import type { Addressing } from './addressing.ts';
+import { EndpointRefusedError, guardedLookup, parseCidr, refusedHost } from './egress.ts';
+import type { Lookup } from './egress.ts';
 import {
   DEFAULT_RETRY_POLICY,
+  ENDPOINT_REFUSED,
+  OBJECT_TOO_LARGE,
   ObjectStoreError,
   ObjectStoreUnavailableError,
   httpFailure,
@@ -59,6 +69,7 @@ import type { ListedObject } from './xml.ts';
 
 export * from './addressing.ts';
 export * from './errors.ts';
+export * from './egress.ts';
 export type { Credentials } from './sigv4.ts';
 export type { ListedObject } from './xml.ts';
 
@@ -125,6 +136,11 @@ export type CallOptions = {
   timeoutMs?: number;
 };
 
+export type GetOptions = CallOptions & {
+  /** This call's body cap instead of the store's maxGetBytes. */
+  maxBytes?: number;
+};
+
 export type PutOptions = CallOptions & {
   /** Default application/octet-stream. */
   contentType?: string;
@@ -160,14 +176,18 @@ export interface ObjectStore {
    * then bounds each request, not the whole upload.
    */
   put(key: string, body: ObjectBody, options?: PutOptions): Promise<{ etag: string }>;
-  /** The whole object. Missing: ObjectStoreError with code NoSuchKey (see isNoSuchKey). */
-  get(key: string, options?: CallOptions): Promise<Buffer>;
+  /**
+   * The whole object. Missing: ObjectStoreError with code NoSuchKey (see
+   * isNoSuchKey); more than maxBytes: code ObjectTooLarge, the transfer aborted.
+   */
+  get(key: string, options?: GetOptions): Promise<Buffer>;
   /**
    * The object as a stream. Errors before the first byte are thrown as by
    * get(); afterwards the stream fails with ObjectStoreUnavailableError when
-   * no data arrives for timeoutMs.
+   * no data arrives for timeoutMs, and with code ObjectTooLarge (the
+   * transfer aborted) once more than maxBytes arrived.
    */
-  getStream(key: string, options?: CallOptions): Promise<Readable>;
+  getStream(key: string, options?: GetOptions): Promise<Readable>;
   /** Size, ETag, date and metadata, or undefined when there is no such object. */
   head(key: string, options?: CallOptions): Promise<ObjectInfo | undefined>;
   /** Objects whose key starts with `prefix`, in key order, fetched page by page (ListObjectsV2). */
@@ -203,6 +223,18 @@ export type ObjectStoreOptions = {
   retry?: Partial<RetryPolicy>;
   /** Part size for streamed uploads, >= 5 MiB; default 8 MiB. */
   partSizeBytes?: number;
+  /**
+   * Cap on every response body (objects, listings), counted as it streams
+   * in: Content-Length is not trusted. Default DEFAULT_MAX_GET_BYTES.
+   */
+  maxGetBytes?: number;
+  /**
+   * Name resolution (default dns.lookup), always behind guardedLookup: a
+   * name resolving to a link-local or metadata address is refused.
+   */
+  lookup?: Lookup;
+  /** Address ranges refused besides link-local and metadata ones, e.g. ["127.0.0.0/8"]. */
+  refusedCidrs?: readonly string[];
   /**
    * Every call goes through it (build it with isFailure: isObjectStoreUnavailable);
    * while open, calls fail at once with ObjectStoreUnavailableError code CircuitOpen.
@@ -254,6 +286,8 @@ export async function* fixedSizeChunks(
 
 // --- the client ------------------------------------------------------------------------
 
+/** The default cap on a response body: enough for listings and small objects, not a memory bomb. */
+export const DEFAULT_MAX_GET_BYTES = 64 * 1024 * 1024;
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 const MAX_PARTS = 10_000;
 const MAX_ERROR_BODY = 64 * 1024;
@@ -268,6 +302,8 @@ type Shared = {
   timeoutMs: number;
   policy: RetryPolicy;
   partSize: number;
+  maxGetBytes: number;
+  refusedCidrs: readonly string[];
   breaker: CircuitBreaker | undefined;
   logger: Logger | undefined;
   now: () => Date;
@@ -285,6 +321,8 @@ type CallSpec = {
   idempotent: boolean;
   /** Hand back the body as a stream instead of reading it. */
   stream?: boolean;
+  /** Cap on the answer's body; default the store's maxGetBytes. */
+  maxBytes?: number | undefined;
   /** Statuses besides 2xx that are answers, not errors (404 for HEAD). */
   accept?: number[];
   signal?: AbortSignal | undefined;
@@ -317,7 +355,16 @@ class S3ObjectStore implements ObjectStore {
     if (!(timeoutMs > 0)) throw new RangeError('timeoutMs must be > 0');
     const policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     if (!(policy.maxAttempts >= 1)) throw new RangeError('retry.maxAttempts must be >= 1');
+    const maxGetBytes = options.maxGetBytes ?? DEFAULT_MAX_GET_BYTES;
+    if (!(maxGetBytes >= 1)) throw new RangeError('maxGetBytes must be >= 1');
     const Agent = endpoint.protocol === 'https:' ? https.Agent : http.Agent;
+    // the guard sits in the agent, so it judges the addresses each new socket connects to
+    const refusedCidrs = options.refusedCidrs ?? [];
+    for (const cidr of refusedCidrs) {
+      const parsed = parseCidr(cidr);
+      if (typeof parsed === 'string') throw new TypeError(`refusedCidrs: ${parsed}`);
+    }
+    const lookup = guardedLookup(options.lookup ?? (dnsLookup as unknown as Lookup), refusedCidrs);
     return {
       endpoint,
       label: endpointLabel(endpoint),
@@ -328,10 +375,12 @@ class S3ObjectStore implements ObjectStore {
       timeoutMs,
       policy,
       partSize,
+      maxGetBytes,
+      refusedCidrs,
       breaker: options.breaker,
       logger: options.logger,
       now: options.now ?? (() => new Date()),
-      agent: new Agent({ keepAlive: true, maxSockets: 16 }),
+      agent: new Agent({ keepAlive: true, maxSockets: 16, lookup }),
     };
   }
 
@@ -465,12 +514,12 @@ class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async get(key: string, options: CallOptions = {}): Promise<Buffer> {
+  async get(key: string, options: GetOptions = {}): Promise<Buffer> {
     const spec = { operation: 'GetObject', method: 'GET', key: this.#full(key), idempotent: true };
     return (await this.#call({ ...spec, ...options })).body;
   }
 
-  async getStream(key: string, options: CallOptions = {}): Promise<Readable> {
+  async getStream(key: string, options: GetOptions = {}): Promise<Readable> {
     const spec = { operation: 'GetObject', method: 'GET', key: this.#full(key), idempotent: true };
     const res = await this.#call({ ...spec, ...options, stream: true });
     if (!res.stream) throw new Error('internal error: GetObject returned no stream');
@@ -632,6 +681,9 @@ class S3ObjectStore implements ObjectStore {
   }
 
   async #call(spec: CallSpec): Promise<Exchange> {
+    // an IP literal never goes through the lookup: judge it here, before any request
+    const refused = refusedHost(this.#s.endpoint.hostname, this.#s.refusedCidrs);
+    if (refused) throw this.#refused(spec, refused);
     const breaker = this.#s.breaker;
     if (!breaker) return this.#callWithRetries(spec);
     try {
@@ -644,6 +696,22 @@ class S3ObjectStore implements ObjectStore {
         { code: 'CircuitOpen', operation: spec.operation, bucket: this.bucket, key: spec.key, cause: error },
       );
     }
+  }
+
+  #refused(spec: CallSpec, reason: string): ObjectStoreError {
+    return new ObjectStoreError(
+      `${spec.operation} ${formatS3Uri(this.bucket, spec.key)}: refusing to connect to ${this.#s.label}: ${reason}`,
+      { code: ENDPOINT_REFUSED, operation: spec.operation, bucket: this.bucket, key: spec.key },
+    );
+  }
+
+  #tooLarge(spec: CallSpec, cap: number): ObjectStoreError {
+    const what = spec.operation === 'GetObject' ? 'the object' : 'the response';
+    return new ObjectStoreError(
+      `${spec.operation} ${formatS3Uri(this.bucket, spec.key)}: ${what} is larger than the cap of ` +
+        `${cap} bytes; the transfer was aborted`,
+      { code: OBJECT_TOO_LARGE, operation: spec.operation, bucket: this.bucket, key: spec.key },
+    );
   }
 
   async #callWithRetries(spec: CallSpec): Promise<Exchange> {
@@ -711,7 +779,18 @@ class S3ObjectStore implements ObjectStore {
       };
       const fail = (error: unknown) => {
         if (settled) return;
-        if (spec.signal?.aborted) {
+        // permanent: no retry, and no ObjectStoreUnavailableError for the breaker to count
+        const final =
+          error instanceof EndpointRefusedError
+            ? this.#refused(spec, error.message)
+            : error instanceof ObjectStoreError
+              ? error
+              : undefined;
+        if (final) {
+          settled = true;
+          clearTimeout(timer);
+          reject(final);
+        } else if (spec.signal?.aborted) {
           settled = true;
           clearTimeout(timer);
           reject(spec.signal.reason);
@@ -742,11 +821,16 @@ class S3ObjectStore implements ObjectStore {
             });
             return;
           }
-          readBody(res, ok ? Infinity : MAX_ERROR_BODY).then(
-            (body) =>
-              settle(ok ? { status, headers: res.headers, body } : httpFailure(status, res.headers, body)),
-            fail,
-          );
+          if (ok) {
+            const cap = spec.maxBytes ?? s.maxGetBytes;
+            readCapped(res, cap, () => {
+              fail(this.#tooLarge(spec, cap));
+              // without an error: a socket the agent already took back has no 'error' listener
+              req.destroy();
+            }).then((body) => settle({ status, headers: res.headers, body }), fail);
+            return;
+          }
+          readBody(res, MAX_ERROR_BODY).then((body) => settle(httpFailure(status, res.headers, body)), fail);
         },
       );
       req.on('error', fail);
@@ -757,10 +841,15 @@ class S3ObjectStore implements ObjectStore {
   /** Passes the body through; fails it with ObjectStoreUnavailableError after timeoutMs without data. */
   #idleGuard(res: IncomingMessage, spec: CallSpec): Readable {
     const ms = spec.timeoutMs ?? this.#s.timeoutMs;
+    const cap = spec.maxBytes ?? this.#s.maxGetBytes;
+    const tooLarge = () => this.#tooLarge(spec, cap);
+    let received = 0;
     const guard = new Transform({
-      transform(chunk, _encoding, done) {
+      transform(chunk: Buffer, _encoding, done) {
         timer.refresh();
-        done(null, chunk);
+        received += chunk.length;
+        // failing the pipeline destroys the response, which aborts the transfer
+        done(received > cap ? tooLarge() : null, chunk);
       },
     });
     const timer = setTimeout(() => {
@@ -784,14 +873,50 @@ function header(headers: IncomingHttpHeaders, name: string): string {
   return Array.isArray(v) ? v.join(',') : (v ?? '');
 }
 
-/** The body, keeping at most `limit` bytes (the rest is read and dropped). */
+/**
+ * The body, or `tooLarge()` called (and the promise left pending for the
+ * caller to settle) as soon as more than `cap` bytes arrived.
+ */
+function readCapped(res: IncomingMessage, cap: number, tooLarge: () => void): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    res.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > cap) {
+        over = true;
+        tooLarge();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    res.on('end', () => {
+      if (!over) resolve(Buffer.concat(chunks));
+    });
+    res.on('error', (e) => {
+      if (!over) reject(e);
+    });
+    res.on('close', () => {
+      if (!over && !res.complete)
+        reject(Object.assign(new Error('connection closed mid-response'), { code: 'ECONNRESET' }));
+    });
+  });
+}
+
+/** The first `limit` bytes of an error body; a longer one is cut off and its transfer aborted. */
 function readBody(res: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     res.on('data', (chunk: Buffer) => {
-      if (size < limit) chunks.push(chunk);
+      chunks.push(chunk);
       size += chunk.length;
+      if (size >= limit) {
+        resolve(Buffer.concat(chunks).subarray(0, limit));
+        res.destroy();
+      }
     });
     res.on('end', () => resolve(Buffer.concat(chunks)));
     res.on('error', reject);

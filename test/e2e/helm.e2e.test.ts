@@ -716,6 +716,46 @@ describe('helm chart', () => {
     ]);
   });
 
+  it('passes the object storage policy, lending the operator credentials nowhere by default', async () => {
+    const plain =
+      find<Deployment>(await render([]), 'Deployment').spec.template.spec.containers[0]?.args ?? [];
+    expect(plain).toContain('--s3-max-read-bytes=1048576');
+    expect(plain.some((a) => a.startsWith('--s3-ambient-credentials-endpoints'))).toBe(false);
+    expect(plain.some((a) => a.startsWith('--s3-refused-cidrs'))).toBe(false);
+    const out = await render([
+      '--set',
+      'objectStorage.ambientCredentialsEndpoints={https://*.amazonaws.com,http://minio.storage:9000}',
+      '--set',
+      'objectStorage.maxReadBytes=4096',
+      '--set',
+      'objectStorage.refusedCidrs={127.0.0.0/8,fd00::/8}',
+    ]);
+    const args = find<Deployment>(out, 'Deployment').spec.template.spec.containers[0]?.args ?? [];
+    expect(args).toEqual(
+      expect.arrayContaining([
+        '--s3-ambient-credentials-endpoints=https://*.amazonaws.com,http://minio.storage:9000',
+        '--s3-max-read-bytes=4096',
+        '--s3-refused-cidrs=127.0.0.0/8,fd00::/8',
+      ]),
+    );
+    for (const [set, names] of [
+      [
+        'objectStorage.ambientCredentialsEndpoints={minio:9000}',
+        '/objectStorage/ambientCredentialsEndpoints/0',
+      ],
+      [
+        'objectStorage.ambientCredentialsEndpoints={https://minio/bucket}',
+        '/objectStorage/ambientCredentialsEndpoints/0',
+      ],
+      ['objectStorage.maxReadBytes=10', '/objectStorage/maxReadBytes'],
+      ['objectStorage.refusedCidrs={localhost}', '/objectStorage/refusedCidrs/0'],
+    ] as const) {
+      const r = await helmTemplate(['--set', set]);
+      expect(r.code, set).not.toBe(0);
+      expect(r.stderr).toContain(names);
+    }
+  });
+
   it('runs a single replica without leader election when asked', async () => {
     const out = await render(['--set', 'replicas=1', '--set', 'leaderElection.enabled=false']);
     expect(out.some((o) => o.kind === 'Role' || o.kind === 'RoleBinding')).toBe(false);

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_STORAGE_ACCESS } from '../../operator/storage/egress.ts';
+import type { S3Location } from './artifact-access.ts';
+import {
+  ambientCredentials,
+  artifactEndpoint,
+  credentialsSource,
+  metricsReadCap,
+} from './artifact-access.ts';
+
+const operatorKeys = { accessKeyId: 'OPERATORKEY', secretAccessKey: 'operator-secret' };
+const at = (endpoint: string | undefined, extra: Partial<S3Location> = {}): S3Location => ({
+  bucket: 'ml',
+  forcePathStyle: true,
+  ...(endpoint ? { endpoint } : {}),
+  ...extra,
+});
+
+describe('credentialsSource', () => {
+  it("reads the credentialsSecret in the pipeline's own namespace, whatever else the reference carries", () => {
+    // a reference smuggling a namespace in (the CRD has no such field) still reads the pipeline's namespace
+    const ref = { name: 's3', namespace: 'kube-system' } as { name: string };
+    expect(
+      credentialsSource(
+        'team-a',
+        at('http://evil.example', { credentialsSecret: ref }),
+        DEFAULT_STORAGE_ACCESS,
+        operatorKeys,
+      ),
+    ).toEqual({
+      secret: { namespace: 'team-a', name: 's3' },
+    });
+  });
+
+  it("never lends the operator's credentials to an endpoint the admin did not list", () => {
+    const got = credentialsSource(
+      'team-a',
+      at('http://127.0.0.1:8999'),
+      DEFAULT_STORAGE_ACCESS,
+      operatorKeys,
+    );
+    expect(got).toEqual({
+      error:
+        'spec.artifacts.s3.credentialsSecret is not set, and http://127.0.0.1:8999 is not an endpoint where the ' +
+        'operator may use its own credentials (allowed by the cluster admin through ' +
+        '--s3-ambient-credentials-endpoints: none); set spec.artifacts.s3.credentialsSecret to a Secret in ' +
+        'namespace team-a with the keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+    });
+    const listed = { ...DEFAULT_STORAGE_ACCESS, ambientCredentialsEndpoints: ['http://127.0.0.1:9000'] };
+    expect(credentialsSource('team-a', at('http://127.0.0.1:8999'), listed, operatorKeys)).toEqual({
+      error: expect.stringContaining('--s3-ambient-credentials-endpoints: only http://127.0.0.1:9000)'),
+    });
+    // the default AWS endpoint is no exception
+    expect(credentialsSource('team-a', at(undefined), DEFAULT_STORAGE_ACCESS, operatorKeys)).toHaveProperty(
+      'error',
+    );
+  });
+
+  it('lends them to listed endpoints, when the operator has any', () => {
+    const listed = {
+      ...DEFAULT_STORAGE_ACCESS,
+      ambientCredentialsEndpoints: ['http://127.0.0.1:9000', 'https://*.amazonaws.com'],
+    };
+    expect(credentialsSource('a', at('http://127.0.0.1:9000'), listed, operatorKeys)).toEqual({
+      ambient: operatorKeys,
+    });
+    expect(credentialsSource('a', at(undefined, { region: 'eu-west-1' }), listed, operatorKeys)).toEqual({
+      ambient: operatorKeys,
+    });
+    expect(credentialsSource('a', at('http://127.0.0.1:9000'), listed, undefined)).toEqual({
+      error: expect.stringMatching(/operator has no credentials of its own/),
+    });
+  });
+});
+
+describe('ambientCredentials', () => {
+  it('takes YMERA_S3_* first, then AWS_*', () => {
+    expect(ambientCredentials({})).toBeUndefined();
+    expect(
+      ambientCredentials({ AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b', AWS_SESSION_TOKEN: 't' }),
+    ).toEqual({
+      accessKeyId: 'a',
+      secretAccessKey: 'b',
+      sessionToken: 't',
+    });
+    expect(
+      ambientCredentials({
+        YMERA_S3_ACCESS_KEY: 'y',
+        YMERA_S3_SECRET_KEY: 'z',
+        AWS_ACCESS_KEY_ID: 'a',
+        AWS_SECRET_ACCESS_KEY: 'b',
+      }),
+    ).toEqual({ accessKeyId: 'y', secretAccessKey: 'z' });
+  });
+});
+
+describe('artifactEndpoint and metricsReadCap', () => {
+  it('defaults to AWS S3 of the region', () => {
+    expect(artifactEndpoint(at(undefined))).toBe('https://s3.us-east-1.amazonaws.com');
+    expect(artifactEndpoint(at(undefined, { region: 'eu-central-1' }))).toBe(
+      'https://s3.eu-central-1.amazonaws.com',
+    );
+    expect(artifactEndpoint(at('http://minio:9000'))).toBe('http://minio:9000');
+  });
+
+  it("reads metrics up to the admin's cap, never more than the gate accepts", () => {
+    expect(metricsReadCap(DEFAULT_STORAGE_ACCESS)).toBe(4096);
+    expect(metricsReadCap({ ...DEFAULT_STORAGE_ACCESS, maxReadBytes: 1024 })).toBe(1024);
+  });
+});

@@ -1,0 +1,76 @@
+// Pure: how the operator may read a pipeline's S3 artifacts. A pipeline
+// names a Secret of its own namespace for credentials; without one, the
+// operator lends its own (ambient) credentials only to endpoints the cluster
+// admin lists (--s3-ambient-credentials-endpoints), so a user cannot point
+// the operator's keys at a server of their choosing.
+import { ambientCredentialsAllowed } from '../../operator/storage/egress.ts';
+import type { StorageAccessPolicy } from '../../operator/storage/egress.ts';
+import type { Credentials } from '../../operator/storage/sigv4.ts';
+import { MAX_METRICS_BYTES } from './gate.ts';
+import type { LearningPipelineSpec } from './schema.ts';
+
+export type S3Location = NonNullable<LearningPipelineSpec['artifacts']['s3']>;
+
+export const AMBIENT_FLAG = '--s3-ambient-credentials-endpoints';
+export const MAX_READ_FLAG = '--s3-max-read-bytes';
+
+/** The endpoint a location is read from: its own, else AWS S3 of its region. */
+export function artifactEndpoint(s3: S3Location): string {
+  return s3.endpoint ?? `https://s3.${s3.region ?? 'us-east-1'}.amazonaws.com`;
+}
+
+export type CredentialsSource =
+  /** A Secret, always in the pipeline's own namespace. */
+  { secret: { namespace: string; name: string } } | { ambient: Credentials } | { error: string };
+
+/**
+ * Where the credentials for reading `s3` come from: the pipeline's
+ * credentialsSecret (in `namespace`, the pipeline's, whatever else the
+ * reference might carry), or the operator's own when the admin allows the
+ * endpoint; otherwise why not, naming the field and what is allowed.
+ */
+export function credentialsSource(
+  namespace: string,
+  s3: S3Location,
+  policy: StorageAccessPolicy,
+  ambient: Credentials | undefined,
+): CredentialsSource {
+  const ref = s3.credentialsSecret;
+  if (ref) return { secret: { namespace, name: ref.name } };
+  const endpoint = artifactEndpoint(s3);
+  if (!ambientCredentialsAllowed(endpoint, policy.ambientCredentialsEndpoints)) {
+    const listed = policy.ambientCredentialsEndpoints;
+    const allowed = listed.length > 0 ? `only ${listed.join(', ')}` : 'none';
+    return {
+      error:
+        `spec.artifacts.s3.credentialsSecret is not set, and ${endpoint} is not an endpoint where the ` +
+        `operator may use its own credentials (allowed by the cluster admin through ${AMBIENT_FLAG}: ${allowed}); ` +
+        `set spec.artifacts.s3.credentialsSecret to a Secret in namespace ${namespace} with the keys ` +
+        'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+    };
+  }
+  if (!ambient) {
+    return {
+      error:
+        'spec.artifacts.s3.credentialsSecret is not set and the operator has no credentials of its own ' +
+        '(YMERA_S3_ACCESS_KEY/YMERA_S3_SECRET_KEY or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)',
+    };
+  }
+  return { ambient };
+}
+
+/** The operator's own credentials from its environment: YMERA_S3_* first, then AWS_*. */
+export function ambientCredentials(
+  env: Readonly<Record<string, string | undefined>>,
+): Credentials | undefined {
+  const accessKeyId = env.YMERA_S3_ACCESS_KEY || env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.YMERA_S3_SECRET_KEY || env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) return undefined;
+  const sessionToken = env.YMERA_S3_SESSION_TOKEN || env.AWS_SESSION_TOKEN;
+  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+}
+
+/** The cap on reading a metrics artifact: the admin's cap, and never more than the gate accepts. */
+export function metricsReadCap(policy: StorageAccessPolicy): number {
+  return Math.min(policy.maxReadBytes, MAX_METRICS_BYTES);
+}
