@@ -20,7 +20,7 @@ import type { TriggerEvent } from '../../operator/kafka/trigger-filter.ts';
 import { consumerGroupId } from '../../operator/kafka/trigger-filter.ts';
 import type { ReconcileFailure } from '../../operator/failure.ts';
 import { ChildApplyError, classifyFailure, FailureReported } from '../../operator/failure.ts';
-import { isConflict, isTransient, KubeApiError } from '../../operator/kube/client.ts';
+import { isConflict } from '../../operator/kube/client.ts';
 import { core, keyOf } from '../../operator/kube/resources.ts';
 import type { PodObject } from '../../operator/kube/workloads.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';

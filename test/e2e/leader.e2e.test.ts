@@ -107,7 +107,8 @@ describe('leader election', () => {
     // counted when the reconcile ends, a moment after its status write
     await eventually(
       'the leader to count its reconcile',
-      async () => ((await leader.metric('ymera_reconcile_total', { controller: 'inferenceservice' })) ?? 0) > 0,
+      async () =>
+        ((await leader.metric('ymera_reconcile_total', { controller: 'inferenceservice' })) ?? 0) > 0,
     );
     expect((await follower.metric('ymera_reconcile_total', { controller: 'inferenceservice' })) ?? 0).toBe(0);
     expect(await follower.metric('ymera_leader_is_leader')).toBe(0);
