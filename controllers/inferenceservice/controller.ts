@@ -243,7 +243,7 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
         previous,
         now,
       );
-      await writeAndTell(ctx, obj, previous, status, decision);
+      await writeAndTell(ctx, obj, previous, { ...status, ...topics.statusFields(obj, kafka) }, decision);
 
       const waits: number[] = [];
       const kafkaRetryMs = topics.retryAfterMs(kafka);
@@ -259,6 +259,10 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       const nextCheck = canary ? nextCheckInMs(decision.progress, analysis, now) : undefined;
       if (nextCheck !== undefined) waits.push(Math.max(1_000, nextCheck));
       return waits.length > 0 ? { requeueAfterMs: Math.min(...waits) } : undefined;
+    },
+
+    needsFinalizer(_ctx, obj) {
+      return topics.needsFinalizer(obj);
     },
 
     async finalize(ctx, obj) {
