@@ -48,6 +48,21 @@ export function createdTopicsOf(obj: KubeObject): string[] {
 }
 
 /**
+ * Pure: resources from before status.createdTopics existed whose topics were
+ * in sync (KafkaReady=True, no record) keep managing them as adopted, so an
+ * upgrade neither stalls them with TopicExists nor lets them delete a topic
+ * nobody knows they created.
+ */
+export function withLegacyAdoption(obj: KubeObject, topics: TopicSpec[]): TopicSpec[] {
+  const status = obj.status as
+    { createdTopics?: unknown; conditions?: { type: string; status: string }[] } | undefined;
+  const legacy =
+    status?.createdTopics === undefined &&
+    status?.conditions?.some((c) => c.type === 'KafkaReady' && c.status === 'True') === true;
+  return legacy ? topics.map((t) => (t.adopt === undefined ? { ...t, adopt: true } : t)) : topics;
+}
+
+/**
  * Pure: whether deleting `owner` would delete any of `topics` (given what it
  * created), i.e. whether it holds Kafka state that needs the finalizer.
  */
@@ -88,7 +103,7 @@ export function declaredTopicsOf<T extends KubeObject>(
 
   return {
     async reconcile(ctx, obj) {
-      const topics = declared(obj);
+      const topics = withLegacyAdoption(obj, declared(obj));
       if (topics.length === 0) return undefined;
       if (!integrations.topics) {
         return {
@@ -131,7 +146,7 @@ export function declaredTopicsOf<T extends KubeObject>(
         policy,
         obj.metadata.namespace,
         obj.metadata.annotations,
-        declared(obj),
+        withLegacyAdoption(obj, declared(obj)),
         createdTopicsOf(obj),
       );
     },
@@ -162,7 +177,7 @@ export function declaredTopicsOf<T extends KubeObject>(
     },
 
     async finalize(ctx, obj) {
-      const specs = declared(obj);
+      const specs = withLegacyAdoption(obj, declared(obj));
       const topics = specs.map((t) => t.name);
       if (topics.length === 0) return topics;
       if (!integrations.topics) {

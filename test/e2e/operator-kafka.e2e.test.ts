@@ -61,6 +61,14 @@ describe('operator with Kafka', () => {
     return sample.object as InfSvc & { spec: { logging: NonNullable<InfSvc['spec']['logging']> } };
   };
   const get = (o: InfSvc) => getJson<Resource>(['get', ...ref(o)]);
+  // the cluster admin grants this namespace one more prefix
+  const granted = () => `granted-${ns}-`;
+  const opFlags = () => [
+    `--lease-namespace=${ns}`,
+    '--lease-name=e2e-kafka',
+    `--watch-namespaces=${ns}`,
+    `--kafka-topic-allow=${ns}=${granted()}*`,
+  ];
   const ref = (o: InfSvc) => [
     '-n',
     o.metadata.namespace ?? '',
@@ -77,11 +85,7 @@ describe('operator with Kafka', () => {
     expect(process.env.YMERA_KAFKA_BROKERS, 'the stack must export YMERA_KAFKA_BROKERS').toBeTruthy();
     ns = await freshNamespace('e2e-kafka');
     kafka = createKafkaClients({ brokers: kafkaBrokers(), clientId: 'ymera-e2e-check', timeoutMs: 5_000 });
-    op = await startOperator('op-kafka', [
-      `--lease-namespace=${ns}`,
-      '--lease-name=e2e-kafka',
-      `--watch-namespaces=${ns}`,
-    ]);
+    op = await startOperator('op-kafka', opFlags());
   });
 
   afterAll(async () => {
@@ -231,6 +235,35 @@ describe('operator with Kafka', () => {
     await kubectlOk(['delete', '--wait=true', '--timeout=60s', ...ref(svc)]);
   });
 
+  it('lets a namespace use a topic the admin allow-list grants it', async () => {
+    const svc = infsvc('-i');
+    const name = `${granted()}logs`;
+    svc.spec.logging.kafka.topic = name;
+    await kubectlOk(['apply', '-f', '-'], toYaml([svc]));
+    const r = await kafkaReady(svc, 'Reconciled');
+    expect(r.status?.createdTopics).toEqual([name]);
+    await kubectlOk(['delete', '--wait=true', '--timeout=60s', ...ref(svc)]);
+    await eventually('the granted topic to be deleted', async () => (await topicOf(name)) === undefined);
+  });
+
+  it("refuses a LearningPipeline trigger on another namespace's topic (reading is reach too)", async () => {
+    const sample = loadSamples(ns, '-trig').find((x) => x.kind === 'LearningPipeline');
+    const lp = sample?.object as Sample['object'] & { spec: { triggers: { kafka: { topic: string } } } };
+    const foreign = `other-${ns}.drift`;
+    lp.spec.triggers.kafka.topic = foreign;
+    await kubectlOk(['apply', '-f', '-'], toYaml([lp]));
+    const lpRef = ['-n', ns, `learningpipeline.ymera.io/${lp.metadata.name}`];
+    const r = await eventually('TriggerReady reason TopicNotAllowed', async () => {
+      const got = await getJson<Resource>(['get', ...lpRef]);
+      return condition(got, 'TriggerReady')?.reason === 'TopicNotAllowed' ? got : undefined;
+    });
+    expect(condition(r, 'TriggerReady')?.message).toContain(
+      `spec.triggers.kafka.topic: topic "${foreign}" is not allowed in namespace ${ns}`,
+    );
+    expect(r.metadata.finalizers ?? []).not.toContain(FINALIZER);
+    await kubectlOk(['delete', '--wait=true', '--timeout=60s', ...lpRef]);
+  });
+
   it('adopts an existing topic only with adopt: true, keeps the configs the spec does not name, and keeps the topic on delete', async () => {
     const svc = infsvc('-f');
     const name = svc.spec.logging.kafka.topic;
@@ -351,11 +384,7 @@ describe('operator with Kafka', () => {
       await kafka.admin.deleteTopic(name);
     } finally {
       await down.stop();
-      op = await startOperator('op-kafka', [
-        `--lease-namespace=${ns}`,
-        '--lease-name=e2e-kafka',
-        `--watch-namespaces=${ns}`,
-      ]);
+      op = await startOperator('op-kafka', opFlags());
     }
   });
 });
