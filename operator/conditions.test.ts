@@ -280,6 +280,6 @@ describe('Reason vocabulary', () => {
       expect(value).toBe(name);
       expect(value).toMatch(/^[A-Z][A-Za-z0-9]*$/);
     }
-    expect(Object.keys(Reason)).toHaveLength(13);
+    expect(Object.keys(Reason)).toHaveLength(17);
   });
 });

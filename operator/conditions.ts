@@ -59,6 +59,14 @@ export const Reason = {
   Deleting: 'Deleting',
   /** Applying a child object failed (transient; retried with backoff). */
   ApplyFailed: 'ApplyFailed',
+  /** A Kafka topic name outside what the resource's namespace may use. */
+  TopicNotAllowed: 'TopicNotAllowed',
+  /** Another resource claimed the same Kafka topic first. */
+  TopicConflict: 'TopicConflict',
+  /** The Kafka topic exists and was not created by this resource, which did not opt in to adopt it. */
+  TopicExists: 'TopicExists',
+  /** Deleting: cleaning up external state keeps failing; the message says how to force the deletion. */
+  CleanupBlocked: 'CleanupBlocked',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

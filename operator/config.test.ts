@@ -33,6 +33,8 @@ describe('parseConfig', () => {
       logLevel: 'info',
       kubeconfig: undefined,
       kafkaBrokers: [],
+      kafkaTopicAllow: {},
+      finalizeTimeoutSeconds: 300,
       prometheusUrl: undefined,
       prometheusRules: 'auto',
       ruleLabels: {},
@@ -41,6 +43,23 @@ describe('parseConfig', () => {
       s3MaxReadBytes: 1048576,
       s3RefusedCidrs: [],
     } satisfies Config);
+  });
+
+  it('reads the Kafka topic allow-list per namespace from the flag or its env twin', () => {
+    expect(
+      parse(['--kafka-topic-allow=team-a=shared-logs,team-a=audit*,*=ymera.events.*']).kafkaTopicAllow,
+    ).toEqual({
+      'team-a': ['shared-logs', 'audit*'],
+      '*': ['ymera.events.*'],
+    });
+    expect(parse([], { YMERA_KAFKA_TOPIC_ALLOW: 'b=x' }).kafkaTopicAllow).toEqual({ b: ['x'] });
+    expect(() => parse(['--kafka-topic-allow=Team=x'])).toThrow(
+      /--kafka-topic-allow: entry "Team=x" must be/,
+    );
+    expect(() => parse(['--kafka-topic-allow=a=b*c'])).toThrow(/<namespace>=<prefix>\*/);
+    expect(() => parse(['--finalize-timeout-seconds=0'])).toThrow(
+      /--finalize-timeout-seconds: must be an integer from 1/,
+    );
   });
 
   it('takes lease namespace and identity host from the pod environment', () => {

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { LOG_LEVELS } from './logger.ts';
 import type { LogLevel } from './logger.ts';
 import { GATEWAY_API_MODES } from './kube/gateway.ts';
+import type { TopicAllowList } from './kafka/topic-policy.ts';
+import { parseTopicAllowList } from './kafka/topic-policy.ts';
 import type { GatewayApiMode } from './kube/gateway.ts';
 import { DEFAULT_MAX_READ_BYTES, parseCidr, parseEndpointPattern } from './storage/egress.ts';
 
@@ -33,6 +35,10 @@ export type Config = {
   kubeconfig?: string;
   /** Kafka bootstrap brokers ("host:port"); empty disables topics and platform events. */
   kafkaBrokers: string[];
+  /** Topic names granted per namespace beyond its own "<namespace>." prefix (cluster admin). */
+  kafkaTopicAllow: TopicAllowList;
+  /** How long a deletion's cleanup may keep failing before the object says how to force it. */
+  finalizeTimeoutSeconds: number;
   /** Prometheus base URL for queries; undefined disables metric-driven features. */
   prometheusUrl?: string;
   /** How rules are written: auto-detect the PrometheusRule CRD, or force one form. */
@@ -92,6 +98,16 @@ const FLAGS = {
     'kafka-brokers',
     'comma-separated Kafka bootstrap host:port list (empty = Kafka off)',
     '',
+  ),
+  kafkaTopicAllow: flag(
+    'kafka-topic-allow',
+    'topics a namespace may use beyond "<namespace>.*": comma-separated <namespace>=<topic> or <namespace>=<prefix>* (namespace * = all)',
+    '',
+  ),
+  finalizeTimeoutSeconds: flag(
+    'finalize-timeout-seconds',
+    'after this long failing to clean up a deleted object, say how to force it (1..86400)',
+    '300',
   ),
   prometheusUrl: flag('prometheus-url', 'Prometheus base URL, e.g. http://prometheus:9090 (empty = off)', ''),
   prometheusRules: flag('prometheus-rules', `rule objects: ${RULE_MODES.join('|')}`, 'auto'),
@@ -209,6 +225,8 @@ export function parseConfig(
     logLevel: logLevel(str('logLevel')),
     kubeconfig,
     kafkaBrokers: hostPorts(str('kafkaBrokers')),
+    kafkaTopicAllow: topicAllowList(str('kafkaTopicAllow')),
+    finalizeTimeoutSeconds: intInRange(str('finalizeTimeoutSeconds'), 1, 86_400),
     prometheusUrl: httpUrl(str('prometheusUrl')),
     prometheusRules: ruleMode(str('prometheusRules')),
     ruleLabels: labels(str('ruleLabels')),
@@ -336,6 +354,14 @@ function hostPorts(raw: Raw): string[] {
       fail(raw, 'must be a comma-separated list of host:port');
   }
   return list;
+}
+
+function topicAllowList(raw: Raw): TopicAllowList {
+  try {
+    return parseTopicAllowList(raw.value);
+  } catch (e) {
+    return fail(raw, (e as Error).message);
+  }
 }
 
 function httpUrl(raw: Raw): string | undefined {

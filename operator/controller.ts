@@ -2,8 +2,19 @@
 // cache, run or add the finalizer, then hand a live object to the kind's own
 // reconcile, which computes children and status with pure functions and uses
 // the I/O helpers below to apply, prune and write status.
+import { removeCondition, setCondition } from './conditions.ts';
+import type { Condition } from './conditions.ts';
 import { deepEqual } from './equality.ts';
 import type { EventRecorder, EventType } from './events.ts';
+import {
+  DEFAULT_FINALIZE_TIMEOUT_MS,
+  FINALIZER,
+  SKIP_CLEANUP_ANNOTATION,
+  cleanupBlockedMessage,
+  deletingForMs,
+  finalizersFor,
+  skipCleanupRequested,
+} from './finalizer.ts';
 import type { InformerSet } from './informer-set.ts';
 import type { KubeClient } from './kube/client.ts';
 import { isConflict, KubeApiError } from './kube/client.ts';
@@ -20,7 +31,7 @@ import type { Logger } from './logger.ts';
 import { isOwnedBy } from './ownership.ts';
 import type { ReconcileResult } from './workqueue.ts';
 
-export const FINALIZER = 'ymera.io/cleanup';
+export { FINALIZER } from './finalizer.ts';
 
 export interface Reconciler<T extends KubeObject = KubeObject> {
   /** Lower-case kind, used in logs, metrics and the event source. */
@@ -39,6 +50,14 @@ export interface Reconciler<T extends KubeObject = KubeObject> {
   reconcile(ctx: ReconcileContext, obj: T): Promise<ReconcileResult>;
   /** Cleans up external state (topics, object storage) before the finalizer goes. */
   finalize?(ctx: ReconcileContext, obj: T): Promise<void>;
+  /**
+   * Whether the object holds state outside Kubernetes that finalize must
+   * clean up: the finalizer is added when true and removed when false.
+   * Without it, a reconciler with finalize always gets the finalizer.
+   */
+  needsFinalizer?(ctx: ReconcileContext, obj: T): boolean;
+  /** Drops in-process state (consumers, metrics) of an object that is gone. */
+  forget?(key: string): Promise<void>;
 }
 
 /** A desired child with its resource type. */
@@ -56,6 +75,8 @@ export class ReconcileContext {
   readonly client: KubeClient;
   readonly log: Logger;
   readonly events: EventRecorder;
+  /** How long finalize may keep failing before the object says how to force its deletion. */
+  readonly finalizeTimeoutMs: number;
   private readonly informers: (type: ResourceType) => InformerSet<KubeObject>;
   private readonly primaries: (type: ResourceType) => InformerSet<KubeObject>;
 
@@ -67,7 +88,9 @@ export class ReconcileContext {
     informers: (type: ResourceType) => InformerSet<KubeObject>;
     /** Informers of whole types, such as the kinds the controllers reconcile. */
     primaries: (type: ResourceType) => InformerSet<KubeObject>;
+    finalizeTimeoutMs?: number;
   }) {
+    this.finalizeTimeoutMs = opts.finalizeTimeoutMs ?? DEFAULT_FINALIZE_TIMEOUT_MS;
     this.client = opts.client;
     this.log = opts.log;
     this.events = opts.events;
@@ -170,7 +193,8 @@ export class ReconcileContext {
 
 /**
  * Runs one reconcile of `key`: step 1 of the pattern (cache read, finalizer)
- * here, the rest in the kind's reconciler.
+ * here, the rest in the kind's reconciler. The finalizer sits only on
+ * objects whose reconciler says they hold external state.
  */
 export async function reconcileKey<T extends KubeObject>(
   reconciler: Reconciler<T>,
@@ -179,32 +203,105 @@ export async function reconcileKey<T extends KubeObject>(
   key: string,
 ): Promise<ReconcileResult> {
   const obj = primary.get(key);
-  if (!obj) return; // gone: children are garbage-collected through ownerReferences
+  if (!obj) {
+    // gone: children are garbage-collected through ownerReferences; in-process state is ours to drop
+    await reconciler.forget?.(key);
+    return;
+  }
   const finalizers = obj.metadata.finalizers ?? [];
   if (obj.metadata.deletionTimestamp) {
     if (!finalizers.includes(FINALIZER)) return;
-    await reconciler.finalize?.(ctx, obj);
-    await setFinalizers(
-      ctx.client,
-      reconciler.resource,
-      obj,
-      finalizers.filter((f) => f !== FINALIZER),
-    );
-    ctx.log.info('finalized', { key });
+    return finalizeObject(reconciler, ctx, obj, key);
+  }
+  const wanted = reconciler.needsFinalizer
+    ? reconciler.needsFinalizer(ctx, obj)
+    : reconciler.finalize !== undefined;
+  const next = finalizersFor(finalizers, wanted);
+  const live = next ? await setFinalizers(ctx.client, reconciler.resource, obj, next) : obj;
+  return reconciler.reconcile(ctx, live);
+}
+
+async function finalizeObject<T extends KubeObject>(
+  reconciler: Reconciler<T>,
+  ctx: ReconcileContext,
+  obj: T,
+  key: string,
+): Promise<ReconcileResult> {
+  const type = reconciler.resource;
+  const rest = (obj.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
+  if (skipCleanupRequested(obj.metadata.annotations)) {
+    await setFinalizers(ctx.client, type, obj, rest);
+    ctx.log.warn('finalizer removed without cleanup', { key, annotation: SKIP_CLEANUP_ANNOTATION });
     await ctx.event(
       obj,
-      'Normal',
-      'Deleted',
+      'Warning',
+      'CleanupSkipped',
       'Finalize',
-      `Cleaned up external state of ${obj.kind} ${obj.metadata.name}`,
+      `Deleted without cleaning up external state (annotation ${SKIP_CLEANUP_ANNOTATION}); what ${obj.kind} ${obj.metadata.name} held outside Kubernetes stays`,
     );
+    await reconciler.forget?.(key);
     return;
   }
-  let live = obj;
-  if (!finalizers.includes(FINALIZER)) {
-    live = await setFinalizers(ctx.client, reconciler.resource, obj, [...finalizers, FINALIZER]);
+  try {
+    await reconciler.finalize?.(ctx, obj);
+  } catch (e) {
+    const elapsed = deletingForMs(obj.metadata.deletionTimestamp, ctx.now());
+    if (elapsed >= ctx.finalizeTimeoutMs) await reportCleanupBlocked(ctx, type, obj, elapsed, e);
+    throw e; // retried with backoff: Kafka may come back
   }
-  return reconciler.reconcile(ctx, live);
+  await setFinalizers(ctx.client, type, obj, rest);
+  ctx.log.info('finalized', { key });
+  await ctx.event(
+    obj,
+    'Normal',
+    'Deleted',
+    'Finalize',
+    `Cleaned up external state of ${obj.kind} ${obj.metadata.name}`,
+  );
+  return;
+}
+
+/** Once per deletion: Ready=False/Stalled=True reason CleanupBlocked and a Warning Event saying how to force it. */
+async function reportCleanupBlocked(
+  ctx: ReconcileContext,
+  type: ResourceType,
+  obj: KubeObject,
+  elapsedMs: number,
+  error: unknown,
+): Promise<void> {
+  const status = (obj.status ?? {}) as { conditions?: Condition[] } & Record<string, unknown>;
+  const ready = status.conditions?.find((c) => c.type === 'Ready');
+  if (ready?.reason === 'CleanupBlocked') return; // said already; the message must not churn
+  const text = error instanceof Error ? error.message : String(error);
+  const message = cleanupBlockedMessage(type, obj, elapsedMs, text);
+  const now = ctx.now();
+  const generation = obj.metadata.generation;
+  const input = (t: string, s: 'True' | 'False') => ({
+    type: t,
+    status: s,
+    reason: 'CleanupBlocked',
+    message,
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+  });
+  let conditions = removeCondition(status.conditions, 'Reconciling');
+  conditions = setCondition(conditions, input('Ready', 'False'), now);
+  conditions = setCondition(conditions, input('Stalled', 'True'), now);
+  ctx.log.warn('cleanup blocked', {
+    key: `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`,
+    error: text,
+  });
+  await ctx.writeStatus(type, obj, { ...status, conditions });
+  await ctx.event(obj, 'Warning', 'CleanupBlocked', 'Finalize', message);
+}
+
+/** Adds the cleanup finalizer now (e.g. right before creating external state); returns the live object. */
+export async function ensureFinalizer<T extends KubeObject>(
+  client: KubeClient,
+  type: ResourceType,
+  obj: T,
+): Promise<T> {
+  const next = finalizersFor(obj.metadata.finalizers, true);
+  return next ? setFinalizers(client, type, obj, next) : obj;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import type { PlatformEvent } from './kafka/events.ts';
 import type { TriggerSource } from './kafka/triggers.ts';
 import type { TopicReconciler } from './kafka/topic-reconciler.ts';
+import type { TopicPolicy } from './kafka/topic-policy.ts';
 import type { ResourceType } from './kube/resources.ts';
 import type { StorageAccessPolicy } from './storage/egress.ts';
 import { core } from './kube/resources.ts';
@@ -30,6 +31,8 @@ export interface Integrations {
   rules: RuleSettings;
   /** Absent when no brokers are configured. */
   topics?: TopicReconciler;
+  /** Topic names each namespace may use (declared and consumed); absent: only its own "<namespace>." prefix. */
+  topicPolicy?: TopicPolicy;
   /** The brokers the operator uses, passed on to pods that write to Kafka. */
   kafkaBrokers: readonly string[];
   events: EventSink;

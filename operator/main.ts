@@ -8,6 +8,7 @@ import { discardEvents } from './integrations.ts';
 import { EventPublisher, ensureEventTopic } from './kafka/events.ts';
 import { createKafkaClients } from './kafka/platformatic.ts';
 import { TopicReconciler } from './kafka/topic-reconciler.ts';
+import type { TopicPolicy } from './kafka/topic-policy.ts';
 import { KubeClient } from './kube/client.ts';
 import { detectGatewayApi } from './kube/gateway.ts';
 import { PrometheusClient } from './prometheus/client.ts';
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
     watchNamespaces: config.watchNamespaces,
     concurrency: config.concurrency,
     resyncSeconds: config.resyncSeconds,
+    finalizeTimeoutMs: config.finalizeTimeoutSeconds * 1000,
     leaderElection: config.leaderElect
       ? {
           namespace: config.leaseNamespace,
@@ -79,13 +81,18 @@ async function main(): Promise<void> {
   logger.info('prometheus rules', { mode: ruleMode, labels: config.ruleLabels });
   const gatewayApi = await detectGatewayApi(client, config.gatewayApi);
   logger.info('gateway api', { configured: config.gatewayApi, httpRoutes: gatewayApi });
+  const topicPolicy: TopicPolicy = { allow: config.kafkaTopicAllow };
+  logger.info('kafka topic policy', { ownPrefix: '<namespace>.', allow: config.kafkaTopicAllow });
   const kafka =
     config.kafkaBrokers.length > 0
-      ? startKafka(config.kafkaBrokers, logger, metrics, (key) => manager.enqueue('learningpipeline', key))
+      ? startKafka(config.kafkaBrokers, topicPolicy, logger, metrics, (key) =>
+          manager.enqueue('learningpipeline', key),
+        )
       : undefined;
   const integrations: Integrations = {
     rules: { mode: ruleMode, labels: config.ruleLabels },
     topics: kafka?.topics,
+    topicPolicy,
     kafkaBrokers: config.kafkaBrokers,
     events: kafka?.events ?? discardEvents,
     gatewayApi,
@@ -133,6 +140,7 @@ async function main(): Promise<void> {
 /** Kafka clients, the topic reconciler and the event publisher (created lazily: connecting happens on first use). */
 function startKafka(
   brokers: string[],
+  policy: TopicPolicy,
   logger: Logger,
   metrics: OperatorMetrics,
   onTrigger: (pipelineKey: string) => void,
@@ -153,7 +161,7 @@ function startKafka(
   });
   log.info('kafka configured', { brokers });
   return {
-    topics: new TopicReconciler({ admin: clients.admin, logger: log }),
+    topics: new TopicReconciler({ admin: clients.admin, logger: log, policy }),
     events,
     triggers,
     async close() {

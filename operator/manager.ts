@@ -29,6 +29,8 @@ export interface ManagerOptions {
   watchNamespaces: string[];
   concurrency: number;
   resyncSeconds: number;
+  /** How long finalize may keep failing before the object says how to force its deletion. */
+  finalizeTimeoutMs?: number;
   leaderElection?: {
     namespace: string;
     name: string;
@@ -85,6 +87,7 @@ export class Manager {
       }),
       informers: (type) => this.informerFor(type, true),
       primaries: (type) => this.informerFor(type, false),
+      ...(this.o.finalizeTimeoutMs !== undefined ? { finalizeTimeoutMs: this.o.finalizeTimeoutMs } : {}),
     });
     const conflicts = new Map<string, number>();
     const queue = new WorkQueue(

@@ -19,7 +19,7 @@ if [[ -z "${YMERA_USE_EXISTING_CLUSTER:-}" ]]; then
   # the local cluster has no volume provisioner and nobody publishing drift events yet
   echo "run-demo: artifacts volume and drift topic for the LearningPipeline sample" >&2
   kubectl apply -f config/demo/local-cluster.yaml >&2
-  "$repo/test/e2e/stack/kafka.sh" topics --create --if-not-exists --topic fraud-detector-drift \
+  "$repo/test/e2e/stack/kafka.sh" topics --create --if-not-exists --topic ymera-demo.fraud-detector-drift \
     --partitions 1 --replication-factor 1 >&2
 fi
 echo "run-demo: applying config/samples/" >&2

@@ -247,7 +247,7 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
         previous,
         now,
       );
-      await writeAndTell(ctx, obj, previous, status, decision);
+      await writeAndTell(ctx, obj, previous, { ...status, ...topics.statusFields(obj, kafka) }, decision);
       // status says it; the runtime retries with backoff (a raised quota needs no change to this object)
       if (applyError) throw new FailureReported(applyError);
 
@@ -265,6 +265,10 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       const nextCheck = canary ? nextCheckInMs(decision.progress, analysis, now) : undefined;
       if (nextCheck !== undefined) waits.push(Math.max(1_000, nextCheck));
       return waits.length > 0 ? { requeueAfterMs: Math.min(...waits) } : undefined;
+    },
+
+    needsFinalizer(_ctx, obj) {
+      return topics.needsFinalizer(obj);
     },
 
     async finalize(ctx, obj) {

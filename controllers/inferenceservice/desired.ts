@@ -577,6 +577,9 @@ export function declaredTopics(obj: InferenceServiceObject): TopicSpec[] {
       partitions: kafka.partitions ?? 3,
       ...(kafka.replicationFactor !== undefined ? { replicationFactor: kafka.replicationFactor } : {}),
       ...(kafka.config ? { config: kafka.config } : {}),
+      ...(kafka.adopt !== undefined ? { adopt: kafka.adopt } : {}),
+      ...(kafka.deletionPolicy ? { deletionPolicy: kafka.deletionPolicy } : {}),
+      field: 'spec.logging.kafka.topic',
     },
   ];
 }

@@ -7,6 +7,7 @@ import {
   dnsLabel,
   dnsSubdomain,
   duration,
+  createdTopicsStatus,
   env,
   gpu,
   kafkaTopic,
@@ -221,7 +222,9 @@ const logging = s.object(
   {
     kafka: s.object(
       {
-        topic: kafkaTopic('Kafka topic the request/response records are written to; created if missing.'),
+        topic: kafkaTopic(
+          'Kafka topic the request/response records are written to; created if missing. Must start with "<namespace>." unless the cluster admin allows more (operator flag --kafka-topic-allow).',
+        ),
         sampleRate: s.number({
           description: 'Fraction of requests logged, from 0 (none) to 1 (all).',
           minimum: 0,
@@ -282,6 +285,7 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
     'Summary for humans: Pending (no ready replica yet), Progressing (a new revision is rolling out), Canary (a canary is being analysed), Serving (the stable revision serves all traffic), Degraded (serving, but with fewer ready replicas than wanted or after a rollback), Failed (cannot serve; see the conditions).',
   ),
   url: s.optional(s.string({ description: 'In-cluster URL of the inference endpoint.', maxLength: 512 })),
+  createdTopics: createdTopicsStatus(),
   revisions: s.optional(
     s.object(
       {

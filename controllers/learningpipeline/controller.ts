@@ -16,12 +16,17 @@ import type { ReconcileContext, Reconciler } from '../../operator/controller.ts'
 import type { Integrations } from '../../operator/integrations.ts';
 import { ruleObjectType, uniqueTypes } from '../../operator/integrations.ts';
 import { EventType } from '../../operator/kafka/events.ts';
+import {
+  DEFAULT_TOPIC_POLICY,
+  topicAllowed,
+  topicNotAllowedMessage,
+} from '../../operator/kafka/topic-policy.ts';
 import type { TriggerEvent } from '../../operator/kafka/trigger-filter.ts';
 import { consumerGroupId } from '../../operator/kafka/trigger-filter.ts';
 import type { ReconcileFailure } from '../../operator/failure.ts';
 import { ChildApplyError, classifyFailure, FailureReported } from '../../operator/failure.ts';
 import { isConflict } from '../../operator/kube/client.ts';
-import { core, keyOf } from '../../operator/kube/resources.ts';
+import { core, keyOf, splitKey } from '../../operator/kube/resources.ts';
 import type { PodObject } from '../../operator/kube/workloads.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
 import { isOwnedBy } from '../../operator/ownership.ts';
@@ -74,6 +79,8 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
     resource,
     storageAccess: integrations.storageAccess ?? DEFAULT_STORAGE_ACCESS,
   });
+  const policy = integrations.topicPolicy ?? DEFAULT_TOPIC_POLICY;
+  const TRIGGER_FIELD = 'spec.triggers.kafka.topic';
 
   return {
     name: 'learningpipeline',
@@ -122,7 +129,13 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       const waits: number[] = [];
       let events: TriggerEvent[] = [];
       const trigger = spec.triggers?.kafka;
-      if (trigger && integrations.triggers) {
+      // reading another namespace's topic is cross-namespace reach too: same name policy as declared topics
+      const forbidden = trigger && topicNotAllowedMessage(policy, namespace, trigger.topic, TRIGGER_FIELD);
+      if (trigger && forbidden) {
+        await integrations.triggers?.stop(key);
+        extra.push({ type: 'TriggerReady', status: 'False', reason: 'TopicNotAllowed', message: forbidden });
+        blockers.push({ reason: 'TopicNotAllowed', message: forbidden, transient: false });
+      } else if (trigger && integrations.triggers) {
         integrations.triggers.ensure({
           key,
           topic: trigger.topic,
@@ -332,6 +345,23 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       if (plan.nextScheduleTime)
         waits.push(Math.max(1_000, plan.nextScheduleTime.getTime() - now.getTime() + 500));
       return waits.length > 0 ? { requeueAfterMs: Math.min(MAX_REQUEUE_MS, ...waits) } : undefined;
+    },
+
+    // the trigger's consumer group lives in Kafka; without a trigger nothing outside Kubernetes is held
+    needsFinalizer(_ctx, obj) {
+      const trigger = obj.spec.triggers?.kafka;
+      return (
+        integrations.triggers !== undefined &&
+        trigger !== undefined &&
+        topicAllowed(policy, obj.metadata.namespace, trigger.topic)
+      );
+    },
+
+    async forget(key) {
+      promoter.forget(key);
+      await integrations.triggers?.stop(key);
+      const { namespace = '', name } = splitKey(key);
+      metrics.forget({ namespace, [PIPELINE_LABEL]: name });
     },
 
     async finalize(ctx, obj) {

@@ -214,7 +214,9 @@ const triggers = s.object(
     kafka: s.optional(
       s.object(
         {
-          topic: kafkaTopic('Topic to watch (e.g. the drift events of an InferenceService).'),
+          topic: kafkaTopic(
+            'Topic to watch (e.g. the drift events of an InferenceService). Must start with "<namespace>." unless the cluster admin allows more (operator flag --kafka-topic-allow).',
+          ),
           filter: s.optional(
             s.map(s.string({ maxLength: 256 }), {
               description:

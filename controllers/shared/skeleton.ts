@@ -63,7 +63,10 @@ export function skeletonReconciler<T extends KubeObject & { spec?: unknown; stat
         blockers: topics.blockers(kafka),
         extra: topics.conditions(kafka),
       };
-      const status = skeletonStatus(observation, previous, ctx.now());
+      const status = {
+        ...skeletonStatus(observation, previous, ctx.now()),
+        ...topics.statusFields(obj, kafka),
+      };
       const wrote = await ctx.writeStatus(kind.resource, obj, status);
       const verdict = skeletonVerdict(observation);
       const before = previous?.conditions?.find((c) => c.type === 'Ready');
@@ -87,6 +90,10 @@ export function skeletonReconciler<T extends KubeObject & { spec?: unknown; stat
       if (applyError) throw new FailureReported(applyError);
       const retryAfterMs = topics.retryAfterMs(kafka);
       return retryAfterMs !== undefined ? { requeueAfterMs: retryAfterMs } : undefined;
+    },
+
+    needsFinalizer(_ctx: ReconcileContext, obj: T) {
+      return topics.needsFinalizer(obj);
     },
 
     async finalize(ctx: ReconcileContext, obj: T) {

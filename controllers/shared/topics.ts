@@ -3,6 +3,7 @@
 // reconciler, the KafkaReady condition and status blockers, the requeue
 // while Kafka is away, and deletion through the finalizer.
 import type { ReconcileContext } from '../../operator/controller.ts';
+import { ensureFinalizer } from '../../operator/controller.ts';
 import type { Integrations } from '../../operator/integrations.ts';
 import type {
   KafkaReadyCondition,
@@ -10,7 +11,14 @@ import type {
   TopicClaim,
   TopicSpec,
 } from '../../operator/kafka/topics.ts';
-import { kafkaReadyCondition, kafkaStalled, topicClaims } from '../../operator/kafka/topics.ts';
+import {
+  isKafkaManaged,
+  kafkaReadyCondition,
+  kafkaStalled,
+  topicClaims,
+} from '../../operator/kafka/topics.ts';
+import { DEFAULT_TOPIC_POLICY, deletesTopic, topicAllowed } from '../../operator/kafka/topic-policy.ts';
+import type { TopicPolicy } from '../../operator/kafka/topic-policy.ts';
 import type { KubeObject, ResourceType } from '../../operator/kube/resources.ts';
 import type { Blocker } from './skeleton-status.ts';
 
@@ -27,6 +35,54 @@ export interface DeclaredTopics<T extends KubeObject> {
   retryAfterMs(result: KafkaTopicsResult | undefined): number | undefined;
   /** Deletes the object's topics (unless another resource owns them) and returns the declared names; throws while Kafka is away so the finalizer stays. */
   finalize(ctx: ReconcileContext, obj: T): Promise<string[]>;
+  /** Whether deleting the object must delete topics (so it needs the finalizer). */
+  needsFinalizer(obj: T): boolean;
+  /** The status fields the topic layer owns: status.createdTopics (carried over when there is no new result). */
+  statusFields(obj: T, result: KafkaTopicsResult | undefined): { createdTopics?: string[] };
+}
+
+/** The status record of the topics a resource created (status.createdTopics). */
+export function createdTopicsOf(obj: KubeObject): string[] {
+  const list = (obj.status as { createdTopics?: unknown } | undefined)?.createdTopics;
+  return Array.isArray(list) ? list.filter((t): t is string => typeof t === 'string') : [];
+}
+
+/**
+ * Pure: resources from before status.createdTopics existed whose topics were
+ * in sync (KafkaReady=True, no record) keep managing them as adopted, so an
+ * upgrade neither stalls them with TopicExists nor lets them delete a topic
+ * nobody knows they created.
+ */
+export function withLegacyAdoption(obj: KubeObject, topics: TopicSpec[]): TopicSpec[] {
+  const status = obj.status as
+    { createdTopics?: unknown; conditions?: { type: string; status: string }[] } | undefined;
+  const legacy =
+    status?.createdTopics === undefined &&
+    status?.conditions?.some((c) => c.type === 'KafkaReady' && c.status === 'True') === true;
+  return legacy ? topics.map((t) => (t.adopt === undefined ? { ...t, adopt: true } : t)) : topics;
+}
+
+/**
+ * Pure: whether deleting `owner` would delete any of `topics` (given what it
+ * created), i.e. whether it holds Kafka state that needs the finalizer.
+ */
+export function topicsNeedFinalizer(
+  policy: TopicPolicy,
+  namespace: string | undefined,
+  annotations: Record<string, string> | undefined,
+  topics: readonly TopicSpec[],
+  created: readonly string[],
+): boolean {
+  if (!isKafkaManaged(annotations)) return false;
+  return topics.some(
+    (t) =>
+      topicAllowed(policy, namespace, t.name) &&
+      deletesTopic({
+        created: created.includes(t.name),
+        ...(t.adopt !== undefined ? { adopt: t.adopt } : {}),
+        ...(t.deletionPolicy ? { deletionPolicy: t.deletionPolicy } : {}),
+      }),
+  );
 }
 
 export function declaredTopicsOf<T extends KubeObject>(
@@ -35,6 +91,7 @@ export function declaredTopicsOf<T extends KubeObject>(
   declared: (obj: T) => TopicSpec[],
 ): DeclaredTopics<T> {
   const configured = integrations.topics !== undefined;
+  const policy = integrations.topics?.policy ?? integrations.topicPolicy ?? DEFAULT_TOPIC_POLICY;
   // every resource of the kind, deleting ones included: their claim holds until they are finalized
   const claims = (ctx: ReconcileContext): TopicClaim[] =>
     ctx.cached(resource).flatMap((o) =>
@@ -46,7 +103,7 @@ export function declaredTopicsOf<T extends KubeObject>(
 
   return {
     async reconcile(ctx, obj) {
-      const topics = declared(obj);
+      const topics = withLegacyAdoption(obj, declared(obj));
       if (topics.length === 0) return undefined;
       if (!integrations.topics) {
         return {
@@ -55,7 +112,48 @@ export function declaredTopicsOf<T extends KubeObject>(
           topics: [],
         };
       }
-      return integrations.topics.reconcile({ owner: obj, topics, claims: claims(ctx) });
+      return integrations.topics.reconcile({
+        owner: obj,
+        topics,
+        claims: claims(ctx),
+        created: createdTopicsOf(obj),
+        // before a topic is created: the finalizer that deletes it, then the record that it is ours
+        recordCreated: async (created) => {
+          let live: KubeObject = obj;
+          if (
+            topicsNeedFinalizer(policy, obj.metadata.namespace, obj.metadata.annotations, topics, created)
+          ) {
+            live = await ensureFinalizer(ctx.client, resource, obj);
+          }
+          await ctx.client.patch(
+            resource,
+            obj.metadata.name,
+            obj.metadata.namespace,
+            'merge',
+            {
+              metadata: { resourceVersion: live.metadata.resourceVersion },
+              status: { createdTopics: created },
+            },
+            'status',
+          );
+        },
+      });
+    },
+
+    needsFinalizer(obj) {
+      if (!configured) return false;
+      return topicsNeedFinalizer(
+        policy,
+        obj.metadata.namespace,
+        obj.metadata.annotations,
+        withLegacyAdoption(obj, declared(obj)),
+        createdTopicsOf(obj),
+      );
+    },
+
+    statusFields(obj, result) {
+      const created = result?.created ?? (declared(obj).length > 0 ? createdTopicsOf(obj) : []);
+      return created.length > 0 ? { createdTopics: created } : {};
     },
 
     blockers(result) {
@@ -79,13 +177,19 @@ export function declaredTopicsOf<T extends KubeObject>(
     },
 
     async finalize(ctx, obj) {
-      const topics = declared(obj).map((t) => t.name);
+      const specs = withLegacyAdoption(obj, declared(obj));
+      const topics = specs.map((t) => t.name);
       if (topics.length === 0) return topics;
       if (!integrations.topics) {
         ctx.log.warn('Kafka is not configured; leaving the declared topics in place', { topics });
         return topics;
       }
-      const result = await integrations.topics.finalize({ owner: obj, topics, claims: claims(ctx) });
+      const result = await integrations.topics.finalize({
+        owner: obj,
+        topics: specs,
+        claims: claims(ctx),
+        created: createdTopicsOf(obj),
+      });
       // keep the finalizer (retrying with backoff) until the topics are really gone
       if (result.status === 'KafkaUnavailable') throw new Error(`deleting Kafka topics: ${result.message}`);
       return topics;

@@ -290,13 +290,13 @@ describe('summarizeTopics and conditions', () => {
   it('takes the worst status and joins the messages of that status', () => {
     const r = summarizeTopics([
       outcome('a', 'NotSupported'),
-      outcome('b', 'ResourceConflict'),
-      outcome('c', 'ResourceConflict'),
+      outcome('b', 'TopicConflict'),
+      outcome('c', 'TopicConflict'),
     ]);
-    expect(r.status).toBe('ResourceConflict');
-    expect(r.message).toBe('b: ResourceConflict; c: ResourceConflict');
-    expect(kafkaReadyCondition(r)).toMatchObject({ status: 'False', reason: 'ResourceConflict' });
-    expect(kafkaStalled(r)).toEqual({ reason: 'ResourceConflict', message: r.message });
+    expect(r.status).toBe('TopicConflict');
+    expect(r.message).toBe('b: TopicConflict; c: TopicConflict');
+    expect(kafkaReadyCondition(r)).toMatchObject({ status: 'False', reason: 'TopicConflict' });
+    expect(kafkaStalled(r)).toEqual({ reason: 'TopicConflict', message: r.message });
   });
 
   it('maps NotSupported to Ready=False/NotSupported and Stalled', () => {
@@ -356,5 +356,38 @@ describe('summarizeTopics and conditions', () => {
 
   it('says so when no topic is declared', () => {
     expect(summarizeTopics([])).toEqual({ status: 'Ready', message: 'No Kafka topics declared', topics: [] });
+  });
+});
+
+describe('adopting an existing topic', () => {
+  const observed = {
+    name: 't',
+    partitions: 1,
+    replicationFactor: 1,
+    configs: { 'segment.ms': '600000', 'retention.ms': '1000', 'cleanup.policy': 'compact' },
+  };
+
+  it('never removes configs the spec does not name, and only sets the named ones', () => {
+    const plan = planTopic(
+      { name: 't', partitions: 2, config: { 'retention.ms': '7200000' }, adopt: true },
+      observed,
+      { prune: false },
+    );
+    expect(plan.actions).toEqual([
+      { type: 'alterConfigs', name: 't', set: { 'retention.ms': '7200000' }, delete: [] },
+      { type: 'createPartitions', name: 't', total: 2 },
+    ]);
+    // nothing named differs: nothing to do, the rest stays
+    expect(
+      planTopic({ name: 't', partitions: 1, config: { 'segment.ms': '600000' } }, observed, { prune: false })
+        .actions,
+    ).toEqual([]);
+    expect(diffConfigs({}, observed.configs, false)).toEqual({ set: {}, delete: [] });
+  });
+
+  it('removes unnamed configs of a topic the resource created (it owns all of it)', () => {
+    expect(planTopic({ name: 't', partitions: 1 }, observed).actions).toEqual([
+      { type: 'alterConfigs', name: 't', set: {}, delete: ['cleanup.policy', 'retention.ms', 'segment.ms'] },
+    ]);
   });
 });

@@ -10,20 +10,26 @@
 //   deleted, so the topic falls back to the broker default. This needs no
 //   bookkeeping (it survives operator restarts and adoption) and it is what
 //   Strimzi does: out-of-band changes are reverted on the next reconcile.
-// - An existing topic is adopted as it is: partitions are raised if the spec
-//   asks for more, configs are aligned; its data is never touched.
+// - An existing topic the resource did not create (status.createdTopics) is
+//   left alone (TopicExists) unless the spec says adopt: true; an adopted
+//   topic only gets the configs the spec names set and partitions raised,
+//   its other configs are never removed. Its data is never touched.
+// - Topic names are bounded per namespace (topic-policy.ts): a forbidden
+//   name gets TopicNotAllowed and no Kafka call at all.
 // - Partitions can only grow and the replication factor cannot change:
 //   such a spec is reported as NotSupported (the rest is still applied), not
 //   retried as an error.
 // - One topic, several claimants: the oldest resource (creationTimestamp,
-//   then uid) owns it; the others get ResourceConflict and leave it alone,
-//   also on deletion.
+//   then uid) owns it; the others get KafkaReady=False reason TopicConflict
+//   naming the owner and leave it alone, also on deletion. Only claims the
+//   name policy allows count, so another namespace cannot block a topic.
 // - The annotation ymera.io/kafka-managed: "false" opts a resource out:
 //   its topics are not created, changed or deleted, and it claims nothing.
 import type { ConditionInput, ReasonMessage } from '../conditions.ts';
 import { Reason } from '../conditions.ts';
 import type { ObjectMeta } from '../kube/resources.ts';
 import type { TopicDescription } from './client.ts';
+import type { DeletionPolicy } from './topic-policy.ts';
 
 export const KAFKA_MANAGED_ANNOTATION = 'ymera.io/kafka-managed';
 /** Condition type written by every resource that declares topics. */
@@ -37,6 +43,12 @@ export interface TopicSpec {
   replicationFactor?: number;
   /** Topic configs, e.g. { "retention.ms": "604800000" }. */
   config?: Record<string, string>;
+  /** Manage the topic although it existed before (only the named configs are set). */
+  adopt?: boolean;
+  /** Default: delete the topic with the resource only if the resource created it. */
+  deletionPolicy?: DeletionPolicy;
+  /** Where the name is declared, for messages (e.g. spec.logging.kafka.topic). */
+  field?: string;
 }
 
 /** The custom resource that declares topics: its kind and metadata are all that matter here. */
@@ -99,23 +111,38 @@ export function validateTopicSpec(spec: TopicSpec): string | undefined {
   return undefined;
 }
 
-/** Config changes that make `actual` equal `desired`; keys sorted so plans are deterministic. */
+/**
+ * Config changes that make `actual` equal `desired`; keys sorted so plans
+ * are deterministic. `prune: false` (an adopted topic) never deletes a
+ * config the spec does not name.
+ */
 export function diffConfigs(
   desired: Record<string, string>,
   actual: Record<string, string>,
+  prune = true,
 ): { set: Record<string, string>; delete: string[] } {
   const set: Record<string, string> = {};
   for (const key of Object.keys(desired).sort()) {
     if (actual[key] !== desired[key]) set[key] = desired[key] as string;
   }
-  const remove = Object.keys(actual)
-    .filter((key) => !Object.hasOwn(desired, key))
-    .sort();
+  const remove = prune
+    ? Object.keys(actual)
+        .filter((key) => !Object.hasOwn(desired, key))
+        .sort()
+    : [];
   return { set, delete: remove };
 }
 
-/** What to do to make the topic match the spec; `observed` undefined = the topic does not exist. */
-export function planTopic(spec: TopicSpec, observed: TopicDescription | undefined): TopicPlan {
+/**
+ * What to do to make the topic match the spec; `observed` undefined = the
+ * topic does not exist. `prune: false` for a topic the resource adopted
+ * rather than created: configs the spec does not name stay.
+ */
+export function planTopic(
+  spec: TopicSpec,
+  observed: TopicDescription | undefined,
+  options: { prune?: boolean } = {},
+): TopicPlan {
   const invalid = validateTopicSpec(spec);
   if (invalid) return { name: spec.name, actions: [], problem: { reason: 'InvalidSpec', message: invalid } };
   const desiredConfigs = spec.config ?? {};
@@ -135,7 +162,7 @@ export function planTopic(spec: TopicSpec, observed: TopicDescription | undefine
   }
   const actions: TopicAction[] = [];
   const unsupported: string[] = [];
-  const diff = diffConfigs(desiredConfigs, observed.configs);
+  const diff = diffConfigs(desiredConfigs, observed.configs, options.prune ?? true);
   if (Object.keys(diff.set).length > 0 || diff.delete.length > 0) {
     actions.push({ type: 'alterConfigs', name: spec.name, ...diff });
   }
@@ -196,7 +223,7 @@ export interface ClaimResolution {
   topic: string;
   /** The oldest claim: this resource manages the topic. */
   owner: TopicClaim;
-  /** Every other claimant, oldest first; they get ResourceConflict. */
+  /** Every other claimant, oldest first; they get TopicConflict. */
   conflicting: TopicClaim[];
 }
 
@@ -253,7 +280,9 @@ export function claimLabel(claim: Pick<TopicClaim, 'kind' | 'namespace' | 'name'
 export type TopicStatus =
   | 'Ready'
   | 'NotSupported'
-  | 'ResourceConflict'
+  | 'TopicConflict'
+  | 'TopicNotAllowed'
+  | 'TopicExists'
   | 'InvalidSpec'
   | 'KafkaUnavailable'
   /** Finalizer: the topic is gone. */
@@ -273,7 +302,9 @@ export interface TopicOutcome {
 export type KafkaTopicsStatus =
   | 'Ready'
   | 'NotSupported'
-  | 'ResourceConflict'
+  | 'TopicConflict'
+  | 'TopicNotAllowed'
+  | 'TopicExists'
   | 'InvalidSpec'
   | 'KafkaUnavailable'
   /** The resource opted out with ymera.io/kafka-managed: "false". */
@@ -287,13 +318,17 @@ export interface KafkaTopicsResult {
   topics: TopicOutcome[];
   /** KafkaUnavailable while the circuit is open: when a call will be tried again. */
   retryAfterMs?: number;
+  /** Declared topics this resource created (for status.createdTopics); absent on the finalizer path. */
+  created?: string[];
 }
 
 // Worst first: the summary takes the status of the worst topic.
 const SEVERITY: readonly TopicStatus[] = [
   'KafkaUnavailable',
+  'TopicNotAllowed',
   'InvalidSpec',
-  'ResourceConflict',
+  'TopicConflict',
+  'TopicExists',
   'NotSupported',
   'Ready',
   'Retained',
@@ -348,8 +383,12 @@ export function kafkaReadyCondition(result: KafkaTopicsResult): KafkaReadyCondit
       return c('False', Reason.Deleting);
     case 'NotSupported':
       return c('False', Reason.NotSupported);
-    case 'ResourceConflict':
-      return c('False', Reason.ResourceConflict);
+    case 'TopicConflict':
+      return c('False', Reason.TopicConflict);
+    case 'TopicNotAllowed':
+      return c('False', Reason.TopicNotAllowed);
+    case 'TopicExists':
+      return c('False', Reason.TopicExists);
     case 'InvalidSpec':
       return c('False', Reason.InvalidSpec);
     case 'KafkaUnavailable':
@@ -359,7 +398,7 @@ export function kafkaReadyCondition(result: KafkaTopicsResult): KafkaReadyCondit
 
 /**
  * The Stalled input for results that only a change to the resource can fix
- * (NotSupported, InvalidSpec, ResourceConflict); null otherwise, including
+ * (NotSupported, InvalidSpec, TopicConflict, TopicNotAllowed, TopicExists); null otherwise, including
  * KafkaUnavailable, which heals by itself.
  */
 export function kafkaStalled(result: KafkaTopicsResult): ReasonMessage | null {
@@ -368,8 +407,10 @@ export function kafkaStalled(result: KafkaTopicsResult): ReasonMessage | null {
       return { reason: Reason.NotSupported, message: result.message };
     case 'InvalidSpec':
       return { reason: Reason.InvalidSpec, message: result.message };
-    case 'ResourceConflict':
-      return { reason: Reason.ResourceConflict, message: result.message };
+    case 'TopicConflict':
+    case 'TopicNotAllowed':
+    case 'TopicExists':
+      return { reason: result.status, message: result.message };
     default:
       return null;
   }

@@ -174,7 +174,30 @@ export function kafkaTopicSettings() {
         maxProperties: 64,
       }),
     ),
+    adopt: s.optional(
+      s.boolean({
+        description:
+          'Manage the topic although it already exists and this resource did not create it. Only the configs listed here are set; the topic keeps every other config. Without it, an existing topic is left alone (KafkaReady=False, reason TopicExists).',
+      }),
+    ),
+    deletionPolicy: s.optional(
+      s.enum(['Delete', 'Retain'] as const, {
+        description:
+          'What deleting this resource does to the topic. Default: delete it only if this resource created it. Delete: also delete an adopted topic. Retain: never delete it.',
+      }),
+    ),
   };
+}
+
+/** status.createdTopics: the record that decides which topics the finalizer deletes. */
+export function createdTopicsStatus() {
+  return s.optional(
+    s.array(s.string({ description: 'Topic name.', maxLength: 249 }), {
+      description:
+        'Kafka topics this resource created (adopted topics are not listed). Deleting the resource deletes these, unless deletionPolicy is Retain.',
+      maxItems: 16,
+    }),
+  );
 }
 
 /** A model file: URI (file://, http(s)://, s3://, pvc://) and optional checksum. */

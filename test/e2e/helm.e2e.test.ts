@@ -677,6 +677,9 @@ describe('helm chart', () => {
     { set: ['--set', 'kafka.brokers={nope}'], names: '/kafka/brokers/0' },
     { set: ['--set', 'prometheus.url=ftp://x'], names: '/prometheus/url' },
     { set: ['--set', 'prometheusRules.mode=yaml'], names: '/prometheusRules/mode' },
+    // helm names a bad map key by the key, not by its path
+    { set: ['--set-json', 'kafka.topicAllowList={"Team":["x"]}'], names: "invalid propertyName 'Team'" },
+    { set: ['--set-json', 'kafka.topicAllowList={"a":["b*c"]}'], names: '/kafka/topicAllowList/a/0' },
   ])('rejects bad values: $set.1 (error names $names)', async ({ set, names }) => {
     const r = await helmTemplate(set);
     expect(r.code, r.stdout).not.toBe(0);
@@ -754,6 +757,18 @@ describe('helm chart', () => {
       expect(r.code, set).not.toBe(0);
       expect(r.stderr).toContain(names);
     }
+  });
+
+  it('passes the Kafka topic allow-list per namespace only when set', async () => {
+    const out = await render([
+      '--set-json',
+      'kafka.topicAllowList={"team-a":["shared-logs","audit*"],"*":["ymera.events.*"]}',
+    ]);
+    const args = find<Deployment>(out, 'Deployment').spec.template.spec.containers[0]?.args ?? [];
+    expect(args).toContain('--kafka-topic-allow=*=ymera.events.*,team-a=shared-logs,team-a=audit*');
+    const plain =
+      find<Deployment>(await render([]), 'Deployment').spec.template.spec.containers[0]?.args ?? [];
+    expect(plain.some((a) => a.startsWith('--kafka-topic-allow'))).toBe(false);
   });
 
   it('runs a single replica without leader election when asked', async () => {

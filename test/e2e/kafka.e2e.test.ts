@@ -21,9 +21,10 @@ const kafkaSh = path.join(repo, 'test/e2e/stack/kafka.sh');
 const kafka = (cmd: 'up' | 'down' | 'env') =>
   execFileSync('bash', [kafkaSh, cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], cwd: repo });
 
-// Topic names unique to this run: the broker's data outlives test runs.
+// Topic names unique to this run: the broker's data outlives test runs. The
+// owners live in namespace "e2e", so their topics start with "e2e." (the name policy).
 const run = randomUUID().slice(0, 8);
-const topic = (name: string) => `e2e-${run}-${name}`;
+const topic = (name: string) => `e2e.${run}-${name}`;
 
 let brokers: string[];
 let clients: KafkaClients; // what the operator uses
@@ -69,7 +70,7 @@ afterAll(async () => {
   // Leave a running broker behind, like the cluster; remove this run's topics.
   try {
     for (const t of await outOfBand.admin.listTopics()) {
-      if (t.startsWith(`e2e-${run}-`)) await outOfBand.admin.deleteTopic(t);
+      if (t.startsWith(`e2e.${run}-`) || t.startsWith(`e2e-${run}-`)) await outOfBand.admin.deleteTopic(t);
     }
   } finally {
     await clients?.close();
@@ -87,10 +88,19 @@ describe('topic reconciliation against a real broker', () => {
     config: { 'retention.ms': '3600000' },
   };
   const claimsOf = (...owners: TopicOwner[]): TopicClaim[] => owners.flatMap((o) => topicClaims(o, [logs]));
+  // a's status.createdTopics after it created the topic
+  const created = [logs];
 
   it('creates a missing topic, then finds it in sync', async () => {
-    const first = await reconciler.reconcile({ owner: a, topics: [base], claims: claimsOf(a) });
-    expect(first).toMatchObject({ status: 'Ready', message: `Kafka topic ${logs} in sync` });
+    const recorded: string[][] = [];
+    const first = await reconciler.reconcile({
+      owner: a,
+      topics: [base],
+      claims: claimsOf(a),
+      recordCreated: async (list) => void recorded.push(list),
+    });
+    expect(first).toMatchObject({ status: 'Ready', message: `Kafka topic ${logs} in sync`, created });
+    expect(recorded).toEqual([created]); // recorded before the create
     expect(first.topics[0]?.changes).toEqual([`created topic ${logs} (2 partitions)`]);
     expect(await eventually('topic visible', () => describeTopic(logs), 10_000)).toEqual({
       name: logs,
@@ -98,7 +108,7 @@ describe('topic reconciliation against a real broker', () => {
       replicationFactor: 1,
       configs: { 'retention.ms': '3600000' },
     });
-    const again = await reconciler.reconcile({ owner: a, topics: [base], claims: claimsOf(a) });
+    const again = await reconciler.reconcile({ owner: a, topics: [base], claims: claimsOf(a), created });
     expect(again).toEqual({ ...first, topics: [{ ...first.topics[0], changes: [] }] });
     expect(kafkaReadyCondition(again)).toMatchObject({
       type: KAFKA_READY,
@@ -117,7 +127,7 @@ describe('topic reconciliation against a real broker', () => {
       async () => (await describeTopic(logs))?.configs['max.message.bytes'] === '2048',
       10_000,
     );
-    const r = await reconciler.reconcile({ owner: a, topics: [base], claims: claimsOf(a) });
+    const r = await reconciler.reconcile({ owner: a, topics: [base], claims: claimsOf(a), created });
     expect(r.status).toBe('Ready');
     expect(r.topics[0]?.changes).toEqual([
       `set configs of ${logs}: retention.ms=3600000, -max.message.bytes`,
@@ -130,6 +140,7 @@ describe('topic reconciliation against a real broker', () => {
       owner: a,
       topics: [{ ...base, partitions: 4 }],
       claims: claimsOf(a),
+      created,
     });
     expect(r.status).toBe('Ready');
     await eventually('4 partitions', async () => (await describeTopic(logs))?.partitions === 4, 10_000);
@@ -137,8 +148,8 @@ describe('topic reconciliation against a real broker', () => {
 
   it('reports a partition decrease and a replication factor change as NotSupported, without retry churn', async () => {
     const fewer = { ...base, partitions: 1 };
-    const r1 = await reconciler.reconcile({ owner: a, topics: [fewer], claims: claimsOf(a) });
-    const r2 = await reconciler.reconcile({ owner: a, topics: [fewer], claims: claimsOf(a) });
+    const r1 = await reconciler.reconcile({ owner: a, topics: [fewer], claims: claimsOf(a), created });
+    const r2 = await reconciler.reconcile({ owner: a, topics: [fewer], claims: claimsOf(a), created });
     expect(r1.status).toBe('NotSupported');
     expect(r1.message).toContain('has 4 partitions and the spec asks for 1');
     expect(r2).toEqual(r1); // same message every time: no status churn, no error
@@ -149,6 +160,7 @@ describe('topic reconciliation against a real broker', () => {
       owner: a,
       topics: [{ ...base, partitions: 4, replicationFactor: 2 }],
       claims: claimsOf(a),
+      created,
     });
     expect(rf.status).toBe('NotSupported');
     expect(rf.message).toContain('replication factor 1 and the spec asks for 2');
@@ -171,41 +183,92 @@ describe('topic reconciliation against a real broker', () => {
     expect(await describeTopic(rf3.name)).toBeUndefined();
   });
 
-  it('gives a topic claimed twice to the older resource; the newer gets ResourceConflict and deletes nothing', async () => {
+  it('gives a topic claimed twice to the older resource; the newer gets TopicConflict and writes nothing', async () => {
     const newer = owner('z-newer');
     const claims = claimsOf(newer, a); // order of the informer cache does not matter
-    const r = await reconciler.reconcile({ owner: newer, topics: [{ ...base, partitions: 8 }], claims });
-    expect(r.status).toBe('ResourceConflict');
+    const before = await describeTopic(logs);
+    const r = await reconciler.reconcile({
+      owner: newer,
+      topics: [{ ...base, partitions: 8, config: { 'retention.ms': '1' }, adopt: true }],
+      claims,
+    });
+    expect(r.status).toBe('TopicConflict');
     expect(r.message).toBe(
-      `topic ${logs} is already managed by InferenceService e2e/a-oldest, which claimed it first`,
+      `topic ${logs} is already claimed by InferenceService e2e/a-oldest, which declared it first; this resource leaves it alone`,
     );
-    expect(kafkaReadyCondition(r)).toMatchObject({ status: 'False', reason: 'ResourceConflict' });
-    expect((await describeTopic(logs))?.partitions).toBe(4);
+    expect(kafkaReadyCondition(r)).toMatchObject({ status: 'False', reason: 'TopicConflict' });
+    expect(await describeTopic(logs)).toEqual(before);
 
-    const fin = await reconciler.finalize({ owner: newer, topics: [logs], claims });
+    // even a forbidden older claim (another namespace) does not block the topic for its rightful owner
+    const intruder: TopicOwner = {
+      kind: 'InferenceService',
+      metadata: {
+        name: 'intruder',
+        namespace: 'other',
+        uid: randomUUID(),
+        creationTimestamp: '2000-01-01T00:00:00Z',
+      },
+    };
+    const withIntruder = [...claims, ...topicClaims(intruder, [logs])];
+    expect(
+      (
+        await reconciler.reconcile({
+          owner: a,
+          topics: [{ ...base, partitions: 4 }],
+          claims: withIntruder,
+          created,
+        })
+      ).status,
+    ).toBe('Ready');
+
+    const fin = await reconciler.finalize({ owner: newer, topics: [base], claims, created: [logs] });
     expect(fin.status).toBe('Deleted');
     expect(fin.topics[0]?.status).toBe('Retained');
     expect(await describeTopic(logs)).toBeDefined();
 
     // the older one keeps managing it
     expect(
-      (await reconciler.reconcile({ owner: a, topics: [{ ...base, partitions: 4 }], claims })).status,
+      (await reconciler.reconcile({ owner: a, topics: [{ ...base, partitions: 4 }], claims, created }))
+        .status,
     ).toBe('Ready');
   });
 
+  it('refuses a topic outside the namespace without any Kafka call', async () => {
+    const foreign = `other.${run}-foreign`;
+    const r = await reconciler.reconcile({
+      owner: owner('reacher'),
+      topics: [{ name: foreign, partitions: 1, field: 'spec.logging.kafka.topic' }],
+      claims: [],
+    });
+    expect(r.status).toBe('TopicNotAllowed');
+    expect(r.message).toContain(
+      'spec.logging.kafka.topic: topic "' + foreign + '" is not allowed in namespace e2e',
+    );
+    expect(kafkaReadyCondition(r)).toMatchObject({ status: 'False', reason: 'TopicNotAllowed' });
+    expect(await describeTopic(foreign)).toBeUndefined();
+  });
+
   it('deletes the topic through the finalizer, and a second time finds nothing to do', async () => {
-    const fin = await reconciler.finalize({ owner: a, topics: [logs], claims: claimsOf(a) });
+    const fin = await reconciler.finalize({ owner: a, topics: [base], claims: claimsOf(a), created });
     expect(fin).toMatchObject({ status: 'Deleted', topics: [{ name: logs, status: 'Deleted' }] });
     await eventually('topic gone', async () => !(await outOfBand.admin.listTopics()).includes(logs), 15_000);
-    expect((await reconciler.finalize({ owner: a, topics: [logs], claims: claimsOf(a) })).status).toBe(
-      'Deleted',
-    );
     expect(
-      (await reconciler.finalize({ owner: a, topics: [topic('never-existed')], claims: [] })).status,
+      (await reconciler.finalize({ owner: a, topics: [base], claims: claimsOf(a), created })).status,
+    ).toBe('Deleted');
+    const never = topic('never-existed');
+    expect(
+      (
+        await reconciler.finalize({
+          owner: a,
+          topics: [{ name: never, partitions: 1 }],
+          claims: [],
+          created: [never],
+        })
+      ).status,
     ).toBe('Deleted');
   });
 
-  it('adopts an existing topic with its data, aligning partitions and configs', async () => {
+  it('leaves an existing topic alone without adopt, and with adopt sets only the named configs and keeps it on delete', async () => {
     const existing = topic('existing');
     await outOfBand.admin.createTopic({
       name: existing,
@@ -217,14 +280,28 @@ describe('topic reconciliation against a real broker', () => {
 
     const adopter = owner('adopter');
     const spec: TopicSpec = { name: existing, partitions: 3, config: { 'retention.ms': '7200000' } };
-    const r = await reconciler.reconcile({
+    const refused = await reconciler.reconcile({
       owner: adopter,
       topics: [spec],
       claims: topicClaims(adopter, [existing]),
     });
+    expect(refused.status).toBe('TopicExists');
+    expect(refused.message).toContain('set adopt: true');
+    expect(kafkaReadyCondition(refused)).toMatchObject({ status: 'False', reason: 'TopicExists' });
+    expect((await describeTopic(existing))?.configs).toEqual({
+      'segment.ms': '600000',
+      'retention.ms': '1000',
+    });
+
+    const r = await reconciler.reconcile({
+      owner: adopter,
+      topics: [{ ...spec, adopt: true }],
+      claims: topicClaims(adopter, [existing]),
+    });
     expect(r.status).toBe('Ready');
+    expect(r.created).toEqual([]); // adopted, not created
     expect(r.topics[0]?.changes).toEqual([
-      `set configs of ${existing}: retention.ms=7200000, -segment.ms`,
+      `set configs of ${existing}: retention.ms=7200000`,
       `raised partitions of ${existing} to 3`,
     ]);
     const after = await eventually(
@@ -235,9 +312,18 @@ describe('topic reconciliation against a real broker', () => {
       },
       10_000,
     );
-    expect(after.configs).toEqual({ 'retention.ms': '7200000' });
+    expect(after.configs).toEqual({ 'segment.ms': '600000', 'retention.ms': '7200000' });
     const messages = await readTopic({ brokers, topic: existing, count: 1, timeoutMs: 15_000 });
     expect(messages.map((m) => m.value)).toEqual(['kept']);
+
+    const fin = await reconciler.finalize({
+      owner: adopter,
+      topics: [{ ...spec, adopt: true }],
+      claims: topicClaims(adopter, [existing]),
+      created: r.created ?? [],
+    });
+    expect(fin.topics[0]).toMatchObject({ status: 'Retained' });
+    expect(await describeTopic(existing)).toBeDefined();
   });
 
   it('leaves topics of a resource annotated ymera.io/kafka-managed: "false" alone', async () => {
@@ -252,7 +338,7 @@ describe('topic reconciliation against a real broker', () => {
     await outOfBand.admin.createTopic({ name: hands, partitions: 1, configs: { 'segment.ms': '600000' } });
     await eventually('created out of band', () => describeTopic(hands), 10_000);
     await reconciler.reconcile({ owner: unmanaged, topics: [spec], claims: [] });
-    expect((await reconciler.finalize({ owner: unmanaged, topics: [hands], claims: [] })).status).toBe(
+    expect((await reconciler.finalize({ owner: unmanaged, topics: [spec], claims: [] })).status).toBe(
       'Unmanaged',
     );
     expect(await describeTopic(hands)).toEqual({
@@ -375,7 +461,7 @@ describe('platform events and a broker outage', () => {
       expect(Date.now() - t2).toBeLessThan(100);
       expect(p.depth).toBe(1);
 
-      const fin = await reconciler.finalize({ owner: o, topics: [t], claims });
+      const fin = await reconciler.finalize({ owner: o, topics: [spec], claims, created: [t] });
       expect(fin.status).toBe('KafkaUnavailable'); // the finalizer stays until Kafka answers
     } finally {
       kafka('up');

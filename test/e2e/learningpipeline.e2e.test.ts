@@ -495,7 +495,7 @@ describe('LearningPipeline', () => {
   });
 
   it('starts exactly one run for an event on the trigger topic, and none for others', async () => {
-    const topic = `e2e-lpipe-drift-${unique}`;
+    const topic = `${ns}.lpipe-drift-${unique}`; // the name policy: topics start with the namespace
     await kafka.admin.createTopic({ name: topic, partitions: 1, replicationFactor: 1 });
     const name = 'on-drift';
     await kubectlOk(

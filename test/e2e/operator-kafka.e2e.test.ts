@@ -3,7 +3,11 @@
 // line, conflicts and impossible changes become conditions, a broker outage
 // shows as KafkaUnavailable and heals by itself while everything else is
 // still reconciled, lifecycle CloudEvents reach Kafka, and deletion removes
-// the topic unless the resource opted out.
+// the topic unless the resource opted out. Tenancy: a namespace cannot
+// reach another namespace's topics, an existing topic is adopted only on
+// request (keeping the configs the spec does not name) and is not deleted
+// with the resource, the finalizer sits only where there is a topic to
+// delete, and a deletion with Kafka unreachable says how to force it.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +20,9 @@ import { loadSamples, resourceRef, toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
 import {
   deleteInferenceServices,
+  eventsAbout,
   eventually,
+  freePort,
   freshNamespace,
   getJson,
   kafkaBrokers,
@@ -27,13 +33,18 @@ import {
 } from './support.ts';
 
 interface Resource {
-  metadata: { name: string; generation: number };
-  status?: { observedGeneration?: number; conditions?: Condition[] };
+  metadata: { name: string; generation: number; finalizers?: string[]; annotations?: Record<string, string> };
+  status?: { observedGeneration?: number; conditions?: Condition[]; createdTopics?: string[] };
 }
 type InfSvc = Sample['object'] & {
-  metadata: { annotations?: Record<string, string> };
-  spec: { logging: { kafka: { topic: string; partitions?: number; config?: Record<string, string> } } };
+  metadata: { annotations?: Record<string, string>; finalizers?: string[] };
+  spec: {
+    logging?: {
+      kafka: { topic: string; partitions?: number; config?: Record<string, string>; adopt?: boolean };
+    };
+  };
 };
+const FINALIZER = 'ymera.io/cleanup';
 
 const kafkaSh = path.join(repo, 'test/e2e/stack/kafka.sh');
 const condition = (r: Resource | undefined, type: string) =>
@@ -44,11 +55,15 @@ describe('operator with Kafka', () => {
   let op: OperatorProcess;
   let kafka: KafkaClients;
 
-  const infsvc = (suffix: string): InfSvc => {
+  const infsvc = (suffix: string): InfSvc & { spec: { logging: NonNullable<InfSvc['spec']['logging']> } } => {
     const sample = loadSamples(ns, suffix).find((s) => s.kind === 'InferenceService');
     if (!sample) throw new Error('no InferenceService sample');
-    return sample.object as InfSvc;
+    return sample.object as InfSvc & { spec: { logging: NonNullable<InfSvc['spec']['logging']> } };
   };
+  const get = (o: InfSvc) => getJson<Resource>(['get', ...ref(o)]);
+  // the cluster admin grants this namespace one more prefix
+  const granted = () => `granted-${ns}-`;
+  const opFlags = () => [`--watch-namespaces=${ns}`, `--kafka-topic-allow=${ns}=${granted()}*`];
   const ref = (o: InfSvc) => [
     '-n',
     o.metadata.namespace ?? '',
@@ -65,7 +80,7 @@ describe('operator with Kafka', () => {
     expect(process.env.YMERA_KAFKA_BROKERS, 'the stack must export YMERA_KAFKA_BROKERS').toBeTruthy();
     ns = await freshNamespace('e2e-kafka');
     kafka = createKafkaClients({ brokers: kafkaBrokers(), clientId: 'ymera-e2e-check', timeoutMs: 5_000 });
-    op = await startOperator('op-kafka', [`--watch-namespaces=${ns}`]);
+    op = await startOperator('op-kafka', opFlags());
   });
 
   afterAll(async () => {
@@ -85,6 +100,9 @@ describe('operator with Kafka', () => {
     const topic = await topicOf(svc.spec.logging.kafka.topic);
     expect(topic?.partitions).toBe(3);
     expect(topic?.configs['retention.ms']).toBe('3600000');
+    // created by it: recorded, and the finalizer that will delete it is in place
+    expect(r.status?.createdTopics).toEqual([svc.spec.logging.kafka.topic]);
+    expect(r.metadata.finalizers).toContain(FINALIZER);
   });
 
   it('reverts a config changed behind its back', async () => {
@@ -99,15 +117,23 @@ describe('operator with Kafka', () => {
     );
   });
 
-  it('gives a younger resource claiming the same topic ResourceConflict, naming the owner', async () => {
+  it('gives a younger resource claiming the same topic TopicConflict, naming the owner, with no writes', async () => {
     const first = infsvc('-a');
     const second = infsvc('-b');
-    second.spec.logging.kafka.topic = first.spec.logging.kafka.topic;
+    const before = await topicOf(first.spec.logging.kafka.topic);
+    second.spec.logging.kafka = {
+      topic: first.spec.logging.kafka.topic,
+      partitions: 6,
+      config: { 'retention.ms': '60000', 'segment.ms': '600000' },
+      adopt: true,
+    };
     await kubectlOk(['apply', '-f', '-'], toYaml([second]));
-    const r = await kafkaReady(second, 'ResourceConflict');
-    expect(condition(r, 'KafkaReady')?.message).toContain(first.metadata.name);
-    expect(condition(r, 'Ready')).toMatchObject({ status: 'False', reason: 'ResourceConflict' });
+    const r = await kafkaReady(second, 'TopicConflict');
+    expect(condition(r, 'KafkaReady')?.message).toContain(`InferenceService ${ns}/${first.metadata.name}`);
+    expect(condition(r, 'Ready')).toMatchObject({ status: 'False', reason: 'TopicConflict' });
     expect(condition(r, 'Stalled')?.status).toBe('True');
+    expect(r.metadata.finalizers ?? []).not.toContain(FINALIZER);
+    expect(await topicOf(first.spec.logging.kafka.topic)).toEqual(before);
     await kubectlOk(['delete', '--wait=true', '--timeout=60s', ...ref(second)]);
     // the loser's deletion must not take the winner's topic with it
     expect(await topicOf(first.spec.logging.kafka.topic)).toBeDefined();
@@ -186,6 +212,107 @@ describe('operator with Kafka', () => {
     expect(await topicOf(svc.spec.logging.kafka.topic)).toBeUndefined();
   });
 
+  it('refuses a topic of another namespace: TopicNotAllowed naming field and namespace, no Kafka write, no finalizer', async () => {
+    const svc = infsvc('-e');
+    const foreign = `other-${ns}.stolen`;
+    svc.spec.logging.kafka.topic = foreign;
+    await kubectlOk(['apply', '-f', '-'], toYaml([svc]));
+    const r = await kafkaReady(svc, 'TopicNotAllowed');
+    const message = condition(r, 'KafkaReady')?.message ?? '';
+    expect(message).toContain(
+      `spec.logging.kafka.topic: topic "${foreign}" is not allowed in namespace ${ns}`,
+    );
+    expect(message).toContain(`topics must start with "${ns}."`);
+    expect(message).toContain('--kafka-topic-allow');
+    expect(condition(r, 'Stalled')).toMatchObject({ status: 'True', reason: 'TopicNotAllowed' });
+    expect(r.metadata.finalizers ?? []).not.toContain(FINALIZER);
+    expect(await topicOf(foreign)).toBeUndefined();
+    await kubectlOk(['delete', '--wait=true', '--timeout=60s', ...ref(svc)]);
+  });
+
+  it('lets a namespace use a topic the admin allow-list grants it', async () => {
+    const svc = infsvc('-i');
+    const name = `${granted()}logs`;
+    svc.spec.logging.kafka.topic = name;
+    await kubectlOk(['apply', '-f', '-'], toYaml([svc]));
+    const r = await kafkaReady(svc, 'Reconciled');
+    expect(r.status?.createdTopics).toEqual([name]);
+    await kubectlOk(['delete', '--wait=true', '--timeout=60s', ...ref(svc)]);
+    await eventually('the granted topic to be deleted', async () => (await topicOf(name)) === undefined);
+  });
+
+  it("refuses a LearningPipeline trigger on another namespace's topic (reading is reach too)", async () => {
+    const sample = loadSamples(ns, '-trig').find((x) => x.kind === 'LearningPipeline');
+    const lp = sample?.object as Sample['object'] & { spec: { triggers: { kafka: { topic: string } } } };
+    const foreign = `other-${ns}.drift`;
+    lp.spec.triggers.kafka.topic = foreign;
+    await kubectlOk(['apply', '-f', '-'], toYaml([lp]));
+    const lpRef = ['-n', ns, `learningpipeline.ymera.io/${lp.metadata.name}`];
+    const r = await eventually('TriggerReady reason TopicNotAllowed', async () => {
+      const got = await getJson<Resource>(['get', ...lpRef]);
+      return condition(got, 'TriggerReady')?.reason === 'TopicNotAllowed' ? got : undefined;
+    });
+    expect(condition(r, 'TriggerReady')?.message).toContain(
+      `spec.triggers.kafka.topic: topic "${foreign}" is not allowed in namespace ${ns}`,
+    );
+    expect(r.metadata.finalizers ?? []).not.toContain(FINALIZER);
+    await kubectlOk(['delete', '--wait=true', '--timeout=60s', ...lpRef]);
+  });
+
+  it('adopts an existing topic only with adopt: true, keeps the configs the spec does not name, and keeps the topic on delete', async () => {
+    const svc = infsvc('-f');
+    const name = svc.spec.logging.kafka.topic;
+    await kafka.admin.createTopic({
+      name,
+      partitions: 1,
+      configs: { 'segment.ms': '600000', 'retention.ms': '1000' },
+    });
+    await eventually('the pre-existing topic', () => topicOf(name));
+    svc.spec.logging.kafka.config = { 'retention.ms': '7200000' };
+    await kubectlOk(['apply', '-f', '-'], toYaml([svc]));
+    const refused = await kafkaReady(svc, 'TopicExists');
+    expect(condition(refused, 'KafkaReady')?.message).toContain('set adopt: true');
+    expect(await topicOf(name)).toMatchObject({
+      partitions: 1,
+      configs: { 'segment.ms': '600000', 'retention.ms': '1000' },
+    });
+
+    await kubectlOk([
+      'patch',
+      ...ref(svc),
+      '--type=merge',
+      '-p',
+      '{"spec":{"logging":{"kafka":{"adopt":true}}}}',
+    ]);
+    const adopted = await kafkaReady(svc, 'Reconciled');
+    expect(await topicOf(name)).toMatchObject({
+      partitions: 3,
+      configs: { 'segment.ms': '600000', 'retention.ms': '7200000' },
+    });
+    expect(adopted.status?.createdTopics).toBeUndefined();
+    // nothing to clean up: an adopted topic stays (deletionPolicy defaults to keeping it)
+    expect(adopted.metadata.finalizers ?? []).not.toContain(FINALIZER);
+    await kubectlOk(['delete', '--wait=true', '--timeout=60s', ...ref(svc)]);
+    expect(await topicOf(name)).toBeDefined();
+    await kafka.admin.deleteTopic(name);
+  });
+
+  it('puts no finalizer on a resource without external state, and removes one left by an older operator', async () => {
+    const svc = infsvc('-g');
+    delete (svc as InfSvc).spec.logging;
+    svc.metadata.finalizers = [FINALIZER]; // what every object got before
+    await kubectlOk(['apply', '-f', '-'], toYaml([svc]));
+    const r = await eventually('the finalizer to be removed', async () => {
+      const got = await get(svc);
+      return got?.status?.observedGeneration === got?.metadata.generation &&
+        !(got?.metadata.finalizers ?? []).includes(FINALIZER)
+        ? got
+        : undefined;
+    });
+    expect(condition(r, 'KafkaReady')).toBeUndefined();
+    await kubectlOk(['delete', '--wait=true', '--timeout=60s', ...ref(svc)]);
+  });
+
   it('deletes the topic through the finalizer when the resource is deleted', async () => {
     const svc = infsvc('-a');
     const name = svc.spec.logging.kafka.topic;
@@ -204,5 +331,56 @@ describe('operator with Kafka', () => {
         }),
       ]),
     ).toBeUndefined();
+  });
+
+  it('ends a deletion with Kafka unreachable in CleanupBlocked with a Warning Event, and skip-cleanup forces it', async () => {
+    const svc = infsvc('-h');
+    const name = svc.spec.logging.kafka.topic;
+    await kubectlOk(['apply', '-f', '-'], toYaml([svc]));
+    const r = await kafkaReady(svc, 'Reconciled');
+    expect(r.metadata.finalizers).toContain(FINALIZER);
+
+    // the same cluster, an operator whose Kafka is a closed port (the shared broker keeps running)
+    await op.stop();
+    const closed = await freePort();
+    const down = await startOperator('op-kafka-down', [
+      `--watch-namespaces=${ns}`,
+      `--kafka-brokers=127.0.0.1:${closed}`,
+      '--finalize-timeout-seconds=3',
+    ]);
+    try {
+      await kubectlOk(['delete', '--wait=false', ...ref(svc)]);
+      const blocked = await eventually(
+        'the CleanupBlocked condition',
+        async () => {
+          const got = await get(svc);
+          return condition(got, 'Ready')?.reason === 'CleanupBlocked' ? got : undefined;
+        },
+        90_000,
+      );
+      const message = condition(blocked, 'Ready')?.message ?? '';
+      expect(message).toContain(
+        `kubectl annotate -n ${ns} inferenceservices.ymera.io/${svc.metadata.name} ymera.io/skip-cleanup=true`,
+      );
+      expect(message).toContain('remove the finalizer: kubectl patch');
+      expect(condition(blocked, 'Stalled')).toMatchObject({ status: 'True', reason: 'CleanupBlocked' });
+      expect(blocked.metadata.finalizers).toContain(FINALIZER);
+      const warning = await eventually('the CleanupBlocked Event', async () =>
+        (await eventsAbout(ns, svc.metadata.name)).find((e) => e.reason === 'CleanupBlocked'),
+      );
+      expect(warning.type).toBe('Warning');
+
+      await kubectlOk(['annotate', ...ref(svc), 'ymera.io/skip-cleanup=true']);
+      await eventually('the resource to be gone', async () => (await get(svc)) === undefined);
+      // recorded as the finalizer goes: it may land just after the object is gone
+      await eventually('the CleanupSkipped Event', async () =>
+        (await eventsAbout(ns, svc.metadata.name)).some((e) => e.reason === 'CleanupSkipped'),
+      );
+      expect(await topicOf(name)).toBeDefined(); // skipped cleanup: the topic stays
+      await kafka.admin.deleteTopic(name);
+    } finally {
+      await down.stop();
+      op = await startOperator('op-kafka', opFlags());
+    }
   });
 });

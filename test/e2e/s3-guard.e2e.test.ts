@@ -282,8 +282,6 @@ describe('operator: whose credentials go where', () => {
     process.env.AWS_SECRET_ACCESS_KEY = secretAccessKey;
     try {
       op = await startOperator(`op-s3guard-${unique}`, [
-        `--lease-namespace=${ns}`,
-        '--lease-name=e2e-s3guard',
         `--watch-namespaces=${ns}`,
         `--s3-ambient-credentials-endpoints=${new URL(endpoint).origin}`,
         '--s3-max-read-bytes=1024',

@@ -13,6 +13,11 @@ export interface Sample {
   object: Record<string, unknown> & { metadata: { name: string; namespace?: string } };
 }
 
+type SampleTopics = {
+  logging?: { kafka?: { topic: string } };
+  triggers?: { kafka?: { topic: string } };
+};
+
 export function loadSamples(namespace: string, suffix = ''): Sample[] {
   const dir = path.join(repo, 'config/samples');
   const samples: Sample[] = [];
@@ -25,9 +30,12 @@ export function loadSamples(namespace: string, suffix = ''): Sample[] {
       const namespaced = object.metadata.namespace !== undefined;
       object.metadata.name = `${object.metadata.name}${suffix}`;
       if (namespaced) object.metadata.namespace = namespace;
-      // topic names are cluster-wide in Kafka: give each test namespace its own
-      const kafka = (object as { spec?: { logging?: { kafka?: { topic: string } } } }).spec?.logging?.kafka;
-      if (kafka) kafka.topic = `${kafka.topic}-${namespace}${suffix}`;
+      // topic names are cluster-wide in Kafka and start with the namespace (the name policy):
+      // "ymera-demo.fraud-logs" becomes "<test namespace>.fraud-logs<suffix>"
+      const retarget = (topic: string) => `${namespace}.${topic.slice(topic.indexOf('.') + 1)}${suffix}`;
+      const spec = (object as { spec?: SampleTopics }).spec;
+      if (spec?.logging?.kafka) spec.logging.kafka.topic = retarget(spec.logging.kafka.topic);
+      if (spec?.triggers?.kafka) spec.triggers.kafka.topic = retarget(spec.triggers.kafka.topic);
       samples.push({ file, kind: object.kind, name: object.metadata.name, namespaced, object });
     }
   }
