@@ -3,7 +3,6 @@
 import type http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reconciler } from './controller.ts';
-import { FINALIZER } from './controller.ts';
 import { WriteRefusedError } from './kube/client.ts';
 import type { LocalApiServer, SeenRequest } from './kube/local-apiserver.ts';
 import {
@@ -29,7 +28,8 @@ const widgets: ResourceType = {
   plural: 'widgets',
   namespaced: true,
 };
-const widget = obj('Widget', 'test.ymera.io/v1', 'a', 'w1', '1', { finalizers: [FINALIZER] });
+// no finalizer: these reconcilers hold no external state, so the manager has none to add or remove
+const widget = obj('Widget', 'test.ymera.io/v1', 'a', 'w1', '1');
 const pod = (rv: string, phase: string) => ({
   ...obj('Pod', 'v1', 'a', 'w1-abc', rv, {
     labels: { 'app.kubernetes.io/managed-by': 'ymera-operator', 'ymera.io/widget': 'w1' },

@@ -157,12 +157,14 @@ describe('worker engine crashes', () => {
       },
     });
     try {
-      // Enough work queued in the worker that terminate() lands while runs are pending.
+      // Runs sent to a worker being terminated are in flight when it dies (sent before
+      // terminate(), a loaded machine's worker may finish them all first).
+      const dying = m.engine!.worker!.terminate();
       const runs = Array.from({ length: 20 }, (_, i) => m.run(features(20_000, i)));
-      await m.engine!.worker!.terminate();
+      await dying;
       const settled = await Promise.allSettled(runs);
       const rejected = settled.filter((s) => s.status === 'rejected');
-      expect(rejected.length).toBeGreaterThan(0);
+      expect(rejected).toHaveLength(20);
       for (const r of rejected) {
         expect(r.reason).toBeInstanceOf(WorkerCrashedError);
         expect(r.reason).toMatchObject({
