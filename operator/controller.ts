@@ -2,6 +2,8 @@
 // cache, run or add the finalizer, then hand a live object to the kind's own
 // reconcile, which computes children and status with pure functions and uses
 // the I/O helpers below to apply, prune and write status.
+import type { ApplyResult, ChildFailure } from './child-failures.ts';
+import { childFailure, ChildrenFailedError } from './child-failures.ts';
 import { deepEqual } from './equality.ts';
 import type { EventRecorder, EventType } from './events.ts';
 import type { InformerSet } from './informer-set.ts';
@@ -12,6 +14,8 @@ import { keyOf } from './kube/resources.ts';
 import type { Logger } from './logger.ts';
 import { isOwnedBy } from './ownership.ts';
 import type { ReconcileResult } from './workqueue.ts';
+
+export type { ApplyResult } from './child-failures.ts';
 
 export const FINALIZER = 'ymera.io/cleanup';
 
@@ -31,11 +35,6 @@ export interface Reconciler<T extends KubeObject = KubeObject> {
 export interface Child {
   type: ResourceType;
   object: KubeObject;
-}
-
-export interface ApplyResult {
-  applied: KubeObject[];
-  pruned: KubeObject[];
 }
 
 export class ReconcileContext {
@@ -77,26 +76,39 @@ export class ReconcileContext {
 
   /**
    * Server-side applies every desired child, then deletes children of this
-   * owner (of the given types) that are no longer desired.
+   * owner (of the given types) that are no longer desired. One failing child
+   * stops neither the others nor the pruning: the failures are thrown
+   * afterwards as one ChildrenFailedError naming each child.
    */
   async applyChildren(owner: KubeObject, desired: Child[], ownedTypes: ResourceType[]): Promise<ApplyResult> {
-    const applied: KubeObject[] = [];
-    for (const { type, object } of desired) applied.push(await this.client.apply(type, object));
+    const result: ApplyResult = { applied: [], pruned: [] };
+    const failures: ChildFailure[] = [];
+    for (const { type, object } of desired) {
+      try {
+        result.applied.push(await this.client.apply(type, object));
+      } catch (e) {
+        failures.push(childFailure('apply', type.kind, object.metadata.name, e));
+      }
+    }
     const wanted = new Set(
       desired.map(({ type, object }) => `${type.group}/${type.kind}/${keyOf(object.metadata)}`),
     );
-    const pruned: KubeObject[] = [];
     for (const type of ownedTypes) {
       for (const child of this.childrenOf(owner, type)) {
         if (wanted.has(`${type.group}/${type.kind}/${keyOf(child.metadata)}`)) continue;
-        await this.client.delete(type, child.metadata.name, child.metadata.namespace, {
-          propagationPolicy: 'Background',
-          uid: child.metadata.uid,
-        });
-        pruned.push(child);
+        try {
+          await this.client.delete(type, child.metadata.name, child.metadata.namespace, {
+            propagationPolicy: 'Background',
+            uid: child.metadata.uid,
+          });
+          result.pruned.push(child);
+        } catch (e) {
+          failures.push(childFailure('prune', type.kind, child.metadata.name, e));
+        }
       }
     }
-    return { applied, pruned };
+    if (failures.length > 0) throw new ChildrenFailedError(failures, result);
+    return result;
   }
 
   /** Writes status with one patch, only when it differs from what is stored. Returns whether it wrote. */
