@@ -11,7 +11,8 @@
 //
 // Admission policies are cluster-scoped: each is bound to this file's
 // namespace only and deleted when done.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Condition } from '../../operator/conditions.ts';
 import type { CloudEvent } from '../../operator/kafka/events.ts';
 import { readTopic } from '../../operator/kafka/platformatic.ts';
@@ -85,7 +86,8 @@ describe('InferenceService under partial failure', () => {
         `ymera.io/inferenceservice=${name}`,
       ])
     )?.items ?? [];
-  const deployment = (name: string) => getJson<Deployment>(['get', 'deployment', '-n', ns, name]);
+  const deployment = (name: string) =>
+    getJson<Deployment>(['get', 'deployment', '-n', ns, name, '--show-managed-fields']);
   const events = (name: string) => eventsAbout(ns, name);
   const rolledBackEvents = async (name: string) =>
     (await events(name)).filter((e) => e.reason === 'RolledBack' && e.type === 'Warning');
@@ -272,16 +274,10 @@ describe('InferenceService under partial failure', () => {
     const pending = await until(
       name,
       'a rollback that cannot prune the canary',
-      (x) => x.status?.pendingRollback !== undefined,
+      (x) =>
+        x.status?.revisions?.lastRolledBack !== undefined && condition(x, 'Ready')?.reason === 'ApplyFailed',
     );
-    const bad = pending.status?.pendingRollback?.revision as string;
-    expect(pending.status?.pendingRollback).toMatchObject({ stable, reason: 'CrashLoopBackOff' });
-    expect(pending.status?.revisions).toEqual({ stable, lastRolledBack: bad });
-    const ready2 = condition(pending, 'Ready');
-    expect(ready2).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
-    expect(ready2?.message).toContain(`Deployment/${name}-${bad} (prune): `);
-    expect(ready2?.message).toContain(policy.message);
-    expect(condition(pending, 'RolloutComplete')?.message).toMatch(/is being rolled back/);
+    const bad = pending.status?.revisions?.lastRolledBack as string;
     // the ApplyFailed Event comes from the reconcile that decided the rollback (after the
     // rollback's own Event, were it told): by then no RolledBack Event may exist
     await eventually('the ApplyFailed Event', async () =>
@@ -291,6 +287,17 @@ describe('InferenceService under partial failure', () => {
     expect((await deployments(name)).map((d) => d.metadata.labels['ymera.io/revision']).sort()).toEqual(
       [stable, bad].sort(),
     );
+    expect(pending.status?.revisions).toEqual({ stable, lastRolledBack: bad });
+    expect(pending.status?.pendingRollback).toMatchObject({
+      revision: bad,
+      stable,
+      reason: 'CrashLoopBackOff',
+    });
+    const notReady = condition(pending, 'Ready');
+    expect(notReady?.status).toBe('False');
+    expect(notReady?.message).toContain(`Deployment/${name}-${bad} (prune): `);
+    expect(notReady?.message).toContain(policy.message);
+    expect(condition(pending, 'RolloutComplete')?.message).toMatch(/is being rolled back/);
 
     await policy.remove();
     await poke(name);
@@ -316,6 +323,19 @@ describe('InferenceService under partial failure', () => {
 
   it('leaves replicas to the HPA: kubectl scale sticks, also after a promotion', async () => {
     const name = 'scaled';
+    // every spec.replicas any of its Deployments ever had, from a watch started before them
+    const seen: string[] = [];
+    const watch = spawn(
+      'kubectl',
+      [
+        ...['get', 'deployments', '-n', ns, '-l', `ymera.io/inferenceservice=${name}`, '--watch'],
+        '-o',
+        'jsonpath={.metadata.name}={.spec.replicas}{"\\n"}',
+      ],
+      { env: process.env, stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    watch.stdout.on('data', (d: Buffer) => seen.push(...d.toString().split('\n').filter(Boolean)));
+    onTestFinished(() => void watch.kill());
     const ready = await createReady(name, { scaling: { minReplicas: 2, maxReplicas: 6 } });
     const stable = ready.status?.revisions?.stable as string;
     // created at minReplicas, then the field is handed over (never reset to 1)
@@ -324,6 +344,7 @@ describe('InferenceService under partial failure', () => {
       return d && !replicasOwners(d).includes('ymera-operator') ? d : undefined;
     });
     expect(handedOver.spec.replicas).toBe(2);
+    expect(replicasOwners(handedOver)).toEqual(['ymera-operator-handover']);
 
     await kubectlOk(['scale', 'deployment', '-n', ns, `${name}-${stable}`, '--replicas=4']);
     // a spec change the operator applies (the HPA target): its Deployment apply comes first
@@ -338,6 +359,7 @@ describe('InferenceService under partial failure', () => {
     const scaled = await deployment(`${name}-${stable}`);
     expect(scaled?.spec.replicas).toBe(4);
     expect(replicasOwners(scaled)).not.toContain('ymera-operator');
+    expect(replicasOwners(scaled).some((m) => m.startsWith('kubectl'))).toBe(true);
 
     // a promoted canary was sized by the operator; as the new stable its count goes to the HPA
     await kubectlOk(['patch', ...ref(name), '--type=merge', '-p', '{"spec":{"model":{"version":"v2"}}}']);
@@ -368,6 +390,9 @@ describe('InferenceService under partial failure', () => {
       );
     });
     expect((await deployment(`${name}-${next}`))?.spec.replicas).toBe(4);
+    // never reset to the default of 1 when the operator stopped setting the field
+    expect(seen).toContain(`${name}-${next}=4`);
+    expect(seen.filter((line) => line.endsWith('=1'))).toEqual([]);
   });
 
   it('re-creates a deleted stable Deployment from status during a canary; the canary stays canary', async () => {
