@@ -4,6 +4,8 @@
 // the I/O helpers below to apply, prune and write status.
 import { removeCondition, setCondition } from './conditions.ts';
 import type { Condition } from './conditions.ts';
+import type { ApplyResult, ChildFailure } from './child-failures.ts';
+import { childFailure, ChildrenFailedError } from './child-failures.ts';
 import { deepEqual } from './equality.ts';
 import type { EventRecorder, EventType } from './events.ts';
 import {
@@ -18,13 +20,7 @@ import {
 import type { InformerSet } from './informer-set.ts';
 import type { KubeClient } from './kube/client.ts';
 import { isConflict, KubeApiError } from './kube/client.ts';
-import {
-  alreadyReported,
-  ChildApplyError,
-  classifyFailure,
-  failedStatus,
-  FailureReported,
-} from './failure.ts';
+import { alreadyReported, classifyFailure, failedStatus, FailureReported } from './failure.ts';
 import type { KubeObject, ResourceType } from './kube/resources.ts';
 import { keyOf } from './kube/resources.ts';
 import type { Logger } from './logger.ts';
@@ -32,6 +28,7 @@ import { isOwnedBy } from './ownership.ts';
 import type { ReconcileResult } from './workqueue.ts';
 
 export { FINALIZER } from './finalizer.ts';
+export type { ApplyResult } from './child-failures.ts';
 
 export interface Reconciler<T extends KubeObject = KubeObject> {
   /** Lower-case kind, used in logs, metrics and the event source. */
@@ -64,11 +61,6 @@ export interface Reconciler<T extends KubeObject = KubeObject> {
 export interface Child {
   type: ResourceType;
   object: KubeObject;
-}
-
-export interface ApplyResult {
-  applied: KubeObject[];
-  pruned: KubeObject[];
 }
 
 export class ReconcileContext {
@@ -123,32 +115,39 @@ export class ReconcileContext {
 
   /**
    * Server-side applies every desired child, then deletes children of this
-   * owner (of the given types) that are no longer desired.
+   * owner (of the given types) that are no longer desired. One failing child
+   * stops neither the others nor the pruning: the failures are thrown
+   * afterwards as one ChildrenFailedError naming each child.
    */
   async applyChildren(owner: KubeObject, desired: Child[], ownedTypes: ResourceType[]): Promise<ApplyResult> {
-    const applied: KubeObject[] = [];
+    const result: ApplyResult = { applied: [], pruned: [] };
+    const failures: ChildFailure[] = [];
     for (const { type, object } of desired) {
       try {
-        applied.push(await this.client.apply(type, object));
+        result.applied.push(await this.client.apply(type, object));
       } catch (e) {
-        throw new ChildApplyError(childName(type, object), e);
+        failures.push(childFailure('apply', type.kind, object.metadata.name, e));
       }
     }
     const wanted = new Set(
       desired.map(({ type, object }) => `${type.group}/${type.kind}/${keyOf(object.metadata)}`),
     );
-    const pruned: KubeObject[] = [];
     for (const type of ownedTypes) {
       for (const child of this.childrenOf(owner, type)) {
         if (wanted.has(`${type.group}/${type.kind}/${keyOf(child.metadata)}`)) continue;
-        await this.client.delete(type, child.metadata.name, child.metadata.namespace, {
-          propagationPolicy: 'Background',
-          uid: child.metadata.uid,
-        });
-        pruned.push(child);
+        try {
+          await this.client.delete(type, child.metadata.name, child.metadata.namespace, {
+            propagationPolicy: 'Background',
+            uid: child.metadata.uid,
+          });
+          result.pruned.push(child);
+        } catch (e) {
+          failures.push(childFailure('prune', type.kind, child.metadata.name, e));
+        }
       }
     }
-    return { applied, pruned };
+    if (failures.length > 0) throw new ChildrenFailedError(failures, result);
+    return result;
   }
 
   /** Writes status with one patch, only when it differs from what is stored. Returns whether it wrote. */
@@ -358,12 +357,6 @@ export async function reportFailure<T extends KubeObject>(
     opts.onWriteFailed?.();
     ctx.log.warn('could not write the failed reconcile to status', { key, reason: failure.reason, error: e });
   }
-}
-
-/** "Kind namespace/name" of a child, as failure messages name it. */
-function childName(type: ResourceType, object: KubeObject): string {
-  const { name, namespace } = object.metadata;
-  return `${type.kind} ${namespace ? `${namespace}/` : ''}${name}`;
 }
 
 function setFinalizers<T extends KubeObject>(

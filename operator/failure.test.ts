@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Condition } from './conditions.ts';
-import { alreadyReported, ChildApplyError, classifyFailure, failedStatus } from './failure.ts';
+import { childFailure, ChildrenFailedError } from './child-failures.ts';
+import { alreadyReported, classifyFailure, failedStatus } from './failure.ts';
 import { KafkaUnavailableError } from './kafka/client.ts';
 import { KubeApiError } from './kube/client.ts';
 
@@ -31,18 +32,22 @@ const invalid = new KubeApiError(
   'Service "s" is invalid: spec.ports[0].port: Invalid value: 0',
 );
 
+/** applyChildren's error for one child that failed with `e`. */
+const child = (kind: string, name: string, e: unknown) =>
+  new ChildrenFailedError([childFailure('apply', kind, name, e)], { applied: [], pruned: [] });
+
 describe('classifyFailure', () => {
   it('names a quota refusal QuotaExceeded with the API message, not retryable alone', () => {
-    expect(classifyFailure(new ChildApplyError('Service ns/s3', quota))).toEqual({
+    expect(classifyFailure(child('Service', 's3', quota))).toEqual({
       reason: 'QuotaExceeded',
       message:
-        'applying Service ns/s3 failed: services "s3" is forbidden: exceeded quota: svc, requested: services=1, used: services=2, limited: services=2',
+        'Service/s3: services "s3" is forbidden: exceeded quota: svc, requested: services=1, used: services=2, limited: services=2',
       transient: false,
     });
   });
 
   it('names policy and webhook denials AdmissionDenied', () => {
-    expect(classifyFailure(new ChildApplyError('Deployment ns/d', policy))).toMatchObject({
+    expect(classifyFailure(child('Deployment', 'd', policy))).toMatchObject({
       reason: 'AdmissionDenied',
       transient: false,
     });
@@ -50,7 +55,7 @@ describe('classifyFailure', () => {
   });
 
   it('calls a 5xx on a child apply ChildApplyFailed and retryable; elsewhere APIServerUnavailable', () => {
-    expect(classifyFailure(new ChildApplyError('Service ns/s', rangeFull))).toMatchObject({
+    expect(classifyFailure(child('Service', 's', rangeFull))).toMatchObject({
       reason: 'ChildApplyFailed',
       transient: true,
     });
@@ -62,7 +67,7 @@ describe('classifyFailure', () => {
   });
 
   it('calls a refused (4xx) child ChildApplyFailed, not retryable', () => {
-    expect(classifyFailure(new ChildApplyError('Service ns/s', invalid))).toMatchObject({
+    expect(classifyFailure(child('Service', 's', invalid))).toMatchObject({
       reason: 'ChildApplyFailed',
       transient: false,
     });

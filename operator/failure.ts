@@ -3,6 +3,7 @@
 // and whether retrying alone can fix it. Pure: the runtime (manager.ts) and
 // the controllers that keep going past a refused child both use it, so every
 // kind words the same failure the same way.
+import { ChildrenFailedError } from './child-failures.ts';
 import type { Condition } from './conditions.ts';
 import { ConditionType, getCondition, summarize } from './conditions.ts';
 import { KafkaRequestError, KafkaUnavailableError } from './kafka/client.ts';
@@ -58,18 +59,6 @@ export class FailureReported extends Error {
   }
 }
 
-/** A child object's apply failed; `child` names it as "Kind namespace/name". */
-export class ChildApplyError extends Error {
-  readonly child: string;
-  override readonly cause: unknown;
-  constructor(child: string, cause: unknown) {
-    super(`applying ${child} failed: ${messageOf(cause)}`);
-    this.name = 'ChildApplyError';
-    this.child = child;
-    this.cause = cause;
-  }
-}
-
 // The API server's words for these refusals (apiserver admission plugins).
 const QUOTA = /exceeded quota|forbidden: exceeded|insufficient quota/i;
 const ADMISSION =
@@ -89,11 +78,6 @@ function messageOf(e: unknown): string {
   return String(e);
 }
 
-/** The error a ChildApplyError wraps, else the error itself. */
-function rootOf(e: unknown): unknown {
-  return e instanceof ChildApplyError ? e.cause : e;
-}
-
 /**
  * Classifies a reconcile error. The message keeps the API server's words
  * (they name the quota, the policy, the field) with inline credentials hidden
@@ -101,20 +85,21 @@ function rootOf(e: unknown): unknown {
  */
 export function classifyFailure(error: unknown): ReconcileFailure {
   if (error instanceof FailureReported) return error.failure;
-  const root = rootOf(error);
+
   const message = clip(redactString(messageOf(error)), MAX_MESSAGE);
-  const isChild = error instanceof ChildApplyError;
-  if (root instanceof KubeApiError) {
-    const text = root.message;
-    if ((root.status === 403 || root.status === 422) && QUOTA.test(text)) {
+  // applyChildren's error: every child it could not apply or prune, named "Kind/name: message"
+  const isChild = error instanceof ChildrenFailedError;
+  if (error instanceof KubeApiError) {
+    const text = error.message;
+    if ((error.status === 403 || error.status === 422) && QUOTA.test(text)) {
       return { reason: FailureReason.QuotaExceeded, message, transient: false };
     }
-    if ((root.status === 403 || root.status === 400 || root.status === 422) && ADMISSION.test(text)) {
+    if ((error.status === 403 || error.status === 400 || error.status === 422) && ADMISSION.test(text)) {
       return { reason: FailureReason.AdmissionDenied, message, transient: false };
     }
-    if (root.status === 409) return { reason: FailureReason.Conflict, message, transient: true };
-    if (root.status === 429) return { reason: FailureReason.Throttled, message, transient: true };
-    if (root.status === 0 || root.status >= 500) {
+    if (error.status === 409) return { reason: FailureReason.Conflict, message, transient: true };
+    if (error.status === 429) return { reason: FailureReason.Throttled, message, transient: true };
+    if (error.status === 0 || error.status >= 500) {
       // a 5xx on a child apply (e.g. "failed to allocate a serviceIP: range is full") is about that child
       return {
         reason: isChild ? FailureReason.ChildApplyFailed : FailureReason.APIServerUnavailable,
@@ -122,7 +107,7 @@ export function classifyFailure(error: unknown): ReconcileFailure {
         transient: true,
       };
     }
-    if (root.status === 403 || root.status === 401) {
+    if (error.status === 403 || error.status === 401) {
       return { reason: FailureReason.PermissionDenied, message, transient: false };
     }
     return {
@@ -132,10 +117,10 @@ export function classifyFailure(error: unknown): ReconcileFailure {
     };
   }
   if (
-    root instanceof KafkaUnavailableError ||
-    root instanceof KafkaRequestError ||
-    root instanceof PrometheusUnavailableError ||
-    root instanceof ObjectStoreError
+    error instanceof KafkaUnavailableError ||
+    error instanceof KafkaRequestError ||
+    error instanceof PrometheusUnavailableError ||
+    error instanceof ObjectStoreError
   ) {
     return { reason: FailureReason.DependencyUnavailable, message, transient: true };
   }

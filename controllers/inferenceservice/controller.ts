@@ -7,13 +7,17 @@
 //            a Service per revision and a weighted HTTPRoute); children no
 //            longer desired are pruned
 //   report   status.ts, Events and CloudEvents for what happened
+import { ChildrenFailedError } from '../../operator/child-failures.ts';
+import { Reason } from '../../operator/conditions.ts';
 import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
 import type { Integrations } from '../../operator/integrations.ts';
 import { ruleObjectType, uniqueTypes } from '../../operator/integrations.ts';
 import { EventType } from '../../operator/kafka/events.ts';
 import type { ReconcileFailure } from '../../operator/failure.ts';
 import { classifyFailure, FailureReported } from '../../operator/failure.ts';
+import { FIELD_MANAGER } from '../../operator/kube/client.ts';
 import { httpRoute } from '../../operator/kube/gateway.ts';
+import { ownsAlone } from '../../operator/kube/managed-fields.ts';
 import { core } from '../../operator/kube/resources.ts';
 import type { DeploymentObject, PodObject } from '../../operator/kube/workloads.ts';
 import { deploymentFailure, firstPodFailure, isPodReady } from '../../operator/kube/workloads.ts';
@@ -29,17 +33,34 @@ import {
   currentRevision,
   declaredTopics,
   desiredChildren,
+  leavesReplicasToHpa,
   replicaPlan,
   REVISION_LABEL,
   revisionOf,
+  rollbackChildren,
   routedByGateway,
   SERVING_COMPONENT,
   SERVING_SPEC_ANNOTATION,
   servingSpecOf,
+  stableFromStatus,
   trafficSplit,
 } from './desired.ts';
-import type { CanaryProgress, CheckResult, RevisionHealth, Revisions, RolloutDecision } from './rollout.ts';
-import { analysisDue, decideRollout, nextCheckInMs, plannedRevisions } from './rollout.ts';
+import type {
+  CanaryProgress,
+  CheckResult,
+  RevisionHealth,
+  Revisions,
+  RollbackNotice,
+  RolloutDecision,
+} from './rollout.ts';
+import {
+  analysisDue,
+  decideRollout,
+  nextCheckInMs,
+  plannedRevisions,
+  rollbackInEffect,
+  rollbackNotice,
+} from './rollout.ts';
 import { crd } from './schema.ts';
 import type { InferenceServiceStatusOut } from './status.ts';
 import { inferenceServiceStatus } from './status.ts';
@@ -50,12 +71,16 @@ export const CANARY_SOAK_MS = 10_000;
 /** How often a rollout in progress (or pods not yet ready) is looked at again (pod changes enqueue too; this covers soak and analysis timing). */
 const POLL_MS = 5_000;
 const FAILING_POLL_MS = 30_000;
+/** Field manager that takes over spec.replicas from us when an HPA starts managing a Deployment. */
+export const REPLICAS_HANDOVER_MANAGER = 'ymera-operator-handover';
 
 type PreviousStatus = {
   conditions?: InferenceServiceStatusOut['conditions'];
   revisions?: Revisions;
   canary?: CanaryProgress;
   lastFailure?: { reason: string; message: string; revision?: string; time: string };
+  pendingRollback?: RollbackNotice;
+  stable?: unknown;
   [field: string]: unknown;
 };
 
@@ -103,7 +128,15 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
         if (rev) deployments.set(rev, d);
       }
       const servingSpecs: Record<string, ServingSpec> = {};
+      // the stable revision's spec from status survives a deleted stable Deployment
+      const kept = stableFromStatus(previous);
+      if (kept) servingSpecs[kept.revision] = kept.serving;
+      else if (previous?.stable)
+        ctx.log.warn('status.stable does not match its revision; ignored', {
+          revision: previous.revisions?.stable,
+        });
       for (const [rev, d] of deployments) {
+        if (servingSpecs[rev]) continue;
         const text = d.metadata.annotations?.[SERVING_SPEC_ANNOTATION];
         if (!text) continue;
         try {
@@ -199,18 +232,23 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
         observedStableReplicas: deployments.get(stable)?.spec?.replicas,
         ...(decision.progress?.promoting ? { promoting: true } : {}),
       };
-      let applyError: ReconcileFailure | undefined;
+      let failed: ChildrenFailedError | undefined;
       try {
+        await handOverReplicas(ctx, obj, deployments.get(stable));
         await ctx.applyChildren(
           obj,
           desiredChildren(obj, integrations.rules, plan, integrations.kafkaBrokers, integrations.gatewayApi),
           owns,
         );
       } catch (e) {
-        // a refused child is written with the rest of the status; a retryable failure goes to the runtime
-        applyError = classifyFailure(e);
-        if (applyError.transient) throw e;
+        // every child was tried and the undesired pruned: status still records what was decided
+        if (!(e instanceof ChildrenFailedError)) throw e;
+        failed = e;
       }
+      const applyError: ReconcileFailure | undefined = failed ? classifyFailure(failed) : undefined;
+      const rollback = rollbackNotice(decision, previous?.pendingRollback, (revision) =>
+        rollbackInEffect(failed?.failures ?? [], rollbackChildren(obj.metadata.name, revision)),
+      );
       const kafka = await topics.reconcile(ctx, obj);
 
       // report
@@ -229,7 +267,8 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
         {
           generation,
           errors: [],
-          applyError,
+          ...(applyError ? { applyError } : {}),
+          ...(rollback.pending ? { pendingRollback: rollback.pending } : {}),
           blockers: topics.blockers(kafka),
           extra: topics.conditions(kafka),
           desired,
@@ -247,8 +286,16 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
         previous,
         now,
       );
-      await writeAndTell(ctx, obj, previous, { ...status, ...topics.statusFields(obj, kafka) }, decision);
-      // status says it; the runtime retries with backoff (a raised quota needs no change to this object)
+      await writeAndTell(
+        ctx,
+        obj,
+        previous,
+        { ...status, ...topics.statusFields(obj, kafka) },
+        decision,
+        rollback.announce,
+      );
+      // status says it; the runtime retries with backoff, a refusal too (a raised quota or a lifted
+      // policy needs no change to this object)
       if (applyError) throw new FailureReported(applyError);
 
       const waits: number[] = [];
@@ -261,7 +308,7 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       // pods that fail without a canary to roll back need a spec change (or capacity): look less often
       const failing = healths.some((h) => h.failure !== undefined);
       if (canary || starting) waits.push(POLL_MS);
-      else if (failing) waits.push(FAILING_POLL_MS);
+      else if (failing || rollback.pending) waits.push(FAILING_POLL_MS);
       const nextCheck = canary ? nextCheckInMs(decision.progress, analysis, now) : undefined;
       if (nextCheck !== undefined) waits.push(Math.max(1_000, nextCheck));
       return waits.length > 0 ? { requeueAfterMs: Math.min(...waits) } : undefined;
@@ -283,6 +330,37 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
     },
   };
 
+  /**
+   * Before the stable Deployment's replicas are left to the HPA: when our apply
+   * owns them alone, leaving them out would reset them to 1, so another field
+   * manager first takes them over at the current count (server-side apply's
+   * ownership transfer). The HPA takes them from there when it scales.
+   * resourceVersion makes it hand over exactly the count that was observed.
+   */
+  async function handOverReplicas(
+    ctx: ReconcileContext,
+    obj: InferenceServiceObject,
+    stable: DeploymentObject | undefined,
+  ): Promise<void> {
+    if (!stable || !leavesReplicasToHpa(obj.spec, true)) return;
+    if (!ownsAlone(stable, FIELD_MANAGER, ['spec', 'replicas'])) return;
+    await ctx.client.apply(
+      core.deployment,
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: {
+          name: stable.metadata.name,
+          namespace: stable.metadata.namespace,
+          resourceVersion: stable.metadata.resourceVersion,
+        },
+        spec: { replicas: stable.spec?.replicas },
+      },
+      { fieldManager: REPLICAS_HANDOVER_MANAGER, force: false },
+    );
+    ctx.log.info('replicas handed over to the HPA', { deployment: stable.metadata.name });
+  }
+
   /** Writes status; tells users (Events) and consumers (CloudEvents) what changed. */
   async function writeAndTell(
     ctx: ReconcileContext,
@@ -290,11 +368,12 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
     previous: PreviousStatus | undefined,
     status: InferenceServiceStatusOut,
     decision: RolloutDecision | undefined,
+    /** A rollback now in effect (decided now or earlier): told here, never before. */
+    rolledBack?: RollbackNotice,
   ): Promise<void> {
     const wrote = await ctx.writeStatus(resource, obj, status);
     if (!wrote) return;
     const generation = obj.metadata.generation ?? 0;
-    const failure = decision?.failure;
     switch (decision?.action) {
       case 'started': {
         const canary = decision.revisions.canary ?? '';
@@ -328,31 +407,29 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
         });
         break;
       }
-      case 'rolledBack': {
-        const message = `Revision ${failure?.revision} was rolled back to ${decision.revisions.stable}: ${failure?.reason}: ${failure?.message}`;
-        await ctx.event(obj, 'Warning', 'RolledBack', 'Rollback', message);
-        integrations.events.publish({
-          resource,
-          object: obj,
-          type: EventType.RollbackPerformed,
-          discriminator: failure?.revision ?? '',
-          data: {
-            revision: failure?.revision,
-            stable: decision.revisions.stable,
-            reason: failure?.reason,
-            message: failure?.message,
-            generation,
-          },
-        });
-        break;
-      }
+    }
+    if (rolledBack) {
+      const message = `Revision ${rolledBack.revision} was rolled back to ${rolledBack.stable}: ${rolledBack.reason}: ${rolledBack.message}`;
+      await ctx.event(obj, 'Warning', 'RolledBack', 'Rollback', message);
+      integrations.events.publish({
+        resource,
+        object: obj,
+        type: EventType.RollbackPerformed,
+        discriminator: rolledBack.revision,
+        data: {
+          revision: rolledBack.revision,
+          stable: rolledBack.stable,
+          reason: rolledBack.reason,
+          message: rolledBack.message,
+          generation,
+        },
+      });
     }
     const after = changedReady(previous?.conditions, status.conditions);
     if (after) {
       const normal = after.status === 'True' || after.reason === 'Progressing';
-      // a rollback was just told with its own Event of the same reason
-      const told = decision?.action === 'rolledBack' && after.reason === 'RolledBack';
-      if (!told)
+      // a rollback is told with its own Event of the same reason, once it is in effect
+      if (after.reason !== Reason.RolledBack)
         await ctx.event(obj, normal ? 'Normal' : 'Warning', after.reason, 'Reconcile', after.message);
       publishReadyChange(integrations.events, resource, obj, after);
     }

@@ -11,6 +11,7 @@ import {
   deploymentName,
   desiredChildren,
   HPA_METRICS,
+  leavesReplicasToHpa,
   replicaPlan,
   revisionOf,
   revisionServiceName,
@@ -18,6 +19,8 @@ import {
   runtimeConfig,
   SERVING_SPEC_ANNOTATION,
   servingSpecOf,
+  stableFromStatus,
+  stableServing,
   trafficSplit,
 } from './desired.ts';
 
@@ -134,6 +137,41 @@ describe('replicas and traffic', () => {
     expect(replicaPlan(spec, true, 6)).toEqual({ stable: 6, canary: 1, stableEffective: 6, total: 6 });
     expect(replicaPlan(spec, true, 50)).toEqual({ stable: 10, canary: 1, stableEffective: 10, total: 10 });
     expect(replicaPlan(spec, false)).toEqual({ stable: 2, canary: 0, stableEffective: 2, total: 2 });
+  });
+});
+
+describe('the stable revision kept in status', () => {
+  it('rebuilds the stable serving spec from status.stable, only when it hashes to its revision', () => {
+    const old = svc();
+    const serving = servingSpecOf(old.spec);
+    const revision = revisionOf(serving);
+    const status = { stable: stableServing(revision, serving) };
+    // through JSON, as the API server stores it
+    expect(stableFromStatus(JSON.parse(JSON.stringify(status)) as typeof status)).toEqual({
+      revision,
+      serving,
+    });
+    const edited = { stable: { ...status.stable, model: { ...serving.model, version: 'v9' } } };
+    expect(stableFromStatus(edited)).toBeUndefined();
+    expect(stableFromStatus({})).toBeUndefined();
+    expect(stableFromStatus(undefined)).toBeUndefined();
+  });
+
+  it('re-creates a deleted stable Deployment from it beside the canary', () => {
+    const old = svc();
+    const stable = currentRevision(old);
+    const next = svc({ model: { ...old.spec.model, version: 'v4' } });
+    const canary = currentRevision(next);
+    const kept = stableFromStatus({ stable: stableServing(stable, servingSpecOf(old.spec)) });
+    if (!kept) throw new Error('status.stable was not read');
+    const children = desiredChildren(next, configMaps, {
+      stable,
+      canary,
+      servingSpecs: { [kept.revision]: kept.serving },
+    });
+    const d = find(children, 'Deployment', deploymentName('fraud', stable));
+    expect(d.metadata.annotations?.[SERVING_SPEC_ANNOTATION]).toBe(canonicalJson(servingSpecOf(old.spec)));
+    expect(find(children, 'Deployment', deploymentName('fraud', canary))).toBeDefined();
   });
 });
 
@@ -327,6 +365,38 @@ describe('InferenceService desired children', () => {
     expect(
       kinds(desiredChildren(svc({ scaling: { minReplicas: 3, maxReplicas: 3 } }), configMaps)),
     ).not.toContain('HorizontalPodAutoscaler');
+  });
+
+  it('leaves replicas of an existing stable Deployment to the HPA, but sizes the canary itself', () => {
+    const obj = svc({ scaling: { minReplicas: 2, maxReplicas: 10 }, rollout: { canaryPercent: 50 } });
+    const stable = currentRevision(obj);
+    // created at minReplicas
+    expect(find(desiredChildren(obj, configMaps), 'Deployment').spec?.replicas).toBe(2);
+    // once it exists (whatever the HPA or kubectl scale made of it), the field is not ours
+    const existing = desiredChildren(obj, configMaps, {
+      stable,
+      servingSpecs: {},
+      observedStableReplicas: 7,
+    });
+    expect(find(existing, 'Deployment').spec).not.toHaveProperty('replicas');
+    // during a canary the stable one is still the HPA's; the canary's count is the operator's
+    const next = svc({ ...obj.spec, model: { ...obj.spec.model, version: 'v4' } });
+    const canary = currentRevision(next);
+    const both = desiredChildren(next, configMaps, {
+      stable,
+      canary,
+      servingSpecs: { [stable]: servingSpecOf(obj.spec) },
+      observedStableReplicas: 7,
+    });
+    expect(find(both, 'Deployment', deploymentName('fraud', stable)).spec).not.toHaveProperty('replicas');
+    expect(find(both, 'Deployment', deploymentName('fraud', canary)).spec?.replicas).toBe(4);
+    // without an HPA the operator keeps setting (and repairing) the count
+    const fixed = svc({ scaling: { minReplicas: 3 } });
+    const plan = { stable: currentRevision(fixed), servingSpecs: {}, observedStableReplicas: 7 };
+    expect(find(desiredChildren(fixed, configMaps, plan), 'Deployment').spec?.replicas).toBe(3);
+    expect(leavesReplicasToHpa(obj.spec, true)).toBe(true);
+    expect(leavesReplicasToHpa(obj.spec, false)).toBe(false);
+    expect(leavesReplicasToHpa(fixed.spec, true)).toBe(false);
   });
 
   it('runs the old stable revision from its recorded serving spec beside the canary', () => {

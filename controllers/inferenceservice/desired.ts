@@ -70,6 +70,20 @@ export const configKey = (revision: string) => `${revision}.json`;
 export const revisionServiceName = (name: string, revision: string) => `${name}-${revision}`;
 export const httpRouteName = (name: string) => name;
 
+/**
+ * The children a rollback of `revision` is in effect through: its Deployment
+ * and revision Service gone, the Service and HTTPRoute that route traffic
+ * applied without it (rollout.ts rollbackInEffect).
+ */
+export function rollbackChildren(name: string, revision: string): { kind: string; name: string }[] {
+  return [
+    { kind: 'Deployment', name: deploymentName(name, revision) },
+    { kind: 'Service', name: revisionServiceName(name, revision) },
+    { kind: 'Service', name: serviceName(name) },
+    { kind: httpRouteType.kind, name: httpRouteName(name) },
+  ];
+}
+
 /** Whether traffic splits by HTTPRoute weights: the Gateway API is on and the spec names a Gateway. */
 export function routedByGateway(spec: InferenceServiceSpec, gatewayApi: boolean): boolean {
   return gatewayApi && spec.rollout?.gateway !== undefined;
@@ -89,6 +103,32 @@ export function servingSpecOf(spec: InferenceServiceSpec): ServingSpec {
     runtime: { ...spec.runtime, image: spec.runtime?.image ?? defaultRuntimeImage(spec.runtime?.gpu) },
     ...(spec.batching ? { batching: spec.batching } : {}),
   };
+}
+
+/** status.stable: the stable revision with its serving spec, so its Deployment can always be re-created. */
+export type StableServing = { revision: string } & ServingSpec;
+
+export function stableServing(revision: string, serving: ServingSpec): StableServing {
+  return { revision, ...serving };
+}
+
+/**
+ * The stable revision's serving spec kept in status, when it still hashes to
+ * its revision (an edited status rebuilds nothing). Status, not the existing
+ * Deployments, says what is stable: deleting the stable Deployment during a
+ * canary must not make the untested canary stable.
+ */
+export function stableFromStatus(
+  status: { stable?: unknown } | undefined,
+): { revision: string; serving: ServingSpec } | undefined {
+  const kept = status?.stable as Partial<StableServing> | undefined;
+  if (!kept || typeof kept.revision !== 'string' || !kept.model) return undefined;
+  const serving: ServingSpec = {
+    model: kept.model,
+    ...(kept.runtime ? { runtime: kept.runtime } : {}),
+    ...(kept.batching ? { batching: kept.batching } : {}),
+  };
+  return revisionOf(serving) === kept.revision ? { revision: kept.revision, serving } : undefined;
 }
 
 /** JSON with object keys sorted, so equal specs hash equally whatever their key order. */
@@ -215,12 +255,21 @@ export function trafficSplit(
 export interface ServingPlan {
   stable: string;
   canary?: string;
-  /** Serving specs of live revisions other than the current spec's (from their Deployments). */
+  /** Serving specs of live revisions other than the current spec's (from status.stable and their Deployments). */
   servingSpecs: Record<string, ServingSpec>;
-  /** spec.replicas of the stable Deployment, when the HPA manages it. */
+  /** spec.replicas of the stable Deployment; undefined when it does not exist (yet). */
   observedStableReplicas?: number;
   /** The canary was judged good and scales up to the full count before it becomes stable. */
   promoting?: boolean;
+}
+
+/**
+ * Whether the applied stable Deployment leaves spec.replicas out: with an HPA,
+ * once the Deployment exists, replicas are the HPA's (and kubectl scale's).
+ * Only its creation sets them (to minReplicas), so it does not start at 1.
+ */
+export function leavesReplicasToHpa(spec: InferenceServiceSpec, stableDeploymentExists: boolean): boolean {
+  return scalingOf(spec).autoscaled && stableDeploymentExists;
 }
 
 /** The plan of a first reconcile: the spec's revision is stable directly. */
@@ -283,12 +332,11 @@ export function desiredChildren(
     data,
   });
   const children: Child[] = [{ type: core.configMap, object: configMap }];
+  const hpaReplicas = leavesReplicasToHpa(obj.spec, plan.observedStableReplicas !== undefined);
   for (const { revision, serving } of live) {
     const isStable = revision === plan.stable;
-    children.push({
-      type: core.deployment,
-      object: deployment(obj, revision, serving, isStable ? replicas.stable : replicas.canary, kafkaBrokers),
-    });
+    const count = !isStable ? replicas.canary : hpaReplicas ? undefined : replicas.stable;
+    children.push({ type: core.deployment, object: deployment(obj, revision, serving, count, kafkaBrokers) });
   }
   children.push({ type: core.service, object: service(obj) });
   if (routed) {

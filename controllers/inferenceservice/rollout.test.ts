@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { RolloutInput } from './rollout.ts';
-import { analysisDue, decideRollout, nextCheckInMs, plannedRevisions } from './rollout.ts';
+import { rollbackChildren } from './desired.ts';
+import {
+  analysisDue,
+  decideRollout,
+  nextCheckInMs,
+  plannedRevisions,
+  rollbackInEffect,
+  rollbackNotice,
+} from './rollout.ts';
 
 const t0 = new Date('2026-01-01T00:00:00Z');
 const at = (s: number) => new Date(t0.getTime() + s * 1000);
@@ -197,5 +205,51 @@ describe('rollout decision', () => {
       expect(two.failure).toMatchObject({ reason: 'AnalysisFailed', revision: 'new' });
       expect(two.failure?.message).toMatch(/error rate 50% > 1%/);
     });
+  });
+});
+
+describe('rollback in effect', () => {
+  const crash = { reason: 'CrashLoopBackOff', message: 'pod p: back-off', pod: 'p' };
+  const rolledBack = () =>
+    decideRollout(base({ progress: started, canary: { replicas: 1, readyReplicas: 0, failure: crash } }));
+  const depends = rollbackChildren('fraud', 'new');
+
+  it('is in effect only when the revision Deployment and the traffic children did not fail', () => {
+    expect(rollbackInEffect([], depends)).toBe(true);
+    // another child (the rules) failing does not keep the rollback from taking effect
+    expect(rollbackInEffect([{ kind: 'ConfigMap', name: 'fraud-inferenceservice-rules' }], depends)).toBe(
+      true,
+    );
+    expect(rollbackInEffect([{ kind: 'Deployment', name: 'fraud-new' }], depends)).toBe(false);
+    expect(rollbackInEffect([{ kind: 'Service', name: 'fraud' }], depends)).toBe(false);
+    expect(rollbackInEffect([{ kind: 'Service', name: 'fraud-new' }], depends)).toBe(false);
+    expect(rollbackInEffect([{ kind: 'HTTPRoute', name: 'fraud' }], depends)).toBe(false);
+    // the stable revision's Deployment is not the rollback's
+    expect(rollbackInEffect([{ kind: 'Deployment', name: 'fraud-old' }], depends)).toBe(true);
+  });
+
+  it('announces a rollback when it is decided and in effect', () => {
+    const d = rolledBack();
+    expect(d.action).toBe('rolledBack');
+    expect(rollbackNotice(d, undefined, () => true)).toEqual({
+      announce: { revision: 'new', stable: 'old', reason: 'CrashLoopBackOff', message: 'pod p: back-off' },
+    });
+  });
+
+  it('keeps a rollback that is not in effect pending, and announces it once it is', () => {
+    const pending = rollbackNotice(rolledBack(), undefined, () => false);
+    expect(pending).toEqual({
+      pending: { revision: 'new', stable: 'old', reason: 'CrashLoopBackOff', message: 'pod p: back-off' },
+    });
+    // the next reconciles decide nothing new (the revision is held back)
+    const held = decideRollout(base({ previous: { stable: 'old', lastRolledBack: 'new' } }));
+    expect(held.action).toBe('none');
+    expect(rollbackNotice(held, pending.pending, () => false)).toEqual(pending);
+    const inEffect = (revision: string) => revision === 'new';
+    expect(rollbackNotice(held, pending.pending, inEffect)).toEqual({ announce: pending.pending });
+  });
+
+  it('has nothing to tell without a rollback', () => {
+    expect(rollbackNotice(decideRollout(base()), undefined, () => true)).toEqual({});
   });
 });

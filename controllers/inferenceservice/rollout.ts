@@ -188,3 +188,54 @@ export function decideRollout(input: RolloutInput): RolloutDecision {
     ...(scheduling ? { failure: { ...scheduling, revision: desired } } : {}),
   };
 }
+
+/** A rollback to announce (the RolledBack Event and the rollback.performed CloudEvent). */
+export interface RollbackNotice {
+  /** The rolled-back revision. */
+  revision: string;
+  /** The revision traffic goes back to. */
+  stable: string;
+  reason: string;
+  message: string;
+}
+
+/** A child that failed to apply or to be pruned, as far as the rollback cares. */
+export interface FailedChild {
+  kind: string;
+  name: string;
+}
+
+/**
+ * Whether a rollback is in effect after this reconcile's apply: none of the
+ * children it depends on failed, i.e. the rolled-back revision's Deployment
+ * (and Service) were pruned and the children that route traffic (the Service,
+ * the HTTPRoute) carry the split without it. `depends` lists those children.
+ */
+export function rollbackInEffect(failed: readonly FailedChild[], depends: readonly FailedChild[]): boolean {
+  return !failed.some((f) => depends.some((d) => d.kind === f.kind && d.name === f.name));
+}
+
+/**
+ * When to tell users about a rollback: only once it is in effect. A rollback
+ * decided now, or one decided earlier and still pending (from status), is
+ * announced when `inEffect` says so, and otherwise stays pending. A newer
+ * decision replaces an older pending one.
+ */
+export function rollbackNotice(
+  decision: RolloutDecision,
+  pending: RollbackNotice | undefined,
+  inEffect: (revision: string) => boolean,
+): { announce?: RollbackNotice; pending?: RollbackNotice } {
+  const decided =
+    decision.action === 'rolledBack' && decision.failure
+      ? {
+          revision: decision.failure.revision,
+          stable: decision.revisions.stable ?? '',
+          reason: decision.failure.reason,
+          message: decision.failure.message.slice(0, 32768),
+        }
+      : undefined;
+  const notice = decided ?? pending;
+  if (!notice) return {};
+  return inEffect(notice.revision) ? { announce: notice } : { pending: notice };
+}

@@ -353,6 +353,34 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
       { description: 'Progress of the canary analysis; absent when no canary runs.' },
     ),
   ),
+  stable: s.optional(
+    s.object(
+      {
+        revision: s.string({ description: 'The stable revision.', maxLength: 63 }),
+        model,
+        runtime: s.optional(runtime),
+        batching: s.optional(batching),
+      },
+      {
+        description:
+          'What the stable revision serves (the model, runtime and batching its revision hashes), as the spec had it when the revision became stable. The operator re-creates the stable Deployment from it, so deleting that Deployment during a canary does not make the canary stable.',
+      },
+    ),
+  ),
+  pendingRollback: s.optional(
+    s.object(
+      {
+        revision: s.string({ description: 'Revision being rolled back.', maxLength: 63 }),
+        stable: s.string({ description: 'Revision traffic goes back to.', maxLength: 63 }),
+        reason: s.string({ description: 'Why the revision is rolled back.', maxLength: 1024 }),
+        message: s.string({ description: 'What went wrong with it.', maxLength: 32768 }),
+      },
+      {
+        description:
+          'A rollback that is decided but not in effect yet: the Deployment of the revision (or the children routing traffic) could not be removed or updated. The RolledBack Event is sent once it is in effect.',
+      },
+    ),
+  ),
   lastFailure: s.optional(
     s.object(
       {

@@ -162,6 +162,80 @@ describe('InferenceService status', () => {
     expect(later.lastFailure).toEqual(s.lastFailure);
   });
 
+  it('records what was decided even when children failed, and names them in Ready', () => {
+    const failure = { reason: 'CrashLoopBackOff', message: 'pod p is crash-looping', revision: 'r2' };
+    const applyError = {
+      reason: 'AdmissionDenied',
+      message: "ConfigMap/fraud-inferenceservice-rules: ValidatingAdmissionPolicy 'p' denied request",
+      transient: false,
+    };
+    const s = inferenceServiceStatus(
+      obj,
+      obs({
+        desired: 'r2',
+        decision: { revisions: { stable: 'r1', lastRolledBack: 'r2' }, action: 'rolledBack', failure },
+        applyError,
+      }),
+      { conditions: [], revisions: { stable: 'r1', canary: 'r2' }, canary: { revision: 'r2' } },
+      now,
+    );
+    // the rollback is in status, so the next reconcile does not bring the canary back
+    expect(s.revisions).toEqual({ stable: 'r1', lastRolledBack: 'r2' });
+    expect(s.canary).toBeUndefined();
+    expect(s.lastFailure).toMatchObject({ reason: 'RolledBack', revision: 'r2' });
+    expect(c(s, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'AdmissionDenied',
+      message: applyError.message,
+    });
+    expect(c(s, 'Stalled')).toMatchObject({ status: 'True', reason: 'AdmissionDenied' });
+    expect(c(s, 'Reconciling')).toBeUndefined();
+    // a transient failure is retried: Reconciling rather than Stalled
+    const transient = {
+      reason: 'ChildApplyFailed',
+      message: 'Service/fraud: range is full',
+      transient: true,
+    };
+    const retry = inferenceServiceStatus(obj, obs({ applyError: transient }), undefined, now);
+    expect(c(retry, 'Reconciling')).toMatchObject({ status: 'True', reason: 'ChildApplyFailed' });
+    expect(c(retry, 'Stalled')).toBeUndefined();
+  });
+
+  it('says a rollback is pending while its Deployment or traffic children could not be changed', () => {
+    const pendingRollback = { revision: 'r2', stable: 'r1', reason: 'CrashLoopBackOff', message: 'pod p' };
+    const s = inferenceServiceStatus(
+      obj,
+      obs({
+        desired: 'r2',
+        decision: { revisions: { stable: 'r1', lastRolledBack: 'r2' }, action: 'none' },
+        applyError: {
+          reason: 'PermissionDenied',
+          message: 'Deployment/fraud-r2 (prune): forbidden',
+          transient: false,
+        },
+        pendingRollback,
+      }),
+      undefined,
+      now,
+    );
+    expect(s.pendingRollback).toEqual(pendingRollback);
+    expect(c(s, 'RolloutComplete')).toMatchObject({ status: 'False', reason: 'RolledBack' });
+    expect(c(s, 'RolloutComplete')?.message).toMatch(/r2 is being rolled back to r1/);
+    expect(c(s, 'Ready')?.message).toMatch(/Deployment\/fraud-r2 \(prune\)/);
+    const done = inferenceServiceStatus(
+      obj,
+      obs({ desired: 'r2', decision: { revisions: { stable: 'r1', lastRolledBack: 'r2' }, action: 'none' } }),
+      s as Parameters<typeof inferenceServiceStatus>[2],
+      now,
+    );
+    expect(done.pendingRollback).toBeUndefined();
+  });
+
+  it('keeps the serving spec of the stable revision in status.stable', () => {
+    const s = inferenceServiceStatus(obj, obs({}), undefined, now);
+    expect(s.stable).toEqual({ revision: 'r1', ...servingSpecOf(obj.spec) });
+  });
+
   it('reports an invalid spec as Stalled/InvalidSpec', () => {
     const s = inferenceServiceStatus(
       obj,

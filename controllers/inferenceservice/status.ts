@@ -11,15 +11,17 @@ import type { FieldError } from '../../operator/schema/validation.ts';
 import { formatFieldErrors } from '../../operator/schema/validation.ts';
 import type { Blocker } from '../shared/skeleton-status.ts';
 import type { InferenceServiceObject, ServingSpec } from './desired.ts';
-import { scalingOf, serviceUrl } from './desired.ts';
-import type { CanaryProgress, RevisionHealth, RolloutDecision } from './rollout.ts';
+import { scalingOf, serviceUrl, stableServing } from './desired.ts';
+import type { CanaryProgress, RevisionHealth, RollbackNotice, RolloutDecision } from './rollout.ts';
 import type { InferenceServicePhase } from './schema.ts';
 
 export interface StatusObservation {
   generation: number;
   errors: FieldError[];
-  /** A child the API server refused (not retryable), as classified by operator/failure.ts. */
+  /** Children failed to apply or to be pruned, as classified by operator/failure.ts (the message names each). */
   applyError?: ReconcileFailure;
+  /** A rollback decided but not in effect yet (its Deployment or traffic children failed). */
+  pendingRollback?: RollbackNotice;
   /** Kafka and other dependency blockers, most important first. */
   blockers: Blocker[];
   /** Extra conditions reported as given (e.g. KafkaReady). */
@@ -63,14 +65,13 @@ export function inferenceServiceStatus(
   previous: PreviousStatus | undefined,
   now: Date,
 ): InferenceServiceStatusOut {
-  if (obs.errors.length > 0 || obs.applyError || !obs.decision) {
+  // without a decision (invalid spec) the previous status stays as it was; with one it is
+  // kept even when children failed, so what was decided (a rollback) is not decided again
+  if (obs.errors.length > 0 || !obs.decision) {
     const verdict =
       obs.errors.length > 0
         ? { reason: Reason.InvalidSpec, message: formatFieldErrors(obs.errors) }
-        : {
-            reason: obs.applyError?.reason ?? Reason.ApplyFailed,
-            message: obs.applyError?.message ?? 'children were not applied',
-          };
+        : { reason: Reason.ApplyFailed, message: 'children were not applied' };
     const conditions = summarize(
       {
         generation: obs.generation,
@@ -156,7 +157,12 @@ export function inferenceServiceStatus(
   // RolloutComplete
   const stableReady = stableHealth.readyReplicas >= min;
   let rolloutComplete;
-  if (held) {
+  if (held && obs.pendingRollback) {
+    rolloutComplete = cond('RolloutComplete', 'False', {
+      reason: Reason.RolledBack,
+      message: `revision ${obs.pendingRollback.revision} is being rolled back to ${stableRev}; until its children are removed it may still serve (see Ready)`,
+    });
+  } else if (held) {
     rolloutComplete = cond('RolloutComplete', 'False', {
       reason: Reason.RolledBack,
       message: `revision ${obs.desired} was rolled back; revision ${stableRev} keeps serving. Change the spec to roll out again.`,
@@ -184,7 +190,13 @@ export function inferenceServiceStatus(
   let stalled: ReasonMessage | null = null;
   let reconciling: ReasonMessage | null = null;
   const blocker = obs.blockers[0];
-  if (stableFailure && !stableReady) {
+  if (obs.applyError) {
+    // the children are not what the spec asks for: say which and why, before anything else
+    const failed = { reason: obs.applyError.reason, message: obs.applyError.message };
+    ready = { status: 'False', ...failed };
+    if (obs.applyError.transient) reconciling = failed;
+    else stalled = failed;
+  } else if (stableFailure && !stableReady) {
     ready = { status: 'False', reason: stableFailure.reason, message: stableFailure.message };
     if (isSchedulingFailure(stableFailure)) reconciling = stableFailure;
     else stalled = stableFailure;
@@ -258,8 +270,10 @@ export function inferenceServiceStatus(
           },
         }
       : {}),
+    ...(obs.stableServing ? { stable: stableServing(stableRev, obs.stableServing) } : {}),
     ...(progress ? { canary: progress } : {}),
     ...(lastFailure ? { lastFailure } : {}),
+    ...(obs.pendingRollback ? { pendingRollback: obs.pendingRollback } : {}),
   };
   return out;
 }

@@ -24,7 +24,8 @@ import {
 import type { TriggerEvent } from '../../operator/kafka/trigger-filter.ts';
 import { consumerGroupId } from '../../operator/kafka/trigger-filter.ts';
 import type { ReconcileFailure } from '../../operator/failure.ts';
-import { ChildApplyError, classifyFailure, FailureReported } from '../../operator/failure.ts';
+import { childFailure, ChildrenFailedError } from '../../operator/child-failures.ts';
+import { classifyFailure, FailureReported } from '../../operator/failure.ts';
 import { isConflict } from '../../operator/kube/client.ts';
 import { core, keyOf, splitKey } from '../../operator/kube/resources.ts';
 import type { PodObject } from '../../operator/kube/workloads.ts';
@@ -223,7 +224,12 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
               continue;
             }
             // named like a child apply: the Job is this run's child
-            const failure = classifyFailure(new ChildApplyError(`Job ${namespace}/${job.metadata.name}`, e));
+            const failure = classifyFailure(
+              new ChildrenFailedError([childFailure('apply', 'Job', job.metadata.name, e)], {
+                applied: [],
+                pruned: [],
+              }),
+            );
             if (failure.transient) throw e;
             createError = {
               ...failure,

@@ -196,15 +196,18 @@ export class KubeClient {
     }) as Promise<T>;
   }
 
-  /** Server-side apply with our field manager; force takes over fields from other managers. */
+  /**
+   * Server-side apply with our field manager (or another, e.g. to hand a field
+   * over); force takes over fields from other managers.
+   */
   apply<T extends KubeObject>(
     type: ResourceType,
     obj: KubeObject,
-    opts: { force?: boolean; dryRun?: boolean } = {},
+    opts: { force?: boolean; dryRun?: boolean; fieldManager?: string } = {},
   ): Promise<T> {
     return this.request('PATCH', objectPath(type, obj.metadata.name, obj.metadata.namespace), {
       query: {
-        fieldManager: FIELD_MANAGER,
+        fieldManager: opts.fieldManager ?? FIELD_MANAGER,
         force: opts.force ?? true,
         dryRun: opts.dryRun ? 'All' : undefined,
       },

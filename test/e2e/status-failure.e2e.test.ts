@@ -307,7 +307,7 @@ describe('status under failure', () => {
       'Ready=False, ChildApplyFailed',
       (c) => c.status === 'False' && c.reason === 'ChildApplyFailed',
     );
-    expect(conditionOf(obj, 'Ready')?.message).toMatch(/Service .*flaky.*failed calling webhook/);
+    expect(conditionOf(obj, 'Ready')?.message).toMatch(/Service\/flaky: .*failed calling webhook/);
     expect(conditionOf(obj, 'Reconciling')).toMatchObject({ status: 'True', reason: 'ChildApplyFailed' });
     expect(conditionOf(obj, 'Stalled')).toBeUndefined();
     expect(
@@ -359,7 +359,7 @@ describe('status under failure', () => {
       'Ready=False, QuotaExceeded',
       (c) => c.status === 'False' && c.reason === 'QuotaExceeded',
     );
-    expect(conditionOf(obj, 'Ready')?.message).toMatch(/Job .*exceeded quota: jobs/);
+    expect(conditionOf(obj, 'Ready')?.message).toMatch(/Job\/.*exceeded quota: jobs/);
 
     await kubectlOk(['delete', 'resourcequota', 'jobs', '-n', ns]);
     await eventually(
