@@ -177,12 +177,7 @@ describe('InferenceService under partial failure', () => {
 
   beforeAll(async () => {
     ns = await freshNamespace('e2e-infsvc-res');
-    op = await startOperator('op-infsvc-res', [
-      `--lease-namespace=${ns}`,
-      '--lease-name=e2e-infsvc-res',
-      `--watch-namespaces=${ns}`,
-      '--prometheus-rules=ConfigMap',
-    ]);
+    op = await startOperator('op-infsvc-res', [`--watch-namespaces=${ns}`, '--prometheus-rules=ConfigMap']);
   });
 
   afterAll(async () => {
@@ -213,13 +208,14 @@ describe('InferenceService under partial failure', () => {
       name,
       'the rollback, with Ready naming the refused ConfigMap',
       (x) =>
-        x.status?.revisions?.lastRolledBack !== undefined && condition(x, 'Ready')?.reason === 'ApplyFailed',
+        x.status?.revisions?.lastRolledBack !== undefined &&
+        condition(x, 'Ready')?.reason === 'AdmissionDenied',
     );
     const bad = r.status?.revisions?.lastRolledBack as string;
     expect(r.status?.revisions).toEqual({ stable, lastRolledBack: bad });
     expect(condition(r, 'Ready')?.message).toContain(`ConfigMap/${rules}: `);
     expect(condition(r, 'Ready')?.message).toContain(policy.message);
-    expect(condition(r, 'Stalled')).toMatchObject({ status: 'True', reason: 'ApplyFailed' });
+    expect(condition(r, 'Stalled')).toMatchObject({ status: 'True', reason: 'AdmissionDenied' });
     await eventually('the canary Deployment to be pruned', async () => {
       const left = await deployments(name);
       return left.length === 1 && left[0]?.metadata.labels['ymera.io/revision'] === stable;
@@ -275,13 +271,14 @@ describe('InferenceService under partial failure', () => {
       name,
       'a rollback that cannot prune the canary',
       (x) =>
-        x.status?.revisions?.lastRolledBack !== undefined && condition(x, 'Ready')?.reason === 'ApplyFailed',
+        x.status?.revisions?.lastRolledBack !== undefined &&
+        condition(x, 'Ready')?.reason === 'AdmissionDenied',
     );
     const bad = pending.status?.revisions?.lastRolledBack as string;
-    // the ApplyFailed Event comes from the reconcile that decided the rollback (after the
+    // the AdmissionDenied Event comes from the reconcile that decided the rollback (after the
     // rollback's own Event, were it told): by then no RolledBack Event may exist
-    await eventually('the ApplyFailed Event', async () =>
-      (await events(name)).some((e) => e.reason === 'ApplyFailed'),
+    await eventually('the AdmissionDenied Event', async () =>
+      (await events(name)).some((e) => e.reason === 'AdmissionDenied'),
     );
     expect(await rolledBackEvents(name)).toEqual([]);
     expect((await deployments(name)).map((d) => d.metadata.labels['ymera.io/revision']).sort()).toEqual(
