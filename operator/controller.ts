@@ -2,10 +2,9 @@
 // cache, run or add the finalizer, then hand a live object to the kind's own
 // reconcile, which computes children and status with pure functions and uses
 // the I/O helpers below to apply, prune and write status.
-import { removeCondition, setCondition } from './conditions.ts';
-import type { Condition } from './conditions.ts';
 import type { ApplyResult, ChildFailure } from './child-failures.ts';
 import { childFailure, ChildrenFailedError } from './child-failures.ts';
+import { Reason } from './conditions.ts';
 import { deepEqual } from './equality.ts';
 import type { EventRecorder, EventType } from './events.ts';
 import {
@@ -20,10 +19,17 @@ import {
 import type { InformerSet } from './informer-set.ts';
 import type { KubeClient } from './kube/client.ts';
 import { isConflict, KubeApiError } from './kube/client.ts';
-import { alreadyReported, classifyFailure, failedStatus, FailureReported } from './failure.ts';
+import {
+  alreadyReported,
+  classifyFailure,
+  DescribedFailure,
+  failedStatus,
+  FailureReported,
+} from './failure.ts';
 import type { KubeObject, ResourceType } from './kube/resources.ts';
 import { keyOf } from './kube/resources.ts';
 import type { Logger } from './logger.ts';
+import { redactString } from './logger.ts';
 import { isOwnedBy } from './ownership.ts';
 import type { ReconcileResult } from './workqueue.ts';
 
@@ -244,9 +250,19 @@ async function finalizeObject<T extends KubeObject>(
   try {
     await reconciler.finalize?.(ctx, obj);
   } catch (e) {
+    // retried with backoff either way (Kafka may come back); past the timeout, status says how to force it
     const elapsed = deletingForMs(obj.metadata.deletionTimestamp, ctx.now());
-    if (elapsed >= ctx.finalizeTimeoutMs) await reportCleanupBlocked(ctx, type, obj, elapsed, e);
-    throw e; // retried with backoff: Kafka may come back
+    if (elapsed < ctx.finalizeTimeoutMs) throw e;
+    const text = redactString(e instanceof Error ? e.message : String(e));
+    ctx.log.warn('cleanup blocked', { key, error: text });
+    throw new DescribedFailure(
+      {
+        reason: Reason.CleanupBlocked,
+        message: cleanupBlockedMessage(type, obj, ctx.finalizeTimeoutMs, text),
+        transient: false,
+      },
+      { cause: e },
+    );
   }
   await setFinalizers(ctx.client, type, obj, rest);
   ctx.log.info('finalized', { key });
@@ -258,39 +274,6 @@ async function finalizeObject<T extends KubeObject>(
     `Cleaned up external state of ${obj.kind} ${obj.metadata.name}`,
   );
   return;
-}
-
-/** Once per deletion: Ready=False/Stalled=True reason CleanupBlocked and a Warning Event saying how to force it. */
-async function reportCleanupBlocked(
-  ctx: ReconcileContext,
-  type: ResourceType,
-  obj: KubeObject,
-  elapsedMs: number,
-  error: unknown,
-): Promise<void> {
-  const status = (obj.status ?? {}) as { conditions?: Condition[] } & Record<string, unknown>;
-  const ready = status.conditions?.find((c) => c.type === 'Ready');
-  if (ready?.reason === 'CleanupBlocked') return; // said already; the message must not churn
-  const text = error instanceof Error ? error.message : String(error);
-  const message = cleanupBlockedMessage(type, obj, elapsedMs, text);
-  const now = ctx.now();
-  const generation = obj.metadata.generation;
-  const input = (t: string, s: 'True' | 'False') => ({
-    type: t,
-    status: s,
-    reason: 'CleanupBlocked',
-    message,
-    ...(generation !== undefined ? { observedGeneration: generation } : {}),
-  });
-  let conditions = removeCondition(status.conditions, 'Reconciling');
-  conditions = setCondition(conditions, input('Ready', 'False'), now);
-  conditions = setCondition(conditions, input('Stalled', 'True'), now);
-  ctx.log.warn('cleanup blocked', {
-    key: `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`,
-    error: text,
-  });
-  await ctx.writeStatus(type, obj, { ...status, conditions });
-  await ctx.event(obj, 'Warning', 'CleanupBlocked', 'Finalize', message);
 }
 
 /** Adds the cleanup finalizer now (e.g. right before creating external state); returns the live object. */

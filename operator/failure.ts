@@ -45,6 +45,20 @@ export interface ReconcileFailure {
 }
 
 /**
+ * A failure its thrower has already put in words (reason, message, whether a
+ * retry can fix it), e.g. a deletion whose cleanup has failed past its
+ * timeout: the runtime writes it to status as given and retries with backoff.
+ */
+export class DescribedFailure extends Error {
+  readonly failure: ReconcileFailure;
+  constructor(failure: ReconcileFailure, options?: { cause?: unknown }) {
+    super(failure.message, options);
+    this.name = 'DescribedFailure';
+    this.failure = failure;
+  }
+}
+
+/**
  * Thrown by a controller after it wrote a failure into the object's status
  * itself (with the rest of what it observed): the runtime then only counts
  * it, tells it in an Event and retries with backoff — a quota raised or a
@@ -84,7 +98,7 @@ function messageOf(e: unknown): string {
  * and is cut to a readable length.
  */
 export function classifyFailure(error: unknown): ReconcileFailure {
-  if (error instanceof FailureReported) return error.failure;
+  if (error instanceof FailureReported || error instanceof DescribedFailure) return error.failure;
 
   const message = clip(redactString(messageOf(error)), MAX_MESSAGE);
   // applyChildren's error: every child it could not apply or prune, named "Kind/name: message"

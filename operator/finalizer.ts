@@ -43,17 +43,18 @@ export function kubectlRef(type: ResourceType, obj: Pick<KubeObject, 'metadata'>
 
 /**
  * The message of the CleanupBlocked condition and Warning Event: what fails,
- * for how long, and the two ways to force the deletion.
+ * for longer than the finalize timeout, and the two ways to force the deletion.
  */
 export function cleanupBlockedMessage(
   type: ResourceType,
   obj: Pick<KubeObject, 'metadata'>,
-  elapsedMs: number,
+  timeoutMs: number,
   error: string,
 ): string {
   const ref = kubectlRef(type, obj);
+  // the timeout, not the time so far: the message (and so the status) must not change on every retry
   return (
-    `cleanup of external state has failed for ${duration(elapsedMs)} (${error}); the operator keeps retrying. ` +
+    `cleanup of external state has failed for more than ${duration(timeoutMs)} (${error}); the operator keeps retrying. ` +
     `To delete without cleanup (what the object holds outside Kubernetes, e.g. its Kafka topics, stays): ` +
     `kubectl annotate ${ref} ${SKIP_CLEANUP_ANNOTATION}=true, ` +
     `or remove the finalizer: kubectl patch ${ref} --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]'`

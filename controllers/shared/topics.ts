@@ -2,6 +2,7 @@
 // claims from the informer cache, reconcile through the shared topic
 // reconciler, the KafkaReady condition and status blockers, the requeue
 // while Kafka is away, and deletion through the finalizer.
+import { KafkaUnavailableError } from '../../operator/kafka/client.ts';
 import type { ReconcileContext } from '../../operator/controller.ts';
 import { ensureFinalizer } from '../../operator/controller.ts';
 import type { Integrations } from '../../operator/integrations.ts';
@@ -191,7 +192,8 @@ export function declaredTopicsOf<T extends KubeObject>(
         created: createdTopicsOf(obj),
       });
       // keep the finalizer (retrying with backoff) until the topics are really gone
-      if (result.status === 'KafkaUnavailable') throw new Error(`deleting Kafka topics: ${result.message}`);
+      if (result.status === 'KafkaUnavailable')
+        throw new KafkaUnavailableError(`deleting Kafka topics: ${result.message}`);
       return topics;
     },
   };

@@ -369,6 +369,21 @@ describe('operator with Kafka', () => {
         (await eventsAbout(ns, svc.metadata.name)).find((e) => e.reason === 'CleanupBlocked'),
       );
       expect(warning.type).toBe('Warning');
+      // the operator keeps retrying; the status keeps saying how to force it (not overwritten by
+      // each retry's failure) and the Event is not repeated
+      await eventually(
+        'a later retry to fail as CleanupBlocked too',
+        async () =>
+          ((await down.metric('ymera_reconcile_failures_total', {
+            controller: 'inferenceservice',
+            reason: 'CleanupBlocked',
+          })) ?? 0) >= 2,
+        60_000,
+      );
+      expect(condition(await get(svc), 'Ready')).toMatchObject({ reason: 'CleanupBlocked', message });
+      expect(
+        (await eventsAbout(ns, svc.metadata.name)).filter((e) => e.reason === 'CleanupBlocked'),
+      ).toHaveLength(1);
 
       await kubectlOk(['annotate', ...ref(svc), 'ymera.io/skip-cleanup=true']);
       await eventually('the resource to be gone', async () => (await get(svc)) === undefined);
