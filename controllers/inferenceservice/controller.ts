@@ -24,7 +24,8 @@ import { deploymentFailure, firstPodFailure, isPodReady } from '../../operator/k
 import { servingFailure } from './failure.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
 import { changedReady, publishReadyChange } from '../shared/ready-change.ts';
-import { declaredTopicsOf } from '../shared/topics.ts';
+import { declaredTopicsOf, topicPolicyOf } from '../shared/topics.ts';
+import { topicAllowed } from '../../operator/kafka/topic-policy.ts';
 import { analysisSettings, runCheck } from './analysis.ts';
 import type { InferenceServiceObject, ServingPlan, ServingSpec } from './desired.ts';
 import {
@@ -44,6 +45,7 @@ import {
   servingSpecOf,
   stableFromStatus,
   trafficSplit,
+  withLoggingAllowed,
 } from './desired.ts';
 import type {
   CanaryProgress,
@@ -97,6 +99,7 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
     ...(integrations.gatewayApi ? [httpRoute] : []),
   ]);
   const topics = declaredTopicsOf<InferenceServiceObject>(resource, integrations, declaredTopics);
+  const topicPolicy = topicPolicyOf(integrations);
 
   return {
     name: 'inferenceservice',
@@ -237,7 +240,13 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
         await handOverReplicas(ctx, obj, deployments.get(stable));
         await ctx.applyChildren(
           obj,
-          desiredChildren(obj, integrations.rules, plan, integrations.kafkaBrokers, integrations.gatewayApi),
+          desiredChildren(
+            withLoggingAllowed(obj, (ns, topic) => topicAllowed(topicPolicy, ns, topic)),
+            integrations.rules,
+            plan,
+            integrations.kafkaBrokers,
+            integrations.gatewayApi,
+          ),
           owns,
         );
       } catch (e) {

@@ -22,6 +22,7 @@ import {
   stableFromStatus,
   stableServing,
   trafficSplit,
+  withLoggingAllowed,
 } from './desired.ts';
 
 const configMaps = { mode: 'ConfigMap' as const, labels: {} };
@@ -482,6 +483,20 @@ describe('InferenceService desired children', () => {
     expect(envOf(desiredChildren(logged, configMaps)).map((e) => e.name)).not.toContain(
       'YMERA_KAFKA_BROKERS',
     );
+  });
+
+  it('gives the pods no request logging (no brokers, no topic) when the topic policy refused the topic', () => {
+    const logged = svc({ logging: { kafka: { topic: 'other-team.requests', sampleRate: 1 } } });
+    const allowOwn = (ns: string | undefined, topic: string) => topic.startsWith(`${ns}.`);
+    const refused = withLoggingAllowed(logged, allowOwn);
+    const children = desiredChildren(refused, configMaps, undefined, ['kafka-0:9092']);
+    const text = JSON.stringify(children);
+    expect(text).not.toContain('other-team.requests');
+    expect(text).not.toContain('YMERA_KAFKA_BROKERS');
+    // the same revision: logging is not part of it, so refusing the topic starts no rollout
+    expect(currentRevision(refused)).toBe(currentRevision(logged));
+    const own = svc({ logging: { kafka: { topic: `${logged.metadata.namespace}.requests` } } });
+    expect(withLoggingAllowed(own, allowOwn)).toBe(own);
   });
 
   it('adds the SLO rules as a PrometheusRule or a ConfigMap, with the configured labels', () => {

@@ -148,6 +148,21 @@ export function revisionOf(serving: ServingSpec): string {
   return createHash('sha256').update(canonicalJson(serving)).digest('hex').slice(0, 10);
 }
 
+/**
+ * The service without request logging when its topic is one the namespace may
+ * not use: the pods must not write where the topic policy refused the CR
+ * (status says TopicNotAllowed), nor auto-create the topic there.
+ */
+export function withLoggingAllowed(
+  obj: InferenceServiceObject,
+  allowed: (namespace: string | undefined, topic: string) => boolean,
+): InferenceServiceObject {
+  const kafka = obj.spec.logging?.kafka;
+  if (!kafka || allowed(obj.metadata.namespace, kafka.topic)) return obj;
+  const { logging: _refused, ...spec } = obj.spec;
+  return { ...obj, spec };
+}
+
 export function currentRevision(obj: InferenceServiceObject): string {
   return revisionOf(servingSpecOf(obj.spec));
 }

@@ -16,11 +16,7 @@ import type { ReconcileContext, Reconciler } from '../../operator/controller.ts'
 import type { Integrations } from '../../operator/integrations.ts';
 import { ruleObjectType, uniqueTypes } from '../../operator/integrations.ts';
 import { EventType } from '../../operator/kafka/events.ts';
-import {
-  DEFAULT_TOPIC_POLICY,
-  topicAllowed,
-  topicNotAllowedMessage,
-} from '../../operator/kafka/topic-policy.ts';
+import { topicAllowed, topicNotAllowedMessage } from '../../operator/kafka/topic-policy.ts';
 import type { TriggerEvent } from '../../operator/kafka/trigger-filter.ts';
 import { consumerGroupId } from '../../operator/kafka/trigger-filter.ts';
 import type { ReconcileFailure } from '../../operator/failure.ts';
@@ -38,6 +34,7 @@ import {
 import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
 import { DEFAULT_STORAGE_ACCESS } from '../../operator/storage/egress.ts';
 import { changedReady, publishReadyChange } from '../shared/ready-change.ts';
+import { topicPolicyOf } from '../shared/topics.ts';
 import type { Blocker } from '../shared/skeleton-status.ts';
 import { metricsReadCap } from './artifact-access.ts';
 import { readS3Artifact } from './artifact-store.ts';
@@ -80,7 +77,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
     resource,
     storageAccess: integrations.storageAccess ?? DEFAULT_STORAGE_ACCESS,
   });
-  const policy = integrations.topicPolicy ?? DEFAULT_TOPIC_POLICY;
+  const policy = topicPolicyOf(integrations);
   const TRIGGER_FIELD = 'spec.triggers.kafka.topic';
 
   return {

@@ -86,13 +86,18 @@ export function topicsNeedFinalizer(
   );
 }
 
+/** The topic name policy in force: the topic reconciler's, else the configured one, else the default. */
+export function topicPolicyOf(integrations: Integrations): TopicPolicy {
+  return integrations.topics?.policy ?? integrations.topicPolicy ?? DEFAULT_TOPIC_POLICY;
+}
+
 export function declaredTopicsOf<T extends KubeObject>(
   resource: ResourceType,
   integrations: Integrations,
   declared: (obj: T) => TopicSpec[],
 ): DeclaredTopics<T> {
   const configured = integrations.topics !== undefined;
-  const policy = integrations.topics?.policy ?? integrations.topicPolicy ?? DEFAULT_TOPIC_POLICY;
+  const policy = topicPolicyOf(integrations);
   // every resource of the kind, deleting ones included: their claim holds until they are finalized
   const claims = (ctx: ReconcileContext): TopicClaim[] =>
     ctx.cached(resource).flatMap((o) =>
