@@ -18,6 +18,8 @@ import { createLogger } from './logger.ts';
 import { Manager } from './manager.ts';
 import { OperatorMetrics } from './metrics.ts';
 import { TriggerConsumers } from './kafka/triggers.ts';
+import type { KafkaWriteGate } from './kafka/write-gate.ts';
+import { gatedAdmin, gatedProducer } from './kafka/write-gate.ts';
 import { startHealthServer, startMetricsServer } from './servers.ts';
 
 async function main(): Promise<void> {
@@ -85,8 +87,14 @@ async function main(): Promise<void> {
   logger.info('kafka topic policy', { ownPrefix: '<namespace>.', allow: config.kafkaTopicAllow });
   const kafka =
     config.kafkaBrokers.length > 0
-      ? startKafka(config.kafkaBrokers, topicPolicy, logger, metrics, (key) =>
-          manager.enqueue('learningpipeline', key),
+      ? startKafka(
+          config.kafkaBrokers,
+          topicPolicy,
+          logger,
+          metrics,
+          (key) => manager.enqueue('learningpipeline', key),
+          // Kafka writes stop with the lease, like the Kubernetes ones
+          config.leaderElect ? () => manager.writeRefusal() : () => undefined,
         )
       : undefined;
   const integrations: Integrations = {
@@ -144,14 +152,16 @@ function startKafka(
   logger: Logger,
   metrics: OperatorMetrics,
   onTrigger: (pipelineKey: string) => void,
+  writeGate: KafkaWriteGate,
 ) {
   const log = logger.child({ component: 'kafka' });
   const clients = createKafkaClients({ brokers, logger: log });
+  const admin = gatedAdmin(clients.admin, writeGate);
   const events = new EventPublisher({
-    producer: clients.producer,
+    producer: gatedProducer(clients.producer, writeGate),
     registry: metrics.registry,
     logger: log,
-    ensureTopic: ensureEventTopic(clients.admin),
+    ensureTopic: ensureEventTopic(admin),
   });
   // consumers start when a LearningPipeline with a trigger is reconciled, i.e. only on the leader
   const triggers = new TriggerConsumers({
@@ -161,7 +171,7 @@ function startKafka(
   });
   log.info('kafka configured', { brokers });
   return {
-    topics: new TopicReconciler({ admin: clients.admin, logger: log, policy }),
+    topics: new TopicReconciler({ admin, logger: log, policy }),
     events,
     triggers,
     async close() {

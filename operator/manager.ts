@@ -222,7 +222,8 @@ export class Manager {
     await Promise.all([...this.informers.values()].map((set) => set.stop()));
   }
 
-  private writeRefusal(): string | undefined {
+  /** Why this replica may not write now (it does not hold the lease), or undefined. */
+  writeRefusal(): string | undefined {
     return this.elector?.holdsLease() ? undefined : 'this replica does not hold the leader lease';
   }
 
