@@ -20,15 +20,15 @@ function recording() {
 describe('the Kafka write gate', () => {
   it('passes every call while open, and after the lease is lost refuses writes before they leave', async () => {
     const { calls, admin, producer } = recording();
-    let refusal: string | undefined;
-    const gate = () => refusal;
+    const state: { refusal?: string } = {};
+    const gate = () => state.refusal;
     const a = gatedAdmin(admin, gate);
     const p = gatedProducer(producer, gate);
     await a.createTopic({ name: 'ns.t', partitions: 1 });
     await p.send('ymera.events.x', [{ value: '{}' }]);
     expect(calls).toEqual(['create ns.t', 'send ymera.events.x']);
 
-    refusal = 'this replica does not hold the leader lease';
+    state.refusal = 'this replica does not hold the leader lease';
     calls.length = 0;
     for (const write of [
       () => a.createTopic({ name: 'ns.t', partitions: 1 }),
