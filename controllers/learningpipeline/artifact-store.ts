@@ -166,8 +166,9 @@ export async function hashS3Artifact(
             ).replace(/^reading/, 'hashing'),
             transient: isObjectStoreUnavailable(e),
           };
+        // not retried: a store that slow would hold a worker for the whole budget again and again
         if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError'))
-          return { error: `hashing ${where} took longer than ${HASH_BUDGET_MS / 1000}s`, transient: true };
+          return { error: `hashing ${where} took longer than ${HASH_BUDGET_MS / 1000}s`, transient: false };
         throw e;
       }
     },

@@ -58,7 +58,7 @@ export class Promoter {
    * try again (never, after a permanent failure). In memory: after a restart
    * an unknown digest is tried once more.
    */
-  readonly #digestTries = new Map<string, { version: string; retryAt?: number }>();
+  readonly #digestTries = new Map<string, { version: string; retryAt?: number; digest: Digest }>();
 
   constructor(o: { events: EventSink; resource: ResourceType; storageAccess: StorageAccessPolicy }) {
     this.#o = o;
@@ -71,8 +71,12 @@ export class Promoter {
     run: LearningPipelineRun,
     now: Date,
   ): Promise<Digest | undefined> {
+    // a status write that failed brings the same run back as just succeeded: hash its model once
+    const key = keyOf(obj.metadata);
+    const tried = this.#digestTries.get(key);
+    if (tried?.version === run.id && tried.retryAt === undefined) return tried.digest;
     const digest = await modelDigest(ctx.client, obj, run, this.#o.storageAccess);
-    if (digest) this.#noteDigestTry(keyOf(obj.metadata), run.id, digest, now);
+    if (digest) this.#noteDigestTry(key, run.id, digest, now);
     return digest;
   }
 
@@ -296,6 +300,7 @@ export class Promoter {
     const retry = 'retry' in digest && digest.retry;
     this.#digestTries.set(key, {
       version,
+      digest,
       ...(retry ? { retryAt: now.getTime() + PROMOTION_RETRY_MS } : {}),
     });
   }
