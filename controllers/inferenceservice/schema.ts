@@ -7,6 +7,7 @@ import {
   dnsLabel,
   dnsSubdomain,
   duration,
+  adoptedTopicsStatus,
   createdTopicsStatus,
   env,
   gpu,
@@ -286,6 +287,7 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
   ),
   url: s.optional(s.string({ description: 'In-cluster URL of the inference endpoint.', maxLength: 512 })),
   createdTopics: createdTopicsStatus(),
+  adoptedTopics: adoptedTopicsStatus(),
   revisions: s.optional(
     s.object(
       {

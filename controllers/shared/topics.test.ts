@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TOPIC_POLICY } from '../../operator/kafka/topic-policy.ts';
 import type { TopicSpec } from '../../operator/kafka/topics.ts';
-import { createdTopicsOf, topicsNeedFinalizer, withLegacyAdoption } from './topics.ts';
+import { createdTopicsOf, legacyAdopted, topicsNeedFinalizer, withLegacyAdoption } from './topics.ts';
 
 const t = (name: string, extra: Partial<TopicSpec> = {}): TopicSpec => ({ name, partitions: 1, ...extra });
 const need = (topics: TopicSpec[], created: string[], annotations?: Record<string, string>) =>
@@ -49,5 +49,15 @@ describe('withLegacyAdoption', () => {
       withLegacyAdoption(obj({ conditions: [{ type: 'KafkaReady', status: 'False' }] }), [t('ml.a')]),
     ).toEqual([t('ml.a')]);
     expect(withLegacyAdoption(obj(undefined), [t('ml.a')])).toEqual([t('ml.a')]);
+  });
+
+  it('keeps a recorded adoption when KafkaReady later turns False (an outage must not stall it with TopicExists)', () => {
+    const outage = { conditions: [{ type: 'KafkaReady', status: 'False' }], adoptedTopics: ['ml.a'] };
+    expect(withLegacyAdoption(obj(outage), [t('ml.a'), t('ml.c')])).toEqual([
+      t('ml.a', { adopt: true }),
+      t('ml.c'),
+    ]);
+    expect(legacyAdopted(obj(ready), ['ml.a', 'ml.b'])).toEqual(['ml.a', 'ml.b']);
+    expect(legacyAdopted(obj(outage), ['ml.a', 'ml.b'])).toEqual(['ml.a']);
   });
 });

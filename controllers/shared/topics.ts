@@ -39,7 +39,10 @@ export interface DeclaredTopics<T extends KubeObject> {
   /** Whether deleting the object must delete topics (so it needs the finalizer). */
   needsFinalizer(obj: T): boolean;
   /** The status fields the topic layer owns: status.createdTopics (carried over when there is no new result). */
-  statusFields(obj: T, result: KafkaTopicsResult | undefined): { createdTopics?: string[] };
+  statusFields(
+    obj: T,
+    result: KafkaTopicsResult | undefined,
+  ): { createdTopics?: string[]; adoptedTopics?: string[] };
 }
 
 /** The status record of the topics a resource created (status.createdTopics). */
@@ -55,12 +58,28 @@ export function createdTopicsOf(obj: KubeObject): string[] {
  * nobody knows they created.
  */
 export function withLegacyAdoption(obj: KubeObject, topics: TopicSpec[]): TopicSpec[] {
+  const adopted = legacyAdopted(
+    obj,
+    topics.map((t) => t.name),
+  );
+  return topics.map((t) => (t.adopt === undefined && adopted.includes(t.name) ? { ...t, adopt: true } : t));
+}
+
+/**
+ * Pure: the declared topics adopted by the upgrade rule. Once decided it is
+ * recorded (status.adoptedTopics), so that a later KafkaReady=False (an
+ * outage, an invalid edit) cannot take the adoption back and stall the
+ * resource with TopicExists.
+ */
+export function legacyAdopted(obj: KubeObject, declared: readonly string[]): string[] {
   const status = obj.status as
-    { createdTopics?: unknown; conditions?: { type: string; status: string }[] } | undefined;
+    | { createdTopics?: unknown; adoptedTopics?: unknown; conditions?: { type: string; status: string }[] }
+    | undefined;
+  const recorded = Array.isArray(status?.adoptedTopics) ? (status.adoptedTopics as unknown[]) : [];
   const legacy =
     status?.createdTopics === undefined &&
     status?.conditions?.some((c) => c.type === 'KafkaReady' && c.status === 'True') === true;
-  return legacy ? topics.map((t) => (t.adopt === undefined ? { ...t, adopt: true } : t)) : topics;
+  return declared.filter((name) => legacy || recorded.includes(name));
 }
 
 /**
@@ -158,8 +177,13 @@ export function declaredTopicsOf<T extends KubeObject>(
     },
 
     statusFields(obj, result) {
-      const created = result?.created ?? (declared(obj).length > 0 ? createdTopicsOf(obj) : []);
-      return created.length > 0 ? { createdTopics: created } : {};
+      const names = declared(obj).map((t) => t.name);
+      const created = result?.created ?? (names.length > 0 ? createdTopicsOf(obj) : []);
+      const adopted = legacyAdopted(obj, names).filter((n) => !created.includes(n));
+      return {
+        ...(created.length > 0 ? { createdTopics: created } : {}),
+        ...(adopted.length > 0 ? { adoptedTopics: adopted } : {}),
+      };
     },
 
     blockers(result) {

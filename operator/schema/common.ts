@@ -200,6 +200,17 @@ export function createdTopicsStatus() {
   );
 }
 
+/** status.adoptedTopics: topics kept as adopted across an upgrade (see controllers/shared/topics.ts). */
+export function adoptedTopicsStatus() {
+  return s.optional(
+    s.array(s.string({ description: 'Topic name.', maxLength: 249 }), {
+      description:
+        'Kafka topics this resource manages as adopted because it managed them before status.createdTopics existed (an upgrade): their configs are kept in line, and deleting the resource leaves them unless deletionPolicy is Delete.',
+      maxItems: 16,
+    }),
+  );
+}
+
 /** A model file: URI (file://, http(s)://, s3://, pvc://) and optional checksum. */
 export const MODEL_URI_VALIDATIONS: Validation[] = [
   {
