@@ -2,6 +2,7 @@
 // claims from the informer cache, reconcile through the shared topic
 // reconciler, the KafkaReady condition and status blockers, the requeue
 // while Kafka is away, and deletion through the finalizer.
+import { FINALIZER } from '../../operator/finalizer.ts';
 import { KafkaUnavailableError } from '../../operator/kafka/client.ts';
 import type { ReconcileContext } from '../../operator/controller.ts';
 import { ensureFinalizer } from '../../operator/controller.ts';
@@ -166,7 +167,9 @@ export function declaredTopicsOf<T extends KubeObject>(
     },
 
     needsFinalizer(obj) {
-      if (!configured) return false;
+      // without Kafka the operator cannot judge or clean up; a finalizer guarding topics it created stays
+      if (!configured)
+        return obj.metadata.finalizers?.includes(FINALIZER) === true && createdTopicsOf(obj).length > 0;
       return topicsNeedFinalizer(
         policy,
         obj.metadata.namespace,
