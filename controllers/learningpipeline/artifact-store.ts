@@ -97,12 +97,14 @@ async function withStore<T>(
   }
 }
 
-/** Why a read of `where` failed, in words safe for status (never an S3 message: it may name the access key id). */
-function readFailure(e: unknown, where: string, s3: S3Location, maxBytes: number): string | undefined {
+/**
+ * Why a read of `where` failed, in words safe for status (never an S3 message: it may name the
+ * access key id); `cap` names the setting that bounds the read.
+ */
+function readFailure(e: unknown, where: string, s3: S3Location, cap: string): string | undefined {
   if (isNoSuchKey(e)) return `${where} does not exist`;
   if (!(e instanceof ObjectStoreError)) return undefined;
-  if (e.code === OBJECT_TOO_LARGE)
-    return `${where} is larger than ${maxBytes} bytes, the most the operator reads of it; the read was aborted`;
+  if (e.code === OBJECT_TOO_LARGE) return `${where} is larger than ${cap}; the read was aborted`;
   if (e.code === ENDPOINT_REFUSED)
     return `spec.artifacts.s3.endpoint ${artifactEndpoint(s3)} is refused: ${e.message}`;
   return `reading ${where} failed: ${e.code}`;
@@ -122,12 +124,14 @@ export async function readS3Artifact(
     try {
       return { text: (await store.get(key)).toString('utf8') };
     } catch (e) {
-      const why = readFailure(e, where, s3, maxBytes);
+      const why = readFailure(
+        e,
+        where,
+        s3,
+        `${maxBytes} bytes, the most the operator reads of it (${MAX_READ_FLAG})`,
+      );
       if (why === undefined) throw e;
-      return {
-        error:
-          e instanceof ObjectStoreError && e.code === OBJECT_TOO_LARGE ? `${why} (${MAX_READ_FLAG})` : why,
-      };
+      return { error: why };
     }
   });
 }
@@ -162,7 +166,8 @@ export async function hashS3Artifact(
         if (e instanceof ObjectStoreError)
           return {
             error: (
-              readFailure(e, where, s3, MAX_MODEL_BYTES) ?? `hashing ${where} failed: ${e.code}`
+              readFailure(e, where, s3, `${MAX_MODEL_BYTES} bytes, the largest model file hashed`) ??
+              `hashing ${where} failed: ${e.code}`
             ).replace(/^reading/, 'hashing'),
             transient: isObjectStoreUnavailable(e),
           };
