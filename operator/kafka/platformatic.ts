@@ -8,6 +8,7 @@ import {
   ConfigSources,
   Consumer,
   IncrementalAlterConfigOperationTypes,
+  ListOffsetTimestamps,
   MessagesStreamModes,
   ProduceAcks,
   Producer,
@@ -319,32 +320,89 @@ export type ConsumedMessage = {
   offset: bigint;
 };
 
+/** The next offset of every partition of a topic (its high watermarks), by partition. */
+export async function topicEndOffsets(
+  brokers: readonly string[],
+  topic: string,
+): Promise<Map<number, bigint>> {
+  return listTopicOffsets(brokers, topic, ListOffsetTimestamps.LATEST);
+}
+
+async function listTopicOffsets(
+  brokers: readonly string[],
+  topic: string,
+  timestamp: bigint,
+): Promise<Map<number, bigint>> {
+  const consumer = new Consumer<string, string, string, string>({
+    clientId: 'ymera-reader',
+    groupId: `ymera-reader-${randomUUID()}`,
+    bootstrapBrokers: brokers.map(hostPort),
+  });
+  try {
+    const offsets = await consumer.listOffsets({ topics: [topic], timestamp });
+    return new Map((offsets.get(topic) ?? []).map((o, partition) => [partition, o]));
+  } catch (e) {
+    throw classifyKafkaError(e);
+  } finally {
+    await consumer.close(true);
+  }
+}
+
 /**
- * Reads a topic from the beginning with a throw-away consumer group until
- * `count` messages arrived or `timeoutMs` passed (for tests and tooling; the
- * operator consumes through its trigger consumers, triggers.ts).
+ * Reads a topic with a throw-away consumer group (for tests and tooling; the
+ * operator consumes through its trigger consumers, triggers.ts). It starts at
+ * `from` (offsets by partition, e.g. topicEndOffsets recorded before an
+ * action) or at the earliest offset. With `count` it waits until that many
+ * messages arrived; without, it reads up to the end of every partition as of
+ * the call, so a topic holding more messages than any fixed count (the
+ * broker keeps data across runs) still yields its newest ones. Either way it
+ * gives up after `timeoutMs`.
  */
 export async function readTopic(options: {
   brokers: readonly string[];
   topic: string;
-  count: number;
+  count?: number;
+  from?: ReadonlyMap<number, bigint>;
   timeoutMs?: number;
 }): Promise<ConsumedMessage[]> {
+  const { brokers, topic, count, from } = options;
+  // without a count, stop once every partition is read up to its end as of now
+  const end = count === undefined ? await topicEndOffsets(brokers, topic) : undefined;
+  const start =
+    from || end
+      ? await listTopicOffsets(brokers, topic, ListOffsetTimestamps.EARLIEST).then(
+          (earliest) =>
+            new Map(
+              [...earliest].map(([p, o]) => {
+                const f = from?.get(p);
+                return [p, f !== undefined && f > o ? f : o] as const;
+              }),
+            ),
+        )
+      : undefined;
+  const pending = new Set<number>();
+  for (const [p, o] of end ?? []) if (o > (start?.get(p) ?? 0n)) pending.add(p);
+  if (end && pending.size === 0) return [];
   const consumer = new Consumer<string, string, string, string>({
     clientId: 'ymera-reader',
     groupId: `ymera-reader-${randomUUID()}`,
-    bootstrapBrokers: options.brokers.map(hostPort),
+    bootstrapBrokers: brokers.map(hostPort),
     deserializers: stringDeserializers,
     maxWaitTime: 200,
     autocommit: false,
   });
   const got: ConsumedMessage[] = [];
   try {
-    const stream = await consumer.consume({
-      topics: [options.topic],
-      mode: MessagesStreamModes.EARLIEST,
-      autocommit: false,
-    });
+    const stream = await consumer.consume(
+      start
+        ? {
+            topics: [topic],
+            mode: MessagesStreamModes.MANUAL,
+            offsets: [...start].map(([partition, offset]) => ({ topic, partition, offset })),
+            autocommit: false,
+          }
+        : { topics: [topic], mode: MessagesStreamModes.EARLIEST, autocommit: false },
+    );
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(resolve, options.timeoutMs ?? 15_000);
       const done = () => {
@@ -359,7 +417,12 @@ export async function readTopic(options: {
           partition: m.partition,
           offset: m.offset,
         });
-        if (got.length >= options.count) done();
+        if (count !== undefined && got.length >= count) done();
+        const last = end?.get(m.partition);
+        if (last !== undefined && m.offset >= last - 1n) {
+          pending.delete(m.partition);
+          if (pending.size === 0) done();
+        }
       });
       stream.on('error', (e: Error) => {
         clearTimeout(timer);
@@ -371,4 +434,43 @@ export async function readTopic(options: {
     await consumer.close(true);
   }
   return got;
+}
+
+/**
+ * A consumer group's committed offsets on one topic, by partition (empty when
+ * the group committed nothing there or does not exist): for tests and tooling
+ * that wait until a group has processed past a message.
+ */
+export async function groupCommittedOffsets(
+  brokers: readonly string[],
+  groupId: string,
+  topic: string,
+): Promise<Map<number, bigint>> {
+  const admin = new Admin({ clientId: 'ymera-reader', bootstrapBrokers: brokers.map(hostPort) });
+  try {
+    const groups = await admin.listConsumerGroupOffsets({ groups: [groupId] });
+    const out = new Map<number, bigint>();
+    for (const g of groups)
+      for (const t of g.topics)
+        if (t.name === topic)
+          for (const p of t.partitions)
+            if (p.committedOffset >= 0n) out.set(p.partitionIndex, p.committedOffset);
+    return out;
+  } catch (e) {
+    throw classifyKafkaError(e);
+  } finally {
+    await admin.close();
+  }
+}
+
+/** The ids of the consumer groups the broker knows (for tests and tooling). */
+export async function listGroupIds(brokers: readonly string[]): Promise<string[]> {
+  const admin = new Admin({ clientId: 'ymera-reader', bootstrapBrokers: brokers.map(hostPort) });
+  try {
+    return [...(await admin.listGroups()).keys()];
+  } catch (e) {
+    throw classifyKafkaError(e);
+  } finally {
+    await admin.close();
+  }
 }

@@ -41,6 +41,27 @@ describe('PartitionOffsets', () => {
     expect(o.commitable()).toEqual([]);
   });
 
+  it('reports one past the last offset read per partition, held or not', () => {
+    const o = new PartitionOffsets();
+    expect(o.positions()).toEqual(new Map());
+    o.assign(0, 10n);
+    o.assign(1, 0n);
+    expect(o.positions()).toEqual(
+      new Map([
+        [0, 10n],
+        [1, 0n],
+      ]),
+    );
+    deliverHeld(o, 0, 10n);
+    o.deliver(0, 11n, 0); // not matching: read, not held
+    expect(o.positions()).toEqual(
+      new Map([
+        [0, 12n],
+        [1, 0n],
+      ]),
+    );
+  });
+
   it('keeps the state of a known partition when assigned again', () => {
     const o = new PartitionOffsets();
     o.assign(0, 10n);

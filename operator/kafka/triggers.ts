@@ -90,6 +90,11 @@ export class PartitionOffsets {
     }
   }
 
+  /** Per partition, one past the last offset read (for tests: "has it read up to here?"). */
+  positions(): Map<number, bigint> {
+    return new Map([...this.#parts].map(([p, part]) => [p, part.position]));
+  }
+
   /** Forgets partitions not in `keep`; returns the ones removed. */
   retain(keep: ReadonlySet<number>): number[] {
     const gone = [...this.#parts.keys()].filter((p) => !keep.has(p));
@@ -248,6 +253,10 @@ class Subscription {
       sub.groupId === this.sub.groupId &&
       sameFilter(sub.filter, this.sub.filter)
     );
+  }
+
+  positions(): Map<number, bigint> {
+    return this.#ledger.offsets.positions();
   }
 
   ack(eventId: string): void {
@@ -559,6 +568,14 @@ export class TriggerConsumers implements TriggerSource {
     } catch (error) {
       this.#log?.error('acking trigger event failed', { key, eventId, err: error });
     }
+  }
+
+  /**
+   * Per partition, one past the last offset this key's consumer read (empty
+   * without a consumer or before an assignment); for tests and debugging.
+   */
+  positions(key: string): Map<number, bigint> {
+    return this.#subs.get(key)?.positions() ?? new Map();
   }
 
   state(key: string): TriggerState | undefined {

@@ -20,7 +20,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition } from '../../operator/conditions.ts';
 import type { KafkaClients } from '../../operator/kafka/platformatic.ts';
 import type { CloudEvent } from '../../operator/kafka/events.ts';
-import { createKafkaClients, readTopic } from '../../operator/kafka/platformatic.ts';
+import {
+  createKafkaClients,
+  groupCommittedOffsets,
+  readTopic,
+  topicEndOffsets,
+} from '../../operator/kafka/platformatic.ts';
+import { consumerGroupId } from '../../operator/kafka/trigger-filter.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import { PrometheusClient } from '../../operator/prometheus/client.ts';
 import { ruleFileOf } from '../../operator/prometheus/rule-objects.ts';
@@ -94,6 +100,7 @@ interface Service {
 }
 interface Job {
   metadata: { name: string; labels: Record<string, string> };
+  status?: { succeeded?: number };
 }
 interface Pod {
   metadata: { name: string; labels: Record<string, string> };
@@ -133,14 +140,23 @@ function pvcPipeline(name: string, target: string, mode: string, report?: string
   return p;
 }
 
+/** The Events about one pipeline, once every one of `reasons` is among them (Events follow the status). */
+function eventsWith(name: string, reasons: string[]) {
+  return eventually(`Events ${reasons.join(', ')} about ${name}`, async () => {
+    const events = await eventsAbout(ns, name, 'LearningPipeline');
+    const seen = new Set(events.map((e) => e.reason));
+    return reasons.every((r) => seen.has(r)) ? events : undefined;
+  });
+}
+
 /** The CloudEvents about one pipeline, once `ready` holds for them. */
 function cloudEventsOf(name: string, ready: (events: CloudEvent[]) => boolean) {
   return eventually(`the CloudEvents of ${name}`, async () => {
+    // the shared topic keeps other runs' events (24 h): read it to its end, not a fixed count
     const messages = await readTopic({
       brokers: kafkaBrokers(),
       topic: 'ymera.events.learningpipeline',
-      count: 100_000,
-      timeoutMs: 4_000,
+      timeoutMs: 20_000,
     });
     const mine = messages
       .filter((m) => m.key === `${ns}/${name}`)
@@ -364,23 +380,11 @@ describe('LearningPipeline', () => {
       model: { uri: promoted.status?.latestModel?.uri, version: run.id, sha256: digest },
       inEffect: true,
     });
-    const reasons = (await eventsAbout(ns, name)).map((e) => e.reason);
-    expect(reasons).toEqual(
-      expect.arrayContaining(['RunStarted', 'RunSucceeded', 'ModelRegistered', 'ModelPromoted']),
-    );
+    await eventsWith(name, ['RunStarted', 'RunSucceeded', 'ModelRegistered', 'ModelPromoted']);
     // and the same moments as CloudEvents on Kafka
-    const cloudEvents = await eventually('the lifecycle CloudEvents', async () => {
-      const messages = await readTopic({
-        brokers: kafkaBrokers(),
-        topic: 'ymera.events.learningpipeline',
-        count: 100_000,
-        timeoutMs: 4_000,
-      });
-      const mine = messages
-        .filter((m) => m.key === `${ns}/${name}`)
-        .map((m) => JSON.parse(m.value) as CloudEvent);
-      return mine.some((e) => e.type.endsWith('.model.promoted')) ? mine : undefined;
-    });
+    const cloudEvents = await cloudEventsOf(name, (mine) =>
+      mine.some((e) => e.type.endsWith('.model.promoted')),
+    );
     const types = cloudEvents.map((e) => e.type.replace('io.ymera.learningpipeline.', ''));
     expect(types).toEqual(
       expect.arrayContaining(['run.started', 'run.finished', 'model.registered', 'model.promoted']),
@@ -429,12 +433,15 @@ describe('LearningPipeline', () => {
         .sort(),
     ).toEqual(['1', '2', '3']);
     expect(jobs.some((j) => j.metadata.labels['ymera.io/step'] === 'c')).toBe(false);
-    const events = await eventsAbout(ns, name);
+    // recorded after the status, in order: the retries came before the failure
+    const events = await eventsWith(name, ['StepFailed', 'RunFailed']);
     expect(events.filter((e) => e.reason === 'StepRetrying')).toHaveLength(2);
-    expect(events.map((e) => e.reason)).toEqual(expect.arrayContaining(['StepFailed', 'RunFailed']));
-    expect(
-      await op.metric('ymera_pipeline_run_failed_total', { namespace: ns, learningpipeline: name }),
-    ).toBe(1);
+    // counted after the status too
+    const failed = await eventually('the failed run to be counted', async () => {
+      const v = await op.metric('ymera_pipeline_run_failed_total', { namespace: ns, learningpipeline: name });
+      return v !== undefined && v >= 1 ? v : undefined;
+    });
+    expect(failed).toBe(1);
   });
 
   it('fires the generated failed-run alert in the real Prometheus from the operator’s own metrics', async () => {
@@ -525,8 +532,13 @@ describe('LearningPipeline', () => {
     const { run } = await untilRunFinished(name, (runs) => runs.find((r) => r.trigger === 'Event'));
     expect(run.phase).toBe('Succeeded');
     expect(run.cause).toContain(`drift-${unique}`);
-    // give a second run every chance to appear
-    await new Promise((r) => setTimeout(r, 5_000));
+    // the consumer commits an event once handled durably: wait until it committed past the duplicate
+    const end = await topicEndOffsets(kafkaBrokers(), topic);
+    const uid = (await getPipeline(name))?.metadata.uid ?? '';
+    await eventually('the trigger consumer to commit past the duplicate', async () => {
+      const committed = await groupCommittedOffsets(kafkaBrokers(), consumerGroupId(ns, name, uid), topic);
+      return [...end].every(([p, o]) => (committed.get(p) ?? -1n) >= o);
+    });
     const runs = (await getPipeline(name))?.status?.runs ?? [];
     expect(runs.filter((r) => r.trigger === 'Event')).toHaveLength(1);
   });
@@ -575,7 +587,7 @@ describe('LearningPipeline', () => {
       'inferenceservice.ymera.io/gated',
     ]);
     expect(target?.spec.model.version).toBe('v1');
-    expect((await eventsAbout(ns, name)).map((e) => e.reason)).toContain('GateFailed');
+    await eventsWith(name, ['GateFailed']);
   });
 
   it('reads gate metrics from the S3 artifact and promotes under Manual only when asked', async () => {
@@ -594,8 +606,12 @@ describe('LearningPipeline', () => {
           gate: { metricsArtifact: 'metrics', metric: 'auc', min: 0.9 },
         },
       },
-      // c "writes" its metrics to S3 (the test does) and leaves no termination message
-      { c: { podAnnotations: { 'ymera.io/simulate-delay': '8s' } } },
+      // c "writes" its metrics to S3 (the test does, once the run id is known) and leaves no
+      // termination message; a and b take a while so the upload is long done before c ends
+      {
+        a: { podAnnotations: { 'ymera.io/simulate-delay': '5s' } },
+        c: { podAnnotations: { 'ymera.io/simulate-delay': '8s' } },
+      },
     );
     base.spec.artifacts = {
       s3: {
@@ -624,10 +640,12 @@ describe('LearningPipeline', () => {
         base,
       ]),
     );
-    const run = await eventually('step c to run', async () => {
+    // upload as soon as the run id is known, long before c ends: c cannot finish without them
+    const run = await eventually('the run to start', async () => {
       const r = (await getPipeline(name))?.status?.runs?.[0];
-      return stepOf(r, 'c')?.phase === 'Running' ? r : undefined;
+      return r?.id ? r : undefined;
     });
+    expect(stepOf(run, 'c')?.phase).not.toBe('Succeeded');
     const store = createObjectStore({
       endpoint,
       bucket: 'ymera-artifacts',
@@ -798,7 +816,7 @@ describe('LearningPipeline', () => {
     expect(
       after?.metadata.managedFields?.some((m) => m.manager === 'ymera-operator' && m.operation === 'Apply'),
     ).toBe(false);
-    expect((await eventsAbout(ns, name)).map((e) => e.reason)).toContain('PromotionReverted');
+    await eventsWith(name, ['PromotionReverted']);
   });
 
   it('resumes a run after the operator is killed mid-run, without duplicate Jobs', async () => {
@@ -811,7 +829,11 @@ describe('LearningPipeline', () => {
     });
     await op.stop('SIGKILL');
     // the cluster goes on without an operator: b finishes while nobody watches
-    await new Promise((r) => setTimeout(r, 8_000));
+    await eventually('step b to finish with no operator running', async () =>
+      (await jobsOf(name)).some(
+        (j) => j.metadata.labels['ymera.io/step'] === 'b' && (j.status?.succeeded ?? 0) > 0,
+      ),
+    );
     op = await startOperator('op-lpipe-2', [`--watch-namespaces=${ns}`]);
     const { run } = await untilRunFinished(name, (runs) => runs[0], 180_000);
     expect(run.phase).toBe('Succeeded');

@@ -6,13 +6,13 @@ import type { Sample } from './samples.ts';
 import { loadSamples, resourceRef, toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
 import {
-  eventsAbout,
   eventually,
   freshNamespace,
   getJson,
   kubectl,
   kubectlOk,
   startOperator,
+  untilEvent,
 } from './support.ts';
 
 interface Condition {
@@ -119,21 +119,18 @@ describe('operator reconciles the samples', () => {
     expect(condition(r, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
     expect(condition(r, 'Stalled')?.message).toMatch(/spec\.steps/);
     expect(condition(r, 'Stalled')?.message).toMatch(/cycle/i);
-    expect(await eventsAbout(ns, cyclic.metadata.name)).toEqual(
-      expect.arrayContaining([expect.objectContaining({ reason: 'InvalidSpec', type: 'Warning' })]),
-    );
+    // the Event is recorded after the status: wait for it
+    const invalid = await untilEvent(ns, cyclic.metadata.name, 'InvalidSpec', 'LearningPipeline');
+    expect(invalid.type).toBe('Warning');
     await kubectlOk(['delete', '--wait=true', '--timeout=60s', ...ref]);
   });
 
   it('records an Event a user sees in kubectl describe', async () => {
     const infsvc = samples.find((s) => s.kind === 'InferenceService');
     expect(infsvc).toBeDefined();
-    const events = await eventually('an event about the InferenceService', async () => {
-      const list = await eventsAbout(ns, infsvc!.name);
-      return list.some((e) => e.reason === 'Reconciled') ? list : undefined;
-    });
-    expect(events.map((e) => e.reason)).toContain('Reconciled');
-    expect(events[0]?.reportingController).toBe('ymera.io/inferenceservice-controller');
+    // by kind and reason: other controllers write Events about the same-named HPA/PDB
+    const reconciled = await untilEvent(ns, infsvc!.name, 'Reconciled', 'InferenceService');
+    expect(reconciled.reportingController).toBe('ymera.io/inferenceservice-controller');
     const describe = await kubectlOk(['describe', ...resourceRef(infsvc as Sample)]);
     expect(describe).toMatch(/Reconciled/);
   });
@@ -175,7 +172,10 @@ describe('operator reconciles the samples', () => {
     expect(cm.metadata.ownerReferences[0]?.controller).toBe(true);
     expect(cm.metadata.labels['app.kubernetes.io/managed-by']).toBe('ymera-operator');
     expect(cm.metadata.labels['ymera.io/inferenceservice']).toBe(s.name);
-    const original = JSON.stringify(cm.data);
+    // only runtime.json: the data also holds one key per live revision, and a canary started
+    // by the spec change above may be promoted (its key pruned) while this test runs
+    const original = cm.data['runtime.json'];
+    expect(original).toBeDefined();
 
     // the SLO becomes burn-rate rules (a ConfigMap here: no PrometheusRule CRD on this cluster)
     const rules = await eventually('the SLO rules ConfigMap', () =>
@@ -202,7 +202,7 @@ describe('operator reconciles the samples', () => {
     ]);
     await eventually('the edited ConfigMap to be reverted', async () => {
       const got = await getJson<{ data: Record<string, string> }>(['get', 'configmap', '-n', ns, cmName]);
-      return got && JSON.stringify(got.data) === original;
+      return got?.data['runtime.json'] === original;
     });
 
     await kubectlOk(['delete', 'configmap', '-n', ns, cmName]);
@@ -221,7 +221,8 @@ describe('operator reconciles the samples', () => {
       'the garbage collector to delete the ConfigMap',
       async () => (await getJson(['get', 'configmap', '-n', ns, cmName])) === undefined,
     );
-    expect((await eventsAbout(ns, s.name)).map((e) => e.reason)).toContain('Deleted');
+    // recorded as the finalizer goes (the sample holds a Kafka topic): it may land after the object is gone
+    await untilEvent(ns, s.name, 'Deleted', 'InferenceService');
   });
 
   it('exposes per-controller metrics and probes', async () => {

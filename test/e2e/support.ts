@@ -235,20 +235,40 @@ export interface KubeEvent {
   reason: string;
   type: string;
   note: string;
-  regarding: { name: string };
+  regarding: { name: string; kind?: string };
   reportingController: string;
 }
 
-/** The Events about one object (by name) in a namespace; [] when there are none. */
-export async function eventsAbout(namespace: string, name: string): Promise<KubeEvent[]> {
+/**
+ * The Events about one object (by name, and by kind when given: other
+ * controllers write Events about same-named children, e.g. an HPA or PDB) in
+ * a namespace; [] when there are none.
+ */
+export async function eventsAbout(namespace: string, name: string, kind?: string): Promise<KubeEvent[]> {
+  const selector = [`regarding.name=${name}`, ...(kind ? [`regarding.kind=${kind}`] : [])].join(',');
   const list = await getJson<{ items: KubeEvent[] }>([
     'get',
     'events.events.k8s.io',
     '-n',
     namespace,
-    `--field-selector=regarding.name=${name}`,
+    `--field-selector=${selector}`,
   ]);
   return list?.items ?? [];
+}
+
+/** Waits for an Event with `reason` about an object (see eventsAbout) and returns it. */
+export function untilEvent(
+  namespace: string,
+  name: string,
+  reason: string,
+  kind?: string,
+  timeoutMs = 60_000,
+): Promise<KubeEvent> {
+  return eventually(
+    `an Event ${reason} about ${kind ?? 'object'} ${namespace}/${name}`,
+    async () => (await eventsAbout(namespace, name, kind)).find((e) => e.reason === reason),
+    timeoutMs,
+  );
 }
 
 /** Deletes every InferenceService in a namespace and waits, so their finalizers run while an operator still does. */

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaUnavailableError } from '../../operator/kafka/client.ts';
 import type { KafkaClients } from '../../operator/kafka/platformatic.ts';
-import { createKafkaClients } from '../../operator/kafka/platformatic.ts';
+import { createKafkaClients, listGroupIds, topicEndOffsets } from '../../operator/kafka/platformatic.ts';
 import type { TriggerEvent } from '../../operator/kafka/trigger-filter.ts';
 import type { TriggerSubscription } from '../../operator/kafka/triggers.ts';
 import { TriggerConsumers } from '../../operator/kafka/triggers.ts';
@@ -73,11 +73,32 @@ const send = (topic: string, ...values: unknown[]) =>
 const waitReady = (key: string, timeoutMs = 30_000) =>
   eventually(`${key} ready`, async () => triggers.state(key)?.ready, timeoutMs, 100);
 
-/** Waits until `n` events are pending, then a little longer to catch extra ones. */
-async function pendingAfter(key: string, n: number): Promise<TriggerEvent[]> {
-  await eventually(`${n} pending for ${key}`, async () => triggers.pending(key).length >= n, 20_000, 100);
-  await new Promise((r) => setTimeout(r, 1_500));
-  return triggers.pending(key);
+/** Waits until the consumer has read every message now on its topic (so no extra one is still on its way). */
+async function readUpToEnd(sub: TriggerSubscription): Promise<void> {
+  const end = await topicEndOffsets(brokers, sub.topic);
+  await eventually(
+    `${sub.key} to read ${sub.topic} up to ${[...end].map(([p, o]) => `${p}@${o}`).join(',')}`,
+    async () => {
+      const read = triggers.positions(sub.key);
+      return [...end].every(([p, o]) => o === 0n || (read.get(p) ?? -1n) >= o);
+    },
+    20_000,
+    100,
+  );
+}
+
+/** Waits until the consumer read all that is on its topic and `n` events are pending; returns them. */
+async function pendingAfter(sub: TriggerSubscription, n: number): Promise<TriggerEvent[]> {
+  await readUpToEnd(sub);
+  return eventually(
+    `${n} pending for ${sub.key}`,
+    async () => {
+      const pending = triggers.pending(sub.key);
+      return pending.length >= n ? pending : undefined;
+    },
+    20_000,
+    100,
+  );
 }
 
 function subscription(name: string, filter?: Record<string, string>): TriggerSubscription {
@@ -112,7 +133,7 @@ describe('Kafka trigger consumers against a real broker', () => {
       { type: 'other' },
       drift(2),
     );
-    const pending = await pendingAfter(main.key, 2);
+    const pending = await pendingAfter(main, 2);
     expect(pending).toEqual([
       {
         id: `kafka:${main.topic}/0/0`,
@@ -142,7 +163,7 @@ describe('Kafka trigger consumers against a real broker', () => {
     expect(triggers.pending(main.key)).toEqual([]);
     triggers.ensure(main);
     await waitReady(main.key);
-    expect(await pendingAfter(main.key, 1)).toEqual([second]); // at-least-once: redelivered
+    expect(await pendingAfter(main, 1)).toEqual([second]); // at-least-once: redelivered
 
     // once it is acked too, a restart redelivers nothing; new events still arrive
     triggers.ack(main.key, second!.id);
@@ -150,7 +171,7 @@ describe('Kafka trigger consumers against a real broker', () => {
     triggers.ensure(main);
     await waitReady(main.key);
     await send(main.topic, drift(3));
-    expect((await pendingAfter(main.key, 1)).map((e) => e.offset)).toEqual(['5']);
+    expect((await pendingAfter(main, 1)).map((e) => e.offset)).toEqual(['5']);
   });
 
   it('restarts the consumer when the filter changes', async () => {
@@ -159,7 +180,7 @@ describe('Kafka trigger consumers against a real broker', () => {
     await waitReady(main.key);
     await send(main.topic, { type: 'other' }, drift(4));
     // offset 5 was not acked before the change, so it is read again and no longer matches
-    expect((await pendingAfter(main.key, 1)).map((e) => e.offset)).toEqual(['6']);
+    expect((await pendingAfter(main, 1)).map((e) => e.offset)).toEqual(['6']);
     await triggers.stop(main.key);
   });
 
@@ -178,7 +199,7 @@ describe('Kafka trigger consumers against a real broker', () => {
       data: { type: 'drift' },
     };
     await send(sub.topic, event, event, { type: 'drift' });
-    const pending = await pendingAfter(sub.key, 2);
+    const pending = await pendingAfter(sub, 2);
     expect(pending).toEqual([
       {
         id: 'ce:/monitors/m1/alert-1',
@@ -195,7 +216,7 @@ describe('Kafka trigger consumers against a real broker', () => {
     await triggers.stop(sub.key);
     triggers.ensure(sub);
     await waitReady(sub.key);
-    expect((await pendingAfter(sub.key, 1)).map((e) => e.id)).toEqual([`kafka:${sub.topic}/0/2`]);
+    expect((await pendingAfter(sub, 1)).map((e) => e.id)).toEqual([`kafka:${sub.topic}/0/2`]);
     await triggers.stop(sub.key);
   });
 
@@ -205,15 +226,15 @@ describe('Kafka trigger consumers against a real broker', () => {
     await send(sub.topic, drift(1), drift(2));
     triggers.ensure(sub);
     await waitReady(sub.key);
-    await new Promise((r) => setTimeout(r, 1_000));
+    await readUpToEnd(sub);
     expect(triggers.pending(sub.key)).toEqual([]);
     // restarted before anything was acked: still nothing old, and the new event survives
     await send(sub.topic, drift(3));
-    await pendingAfter(sub.key, 1);
+    await pendingAfter(sub, 1);
     await triggers.stop(sub.key);
     triggers.ensure(sub);
     await waitReady(sub.key);
-    expect((await pendingAfter(sub.key, 1)).map((e) => e.offset)).toEqual(['2']);
+    expect((await pendingAfter(sub, 1)).map((e) => e.offset)).toEqual(['2']);
     await triggers.stop(sub.key);
   });
 
@@ -234,13 +255,20 @@ describe('Kafka trigger consumers against a real broker', () => {
     await createTopic(sub.topic);
     await waitReady(sub.key);
     await send(sub.topic, 'plain text');
-    expect((await pendingAfter(sub.key, 1)).map((e) => e.id)).toEqual([`kafka:${sub.topic}/0/0`]);
+    expect((await pendingAfter(sub, 1)).map((e) => e.id)).toEqual([`kafka:${sub.topic}/0/0`]);
     await triggers.stop(sub.key);
   });
 
   it('deletes a consumer group after stop; an unknown group is a success', async () => {
+    expect(await listGroupIds(brokers)).toContain(main.groupId); // it committed above
     await triggers.deleteGroup(main.groupId);
+    await eventually(
+      'the group to be gone from the broker',
+      async () => !(await listGroupIds(brokers)).includes(main.groupId),
+      15_000,
+    );
     await triggers.deleteGroup(groupName('never-existed'));
+    expect(await listGroupIds(brokers)).not.toContain(groupName('never-existed'));
   });
 
   it('reports a broker outage, recovers by itself, and receives events produced after recovery', async () => {
@@ -274,7 +302,7 @@ describe('Kafka trigger consumers against a real broker', () => {
       60_000,
       1_000,
     );
-    const pending = await pendingAfter(sub.key, 1);
+    const pending = await pendingAfter(sub, 1);
     expect(pending.length).toBeGreaterThanOrEqual(1);
     expect(pending.every((e) => e.topic === sub.topic)).toBe(true);
     expect(logLines.some((l) => l.includes('"msg":"trigger consumer failed; retrying"'))).toBe(true);
