@@ -42,6 +42,7 @@ FINGERPRINT_FILE="$CLUSTER_DIR/ymera.fingerprint"
 API_PORT="${YMERA_APISERVER_PORT:-6443}"
 STAGES_FILE="$here/stages/stages.yaml"
 NODES_FILE="$here/nodes/nodes.yaml"
+SERVICE_CIDR_FILE="$here/nodes/servicecidr.yaml"
 # pid file names kwokctl writes under $CLUSTER_DIR/pids (one per component)
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok-controller)
 NODES=(gpu-node-1 gpu-node-2 cpu-node-1 cpu-node-2)
@@ -204,9 +205,11 @@ componentsPatches:
 EOF
 }
 
+# the kwokctl config, the binaries, and the nodes (their capacity is only taken
+# when they are created, so a change to nodes.yaml needs a new cluster)
 fingerprint() {
   local f="$1"
-  { cat "$f"; readlink -f "$BIN_DIR/kwokctl"; } | sha256sum | cut -c1-16
+  { cat "$f"; readlink -f "$BIN_DIR/kwokctl"; cat "$NODES_FILE"; } | sha256sum | cut -c1-16
 }
 
 # --- cluster lifecycle ---------------------------------------------------------
@@ -342,6 +345,7 @@ setup_cluster() {
   wait_for 120 "the apiserver" api_ready || return 1
   apply_stages || return 1
   kc apply -f "$NODES_FILE" >/dev/null || return 1
+  kc apply -f "$SERVICE_CIDR_FILE" >/dev/null || return 1
   wait_for 90 "nodes Ready" nodes_ready || return 1
   wait_for 30 "kwok to renew the node Leases" leases_held || return 1
   # the default ServiceAccount is made by kube-controller-manager: pods can be
