@@ -155,8 +155,9 @@ describe('InferenceService canary analysis with Prometheus', () => {
     expect(r.status?.revisions).toEqual({ stable, lastRolledBack: canary });
     expect(r.status?.lastFailure).toMatchObject({ reason: 'RolledBack', revision: canary });
     expect(r.status?.lastFailure?.message).toMatch(/AnalysisFailed.*error rate \d+(\.\d+)?% > 5%/);
-    expect(await eventsAbout(ns, 'bad')).toEqual(
-      expect.arrayContaining([expect.objectContaining({ reason: 'RolledBack', type: 'Warning' })]),
+    // told once the rollback is in effect, after the status write
+    await eventually('the RolledBack Warning Event', async () =>
+      (await eventsAbout(ns, 'bad')).some((e) => e.reason === 'RolledBack' && e.type === 'Warning'),
     );
   });
 });
