@@ -38,7 +38,8 @@ import { topicPolicyOf } from '../shared/topics.ts';
 import type { Blocker } from '../shared/skeleton-status.ts';
 import { metricsReadCap } from './artifact-access.ts';
 import { readS3Artifact } from './artifact-store.ts';
-import { parseMetrics, terminationMessageOf } from './gate.ts';
+import { parseMetrics } from './gate.ts';
+import { stepTerminationMessage } from './step-message.ts';
 import type { LearningPipelineObject } from './jobs.ts';
 import { artifactUri, outputPath, RUN_LABEL, stepJob, stepJobName } from './jobs.ts';
 import { PipelineMetrics } from './metrics.ts';
@@ -408,25 +409,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
     );
     const job = run.steps?.find((s) => s.name === producer?.name)?.job;
     if (!producer || !job) return { error: `no step produced ${gate.metricsArtifact}` };
-    const messageOf = (pods: PodObject[]) =>
-      pods.map((p) => terminationMessageOf(p)).find((m) => m !== undefined && m.trim() !== '');
-    const cached = ctx.cachedIn(
-      core.pod,
-      obj.metadata.namespace,
-      (p) => p.metadata.labels?.['job-name'] === job,
-    );
-    // the Job can report success before the pod watch delivers the terminated pod: the verdict is
-    // final, so ask the API server once (per succeeded run) before concluding there is no message
-    let text =
-      messageOf(cached as PodObject[]) ??
-      messageOf(
-        (
-          await ctx.client.list<PodObject>(core.pod, {
-            namespace: obj.metadata.namespace,
-            labelSelector: `job-name=${job}`,
-          })
-        ).items,
-      );
+    let text = await stepTerminationMessage(ctx, obj.metadata.namespace, job);
     const s3 = obj.spec.artifacts.s3;
     const path = outputPath(obj.spec, gate.metricsArtifact);
     if (text === undefined && s3 && path !== undefined) {

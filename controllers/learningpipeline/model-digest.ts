@@ -1,21 +1,19 @@
 // I/O around digest.ts: the model step's reported sha256 (the termination
 // message of its pod) and, with S3 artifacts, the operator's own hash of the
 // model object, streamed.
-import type { KubeClient } from '../../operator/kube/client.ts';
+import type { ReconcileContext } from '../../operator/controller.ts';
 import type { StorageAccessPolicy } from '../../operator/storage/egress.ts';
-import { core } from '../../operator/kube/resources.ts';
-import type { PodObject } from '../../operator/kube/workloads.ts';
 import { hashS3Artifact } from './artifact-store.ts';
 import type { Digest } from './digest.ts';
 import { reportedDigest, resolveDigest } from './digest.ts';
-import { terminationMessageOf } from './gate.ts';
 import type { LearningPipelineObject } from './jobs.ts';
 import { artifactUri, outputPath } from './jobs.ts';
 import type { LearningPipelineRun } from './schema.ts';
+import { stepTerminationMessage } from './step-message.ts';
 
 /** The digest of the model file of a succeeded run, or why it is unknown. */
 export async function modelDigest(
-  client: KubeClient,
+  ctx: ReconcileContext,
   obj: LearningPipelineObject,
   run: LearningPipelineRun,
   policy: StorageAccessPolicy,
@@ -27,17 +25,12 @@ export async function modelDigest(
   const namespace = obj.metadata.namespace ?? '';
   const producer = spec.steps.find((s) => (s.outputs ?? []).some((o) => o.name === artifact));
   const job = run.steps?.find((s) => s.name === producer?.name)?.job;
-  let message: string | undefined;
-  if (job) {
-    const pods = (await client.list<PodObject>(core.pod, { namespace, labelSelector: `job-name=${job}` }))
-      .items;
-    message = pods.map((p) => terminationMessageOf(p)).find((m) => m !== undefined && m.trim() !== '');
-  }
+  const message = job ? await stepTerminationMessage(ctx, namespace, job) : undefined;
   const reported = reportedDigest(message);
   const s3 = spec.artifacts.s3;
   const computed = s3
     ? await hashS3Artifact(
-        client,
+        ctx.client,
         namespace,
         s3,
         artifactUri(spec, run.id, path).slice(`s3://${s3.bucket}/`.length),

@@ -75,7 +75,7 @@ export class Promoter {
     const key = keyOf(obj.metadata);
     const tried = this.#digestTries.get(key);
     if (tried?.version === run.id && tried.retryAt === undefined) return tried.digest;
-    const digest = await modelDigest(ctx.client, obj, run, this.#o.storageAccess);
+    const digest = await modelDigest(ctx, obj, run, this.#o.storageAccess);
     if (digest) this.#noteDigestTry(key, run.id, digest, now);
     return digest;
   }
@@ -330,7 +330,7 @@ export class Promoter {
       trigger: 'Manual',
       phase: 'Succeeded',
     };
-    const digest = await modelDigest(ctx.client, obj, run, this.#o.storageAccess);
+    const digest = await modelDigest(ctx, obj, run, this.#o.storageAccess);
     if (!digest) return model;
     this.#noteDigestTry(key, model.version, digest, now);
     return withDigest(model, digest);
