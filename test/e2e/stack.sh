@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole local stack the demo and the e2e tests use: the Kubernetes
-# cluster (kwok), a Kafka broker, Prometheus and an S3 server (MinIO).
+# The whole local stack the demo and the e2e tests use: the pod bridge, the
+# Kubernetes cluster (kwok), a Kafka broker, Prometheus and an S3 server (MinIO).
 #   stack.sh up|down|status|env
 # With YMERA_USE_EXISTING_CLUSTER=1 the cluster step only checks $KUBECONFIG;
 # Kafka, Prometheus and S3 still run locally unless their YMERA_* endpoint
@@ -8,7 +8,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cmd="${1:-}"
-components=(cluster/cluster.sh stack/kafka.sh stack/prometheus.sh stack/minio.sh)
+# the bridge first: the servers after it listen on its address too
+components=(stack/bridge.sh cluster/cluster.sh stack/kafka.sh stack/prometheus.sh stack/minio.sh)
 
 external() { # is this component provided from outside (or not part of this checkout)?
   [[ -f "$here/$1" ]] || return 0
