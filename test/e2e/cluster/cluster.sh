@@ -191,7 +191,19 @@ options:
   # expire, so keep them short (default 40s x heartbeatFactor 5 = 200s)
   heartbeatFactor: 1
   nodeLeaseDurationSeconds: 10
+  # pods of the real node (stack/node.sh) reach the API server on the pod
+  # bridge's address, so its serving certificate must name it
+  kubeApiserverCertSANs:
+  - ${YMERA_BRIDGE_ADDRESS:-10.250.0.1}
 componentsPatches:
+# kwok fakes only the nodes annotated as fake (nodes/nodes.yaml); a real
+# kubelet's node (real-node-1) is left to that kubelet
+- name: kwok-controller
+  extraArgs:
+  - key: manage-all-nodes
+    value: "false"
+  - key: manage-nodes-with-annotation-selector
+    value: kwok.x-k8s.io/node=fake
 # single instances: without leader election a restarted scheduler/controller
 # manager works at once instead of waiting for the old lease to expire
 - name: kube-scheduler
