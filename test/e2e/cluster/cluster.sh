@@ -214,6 +214,12 @@ componentsPatches:
   extraArgs:
   - key: leader-elect
     value: "false"
+# the \`kubernetes\` Service's endpoint: where pods of the real node find the
+# API server (stack/node.sh forwards that address to 127.0.0.1)
+- name: kube-apiserver
+  extraArgs:
+  - key: advertise-address
+    value: ${YMERA_BRIDGE_ADDRESS:-10.250.0.1}
 EOF
 }
 
