@@ -258,6 +258,23 @@ describe('InferenceService desired children', () => {
     expect(c?.resources?.limits?.['nvidia.com/gpu']).toBeUndefined();
   });
 
+  it('runs the serving pods where runtime.nodeSelector and runtime.tolerations say, GPU placement added on top', () => {
+    const placed = svc({
+      runtime: {
+        gpu: { count: 1 },
+        nodeSelector: { 'ymera.io/node-pool': 'real', 'nvidia.com/gpu.present': 'false' },
+        tolerations: [{ key: 'ymera.io/real-node', operator: 'Equal', value: 'true', effect: 'NoSchedule' }],
+      },
+    });
+    const t = template(find(desiredChildren(placed, configMaps), 'Deployment'));
+    // the GPU selector wins over a user's same key: a GPU pod never lands on a node without one
+    expect(t.spec.nodeSelector).toEqual({ 'ymera.io/node-pool': 'real', 'nvidia.com/gpu.present': 'true' });
+    expect(t.spec.tolerations).toEqual([
+      { key: 'ymera.io/real-node', operator: 'Equal', value: 'true', effect: 'NoSchedule' },
+      { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
+    ]);
+  });
+
   it('puts GPU services on GPU nodes of the asked product, tolerating the GPU taint', () => {
     const gpu = svc({
       runtime: {

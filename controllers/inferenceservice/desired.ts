@@ -22,7 +22,7 @@ import type { KubeObject } from '../../operator/kube/resources.ts';
 import { core } from '../../operator/kube/resources.ts';
 import {
   containerResources,
-  gpuPlacement,
+  podPlacement,
   RESTRICTED_POD_SECURITY,
   restrictedContainerSecurity,
 } from '../../operator/kube/pods.ts';
@@ -465,7 +465,7 @@ export function deployment(
         : []),
     ],
   };
-  Object.assign(podSpec, gpuPlacement(gpu));
+  Object.assign(podSpec, podPlacement(gpu, runtime.nodeSelector, runtime.tolerations));
   return owned(obj, {
     apiVersion: 'apps/v1',
     kind: 'Deployment',

@@ -17,10 +17,12 @@ import {
   LABEL_VALUE_PATTERN,
   modelCredentials,
   modelUri,
+  nodeSelector,
   resources,
   sha256,
   statusObject,
   statusPhase,
+  tolerations,
 } from '../../operator/schema/common.ts';
 import { defineKind } from '../../operator/schema/crd.ts';
 import type { CustomResource } from '../../operator/schema/crd.ts';
@@ -82,6 +84,8 @@ const runtime = s.object(
         maxProperties: 32,
       }),
     ),
+    nodeSelector: nodeSelector('the serving pods'),
+    tolerations: tolerations('the serving pods'),
   },
   { description: 'How the serving pods run.' },
 );

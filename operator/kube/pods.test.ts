@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { containerResources, gpuPlacement, restrictedContainerSecurity } from './pods.ts';
+import { containerResources, gpuPlacement, podPlacement, restrictedContainerSecurity } from './pods.ts';
 
 describe('containerResources', () => {
   it('adds nvidia.com/gpu to requests and limits, keeping the rest', () => {
@@ -25,6 +25,24 @@ describe('gpuPlacement', () => {
     });
     expect(gpuPlacement({}).nodeSelector).toEqual({ 'nvidia.com/gpu.present': 'true' });
     expect(gpuPlacement(undefined)).toEqual({});
+  });
+});
+
+describe('podPlacement', () => {
+  it('is empty without a GPU or user placement, and keeps a CPU pod where the user puts it', () => {
+    expect(podPlacement(undefined, undefined, undefined)).toEqual({});
+    expect(podPlacement(undefined, {}, [])).toEqual({});
+    expect(podPlacement(undefined, { pool: 'real' }, [{ key: 'dedicated', operator: 'Exists' }])).toEqual({
+      nodeSelector: { pool: 'real' },
+      tolerations: [{ key: 'dedicated', operator: 'Exists' }],
+    });
+  });
+
+  it('adds the GPU selector and toleration to the user ones, the GPU keys winning', () => {
+    expect(podPlacement({ count: 1 }, { 'nvidia.com/gpu.present': 'false', zone: 'a' }, undefined)).toEqual({
+      nodeSelector: { 'nvidia.com/gpu.present': 'true', zone: 'a' },
+      tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+    });
   });
 });
 

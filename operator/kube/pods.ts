@@ -46,6 +46,34 @@ export function gpuPlacement(gpu: GpuRequest | undefined): {
   };
 }
 
+/** A toleration in the Kubernetes shape (spec.tolerations[]). */
+export interface Toleration {
+  key?: string;
+  operator?: string;
+  value?: string;
+  effect?: string;
+  tolerationSeconds?: number;
+}
+
+/**
+ * Where a pod runs: the user's node selector and tolerations merged with what
+ * a GPU request needs. The GPU's keys win over a user's same key, so a GPU pod
+ * can never be steered onto a node without the GPU it asked for.
+ */
+export function podPlacement(
+  gpu: GpuRequest | undefined,
+  userNodeSelector: Record<string, string> | undefined,
+  userTolerations: readonly Toleration[] | undefined,
+): { nodeSelector?: Record<string, string>; tolerations?: Toleration[] } {
+  const forGpu = gpuPlacement(gpu);
+  const nodeSelector = { ...userNodeSelector, ...forGpu.nodeSelector };
+  const tolerations = [...(userTolerations ?? []), ...(forGpu.tolerations ?? [])];
+  return {
+    ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector } : {}),
+    ...(tolerations.length > 0 ? { tolerations } : {}),
+  };
+}
+
 /** Container securityContext of the restricted standard (the root filesystem is the caller's choice). */
 export function restrictedContainerSecurity(readOnlyRootFilesystem: boolean): Record<string, unknown> {
   return {

@@ -425,6 +425,68 @@ export function labelSelector(description: string) {
   );
 }
 
+/** Node labels a pod must run on (`spec.nodeSelector` of its pods). */
+export function nodeSelector(what: string) {
+  return s.optional(
+    s.map(s.string({ maxLength: 63, pattern: LABEL_VALUE_PATTERN }), {
+      description: `Node labels ${what} must run on (the pods' nodeSelector), merged with the GPU selector when a GPU is requested.`,
+      maxProperties: 16,
+    }),
+  );
+}
+
+/** Taints a pod tolerates (`spec.tolerations` of its pods), in the Kubernetes shape. */
+export function tolerations(what: string) {
+  return s.optional(
+    s.array(
+      s.object(
+        {
+          key: s.optional(
+            s.string({ description: 'Taint key; empty with Exists matches every taint.', maxLength: 317 }),
+          ),
+          operator: s.enum(['Exists', 'Equal'], {
+            description: 'Exists (any value) or Equal (the value given).',
+            default: 'Equal',
+          }),
+          value: s.optional(s.string({ description: 'Taint value, for Equal.', maxLength: 63 })),
+          effect: s.optional(
+            s.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'], {
+              description: 'Taint effect to tolerate; empty tolerates every effect.',
+            }),
+          ),
+          tolerationSeconds: s.optional(
+            s.integer({
+              description: 'For NoExecute: how long the pod stays bound after the taint appears.',
+              minimum: 0,
+              maximum: 86400,
+            }),
+          ),
+        },
+        {
+          description: 'A taint the pods tolerate.',
+          validations: [
+            {
+              rule: "self.operator != 'Exists' || !has(self.value) || self.value == ''",
+              message: 'value must be empty when operator is Exists',
+              fieldPath: '.value',
+            },
+            {
+              rule: "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+              message: 'tolerationSeconds applies to the NoExecute effect only',
+              fieldPath: '.tolerationSeconds',
+            },
+          ],
+        },
+      ),
+      {
+        description: `Taints ${what} tolerate, added to the GPU toleration when a GPU is requested.`,
+        maxItems: 16,
+        listType: 'atomic',
+      },
+    ),
+  );
+}
+
 export function secretRef(description: string) {
   return s.object(
     { name: dnsSubdomain('Name of the Secret, in the same namespace as this resource.') },
