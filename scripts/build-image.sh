@@ -136,7 +136,7 @@ import_archive() {
   want="$(cat "$a.digest")"
   local addr="${YMERA_CONTAINERD_ADDRESS:-}"
   [[ -n "$addr" ]] || die "YMERA_CONTAINERD_ADDRESS is unset: eval \"\$(test/e2e/stack/node.sh env)\" first (the real node's containerd socket)"
-  [[ -S "$addr" ]] || die "no containerd socket at $addr (is the real node up? test/e2e/stack/node.sh status)"
+  [[ -S "${addr#unix://}" ]] || die "no containerd socket at $addr (is the real node up? test/e2e/stack/node.sh status)"
   local ctr="${YMERA_CTR:-}"
   [[ -n "$ctr" ]] || ctr="$(command -v ctr || true)"
   [[ -n "$ctr" ]] || ctr="$cache/bin/current/ctr"

@@ -41,11 +41,13 @@ type ImageConfig = {
 type Descriptor = { digest: string; annotations?: Record<string, string> };
 
 // Fails (never skips) when the machine cannot run the test, saying what is missing.
-function requireTools(): void {
+function requireRoot(): void {
   if (process.getuid?.() !== 0)
     throw new Error(
       'image.e2e needs root: it unpacks the image with its owners and mounts in a mount namespace',
     );
+}
+function requireTools(): void {
   for (const [tool, pkg] of [
     ['umoci', 'umoci'],
     ['unshare', 'util-linux'],
@@ -72,8 +74,8 @@ const blob = (digest: string): string =>
   readFileSync(path.join(layout, 'blobs', ...digest.split(':')), 'utf8');
 
 beforeAll(() => {
-  requireTools();
-  // Cold: a couple of minutes (npm ci, Debian packages); afterwards cached.
+  requireRoot();
+  // Cold: a minute or two (npm ci, Debian packages; the script installs umoci when missing); then cached.
   const out = execFileSync(path.join(repo, 'scripts/build-image.sh'), [], {
     cwd: repo,
     encoding: 'utf8',
@@ -81,6 +83,7 @@ beforeAll(() => {
     timeout: 900_000,
   });
   archive = out.trim().split('\n').at(-1) ?? '';
+  requireTools();
   work = mkdtempSync(path.join(os.tmpdir(), 'ymera-image-'));
   layout = path.join(work, 'layout');
   execFileSync('mkdir', ['-p', layout]);
