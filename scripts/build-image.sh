@@ -6,6 +6,7 @@
 #   scripts/build-image.sh            build (or reuse) the OCI archive; prints its path
 #   scripts/build-image.sh --import   build, then import it into containerd ($YMERA_CONTAINERD_ADDRESS)
 #   scripts/build-image.sh --name     print the image name only
+#   eval "$(scripts/build-image.sh --env)"   build, then export YMERA_IMAGE, YMERA_IMAGE_ARCHIVE, YMERA_IMAGE_DIGEST
 #
 # How: the base is made from Debian packages (apt-get download + dpkg-deb -x:
 # libc6, libgcc-s1, libstdc++6 for node and onnxruntime's .so, ca-certificates,
@@ -49,8 +50,9 @@ case "${1:-}" in
   '') ;;
   --import) mode=import ;;
   --name) mode=name ;;
+  --env) mode=env ;;
   -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-  *) die "unknown argument '$1' (allowed: --import, --name, --help)" ;;
+  *) die "unknown argument '$1' (allowed: --import, --name, --env, --help)" ;;
 esac
 
 # --- the image's name: what pods and the chart reference ---------------------
@@ -156,11 +158,21 @@ import_archive() {
   log "imported $image@$want"
 }
 
-if [[ -f "$archive" && -f "$archive.digest" ]]; then
-  log "up to date: $image ($(cat "$archive.digest"))"
+# finish: link the newest archive, import it if asked, print what was asked for
+finish() {
   ln -sfn "$(basename "$archive")" "$out/$name.oci.tar"
   [[ "$mode" != import ]] || import_archive "$archive"
-  echo "$archive"
+  if [[ "$mode" == env ]]; then
+    printf 'export YMERA_IMAGE=%q\nexport YMERA_IMAGE_ARCHIVE=%q\nexport YMERA_IMAGE_DIGEST=%q\n' \
+      "$image" "$archive" "$(cat "$archive.digest")"
+  else
+    echo "$archive"
+  fi
+}
+
+if [[ -f "$archive" && -f "$archive.digest" ]]; then
+  log "up to date: $image ($(cat "$archive.digest"))"
+  finish
   exit 0
 fi
 
@@ -331,7 +343,5 @@ mv "$work/image.tar" "$archive"
 for old in "$out/$name"-*.oci.tar; do
   [[ "$old" == "$archive" ]] || rm -f "$old" "$old.digest"
 done
-ln -sfn "$(basename "$archive")" "$out/$name.oci.tar"
 log "built $image ($digest): $archive ($(du -h "$archive" | cut -f1))"
-[[ "$mode" != import ]] || import_archive "$archive"
-echo "$archive"
+finish

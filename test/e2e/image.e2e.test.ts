@@ -6,9 +6,10 @@
 // operator's entry point loads every module. No containerd needed: the real
 // node imports this same archive (scripts/build-image.sh --import).
 import type { ChildProcess } from 'node:child_process';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
+  existsSync,
   lstatSync,
   mkdtempSync,
   readdirSync,
@@ -320,4 +321,45 @@ describe('the project image built without Docker', () => {
     rt.kill('SIGTERM');
     expect(await exitOf(rt), rt.output()).toBe(0);
   });
+
+  it('is not rebuilt by a second run with nothing changed', () => {
+    const again = spawnSync(path.join(repo, 'scripts/build-image.sh'), [], { cwd: repo, encoding: 'utf8' });
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout.trim()).toBe(archive);
+    expect(again.stderr).toContain(`up to date: ${RUNTIME_IMAGE}`);
+    expect(again.stderr).not.toMatch(/layer \w+: building|built /);
+  });
+
+  // The real node's containerd: its address comes from the stack's environment
+  // (test/e2e/stack/node.sh env) once the stack runs a real kubelet node.
+  const containerd = process.env.YMERA_CONTAINERD_ADDRESS;
+  it.skipIf(!containerd)(
+    "imports into the real node's containerd under the name pods use, once (needs YMERA_CONTAINERD_ADDRESS)",
+    () => {
+      const cache = process.env.YMERA_CACHE ?? path.join(os.homedir(), '.cache/ymera');
+      const onPath = spawnSync('bash', ['-c', 'command -v ctr'], { encoding: 'utf8' }).stdout.trim();
+      const ctr = process.env.YMERA_CTR || onPath || path.join(cache, 'bin/current/ctr');
+      expect(existsSync(ctr), `ctr at ${ctr}`).toBe(true);
+      const digest = readFileSync(`${archive}.digest`, 'utf8').trim();
+      const importIt = () =>
+        spawnSync(path.join(repo, 'scripts/build-image.sh'), ['--import'], {
+          cwd: repo,
+          encoding: 'utf8',
+          timeout: 600_000,
+        });
+      const first = importIt();
+      expect(first.status, first.stderr).toBe(0);
+      const listed = execFileSync(
+        ctr,
+        ['--address', containerd!, '-n', 'k8s.io', 'images', 'ls', `name==${RUNTIME_IMAGE}`],
+        { encoding: 'utf8' },
+      );
+      expect(listed.split('\n').filter((l) => l.startsWith(`${RUNTIME_IMAGE} `))).toEqual([
+        expect.stringContaining(digest),
+      ]);
+      const second = importIt();
+      expect(second.status, second.stderr).toBe(0);
+      expect(second.stderr).toContain(`containerd already has ${RUNTIME_IMAGE}@${digest}`);
+    },
+  );
 });
