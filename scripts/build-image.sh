@@ -214,7 +214,8 @@ build_base() {
   mapfile -t pins <<<"$pkg_versions"
   # as root, apt's _apt sandbox user cannot write into a private cache dir
   [[ "$(id -u)" != 0 ]] || sandbox=(-o APT::Sandbox::User=root)
-  (cd "$debs" && apt-get download -qq "${sandbox[@]}" "${pins[@]}")
+  (cd "$debs" && apt-get download -qq "${sandbox[@]}" "${pins[@]}") ||
+    die "apt-get download ${pins[*]} failed (package lists out of date? run 'apt-get update' and build again)"
   mkdir -p "$root/var/lib/dpkg/status.d"
   for deb in "$debs"/*.deb; do
     local pkg; pkg="$(dpkg-deb -f "$deb" Package)"
