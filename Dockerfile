@@ -14,6 +14,10 @@
 #
 #   docker build --target runtime-cuda -t ghcr.io/ymera/ymera-runtime-cuda:0.1.0 \
 #     --build-arg VERSION=0.1.0 --build-arg REVISION=$(git rev-parse HEAD) .
+#
+# Without Docker, `make image` (scripts/build-image.sh) builds an equivalent of
+# the default target as an OCI archive (Debian packages for the base, GNU tar
+# and umoci); the CUDA target needs NVIDIA's base image and Docker.
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
@@ -31,7 +35,12 @@ ENV NODE_ENV=production \
     npm_config_fund=false \
     npm_config_audit=false
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev && npm cache clean --force
+# onnxruntime-node ships binaries for every OS and CPU (~250 MB); keep this
+# platform's (scripts/build-image.sh, the Docker-free build, does the same).
+RUN npm ci --omit=dev && npm cache clean --force \
+ && cd node_modules/onnxruntime-node/bin/napi-v6 \
+ && find . -mindepth 2 -maxdepth 2 ! -path "./linux/$(node -p process.arch)" -exec rm -rf {} + \
+ && find . -mindepth 1 -maxdepth 1 -type d -empty -delete
 
 # The CUDA runtime: the same runtime code, onnxruntime-node with its CUDA 12
 # provider libraries (fetched by its install script), on NVIDIA's CUDA + cuDNN

@@ -4,7 +4,7 @@ SHELL := /bin/bash
 WITH_NODE := scripts/with-node.sh
 STACK := test/e2e/stack.sh
 
-.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-scale
+.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-scale image image-import
 
 ## run: bring up the local cluster, install CRDs, apply the samples, run the operator (Ctrl-C stops it).
 ##      YMERA_USE_EXISTING_CLUSTER=1 uses the cluster $KUBECONFIG points at instead.
@@ -42,6 +42,14 @@ bench:
 ##              to all Ready, objects left without a Ready condition, operator RSS; writes bench/results/scale.json.
 bench-scale:
 	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/scale.ts
+
+## image: build the operator/runtime image without Docker (OCI archive under ~/.cache/ymera/images/; prints its path).
+image:
+	@scripts/build-image.sh
+
+## image-import: build it, then import it into the real node's containerd (YMERA_CONTAINERD_ADDRESS).
+image-import:
+	@scripts/build-image.sh --import
 
 binaries:
 	@test/e2e/cluster/build-binaries.sh

