@@ -51,6 +51,21 @@ describe('credentialsSource', () => {
     );
   });
 
+  it('hands out the ambient chain (IRSA, Pod Identity, instance metadata) only where listed, never resolving it elsewhere', async () => {
+    const asked: string[] = [];
+    const chain = async () => {
+      asked.push('resolved');
+      return operatorKeys;
+    };
+    const listed = { ...DEFAULT_STORAGE_ACCESS, ambientCredentialsEndpoints: ['https://*.amazonaws.com'] };
+    expect(credentialsSource('team-a', at('https://s3.evil.example'), listed, chain)).toHaveProperty('error');
+    expect(credentialsSource('team-a', at(undefined, { region: 'eu-west-1' }), listed, chain)).toEqual({
+      ambient: chain,
+    });
+    // deciding never resolves it: only a request to the allowed endpoint does
+    expect(asked).toEqual([]);
+  });
+
   it('lends them to listed endpoints, when the operator has any', () => {
     const listed = {
       ...DEFAULT_STORAGE_ACCESS,

@@ -1,7 +1,8 @@
 import { fromEnv } from '@aws-sdk/credential-providers';
 import { createServer } from 'node:http';
 import { Readable } from 'node:stream';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../config.ts';
 import {
@@ -449,6 +450,35 @@ describe('credentials', () => {
     } finally {
       if (saved.id !== undefined) process.env.AWS_ACCESS_KEY_ID = saved.id;
       if (saved.secret !== undefined) process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+    }
+  });
+});
+
+describe('streamed uploads', () => {
+  it("stop at once when the caller aborts, with the caller's reason", async () => {
+    const sockets: Socket[] = [];
+    const hole = createNetServer((socket) => sockets.push(socket)); // accepts, never answers
+    await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve));
+    const port = (hole.address() as AddressInfo).port;
+    try {
+      const store = createObjectStore({
+        endpoint: `http://127.0.0.1:${port}`,
+        bucket: 'b1x',
+        credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+        timeoutMs: 30_000,
+      });
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(new Error('reconcile cancelled')), 100);
+      const started = Date.now();
+      const source = Readable.from([Buffer.alloc(12 * 1024 * 1024)]);
+      await expect(store.putStream('x', source, { signal: controller.signal })).rejects.toThrow(
+        'reconcile cancelled',
+      );
+      expect(Date.now() - started).toBeLessThan(5_000);
+      store.close();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => hole.close(resolve));
     }
   });
 });
