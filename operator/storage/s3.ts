@@ -421,6 +421,8 @@ class S3ObjectStore implements ObjectStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       followRegionRedirects: false,
+      // plain SigV4 only: no S3 Express CreateSession for a bucket named "…--x-s3"
+      disableS3ExpressSessionAuth: true,
     });
     // Innermost in the deserialize step: caps a body before the SDK's deserializer reads it
     // (listings, error answers). A successful GetObject body is the caller's stream, capped there.
@@ -507,7 +509,8 @@ class S3ObjectStore implements ObjectStore {
     const params = {
       Bucket: this.bucket,
       Key,
-      Body: body instanceof Readable ? body : Readable.from(body),
+      // one chunk ahead of the parts, not Readable.from's default of 16
+      Body: body instanceof Readable ? body : Readable.from(body, { objectMode: true, highWaterMark: 1 }),
       ContentType: options.contentType ?? 'application/octet-stream',
       Metadata: validateMetadata(options.metadata),
     };
@@ -900,7 +903,22 @@ class S3ObjectStore implements ObjectStore {
       );
     }
     if (timedOut) return { kind: 'timeout' };
-    return sdkFailure(error) ?? networkFailure(error);
+    const answered = sdkFailure(error);
+    if (answered) return answered;
+    // socket errors carry a code (ECONNREFUSED, ECONNRESET, …); anything else is the client's own
+    // complaint (configuration, input) that no retry can help
+    const e = error as { code?: unknown; name?: unknown; message?: unknown } | undefined;
+    if (typeof e?.code !== 'string' && e?.name !== 'TimeoutError' && e?.name !== 'AbortError') {
+      const text = typeof e?.message === 'string' ? e.message.split('\n')[0] : String(error);
+      throw new ObjectStoreError(`${spec.operation} ${formatS3Uri(this.bucket, spec.key)}: ${text}`, {
+        code: 'ClientError',
+        operation: spec.operation,
+        bucket: this.bucket,
+        key: spec.key,
+        cause: error,
+      });
+    }
+    return networkFailure(error);
   }
 
   /**
