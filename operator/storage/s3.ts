@@ -350,6 +350,13 @@ function byteCap(cap: number, tooLarge: () => Error): Transform {
   });
 }
 
+const UPLOAD_CALLS = [
+  [PutObjectCommand, 'PutObject', true],
+  [CreateMultipartUploadCommand, 'CreateMultipartUpload', false],
+  [UploadPartCommand, 'UploadPart', true],
+  [CompleteMultipartUploadCommand, 'CompleteMultipartUpload', false],
+] as const;
+
 const unquoteEtag = (etag: string | undefined) => (etag ?? '').replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 
 class S3ObjectStore implements ObjectStore {
@@ -535,6 +542,7 @@ class S3ObjectStore implements ObjectStore {
   #uploadClient(key: string, options: CallOptions): S3Client {
     let failed: unknown;
     const send = async (command: { input: unknown; constructor: unknown }): Promise<unknown> => {
+      // a fresh command for every attempt: the SDK does not promise one can be sent twice
       const again = () =>
         new (command.constructor as new (input: unknown) => PutObjectCommand)(command.input);
       const via = (operation: string, idempotent: boolean, signal: AbortSignal | undefined) =>
@@ -557,19 +565,11 @@ class S3ObjectStore implements ObjectStore {
         });
       }
       if (failed !== undefined) throw failed;
-      const operation =
-        command instanceof PutObjectCommand
-          ? ['PutObject', true]
-          : command instanceof CreateMultipartUploadCommand
-            ? ['CreateMultipartUpload', false]
-            : command instanceof UploadPartCommand
-              ? ['UploadPart', true]
-              : command instanceof CompleteMultipartUploadCommand
-                ? ['CompleteMultipartUpload', false]
-                : undefined;
-      if (!operation) throw new Error('internal error: unexpected command from Upload');
+      // what each request of an upload is: retried only when sending it twice is harmless
+      const call = UPLOAD_CALLS.find(([Command]) => command instanceof Command);
+      if (!call) throw new Error('internal error: unexpected command from Upload');
       try {
-        return await via(operation[0] as string, operation[1] as boolean, options.signal);
+        return await via(call[1], call[2], options.signal);
       } catch (error) {
         failed ??= error;
         throw error;
