@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STORAGE_ACCESS } from '../../operator/storage/egress.ts';
 import type { S3Location } from './artifact-access.ts';
-import {
-  ambientCredentials,
-  artifactEndpoint,
-  credentialsSource,
-  metricsReadCap,
-} from './artifact-access.ts';
+import { artifactEndpoint, credentialsSource, metricsReadCap } from './artifact-access.ts';
 
 const operatorKeys = { accessKeyId: 'OPERATORKEY', secretAccessKey: 'operator-secret' };
 const at = (endpoint: string | undefined, extra: Partial<S3Location> = {}): S3Location => ({
@@ -56,6 +51,21 @@ describe('credentialsSource', () => {
     );
   });
 
+  it('hands out the ambient chain (IRSA, Pod Identity, instance metadata) only where listed, never resolving it elsewhere', async () => {
+    const asked: string[] = [];
+    const chain = async () => {
+      asked.push('resolved');
+      return operatorKeys;
+    };
+    const listed = { ...DEFAULT_STORAGE_ACCESS, ambientCredentialsEndpoints: ['https://*.amazonaws.com'] };
+    expect(credentialsSource('team-a', at('https://s3.evil.example'), listed, chain)).toHaveProperty('error');
+    expect(credentialsSource('team-a', at(undefined, { region: 'eu-west-1' }), listed, chain)).toEqual({
+      ambient: chain,
+    });
+    // deciding never resolves it: only a request to the allowed endpoint does
+    expect(asked).toEqual([]);
+  });
+
   it('lends them to listed endpoints, when the operator has any', () => {
     const listed = {
       ...DEFAULT_STORAGE_ACCESS,
@@ -70,27 +80,6 @@ describe('credentialsSource', () => {
     expect(credentialsSource('a', at('http://127.0.0.1:9000'), listed, undefined)).toEqual({
       error: expect.stringMatching(/operator has no credentials of its own/),
     });
-  });
-});
-
-describe('ambientCredentials', () => {
-  it('takes YMERA_S3_* first, then AWS_*', () => {
-    expect(ambientCredentials({})).toBeUndefined();
-    expect(
-      ambientCredentials({ AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b', AWS_SESSION_TOKEN: 't' }),
-    ).toEqual({
-      accessKeyId: 'a',
-      secretAccessKey: 'b',
-      sessionToken: 't',
-    });
-    expect(
-      ambientCredentials({
-        YMERA_S3_ACCESS_KEY: 'y',
-        YMERA_S3_SECRET_KEY: 'z',
-        AWS_ACCESS_KEY_ID: 'a',
-        AWS_SECRET_ACCESS_KEY: 'b',
-      }),
-    ).toEqual({ accessKeyId: 'y', secretAccessKey: 'z' });
   });
 });
 

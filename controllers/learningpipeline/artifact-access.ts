@@ -1,11 +1,12 @@
 // Pure: how the operator may read a pipeline's S3 artifacts. A pipeline
 // names a Secret of its own namespace for credentials; without one, the
-// operator lends its own (ambient) credentials only to endpoints the cluster
-// admin lists (--s3-ambient-credentials-endpoints), so a user cannot point
-// the operator's keys at a server of their choosing.
+// operator lends its own (ambient) identity — its keys, or the AWS SDK's
+// chain: web identity (IRSA), EKS Pod Identity, instance metadata — only to
+// endpoints the cluster admin lists (--s3-ambient-credentials-endpoints), so
+// a user cannot point the operator's identity at a server of their choosing.
 import { ambientCredentialsAllowed } from '../../operator/storage/egress.ts';
 import type { StorageAccessPolicy } from '../../operator/storage/egress.ts';
-import type { Credentials } from '../../operator/storage/sigv4.ts';
+import type { Credentials, CredentialsProvider } from '../../operator/storage/credentials.ts';
 import { MAX_METRICS_BYTES } from './gate.ts';
 import type { LearningPipelineSpec } from './schema.ts';
 
@@ -21,7 +22,9 @@ export function artifactEndpoint(s3: S3Location): string {
 
 export type CredentialsSource =
   /** A Secret, always in the pipeline's own namespace. */
-  { secret: { namespace: string; name: string } } | { ambient: Credentials } | { error: string };
+  | { secret: { namespace: string; name: string } }
+  | { ambient: Credentials | CredentialsProvider }
+  | { error: string };
 
 /**
  * Where the credentials for reading `s3` come from: the pipeline's
@@ -33,7 +36,7 @@ export function credentialsSource(
   namespace: string,
   s3: S3Location,
   policy: StorageAccessPolicy,
-  ambient: Credentials | undefined,
+  ambient: Credentials | CredentialsProvider | undefined,
 ): CredentialsSource {
   const ref = s3.credentialsSecret;
   if (ref) return { secret: { namespace, name: ref.name } };
@@ -57,17 +60,6 @@ export function credentialsSource(
     };
   }
   return { ambient };
-}
-
-/** The operator's own credentials from its environment: YMERA_S3_* first, then AWS_*. */
-export function ambientCredentials(
-  env: Readonly<Record<string, string | undefined>>,
-): Credentials | undefined {
-  const accessKeyId = env.YMERA_S3_ACCESS_KEY || env.AWS_ACCESS_KEY_ID;
-  const secretAccessKey = env.YMERA_S3_SECRET_KEY || env.AWS_SECRET_ACCESS_KEY;
-  if (!accessKeyId || !secretAccessKey) return undefined;
-  const sessionToken = env.YMERA_S3_SESSION_TOKEN || env.AWS_SESSION_TOKEN;
-  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
 }
 
 /** The cap on reading a metrics artifact: the admin's cap, and never more than the gate accepts. */

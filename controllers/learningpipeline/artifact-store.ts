@@ -2,8 +2,9 @@
 // when the step left no termination message), the model file streamed
 // through SHA-256 (its digest, pinned on promotion). Credentials come from
 // the artifacts' credentialsSecret, read in the pipeline's own namespace
-// only, else the operator's own when the admin allows the endpoint
-// (artifact-access.ts); neither is ever logged or put into status. Every
+// only, else the operator's own identity (keys, IRSA, EKS Pod Identity,
+// instance metadata) when the admin allows the endpoint (artifact-access.ts);
+// neither is ever logged or put into status. Every
 // read is capped while it streams, and refused endpoints (link-local, cloud
 // metadata) get no request.
 import { createHash } from 'node:crypto';
@@ -12,18 +13,21 @@ import { KubeApiError } from '../../operator/kube/client.ts';
 import { core } from '../../operator/kube/resources.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import type { StorageAccessPolicy } from '../../operator/storage/egress.ts';
-import type { Credentials } from '../../operator/storage/s3.ts';
+import type { Credentials, CredentialsProvider } from '../../operator/storage/s3.ts';
 import {
+  AMBIENT_SOURCES,
   ENDPOINT_REFUSED,
+  NO_CREDENTIALS,
   OBJECT_TOO_LARGE,
   ObjectStoreError,
   createObjectStore,
   formatS3Uri,
   isNoSuchKey,
   isObjectStoreUnavailable,
+  processAmbientCredentials,
 } from '../../operator/storage/s3.ts';
 import type { S3Location } from './artifact-access.ts';
-import { MAX_READ_FLAG, ambientCredentials, artifactEndpoint, credentialsSource } from './artifact-access.ts';
+import { MAX_READ_FLAG, artifactEndpoint, credentialsSource } from './artifact-access.ts';
 import type { Computed } from './digest.ts';
 
 type SecretObject = KubeObject & { data?: Record<string, string> };
@@ -39,8 +43,9 @@ async function credentialsFor(
   namespace: string,
   s3: S3Location,
   policy: StorageAccessPolicy,
-): Promise<Credentials | { error: string }> {
-  const source = credentialsSource(namespace, s3, policy, ambientCredentials(process.env));
+): Promise<Credentials | CredentialsProvider | { error: string }> {
+  // resolved lazily (and once per process): only an allowed endpoint ever makes the chain look
+  const source = credentialsSource(namespace, s3, policy, processAmbientCredentials());
   if ('error' in source) return source;
   if ('ambient' in source) return source.ambient;
   const { name } = source.secret;
@@ -74,7 +79,7 @@ async function withStore<T>(
   use: (store: Store) => Promise<T>,
 ): Promise<T | { error: string }> {
   const credentials = await credentialsFor(client, namespace, s3, access.policy);
-  if ('error' in credentials) return credentials;
+  if (typeof credentials !== 'function' && 'error' in credentials) return credentials;
   let store: Store;
   try {
     store = createObjectStore({
@@ -105,6 +110,11 @@ function readFailure(e: unknown, where: string, s3: S3Location, cap: string): st
   if (isNoSuchKey(e)) return `${where} does not exist`;
   if (!(e instanceof ObjectStoreError)) return undefined;
   if (e.code === OBJECT_TOO_LARGE) return `${where} is larger than ${cap}; the read was aborted`;
+  if (e.code === NO_CREDENTIALS)
+    return (
+      `spec.artifacts.s3.credentialsSecret is not set and the operator found no credentials of its own ` +
+      `(looked at ${AMBIENT_SOURCES}); set spec.artifacts.s3.credentialsSecret`
+    );
   if (e.code === ENDPOINT_REFUSED)
     return `spec.artifacts.s3.endpoint ${artifactEndpoint(s3)} is refused: ${e.message}`;
   return `reading ${where} failed: ${e.code}`;

@@ -1,8 +1,5 @@
 // Pure helpers for naming things in S3: s3:// URIs, bucket names, key
-// prefixes, the host and path a request goes to, query strings and
-// user-metadata headers.
-import type { IncomingHttpHeaders } from 'node:http';
-import { uriEncode } from './sigv4.ts';
+// prefixes and user metadata. The SDK builds the requests themselves.
 
 export type Addressing = 'path' | 'virtual-host';
 
@@ -54,43 +51,12 @@ export function validateKey(key: string): void {
   if (Buffer.byteLength(key, 'utf8') > 1024) throw new TypeError('object key longer than 1024 bytes (UTF-8)');
 }
 
-export type RequestTarget = {
-  /** The Host header (signed). */
-  host: string;
-  /** The encoded path, as sent and as signed. */
-  path: string;
-};
-
 /**
- * Where a request about `bucket`/`key` goes: http://host/bucket/key (path
- * style, MinIO's default) or http://bucket.host/key (virtual-host style, AWS).
- * An endpoint with a path ("http://gw/s3") keeps it in front.
+ * User metadata (x-amz-meta-*) as S3 stores it: names lowercased. Values
+ * must be printable ASCII, since HTTP headers cannot carry anything else
+ * safely.
  */
-export function requestTarget(
-  endpoint: URL,
-  bucket: string,
-  addressing: Addressing,
-  key = '',
-): RequestTarget {
-  const base = endpoint.pathname.replace(/\/+$/, '');
-  const encodedKey = uriEncode(key, true);
-  if (addressing === 'virtual-host') {
-    return { host: `${bucket}.${endpoint.host}`, path: `${base}/${encodedKey}` };
-  }
-  return { host: endpoint.host, path: `${base}/${bucket}${key === '' ? '' : '/' + encodedKey}` };
-}
-
-/** "?a=1&uploads" from [["a","1"],["uploads",""]], encoded as SigV4 encodes them; '' for none. */
-export function queryString(query: ReadonlyArray<readonly [string, string]>): string {
-  if (query.length === 0) return '';
-  return '?' + query.map(([k, v]) => (v === '' ? uriEncode(k) : `${uriEncode(k)}=${uriEncode(v)}`)).join('&');
-}
-
-/**
- * x-amz-meta-* headers. Names are lowercased (S3 stores them so); values must
- * be printable ASCII, since HTTP headers cannot carry anything else safely.
- */
-export function metadataHeaders(metadata: Readonly<Record<string, string>> = {}): Record<string, string> {
+export function validateMetadata(metadata: Readonly<Record<string, string>> = {}): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(metadata)) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(name)) {
@@ -101,18 +67,7 @@ export function metadataHeaders(metadata: Readonly<Record<string, string>> = {})
         `metadata "${name}" must be a printable ASCII string (encode it first, e.g. base64)`,
       );
     }
-    out[`x-amz-meta-${name.toLowerCase()}`] = value;
-  }
-  return out;
-}
-
-/** The user metadata of a response, names without "x-amz-meta-". */
-export function metadataFromHeaders(headers: IncomingHttpHeaders): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith('x-amz-meta-') && value !== undefined) {
-      out[name.slice('x-amz-meta-'.length)] = Array.isArray(value) ? value.join(',') : value;
-    }
+    out[name.toLowerCase()] = value;
   }
   return out;
 }

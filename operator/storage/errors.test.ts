@@ -1,14 +1,15 @@
+import { NoSuchKey, S3ServiceException } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import {
   ObjectStoreAccessDeniedError,
   ObjectStoreError,
   ObjectStoreUnavailableError,
-  httpFailure,
   isNoSuchKey,
   isObjectStoreUnavailable,
   isRetryable,
   networkFailure,
   nextRetryDelay,
+  sdkFailure,
   toObjectStoreError,
 } from './errors.ts';
 import type { Failure } from './errors.ts';
@@ -81,35 +82,72 @@ describe('retry policy', () => {
   });
 });
 
-describe('httpFailure', () => {
-  it('takes Code, Message and RequestId from the XML body', () => {
-    const body =
-      '<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message>' +
-      '<RequestId>R1</RequestId></Error>';
-    expect(httpFailure(404, {}, body)).toEqual({
+/** An error as the SDK throws it for an answer, with the raw response it hides in $response. */
+function answered(
+  name: string,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+  requestId?: string,
+): S3ServiceException {
+  const e = new S3ServiceException({
+    name,
+    $fault: status >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode: status, ...(requestId ? { requestId } : {}) },
+    message,
+  });
+  Object.defineProperty(e, '$response', { value: { statusCode: status, headers }, enumerable: false });
+  return e;
+}
+
+describe('sdkFailure', () => {
+  it("takes S3's Code (the SDK's error name), Message and RequestId", () => {
+    const e = new NoSuchKey({
+      $metadata: { httpStatusCode: 404, requestId: 'R1' },
+      message: 'The specified key does not exist.',
+    });
+    expect(sdkFailure(e)).toEqual({
       kind: 'http',
       status: 404,
       code: 'NoSuchKey',
       message: 'The specified key does not exist.',
       requestId: 'R1',
     });
+    expect(
+      sdkFailure(answered('SignatureDoesNotMatch', 403, 'The request signature we calculated…')),
+    ).toMatchObject({ code: 'SignatureDoesNotMatch', status: 403 });
   });
 
-  it("falls back to MinIO's error headers (HEAD has no body), then to the status", () => {
+  it("falls back to MinIO's error headers when the SDK only had the status (HEAD), then to the status", () => {
     const headers = {
       'x-minio-error-code': 'InvalidAccessKeyId',
       'x-minio-error-desc': '"The Access Key Id you provided does not exist in our records."',
-      'x-amz-request-id': 'R2',
     };
-    expect(httpFailure(403, headers, '')).toEqual({
+    expect(sdkFailure(answered('Forbidden', 403, 'UnknownError', headers, 'R2'))).toEqual({
       kind: 'http',
       status: 403,
       code: 'InvalidAccessKeyId',
       message: 'The Access Key Id you provided does not exist in our records.',
       requestId: 'R2',
     });
-    expect(httpFailure(502, {}, '<html>Bad Gateway</html>')).toMatchObject({ code: 'BadGateway' });
-    expect(httpFailure(418, {}, '')).toMatchObject({ code: 'Http418' });
+    expect(
+      sdkFailure(answered('NotFound', 404, 'NotFound', { 'x-minio-error-code': 'NoSuchBucket' })),
+    ).toMatchObject({
+      code: 'NoSuchBucket',
+    });
+    expect(sdkFailure(answered('NotFound', 404, 'NotFound'))).toMatchObject({
+      code: 'NotFound',
+      message: '',
+    });
+    expect(sdkFailure(answered('Unknown', 502, 'UnknownError'))).toMatchObject({ code: 'BadGateway' });
+    expect(sdkFailure(answered('UnknownError', 418, 'UnknownError'))).toMatchObject({ code: 'Http418' });
+  });
+
+  it('is undefined for errors no server answered (network, timeouts)', () => {
+    const socket = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+    expect(sdkFailure(socket)).toBeUndefined();
+    expect(sdkFailure(Object.assign(socket, { $metadata: { attempts: 1 } }))).toBeUndefined();
+    expect(sdkFailure(undefined)).toBeUndefined();
   });
 });
 

@@ -10,14 +10,14 @@
 //   ObjectStoreError             any other S3 error; `code` is S3's Code
 //                                (NoSuchBucket, NoSuchKey, …).
 // Both subclasses extend ObjectStoreError, so one instanceof catches all.
-import type { IncomingHttpHeaders } from 'node:http';
 import { exponentialBackoff } from '../backoff.ts';
-import { parseS3Error } from './xml.ts';
 
 /** A body larger than the client's cap (the transfer was aborted). */
 export const OBJECT_TOO_LARGE = 'ObjectTooLarge';
 /** An endpoint the client refuses to connect to (link-local, cloud metadata). */
 export const ENDPOINT_REFUSED = 'EndpointRefused';
+/** No credentials could be resolved (the ambient chain found none): an ObjectStoreAccessDeniedError. */
+export const NO_CREDENTIALS = 'NoCredentials';
 
 export type ObjectStoreErrorDetails = {
   /** S3's error Code, or ours: Timeout, CircuitOpen, ObjectTooLarge, EndpointRefused, or the socket error (ECONNREFUSED, …). */
@@ -127,23 +127,52 @@ const STATUS_CODES: Record<number, string> = {
   504: 'GatewayTimeout',
 };
 
-function headerValue(headers: IncomingHttpHeaders, name: string): string {
-  const v = headers[name];
-  return Array.isArray(v) ? v.join(',') : (v ?? '');
+/** Codes the SDK makes up from the status alone, when an answer had no body to name the error (HEAD). */
+const STATUS_ONLY_CODES = new Set([
+  'NotFound',
+  'Forbidden',
+  'BadRequest',
+  'UnknownError',
+  'Unknown',
+  'Error',
+]);
+
+type SdkError = {
+  name?: unknown;
+  message?: unknown;
+  $metadata?: { httpStatusCode?: unknown; requestId?: unknown };
+  $response?: { headers?: Record<string, string | undefined> };
+};
+
+/** The HTTP status of an AWS SDK service error (one S3 answered), else undefined. */
+export function sdkStatus(error: unknown): number | undefined {
+  const status = (error as SdkError | undefined)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' ? status : undefined;
 }
 
 /**
- * An HTTP error answer as a Failure: Code and Message from the XML body, else
- * from MinIO's x-minio-error-code/-desc headers (HEAD answers have no body),
- * else named after the status.
+ * An AWS SDK error S3 answered (it has an HTTP status) as a Failure: the
+ * SDK's error name is S3's Code. A body-less answer (HEAD) only gets a name
+ * made up from the status; then MinIO's x-minio-error-code/-desc headers,
+ * else our name for the status. Undefined for errors without a status
+ * (network, timeouts).
  */
-export function httpFailure(status: number, headers: IncomingHttpHeaders, body: Buffer | string): Failure {
-  const text = typeof body === 'string' ? body : body.toString('utf8');
-  const parsed = text.length > 0 ? parseS3Error(text) : undefined;
-  const requestId = headerValue(headers, 'x-amz-request-id') || parsed?.requestId;
-  const code =
-    parsed?.code || headerValue(headers, 'x-minio-error-code') || STATUS_CODES[status] || `Http${status}`;
-  const message = parsed?.message ?? headerValue(headers, 'x-minio-error-desc').replace(/^"(.*)"$/, '$1');
+export function sdkFailure(error: unknown): Failure | undefined {
+  const status = sdkStatus(error);
+  if (status === undefined) return undefined;
+  const e = error as SdkError;
+  const headers = e.$response?.headers ?? {};
+  const name = typeof e.name === 'string' ? e.name : '';
+  const text = typeof e.message === 'string' ? (e.message.split('\n')[0] ?? '') : '';
+  const requestId =
+    typeof e.$metadata?.requestId === 'string' ? e.$metadata.requestId : headers['x-amz-request-id'];
+  const guessed = name === '' || STATUS_ONLY_CODES.has(name);
+  const code = guessed ? headers['x-minio-error-code'] || STATUS_CODES[status] || `Http${status}` : name;
+  const message = guessed
+    ? (headers['x-minio-error-desc'] ?? '').replace(/^"(.*)"$/, '$1')
+    : text === name || text === 'UnknownError'
+      ? ''
+      : text;
   return { kind: 'http', status, code, message, ...(requestId ? { requestId } : {}) };
 }
 

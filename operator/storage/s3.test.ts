@@ -1,23 +1,29 @@
+import { fromEnv } from '@aws-sdk/credential-providers';
+import { createServer } from 'node:http';
 import { Readable } from 'node:stream';
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../config.ts';
 import {
+  ObjectStoreAccessDeniedError,
   ObjectStoreError,
+  ambientCredentialChain,
   createObjectStore,
+  explicitCredentials,
+  isObjectStoreUnavailable,
+  memoizeCredentials,
   decodeListedKey,
-  fixedSizeChunks,
   formatS3Uri,
-  metadataFromHeaders,
-  metadataHeaders,
   normalizePrefix,
   objectStoreConfigFromEnv,
   objectStoreFromEnv,
   parseS3Uri,
-  queryString,
-  requestTarget,
   validateBucketName,
   validateKey,
+  validateMetadata,
 } from './s3.ts';
+import type { ObjectStoreOptions } from './s3.ts';
 
 describe('parseS3Uri', () => {
   it('splits bucket and key, taking the key literally', () => {
@@ -87,64 +93,86 @@ describe('names', () => {
   });
 });
 
-describe('requestTarget', () => {
-  const endpoint = new URL('http://127.0.0.1:9000');
-
-  it('path style puts the bucket in the path and encodes the key once', () => {
-    expect(requestTarget(endpoint, 'ymera-models', 'path', 'runs/a b+ü.onnx')).toEqual({
-      host: '127.0.0.1:9000',
-      path: '/ymera-models/runs/a%20b%2B%C3%BC.onnx',
+describe('where requests go (the SDK addresses them; a local server records them)', () => {
+  type Seen = { method: string; host: string; url: string };
+  async function recording(use: (endpoint: string, port: number, seen: Seen[]) => Promise<void>) {
+    const seen: Seen[] = [];
+    const server = createServer((req, res) => {
+      // the path only: the SDK adds ?x-id=<operation>
+      seen.push({
+        method: req.method ?? '',
+        host: req.headers.host ?? '',
+        url: (req.url ?? '').split('?')[0] ?? '',
+      });
+      req.resume();
+      res.writeHead(200, { etag: '"e"', 'content-length': '0' }).end();
     });
-    expect(requestTarget(endpoint, 'ymera-models', 'path')).toEqual({
-      host: '127.0.0.1:9000',
-      path: '/ymera-models',
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      await use(`http://127.0.0.1:${port}`, port, seen);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+  const credentials = { accessKeyId: 'a', secretAccessKey: 'b' };
+  const toLoopback: ObjectStoreOptions['lookup'] = (_hostname, _options, callback) =>
+    callback(null, [{ address: '127.0.0.1', family: 4 }]);
+
+  it('path style puts the bucket in the path and encodes the key once', async () => {
+    await recording(async (endpoint, port, seen) => {
+      const store = createObjectStore({ endpoint, bucket: 'ymera-models', credentials });
+      await store.put('runs/a b+ü.onnx', 'x');
+      store.close();
+      expect(seen).toEqual([
+        { method: 'PUT', host: `127.0.0.1:${port}`, url: '/ymera-models/runs/a%20b%2B%C3%BC.onnx' },
+      ]);
     });
   });
 
-  it('virtual-host style puts the bucket in the host', () => {
-    expect(requestTarget(new URL('https://s3.eu-west-1.amazonaws.com'), 'b1x', 'virtual-host', 'k')).toEqual({
-      host: 'b1x.s3.eu-west-1.amazonaws.com',
-      path: '/k',
-    });
-    expect(requestTarget(new URL('https://s3.amazonaws.com/'), 'b1x', 'virtual-host')).toEqual({
-      host: 'b1x.s3.amazonaws.com',
-      path: '/',
+  it('virtual-host style puts the bucket in the host, which the guarded lookup resolves', async () => {
+    await recording(async (_endpoint, port, seen) => {
+      const asked: string[] = [];
+      const store = createObjectStore({
+        endpoint: `http://s3.example.test:${port}`,
+        bucket: 'b1x',
+        credentials,
+        addressing: 'virtual-host',
+        lookup: (hostname, options, callback) => {
+          asked.push(hostname);
+          toLoopback(hostname, options, callback);
+        },
+      });
+      await store.put('k', 'x');
+      store.close();
+      expect(seen).toEqual([{ method: 'PUT', host: `b1x.s3.example.test:${port}`, url: '/k' }]);
+      expect(asked).toEqual(['b1x.s3.example.test']);
     });
   });
 
-  it('keeps a path the endpoint has (a gateway mounted under /s3)', () => {
-    expect(requestTarget(new URL('http://gw:8080/s3/'), 'bkt', 'path', 'k')).toEqual({
-      host: 'gw:8080',
-      path: '/s3/bkt/k',
+  it('keeps a path the endpoint has (a gateway mounted under /s3)', async () => {
+    await recording(async (endpoint, _port, seen) => {
+      const store = createObjectStore({ endpoint: `${endpoint}/s3/`, bucket: 'bkt', credentials });
+      await store.put('k', 'x');
+      store.close();
+      expect(seen.map((r) => r.url)).toEqual(['/s3/bkt/k']);
     });
-  });
-
-  it('builds query strings the way they are signed', () => {
-    expect(queryString([])).toBe('');
-    expect(
-      queryString([
-        ['uploads', ''],
-        ['prefix', 'a b/'],
-        ['continuation-token', 'x+y='],
-      ]),
-    ).toBe('?uploads&prefix=a%20b%2F&continuation-token=x%2By%3D');
   });
 });
 
-describe('metadata', () => {
-  it('maps to lowercased x-amz-meta-* headers and back', () => {
-    const headers = metadataHeaders({ 'Model-Sha256': 'abc', run_id: '7' });
-    expect(headers).toEqual({ 'x-amz-meta-model-sha256': 'abc', 'x-amz-meta-run_id': '7' });
-    expect(metadataFromHeaders({ ...headers, 'content-type': 'x' })).toEqual({
+describe('validateMetadata', () => {
+  it('lowercases names, as S3 stores them', () => {
+    expect(validateMetadata({ 'Model-Sha256': 'abc', run_id: '7' })).toEqual({
       'model-sha256': 'abc',
       run_id: '7',
     });
   });
 
   it('rejects names and values an HTTP header cannot carry', () => {
-    expect(() => metadataHeaders({ 'bad name': 'x' })).toThrow(/invalid metadata name/);
-    expect(() => metadataHeaders({ note: 'naïve' })).toThrow(/printable ASCII/);
-    expect(() => metadataHeaders({ note: 'a\r\nInjected: 1' })).toThrow(/printable ASCII/);
+    expect(() => validateMetadata({ 'bad name': 'x' })).toThrow(/invalid metadata name/);
+    expect(() => validateMetadata({ note: 'naïve' })).toThrow(/printable ASCII/);
+    expect(() => validateMetadata({ note: 'a\r\nInjected: 1' })).toThrow(/printable ASCII/);
   });
 });
 
@@ -317,25 +345,140 @@ describe('refused endpoints', () => {
   });
 });
 
-describe('fixedSizeChunks', () => {
-  async function sizes(pieces: Array<string | Buffer>, size: number): Promise<number[]> {
-    const out: number[] = [];
-    for await (const c of fixedSizeChunks(Readable.from(pieces), size)) out.push(c.length);
-    return out;
-  }
+describe('the guard holds for every request the SDK makes', () => {
+  const credentials = { accessKeyId: 'a', secretAccessKey: 'b' };
+  const toMetadata: ObjectStoreOptions['lookup'] = (_hostname, _options, callback) =>
+    callback(null, [{ address: '169.254.169.254', family: 4 }]);
+  const failure = async (promise: Promise<unknown>) => {
+    try {
+      await promise;
+    } catch (e) {
+      return e;
+    }
+    throw new Error('expected the call to fail');
+  };
 
-  it('re-slices any input into equal chunks with a shorter last one', async () => {
-    expect(await sizes(['abc', 'defgh', 'ij'], 4)).toEqual([4, 4, 2]);
-    expect(await sizes([Buffer.alloc(10)], 5)).toEqual([5, 5]);
-    expect(await sizes([], 5)).toEqual([]);
-    expect(await sizes(['a', 'b', 'c'], 1)).toEqual([1, 1, 1]);
+  it('https endpoints, and big bodies (sent with "Expect: 100-continue", for which the SDK would make its own agent)', async () => {
+    for (const endpoint of ['https://rebinding.example', 'http://rebinding.example:9000']) {
+      const store = createObjectStore({ endpoint, bucket: 'ml-artifacts', credentials, lookup: toMetadata });
+      for (const call of [
+        () => store.get('x'),
+        () => store.put('x', Buffer.alloc(6 * 1024 * 1024)),
+        () => store.putStream('x', Readable.from([Buffer.alloc(12 * 1024 * 1024)])),
+      ]) {
+        expect(await failure(call()), endpoint).toMatchObject({
+          code: 'EndpointRefused',
+          message: expect.stringContaining('rebinding.example resolves to 169.254.169.254'),
+        });
+      }
+      store.close();
+    }
+  });
+});
+
+describe('credentials', () => {
+  it('takes YMERA_S3_* keys first, then AWS_*', () => {
+    expect(explicitCredentials({})).toBeUndefined();
+    expect(
+      explicitCredentials({ AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b', AWS_SESSION_TOKEN: 't' }),
+    ).toEqual({ accessKeyId: 'a', secretAccessKey: 'b', sessionToken: 't' });
+    const both = {
+      YMERA_S3_ACCESS_KEY: 'y',
+      YMERA_S3_SECRET_KEY: 'z',
+      AWS_ACCESS_KEY_ID: 'a',
+      AWS_SECRET_ACCESS_KEY: 'b',
+    };
+    expect(explicitCredentials(both)).toEqual({ accessKeyId: 'y', secretAccessKey: 'z' });
   });
 
-  it('keeps the bytes and their order', async () => {
-    const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
-    const pieces = [data.subarray(0, 7), data.subarray(7, 500), data.subarray(500)];
-    const chunks: Buffer[] = [];
-    for await (const c of fixedSizeChunks(Readable.from(pieces), 64)) chunks.push(c);
-    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+  it('the ambient chain answers with the explicit keys without asking any other source', async () => {
+    const chain = ambientCredentialChain({ YMERA_S3_ACCESS_KEY: 'y', YMERA_S3_SECRET_KEY: 'z' });
+    expect(await chain()).toEqual({ accessKeyId: 'y', secretAccessKey: 'z' });
+  });
+
+  it('memoizes until shortly before expiry, one resolution at a time, failures not cached', async () => {
+    let now = 0;
+    let calls = 0;
+    let fail = true;
+    const provider = memoizeCredentials(
+      async () => {
+        calls++;
+        if (fail) throw new Error('sts down');
+        return { accessKeyId: `k${calls}`, secretAccessKey: 's', expiration: new Date(now + 60 * 60_000) };
+      },
+      () => now,
+    );
+    await expect(provider()).rejects.toThrow('sts down');
+    fail = false;
+    const [a, b] = await Promise.all([provider(), provider()]);
+    expect(a.accessKeyId).toBe('k2');
+    expect(b).toBe(a);
+    now += 50 * 60_000;
+    expect((await provider()).accessKeyId).toBe('k2');
+    now += 6 * 60_000; // within 5 minutes of expiry
+    expect((await provider()).accessKeyId).toBe('k3');
+  });
+
+  it('a provider that finds nothing is ObjectStoreAccessDeniedError NoCredentials, not retried, not an outage', async () => {
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    delete process.env.AWS_ACCESS_KEY_ID;
+    delete process.env.AWS_SECRET_ACCESS_KEY;
+    try {
+      // the SDK's own environment provider, with nothing in the environment
+      const store = createObjectStore({
+        endpoint: 'http://127.0.0.1:9',
+        bucket: 'b1x',
+        credentials: fromEnv(),
+      });
+      const started = Date.now();
+      const error = await (async () => {
+        try {
+          await store.get('k');
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(error).toBeInstanceOf(ObjectStoreAccessDeniedError);
+      expect(error).toMatchObject({
+        code: 'NoCredentials',
+        message: expect.stringContaining('GetObject s3://b1x/k: no credentials'),
+      });
+      expect(isObjectStoreUnavailable(error)).toBe(false);
+      expect(Date.now() - started).toBeLessThan(1_000);
+      store.close();
+    } finally {
+      if (saved.id !== undefined) process.env.AWS_ACCESS_KEY_ID = saved.id;
+      if (saved.secret !== undefined) process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+    }
+  });
+});
+
+describe('streamed uploads', () => {
+  it("stop at once when the caller aborts, with the caller's reason", async () => {
+    const sockets: Socket[] = [];
+    const hole = createNetServer((socket) => sockets.push(socket)); // accepts, never answers
+    await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve));
+    const port = (hole.address() as AddressInfo).port;
+    try {
+      const store = createObjectStore({
+        endpoint: `http://127.0.0.1:${port}`,
+        bucket: 'b1x',
+        credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+        timeoutMs: 30_000,
+      });
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(new Error('reconcile cancelled')), 100);
+      const started = Date.now();
+      const source = Readable.from([Buffer.alloc(12 * 1024 * 1024)]);
+      await expect(store.putStream('x', source, { signal: controller.signal })).rejects.toThrow(
+        'reconcile cancelled',
+      );
+      expect(Date.now() - started).toBeLessThan(5_000);
+      store.close();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => hole.close(resolve));
+    }
   });
 });

@@ -1,26 +1,48 @@
-// Object storage for model artifacts, pipeline artifacts and backups: a small
-// S3 client (MinIO locally, any S3-compatible store in production) on
-// node:http with our own SigV4 signing (sigv4.ts), so the operator carries no
-// AWS SDK.
+// Object storage for model artifacts, pipeline artifacts and backups (MinIO
+// locally, any S3-compatible store in production), on the AWS SDK.
 //
-// Every call has a time budget (timeoutMs, retries included). Idempotent calls
-// are retried with exponential backoff on network errors, 5xx, 429 and
-// SlowDown; a refused connection is retried for any call, since nothing
-// reached the server. Errors are ObjectStoreError and its subclasses
-// (errors.ts). Secrets and the Authorization header are never logged nor put
-// in errors.
+// The SDK (@aws-sdk/client-s3) does the protocol: SigV4 signing, request
+// building, XML, path-style or virtual-host addressing, and the credential
+// providers (@aws-sdk/credential-providers: web identity, EKS Pod Identity,
+// instance metadata; see credentials.ts). @aws-sdk/lib-storage's Upload
+// streams big objects up in parts with bounded memory.
 //
-// Endpoints may come from users, so every connection goes through
-// egress.ts's guard (no link-local or cloud metadata addresses, checked on
-// the resolved address at connect time), and every response body is capped
-// while it streams in (maxGetBytes): a bigger one aborts the request.
+// This layer adds what the platform needs on top, behind a small interface:
+// - a time budget per call (timeoutMs, retries included) and our retry
+//   policy (errors.ts: idempotent calls on network errors, 5xx, 429,
+//   SlowDown; a refused connection for any call), with the SDK's own retries
+//   off so budgets and attempts stay ours; an optional circuit breaker;
+// - typed errors (ObjectStoreError and subclasses) mapped from the SDK's,
+//   never carrying secrets, and retries logged without them;
+// - a cap on every response body, counted as it streams in (Content-Length
+//   is not trusted): a bigger one aborts the transfer;
+// - the egress guard (egress.ts): endpoints may come from users, so the SDK's
+//   request handler gets agents whose `lookup` refuses link-local, metadata
+//   and admin-refused addresses, judged on the address a name resolves to at
+//   connect time, so DNS rebinding cannot slip past a check of the name; an
+//   IP literal is judged before any request.
+import { Readable, Transform, pipeline } from 'node:stream';
+import { lookup as dnsLookup } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { createHash } from 'node:crypto';
-import { lookup as dnsLookup } from 'node:dns';
-import { Readable, Transform, pipeline } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CircuitOpenError } from '../backoff.ts';
 import type { CircuitBreaker } from '../backoff.ts';
 import { ConfigError } from '../config.ts';
@@ -29,49 +51,35 @@ import {
   decodeListedKey,
   endpointLabel,
   formatS3Uri,
-  metadataFromHeaders,
-  metadataHeaders,
   normalizePrefix,
-  queryString,
-  requestTarget,
   validateBucketName,
   validateKey,
+  validateMetadata,
 } from './addressing.ts';
 import type { Addressing } from './addressing.ts';
+import { explicitCredentials } from './credentials.ts';
+import type { Credentials, CredentialsProvider } from './credentials.ts';
 import { EndpointRefusedError, guardedLookup, parseCidr, refusedHost } from './egress.ts';
 import type { Lookup } from './egress.ts';
 import {
   DEFAULT_RETRY_POLICY,
   ENDPOINT_REFUSED,
+  NO_CREDENTIALS,
   OBJECT_TOO_LARGE,
+  ObjectStoreAccessDeniedError,
   ObjectStoreError,
   ObjectStoreUnavailableError,
-  httpFailure,
   networkFailure,
   nextRetryDelay,
+  sdkFailure,
   toObjectStoreError,
 } from './errors.ts';
 import type { Failure, RetryPolicy } from './errors.ts';
-import { EMPTY_SHA256, sha256Hex, signRequest, signingHeaders } from './sigv4.ts';
-import type { Credentials } from './sigv4.ts';
-import {
-  completeMultipartBody,
-  deleteObjectsBody,
-  escapeXml,
-  parseDeleteResult,
-  parseCompleteMultipartUpload,
-  parseInitiateMultipartUpload,
-  parseListObjectsV2,
-  parseS3Error,
-  unquoteEtag,
-} from './xml.ts';
-import type { ListedObject } from './xml.ts';
 
 export * from './addressing.ts';
+export * from './credentials.ts';
 export * from './errors.ts';
 export * from './egress.ts';
-export type { Credentials } from './sigv4.ts';
-export type { ListedObject } from './xml.ts';
 
 // --- configuration --------------------------------------------------------------------
 
@@ -107,9 +115,8 @@ export function objectStoreConfigFromEnv(env: Env = process.env): ObjectStoreCon
   if (url.username || url.password) {
     throw new ConfigError('YMERA_S3_ENDPOINT must not carry credentials; set YMERA_S3_ACCESS_KEY/SECRET_KEY');
   }
-  const accessKeyId = env.YMERA_S3_ACCESS_KEY || env.AWS_ACCESS_KEY_ID;
-  const secretAccessKey = env.YMERA_S3_SECRET_KEY || env.AWS_SECRET_ACCESS_KEY;
-  if (!accessKeyId || !secretAccessKey) {
+  const credentials = explicitCredentials(env);
+  if (!credentials) {
     throw new ConfigError(
       'YMERA_S3_ENDPOINT is set but YMERA_S3_ACCESS_KEY and YMERA_S3_SECRET_KEY ' +
         '(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) are not',
@@ -119,11 +126,10 @@ export function objectStoreConfigFromEnv(env: Env = process.env): ObjectStoreCon
   if (addressing !== 'path' && addressing !== 'virtual-host') {
     throw new ConfigError(`YMERA_S3_ADDRESSING must be "path" or "virtual-host" (got "${addressing}")`);
   }
-  const sessionToken = env.YMERA_S3_SESSION_TOKEN || env.AWS_SESSION_TOKEN;
   return {
     endpoint: url.href.replace(/\/$/, ''),
     region: env.YMERA_S3_REGION || env.AWS_REGION || 'us-east-1',
-    credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) },
+    credentials,
     addressing,
   };
 }
@@ -148,6 +154,11 @@ export type PutOptions = CallOptions & {
   metadata?: Record<string, string>;
 };
 
+export type PutStreamOptions = PutOptions & {
+  /** Parts uploaded at once; memory held is about (queueSize + 1) × partSizeBytes. Default the store's. */
+  queueSize?: number;
+};
+
 export type ListOptions = CallOptions & {
   /** Page size of each ListObjectsV2 request, 1..1000; default 1000. */
   maxKeys?: number;
@@ -162,6 +173,14 @@ export type ObjectInfo = {
   metadata: Record<string, string>;
 };
 
+export type ListedObject = {
+  key: string;
+  size: number;
+  /** Without the surrounding quotes. */
+  etag: string;
+  lastModified: Date;
+};
+
 export type ObjectBody = Buffer | Uint8Array | string | Readable;
 
 /** One bucket, optionally under a key prefix. Keys are relative to the prefix. */
@@ -169,23 +188,30 @@ export interface ObjectStore {
   readonly bucket: string;
   /** '' or ending with "/". */
   readonly prefix: string;
-  /**
-   * Uploads an object and returns its ETag. A stream is read in parts of
-   * partSizeBytes: one PutObject when it fits in one part, a multipart upload
-   * (each part retried, the upload aborted on failure) otherwise; timeoutMs
-   * then bounds each request, not the whole upload.
-   */
+  /** Uploads an object and returns its ETag: bytes in one PutObject, a stream through putStream. */
   put(key: string, body: ObjectBody, options?: PutOptions): Promise<{ etag: string }>;
+  /**
+   * Uploads a stream of unknown length with bounded memory: read in parts of
+   * partSizeBytes, one PutObject when it fits in one part, else a multipart
+   * upload (queueSize parts at once, each part retried, the upload aborted
+   * on failure). timeoutMs bounds each request, not the whole upload.
+   */
+  putStream(
+    key: string,
+    body: Readable | AsyncIterable<Uint8Array>,
+    options?: PutStreamOptions,
+  ): Promise<{ etag: string }>;
   /**
    * The whole object. Missing: ObjectStoreError with code NoSuchKey (see
    * isNoSuchKey); more than maxBytes: code ObjectTooLarge, the transfer aborted.
    */
   get(key: string, options?: GetOptions): Promise<Buffer>;
   /**
-   * The object as a stream. Errors before the first byte are thrown as by
-   * get(); afterwards the stream fails with ObjectStoreUnavailableError when
-   * no data arrives for timeoutMs, and with code ObjectTooLarge (the
-   * transfer aborted) once more than maxBytes arrived.
+   * The object as a stream, read as the consumer reads it (bounded memory).
+   * Errors before the first byte are thrown as by get(); afterwards the
+   * stream fails with ObjectStoreUnavailableError when no data arrives for
+   * timeoutMs, with code ObjectTooLarge (the transfer aborted) once more than
+   * maxBytes arrived, and with the signal's reason when it aborts.
    */
   getStream(key: string, options?: GetOptions): Promise<Readable>;
   /** Size, ETag, date and metadata, or undefined when there is no such object. */
@@ -214,8 +240,13 @@ export type ObjectStoreOptions = {
   prefix?: string;
   /** Default us-east-1. */
   region?: string;
-  credentials: Credentials;
-  /** Default "path" (http://host/bucket/key), what MinIO serves. */
+  /**
+   * Keys, or a provider of them (e.g. processAmbientCredentials(), the
+   * operator's own identity: only for endpoints the admin allows). Required:
+   * the SDK's default chain is never used implicitly.
+   */
+  credentials: Credentials | CredentialsProvider;
+  /** Default "path" (http://host/bucket/key, forcePathStyle), what MinIO serves. */
   addressing?: Addressing;
   /** Budget of one call, retries included; default 30s. */
   timeoutMs?: number;
@@ -223,6 +254,8 @@ export type ObjectStoreOptions = {
   retry?: Partial<RetryPolicy>;
   /** Part size for streamed uploads, >= 5 MiB; default 8 MiB. */
   partSizeBytes?: number;
+  /** Parts of a streamed upload in flight at once, >= 1; default 2. */
+  uploadQueueSize?: number;
   /**
    * Cap on every response body (objects, listings), counted as it streams
    * in: Content-Length is not trusted. Default DEFAULT_MAX_GET_BYTES.
@@ -241,8 +274,6 @@ export type ObjectStoreOptions = {
    */
   breaker?: CircuitBreaker;
   logger?: Logger;
-  /** Signing clock; injectable for tests. */
-  now?: () => Date;
 };
 
 export function createObjectStore(options: ObjectStoreOptions): ObjectStore {
@@ -259,37 +290,12 @@ export function objectStoreFromEnv(
   return config ? createObjectStore({ ...options, ...config, bucket }) : undefined;
 }
 
-/** Chunks of exactly `size` bytes (the last one may be shorter) from any byte stream. */
-export async function* fixedSizeChunks(
-  source: AsyncIterable<Uint8Array | string>,
-  size: number,
-): AsyncGenerator<Buffer> {
-  if (!(size >= 1)) throw new RangeError('chunk size must be >= 1');
-  let parts: Buffer[] = [];
-  let have = 0;
-  for await (const piece of source) {
-    let buf = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : Buffer.from(piece);
-    while (buf.length > 0) {
-      const take = Math.min(size - have, buf.length);
-      parts.push(buf.subarray(0, take));
-      have += take;
-      buf = buf.subarray(take);
-      if (have === size) {
-        yield Buffer.concat(parts, size);
-        parts = [];
-        have = 0;
-      }
-    }
-  }
-  if (have > 0) yield Buffer.concat(parts, have);
-}
-
 // --- the client ------------------------------------------------------------------------
 
 /** The default cap on a response body: enough for listings and small objects, not a memory bomb. */
 export const DEFAULT_MAX_GET_BYTES = 64 * 1024 * 1024;
 const MIN_PART_SIZE = 5 * 1024 * 1024;
-const MAX_PARTS = 10_000;
+/** An error answer's body is read for its Code and Message only. */
 const MAX_ERROR_BODY = 64 * 1024;
 
 type Shared = {
@@ -297,39 +303,61 @@ type Shared = {
   label: string;
   bucket: string;
   region: string;
-  credentials: Credentials;
   addressing: Addressing;
   timeoutMs: number;
   policy: RetryPolicy;
   partSize: number;
+  queueSize: number;
   maxGetBytes: number;
   refusedCidrs: readonly string[];
   breaker: CircuitBreaker | undefined;
   logger: Logger | undefined;
-  now: () => Date;
-  agent: http.Agent;
+  client: S3Client;
+  /** The access key id the credentials last resolved to, for access-denied messages (not secret). */
+  accessKeyId: () => string;
+  credentials: Credentials | CredentialsProvider;
 };
 
-type CallSpec = {
+type CallSpec<T> = {
   operation: string;
-  method: string;
   /** Full key (store prefix included); undefined for bucket-level calls. */
-  key?: string;
-  query?: Array<[string, string]>;
-  headers?: Record<string, string>;
-  body?: Buffer;
+  key?: string | undefined;
   idempotent: boolean;
-  /** Hand back the body as a stream instead of reading it. */
-  stream?: boolean;
-  /** Cap on the answer's body; default the store's maxGetBytes. */
-  maxBytes?: number | undefined;
-  /** Statuses besides 2xx that are answers, not errors (404 for HEAD). */
-  accept?: number[];
+  /** One attempt: sends a fresh command (and reads what it needs) under `abortSignal`. */
+  run: (abortSignal: AbortSignal) => Promise<T>;
   signal?: AbortSignal | undefined;
   timeoutMs?: number | undefined;
 };
 
-type Exchange = { status: number; headers: IncomingHttpHeaders; body: Buffer; stream?: Readable };
+/** A response body over the cap, failed inside the SDK's deserializer; turned into ObjectTooLarge. */
+class BodyTooLargeError extends Error {
+  readonly cap: number;
+  constructor(cap: number) {
+    super(`response body larger than ${cap} bytes`);
+    this.cap = cap;
+    this.name = 'BodyTooLargeError';
+  }
+}
+
+/** Passes at most `cap` bytes; fails with `tooLarge()` past it (its pipeline then destroys the source). */
+function byteCap(cap: number, tooLarge: () => Error): Transform {
+  let received = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      received += chunk.length;
+      done(received > cap ? tooLarge() : null, chunk);
+    },
+  });
+}
+
+const UPLOAD_CALLS = [
+  [PutObjectCommand, 'PutObject', true],
+  [CreateMultipartUploadCommand, 'CreateMultipartUpload', false],
+  [UploadPartCommand, 'UploadPart', true],
+  [CompleteMultipartUploadCommand, 'CompleteMultipartUpload', false],
+] as const;
+
+const unquoteEtag = (etag: string | undefined) => (etag ?? '').replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 
 class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
@@ -347,40 +375,97 @@ class S3ObjectStore implements ObjectStore {
     if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:') {
       throw new TypeError(`object store endpoint must be http(s), not ${endpoint.protocol}`);
     }
+    if (endpoint.username || endpoint.password) {
+      throw new TypeError('object store endpoint must not carry credentials');
+    }
+    // also what keeps ARNs (access points, which the SDK would route to other hosts) out
     const problem = validateBucketName(options.bucket);
     if (problem) throw new TypeError(problem);
     const partSize = options.partSizeBytes ?? 8 * 1024 * 1024;
     if (!(partSize >= MIN_PART_SIZE)) throw new RangeError(`partSizeBytes must be >= ${MIN_PART_SIZE}`);
+    const queueSize = options.uploadQueueSize ?? 2;
+    if (!Number.isInteger(queueSize) || queueSize < 1) throw new RangeError('uploadQueueSize must be >= 1');
     const timeoutMs = options.timeoutMs ?? 30_000;
     if (!(timeoutMs > 0)) throw new RangeError('timeoutMs must be > 0');
     const policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     if (!(policy.maxAttempts >= 1)) throw new RangeError('retry.maxAttempts must be >= 1');
     const maxGetBytes = options.maxGetBytes ?? DEFAULT_MAX_GET_BYTES;
     if (!(maxGetBytes >= 1)) throw new RangeError('maxGetBytes must be >= 1');
-    const Agent = endpoint.protocol === 'https:' ? https.Agent : http.Agent;
-    // the guard sits in the agent, so it judges the addresses each new socket connects to
     const refusedCidrs = options.refusedCidrs ?? [];
     for (const cidr of refusedCidrs) {
       const parsed = parseCidr(cidr);
       if (typeof parsed === 'string') throw new TypeError(`refusedCidrs: ${parsed}`);
     }
+    // The guard sits in the agents, so it judges the addresses each new socket connects to. Both
+    // agents are ours: the handler would otherwise make an unguarded one for the other scheme, and
+    // treats only given agents as external (it makes its own for "Expect: 100-continue" otherwise).
     const lookup = guardedLookup(options.lookup ?? (dnsLookup as unknown as Lookup), refusedCidrs);
+    const agentOptions = { keepAlive: true, maxSockets: 16, lookup };
+    const requestHandler = new NodeHttpHandler({
+      httpAgent: new http.Agent(agentOptions),
+      httpsAgent: new https.Agent(agentOptions),
+    });
+
+    let accessKeyId = typeof options.credentials === 'function' ? '' : options.credentials.accessKeyId;
+    const given = options.credentials;
+    const credentials =
+      typeof given === 'function'
+        ? async () => {
+            const c = await given();
+            accessKeyId = c.accessKeyId;
+            return c;
+          }
+        : given;
+    const client = new S3Client({
+      endpoint: endpoint.href.replace(/\/$/, ''),
+      region: options.region ?? 'us-east-1',
+      forcePathStyle: (options.addressing ?? 'path') === 'path',
+      credentials,
+      requestHandler,
+      // our retry loop, budgets and breaker decide; the SDK makes one attempt per call
+      maxAttempts: 1,
+      // checksums only where S3 requires them: many S3-compatible stores reject the rest
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      followRegionRedirects: false,
+      // plain SigV4 only: no S3 Express CreateSession for a bucket named "…--x-s3"
+      disableS3ExpressSessionAuth: true,
+    });
+    // Innermost in the deserialize step: caps a body before the SDK's deserializer reads it
+    // (listings, error answers). A successful GetObject body is the caller's stream, capped there.
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        const response = result.response as { statusCode?: number; body?: unknown };
+        const ok = (response.statusCode ?? 0) >= 200 && (response.statusCode ?? 0) < 300;
+        if (context.commandName === 'GetObjectCommand' && ok) return result;
+        if (response.body instanceof Readable) {
+          const cap = ok ? maxGetBytes : Math.min(maxGetBytes, MAX_ERROR_BODY);
+          const capped = byteCap(cap, () => new BodyTooLargeError(cap));
+          pipeline(response.body, capped, () => undefined);
+          response.body = capped;
+        }
+        return result;
+      },
+      { step: 'deserialize', priority: 'low', name: 'ymeraBodyCap' },
+    );
     return {
       endpoint,
       label: endpointLabel(endpoint),
       bucket: options.bucket,
       region: options.region ?? 'us-east-1',
-      credentials: options.credentials,
       addressing: options.addressing ?? 'path',
       timeoutMs,
       policy,
       partSize,
+      queueSize,
       maxGetBytes,
       refusedCidrs,
       breaker: options.breaker,
       logger: options.logger,
-      now: options.now ?? (() => new Date()),
-      agent: new Agent({ keepAlive: true, maxSockets: 16, lookup }),
+      client,
+      accessKeyId: () => accessKeyId,
+      credentials: options.credentials,
     };
   }
 
@@ -390,7 +475,7 @@ class S3ObjectStore implements ObjectStore {
   }
 
   close(): void {
-    this.#s.agent.destroy();
+    this.#s.client.destroy();
   }
 
   #full(key: string): string {
@@ -399,153 +484,166 @@ class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: ObjectBody, options: PutOptions = {}): Promise<{ etag: string }> {
-    const full = this.#full(key);
-    const headers = {
-      'content-type': options.contentType ?? 'application/octet-stream',
-      ...metadataHeaders(options.metadata),
+    if (body instanceof Readable) return this.putStream(key, body, options);
+    const Key = this.#full(key);
+    const Body = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    const input = {
+      Bucket: this.bucket,
+      Key,
+      Body,
+      ContentType: options.contentType ?? 'application/octet-stream',
+      Metadata: validateMetadata(options.metadata),
     };
-    const call: CallOptions = { signal: options.signal, timeoutMs: options.timeoutMs };
-    if (!(body instanceof Readable)) {
-      const buf = Buffer.isBuffer(body)
-        ? body
-        : typeof body === 'string'
-          ? Buffer.from(body, 'utf8')
-          : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-      return this.#putObject(full, buf, headers, call);
-    }
-    // Read up to two parts: a stream that fits in one is a single PutObject.
-    const chunks = fixedSizeChunks(body, this.#s.partSize);
-    const first = await chunks.next();
-    const second = first.done ? first : await chunks.next();
-    if (second.done) return this.#putObject(full, first.value ?? Buffer.alloc(0), headers, call);
-    return this.#multipart(full, headers, [first.value as Buffer, second.value], chunks, call);
-  }
-
-  async #putObject(
-    key: string,
-    body: Buffer,
-    headers: Record<string, string>,
-    options: CallOptions,
-  ): Promise<{ etag: string }> {
-    const res = await this.#call({
+    const out = await this.#call({
       operation: 'PutObject',
-      method: 'PUT',
-      key,
-      headers,
-      body,
+      key: Key,
       idempotent: true,
-      ...options,
+      run: (abortSignal) => this.#s.client.send(new PutObjectCommand(input), { abortSignal }),
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
     });
-    return { etag: unquoteEtag(header(res.headers, 'etag')) };
+    return { etag: unquoteEtag(out.ETag) };
   }
 
-  async #multipart(
+  async putStream(
     key: string,
-    headers: Record<string, string>,
-    firstParts: Buffer[],
-    rest: AsyncGenerator<Buffer>,
-    options: CallOptions,
+    body: Readable | AsyncIterable<Uint8Array>,
+    options: PutStreamOptions = {},
   ): Promise<{ etag: string }> {
-    const call = { key, ...options };
-    const created = await this.#call({
-      ...call,
-      operation: 'CreateMultipartUpload',
-      method: 'POST',
-      query: [['uploads', '']],
-      headers,
-      body: Buffer.alloc(0),
-      idempotent: false,
+    const Key = this.#full(key);
+    const queueSize = options.queueSize ?? this.#s.queueSize;
+    if (!Number.isInteger(queueSize) || queueSize < 1) throw new RangeError('queueSize must be >= 1');
+    const params = {
+      Bucket: this.bucket,
+      Key,
+      // one chunk ahead of the parts, not Readable.from's default of 16
+      Body: body instanceof Readable ? body : Readable.from(body, { objectMode: true, highWaterMark: 1 }),
+      ContentType: options.contentType ?? 'application/octet-stream',
+      Metadata: validateMetadata(options.metadata),
+    };
+    const upload = new Upload({
+      client: this.#uploadClient(Key, options),
+      params,
+      partSize: this.#s.partSize,
+      queueSize,
+      leavePartsOnError: false,
     });
-    const uploadId = parseInitiateMultipartUpload(created.body.toString('utf8'));
-    const parts: Array<{ partNumber: number; etag: string }> = [];
-    try {
-      const upload = async (body: Buffer) => {
-        const partNumber = parts.length + 1;
-        if (partNumber > MAX_PARTS) throw new RangeError(`more than ${MAX_PARTS} parts; raise partSizeBytes`);
-        const res = await this.#call({
-          ...call,
-          operation: 'UploadPart',
-          method: 'PUT',
-          query: [
-            ['partNumber', String(partNumber)],
-            ['uploadId', uploadId],
-          ],
-          body,
-          idempotent: true,
+    const out = await upload.done();
+    return { etag: unquoteEtag(out.ETag) };
+  }
+
+  /**
+   * The client Upload sends through: each of its requests goes through #call
+   * (budget, retries, breaker, typed errors). After one fails for good, the
+   * other parts in flight fail at once instead of reading and sending the
+   * rest of the source; the abort of the upload still goes out, without the
+   * caller's signal (it must happen after a cancel too).
+   */
+  #uploadClient(key: string, options: CallOptions): S3Client {
+    let failed: unknown;
+    const send = async (command: { input: unknown; constructor: unknown }): Promise<unknown> => {
+      // a fresh command for every attempt: the SDK does not promise one can be sent twice
+      const again = () =>
+        new (command.constructor as new (input: unknown) => PutObjectCommand)(command.input);
+      const via = (operation: string, idempotent: boolean, signal: AbortSignal | undefined) =>
+        this.#call({
+          operation,
+          key,
+          idempotent,
+          run: (abortSignal) => this.#s.client.send(again(), { abortSignal }),
+          signal,
+          timeoutMs: options.timeoutMs,
         });
-        parts.push({ partNumber, etag: unquoteEtag(header(res.headers, 'etag')) });
-      };
-      for (const body of firstParts) await upload(body);
-      for await (const body of rest) await upload(body);
-      const done = await this.#call({
-        ...call,
-        operation: 'CompleteMultipartUpload',
-        method: 'POST',
-        query: [['uploadId', uploadId]],
-        headers: { 'content-type': 'application/xml' },
-        body: Buffer.from(completeMultipartBody(parts), 'utf8'),
-        idempotent: false,
-      });
-      const text = done.body.toString('utf8');
-      // S3 may answer 200 and fail all the same: then the body is an <Error>.
-      const failed = parseS3Error(text);
-      if (failed) {
-        const failure: Failure = { kind: 'http', status: 200, code: failed.code, message: failed.message };
-        throw toObjectStoreError(failure, this.#context('CompleteMultipartUpload', key));
+      if (command instanceof AbortMultipartUploadCommand) {
+        return via('AbortMultipartUpload', true, undefined).catch((error: unknown) => {
+          this.#s.logger?.warn('could not abort a failed multipart upload', {
+            bucket: this.bucket,
+            object: key,
+            err: error,
+          });
+          return {};
+        });
       }
-      return { etag: parseCompleteMultipartUpload(text) };
-    } catch (error) {
-      await rest.return(undefined); // stops reading the source stream
-      await this.#call({
-        key,
-        operation: 'AbortMultipartUpload',
-        method: 'DELETE',
-        query: [['uploadId', uploadId]],
-        idempotent: true,
-        accept: [404],
-      }).catch((abortError: unknown) => {
-        this.#s.logger?.warn('could not abort a failed multipart upload', {
-          bucket: this.bucket,
-          object: key,
-          err: abortError,
-        });
-      });
-      throw error;
-    }
+      if (failed !== undefined) throw failed;
+      // what each request of an upload is: retried only when sending it twice is harmless
+      const call = UPLOAD_CALLS.find(([Command]) => command instanceof Command);
+      if (!call) throw new Error('internal error: unexpected command from Upload');
+      try {
+        return await via(call[1], call[2], options.signal);
+      } catch (error) {
+        failed ??= error;
+        throw error;
+      }
+    };
+    // everything else (config: endpoint, forcePathStyle, checksum settings) is the real client's
+    const facade: unknown = Object.create(this.#s.client, { send: { value: send } });
+    return facade as S3Client;
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Buffer> {
-    const spec = { operation: 'GetObject', method: 'GET', key: this.#full(key), idempotent: true };
-    return (await this.#call({ ...spec, ...options })).body;
+    const Key = this.#full(key);
+    const cap = options.maxBytes ?? this.#s.maxGetBytes;
+    return this.#call({
+      operation: 'GetObject',
+      key: Key,
+      idempotent: true,
+      // the body is read within the attempt: its budget covers it, and a failure midway is retried
+      run: async (abortSignal) => {
+        const out = await this.#s.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }), {
+          abortSignal,
+        });
+        return readAll(out.Body as Readable, cap, () => this.#tooLarge('GetObject', Key, cap), abortSignal);
+      },
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
+    });
   }
 
   async getStream(key: string, options: GetOptions = {}): Promise<Readable> {
-    const spec = { operation: 'GetObject', method: 'GET', key: this.#full(key), idempotent: true };
-    const res = await this.#call({ ...spec, ...options, stream: true });
-    if (!res.stream) throw new Error('internal error: GetObject returned no stream');
-    return res.stream;
+    const Key = this.#full(key);
+    const body = await this.#call({
+      operation: 'GetObject',
+      key: Key,
+      idempotent: true,
+      run: async (abortSignal) =>
+        (await this.#s.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }), { abortSignal }))
+          .Body as Readable,
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
+    });
+    return this.#guardStream(body, Key, options);
   }
 
   async head(key: string, options: CallOptions = {}): Promise<ObjectInfo | undefined> {
-    const full = this.#full(key);
-    const spec = { operation: 'HeadObject', method: 'HEAD', key: full, idempotent: true, accept: [404] };
-    const res = await this.#call({ ...spec, ...options });
-    if (res.status === 404) {
-      // A HEAD answer has no body; MinIO names the error in a header. A missing
-      // bucket must not read as a missing object.
-      const failure = httpFailure(404, res.headers, '');
-      if (failure.kind === 'http' && failure.code === 'NoSuchBucket') {
-        throw toObjectStoreError(failure, this.#context('HeadObject', full));
-      }
-      return undefined;
-    }
-    const contentType = header(res.headers, 'content-type');
+    const Key = this.#full(key);
+    const out = await this.#call({
+      operation: 'HeadObject',
+      key: Key,
+      idempotent: true,
+      run: async (abortSignal) => {
+        try {
+          return await this.#s.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }), {
+            abortSignal,
+          });
+        } catch (error) {
+          // a missing bucket must not read as a missing object
+          const failure = sdkFailure(error);
+          if (failure?.kind === 'http' && failure.status === 404 && failure.code !== 'NoSuchBucket') {
+            return undefined;
+          }
+          throw error;
+        }
+      },
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
+    });
+    if (!out) return undefined;
     return {
-      size: Number(header(res.headers, 'content-length') || '0'),
-      etag: unquoteEtag(header(res.headers, 'etag')),
-      lastModified: new Date(header(res.headers, 'last-modified')),
-      ...(contentType ? { contentType } : {}),
-      metadata: metadataFromHeaders(res.headers),
+      size: out.ContentLength ?? 0,
+      etag: unquoteEtag(out.ETag),
+      lastModified: out.LastModified ?? new Date(0),
+      ...(out.ContentType ? { contentType: out.ContentType } : {}),
+      metadata: out.Metadata ?? {},
     };
   }
 
@@ -557,26 +655,31 @@ class S3ObjectStore implements ObjectStore {
     const fullPrefix = this.prefix + prefix;
     let token: string | undefined;
     do {
-      const query: Array<[string, string]> = [
-        ['list-type', '2'],
-        ['encoding-type', 'url'],
-        ['max-keys', String(maxKeys)],
-      ];
-      if (fullPrefix) query.push(['prefix', fullPrefix]);
-      if (token) query.push(['continuation-token', token]);
-      const res = await this.#call({
+      const input = {
+        Bucket: this.bucket,
+        // keys come back url-encoded: XML 1.0 cannot carry every character a key may hold
+        EncodingType: 'url' as const,
+        MaxKeys: maxKeys,
+        ...(fullPrefix ? { Prefix: fullPrefix } : {}),
+        ...(token ? { ContinuationToken: token } : {}),
+      };
+      const page = await this.#call({
         operation: 'ListObjectsV2',
-        method: 'GET',
-        query,
         idempotent: true,
-        ...call,
+        run: (abortSignal) => this.#s.client.send(new ListObjectsV2Command(input), { abortSignal }),
+        signal: call.signal,
+        timeoutMs: call.timeoutMs,
       });
-      const page = parseListObjectsV2(res.body.toString('utf8'));
-      for (const o of page.objects) {
-        const key = decodeListedKey(o.key);
-        yield { ...o, key: key.startsWith(this.prefix) ? key.slice(this.prefix.length) : key };
+      for (const o of page.Contents ?? []) {
+        const key = decodeListedKey(o.Key ?? '');
+        yield {
+          key: key.startsWith(this.prefix) ? key.slice(this.prefix.length) : key,
+          size: o.Size ?? 0,
+          etag: unquoteEtag(o.ETag),
+          lastModified: o.LastModified ?? new Date(0),
+        };
       }
-      token = page.isTruncated ? page.nextContinuationToken : undefined;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
   }
 
@@ -587,47 +690,57 @@ class S3ObjectStore implements ObjectStore {
   }
 
   async delete(key: string, options: CallOptions = {}): Promise<void> {
-    const full = this.#full(key);
-    // S3 answers 204 for a missing key too; some stores answer 404.
-    const spec = { operation: 'DeleteObject', method: 'DELETE', key: full, idempotent: true, accept: [404] };
-    const res = await this.#call({ ...spec, ...options });
-    const failure = res.status === 404 ? httpFailure(404, res.headers, res.body) : undefined;
-    if (failure?.kind === 'http' && failure.code === 'NoSuchBucket') {
-      throw toObjectStoreError(failure, this.#context('DeleteObject', full));
-    }
+    const Key = this.#full(key);
+    await this.#call({
+      operation: 'DeleteObject',
+      key: Key,
+      idempotent: true,
+      run: async (abortSignal) => {
+        try {
+          await this.#s.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
+        } catch (error) {
+          // S3 answers 204 for a missing key too; some stores answer 404
+          const failure = sdkFailure(error);
+          if (failure?.kind === 'http' && failure.status === 404 && failure.code !== 'NoSuchBucket') return;
+          throw error;
+        }
+      },
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
+    });
   }
 
   async deletePrefix(prefix: string, options: ListOptions = {}): Promise<number> {
     if (this.prefix + prefix === '') {
       throw new TypeError('deletePrefix needs a non-empty prefix (it would empty the bucket)');
     }
-    const { maxKeys: _maxKeys, ...call } = options;
     // Collect first: deleting while paging would shift the continuation.
     const keys: string[] = [];
     for await (const o of this.list(prefix, options)) keys.push(this.prefix + o.key);
     for (let i = 0; i < keys.length; i += 1000) {
-      const batch = keys.slice(i, i + 1000);
-      const body = Buffer.from(deleteObjectsBody(batch), 'utf8');
-      const res = await this.#call({
+      const Objects = keys.slice(i, i + 1000).map((Key) => ({ Key }));
+      const out = await this.#call({
         operation: 'DeleteObjects',
-        method: 'POST',
-        query: [['delete', '']],
-        headers: {
-          'content-type': 'application/xml',
-          'content-md5': createHash('md5').update(body).digest('base64'),
-        },
-        body,
         idempotent: true,
-        ...call,
+        run: (abortSignal) =>
+          this.#s.client.send(
+            new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects, Quiet: true } }),
+            { abortSignal },
+          ),
+        signal: options.signal,
+        timeoutMs: options.timeoutMs,
       });
-      const failed = parseDeleteResult(res.body.toString('utf8')).errors.filter(
-        (e) => e.code !== 'NoSuchKey',
-      );
+      const failed = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
       const f = failed[0];
       if (f) {
         const more = failed.length > 1 ? ` (and ${failed.length - 1} more keys)` : '';
-        const failure: Failure = { kind: 'http', status: 200, code: f.code, message: f.message + more };
-        throw toObjectStoreError(failure, this.#context('DeleteObjects', f.key));
+        const failure: Failure = {
+          kind: 'http',
+          status: 200,
+          code: f.Code ?? 'InternalError',
+          message: (f.Message ?? '') + more,
+        };
+        throw toObjectStoreError(failure, this.#context('DeleteObjects', f.Key));
       }
     }
     return keys.length;
@@ -635,16 +748,18 @@ class S3ObjectStore implements ObjectStore {
 
   async ensureBucket(options: CallOptions = {}): Promise<boolean> {
     const region = this.#s.region;
-    // us-east-1 is the default location and must not be named.
-    const body =
-      region === 'us-east-1'
-        ? Buffer.alloc(0)
-        : Buffer.from(
-            '<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
-              `<LocationConstraint>${escapeXml(region)}</LocationConstraint></CreateBucketConfiguration>`,
-          );
+    const input = {
+      Bucket: this.bucket,
+      // us-east-1 is the default location and must not be named
+      ...(region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: region } }),
+    } as ConstructorParameters<typeof CreateBucketCommand>[0];
     try {
-      await this.#call({ operation: 'CreateBucket', method: 'PUT', body, idempotent: true, ...options });
+      await this.#call({
+        operation: 'CreateBucket',
+        idempotent: true,
+        run: (abortSignal) => this.#s.client.send(new CreateBucketCommand(input), { abortSignal }),
+        ...options,
+      });
       return true;
     } catch (error) {
       if (error instanceof ObjectStoreError && error.code === 'BucketAlreadyOwnedByYou') return false;
@@ -653,9 +768,18 @@ class S3ObjectStore implements ObjectStore {
   }
 
   async checkBucket(options: CallOptions = {}): Promise<void> {
-    const spec = { operation: 'HeadBucket', method: 'HEAD', idempotent: true, accept: [404] };
-    const res = await this.#call({ ...spec, ...options });
-    if (res.status === 404) {
+    try {
+      await this.#call({
+        operation: 'HeadBucket',
+        idempotent: true,
+        run: (abortSignal) =>
+          this.#s.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }),
+        ...options,
+      });
+    } catch (error) {
+      if (!(error instanceof ObjectStoreError) || error.statusCode !== 404 || error.code === 'NoSuchBucket') {
+        throw error;
+      }
       const failure: Failure = {
         kind: 'http',
         status: 404,
@@ -666,7 +790,7 @@ class S3ObjectStore implements ObjectStore {
     }
   }
 
-  // --- transport ------------------------------------------------------------------------
+  // --- calls ----------------------------------------------------------------------------
 
   #context(operation: string, key: string | undefined, tries?: { attempts: number; elapsedMs: number }) {
     return {
@@ -674,13 +798,13 @@ class S3ObjectStore implements ObjectStore {
       bucket: this.bucket,
       key,
       endpoint: this.#s.label,
-      accessKeyId: this.#s.credentials.accessKeyId,
+      accessKeyId: this.#s.accessKeyId() || '(not resolved)',
       timeoutMs: this.#s.timeoutMs,
       ...tries,
     };
   }
 
-  async #call(spec: CallSpec): Promise<Exchange> {
+  async #call<T>(spec: CallSpec<T>): Promise<T> {
     // an IP literal never goes through the lookup: judge it here, before any request
     const refused = refusedHost(this.#s.endpoint.hostname, this.#s.refusedCidrs);
     if (refused) throw this.#refused(spec, refused);
@@ -698,30 +822,30 @@ class S3ObjectStore implements ObjectStore {
     }
   }
 
-  #refused(spec: CallSpec, reason: string): ObjectStoreError {
+  #refused(spec: { operation: string; key?: string | undefined }, reason: string): ObjectStoreError {
     return new ObjectStoreError(
       `${spec.operation} ${formatS3Uri(this.bucket, spec.key)}: refusing to connect to ${this.#s.label}: ${reason}`,
       { code: ENDPOINT_REFUSED, operation: spec.operation, bucket: this.bucket, key: spec.key },
     );
   }
 
-  #tooLarge(spec: CallSpec, cap: number): ObjectStoreError {
-    const what = spec.operation === 'GetObject' ? 'the object' : 'the response';
+  #tooLarge(operation: string, key: string | undefined, cap: number): ObjectStoreError {
+    const what = operation === 'GetObject' ? 'the object' : 'the response';
     return new ObjectStoreError(
-      `${spec.operation} ${formatS3Uri(this.bucket, spec.key)}: ${what} is larger than the cap of ` +
+      `${operation} ${formatS3Uri(this.bucket, key)}: ${what} is larger than the cap of ` +
         `${cap} bytes; the transfer was aborted`,
-      { code: OBJECT_TOO_LARGE, operation: spec.operation, bucket: this.bucket, key: spec.key },
+      { code: OBJECT_TOO_LARGE, operation, bucket: this.bucket, key },
     );
   }
 
-  async #callWithRetries(spec: CallSpec): Promise<Exchange> {
+  async #callWithRetries<T>(spec: CallSpec<T>): Promise<T> {
     const started = Date.now();
     const timeoutMs = spec.timeoutMs ?? this.#s.timeoutMs;
     const deadline = started + timeoutMs;
     for (let attempts = 1; ; attempts++) {
       spec.signal?.throwIfAborted();
       const outcome = await this.#attempt(spec, deadline);
-      if (!('kind' in outcome)) return outcome;
+      if ('value' in outcome) return outcome.value;
       const delay = nextRetryDelay({
         failure: outcome,
         idempotent: spec.idempotent,
@@ -745,184 +869,118 @@ class S3ObjectStore implements ObjectStore {
     }
   }
 
-  /** One signed request: the Exchange when it is an answer we accept, else the Failure. */
-  #attempt(spec: CallSpec, deadline: number): Promise<Exchange | Failure> {
-    const s = this.#s;
-    const target = requestTarget(s.endpoint, this.bucket, s.addressing, spec.key ?? '');
-    const date = s.now();
-    const payloadHash = spec.body ? sha256Hex(spec.body) : EMPTY_SHA256;
-    const headers: Record<string, string> = {
-      host: target.host,
-      ...spec.headers,
-      ...signingHeaders(date, payloadHash, s.credentials),
-    };
-    const { authorization } = signRequest(
-      { method: spec.method, path: target.path, query: spec.query ?? [], headers, payloadHash },
-      s.credentials,
-      { region: s.region, service: 's3', date },
-    );
-    const sendHeaders: Record<string, string | number> = { ...headers, authorization };
-    if (spec.body) sendHeaders['content-length'] = spec.body.length;
-
+  /** One attempt: its value, or the Failure to retry or report; permanent problems are thrown. */
+  async #attempt<T>(spec: CallSpec<T>, deadline: number): Promise<{ value: T } | Failure> {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), Math.max(1, deadline - Date.now()));
     const signal = spec.signal ? AbortSignal.any([spec.signal, timeout.signal]) : timeout.signal;
-    const transport = s.endpoint.protocol === 'https:' ? https : http;
-
-    return new Promise<Exchange | Failure>((resolve, reject) => {
-      let settled = false;
-      const settle = (value: Exchange | Failure) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve(value);
-      };
-      const fail = (error: unknown) => {
-        if (settled) return;
-        // permanent: no retry, and no ObjectStoreUnavailableError for the breaker to count
-        const final =
-          error instanceof EndpointRefusedError
-            ? this.#refused(spec, error.message)
-            : error instanceof ObjectStoreError
-              ? error
-              : undefined;
-        if (final) {
-          settled = true;
-          clearTimeout(timer);
-          reject(final);
-        } else if (spec.signal?.aborted) {
-          settled = true;
-          clearTimeout(timer);
-          reject(spec.signal.reason);
-        } else {
-          settle(timeout.signal.aborted ? { kind: 'timeout' } : networkFailure(error));
-        }
-      };
-      const req = transport.request(
-        {
-          protocol: s.endpoint.protocol,
-          hostname: s.endpoint.hostname,
-          port: s.endpoint.port || undefined,
-          method: spec.method,
-          path: target.path + queryString(spec.query ?? []),
-          headers: sendHeaders,
-          agent: s.agent,
-          signal,
-        },
-        (res) => {
-          const status = res.statusCode ?? 0;
-          const ok = (status >= 200 && status < 300) || (spec.accept ?? []).includes(status);
-          if (ok && spec.stream) {
-            settle({
-              status,
-              headers: res.headers,
-              body: Buffer.alloc(0),
-              stream: this.#idleGuard(res, spec),
-            });
-            return;
-          }
-          if (ok) {
-            const cap = spec.maxBytes ?? s.maxGetBytes;
-            readCapped(res, cap, () => {
-              fail(this.#tooLarge(spec, cap));
-              // without an error: a socket the agent already took back has no 'error' listener
-              req.destroy();
-            }).then((body) => settle({ status, headers: res.headers, body }), fail);
-            return;
-          }
-          readBody(res, MAX_ERROR_BODY).then((body) => settle(httpFailure(status, res.headers, body)), fail);
-        },
-      );
-      req.on('error', fail);
-      req.end(spec.body);
-    });
+    try {
+      return { value: await spec.run(signal) };
+    } catch (error) {
+      if (spec.signal?.aborted) throw spec.signal.reason;
+      return this.#failure(error, spec, timeout.signal.aborted);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
-  /** Passes the body through; fails it with ObjectStoreUnavailableError after timeoutMs without data. */
-  #idleGuard(res: IncomingMessage, spec: CallSpec): Readable {
-    const ms = spec.timeoutMs ?? this.#s.timeoutMs;
-    const cap = spec.maxBytes ?? this.#s.maxGetBytes;
-    const tooLarge = () => this.#tooLarge(spec, cap);
+  /** The SDK's (or the socket's) error as a Failure, or thrown as ObjectStoreError when no retry can help. */
+  #failure(
+    error: unknown,
+    spec: { operation: string; key?: string | undefined },
+    timedOut: boolean,
+  ): Failure {
+    // permanent, and no ObjectStoreUnavailableError for the breaker to count
+    if (error instanceof ObjectStoreError) throw error;
+    if (error instanceof BodyTooLargeError) throw this.#tooLarge(spec.operation, spec.key, error.cap);
+    const refused = error instanceof EndpointRefusedError ? error : (error as { cause?: unknown })?.cause;
+    if (refused instanceof EndpointRefusedError) throw this.#refused(spec, refused.message);
+    if ((error as { name?: unknown })?.name === 'CredentialsProviderError') {
+      throw new ObjectStoreAccessDeniedError(
+        `${spec.operation} ${formatS3Uri(this.bucket, spec.key)}: no credentials for ${this.#s.label}: ` +
+          (error as Error).message.split('\n')[0],
+        { code: NO_CREDENTIALS, operation: spec.operation, bucket: this.bucket, key: spec.key, cause: error },
+      );
+    }
+    if (timedOut) return { kind: 'timeout' };
+    const answered = sdkFailure(error);
+    if (answered) return answered;
+    // socket errors carry a code (ECONNREFUSED, ECONNRESET, …); anything else is the client's own
+    // complaint (configuration, input) that no retry can help
+    const e = error as { code?: unknown; name?: unknown; message?: unknown } | undefined;
+    if (typeof e?.code !== 'string' && e?.name !== 'TimeoutError' && e?.name !== 'AbortError') {
+      const text = typeof e?.message === 'string' ? e.message.split('\n')[0] : String(error);
+      throw new ObjectStoreError(`${spec.operation} ${formatS3Uri(this.bucket, spec.key)}: ${text}`, {
+        code: 'ClientError',
+        operation: spec.operation,
+        bucket: this.bucket,
+        key: spec.key,
+        cause: error,
+      });
+    }
+    return networkFailure(error);
+  }
+
+  /**
+   * The body of a GetObject, passed through as the consumer reads it: fails
+   * with ObjectStoreUnavailableError after timeoutMs without data, with
+   * ObjectTooLarge past the cap, with the signal's reason when it aborts;
+   * failing destroys the response, which aborts the transfer.
+   */
+  #guardStream(body: Readable, key: string, options: GetOptions): Readable {
+    const ms = options.timeoutMs ?? this.#s.timeoutMs;
+    const cap = options.maxBytes ?? this.#s.maxGetBytes;
+    const tooLarge = () => this.#tooLarge('GetObject', key, cap);
     let received = 0;
     const guard = new Transform({
       transform(chunk: Buffer, _encoding, done) {
         timer.refresh();
         received += chunk.length;
-        // failing the pipeline destroys the response, which aborts the transfer
         done(received > cap ? tooLarge() : null, chunk);
       },
     });
-    const timer = setTimeout(() => {
-      const where = `${spec.operation} ${formatS3Uri(this.bucket, spec.key)}`;
+    const idle = () =>
       guard.destroy(
-        new ObjectStoreUnavailableError(`${where}: no data from ${this.#s.label} for ${ms}ms`, {
-          code: 'Timeout',
-          operation: spec.operation,
-          bucket: this.bucket,
-          key: spec.key,
-        }),
+        new ObjectStoreUnavailableError(
+          `GetObject ${formatS3Uri(this.bucket, key)}: no data from ${this.#s.label} for ${ms}ms`,
+          { code: 'Timeout', operation: 'GetObject', bucket: this.bucket, key },
+        ),
       );
-    }, ms);
-    pipeline(res, guard, () => clearTimeout(timer));
+    const timer = setTimeout(idle, ms);
+    const signal = options.signal;
+    const onAbort = () =>
+      guard.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    pipeline(body, guard, () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    });
     return guard;
   }
 }
 
-function header(headers: IncomingHttpHeaders, name: string): string {
-  const v = headers[name];
-  return Array.isArray(v) ? v.join(',') : (v ?? '');
-}
-
-/**
- * The body, or `tooLarge()` called (and the promise left pending for the
- * caller to settle) as soon as more than `cap` bytes arrived.
- */
-function readCapped(res: IncomingMessage, cap: number, tooLarge: () => void): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    res.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
+/** A whole body, at most `cap` bytes: past it `tooLarge()` is thrown and the transfer aborted. */
+async function readAll(
+  body: Readable,
+  cap: number,
+  tooLarge: () => Error,
+  signal: AbortSignal,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const onAbort = () => body.destroy(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const chunk of body) {
+      size += (chunk as Buffer).length;
       if (size > cap) {
-        over = true;
-        tooLarge();
-        return;
+        body.destroy();
+        throw tooLarge();
       }
-      chunks.push(chunk);
-    });
-    res.on('end', () => {
-      if (!over) resolve(Buffer.concat(chunks));
-    });
-    res.on('error', (e) => {
-      if (!over) reject(e);
-    });
-    res.on('close', () => {
-      if (!over && !res.complete)
-        reject(Object.assign(new Error('connection closed mid-response'), { code: 'ECONNRESET' }));
-    });
-  });
-}
-
-/** The first `limit` bytes of an error body; a longer one is cut off and its transfer aborted. */
-function readBody(res: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size >= limit) {
-        resolve(Buffer.concat(chunks).subarray(0, limit));
-        res.destroy();
-      }
-    });
-    res.on('end', () => resolve(Buffer.concat(chunks)));
-    res.on('error', reject);
-    res.on('close', () => {
-      if (!res.complete)
-        reject(Object.assign(new Error('connection closed mid-response'), { code: 'ECONNRESET' }));
-    });
-  });
+      chunks.push(chunk as Buffer);
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  return Buffer.concat(chunks, size);
 }

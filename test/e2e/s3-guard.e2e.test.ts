@@ -117,7 +117,7 @@ describe('object store client: body cap and connection guard', () => {
     expect((await s.get('cap/small.json')).length).toBe(2012);
   });
 
-  it('caps a body sent without Content-Length, and aborts the transfer', async () => {
+  it('caps a body sent without Content-Length (an object, a listing), and aborts the transfer', async () => {
     // a server that streams chunked data forever: only counting the bytes can stop it
     let closed = false;
     let sent = 0;
@@ -142,6 +142,15 @@ describe('object store client: body cap and connection guard', () => {
       });
       await eventually('the server to see the connection closed', async () => closed || undefined, 10_000);
       expect(sent).toBeLessThan(10 * 1024 * 1024);
+
+      // a listing (parsed by the SDK, not read by us) is capped the same way, before the parser sees it
+      closed = false;
+      const lister = store({ endpoint: `http://127.0.0.1:${port}`, prefix: '', maxGetBytes: 100_000 });
+      expect(await rejection(lister.listAll())).toMatchObject({
+        code: 'ObjectTooLarge',
+        message: `ListObjectsV2 s3://${bucket}/: the response is larger than the cap of 100000 bytes; the transfer was aborted`,
+      });
+      await eventually('the server to see the listing closed', async () => closed || undefined, 10_000);
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
