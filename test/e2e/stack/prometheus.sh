@@ -7,12 +7,25 @@
 #                          and wait for /-/ready; idempotent, fast when it is up
 #   prometheus.sh down     stop it; idempotent (keeps config, rules and targets)
 #   prometheus.sh status   print whether it is up; exit 0 if up, 1 otherwise
-#   prometheus.sh env      print `export YMERA_PROMETHEUS_URL=...` and the rules and
-#                          targets directories (eval it)
+#   prometheus.sh config   print the configuration `up` would write
+#   prometheus.sh env      print `export YMERA_PROMETHEUS_URL=...`, the pods' URL
+#                          (YMERA_POD_PROMETHEUS_URL) and the rules and targets
+#                          directories (eval it)
 #
-# Our Prometheus listens on 127.0.0.1 only, with --web.enable-lifecycle so that
-# tests can POST /-/reload. Everything lives under $STATE_DIR/prometheus:
-#   prometheus.yml   generated on every `up` (1s scrape and evaluation interval)
+# Our Prometheus listens on 127.0.0.1, with --web.enable-lifecycle so that
+# tests can POST /-/reload. Prometheus 2.42 takes a single listen address, so
+# pods of the real node reach it through a forwarder on the pod bridge's
+# address (bridge.sh, 10.250.0.1) at the same port: Debian's socat, started,
+# checked and stopped with Prometheus (forwarder.pid, forwarder.log).
+# Everything lives under $STATE_DIR/prometheus:
+#   prometheus.yml   generated on every `up` (1s scrape and evaluation interval):
+#                    job ymera scrapes the file_sd targets below; job
+#                    kubernetes-pods discovers the cluster's pods (through the
+#                    cluster's in-host kubeconfig, skipped while there is none)
+#                    and scrapes those on nodes labelled ymera.io/node-pool=real
+#                    that are annotated prometheus.io/scrape: "true", at
+#                    prometheus.io/port and prometheus.io/path, labelled with
+#                    namespace, pod, node, inferenceservice and revision
 #   rules/*.yml      rule files: a test writes one, then POSTs /-/reload
 #   targets/*.json   file_sd target groups: a test adds a scrape target by
 #                    writing a file (picked up without a reload)
@@ -25,6 +38,9 @@
 # Environment:
 #   YMERA_STATE_DIR         state root (default ~/.cache/ymera/stack)
 #   YMERA_PROMETHEUS_PORT   port (default 9090)
+#   KWOK_WORKDIR            where cluster.sh keeps the cluster (default ~/.kwok);
+#                           with YMERA_USE_EXISTING_CLUSTER=1, $KUBECONFIG is
+#                           the one pods are discovered through
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -42,6 +58,15 @@ LOG_FILE="$PROM_DIR/prometheus.log"
 PORT="${YMERA_PROMETHEUS_PORT:-9090}"
 ADDRESS="127.0.0.1:$PORT"
 URL="http://$ADDRESS"
+FORWARDER_PID_FILE="$PROM_DIR/forwarder.pid"
+FORWARDER_LOG_FILE="$PROM_DIR/forwarder.log"
+# the cluster's in-host kubeconfig (cluster.sh: $KWOK_WORKDIR/clusters/ymera),
+# the same for every checkout, like the stack
+if [[ "${YMERA_USE_EXISTING_CLUSTER:-}" == 1 && -n "${KUBECONFIG:-}" ]]; then
+  CLUSTER_KUBECONFIG="$KUBECONFIG"
+else
+  CLUSTER_KUBECONFIG="${KWOK_WORKDIR:-$HOME/.kwok}/clusters/ymera/kubeconfig.yaml"
+fi
 
 
 # wait_for <seconds> <description> <command...>
@@ -127,6 +152,8 @@ ready() { [[ "$(curl -fsS --max-time 2 "$URL/-/ready" 2>/dev/null)" == *Ready* ]
 
 healthy() { running_pid >/dev/null && ready; }
 
+forwarder_healthy() { forwarder_running "$FORWARDER_PID_FILE" "$BRIDGE_ADDRESS" "$PORT"; }
+
 port_free() { ! port_open 127.0.0.1 "$PORT"; }
 
 
@@ -152,6 +179,71 @@ scrape_configs:
     file_sd_configs:
       - files: ['$TARGETS_DIR/*.json']
         refresh_interval: 2s
+EOF
+  if pods_job_possible; then render_pods_job; fi
+}
+
+# has_kubernetes_sd: this prometheus has Kubernetes service discovery (Debian
+# builds its package without it)
+has_kubernetes_sd() {
+  local probe="$PROM_DIR/kubernetes-sd-probe.yml" ok=1
+  mkdir -p "$PROM_DIR"
+  printf 'scrape_configs:\n  - job_name: probe\n    kubernetes_sd_configs:\n      - role: pod\n' >"$probe"
+  promtool check config "$probe" >/dev/null 2>&1 || ok=0
+  rm -f "$probe"
+  ((ok))
+}
+
+# pods_job_possible: the cluster's kubeconfig exists and prometheus can discover pods
+pods_job_possible() { [[ -f "$CLUSTER_KUBECONFIG" ]] && has_kubernetes_sd; }
+
+# The pods of real nodes (kwok's fake pods answer nothing). The labels are the
+# ones the operator's queries select on (controllers/inferenceservice/analysis.ts,
+# the SLO rules: namespace, inferenceservice, revision) and those a metrics
+# adapter maps per-pod metrics to objects with (namespace, pod). The runtime
+# exports namespace/inferenceservice/revision itself (honor_labels keeps them,
+# as in job ymera); its other series (process, model load) get them from the
+# pod's metadata and the operator's pod labels.
+render_pods_job() {
+  cat <<EOF
+  - job_name: kubernetes-pods
+    honor_labels: true
+    kubernetes_sd_configs:
+      - role: pod
+        kubeconfig_file: $CLUSTER_KUBECONFIG
+        attach_metadata:
+          node: true
+    relabel_configs:
+      - source_labels: [__meta_kubernetes_node_label_ymera_io_node_pool]
+        regex: real
+        action: keep
+      - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]
+        regex: 'true'
+        action: keep
+      - source_labels: [__meta_kubernetes_pod_phase]
+        regex: Running
+        action: keep
+      # one target per pod, at the annotated port (a pod has one target per
+      # declared container port; they all become the same one)
+      - source_labels: [__meta_kubernetes_pod_ip, __meta_kubernetes_pod_annotation_prometheus_io_port]
+        regex: '(.+);([0-9]+)'
+        replacement: '\$1:\$2'
+        target_label: __address__
+      - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_path]
+        regex: '(.+)'
+        target_label: __metrics_path__
+      - source_labels: [__meta_kubernetes_namespace]
+        target_label: namespace
+      - source_labels: [__meta_kubernetes_pod_name]
+        target_label: pod
+      - source_labels: [__meta_kubernetes_pod_node_name]
+        target_label: node
+      - source_labels: [__meta_kubernetes_pod_label_ymera_io_inferenceservice]
+        regex: '(.+)'
+        target_label: inferenceservice
+      - source_labels: [__meta_kubernetes_pod_label_ymera_io_revision]
+        regex: '(.+)'
+        target_label: revision
 EOF
 }
 
@@ -198,13 +290,14 @@ start() {
   fi
   log "starting prometheus on $ADDRESS (state in $PROM_DIR)"
   : >"$LOG_FILE"
-  setsid nohup prometheus \
+  # close_fds: it must not hold a lock of whoever ran `up` (e.g. the e2e lock)
+  (close_fds; exec setsid nohup prometheus \
     --config.file="$CONFIG" \
     --storage.tsdb.path="$DATA_DIR" \
     --storage.tsdb.retention.time=2h \
     --web.listen-address="$ADDRESS" \
     --web.enable-lifecycle \
-    --log.level=warn \
+    --log.level=warn) \
     </dev/null >>"$LOG_FILE" 2>&1 &
   echo $! >"$PID_FILE"
   if ! wait_for 60 "prometheus /-/ready" healthy; then
@@ -216,24 +309,31 @@ start() {
 cmd_up() {
   mkdir -p "$PROM_DIR"
   cmd_install
+  ensure_bridge
   local changed=0
   mkdir -p "$RULES_DIR"
   set_aside_invalid_rules
+  if [[ ! -f "$CLUSTER_KUBECONFIG" ]]; then
+    log "no cluster kubeconfig at $CLUSTER_KUBECONFIG: not discovering pods (job kubernetes-pods) until the next up"
+  elif ! has_kubernetes_sd; then
+    log "$(command -v prometheus) has no Kubernetes service discovery: not discovering pods (job kubernetes-pods)"
+  fi
   write_config && changed=1
   if healthy; then
     if ((changed)); then
       log "config changed: reloading"
       curl -fsS --max-time 10 -X POST "$URL/-/reload" >/dev/null || die "reload failed (see $LOG_FILE)"
     fi
-    log "up at $URL"
-    return 0
+  else
+    start
   fi
-  start
-  log "up at $URL"
+  forwarder_up "$FORWARDER_PID_FILE" "$FORWARDER_LOG_FILE" "$BRIDGE_ADDRESS" "$PORT" 127.0.0.1 "$PORT"
+  log "up at $URL and http://$BRIDGE_ADDRESS:$PORT"
 }
 
 cmd_down() {
   local pids
+  forwarder_down "$FORWARDER_PID_FILE" "$(bridge_address)" "$PORT"
   pids="$(our_pids)"
   if [[ -n "$pids" ]]; then
     log "stopping prometheus (${pids//$'\n'/ })"
@@ -243,9 +343,14 @@ cmd_down() {
 }
 
 cmd_status() {
-  if healthy; then
-    echo "prometheus: up at $URL (pid $(running_pid))"
+  BRIDGE_ADDRESS="$(bridge_address)"
+  if healthy && forwarder_healthy; then
+    echo "prometheus: up at $URL (pid $(running_pid)) and http://$BRIDGE_ADDRESS:$PORT (forwarder pid $(cat "$FORWARDER_PID_FILE"))"
     return 0
+  fi
+  if healthy; then
+    echo "prometheus: up at $URL but not at http://$BRIDGE_ADDRESS:$PORT (forwarder down; run: $here/prometheus.sh up)"
+    return 1
   fi
   echo "prometheus: down"
   return 1
@@ -253,6 +358,7 @@ cmd_status() {
 
 cmd_env() {
   echo "export YMERA_PROMETHEUS_URL=$URL"
+  echo "export YMERA_POD_PROMETHEUS_URL=http://$(bridge_address):$PORT"
   echo "export YMERA_PROMETHEUS_RULES_DIR=$RULES_DIR"
   echo "export YMERA_PROMETHEUS_TARGETS_DIR=$TARGETS_DIR"
 }
@@ -263,8 +369,9 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
+  config) render_config ;;
   *)
-    echo "usage: $0 install|up|down|status|env" >&2
+    echo "usage: $0 install|up|down|status|env|config" >&2
     exit 2
     ;;
 esac
