@@ -7,10 +7,11 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Admin } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { readTopic } from '../../operator/kafka/platformatic.ts';
 import { createObjectStore, objectStoreConfigFromEnv } from '../../operator/storage/s3.ts';
 import type { PodNetns } from './pod-netns.ts';
@@ -181,15 +182,32 @@ describe('Prometheus on the bridge address', () => {
     expect(ready.stdout).toContain('Ready');
   });
 
-  it('the generated configuration passes promtool, and the running Prometheus loaded it', async () => {
+  it('the generated configuration passes promtool, discovers pods, and the running Prometheus loaded it', async () => {
     const config = stack('prometheus.sh', 'config');
     const file = path.join(tmpdir(), `ymera-e2e-prometheus-${run}.yml`);
     writeFileSync(file, config);
-    const check = execFileSync('promtool', ['check', 'config', file], { encoding: 'utf8' });
+    // the stack's own promtool (build-prometheus.sh), the one `up` checks with
+    const bin = stack('prometheus.sh', 'install').trim();
+    const check = execFileSync(path.join(bin, 'promtool'), ['check', 'config', file], { encoding: 'utf8' });
     expect(check).toContain('SUCCESS');
-    expect(config).toContain('job_name: ymera');
+    const jobs = (parse(config) as { scrape_configs: { job_name: string }[] }).scrape_configs;
+    expect(jobs.map((j) => j.job_name)).toEqual(['prometheus', 'ymera', 'kubernetes-pods']);
+    expect(jobs[2]).toMatchObject({
+      kubernetes_sd_configs: [
+        {
+          role: 'pod',
+          kubeconfig_file: path.join(
+            process.env.KWOK_WORKDIR ?? path.join(homedir(), '.kwok'),
+            'clusters/ymera/kubeconfig.yaml',
+          ),
+          attach_metadata: { node: true },
+        },
+      ],
+    });
     const loaded = await fetch(`${exported(promEnv, 'YMERA_PROMETHEUS_URL')}/api/v1/status/config`);
     const yaml = ((await loaded.json()) as { data: { yaml: string } }).data.yaml;
-    expect(yaml).toContain('job_name: ymera');
+    expect(
+      (parse(yaml) as { scrape_configs: { job_name: string }[] }).scrape_configs.map((j) => j.job_name),
+    ).toEqual(['prometheus', 'ymera', 'kubernetes-pods']);
   });
 });

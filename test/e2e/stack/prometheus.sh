@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Local Prometheus for the ymera e2e tests and the demo.
 #
-#   prometheus.sh install  make sure prometheus and promtool are on PATH (Debian's
-#                          package; apt-get needs root); starts nothing
+#   prometheus.sh install  build prometheus and promtool once (build-prometheus.sh:
+#                          2.42.0 from its Go module, with Kubernetes discovery,
+#                          which Debian's package lacks); starts nothing
 #   prometheus.sh up       install if needed, then start (or repair) our Prometheus
 #                          and wait for /-/ready; idempotent, fast when it is up
 #   prometheus.sh down     stop it; idempotent (keeps config, rules and targets)
@@ -32,8 +33,8 @@
 #   data/            the TSDB (2h retention)
 #   prometheus.pid, prometheus.log
 #
-# The Debian package also ships a system service on 0.0.0.0:9090; the install
-# keeps it from starting (policy-rc.d) and `up` stops it if it runs anyway.
+# Debian's prometheus package, if installed, ships a system service on
+# 0.0.0.0:9090; `up` stops and disables it.
 #
 # Environment:
 #   YMERA_STATE_DIR         state root (default ~/.cache/ymera/stack)
@@ -81,8 +82,6 @@ wait_for() {
 
 # --- install -----------------------------------------------------------------
 
-have_binaries() { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; }
-
 # The Debian service listens on every interface: never leave it running.
 stop_debian_service() {
   if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
@@ -100,34 +99,17 @@ stop_debian_service() {
   fi
 }
 
+# Prometheus and promtool 2.42.0 built from Prometheus's Go module
+# (build-prometheus.sh: Debian's package lacks Kubernetes service discovery);
+# they come first on PATH for the rest of this script.
 cmd_install() {
-  if have_binaries; then stop_debian_service; return 0; fi
-  ((EUID == 0)) || die "prometheus/promtool are missing and installing Debian's prometheus package needs root"
-  command -v apt-get >/dev/null 2>&1 || die "prometheus/promtool are missing and there is no apt-get to install them"
-  # policy-rc.d exit 101 tells invoke-rc.d/deb-systemd-invoke not to start the
-  # package's service; only create (and later remove) one if none exists
-  local policy=/usr/sbin/policy-rc.d created=0
-  if [[ ! -e "$policy" ]]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod 0755 "$policy"
-    created=1
-  fi
-  log "installing Debian's prometheus package"
-  local ok=0
-  # --no-install-recommends: the recommended node exporter would be another service
-  for attempt in 1 2; do
-    if DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus \
-      >"$STATE_DIR/prometheus-install.log" 2>&1; then
-      ok=1
-      break
-    fi
-    # a stale or empty package list is the usual cause: refresh once
-    if [[ "$attempt" == 1 ]]; then apt-get update -q >>"$STATE_DIR/prometheus-install.log" 2>&1 || true; fi
-  done
-  ((created)) && rm -f "$policy"
-  ((ok)) || { tail -20 "$STATE_DIR/prometheus-install.log" >&2; die "apt-get install prometheus failed"; }
+  local dir
+  dir="$(bash "$here/build-prometheus.sh")" || die "could not build Prometheus (see above)"
+  [[ -x "$dir/prometheus" && -x "$dir/promtool" ]] ||
+    die "build-prometheus.sh did not produce prometheus and promtool in $dir"
+  PATH="$dir:$PATH"
+  # Debian's package, if installed, ships a service on every interface
   stop_debian_service
-  have_binaries || die "prometheus package installed but prometheus/promtool are not on PATH"
 }
 
 # --- process bookkeeping -----------------------------------------------------
@@ -183,19 +165,8 @@ EOF
   if pods_job_possible; then render_pods_job; fi
 }
 
-# has_kubernetes_sd: this prometheus has Kubernetes service discovery (Debian
-# builds its package without it)
-has_kubernetes_sd() {
-  local probe="$PROM_DIR/kubernetes-sd-probe.yml" ok=1
-  mkdir -p "$PROM_DIR"
-  printf 'scrape_configs:\n  - job_name: probe\n    kubernetes_sd_configs:\n      - role: pod\n' >"$probe"
-  promtool check config "$probe" >/dev/null 2>&1 || ok=0
-  rm -f "$probe"
-  ((ok))
-}
-
-# pods_job_possible: the cluster's kubeconfig exists and prometheus can discover pods
-pods_job_possible() { [[ -f "$CLUSTER_KUBECONFIG" ]] && has_kubernetes_sd; }
+# pods_job_possible: there is a cluster to discover pods in
+pods_job_possible() { [[ -f "$CLUSTER_KUBECONFIG" ]]; }
 
 # The pods of real nodes (kwok's fake pods answer nothing). The labels are the
 # ones the operator's queries select on (controllers/inferenceservice/analysis.ts,
@@ -313,13 +284,15 @@ cmd_up() {
   local changed=0
   mkdir -p "$RULES_DIR"
   set_aside_invalid_rules
-  if [[ ! -f "$CLUSTER_KUBECONFIG" ]]; then
+  pods_job_possible ||
     log "no cluster kubeconfig at $CLUSTER_KUBECONFIG: not discovering pods (job kubernetes-pods) until the next up"
-  elif ! has_kubernetes_sd; then
-    log "$(command -v prometheus) has no Kubernetes service discovery: not discovering pods (job kubernetes-pods)"
-  fi
   write_config && changed=1
-  if healthy; then
+  local pid
+  if pid="$(running_pid)" && [[ "$(readlink -f "/proc/$pid/exe")" != "$(readlink -f "$(command -v prometheus)")" ]]; then
+    # e.g. Debian's build, which cannot discover pods: same data, same version
+    log "the running prometheus (pid $pid, $(readlink -f "/proc/$pid/exe")) is another build; restarting it"
+    start
+  elif healthy; then
     if ((changed)); then
       log "config changed: reloading"
       curl -fsS --max-time 10 -X POST "$URL/-/reload" >/dev/null || die "reload failed (see $LOG_FILE)"
@@ -364,12 +337,12 @@ cmd_env() {
 }
 
 case "${1:-}" in
-  install) mkdir -p "$STATE_DIR"; cmd_install ;;
+  install) mkdir -p "$STATE_DIR"; cmd_install; echo "$(dirname "$(command -v prometheus)")" ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  config) render_config ;;
+  config) cmd_install >/dev/null; render_config ;;
   *)
     echo "usage: $0 install|up|down|status|env|config" >&2
     exit 2
