@@ -182,6 +182,21 @@ describe('Prometheus on the bridge address', () => {
     expect(ready.stdout).toContain('Ready');
   });
 
+  it('without a cluster kubeconfig the pods job is left out and the configuration still passes promtool', () => {
+    const config = execFileSync('bash', [path.join(repo, 'test/e2e/stack/prometheus.sh'), 'config'], {
+      encoding: 'utf8',
+      env: { ...process.env, KWOK_WORKDIR: path.join(tmpdir(), `ymera-e2e-no-cluster-${run}`) },
+    });
+    const jobs = (parse(config) as { scrape_configs: { job_name: string }[] }).scrape_configs;
+    expect(jobs.map((j) => j.job_name)).toEqual(['prometheus', 'ymera']);
+    const file = path.join(tmpdir(), `ymera-e2e-prometheus-no-cluster-${run}.yml`);
+    writeFileSync(file, config);
+    const bin = stack('prometheus.sh', 'install').trim();
+    expect(
+      execFileSync(path.join(bin, 'promtool'), ['check', 'config', file], { encoding: 'utf8' }),
+    ).toContain('SUCCESS');
+  });
+
   it('the generated configuration passes promtool, discovers pods, and the running Prometheus loaded it', async () => {
     const config = stack('prometheus.sh', 'config');
     const file = path.join(tmpdir(), `ymera-e2e-prometheus-${run}.yml`);
