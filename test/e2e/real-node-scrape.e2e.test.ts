@@ -20,7 +20,7 @@ import { PrometheusClient } from '../../operator/prometheus/client.ts';
 import { createMetrics } from '../../runtime/metrics.ts';
 import { eventually, freshNamespace, kubectl, kubectlOk, prometheusStack, repo } from './support.ts';
 
-const NODE = 'real-node-1';
+const NODE = process.env.YMERA_REAL_NODE ?? 'real-node-1';
 const busybox = process.env.YMERA_BUSYBOX_IMAGE ?? '';
 
 function nodeExists(): boolean {

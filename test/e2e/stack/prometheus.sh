@@ -173,8 +173,10 @@ pods_job_possible() { [[ -f "$CLUSTER_KUBECONFIG" ]]; }
 # the SLO rules: namespace, inferenceservice, revision) and those a metrics
 # adapter maps per-pod metrics to objects with (namespace, pod). The runtime
 # exports namespace/inferenceservice/revision itself (honor_labels keeps them,
-# as in job ymera); its other series (process, model load) get them from the
-# pod's metadata and the operator's pod labels.
+# as in job ymera); its other series (process metrics) get them from the
+# pod's metadata and the operator's pod labels. honor_labels trusts what a pod
+# exports (it could claim another namespace's labels): fine for this local
+# stack, whose pods are all the tests' own; not a production scrape config.
 render_pods_job() {
   cat <<EOF
   - job_name: kubernetes-pods
