@@ -176,7 +176,7 @@ forwarder_down() {
   rm -f "$1"
 }
 
-# install_socat: Debian's socat, the way prometheus.sh installs prometheus
+# install_socat: Debian's socat package (apt-get; needs root)
 install_socat() {
   ((EUID == 0)) || die "socat is missing and installing Debian's socat package needs root"
   command -v apt-get >/dev/null 2>&1 || die "socat is missing and there is no apt-get to install it"
