@@ -39,9 +39,12 @@ interface Run {
   output: string;
 }
 
+// the stack's promtool (prometheus.sh install prints the directory it is built into)
+let promtoolBin = 'promtool';
+
 function promtool(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile('promtool', args, { timeout: 120_000 }, (error, stdout, stderr) => {
+    execFile(promtoolBin, args, { timeout: 120_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, output: `${stdout}${stderr}` });
     });
@@ -142,9 +145,11 @@ function everyRuleFile(): { what: string; text: string; rules: number }[] {
 let dir: string;
 
 beforeAll(() => {
-  execFileSync('bash', [path.join(repo, 'test/e2e/stack/prometheus.sh'), 'install'], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const bin = execFileSync('bash', [path.join(repo, 'test/e2e/stack/prometheus.sh'), 'install'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+  promtoolBin = path.join(bin, 'promtool');
   dir = mkdtempSync(path.join(tmpdir(), 'ymera-promtool-'));
 });
 

@@ -8,8 +8,12 @@
 #   minio.sh env     print `export YMERA_S3_...` (eval it)
 #
 # One MinIO server built from its Go module by build-minio.sh (no download of
-# release binaries, no Docker), S3 API on 127.0.0.1:$YMERA_S3_PORT (9000); the
-# web console is disabled (MINIO_BROWSER=off; its address is pinned to
+# release binaries, no Docker), S3 API on 127.0.0.1:$YMERA_S3_PORT (9000) and on
+# the pod bridge's address (bridge.sh, 10.250.0.1) at the same port, for pods of
+# the real node. MinIO does that itself: given `--address 10.250.0.1:9000` it
+# listens there and on every loopback address (127.0.0.1, ::1), nothing else.
+# Pods sign requests for http://10.250.0.1:9000; SigV4 covers the Host header,
+# and MinIO checks it as received. The web console is disabled (MINIO_BROWSER=off; its address is pinned to
 # 127.0.0.1:$YMERA_S3_CONSOLE_PORT all the same). Buckets ymera-models,
 # ymera-artifacts and ymera-backups are created with the operator's own S3
 # client (minio-buckets.ts), so no `mc` is needed.
@@ -23,7 +27,7 @@
 # is stopped first, so two never share the drive.
 #
 # The credentials are fixed, local-only test credentials (the server listens on
-# 127.0.0.1 only); nothing else secret is printed.
+# loopback and the private bridge only); nothing else secret is printed.
 #
 # Environment: YMERA_S3_PORT, YMERA_S3_CONSOLE_PORT, YMERA_STATE_DIR, YMERA_CACHE.
 set -euo pipefail
@@ -64,7 +68,9 @@ ours() {
 }
 
 
-ready() { curl -fsS -o /dev/null --max-time 2 "$ENDPOINT/minio/health/ready" 2>/dev/null; }
+ready_at() { curl -fsS -o /dev/null --max-time 2 "$1/minio/health/ready" 2>/dev/null; }
+# ready on both addresses: a server started before the bridge listener existed is restarted
+ready() { ready_at "$ENDPOINT" && ready_at "http://$BRIDGE_ADDRESS:$PORT"; }
 
 tracked_pid() {
   local pid
@@ -96,14 +102,16 @@ start_server() {
   local bin="$1" pid
   mkdir -p "$DATA_DIR"
   rotate_log "$LOG_FILE"
-  log "starting MinIO on $ENDPOINT (data in $DATA_DIR)"
+  log "starting MinIO on $ENDPOINT and http://$BRIDGE_ADDRESS:$PORT (data in $DATA_DIR)"
   # setsid: a Ctrl-C meant for the caller must not stop the server. It runs
-  # without the lock fd (9) and without our stdout, so callers that capture
-  # our output do not wait for the server to exit.
-  MINIO_ROOT_USER="$ACCESS_KEY" MINIO_ROOT_PASSWORD="$SECRET_KEY" MINIO_REGION="$REGION" \
-    MINIO_BROWSER=off MINIO_UPDATE=off \
-    setsid "$bin" server --address "$HOST:$PORT" --console-address "$HOST:$CONSOLE_PORT" "$DATA_DIR" \
-    </dev/null >>"$LOG_FILE" 2>&1 9>&- &
+  # without any lock fd (ours or the caller's: close_fds) and without our
+  # stdout, so callers that capture our output do not wait for the server to exit.
+  (
+    close_fds
+    export MINIO_ROOT_USER="$ACCESS_KEY" MINIO_ROOT_PASSWORD="$SECRET_KEY" MINIO_REGION="$REGION" \
+      MINIO_BROWSER=off MINIO_UPDATE=off
+    exec setsid "$bin" server --address "$BRIDGE_ADDRESS:$PORT" --console-address "$HOST:$CONSOLE_PORT" "$DATA_DIR"
+  ) </dev/null >>"$LOG_FILE" 2>&1 &
   pid=$!
   echo "$pid" >"$PID_FILE"
   wait_started "$pid" 60 MinIO 20 ready
@@ -114,6 +122,7 @@ cmd_up() {
   local bin start=$SECONDS pid
   bin="$(bash "$here/build-minio.sh")"
   lock
+  ensure_bridge
   pid="$(tracked_pid)"
   if [[ -z "$pid" ]]; then
     if [[ -f "$PID_FILE" ]]; then
@@ -133,13 +142,16 @@ cmd_up() {
   if ! running; then
     # whatever is left of this data dir (e.g. a server that never got ready) goes first
     stop_pids "$(our_pids)" 15
-    if port_open "$HOST" "$PORT"; then
-      die "$HOST:$PORT is in use by another program; set YMERA_S3_PORT to a free port"
-    fi
+    local h
+    for h in "$HOST" "$BRIDGE_ADDRESS"; do
+      if port_open "$h" "$PORT"; then
+        die "$h:$PORT is in use by another program; set YMERA_S3_PORT to a free port"
+      fi
+    done
     start_server "$bin"
   fi
   ensure_buckets
-  log "up: $ENDPOINT, buckets ${BUCKETS[*]} ($((SECONDS - start))s)"
+  log "up: $ENDPOINT and http://$BRIDGE_ADDRESS:$PORT, buckets ${BUCKETS[*]} ($((SECONDS - start))s)"
 }
 
 cmd_down() {
@@ -157,9 +169,10 @@ cmd_purge() {
 
 cmd_status() {
   local pid
+  BRIDGE_ADDRESS="$(bridge_address)"
   pid="$(tracked_pid)"
   if [[ -n "$pid" ]] && ready; then
-    echo "minio: up (pid $pid, $ENDPOINT)"
+    echo "minio: up (pid $pid, $ENDPOINT and http://$BRIDGE_ADDRESS:$PORT)"
     return 0
   fi
   if [[ -n "$pid" ]]; then echo "minio: running but not ready (pid $pid)"; else echo "minio: down"; fi
@@ -172,6 +185,8 @@ cmd_env() {
   echo "export YMERA_S3_ACCESS_KEY=$ACCESS_KEY"
   echo "export YMERA_S3_SECRET_KEY=$SECRET_KEY"
   echo "export YMERA_S3_REGION=$REGION"
+  # what a pod of the real node reaches it at (same credentials and region)
+  echo "export YMERA_POD_S3_ENDPOINT=http://$(bridge_address):$PORT"
 }
 
 case "${1:-}" in
