@@ -1,0 +1,555 @@
+#!/usr/bin/env bash
+# A real Kubernetes node (real-node-1) in the local cluster, beside kwok's fake ones.
+#
+#   node.sh up      start (or repair) containerd, the API forwarder and the kubelet,
+#                   import the local images, wait until the node is Ready; idempotent
+#   node.sh down    stop the kubelet, every pod container, containerd and the
+#                   forwarder, clean their mounts, delete the Node object
+#   node.sh status  print the state of each part; exit 0 if all are up and the node Ready
+#   node.sh env     print `export YMERA_REAL_NODE=...` and friends (eval it)
+#
+# Everything is built from source by cluster/build-binaries.sh (kubelet v$K8S_VERSION,
+# containerd, its runc shim and ctr, runc with seccomp); CNI plugins, socat,
+# umoci and busybox-static are Debian packages, installed when missing.
+#
+# - containerd: own root under $STATE_DIR/node/containerd, state and socket under
+#   $YMERA_CONTAINERD_RUN (default /run/ymera/containerd). CRI images are in
+#   namespace k8s.io; import one with
+#     ctr --address /run/ymera/containerd/containerd.sock -n k8s.io images import \
+#       --base-name docker.io/ymera/<name> <oci-archive.tar>
+#   and run it with imagePullPolicy: Never (there is no registry).
+# - the sandbox (pause) image is Kubernetes' own pause.c (from the k8s.io/kubernetes
+#   module source) compiled statically, packed with umoci: $PAUSE_IMAGE.
+#   A busybox image from Debian's busybox-static ($BUSYBOX_IMAGE) is imported too,
+#   for tests that need a shell, wget or httpd in a pod.
+# - CNI: the bridge plugin on the stack's bridge ($YMERA_BRIDGE, made by bridge.sh),
+#   host-local IPAM from .10 of the bridge's /24, gateway the bridge address, no
+#   masquerade: pods reach the host and each other, nothing leaves the machine.
+# - the API server listens on 127.0.0.1 only but advertises the bridge address; a
+#   socat forwarder on <bridge address>:6443 makes the `kubernetes` Service's
+#   endpoint reachable from pods. There is no kube-proxy: ClusterIPs do not work,
+#   so pods that call the API server need KUBERNETES_SERVICE_HOST=<bridge address>
+#   and KUBERNETES_SERVICE_PORT=6443 (in-cluster clients then work).
+# - the kubelet registers real-node-1 with node IP = the bridge address, label
+#   ymera.io/node-pool=real and taint ymera.io/real-node=true:NoSchedule, so
+#   only pods that ask for it land there (the kwok-based tests never do). Its
+#   identity is a client certificate for system:node:real-node-1 (group
+#   system:nodes) signed by the cluster CA, so the Node authorizer and
+#   NodeRestriction apply to it. Its API (10250) is on the bridge address and
+#   requires cluster credentials; the API server has no kubelet client
+#   certificate, so `kubectl logs/exec` on real pods are refused: read the
+#   containers' logs under $STATE_DIR/node/pods/ instead.
+# - the host has cgroup v1: failCgroupV1=false, cgroupfs driver, no QoS cgroups.
+#
+# Environment: YMERA_STATE_DIR, YMERA_CACHE, YMERA_BRIDGE, YMERA_BRIDGE_ADDRESS,
+# YMERA_CONTAINERD_RUN, KWOK_WORKDIR.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cluster_dir="$(cd "$here/../cluster" && pwd)"
+# shellcheck source=../cluster/versions.env
+source "$cluster_dir/versions.env"
+
+NODE_NAME=real-node-1
+BRIDGE="${YMERA_BRIDGE:-ymera0}"
+ADDRESS="${YMERA_BRIDGE_ADDRESS:-10.250.0.1}"
+SUBNET="${ADDRESS%.*}.0/24"
+API_PORT=6443
+TAINT="ymera.io/real-node=true:NoSchedule"
+LABELS="ymera.io/node-pool=real"
+# pause.c's own version (build/pause/Makefile TAG) and the Debian busybox version
+PAUSE_VERSION=3.10.2
+PAUSE_IMAGE="docker.io/ymera/pause:$PAUSE_VERSION"
+BUSYBOX_REPO="docker.io/ymera/busybox"
+
+COMPONENT=node
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$here/lib.sh"
+CACHE="${YMERA_CACHE:-$HOME/.cache/ymera}"
+BIN_DIR="$CACHE/bin/current"
+NDIR="$STATE_DIR/node"
+RUN_DIR="${YMERA_CONTAINERD_RUN:-/run/ymera/containerd}"
+SOCKET="$RUN_DIR/containerd.sock"
+CT_ROOT="$NDIR/containerd"
+KUBELET_DIR="$NDIR/kubelet"
+CNI_CONF_DIR="$NDIR/cni/net.d"
+CNI_DATA_DIR="$NDIR/cni/ipam"
+CNI_BIN_DIR=/usr/lib/cni
+PKI_DIR="$NDIR/pki"
+IMG_DIR="$NDIR/images"
+KWOK_WORKDIR="${KWOK_WORKDIR:-$HOME/.kwok}"
+CLUSTER_PKI="$KWOK_WORKDIR/clusters/ymera/pki"
+ADMIN_KUBECONFIG="$KWOK_WORKDIR/clusters/ymera/kubeconfig.yaml"
+
+# --- helpers -------------------------------------------------------------------
+
+kc() { "$BIN_DIR/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" --request-timeout=10s "$@"; }
+ctr_() { "$BIN_DIR/ctr" --address "$SOCKET" "$@"; }
+api_up() { [[ -f "$ADMIN_KUBECONFIG" ]] && [[ "$(kc get --raw /readyz 2>/dev/null)" == ok ]]; }
+
+# pid bookkeeping per part: containerd, kubelet, forwarder
+pid_file() { echo "$NDIR/$1.pid"; }
+log_file() { echo "$NDIR/$1.log"; }
+
+# ours_<part> <pid>: a live process of that part of this node
+ours_containerd() {
+  alive "$1" || return 1
+  [[ "$(readlink -f "/proc/$1/exe" 2>/dev/null)" == "$CACHE/bin/containerd-"*/containerd ]] || return 1
+  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "--config $NDIR/containerd.toml"
+}
+ours_kubelet() {
+  alive "$1" || return 1
+  [[ "$(readlink -f "/proc/$1/exe" 2>/dev/null)" == "$CACHE/bin/node-"*/kubelet ]] || return 1
+  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "--config=$NDIR/kubelet.yaml"
+}
+ours_forwarder() {
+  alive "$1" || return 1
+  [[ "$(readlink -f "/proc/$1/exe" 2>/dev/null)" == */socat ]] || return 1
+  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "TCP-LISTEN:$API_PORT,bind=$ADDRESS,"
+}
+# the runc shims of our containerd (they outlive it on purpose)
+ours_shim() {
+  alive "$1" || return 1
+  [[ "$(readlink -f "/proc/$1/exe" 2>/dev/null)" == "$CACHE/bin/containerd-"*/containerd-shim-runc-v2 ]] || return 1
+  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "-address $SOCKET "
+}
+
+# pids_of <part>: every live process of the part, whatever its pid file says
+pids_of() {
+  local part="$1" p
+  for p in /proc/[0-9]*; do
+    p="${p#/proc/}"
+    if "ours_$part" "$p"; then echo "$p"; fi
+  done
+  return 0
+}
+
+tracked() { # tracked <part>: the pid in its pid file if that is still our process
+  local pid
+  pid="$(cat "$(pid_file "$1")" 2>/dev/null || true)"
+  if "ours_$1" "$pid"; then echo "$pid"; fi
+}
+
+# stamp <files...>: what a part was started with (config, certificate, binary)
+stamp() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+
+# start_part <part> <stamp> <ready check> <timeout> <command...>: (re)starts a part
+# unless it runs with the same stamp and passes its check; adopts a running one
+# that lost its pid file
+start_part() {
+  local part="$1" want="$2" check="$3" timeout="$4" pid
+  shift 4
+  PID_FILE="$(pid_file "$part")"
+  LOG_FILE="$(log_file "$part")"
+  pid="$(tracked "$part")"
+  if [[ -z "$pid" ]]; then
+    pid="$(pids_of "$part" | head -n 1)"
+    if [[ -n "$pid" ]]; then echo "$pid" >"$PID_FILE"; fi
+  fi
+  if [[ -n "$pid" && "$(cat "$NDIR/$part.stamp" 2>/dev/null)" != "$want" ]]; then
+    log "$part runs with an older configuration; restarting it"
+  elif [[ -n "$pid" ]] && "$check"; then
+    return 0
+  fi
+  stop_pids "$(pids_of "$part")" 15
+  rotate_log "$LOG_FILE"
+  log "starting $part"
+  # setsid: not stopped by a Ctrl-C meant for the caller; no lock fd, no stdout
+  setsid "$@" </dev/null >>"$LOG_FILE" 2>&1 9>&- &
+  pid=$!
+  echo "$pid" >"$PID_FILE"
+  echo "$want" >"$NDIR/$part.stamp"
+  wait_started "$pid" "$timeout" "$part" 30 "$check"
+}
+
+lock() {
+  mkdir -p "$NDIR"
+  exec 9>"$NDIR/.lock"
+  flock -w 600 9 || die "another node.sh holds $NDIR/.lock"
+}
+
+# apt_install <package...>: the Debian packages the node needs (root), with one
+# `apt-get update` retry for a stale package list
+apt_install() {
+  local missing=() p attempt
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  ((${#missing[@]})) || return 0
+  { ((EUID == 0)) && command -v apt-get >/dev/null 2>&1; } || die "missing Debian packages ${missing[*]} (installing them needs root and apt-get)"
+  log "installing Debian packages: ${missing[*]}"
+  for attempt in 1 2; do
+    if DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+      >>"$NDIR/apt.log" 2>&1; then return 0; fi
+    if [[ "$attempt" == 1 ]]; then apt-get update -q >>"$NDIR/apt.log" 2>&1 || true; fi
+  done
+  tail -20 "$NDIR/apt.log" >&2
+  die "apt-get install ${missing[*]} failed"
+}
+
+# --- configuration ---------------------------------------------------------------
+
+write_containerd_config() {
+  mkdir -p "$CT_ROOT" "$RUN_DIR" "$CNI_CONF_DIR" "$CNI_DATA_DIR"
+  cat >"$NDIR/containerd.toml" <<EOF
+# generated by node.sh; edits are overwritten
+version = 3
+root = "$CT_ROOT/root"
+state = "$RUN_DIR/state"
+# no default /opt/containerd, no NRI socket under /var/run
+disabled_plugins = ["io.containerd.nri.v1.nri"]
+
+[grpc]
+  address = "$SOCKET"
+[ttrpc]
+  address = "$RUN_DIR/containerd.sock.ttrpc"
+[debug]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$CT_ROOT/opt"
+
+[plugins."io.containerd.cri.v1.images"]
+  snapshotter = "overlayfs"
+  [plugins."io.containerd.cri.v1.images".pinned_images]
+    sandbox = "$PAUSE_IMAGE"
+
+[plugins."io.containerd.cri.v1.runtime"]
+  # the sandbox may not lower its OOM score here
+  restrict_oom_score_adj = true
+  # pod network namespaces under our state dir, not /var/run/netns
+  netns_mounts_under_state_dir = true
+  [plugins."io.containerd.cri.v1.runtime".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+        BinaryName = "$BIN_DIR/runc"
+        SystemdCgroup = false
+  [plugins."io.containerd.cri.v1.runtime".cni]
+    bin_dirs = ["$CNI_BIN_DIR"]
+    conf_dir = "$CNI_CONF_DIR"
+    max_conf_num = 1
+
+[plugins."io.containerd.grpc.v1.cri"]
+  disable_tcp_service = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+EOF
+  cat >"$CNI_CONF_DIR/10-ymera.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "ymera",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$BRIDGE",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$CNI_DATA_DIR",
+        "ranges": [[{ "subnet": "$SUBNET", "rangeStart": "${ADDRESS%.*}.10", "gateway": "$ADDRESS" }]],
+        "routes": [{ "dst": "$SUBNET" }]
+      }
+    },
+    { "type": "portmap", "capabilities": { "portMappings": true } },
+    { "type": "loopback" }
+  ]
+}
+EOF
+}
+
+# a client certificate for system:node:<name> signed by the cluster CA (renewed
+# when the CA changes, e.g. after the cluster was recreated)
+ensure_node_identity() {
+  mkdir -p "$PKI_DIR"
+  local ca="$CLUSTER_PKI/ca.crt" key="$CLUSTER_PKI/ca.key"
+  [[ -f "$ca" && -f "$key" ]] || die "cluster CA not found in $CLUSTER_PKI (is the cluster up?)"
+  if [[ -f "$PKI_DIR/kubelet.crt" ]] && cmp -s "$ca" "$PKI_DIR/ca.crt" &&
+    openssl x509 -checkend 86400 -noout -in "$PKI_DIR/kubelet.crt" >/dev/null 2>&1; then
+    return 0
+  fi
+  log "issuing the kubelet's client certificate (system:node:$NODE_NAME)"
+  cp "$ca" "$PKI_DIR/ca.crt"
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$PKI_DIR/kubelet.key" -out "$PKI_DIR/kubelet.csr" \
+    -subj "/O=system:nodes/CN=system:node:$NODE_NAME" 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n' >"$PKI_DIR/ext.cnf"
+  openssl x509 -req -in "$PKI_DIR/kubelet.csr" -CA "$ca" -CAkey "$key" -CAcreateserial \
+    -CAserial "$PKI_DIR/ca.srl" -days 365 -extfile "$PKI_DIR/ext.cnf" -out "$PKI_DIR/kubelet.crt" 2>/dev/null
+  chmod 600 "$PKI_DIR/kubelet.key"
+  rm -f "$PKI_DIR/kubelet.csr"
+}
+
+write_kubelet_config() {
+  mkdir -p "$KUBELET_DIR" "$NDIR/pods"
+  cat >"$NDIR/kubelet.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: ymera
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority: $PKI_DIR/ca.crt
+users:
+- name: $NODE_NAME
+  user:
+    client-certificate: $PKI_DIR/kubelet.crt
+    client-key: $PKI_DIR/kubelet.key
+contexts:
+- name: ymera
+  context: {cluster: ymera, user: $NODE_NAME}
+current-context: ymera
+EOF
+  cat >"$NDIR/kubelet.yaml" <<EOF
+# generated by node.sh; edits are overwritten
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+containerRuntimeEndpoint: unix://$SOCKET
+# this host has cgroup v1 and no systemd: cgroupfs, no QoS cgroups, no allocatable enforcement
+failCgroupV1: false
+cgroupDriver: cgroupfs
+cgroupsPerQOS: false
+enforceNodeAllocatable: []
+failSwapOn: false
+address: $ADDRESS
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+podLogsDir: $NDIR/pods
+registerNode: true
+registerWithTaints:
+- key: ymera.io/real-node
+  value: "true"
+  effect: NoSchedule
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $PKI_DIR/ca.crt}
+authorization:
+  mode: Webhook
+# no cluster DNS here: pods get the host's resolv.conf
+resolvConf: /etc/resolv.conf
+# the host is shared: do not evict or garbage-collect images over other users' disk use
+evictionHard: {}
+imageGCHighThresholdPercent: 100
+serializeImagePulls: false
+# the e2e tests want quick status updates
+nodeStatusUpdateFrequency: 4s
+oomScoreAdj: 0
+EOF
+}
+
+# --- images ------------------------------------------------------------------------
+
+# pack_image <ref> <entrypoint json> <rootfs source dir> <out.tar>: an OCI archive
+# made by umoci, the layer being the files of the source dir
+pack_image() {
+  local ref="$1" entry="$2" src="$3" out="$4" work="$4.work" tag="${1##*:}"
+  rm -rf "$work"; mkdir -p "$work"
+  umoci init --layout "$work/oci" >/dev/null
+  umoci new --image "$work/oci:$tag" >/dev/null
+  umoci unpack --image "$work/oci:$tag" "$work/bundle" >/dev/null
+  cp -a "$src/." "$work/bundle/rootfs/"
+  umoci repack --image "$work/oci:$tag" "$work/bundle" >/dev/null
+  # shellcheck disable=SC2086
+  umoci config --image "$work/oci:$tag" --os linux --architecture amd64 --config.user 65535:65535 \
+    $entry >/dev/null
+  umoci gc --layout "$work/oci"
+  tar -C "$work/oci" -cf "$out.tmp" .
+  mv -f "$out.tmp" "$out"
+  rm -rf "$work"
+}
+
+build_pause_image() { # prints the archive
+  local src k8s_src out
+  k8s_src="$(cd "$cluster_dir/gomod/node" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)"
+  src="$k8s_src/build/pause/linux/pause.c"
+  [[ -f "$src" ]] || die "pause.c not found at $src"
+  out="$IMG_DIR/pause-$PAUSE_VERSION-$(sha256sum "$src" | cut -c1-10).tar"
+  if [[ ! -f "$out" ]]; then
+    log "building the pause image from $src"
+    local root="$IMG_DIR/pause-root"
+    rm -rf "$root"; mkdir -p "$root"
+    gcc -Os -Wall -Werror -static -DVERSION="v$PAUSE_VERSION-ymera" -o "$root/pause" "$src"
+    strip "$root/pause"
+    pack_image "$PAUSE_IMAGE" "--config.entrypoint /pause" "$root" "$out"
+    rm -rf "$root"
+  fi
+  echo "$out"
+}
+
+busybox_version() { dpkg-query -W -f '${Version}' busybox-static | sed 's/^[0-9]*://; s/[^A-Za-z0-9_.-]/_/g'; }
+
+build_busybox_image() { # prints the archive
+  local out
+  out="$IMG_DIR/busybox-$(busybox_version).tar"
+  if [[ ! -f "$out" ]]; then
+    log "building the busybox image from Debian's busybox-static"
+    local root="$IMG_DIR/busybox-root" app
+    rm -rf "$root"; mkdir -p "$root/bin" "$root/tmp" "$root/www"
+    cp /bin/busybox "$root/bin/busybox"
+    for app in sh httpd wget cat echo sleep ls; do ln -s busybox "$root/bin/$app"; done
+    chmod 1777 "$root/tmp"
+    pack_image "$BUSYBOX_REPO:$(busybox_version)" "--config.entrypoint /bin/sh --config.env PATH=/bin" "$root" "$out"
+    rm -rf "$root"
+  fi
+  echo "$out"
+}
+
+# import_image <archive> <repository>: into the CRI's namespace, unless it is there
+import_image() {
+  local archive="$1" repo="$2" tag ref
+  tag="$(tar -xOf "$archive" ./index.json | grep -o '"org.opencontainers.image.ref.name": *"[^"]*"' | cut -d'"' -f4)"
+  ref="$repo:$tag"
+  if ctr_ -n k8s.io images ls -q | grep -qxF "$ref"; then return 0; fi
+  log "importing $ref"
+  ctr_ -n k8s.io images import --base-name "$repo" "$archive" >/dev/null
+  ctr_ -n k8s.io images ls -q | grep -qxF "$ref" || die "import of $archive did not create $ref"
+}
+
+# --- parts -------------------------------------------------------------------------
+
+containerd_ready() { ctr_ version >/dev/null 2>&1; }
+kubelet_ready() { curl -fsS -o /dev/null --max-time 2 http://127.0.0.1:10248/healthz 2>/dev/null; }
+forwarder_ready() { port_open "$ADDRESS" "$API_PORT"; }
+
+node_ready() {
+  [[ "$(kc get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
+}
+
+start_containerd() {
+  # the shims find runc and themselves on PATH
+  start_part containerd "$(stamp "$NDIR/containerd.toml" "$CNI_CONF_DIR/10-ymera.conflist" "$BIN_DIR/containerd")" \
+    containerd_ready 60 \
+    env PATH="$BIN_DIR:$PATH" "$BIN_DIR/containerd" --config "$NDIR/containerd.toml"
+}
+
+start_forwarder() {
+  start_part forwarder "$ADDRESS:$API_PORT" forwarder_ready 10 \
+    socat "TCP-LISTEN:$API_PORT,bind=$ADDRESS,reuseaddr,fork" "TCP:127.0.0.1:$API_PORT"
+}
+
+start_kubelet() {
+  start_part kubelet "$(stamp "$NDIR/kubelet.yaml" "$NDIR/kubelet.kubeconfig" "$PKI_DIR/kubelet.crt" "$BIN_DIR/kubelet")" \
+    kubelet_ready 120 \
+    "$BIN_DIR/kubelet" --config="$NDIR/kubelet.yaml" --kubeconfig="$NDIR/kubelet.kubeconfig" \
+    --root-dir="$KUBELET_DIR" --cert-dir="$PKI_DIR/serving" --hostname-override="$NODE_NAME" \
+    --node-ip="$ADDRESS" --node-labels="$LABELS" --v=1
+}
+
+cmd_up() {
+  local start=$SECONDS pause busybox deadline
+  lock
+  apt_install containernetworking-plugins socat umoci busybox-static gcc libc6-dev
+  bash "$cluster_dir/build-binaries.sh" >/dev/null
+  ip -4 -o addr show dev "$BRIDGE" 2>/dev/null | grep -q " $ADDRESS/24 " ||
+    die "bridge $BRIDGE with $ADDRESS/24 is missing (run stack/bridge.sh up first)"
+  api_up || die "the API server is not ready (run cluster/cluster.sh up first)"
+  mkdir -p "$IMG_DIR"
+  pause="$(build_pause_image)"
+  busybox="$(build_busybox_image)"
+
+  write_containerd_config
+  start_containerd
+  import_image "$pause" "${PAUSE_IMAGE%:*}"
+  import_image "$busybox" "$BUSYBOX_REPO"
+  start_forwarder
+
+  ensure_node_identity
+  write_kubelet_config
+  start_kubelet
+  # a kubelet registers its node only when it starts: after the cluster was
+  # recreated (or someone deleted the node) it needs a restart
+  if ! kc get node "$NODE_NAME" >/dev/null 2>&1; then
+    sleep 5
+    if ! kc get node "$NODE_NAME" >/dev/null 2>&1; then
+      log "node $NODE_NAME is not registered; restarting the kubelet"
+      stop_pids "$(pids_of kubelet)" 15
+      start_kubelet
+    fi
+  fi
+
+  deadline=$((SECONDS + 120))
+  until node_ready; do
+    if ((SECONDS >= deadline)); then
+      tail -n 30 "$(log_file kubelet)" >&2 || true
+      die "node $NODE_NAME did not become Ready within 120s; see $(log_file kubelet)"
+    fi
+    sleep 1
+  done
+  log "up: node $NODE_NAME Ready ($((SECONDS - start))s); containerd at $SOCKET"
+}
+
+# unmount_under <dir>: every mount point below dir, deepest first
+unmount_under() {
+  local m
+  awk -v d="$1/" 'index($2 "/", d) == 1 {print $2}' /proc/self/mounts | sort -r | while read -r m; do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "could not unmount $m"
+  done
+}
+
+cmd_down() {
+  lock
+  stop_pids "$(pids_of kubelet)" 20
+  if [[ -n "$(pids_of containerd)" ]] && containerd_ready; then
+    # kill every container (pods and sandboxes) while containerd still tracks them
+    local t
+    for t in $(ctr_ -n k8s.io tasks ls -q 2>/dev/null); do ctr_ -n k8s.io tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true; done
+  fi
+  stop_pids "$(pids_of containerd)" 15
+  stop_pids "$(pids_of shim)" 10
+  stop_pids "$(pids_of forwarder)" 5
+  rm -f "$(pid_file kubelet)" "$(pid_file containerd)" "$(pid_file forwarder)"
+  # what the pods left: rootfs, shm, secrets and token volumes, network namespaces
+  unmount_under "$RUN_DIR"
+  unmount_under "$KUBELET_DIR"
+  unmount_under "$CT_ROOT"
+  # the IP leases of pods that no longer exist
+  rm -rf "$CNI_DATA_DIR"
+  if api_up; then kc delete node "$NODE_NAME" --ignore-not-found >/dev/null || true; fi
+  log "down"
+}
+
+cmd_status() {
+  local rc=0 part pid
+  for part in containerd forwarder kubelet; do
+    pid="$(tracked "$part")"
+    if [[ -z "$pid" ]]; then
+      echo "node $part: down"; rc=1
+    elif ! "${part}_ready"; then
+      echo "node $part: running but not ready (pid $pid)"; rc=1
+    else
+      echo "node $part: up (pid $pid)"
+    fi
+  done
+  if api_up && node_ready; then
+    echo "node $NODE_NAME: Ready"
+  else
+    echo "node $NODE_NAME: not Ready"; rc=1
+  fi
+  return "$rc"
+}
+
+cmd_env() {
+  echo "export YMERA_REAL_NODE=$NODE_NAME"
+  echo "export YMERA_REAL_NODE_TAINT=$TAINT"
+  echo "export YMERA_REAL_NODE_LABEL=$LABELS"
+  echo "export YMERA_CONTAINERD_ADDRESS=$SOCKET"
+  echo "export YMERA_PAUSE_IMAGE=$PAUSE_IMAGE"
+  if command -v dpkg-query >/dev/null && dpkg -s busybox-static >/dev/null 2>&1; then
+    echo "export YMERA_BUSYBOX_IMAGE=$BUSYBOX_REPO:$(busybox_version)"
+  fi
+  echo "export YMERA_REAL_NODE_LOGS=$NDIR/pods"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  *)
+    echo "usage: $0 up|down|status|env" >&2
+    exit 2
+    ;;
+esac
