@@ -54,6 +54,7 @@ NODE_NAME=real-node-1
 BRIDGE="${YMERA_BRIDGE:-ymera0}"
 ADDRESS="${YMERA_BRIDGE_ADDRESS:-10.250.0.1}"
 SUBNET="${ADDRESS%.*}.0/24"
+# the API server's port (cluster.sh may pick another than 6443); set by cmd_up
 API_PORT=6443
 TAINT="ymera.io/real-node=true:NoSchedule"
 LABELS="ymera.io/node-pool=real"
@@ -84,7 +85,14 @@ ADMIN_KUBECONFIG="$KWOK_WORKDIR/clusters/ymera/kubeconfig.yaml"
 # --- helpers -------------------------------------------------------------------
 
 kc() { "$BIN_DIR/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" --request-timeout=10s "$@"; }
-ctr_() { "$BIN_DIR/ctr" --address "$SOCKET" "$@"; }
+# (without containerd's cgroup v1 deprecation warning on every call)
+ctr_() { "$BIN_DIR/ctr" --address "$SOCKET" "$@" 2> >(grep -v 'support for cgroup v1 is deprecated' >&2); }
+read_api_port() {
+  local server
+  server="$(kc config view --minify -o jsonpath='{.clusters[0].cluster.server}' 2>/dev/null)" || return 1
+  [[ "${server##*:}" =~ ^[0-9]+$ ]] || return 1
+  API_PORT="${server##*:}"
+}
 api_up() { [[ -f "$ADMIN_KUBECONFIG" ]] && [[ "$(kc get --raw /readyz 2>/dev/null)" == ok ]]; }
 
 # pid bookkeeping per part: containerd, kubelet, forwarder
@@ -105,7 +113,7 @@ ours_kubelet() {
 ours_forwarder() {
   alive "$1" || return 1
   [[ "$(readlink -f "/proc/$1/exe" 2>/dev/null)" == */socat ]] || return 1
-  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "TCP-LISTEN:$API_PORT,bind=$ADDRESS,"
+  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- ",bind=$ADDRESS,reuseaddr,fork TCP:127.0.0.1:"
 }
 # the runc shims of our containerd (they outlive it on purpose)
 ours_shim() {
@@ -446,6 +454,7 @@ cmd_up() {
   ip -4 -o addr show dev "$BRIDGE" 2>/dev/null | grep -q " $ADDRESS/24 " ||
     die "bridge $BRIDGE with $ADDRESS/24 is missing (run stack/bridge.sh up first)"
   api_up || die "the API server is not ready (run cluster/cluster.sh up first)"
+  read_api_port || die "cannot tell the API server's port from $ADMIN_KUBECONFIG"
   mkdir -p "$IMG_DIR"
   pause="$(build_pause_image)"
   busybox="$(build_busybox_image)"
@@ -513,6 +522,7 @@ cmd_down() {
 
 cmd_status() {
   local rc=0 part pid
+  read_api_port || true
   for part in containerd forwarder kubelet; do
     pid="$(tracked "$part")"
     if [[ -z "$pid" ]]; then
