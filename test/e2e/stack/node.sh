@@ -113,7 +113,7 @@ ours_kubelet() {
 ours_forwarder() {
   alive "$1" || return 1
   [[ "$(readlink -f "/proc/$1/exe" 2>/dev/null)" == */socat ]] || return 1
-  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- ",bind=$ADDRESS,reuseaddr,fork TCP:127.0.0.1:"
+  [[ "$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" == "socat TCP-LISTEN:$API_PORT,bind=$ADDRESS,reuseaddr,fork TCP:127.0.0.1:$API_PORT " ]]
 }
 # the runc shims of our containerd (they outlive it on purpose)
 ours_shim() {
@@ -500,6 +500,7 @@ unmount_under() {
 
 cmd_down() {
   lock
+  read_api_port || true
   stop_pids "$(pids_of kubelet)" 20
   if [[ -n "$(pids_of containerd)" ]] && containerd_ready; then
     # kill every container (pods and sandboxes) while containerd still tracks them
