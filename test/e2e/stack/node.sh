@@ -99,27 +99,29 @@ api_up() { [[ -f "$ADMIN_KUBECONFIG" ]] && [[ "$(kc get --raw /readyz 2>/dev/nul
 pid_file() { echo "$NDIR/$1.pid"; }
 log_file() { echo "$NDIR/$1.log"; }
 
+cmdline() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null; }
+
 # ours_<part> <pid>: a live process of that part of this node
 ours_containerd() {
   alive "$1" || return 1
   [[ "$(readlink -f "/proc/$1/exe" 2>/dev/null)" == "$CACHE/bin/containerd-"*/containerd ]] || return 1
-  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "--config $NDIR/containerd.toml"
+  [[ "$(cmdline "$1")" == *" --config $NDIR/containerd.toml "* ]]
 }
 ours_kubelet() {
   alive "$1" || return 1
   [[ "$(readlink -f "/proc/$1/exe" 2>/dev/null)" == "$CACHE/bin/node-"*/kubelet ]] || return 1
-  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "--config=$NDIR/kubelet.yaml"
+  [[ "$(cmdline "$1")" == *" --config=$NDIR/kubelet.yaml "* ]]
 }
 ours_forwarder() {
   alive "$1" || return 1
   [[ "$(readlink -f "/proc/$1/exe" 2>/dev/null)" == */socat ]] || return 1
-  [[ "$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)" == "socat TCP-LISTEN:$API_PORT,bind=$ADDRESS,reuseaddr,fork TCP:127.0.0.1:$API_PORT " ]]
+  [[ "$(cmdline "$1")" == "socat TCP-LISTEN:$API_PORT,bind=$ADDRESS,reuseaddr,fork TCP:127.0.0.1:$API_PORT " ]]
 }
 # the runc shims of our containerd (they outlive it on purpose)
 ours_shim() {
   alive "$1" || return 1
   [[ "$(readlink -f "/proc/$1/exe" 2>/dev/null)" == "$CACHE/bin/containerd-"*/containerd-shim-runc-v2 ]] || return 1
-  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "-address $SOCKET "
+  [[ "$(cmdline "$1")" == *" -address $SOCKET "* ]]
 }
 
 # pids_of <part>: every live process of the part, whatever its pid file says
@@ -242,7 +244,8 @@ disabled_plugins = ["io.containerd.nri.v1.nri"]
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
 EOF
-  cat >"$CNI_CONF_DIR/10-ymera.conflist" <<EOF
+  # written aside and renamed: containerd reloads the directory on every change
+  cat >"$NDIR/10-ymera.conflist.new" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "ymera",
@@ -265,6 +268,7 @@ EOF
   ]
 }
 EOF
+  mv -f "$NDIR/10-ymera.conflist.new" "$CNI_CONF_DIR/10-ymera.conflist"
 }
 
 # a client certificate for system:node:<name> signed by the cluster CA (renewed
@@ -405,15 +409,23 @@ build_busybox_image() { # prints the archive
   echo "$out"
 }
 
+# has_image <ref>: the CRI's namespace holds it (the list is read whole first:
+# `grep -q` ending the pipe early would fail ctr with SIGPIPE under pipefail)
+has_image() {
+  local refs
+  refs="$(ctr_ -n k8s.io images ls -q)" || return 1
+  grep -qxF "$1" <<<"$refs"
+}
+
 # import_image <archive> <repository>: into the CRI's namespace, unless it is there
 import_image() {
   local archive="$1" repo="$2" tag ref
   tag="$(tar -xOf "$archive" ./index.json | grep -o '"org.opencontainers.image.ref.name": *"[^"]*"' | cut -d'"' -f4)"
   ref="$repo:$tag"
-  if ctr_ -n k8s.io images ls -q | grep -qxF "$ref"; then return 0; fi
+  if has_image "$ref"; then return 0; fi
   log "importing $ref"
   ctr_ -n k8s.io images import --base-name "$repo" "$archive" >/dev/null
-  ctr_ -n k8s.io images ls -q | grep -qxF "$ref" || die "import of $archive did not create $ref"
+  has_image "$ref" || die "import of $archive did not create $ref"
 }
 
 # --- parts -------------------------------------------------------------------------
