@@ -349,6 +349,8 @@ serializeImagePulls: false
 # the e2e tests want quick status updates
 nodeStatusUpdateFrequency: 4s
 oomScoreAdj: 0
+# leave the shared host's iptables alone
+makeIPTablesUtilChains: false
 EOF
 }
 
