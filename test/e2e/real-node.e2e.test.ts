@@ -129,7 +129,49 @@ describe.skipIf(!nodeName)('real node', () => {
     expect(text.trim()).toBe(body);
   });
 
-  it('lets pods reach the API server at the kubernetes Service endpoint (bridge address:6443)', async () => {
+  it('serves a ClusterIP Service from real pods, to the host and to other pods (kube-proxy)', async () => {
+    const body = `served through a Service in ${ns}`;
+    await kubectlOk(
+      ['apply', '-n', ns, '-f', '-'],
+      realNodePod(
+        'svc-web',
+        `mkdir -p /tmp/www && echo "${body}" > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www`,
+      ),
+    );
+    await kubectlOk(
+      ['apply', '-n', ns, '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'svc-web' },
+        spec: { selector: { app: 'svc-web' }, ports: [{ port: 80, targetPort: 8080 }] },
+      }),
+    );
+    const svc = await getJson<{ spec: { clusterIP: string } }>(['get', 'service', 'svc-web', '-n', ns]);
+    const clusterIP = svc?.spec.clusterIP ?? '';
+    // kube-proxy programs the Service once its endpoint is ready
+    const fromHost = await eventually(`GET http://${clusterIP}/ from the host`, async () => {
+      const res = await fetch(`http://${clusterIP}/`, { signal: AbortSignal.timeout(2000) });
+      return res.ok ? res.text() : undefined;
+    });
+    expect(fromHost.trim()).toBe(body);
+    await kubectlOk(
+      ['apply', '-n', ns, '-f', '-'],
+      realNodePod('svc-client', `wget -q -O - http://${clusterIP}/ >/dev/termination-log 2>&1`, {
+        pod: { restartPolicy: 'Never' },
+      }),
+    );
+    const done = await eventually('pod svc-client finished', async () => {
+      const p = await getJson<Pod>(['get', 'pod', 'svc-client', '-n', ns]);
+      return p?.status.containerStatuses?.[0]?.state.terminated;
+    });
+    expect({ exitCode: done.exitCode, message: done.message?.trim() }).toEqual({
+      exitCode: 0,
+      message: body,
+    });
+  });
+
+  it('lets pods reach the API server by its endpoint (bridge address) and by the kubernetes Service', async () => {
     // the kubernetes Service's endpoint is the bridge address (the API server advertises it)
     const slice = await getJson<{ endpoints: { addresses: string[] }[]; ports: { port: number }[] }>([
       'get',
@@ -140,30 +182,24 @@ describe.skipIf(!nodeName)('real node', () => {
     ]);
     expect(slice?.endpoints.flatMap((e) => e.addresses)).toEqual([bridgeAddress]);
     const port = slice?.ports[0]?.port ?? 0;
-    // No kube-proxy: pods name the endpoint instead of the ClusterIP. busybox's
-    // TLS cannot talk to the API server, so the pod sends plain HTTP, which
-    // only the API server's own TLS listener answers with this 400.
+    // busybox's TLS cannot talk to the API server, so the pod sends plain HTTP,
+    // which only the API server's own TLS listener answers with this 400. The
+    // second call uses the in-cluster environment as is (the Service's ClusterIP).
     await kubectlOk(
       ['apply', '-n', ns, '-f', '-'],
       realNodePod(
         'api-call',
-        'wget -q -O - "http://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/" >/dev/termination-log 2>&1; ' +
-          'cat /dev/termination-log',
-        {
-          pod: { restartPolicy: 'Never' },
-          container: {
-            env: [
-              { name: 'KUBERNETES_SERVICE_HOST', value: bridgeAddress },
-              { name: 'KUBERNETES_SERVICE_PORT', value: String(port) },
-            ],
-          },
-        },
+        `{ echo "endpoint: $(wget -q -O - http://${bridgeAddress}:${port}/ 2>&1)"; ` +
+          'echo "service: $(wget -q -O - http://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/ 2>&1)"; ' +
+          '} >/dev/termination-log',
+        { pod: { restartPolicy: 'Never' } },
       ),
     );
     const done = await eventually('pod api-call finished', async () => {
       const p = await getJson<Pod>(['get', 'pod', 'api-call', '-n', ns]);
       return p?.status.containerStatuses?.[0]?.state.terminated;
     });
-    expect(done.message).toMatch(/400 Bad Request/);
+    expect(done.message).toMatch(/^endpoint: .*400 Bad Request$/m);
+    expect(done.message).toMatch(/^service: .*400 Bad Request$/m);
   });
 });

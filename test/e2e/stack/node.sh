@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # A real Kubernetes node (real-node-1) in the local cluster, beside kwok's fake ones.
 #
-#   node.sh up      start (or repair) containerd, the API forwarder and the kubelet,
-#                   import the local images, wait until the node is Ready; idempotent
-#   node.sh down    stop the kubelet, every pod container, containerd and the
-#                   forwarder, clean their mounts, delete the Node object
+#   node.sh up      start (or repair) containerd, the API forwarder, kube-proxy and
+#                   the kubelet, import the local images, wait until the node is
+#                   Ready; idempotent
+#   node.sh down    stop the kubelet, every pod container, containerd, kube-proxy
+#                   (and its nftables tables) and the forwarder, clean their
+#                   mounts, delete the Node object
 #   node.sh status  print the state of each part; exit 0 if all are up and the node Ready
 #   node.sh env     print `export YMERA_REAL_NODE=...` and friends (eval it)
 #
-# Everything is built from source by cluster/build-binaries.sh (kubelet v$K8S_VERSION,
-# containerd, its runc shim and ctr, runc with seccomp); CNI plugins, socat,
-# umoci and busybox-static are Debian packages, installed when missing.
+# Everything is built from source by cluster/build-binaries.sh (kubelet and
+# kube-proxy v$K8S_VERSION, containerd, its runc shim and ctr, runc with seccomp);
+# CNI plugins, socat, umoci, busybox-static and nftables are Debian packages,
+# installed when missing.
 #
 # - containerd: own root under $STATE_DIR/node/containerd, state and socket under
 #   $YMERA_CONTAINERD_RUN (default /run/ymera/containerd). CRI images are in
@@ -24,12 +27,15 @@
 #   for tests that need a shell, wget or httpd in a pod.
 # - CNI: the bridge plugin on the stack's bridge ($YMERA_BRIDGE, made by bridge.sh),
 #   host-local IPAM from .10 of the bridge's /24, gateway the bridge address, no
-#   masquerade: pods reach the host and each other, nothing leaves the machine.
+#   masquerade, no default route: pods reach the host, each other and the
+#   cluster's Service ranges (routed through the host), nothing leaves the machine.
 # - the API server listens on 127.0.0.1 only but advertises the bridge address; a
 #   socat forwarder on <bridge address>:6443 makes the `kubernetes` Service's
-#   endpoint reachable from pods. There is no kube-proxy: ClusterIPs do not work,
-#   so pods that call the API server need KUBERNETES_SERVICE_HOST=<bridge address>
-#   and KUBERNETES_SERVICE_PORT=6443 (in-cluster clients then work).
+#   endpoint reachable from pods.
+# - kube-proxy (nftables mode, its own `kube-proxy` tables, masquerading service
+#   traffic) makes ClusterIPs work from pods and from the host, so in-cluster
+#   clients work unchanged. It serves every Service, but only endpoints on this
+#   node's pods are reachable (kwok's pod IPs are fiction). No cluster DNS.
 # - the kubelet registers real-node-1 with node IP = the bridge address, label
 #   ymera.io/node-pool=real and taint ymera.io/real-node=true:NoSchedule, so
 #   only pods that ask for it land there (the kwok-based tests never do). Its
@@ -112,6 +118,11 @@ ours_kubelet() {
   [[ "$(readlink -f "/proc/$1/exe" 2>/dev/null)" == "$CACHE/bin/node-"*/kubelet ]] || return 1
   [[ "$(cmdline "$1")" == *" --config=$NDIR/kubelet.yaml "* ]]
 }
+ours_kube_proxy() {
+  alive "$1" || return 1
+  [[ "$(readlink -f "/proc/$1/exe" 2>/dev/null)" == "$CACHE/bin/node-"*/kube-proxy ]] || return 1
+  [[ "$(cmdline "$1")" == *" --config=$NDIR/kube-proxy.yaml "* ]]
+}
 ours_forwarder() {
   alive "$1" || return 1
   [[ "$(readlink -f "/proc/$1/exe" 2>/dev/null)" == */socat ]] || return 1
@@ -163,7 +174,7 @@ start_part() {
   fi
   stop_pids "$(pids_of "$part")" 15
   rotate_log "$LOG_FILE"
-  log "starting $part"
+  log "starting ${part//_/-}"
   # setsid: not stopped by a Ctrl-C meant for the caller; no lock fd, no stdout
   setsid "$@" </dev/null >>"$LOG_FILE" 2>&1 9>&- &
   pid=$!
@@ -197,9 +208,26 @@ apt_install() {
 
 # --- configuration ---------------------------------------------------------------
 
+# put <file>: writes stdin there only if it differs, by renaming a new file into
+# place (containerd reloads the CNI directory and kube-proxy exits on any change)
+put() {
+  cat >"$1.new"
+  if cmp -s "$1.new" "$1"; then rm -f "$1.new"; else mv -f "$1.new" "$1"; fi
+}
+
+# the CNI routes of a pod: its own subnet, and the cluster's Service ranges
+# through the host, where kube-proxy translates ClusterIPs
+service_routes() {
+  local cidr out="{ \"dst\": \"$SUBNET\" }"
+  for cidr in $(kc get servicecidrs -o jsonpath='{range .items[*]}{.spec.cidrs[*]}{" "}{end}' 2>/dev/null); do
+    [[ "$cidr" == *.* ]] && out+=", { \"dst\": \"$cidr\", \"gw\": \"$ADDRESS\" }"
+  done
+  echo "$out"
+}
+
 write_containerd_config() {
   mkdir -p "$CT_ROOT" "$RUN_DIR" "$CNI_CONF_DIR" "$CNI_DATA_DIR"
-  cat >"$NDIR/containerd.toml" <<EOF
+  put "$NDIR/containerd.toml" <<EOF
 # generated by node.sh; edits are overwritten
 version = 3
 root = "$CT_ROOT/root"
@@ -244,8 +272,7 @@ disabled_plugins = ["io.containerd.nri.v1.nri"]
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
 EOF
-  # written aside and renamed: containerd reloads the directory on every change
-  cat >"$NDIR/10-ymera.conflist.new" <<EOF
+  put "$CNI_CONF_DIR/10-ymera.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "ymera",
@@ -260,7 +287,7 @@ EOF
         "type": "host-local",
         "dataDir": "$CNI_DATA_DIR",
         "ranges": [[{ "subnet": "$SUBNET", "rangeStart": "${ADDRESS%.*}.10", "gateway": "$ADDRESS" }]],
-        "routes": [{ "dst": "$SUBNET" }]
+        "routes": [$(service_routes)]
       }
     },
     { "type": "portmap", "capabilities": { "portMappings": true } },
@@ -268,33 +295,39 @@ EOF
   ]
 }
 EOF
-  mv -f "$NDIR/10-ymera.conflist.new" "$CNI_CONF_DIR/10-ymera.conflist"
 }
 
-# a client certificate for system:node:<name> signed by the cluster CA (renewed
-# when the CA changes, e.g. after the cluster was recreated)
-ensure_node_identity() {
-  mkdir -p "$PKI_DIR"
-  local ca="$CLUSTER_PKI/ca.crt" key="$CLUSTER_PKI/ca.key"
-  [[ -f "$ca" && -f "$key" ]] || die "cluster CA not found in $CLUSTER_PKI (is the cluster up?)"
-  if [[ -f "$PKI_DIR/kubelet.crt" ]] && cmp -s "$ca" "$PKI_DIR/ca.crt" &&
-    openssl x509 -checkend 86400 -noout -in "$PKI_DIR/kubelet.crt" >/dev/null 2>&1; then
+# issue_cert <name> <subject>: a client certificate signed by the cluster CA
+# (renewed when the CA changes, e.g. after the cluster was recreated)
+issue_cert() {
+  local name="$1" subject="$2" ca="$CLUSTER_PKI/ca.crt" key="$CLUSTER_PKI/ca.key"
+  if [[ -f "$PKI_DIR/$name.crt" ]] && cmp -s "$ca" "$PKI_DIR/ca.crt" &&
+    openssl x509 -checkend 86400 -noout -in "$PKI_DIR/$name.crt" >/dev/null 2>&1; then
     return 0
   fi
-  log "issuing the kubelet's client certificate (system:node:$NODE_NAME)"
-  cp "$ca" "$PKI_DIR/ca.crt"
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$PKI_DIR/kubelet.key" -out "$PKI_DIR/kubelet.csr" \
-    -subj "/O=system:nodes/CN=system:node:$NODE_NAME" 2>/dev/null
+  log "issuing the client certificate $subject"
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$PKI_DIR/$name.key" -out "$PKI_DIR/$name.csr" \
+    -subj "$subject" 2>/dev/null
   printf 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n' >"$PKI_DIR/ext.cnf"
-  openssl x509 -req -in "$PKI_DIR/kubelet.csr" -CA "$ca" -CAkey "$key" -CAcreateserial \
-    -CAserial "$PKI_DIR/ca.srl" -days 365 -extfile "$PKI_DIR/ext.cnf" -out "$PKI_DIR/kubelet.crt" 2>/dev/null
-  chmod 600 "$PKI_DIR/kubelet.key"
-  rm -f "$PKI_DIR/kubelet.csr"
+  openssl x509 -req -in "$PKI_DIR/$name.csr" -CA "$ca" -CAkey "$key" -CAcreateserial \
+    -CAserial "$PKI_DIR/ca.srl" -days 365 -extfile "$PKI_DIR/ext.cnf" -out "$PKI_DIR/$name.crt" 2>/dev/null
+  chmod 600 "$PKI_DIR/$name.key"
+  rm -f "$PKI_DIR/$name.csr"
 }
 
-write_kubelet_config() {
-  mkdir -p "$KUBELET_DIR" "$NDIR/pods"
-  cat >"$NDIR/kubelet.kubeconfig" <<EOF
+# the kubelet as system:node:<name> (Node authorizer, NodeRestriction); kube-proxy
+# as system:kube-proxy (bound to system:node-proxier by default)
+ensure_identities() {
+  mkdir -p "$PKI_DIR"
+  [[ -f "$CLUSTER_PKI/ca.crt" && -f "$CLUSTER_PKI/ca.key" ]] || die "cluster CA not found in $CLUSTER_PKI (is the cluster up?)"
+  issue_cert kubelet "/O=system:nodes/CN=system:node:$NODE_NAME"
+  issue_cert kube-proxy "/CN=system:kube-proxy"
+  cp "$CLUSTER_PKI/ca.crt" "$PKI_DIR/ca.crt"
+}
+
+# kubeconfig <name>: a kubeconfig for the client certificate <name>
+kubeconfig() {
+  put "$NDIR/$1.kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
@@ -303,16 +336,52 @@ clusters:
     server: https://127.0.0.1:$API_PORT
     certificate-authority: $PKI_DIR/ca.crt
 users:
-- name: $NODE_NAME
+- name: $1
   user:
-    client-certificate: $PKI_DIR/kubelet.crt
-    client-key: $PKI_DIR/kubelet.key
+    client-certificate: $PKI_DIR/$1.crt
+    client-key: $PKI_DIR/$1.key
 contexts:
 - name: ymera
-  context: {cluster: ymera, user: $NODE_NAME}
+  context: {cluster: ymera, user: $1}
 current-context: ymera
 EOF
-  cat >"$NDIR/kubelet.yaml" <<EOF
+}
+
+write_kube_proxy_config() {
+  kubeconfig kube-proxy
+  put "$NDIR/kube-proxy.yaml" <<EOF
+# generated by node.sh; edits are overwritten
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+# its own nftables tables (ip/ip6 kube-proxy), apart from the host's rules
+mode: nftables
+clientConnection:
+  kubeconfig: $NDIR/kube-proxy.kubeconfig
+hostnameOverride: $NODE_NAME
+clusterCIDR: $SUBNET
+detectLocalMode: ClusterCIDR
+nodePortAddresses: ["$ADDRESS/32"]
+metricsBindAddress: 127.0.0.1:10249
+healthzBindAddress: 127.0.0.1:10256
+nftables:
+  # pod -> ClusterIP -> pod on the same bridge: the reply must come back through
+  # the host (no br_netfilter here), so service traffic is masqueraded
+  masqueradeAll: true
+  minSyncPeriod: 1s
+  syncPeriod: 30s
+# leave the host's conntrack sysctls alone
+conntrack:
+  maxPerCore: 0
+  min: 0
+  tcpEstablishedTimeout: 0s
+  tcpCloseWaitTimeout: 0s
+EOF
+}
+
+write_kubelet_config() {
+  mkdir -p "$KUBELET_DIR" "$NDIR/pods"
+  kubeconfig kubelet
+  put "$NDIR/kubelet.yaml" <<EOF
 # generated by node.sh; edits are overwritten
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -434,6 +503,7 @@ import_image() {
 
 containerd_ready() { ctr_ version >/dev/null 2>&1; }
 kubelet_ready() { curl -fsS -o /dev/null --max-time 2 http://127.0.0.1:10248/healthz 2>/dev/null; }
+kube_proxy_ready() { curl -fsS -o /dev/null --max-time 2 http://127.0.0.1:10256/livez 2>/dev/null; }
 forwarder_ready() { port_open "$ADDRESS" "$API_PORT"; }
 
 node_ready() {
@@ -460,10 +530,16 @@ start_kubelet() {
     --node-ip="$ADDRESS" --node-labels="$LABELS" --v=1
 }
 
+start_kube_proxy() {
+  start_part kube_proxy "$(stamp "$NDIR/kube-proxy.yaml" "$NDIR/kube-proxy.kubeconfig" "$PKI_DIR/kube-proxy.crt" "$BIN_DIR/kube-proxy")" \
+    kube_proxy_ready 60 \
+    "$BIN_DIR/kube-proxy" --config="$NDIR/kube-proxy.yaml" --v=1
+}
+
 cmd_up() {
   local start=$SECONDS pause busybox deadline
   lock
-  apt_install containernetworking-plugins socat umoci busybox-static gcc libc6-dev
+  apt_install containernetworking-plugins socat umoci busybox-static gcc libc6-dev nftables
   bash "$cluster_dir/build-binaries.sh" >/dev/null
   ip -4 -o addr show dev "$BRIDGE" 2>/dev/null | grep -q " $ADDRESS/24 " ||
     die "bridge $BRIDGE with $ADDRESS/24 is missing (run stack/bridge.sh up first)"
@@ -479,7 +555,9 @@ cmd_up() {
   import_image "$busybox" "$BUSYBOX_REPO"
   start_forwarder
 
-  ensure_node_identity
+  ensure_identities
+  write_kube_proxy_config
+  start_kube_proxy
   write_kubelet_config
   start_kubelet
   # a kubelet registers its node only when it starts: after the cluster was
@@ -524,7 +602,11 @@ cmd_down() {
   stop_pids "$(pids_of containerd)" 15
   stop_pids "$(pids_of shim)" 10
   stop_pids "$(pids_of forwarder)" 5
-  rm -f "$(pid_file kubelet)" "$(pid_file containerd)" "$(pid_file forwarder)"
+  stop_pids "$(pids_of kube_proxy)" 10
+  rm -f "$(pid_file kubelet)" "$(pid_file containerd)" "$(pid_file forwarder)" "$(pid_file kube_proxy)"
+  # kube-proxy's rules live in its own tables
+  local family
+  for family in ip ip6; do nft delete table "$family" kube-proxy 2>/dev/null || true; done
   # what the pods left: rootfs, shm, secrets and token volumes, network namespaces
   unmount_under "$RUN_DIR"
   unmount_under "$KUBELET_DIR"
@@ -538,14 +620,14 @@ cmd_down() {
 cmd_status() {
   local rc=0 part pid
   read_api_port || true
-  for part in containerd forwarder kubelet; do
+  for part in containerd forwarder kube_proxy kubelet; do
     pid="$(tracked "$part")"
     if [[ -z "$pid" ]]; then
-      echo "node $part: down"; rc=1
+      echo "node ${part//_/-}: down"; rc=1
     elif ! "${part}_ready"; then
-      echo "node $part: running but not ready (pid $pid)"; rc=1
+      echo "node ${part//_/-}: running but not ready (pid $pid)"; rc=1
     else
-      echo "node $part: up (pid $pid)"
+      echo "node ${part//_/-}: up (pid $pid)"
     fi
   done
   if api_up && node_ready; then
