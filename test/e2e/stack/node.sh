@@ -358,6 +358,8 @@ mode: nftables
 clientConnection:
   kubeconfig: $NDIR/kube-proxy.kubeconfig
 hostnameOverride: $NODE_NAME
+# the node's IP (kube-proxy binds nothing on it but node ports)
+bindAddress: $ADDRESS
 clusterCIDR: $SUBNET
 detectLocalMode: ClusterCIDR
 nodePortAddresses: ["$ADDRESS/32"]
@@ -556,20 +558,20 @@ cmd_up() {
   start_forwarder
 
   ensure_identities
-  write_kube_proxy_config
-  start_kube_proxy
   write_kubelet_config
   start_kubelet
   # a kubelet registers its node only when it starts: after the cluster was
   # recreated (or someone deleted the node) it needs a restart
-  if ! kc get node "$NODE_NAME" >/dev/null 2>&1; then
-    sleep 5
-    if ! kc get node "$NODE_NAME" >/dev/null 2>&1; then
+  deadline=$((SECONDS + 15))
+  until kc get node "$NODE_NAME" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
       log "node $NODE_NAME is not registered; restarting the kubelet"
       stop_pids "$(pids_of kubelet)" 15
       start_kubelet
+      break
     fi
-  fi
+    sleep 1
+  done
 
   deadline=$((SECONDS + 120))
   until node_ready; do
@@ -579,6 +581,9 @@ cmd_up() {
     fi
     sleep 1
   done
+  # after the node exists: kube-proxy waits for it (else it guesses a loopback node IP)
+  write_kube_proxy_config
+  start_kube_proxy
   log "up: node $NODE_NAME Ready ($((SECONDS - start))s); containerd at $SOCKET"
 }
 
