@@ -20,12 +20,13 @@ modhash() { cat "$here/gomod/$1/go.mod" "$here/gomod/$1/go.sum" | sha256sum | cu
 build_once() {
   local dest="$1"; shift
   if [[ -f "$dest/.complete" ]]; then return 0; fi
-  local tmp="$dest.tmp.$$"
+  local tmp="$dest.tmp.$$" start=$SECONDS
   rm -rf "$tmp"; mkdir -p "$tmp"
   log "building $(basename "$dest") (cold build; cached afterwards)"
   "$@" "$tmp"
   touch "$tmp/.complete"
   rm -rf "$dest"; mv "$tmp" "$dest"
+  log "built $(basename "$dest") in $((SECONDS - start))s"
 }
 
 # the version the Kubernetes binaries report (otherwise v0.0.0-master)
@@ -71,7 +72,7 @@ apt_install() {
   local missing=() p
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   ((${#missing[@]})) || return 0
-  ((EUID == 0)) && command -v apt-get >/dev/null 2>&1 || { log "missing Debian packages: ${missing[*]} (need root and apt-get)"; return 1; }
+  { ((EUID == 0)) && command -v apt-get >/dev/null 2>&1; } || { log "missing Debian packages: ${missing[*]} (need root and apt-get)"; return 1; }
   log "installing Debian packages: ${missing[*]}"
   local attempt
   for attempt in 1 2; do

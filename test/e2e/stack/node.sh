@@ -53,7 +53,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cluster_dir="$(cd "$here/../cluster" && pwd)"
-# shellcheck source=../cluster/versions.env
+# shellcheck source-path=SCRIPTDIR source=../cluster/versions.env
 source "$cluster_dir/versions.env"
 
 NODE_NAME=real-node-1
