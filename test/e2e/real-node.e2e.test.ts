@@ -2,8 +2,24 @@
 // that runs pods for real, beside kwok's fake nodes. Its pods live on the
 // stack's bridge, the host reaches them by pod IP, and they reach the API
 // server at the kubernetes Service's endpoint.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, freshNamespace, getJson, kubectl, kubectlOk } from './support.ts';
+import { eventually, freshNamespace, getJson, kubectl, kubectlOk, repo } from './support.ts';
+
+const run = promisify(execFile);
+const nodeSh = path.join(repo, 'test/e2e/stack/node.sh');
+const stateDir = path.join(
+  process.env.YMERA_STATE_DIR ??
+    path.join(process.env.YMERA_CACHE ?? path.join(os.homedir(), '.cache/ymera'), 'stack'),
+  'node',
+);
+const parts = ['containerd', 'forwarder', 'kube_proxy', 'kubelet'] as const;
+const pids = () =>
+  Object.fromEntries(parts.map((p) => [p, readFileSync(path.join(stateDir, `${p}.pid`), 'utf8').trim()]));
 
 const nodeName = process.env.YMERA_REAL_NODE;
 const bridgeAddress = process.env.YMERA_BRIDGE_ADDRESS ?? '10.250.0.1';
@@ -201,5 +217,19 @@ describe.skipIf(!nodeName)('real node', () => {
     });
     expect(done.message).toMatch(/^endpoint: .*400 Bad Request$/m);
     expect(done.message).toMatch(/^service: .*400 Bad Request$/m);
+  });
+
+  it('node.sh up keeps a healthy node as it is and restarts a killed kubelet', async () => {
+    const before = pids();
+    await run('bash', [nodeSh, 'up']);
+    expect(pids()).toEqual(before);
+    process.kill(Number(before.kubelet), 'SIGKILL');
+    // up waits for the node to be Ready again
+    await run('bash', [nodeSh, 'up']);
+    const after = pids();
+    expect(after.kubelet).not.toBe(before.kubelet);
+    expect({ ...after, kubelet: '' }).toEqual({ ...before, kubelet: '' });
+    const { stdout } = await run('bash', [nodeSh, 'status']);
+    expect(stdout).toContain(`node ${nodeName}: Ready`);
   });
 });
