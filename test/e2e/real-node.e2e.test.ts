@@ -60,6 +60,8 @@ function realNodePod(
       nodeSelector: { 'ymera.io/node-pool': 'real' },
       tolerations: [{ key: 'ymera.io/real-node', operator: 'Exists', effect: 'NoSchedule' }],
       automountServiceAccountToken: false,
+      // busybox as PID 1 ignores SIGTERM: do not hold the namespace's deletion for 30 s
+      terminationGracePeriodSeconds: 1,
       securityContext: {
         runAsNonRoot: true,
         runAsUser: 65535,
