@@ -120,13 +120,14 @@ describe.skipIf(!nodeName)('real node', () => {
     });
   });
 
-  it('runs a restricted pod on the pod bridge that the host reaches by its IP', async () => {
+  it('runs a restricted pod on the pod bridge that the host reaches by its IP, with logs and exec', async () => {
     const body = `served by a real pod in ${ns}`;
     await kubectlOk(
       ['apply', '-n', ns, '-f', '-'],
       realNodePod(
         'web',
-        `mkdir -p /tmp/www && echo "${body}" > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www`,
+        `echo "starting httpd in ${ns}"; mkdir -p /tmp/www && echo "${body}" > /tmp/www/index.html && ` +
+          'exec httpd -f -p 8080 -h /tmp/www',
       ),
     );
     const pod = await eventually('pod web Ready on the real node', async () => {
@@ -145,6 +146,14 @@ describe.skipIf(!nodeName)('real node', () => {
       return res.ok ? res.text() : undefined;
     });
     expect(text.trim()).toBe(body);
+    // the API server reaches the kubelet for logs and exec
+    // (the shim copies output to the log file on its own time)
+    const logs = await eventually("the pod's log line", async () => {
+      const out = await kubectlOk(['logs', 'web', '-n', ns]);
+      return out !== '' && out;
+    });
+    expect(logs).toBe(`starting httpd in ${ns}\n`);
+    expect(await kubectlOk(['exec', 'web', '-n', ns, '--', 'cat', '/tmp/www/index.html'])).toBe(`${body}\n`);
   });
 
   it('serves a ClusterIP Service from real pods, to the host and to other pods (kube-proxy)', async () => {

@@ -41,10 +41,12 @@
 #   only pods that ask for it land there (the kwok-based tests never do). Its
 #   identity is a client certificate for system:node:real-node-1 (group
 #   system:nodes) signed by the cluster CA, so the Node authorizer and
-#   NodeRestriction apply to it. Its API (10250) is on the bridge address and
-#   requires cluster credentials; the API server has no kubelet client
-#   certificate, so `kubectl logs/exec` on real pods are refused: read the
-#   containers' logs under $STATE_DIR/node/pods/ instead.
+#   NodeRestriction apply to it. The API server has no kubelet client
+#   certificate and dials the kubelet by the node's name, so node.sh maps
+#   real-node-1 to 127.0.0.1 in /etc/hosts (removed by `down`) and the kubelet's
+#   API (10250) listens on loopback only, unauthenticated: `kubectl logs/exec/
+#   port-forward` work; pods cannot reach it, the host's processes can. The
+#   containers' log files are also under $STATE_DIR/node/pods/.
 # - the host has cgroup v1: failCgroupV1=false, cgroupfs driver, no QoS cgroups.
 #
 # Environment: YMERA_STATE_DIR, YMERA_CACHE, YMERA_BRIDGE, YMERA_BRIDGE_ADDRESS,
@@ -394,7 +396,11 @@ cgroupDriver: cgroupfs
 cgroupsPerQOS: false
 enforceNodeAllocatable: []
 failSwapOn: false
-address: $ADDRESS
+# The API server has no kubelet client certificate and reaches the kubelet by
+# the node's name (/etc/hosts: 127.0.0.1), for logs, exec and port-forward. So
+# the kubelet's API is on loopback only, where pods cannot reach it, and lets
+# any caller there in (only the host's own processes can be one).
+address: 127.0.0.1
 port: 10250
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
@@ -406,11 +412,11 @@ registerWithTaints:
   value: "true"
   effect: NoSchedule
 authentication:
-  anonymous: {enabled: false}
+  anonymous: {enabled: true}
   webhook: {enabled: true}
   x509: {clientCAFile: $PKI_DIR/ca.crt}
 authorization:
-  mode: Webhook
+  mode: AlwaysAllow
 # no cluster DNS here: pods get the host's resolv.conf
 resolvConf: /etc/resolv.conf
 # the host is shared: do not evict or garbage-collect images over other users' disk use
@@ -503,6 +509,19 @@ import_image() {
 
 # --- parts -------------------------------------------------------------------------
 
+# the API server dials a kubelet by the node's name (its first address type)
+HOSTS_LINE="127.0.0.1 $NODE_NAME # ymera real node (test/e2e/stack/node.sh)"
+ensure_hosts_entry() {
+  grep -qxF "$HOSTS_LINE" /etc/hosts || echo "$HOSTS_LINE" >>/etc/hosts
+}
+remove_hosts_entry() {
+  local rest
+  grep -qxF "$HOSTS_LINE" /etc/hosts || return 0
+  rest="$(grep -vxF "$HOSTS_LINE" /etc/hosts)"
+  # rewritten in place: /etc/hosts may be a bind mount
+  printf '%s\n' "$rest" >/etc/hosts
+}
+
 containerd_ready() { ctr_ version >/dev/null 2>&1; }
 kubelet_ready() { curl -fsS -o /dev/null --max-time 2 http://127.0.0.1:10248/healthz 2>/dev/null; }
 kube_proxy_ready() { curl -fsS -o /dev/null --max-time 2 http://127.0.0.1:10256/livez 2>/dev/null; }
@@ -558,6 +577,7 @@ cmd_up() {
   start_forwarder
 
   ensure_identities
+  ensure_hosts_entry
   write_kubelet_config
   start_kubelet
   # a kubelet registers its node only when it starts: after the cluster was
@@ -619,6 +639,7 @@ cmd_down() {
   # the IP leases of pods that no longer exist
   rm -rf "$CNI_DATA_DIR"
   if api_up; then kc delete node "$NODE_NAME" --ignore-not-found >/dev/null || true; fi
+  remove_hosts_entry
   log "down"
 }
 
