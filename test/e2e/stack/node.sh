@@ -488,23 +488,27 @@ build_busybox_image() { # prints the archive
   echo "$out"
 }
 
-# has_image <ref>: the CRI's namespace holds it (the list is read whole first:
-# `grep -q` ending the pipe early would fail ctr with SIGPIPE under pipefail)
+# has_image <ref> <manifest digest>: the CRI's namespace holds exactly that
+# (the list is read whole first: `grep -q` ending the pipe early would fail ctr
+# with SIGPIPE under pipefail)
 has_image() {
-  local refs
-  refs="$(ctr_ -n k8s.io images ls -q)" || return 1
-  grep -qxF "$1" <<<"$refs"
+  local list
+  list="$(ctr_ -n k8s.io images ls)" || return 1
+  awk -v ref="$1" -v digest="$2" '$1 == ref && $3 == digest { found = 1 } END { exit !found }' <<<"$list"
 }
 
-# import_image <archive> <repository>: into the CRI's namespace, unless it is there
+# import_image <archive> <repository>: into the CRI's namespace, unless it is
+# there already (same manifest)
 import_image() {
-  local archive="$1" repo="$2" tag ref
-  tag="$(tar -xOf "$archive" ./index.json | grep -o '"org.opencontainers.image.ref.name": *"[^"]*"' | cut -d'"' -f4)"
+  local archive="$1" repo="$2" index tag digest ref
+  index="$(tar -xOf "$archive" ./index.json)"
+  tag="$(grep -o '"org.opencontainers.image.ref.name": *"[^"]*"' <<<"$index" | cut -d'"' -f4)"
+  digest="$(grep -o '"digest": *"sha256:[0-9a-f]*"' <<<"$index" | head -n 1 | cut -d'"' -f4)"
   ref="$repo:$tag"
-  if has_image "$ref"; then return 0; fi
-  log "importing $ref"
+  if has_image "$ref" "$digest"; then return 0; fi
+  log "importing $ref ($digest)"
   ctr_ -n k8s.io images import --base-name "$repo" "$archive" >/dev/null
-  has_image "$ref" || die "import of $archive did not create $ref"
+  has_image "$ref" "$digest" || die "import of $archive did not create $ref at $digest"
 }
 
 # --- parts -------------------------------------------------------------------------
