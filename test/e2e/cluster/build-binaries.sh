@@ -20,25 +20,76 @@ modhash() { cat "$here/gomod/$1/go.mod" "$here/gomod/$1/go.sum" | sha256sum | cu
 build_once() {
   local dest="$1"; shift
   if [[ -f "$dest/.complete" ]]; then return 0; fi
-  local tmp="$dest.tmp.$$"
+  local tmp="$dest.tmp.$$" start=$SECONDS
   rm -rf "$tmp"; mkdir -p "$tmp"
   log "building $(basename "$dest") (cold build; cached afterwards)"
   "$@" "$tmp"
   touch "$tmp/.complete"
   rm -rf "$dest"; mv "$tmp" "$dest"
+  log "built $(basename "$dest") in $((SECONDS - start))s"
 }
 
-build_k8s() {
-  local out="$1" minor="${K8S_VERSION#*.}"; minor="${minor%%.*}"
+# the version the Kubernetes binaries report (otherwise v0.0.0-master)
+k8s_ldflags() {
+  local minor="${K8S_VERSION#*.}"; minor="${minor%%.*}"
   local date; date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   local ld=""
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $pkg.gitVersion=v$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date -X $pkg.gitCommit=v$K8S_VERSION-modules"
   done
-  (cd "$here/gomod/k8s" && go build -ldflags "-s -w $ld" -o "$out/" \
+  echo "$ld"
+}
+
+build_k8s() {
+  local out="$1"
+  (cd "$here/gomod/k8s" && go build -ldflags "-s -w $(k8s_ldflags)" -o "$out/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+}
+
+# The real node's Kubernetes commands, from their own wrapper module (gomod/node)
+# so that adding them leaves the cached API server build alone.
+build_node() {
+  local out="$1"
+  (cd "$here/gomod/node" && go build -ldflags "-s -w $(k8s_ldflags)" -o "$out/" \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
+}
+
+# containerd, its runc shim and ctr; pure Go, without the snapshotters that need
+# host libraries (btrfs, devmapper, zfs)
+build_containerd() {
+  local out="$1" m="github.com/containerd/containerd/v2"
+  local ld="-X $m/version.Version=v$CONTAINERD_VERSION -X $m/version.Revision=v$CONTAINERD_VERSION-modules"
+  GOBIN="$out" go install -tags "no_btrfs no_devmapper no_zfs" -ldflags "-s -w $ld" \
+    "$m/cmd/containerd@v$CONTAINERD_VERSION" "$m/cmd/containerd-shim-runc-v2@v$CONTAINERD_VERSION" \
+    "$m/cmd/ctr@v$CONTAINERD_VERSION"
+}
+
+# apt_install <package...>: Debian packages a build needs (root), with one
+# `apt-get update` retry for a stale package list
+apt_install() {
+  local missing=() p
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  ((${#missing[@]})) || return 0
+  { ((EUID == 0)) && command -v apt-get >/dev/null 2>&1; } || { log "missing Debian packages: ${missing[*]} (need root and apt-get)"; return 1; }
+  log "installing Debian packages: ${missing[*]}"
+  local attempt
+  for attempt in 1 2; do
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 && return 0
+    [[ "$attempt" == 1 ]] && { apt-get update -q >&2 || true; }
+  done
+  return 1
+}
+
+# runc with cgo and seccomp (Debian's runc 1.1 cannot start containerd 2.4's
+# sandboxes); libpathrs, a Rust library, is left out
+build_runc() {
+  local out="$1"
+  apt_install libseccomp-dev pkg-config gcc libc6-dev
+  CGO_ENABLED=1 GOBIN="$out" go install -tags "seccomp urfave_cli_no_docs" \
+    -ldflags "-s -w -X main.version=$RUNC_VERSION -X main.gitCommit=v$RUNC_VERSION-modules" \
+    "github.com/opencontainers/runc@v$RUNC_VERSION"
 }
 
 build_etcd() {
@@ -62,16 +113,22 @@ k8s_dir="$cache/bin/k8s-v$K8S_VERSION-$(modhash k8s)"
 etcd_dir="$cache/bin/etcd-v$ETCD_VERSION-$(modhash etcd)"
 kwok_dir="$cache/bin/kwok-v$KWOK_VERSION"
 helm_dir="$cache/bin/helm-v$HELM_VERSION"
+node_dir="$cache/bin/node-v$K8S_VERSION-$(modhash node)"
+containerd_dir="$cache/bin/containerd-v$CONTAINERD_VERSION"
+runc_dir="$cache/bin/runc-v$RUNC_VERSION"
 
 build_once "$etcd_dir" build_etcd
 build_once "$kwok_dir" build_kwok
 build_once "$helm_dir" build_helm
 build_once "$k8s_dir" build_k8s
+build_once "$containerd_dir" build_containerd
+build_once "$runc_dir" build_runc
+build_once "$node_dir" build_node
 
 # One stable directory of links, so callers need a single PATH entry.
 links="$cache/bin/current"
 mkdir -p "$links"
-for d in "$k8s_dir" "$etcd_dir" "$kwok_dir" "$helm_dir"; do
+for d in "$k8s_dir" "$etcd_dir" "$kwok_dir" "$helm_dir" "$node_dir" "$containerd_dir" "$runc_dir"; do
   for f in "$d"/*; do ln -sfn "$f" "$links/$(basename "$f")"; done
 done
 echo "$links"
