@@ -288,7 +288,7 @@ EOF
       "ipam": {
         "type": "host-local",
         "dataDir": "$CNI_DATA_DIR",
-        "ranges": [[{ "subnet": "$SUBNET", "rangeStart": "${ADDRESS%.*}.10", "gateway": "$ADDRESS" }]],
+        "ranges": [[{ "subnet": "$SUBNET", "rangeStart": "${ADDRESS%.*}.10", "rangeEnd": "${ADDRESS%.*}.249", "gateway": "$ADDRESS" }]],
         "routes": [$(service_routes)]
       }
     },
