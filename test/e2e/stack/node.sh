@@ -177,8 +177,9 @@ start_part() {
   stop_pids "$(pids_of "$part")" 15
   rotate_log "$LOG_FILE"
   log "starting ${part//_/-}"
-  # setsid: not stopped by a Ctrl-C meant for the caller; no lock fd, no stdout
-  setsid "$@" </dev/null >>"$LOG_FILE" 2>&1 9>&- &
+  # setsid: not stopped by a Ctrl-C meant for the caller; close_fds: no lock of
+  # the caller's (an e2e `flock`, our fd 9) outlives it in the daemon; no stdout
+  (close_fds; exec setsid "$@" </dev/null >>"$LOG_FILE" 2>&1) &
   pid=$!
   echo "$pid" >"$PID_FILE"
   echo "$want" >"$NDIR/$part.stamp"
