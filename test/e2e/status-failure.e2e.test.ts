@@ -310,12 +310,15 @@ describe('status under failure', () => {
     expect(conditionOf(obj, 'Ready')?.message).toMatch(/Service\/flaky: .*failed calling webhook/);
     expect(conditionOf(obj, 'Reconciling')).toMatchObject({ status: 'True', reason: 'ChildApplyFailed' });
     expect(conditionOf(obj, 'Stalled')).toBeUndefined();
-    expect(
-      await op.metric('ymera_reconcile_failures_total', {
+    // the manager counts the failure after the reconcile that wrote the status returns: wait for it
+    const failures = await eventually('the ChildApplyFailed reconcile to be counted', async () => {
+      const n = await op.metric('ymera_reconcile_failures_total', {
         controller: 'inferenceservice',
         reason: 'ChildApplyFailed',
-      }),
-    ).toBeGreaterThan(0);
+      });
+      return n !== undefined && n > 0 ? n : undefined;
+    });
+    expect(failures).toBeGreaterThan(0);
 
     await kubectlOk(['delete', 'validatingwebhookconfiguration', `unreachable-${ns}`]);
     await untilReady(
