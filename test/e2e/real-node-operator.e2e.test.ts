@@ -16,6 +16,7 @@ import type { ChildProcess } from 'node:child_process';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import tls from 'node:tls';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -130,6 +131,55 @@ function post(url: string, body: string): Promise<{ status: number; text: string
 const connectFailure = (e: unknown) =>
   /ECONNREFUSED|EHOSTUNREACH|ECONNRESET/.test(String((e as { code?: string }).code ?? e));
 
+/**
+ * Whether the API server's serving certificate names the `kubernetes` Service's
+ * ClusterIP, which in-cluster clients dial (KUBERNETES_SERVICE_HOST). The
+ * local cluster's does not (test/e2e/cluster/cluster.sh kubeApiserverCertSANs
+ * lists only the bridge address), so TLS to the ClusterIP fails there.
+ */
+async function certNamesServiceIP(): Promise<{
+  ok: boolean;
+  clusterIP: string;
+  sans: string;
+  endpoint: { host: string; port: string };
+}> {
+  const server = await kubectlOk([
+    'config',
+    'view',
+    '--minify',
+    '-o',
+    'jsonpath={.clusters[0].cluster.server}',
+  ]);
+  const { hostname, port } = new URL(server);
+  const clusterIP = (
+    await kubectlOk(['get', 'service', 'kubernetes', '-n', 'default', '-o', 'jsonpath={.spec.clusterIP}'])
+  ).trim();
+  const sans = await new Promise<string>((resolve, reject) => {
+    const socket = tls.connect(
+      { host: hostname, port: Number(port || 443), rejectUnauthorized: false },
+      () => {
+        const alt = socket.getPeerCertificate().subjectaltname ?? '';
+        socket.end();
+        resolve(alt);
+      },
+    );
+    socket.on('error', reject);
+  });
+  const slice = await getJson<{ endpoints: { addresses: string[] }[]; ports: { port: number }[] }>([
+    'get',
+    'endpointslice',
+    'kubernetes',
+    '-n',
+    'default',
+  ]);
+  return {
+    ok: sans.split(', ').includes(`IP Address:${clusterIP}`),
+    clusterIP,
+    sans,
+    endpoint: { host: slice?.endpoints[0]?.addresses[0] ?? '', port: String(slice?.ports[0]?.port ?? '') },
+  };
+}
+
 describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipReason}`, () => {
   let releaseNs = '';
   let ns = '';
@@ -152,7 +202,24 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
         'pod-security.kubernetes.io/enforce-version=latest',
       ]);
     }
+    // In-cluster configuration as is when the certificate allows it; else the same
+    // in-cluster config (ServiceAccount token and CA) dialling the Service's
+    // endpoint, the bridge address the certificate does name.
+    const cert = await certNamesServiceIP();
+    const endpoint = cert.ok
+      ? []
+      : [
+          { name: 'KUBERNETES_SERVICE_HOST', value: cert.endpoint.host },
+          { name: 'KUBERNETES_SERVICE_PORT', value: cert.endpoint.port },
+        ];
+    if (!cert.ok) {
+      process.stderr.write(
+        `the API server certificate does not name the kubernetes Service ClusterIP ${cert.clusterIP} ` +
+          `(SANs: ${cert.sans}); the operator pod dials the Service's endpoint instead\n`,
+      );
+    }
     const values = {
+      extraEnv: endpoint,
       fullnameOverride: fullname,
       replicas: 1,
       image: { pullPolicy: 'Never' }, // there is no registry: the imported image or nothing
