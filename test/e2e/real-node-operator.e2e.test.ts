@@ -184,6 +184,8 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
   let releaseNs = '';
   let ns = '';
   let operatorPod: Pod | undefined;
+  /** Where the operator pod's in-cluster configuration points. */
+  let inClusterServer = '';
 
   beforeAll(async () => {
     // the image the chart names, in the node's containerd (idempotent; fast when unchanged)
@@ -218,6 +220,9 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
           `(SANs: ${cert.sans}); the operator pod dials the Service's endpoint instead\n`,
       );
     }
+    inClusterServer = cert.ok
+      ? `https://${cert.clusterIP}:443`
+      : `https://${cert.endpoint.host}:${cert.endpoint.port}`;
     const values = {
       extraEnv: endpoint,
       fullnameOverride: fullname,
@@ -361,6 +366,11 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
       }
     });
     expect(notJson).toEqual([]);
+    // in-cluster configuration: the ServiceAccount's token and CA, the server from the pod's environment
+    const starting = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === 'starting');
+    expect(starting).toMatchObject({ server: new URL(inClusterServer).origin });
     expect(forbiddenRequests(logs)).toEqual([]);
     expect(logs).not.toMatch(/forbidden/i);
   }, 420_000);
@@ -566,6 +576,9 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
     expect(seen.filter((l) => l.split(' ')[1] !== 'True')).toEqual([]);
     expect(seen.some((l) => / Degraded 1$/.test(l))).toBe(true);
     // and every inference answered
+    process.stderr.write(
+      `${results.length} inferences during the window, ${results.filter((r) => r.retries > 0).length} retried on a new connection\n`,
+    );
     expect(results.length).toBeGreaterThan(10);
     expect(results.filter((r) => r.status !== 200)).toEqual([]);
   }, 420_000);
