@@ -275,7 +275,25 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
   });
 
   it('runs the Deployment on real-node-1 as the chart ServiceAccount and reconciles a sample', async () => {
-    await kubectlOk(['rollout', 'status', `deployment/${fullname}`, '-n', releaseNs, '--timeout=180s']);
+    const rollout = await kubectl([
+      'rollout',
+      'status',
+      `deployment/${fullname}`,
+      '-n',
+      releaseNs,
+      '--timeout=180s',
+    ]);
+    if (rollout.code !== 0) {
+      // say why: the pod's state, its log and the namespace's events
+      const why = await Promise.all([
+        kubectl(['get', 'pods', '-n', releaseNs, '-o', 'yaml']),
+        kubectl(['logs', '-n', releaseNs, `deployment/${fullname}`, '--tail=40']),
+        kubectl(['get', 'events', '-n', releaseNs]),
+      ]);
+      throw new Error(
+        `deployment ${fullname} did not become available: ${rollout.stderr}\n${why.map((r) => r.stdout + r.stderr).join('\n')}`,
+      );
+    }
     const [pod, ...others] = await pods(releaseNs, `app.kubernetes.io/instance=${release}`);
     expect(others).toEqual([]);
     operatorPod = pod;
