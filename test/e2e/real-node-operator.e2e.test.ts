@@ -419,7 +419,14 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
       `${name} Ready with 2 ready pods`,
       (o) => isReady(o.status?.conditions) && o.status?.readyReplicas === 2,
       240_000,
-    );
+    ).catch(async (e: unknown) => {
+      const why = await Promise.all([
+        kubectl(['get', 'inferenceservice', name, '-n', ns, '-o', 'jsonpath={.status}']),
+        kubectl(['get', 'pods', '-n', ns, '-o', 'wide']),
+        kubectl(['get', 'events', '-n', ns]),
+      ]);
+      throw new Error(`${String(e)}\n${why.map((r) => r.stdout + r.stderr).join('\n')}`);
+    });
     const serving = await pods(ns, selector);
     expect(serving.map((p) => p.spec.nodeName)).toEqual([nodeName, nodeName]);
     expect(serving.every((p) => p.status.phase === 'Running' && isReady(p.status.conditions))).toBe(true);
