@@ -1,8 +1,8 @@
 // The operator as a cluster admin deploys it: the Helm chart's Deployment runs
 // the project's image on the real node (test/e2e/stack/node.sh) under the
 // chart's ServiceAccount, in a namespace that enforces the restricted Pod
-// Security Standard, with in-cluster configuration (the `kubernetes` Service
-// through kube-proxy). It reconciles what it watches, serves its metrics, and
+// Security Standard, with in-cluster configuration. Two replicas elect a
+// leader; the leader reconciles what it watches and serves its metrics, and
 // runs real runtime pods that survive a SIGKILL behind their
 // PodDisruptionBudget.
 //
@@ -180,6 +180,28 @@ async function certNamesServiceIP(): Promise<{
   };
 }
 
+/** The operator pod's log: JSON lines only, the in-cluster server it dialled, no request RBAC refused. */
+async function expectCleanLogs(namespace: string, pod: string, server: string): Promise<void> {
+  const logs = await kubectlOk(['logs', pod, '-n', namespace]);
+  const lines = logs.split('\n').filter((l) => l.trim() !== '');
+  expect(lines.length).toBeGreaterThan(0);
+  const notJson = lines.filter((l) => {
+    try {
+      return typeof JSON.parse(l) !== 'object';
+    } catch {
+      return true;
+    }
+  });
+  expect(notJson).toEqual([]);
+  // in-cluster configuration: the ServiceAccount's token and CA, the server from the pod's environment
+  const starting = lines
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((l) => l.msg === 'starting');
+  expect(starting).toMatchObject({ server: new URL(server).origin });
+  expect(forbiddenRequests(logs)).toEqual([]);
+  expect(logs).not.toMatch(/forbidden/i);
+}
+
 describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipReason}`, () => {
   let releaseNs = '';
   let ns = '';
@@ -226,7 +248,7 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
     const values = {
       extraEnv: endpoint,
       fullnameOverride: fullname,
-      replicas: 1,
+      replicas: 2, // leader election between two pods on the real node
       image: { pullPolicy: 'Never' }, // there is no registry: the imported image or nothing
       ...realPlacement,
       watchNamespaces: [ns],
@@ -294,17 +316,19 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
         `deployment ${fullname} did not become available: ${rollout.stderr}\n${why.map((r) => r.stdout + r.stderr).join('\n')}`,
       );
     }
-    const [pod, ...others] = await pods(releaseNs, `app.kubernetes.io/instance=${release}`);
-    expect(others).toEqual([]);
-    operatorPod = pod;
-    expect(pod?.spec.nodeName).toBe(nodeName);
-    expect(pod?.spec.serviceAccountName).toBe(fullname);
-    expect(pod?.status.phase).toBe('Running');
-    expect(isReady(pod?.status.conditions)).toBe(true);
-    const podName = pod?.metadata.name ?? '';
+    const operators = await pods(releaseNs, `app.kubernetes.io/instance=${release}`);
+    expect(operators).toHaveLength(2);
+    for (const p of operators) {
+      expect(p.spec.nodeName).toBe(nodeName);
+      expect(p.spec.serviceAccountName).toBe(fullname);
+      expect(p.status.phase).toBe('Running');
+      expect(isReady(p.status.conditions)).toBe(true);
+    }
 
-    // its own Lease, held by this pod; the suite's shared Lease is not its
-    const lease = await eventually('the release Lease held by the operator pod', async () => {
+    // one of them holds the release's own Lease; the suite's shared Lease is neither's
+    const holderOf = (identity: string | undefined) =>
+      operators.find((p) => identity?.startsWith(`${p.metadata.name}_`));
+    const lease = await eventually('the release Lease held by an operator pod', async () => {
       const l = await getJson<{ spec: { holderIdentity?: string } }>([
         'get',
         'lease',
@@ -312,9 +336,12 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
         '-n',
         releaseNs,
       ]);
-      return l?.spec.holderIdentity?.startsWith(podName) ? l : undefined;
+      return holderOf(l?.spec.holderIdentity) ? l : undefined;
     });
-    expect(lease.spec.holderIdentity).toMatch(new RegExp(`^${podName}`));
+    const pod = holderOf(lease.spec.holderIdentity) as Pod;
+    const standby = operators.find((p) => p !== pod) as Pod;
+    operatorPod = pod;
+    const podName = pod.metadata.name;
     const shared = await getJson<{ spec: { holderIdentity?: string } }>([
       'get',
       'lease',
@@ -322,7 +349,16 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
       '-n',
       OPERATOR_RELEASE.namespace,
     ]);
-    expect(shared?.spec.holderIdentity ?? '').not.toMatch(new RegExp(`^${podName}`));
+    expect(holderOf(shared?.spec.holderIdentity)).toBeUndefined();
+    // two replicas: the chart guards them with its own PodDisruptionBudget
+    const operatorPdb = await getJson<{ spec: { minAvailable: number } }>([
+      'get',
+      'pdb',
+      fullname,
+      '-n',
+      releaseNs,
+    ]);
+    expect(operatorPdb?.spec.minAvailable).toBe(1);
 
     // a sample on kwok's CPU nodes (the default placement): reconciled by the in-pod operator only
     await kubectlOk(
@@ -352,7 +388,23 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
     });
     expect(event.reportingInstance).toMatch(new RegExp(`^${podName}`));
 
-    // its metrics, scraped through the chart's metrics Service (kube-proxy) and at the pod IP
+    // metrics at each pod IP: the leader reconciled, the standby did not
+    const scrape = (url: string) =>
+      eventually(`GET ${url}`, async () => {
+        const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+        return res.ok ? res.text() : undefined;
+      });
+    const leaderMetrics = await scrape(`http://${pod.status.podIP}:8080/metrics`);
+    expect(sumMetric(leaderMetrics, 'ymera_leader_is_leader', {})).toBe(1);
+    expect(
+      sumMetric(leaderMetrics, 'ymera_reconcile_total', { controller: 'inferenceservice' }),
+    ).toBeGreaterThan(0);
+    const standbyMetrics = await scrape(`http://${standby.status.podIP}:8080/metrics`);
+    expect(sumMetric(standbyMetrics, 'ymera_leader_is_leader', {}) ?? 0).toBe(0);
+    expect(sumMetric(standbyMetrics, 'ymera_reconcile_total', { controller: 'inferenceservice' }) ?? 0).toBe(
+      0,
+    );
+    // and through the chart's metrics Service (kube-proxy), whichever pod answers
     const svc = await getJson<{ spec: { clusterIP: string } }>([
       'get',
       'service',
@@ -360,37 +412,10 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
       '-n',
       releaseNs,
     ]);
-    for (const url of [
-      `http://${svc?.spec.clusterIP}:8080/metrics`,
-      `http://${pod?.status.podIP}:8080/metrics`,
-    ]) {
-      const text = await eventually(`GET ${url}`, async () => {
-        const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
-        return res.ok ? res.text() : undefined;
-      });
-      expect(sumMetric(text, 'ymera_reconcile_total', { controller: 'inferenceservice' })).toBeGreaterThan(0);
-      expect(sumMetric(text, 'ymera_leader_is_leader', {})).toBe(1);
-    }
+    const viaService = await scrape(`http://${svc?.spec.clusterIP}:8080/metrics`);
+    expect(sumMetric(viaService, 'ymera_leader_is_leader', {})).toBeDefined();
 
-    // JSON logs, and not one request the chart's RBAC refused
-    const logs = await kubectlOk(['logs', podName, '-n', releaseNs]);
-    const lines = logs.split('\n').filter((l) => l.trim() !== '');
-    expect(lines.length).toBeGreaterThan(0);
-    const notJson = lines.filter((l) => {
-      try {
-        return typeof JSON.parse(l) !== 'object';
-      } catch {
-        return true;
-      }
-    });
-    expect(notJson).toEqual([]);
-    // in-cluster configuration: the ServiceAccount's token and CA, the server from the pod's environment
-    const starting = lines
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((l) => l.msg === 'starting');
-    expect(starting).toMatchObject({ server: new URL(inClusterServer).origin });
-    expect(forbiddenRequests(logs)).toEqual([]);
-    expect(logs).not.toMatch(/forbidden/i);
+    for (const p of operators) await expectCleanLogs(releaseNs, p.metadata.name, inClusterServer);
   }, 420_000);
 
   it('restarts a SIGKILLed runtime pod on the real node while the service stays Ready behind its PDB', async () => {
@@ -606,5 +631,7 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
     );
     expect(results.length).toBeGreaterThan(10);
     expect(results.filter((r) => r.status !== 200)).toEqual([]);
+    // the operator watched real pods die and come back without one refused request
+    await expectCleanLogs(releaseNs, operatorPod?.metadata.name ?? '', inClusterServer);
   }, 420_000);
 });
