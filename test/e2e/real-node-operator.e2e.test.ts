@@ -465,6 +465,10 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
       return p?.status?.currentHealthy === 2 ? p : undefined;
     });
     expect(pdb.spec.maxUnavailable).toBe(1);
+    expect(pdb.spec.selector.matchLabels).toEqual({
+      'ymera.io/inferenceservice': name,
+      'app.kubernetes.io/component': 'inference-server',
+    });
     expect(pdb.status).toMatchObject({ expectedPods: 2, disruptionsAllowed: 1 });
 
     // inference through the Service (kube-proxy) returns the model's reference output
