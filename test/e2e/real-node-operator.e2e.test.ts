@@ -202,10 +202,37 @@ async function expectCleanLogs(namespace: string, pod: string, server: string): 
   expect(logs).not.toMatch(/forbidden/i);
 }
 
+/**
+ * SIGKILLs a container's main process from the host, as the OOM killer would:
+ * its PID from containerd's task list, checked to run `program`.
+ */
+async function sigkillContainer(status: ContainerStatus, program: string): Promise<void> {
+  const containerId = (status.containerID ?? '').replace(/^containerd:\/\//, '');
+  expect(containerId).not.toBe('');
+  const { stdout: tasks } = await run(bin('ctr'), [
+    '--address',
+    process.env.YMERA_CONTAINERD_ADDRESS ?? '/run/ymera/containerd/containerd.sock',
+    '-n',
+    'k8s.io',
+    'tasks',
+    'ls',
+  ]);
+  const pid = Number(
+    tasks
+      .split('\n')
+      .find((l) => l.startsWith(containerId))
+      ?.split(/\s+/)[1],
+  );
+  expect(pid).toBeGreaterThan(1);
+  expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain(program);
+  process.kill(pid, 'SIGKILL');
+}
+
 describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipReason}`, () => {
   let releaseNs = '';
   let ns = '';
   let operatorPod: Pod | undefined;
+  let standbyPod: Pod | undefined;
   /** Where the operator pod's in-cluster configuration points. */
   let inClusterServer = '';
 
@@ -341,6 +368,7 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
     const pod = holderOf(lease.spec.holderIdentity) as Pod;
     const standby = operators.find((p) => p !== pod) as Pod;
     operatorPod = pod;
+    standbyPod = standby;
     const podName = pod.metadata.name;
     const shared = await getJson<{ spec: { holderIdentity?: string } }>([
       'get',
@@ -543,25 +571,7 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
       const victim = serving[0] as Pod;
       const other = serving[1] as Pod;
       const before = victim.status.containerStatuses?.[0] as ContainerStatus;
-      const containerId = (before.containerID ?? '').replace(/^containerd:\/\//, '');
-      expect(containerId).not.toBe('');
-      const { stdout: tasks } = await run(bin('ctr'), [
-        '--address',
-        process.env.YMERA_CONTAINERD_ADDRESS ?? '/run/ymera/containerd/containerd.sock',
-        '-n',
-        'k8s.io',
-        'tasks',
-        'ls',
-      ]);
-      const pid = Number(
-        tasks
-          .split('\n')
-          .find((l) => l.startsWith(containerId))
-          ?.split(/\s+/)[1],
-      );
-      expect(pid).toBeGreaterThan(1);
-      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('runtime/server.ts');
-      process.kill(pid, 'SIGKILL');
+      await sigkillContainer(before, 'runtime/server.ts');
 
       // while it is down, the PDB allows no disruption and an eviction of the other pod is refused
       await eventually(
@@ -637,5 +647,70 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
     expect(results.filter((r) => r.status !== 200)).toEqual([]);
     // the operator watched real pods die and come back without one refused request
     await expectCleanLogs(releaseNs, operatorPod?.metadata.name ?? '', inClusterServer);
+  }, 420_000);
+
+  it("fails over when the leader's process is SIGKILLed: a new leader reconciles, the killed pod comes back", async () => {
+    const leader = operatorPod as Pod;
+    const standby = standbyPod as Pod;
+    expect(leader && standby, 'two operator pods (first test)').toBeTruthy();
+    const lease = () =>
+      getJson<{ spec: { holderIdentity?: string } }>(['get', 'lease', fullname, '-n', releaseNs]);
+    const killed = (await lease())?.spec.holderIdentity ?? '';
+    expect(killed.startsWith(`${leader.metadata.name}_`)).toBe(true);
+    const before = leader.status.containerStatuses?.[0] as ContainerStatus;
+    await sigkillContainer(before, 'operator/main.ts');
+    // the Lease expires unrenewed (leaseDurationSeconds 15) and another process takes it: the
+    // standby, or the killed pod's restarted process (a new identity) if it asks first
+    const holder = await eventually(
+      'a new holder of the Lease',
+      async () => {
+        const h = (await lease())?.spec.holderIdentity ?? '';
+        return h !== killed && h !== '' ? h : undefined;
+      },
+      90_000,
+    );
+    const newLeader = [standby, leader].find((p) => holder.startsWith(`${p.metadata.name}_`)) as Pod;
+    expect(newLeader, `holder ${holder} is one of the operator pods`).toBeDefined();
+    // it reconciles: a spec change is observed and served
+    await kubectlOk([
+      'patch',
+      'inferenceservice',
+      'sample',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { scaling: { minReplicas: 2 } } }),
+    ]);
+    const sample = await untilObserved<InferenceService>(
+      ['inferenceservice', 'sample', '-n', ns],
+      'sample scaled to 2 by the new leader',
+      (o) => isReady(o.status?.conditions) && o.status?.readyReplicas === 2,
+      120_000,
+    );
+    expect(sample.status?.phase).toBe('Serving');
+    // the kubelet restarted the killed operator container; it is Ready again
+    const restarted = await eventually(
+      `operator pod ${leader.metadata.name} restarted and Ready`,
+      async () => {
+        const p = await getJson<Pod>(['get', 'pod', leader.metadata.name, '-n', releaseNs]);
+        const c = p?.status.containerStatuses?.[0];
+        return c && c.restartCount > before.restartCount && c.ready ? c : undefined;
+      },
+      120_000,
+    );
+    expect(restarted.lastState.terminated).toMatchObject({ exitCode: 137 });
+    // one leader, one standby again
+    const scrape = async (pod: Pod) =>
+      (await fetch(`http://${pod.status.podIP}:8080/metrics`, { signal: AbortSignal.timeout(3000) })).text();
+    const leading = await scrape(newLeader);
+    expect(sumMetric(leading, 'ymera_leader_is_leader', {})).toBe(1);
+    expect(sumMetric(leading, 'ymera_reconcile_total', { controller: 'inferenceservice' })).toBeGreaterThan(
+      0,
+    );
+    const other = newLeader === leader ? standby : leader;
+    expect(sumMetric(await scrape(other), 'ymera_leader_is_leader', {}) ?? 0).toBe(0);
+    await expectCleanLogs(releaseNs, newLeader.metadata.name, inClusterServer);
+    operatorPod = newLeader;
   }, 420_000);
 });
