@@ -615,13 +615,20 @@ export function hpa(obj: InferenceServiceObject, target: string): KubeObject {
   });
 }
 
+/**
+ * Serving pods the PodDisruptionBudget lets be down at once. A service that
+ * was Ready stays Ready while at most this many of its minReplicas are down
+ * (status.ts): the budget is what its owner accepts as still serving.
+ */
+export const PDB_MAX_UNAVAILABLE = 1;
+
 /** At most one serving pod down through voluntary disruptions (drains), never blocking a drain outright. */
 export function pdb(obj: InferenceServiceObject): KubeObject {
   return owned(obj, {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
     metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
-    spec: { maxUnavailable: 1, selector: { matchLabels: servingSelector(obj) } },
+    spec: { maxUnavailable: PDB_MAX_UNAVAILABLE, selector: { matchLabels: servingSelector(obj) } },
   });
 }
 

@@ -60,6 +60,56 @@ describe('InferenceService status', () => {
     expect(s.phase).toBe('Degraded');
   });
 
+  it('stays Ready, Degraded, while no more pods are down than the disruption budget allows', () => {
+    const ready = inferenceServiceStatus(obj, obs({}), undefined, now);
+    const crashed = {
+      reason: 'ContainerFailed',
+      message: 'container runtime of pod p2 exited with code 137 (Error)',
+      pod: 'p2',
+    };
+    const s = inferenceServiceStatus(
+      obj,
+      obs({ health: { r1: { replicas: 2, readyReplicas: 1, failure: crashed } } }),
+      ready,
+      now,
+    );
+    expect(c(s, 'Ready')).toMatchObject({ status: 'True', reason: 'Reconciled' });
+    expect(c(s, 'Ready')?.message).toMatch(
+      /1 of 2 ready pod\(s\); 1 down, within the disruption budget \(1\): container runtime of pod p2/,
+    );
+    expect(c(s, 'Reconciling')).toMatchObject({ status: 'True', reason: 'Progressing' });
+    expect(c(s, 'Stalled')).toBeUndefined();
+    expect(s.phase).toBe('Degraded');
+    // more down than the budget: not Ready any more
+    const none = inferenceServiceStatus(
+      obj,
+      obs({ health: { r1: { replicas: 2, readyReplicas: 0, failure: crashed } } }),
+      s,
+      now,
+    );
+    expect(c(none, 'Ready')).toMatchObject({ status: 'False', reason: 'ContainerFailed' });
+    // the budget keeps a service Ready, it never makes one Ready: a first rollout needs every pod
+    const first = inferenceServiceStatus(
+      obj,
+      obs({ health: { r1: { replicas: 2, readyReplicas: 1 } } }),
+      none,
+      now,
+    );
+    expect(c(first, 'Ready')).toMatchObject({ status: 'False', reason: 'Progressing' });
+    // nor does it carry over to another stable revision
+    const other = inferenceServiceStatus(
+      obj,
+      obs({
+        desired: 'r2',
+        decision: { revisions: { stable: 'r2' }, action: 'none' },
+        health: { r2: { replicas: 2, readyReplicas: 1 } },
+      }),
+      ready,
+      now,
+    );
+    expect(c(other, 'Ready')?.status).toBe('False');
+  });
+
   it('says InsufficientGPU instead of a silent Pending, and keeps reconciling', () => {
     const failure = {
       reason: 'InsufficientGPU',

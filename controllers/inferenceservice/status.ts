@@ -1,7 +1,9 @@
 // Pure: the status of an InferenceService from what was observed of its
-// revisions and what the rollout decided. Ready is True only when the stable
-// revision has at least minReplicas ready pods and nothing blocks it; the
-// kind's own conditions say where the model, the canary and the rollout are.
+// revisions and what the rollout decided. Ready becomes True when the stable
+// revision has at least minReplicas ready pods and nothing blocks it; once
+// Ready, it stays True while no more of them are down than the
+// PodDisruptionBudget allows (a restarting pod, a drain), with phase Degraded.
+// The kind's own conditions say where the model, the canary and the rollout are.
 import type { ReconcileFailure } from '../../operator/failure.ts';
 import type { Condition, ConditionInput, ReasonMessage } from '../../operator/conditions.ts';
 import { metaTime, Reason, summarize } from '../../operator/conditions.ts';
@@ -11,7 +13,7 @@ import type { FieldError } from '../../operator/schema/validation.ts';
 import { formatFieldErrors } from '../../operator/schema/validation.ts';
 import type { Blocker } from '../shared/skeleton-status.ts';
 import type { InferenceServiceObject, ServingSpec } from './desired.ts';
-import { scalingOf, serviceUrl, stableServing } from './desired.ts';
+import { PDB_MAX_UNAVAILABLE, scalingOf, serviceUrl, stableServing } from './desired.ts';
 import type { CanaryProgress, RevisionHealth, RollbackNotice, RolloutDecision } from './rollout.ts';
 import type { InferenceServicePhase } from './schema.ts';
 
@@ -156,6 +158,13 @@ export function inferenceServiceStatus(
 
   // RolloutComplete
   const stableReady = stableHealth.readyReplicas >= min;
+  // a revision that was Ready keeps serving with up to the disruption budget's pods down
+  const wasReady =
+    previous?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True') === true &&
+    (previous.revisions as { stable?: string } | undefined)?.stable === stableRev;
+  const stableServes =
+    stableReady ||
+    (wasReady && stableHealth.readyReplicas > 0 && stableHealth.readyReplicas >= min - PDB_MAX_UNAVAILABLE);
   let rolloutComplete;
   if (held && obs.pendingRollback) {
     rolloutComplete = cond('RolloutComplete', 'False', {
@@ -196,7 +205,7 @@ export function inferenceServiceStatus(
     ready = { status: 'False', ...failed };
     if (obs.applyError.transient) reconciling = failed;
     else stalled = failed;
-  } else if (stableFailure && !stableReady) {
+  } else if (stableFailure && !stableServes) {
     ready = { status: 'False', reason: stableFailure.reason, message: stableFailure.message };
     if (isSchedulingFailure(stableFailure)) reconciling = stableFailure;
     else stalled = stableFailure;
@@ -211,13 +220,24 @@ export function inferenceServiceStatus(
     ready = { status: 'False', reason: blocker.reason, message: blocker.message };
     if (blocker.transient) reconciling = blocker;
     else stalled = blocker;
-  } else if (!stableReady) {
+  } else if (!stableServes) {
     const msg = {
       reason: Reason.Progressing,
       message: `revision ${stableRev} has ${stableHealth.readyReplicas} of ${min} ready pod(s)`,
     };
     ready = { status: 'False', ...msg };
     reconciling = msg;
+  } else if (!stableReady) {
+    const down = min - stableHealth.readyReplicas;
+    ready = {
+      status: 'True',
+      reason: Reason.Reconciled,
+      message: `revision ${stableRev} serves with ${stableHealth.readyReplicas} of ${min} ready pod(s); ${down} down, within the disruption budget (${PDB_MAX_UNAVAILABLE})${stableFailure ? `: ${stableFailure.message}` : ''}`,
+    };
+    reconciling = {
+      reason: Reason.Progressing,
+      message: `waiting for revision ${stableRev} to have ${min} ready pod(s) (${stableHealth.readyReplicas} ready)`,
+    };
   } else {
     ready = {
       status: 'True',
