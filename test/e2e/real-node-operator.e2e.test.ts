@@ -133,15 +133,13 @@ const connectFailure = (e: unknown) =>
 
 /**
  * Whether the API server's serving certificate names the `kubernetes` Service's
- * ClusterIP, which in-cluster clients dial (KUBERNETES_SERVICE_HOST). The
- * local cluster's does not (test/e2e/cluster/cluster.sh kubeApiserverCertSANs
- * lists only the bridge address), so TLS to the ClusterIP fails there.
+ * ClusterIP, which in-cluster clients dial (KUBERNETES_SERVICE_HOST); without
+ * it their TLS handshake fails.
  */
 async function certNamesServiceIP(): Promise<{
   ok: boolean;
   clusterIP: string;
   sans: string;
-  endpoint: { host: string; port: string };
 }> {
   const server = await kubectlOk([
     'config',
@@ -165,18 +163,10 @@ async function certNamesServiceIP(): Promise<{
     );
     socket.on('error', reject);
   });
-  const slice = await getJson<{ endpoints: { addresses: string[] }[]; ports: { port: number }[] }>([
-    'get',
-    'endpointslice',
-    'kubernetes',
-    '-n',
-    'default',
-  ]);
   return {
     ok: sans.split(', ').includes(`IP Address:${clusterIP}`),
     clusterIP,
     sans,
-    endpoint: { host: slice?.endpoints[0]?.addresses[0] ?? '', port: String(slice?.ports[0]?.port ?? '') },
   };
 }
 
@@ -253,27 +243,12 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
         'pod-security.kubernetes.io/enforce-version=latest',
       ]);
     }
-    // In-cluster configuration as is when the certificate allows it; else the same
-    // in-cluster config (ServiceAccount token and CA) dialling the Service's
-    // endpoint, the bridge address the certificate does name.
+    // in-cluster configuration as it is: the pods dial the kubernetes Service's ClusterIP,
+    // which the API server's certificate names (cluster.sh kubeApiserverCertSANs)
     const cert = await certNamesServiceIP();
-    const endpoint = cert.ok
-      ? []
-      : [
-          { name: 'KUBERNETES_SERVICE_HOST', value: cert.endpoint.host },
-          { name: 'KUBERNETES_SERVICE_PORT', value: cert.endpoint.port },
-        ];
-    if (!cert.ok) {
-      process.stderr.write(
-        `the API server certificate does not name the kubernetes Service ClusterIP ${cert.clusterIP} ` +
-          `(SANs: ${cert.sans}); the operator pod dials the Service's endpoint instead\n`,
-      );
-    }
-    inClusterServer = cert.ok
-      ? `https://${cert.clusterIP}:443`
-      : `https://${cert.endpoint.host}:${cert.endpoint.port}`;
+    expect(cert.ok, `the API server certificate names ${cert.clusterIP} (SANs: ${cert.sans})`).toBe(true);
+    inClusterServer = `https://${cert.clusterIP}:443`;
     const values = {
-      extraEnv: endpoint,
       fullnameOverride: fullname,
       replicas: 2, // leader election between two pods on the real node
       image: { pullPolicy: 'Never' }, // there is no registry: the imported image or nothing
