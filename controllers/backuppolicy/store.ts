@@ -454,7 +454,12 @@ async function verify(
     items.push({
       item,
       ...(body ? { body } : {}),
-      open: () => Readable.from(plaintextOf(store, dir, policy, backupId, item, keys, options.signal)),
+      // one frame ahead of the consumer, not Readable.from's default of 16
+      open: () =>
+        Readable.from(plaintextOf(store, dir, policy, backupId, item, keys, options.signal), {
+          objectMode: true,
+          highWaterMark: 1,
+        }),
     });
   }
   return { manifest, manifestSha256: sha256Hex(bytes), items };
