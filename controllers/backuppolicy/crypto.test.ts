@@ -56,6 +56,14 @@ describe('parseKey', () => {
     expect(parseKey(Buffer.from(`${key.toString('base64')}\n`), source).equals(key)).toBe(true);
     expect(parseKey(Buffer.from(key.toString('base64url')), source).equals(key)).toBe(true);
   });
+  it('refuses 32 characters of text (a password or hex string), which raw-key parsing would accept', () => {
+    for (const text of ['correct-horse-battery-staple-123', randomBytes(16).toString('hex')]) {
+      expect(() => parseKey(Buffer.from(text), source)).toThrow(
+        'Secret backup-key key "key" holds 32 characters of text, not 32 random bytes',
+      );
+    }
+  });
+
   it('refuses anything else, naming the Secret key and what is allowed, never the value', () => {
     for (const bad of [
       randomBytes(16),

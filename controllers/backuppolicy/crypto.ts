@@ -76,16 +76,28 @@ export type KeySource = { secret: string; key: string };
  * The 32-byte KEK held in a Secret's value: exactly 32 raw bytes, or base64
  * (standard or URL-safe alphabet, padding optional, surrounding whitespace and
  * a trailing newline ignored) of 32 bytes, e.g. `openssl rand -base64 32`.
+ * 32 printable characters are refused: that is a password, not a key.
  */
 export function parseKey(value: Uint8Array, source: KeySource): Buffer {
-  if (value.length === KEY_BYTES) return Buffer.from(value);
+  const where = `Secret ${source.secret} key "${source.key}"`;
+  if (value.length === KEY_BYTES) {
+    // 32 random bytes are all printable with odds of about 1e-14: this is a password or a hex
+    // string, far weaker than a key, and most likely a mistake
+    if (value.every((b) => b >= 0x20 && b <= 0x7e)) {
+      throw new InvalidKeyError(
+        `${where} holds 32 characters of text, not 32 random bytes: a password is not a key; ` +
+          'store the base64 of 32 random bytes (e.g. the output of `openssl rand -base64 32`)',
+      );
+    }
+    return Buffer.from(value);
+  }
   const text = Buffer.from(value).toString('latin1').trim();
   if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
     const decoded = Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
     if (decoded.length === KEY_BYTES) return decoded;
   }
   throw new InvalidKeyError(
-    `Secret ${source.secret} key "${source.key}" does not hold an encryption key: expected 32 raw bytes ` +
+    `${where} does not hold an encryption key: expected 32 raw bytes ` +
       `or the base64 of 32 bytes (e.g. the output of \`openssl rand -base64 32\`); it holds ${value.length} bytes`,
   );
 }
