@@ -9,8 +9,13 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanObject } from '../../controllers/backuppolicy/clean.ts';
-import { Keyring, keyIdOf } from '../../controllers/backuppolicy/crypto.ts';
-import { backupPrefix, parseManifest, serializeManifest } from '../../controllers/backuppolicy/format.ts';
+import { Keyring, deriveKeys, keyIdOf, macOf, unwrapDataKey } from '../../controllers/backuppolicy/crypto.ts';
+import {
+  backupPrefix,
+  manifestMacInput,
+  parseManifest,
+  serializeManifest,
+} from '../../controllers/backuppolicy/format.ts';
 import type { PolicyRef } from '../../controllers/backuppolicy/format.ts';
 import { listBackups, readAndVerify, writeBackup } from '../../controllers/backuppolicy/store.ts';
 import type { ItemInput, VerifiedBackup, VerifyResult } from '../../controllers/backuppolicy/store.ts';
@@ -268,6 +273,37 @@ describe('backup store on MinIO', () => {
     const tampered = refused(await readAndVerify(store, policy, b.backupId, { keyring: ring }));
     expect(tampered.reason).toBe('Tampered');
     expect(tampered.message).toContain('manifest.json was altered');
+  });
+
+  it('refuses an item whose bytes match a re-signed manifest but not their GCM tags, as Tampered', async () => {
+    // only a holder of the key can re-sign the manifest: the frames' tags are the last line
+    // a model of several frames, altered in its first: the rest must still be read and hashed
+    const { backupId } = await writeBackup(store, policy, itemsWith(randomBytes(3 * MiB)), { keyring: ring });
+    const dir = backupPrefix(policy, backupId);
+    const bytes = await store.get(`${dir}items/000004.bin`);
+    bytes[100] = (bytes[100] ?? 0) ^ 0x01;
+    await store.put(`${dir}items/000004.bin`, bytes);
+    const manifest = parseManifest(await store.get(`${dir}manifest.json`));
+    const e = manifest.encryption;
+    if (!e) throw new Error('expected an encrypted backup');
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const unsigned = {
+      ...manifest,
+      items: manifest.items.map((i) => (i.key === 'items/000004.bin' ? { ...i, sha256 } : i)),
+      encryption: { ...e, manifestMac: '' },
+    };
+    const keys = deriveKeys(unwrapDataKey(e.wrappedDataKey, e.keyId, ring, backupId));
+    const forged = {
+      ...unsigned,
+      encryption: { ...e, manifestMac: macOf(keys, manifestMacInput(unsigned)) },
+    };
+    await store.put(`${dir}manifest.json`, serializeManifest(forged));
+    const error = refused(await readAndVerify(store, policy, backupId, { keyring: ring }));
+    expect(error.reason).toBe('Tampered');
+    expect(error.item).toBe('items/000004.bin');
+    expect(error.message).toContain(
+      "item items/000004.bin (model s3://ymera-models/iris.onnx): matches the manifest's sha256 but does not authenticate",
+    );
   });
 
   it('a backup without its manifest is Incomplete, never Completed, and cannot be read', async () => {
