@@ -9,6 +9,7 @@ import {
   itemKey,
   newBackupId,
   parseManifest,
+  redactSource,
   selectForDeletion,
   serializeManifest,
 } from './format.ts';
@@ -99,6 +100,17 @@ describe('layout and ids', () => {
     expect(backupIdTime(b)?.toISOString()).toBe('2026-12-04T19:47:46.000Z');
     expect(backupIdTime('not-an-id')).toBeUndefined();
     expect(backupIdTime('20261304T194745Z-00000000')).toBeUndefined();
+  });
+});
+
+describe('redactSource', () => {
+  it('drops credentials, presigned query strings and fragments from URLs, keeps the rest', () => {
+    expect(
+      redactSource('https://u:p@models.example/iris.onnx?X-Amz-Signature=abc&X-Amz-Credential=AKIA#x'),
+    ).toBe('https://models.example/iris.onnx');
+    expect(redactSource('s3://ymera-models/iris/v3/model.onnx')).toBe('s3://ymera-models/iris/v3/model.onnx');
+    expect(redactSource('pvc://models/iris.onnx')).toBe('pvc://models/iris.onnx');
+    expect(redactSource('not a url')).toBe('not a url');
   });
 });
 

@@ -105,6 +105,26 @@ export function itemKey(n: number): string {
 
 const ITEM_KEY = /^items\/\d{6,}\.bin$/;
 
+/**
+ * A model source as the manifest records it: the manifest is stored in clear,
+ * so user info and query (a presigned URL's signature) and fragment are
+ * dropped from URLs; anything that is not a URL is kept as is.
+ */
+export function redactSource(source: string): string {
+  let url: URL;
+  try {
+    url = new URL(source);
+  } catch {
+    return source;
+  }
+  if (!url.username && !url.password && !url.search && !url.hash) return source;
+  url.username = '';
+  url.password = '';
+  url.search = '';
+  url.hash = '';
+  return url.href;
+}
+
 // --- backup ids -----------------------------------------------------------------------
 
 /** UTC start time to the second, then 8 random hex digits: ids sort by time. */

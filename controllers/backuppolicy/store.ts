@@ -50,6 +50,7 @@ import {
   newBackupId,
   parseManifest,
   policyPrefix,
+  redactSource,
   serializeManifest,
 } from './format.ts';
 import type { BackupState, ItemFailure, Manifest, ManifestItem, PolicyRef } from './format.ts';
@@ -181,8 +182,10 @@ export async function writeBackup(
       if (failures.length < MAX_FAILURES_LISTED) {
         const message = sourceError instanceof Error ? sourceError.message : String(sourceError);
         failures.push({
-          what: `model ${input.source}`.slice(0, 1024),
-          message: message.slice(0, 4096) || 'read failed',
+          what: `model ${redactSource(input.source)}`.slice(0, 1024),
+          // the source's error may quote its URL: never a presigned signature in the manifest
+          message:
+            message.split(input.source).join(redactSource(input.source)).slice(0, 4096) || 'read failed',
         });
       }
       continue;
@@ -191,7 +194,7 @@ export async function writeBackup(
     written.push({
       key,
       type: 'model',
-      source: input.source,
+      source: redactSource(input.source),
       modelDigest: `sha256:${s.plaintextSha256}`,
       ...s,
     });

@@ -346,16 +346,26 @@ describe('backup store on MinIO', () => {
     expect(error.reason).toBe('NotEncrypted');
   });
 
-  it('records a model whose source fails midway as a failure and leaves no object for it', async () => {
+  it("records a model whose source fails midway as a failure, without the URL's signature, and leaves no object for it", async () => {
+    const presigned = 'https://models.example/iris.onnx?X-Amz-Signature=deadbeef0123';
     async function* failing(): AsyncGenerator<Uint8Array> {
       yield randomBytes(6 * MiB); // past one part: a multipart upload is under way
-      throw new Error('connection reset by the model server');
+      throw new Error(`GET ${presigned}: connection reset by the model server`);
     }
-    const { backupId, manifest } = await writeBackup(store, policy, itemsWith(failing()), { keyring: ring });
+    const items = itemsWith(new Uint8Array(0)).slice(0, 3);
+    items.push({ type: 'model', source: presigned, body: failing() });
+    const { backupId, manifest } = await writeBackup(store, policy, items, { keyring: ring });
     expect(manifest.failures).toEqual({
       count: 1,
-      first: [{ what: 'model s3://ymera-models/iris.onnx', message: 'connection reset by the model server' }],
+      first: [
+        {
+          what: 'model https://models.example/iris.onnx',
+          message: 'GET https://models.example/iris.onnx: connection reset by the model server',
+        },
+      ],
     });
+    const stored = await store.get(`${backupPrefix(policy, backupId)}manifest.json`);
+    expect(stored.includes(Buffer.from('deadbeef0123'))).toBe(false);
     expect(manifest.counts.items).toBe(3);
     const keys = (await store.listAll(backupPrefix(policy, backupId))).map((o) =>
       o.key.split('/').slice(-2).join('/'),
