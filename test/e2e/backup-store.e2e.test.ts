@@ -317,6 +317,21 @@ describe('backup store on MinIO', () => {
     expect(error.message).toContain(`backup ${backupId} has no manifest.json`);
   });
 
+  it('lists a backup whose manifest does not parse as Invalid, refuses it naming the field, and ignores stray keys', async () => {
+    const id = '20260101T000000Z-0badf00d';
+    await store.put(`${backupPrefix(policy, id)}manifest.json`, '{"formatVersion": 7}');
+    await store.put(`${policy.namespace}/${policy.name}/notes.txt`, 'not a backup');
+    await store.put(`${policy.namespace}/${policy.name}/scratch/x.bin`, 'not a backup either');
+    const listed = await listBackups(store, policy);
+    expect(listed.find((b) => b.id === id)).toMatchObject({
+      state: 'Invalid',
+      error: 'manifest: formatVersion: version 7 is not supported (this operator reads version 1)',
+    });
+    expect(listed.map((b) => b.id)).not.toContain('scratch');
+    const error = refused(await readAndVerify(store, policy, id, { keyring: ring }));
+    expect(error.reason).toBe('InvalidManifest');
+  });
+
   it('names a wrong key, and opens old backups after a rotation while the old key is kept', async () => {
     const { backupId } = await smallBackup();
     const wrong = refused(await readAndVerify(store, policy, backupId, { keyring: new Keyring([kekNew]) }));
