@@ -1,0 +1,609 @@
+// Backups in an ObjectStore: write (items, then the manifest), list (the
+// store is the source of truth: a new cluster discovers its backups here),
+// read-and-verify, delete. The format and its rules are in format.ts and
+// crypto.ts; this file is the I/O around them.
+//
+// Errors: verdicts about a backup are BackupError values (errors.ts);
+// failures to reach the store stay ObjectStoreError and are thrown (the
+// caller retries; an unreachable store is never read as "no backups").
+import { createHash, randomBytes } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { KubeObject } from '../../operator/kube/resources.ts';
+import { OBJECT_TOO_LARGE, ObjectStoreError, isNoSuchKey } from '../../operator/storage/s3.ts';
+import type { ObjectStore } from '../../operator/storage/s3.ts';
+import { cleanObject, serializeObject } from './clean.ts';
+import {
+  FRAME_BYTES,
+  ITEM_ALGORITHM,
+  WRAP_ALGORITHM,
+  decryptItem,
+  deriveKeys,
+  encryptItem,
+  macMatches,
+  macOf,
+  newDataKey,
+  unwrapDataKey,
+  wrapDataKey,
+} from './crypto.ts';
+import type { BackupKeys, Keyring } from './crypto.ts';
+import {
+  BackupError,
+  CorruptedError,
+  InvalidManifestError,
+  KeyRequiredError,
+  MissingError,
+  NotEncryptedError,
+  TamperedError,
+} from './errors.ts';
+import {
+  BACKUP_ID_PATTERN,
+  FORMAT_VERSION,
+  MANIFEST,
+  MAX_FAILURES_LISTED,
+  MAX_MANIFEST_BYTES,
+  backupIdTime,
+  backupPrefix,
+  countsOf,
+  itemKey,
+  manifestMacInput,
+  newBackupId,
+  parseManifest,
+  policyPrefix,
+  redactSource,
+  serializeManifest,
+} from './format.ts';
+import type { BackupState, ItemFailure, Manifest, ManifestItem, PolicyRef } from './format.ts';
+
+// --- write ----------------------------------------------------------------------------
+
+/** What a backup holds: Kubernetes objects (cleaned here) and model files (streamed). */
+export type ItemInput =
+  | { type: 'resource'; object: KubeObject; modelDigest?: string }
+  | { type: 'model'; source: string; body: Uint8Array | AsyncIterable<Uint8Array> };
+
+export type WriteOptions = {
+  /** Encrypt with the keyring's primary KEK; without it the backup is stored in clear. */
+  keyring?: Keyring | undefined;
+  now?: () => Date;
+  /** Default a new id (newBackupId). */
+  backupId?: string;
+  frameBytes?: number;
+  signal?: AbortSignal;
+};
+
+export type WriteResult = { backupId: string; manifest: Manifest; manifestSha256: string };
+
+const sha256Hex = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+async function* measured(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  m: { hash: Hash; size: number },
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    m.hash.update(chunk);
+    m.size += chunk.length;
+    yield chunk;
+  }
+}
+
+async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of source) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+function describeItem(item: ManifestItem): string {
+  if (item.type === 'model') return `model ${item.source}`;
+  return `${item.kind} ${item.namespace ? `${item.namespace}/` : ''}${item.name}`;
+}
+
+/** What the item's frames are bound to (GCM AAD): its path under the policy, backup id included. */
+function aadPath(policy: Pick<PolicyRef, 'namespace' | 'name'>, backupId: string, key: string): string {
+  return backupPrefix(policy, backupId) + key;
+}
+
+/**
+ * Writes a backup: every item as its own object (numbered in the order
+ * given), then manifest.json last; nothing is ever rewritten (Object Lock
+ * safe). A model whose source fails to read is left out and recorded in the
+ * manifest's failures (the backup is then PartiallyFailed); any store failure
+ * is thrown, leaving an Incomplete backup (no manifest) for retention to
+ * collect. Memory stays about a few frames plus the store's upload parts,
+ * whatever the size of a model.
+ */
+export async function writeBackup(
+  store: ObjectStore,
+  policy: PolicyRef,
+  items: AsyncIterable<ItemInput> | Iterable<ItemInput>,
+  options: WriteOptions = {},
+): Promise<WriteResult> {
+  const now = options.now ?? (() => new Date());
+  const started = now();
+  const backupId = options.backupId ?? newBackupId(started, randomBytes(4).toString('hex'));
+  if (!BACKUP_ID_PATTERN.test(backupId)) throw new TypeError(`"${backupId}" is not a backup id`);
+  const dir = backupPrefix(policy, backupId);
+  const frameBytes = options.frameBytes ?? FRAME_BYTES;
+  const kek = options.keyring?.primary;
+  const dataKey = kek ? newDataKey() : undefined;
+  const keys = dataKey ? deriveKeys(dataKey) : undefined;
+  const call = options.signal ? { signal: options.signal } : {};
+
+  const written: ManifestItem[] = [];
+  const failures: ItemFailure[] = [];
+  let failureCount = 0;
+  let n = 0;
+  for await (const input of items) {
+    options.signal?.throwIfAborted();
+    const key = itemKey(++n);
+    const path = aadPath(policy, backupId, key);
+    const plain = { hash: createHash('sha256'), size: 0 };
+    const stored = { hash: createHash('sha256'), size: 0 };
+    if (input.type === 'resource') {
+      const body = serializeObject(cleanObject(input.object));
+      const source = measured([body], plain);
+      const bytes = await collect(
+        measured(keys ? encryptItem(source, keys.items, path, frameBytes) : source, stored),
+      );
+      await store.put(dir + key, bytes, call);
+      const o = input.object;
+      written.push({
+        key,
+        type: 'resource',
+        apiVersion: o.apiVersion,
+        kind: o.kind,
+        ...(o.metadata.namespace !== undefined ? { namespace: o.metadata.namespace } : {}),
+        name: o.metadata.name,
+        ...(input.modelDigest !== undefined ? { modelDigest: input.modelDigest } : {}),
+        ...sizes(stored, plain),
+      });
+      continue;
+    }
+    let sourceError: unknown;
+    const body = input.body instanceof Uint8Array ? [input.body] : input.body;
+    async function* guarded(): AsyncGenerator<Uint8Array> {
+      try {
+        yield* body;
+      } catch (error) {
+        sourceError = error;
+        throw error;
+      }
+    }
+    const source = measured(guarded(), plain);
+    try {
+      await store.putStream(
+        dir + key,
+        measured(keys ? encryptItem(source, keys.items, path, frameBytes) : source, stored),
+        call,
+      );
+    } catch (error) {
+      if (sourceError === undefined) throw error;
+      failureCount++;
+      if (failures.length < MAX_FAILURES_LISTED) {
+        const message = sourceError instanceof Error ? sourceError.message : String(sourceError);
+        failures.push({
+          what: `model ${redactSource(input.source)}`.slice(0, 1024),
+          // the source's error may quote its URL: never a presigned signature in the manifest
+          message:
+            message.split(input.source).join(redactSource(input.source)).slice(0, 4096) || 'read failed',
+        });
+      }
+      continue;
+    }
+    const s = sizes(stored, plain);
+    written.push({
+      key,
+      type: 'model',
+      source: redactSource(input.source),
+      modelDigest: `sha256:${s.plaintextSha256}`,
+      ...s,
+    });
+  }
+
+  const unsigned: Manifest = {
+    formatVersion: FORMAT_VERSION,
+    policy: { namespace: policy.namespace, name: policy.name, uid: policy.uid },
+    backupId,
+    startedAt: started.toISOString(),
+    completedAt: now().toISOString(),
+    encryption:
+      kek && dataKey
+        ? {
+            algorithm: ITEM_ALGORITHM,
+            keyWrap: WRAP_ALGORITHM,
+            keyId: kek.id,
+            wrappedDataKey: wrapDataKey(dataKey, kek, backupId),
+            frameBytes,
+            manifestMac: '',
+          }
+        : null,
+    items: written,
+    failures: { count: failureCount, first: failures },
+    counts: countsOf(written),
+  };
+  const manifest =
+    unsigned.encryption && keys
+      ? {
+          ...unsigned,
+          encryption: { ...unsigned.encryption, manifestMac: macOf(keys, manifestMacInput(unsigned)) },
+        }
+      : unsigned;
+  const bytes = serializeManifest(manifest);
+  await store.put(dir + MANIFEST, bytes, { ...call, contentType: 'application/json' });
+  return { backupId, manifest, manifestSha256: sha256Hex(bytes) };
+}
+
+function sizes(stored: { hash: Hash; size: number }, plain: { hash: Hash; size: number }) {
+  return {
+    size: stored.size,
+    sha256: stored.hash.digest('hex'),
+    plaintextSize: plain.size,
+    plaintextSha256: plain.hash.digest('hex'),
+  };
+}
+
+// --- list -----------------------------------------------------------------------------
+
+export type BackupListing = {
+  id: string;
+  state: BackupState;
+  /** From the id. */
+  startedAt: string;
+  completedAt?: string;
+  /** Objects and bytes in the store under the backup (manifest included). */
+  storedObjects: number;
+  storedBytes: number;
+  /** SHA-256 of manifest.json as stored: names the backup's exact content (every item's hash is in it). */
+  manifestSha256?: string;
+  manifest?: Manifest;
+  /** Why an Invalid backup is invalid. */
+  error?: string;
+};
+
+/**
+ * The policy's backups as the store holds them, newest first: Completed (a
+ * manifest that parses), Incomplete (no manifest) or Invalid (a manifest that
+ * does not parse). Keys under the policy that are not backup ids are
+ * ignored. Throws ObjectStoreError when the store cannot be listed.
+ */
+export async function listBackups(
+  store: ObjectStore,
+  policy: Pick<PolicyRef, 'namespace' | 'name'>,
+  options: { signal?: AbortSignal } = {},
+): Promise<BackupListing[]> {
+  const prefix = policyPrefix(policy);
+  const groups = new Map<string, { objects: number; bytes: number; manifest: boolean }>();
+  for await (const o of store.list(prefix, options)) {
+    const rest = o.key.slice(prefix.length);
+    const slash = rest.indexOf('/');
+    if (slash < 0) continue;
+    const id = rest.slice(0, slash);
+    if (!BACKUP_ID_PATTERN.test(id)) continue;
+    const g = groups.get(id) ?? { objects: 0, bytes: 0, manifest: false };
+    g.objects++;
+    g.bytes += o.size;
+    if (rest.slice(slash + 1) === MANIFEST) g.manifest = true;
+    groups.set(id, g);
+  }
+  const out: BackupListing[] = [];
+  for (const [id, g] of groups) {
+    const base = {
+      id,
+      startedAt: backupIdTime(id)?.toISOString() ?? '',
+      storedObjects: g.objects,
+      storedBytes: g.bytes,
+    };
+    if (!g.manifest) {
+      out.push({ ...base, state: 'Incomplete' });
+      continue;
+    }
+    let bytes: Buffer;
+    try {
+      bytes = await store.get(backupPrefix(policy, id) + MANIFEST, {
+        ...options,
+        maxBytes: MAX_MANIFEST_BYTES,
+      });
+    } catch (error) {
+      // deleted between list and get (retention elsewhere): as if never listed
+      if (isNoSuchKey(error)) continue;
+      if (error instanceof ObjectStoreError && error.code === OBJECT_TOO_LARGE) {
+        out.push({ ...base, state: 'Invalid', error: `manifest larger than ${MAX_MANIFEST_BYTES} bytes` });
+        continue;
+      }
+      throw error;
+    }
+    try {
+      const manifest = parseManifest(bytes, { backupId: id, policy });
+      out.push({
+        ...base,
+        state: 'Completed',
+        completedAt: manifest.completedAt,
+        manifestSha256: sha256Hex(bytes),
+        manifest,
+      });
+    } catch (error) {
+      if (!(error instanceof InvalidManifestError)) throw error;
+      out.push({ ...base, state: 'Invalid', manifestSha256: sha256Hex(bytes), error: error.message });
+    }
+  }
+  return out.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+}
+
+/** Deletes every object of one backup; returns how many. */
+export async function deleteBackup(
+  store: ObjectStore,
+  policy: Pick<PolicyRef, 'namespace' | 'name'>,
+  backupId: string,
+): Promise<number> {
+  if (!BACKUP_ID_PATTERN.test(backupId)) throw new TypeError(`"${backupId}" is not a backup id`);
+  return store.deletePrefix(backupPrefix(policy, backupId));
+}
+
+// --- read and verify ------------------------------------------------------------------
+
+export type VerifyOptions = {
+  /** KEKs that may open the backup (the current one first). Required for encrypted backups. */
+  keyring?: Keyring | undefined;
+  /** Refuse a backup stored in clear; default: true when a keyring is given. */
+  requireEncryption?: boolean;
+  /** Items up to this plaintext size are kept in memory (verified) while verifying; default 8 MiB. */
+  inMemoryMaxBytes?: number;
+  signal?: AbortSignal;
+};
+
+export type VerifiedItem = {
+  item: ManifestItem;
+  /** The verified plaintext, for items up to inMemoryMaxBytes (Kubernetes objects). */
+  body?: Buffer;
+  /**
+   * The plaintext read from the store again, for big items (model files):
+   * with encryption each frame is passed on only after its tag verified;
+   * sizes and sha256 are checked at the end, where the stream fails with a
+   * BackupError if the object changed since verification. So write it to a
+   * temporary place and keep it only when the stream ended without error.
+   */
+  open(): Readable;
+};
+
+export type VerifiedBackup = { manifest: Manifest; manifestSha256: string; items: VerifiedItem[] };
+
+export type VerifyResult = { ok: true; backup: VerifiedBackup } | { ok: false; error: BackupError };
+
+/**
+ * Verifies a whole backup before anything of it is used: the manifest
+ * (strict parse, its id and policy, with encryption the key id, the wrapped
+ * data key and the manifest's MAC), then every item (present, size and
+ * sha256 of the stored bytes, every GCM tag, size and sha256 of the
+ * plaintext). Returns the verified items, or the first problem as a
+ * BackupError naming the item. Store failures are thrown.
+ */
+export async function readAndVerify(
+  store: ObjectStore,
+  policy: Pick<PolicyRef, 'namespace' | 'name'>,
+  backupId: string,
+  options: VerifyOptions = {},
+): Promise<VerifyResult> {
+  try {
+    return { ok: true, backup: await verify(store, policy, backupId, options) };
+  } catch (error) {
+    if (error instanceof BackupError) return { ok: false, error };
+    throw error;
+  }
+}
+
+async function verify(
+  store: ObjectStore,
+  policy: Pick<PolicyRef, 'namespace' | 'name'>,
+  backupId: string,
+  options: VerifyOptions,
+): Promise<VerifiedBackup> {
+  if (!BACKUP_ID_PATTERN.test(backupId)) throw new MissingError(`"${backupId}" is not a backup id`);
+  const dir = backupPrefix(policy, backupId);
+  const call = options.signal ? { signal: options.signal } : {};
+  let bytes: Buffer;
+  try {
+    bytes = await store.get(dir + MANIFEST, { ...call, maxBytes: MAX_MANIFEST_BYTES });
+  } catch (error) {
+    if (isNoSuchKey(error)) {
+      throw new MissingError(`backup ${backupId} has no ${MANIFEST}: it is incomplete or does not exist`);
+    }
+    if (error instanceof ObjectStoreError && error.code === OBJECT_TOO_LARGE) {
+      throw new InvalidManifestError('(file)', `larger than ${MAX_MANIFEST_BYTES} bytes`);
+    }
+    throw error;
+  }
+  const manifest = parseManifest(bytes, { backupId, policy });
+
+  let keys: BackupKeys | undefined;
+  if (manifest.encryption) {
+    const keyring = options.keyring;
+    if (!keyring) {
+      throw new KeyRequiredError(
+        `backup ${backupId} is encrypted with key ${manifest.encryption.keyId}; no key was given`,
+      );
+    }
+    const e = manifest.encryption;
+    keys = deriveKeys(unwrapDataKey(e.wrappedDataKey, e.keyId, keyring, backupId));
+    if (!macMatches(keys, manifestMacInput(manifest), e.manifestMac)) {
+      throw new TamperedError(`backup ${backupId}: ${MANIFEST} was altered (its MAC does not match)`);
+    }
+  } else if (options.requireEncryption ?? options.keyring !== undefined) {
+    throw new NotEncryptedError(
+      `backup ${backupId} is stored in clear, but encryption is required: anyone with write access to the bucket could have written it`,
+    );
+  }
+
+  // every item present with its size, before reading GiBs of any
+  const listed = new Map<string, number>();
+  for await (const o of store.list(dir, call)) listed.set(o.key.slice(dir.length), o.size);
+  for (const item of manifest.items) {
+    const size = listed.get(item.key);
+    if (size === undefined) {
+      throw new MissingError(`item ${item.key} (${describeItem(item)}) is missing from the store`, item.key);
+    }
+    if (size !== item.size) {
+      throw new CorruptedError(
+        `item ${item.key} (${describeItem(item)}): ${size} bytes in the store, the manifest records ${item.size}`,
+        item.key,
+      );
+    }
+  }
+
+  const inMemoryMax = options.inMemoryMaxBytes ?? 8 * 1024 * 1024;
+  const items: VerifiedItem[] = [];
+  for (const item of manifest.items) {
+    const keep = item.plaintextSize <= inMemoryMax;
+    const body = await checkItem(store, dir, policy, backupId, item, keys, keep, options.signal);
+    items.push({
+      item,
+      ...(body ? { body } : {}),
+      // one frame ahead of the consumer, not Readable.from's default of 16
+      open: () =>
+        Readable.from(plaintextOf(store, dir, policy, backupId, item, keys, options.signal), {
+          objectMode: true,
+          highWaterMark: 1,
+        }),
+    });
+  }
+  return { manifest, manifestSha256: sha256Hex(bytes), items };
+}
+
+/** An iterable over `iterator` that leaves it open when a consumer stops early (so it can be drained). */
+function keepOpen<T>(iterator: AsyncIterator<T>): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => iterator.next(),
+      return: async () => ({ done: true, value: undefined }),
+    }),
+  };
+}
+
+async function openItem(
+  store: ObjectStore,
+  dir: string,
+  item: ManifestItem,
+  signal: AbortSignal | undefined,
+): Promise<Readable> {
+  try {
+    return await store.getStream(dir + item.key, {
+      maxBytes: Math.max(1, item.size),
+      ...(signal ? { signal } : {}),
+    });
+  } catch (error) {
+    if (isNoSuchKey(error)) {
+      throw new MissingError(`item ${item.key} (${describeItem(item)}) is missing from the store`, item.key);
+    }
+    throw error;
+  }
+}
+
+const tooLarge = (error: unknown) => error instanceof ObjectStoreError && error.code === OBJECT_TOO_LARGE;
+
+/**
+ * One item read through: the verified plaintext when `keep`. A GCM failure
+ * reads on to the end, so that bytes differing from the manifest's sha256
+ * read as Corrupted (damage) and only bytes matching it yet failing to
+ * authenticate as Tampered (the manifest was forged to match).
+ */
+async function checkItem(
+  store: ObjectStore,
+  dir: string,
+  policy: Pick<PolicyRef, 'namespace' | 'name'>,
+  backupId: string,
+  item: ManifestItem,
+  keys: BackupKeys | undefined,
+  keep: boolean,
+  signal: AbortSignal | undefined,
+): Promise<Buffer | undefined> {
+  const what = `item ${item.key} (${describeItem(item)})`;
+  const larger = () =>
+    new CorruptedError(
+      `${what}: larger in the store than the ${item.size} bytes the manifest records`,
+      item.key,
+    );
+  const stream = await openItem(store, dir, item, signal);
+  const stored = { hash: createHash('sha256'), size: 0 };
+  const plain = { hash: createHash('sha256'), size: 0 };
+  const chunks: Buffer[] = [];
+  const iterator = measured(stream, stored)[Symbol.asyncIterator]();
+  const source = keepOpen(iterator);
+  let authFailure: TamperedError | undefined;
+  try {
+    const plaintext = keys ? decryptItem(source, keys.items, aadPath(policy, backupId, item.key)) : source;
+    for await (const chunk of plaintext) {
+      plain.hash.update(chunk);
+      plain.size += chunk.length;
+      if (keep) chunks.push(Buffer.from(chunk));
+    }
+  } catch (error) {
+    if (tooLarge(error)) throw larger();
+    if (!(error instanceof TamperedError)) throw error;
+    authFailure = error;
+    try {
+      while (!(await iterator.next()).done);
+    } catch (drainError) {
+      if (tooLarge(drainError)) throw larger();
+      throw drainError;
+    }
+  } finally {
+    stream.destroy();
+  }
+  if (stored.size !== item.size) {
+    throw new CorruptedError(
+      `${what}: ${stored.size} bytes in the store, the manifest records ${item.size}`,
+      item.key,
+    );
+  }
+  if (stored.hash.digest('hex') !== item.sha256) {
+    throw new CorruptedError(`${what}: sha256 mismatch (the stored bytes are not those written)`, item.key);
+  }
+  if (authFailure) {
+    throw new TamperedError(
+      `${what}: matches the manifest's sha256 but does not authenticate: ${authFailure.message}`,
+      item.key,
+    );
+  }
+  if (plain.size !== item.plaintextSize || plain.hash.digest('hex') !== item.plaintextSha256) {
+    throw new TamperedError(`${what}: the plaintext's size or sha256 differs from the manifest's`, item.key);
+  }
+  return keep ? Buffer.concat(chunks, plain.size) : undefined;
+}
+
+/** The plaintext of an already verified item, read again (see VerifiedItem.open). */
+async function* plaintextOf(
+  store: ObjectStore,
+  dir: string,
+  policy: Pick<PolicyRef, 'namespace' | 'name'>,
+  backupId: string,
+  item: ManifestItem,
+  keys: BackupKeys | undefined,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Buffer> {
+  const what = `item ${item.key} (${describeItem(item)})`;
+  const stream = await openItem(store, dir, item, signal);
+  const stored = { hash: createHash('sha256'), size: 0 };
+  const plain = { hash: createHash('sha256'), size: 0 };
+  try {
+    const source = measured(stream, stored);
+    const plaintext = keys ? decryptItem(source, keys.items, aadPath(policy, backupId, item.key)) : source;
+    for await (const chunk of plaintext) {
+      plain.hash.update(chunk);
+      plain.size += chunk.length;
+      yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    }
+  } catch (error) {
+    if (tooLarge(error))
+      throw new CorruptedError(`${what}: changed in the store since it was verified`, item.key);
+    throw error;
+  } finally {
+    stream.destroy();
+  }
+  if (
+    stored.size !== item.size ||
+    stored.hash.digest('hex') !== item.sha256 ||
+    plain.size !== item.plaintextSize ||
+    plain.hash.digest('hex') !== item.plaintextSha256
+  ) {
+    throw new CorruptedError(`${what}: changed in the store since it was verified`, item.key);
+  }
+}
