@@ -9,8 +9,10 @@
 #   image.sh down    nothing to stop (the image stays in containerd; node.sh
 #                    down clears the node's containers, not its images)
 #   image.sh status  exit 0 if containerd holds the image this checkout last imported
-#   image.sh env     print `export YMERA_IMAGE=...` and YMERA_IMAGE_DIGEST (the
-#                    manifest digest `up` imported; eval it)
+#   image.sh env     print `export YMERA_IMAGE=...`, YMERA_IMAGE_DIGEST (the
+#                    manifest digest `up` imported) and YMERA_IMAGE_ID (its config
+#                    digest: the CRI's image id, what a pod's status.containerStatuses[].imageID
+#                    shows for an image without a registry); eval it
 #
 # Runs after node.sh (stack.sh's order) and is left out with it. The tag is one
 # per machine: the last checkout that ran `up` owns it, which is why the e2e
@@ -43,13 +45,18 @@ recorded() { # recorded <var>: its value in the record, empty when none
 }
 
 cmd_up() {
-  local start=$SECONDS envs
+  local start=$SECONDS envs archive digest config
   [[ -S "$SOCKET" ]] || die "no containerd socket at $SOCKET (run stack/node.sh up first)"
   mkdir -p "$(dirname "$RECORD")"
   envs="$(YMERA_CONTAINERD_ADDRESS="$SOCKET" YMERA_CTR="$CTR" "$repo/scripts/build-image.sh" --env)"
   # --env builds; the import is a second, cheap call that reuses the archive
   YMERA_CONTAINERD_ADDRESS="$SOCKET" YMERA_CTR="$CTR" "$repo/scripts/build-image.sh" --import >/dev/null
-  printf '%s\n' "$envs" | grep -E '^export YMERA_IMAGE(_DIGEST)?=' >"$RECORD.tmp"
+  archive="$(sed -n 's/^export YMERA_IMAGE_ARCHIVE=//p' <<<"$envs")"
+  digest="$(sed -n 's/^export YMERA_IMAGE_DIGEST=//p' <<<"$envs")"
+  config="$(tar -xOf "$archive" "blobs/sha256/${digest#sha256:}" |
+    grep -o '"config":{[^}]*}' | grep -o 'sha256:[0-9a-f]*')" ||
+    die "cannot read the config digest of $digest from $archive"
+  { printf '%s\n' "$envs" | grep -E '^export YMERA_IMAGE(_DIGEST)?='; echo "export YMERA_IMAGE_ID=$config"; } >"$RECORD.tmp"
   mv -f "$RECORD.tmp" "$RECORD"
   log "up: $(recorded YMERA_IMAGE)@$(recorded YMERA_IMAGE_DIGEST) in the real node's containerd ($((SECONDS - start))s)"
 }
