@@ -7,7 +7,9 @@
 // Service's ClusterIP (kube-proxy) returns the reference output, and
 // Prometheus scrapes the pod. Then a canary whose model file is not ONNX: the
 // runtime's termination message from the real crashing pod makes the operator
-// roll the canary back, and the stable revision keeps answering.
+// roll the canary back, and the stable revision keeps answering. Without
+// autoRollback the same kind of canary really crash-loops (the kubelet backs
+// off) and is held with status saying why in the runtime's words.
 //
 // Skipped, saying why, without the real node (YMERA_USE_EXISTING_CLUSTER=1 or
 // YMERA_REAL_NODE_DISABLED=1).
@@ -28,6 +30,7 @@ import {
 } from '../../runtime/models/fraud-reference.ts';
 import { sha256Hex } from '../../runtime/model.ts';
 import { createSession } from '../../runtime/session.ts';
+import { LOAD_FAILED_EXIT_CODE } from '../../runtime/termination.ts';
 import type { OperatorProcess } from './support.ts';
 import {
   deleteInferenceServices,
@@ -69,7 +72,8 @@ interface ContainerStatus {
   image: string;
   imageID: string;
   restartCount: number;
-  state?: { running?: object };
+  state?: { running?: object; waiting?: { reason?: string } };
+  lastState?: { terminated?: { exitCode: number; message?: string } };
 }
 interface Pod {
   metadata: { name: string; labels: Record<string, string> };
@@ -312,6 +316,73 @@ describe.skipIf(skipReason !== '')(`InferenceService on the real node${skipReaso
     const ip = await clusterIP();
     const rows = featureRows(3, 77);
     // every request is answered by the stable revision (the canary's pods are gone)
+    for (let i = 0; i < 5; i++) {
+      const r = await infer(ip, rows);
+      expect(r.status).toBe(200);
+      expectReference(rows, r.json.outputs[0]);
+    }
+  });
+  it("without autoRollback holds a real crash-looping canary and says why in the runtime's words; the stable revision keeps answering", async () => {
+    const before = await until(
+      'Ready before the canary',
+      (r) => condition(r, 'ModelLoaded')?.status === 'True',
+    );
+    const stable = before.status?.revisions?.stable ?? '';
+    const garbage = Buffer.alloc(2048, 'still not onnx\n');
+    const uri = await put('broken-again.onnx', garbage);
+    const parseError = await createSession(garbage).then(
+      () => {
+        throw new Error('onnxruntime accepted the garbage model');
+      },
+      (e: unknown) => (e as Error).message,
+    );
+    const line = `ModelLoadFailed (InvalidModel): onnxruntime cannot load ${uri}: ${parseError}`;
+    await kubectlOk([
+      'patch',
+      ...ref,
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        spec: {
+          model: { uri, version: 'v3-broken', sha256: sha256Hex(garbage) },
+          rollout: { autoRollback: false },
+        },
+      }),
+    ]);
+    const canary = (
+      await until('a canary revision', (r) => (r.status?.revisions?.canary ?? stable) !== stable)
+    ).status?.revisions?.canary as string;
+    // the kubelet restarts the runtime and backs off: a real crash loop, the runtime's exit code and line
+    const looping = await eventually(
+      `a pod of canary ${canary} in CrashLoopBackOff`,
+      async () => {
+        for (const p of await pods(canary)) {
+          const c = p.status.containerStatuses?.find((x) => x.name === 'runtime');
+          if (c?.state?.waiting?.reason === 'CrashLoopBackOff' && c.lastState?.terminated)
+            return { pod: p, c };
+        }
+        return undefined;
+      },
+      POD_TIMEOUT,
+    );
+    expect(looping.pod.spec.nodeName).toBe(NODE);
+    expect(looping.c.restartCount).toBeGreaterThanOrEqual(1);
+    expect(looping.c.lastState?.terminated).toMatchObject({ exitCode: LOAD_FAILED_EXIT_CODE, message: line });
+    // held, not rolled back: a person decides; status names the failure in the runtime's words
+    const held = await until(
+      'the failing canary reported',
+      (r) =>
+        condition(r, 'CanaryHealthy')?.reason === 'ModelLoadFailed' &&
+        condition(r, 'Ready')?.status === 'False',
+    );
+    expect(held.status?.revisions).toMatchObject({ stable, canary });
+    expect(condition(held, 'CanaryHealthy')?.message).toContain(
+      `cannot load its model (InvalidModel): onnxruntime cannot load ${uri}: ${parseError}`,
+    );
+    expect(condition(held, 'Stalled')).toMatchObject({ status: 'True', reason: 'ModelLoadFailed' });
+    // the crash-looping pod is never an endpoint: every answer comes from the stable revision
+    const ip = await clusterIP();
+    const rows = featureRows(2, 5);
     for (let i = 0; i < 5; i++) {
       const r = await infer(ip, rows);
       expect(r.status).toBe(200);
