@@ -234,6 +234,9 @@ describe('InferenceService desired children', () => {
     expect(c?.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
     expect(c?.readinessProbe.httpGet.path).toBe('/v2/health/ready');
     expect(c?.livenessProbe.httpGet.path).toBe('/v2/health/live');
+    // SIGTERM comes after the endpoint has left kube-proxy, with the runtime's 25 s drain still in the grace period
+    expect(c).toMatchObject({ lifecycle: { preStop: { sleep: { seconds: 5 } } } });
+    expect((t.spec as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds).toBe(35);
     expect(c?.env.map((e) => e.name)).toEqual(
       expect.arrayContaining(['YMERA_NAMESPACE', 'YMERA_INFERENCESERVICE', 'YMERA_REVISION']),
     );

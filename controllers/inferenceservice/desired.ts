@@ -64,6 +64,8 @@ export const HPA_METRICS = {
 const HPA_DEFAULT_TARGET = { cpu: 70, concurrency: 8, latency: 100 } as const;
 
 export const configMapName = (name: string) => `${name}-config`;
+/** How long a serving pod keeps listening after its deletion, before the kubelet sends SIGTERM. */
+export const PRE_STOP_SLEEP_SECONDS = 5;
 export const serviceName = (name: string) => name;
 export const deploymentName = (name: string, revision: string) => `${name}-${revision}`;
 export const configKey = (revision: string) => `${revision}.json`;
@@ -435,6 +437,11 @@ export function deployment(
     readinessProbe: probe('/v2/health/ready', 5, 3),
     livenessProbe: { ...probe('/v2/health/live', 10, 3), initialDelaySeconds: 10 },
     startupProbe: probe('/v2/health/live', 5, 60),
+    // The kubelet's SIGTERM and the endpoint's removal from every kube-proxy race: a
+    // runtime that stops listening first refuses connections still routed to it
+    // (seen on a real node). Sleeping before SIGTERM lets the endpoint go first; the
+    // sleep action needs nothing in the image, so custom runtime images get it too.
+    lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
     securityContext: restrictedContainerSecurity(true),
     volumeMounts: [
       { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
@@ -449,7 +456,8 @@ export function deployment(
     enableServiceLinks: false,
     // the runtime never calls the Kubernetes API: a mounted token would only be something to steal
     automountServiceAccountToken: false,
-    terminationGracePeriodSeconds: 30,
+    // the pre-stop sleep, then the runtime's drain (25 s at most, runtime/config.ts)
+    terminationGracePeriodSeconds: PRE_STOP_SLEEP_SECONDS + 30,
     volumes: [
       {
         name: 'config',
