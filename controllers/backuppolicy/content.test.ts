@@ -65,16 +65,16 @@ describe('kindsToBackUp', () => {
     expect(kindsToBackUp(YMERA, undefined)).toEqual({
       ymera: ['InferenceService', 'LearningPipeline', 'MaintenancePlan', 'OptimizationLoop', 'BackupPolicy'],
       allConfigMaps: false,
-      allSecrets: false,
       unsupported: [],
     });
   });
 
-  it('filters by include.kinds; ConfigMap and Secret mean all of them; others are named as unsupported', () => {
-    expect(kindsToBackUp(YMERA, ['InferenceService', 'ConfigMap', 'Deployment.apps', 'Restore'])).toEqual({
+  it('filters by include.kinds; ConfigMap means all of them, Secret only the referenced; others are unsupported', () => {
+    expect(
+      kindsToBackUp(YMERA, ['InferenceService', 'ConfigMap', 'Secret', 'Deployment.apps', 'Restore']),
+    ).toEqual({
       ymera: ['InferenceService'],
       allConfigMaps: true,
-      allSecrets: false,
       unsupported: ['Deployment.apps', 'Restore'],
     });
   });

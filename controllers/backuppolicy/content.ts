@@ -35,20 +35,21 @@ export function selectorString(selector: Selector | undefined): string | undefin
 /**
  * The ymera kinds to list: every one (except Restore) without include.kinds,
  * else those it names. `ConfigMap` in include.kinds means every ConfigMap of
- * the namespace (not only the referenced ones); `Secret` likewise (with
- * include.secrets). Other names are returned in `unsupported`.
+ * the namespace (not only the referenced ones). `Secret` changes nothing:
+ * only referenced Secrets are backed up (include.secrets), since the
+ * operator may get a Secret by name but never list them. Other names are
+ * returned in `unsupported`.
  */
 export function kindsToBackUp(
   ymeraKinds: readonly string[],
   include: readonly string[] | undefined,
-): { ymera: string[]; allConfigMaps: boolean; allSecrets: boolean; unsupported: string[] } {
+): { ymera: string[]; allConfigMaps: boolean; unsupported: string[] } {
   const candidates = ymeraKinds.filter((k) => !EXCLUDED_KINDS.includes(k));
-  if (!include) return { ymera: candidates, allConfigMaps: false, allSecrets: false, unsupported: [] };
+  if (!include) return { ymera: candidates, allConfigMaps: false, unsupported: [] };
   const unsupported = include.filter((k) => !candidates.includes(k) && k !== 'ConfigMap' && k !== 'Secret');
   return {
     ymera: candidates.filter((k) => include.includes(k)),
     allConfigMaps: include.includes('ConfigMap'),
-    allSecrets: include.includes('Secret'),
     unsupported,
   };
 }

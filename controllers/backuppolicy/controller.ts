@@ -56,6 +56,8 @@ type Stall = { reason: string; message: string };
 type SecretObject = KubeObject & { data?: Record<string, string> };
 
 const S3_FIELD = 'spec.storage.s3';
+/** The namespaced ymera kinds (a cluster-scoped MaintenancePlan belongs to no namespace's backup). */
+const namespacedKinds = ymeraKinds.filter((d) => d.scope === 'Namespaced');
 /** One call's budget; a backup of many objects makes many calls. */
 const STORE_TIMEOUT_MS = 30_000;
 
@@ -85,7 +87,7 @@ function configurationStall(obj: BackupPolicyObject): Stall | undefined {
       message: `spec.include.namespaces: a BackupPolicy backs up only its own namespace (${namespace}); ${refused.join(', ')} ${refused.length === 1 ? 'is' : 'are'} not allowed`,
     };
   const k = kindsToBackUp(
-    ymeraKinds.map((d) => d.kind),
+    namespacedKinds.map((d) => d.kind),
     spec.include?.kinds,
   );
   if (k.unsupported.length > 0)
@@ -93,7 +95,7 @@ function configurationStall(obj: BackupPolicyObject): Stall | undefined {
       reason: 'NotImplemented',
       message: `spec.include.kinds: ${k.unsupported.join(', ')} cannot be backed up yet; allowed: ${[...k.ymera, 'ConfigMap', 'Secret'].join(', ')}`,
     };
-  if (k.allSecrets && !spec.include?.secrets)
+  if (spec.include?.kinds?.includes('Secret') && !spec.include.secrets)
     return { reason: 'InvalidSpec', message: 'spec.include.kinds: Secret needs spec.include.secrets: true' };
   return undefined;
 }
@@ -172,7 +174,7 @@ async function collectObjects(client: KubeClient, obj: BackupPolicyObject): Prom
   const spec = obj.spec;
   const { namespaces } = namespacesToBackUp(obj.metadata.namespace ?? '', spec.include?.namespaces);
   const selected = kindsToBackUp(
-    ymeraKinds.map((d) => d.kind),
+    namespacedKinds.map((d) => d.kind),
     spec.include?.kinds,
   );
   const labelSelector = selectorString(spec.include?.labelSelector);
@@ -181,11 +183,11 @@ async function collectObjects(client: KubeClient, obj: BackupPolicyObject): Prom
   const out: KubeObject[] = [];
   for (const namespace of namespaces) {
     const own: KubeObject[] = [];
-    for (const def of ymeraKinds.filter((d) => selected.ymera.includes(d.kind)))
+    for (const def of namespacedKinds.filter((d) => selected.ymera.includes(d.kind)))
       own.push(...(await list(resourceTypeOf(def), namespace)));
     out.push(...own);
     const refs: References = referencedIn(own).get(namespace) ?? { configMaps: [], secrets: [] };
-    const fetchNamed = async (type: ResourceType, names: string[], all: boolean) => {
+    const fetchNamed = async (type: ResourceType, names: string[], all = false) => {
       if (all) return list(type, namespace);
       const found: KubeObject[] = [];
       for (const name of names) {
@@ -199,8 +201,7 @@ async function collectObjects(client: KubeClient, obj: BackupPolicyObject): Prom
       // the key that seals the backup is no use inside it
       const key = spec.encryption?.keySecret.name;
       const names = refs.secrets.filter((n) => n !== key);
-      const secrets = await fetchNamed(core.secret, names, selected.allSecrets);
-      out.push(...secrets.filter((s) => s.metadata.name !== key));
+      out.push(...(await fetchNamed(core.secret, names)));
     }
   }
   return out;

@@ -193,8 +193,11 @@ options:
   nodeLeaseDurationSeconds: 10
   # pods of the real node (stack/node.sh) reach the API server on the pod
   # bridge's address, so its serving certificate must name it
+  # and in-cluster clients reach it at the \`kubernetes\` Service's ClusterIP, the
+  # first address of the API server's default service range 10.0.0.0/24
   kubeApiserverCertSANs:
   - ${YMERA_BRIDGE_ADDRESS:-10.250.0.1}
+  - 10.0.0.1
 componentsPatches:
 # kwok fakes only the nodes annotated as fake (nodes/nodes.yaml); a real
 # kubelet's node (real-node-1) is left to that kubelet
