@@ -187,21 +187,23 @@ async function collectObjects(client: KubeClient, obj: BackupPolicyObject): Prom
       own.push(...(await list(resourceTypeOf(def), namespace)));
     out.push(...own);
     const refs: References = referencedIn(own).get(namespace) ?? { configMaps: [], secrets: [] };
-    const fetchNamed = async (type: ResourceType, names: string[], all = false) => {
-      if (all) return list(type, namespace);
-      const found: KubeObject[] = [];
-      for (const name of names) {
-        const o = await client.get<KubeObject>(type, name, namespace);
-        if (o) found.push({ ...o, apiVersion: 'v1', kind: type.kind });
-      }
-      return found;
-    };
-    out.push(...(await fetchNamed(core.configMap, refs.configMaps, selected.allConfigMaps)));
+    // ConfigMaps: listed (the operator may list them, not get them) and picked by name;
+    // include.kinds ConfigMap takes them all
+    const configMaps = (await client.list(core.configMap, { namespace })).items;
+    out.push(
+      ...configMaps
+        .filter((c) => selected.allConfigMaps || refs.configMaps.includes(c.metadata.name))
+        .map((c) => ({ ...c, apiVersion: 'v1', kind: 'ConfigMap' })),
+    );
     if (spec.include?.secrets) {
       // the key that seals the backup is no use inside it
       const key = spec.encryption?.keySecret.name;
       const names = refs.secrets.filter((n) => n !== key);
-      out.push(...(await fetchNamed(core.secret, names)));
+      // Secrets: got by name only (the operator may never list them)
+      for (const name of names) {
+        const secret = await client.get<KubeObject>(core.secret, name, namespace);
+        if (secret) out.push({ ...secret, apiVersion: 'v1', kind: 'Secret' });
+      }
     }
   }
   return out;
