@@ -280,4 +280,39 @@ describe('BackupPolicy', () => {
     expect(await listBackups(store, ref(p))).toEqual([]);
     expect(op?.logs()).not.toContain('correct horse');
   });
+
+  it('a store that cannot be reached: the backup Failed with the reason, Reconciling; the same token completes once the store is reachable', async () => {
+    const down = policy('store-down', {}, 'd1') as ReturnType<typeof policy> & {
+      spec: { storage: { s3: { endpoint?: string } } };
+    };
+    const endpoint = down.spec.storage.s3.endpoint;
+    down.spec.storage.s3.endpoint = 'http://127.0.0.1:1'; // nothing listens there
+    await kubectlOk(['apply', '-f', '-'], toYaml([down]));
+    const failed = await until(
+      'store-down',
+      'store-down to report the failed backup',
+      (o) => o.status?.lastBackup?.phase === 'Failed',
+    );
+    expect(failed.status?.lastBackup?.reason).toBe('StorageUnavailable');
+    expect(failed.status?.lastBackup?.message).toContain('could not be reached');
+    expect(failed.status?.backupNowToken).toBeUndefined(); // not acted on yet: retried
+    expect(cond(failed, 'BackupHealthy')).toMatchObject({ status: 'False', reason: 'StorageUnavailable' });
+    expect(cond(failed, 'Reconciling')).toMatchObject({ status: 'True', reason: 'BackupRetrying' });
+    await untilEvent(ns, 'store-down', 'BackupFailed', 'BackupPolicy');
+    // the store comes back (here: the right endpoint); the same token completes on a retry
+    await kubectlOk([
+      'patch',
+      ...get('store-down'),
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { storage: { s3: { endpoint } } } }),
+    ]);
+    const done = await until(
+      'store-down',
+      'store-down to complete d1',
+      (o) => o.status?.lastBackup?.phase === 'Completed' && o.status.backupNowToken === 'd1',
+    );
+    expect(cond(done, 'Reconciling')).toBeUndefined();
+    expect(done.status?.phase).toBe('Healthy');
+  });
 });
