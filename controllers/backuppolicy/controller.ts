@@ -1,27 +1,424 @@
-// BackupPolicy controller (walking skeleton): validates what admission cannot and
-// reports truthfully that the kind's behaviour is not implemented yet.
-import type { Reconciler } from '../../operator/controller.ts';
+// BackupPolicy controller: takes encrypted backups of a namespace's ymera
+// resources (and the ConfigMaps and, opt-in, Secrets they reference) to S3
+// on a cron schedule and on demand (ymera.io/backup-now), applies retention,
+// and lists the backups the bucket holds. Restores, drills, model files and
+// PVC storage are not implemented yet and say so in status.
+// The decisions are pure (plan.ts, content.ts, status.ts); this file reads
+// the cluster, the key and the store, and writes status.
+import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
+import { classifyFailure, FailureReported } from '../../operator/failure.ts';
 import type { Integrations } from '../../operator/integrations.ts';
-import type { KubeObject } from '../../operator/kube/resources.ts';
+import type { KubeClient } from '../../operator/kube/client.ts';
+import { KubeApiError } from '../../operator/kube/client.ts';
+import type { KubeObject, ResourceType } from '../../operator/kube/resources.ts';
+import { core, keyOf } from '../../operator/kube/resources.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
-import { skeletonReconciler } from '../shared/skeleton.ts';
-import type { BackupPolicySpec } from './schema.ts';
+import { metaTime } from '../../operator/conditions.ts';
+import { kinds as ymeraKinds } from '../../operator/schema/kinds.ts';
+import { DEFAULT_STORAGE_ACCESS } from '../../operator/storage/egress.ts';
+import type { StorageAccessPolicy } from '../../operator/storage/egress.ts';
+import type { ObjectStore } from '../../operator/storage/s3.ts';
+import {
+  createObjectStore,
+  ENDPOINT_REFUSED,
+  isObjectStoreUnavailable,
+  NO_CREDENTIALS,
+  ObjectStoreError,
+} from '../../operator/storage/s3.ts';
+import { artifactEndpoint } from '../learningpipeline/artifact-access.ts';
+import { credentialsFor } from '../learningpipeline/artifact-store.ts';
+import type { References } from './content.ts';
+import {
+  BACKUP_NOW_ANNOTATION,
+  kindsToBackUp,
+  namespacesToBackUp,
+  referencedIn,
+  selectorString,
+} from './content.ts';
+import { Keyring, parseKey } from './crypto.ts';
+import { BackupError } from './errors.ts';
+import type { PolicyRef } from './format.ts';
+import { selectForDeletion } from './format.ts';
+import { BackupMetrics, POLICY_LABEL } from './metrics.ts';
+import type { Plan } from './plan.ts';
+import { planBackup, requeueAfterMs } from './plan.ts';
+import type { BackupPolicySpec, BackupPolicyStatus, LastBackup } from './schema.ts';
 import { crd } from './schema.ts';
+import type { StatusInput } from './status.ts';
+import { backupPolicyStatus, backupRecords } from './status.ts';
+import type { ItemInput } from './store.ts';
+import { deleteBackup, listBackups, writeBackup } from './store.ts';
 import { validateBackupPolicy } from './validate.ts';
 
 export type BackupPolicyObject = KubeObject & { spec: BackupPolicySpec };
 
-export function backupPolicyReconciler(integrations: Integrations): Reconciler<BackupPolicyObject> {
-  return skeletonReconciler<BackupPolicyObject>(
-    {
-      name: 'backuppolicy',
-      resource: resourceTypeOf(crd),
-      owns: [],
-      validate: (spec) => validateBackupPolicy(spec),
-      desired: () => [],
-      notImplemented:
-        'The spec is valid; backups, retention and drills are not implemented in this operator version yet.',
-    },
-    integrations,
+type Stall = { reason: string; message: string };
+type SecretObject = KubeObject & { data?: Record<string, string> };
+
+const S3_FIELD = 'spec.storage.s3';
+/** The namespaced ymera kinds (a cluster-scoped MaintenancePlan belongs to no namespace's backup). */
+const namespacedKinds = ymeraKinds.filter((d) => d.scope === 'Namespaced');
+/** One call's budget; a backup of many objects makes many calls. */
+const STORE_TIMEOUT_MS = 30_000;
+
+/** What the user must change before any backup can run, or undefined. */
+function configurationStall(obj: BackupPolicyObject): Stall | undefined {
+  const spec = obj.spec;
+  const namespace = obj.metadata.namespace ?? '';
+  const errors = validateBackupPolicy(spec, { namespace });
+  if (errors.length > 0)
+    return { reason: 'InvalidSpec', message: errors.map((e) => `${e.field}: ${e.message}`).join('; ') };
+  if (spec.storage.pvc)
+    return {
+      reason: 'NotImplemented',
+      message:
+        'spec.storage.pvc: backups to a PersistentVolumeClaim are not implemented yet; use spec.storage.s3',
+    };
+  if (spec.modelArtifacts)
+    return {
+      reason: 'NotImplemented',
+      message:
+        'spec.modelArtifacts: copying model files is not implemented yet; set it to false to back up resources only',
+    };
+  const { refused } = namespacesToBackUp(namespace, spec.include?.namespaces);
+  if (refused.length > 0)
+    return {
+      reason: 'NamespaceNotAllowed',
+      message: `spec.include.namespaces: a BackupPolicy backs up only its own namespace (${namespace}); ${refused.join(', ')} ${refused.length === 1 ? 'is' : 'are'} not allowed`,
+    };
+  const k = kindsToBackUp(
+    namespacedKinds.map((d) => d.kind),
+    spec.include?.kinds,
   );
+  if (k.unsupported.length > 0)
+    return {
+      reason: 'NotImplemented',
+      message: `spec.include.kinds: ${k.unsupported.join(', ')} cannot be backed up yet; allowed: ${[...k.ymera, 'ConfigMap', 'Secret'].join(', ')}`,
+    };
+  if (spec.include?.kinds?.includes('Secret') && !spec.include.secrets)
+    return { reason: 'InvalidSpec', message: 'spec.include.kinds: Secret needs spec.include.secrets: true' };
+  return undefined;
+}
+
+/** The policy's key, or why it cannot be used (never the key itself). */
+async function readKeyring(
+  client: KubeClient,
+  namespace: string,
+  ref: NonNullable<BackupPolicySpec['encryption']>['keySecret'],
+): Promise<Keyring | Stall> {
+  const key = ref.key ?? 'key';
+  let secret: SecretObject | undefined;
+  try {
+    secret = await client.get<SecretObject>(core.secret, ref.name, namespace);
+  } catch (e) {
+    if (e instanceof KubeApiError && e.status === 403)
+      return {
+        reason: 'KeyUnavailable',
+        message: `spec.encryption.keySecret: the operator may not read Secret ${ref.name} (Helm values rbac.secretsAccess, rbac.secretsNamespaces)`,
+      };
+    throw e;
+  }
+  if (!secret)
+    return {
+      reason: 'KeyUnavailable',
+      message: `spec.encryption.keySecret: Secret ${ref.name} does not exist`,
+    };
+  const value = secret.data?.[key];
+  if (value === undefined)
+    return {
+      reason: 'KeyUnavailable',
+      message: `spec.encryption.keySecret: Secret ${ref.name} has no key "${key}"`,
+    };
+  try {
+    return new Keyring([parseKey(Buffer.from(value, 'base64'), { secret: ref.name, key })]);
+  } catch (e) {
+    if (e instanceof BackupError)
+      return { reason: e.reason, message: `spec.encryption.keySecret: ${e.message}` };
+    throw e;
+  }
+}
+
+/** The store of spec.storage.s3 (under its prefix), or why it cannot be reached. */
+async function openStore(
+  client: KubeClient,
+  namespace: string,
+  s3: NonNullable<BackupPolicySpec['storage']['s3']>,
+  access: StorageAccessPolicy,
+): Promise<ObjectStore | Stall> {
+  const credentials = await credentialsFor(client, namespace, s3, access, S3_FIELD);
+  if (typeof credentials !== 'function' && 'error' in credentials)
+    return { reason: 'StorageCredentials', message: credentials.error };
+  try {
+    return createObjectStore({
+      endpoint: artifactEndpoint(s3),
+      bucket: s3.bucket,
+      ...(s3.prefix ? { prefix: s3.prefix } : {}),
+      region: s3.region ?? 'us-east-1',
+      credentials,
+      addressing: s3.forcePathStyle ? 'path' : 'virtual-host',
+      timeoutMs: STORE_TIMEOUT_MS,
+      refusedCidrs: access.refusedCidrs,
+    });
+  } catch (e) {
+    return { reason: 'InvalidSpec', message: `${S3_FIELD}: ${(e as Error).message}` };
+  }
+}
+
+/**
+ * The objects of one backup: the ymera objects of each namespace (kinds and
+ * labelSelector of include), then the ConfigMaps and (include.secrets) the
+ * Secrets they reference, each once. A referenced object that does not
+ * exist is skipped.
+ */
+async function collectObjects(client: KubeClient, obj: BackupPolicyObject): Promise<KubeObject[]> {
+  const spec = obj.spec;
+  const { namespaces } = namespacesToBackUp(obj.metadata.namespace ?? '', spec.include?.namespaces);
+  const selected = kindsToBackUp(
+    namespacedKinds.map((d) => d.kind),
+    spec.include?.kinds,
+  );
+  const labelSelector = selectorString(spec.include?.labelSelector);
+  const list = async (type: ResourceType, namespace: string) =>
+    (await client.list(type, { namespace, ...(labelSelector ? { labelSelector } : {}) })).items;
+  const out: KubeObject[] = [];
+  for (const namespace of namespaces) {
+    const own: KubeObject[] = [];
+    for (const def of namespacedKinds.filter((d) => selected.ymera.includes(d.kind)))
+      own.push(...(await list(resourceTypeOf(def), namespace)));
+    out.push(...own);
+    const refs: References = referencedIn(own).get(namespace) ?? { configMaps: [], secrets: [] };
+    // ConfigMaps: listed (the operator may list them, not get them) and picked by name;
+    // include.kinds ConfigMap takes them all
+    const configMaps = (await client.list(core.configMap, { namespace })).items;
+    out.push(
+      ...configMaps
+        .filter((c) => selected.allConfigMaps || refs.configMaps.includes(c.metadata.name))
+        .map((c) => ({ ...c, apiVersion: 'v1', kind: 'ConfigMap' })),
+    );
+    if (spec.include?.secrets) {
+      // the key that seals the backup is no use inside it
+      const key = spec.encryption?.keySecret.name;
+      const names = refs.secrets.filter((n) => n !== key);
+      // Secrets: got by name only (the operator may never list them)
+      for (const name of names) {
+        const secret = await client.get<KubeObject>(core.secret, name, namespace);
+        if (secret) out.push({ ...secret, apiVersion: 'v1', kind: 'Secret' });
+      }
+    }
+  }
+  return out;
+}
+
+/** Why a store call failed, in words safe for status (an S3 message may name the access key id). */
+function storeFailure(e: ObjectStoreError): { reason: string; message: string } {
+  if (e.code === NO_CREDENTIALS)
+    return { reason: 'StorageCredentials', message: `${S3_FIELD}: no credentials for the store` };
+  if (e.code === ENDPOINT_REFUSED)
+    return { reason: 'StorageRefused', message: `${S3_FIELD}.endpoint is refused: ${e.message}` };
+  if (isObjectStoreUnavailable(e))
+    return {
+      reason: 'StorageUnavailable',
+      message: `the store could not be reached (${e.operation} in bucket ${e.bucket}: ${e.code})`,
+    };
+  return { reason: 'StorageError', message: `${e.operation} in bucket ${e.bucket} failed: ${e.code}` };
+}
+
+export function backupPolicyReconciler(integrations: Integrations): Reconciler<BackupPolicyObject> {
+  const resource = resourceTypeOf(crd);
+  const metrics = new BackupMetrics(integrations.registry);
+  const access = integrations.storageAccess ?? DEFAULT_STORAGE_ACCESS;
+
+  /** Writes status (to the latest object: a backup takes a while) and tells users about a new verdict. */
+  async function report(
+    ctx: ReconcileContext,
+    obj: BackupPolicyObject,
+    input: StatusInput,
+    fresh: boolean,
+  ): Promise<void> {
+    const current = fresh
+      ? ((await ctx.client.get<BackupPolicyObject>(resource, obj.metadata.name, obj.metadata.namespace)) ??
+        obj)
+      : obj;
+    const previous = current.status as BackupPolicyStatus | undefined;
+    const status = backupPolicyStatus(input, previous, ctx.now());
+    const wrote = await ctx.writeStatus(resource, current, status);
+    const before = previous?.conditions?.find((c) => c.type === 'Stalled');
+    const after = status.conditions?.find((c) => c.type === 'Stalled');
+    if (wrote && after?.status === 'True' && (before?.status !== 'True' || before.message !== after.message))
+      await ctx.event(current, 'Warning', after.reason, 'Reconcile', after.message);
+  }
+
+  return {
+    name: 'backuppolicy',
+    resource,
+    owns: [],
+
+    async reconcile(ctx, obj) {
+      const now = ctx.now();
+      const spec = obj.spec;
+      const namespace = obj.metadata.namespace ?? '';
+      const labels = { namespace, [POLICY_LABEL]: obj.metadata.name };
+      const previous = obj.status as BackupPolicyStatus | undefined;
+      const generation = obj.metadata.generation ?? 0;
+      const kept = {
+        lastBackup: previous?.lastBackup,
+        lastSuccessfulBackupTime: previous?.lastSuccessfulBackupTime,
+        lastScheduleTime: previous?.lastScheduleTime,
+        backupNowToken: previous?.backupNowToken,
+        backups: previous?.backups,
+      };
+      const base = { generation, suspend: spec.suspend ?? false, drill: spec.drill !== undefined, ...kept };
+      metrics.observe(labels, kept.lastSuccessfulBackupTime);
+
+      const stall = async (s: Stall) => {
+        await report(ctx, obj, { ...base, stalled: s }, false);
+        return undefined;
+      };
+      const configStall = configurationStall(obj);
+      if (configStall) return stall(configStall);
+      const keyring = spec.encryption
+        ? await readKeyring(ctx.client, namespace, spec.encryption.keySecret)
+        : undefined;
+      if (keyring && !(keyring instanceof Keyring)) return stall(keyring);
+      const s3 = spec.storage.s3;
+      if (!s3) return stall({ reason: 'InvalidSpec', message: 'spec.storage: set s3' });
+      const store = await openStore(ctx.client, namespace, s3, access);
+      if (!('putStream' in store)) return stall(store);
+
+      try {
+        const since = new Date(kept.lastScheduleTime ?? obj.metadata.creationTimestamp ?? now.toISOString());
+        const plan: Plan = planBackup({
+          schedule: spec.schedule,
+          timeZone: spec.timeZone,
+          suspend: spec.suspend,
+          token: obj.metadata.annotations?.[BACKUP_NOW_ANNOTATION],
+          handledToken: kept.backupNowToken,
+          since,
+          now,
+        });
+        const policy: PolicyRef = { namespace, name: obj.metadata.name, uid: obj.metadata.uid ?? '' };
+
+        if (!plan.run) {
+          // the bucket is the source of truth: discover its backups once per generation
+          let backups = kept.backups;
+          if (!backups || previous?.observedGeneration !== generation) {
+            try {
+              backups = backupRecords(await listBackups(store, policy));
+            } catch (e) {
+              if (!(e instanceof ObjectStoreError)) throw e;
+              ctx.log.info('backup store not listed', { policy: keyOf(obj.metadata), code: e.code });
+            }
+          }
+          await report(ctx, obj, { ...base, backups, next: plan.next }, false);
+          return { requeueAfterMs: requeueAfterMs(plan, now) };
+        }
+
+        const run = plan.run;
+        const startedAt = ctx.now();
+        const trigger = run.trigger;
+        let lastBackup: LastBackup;
+        let input: StatusInput;
+        try {
+          const objects = await collectObjects(ctx.client, obj);
+          const items: ItemInput[] = objects.map((o) => ({ type: 'resource', object: o }));
+          const result = await writeBackup(store, policy, items, { keyring, now: () => ctx.now() });
+          const done = ctx.now();
+          const bytes = result.manifest.counts.storedBytes;
+          lastBackup = {
+            id: result.backupId,
+            phase: 'Completed',
+            trigger,
+            startedAt: metaTime(startedAt),
+            completedAt: metaTime(done),
+            items: result.manifest.counts.items,
+            bytes,
+          };
+          metrics.completed(labels, done, bytes, (done.getTime() - startedAt.getTime()) / 1000);
+          ctx.log.info('backup completed', {
+            policy: keyOf(obj.metadata),
+            backup: result.backupId,
+            items: lastBackup.items,
+            bytes,
+          });
+          await ctx.event(
+            obj,
+            'Normal',
+            'BackupCompleted',
+            'Backup',
+            `backup ${result.backupId} completed: ${lastBackup.items} items, ${bytes} bytes`,
+          );
+          // retention only from a listing that succeeded (an unreachable store is never "no backups")
+          let backups = kept.backups;
+          try {
+            const listing = await listBackups(store, policy);
+            const retention = spec.retention;
+            const doomed = selectForDeletion({
+              backups: listing,
+              keepLast: retention?.keepLast ?? 7,
+              ttlHours: retention?.ttlHours,
+              now: done,
+            });
+            const deleted = new Set<string>();
+            for (const v of doomed) {
+              await deleteBackup(store, policy, v.id);
+              deleted.add(v.id);
+              ctx.log.info('backup deleted by retention', {
+                policy: keyOf(obj.metadata),
+                backup: v.id,
+                why: v.reason,
+              });
+            }
+            backups = backupRecords(listing.filter((b) => !deleted.has(b.id)));
+          } catch (e) {
+            if (!(e instanceof ObjectStoreError)) throw e;
+            ctx.log.info('retention skipped: the store could not be listed', {
+              policy: keyOf(obj.metadata),
+              code: e.code,
+            });
+          }
+          input = {
+            ...base,
+            lastBackup,
+            lastSuccessfulBackupTime: metaTime(done),
+            backups,
+            next: plan.next,
+            ...(run.trigger === 'OnDemand'
+              ? { backupNowToken: run.token }
+              : { lastScheduleTime: metaTime(run.scheduledAt) }),
+          };
+        } catch (e) {
+          const failure =
+            e instanceof ObjectStoreError
+              ? storeFailure(e)
+              : e instanceof BackupError
+                ? { reason: e.reason, message: e.message }
+                : classifyFailure(e);
+          lastBackup = {
+            phase: 'Failed',
+            trigger,
+            startedAt: metaTime(startedAt),
+            completedAt: metaTime(ctx.now()),
+            reason: failure.reason,
+            message: failure.message.slice(0, 4096),
+          };
+          metrics.failedOnce(labels);
+          ctx.log.info('backup failed', { policy: keyOf(obj.metadata), reason: failure.reason });
+          await ctx.event(obj, 'Warning', 'BackupFailed', 'Backup', failure.message);
+          // neither the token nor lastScheduleTime moves: the retry (with backoff) takes it again
+          await report(ctx, obj, { ...base, lastBackup, next: plan.next }, true);
+          throw new FailureReported({ reason: failure.reason, message: failure.message, transient: true });
+        }
+        await report(ctx, obj, input, true);
+        // something may still be due (a scheduled time behind an on-demand one): look again at once
+        return { requeueAfterMs: run.trigger === 'OnDemand' ? 1000 : requeueAfterMs(plan, ctx.now()) };
+      } finally {
+        store.close();
+      }
+    },
+
+    async forget(key) {
+      const [namespace = '', name = ''] = key.split('/');
+      metrics.forget({ namespace, [POLICY_LABEL]: name });
+    },
+  };
 }

@@ -160,13 +160,42 @@ export const specSchema = s.object(
 
 const backup = s.object(
   {
-    id: s.string({ description: 'Backup ID (UTC timestamp, e.g. 20250131T010000Z).', maxLength: 63 }),
-    time: s.dateTime({ description: 'When the backup finished.' }),
-    objects: s.integer({ description: 'Objects in the backup.', minimum: 0 }),
-    bytes: s.integer({ description: 'Size in storage, in bytes.', minimum: 0, format: 'int64' }),
-    sha256: s.string({ description: 'SHA-256 of the backup archive as stored.', maxLength: 64 }),
+    id: s.string({
+      description: 'Backup ID (UTC start time and a random suffix, e.g. 20250131T010000Z-0a1b2c3d).',
+      maxLength: 63,
+    }),
+    state: s.enum(['Completed', 'Incomplete', 'Invalid'], {
+      description:
+        'Completed (its manifest is written and parses), Incomplete (no manifest: in progress, failed or crashed) or Invalid (a manifest that does not parse).',
+    }),
+    startedAt: s.optional(s.dateTime({ description: 'When the backup started (from its id).' })),
+    completedAt: s.optional(s.dateTime({ description: 'When the backup finished (from its manifest).' })),
+    items: s.optional(s.integer({ description: 'Items in the backup (from its manifest).', minimum: 0 })),
+    bytes: s.integer({ description: 'Bytes in storage under the backup.', minimum: 0, format: 'int64' }),
   },
-  { description: 'A backup in storage.' },
+  { description: 'A backup found in storage.' },
+);
+
+const lastBackup = s.object(
+  {
+    id: s.optional(
+      s.string({
+        description: 'Backup ID (absent when the backup failed before it got one).',
+        maxLength: 63,
+      }),
+    ),
+    phase: s.enum(['Completed', 'Failed'], { description: 'Completed or Failed.' }),
+    trigger: s.enum(['Schedule', 'OnDemand'], {
+      description: 'Schedule, or OnDemand (the ymera.io/backup-now annotation).',
+    }),
+    startedAt: s.dateTime({ description: 'When the backup started.' }),
+    completedAt: s.optional(s.dateTime({ description: 'When the backup finished or failed.' })),
+    items: s.optional(s.integer({ description: 'Items written.', minimum: 0 })),
+    bytes: s.optional(s.integer({ description: 'Bytes written to storage.', minimum: 0, format: 'int64' })),
+    reason: s.optional(s.string({ description: 'Why the backup failed (CamelCase).', maxLength: 128 })),
+    message: s.optional(s.string({ description: 'What failed, in words.', maxLength: 4096 })),
+  },
+  { description: 'The most recent backup attempt.' },
 );
 
 export const statusSchema = statusObject(KIND, conditionTypes, {
@@ -174,7 +203,19 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
     phases,
     'Pending (no backup yet), Healthy (the latest backup succeeded), Degraded (the latest backup or drill failed) or Suspended.',
   ),
-  lastBackup: s.optional(backup),
+  lastBackup: s.optional(lastBackup),
+  lastSuccessfulBackupTime: s.optional(
+    s.dateTime({ description: 'When the latest Completed backup finished.' }),
+  ),
+  lastScheduleTime: s.optional(
+    s.dateTime({ description: 'The latest scheduled time whose backup was taken (or superseded).' }),
+  ),
+  backupNowToken: s.optional(
+    s.string({
+      description: 'The ymera.io/backup-now annotation value last acted on (each token is acted on once).',
+      maxLength: 256,
+    }),
+  ),
   backups: s.optional(
     s.array(backup, {
       description: 'Backups in storage, newest first (at most 50 listed).',
@@ -205,6 +246,7 @@ export type BackupPolicySpecDefaulted = Defaulted<typeof specSchema>;
 export type BackupPolicyStatus = Infer<typeof statusSchema>;
 export type BackupPolicyPhase = (typeof phases)[number];
 export type BackupRecord = Infer<typeof backup>;
+export type LastBackup = Infer<typeof lastBackup>;
 export type BackupPolicy = CustomResource<typeof KIND, BackupPolicySpec, BackupPolicyStatus>;
 
 export const crd = defineKind({
@@ -221,8 +263,8 @@ export const crd = defineKind({
     {
       name: 'Last Backup',
       type: 'date',
-      jsonPath: '.status.lastBackup.time',
-      description: 'When the latest backup finished.',
+      jsonPath: '.status.lastSuccessfulBackupTime',
+      description: 'When the latest Completed backup finished.',
     },
     {
       name: 'Drill',

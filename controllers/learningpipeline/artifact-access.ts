@@ -37,6 +37,8 @@ export function credentialsSource(
   s3: S3Location,
   policy: StorageAccessPolicy,
   ambient: Credentials | CredentialsProvider | undefined,
+  /** The location's field, for messages (a BackupPolicy's is spec.storage.s3). */
+  field = 'spec.artifacts.s3',
 ): CredentialsSource {
   const ref = s3.credentialsSecret;
   if (ref) return { secret: { namespace, name: ref.name } };
@@ -46,16 +48,16 @@ export function credentialsSource(
     const allowed = listed.length > 0 ? `only ${listed.join(', ')}` : 'none';
     return {
       error:
-        `spec.artifacts.s3.credentialsSecret is not set, and ${endpoint} is not an endpoint where the ` +
+        `${field}.credentialsSecret is not set, and ${endpoint} is not an endpoint where the ` +
         `operator may use its own credentials (allowed by the cluster admin through ${AMBIENT_FLAG}: ${allowed}); ` +
-        `set spec.artifacts.s3.credentialsSecret to a Secret in namespace ${namespace} with the keys ` +
+        `set ${field}.credentialsSecret to a Secret in namespace ${namespace} with the keys ` +
         'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
     };
   }
   if (!ambient) {
     return {
       error:
-        'spec.artifacts.s3.credentialsSecret is not set and the operator has no credentials of its own ' +
+        `${field}.credentialsSecret is not set and the operator has no credentials of its own ` +
         '(YMERA_S3_ACCESS_KEY/YMERA_S3_SECRET_KEY or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)',
     };
   }

@@ -38,14 +38,20 @@ const decode = (v: string | undefined) =>
 /** The largest model file hashed: 2 GiB, the most one ONNX (protobuf) file can hold. */
 export const MAX_MODEL_BYTES = 2 * 1024 ** 3;
 
-async function credentialsFor(
+/**
+ * The credentials for `s3` (a location of a resource in `namespace`, at
+ * `field`), or why there are none, in words safe for status. Shared with the
+ * BackupPolicy controller.
+ */
+export async function credentialsFor(
   client: KubeClient,
   namespace: string,
   s3: S3Location,
   policy: StorageAccessPolicy,
+  field = 'spec.artifacts.s3',
 ): Promise<Credentials | CredentialsProvider | { error: string }> {
   // resolved lazily (and once per process): only an allowed endpoint ever makes the chain look
-  const source = credentialsSource(namespace, s3, policy, processAmbientCredentials());
+  const source = credentialsSource(namespace, s3, policy, processAmbientCredentials(), field);
   if ('error' in source) return source;
   if ('ambient' in source) return source.ambient;
   const { name } = source.secret;
@@ -59,7 +65,7 @@ async function credentialsFor(
       };
     throw e;
   }
-  if (!secret) return { error: `Secret ${name} (spec.artifacts.s3.credentialsSecret) does not exist` };
+  if (!secret) return { error: `Secret ${name} (${field}.credentialsSecret) does not exist` };
   const accessKeyId = decode(secret.data?.AWS_ACCESS_KEY_ID);
   const secretAccessKey = decode(secret.data?.AWS_SECRET_ACCESS_KEY);
   if (!accessKeyId || !secretAccessKey)

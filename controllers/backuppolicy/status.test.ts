@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import type { BackupListing } from './store.ts';
+import { backupPolicyStatus, backupRecords, MAX_LISTED_BACKUPS } from './status.ts';
+
+const now = new Date('2026-12-04T20:00:00Z');
+const base = { generation: 3, suspend: false, drill: false };
+const cond = (s: { conditions?: { type: string }[] }, type: string) =>
+  s.conditions?.find((c) => c.type === type);
+
+describe('backupPolicyStatus', () => {
+  it('Pending before the first backup: Ready, BackupHealthy Unknown, no Stalled or Reconciling', () => {
+    const s = backupPolicyStatus({ ...base, next: new Date('2026-12-05T01:00:00Z') }, undefined, now);
+    expect(s.phase).toBe('Pending');
+    expect(s.observedGeneration).toBe(3);
+    expect(s.nextScheduleTime).toBe('2026-12-05T01:00:00Z');
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'True', observedGeneration: 3 });
+    expect(cond(s, 'BackupHealthy')).toMatchObject({ status: 'Unknown', reason: 'NoBackupYet' });
+    expect(cond(s, 'Stalled')).toBeUndefined();
+    expect(cond(s, 'Reconciling')).toBeUndefined();
+  });
+
+  it('Stalled names the reason; a later healthy status drops it', () => {
+    const stalled = backupPolicyStatus(
+      { ...base, stalled: { reason: 'InvalidKey', message: 'spec.encryption.keySecret: …' } },
+      undefined,
+      now,
+    );
+    expect(stalled.phase).toBe('Degraded');
+    expect(cond(stalled, 'Stalled')).toMatchObject({ status: 'True', reason: 'InvalidKey' });
+    expect(cond(stalled, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidKey' });
+    const healthy = backupPolicyStatus(
+      {
+        ...base,
+        lastBackup: {
+          id: 'b',
+          phase: 'Completed',
+          trigger: 'OnDemand',
+          startedAt: 'x',
+          completedAt: 'y',
+          items: 2,
+          bytes: 9,
+        },
+      },
+      stalled,
+      now,
+    );
+    expect(cond(healthy, 'Stalled')).toBeUndefined();
+    expect(healthy.phase).toBe('Healthy');
+    expect(cond(healthy, 'BackupHealthy')).toMatchObject({ status: 'True', reason: 'Succeeded' });
+  });
+
+  it('a failed backup: Degraded, BackupHealthy False with its reason, Reconciling while retried', () => {
+    const s = backupPolicyStatus(
+      {
+        ...base,
+        lastBackup: {
+          phase: 'Failed',
+          trigger: 'Schedule',
+          startedAt: 'x',
+          reason: 'StorageUnavailable',
+          message: 'the store could not be reached',
+        },
+      },
+      undefined,
+      now,
+    );
+    expect(s.phase).toBe('Degraded');
+    expect(cond(s, 'BackupHealthy')).toMatchObject({ status: 'False', reason: 'StorageUnavailable' });
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'StorageUnavailable' });
+    expect(cond(s, 'Reconciling')).toMatchObject({ status: 'True', reason: 'BackupRetrying' });
+  });
+
+  it('says drills are not implemented, and Suspended while suspended', () => {
+    const s = backupPolicyStatus({ ...base, drill: true, suspend: true }, undefined, now);
+    expect(cond(s, 'DrillPassed')).toMatchObject({ status: 'Unknown', reason: 'NotImplemented' });
+    expect(s.phase).toBe('Suspended');
+    expect(s.nextScheduleTime).toBeUndefined();
+  });
+});
+
+describe('backupRecords', () => {
+  it('lists newest first as given, bounded, with items from the manifest', () => {
+    const listing = Array.from({ length: 60 }, (_, i) => ({
+      id: `20261204T1900${String(i % 60).padStart(2, '0')}Z-0000000${i % 10}`,
+      state: 'Incomplete' as const,
+      startedAt: '2026-12-04T19:00:00.000Z',
+      storedObjects: 1,
+      storedBytes: i,
+    })) as BackupListing[];
+    const records = backupRecords(listing);
+    expect(records).toHaveLength(MAX_LISTED_BACKUPS);
+    expect(records[0]).toEqual({
+      id: listing[0]?.id,
+      state: 'Incomplete',
+      startedAt: '2026-12-04T19:00:00Z',
+      bytes: 0,
+    });
+  });
+});

@@ -1,0 +1,107 @@
+// Pure: a BackupPolicy's status from what the reconcile observed. Ready
+// says whether the policy works (its configuration, the latest attempt);
+// BackupHealthy says whether the latest backup completed; Stalled names what
+// the user must change; Reconciling is true while a failed backup is
+// retried (both absent otherwise: kstatus abnormal-true polarity). Drills are not implemented yet: DrillPassed says so.
+import type { Condition } from '../../operator/conditions.ts';
+import { ConditionType, metaTime, Reason, removeCondition, setCondition } from '../../operator/conditions.ts';
+import type { BackupListing } from './store.ts';
+import type { BackupPolicyPhase, BackupPolicyStatus, BackupRecord, LastBackup } from './schema.ts';
+
+export const MAX_LISTED_BACKUPS = 50;
+
+export type StatusInput = {
+  generation: number;
+  /** Something the user must change: nothing runs until then. */
+  stalled?: { reason: string; message: string } | undefined;
+  lastBackup?: LastBackup | undefined;
+  lastSuccessfulBackupTime?: string | undefined;
+  lastScheduleTime?: string | undefined;
+  backupNowToken?: string | undefined;
+  backups?: BackupRecord[] | undefined;
+  next?: Date | undefined;
+  suspend: boolean;
+  drill: boolean;
+};
+
+/** Listings as status records, newest first, bounded. */
+export function backupRecords(listing: readonly BackupListing[]): BackupRecord[] {
+  return listing.slice(0, MAX_LISTED_BACKUPS).map((b) => ({
+    id: b.id,
+    state: b.state,
+    ...(b.startedAt ? { startedAt: metaTime(new Date(b.startedAt)) } : {}),
+    ...(b.completedAt ? { completedAt: metaTime(new Date(b.completedAt)) } : {}),
+    ...(b.manifest ? { items: b.manifest.counts.items } : {}),
+    bytes: b.storedBytes,
+  }));
+}
+
+function describe(b: LastBackup): string {
+  if (b.phase === 'Failed') return `the latest backup failed: ${b.message ?? b.reason ?? 'unknown'}`;
+  return `backup ${b.id ?? ''} completed at ${b.completedAt ?? ''}: ${b.items ?? 0} items, ${b.bytes ?? 0} bytes`;
+}
+
+export function backupPolicyStatus(
+  input: StatusInput,
+  previous: BackupPolicyStatus | undefined,
+  now: Date,
+): BackupPolicyStatus {
+  const g = input.generation;
+  let conditions: Condition[] = (previous?.conditions ?? []) as Condition[];
+  const set = (type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string) => {
+    conditions = setCondition(conditions, { type, status, reason, message, observedGeneration: g }, now);
+  };
+  const last = input.lastBackup;
+  const failed = last?.phase === 'Failed';
+  const nextText = input.next ? `; next scheduled backup at ${metaTime(input.next)}` : '';
+
+  if (input.stalled) {
+    set(ConditionType.Stalled, 'True', input.stalled.reason, input.stalled.message);
+    set(ConditionType.Ready, 'False', input.stalled.reason, input.stalled.message);
+  } else {
+    conditions = removeCondition(conditions, ConditionType.Stalled);
+    if (failed) set(ConditionType.Ready, 'False', last.reason ?? 'BackupFailed', describe(last));
+    else if (input.suspend)
+      set(
+        ConditionType.Ready,
+        'True',
+        'Suspended',
+        'scheduled backups are suspended (spec.suspend); on-demand backups still run',
+      );
+    else set(ConditionType.Ready, 'True', Reason.Reconciled, `backups are scheduled${nextText}`);
+  }
+  if (failed && !input.stalled)
+    set(ConditionType.Reconciling, 'True', 'BackupRetrying', `retrying with backoff: ${describe(last)}`);
+  else conditions = removeCondition(conditions, ConditionType.Reconciling);
+
+  if (!last) set('BackupHealthy', 'Unknown', 'NoBackupYet', `no backup has been taken yet${nextText}`);
+  else if (failed) set('BackupHealthy', 'False', last.reason ?? 'BackupFailed', describe(last));
+  else set('BackupHealthy', 'True', Reason.Succeeded, describe(last));
+
+  if (input.drill)
+    set(
+      'DrillPassed',
+      'Unknown',
+      Reason.NotImplemented,
+      'spec.drill: restore drills are not implemented in this operator version yet; backups are taken as scheduled',
+    );
+  else conditions = removeCondition(conditions, 'DrillPassed');
+
+  let phase: BackupPolicyPhase;
+  if (input.stalled || failed) phase = 'Degraded';
+  else if (input.suspend) phase = 'Suspended';
+  else if (last?.phase === 'Completed') phase = 'Healthy';
+  else phase = 'Pending';
+
+  return {
+    observedGeneration: g,
+    conditions,
+    phase,
+    ...(last ? { lastBackup: last } : {}),
+    ...(input.lastSuccessfulBackupTime ? { lastSuccessfulBackupTime: input.lastSuccessfulBackupTime } : {}),
+    ...(input.lastScheduleTime ? { lastScheduleTime: input.lastScheduleTime } : {}),
+    ...(input.backupNowToken ? { backupNowToken: input.backupNowToken } : {}),
+    ...(input.backups ? { backups: input.backups } : {}),
+    ...(input.next && !input.suspend ? { nextScheduleTime: metaTime(input.next) } : {}),
+  };
+}
