@@ -139,6 +139,31 @@ describe.skipIf(skipReason !== '')(`InferenceService on the real node${skipReaso
     return `s3://${BUCKET}/${key}`;
   };
 
+  /** An InferenceService serving the MinIO model `uri` (v1, sha256 checked) from pods on the real node. */
+  const applyRealService = (name: string, uri: string, spec: Record<string, unknown>) =>
+    kubectlOk(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'ymera.io/v1alpha1',
+        kind: 'InferenceService',
+        metadata: { name, namespace: ns },
+        spec: {
+          model: {
+            uri,
+            version: 'v1',
+            sha256: MODEL_SHA256['fraud.onnx'],
+            credentialsSecret: { name: SECRET },
+          },
+          runtime: {
+            resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+            nodeSelector: { 'ymera.io/node-pool': 'real' },
+            tolerations: [{ key: 'ymera.io/real-node', operator: 'Exists', effect: 'NoSchedule' }],
+          },
+          ...spec,
+        },
+      }),
+    );
+
   beforeAll(async () => {
     ns = await freshNamespace('e2e-real-isvc');
     ref[1] = ns;
@@ -179,29 +204,10 @@ describe.skipIf(skipReason !== '')(`InferenceService on the real node${skipReaso
 
   it('serves the model from MinIO on real-node-1 in the stack-built image, through its Service, scraped by Prometheus', async () => {
     const uri = await put('fraud.onnx', readFileSync(FRAUD_MODEL));
-    await kubectlOk(
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'ymera.io/v1alpha1',
-        kind: 'InferenceService',
-        metadata: { name: NAME, namespace: ns },
-        spec: {
-          model: {
-            uri,
-            version: 'v1',
-            sha256: MODEL_SHA256['fraud.onnx'],
-            credentialsSecret: { name: SECRET },
-          },
-          runtime: {
-            resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
-            nodeSelector: { 'ymera.io/node-pool': 'real' },
-            tolerations: [{ key: 'ymera.io/real-node', operator: 'Exists', effect: 'NoSchedule' }],
-          },
-          scaling: { minReplicas: 1 },
-          rollout: { canaryPercent: 50, autoRollback: true },
-        },
-      }),
-    );
+    await applyRealService(NAME, uri, {
+      scaling: { minReplicas: 1 },
+      rollout: { canaryPercent: 50, autoRollback: true },
+    });
     const ready = await until('Ready', (r) => condition(r, 'Ready')?.status === 'True');
     expect(condition(ready, 'ModelLoaded')).toMatchObject({ status: 'True', reason: 'ModelLoaded' });
     const revision = ready.status?.revisions?.stable ?? '';
@@ -405,28 +411,7 @@ describe.skipIf(skipReason !== '')(`InferenceService on the real node${skipReaso
   it('loses no request through its Service while serving pods are deleted (the endpoint leaves kube-proxy before the runtime stops listening)', async () => {
     const name = 'drain';
     const uri = await put('fraud.onnx', readFileSync(FRAUD_MODEL));
-    await kubectlOk(
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'ymera.io/v1alpha1',
-        kind: 'InferenceService',
-        metadata: { name, namespace: ns },
-        spec: {
-          model: {
-            uri,
-            version: 'v1',
-            sha256: MODEL_SHA256['fraud.onnx'],
-            credentialsSecret: { name: SECRET },
-          },
-          runtime: {
-            resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
-            nodeSelector: { 'ymera.io/node-pool': 'real' },
-            tolerations: [{ key: 'ymera.io/real-node', operator: 'Exists', effect: 'NoSchedule' }],
-          },
-          scaling: { minReplicas: 2 },
-        },
-      }),
-    );
+    await applyRealService(name, uri, { scaling: { minReplicas: 2 } });
     const ready = await untilObserved<InfSvc>(
       ['-n', ns, `inferenceservice.ymera.io/${name}`],
       `${name}: Ready`,
