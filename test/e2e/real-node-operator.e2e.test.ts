@@ -492,6 +492,9 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
         } catch (e) {
           if (!connectFailure(e) || attempt >= 5) throw e;
         }
+        // back off as a client would: kube-proxy needs a moment to drop the dead endpoint, and
+        // immediate retries can all land on it (seen: six refusals within milliseconds)
+        await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
       }
     };
     const first = await eventually('an inference through the Service', async () => {
