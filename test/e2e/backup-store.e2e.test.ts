@@ -5,8 +5,6 @@
 // in clear where encryption is required) and a backup without its manifest,
 // which must never list as Completed.
 import { createHash, randomBytes } from 'node:crypto';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanObject } from '../../controllers/backuppolicy/clean.ts';
 import { Keyring, deriveKeys, keyIdOf, macOf, unwrapDataKey } from '../../controllers/backuppolicy/crypto.ts';
@@ -22,6 +20,7 @@ import type { ItemInput, VerifiedBackup, VerifyResult } from '../../controllers/
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import { createObjectStore, objectStoreConfigFromEnv } from '../../operator/storage/s3.ts';
 import type { ObjectStore } from '../../operator/storage/s3.ts';
+import { settledGc } from './live-memory.ts';
 
 const MiB = 1024 * 1024;
 const MODEL_BYTES = 32 * MiB;
@@ -101,11 +100,6 @@ function refused(result: VerifyResult) {
 }
 
 /** The garbage collector, exposed at run time (vitest's workers start without --expose-gc). */
-function liveGc(): () => void {
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
-}
-
 /** A small backup (a 100 KiB model), for the refusal tests; encrypted with `keyring` unless null. */
 async function smallBackup(keyring: Keyring | null = ring) {
   return writeBackup(store, policy, itemsWith(randomBytes(100 * 1024)), { keyring: keyring ?? undefined });
@@ -187,7 +181,7 @@ describe('backup store on MinIO', () => {
     const size = 128 * MiB;
     const upHash = createHash('sha256');
     // live memory: garbage collected before each sample, so only what the transfer holds counts
-    const gc = liveGc();
+    const gc = settledGc();
     gc();
     const baseline = process.memoryUsage();
     let peak = { rss: baseline.rss, arrayBuffers: baseline.arrayBuffers };
@@ -214,9 +208,9 @@ describe('backup store on MinIO', () => {
       rssMiB: Math.round((peak.rss - baseline.rss) / MiB),
       arrayBuffersMiB: Math.round((peak.arrayBuffers - baseline.arrayBuffers) / MiB),
     };
-    // parts of 5 MiB (one in flight, one being filled), a few 1 MiB frames and stream buffers, plus
-    // garbage V8 sweeps off-thread, whatever the model's size (the same bound as s3.e2e's 128 MiB
-    // stream); holding the model or its ciphertext would take 128 MiB or more
+    // parts of 5 MiB (one in flight, one being filled), a few 1 MiB frames and stream buffers,
+    // whatever the model's size (the same bound as s3.e2e's 128 MiB stream); holding the model or
+    // its ciphertext would take 128 MiB or more
     expect(growth.arrayBuffersMiB, JSON.stringify(growth)).toBeLessThan(48);
     expect(growth.rssMiB, JSON.stringify(growth)).toBeLessThan(96);
   });

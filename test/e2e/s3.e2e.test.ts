@@ -11,8 +11,6 @@ import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CircuitBreaker } from '../../operator/backoff.ts';
 import { createLogger } from '../../operator/logger.ts';
@@ -27,6 +25,7 @@ import {
 } from '../../operator/storage/s3.ts';
 import type { ObjectStore, ObjectStoreConfig, ObjectStoreOptions } from '../../operator/storage/s3.ts';
 import { repo } from './support.ts';
+import { settledGc } from './live-memory.ts';
 
 const MINIO = path.join(repo, 'test/e2e/stack/minio.sh');
 
@@ -71,12 +70,6 @@ async function pendingUploads(bucket: string, prefix: string): Promise<string[]>
   } finally {
     client.destroy();
   }
-}
-
-/** The garbage collector, exposed at run time (vitest's workers start without --expose-gc). */
-function liveGc(): () => void {
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
 }
 
 let config: ObjectStoreConfig;
@@ -243,7 +236,7 @@ describe('object store on MinIO', () => {
       }
     }
     // live memory: garbage collected before each sample, so only what the transfer holds counts
-    const gc = liveGc();
+    const gc = settledGc();
     gc();
     const baseline = process.memoryUsage();
     let peak = { rss: baseline.rss, arrayBuffers: baseline.arrayBuffers };
