@@ -28,6 +28,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
+# shellcheck source=../stack/close-fds.sh
+source "$here/../stack/close-fds.sh"
 
 NAME="ymera"
 STATE_DIR="${YMERA_STATE_DIR:-$repo/.tmp}"
@@ -259,9 +261,10 @@ create_cluster() {
   write_config "$cfg" "$port"
   log "creating cluster $NAME (kwokctl binary runtime, Kubernetes v$K8S_VERSION)"
   # every binary is a local path, so kwokctl downloads nothing
-  # 9>&-: the cluster processes must not inherit the lock (see lock())
-  if ! kwokctl --config "$cfg" create cluster --name "$NAME" --kubeconfig "" --timeout 5m \
-    >"$STATE_DIR/kwokctl-create.log" 2>&1 9>&-; then
+  # close_fds: the cluster processes must inherit no lock, neither ours (see
+  # lock()) nor the e2e lock of whoever ran us under flock(1)
+  if ! (close_fds; exec kwokctl --config "$cfg" create cluster --name "$NAME" --kubeconfig "" --timeout 5m) \
+    >"$STATE_DIR/kwokctl-create.log" 2>&1; then
     tail -n 30 "$STATE_DIR/kwokctl-create.log" >&2 || true
     dump_component_logs
     return 1
@@ -294,7 +297,7 @@ restart_cluster() {
   log "restarting the stopped components of cluster $NAME"
   # kwokctl waits up to its --timeout for the apiserver even when etcd died at
   # once (e.g. corrupt data), so watch the processes ourselves and give up early
-  kwokctl start cluster --name "$NAME" --timeout 90s >"$STATE_DIR/kwokctl-start.log" 2>&1 9>&- &
+  (close_fds; exec kwokctl start cluster --name "$NAME" --timeout 90s) >"$STATE_DIR/kwokctl-start.log" 2>&1 &
   local kpid=$! t0=$SECONDS ok=1
   while ((SECONDS - t0 < 90)); do
     if api_ready && all_components_alive; then ok=0; break; fi
