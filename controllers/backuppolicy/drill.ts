@@ -1,0 +1,202 @@
+// Pure: restore drills. A drill restores the latest Completed backup into a
+// scratch namespace, waits for its InferenceServices to be Ready, compares
+// what came back with the manifest (the sha256 of every object's clean form,
+// the model digest every InferenceService serves), records the recovery time
+// (start to all Ready) and removes the scratch namespace unless asked to keep
+// it. It spans several reconciles (a restore, then a wait for pods), so its
+// progress lives in status.activeDrill and survives an operator restart.
+//
+// Tenancy: a drill creates and empties a namespace, which the policy's
+// author may not be allowed to do. By default the scratch namespace must be
+// named `<policy namespace>-<suffix>` (a tenant can only reach names derived
+// from its own), and it is used only when it does not exist yet or was
+// created by a drill of this same policy (a label says so); a namespace
+// someone else made is never written to or deleted. A cluster admin may
+// allow other names (the same grant that lets a policy back up other
+// namespaces).
+import { createHash } from 'node:crypto';
+import type { KubeObject } from '../../operator/kube/resources.ts';
+import { scheduleOutcome } from '../learningpipeline/schedule.ts';
+import { cleanObject, serializeObject } from './clean.ts';
+import type { ManifestItem } from './format.ts';
+import { pendingToken } from './plan.ts';
+
+/** On-demand drill, acted on once per value (like ymera.io/backup-now). */
+export const DRILL_NOW_ANNOTATION = 'ymera.io/drill-now';
+/** On the scratch namespace: `<policy namespace>.<policy name>` of the drill that created it. */
+export const DRILL_NAMESPACE_LABEL = 'ymera.io/drill-of';
+/** Default time a drill waits for the restored InferenceServices to become Ready. */
+export const DEFAULT_DRILL_TIMEOUT_MINUTES = 15;
+
+export type DrillTrigger = 'Schedule' | 'OnDemand';
+
+export type DrillPlanInput = {
+  schedule: string;
+  timeZone?: string | undefined;
+  suspend?: boolean | undefined;
+  token?: string | undefined;
+  handledToken?: string | undefined;
+  /** status.lastDrillScheduleTime, else the policy's creation time. */
+  since: Date;
+  now: Date;
+};
+
+export type DrillPlan = {
+  run?: { trigger: 'OnDemand'; token: string } | { trigger: 'Schedule'; scheduledAt: Date };
+  next?: Date;
+};
+
+/** Whether a drill is due now (scheduled, or an unhandled ymera.io/drill-now token). */
+export function planDrill(input: DrillPlanInput): DrillPlan {
+  const token = pendingToken(input.token, input.handledToken);
+  if (token) return { run: { trigger: 'OnDemand', token } };
+  if (input.suspend) return {};
+  const outcome = scheduleOutcome({
+    schedule: input.schedule,
+    since: input.since,
+    now: input.now,
+    ...(input.timeZone ? { timeZone: input.timeZone } : {}),
+  });
+  const next = outcome.next ? { next: outcome.next } : {};
+  if (outcome.due) return { run: { trigger: 'Schedule', scheduledAt: outcome.due }, ...next };
+  return next;
+}
+
+/** The value of DRILL_NAMESPACE_LABEL for a policy (label values allow dots). */
+export function drillOwnerLabel(policyNamespace: string, policyName: string): string {
+  const value = `${policyNamespace}.${policyName}`;
+  if (value.length <= 63) return value;
+  // too long for a label value: a readable prefix and a hash of the whole
+  return `${value.slice(0, 46)}-${createHash('sha256').update(value).digest('hex').slice(0, 16)}`;
+}
+
+export type NamespaceVerdict = { ok: true } | { ok: false; reason: string; message: string };
+
+/**
+ * Whether a drill of `policy` may use `target` as its scratch namespace.
+ * `existing` is the namespace as it is now (undefined: absent); `granted`
+ * says whether a cluster admin allowed the name for this policy's namespace.
+ */
+export function drillNamespaceVerdict(input: {
+  policyNamespace: string;
+  policyName: string;
+  target: string;
+  granted: boolean;
+  existing?: Pick<KubeObject, 'metadata'> | undefined;
+}): NamespaceVerdict {
+  const { policyNamespace, target } = input;
+  if (!input.granted && !target.startsWith(`${policyNamespace}-`))
+    return {
+      ok: false,
+      reason: 'NamespaceNotAllowed',
+      message: `spec.drill.targetNamespace: a drill of a policy in ${policyNamespace} may use only namespaces named ${policyNamespace}-<suffix> (e.g. ${policyNamespace}-drill) unless the cluster admin allows more; ${target} is not allowed`,
+    };
+  const existing = input.existing;
+  if (existing) {
+    const owner = existing.metadata.labels?.[DRILL_NAMESPACE_LABEL];
+    if (owner !== drillOwnerLabel(policyNamespace, input.policyName))
+      return {
+        ok: false,
+        reason: 'NamespaceNotOwned',
+        message: `spec.drill.targetNamespace: namespace ${target} exists and was not created by a drill of this policy (label ${DRILL_NAMESPACE_LABEL}); a drill never writes to or deletes a namespace it did not create`,
+      };
+    if (existing.metadata.deletionTimestamp)
+      return {
+        ok: false,
+        reason: 'NamespaceTerminating',
+        message: `namespace ${target} is still being deleted (previous drill); the drill starts when it is gone`,
+      };
+  }
+  return { ok: true };
+}
+
+/** Labels a restore adds to what it writes: not part of what was backed up, so not hashed. */
+export type RestoreMarks = readonly string[];
+
+/**
+ * SHA-256 (hex) of a restored object as its backup would have stored it: its
+ * clean form, with the restore's own labels removed and the namespace set back
+ * to the one it was backed up from.
+ */
+export function restoredObjectSha256(
+  obj: KubeObject,
+  originalNamespace: string | undefined,
+  marks: RestoreMarks,
+): string {
+  const clean = cleanObject(obj);
+  if (originalNamespace !== undefined) clean.metadata.namespace = originalNamespace;
+  const labels = Object.entries(clean.metadata.labels ?? {}).filter(([k]) => !marks.includes(k));
+  if (labels.length > 0) clean.metadata.labels = Object.fromEntries(labels);
+  else delete clean.metadata.labels;
+  return createHash('sha256').update(serializeObject(clean)).digest('hex');
+}
+
+export type DrillCheckInput = {
+  /** The manifest's items (resources and models). */
+  items: readonly ManifestItem[];
+  /** Kinds restored (a Restore filter); absent: all. */
+  kinds?: readonly string[] | undefined;
+  /** Restored objects found in the scratch namespace, by `Kind/name`. */
+  restored: ReadonlyMap<string, KubeObject>;
+  /** The model digest each restored InferenceService serves (status.model.sha256), by name. */
+  servedDigests: ReadonlyMap<string, string | undefined>;
+  marks: RestoreMarks;
+};
+
+export type DrillCheck = {
+  passed: boolean;
+  objectsChecked: number;
+  modelsChecked: number;
+  /** What did not match, bounded. */
+  mismatches: string[];
+};
+
+const MAX_MISMATCHES = 10;
+
+/** Compares what a drill restored with what the backup's manifest says it holds. */
+export function checkDrill(input: DrillCheckInput): DrillCheck {
+  const mismatches: string[] = [];
+  let objectsChecked = 0;
+  let modelsChecked = 0;
+  for (const item of input.items) {
+    if (item.type !== 'resource') continue;
+    if (input.kinds && !input.kinds.includes(item.kind)) continue;
+    const id = `${item.kind}/${item.name}`;
+    const obj = input.restored.get(id);
+    objectsChecked++;
+    if (!obj) {
+      mismatches.push(`${id}: not restored`);
+      continue;
+    }
+    const sha = restoredObjectSha256(obj, item.namespace, input.marks);
+    if (sha !== item.plaintextSha256)
+      mismatches.push(
+        `${id}: content differs from the backup (sha256 ${sha.slice(0, 12)}…, backup ${item.plaintextSha256.slice(0, 12)}…)`,
+      );
+    if (item.kind === 'InferenceService' && item.modelDigest) {
+      modelsChecked++;
+      const served = input.servedDigests.get(item.name);
+      const want = item.modelDigest.replace(/^sha256:/, '');
+      if (!served) mismatches.push(`${id}: serves no model digest (status.model.sha256 is empty)`);
+      else if (served.replace(/^sha256:/, '') !== want)
+        mismatches.push(
+          `${id}: serves model sha256 ${served.slice(0, 12)}…, the backup paired ${want.slice(0, 12)}…`,
+        );
+    }
+  }
+  return {
+    passed: mismatches.length === 0,
+    objectsChecked,
+    modelsChecked,
+    mismatches: mismatches.slice(0, MAX_MISMATCHES),
+  };
+}
+
+/** One line for status and the Event: what was checked, what did not match, and the RTO. */
+export function drillMessage(check: DrillCheck, backupId: string, rtoSeconds: number | undefined): string {
+  const rto =
+    rtoSeconds === undefined ? '' : `; recovery took ${rtoSeconds.toFixed(1)} s (restore start to all Ready)`;
+  const what = `backup ${backupId}: ${check.objectsChecked} objects and ${check.modelsChecked} model digests checked`;
+  if (check.passed) return `${what}, all match${rto}`;
+  return `${what}; ${check.mismatches.length} mismatched: ${check.mismatches.join('; ')}${rto}`;
+}
