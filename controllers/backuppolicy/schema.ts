@@ -125,12 +125,19 @@ export const specSchema = s.object(
         {
           schedule: cronSchedule('Cron schedule of drills (e.g. "0 4 * * 0" for Sundays at 04:00).'),
           targetNamespace: dnsLabel(
-            'Scratch namespace the latest backup is restored into; created by the drill and emptied afterwards. Must not be a namespace that is backed up.',
+            'Scratch namespace the latest backup is restored into; created by the drill and deleted afterwards. It must be named <policy namespace>-<suffix> (unless the cluster admin allows more), must not exist or must have been created by a drill of this policy, and must not be a namespace that is backed up.',
           ),
           keepNamespace: s.boolean({
             description:
               'Keep the restored objects after the drill for inspection (they are replaced by the next drill).',
             default: false,
+          }),
+          timeoutMinutes: s.integer({
+            description:
+              'How long the drill waits for the restored InferenceServices to become Ready before it fails.',
+            minimum: 1,
+            maximum: 1440,
+            default: 15,
           }),
         },
         {
@@ -230,12 +237,55 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
         time: s.dateTime({ description: 'When the drill finished.' }),
         backupId: s.optional(s.string({ description: 'Backup the drill restored.', maxLength: 63 })),
         result: s.enum(['Passed', 'Failed'], { description: 'Passed or Failed.' }),
+        trigger: s.optional(
+          s.enum(['Schedule', 'OnDemand'], { description: 'Schedule, or OnDemand (ymera.io/drill-now).' }),
+        ),
+        rtoSeconds: s.optional(
+          s.number({
+            description:
+              'Measured recovery time: from the start of the restore to all InferenceServices Ready.',
+            minimum: 0,
+          }),
+        ),
+        objectsChecked: s.optional(
+          s.integer({ description: 'Objects compared with the backup.', minimum: 0 }),
+        ),
+        modelsChecked: s.optional(
+          s.integer({ description: 'Model digests compared with the backup.', minimum: 0 }),
+        ),
         message: s.optional(
           s.string({ description: 'What was checked, or what did not match.', maxLength: 4096 }),
         ),
       },
       { description: 'The most recent drill.' },
     ),
+  ),
+  activeDrill: s.optional(
+    s.object(
+      {
+        backupId: s.string({ description: 'Backup being restored.', maxLength: 63 }),
+        namespace: dnsLabel('Scratch namespace.'),
+        trigger: s.enum(['Schedule', 'OnDemand'], { description: 'Schedule or OnDemand.' }),
+        token: s.optional(
+          s.string({ description: 'The ymera.io/drill-now value it acts on.', maxLength: 256 }),
+        ),
+        scheduledAt: s.optional(s.dateTime({ description: 'The scheduled time it runs for.' })),
+        startedAt: s.dateTime({ description: 'When the drill started.' }),
+        restoredAt: s.optional(
+          s.dateTime({ description: 'When the restore finished; then the drill waits for Ready.' }),
+        ),
+      },
+      { description: 'The drill under way (it spans reconciles and survives an operator restart).' },
+    ),
+  ),
+  lastDrillScheduleTime: s.optional(
+    s.dateTime({ description: 'The latest scheduled drill time that was run (or superseded).' }),
+  ),
+  drillNowToken: s.optional(
+    s.string({
+      description: 'The ymera.io/drill-now annotation value last acted on (each token is acted on once).',
+      maxLength: 256,
+    }),
   ),
   nextScheduleTime: s.optional(s.dateTime({ description: 'When the next backup is due.' })),
   nextDrillTime: s.optional(s.dateTime({ description: 'When the next drill is due.' })),
