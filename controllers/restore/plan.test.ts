@@ -189,3 +189,19 @@ describe('restoredObject and restoredSha256', () => {
     expect(restoredSha256(changed, b.object, 'team-a', marks)).not.toBe(b.item.plaintextSha256);
   });
 });
+
+describe('marks', () => {
+  it('uses the annotation the LearningPipeline controller reads to skip the creation run', async () => {
+    const { RESTORED_FROM_ANNOTATION: lp } = await import('../learningpipeline/requests.ts');
+    expect(RESTORED_FROM_ANNOTATION).toBe(lp);
+  });
+
+  it('labelValue keeps names up to 63 characters and shortens longer ones stably', async () => {
+    const { labelValue } = await import('./plan.ts');
+    expect(labelValue('restore-1')).toBe('restore-1');
+    const long = `${'a'.repeat(70)}.b`;
+    expect(labelValue(long)).toHaveLength(63);
+    expect(labelValue(long)).toBe(labelValue(long));
+    expect(labelValue(long)).not.toBe(labelValue(`${long}c`));
+  });
+});

@@ -299,3 +299,10 @@ export function restoredSha256(
     .update(serializeObject({ ...clean, metadata }))
     .digest('hex');
 }
+
+/** A name as a label value (at most 63 characters): itself, or a prefix and a hash of it. */
+export function labelValue(name: string): string {
+  if (name.length <= 63) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 10);
+  return `${name.slice(0, 52).replace(/[-_.]+$/, '')}-${hash}`;
+}
