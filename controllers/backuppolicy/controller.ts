@@ -9,7 +9,6 @@ import type { ReconcileContext, Reconciler } from '../../operator/controller.ts'
 import { classifyFailure, FailureReported } from '../../operator/failure.ts';
 import type { Integrations } from '../../operator/integrations.ts';
 import type { KubeClient } from '../../operator/kube/client.ts';
-import { KubeApiError } from '../../operator/kube/client.ts';
 import type { KubeObject, ResourceType } from '../../operator/kube/resources.ts';
 import { core, keyOf } from '../../operator/kube/resources.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
@@ -35,10 +34,11 @@ import {
   referencedIn,
   selectorString,
 } from './content.ts';
-import { Keyring, parseKey } from './crypto.ts';
+import { Keyring } from './crypto.ts';
 import { BackupError } from './errors.ts';
 import type { PolicyRef } from './format.ts';
 import { selectForDeletion } from './format.ts';
+import { readKeyring } from './keys.ts';
 import { BackupMetrics, POLICY_LABEL } from './metrics.ts';
 import type { Plan } from './plan.ts';
 import { planBackup, requeueAfterMs } from './plan.ts';
@@ -53,7 +53,6 @@ import { validateBackupPolicy } from './validate.ts';
 export type BackupPolicyObject = KubeObject & { spec: BackupPolicySpec };
 
 type Stall = { reason: string; message: string };
-type SecretObject = KubeObject & { data?: Record<string, string> };
 
 const S3_FIELD = 'spec.storage.s3';
 /** The namespaced ymera kinds (a cluster-scoped MaintenancePlan belongs to no namespace's backup). */
@@ -100,46 +99,8 @@ function configurationStall(obj: BackupPolicyObject): Stall | undefined {
   return undefined;
 }
 
-/** The policy's key, or why it cannot be used (never the key itself). */
-async function readKeyring(
-  client: KubeClient,
-  namespace: string,
-  ref: NonNullable<BackupPolicySpec['encryption']>['keySecret'],
-): Promise<Keyring | Stall> {
-  const key = ref.key ?? 'key';
-  let secret: SecretObject | undefined;
-  try {
-    secret = await client.get<SecretObject>(core.secret, ref.name, namespace);
-  } catch (e) {
-    if (e instanceof KubeApiError && e.status === 403)
-      return {
-        reason: 'KeyUnavailable',
-        message: `spec.encryption.keySecret: the operator may not read Secret ${ref.name} (Helm values rbac.secretsAccess, rbac.secretsNamespaces)`,
-      };
-    throw e;
-  }
-  if (!secret)
-    return {
-      reason: 'KeyUnavailable',
-      message: `spec.encryption.keySecret: Secret ${ref.name} does not exist`,
-    };
-  const value = secret.data?.[key];
-  if (value === undefined)
-    return {
-      reason: 'KeyUnavailable',
-      message: `spec.encryption.keySecret: Secret ${ref.name} has no key "${key}"`,
-    };
-  try {
-    return new Keyring([parseKey(Buffer.from(value, 'base64'), { secret: ref.name, key })]);
-  } catch (e) {
-    if (e instanceof BackupError)
-      return { reason: e.reason, message: `spec.encryption.keySecret: ${e.message}` };
-    throw e;
-  }
-}
-
 /** The store of spec.storage.s3 (under its prefix), or why it cannot be reached. */
-async function openStore(
+export async function openStore(
   client: KubeClient,
   namespace: string,
   s3: NonNullable<BackupPolicySpec['storage']['s3']>,
@@ -210,7 +171,7 @@ async function collectObjects(client: KubeClient, obj: BackupPolicyObject): Prom
 }
 
 /** Why a store call failed, in words safe for status (an S3 message may name the access key id). */
-function storeFailure(e: ObjectStoreError): { reason: string; message: string } {
+export function storeFailure(e: ObjectStoreError): { reason: string; message: string } {
   if (e.code === NO_CREDENTIALS)
     return { reason: 'StorageCredentials', message: `${S3_FIELD}: no credentials for the store` };
   if (e.code === ENDPOINT_REFUSED)
@@ -276,9 +237,7 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
       };
       const configStall = configurationStall(obj);
       if (configStall) return stall(configStall);
-      const keyring = spec.encryption
-        ? await readKeyring(ctx.client, namespace, spec.encryption.keySecret)
-        : undefined;
+      const keyring = spec.encryption ? await readKeyring(ctx.client, namespace, spec.encryption) : undefined;
       if (keyring && !(keyring instanceof Keyring)) return stall(keyring);
       const s3 = spec.storage.s3;
       if (!s3) return stall({ reason: 'InvalidSpec', message: 'spec.storage: set s3' });

@@ -245,3 +245,30 @@ describe('selectForDeletion', () => {
     expect(ids(selectForDeletion({ backups: [a, z], keepLast: 1, now }))).toEqual([a.id]);
   });
 });
+
+describe('resource item owners (optional, formatVersion 1)', () => {
+  const withOwners = (owners: unknown) =>
+    edited((m) => {
+      m.items[0].owners = owners;
+    });
+
+  it('reads owners by kind and name; manifests without them still parse', () => {
+    const owners = [
+      { apiVersion: 'ymera.io/v1alpha1', kind: 'LearningPipeline', name: 'train', controller: true },
+    ];
+    const parsed = parseManifest(bytes(withOwners(owners)));
+    expect(parsed.items[0]).toMatchObject({ owners });
+    expect(parseManifest(bytes(manifest())).items[0]).not.toHaveProperty('owners');
+  });
+
+  it('refuses bad owners, naming the field', () => {
+    expect(parseError(withOwners('x')).field).toBe('items[0].owners');
+    expect(parseError(withOwners([{ kind: 'A', name: 'b' }])).field).toBe('items[0].owners[0].apiVersion');
+    expect(parseError(withOwners([{ apiVersion: 'v1', kind: 'A', name: 'b', uid: 'u' }])).field).toBe(
+      'items[0].owners[0].uid',
+    );
+    expect(
+      parseError(withOwners([{ apiVersion: 'v1', kind: 'A', name: 'b', controller: 'yes' }])).field,
+    ).toBe('items[0].owners[0].controller');
+  });
+});

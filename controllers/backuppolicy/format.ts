@@ -48,7 +48,20 @@ export type ResourceItem = Stored & {
   name: string;
   /** Digest of the model file this object serves, paired with a model item of the same backup. */
   modelDigest?: string;
+  /**
+   * The object's owners when it was backed up, by kind and name (same
+   * namespace; UIDs do not survive a restore): a restore rebinds them to the
+   * new UIDs of owners it restores. Optional: older formatVersion 1
+   * manifests have none.
+   */
+  owners?: ItemOwner[];
 };
+
+/** An owner reference without its UID. */
+export type ItemOwner = { apiVersion: string; kind: string; name: string; controller?: boolean };
+
+/** Owners recorded per item (Kubernetes objects rarely have more than one or two). */
+export const MAX_OWNERS = 16;
 
 /** A model file. */
 export type ModelItem = Stored & {
@@ -392,7 +405,7 @@ function parseItem(r: Reader, raw: unknown, encrypted: boolean): ManifestItem {
   }
   const o =
     type === 'resource'
-      ? r.object(raw, [...STORED_FIELDS, 'apiVersion', 'kind', 'namespace', 'name', 'modelDigest'])
+      ? r.object(raw, [...STORED_FIELDS, 'apiVersion', 'kind', 'namespace', 'name', 'modelDigest', 'owners'])
       : r.object(raw, [...STORED_FIELDS, 'source', 'modelDigest']);
   const stored: Stored = {
     key: r.string(o, 'key', ITEM_KEY, 64, 'an item key (items/NNNNNN.bin)'),
@@ -416,6 +429,7 @@ function parseItem(r: Reader, raw: unknown, encrypted: boolean): ManifestItem {
   }
   const namespace = r.optionalString(o, 'namespace', DNS_LABEL, 63, 'a DNS label');
   const modelDigest = r.optionalString(o, 'modelDigest', DIGEST, 71, 'sha256:<64 hex digits>');
+  const owners = o.owners === undefined ? undefined : parseOwners(r.at('owners'), o.owners);
   return {
     ...stored,
     type,
@@ -424,7 +438,28 @@ function parseItem(r: Reader, raw: unknown, encrypted: boolean): ManifestItem {
     ...(namespace !== undefined ? { namespace } : {}),
     name: r.string(o, 'name', DNS_SUBDOMAIN, 253, 'a DNS subdomain name'),
     ...(modelDigest !== undefined ? { modelDigest } : {}),
+    ...(owners !== undefined ? { owners } : {}),
   };
+}
+
+const API_VERSION = /^([a-z0-9.-]+\/)?v[0-9a-z]+$/;
+const KIND = /^[A-Z][A-Za-z0-9]*$/;
+
+function parseOwners(r: Reader, raw: unknown): ItemOwner[] {
+  if (!Array.isArray(raw)) r.fail(`must be an array, not ${describe(raw)}`);
+  if (raw.length > MAX_OWNERS) r.fail(`more than ${MAX_OWNERS} owners`);
+  return raw.map((v, i) => {
+    const or: Reader = r.at(i);
+    const o = or.object(v, ['apiVersion', 'kind', 'name', 'controller']);
+    if (o.controller !== undefined && typeof o.controller !== 'boolean')
+      or.at('controller').fail(`must be a boolean, not ${describe(o.controller)}`);
+    return {
+      apiVersion: or.string(o, 'apiVersion', API_VERSION, 253, 'an apiVersion'),
+      kind: or.string(o, 'kind', KIND, 63, 'a kind'),
+      name: or.string(o, 'name', DNS_SUBDOMAIN, 253, 'a DNS subdomain name'),
+      ...(o.controller === true ? { controller: true } : {}),
+    };
+  });
 }
 
 export function countsOf(items: readonly ManifestItem[]): Manifest['counts'] {

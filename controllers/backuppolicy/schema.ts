@@ -95,6 +95,14 @@ export const specSchema = s.object(
             },
             { description: 'Secret key holding the encryption key.' },
           ),
+          previousKeys: s.optional(
+            s.array(s.string({ minLength: 1, maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$' }), {
+              description:
+                'Other keys of the same Secret holding earlier encryption keys: they open older backups (restores, drills); new backups use keySecret.key. Keep a key here while backups sealed with it are kept.',
+              maxItems: 16,
+              listType: 'set',
+            }),
+          ),
         },
         { description: 'Encrypt backups with AES-256-GCM. Without it, backups are stored in clear.' },
       ),

@@ -42,6 +42,7 @@ import {
   MANIFEST,
   MAX_FAILURES_LISTED,
   MAX_MANIFEST_BYTES,
+  MAX_OWNERS,
   backupIdTime,
   backupPrefix,
   countsOf,
@@ -53,7 +54,7 @@ import {
   redactSource,
   serializeManifest,
 } from './format.ts';
-import type { BackupState, ItemFailure, Manifest, ManifestItem, PolicyRef } from './format.ts';
+import type { BackupState, ItemFailure, ItemOwner, Manifest, ManifestItem, PolicyRef } from './format.ts';
 
 // --- write ----------------------------------------------------------------------------
 
@@ -155,6 +156,7 @@ export async function writeBackup(
         ...(o.metadata.namespace !== undefined ? { namespace: o.metadata.namespace } : {}),
         name: o.metadata.name,
         ...(input.modelDigest !== undefined ? { modelDigest: input.modelDigest } : {}),
+        ...ownersOf(o),
         ...sizes(stored, plain),
       });
       continue;
@@ -231,6 +233,20 @@ export async function writeBackup(
   const bytes = serializeManifest(manifest);
   await store.put(dir + MANIFEST, bytes, { ...call, contentType: 'application/json' });
   return { backupId, manifest, manifestSha256: sha256Hex(bytes) };
+}
+
+/** The object's owner references by kind and name (cleanObject drops them; a restore rebinds them). */
+function ownersOf(o: KubeObject): { owners?: ItemOwner[] } {
+  const refs = o.metadata.ownerReferences ?? [];
+  if (refs.length === 0) return {};
+  return {
+    owners: refs.slice(0, MAX_OWNERS).map((r) => ({
+      apiVersion: r.apiVersion,
+      kind: r.kind,
+      name: r.name,
+      ...(r.controller ? { controller: true } : {}),
+    })),
+  };
 }
 
 function sizes(stored: { hash: Hash; size: number }, plain: { hash: Hash; size: number }) {

@@ -47,6 +47,26 @@ describe('planRequests', () => {
     expect(plan.handled.creation).toBe(true);
   });
 
+  it('starts no creation run for a pipeline restored from a backup, nor the run and promote it was backed up with; later requests run', () => {
+    const restored = {
+      'ymera.io/restored-from-backup': '20261204T194745Z-0a1b2c3d',
+      'ymera.io/run': 'before-backup',
+      'ymera.io/promote': 'v3',
+    };
+    const plan = planRequests(input({ handled: undefined, annotations: restored }));
+    expect(plan.start).toEqual([]);
+    expect(plan.handled).toEqual({ creation: true, runRequest: 'before-backup', promoteRequest: 'v3' });
+    const later = planRequests(
+      input({ handled: plan.handled, annotations: { ...restored, 'ymera.io/run': 'after-restore' } }),
+    );
+    expect(later.start.map((r) => r.id)).toEqual([manualRunId('uid-1', 'after-restore')]);
+    // the annotation matters only at creation: a pipeline labelled later is not held back
+    const existing = planRequests(
+      input({ annotations: { ...restored, 'ymera.io/run': 'again' }, handled: { creation: true } }),
+    );
+    expect(existing.start.map((r) => r.trigger)).toEqual(['Manual']);
+  });
+
   it('treats an annotation present at creation as the creation run', () => {
     const plan = planRequests(input({ handled: undefined, annotations: { 'ymera.io/run': 'now' } }));
     expect(plan.start.map((r) => r.trigger)).toEqual(['Created']);

@@ -8,7 +8,14 @@ import type { TriggerEvent } from '../../operator/kafka/trigger-filter.ts';
 import { isRunFinished } from './runs.ts';
 import { scheduledRunId, scheduleOutcome } from './schedule.ts';
 import type { LearningPipelineRun, LearningPipelineSpec, LearningPipelineStatus } from './schema.ts';
-import { MAX_ACTIVE_RUNS, RUN_ANNOTATION } from './schema.ts';
+import { MAX_ACTIVE_RUNS, PROMOTE_ANNOTATION, RUN_ANNOTATION } from './schema.ts';
+
+/**
+ * Set by a Restore on what it restores (controllers/restore/plan.ts
+ * RESTORED_FROM_ANNOTATION, the same string: kept here so this pure module
+ * does not import the restore code).
+ */
+export const RESTORED_FROM_ANNOTATION = 'ymera.io/restored-from-backup';
 
 export type Handled = NonNullable<LearningPipelineStatus['handled']>;
 
@@ -95,6 +102,17 @@ export function planRequests(input: RequestInput): RequestPlan {
     if (verdict === 'start') plan.start.push(request);
     else if (verdict === 'busy') plan.skipped.push({ request, reason: busyReason() });
   };
+
+  // 0. restored from a backup: its creation run (and the run and promote annotations it was
+  //    backed up with) happened before the backup; acting on them again would retrain and
+  //    promote. Later requests work as usual.
+  if (!handled.creation && input.annotations[RESTORED_FROM_ANNOTATION] !== undefined) {
+    handled.creation = true;
+    const run = input.annotations[RUN_ANNOTATION];
+    if (run) handled.runRequest = run.slice(0, 256);
+    const promote = input.annotations[PROMOTE_ANNOTATION];
+    if (promote) handled.promoteRequest = promote.slice(0, 256);
+  }
 
   // 1. creation: once, unless suspended at the time
   if (!handled.creation) {

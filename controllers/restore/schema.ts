@@ -71,7 +71,13 @@ export const specSchema = s.object(
       default: 'Skip',
     }),
     modelArtifacts: s.boolean({
-      description: 'Also copy model files saved in the backup back to their original locations.',
+      description:
+        'Also copy model files saved in the backup back to their original s3:// locations (skipped where the same sha256 is already there).',
+      default: false,
+    }),
+    dryRun: s.boolean({
+      description:
+        'Verify the backup and record the plan (create / skip / overwrite / conflict per object) in status.plan; write nothing.',
       default: false,
     }),
   },
@@ -83,8 +89,56 @@ export const specSchema = s.object(
   },
 );
 
+/** Objects listed in status.plan and errors listed in status.errors; the counts cover all. */
+export const MAX_PLAN_LISTED = 100;
+export const MAX_ERRORS_LISTED = 20;
+
+const planEntry = s.object(
+  {
+    action: s.enum(['create', 'skip', 'overwrite', 'conflict'], { description: 'What the restore does.' }),
+    kind: s.string({ description: 'Kind of the object.', maxLength: 63 }),
+    namespace: s.optional(s.string({ description: 'Namespace it is restored to.', maxLength: 63 })),
+    name: s.string({ description: 'Name of the object.', maxLength: 253 }),
+    reason: s.optional(s.string({ description: 'Why skip or conflict.', maxLength: 1024 })),
+  },
+  { description: 'One object of the plan.' },
+);
+
+const plan = s.object(
+  {
+    create: s.integer({ description: 'Objects to create.', minimum: 0 }),
+    skip: s.integer({ description: 'Objects that exist and are skipped (conflictPolicy Skip).', minimum: 0 }),
+    overwrite: s.integer({
+      description: 'Objects that exist and are overwritten (conflictPolicy Overwrite).',
+      minimum: 0,
+    }),
+    conflict: s.integer({ description: 'Objects that cannot be restored (see reason).', minimum: 0 }),
+    objects: s.optional(
+      s.array(planEntry, {
+        description: `The objects in restore order (the first ${MAX_PLAN_LISTED}).`,
+        maxItems: MAX_PLAN_LISTED,
+      }),
+    ),
+  },
+  { description: 'What the restore does (or, with dryRun, would do) with each object of the backup.' },
+);
+
+const itemError = s.object(
+  {
+    what: s.string({
+      description: 'The object or model file (kind namespace/name, or model <source>).',
+      maxLength: 1024,
+    }),
+    message: s.string({ description: 'What went wrong.', maxLength: 1024 }),
+  },
+  { description: 'An object or model that could not be restored.' },
+);
+
 export const statusSchema = statusObject(KIND, conditionTypes, {
-  phase: statusPhase(phases, 'Pending, Running, Succeeded or Failed. Succeeded and Failed are final.'),
+  phase: statusPhase(
+    phases,
+    'Pending (waiting for the policy, its key or a backup), Running, Succeeded or Failed. Succeeded and Failed are final: a Restore never runs again.',
+  ),
   backupId: s.optional(
     s.string({ description: 'The backup being restored (resolved once, then fixed).', maxLength: 63 }),
   ),
@@ -96,6 +150,19 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
   ),
   failedObjects: s.optional(s.integer({ description: 'Objects that could not be restored.', minimum: 0 })),
   message: s.optional(s.string({ description: 'Summary of the outcome.', maxLength: 4096 })),
+  manifestSha256: s.optional(
+    s.string({
+      description: "SHA-256 of the backup's manifest.json: names the exact content restored.",
+      maxLength: 64,
+    }),
+  ),
+  plan: s.optional(plan),
+  errors: s.optional(
+    s.array(itemError, {
+      description: `Objects and model files that could not be restored (the first ${MAX_ERRORS_LISTED}; failedObjects counts all).`,
+      maxItems: MAX_ERRORS_LISTED,
+    }),
+  ),
 });
 
 export type RestoreSpec = Infer<typeof specSchema>;

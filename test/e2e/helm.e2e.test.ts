@@ -468,12 +468,25 @@ describe('helm chart', () => {
     }
     // pods are read by label selector, never written
     expect(granted.filter((p) => p.startsWith('core/pods'))).toEqual(['core/pods list', 'core/pods watch']);
-    // every write to a ymera resource is a patch; update only where admission asks for it
-    expect(granted.filter((p) => p.startsWith('ymera.io/') && / (update|create|delete)$/.test(p))).toEqual([
-      'ymera.io/inferenceservices/finalizers update',
-      'ymera.io/learningpipelines/finalizers update',
+    // every write to a ymera resource is a patch; update only where admission asks for it, and
+    // create/update of what a Restore writes back (rbac.restore, on by default); never Restores
+    expect(
+      granted.filter((p) => p.startsWith('ymera.io/') && / (update|create|delete)$/.test(p)).sort(),
+    ).toEqual(
+      [
+        'ymera.io/inferenceservices/finalizers update',
+        'ymera.io/learningpipelines/finalizers update',
+        ...['inferenceservices', 'learningpipelines', 'optimizationloops', 'backuppolicies'].flatMap((k) => [
+          `ymera.io/${k} create`,
+          `ymera.io/${k} update`,
+        ]),
+      ].sort(),
+    );
+    expect(granted.filter((p) => p.startsWith('core/secrets')).sort()).toEqual([
+      'core/secrets create',
+      'core/secrets get',
+      'core/secrets update',
     ]);
-    expect(granted.filter((p) => p.startsWith('core/secrets'))).toEqual(['core/secrets get']);
     // the two optional-API CRDs, by name, get only
     const crdRule = rulesOf(role).find((r) => r.resources?.includes('customresourcedefinitions'));
     expect(crdRule).toEqual({
@@ -501,7 +514,8 @@ describe('helm chart', () => {
     expect(secretsIn(find(listed, 'ClusterRole', 'ymera-operator'))).toEqual([]);
     const roles = listed.filter((o) => o.kind === 'Role' && o.metadata.name === 'ymera-operator-secrets');
     expect(roles.map((r) => r.metadata.namespace)).toEqual(['team-a', 'team-b']);
-    for (const r of roles) expect(secretsIn(r)).toEqual(['core/secrets get']);
+    for (const r of roles)
+      expect(secretsIn(r).sort()).toEqual(['core/secrets create', 'core/secrets get', 'core/secrets update']);
     const bindings = listed.filter(
       (o) => o.kind === 'RoleBinding' && o.metadata.name === 'ymera-operator-secrets',
     );
@@ -518,6 +532,22 @@ describe('helm chart', () => {
     ]);
     for (const o of none.filter((x) => x.kind === 'ClusterRole' || x.kind === 'Role')) {
       expect(secretsIn(o), `${o.kind}/${o.metadata.name}`).toEqual([]);
+    }
+  });
+
+  it('grants no writes of what a Restore restores with rbac.restore=false: Secrets get only', async () => {
+    for (const set of [[], ['--set', 'rbac.secretsNamespaces={team-a}']]) {
+      const off = await render(['--set', 'rbac.restore=false', ...set]);
+      for (const o of off.filter((x) => x.kind === 'ClusterRole' || x.kind === 'Role')) {
+        if (o.metadata.name !== 'ymera-operator' && o.metadata.name !== 'ymera-operator-secrets') continue;
+        const granted = permissions(rulesOf(o));
+        expect(
+          granted.filter((p) => p.startsWith('core/secrets')),
+          o.metadata.name,
+        ).toEqual(['core/secrets get']);
+        expect(granted.filter((p) => /^ymera\.io\/[a-z]+ (create|update)$/.test(p))).toEqual([]);
+        expect(granted).not.toContain('core/configmaps update');
+      }
     }
   });
 

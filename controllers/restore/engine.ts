@@ -1,0 +1,443 @@
+// The restore engine: verifies a backup, plans, and writes it back. Used by
+// the Restore controller and by BackupPolicy drills (into a scratch
+// namespace). The decisions are pure (plan.ts); this file does the I/O.
+//
+// Guarantees:
+// - nothing is written before the whole backup verified (readAndVerify:
+//   manifest, MAC, every item's sha256 and GCM tags) and the caller's
+//   `admit` check passed; a bad backup is refused with the item named;
+// - order: namespace, Secrets and ConfigMaps, model files, ymera resources
+//   (an owner before what it owns, its owner references rebound to the new
+//   UIDs);
+// - every written object carries ymera.io/restored-from-backup=<backupId>
+//   (label and annotation) and the caller's labels (e.g. ymera.io/restore);
+// - per-object outcomes and digests: a drill compares `sha256` (the live
+//   object's clean form, marks taken off) with `expectedSha256`.
+import { createHash } from 'node:crypto';
+import type { KubeClient } from '../../operator/kube/client.ts';
+import { KubeApiError } from '../../operator/kube/client.ts';
+import type { KubeObject, ResourceType } from '../../operator/kube/resources.ts';
+import { core, keyOf } from '../../operator/kube/resources.ts';
+import { resourceTypeOf } from '../../operator/kube/ymera.ts';
+import { kinds as ymeraKinds } from '../../operator/schema/kinds.ts';
+import { isNoSuchKey } from '../../operator/storage/s3.ts';
+import type { ObjectStore } from '../../operator/storage/s3.ts';
+import type { CleanObject } from '../backuppolicy/clean.ts';
+import type { Keyring } from '../backuppolicy/crypto.ts';
+import type { BackupError } from '../backuppolicy/errors.ts';
+import type { ModelItem, PolicyRef } from '../backuppolicy/format.ts';
+import { readAndVerify } from '../backuppolicy/store.ts';
+import type { VerifiedItem } from '../backuppolicy/store.ts';
+import type {
+  BackedUpObject,
+  ConflictPolicy,
+  Existing,
+  PlanCounts,
+  PlanEntry,
+  RestoreMarks,
+} from './plan.ts';
+import {
+  RESTORED_FROM_LABEL,
+  countActions,
+  destinationKey,
+  destinationNamespace,
+  kindSelected,
+  planRestore,
+  restoredObject,
+  restoredSha256,
+} from './plan.ts';
+
+/** Per-item errors kept in a result (the counts cover all). */
+export const MAX_ERRORS = 20;
+
+export type ModelTarget =
+  /** Where the model goes back: a store (bucket) and the key in it. */
+  | { store: ObjectStore; key: string; close?: () => void }
+  /** Why it may not (a tenancy or egress refusal, no credentials): the model counts as failed. */
+  | { error: string };
+
+export type RestoreOptions = {
+  /** Every namespaced object goes here (created when missing); default: each object's own namespace. */
+  targetNamespace?: string | undefined;
+  /** Only these kinds (`Kind`, or `Kind.group`); default: all. */
+  kinds?: readonly string[] | undefined;
+  conflictPolicy: ConflictPolicy;
+  /** Plan only: verify, observe, return the plan; write nothing. */
+  dryRun: boolean;
+  /** Added to every written object (e.g. { 'ymera.io/restore': name }); RESTORED_FROM_LABEL is always set. */
+  labels?: Readonly<Record<string, string>>;
+  /**
+   * Copy model items back to their source. `modelTarget` resolves a source
+   * (s3://bucket/key) to the store to write it to, with the credentials
+   * and egress policy the caller allows; without it models are not copied.
+   */
+  modelArtifacts?: boolean;
+  modelTarget?: (source: string, users: readonly CleanObject[]) => Promise<ModelTarget>;
+  /**
+   * Checked after planning, before anything is written (tenancy): a
+   * refusal ends the restore with nothing written.
+   */
+  admit?: (plan: readonly PlanEntry[]) => { reason: string; message: string } | undefined;
+  /** Refuse a backup stored in clear; default: when a keyring is given. */
+  requireEncryption?: boolean;
+  signal?: AbortSignal;
+};
+
+export type ObjectResult = 'Planned' | 'Restored' | 'Skipped' | 'Failed';
+
+export type ObjectOutcome = PlanEntry & {
+  result: ObjectResult;
+  message?: string;
+  /** UID of the object as restored (or of the existing one, skipped). */
+  uid?: string;
+  /** Restored: sha256 of the live object's clean form with the restore's marks off and its source namespace back. */
+  restoredSha256?: string;
+};
+
+export type ModelOutcome = {
+  item: string;
+  source: string;
+  modelDigest: string;
+  result: ObjectResult;
+  /** Skipped: the object at the source already has this digest. */
+  message?: string;
+};
+
+export type RestoreCounts = { restored: number; skipped: number; failed: number };
+
+export type ItemErrorReport = { what: string; message: string };
+
+export type RestoreReport = {
+  ok: true;
+  backupId: string;
+  /** Names the backup's exact content. */
+  manifestSha256: string;
+  dryRun: boolean;
+  /** Every selected object in restore order, with what happened to it. */
+  objects: ObjectOutcome[];
+  models: ModelOutcome[];
+  plan: PlanCounts;
+  counts: RestoreCounts;
+  /** The first MAX_ERRORS failures. */
+  errors: ItemErrorReport[];
+};
+
+export type RestoreRefusal = {
+  ok: false;
+  /** A BackupError reason (Missing, Corrupted, Tampered, WrongKey, …) or the admit check's. */
+  reason: string;
+  message: string;
+  /** The item at fault (items/NNNNNN.bin), when one is. */
+  item?: string;
+  error?: BackupError;
+};
+
+export type RestoreResult = RestoreReport | RestoreRefusal;
+
+/** The API type of a backed-up object, when this operator can write that kind. */
+export function resourceTypeFor(apiVersion: string, kind: string): ResourceType | undefined {
+  for (const t of Object.values(core)) {
+    const version = t.group ? `${t.group}/${t.version}` : t.version;
+    if (t.kind === kind && version === apiVersion) return t;
+  }
+  const def = ymeraKinds.find((d) => d.kind === kind && `${d.group}/${d.version}` === apiVersion);
+  return def ? resourceTypeOf(def) : undefined;
+}
+
+function parseObject(v: VerifiedItem): CleanObject {
+  // authenticated content written by writeBackup: a parse failure is a bug or a foreign writer
+  const o = JSON.parse(v.body?.toString('utf8') ?? 'null') as CleanObject | null;
+  if (!o || typeof o !== 'object' || !o.metadata || typeof o.metadata.name !== 'string')
+    throw new Error(`item ${v.item.key} is not a Kubernetes object`);
+  return o;
+}
+
+const describeError = (e: unknown) =>
+  e instanceof KubeApiError
+    ? `${e.status} ${e.reason}: ${e.message}`
+    : e instanceof Error
+      ? e.message
+      : String(e);
+
+async function observe(
+  client: KubeClient,
+  type: ResourceType,
+  entry: PlanEntry,
+): Promise<[Existing | undefined, KubeObject | undefined]> {
+  const live = await client.get<KubeObject>(type, entry.name, entry.namespace);
+  if (!live) return [undefined, undefined];
+  return [
+    {
+      uid: live.metadata.uid ?? '',
+      ...(live.metadata.resourceVersion ? { resourceVersion: live.metadata.resourceVersion } : {}),
+      ...(live.metadata.deletionTimestamp ? { deleting: true } : {}),
+      ...(live.immutable === true ? { immutable: true } : {}),
+      ...(type === core.secret ? { secretType: (live.type as string | undefined) ?? 'Opaque' } : {}),
+    },
+    live,
+  ];
+}
+
+/**
+ * Restores backup `backupId` of `policy` from `store` (see the file
+ * comment). Returns a refusal (nothing written) when the backup does not
+ * verify or `admit` refuses; otherwise the report, with per-object
+ * outcomes (a failed object does not stop the others). Store outages
+ * (ObjectStoreError) and API failures while observing are thrown: retry.
+ */
+export async function restoreBackup(
+  client: KubeClient,
+  store: ObjectStore,
+  policy: Pick<PolicyRef, 'namespace' | 'name'>,
+  backupId: string,
+  keyring: Keyring | undefined,
+  options: RestoreOptions,
+): Promise<RestoreResult> {
+  const verified = await readAndVerify(store, policy, backupId, {
+    keyring,
+    ...(options.requireEncryption !== undefined ? { requireEncryption: options.requireEncryption } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (!verified.ok) {
+    const e = verified.error;
+    return { ok: false, reason: e.reason, message: e.message, ...(e.item ? { item: e.item } : {}), error: e };
+  }
+  const { manifest, manifestSha256 } = verified.backup;
+
+  const objects: BackedUpObject[] = [];
+  const bodies = new Map<string, CleanObject>();
+  const models: { item: ModelItem; verified: VerifiedItem }[] = [];
+  for (const v of verified.backup.items) {
+    if (v.item.type === 'model') {
+      models.push({ item: v.item, verified: v });
+      continue;
+    }
+    const object = parseObject(v);
+    objects.push({ item: v.item, object });
+    bodies.set(v.item.key, object);
+  }
+
+  // what is there now, at every destination
+  const existing = new Map<string, Existing>();
+  const live = new Map<string, KubeObject>();
+  const types = new Map<string, ResourceType>();
+  const unsupported = new Set<string>();
+  for (const { item } of objects) {
+    if (!kindSelected(options.kinds, item.apiVersion, item.kind)) continue;
+    const type = resourceTypeFor(item.apiVersion, item.kind);
+    if (!type) {
+      unsupported.add(item.key);
+      continue;
+    }
+    types.set(item.key, type);
+    const namespace = destinationNamespace(item, options.targetNamespace);
+    const entry = { kind: item.kind, name: item.name, ...(namespace !== undefined ? { namespace } : {}) };
+    const [there, obj] = await observe(client, type, entry as PlanEntry);
+    if (there && obj) {
+      existing.set(destinationKey(entry), there);
+      live.set(destinationKey(entry), obj);
+    }
+  }
+  const plan = planRestore(objects, existing, {
+    targetNamespace: options.targetNamespace,
+    kinds: options.kinds,
+    conflictPolicy: options.conflictPolicy,
+  }).map((e): PlanEntry =>
+    unsupported.has(e.item)
+      ? {
+          ...e,
+          action: 'conflict',
+          reason: `kind ${e.kind} (${e.apiVersion}) cannot be restored by this operator`,
+        }
+      : e,
+  );
+
+  const refused = options.admit?.(plan);
+  if (refused) return { ok: false, ...refused };
+
+  const marks: RestoreMarks = { backupId: manifest.backupId, labels: options.labels ?? {} };
+  const outcomes: ObjectOutcome[] = [];
+  const errors: ItemErrorReport[] = [];
+  const counts: RestoreCounts = { restored: 0, skipped: 0, failed: 0 };
+  const fail = (what: string, message: string) => {
+    counts.failed++;
+    if (errors.length < MAX_ERRORS) errors.push({ what, message: message.slice(0, 1024) });
+  };
+  const modelOutcomes: ModelOutcome[] = models.map(({ item }) => ({
+    item: item.key,
+    source: item.source,
+    modelDigest: item.modelDigest,
+    result: 'Planned',
+  }));
+  const report = (): RestoreReport => ({
+    ok: true,
+    backupId: manifest.backupId,
+    manifestSha256,
+    dryRun: options.dryRun,
+    objects: outcomes,
+    models: options.modelArtifacts ? modelOutcomes : [],
+    plan: countActions(plan),
+    counts,
+    errors,
+  });
+
+  if (options.dryRun) {
+    for (const e of plan) outcomes.push({ ...e, result: 'Planned' });
+    return report();
+  }
+
+  // the target namespace first
+  if (options.targetNamespace !== undefined) {
+    const ns = await client.get(core.namespace, options.targetNamespace);
+    if (!ns) {
+      try {
+        await client.create(core.namespace, {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: {
+            name: options.targetNamespace,
+            labels: { ...marks.labels, [RESTORED_FROM_LABEL]: marks.backupId },
+          },
+        });
+      } catch (e) {
+        if (!(e instanceof KubeApiError && e.status === 409)) throw e;
+      }
+    }
+  }
+
+  // UIDs of owners: existing objects first, then each restored one
+  const uids = new Map<string, string>();
+  for (const [key, o] of live) if (o.metadata.uid) uids.set(key, o.metadata.uid);
+
+  let modelsDone = !options.modelArtifacts || models.length === 0;
+  for (const entry of plan) {
+    if (!modelsDone && entry.kind !== 'Namespace' && entry.kind !== 'Secret' && entry.kind !== 'ConfigMap') {
+      modelsDone = true;
+      await restoreModels(models, modelOutcomes, [...bodies.values()], options, fail, counts);
+    }
+    const what = `${entry.kind} ${keyOf(entry)}`;
+    const type = types.get(entry.item);
+    const object = bodies.get(entry.item);
+    const key = destinationKey(entry);
+    if (entry.action === 'skip') {
+      counts.skipped++;
+      const uid = live.get(key)?.metadata.uid;
+      outcomes.push({ ...entry, result: 'Skipped', ...(uid ? { uid } : {}) });
+      continue;
+    }
+    if (entry.action === 'conflict' || !type || !object) {
+      const message = entry.reason ?? 'conflict';
+      outcomes.push({ ...entry, result: 'Failed', message });
+      fail(what, message);
+      continue;
+    }
+    const desired = restoredObject(object, entry, marks, uids);
+    try {
+      let written: KubeObject;
+      if (entry.action === 'create') {
+        written = await client.create<KubeObject>(type, desired);
+      } else {
+        const current = live.get(key);
+        desired.metadata.resourceVersion = current?.metadata.resourceVersion ?? '';
+        // the operator's own finalizers stay: a restore is not a deletion
+        if (current?.metadata.finalizers) desired.metadata.finalizers = current.metadata.finalizers;
+        written = await client.replace<KubeObject>(type, desired);
+      }
+      if (written.metadata.uid) uids.set(key, written.metadata.uid);
+      counts.restored++;
+      outcomes.push({
+        ...entry,
+        result: 'Restored',
+        ...(written.metadata.uid ? { uid: written.metadata.uid } : {}),
+        restoredSha256: restoredSha256(written, object, entry.sourceNamespace, marks),
+      });
+    } catch (e) {
+      if (!(e instanceof KubeApiError) || e.status === 0 || e.status >= 500) throw e;
+      const message = describeError(e);
+      outcomes.push({ ...entry, result: 'Failed', message });
+      fail(what, message);
+    }
+  }
+  if (!modelsDone) await restoreModels(models, modelOutcomes, [...bodies.values()], options, fail, counts);
+  return report();
+}
+
+/** Models referenced by a restored object: InferenceService spec.model.uri equal to the source. */
+function usersOf(source: string, objects: readonly CleanObject[]): CleanObject[] {
+  return objects.filter((o) => {
+    const spec = o.spec as { model?: { uri?: unknown } } | undefined;
+    return o.kind === 'InferenceService' && spec?.model?.uri === source;
+  });
+}
+
+async function sha256Of(store: ObjectStore, key: string, signal: AbortSignal | undefined): Promise<string> {
+  const hash = createHash('sha256');
+  const stream = await store.getStream(key, signal ? { signal } : {});
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Each model item back to its source (s3:// only), unless the object there
+ * already has the backup's sha256. The plaintext is streamed (bounded
+ * memory) and checked again as it is read: a stream that fails verification
+ * aborts the upload, so a damaged model never lands at the source.
+ */
+async function restoreModels(
+  models: readonly { item: ModelItem; verified: VerifiedItem }[],
+  outcomes: ModelOutcome[],
+  objects: readonly CleanObject[],
+  options: RestoreOptions,
+  fail: (what: string, message: string) => void,
+  counts: RestoreCounts,
+): Promise<void> {
+  for (const [i, { item, verified }] of models.entries()) {
+    const outcome = outcomes[i] as ModelOutcome;
+    const what = `model ${item.source}`;
+    const failed = (message: string) => {
+      outcome.result = 'Failed';
+      outcome.message = message;
+      fail(what, message);
+    };
+    if (!item.source.startsWith('s3://')) {
+      failed('only s3:// model sources are restored');
+      continue;
+    }
+    if (!options.modelTarget) {
+      failed('no storage configured to restore model files to');
+      continue;
+    }
+    const target = await options.modelTarget(item.source, usersOf(item.source, objects));
+    if ('error' in target) {
+      failed(target.error);
+      continue;
+    }
+    try {
+      const expected = item.modelDigest.slice('sha256:'.length);
+      let current: string | undefined;
+      try {
+        if (await target.store.head(target.key))
+          current = await sha256Of(target.store, target.key, options.signal);
+      } catch (e) {
+        if (!isNoSuchKey(e)) throw e;
+      }
+      if (current === expected) {
+        outcome.result = 'Skipped';
+        outcome.message = 'the source already holds this model (same sha256)';
+        counts.skipped++;
+        continue;
+      }
+      await target.store.putStream(
+        target.key,
+        verified.open(),
+        options.signal ? { signal: options.signal } : {},
+      );
+      outcome.result = 'Restored';
+      counts.restored++;
+    } catch (e) {
+      failed(e instanceof Error ? e.message : String(e));
+    } finally {
+      target.close?.();
+    }
+  }
+}

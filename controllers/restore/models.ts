@@ -1,0 +1,79 @@
+// Where a restored model file goes back to: its s3:// source, written with
+// the credentials of the restored InferenceService that serves it (its
+// spec.model.credentialsSecret, in the Restore's namespace: AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, as the model download
+// uses them), under the storage egress policy (refused CIDRs; the operator's
+// own credentials only at endpoints the admin allows). Never another
+// namespace's Secret: a Restore reaches only what its namespace may.
+import type { KubeClient } from '../../operator/kube/client.ts';
+import type { KubeObject } from '../../operator/kube/resources.ts';
+import { core } from '../../operator/kube/resources.ts';
+import type { StorageAccessPolicy } from '../../operator/storage/egress.ts';
+import { createObjectStore } from '../../operator/storage/s3.ts';
+import type { CleanObject } from '../backuppolicy/clean.ts';
+import { artifactEndpoint } from '../learningpipeline/artifact-access.ts';
+import type { S3Location } from '../learningpipeline/artifact-access.ts';
+import { credentialsFor } from '../learningpipeline/artifact-store.ts';
+import type { ModelTarget } from './engine.ts';
+
+/** s3://bucket/key → bucket and key, or undefined. */
+export function parseS3Uri(uri: string): { bucket: string; key: string } | undefined {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
+  return m ? { bucket: m[1] as string, key: m[2] as string } : undefined;
+}
+
+type SecretObject = KubeObject & { data?: Record<string, string> };
+const decode = (v: string | undefined) => (v ? Buffer.from(v, 'base64').toString('utf8').trim() : undefined);
+
+/** The engine's modelTarget for a Restore in `namespace`. */
+export function modelTargetFor(
+  client: KubeClient,
+  namespace: string,
+  access: StorageAccessPolicy,
+): (source: string, users: readonly CleanObject[]) => Promise<ModelTarget> {
+  return async (source, users) => {
+    const where = parseS3Uri(source);
+    if (!where) return { error: 'only s3://bucket/key model sources are restored' };
+    const user = users.find(
+      (u) =>
+        (u.spec as { model?: { credentialsSecret?: { name?: string } } } | undefined)?.model
+          ?.credentialsSecret,
+    );
+    const secretName = (user?.spec as { model?: { credentialsSecret?: { name: string } } } | undefined)?.model
+      ?.credentialsSecret?.name;
+    if (!user || !secretName)
+      return {
+        error:
+          users.length === 0
+            ? 'no restored InferenceService serves it (its credentials are the ones used to write it back)'
+            : `InferenceService ${users[0]?.metadata.name ?? ''} names no spec.model.credentialsSecret to write it back with`,
+      };
+    const secret = await client.get<SecretObject>(core.secret, secretName, namespace);
+    const endpoint = decode(secret?.data?.AWS_ENDPOINT_URL);
+    const region = decode(secret?.data?.AWS_REGION);
+    const location: S3Location = {
+      bucket: where.bucket,
+      ...(endpoint ? { endpoint } : {}),
+      ...(region ? { region } : {}),
+      forcePathStyle: endpoint !== undefined,
+      credentialsSecret: { name: secretName },
+    } as S3Location;
+    const field = `InferenceService ${user.metadata.name} spec.model`;
+    const credentials = await credentialsFor(client, namespace, location, access, field);
+    if (typeof credentials !== 'function' && 'error' in credentials) return { error: credentials.error };
+    try {
+      const store = createObjectStore({
+        endpoint: artifactEndpoint(location),
+        bucket: where.bucket,
+        region: location.region ?? 'us-east-1',
+        credentials,
+        addressing: location.forcePathStyle ? 'path' : 'virtual-host',
+        timeoutMs: 30_000,
+        refusedCidrs: access.refusedCidrs,
+      });
+      return { store, key: where.key, close: () => store.close() };
+    } catch (e) {
+      return { error: `${field}: ${(e as Error).message}` };
+    }
+  };
+}
