@@ -1,7 +1,4 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../operator/kube/resources.ts';
-import { cleanObject, serializeObject } from './clean.ts';
 import {
   checkDrill,
   DRILL_NAMESPACE_LABEL,
@@ -9,51 +6,10 @@ import {
   drillNamespaceVerdict,
   drillOwnerLabel,
   planDrill,
-  restoredObjectSha256,
 } from './drill.ts';
-import type { ResourceItem } from './format.ts';
+import type { RestoredObject } from './drill.ts';
 
 const at = (s: string) => new Date(s);
-const sha = (o: KubeObject) =>
-  createHash('sha256')
-    .update(serializeObject(cleanObject(o)))
-    .digest('hex');
-const MARKS = ['ymera.io/restored-from-backup', 'ymera.io/restore'];
-
-function configMap(namespace: string, extraLabels: Record<string, string> = {}): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: 'cfg', namespace, labels: { app: 'iris', ...extraLabels }, uid: `uid-${namespace}` },
-    data: { threshold: '0.5' },
-  } as KubeObject;
-}
-
-function inferenceService(namespace: string): KubeObject {
-  return {
-    apiVersion: 'ymera.io/v1alpha1',
-    kind: 'InferenceService',
-    metadata: { name: 'iris', namespace },
-    spec: { model: { uri: 's3://m/iris.onnx', version: 'v1' } },
-  } as KubeObject;
-}
-
-function itemOf(obj: KubeObject, modelDigest?: string): ResourceItem {
-  return {
-    type: 'resource',
-    key: 'items/000001.bin',
-    apiVersion: obj.apiVersion,
-    kind: obj.kind,
-    namespace: obj.metadata.namespace ?? '',
-    name: obj.metadata.name,
-    size: 1,
-    sha256: 'x',
-    plaintextSize: 1,
-    plaintextSha256: sha(obj),
-    ...(modelDigest ? { modelDigest } : {}),
-  };
-}
-
 describe('planDrill', () => {
   const weekly = { schedule: '0 4 * * 0', since: at('2026-11-28T00:00:00Z') };
 
@@ -129,81 +85,50 @@ describe('drillNamespaceVerdict', () => {
   });
 });
 
-describe('restoredObjectSha256', () => {
-  it('equals the backup hash after removing restore labels and mapping the namespace back', () => {
-    const original = configMap('team-a');
-    const restored = configMap('team-a-drill', {
-      'ymera.io/restored-from-backup': 'b1',
-      'ymera.io/restore': 'r',
-    });
-    expect(restoredObjectSha256(restored, 'team-a', MARKS)).toBe(sha(original));
-  });
-
-  it('differs when the content differs', () => {
-    const restored = { ...configMap('team-a-drill'), data: { threshold: '0.9' } } as KubeObject;
-    expect(restoredObjectSha256(restored, 'team-a', MARKS)).not.toBe(sha(configMap('team-a')));
-  });
-});
-
 describe('checkDrill', () => {
-  const cm = configMap('team-a');
-  const isvc = inferenceService('team-a');
   const digest = `sha256:${'ab'.repeat(32)}`;
-  const items = [itemOf(cm), itemOf(isvc, digest)];
-  const restored = new Map([
-    ['ConfigMap/cfg', configMap('team-a-drill', { 'ymera.io/restore': 'drill' })],
-    ['InferenceService/iris', inferenceService('team-a-drill')],
-  ]);
+  const restored = (kind: string, name: string, extra: Partial<RestoredObject> = {}): RestoredObject => ({
+    kind,
+    name,
+    result: 'Restored',
+    sha256: 'f00d',
+    restoredSha256: 'f00d',
+    ...extra,
+  });
+  const objects = [
+    restored('ConfigMap', 'cfg'),
+    restored('InferenceService', 'iris', { modelDigest: digest }),
+  ];
 
   it('passes when every object hash and served model digest matches', () => {
-    const check = checkDrill({
-      items,
-      restored,
-      servedDigests: new Map([['iris', 'ab'.repeat(32)]]),
-      marks: MARKS,
-    });
+    const check = checkDrill({ objects, servedDigests: new Map([['iris', 'ab'.repeat(32)]]) });
     expect(check).toEqual({ passed: true, objectsChecked: 2, modelsChecked: 1, mismatches: [] });
     expect(drillMessage(check, 'b1', 12.34)).toBe(
       'backup b1: 2 objects and 1 model digests checked, all match; recovery took 12.3 s (restore start to all Ready)',
     );
   });
 
-  it('names a missing object, a changed object and a wrong model digest', () => {
-    const changed = new Map([
-      [
-        'InferenceService/iris',
-        { ...inferenceService('x'), spec: { model: { uri: 'other' } } } as KubeObject,
-      ],
-    ]);
+  it('names an object not restored, a changed object and a wrong model digest', () => {
     const check = checkDrill({
-      items,
-      restored: changed,
-      servedDigests: new Map([['iris', 'cd'.repeat(32)]]),
-      marks: MARKS,
+      objects: [
+        restored('ConfigMap', 'cfg', { result: 'Failed', message: '403 Forbidden' }),
+        restored('InferenceService', 'iris', { modelDigest: digest, restoredSha256: 'beef' }),
+      ],
+      servedDigests: new Map([['iris', `sha256:${'cd'.repeat(32)}`]]),
     });
     expect(check.passed).toBe(false);
     expect(check.mismatches).toEqual([
-      'ConfigMap/cfg: not restored',
-      expect.stringContaining('InferenceService/iris: content differs from the backup'),
-      expect.stringContaining(
-        'InferenceService/iris: serves model sha256 cdcdcdcdcdcd…, the backup paired abababababab…',
-      ),
+      'ConfigMap/cfg: not restored (Failed: 403 Forbidden)',
+      'InferenceService/iris: content differs from the backup (sha256 beef…, backup f00d…)',
+      'InferenceService/iris: serves model sha256 cdcdcdcdcdcd…, the backup paired abababababab…',
     ]);
-  });
-
-  it('checks only the kinds restored', () => {
-    const check = checkDrill({
-      items,
-      kinds: ['ConfigMap'],
-      restored,
-      servedDigests: new Map(),
-      marks: MARKS,
-    });
-    expect(check).toMatchObject({ passed: true, objectsChecked: 1, modelsChecked: 0 });
+    expect(drillMessage(check, 'b1', undefined)).toMatch(
+      /^backup b1: 2 objects and 1 model digests checked; 3 mismatched: /,
+    );
   });
 
   it('fails an InferenceService that serves no digest', () => {
-    const check = checkDrill({ items, restored, servedDigests: new Map(), marks: MARKS });
+    const check = checkDrill({ objects, servedDigests: new Map() });
     expect(check.mismatches).toEqual([
       'InferenceService/iris: serves no model digest (status.model.sha256 is empty)',
     ]);

@@ -17,8 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import { scheduleOutcome } from '../learningpipeline/schedule.ts';
-import { cleanObject, serializeObject } from './clean.ts';
-import type { ManifestItem } from './format.ts';
+import type { ObjectOutcome } from '../restore/engine.ts';
 import { pendingToken } from './plan.ts';
 
 /** On-demand drill, acted on once per value (like ymera.io/backup-now). */
@@ -110,37 +109,17 @@ export function drillNamespaceVerdict(input: {
   return { ok: true };
 }
 
-/** Labels a restore adds to what it writes: not part of what was backed up, so not hashed. */
-export type RestoreMarks = readonly string[];
-
-/**
- * SHA-256 (hex) of a restored object as its backup would have stored it: its
- * clean form, with the restore's own labels removed and the namespace set back
- * to the one it was backed up from.
- */
-export function restoredObjectSha256(
-  obj: KubeObject,
-  originalNamespace: string | undefined,
-  marks: RestoreMarks,
-): string {
-  const clean = cleanObject(obj);
-  if (originalNamespace !== undefined) clean.metadata.namespace = originalNamespace;
-  const labels = Object.entries(clean.metadata.labels ?? {}).filter(([k]) => !marks.includes(k));
-  if (labels.length > 0) clean.metadata.labels = Object.fromEntries(labels);
-  else delete clean.metadata.labels;
-  return createHash('sha256').update(serializeObject(clean)).digest('hex');
-}
+/** What the drill compares, per object the restore engine reported. */
+export type RestoredObject = Pick<
+  ObjectOutcome,
+  'kind' | 'name' | 'result' | 'sha256' | 'restoredSha256' | 'modelDigest' | 'message'
+>;
 
 export type DrillCheckInput = {
-  /** The manifest's items (resources and models). */
-  items: readonly ManifestItem[];
-  /** Kinds restored (a Restore filter); absent: all. */
-  kinds?: readonly string[] | undefined;
-  /** Restored objects found in the scratch namespace, by `Kind/name`. */
-  restored: ReadonlyMap<string, KubeObject>;
+  /** The restore engine's per-object outcomes (controllers/restore/engine.ts). */
+  objects: readonly RestoredObject[];
   /** The model digest each restored InferenceService serves (status.model.sha256), by name. */
   servedDigests: ReadonlyMap<string, string | undefined>;
-  marks: RestoreMarks;
 };
 
 export type DrillCheck = {
@@ -152,44 +131,74 @@ export type DrillCheck = {
 };
 
 const MAX_MISMATCHES = 10;
+const hex = (digest: string) => digest.replace(/^sha256:/, '');
 
-/** Compares what a drill restored with what the backup's manifest says it holds. */
-export function checkDrill(input: DrillCheckInput): DrillCheck {
+/** What a drill records right after its restore (kept in status.activeDrill across reconciles). */
+export type ObjectCheck = {
+  objectsChecked: number;
+  mismatches: string[];
+  /** The InferenceServices restored and the model digest the backup paired each with. */
+  models: { name: string; digest: string }[];
+};
+
+/**
+ * Compares every object the restore engine wrote with the manifest: its hash
+ * as written (the engine's restoredSha256: clean form, restore marks off,
+ * source namespace back) with the manifest's; and lists the model digests to
+ * check once the InferenceServices are Ready.
+ */
+export function checkRestoredObjects(objects: readonly RestoredObject[]): ObjectCheck {
   const mismatches: string[] = [];
-  let objectsChecked = 0;
-  let modelsChecked = 0;
-  for (const item of input.items) {
-    if (item.type !== 'resource') continue;
-    if (input.kinds && !input.kinds.includes(item.kind)) continue;
-    const id = `${item.kind}/${item.name}`;
-    const obj = input.restored.get(id);
-    objectsChecked++;
-    if (!obj) {
-      mismatches.push(`${id}: not restored`);
+  const models: ObjectCheck['models'] = [];
+  for (const o of objects) {
+    const id = `${o.kind}/${o.name}`;
+    if (o.result !== 'Restored') {
+      mismatches.push(`${id}: not restored (${o.result}${o.message ? `: ${o.message}` : ''})`);
       continue;
     }
-    const sha = restoredObjectSha256(obj, item.namespace, input.marks);
-    if (sha !== item.plaintextSha256)
+    if (o.restoredSha256 !== o.sha256)
       mismatches.push(
-        `${id}: content differs from the backup (sha256 ${sha.slice(0, 12)}…, backup ${item.plaintextSha256.slice(0, 12)}…)`,
+        `${id}: content differs from the backup (sha256 ${(o.restoredSha256 ?? '').slice(0, 12)}…, backup ${o.sha256.slice(0, 12)}…)`,
       );
-    if (item.kind === 'InferenceService' && item.modelDigest) {
-      modelsChecked++;
-      const served = input.servedDigests.get(item.name);
-      const want = item.modelDigest.replace(/^sha256:/, '');
-      if (!served) mismatches.push(`${id}: serves no model digest (status.model.sha256 is empty)`);
-      else if (served.replace(/^sha256:/, '') !== want)
-        mismatches.push(
-          `${id}: serves model sha256 ${served.slice(0, 12)}…, the backup paired ${want.slice(0, 12)}…`,
-        );
-    }
+    if (o.kind === 'InferenceService' && o.modelDigest)
+      models.push({ name: o.name, digest: hex(o.modelDigest) });
   }
+  return { objectsChecked: objects.length, mismatches: mismatches.slice(0, MAX_MISMATCHES), models };
+}
+
+/** Compares the model each Ready InferenceService serves (status.model.sha256) with the backup's digest. */
+export function checkServedModels(
+  models: ObjectCheck['models'],
+  servedDigests: ReadonlyMap<string, string | undefined>,
+): string[] {
+  const mismatches: string[] = [];
+  for (const { name, digest } of models) {
+    const id = `InferenceService/${name}`;
+    const served = servedDigests.get(name);
+    if (!served) mismatches.push(`${id}: serves no model digest (status.model.sha256 is empty)`);
+    else if (hex(served) !== digest)
+      mismatches.push(
+        `${id}: serves model sha256 ${hex(served).slice(0, 12)}…, the backup paired ${digest.slice(0, 12)}…`,
+      );
+  }
+  return mismatches;
+}
+
+/** The drill's verdict from both checks. */
+export function drillVerdict(objects: ObjectCheck, modelMismatches: readonly string[]): DrillCheck {
+  const mismatches = [...objects.mismatches, ...modelMismatches].slice(0, MAX_MISMATCHES);
   return {
-    passed: mismatches.length === 0,
-    objectsChecked,
-    modelsChecked,
-    mismatches: mismatches.slice(0, MAX_MISMATCHES),
+    passed: objects.mismatches.length === 0 && modelMismatches.length === 0,
+    objectsChecked: objects.objectsChecked,
+    modelsChecked: objects.models.length,
+    mismatches,
   };
+}
+
+/** Both checks at once (objects restored, InferenceServices Ready). */
+export function checkDrill(input: DrillCheckInput): DrillCheck {
+  const objects = checkRestoredObjects(input.objects);
+  return drillVerdict(objects, checkServedModels(objects.models, input.servedDigests));
 }
 
 /** One line for status and the Event: what was checked, what did not match, and the RTO. */

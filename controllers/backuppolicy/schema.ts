@@ -282,6 +282,25 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
         restoredAt: s.optional(
           s.dateTime({ description: 'When the restore finished; then the drill waits for Ready.' }),
         ),
+        objectsChecked: s.optional(s.integer({ description: 'Objects restored and compared.', minimum: 0 })),
+        mismatches: s.optional(
+          s.array(s.string({ maxLength: 1024 }), {
+            description: 'Objects that did not come back as backed up (bounded).',
+            maxItems: 10,
+          }),
+        ),
+        models: s.optional(
+          s.array(
+            s.object(
+              {
+                name: s.string({ description: 'InferenceService.', maxLength: 253 }),
+                digest: s.string({ description: 'Model sha256 the backup paired it with.', maxLength: 64 }),
+              },
+              { description: 'A model digest to check once the InferenceService is Ready.' },
+            ),
+            { description: 'Model digests to check once Ready.', maxItems: 200 },
+          ),
+        ),
       },
       { description: 'The drill under way (it spans reconciles and survives an operator restart).' },
     ),
