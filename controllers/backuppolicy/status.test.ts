@@ -70,11 +70,73 @@ describe('backupPolicyStatus', () => {
     expect(cond(s, 'Reconciling')).toMatchObject({ status: 'True', reason: 'BackupRetrying' });
   });
 
-  it('says drills are not implemented, and Suspended while suspended', () => {
-    const s = backupPolicyStatus({ ...base, drill: true, suspend: true }, undefined, now);
-    expect(cond(s, 'DrillPassed')).toMatchObject({ status: 'Unknown', reason: 'NotImplemented' });
-    expect(s.phase).toBe('Suspended');
-    expect(s.nextScheduleTime).toBeUndefined();
+  it('DrillPassed Unknown before the first drill, with the next drill time; Suspended while suspended', () => {
+    const nextDrillTime = new Date('2026-12-06T04:00:00Z');
+    const s = backupPolicyStatus({ ...base, drill: true, drillState: { nextDrillTime } }, undefined, now);
+    expect(cond(s, 'DrillPassed')).toMatchObject({
+      status: 'Unknown',
+      reason: 'NoDrillYet',
+      message: 'no drill has run yet; the next is due at 2026-12-06T04:00:00Z',
+    });
+    expect(s.nextDrillTime).toBe('2026-12-06T04:00:00Z');
+    const suspended = backupPolicyStatus({ ...base, drill: true, suspend: true }, undefined, now);
+    expect(suspended.phase).toBe('Suspended');
+    expect(suspended.nextScheduleTime).toBeUndefined();
+  });
+
+  it('carries the latest drill: Passed keeps the phase, Failed makes it Degraded', () => {
+    const lastBackup = {
+      id: 'b1',
+      phase: 'Completed' as const,
+      trigger: 'Schedule' as const,
+      startedAt: '2026-12-04T19:00:00Z',
+    };
+    const passed = {
+      time: '2026-12-04T19:30:00Z',
+      result: 'Passed' as const,
+      rtoSeconds: 12.5,
+      message: 'all match',
+    };
+    const ok = backupPolicyStatus(
+      { ...base, drill: true, lastBackup, drillState: { lastDrill: passed } },
+      undefined,
+      now,
+    );
+    expect(cond(ok, 'DrillPassed')).toMatchObject({
+      status: 'True',
+      reason: 'DrillPassed',
+      message: 'all match',
+    });
+    expect(ok.phase).toBe('Healthy');
+    expect(ok.lastDrill).toEqual(passed);
+    const failed = backupPolicyStatus(
+      {
+        ...base,
+        drill: true,
+        lastBackup,
+        drillState: { lastDrill: { ...passed, result: 'Failed', message: 'x: not restored' } },
+      },
+      undefined,
+      now,
+    );
+    expect(cond(failed, 'DrillPassed')).toMatchObject({
+      status: 'False',
+      reason: 'DrillFailed',
+      message: 'x: not restored',
+    });
+    expect(failed.phase).toBe('Degraded');
+  });
+
+  it('shows the drill under way', () => {
+    const activeDrill = {
+      backupId: 'b1',
+      namespace: 'team-a-drill',
+      trigger: 'OnDemand' as const,
+      startedAt: '2026-12-04T19:59:00Z',
+    };
+    const s = backupPolicyStatus({ ...base, drill: true, drillState: { activeDrill } }, undefined, now);
+    expect(s.activeDrill).toEqual(activeDrill);
+    expect(cond(s, 'DrillPassed')).toMatchObject({ status: 'Unknown', reason: 'DrillRunning' });
   });
 });
 

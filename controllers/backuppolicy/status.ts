@@ -2,9 +2,11 @@
 // says whether the policy works (its configuration, the latest attempt);
 // BackupHealthy says whether the latest backup completed; Stalled names what
 // the user must change; Reconciling is true while a failed backup is
-// retried (both absent otherwise: kstatus abnormal-true polarity). Drills are not implemented yet: DrillPassed says so.
+// retried (both absent otherwise: kstatus abnormal-true polarity). DrillPassed
+// carries the latest drill's verdict; a failed drill makes the phase Degraded.
 import type { Condition } from '../../operator/conditions.ts';
 import { ConditionType, metaTime, Reason, removeCondition, setCondition } from '../../operator/conditions.ts';
+import type { DrillState } from './drill-runner.ts';
 import type { BackupListing } from './store.ts';
 import type { BackupPolicyPhase, BackupPolicyStatus, BackupRecord, LastBackup } from './schema.ts';
 
@@ -22,6 +24,8 @@ export type StatusInput = {
   next?: Date | undefined;
   suspend: boolean;
   drill: boolean;
+  /** The drill's part of status (drill-runner.ts); absent fields are dropped. */
+  drillState?: DrillState | undefined;
 };
 
 /** Listings as status records, newest first, bounded. */
@@ -78,17 +82,34 @@ export function backupPolicyStatus(
   else if (failed) set('BackupHealthy', 'False', last.reason ?? 'BackupFailed', describe(last));
   else set('BackupHealthy', 'True', Reason.Succeeded, describe(last));
 
-  if (input.drill)
+  const drill = input.drillState;
+  const lastDrill = drill?.lastDrill;
+  const drillFailed = input.drill && lastDrill?.result === 'Failed';
+  if (!input.drill) conditions = removeCondition(conditions, 'DrillPassed');
+  else if (lastDrill)
+    set(
+      'DrillPassed',
+      lastDrill.result === 'Passed' ? 'True' : 'False',
+      lastDrill.result === 'Passed' ? 'DrillPassed' : 'DrillFailed',
+      lastDrill.message ?? `the latest drill ${lastDrill.result === 'Passed' ? 'passed' : 'failed'}`,
+    );
+  else if (drill?.activeDrill)
     set(
       'DrillPassed',
       'Unknown',
-      Reason.NotImplemented,
-      'spec.drill: restore drills are not implemented in this operator version yet; backups are taken as scheduled',
+      'DrillRunning',
+      `the first drill is restoring backup ${drill.activeDrill.backupId} into ${drill.activeDrill.namespace}`,
     );
-  else conditions = removeCondition(conditions, 'DrillPassed');
+  else
+    set(
+      'DrillPassed',
+      'Unknown',
+      'NoDrillYet',
+      `no drill has run yet${drill?.nextDrillTime ? `; the next is due at ${metaTime(drill.nextDrillTime)}` : ''}`,
+    );
 
   let phase: BackupPolicyPhase;
-  if (input.stalled || failed) phase = 'Degraded';
+  if (input.stalled || failed || drillFailed) phase = 'Degraded';
   else if (input.suspend) phase = 'Suspended';
   else if (last?.phase === 'Completed') phase = 'Healthy';
   else phase = 'Pending';
@@ -103,5 +124,14 @@ export function backupPolicyStatus(
     ...(input.backupNowToken ? { backupNowToken: input.backupNowToken } : {}),
     ...(input.backups ? { backups: input.backups } : {}),
     ...(input.next && !input.suspend ? { nextScheduleTime: metaTime(input.next) } : {}),
+    ...(input.drill && drill?.activeDrill ? { activeDrill: drill.activeDrill } : {}),
+    ...(input.drill && lastDrill ? { lastDrill } : {}),
+    ...(input.drill && drill?.lastDrillScheduleTime
+      ? { lastDrillScheduleTime: drill.lastDrillScheduleTime }
+      : {}),
+    ...(input.drill && drill?.drillNowToken ? { drillNowToken: drill.drillNowToken } : {}),
+    ...(input.drill && drill?.nextDrillTime && !input.suspend
+      ? { nextDrillTime: metaTime(drill.nextDrillTime) }
+      : {}),
   };
 }
