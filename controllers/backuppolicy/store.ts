@@ -70,6 +70,8 @@ export type WriteOptions = {
   backupId?: string;
   frameBytes?: number;
   signal?: AbortSignal;
+  /** Models referenced but not copied on purpose (file://), recorded in the manifest's notCopied. */
+  notCopied?: readonly ItemFailure[];
 };
 
 export type WriteResult = { backupId: string; manifest: Manifest; manifestSha256: string };
@@ -219,6 +221,17 @@ export async function writeBackup(
         : null,
     items: written,
     failures: { count: failureCount, first: failures },
+    ...(options.notCopied?.length
+      ? {
+          notCopied: {
+            count: options.notCopied.length,
+            first: options.notCopied.slice(0, MAX_FAILURES_LISTED).map((n) => ({
+              what: n.what.slice(0, 1024),
+              message: n.message.slice(0, 4096),
+            })),
+          },
+        }
+      : {}),
     counts: countsOf(written),
   };
   const manifest =
