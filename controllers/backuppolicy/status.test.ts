@@ -155,7 +155,9 @@ describe('backupPolicyStatus: InProgress and PartiallyFailed', () => {
     );
     expect(s.phase).toBe('Degraded');
     expect(cond(s, 'BackupHealthy')).toMatchObject({ status: 'False', reason: 'PartiallyFailed' });
-    expect(cond(s, 'BackupHealthy')?.message).toContain('model s3://m/x: does not exist');
+    expect(s.conditions?.find((c) => c.type === 'BackupHealthy')?.message).toContain(
+      'model s3://m/x: does not exist',
+    );
     expect(cond(s, 'Ready')).toMatchObject({ status: 'True' });
     expect(cond(s, 'Reconciling')).toBeUndefined();
   });
