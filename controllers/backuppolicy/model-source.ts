@@ -177,18 +177,24 @@ async function resolveAccess(
 
 /** Why reading a source failed, in words safe for the manifest and status. */
 function sourceFailure(e: unknown, s: ModelSource<Conn>): Error {
+  return new Error(`${ownersOf(s)}: ${sourceReason(e, s)}`);
+}
+
+const ownersOf = (s: ModelSource<Conn>) => [...new Set(s.refs.map((r) => r.owner))].join(', ');
+
+function sourceReason(e: unknown, s: ModelSource<Conn>): string {
   const where = `${s.uri} at ${s.endpoint}`;
-  if (isNoSuchKey(e)) return new Error(`${where} does not exist`);
+  if (isNoSuchKey(e)) return `${where} does not exist`;
   if (e instanceof ObjectStoreError) {
-    if (e.code === ENDPOINT_REFUSED) return new Error(`${s.endpoint} is refused: ${e.message}`);
-    if (e.code === NO_CREDENTIALS) return new Error(`no credentials to read ${where}`);
+    if (e.code === ENDPOINT_REFUSED) return `${s.endpoint} is refused: ${e.message}`;
+    if (e.code === NO_CREDENTIALS) return `no credentials to read ${where}`;
     if (e.code === OBJECT_TOO_LARGE)
-      return new Error(`${where} is larger than ${MAX_MODEL_COPY_BYTES} bytes, the largest model copied`);
-    return new Error(`reading ${where} failed: ${e.code}`);
+      return `${where} is larger than ${MAX_MODEL_COPY_BYTES} bytes, the largest model copied`;
+    return `reading ${where} failed: ${e.code}`;
   }
   if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError'))
-    return new Error(`reading ${where} was aborted`);
-  return new Error(`reading ${where} failed: ${e instanceof Error ? e.name : 'error'}`);
+    return `reading ${where} was aborted`;
+  return `reading ${where} failed: ${e instanceof Error ? e.name : 'error'}`;
 }
 
 /**
@@ -214,7 +220,7 @@ async function* readSource(
       refusedCidrs: policy.refusedCidrs,
     });
   } catch (e) {
-    throw new Error(`${s.endpoint}: ${(e as Error).message}`);
+    throw new Error(`${ownersOf(s)}: ${s.endpoint}: ${(e as Error).message}`);
   }
   try {
     const hash = createHash('sha256');
@@ -229,7 +235,7 @@ async function* readSource(
     }
     const sha256 = hash.digest('hex');
     const mismatch = pinMismatch(s.refs, sha256);
-    if (mismatch) throw new Error(`${s.uri}: ${mismatch}; not backed up`);
+    if (mismatch) throw new Error(`${mismatch}; not backed up`);
     done(sha256);
   } finally {
     store.close();

@@ -285,6 +285,12 @@ export const crd = defineKind({
   conditionTypes,
   printerColumns: kindPrinterColumns('Backup health.', [
     {
+      name: 'Backup',
+      type: 'string',
+      jsonPath: '.status.lastBackup.phase',
+      description: 'Phase of the latest backup: InProgress, Completed, PartiallyFailed or Failed.',
+    },
+    {
       name: 'Last Backup',
       type: 'date',
       jsonPath: '.status.lastSuccessfulBackupTime',
