@@ -77,6 +77,9 @@ async function main(): Promise<void> {
     region: config.region,
     forcePathStyle: true,
     credentials: creds,
+    // as the operator's client (operator/storage/s3.ts): no per-part checksum computed
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
   });
   let op: Awaited<ReturnType<typeof startOperator>> | undefined;
   try {
