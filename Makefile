@@ -4,7 +4,7 @@ SHELL := /bin/bash
 WITH_NODE := scripts/with-node.sh
 STACK := test/e2e/stack.sh
 
-.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-scale image image-import
+.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-scale bench-backup image image-import
 
 ## run: bring up the local cluster, install CRDs, apply the samples, run the operator (Ctrl-C stops it).
 ##      YMERA_USE_EXISTING_CLUSTER=1 uses the cluster $KUBECONFIG points at instead.
@@ -42,6 +42,12 @@ bench:
 ##              to all Ready, objects left without a Ready condition, operator RSS; writes bench/results/scale.json.
 bench-scale:
 	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/scale.ts
+
+## bench-backup: a BackupPolicy backup (BENCH_BACKUP_OBJECTS ConfigMaps, default 1000, and a model file of
+##               BENCH_BACKUP_BYTES, default 1 GiB) by the operator process vs a plain multipart upload of the
+##               same bytes to the local MinIO; throughput ratio, operator RSS growth; writes bench/results/backup.json.
+bench-backup:
+	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/backup.ts
 
 ## image: build the operator/runtime image without Docker (OCI archive under ~/.cache/ymera/images/; prints its path).
 image:

@@ -1,7 +1,8 @@
 // BackupPolicy controller: takes encrypted backups of a namespace's ymera
 // resources (and the ConfigMaps and, opt-in, Secrets they reference) to S3
 // on a cron schedule and on demand (ymera.io/backup-now), applies retention,
-// and lists the backups the bucket holds. Restores, drills, model files and
+// and lists the backups the bucket holds; with spec.modelArtifacts the model
+// files those objects reference too (model-source.ts). Restores, drills and
 // PVC storage are not implemented yet and say so in status.
 // The decisions are pure (plan.ts, content.ts, status.ts); this file reads
 // the cluster, the key and the store, and writes status.
@@ -24,6 +25,7 @@ import {
   NO_CREDENTIALS,
   ObjectStoreError,
 } from '../../operator/storage/s3.ts';
+import { randomBytes } from 'node:crypto';
 import { artifactEndpoint } from '../learningpipeline/artifact-access.ts';
 import { credentialsFor } from '../learningpipeline/artifact-store.ts';
 import type { References } from './content.ts';
@@ -37,7 +39,7 @@ import {
 import { Keyring } from './crypto.ts';
 import { BackupError } from './errors.ts';
 import type { PolicyRef } from './format.ts';
-import { selectForDeletion } from './format.ts';
+import { newBackupId, selectForDeletion } from './format.ts';
 import { readKeyring } from './keys.ts';
 import { BackupMetrics, POLICY_LABEL } from './metrics.ts';
 import type { Plan } from './plan.ts';
@@ -46,6 +48,9 @@ import type { BackupPolicySpec, BackupPolicyStatus, LastBackup } from './schema.
 import { crd } from './schema.ts';
 import type { StatusInput } from './status.ts';
 import { backupPolicyStatus, backupRecords } from './status.ts';
+import { modelItems } from './model-source.ts';
+import { ownerOf } from './models.ts';
+import { finishedBackup, settleInterrupted } from './progress.ts';
 import type { ItemInput } from './store.ts';
 import { deleteBackup, listBackups, writeBackup } from './store.ts';
 import { validateBackupPolicy } from './validate.ts';
@@ -72,12 +77,6 @@ function configurationStall(obj: BackupPolicyObject): Stall | undefined {
       reason: 'NotImplemented',
       message:
         'spec.storage.pvc: backups to a PersistentVolumeClaim are not implemented yet; use spec.storage.s3',
-    };
-  if (spec.modelArtifacts)
-    return {
-      reason: 'NotImplemented',
-      message:
-        'spec.modelArtifacts: copying model files is not implemented yet; set it to false to back up resources only',
     };
   const { refused } = namespacesToBackUp(namespace, spec.include?.namespaces);
   if (refused.length > 0)
@@ -245,6 +244,31 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
       if (!('putStream' in store)) return stall(store);
 
       try {
+        const policy: PolicyRef = { namespace, name: obj.metadata.name, uid: obj.metadata.uid ?? '' };
+        // status says a backup is in progress, yet none runs here: it was interrupted (or finished unrecorded)
+        if (kept.lastBackup?.phase === 'InProgress') {
+          const fresh = await ctx.client.get<BackupPolicyObject>(resource, obj.metadata.name, namespace);
+          const last = (fresh?.status as BackupPolicyStatus | undefined)?.lastBackup;
+          if (fresh && last?.phase === 'InProgress') {
+            const listing = (await listBackups(store, policy)).find((b) => b.id === last.id);
+            const settled = settleInterrupted(last, listing, ctx.now());
+            kept.lastBackup = base.lastBackup = settled;
+            if (settled.phase === 'Completed' && settled.completedAt)
+              kept.lastSuccessfulBackupTime = base.lastSuccessfulBackupTime = settled.completedAt;
+            if (settled.phase === 'Failed') {
+              const message = settled.message ?? '';
+              metrics.failedOnce(labels);
+              ctx.log.info('backup interrupted', { policy: keyOf(obj.metadata), backup: last.id });
+              await ctx.event(obj, 'Warning', 'BackupFailed', 'Backup', message);
+              await report(ctx, fresh, { ...base }, false);
+              throw new FailureReported({
+                reason: settled.reason ?? 'Interrupted',
+                message,
+                transient: true,
+              });
+            }
+          }
+        }
         const since = new Date(kept.lastScheduleTime ?? obj.metadata.creationTimestamp ?? now.toISOString());
         const plan: Plan = planBackup({
           schedule: spec.schedule,
@@ -255,7 +279,6 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
           since,
           now,
         });
-        const policy: PolicyRef = { namespace, name: obj.metadata.name, uid: obj.metadata.uid ?? '' };
 
         if (!plan.run) {
           // the bucket is the source of truth: discover its backups once per generation
@@ -275,36 +298,63 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
         const run = plan.run;
         const startedAt = ctx.now();
         const trigger = run.trigger;
+        // InProgress in status before anything is written: kubectl shows it, and a crash leaves it
+        // for the next reconcile to settle (settleInterrupted)
+        const backupId = newBackupId(startedAt, randomBytes(4).toString('hex'));
+        await report(
+          ctx,
+          obj,
+          {
+            ...base,
+            lastBackup: { id: backupId, phase: 'InProgress', trigger, startedAt: metaTime(startedAt) },
+            next: plan.next,
+          },
+          true,
+        );
         let lastBackup: LastBackup;
         let input: StatusInput;
         try {
           const objects = await collectObjects(ctx.client, obj);
-          const items: ItemInput[] = objects.map((o) => ({ type: 'resource', object: o }));
-          const result = await writeBackup(store, policy, items, { keyring, now: () => ctx.now() });
+          const models = spec.modelArtifacts ? await modelItems(ctx.client, objects, access) : undefined;
+          // model files first: each object's item then carries the digest of its model's copy
+          async function* items(): AsyncGenerator<ItemInput> {
+            if (models) yield* models.items;
+            const digests = models?.digests();
+            for (const o of objects) {
+              const modelDigest = digests?.get(ownerOf(o));
+              yield { type: 'resource', object: o, ...(modelDigest ? { modelDigest } : {}) };
+            }
+          }
+          const result = await writeBackup(store, policy, items(), {
+            keyring,
+            now: () => ctx.now(),
+            backupId,
+            ...(models ? { notCopied: models.notCopied } : {}),
+          });
           const done = ctx.now();
           const bytes = result.manifest.counts.storedBytes;
-          lastBackup = {
-            id: result.backupId,
-            phase: 'Completed',
-            trigger,
-            startedAt: metaTime(startedAt),
-            completedAt: metaTime(done),
-            items: result.manifest.counts.items,
-            bytes,
-          };
-          metrics.completed(labels, done, bytes, (done.getTime() - startedAt.getTime()) / 1000);
-          ctx.log.info('backup completed', {
+          lastBackup = finishedBackup(result.manifest, trigger, startedAt, done);
+          const complete = lastBackup.phase === 'Completed';
+          // a PartiallyFailed backup is restorable, but not the success the alerts wait for
+          if (complete) metrics.completed(labels, done, bytes, (done.getTime() - startedAt.getTime()) / 1000);
+          ctx.log.info(complete ? 'backup completed' : 'backup partially failed', {
             policy: keyOf(obj.metadata),
             backup: result.backupId,
             items: lastBackup.items,
             bytes,
+            failed: result.manifest.failures.count,
           });
           await ctx.event(
             obj,
-            'Normal',
-            'BackupCompleted',
+            complete ? 'Normal' : 'Warning',
+            complete ? 'BackupCompleted' : 'BackupPartiallyFailed',
             'Backup',
-            `backup ${result.backupId} completed: ${lastBackup.items} items, ${bytes} bytes`,
+            complete
+              ? `backup ${result.backupId} completed: ${lastBackup.items} items, ${bytes} bytes`
+              : `backup ${result.backupId} completed without ${result.manifest.failures.count} model file(s): ${lastBackup.message ?? ''}`.slice(
+                  0,
+                  1024,
+                ),
           );
           // retention only from a listing that succeeded (an unreachable store is never "no backups")
           let backups = kept.backups;
@@ -338,7 +388,7 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
           input = {
             ...base,
             lastBackup,
-            lastSuccessfulBackupTime: metaTime(done),
+            lastSuccessfulBackupTime: complete ? metaTime(done) : kept.lastSuccessfulBackupTime,
             backups,
             next: plan.next,
             ...(run.trigger === 'OnDemand'
@@ -353,6 +403,7 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
                 ? { reason: e.reason, message: e.message }
                 : classifyFailure(e);
           lastBackup = {
+            id: backupId,
             phase: 'Failed',
             trigger,
             startedAt: metaTime(startedAt),

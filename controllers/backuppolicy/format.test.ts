@@ -272,3 +272,22 @@ describe('resource item owners (optional, formatVersion 1)', () => {
     ).toBe('items[0].owners[0].controller');
   });
 });
+
+describe('parseManifest: notCopied (models referenced but not copied, e.g. file://)', () => {
+  it('reads it back when present; a manifest without it has none', () => {
+    const m = {
+      ...manifest(),
+      notCopied: {
+        count: 1,
+        first: [{ what: 'model file:///models/iris.onnx', message: 'inside the image' }],
+      },
+    };
+    expect(parseManifest(serializeManifest(m))).toEqual(m);
+    expect(parseManifest(serializeManifest(manifest())).notCopied).toBeUndefined();
+  });
+
+  it('refuses more entries than counted, naming notCopied.first', () => {
+    const m = { ...manifest(), notCopied: { count: 0, first: [{ what: 'x', message: 'y' }] } };
+    expect(() => parseManifest(serializeManifest(m))).toThrow(/notCopied\.first/);
+  });
+});

@@ -99,6 +99,8 @@ export type Manifest = {
   items: ManifestItem[];
   /** Items that could not be read from their source (PartiallyFailed); the first ones named. */
   failures: { count: number; first: ItemFailure[] };
+  /** Models referenced but not copied on purpose (file://: inside the runtime image); absent when none. */
+  notCopied?: { count: number; first: ItemFailure[] };
   counts: { items: number; resources: number; models: number; storedBytes: number; plaintextBytes: number };
 };
 
@@ -279,6 +281,7 @@ export function parseManifest(bytes: Uint8Array, expected: ManifestExpectations 
     'encryption',
     'items',
     'failures',
+    'notCopied',
     'counts',
   ]);
 
@@ -340,6 +343,8 @@ export function parseManifest(bytes: Uint8Array, expected: ManifestExpectations 
     return { what: r.string(o, 'what', undefined, 1024), message: r.string(o, 'message', undefined, 4096) };
   });
 
+  const notCopied = m.notCopied === undefined ? undefined : parseNotes(root.at('notCopied'), m.notCopied);
+
   const cr: Reader = root.at('counts');
   const c = cr.object(m.counts, ['items', 'resources', 'models', 'storedBytes', 'plaintextBytes']);
   const counts = {
@@ -363,8 +368,25 @@ export function parseManifest(bytes: Uint8Array, expected: ManifestExpectations 
     encryption,
     items,
     failures: { count: failureCount, first },
+    ...(notCopied ? { notCopied } : {}),
     counts,
   };
+}
+
+/** {count, first: [{what, message}]}, at most MAX_FAILURES_LISTED named. */
+function parseNotes(r: Reader, raw: unknown): { count: number; first: ItemFailure[] } {
+  const o = r.object(raw, ['count', 'first']);
+  const count = r.count(o, 'count');
+  const fr: Reader = r.at('first');
+  if (!Array.isArray(o.first)) fr.fail('must be an array');
+  if (o.first.length > Math.min(count, MAX_FAILURES_LISTED))
+    fr.fail(`lists ${o.first.length} entries, more than count (${count}) or ${MAX_FAILURES_LISTED}`);
+  const first = o.first.map((x, i) => {
+    const e: Reader = fr.at(i);
+    const v = e.object(x, ['what', 'message']);
+    return { what: e.string(v, 'what', undefined, 1024), message: e.string(v, 'message', undefined, 4096) };
+  });
+  return { count, first };
 }
 
 function parseEncryption(r: Reader, raw: unknown): ManifestEncryption | null {

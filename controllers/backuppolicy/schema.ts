@@ -25,6 +25,8 @@ export const conditionTypes = ['BackupHealthy', 'DrillPassed'] as const;
 
 export const phases = ['Pending', 'Healthy', 'Degraded', 'Suspended'] as const;
 
+export const lastBackupPhases = ['InProgress', 'Completed', 'PartiallyFailed', 'Failed'] as const;
+
 /** Kind names: `InferenceService`, or `Kind.group` for other groups (e.g. `Deployment.apps`). */
 export const KIND_NAME_PATTERN =
   '^[A-Z][A-Za-z0-9]*(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$';
@@ -199,7 +201,10 @@ const lastBackup = s.object(
         maxLength: 63,
       }),
     ),
-    phase: s.enum(['Completed', 'Failed'], { description: 'Completed or Failed.' }),
+    phase: s.enum(lastBackupPhases, {
+      description:
+        'InProgress (started, no manifest yet), Completed, PartiallyFailed (restorable, but some model files could not be copied: see failures) or Failed.',
+    }),
     trigger: s.enum(['Schedule', 'OnDemand'], {
       description: 'Schedule, or OnDemand (the ymera.io/backup-now annotation).',
     }),
@@ -207,6 +212,25 @@ const lastBackup = s.object(
     completedAt: s.optional(s.dateTime({ description: 'When the backup finished or failed.' })),
     items: s.optional(s.integer({ description: 'Items written.', minimum: 0 })),
     bytes: s.optional(s.integer({ description: 'Bytes written to storage.', minimum: 0, format: 'int64' })),
+    models: s.optional(s.integer({ description: 'Model files copied (spec.modelArtifacts).', minimum: 0 })),
+    failures: s.optional(
+      s.object(
+        {
+          count: s.integer({ description: 'Items that could not be backed up.', minimum: 0 }),
+          first: s.array(
+            s.object(
+              {
+                what: s.string({ description: 'The item (e.g. model s3://bucket/key).', maxLength: 1024 }),
+                message: s.string({ description: 'Why it failed.', maxLength: 1024 }),
+              },
+              { description: 'A failed item.' },
+            ),
+            { description: 'The first failed items.', maxItems: 5 },
+          ),
+        },
+        { description: 'Items left out of a PartiallyFailed backup (from its manifest).' },
+      ),
+    ),
     reason: s.optional(s.string({ description: 'Why the backup failed (CamelCase).', maxLength: 128 })),
     message: s.optional(s.string({ description: 'What failed, in words.', maxLength: 4096 })),
   },
@@ -337,6 +361,12 @@ export const crd = defineKind({
   status: statusSchema,
   conditionTypes,
   printerColumns: kindPrinterColumns('Backup health.', [
+    {
+      name: 'Backup',
+      type: 'string',
+      jsonPath: '.status.lastBackup.phase',
+      description: 'Phase of the latest backup: InProgress, Completed, PartiallyFailed or Failed.',
+    },
     {
       name: 'Last Backup',
       type: 'date',

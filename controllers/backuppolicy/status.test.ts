@@ -159,3 +159,68 @@ describe('backupRecords', () => {
     });
   });
 });
+
+describe('backupPolicyStatus: InProgress and PartiallyFailed', () => {
+  const completed = {
+    id: 'a',
+    phase: 'Completed' as const,
+    trigger: 'Schedule' as const,
+    startedAt: '2026-12-04T19:00:00Z',
+    completedAt: '2026-12-04T19:01:00Z',
+    items: 2,
+    bytes: 9,
+  };
+
+  it('InProgress: Reconciling True (BackupInProgress); BackupHealthy and phase still speak of the latest finished backup', () => {
+    const healthy = backupPolicyStatus({ ...base, lastBackup: completed }, undefined, now);
+    const s = backupPolicyStatus(
+      {
+        ...base,
+        lastBackup: { id: 'b', phase: 'InProgress', trigger: 'OnDemand', startedAt: '2026-12-04T20:00:00Z' },
+      },
+      healthy,
+      now,
+    );
+    expect(s.lastBackup?.phase).toBe('InProgress');
+    expect(s.phase).toBe('Healthy');
+    expect(cond(s, 'Reconciling')).toMatchObject({ status: 'True', reason: 'BackupInProgress' });
+    expect(cond(s, 'BackupHealthy')).toMatchObject({ status: 'True', reason: 'Succeeded' });
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'True' });
+    // the first backup ever: Pending, BackupHealthy Unknown
+    const first = backupPolicyStatus(
+      { ...base, lastBackup: { id: 'b', phase: 'InProgress', trigger: 'OnDemand', startedAt: 'x' } },
+      undefined,
+      now,
+    );
+    expect(first.phase).toBe('Pending');
+    expect(cond(first, 'BackupHealthy')).toMatchObject({ status: 'Unknown', reason: 'BackupInProgress' });
+    // done: Reconciling goes
+    expect(
+      cond(backupPolicyStatus({ ...base, lastBackup: completed }, s, now), 'Reconciling'),
+    ).toBeUndefined();
+  });
+
+  it('PartiallyFailed: Degraded, BackupHealthy False (PartiallyFailed) naming the failed model; Ready; not retried', () => {
+    const s = backupPolicyStatus(
+      {
+        ...base,
+        lastBackup: {
+          ...completed,
+          phase: 'PartiallyFailed',
+          reason: 'PartiallyFailed',
+          failures: { count: 1, first: [{ what: 'model s3://m/x', message: 'does not exist' }] },
+          message: '1 model file could not be copied: model s3://m/x: does not exist',
+        },
+      },
+      undefined,
+      now,
+    );
+    expect(s.phase).toBe('Degraded');
+    expect(cond(s, 'BackupHealthy')).toMatchObject({ status: 'False', reason: 'PartiallyFailed' });
+    expect(s.conditions?.find((c) => c.type === 'BackupHealthy')?.message).toContain(
+      'model s3://m/x: does not exist',
+    );
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'True' });
+    expect(cond(s, 'Reconciling')).toBeUndefined();
+  });
+});

@@ -2,8 +2,11 @@
 // says whether the policy works (its configuration, the latest attempt);
 // BackupHealthy says whether the latest backup completed; Stalled names what
 // the user must change; Reconciling is true while a failed backup is
-// retried (both absent otherwise: kstatus abnormal-true polarity). DrillPassed
-// carries the latest drill's verdict; a failed drill makes the phase Degraded.
+// retried or a backup is in progress (both absent otherwise: kstatus
+// abnormal-true polarity). PartiallyFailed (model files missing) is a
+// restorable backup but not a healthy one: BackupHealthy False, Degraded.
+// DrillPassed carries the latest drill's verdict; a failed drill makes the
+// phase Degraded too.
 import type { Condition } from '../../operator/conditions.ts';
 import { ConditionType, metaTime, Reason, removeCondition, setCondition } from '../../operator/conditions.ts';
 import type { DrillState } from './drill-runner.ts';
@@ -42,6 +45,9 @@ export function backupRecords(listing: readonly BackupListing[]): BackupRecord[]
 
 function describe(b: LastBackup): string {
   if (b.phase === 'Failed') return `the latest backup failed: ${b.message ?? b.reason ?? 'unknown'}`;
+  if (b.phase === 'InProgress') return `backup ${b.id ?? ''} started at ${b.startedAt} is in progress`;
+  if (b.phase === 'PartiallyFailed')
+    return `backup ${b.id ?? ''} completed at ${b.completedAt ?? ''} without some model files (restorable without them): ${b.message ?? ''}`;
   return `backup ${b.id ?? ''} completed at ${b.completedAt ?? ''}: ${b.items ?? 0} items, ${b.bytes ?? 0} bytes`;
 }
 
@@ -57,6 +63,9 @@ export function backupPolicyStatus(
   };
   const last = input.lastBackup;
   const failed = last?.phase === 'Failed';
+  // PartiallyFailed: a restorable backup lacking model files; unhealthy, not retried
+  const partial = last?.phase === 'PartiallyFailed';
+  const running = last?.phase === 'InProgress';
   const nextText = input.next ? `; next scheduled backup at ${metaTime(input.next)}` : '';
 
   if (input.stalled) {
@@ -76,11 +85,18 @@ export function backupPolicyStatus(
   }
   if (failed && !input.stalled)
     set(ConditionType.Reconciling, 'True', 'BackupRetrying', `retrying with backoff: ${describe(last)}`);
+  else if (running && !input.stalled)
+    set(ConditionType.Reconciling, 'True', 'BackupInProgress', describe(last));
   else conditions = removeCondition(conditions, ConditionType.Reconciling);
 
+  const healthy = conditions.find((c) => c.type === 'BackupHealthy');
   if (!last) set('BackupHealthy', 'Unknown', 'NoBackupYet', `no backup has been taken yet${nextText}`);
   else if (failed) set('BackupHealthy', 'False', last.reason ?? 'BackupFailed', describe(last));
-  else set('BackupHealthy', 'True', Reason.Succeeded, describe(last));
+  else if (partial) set('BackupHealthy', 'False', 'PartiallyFailed', describe(last));
+  // while a backup runs, BackupHealthy still speaks of the latest finished one
+  else if (running) {
+    if (!healthy) set('BackupHealthy', 'Unknown', 'BackupInProgress', describe(last));
+  } else set('BackupHealthy', 'True', Reason.Succeeded, describe(last));
 
   const drill = input.drillState;
   const lastDrill = drill?.lastDrill;
@@ -109,9 +125,10 @@ export function backupPolicyStatus(
     );
 
   let phase: BackupPolicyPhase;
-  if (input.stalled || failed || drillFailed) phase = 'Degraded';
+  if (input.stalled || failed || partial || drillFailed) phase = 'Degraded';
   else if (input.suspend) phase = 'Suspended';
   else if (last?.phase === 'Completed') phase = 'Healthy';
+  else if (running && previous?.phase && previous.phase !== 'Suspended') phase = previous.phase;
   else phase = 'Pending';
 
   return {

@@ -61,7 +61,16 @@ import type { BackupState, ItemFailure, ItemOwner, Manifest, ManifestItem, Polic
 /** What a backup holds: Kubernetes objects (cleaned here) and model files (streamed). */
 export type ItemInput =
   | { type: 'resource'; object: KubeObject; modelDigest?: string }
-  | { type: 'model'; source: string; body: Uint8Array | AsyncIterable<Uint8Array> };
+  | {
+      type: 'model';
+      source: string;
+      body: Uint8Array | AsyncIterable<Uint8Array>;
+      /**
+       * Called with the sha256 (hex) of the whole body once it has been read, before the
+       * upload completes: a reason returned fails the item (e.g. a pinned digest it does not match).
+       */
+      verify?: (plaintextSha256: string) => string | undefined;
+    };
 
 export type WriteOptions = {
   /** Encrypt with the keyring's primary KEK; without it the backup is stored in clear. */
@@ -71,9 +80,14 @@ export type WriteOptions = {
   backupId?: string;
   frameBytes?: number;
   signal?: AbortSignal;
+  /** Models referenced but not copied on purpose (file://), recorded in the manifest's notCopied. */
+  notCopied?: readonly ItemFailure[];
 };
 
 export type WriteResult = { backupId: string; manifest: Manifest; manifestSha256: string };
+
+/** Small items (objects) uploaded at once: one request at a time would make 1,000 objects take seconds. */
+const ITEM_PUTS_IN_FLIGHT = 16;
 
 const sha256Hex = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
@@ -134,6 +148,13 @@ export async function writeBackup(
   const failures: ItemFailure[] = [];
   let failureCount = 0;
   let n = 0;
+  // object puts in flight; the first failure fails the backup once they have settled
+  const inFlight = new Set<Promise<void>>();
+  let putError: { error: unknown } | undefined;
+  const drain = async () => {
+    await Promise.allSettled(inFlight);
+    if (putError) throw putError.error;
+  };
   for await (const input of items) {
     options.signal?.throwIfAborted();
     const key = itemKey(++n);
@@ -146,7 +167,16 @@ export async function writeBackup(
       const bytes = await collect(
         measured(keys ? encryptItem(source, keys.items, path, frameBytes) : source, stored),
       );
-      await store.put(dir + key, bytes, call);
+      const put: Promise<void> = store.put(dir + key, bytes, call).then(
+        () => void inFlight.delete(put),
+        (error: unknown) => {
+          inFlight.delete(put);
+          putError ??= { error };
+        },
+      );
+      inFlight.add(put);
+      if (inFlight.size >= ITEM_PUTS_IN_FLIGHT) await Promise.race(inFlight);
+      if (putError) await drain();
       const o = input.object;
       written.push({
         key,
@@ -163,9 +193,13 @@ export async function writeBackup(
     }
     let sourceError: unknown;
     const body = input.body instanceof Uint8Array ? [input.body] : input.body;
+    const verify = input.verify;
     async function* guarded(): AsyncGenerator<Uint8Array> {
       try {
         yield* body;
+        // measured() has hashed every chunk by now
+        const why = verify?.(plain.hash.copy().digest('hex'));
+        if (why !== undefined) throw new Error(why);
       } catch (error) {
         sourceError = error;
         throw error;
@@ -202,6 +236,7 @@ export async function writeBackup(
     });
   }
 
+  await drain();
   const unsigned: Manifest = {
     formatVersion: FORMAT_VERSION,
     policy: { namespace: policy.namespace, name: policy.name, uid: policy.uid },
@@ -221,6 +256,17 @@ export async function writeBackup(
         : null,
     items: written,
     failures: { count: failureCount, first: failures },
+    ...(options.notCopied?.length
+      ? {
+          notCopied: {
+            count: options.notCopied.length,
+            first: options.notCopied.slice(0, MAX_FAILURES_LISTED).map((n) => ({
+              what: n.what.slice(0, 1024),
+              message: n.message.slice(0, 4096),
+            })),
+          },
+        }
+      : {}),
     counts: countsOf(written),
   };
   const manifest =

@@ -1,0 +1,270 @@
+// Backup benchmark on the local stack, in one run against the local MinIO:
+//
+//  (a) reference: a plain multipart upload of N bytes with @aws-sdk/lib-storage
+//      (its default part size and queue) to the same MinIO;
+//  (b) a backup taken by the real operator process (startOperator: `node
+//      operator/main.ts` as the chart's ServiceAccount) of a namespace with
+//      OBJECTS ConfigMaps and one InferenceService whose model file of the
+//      same N bytes lies in MinIO (spec.modelArtifacts, encrypted): its
+//      throughput (bytes stored / seconds from the on-demand request to
+//      status Completed, as a user waits for it) over (a)'s, and the
+//      operator's RSS growth during it (sampled every 100 ms from /proc);
+//  (c) the restore time of the OBJECTS objects, when a restore engine exists
+//      (controllers/restore/engine.ts; reported as not measured otherwise).
+//
+// Prints the ratios and writes bench/results/backup.json. Not a test: no
+// asserts; targets (issue 14): throughput ratio >= 0.8, RSS growth <= 64 MiB.
+//
+//   make bench-backup
+//   BENCH_BACKUP_BYTES=268435456 BENCH_BACKUP_OBJECTS=200 make bench-backup
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { BackupPolicyStatus } from '../controllers/backuppolicy/schema.ts';
+import { listBackups } from '../controllers/backuppolicy/store.ts';
+import { KubeClient } from '../operator/kube/client.ts';
+import { core } from '../operator/kube/resources.ts';
+import type { KubeObject } from '../operator/kube/resources.ts';
+import { createObjectStore, objectStoreConfigFromEnv } from '../operator/storage/s3.ts';
+import setupStack from '../test/e2e/global-setup.ts';
+import { freshNamespace, getJson, kubectl, kubectlOk, repo, startOperator } from '../test/e2e/support.ts';
+import { toYaml } from '../test/e2e/samples.ts';
+
+const BYTES = Number(process.env.BENCH_BACKUP_BYTES ?? 1024 ** 3);
+const OBJECTS = Number(process.env.BENCH_BACKUP_OBJECTS ?? 1000);
+const BACKUPS = 'ymera-backups';
+const MODELS = 'ymera-models';
+const CREATE_CONCURRENCY = 32;
+const MiB = 1024 * 1024;
+
+function rssBytes(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** N bytes in 8 MiB chunks of one random block (content does not matter to MinIO: no compression). */
+async function* bytes(n: number): AsyncGenerator<Buffer> {
+  const block = randomBytes(8 * MiB);
+  for (let sent = 0; sent < n; sent += block.length)
+    yield block.subarray(0, Math.min(block.length, n - sent));
+}
+
+async function inBatches<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++] as T);
+    }),
+  );
+}
+
+async function main(): Promise<void> {
+  setupStack();
+  const config = objectStoreConfigFromEnv(process.env);
+  if (!config) throw new Error('YMERA_S3_ENDPOINT is not set (the stack exports it)');
+  const creds = config.credentials as { accessKeyId: string; secretAccessKey: string };
+  const client = KubeClient.fromEnvironment();
+  const ns = await freshNamespace('bench-backup');
+  const prefix = `bench-backup/${ns}`;
+  const models = createObjectStore({ ...config, bucket: MODELS, timeoutMs: 60_000 });
+  const backups = createObjectStore({ ...config, bucket: BACKUPS, prefix, timeoutMs: 60_000 });
+  const modelKey = `${prefix}/model.onnx`;
+  const s3 = new S3Client({
+    endpoint: config.endpoint,
+    region: config.region,
+    forcePathStyle: true,
+    credentials: creds,
+    // as the operator's client (operator/storage/s3.ts): no per-part checksum computed
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  let op: Awaited<ReturnType<typeof startOperator>> | undefined;
+  try {
+    process.stdout.write(`bench-backup: ${BYTES} bytes, ${OBJECTS} objects, namespace ${ns}\n`);
+    // the model file the InferenceService serves
+    await models.putStream(modelKey, bytes(BYTES));
+
+    // (a) reference: plain lib-storage multipart upload of the same bytes
+    const refStart = performance.now();
+    await new Upload({
+      client: s3,
+      params: {
+        Bucket: BACKUPS,
+        Key: `${prefix}/reference.bin`,
+        Body: Readable.from(bytes(BYTES), { objectMode: true, highWaterMark: 1 }),
+      },
+    }).done();
+    const referenceSeconds = (performance.now() - refStart) / 1000;
+    process.stdout.write(`reference upload: ${referenceSeconds.toFixed(2)} s\n`);
+
+    // the namespace: OBJECTS ConfigMaps, one InferenceService, the Secrets
+    const kek = randomBytes(32);
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      toYaml([
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'backup-s3', namespace: ns },
+          stringData: { AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey },
+        },
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'model-dl', namespace: ns },
+          stringData: {
+            AWS_ACCESS_KEY_ID: creds.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+            AWS_ENDPOINT_URL: config.endpoint,
+          },
+        },
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'backup-key', namespace: ns },
+          data: { key: Buffer.from(kek.toString('base64')).toString('base64') },
+        },
+        {
+          apiVersion: 'ymera.io/v1alpha1',
+          kind: 'InferenceService',
+          metadata: { name: 'big', namespace: ns },
+          spec: {
+            model: {
+              uri: `s3://${MODELS}/${modelKey}`,
+              version: 'v1',
+              credentialsSecret: { name: 'model-dl' },
+            },
+            runtime: { resources: { requests: { cpu: '10m', memory: '32Mi' } } },
+            scaling: { minReplicas: 1, maxReplicas: 1 },
+          },
+        },
+      ]),
+    );
+    const names = Array.from({ length: OBJECTS }, (_, i) => `cm-${String(i).padStart(5, '0')}`);
+    await inBatches(names, CREATE_CONCURRENCY, (name) =>
+      client.create(core.configMap, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name, namespace: ns },
+        data: { 'settings.json': JSON.stringify({ name, threshold: 0.5, pad: 'x'.repeat(512) }) },
+      } as KubeObject),
+    );
+
+    op = await startOperator('op-bench-backup', [`--watch-namespaces=${ns}`, '--log-level=warn']);
+    const pid = op.child.pid ?? 0;
+    // let the operator settle (the InferenceService reconciled) before the baseline
+    await new Promise((r) => setTimeout(r, 5_000));
+    const baseline = rssBytes(pid);
+    let peak = baseline;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 100);
+
+    const started = performance.now();
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      toYaml([
+        {
+          apiVersion: 'ymera.io/v1alpha1',
+          kind: 'BackupPolicy',
+          metadata: { name: 'bench', namespace: ns, annotations: { 'ymera.io/backup-now': 'b1' } },
+          spec: {
+            schedule: '0 0 1 1 *',
+            include: { kinds: ['InferenceService', 'ConfigMap'] },
+            modelArtifacts: true,
+            storage: {
+              s3: {
+                endpoint: config.endpoint,
+                bucket: BACKUPS,
+                prefix,
+                forcePathStyle: true,
+                credentialsSecret: { name: 'backup-s3' },
+              },
+            },
+            encryption: { keySecret: { name: 'backup-key' } },
+          },
+        },
+      ]),
+    );
+    type Policy = { metadata: { uid: string }; status?: BackupPolicyStatus };
+    let policy: Policy | undefined;
+    for (;;) {
+      policy = await getJson<Policy>(['get', 'backuppolicy', 'bench', '-n', ns]);
+      const phase = policy?.status?.lastBackup?.phase;
+      if (policy?.status?.backupNowToken === 'b1' && phase !== 'InProgress') break;
+      if (phase === 'Failed') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const backupSeconds = (performance.now() - started) / 1000;
+    clearInterval(sampler);
+    peak = Math.max(peak, rssBytes(pid));
+    const last = policy?.status?.lastBackup;
+    if (last?.phase !== 'Completed') throw new Error(`the backup did not complete: ${JSON.stringify(last)}`);
+    const listing = await listBackups(backups, { namespace: ns, name: 'bench' });
+    const manifest = listing.find((b) => b.id === last.id)?.manifest;
+    if (!manifest) throw new Error(`backup ${last.id ?? ''} has no manifest`);
+    const writerSeconds = (Date.parse(manifest.completedAt) - Date.parse(manifest.startedAt)) / 1000;
+    const storedBytes = manifest.counts.storedBytes;
+    const referenceThroughput = BYTES / referenceSeconds;
+    const backupThroughput = storedBytes / backupSeconds;
+
+    const engine = path.join(repo, 'controllers/restore/engine.ts');
+    const restore = existsSync(engine)
+      ? { measured: false, why: 'controllers/restore/engine.ts exists, but this bench does not call it yet' }
+      : { measured: false, why: 'no restore engine on this branch (controllers/restore/engine.ts)' };
+
+    const result = {
+      when: new Date().toISOString(),
+      bytes: BYTES,
+      objects: OBJECTS,
+      reference: {
+        what: 'lib-storage Upload (default part size and queue) of the same bytes to the same MinIO',
+        seconds: referenceSeconds,
+        MiBps: referenceThroughput / MiB,
+      },
+      backup: {
+        what: 'operator process (startOperator), on-demand backup with modelArtifacts and encryption; seconds from the request to status Completed',
+        id: last.id,
+        items: manifest.counts.items,
+        storedBytes,
+        seconds: backupSeconds,
+        writerSeconds,
+        MiBps: backupThroughput / MiB,
+        throughputRatio: backupThroughput / referenceThroughput,
+        target: '>= 0.8',
+      },
+      operatorRss: {
+        baselineMiB: baseline / MiB,
+        peakMiB: peak / MiB,
+        growthMiB: (peak - baseline) / MiB,
+        target: '<= 64 MiB',
+      },
+      restore,
+    };
+    const out = path.join(repo, 'bench/results/backup.json');
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(
+      `\nreference upload  ${referenceSeconds.toFixed(2)} s  ${(referenceThroughput / MiB).toFixed(1)} MiB/s\n` +
+        `operator backup   ${backupSeconds.toFixed(2)} s  ${(backupThroughput / MiB).toFixed(1)} MiB/s  ` +
+        `(${manifest.counts.items} items, ${storedBytes} bytes; writer ${writerSeconds.toFixed(2)} s)\n` +
+        `throughput ratio  ${result.backup.throughputRatio.toFixed(3)}  (target >= 0.8)\n` +
+        `operator RSS      +${result.operatorRss.growthMiB.toFixed(1)} MiB  (baseline ${result.operatorRss.baselineMiB.toFixed(1)}, peak ${result.operatorRss.peakMiB.toFixed(1)}; target <= 64)\n` +
+        `restore           not measured: ${restore.why}\n` +
+        `\nwrote ${out}\n`,
+    );
+  } finally {
+    await op?.stop();
+    await kubectl(['delete', 'backuppolicies', '--all', '-n', ns, '--wait=true', '--timeout=60s']);
+    await kubectl(['delete', 'inferenceservices', '--all', '-n', ns, '--wait=true', '--timeout=60s']);
+    await kubectl(['delete', 'namespace', ns, '--wait=false']);
+    await backups.deletePrefix('').catch(() => undefined);
+    await models.deletePrefix(`${prefix}/`).catch(() => undefined);
+    backups.close();
+    models.close();
+    s3.destroy();
+  }
+}
+
+await main();

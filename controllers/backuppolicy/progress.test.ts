@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { itemKey } from './format.ts';
+import type { Manifest } from './format.ts';
+import { finishedBackup, settleInterrupted } from './progress.ts';
+import type { LastBackup } from './schema.ts';
+import type { BackupListing } from './store.ts';
+
+const ID = '20261204T194745Z-0a1b2c3d';
+const hex = (c: string) => c.repeat(64);
+
+function manifest(over: Partial<Manifest> = {}): Manifest {
+  return {
+    formatVersion: 1,
+    policy: { namespace: 'team', name: 'nightly', uid: 'u' },
+    backupId: ID,
+    startedAt: '2026-12-04T19:47:45.000Z',
+    completedAt: '2026-12-04T19:48:00.000Z',
+    encryption: null,
+    items: [
+      {
+        key: itemKey(1),
+        type: 'model',
+        source: 's3://models/a.onnx',
+        modelDigest: `sha256:${hex('a')}`,
+        size: 10,
+        sha256: hex('a'),
+        plaintextSize: 10,
+        plaintextSha256: hex('a'),
+      },
+    ],
+    failures: { count: 0, first: [] },
+    counts: { items: 1, resources: 0, models: 1, storedBytes: 10, plaintextBytes: 10 },
+    ...over,
+  };
+}
+
+const started = new Date('2026-12-04T19:47:45Z');
+const done = new Date('2026-12-04T19:48:00Z');
+
+describe('finishedBackup', () => {
+  it('Completed when every model was copied, with the count of model files', () => {
+    expect(finishedBackup(manifest(), 'OnDemand', started, done)).toEqual({
+      id: ID,
+      phase: 'Completed',
+      trigger: 'OnDemand',
+      startedAt: '2026-12-04T19:47:45Z',
+      completedAt: '2026-12-04T19:48:00Z',
+      items: 1,
+      bytes: 10,
+      models: 1,
+    });
+  });
+
+  it('PartiallyFailed with the count and the first failed items named (at most 5)', () => {
+    const first = Array.from({ length: 7 }, (_, i) => ({ what: `model s3://m/${i}`, message: `gone ${i}` }));
+    const b = finishedBackup(manifest({ failures: { count: 9, first } }), 'Schedule', started, done);
+    expect(b.phase).toBe('PartiallyFailed');
+    expect(b.reason).toBe('PartiallyFailed');
+    expect(b.failures?.count).toBe(9);
+    expect(b.failures?.first).toEqual(first.slice(0, 5));
+    expect(b.message).toContain('9 model files could not be copied: model s3://m/0: gone 0');
+  });
+
+  it('Completed, saying which models were not copied on purpose (file://)', () => {
+    const b = finishedBackup(
+      manifest({
+        notCopied: { count: 1, first: [{ what: 'model file:///m.onnx', message: 'inside the image' }] },
+      }),
+      'Schedule',
+      started,
+      done,
+    );
+    expect(b.phase).toBe('Completed');
+    expect(b.message).toBe('1 model file not copied: model file:///m.onnx (inside the image)');
+  });
+});
+
+describe('settleInterrupted', () => {
+  const last: LastBackup = {
+    id: ID,
+    phase: 'InProgress',
+    trigger: 'Schedule',
+    startedAt: '2026-12-04T19:47:45Z',
+  };
+  const now = new Date('2026-12-04T20:00:00Z');
+
+  it('no manifest in the store: Failed, reason Interrupted, naming the backup', () => {
+    for (const listing of [
+      undefined,
+      { id: ID, state: 'Incomplete', startedAt: '', storedObjects: 3, storedBytes: 9 } as BackupListing,
+    ]) {
+      const b = settleInterrupted(last, listing, now);
+      expect(b).toMatchObject({ id: ID, phase: 'Failed', reason: 'Interrupted', trigger: 'Schedule' });
+      expect(b.completedAt).toBe('2026-12-04T20:00:00Z');
+      expect(b.message).toContain(`backup ${ID} was interrupted`);
+    }
+  });
+
+  it('a manifest in the store: the backup finished (only its status was lost), as the manifest says', () => {
+    const listing: BackupListing = {
+      id: ID,
+      state: 'Completed',
+      startedAt: '',
+      storedObjects: 2,
+      storedBytes: 20,
+      manifest: manifest({ failures: { count: 1, first: [{ what: 'model s3://m/x', message: 'gone' }] } }),
+    };
+    expect(settleInterrupted(last, listing, now)).toMatchObject({
+      id: ID,
+      phase: 'PartiallyFailed',
+      completedAt: '2026-12-04T19:48:00Z',
+    });
+  });
+});
