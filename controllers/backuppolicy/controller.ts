@@ -2,13 +2,15 @@
 // resources (and the ConfigMaps and, opt-in, Secrets they reference) to S3
 // on a cron schedule and on demand (ymera.io/backup-now), applies retention,
 // and lists the backups the bucket holds; with spec.modelArtifacts the model
-// files those objects reference too (model-source.ts). Restores, drills and
-// PVC storage are not implemented yet and say so in status.
+// files those objects reference too (model-source.ts); and runs restore
+// drills into a scratch namespace (drill-runner.ts). Restores are the
+// Restore kind's (controllers/restore).
 // The decisions are pure (plan.ts, content.ts, status.ts); this file reads
 // the cluster, the key and the store, and writes status.
 import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
 import { classifyFailure, FailureReported } from '../../operator/failure.ts';
 import type { Integrations } from '../../operator/integrations.ts';
+import { EventType } from '../../operator/kafka/events.ts';
 import type { KubeClient } from '../../operator/kube/client.ts';
 import type { KubeObject, ResourceType } from '../../operator/kube/resources.ts';
 import { core, keyOf } from '../../operator/kube/resources.ts';
@@ -51,6 +53,8 @@ import { backupPolicyStatus, backupRecords } from './status.ts';
 import { modelItems } from './model-source.ts';
 import { ownerOf } from './models.ts';
 import { finishedBackup, settleInterrupted } from './progress.ts';
+import type { DrillState, DrillStep } from './drill-runner.ts';
+import { advanceDrill } from './drill-runner.ts';
 import type { ItemInput } from './store.ts';
 import { deleteBackup, listBackups, writeBackup } from './store.ts';
 import { validateBackupPolicy } from './validate.ts';
@@ -208,6 +212,72 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
       await ctx.event(current, 'Warning', after.reason, 'Reconcile', after.message);
   }
 
+  /**
+   * One step of the policy's drill (drill-runner.ts); a store outage keeps the
+   * drill where it is and looks again later. Tells users about a finished drill.
+   */
+  async function drillStep(
+    ctx: ReconcileContext,
+    obj: BackupPolicyObject,
+    deps: { store: ObjectStore; policy: PolicyRef; keyring: Keyring | undefined; state: DrillState },
+    save: (state: DrillState) => Promise<void>,
+  ): Promise<DrillStep> {
+    let step: DrillStep;
+    try {
+      step = await advanceDrill(
+        {
+          client: ctx.client,
+          store: deps.store,
+          policy: deps.policy,
+          keyring: deps.keyring,
+          log: ctx.log,
+          now: () => ctx.now(),
+          granted: (namespace) => drillGranted(deps.policy.namespace, namespace),
+          save,
+        },
+        obj,
+        deps.state,
+      );
+    } catch (e) {
+      if (!(e instanceof ObjectStoreError)) throw e;
+      ctx.log.info('drill waits for the backup store', { policy: keyOf(obj.metadata), code: e.code });
+      return { state: deps.state, requeueAfterMs: 30_000 };
+    }
+    const done = step.finished;
+    if (done) {
+      const passed = done.result === 'Passed';
+      ctx.log.info('drill finished', {
+        policy: keyOf(obj.metadata),
+        backup: done.backupId,
+        result: done.result,
+        rtoSeconds: done.rtoSeconds,
+      });
+      await ctx.event(
+        obj,
+        passed ? 'Normal' : 'Warning',
+        passed ? 'DrillPassed' : 'DrillFailed',
+        'Drill',
+        done.message ?? done.result,
+      );
+      integrations.events.publish({
+        resource,
+        object: obj,
+        type: EventType.DrillCompleted,
+        discriminator: `${done.backupId ?? 'none'}/${done.time}`,
+        time: done.time,
+        data: {
+          result: done.result,
+          ...(done.backupId ? { backupId: done.backupId } : {}),
+          ...(done.rtoSeconds !== undefined ? { rtoSeconds: done.rtoSeconds } : {}),
+          ...(done.objectsChecked !== undefined ? { objectsChecked: done.objectsChecked } : {}),
+          ...(done.modelsChecked !== undefined ? { modelsChecked: done.modelsChecked } : {}),
+          message: done.message,
+        },
+      });
+    }
+    return step;
+  }
+
   return {
     name: 'backuppolicy',
     resource,
@@ -227,7 +297,20 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
         backupNowToken: previous?.backupNowToken,
         backups: previous?.backups,
       };
-      const base = { generation, suspend: spec.suspend ?? false, drill: spec.drill !== undefined, ...kept };
+      const drillState: DrillState = {
+        activeDrill: previous?.activeDrill,
+        lastDrill: previous?.lastDrill,
+        lastDrillScheduleTime: previous?.lastDrillScheduleTime,
+        drillNowToken: previous?.drillNowToken,
+        nextDrillTime: previous?.nextDrillTime ? new Date(previous.nextDrillTime) : undefined,
+      };
+      const base = {
+        generation,
+        suspend: spec.suspend ?? false,
+        drill: spec.drill !== undefined,
+        ...kept,
+        drillState,
+      };
       metrics.observe(labels, kept.lastSuccessfulBackupTime);
 
       const stall = async (s: Stall) => {
@@ -291,8 +374,18 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
               ctx.log.info('backup store not listed', { policy: keyOf(obj.metadata), code: e.code });
             }
           }
-          await report(ctx, obj, { ...base, backups, next: plan.next }, false);
-          return { requeueAfterMs: requeueAfterMs(plan, now) };
+          const drill = spec.drill
+            ? await drillStep(ctx, obj, { store, policy, keyring, state: drillState }, (state) =>
+                report(ctx, obj, { ...base, drillState: state, backups, next: plan.next }, true),
+              )
+            : undefined;
+          await report(
+            ctx,
+            obj,
+            { ...base, ...(drill ? { drillState: drill.state } : {}), backups, next: plan.next },
+            drill !== undefined,
+          );
+          return { requeueAfterMs: earliest(requeueAfterMs(plan, now), drill?.requeueAfterMs) };
         }
 
         const run = plan.run;
@@ -420,7 +513,12 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
         }
         await report(ctx, obj, input, true);
         // something may still be due (a scheduled time behind an on-demand one): look again at once
-        return { requeueAfterMs: run.trigger === 'OnDemand' ? 1000 : requeueAfterMs(plan, ctx.now()) };
+        return {
+          requeueAfterMs:
+            run.trigger === 'OnDemand'
+              ? 1000
+              : earliest(requeueAfterMs(plan, ctx.now()), drillRequeueMs(drillState, ctx.now())),
+        };
       } finally {
         store.close();
       }
@@ -431,4 +529,23 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
       metrics.forget({ namespace, [POLICY_LABEL]: name });
     },
   };
+}
+
+/** The earliest of two requeue delays (either may be absent). */
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}
+
+/** When the drill wants to be looked at again, from its state alone (a backup reconcile). */
+function drillRequeueMs(state: DrillState, now: Date): number | undefined {
+  if (state.activeDrill) return 1000;
+  if (!state.nextDrillTime) return undefined;
+  return Math.min(60 * 60_000, Math.max(1000, state.nextDrillTime.getTime() - now.getTime() + 500));
+}
+
+/** Whether the cluster admin allowed `namespace` to a policy of `policyNamespace` (none by default). */
+function drillGranted(_policyNamespace: string, _namespace: string): boolean {
+  return false;
 }

@@ -18,6 +18,7 @@ import { KubeApiError } from '../../operator/kube/client.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import { core } from '../../operator/kube/resources.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
+import { kinds } from '../../operator/schema/kinds.ts';
 import { getCondition, metaTime } from '../../operator/conditions.ts';
 import type { Condition } from '../../operator/conditions.ts';
 import type { ObjectStore } from '../../operator/storage/s3.ts';
@@ -82,6 +83,16 @@ export type DrillStep = {
 const MAX_MESSAGE = 4096;
 const WAIT_MS = 5_000;
 const inferenceServices = resourceTypeOf(inferenceServiceCrd);
+/**
+ * What a drill restores: everything a backup holds except BackupPolicies. A
+ * restored policy would take backups and drills of its own from the scratch
+ * namespace (and write them into the same bucket).
+ */
+const DRILL_KINDS: readonly string[] = [
+  ...kinds.filter((d) => d.scope === 'Namespaced' && d.kind !== 'BackupPolicy').map((d) => d.kind),
+  'ConfigMap',
+  'Secret',
+];
 
 type InferenceServiceObject = KubeObject & {
   status?: { observedGeneration?: number; conditions?: Condition[]; model?: { sha256?: string } };
@@ -148,7 +159,16 @@ async function startDrill(
   };
 
   const namespace = drill.targetNamespace;
-  const existing = await deps.client.get<KubeObject>(core.namespace, namespace);
+  let existing: KubeObject | undefined;
+  try {
+    existing = await deps.client.get<KubeObject>(core.namespace, namespace);
+  } catch (e) {
+    if (e instanceof KubeApiError && e.status === 403)
+      return failNow(
+        `the operator may not manage namespaces, which a drill needs for ${namespace} (Helm value rbac.drills)`,
+      );
+    throw e;
+  }
   const verdict = drillNamespaceVerdict({
     policyNamespace: deps.policy.namespace,
     policyName: deps.policy.name,
@@ -193,6 +213,7 @@ async function restoreInto(
 ): Promise<DrillStep> {
   const result = await restoreBackup(deps.client, deps.store, deps.policy, active.backupId, deps.keyring, {
     targetNamespace: active.namespace,
+    kinds: DRILL_KINDS,
     conflictPolicy: 'Overwrite',
     dryRun: false,
     labels: { [DRILL_NAMESPACE_LABEL]: drillOwnerLabel(deps.policy.namespace, deps.policy.name) },
@@ -247,9 +268,12 @@ async function continueDrill(
   let finished: LastDrill;
   if (notReady.length > 0) {
     if (elapsedMs < timeoutMs) return { state, requeueAfterMs: WAIT_MS };
-    const verdict = drillVerdict(objects, [
-      `${notReady.length} of ${list.items.length} InferenceServices not Ready after ${Math.round(elapsedMs / 60_000)} min: ${notReady.slice(0, 10).join(', ')}`,
-    ]);
+    const verdict = drillVerdict(objects, {
+      mismatches: [
+        `${notReady.length} of ${list.items.length} InferenceServices not Ready after ${Math.round(elapsedMs / 60_000)} min: ${notReady.slice(0, 10).join(', ')}`,
+      ],
+      unverified: [],
+    });
     finished = ended(active, now, 'Failed', drillMessage(verdict, active.backupId, undefined), verdict);
   } else {
     const served = new Map(list.items.map((i) => [i.metadata.name, i.status?.model?.sha256]));

@@ -102,7 +102,13 @@ describe('checkDrill', () => {
 
   it('passes when every object hash and served model digest matches', () => {
     const check = checkDrill({ objects, servedDigests: new Map([['iris', 'ab'.repeat(32)]]) });
-    expect(check).toEqual({ passed: true, objectsChecked: 2, modelsChecked: 1, mismatches: [] });
+    expect(check).toEqual({
+      passed: true,
+      objectsChecked: 2,
+      modelsChecked: 1,
+      mismatches: [],
+      unverified: [],
+    });
     expect(drillMessage(check, 'b1', 12.34)).toBe(
       'backup b1: 2 objects and 1 model digests checked, all match; recovery took 12.3 s (restore start to all Ready)',
     );
@@ -127,10 +133,11 @@ describe('checkDrill', () => {
     );
   });
 
-  it('fails an InferenceService that serves no digest', () => {
+  it('reports an InferenceService without a pinned digest as not verifiable, not as passed or failed', () => {
     const check = checkDrill({ objects, servedDigests: new Map() });
-    expect(check.mismatches).toEqual([
-      'InferenceService/iris: serves no model digest (status.model.sha256 is empty)',
-    ]);
+    expect(check).toMatchObject({ passed: true, modelsChecked: 0, unverified: ['iris'] });
+    expect(drillMessage(check, 'b1', undefined)).toBe(
+      'backup b1: 2 objects and 0 model digests checked, all match; model digest not verifiable for iris (no spec.model.sha256 pin, so Ready proves no particular model)',
+    );
   });
 });

@@ -128,6 +128,8 @@ export type DrillCheck = {
   modelsChecked: number;
   /** What did not match, bounded. */
   mismatches: string[];
+  /** InferenceServices whose model digest could not be verified (no pin), bounded. */
+  unverified: string[];
 };
 
 const MAX_MISMATCHES = 10;
@@ -166,32 +168,45 @@ export function checkRestoredObjects(objects: readonly RestoredObject[]): Object
   return { objectsChecked: objects.length, mismatches: mismatches.slice(0, MAX_MISMATCHES), models };
 }
 
-/** Compares the model each Ready InferenceService serves (status.model.sha256) with the backup's digest. */
+export type ModelCheck = {
+  mismatches: string[];
+  /** InferenceServices that pin no digest (spec.model.sha256): their Ready proves no particular model. */
+  unverified: string[];
+};
+
+/**
+ * Compares the model each Ready InferenceService serves with the backup's
+ * digest. status.model.sha256 is the digest the runtime verified before
+ * serving (the spec's pin); an InferenceService without a pin serves
+ * whatever is at its uri, so its digest is reported as not verifiable
+ * rather than guessed.
+ */
 export function checkServedModels(
   models: ObjectCheck['models'],
   servedDigests: ReadonlyMap<string, string | undefined>,
-): string[] {
+): ModelCheck {
   const mismatches: string[] = [];
+  const unverified: string[] = [];
   for (const { name, digest } of models) {
-    const id = `InferenceService/${name}`;
     const served = servedDigests.get(name);
-    if (!served) mismatches.push(`${id}: serves no model digest (status.model.sha256 is empty)`);
+    if (!served) unverified.push(name);
     else if (hex(served) !== digest)
       mismatches.push(
-        `${id}: serves model sha256 ${hex(served).slice(0, 12)}…, the backup paired ${digest.slice(0, 12)}…`,
+        `InferenceService/${name}: serves model sha256 ${hex(served).slice(0, 12)}…, the backup paired ${digest.slice(0, 12)}…`,
       );
   }
-  return mismatches;
+  return { mismatches, unverified };
 }
 
 /** The drill's verdict from both checks. */
-export function drillVerdict(objects: ObjectCheck, modelMismatches: readonly string[]): DrillCheck {
-  const mismatches = [...objects.mismatches, ...modelMismatches].slice(0, MAX_MISMATCHES);
+export function drillVerdict(objects: ObjectCheck, models: ModelCheck): DrillCheck {
+  const mismatches = [...objects.mismatches, ...models.mismatches].slice(0, MAX_MISMATCHES);
   return {
-    passed: objects.mismatches.length === 0 && modelMismatches.length === 0,
+    passed: objects.mismatches.length === 0 && models.mismatches.length === 0,
     objectsChecked: objects.objectsChecked,
-    modelsChecked: objects.models.length,
+    modelsChecked: objects.models.length - models.unverified.length,
     mismatches,
+    unverified: models.unverified.slice(0, MAX_MISMATCHES),
   };
 }
 
@@ -205,7 +220,11 @@ export function checkDrill(input: DrillCheckInput): DrillCheck {
 export function drillMessage(check: DrillCheck, backupId: string, rtoSeconds: number | undefined): string {
   const rto =
     rtoSeconds === undefined ? '' : `; recovery took ${rtoSeconds.toFixed(1)} s (restore start to all Ready)`;
+  const unverified =
+    check.unverified.length > 0
+      ? `; model digest not verifiable for ${check.unverified.join(', ')} (no spec.model.sha256 pin, so Ready proves no particular model)`
+      : '';
   const what = `backup ${backupId}: ${check.objectsChecked} objects and ${check.modelsChecked} model digests checked`;
-  if (check.passed) return `${what}, all match${rto}`;
-  return `${what}; ${check.mismatches.length} mismatched: ${check.mismatches.join('; ')}${rto}`;
+  if (check.passed) return `${what}, all match${unverified}${rto}`;
+  return `${what}; ${check.mismatches.length} mismatched: ${check.mismatches.join('; ')}${unverified}${rto}`;
 }

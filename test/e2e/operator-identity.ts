@@ -55,6 +55,8 @@ export function installOperatorIdentity(repo: string, stateDir: string): Record<
       `--set=fullnameOverride=${fullname}`,
       '--set=replicas=0',
       '--set=metrics.service.enabled=false',
+      // the drill e2e needs them; off by default in the chart
+      '--set=rbac.drills=true',
     ]);
   } catch (e) {
     const err = e as { stderr?: string; message: string };
