@@ -329,8 +329,21 @@ export async function restoreBackup(
     const object = bodies.get(entry.item);
     const key = destinationKey(entry);
     if (entry.action === 'skip') {
+      const there = live.get(key);
+      const uid = there?.metadata.uid;
+      if (there && object && writtenByThisRestore(there, marks)) {
+        // written by this very restore before it was interrupted (an operator restart): restored
+        counts.restored++;
+        outcomes.push({
+          ...entry,
+          result: 'Restored',
+          message: 'restored before an interruption',
+          ...(uid ? { uid } : {}),
+          restoredSha256: restoredSha256(there, object, entry.sourceNamespace, marks),
+        });
+        continue;
+      }
       counts.skipped++;
-      const uid = live.get(key)?.metadata.uid;
       outcomes.push({ ...entry, result: 'Skipped', ...(uid ? { uid } : {}) });
       continue;
     }
@@ -393,6 +406,19 @@ export async function restoreBackup(
   }
   if (!modelsDone) await restoreModels(models, modelOutcomes, [...bodies.values()], options, fail, counts);
   return report();
+}
+
+/**
+ * Whether `live` carries exactly this restore's marks: the backup id and
+ * every caller label (the Restore's name). Without caller labels nothing
+ * tells two restores of one backup apart, so nothing counts as ours.
+ */
+function writtenByThisRestore(live: KubeObject, marks: RestoreMarks): boolean {
+  const labels = live.metadata.labels ?? {};
+  const own = Object.entries(marks.labels);
+  return (
+    own.length > 0 && labels[RESTORED_FROM_LABEL] === marks.backupId && own.every(([k, v]) => labels[k] === v)
+  );
 }
 
 /** Models referenced by a restored object: InferenceService spec.model.uri equal to the source. */

@@ -232,6 +232,24 @@ describe('restore engine', () => {
     }
   });
 
+  it('run again (an operator restart mid-restore), objects this restore wrote count as restored; another restore skips them', async () => {
+    const again = ok(await restoreBackup(operator, store, policy, backupId, keyring, options(scratch)));
+    expect(again.plan).toMatchObject({ skip: 4, create: 0 });
+    expect(again.counts).toMatchObject({ restored: 4, failed: 0 });
+    for (const o of again.objects) expect(o.restoredSha256, `${o.kind}/${o.name}`).toBe(o.sha256);
+    const other = ok(
+      await restoreBackup(
+        operator,
+        store,
+        policy,
+        backupId,
+        keyring,
+        options(scratch, { labels: { 'ymera.io/restore': 'another' } }),
+      ),
+    );
+    expect(other.counts).toMatchObject({ restored: 0, skipped: 5, failed: 0 });
+  });
+
   it('a corrupted model item refuses the whole backup, naming it; nothing is written', async () => {
     const empty = await freshNamespace('e2e-rengine-empty');
     const item = `${backupPrefix(policy, backupId)}items/000005.bin`;

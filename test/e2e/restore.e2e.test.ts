@@ -14,11 +14,22 @@ import { keyIdOf } from '../../controllers/backuppolicy/crypto.ts';
 import { backupPrefix } from '../../controllers/backuppolicy/format.ts';
 import type { RestoreStatus } from '../../controllers/restore/schema.ts';
 import type { Condition } from '../../operator/conditions.ts';
+import type { CloudEvent } from '../../operator/kafka/events.ts';
+import { readTopic } from '../../operator/kafka/platformatic.ts';
 import { createObjectStore, objectStoreConfigFromEnv } from '../../operator/storage/s3.ts';
 import type { ObjectStore } from '../../operator/storage/s3.ts';
 import { toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
-import { getJson, kubectl, kubectlOk, startOperator, untilEvent, untilObserved } from './support.ts';
+import {
+  eventually,
+  getJson,
+  kafkaBrokers,
+  kubectl,
+  kubectlOk,
+  startOperator,
+  untilEvent,
+  untilObserved,
+} from './support.ts';
 
 type Obj = {
   metadata: {
@@ -393,6 +404,19 @@ describe('Restore', () => {
     expect(jobs?.items).toEqual([]);
 
     await untilEvent(ns, 'full', 'Succeeded', 'Restore');
+    const cloud = await eventually('the restore.completed CloudEvent of full', async () => {
+      // the shared topic keeps other runs' events: read it to its end, keep this Restore's
+      const messages = await readTopic({
+        brokers: kafkaBrokers(),
+        topic: 'ymera.events.restore',
+        timeoutMs: 20_000,
+      });
+      return messages
+        .filter((m) => m.key === `${ns}/full`)
+        .map((m) => JSON.parse(m.value) as CloudEvent)
+        .find((e) => e.type.endsWith('restore.completed'));
+    });
+    expect(cloud.data).toMatchObject({ phase: 'Succeeded', backupId, restored: 5, skipped: 2, failed: 0 });
     expect(await op?.metric('ymera_restore_total', { namespace: ns, result: 'Succeeded' })).toBe(1);
   });
 
