@@ -57,8 +57,10 @@ export type ModelTarget =
   | { error: string };
 
 export type RestoreOptions = {
-  /** Every namespaced object goes here (created when missing); default: each object's own namespace. */
+  /** Every namespaced object goes here; default: each object's own namespace. */
   targetNamespace?: string | undefined;
+  /** Create targetNamespace (labelled) when it does not exist, e.g. a drill's scratch namespace. */
+  createNamespace?: boolean;
   /** Only these kinds (`Kind`, or `Kind.group`); default: all. */
   kinds?: readonly string[] | undefined;
   conflictPolicy: ConflictPolicy;
@@ -164,7 +166,17 @@ async function observe(
   type: ResourceType,
   entry: PlanEntry,
 ): Promise<[Existing | undefined, KubeObject | undefined]> {
-  const live = await client.get<KubeObject>(type, entry.name, entry.namespace);
+  // Secrets by name (the operator may get them, never list them); everything else by a
+  // list narrowed to the name (the operator lists and watches ConfigMaps, it does not get them)
+  const live =
+    type === core.secret
+      ? await client.get<KubeObject>(type, entry.name, entry.namespace)
+      : (
+          await client.list<KubeObject>(type, {
+            ...(entry.namespace !== undefined ? { namespace: entry.namespace } : {}),
+            fieldSelector: `metadata.name=${entry.name}`,
+          })
+        ).items[0];
   if (!live) return [undefined, undefined];
   return [
     {
@@ -286,22 +298,19 @@ export async function restoreBackup(
     return report();
   }
 
-  // the target namespace first
-  if (options.targetNamespace !== undefined) {
-    const ns = await client.get(core.namespace, options.targetNamespace);
-    if (!ns) {
-      try {
-        await client.create(core.namespace, {
-          apiVersion: 'v1',
-          kind: 'Namespace',
-          metadata: {
-            name: options.targetNamespace,
-            labels: { ...marks.labels, [RESTORED_FROM_LABEL]: marks.backupId },
-          },
-        });
-      } catch (e) {
-        if (!(e instanceof KubeApiError && e.status === 409)) throw e;
-      }
+  // the target namespace first (created when missing; an existing one is left as it is)
+  if (options.targetNamespace !== undefined && options.createNamespace) {
+    try {
+      await client.create(core.namespace, {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: {
+          name: options.targetNamespace,
+          labels: { ...marks.labels, [RESTORED_FROM_LABEL]: marks.backupId },
+        },
+      });
+    } catch (e) {
+      if (!(e instanceof KubeApiError && e.status === 409)) throw e;
     }
   }
 
@@ -320,8 +329,21 @@ export async function restoreBackup(
     const object = bodies.get(entry.item);
     const key = destinationKey(entry);
     if (entry.action === 'skip') {
+      const there = live.get(key);
+      const uid = there?.metadata.uid;
+      if (there && object && writtenByThisRestore(there, marks)) {
+        // written by this very restore before it was interrupted (an operator restart): restored
+        counts.restored++;
+        outcomes.push({
+          ...entry,
+          result: 'Restored',
+          message: 'restored before an interruption',
+          ...(uid ? { uid } : {}),
+          restoredSha256: restoredSha256(there, object, entry.sourceNamespace, marks),
+        });
+        continue;
+      }
       counts.skipped++;
-      const uid = live.get(key)?.metadata.uid;
       outcomes.push({ ...entry, result: 'Skipped', ...(uid ? { uid } : {}) });
       continue;
     }
@@ -332,16 +354,40 @@ export async function restoreBackup(
       continue;
     }
     const desired = restoredObject(object, entry, marks, uids);
+    const overwrite = async (current: KubeObject | undefined) => {
+      desired.metadata.resourceVersion = current?.metadata.resourceVersion ?? '';
+      // the operator's own finalizers stay: a restore is not a deletion
+      if (current?.metadata.finalizers) desired.metadata.finalizers = current.metadata.finalizers;
+      return client.replace<KubeObject>(type, desired);
+    };
     try {
       let written: KubeObject;
       if (entry.action === 'create') {
-        written = await client.create<KubeObject>(type, desired);
+        try {
+          written = await client.create<KubeObject>(type, desired);
+        } catch (e) {
+          // created since it was observed, e.g. by the controller of an owner restored just
+          // before (an InferenceService's <name>-config ConfigMap): as if it had existed
+          if (!(e instanceof KubeApiError && e.status === 409)) throw e;
+          const [, now] = await observe(client, type, entry);
+          if (!now) throw e;
+          if (options.conflictPolicy === 'Skip') {
+            counts.skipped++;
+            const uid = now.metadata.uid;
+            if (uid) uids.set(key, uid);
+            outcomes.push({
+              ...entry,
+              action: 'skip',
+              reason: 'created meanwhile (conflictPolicy Skip)',
+              result: 'Skipped',
+              ...(uid ? { uid } : {}),
+            });
+            continue;
+          }
+          written = await overwrite(now);
+        }
       } else {
-        const current = live.get(key);
-        desired.metadata.resourceVersion = current?.metadata.resourceVersion ?? '';
-        // the operator's own finalizers stay: a restore is not a deletion
-        if (current?.metadata.finalizers) desired.metadata.finalizers = current.metadata.finalizers;
-        written = await client.replace<KubeObject>(type, desired);
+        written = await overwrite(live.get(key));
       }
       if (written.metadata.uid) uids.set(key, written.metadata.uid);
       counts.restored++;
@@ -360,6 +406,19 @@ export async function restoreBackup(
   }
   if (!modelsDone) await restoreModels(models, modelOutcomes, [...bodies.values()], options, fail, counts);
   return report();
+}
+
+/**
+ * Whether `live` carries exactly this restore's marks: the backup id and
+ * every caller label (the Restore's name). Without caller labels nothing
+ * tells two restores of one backup apart, so nothing counts as ours.
+ */
+function writtenByThisRestore(live: KubeObject, marks: RestoreMarks): boolean {
+  const labels = live.metadata.labels ?? {};
+  const own = Object.entries(marks.labels);
+  return (
+    own.length > 0 && labels[RESTORED_FROM_LABEL] === marks.backupId && own.every(([k, v]) => labels[k] === v)
+  );
 }
 
 /** Models referenced by a restored object: InferenceService spec.model.uri equal to the source. */

@@ -16,7 +16,7 @@ export class RestoreMetrics {
     const registers = [registry];
     this.duration = new Histogram({
       name: RESTORE_DURATION,
-      help: 'Seconds from a Restore starting to write (after verification) to its end.',
+      help: 'Seconds from a Restore starting (verification included) to its end.',
       labelNames,
       buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
       registers,
