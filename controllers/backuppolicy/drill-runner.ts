@@ -213,6 +213,7 @@ async function restoreInto(
 ): Promise<DrillStep> {
   const result = await restoreBackup(deps.client, deps.store, deps.policy, active.backupId, deps.keyring, {
     targetNamespace: active.namespace,
+    createNamespace: true,
     kinds: DRILL_KINDS,
     conflictPolicy: 'Overwrite',
     dryRun: false,
