@@ -1,0 +1,12 @@
+import { randomBytes } from 'node:crypto';
+import { createObjectStore, objectStoreConfigFromEnv } from './operator/storage/s3.ts';
+import { writeBackup } from './controllers/backuppolicy/store.ts';
+import { Keyring } from './controllers/backuppolicy/crypto.ts';
+const cfg = objectStoreConfigFromEnv(process.env)!;
+const st = createObjectStore({ ...cfg, bucket: 'ymera-backups', timeoutMs: 60000 });
+const kr = new Keyring([randomBytes(32)]);
+const objs = Array.from({ length: 1000 }, (_, i) => ({ type: 'resource' as const, object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i}`, namespace: 'x' }, data: { a: 'x'.repeat(600) } } }));
+let s = performance.now();
+await writeBackup(st, { namespace: 'probe', name: 'p', uid: 'u' }, objs, { keyring: kr });
+console.log('1000 objects', ((performance.now() - s) / 1000).toFixed(2), 's');
+await st.deletePrefix('probe/');
