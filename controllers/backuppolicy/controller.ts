@@ -50,7 +50,7 @@ import type { StatusInput } from './status.ts';
 import { backupPolicyStatus, backupRecords } from './status.ts';
 import { modelItems } from './model-source.ts';
 import { ownerOf } from './models.ts';
-import { finishedBackup, settleInterrupted } from './progress.ts';
+import { finishedBackup, keepNewestWhole, settleInterrupted } from './progress.ts';
 import type { ItemInput } from './store.ts';
 import { deleteBackup, listBackups, writeBackup } from './store.ts';
 import { validateBackupPolicy } from './validate.ts';
@@ -401,12 +401,15 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
           try {
             const listing = await listBackups(store, policy);
             const retention = spec.retention;
-            const doomed = selectForDeletion({
-              backups: listing,
-              keepLast: retention?.keepLast ?? 7,
-              ttlHours: retention?.ttlHours,
-              now: done,
-            });
+            const doomed = keepNewestWhole(
+              listing,
+              selectForDeletion({
+                backups: listing,
+                keepLast: retention?.keepLast ?? 7,
+                ttlHours: retention?.ttlHours,
+                now: done,
+              }),
+            );
             const deleted = new Set<string>();
             for (const v of doomed) {
               await deleteBackup(store, policy, v.id);
