@@ -25,12 +25,14 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { BackupPolicyStatus } from '../controllers/backuppolicy/schema.ts';
 import { listBackups } from '../controllers/backuppolicy/store.ts';
+import { crd as backupPolicyCrd } from '../controllers/backuppolicy/schema.ts';
 import { KubeClient } from '../operator/kube/client.ts';
+import { resourceTypeOf } from '../operator/kube/ymera.ts';
 import { core } from '../operator/kube/resources.ts';
 import type { KubeObject } from '../operator/kube/resources.ts';
 import { createObjectStore, objectStoreConfigFromEnv } from '../operator/storage/s3.ts';
 import setupStack from '../test/e2e/global-setup.ts';
-import { freshNamespace, getJson, kubectl, kubectlOk, repo, startOperator } from '../test/e2e/support.ts';
+import { freshNamespace, kubectl, kubectlOk, repo, startOperator } from '../test/e2e/support.ts';
 import { toYaml } from '../test/e2e/samples.ts';
 
 const BYTES = Number(process.env.BENCH_BACKUP_BYTES ?? 1024 ** 3);
@@ -39,6 +41,7 @@ const BACKUPS = 'ymera-backups';
 const MODELS = 'ymera-models';
 const CREATE_CONCURRENCY = 32;
 const MiB = 1024 * 1024;
+const policyType = resourceTypeOf(backupPolicyCrd);
 
 function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -162,35 +165,31 @@ async function main(): Promise<void> {
     const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 100);
 
     const started = performance.now();
-    await kubectlOk(
-      ['apply', '-f', '-'],
-      toYaml([
-        {
-          apiVersion: 'ymera.io/v1alpha1',
-          kind: 'BackupPolicy',
-          metadata: { name: 'bench', namespace: ns, annotations: { 'ymera.io/backup-now': 'b1' } },
-          spec: {
-            schedule: '0 0 1 1 *',
-            include: { kinds: ['InferenceService', 'ConfigMap'] },
-            modelArtifacts: true,
-            storage: {
-              s3: {
-                endpoint: config.endpoint,
-                bucket: BACKUPS,
-                prefix,
-                forcePathStyle: true,
-                credentialsSecret: { name: 'backup-s3' },
-              },
-            },
-            encryption: { keySecret: { name: 'backup-key' } },
+    await client.create(policyType, {
+      apiVersion: 'ymera.io/v1alpha1',
+      kind: 'BackupPolicy',
+      metadata: { name: 'bench', namespace: ns, annotations: { 'ymera.io/backup-now': 'b1' } },
+      spec: {
+        schedule: '0 0 1 1 *',
+        include: { kinds: ['InferenceService', 'ConfigMap'] },
+        modelArtifacts: true,
+        storage: {
+          s3: {
+            endpoint: config.endpoint,
+            bucket: BACKUPS,
+            prefix,
+            forcePathStyle: true,
+            credentialsSecret: { name: 'backup-s3' },
           },
         },
-      ]),
-    );
+        encryption: { keySecret: { name: 'backup-key' } },
+      },
+    } as KubeObject);
     type Policy = { metadata: { uid: string }; status?: BackupPolicyStatus };
     let policy: Policy | undefined;
+    // polled in process: a kubectl every 100 ms would take a good part of a core from the operator
     for (;;) {
-      policy = await getJson<Policy>(['get', 'backuppolicy', 'bench', '-n', ns]);
+      policy = await client.get<KubeObject & Policy>(policyType, 'bench', ns);
       const phase = policy?.status?.lastBackup?.phase;
       if (policy?.status?.backupNowToken === 'b1' && phase !== 'InProgress') break;
       if (phase === 'Failed') break;

@@ -52,7 +52,7 @@ import type { StatusInput } from './status.ts';
 import { backupPolicyStatus, backupRecords } from './status.ts';
 import { modelItems } from './model-source.ts';
 import { ownerOf } from './models.ts';
-import { finishedBackup, settleInterrupted } from './progress.ts';
+import { finishedBackup, keepNewestWhole, settleInterrupted } from './progress.ts';
 import type { DrillState, DrillStep } from './drill-runner.ts';
 import { advanceDrill } from './drill-runner.ts';
 import type { ItemInput } from './store.ts';
@@ -409,16 +409,15 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
         try {
           const objects = await collectObjects(ctx.client, obj);
           const models = spec.modelArtifacts ? await modelItems(ctx.client, objects, access) : undefined;
-          // model files first: each object's item then carries the digest of its model's copy
-          async function* items(): AsyncGenerator<ItemInput> {
-            if (models) yield* models.items;
-            const digests = models?.digests();
-            for (const o of objects) {
-              const modelDigest = digests?.get(ownerOf(o));
-              yield { type: 'resource', object: o, ...(modelDigest ? { modelDigest } : {}) };
-            }
-          }
-          const result = await writeBackup(store, policy, items(), {
+          // model files first (their upload runs alongside the objects'); each object's item is
+          // paired with the digest of its model's copy once every item is written
+          let digests: Map<string, string> | undefined;
+          const digestOf = (o: KubeObject) => () => (digests ??= models?.digests())?.get(ownerOf(o));
+          const items: ItemInput[] = [
+            ...(models?.items ?? []),
+            ...objects.map((o): ItemInput => ({ type: 'resource', object: o, modelDigest: digestOf(o) })),
+          ];
+          const result = await writeBackup(store, policy, items, {
             keyring,
             now: () => ctx.now(),
             backupId,
@@ -454,12 +453,15 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
           try {
             const listing = await listBackups(store, policy);
             const retention = spec.retention;
-            const doomed = selectForDeletion({
-              backups: listing,
-              keepLast: retention?.keepLast ?? 7,
-              ttlHours: retention?.ttlHours,
-              now: done,
-            });
+            const doomed = keepNewestWhole(
+              listing,
+              selectForDeletion({
+                backups: listing,
+                keepLast: retention?.keepLast ?? 7,
+                ttlHours: retention?.ttlHours,
+                now: done,
+              }),
+            );
             const deleted = new Set<string>();
             for (const v of doomed) {
               await deleteBackup(store, policy, v.id);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { itemKey } from './format.ts';
 import type { Manifest } from './format.ts';
-import { finishedBackup, settleInterrupted } from './progress.ts';
+import { finishedBackup, keepNewestWhole, settleInterrupted } from './progress.ts';
 import type { LastBackup } from './schema.ts';
 import type { BackupListing } from './store.ts';
 
@@ -110,5 +110,24 @@ describe('settleInterrupted', () => {
       phase: 'PartiallyFailed',
       completedAt: '2026-12-04T19:48:00Z',
     });
+  });
+});
+
+describe('keepNewestWhole', () => {
+  const listing = (id: string, failed: number): BackupListing => ({
+    id,
+    state: 'Completed',
+    startedAt: '',
+    storedObjects: 1,
+    storedBytes: 1,
+    manifest: manifest({ failures: { count: failed, first: [] } }),
+  });
+
+  it('spares the newest backup without failures when newer ones are PartiallyFailed', () => {
+    const all = [listing('c', 2), listing('b', 1), listing('a', 0), listing('z', 0)];
+    const doomed = [{ id: 'b' }, { id: 'a' }, { id: 'z' }];
+    expect(keepNewestWhole(all, doomed)).toEqual([{ id: 'b' }, { id: 'z' }]);
+    // the newest is whole: retention as it decided
+    expect(keepNewestWhole([listing('d', 0), ...all], doomed)).toEqual(doomed);
   });
 });

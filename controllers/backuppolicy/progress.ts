@@ -97,3 +97,16 @@ export function settleInterrupted(
       'it is retried, and retention deletes the incomplete one',
   };
 }
+
+/**
+ * Retention's verdicts minus the newest backup without failures: a run of
+ * PartiallyFailed backups (restorable, but without some model files) must
+ * not push out the last one that holds every model. `listing` newest first.
+ */
+export function keepNewestWhole<V extends { id: string }>(
+  listing: readonly BackupListing[],
+  doomed: V[],
+): V[] {
+  const whole = listing.find((b) => b.state === 'Completed' && b.manifest?.failures.count === 0)?.id;
+  return doomed.filter((v) => v.id !== whole);
+}

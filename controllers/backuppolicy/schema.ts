@@ -78,7 +78,7 @@ export const specSchema = s.object(
     include: s.optional(include),
     modelArtifacts: s.boolean({
       description:
-        'Also copy the model files referenced by the included InferenceServices (s3://, pvc://, http(s)://).',
+        "Also copy the model files the included InferenceServices (spec.model.uri) and LearningPipelines (status.latestModel, status.promotion.model) reference, with those objects' own credentials: s3:// is copied; file:// (inside the runtime image) is not and is said so; pvc:// and http(s):// are not supported (failures of that model: the backup is PartiallyFailed).",
       default: false,
     }),
     storage,

@@ -60,7 +60,12 @@ import type { BackupState, ItemFailure, ItemOwner, Manifest, ManifestItem, Polic
 
 /** What a backup holds: Kubernetes objects (cleaned here) and model files (streamed). */
 export type ItemInput =
-  | { type: 'resource'; object: KubeObject; modelDigest?: string }
+  | {
+      type: 'resource';
+      object: KubeObject;
+      /** The digest of its model, or a function asked once every item is written (a model copied alongside). */
+      modelDigest?: string | (() => string | undefined);
+    }
   | {
       type: 'model';
       source: string;
@@ -148,49 +153,37 @@ export async function writeBackup(
   const failures: ItemFailure[] = [];
   let failureCount = 0;
   let n = 0;
-  // object puts in flight; the first failure fails the backup once they have settled
+  // puts in flight (objects, and one model upload at a time alongside them: 1,000 small puts cost
+  // the store seconds that a model's upload can hide); the first failure fails the backup once
+  // they have settled
   const inFlight = new Set<Promise<void>>();
   let putError: { error: unknown } | undefined;
+  const track = (work: Promise<void>) => {
+    const done: Promise<void> = work.then(
+      () => void inFlight.delete(done),
+      (error: unknown) => {
+        inFlight.delete(done);
+        putError ??= { error };
+      },
+    );
+    inFlight.add(done);
+    return done;
+  };
   const drain = async () => {
     await Promise.allSettled(inFlight);
     if (putError) throw putError.error;
   };
-  for await (const input of items) {
-    options.signal?.throwIfAborted();
-    const key = itemKey(++n);
-    const path = aadPath(policy, backupId, key);
-    const plain = { hash: createHash('sha256'), size: 0 };
-    const stored = { hash: createHash('sha256'), size: 0 };
-    if (input.type === 'resource') {
-      const body = serializeObject(cleanObject(input.object));
-      const source = measured([body], plain);
-      const bytes = await collect(
-        measured(keys ? encryptItem(source, keys.items, path, frameBytes) : source, stored),
-      );
-      const put: Promise<void> = store.put(dir + key, bytes, call).then(
-        () => void inFlight.delete(put),
-        (error: unknown) => {
-          inFlight.delete(put);
-          putError ??= { error };
-        },
-      );
-      inFlight.add(put);
-      if (inFlight.size >= ITEM_PUTS_IN_FLIGHT) await Promise.race(inFlight);
-      if (putError) await drain();
-      const o = input.object;
-      written.push({
-        key,
-        type: 'resource',
-        apiVersion: o.apiVersion,
-        kind: o.kind,
-        ...(o.metadata.namespace !== undefined ? { namespace: o.metadata.namespace } : {}),
-        name: o.metadata.name,
-        ...(input.modelDigest !== undefined ? { modelDigest: input.modelDigest } : {}),
-        ...ownersOf(o),
-        ...sizes(stored, plain),
-      });
-      continue;
-    }
+  let modelInFlight: Promise<void> | undefined;
+  const late: [ManifestItem & { type: 'resource' }, () => string | undefined][] = [];
+
+  /** One model item: streamed up; a source that fails leaves it out and is recorded. */
+  const copyModel = async (
+    input: ItemInput & { type: 'model' },
+    key: string,
+    path: string,
+    plain: { hash: Hash; size: number },
+    stored: { hash: Hash; size: number },
+  ): Promise<void> => {
     let sourceError: unknown;
     const body = input.body instanceof Uint8Array ? [input.body] : input.body;
     const verify = input.verify;
@@ -224,7 +217,7 @@ export async function writeBackup(
             message.split(input.source).join(redactSource(input.source)).slice(0, 4096) || 'read failed',
         });
       }
-      continue;
+      return;
     }
     const s = sizes(stored, plain);
     written.push({
@@ -234,9 +227,55 @@ export async function writeBackup(
       modelDigest: `sha256:${s.plaintextSha256}`,
       ...s,
     });
+  };
+
+  for await (const input of items) {
+    options.signal?.throwIfAborted();
+    const key = itemKey(++n);
+    const path = aadPath(policy, backupId, key);
+    const plain = { hash: createHash('sha256'), size: 0 };
+    const stored = { hash: createHash('sha256'), size: 0 };
+    if (input.type === 'resource') {
+      const body = serializeObject(cleanObject(input.object));
+      const source = measured([body], plain);
+      const bytes = await collect(
+        measured(keys ? encryptItem(source, keys.items, path, frameBytes) : source, stored),
+      );
+      track(store.put(dir + key, bytes, call).then(() => undefined));
+      if (inFlight.size >= ITEM_PUTS_IN_FLIGHT) await Promise.race(inFlight);
+      if (putError) await drain();
+      const o = input.object;
+      const digest = input.modelDigest;
+      const item: ManifestItem & { type: 'resource' } = {
+        key,
+        type: 'resource',
+        apiVersion: o.apiVersion,
+        kind: o.kind,
+        ...(o.metadata.namespace !== undefined ? { namespace: o.metadata.namespace } : {}),
+        name: o.metadata.name,
+        ...(typeof digest === 'string' ? { modelDigest: digest } : {}),
+        ...ownersOf(o),
+        ...sizes(stored, plain),
+      };
+      if (typeof digest === 'function') late.push([item, digest]);
+      written.push(item);
+      continue;
+    }
+    // one model upload at a time (bounded memory), alongside the object puts
+    await modelInFlight;
+    if (putError) await drain();
+    modelInFlight = track(copyModel(input, key, path, plain, stored));
   }
 
   await drain();
+  // models finish out of order: the manifest lists items by number
+  const numberOf = (i: ManifestItem) => Number(/\d+/.exec(i.key)?.[0] ?? 0);
+  written.sort((a, b) => numberOf(a) - numberOf(b));
+  for (const [item, digest] of late) {
+    const d = digest();
+    if (d !== undefined) item.modelDigest = d;
+  }
+
   const unsigned: Manifest = {
     formatVersion: FORMAT_VERSION,
     policy: { namespace: policy.namespace, name: policy.name, uid: policy.uid },
