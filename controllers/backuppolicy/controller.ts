@@ -25,6 +25,8 @@ import {
   NO_CREDENTIALS,
   ObjectStoreError,
 } from '../../operator/storage/s3.ts';
+import type { NamespaceGrants } from '../../operator/namespace-grants.ts';
+import { namespacesNotAllowedMessage } from '../../operator/namespace-grants.ts';
 import { artifactEndpoint } from '../learningpipeline/artifact-access.ts';
 import { credentialsFor } from '../learningpipeline/artifact-store.ts';
 import type { References } from './content.ts';
@@ -62,7 +64,7 @@ const namespacedKinds = ymeraKinds.filter((d) => d.scope === 'Namespaced');
 const STORE_TIMEOUT_MS = 30_000;
 
 /** What the user must change before any backup can run, or undefined. */
-function configurationStall(obj: BackupPolicyObject): Stall | undefined {
+function configurationStall(obj: BackupPolicyObject, grants: NamespaceGrants): Stall | undefined {
   const spec = obj.spec;
   const namespace = obj.metadata.namespace ?? '';
   const errors = validateBackupPolicy(spec, { namespace });
@@ -80,11 +82,11 @@ function configurationStall(obj: BackupPolicyObject): Stall | undefined {
       message:
         'spec.modelArtifacts: copying model files is not implemented yet; set it to false to back up resources only',
     };
-  const { refused } = namespacesToBackUp(namespace, spec.include?.namespaces);
+  const { refused } = namespacesToBackUp(namespace, spec.include?.namespaces, grants);
   if (refused.length > 0)
     return {
       reason: 'NamespaceNotAllowed',
-      message: `spec.include.namespaces: a BackupPolicy backs up only its own namespace (${namespace}); ${refused.join(', ')} ${refused.length === 1 ? 'is' : 'are'} not allowed`,
+      message: namespacesNotAllowedMessage(grants, namespace, refused, 'spec.include.namespaces'),
     };
   const k = kindsToBackUp(
     namespacedKinds.map((d) => d.kind),
@@ -170,9 +172,13 @@ async function openStore(
  * Secrets they reference, each once. A referenced object that does not
  * exist is skipped.
  */
-async function collectObjects(client: KubeClient, obj: BackupPolicyObject): Promise<KubeObject[]> {
+async function collectObjects(
+  client: KubeClient,
+  obj: BackupPolicyObject,
+  grants: NamespaceGrants,
+): Promise<KubeObject[]> {
   const spec = obj.spec;
-  const { namespaces } = namespacesToBackUp(obj.metadata.namespace ?? '', spec.include?.namespaces);
+  const { namespaces } = namespacesToBackUp(obj.metadata.namespace ?? '', spec.include?.namespaces, grants);
   const selected = kindsToBackUp(
     namespacedKinds.map((d) => d.kind),
     spec.include?.kinds,
@@ -227,6 +233,7 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
   const resource = resourceTypeOf(crd);
   const metrics = new BackupMetrics(integrations.registry);
   const access = integrations.storageAccess ?? DEFAULT_STORAGE_ACCESS;
+  const grants = integrations.namespaceGrants ?? {};
 
   /** Writes status (to the latest object: a backup takes a while) and tells users about a new verdict. */
   async function report(
@@ -274,7 +281,7 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
         await report(ctx, obj, { ...base, stalled: s }, false);
         return undefined;
       };
-      const configStall = configurationStall(obj);
+      const configStall = configurationStall(obj, grants);
       if (configStall) return stall(configStall);
       const keyring = spec.encryption
         ? await readKeyring(ctx.client, namespace, spec.encryption.keySecret)
@@ -319,7 +326,7 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
         let lastBackup: LastBackup;
         let input: StatusInput;
         try {
-          const objects = await collectObjects(ctx.client, obj);
+          const objects = await collectObjects(ctx.client, obj, grants);
           const items: ItemInput[] = objects.map((o) => ({ type: 'resource', object: o }));
           const result = await writeBackup(store, policy, items, { keyring, now: () => ctx.now() });
           const done = ctx.now();
