@@ -1,13 +1,16 @@
 // BackupPolicy controller: takes encrypted backups of a namespace's ymera
 // resources (and the ConfigMaps and, opt-in, Secrets they reference) to S3
 // on a cron schedule and on demand (ymera.io/backup-now), applies retention,
-// and lists the backups the bucket holds. Restores, drills, model files and
-// PVC storage are not implemented yet and say so in status.
+// and lists the backups the bucket holds. Restores, drills and model files
+// are not implemented yet and say so in status.
 // The decisions are pure (plan.ts, content.ts, status.ts); this file reads
 // the cluster, the key and the store, and writes status.
 import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
 import { classifyFailure, FailureReported } from '../../operator/failure.ts';
 import type { Integrations } from '../../operator/integrations.ts';
+import { ruleObjectType } from '../../operator/integrations.ts';
+import { backupPolicyRuleGroups } from '../../operator/prometheus/generators/backuppolicy.ts';
+import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
 import type { KubeClient } from '../../operator/kube/client.ts';
 import { KubeApiError } from '../../operator/kube/client.ts';
 import type { KubeObject, ResourceType } from '../../operator/kube/resources.ts';
@@ -39,6 +42,7 @@ import {
 } from './content.ts';
 import { Keyring, parseKey } from './crypto.ts';
 import { BackupError } from './errors.ts';
+import { backupEvent } from './events.ts';
 import type { PolicyRef } from './format.ts';
 import { selectForDeletion } from './format.ts';
 import { BackupMetrics, POLICY_LABEL } from './metrics.ts';
@@ -70,12 +74,6 @@ function configurationStall(obj: BackupPolicyObject, grants: NamespaceGrants): S
   const errors = validateBackupPolicy(spec, { namespace });
   if (errors.length > 0)
     return { reason: 'InvalidSpec', message: errors.map((e) => `${e.field}: ${e.message}`).join('; ') };
-  if (spec.storage.pvc)
-    return {
-      reason: 'NotImplemented',
-      message:
-        'spec.storage.pvc: backups to a PersistentVolumeClaim are not implemented yet; use spec.storage.s3',
-    };
   if (spec.modelArtifacts)
     return {
       reason: 'NotImplemented',
@@ -234,6 +232,25 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
   const metrics = new BackupMetrics(integrations.registry);
   const access = integrations.storageAccess ?? DEFAULT_STORAGE_ACCESS;
   const grants = integrations.namespaceGrants ?? {};
+  const ruleType = ruleObjectType(integrations.rules);
+
+  /**
+   * The policy's alert rules (operator/prometheus/generators/backuppolicy.ts). A failure to write them
+   * never stops a backup: it is logged and told once per message as a
+   * Warning event, and tried again on the next reconcile.
+   */
+  async function applyRules(ctx: ReconcileContext, obj: BackupPolicyObject): Promise<void> {
+    try {
+      const groups = validateBackupPolicy(obj.spec, { namespace: obj.metadata.namespace ?? '' }).length
+        ? [] // a schedule that does not parse has no interval
+        : backupPolicyRuleGroups(obj);
+      await ctx.applyChildren(obj, ruleChildren(obj, groups, integrations.rules), [ruleType]);
+    } catch (e) {
+      const failure = classifyFailure(e);
+      ctx.log.info('alert rules not written', { policy: keyOf(obj.metadata), reason: failure.reason });
+      await ctx.event(obj, 'Warning', 'RulesNotApplied', 'ApplyRules', `alert rules: ${failure.message}`);
+    }
+  }
 
   /** Writes status (to the latest object: a backup takes a while) and tells users about a new verdict. */
   async function report(
@@ -258,7 +275,7 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
   return {
     name: 'backuppolicy',
     resource,
-    owns: [],
+    owns: [ruleType],
 
     async reconcile(ctx, obj) {
       const now = ctx.now();
@@ -275,7 +292,8 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
         backups: previous?.backups,
       };
       const base = { generation, suspend: spec.suspend ?? false, drill: spec.drill !== undefined, ...kept };
-      metrics.observe(labels, kept.lastSuccessfulBackupTime);
+      metrics.observe(labels, kept.lastSuccessfulBackupTime, previous?.lastDrill?.result);
+      await applyRules(ctx, obj);
 
       const stall = async (s: Stall) => {
         await report(ctx, obj, { ...base, stalled: s }, false);
@@ -347,6 +365,7 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
             items: lastBackup.items,
             bytes,
           });
+          integrations.events.publish(backupEvent(resource, obj, lastBackup));
           await ctx.event(
             obj,
             'Normal',
@@ -409,6 +428,7 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
             message: failure.message.slice(0, 4096),
           };
           metrics.failedOnce(labels);
+          integrations.events.publish(backupEvent(resource, obj, lastBackup));
           ctx.log.info('backup failed', { policy: keyOf(obj.metadata), reason: failure.reason });
           await ctx.event(obj, 'Warning', 'BackupFailed', 'Backup', failure.message);
           // neither the token nor lastScheduleTime moves: the retry (with backoff) takes it again
