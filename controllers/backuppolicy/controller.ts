@@ -235,8 +235,8 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
   const ruleType = ruleObjectType(integrations.rules);
 
   /**
-   * The policy's alert rules (operator/prometheus/generators/backuppolicy.ts). A failure to write them
-   * never stops a backup: it is logged and told once per message as a
+   * The policy's alert rules (operator/prometheus/generators/backuppolicy.ts).
+   * A failure to write them never stops a backup: it is logged, told as a
    * Warning event, and tried again on the next reconcile.
    */
   async function applyRules(ctx: ReconcileContext, obj: BackupPolicyObject): Promise<void> {
@@ -338,6 +338,13 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
           return { requeueAfterMs: requeueAfterMs(plan, now) };
         }
 
+        // A backup is a write outside Kubernetes: decide it on the policy as stored. The cache
+        // may not have seen the status of the backup just taken (an owned rule object's event
+        // requeues the key while it runs), and acting on it would take that token or scheduled
+        // time twice; the informer's update enqueues the key again.
+        const stored = await ctx.client.get<BackupPolicyObject>(resource, obj.metadata.name, namespace);
+        if (!stored) return undefined;
+        if (stored.metadata.resourceVersion !== obj.metadata.resourceVersion) return { requeueAfterMs: 1000 };
         const run = plan.run;
         const startedAt = ctx.now();
         const trigger = run.trigger;

@@ -14,6 +14,7 @@
 // manifest (Incomplete).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keyring } from '../../controllers/backuppolicy/crypto.ts';
@@ -24,6 +25,13 @@ import { listBackups, readAndVerify } from '../../controllers/backuppolicy/store
 import type { Condition } from '../../operator/conditions.ts';
 import type { CloudEvent } from '../../operator/kafka/events.ts';
 import { readTopic } from '../../operator/kafka/platformatic.ts';
+import type { KubeObject } from '../../operator/kube/resources.ts';
+import { PrometheusClient } from '../../operator/prometheus/client.ts';
+import {
+  BACKUP_MISSING_ALERT,
+  BACKUP_NEVER_COMPLETED_ALERT,
+} from '../../operator/prometheus/generators/backuppolicy.ts';
+import { ruleFileOf } from '../../operator/prometheus/rule-objects.ts';
 import { createObjectStore, objectStoreConfigFromEnv } from '../../operator/storage/s3.ts';
 import type { ObjectStore } from '../../operator/storage/s3.ts';
 import { toYaml } from './samples.ts';
@@ -35,6 +43,7 @@ import {
   kafkaBrokers,
   kubectl,
   kubectlOk,
+  prometheusStack,
   repo,
   startOperator,
   untilObserved,
@@ -57,6 +66,7 @@ let refused: string; // not granted
 let op: OperatorProcess | undefined;
 let store: ObjectStore;
 let prefix: string;
+const promFiles: string[] = [];
 
 const cond = (p: Policy, type: string) => p.status?.conditions?.find((c) => c.type === type);
 const ref = (p: Policy): PolicyRef => ({ namespace: ns, name: p.metadata.name, uid: p.metadata.uid });
@@ -163,6 +173,9 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  for (const f of promFiles) rmSync(f, { force: true });
+  if (promFiles.length > 0)
+    await fetch(new URL('/-/reload', prometheusStack().url), { method: 'POST' }).catch(() => undefined);
   // MinIO is shared: whatever happened, it is up again when this file ends
   minio('up');
   if (ns) await kubectl(['delete', 'backuppolicies', '--all', '-n', ns, '--wait=true', '--timeout=60s']);
@@ -208,8 +221,47 @@ describe('BackupPolicy under faults', () => {
       subject: `${ns}/minutely`,
       data: { phase: 'Completed', trigger: 'Schedule', id, items: p.status?.lastBackup?.items },
     });
-    await kubectlOk(['delete', ...get('minutely'), '--wait=true']);
   }, 200_000);
+
+  it("the operator writes the policy's alert rules; the real Prometheus loads them and evaluates them on the operator's metrics", async () => {
+    const name = 'minutely-backuppolicy-rules';
+    const rules = await eventually(`ConfigMap ${name}`, () =>
+      getJson<KubeObject>(['get', 'configmap', name, '-n', ns]),
+    );
+    expect(rules.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'BackupPolicy', name: 'minutely' });
+    const text = ruleFileOf(rules);
+    expect(text).toContain(BACKUP_MISSING_ALERT);
+    // Prometheus scrapes this operator (file_sd) and loads the rules file as a sidecar would
+    const env = prometheusStack();
+    const target = path.join(env.targetsDir, `${ns}.json`);
+    writeFileSync(
+      target,
+      JSON.stringify([{ targets: [new URL(op?.metricsUrl ?? '').host], labels: { job: `ymera-e2e-${ns}` } }]),
+    );
+    const file = path.join(env.rulesDir, `${ns}.yml`);
+    writeFileSync(file, text ?? '');
+    promFiles.push(target, file);
+    const res = await fetch(new URL('/-/reload', env.url), { method: 'POST' });
+    expect(res.ok).toBe(true);
+    const prom = new PrometheusClient({ url: env.url, timeoutMs: 5000 });
+    const sel = `{namespace="${ns}",backuppolicy="minutely"}`;
+    await eventually(
+      'the last-success timestamp scraped from the operator',
+      async () => ((await prom.queryValue(`ymera_backup_last_success_timestamp_seconds${sel}`)) ?? 0) > 0,
+      60_000,
+    );
+    // evaluated after the scrape: healthy, and quiet (a backup completed a minute ago)
+    const group = await eventually(
+      'the backup rules loaded, healthy and inactive',
+      async () => {
+        const g = (await prom.rules()).find((x) => x.file === file);
+        return g && g.rules.every((r) => r.health === 'ok' && r.state === 'inactive') ? g : undefined;
+      },
+      60_000,
+    );
+    expect(group.rules.map((r) => r.name)).toEqual([BACKUP_MISSING_ALERT, BACKUP_NEVER_COMPLETED_ALERT]);
+    await kubectlOk(['delete', ...get('minutely'), '--wait=true']);
+  }, 150_000);
 
   it('backs up another namespace only when the admin granted it (--backup-namespace-grant)', async () => {
     await kubectlOk(
