@@ -42,6 +42,7 @@ describe('parseConfig', () => {
       s3AmbientCredentialsEndpoints: [],
       s3MaxReadBytes: 1048576,
       s3RefusedCidrs: [],
+      backupNamespaceGrant: {},
     } satisfies Config);
   });
 
@@ -59,6 +60,20 @@ describe('parseConfig', () => {
     expect(() => parse(['--kafka-topic-allow=a=b*c'])).toThrow(/<namespace>=<prefix>\*/);
     expect(() => parse(['--finalize-timeout-seconds=0'])).toThrow(
       /--finalize-timeout-seconds: must be an integer from 1/,
+    );
+  });
+
+  it('reads the backup namespace grants from the flag or its env twin; a bad entry names the flag', () => {
+    expect(parse(['--backup-namespace-grant=ops=team-a,ops=data-*,*=shared']).backupNamespaceGrant).toEqual({
+      ops: ['team-a', 'data-*'],
+      '*': ['shared'],
+    });
+    expect(parse([], { YMERA_BACKUP_NAMESPACE_GRANT: 'a=b' }).backupNamespaceGrant).toEqual({ a: ['b'] });
+    expect(() => parse(['--backup-namespace-grant=ops'])).toThrow(
+      /^--backup-namespace-grant: entry "ops" must be <policyNamespace>=<namespace>/,
+    );
+    expect(() => parse([], { YMERA_BACKUP_NAMESPACE_GRANT: 'A=b' })).toThrow(
+      /^YMERA_BACKUP_NAMESPACE_GRANT: /,
     );
   });
 

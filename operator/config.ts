@@ -11,6 +11,8 @@ import type { TopicAllowList } from './kafka/topic-policy.ts';
 import { parseTopicAllowList } from './kafka/topic-policy.ts';
 import type { GatewayApiMode } from './kube/gateway.ts';
 import { DEFAULT_MAX_READ_BYTES, parseCidr, parseEndpointPattern } from './storage/egress.ts';
+import type { NamespaceGrants } from './namespace-grants.ts';
+import { parseNamespaceGrants } from './namespace-grants.ts';
 
 export type Config = {
   /** Validated "host:port", "[ipv6]:port" or ":port" (all interfaces). */
@@ -53,6 +55,8 @@ export type Config = {
   s3MaxReadBytes: number;
   /** Address ranges users' S3 endpoints may not resolve to, besides link-local and metadata ones. */
   s3RefusedCidrs: string[];
+  /** Other namespaces a BackupPolicy (or Restore) of a namespace may reach (cluster admin); none by default. */
+  backupNamespaceGrant: NamespaceGrants;
 };
 
 export const RULE_MODES = ['auto', 'PrometheusRule', 'ConfigMap'] as const;
@@ -130,6 +134,11 @@ const FLAGS = {
   s3RefusedCidrs: flag(
     's3-refused-cidrs',
     "comma-separated CIDRs users' S3 endpoints may not resolve to, besides the always refused link-local and cloud metadata addresses (e.g. 127.0.0.0/8,10.0.0.0/8)",
+    '',
+  ),
+  backupNamespaceGrant: flag(
+    'backup-namespace-grant',
+    'namespaces a BackupPolicy may back up (and a Restore restore into) beyond its own: comma-separated <policyNamespace>=<namespace> or <policyNamespace>=<prefix>* (policyNamespace * = all, target * = all)',
     '',
   ),
 } satisfies Record<keyof Config, FlagSpec>;
@@ -234,6 +243,7 @@ export function parseConfig(
     s3AmbientCredentialsEndpoints: endpointOrigins(str('s3AmbientCredentialsEndpoints')),
     s3MaxReadBytes: intInRange(str('s3MaxReadBytes'), 1024, 1024 * 1024 * 1024),
     s3RefusedCidrs: cidrs(str('s3RefusedCidrs')),
+    backupNamespaceGrant: namespaceGrants(str('backupNamespaceGrant')),
   };
 }
 
@@ -359,6 +369,14 @@ function hostPorts(raw: Raw): string[] {
 function topicAllowList(raw: Raw): TopicAllowList {
   try {
     return parseTopicAllowList(raw.value);
+  } catch (e) {
+    return fail(raw, (e as Error).message);
+  }
+}
+
+function namespaceGrants(raw: Raw): NamespaceGrants {
+  try {
+    return parseNamespaceGrants(raw.value);
   } catch (e) {
     return fail(raw, (e as Error).message);
   }

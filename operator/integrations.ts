@@ -8,6 +8,7 @@ import type { TopicReconciler } from './kafka/topic-reconciler.ts';
 import type { TopicPolicy } from './kafka/topic-policy.ts';
 import type { ResourceType } from './kube/resources.ts';
 import type { StorageAccessPolicy } from './storage/egress.ts';
+import type { NamespaceGrants } from './namespace-grants.ts';
 import { core } from './kube/resources.ts';
 import type { PrometheusClient } from './prometheus/client.ts';
 import type { RuleObjectMode } from './prometheus/rule-objects.ts';
@@ -53,6 +54,8 @@ export interface Integrations {
    * --s3-max-read-bytes); absent: no ambient credentials anywhere and the default cap.
    */
   storageAccess?: StorageAccessPolicy;
+  /** Other namespaces a BackupPolicy/Restore of a namespace may reach (--backup-namespace-grant); absent: none. */
+  namespaceGrants?: NamespaceGrants;
 }
 
 /** The resource type rule objects are written as (a controller owns it). */

@@ -85,6 +85,7 @@ async function main(): Promise<void> {
   logger.info('gateway api', { configured: config.gatewayApi, httpRoutes: gatewayApi });
   const topicPolicy: TopicPolicy = { allow: config.kafkaTopicAllow };
   logger.info('kafka topic policy', { ownPrefix: '<namespace>.', allow: config.kafkaTopicAllow });
+  logger.info('backup namespace grants', { grants: config.backupNamespaceGrant });
   const kafka =
     config.kafkaBrokers.length > 0
       ? startKafka(
@@ -111,6 +112,7 @@ async function main(): Promise<void> {
       maxReadBytes: config.s3MaxReadBytes,
       refusedCidrs: config.s3RefusedCidrs,
     },
+    namespaceGrants: config.backupNamespaceGrant,
     prometheus: config.prometheusUrl
       ? new PrometheusClient({ url: config.prometheusUrl, breaker: PrometheusClient.breaker() })
       : undefined,

@@ -94,6 +94,15 @@ describe('namespacesToBackUp', () => {
       namespacesToBackUp('team-a', ['team-a', 'team-b'], (from, to) => from === 'team-a' && to === 'team-b'),
     ).toEqual({ namespaces: ['team-a', 'team-b'], refused: [] });
   });
+
+  it('takes the admin grants (--backup-namespace-grant): exact names and prefixes of the policy namespace only', () => {
+    const grants = { 'team-a': ['team-b', 'data-*'] };
+    expect(namespacesToBackUp('team-a', ['team-a', 'team-b', 'data-1', 'team-c'], grants)).toEqual({
+      namespaces: ['team-a', 'team-b', 'data-1'],
+      refused: ['team-c'],
+    });
+    expect(namespacesToBackUp('team-c', ['team-b'], grants)).toEqual({ namespaces: [], refused: ['team-b'] });
+  });
 });
 
 describe('selectorString', () => {

@@ -7,6 +7,8 @@
 // for Secrets (any key containing "configmap" / "secret", case-insensitive),
 // at any depth; always in the referencing object's own namespace.
 import type { KubeObject } from '../../operator/kube/resources.ts';
+import type { NamespaceGrants } from '../../operator/namespace-grants.ts';
+import { namespaceGranted } from '../../operator/namespace-grants.ts';
 import type { BackupPolicySpec } from './schema.ts';
 
 export const BACKUP_NOW_ANNOTATION = 'ymera.io/backup-now';
@@ -97,15 +99,20 @@ export function referencedIn(objects: readonly KubeObject[]): Map<string, Refere
 
 /**
  * Namespaces the policy may back up: its own, and others only when the
- * cluster admin allows them for this namespace (none by default). Returns
- * the refused ones with the field to name.
+ * cluster admin granted them to the policy's namespace (--backup-namespace-grant;
+ * none by default). Returns the refused ones, for the message.
  */
 export function namespacesToBackUp(
   policyNamespace: string,
   requested: readonly string[] | undefined,
-  allowed: (policyNamespace: string, target: string) => boolean = () => false,
+  grants: NamespaceGrants | ((policyNamespace: string, target: string) => boolean) = {},
 ): { namespaces: string[]; refused: string[] } {
   const wanted = requested ?? [policyNamespace];
-  const refused = wanted.filter((ns) => ns !== policyNamespace && !allowed(policyNamespace, ns));
+  const allowed = (ns: string) =>
+    ns === policyNamespace ||
+    (typeof grants === 'function'
+      ? grants(policyNamespace, ns)
+      : namespaceGranted(grants, policyNamespace, ns));
+  const refused = wanted.filter((ns) => !allowed(ns));
   return { namespaces: wanted.filter((ns) => !refused.includes(ns)), refused };
 }

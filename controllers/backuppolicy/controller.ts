@@ -11,6 +11,9 @@ import type { ReconcileContext, Reconciler } from '../../operator/controller.ts'
 import { classifyFailure, FailureReported } from '../../operator/failure.ts';
 import type { Integrations } from '../../operator/integrations.ts';
 import { EventType } from '../../operator/kafka/events.ts';
+import { ruleObjectType } from '../../operator/integrations.ts';
+import { backupPolicyRuleGroups } from '../../operator/prometheus/generators/backuppolicy.ts';
+import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
 import type { KubeClient } from '../../operator/kube/client.ts';
 import type { KubeObject, ResourceType } from '../../operator/kube/resources.ts';
 import { core, keyOf } from '../../operator/kube/resources.ts';
@@ -28,6 +31,8 @@ import {
   ObjectStoreError,
 } from '../../operator/storage/s3.ts';
 import { randomBytes } from 'node:crypto';
+import type { NamespaceGrants } from '../../operator/namespace-grants.ts';
+import { namespaceGranted, namespacesNotAllowedMessage } from '../../operator/namespace-grants.ts';
 import { artifactEndpoint } from '../learningpipeline/artifact-access.ts';
 import { credentialsFor } from '../learningpipeline/artifact-store.ts';
 import type { References } from './content.ts';
@@ -40,6 +45,7 @@ import {
 } from './content.ts';
 import { Keyring } from './crypto.ts';
 import { BackupError } from './errors.ts';
+import { backupEvent } from './events.ts';
 import type { PolicyRef } from './format.ts';
 import { newBackupId, selectForDeletion } from './format.ts';
 import { readKeyring } from './keys.ts';
@@ -70,23 +76,17 @@ const namespacedKinds = ymeraKinds.filter((d) => d.scope === 'Namespaced');
 const STORE_TIMEOUT_MS = 30_000;
 
 /** What the user must change before any backup can run, or undefined. */
-function configurationStall(obj: BackupPolicyObject): Stall | undefined {
+function configurationStall(obj: BackupPolicyObject, grants: NamespaceGrants): Stall | undefined {
   const spec = obj.spec;
   const namespace = obj.metadata.namespace ?? '';
   const errors = validateBackupPolicy(spec, { namespace });
   if (errors.length > 0)
     return { reason: 'InvalidSpec', message: errors.map((e) => `${e.field}: ${e.message}`).join('; ') };
-  if (spec.storage.pvc)
-    return {
-      reason: 'NotImplemented',
-      message:
-        'spec.storage.pvc: backups to a PersistentVolumeClaim are not implemented yet; use spec.storage.s3',
-    };
-  const { refused } = namespacesToBackUp(namespace, spec.include?.namespaces);
+  const { refused } = namespacesToBackUp(namespace, spec.include?.namespaces, grants);
   if (refused.length > 0)
     return {
       reason: 'NamespaceNotAllowed',
-      message: `spec.include.namespaces: a BackupPolicy backs up only its own namespace (${namespace}); ${refused.join(', ')} ${refused.length === 1 ? 'is' : 'are'} not allowed`,
+      message: namespacesNotAllowedMessage(grants, namespace, refused, 'spec.include.namespaces'),
     };
   const k = kindsToBackUp(
     namespacedKinds.map((d) => d.kind),
@@ -134,9 +134,13 @@ export async function openStore(
  * Secrets they reference, each once. A referenced object that does not
  * exist is skipped.
  */
-async function collectObjects(client: KubeClient, obj: BackupPolicyObject): Promise<KubeObject[]> {
+async function collectObjects(
+  client: KubeClient,
+  obj: BackupPolicyObject,
+  grants: NamespaceGrants,
+): Promise<KubeObject[]> {
   const spec = obj.spec;
-  const { namespaces } = namespacesToBackUp(obj.metadata.namespace ?? '', spec.include?.namespaces);
+  const { namespaces } = namespacesToBackUp(obj.metadata.namespace ?? '', spec.include?.namespaces, grants);
   const selected = kindsToBackUp(
     namespacedKinds.map((d) => d.kind),
     spec.include?.kinds,
@@ -191,6 +195,26 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
   const resource = resourceTypeOf(crd);
   const metrics = new BackupMetrics(integrations.registry);
   const access = integrations.storageAccess ?? DEFAULT_STORAGE_ACCESS;
+  const grants = integrations.namespaceGrants ?? {};
+  const ruleType = ruleObjectType(integrations.rules);
+
+  /**
+   * The policy's alert rules (operator/prometheus/generators/backuppolicy.ts).
+   * A failure to write them never stops a backup: it is logged, told as a
+   * Warning event, and tried again on the next reconcile.
+   */
+  async function applyRules(ctx: ReconcileContext, obj: BackupPolicyObject): Promise<void> {
+    try {
+      const groups = validateBackupPolicy(obj.spec, { namespace: obj.metadata.namespace ?? '' }).length
+        ? [] // a schedule that does not parse has no interval
+        : backupPolicyRuleGroups(obj);
+      await ctx.applyChildren(obj, ruleChildren(obj, groups, integrations.rules), [ruleType]);
+    } catch (e) {
+      const failure = classifyFailure(e);
+      ctx.log.info('alert rules not written', { policy: keyOf(obj.metadata), reason: failure.reason });
+      await ctx.event(obj, 'Warning', 'RulesNotApplied', 'ApplyRules', `alert rules: ${failure.message}`);
+    }
+  }
 
   /** Writes status (to the latest object: a backup takes a while) and tells users about a new verdict. */
   async function report(
@@ -232,7 +256,7 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
           keyring: deps.keyring,
           log: ctx.log,
           now: () => ctx.now(),
-          granted: (namespace) => drillGranted(deps.policy.namespace, namespace),
+          granted: (namespace) => namespaceGranted(grants, deps.policy.namespace, namespace),
           save,
         },
         obj,
@@ -246,6 +270,7 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
     const done = step.finished;
     if (done) {
       const passed = done.result === 'Passed';
+      metrics.drill({ namespace: deps.policy.namespace, [POLICY_LABEL]: deps.policy.name }, passed);
       ctx.log.info('drill finished', {
         policy: keyOf(obj.metadata),
         backup: done.backupId,
@@ -281,7 +306,7 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
   return {
     name: 'backuppolicy',
     resource,
-    owns: [],
+    owns: [ruleType],
 
     async reconcile(ctx, obj) {
       const now = ctx.now();
@@ -311,13 +336,14 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
         ...kept,
         drillState,
       };
-      metrics.observe(labels, kept.lastSuccessfulBackupTime);
+      metrics.observe(labels, kept.lastSuccessfulBackupTime, previous?.lastDrill?.result);
+      await applyRules(ctx, obj);
 
       const stall = async (s: Stall) => {
         await report(ctx, obj, { ...base, stalled: s }, false);
         return undefined;
       };
-      const configStall = configurationStall(obj);
+      const configStall = configurationStall(obj, grants);
       if (configStall) return stall(configStall);
       const keyring = spec.encryption ? await readKeyring(ctx.client, namespace, spec.encryption) : undefined;
       if (keyring && !(keyring instanceof Keyring)) return stall(keyring);
@@ -388,6 +414,13 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
           return { requeueAfterMs: earliest(requeueAfterMs(plan, now), drill?.requeueAfterMs) };
         }
 
+        // A backup is a write outside Kubernetes: decide it on the policy as stored. The cache
+        // may not have seen the status of the backup just taken (an owned rule object's event
+        // requeues the key while it runs), and acting on it would take that token or scheduled
+        // time twice; the informer's update enqueues the key again.
+        const stored = await ctx.client.get<BackupPolicyObject>(resource, obj.metadata.name, namespace);
+        if (!stored) return undefined;
+        if (stored.metadata.resourceVersion !== obj.metadata.resourceVersion) return { requeueAfterMs: 1000 };
         const run = plan.run;
         const startedAt = ctx.now();
         const trigger = run.trigger;
@@ -407,7 +440,7 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
         let lastBackup: LastBackup;
         let input: StatusInput;
         try {
-          const objects = await collectObjects(ctx.client, obj);
+          const objects = await collectObjects(ctx.client, obj, grants);
           const models = spec.modelArtifacts ? await modelItems(ctx.client, objects, access) : undefined;
           // model files first (their upload runs alongside the objects'); each object's item is
           // paired with the digest of its model's copy once every item is written
@@ -436,6 +469,7 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
             bytes,
             failed: result.manifest.failures.count,
           });
+          integrations.events.publish(backupEvent(resource, obj, lastBackup));
           await ctx.event(
             obj,
             complete ? 'Normal' : 'Warning',
@@ -507,6 +541,7 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
             message: failure.message.slice(0, 4096),
           };
           metrics.failedOnce(labels);
+          integrations.events.publish(backupEvent(resource, obj, lastBackup));
           ctx.log.info('backup failed', { policy: keyOf(obj.metadata), reason: failure.reason });
           await ctx.event(obj, 'Warning', 'BackupFailed', 'Backup', failure.message);
           // neither the token nor lastScheduleTime moves: the retry (with backoff) takes it again
@@ -547,7 +582,3 @@ function drillRequeueMs(state: DrillState, now: Date): number | undefined {
   return Math.min(60 * 60_000, Math.max(1000, state.nextDrillTime.getTime() - now.getTime() + 500));
 }
 
-/** Whether the cluster admin allowed `namespace` to a policy of `policyNamespace` (none by default). */
-function drillGranted(_policyNamespace: string, _namespace: string): boolean {
-  return false;
-}

@@ -1,5 +1,5 @@
 // BackupPolicy (bpol): scheduled, encrypted backups of ymera resources (and
-// optionally their model files) to S3 or a PVC, with retention and restore
+// optionally their model files) to S3-compatible storage, with retention and restore
 // drills into a scratch namespace. Restores are asked for with the separate
 // Restore kind (see controllers/restore/schema.ts for why).
 // Single source of truth for the CRD and the types.
@@ -10,7 +10,6 @@ import {
   dnsLabel,
   kindPrinterColumns,
   labelSelector,
-  pvcLocation,
   s3Location,
   statusObject,
   statusPhase,
@@ -59,14 +58,25 @@ const include = s.object(
   { description: 'What is backed up.' },
 );
 
+// S3 only: a PersistentVolumeClaim store would need a Job mounting the claim
+// for every write, listing, retention run and restore, and S3-compatible
+// stores (MinIO included) cover the on-prem case (README.md).
 const storage = s.object(
   {
     s3: s.optional(s3Location('backups')),
-    pvc: s.optional(pvcLocation('backups')),
   },
   {
-    description: 'Where backups are written. Set exactly one of s3 or pvc.',
-    validations: [{ rule: 'has(self.s3) != has(self.pvc)', message: 'set exactly one of s3 or pvc' }],
+    description:
+      'Where backups are written: S3-compatible object storage (AWS S3, MinIO, Ceph RGW, ...). PersistentVolumeClaims are not supported.',
+    validations: [
+      {
+        rule: 'has(self.s3)',
+        message:
+          'storage.s3 is required: backups go to S3-compatible object storage (AWS S3, MinIO, ...); PersistentVolumeClaims are not supported',
+        fieldPath: '.s3',
+        reason: 'FieldValueRequired',
+      },
+    ],
   },
 );
 
@@ -356,7 +366,7 @@ export const crd = defineKind({
   shortNames: ['bpol'],
   scope: 'Namespaced',
   description:
-    'BackupPolicy backs up ymera resources (and optionally their model files and Secrets) on a schedule to S3 or a PVC, encrypted with AES-256-GCM, keeps a bounded history, and proves backups restorable with scheduled drills into a scratch namespace. Restores are requested with a Restore.',
+    'BackupPolicy backs up ymera resources (and optionally their model files and Secrets) on a schedule to S3-compatible object storage, encrypted with AES-256-GCM, keeps a bounded history, and proves backups restorable with scheduled drills into a scratch namespace. Restores are requested with a Restore.',
   spec: specSchema,
   status: statusSchema,
   conditionTypes,

@@ -53,12 +53,13 @@ describe('validateBackupPolicy', () => {
     ]);
   });
 
-  it('checks the PVC path', () => {
-    expect(
-      validateBackupPolicy({
-        schedule: '@daily',
-        storage: { pvc: { claimName: 'b', path: 'x/../../etc' } },
-      })[0]?.field,
-    ).toBe('spec.storage.pvc.path');
+  it('needs storage.s3 and says PVCs are not supported', () => {
+    expect(validateBackupPolicy({ schedule: '@daily', storage: {} })).toEqual([
+      {
+        field: 'spec.storage.s3',
+        message:
+          'required: backups go to S3-compatible object storage (AWS S3, MinIO, ...); PersistentVolumeClaims are not supported',
+      },
+    ]);
   });
 });

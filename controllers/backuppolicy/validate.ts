@@ -1,11 +1,10 @@
 // Spec checks the API server cannot make: cron schedules and time zone, the
-// drill namespace against the policy's own, label selector, storage location.
+// drill namespace against the policy's own, label selector, storage location (S3 only).
 import type { FieldError } from '../../operator/schema/validation.ts';
 import {
   checkBucketName,
   checkCron,
   checkLabelSelector,
-  checkRelativePath,
   checkTimeZone,
 } from '../../operator/schema/validation.ts';
 import type { BackupPolicySpec } from './schema.ts';
@@ -45,8 +44,13 @@ export function validateBackupPolicy(spec: BackupPolicySpec, ctx: BackupPolicyCo
     }
   }
 
-  const { s3, pvc } = spec.storage;
-  if (!!s3 === !!pvc) errors.push({ field: 'spec.storage', message: 'set exactly one of s3 or pvc' });
+  const { s3 } = spec.storage;
+  if (!s3)
+    errors.push({
+      field: 'spec.storage.s3',
+      message:
+        'required: backups go to S3-compatible object storage (AWS S3, MinIO, ...); PersistentVolumeClaims are not supported',
+    });
   if (s3) {
     const bucketError = checkBucketName(s3.bucket);
     if (bucketError) errors.push({ field: 'spec.storage.s3.bucket', message: bucketError });
@@ -58,10 +62,6 @@ export function validateBackupPolicy(spec: BackupPolicySpec, ctx: BackupPolicyCo
         errors.push({ field: 'spec.storage.s3.endpoint', message: `${s3.endpoint} is not an http(s) URL` });
       }
     }
-  }
-  if (pvc?.path !== undefined) {
-    const pathError = checkRelativePath(pvc.path.replace(/\/+$/, ''));
-    if (pathError) errors.push({ field: 'spec.storage.pvc.path', message: pathError });
   }
   return errors;
 }

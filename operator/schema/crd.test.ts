@@ -171,7 +171,7 @@ describe('CEL rules the API asks for', () => {
   });
 
   it('BackupPolicy and Restore', () => {
-    has('BackupPolicy', 'spec.storage', 'has(self.s3) != has(self.pvc)');
+    has('BackupPolicy', 'spec.storage', 'has(self.s3)');
     has('BackupPolicy', 'spec.schedule', 'self.matches(');
     has('BackupPolicy', 'spec.drill.schedule', 'self.matches(');
     has('Restore', 'spec', 'self == oldSelf');

@@ -711,6 +711,11 @@ describe('helm chart', () => {
     // helm names a bad map key by the key, not by its path
     { set: ['--set-json', 'kafka.topicAllowList={"Team":["x"]}'], names: "invalid propertyName 'Team'" },
     { set: ['--set-json', 'kafka.topicAllowList={"a":["b*c"]}'], names: '/kafka/topicAllowList/a/0' },
+    { set: ['--set-json', 'backup.namespaceGrants={"Ops":["x"]}'], names: "invalid propertyName 'Ops'" },
+    {
+      set: ['--set-json', 'backup.namespaceGrants={"ops":["Team"]}'],
+      names: '/backup/namespaceGrants/ops/0',
+    },
   ])('rejects bad values: $set.1 (error names $names)', async ({ set, names }) => {
     const r = await helmTemplate(set);
     expect(r.code, r.stdout).not.toBe(0);
@@ -800,6 +805,18 @@ describe('helm chart', () => {
     const plain =
       find<Deployment>(await render([]), 'Deployment').spec.template.spec.containers[0]?.args ?? [];
     expect(plain.some((a) => a.startsWith('--kafka-topic-allow'))).toBe(false);
+  });
+
+  it('passes the backup namespace grants only when set', async () => {
+    const out = await render([
+      '--set-json',
+      'backup.namespaceGrants={"ops":["team-a","data-*"],"*":["shared"]}',
+    ]);
+    const args = find<Deployment>(out, 'Deployment').spec.template.spec.containers[0]?.args ?? [];
+    expect(args).toContain('--backup-namespace-grant=*=shared,ops=team-a,ops=data-*');
+    const plain =
+      find<Deployment>(await render([]), 'Deployment').spec.template.spec.containers[0]?.args ?? [];
+    expect(plain.some((a) => a.startsWith('--backup-namespace-grant'))).toBe(false);
   });
 
   it('runs a single replica without leader election when asked', async () => {

@@ -21,6 +21,13 @@ import {
   RUN_STUCK_ALERT,
   SCHEDULE_MISSED_ALERT,
 } from '../../operator/prometheus/generators/learningpipeline.ts';
+import type { BackupPolicyLike } from '../../operator/prometheus/generators/backuppolicy.ts';
+import {
+  BACKUP_MISSING_ALERT,
+  BACKUP_NEVER_COMPLETED_ALERT,
+  backupPolicyRuleGroups,
+  DRILL_FAILED_ALERT,
+} from '../../operator/prometheus/generators/backuppolicy.ts';
 import {
   ABSENT_ALERT,
   NO_LEADER_ALERT,
@@ -79,6 +86,11 @@ const lpipe = (
   spec: { steps, ...(schedule ? { schedule } : {}) },
 });
 
+const bpol = (name: string, spec: BackupPolicyLike['spec']): BackupPolicyLike => ({
+  metadata: { name, namespace: 'ml' },
+  spec,
+});
+
 /** Representative inputs of every generator: the samples, edge values, options. */
 function everyRuleFile(): { what: string; text: string; rules: number }[] {
   const files: { what: string; text: string; rules: number }[] = [];
@@ -128,6 +140,15 @@ function everyRuleFile(): { what: string; text: string; rules: number }[] {
       learningPipelineRuleGroups(p),
     );
   }
+  const policies: BackupPolicyLike[] = [
+    sample<BackupPolicyLike>('backuppolicy.yaml'),
+    bpol('minutely', { schedule: '* * * * *' }),
+    bpol('weekdays', { schedule: '0 1 * * 1-5', timeZone: 'Europe/Berlin', drill: {} }),
+    bpol('suspended-with-drill', { schedule: '@daily', suspend: true, drill: {} }),
+  ];
+  for (const p of policies) {
+    viaConfigMap(`BackupPolicy ${p.metadata.name}`, asOwner(p, 'BackupPolicy'), backupPolicyRuleGroups(p));
+  }
   for (const options of [
     { namespace: 'ymera-system' },
     { namespace: 'ops', job: 'ymera-operator', maxErrorRatio: 0.01, maxQueueDepth: 1, for: { leader: '0s' } },
@@ -160,7 +181,7 @@ afterAll(() => {
 describe('promtool check rules', () => {
   it('accepts every rule file the generators produce', async () => {
     const files = everyRuleFile();
-    expect(files.length).toBeGreaterThanOrEqual(11);
+    expect(files.length).toBeGreaterThanOrEqual(15);
     for (const [i, file] of files.entries()) {
       const p = path.join(dir, `check-${i}.rules.yml`);
       writeFileSync(p, file.text);
@@ -432,6 +453,58 @@ describe('promtool test rules: latency, pipelines and the operator', () => {
             alertname: SCHEDULE_MISSED_ALERT,
             exp_alerts: [expected(groups, SCHEDULE_MISSED_ALERT, {}, scope)],
           },
+        ],
+      },
+    ]);
+    expect(r.code, r.output).toBe(0);
+  });
+
+  it('alerts when a BackupPolicy completed no backup within twice its interval, never completed one, or failed its drill', async () => {
+    // every 5 minutes: late after 10 minutes
+    const groups = backupPolicyRuleGroups(bpol('nightly', { schedule: '*/5 * * * *', drill: {} }));
+    const scope = { namespace: 'ml', backuppolicy: 'nightly' };
+    const series = (metric: string, values: string, name = 'nightly') => ({
+      series: `${metric}{namespace="ml",backuppolicy="${name}"}`,
+      values,
+    });
+    const r = await testRules('backuppolicy', groups, [
+      {
+        input_series: [
+          // backups complete at 0, 5m and 10m, then stop (the gauge keeps the last time, 600s)
+          series('ymera_backup_last_success_timestamp_seconds', '0x4 300x4 600x40'),
+          // another policy stopped long ago: not this policy's alert
+          series('ymera_backup_last_success_timestamp_seconds', '0x50', 'other'),
+          // the drill passed, then failed at 10m
+          series('ymera_backup_drill_passed', '1x9 0x40'),
+          series('ymera_backup_drill_passed', '0x50', 'other'),
+        ],
+        alert_rule_test: [
+          { eval_time: '19m', alertname: BACKUP_MISSING_ALERT, exp_alerts: [] },
+          {
+            eval_time: '21m',
+            alertname: BACKUP_MISSING_ALERT,
+            exp_alerts: [expected(groups, BACKUP_MISSING_ALERT, {}, scope)],
+          },
+          { eval_time: '40m', alertname: BACKUP_NEVER_COMPLETED_ALERT, exp_alerts: [] },
+          { eval_time: '5m', alertname: DRILL_FAILED_ALERT, exp_alerts: [] },
+          {
+            eval_time: '12m',
+            alertname: DRILL_FAILED_ALERT,
+            exp_alerts: [expected(groups, DRILL_FAILED_ALERT, {}, scope)],
+          },
+        ],
+      },
+      {
+        // a policy that never completed a backup: only the other one exports the gauge
+        input_series: [series('ymera_backup_last_success_timestamp_seconds', '0+60x50', 'other')],
+        alert_rule_test: [
+          { eval_time: '9m', alertname: BACKUP_NEVER_COMPLETED_ALERT, exp_alerts: [] }, // for: 10m
+          {
+            eval_time: '15m',
+            alertname: BACKUP_NEVER_COMPLETED_ALERT,
+            exp_alerts: [expected(groups, BACKUP_NEVER_COMPLETED_ALERT, {}, scope)],
+          },
+          { eval_time: '15m', alertname: DRILL_FAILED_ALERT, exp_alerts: [] }, // no drill yet
         ],
       },
     ]);
