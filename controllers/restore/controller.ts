@@ -221,11 +221,17 @@ export function restoreReconciler(integrations: Integrations): Reconciler<Restor
         const pinned = { backupId, startTime: started };
         if (!result.ok) {
           const what = result.item ? ` (item ${result.item})` : '';
+          const keyed = ['WrongKey', 'KeyRequired', 'NotEncrypted'].includes(result.reason);
+          const field = keyed ? `BackupPolicy ${policyName} spec.encryption: ` : '';
+          const hint =
+            result.reason === 'WrongKey'
+              ? "; keep the key it was sealed with in the Secret and name it in the policy's spec.encryption.previousKeys"
+              : '';
           return await finish(
             {
               phase: 'Failed',
               reason: result.reason,
-              message: `nothing was restored${what}: ${result.message}`,
+              message: `nothing was restored${what}: ${field}${result.message}${hint}`,
             },
             pinned,
           );
