@@ -31,7 +31,7 @@ import type { RestoreSpec, RestoreStatus } from './schema.ts';
 import { crd } from './schema.ts';
 import type { RestoreStatusInput, RestoreVerdict } from './status.ts';
 import { isFinal, reportVerdict, restoreStatus } from './status.ts';
-import { planRefusal, targetRefusal } from './tenancy.ts';
+import { tenancyRefusal } from './tenancy.ts';
 import { validateRestore } from './validate.ts';
 
 export type RestoreObject = KubeObject & { spec: RestoreSpec };
@@ -141,7 +141,10 @@ export function restoreReconciler(integrations: Integrations): Reconciler<Restor
       const errors = validateRestore(spec);
       if (errors.length > 0)
         return fail('InvalidSpec', errors.map((e) => `${e.field}: ${e.message}`).join('; '));
-      const refusedTarget = targetRefusal(namespace, spec.targetNamespace);
+      const refusedTarget = tenancyRefusal({
+        restoreNamespace: namespace,
+        targetNamespace: spec.targetNamespace,
+      });
       if (refusedTarget) return fail(refusedTarget.reason, refusedTarget.message);
 
       // the policy, its key and its store: may come later (GitOps applies in any order)
@@ -209,7 +212,8 @@ export function restoreReconciler(integrations: Integrations): Reconciler<Restor
             labels: { [RESTORE_LABEL]: labelValue(obj.metadata.name) },
             modelArtifacts: spec.modelArtifacts ?? false,
             modelTarget: modelTargetFor(ctx.client, namespace, access),
-            admit: (plan) => planRefusal(namespace, plan),
+            admit: (plan) =>
+              tenancyRefusal({ restoreNamespace: namespace, targetNamespace: spec.targetNamespace, plan }),
             // a policy that encrypts never restores a backup stored in clear (anyone could have written it)
             requireEncryption: policy.spec.encryption !== undefined,
           },
@@ -217,11 +221,17 @@ export function restoreReconciler(integrations: Integrations): Reconciler<Restor
         const pinned = { backupId, startTime: started };
         if (!result.ok) {
           const what = result.item ? ` (item ${result.item})` : '';
+          const keyed = ['WrongKey', 'KeyRequired', 'NotEncrypted'].includes(result.reason);
+          const field = keyed ? `BackupPolicy ${policyName} spec.encryption: ` : '';
+          const hint =
+            result.reason === 'WrongKey'
+              ? "; keep the key it was sealed with in the Secret and name it in the policy's spec.encryption.previousKeys"
+              : '';
           return await finish(
             {
               phase: 'Failed',
               reason: result.reason,
-              message: `nothing was restored${what}: ${result.message}`,
+              message: `nothing was restored${what}: ${field}${result.message}${hint}`,
             },
             pinned,
           );

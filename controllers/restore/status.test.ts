@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RestoreReport } from './engine.ts';
 import { isFinal, reportVerdict, restoreStatus } from './status.ts';
-import { planRefusal, targetRefusal } from './tenancy.ts';
+import { tenancyRefusal } from './tenancy.ts';
 import type { PlanEntry } from './plan.ts';
 
 const now = new Date('2026-12-04T22:00:00Z');
@@ -108,22 +108,24 @@ describe('restoreStatus', () => {
 
 describe('tenancy', () => {
   it('refuses a targetNamespace other than the Restore’s own, naming the field', () => {
-    expect(targetRefusal('team-a', undefined)).toBeUndefined();
-    expect(targetRefusal('team-a', 'team-a')).toBeUndefined();
-    expect(targetRefusal('team-a', 'team-b')?.message).toMatch(
+    const spec = (targetNamespace?: string) => ({ restoreNamespace: 'team-a', targetNamespace });
+    expect(tenancyRefusal(spec())).toBeUndefined();
+    expect(tenancyRefusal(spec('team-a'))).toBeUndefined();
+    expect(tenancyRefusal(spec('team-b'))?.message).toMatch(
       /^spec\.targetNamespace: .*team-b is not allowed/,
     );
   });
 
   it('refuses a plan writing outside the namespace: objects of another namespace, cluster-scoped objects', () => {
-    expect(planRefusal('team-a', [entry('a', 'team-a')])).toBeUndefined();
-    const other = planRefusal('team-a', [entry('a', 'team-a'), entry('b', 'team-b')]);
+    const check = (plan: PlanEntry[], targetNamespace?: string) =>
+      tenancyRefusal({ restoreNamespace: 'team-a', targetNamespace, plan });
+    expect(check([entry('a', 'team-a')])).toBeUndefined();
+    expect(check([entry('a', 'team-a')], 'team-a')).toBeUndefined();
+    const other = check([entry('a', 'team-a'), entry('b', 'team-b')]);
     expect(other?.reason).toBe('NamespaceNotAllowed');
     expect(other?.message).toMatch(
       /^spec\.targetNamespace: the backup holds objects of namespace team-b .*set spec\.targetNamespace: team-a/,
     );
-    expect(planRefusal('team-a', [entry('n')])?.message).toMatch(
-      /^spec\.kinds: ConfigMap n is cluster-scoped/,
-    );
+    expect(check([entry('n')])?.message).toMatch(/^spec\.kinds: ConfigMap n is cluster-scoped/);
   });
 });

@@ -250,6 +250,36 @@ describe('restore engine', () => {
     expect(other.counts).toMatchObject({ restored: 0, skipped: 5, failed: 0 });
   });
 
+  it('creates a missing target namespace when asked (a drill), labelled; the kinds filter restores only those kinds', async () => {
+    const target = `e2e-rengine-new-${Math.random().toString(36).slice(2, 8)}`;
+    try {
+      // the operator's ServiceAccount may not create namespaces: whoever runs drills needs that grant
+      const report = ok(
+        await restoreBackup(
+          admin,
+          store,
+          policy,
+          backupId,
+          keyring,
+          options(target, { createNamespace: true, kinds: ['ConfigMap'], modelArtifacts: false }),
+        ),
+      );
+      expect(report.objects.map((o) => `${o.result} ${o.kind}/${o.name}`)).toEqual([
+        'Restored ConfigMap/settings',
+        'Restored ConfigMap/owned',
+      ]);
+      expect(report.models).toEqual([]);
+      const created = await admin.get<KubeObject>(core.namespace, target);
+      expect(created?.metadata.labels).toMatchObject({
+        'ymera.io/restored-from-backup': backupId,
+        'ymera.io/restore': 'drill',
+      });
+      expect(await admin.get(isType, 'iris', target)).toBeUndefined();
+    } finally {
+      await kubectl(['delete', 'namespace', target, '--wait=false']);
+    }
+  });
+
   it('a corrupted model item refuses the whole backup, naming it; nothing is written', async () => {
     const empty = await freshNamespace('e2e-rengine-empty');
     const item = `${backupPrefix(policy, backupId)}items/000005.bin`;

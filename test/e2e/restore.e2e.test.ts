@@ -336,6 +336,7 @@ describe('Restore', () => {
     expect(cond(r, 'Stalled')).toMatchObject({ status: 'True', reason: 'WrongKey' });
     expect(r.status?.message).toContain(`was encrypted with key ${keyIdOf(keyA)}`);
     expect(r.status?.message).toContain(`the keySecret holds ${keyIdOf(keyB)}`);
+    expect(r.status?.message).toMatch(/^nothing was restored: BackupPolicy nightly spec\.encryption: /);
     expect(await present()).toEqual([]);
   });
 
