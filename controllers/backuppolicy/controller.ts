@@ -581,4 +581,3 @@ function drillRequeueMs(state: DrillState, now: Date): number | undefined {
   if (!state.nextDrillTime) return undefined;
   return Math.min(60 * 60_000, Math.max(1000, state.nextDrillTime.getTime() - now.getTime() + 500));
 }
-
