@@ -32,6 +32,7 @@ import { crd } from './schema.ts';
 import type { RestoreStatusInput, RestoreVerdict } from './status.ts';
 import { isFinal, reportVerdict, restoreStatus } from './status.ts';
 import { tenancyRefusal } from './tenancy.ts';
+import { namespaceGranted } from '../../operator/namespace-grants.ts';
 import { validateRestore } from './validate.ts';
 
 export type RestoreObject = KubeObject & { spec: RestoreSpec };
@@ -45,6 +46,7 @@ export function restoreReconciler(integrations: Integrations): Reconciler<Restor
   const policies = resourceTypeOf(backupPolicyCrd);
   const metrics = new RestoreMetrics(integrations.registry);
   const access = integrations.storageAccess ?? DEFAULT_STORAGE_ACCESS;
+  const grants = integrations.namespaceGrants ?? {};
 
   /**
    * Writes status to the latest object (a restore takes a while); retried
@@ -141,9 +143,11 @@ export function restoreReconciler(integrations: Integrations): Reconciler<Restor
       const errors = validateRestore(spec);
       if (errors.length > 0)
         return fail('InvalidSpec', errors.map((e) => `${e.field}: ${e.message}`).join('; '));
+      const granted = (target: string) => namespaceGranted(grants, namespace, target);
       const refusedTarget = tenancyRefusal({
         restoreNamespace: namespace,
         targetNamespace: spec.targetNamespace,
+        granted,
       });
       if (refusedTarget) return fail(refusedTarget.reason, refusedTarget.message);
 
@@ -213,7 +217,12 @@ export function restoreReconciler(integrations: Integrations): Reconciler<Restor
             modelArtifacts: spec.modelArtifacts ?? false,
             modelTarget: modelTargetFor(ctx.client, namespace, access),
             admit: (plan) =>
-              tenancyRefusal({ restoreNamespace: namespace, targetNamespace: spec.targetNamespace, plan }),
+              tenancyRefusal({
+                restoreNamespace: namespace,
+                targetNamespace: spec.targetNamespace,
+                plan,
+                granted,
+              }),
             // a policy that encrypts never restores a backup stored in clear (anyone could have written it)
             requireEncryption: policy.spec.encryption !== undefined,
           },

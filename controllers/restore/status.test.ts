@@ -128,4 +128,26 @@ describe('tenancy', () => {
     );
     expect(check([entry('n')])?.message).toMatch(/^spec\.kinds: ConfigMap n is cluster-scoped/);
   });
+
+  it('allows what the cluster admin granted to the Restore’s namespace, and nothing more', () => {
+    const granted = (ns: string) => ns === 'team-b';
+    expect(
+      tenancyRefusal({ restoreNamespace: 'team-a', targetNamespace: 'team-b', granted }),
+    ).toBeUndefined();
+    expect(
+      tenancyRefusal({ restoreNamespace: 'team-a', targetNamespace: 'team-c', granted })?.message,
+    ).toContain('unless the cluster admin grants it (--backup-namespace-grant');
+    const plan = [entry('a', 'team-a'), entry('b', 'team-b')];
+    expect(
+      tenancyRefusal({ restoreNamespace: 'team-a', targetNamespace: undefined, plan, granted }),
+    ).toBeUndefined();
+    expect(
+      tenancyRefusal({
+        restoreNamespace: 'team-a',
+        targetNamespace: undefined,
+        plan: [...plan, entry('c', 'team-c')],
+        granted,
+      })?.reason,
+    ).toBe('NamespaceNotAllowed');
+  });
 });
