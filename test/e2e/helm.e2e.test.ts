@@ -508,6 +508,19 @@ describe('helm chart', () => {
     expect(off.filter((p) => p.startsWith('core/nodes') || p.startsWith('core/pods/eviction'))).toEqual([]);
   });
 
+  it('grants namespaces get, create and delete (drills) only with rbac.drills=true', async () => {
+    const on = permissions(
+      rulesOf(find(await render(['--set', 'rbac.drills=true']), 'ClusterRole', 'ymera-operator')),
+    );
+    expect(on.filter((p) => p.startsWith('core/namespaces ')).sort()).toEqual([
+      'core/namespaces create',
+      'core/namespaces delete',
+      'core/namespaces get',
+    ]);
+    const off = permissions(rulesOf(find(objs, 'ClusterRole', 'ymera-operator')));
+    expect(off.filter((p) => p.startsWith('core/namespaces '))).toEqual([]);
+  });
+
   it('reads Secrets with get only: cluster-wide, in the listed namespaces only, or not at all', async () => {
     const secretsIn = (o: Obj) => permissions(rulesOf(o)).filter((p) => p.startsWith('core/secrets'));
     const listed = await render(['--set', 'rbac.secretsNamespaces={team-a,team-b}']);
@@ -1002,7 +1015,10 @@ describe('the chart ServiceAccount in the cluster (the identity of every e2e ope
       ['delete', 'secrets', '-A'],
       ['create', 'pods', '-A'],
       ['delete', 'pods', '-A'],
-      ['get', 'namespaces'],
+      // namespaces: get, create, delete with rbac.drills (the e2e identity sets it); never these
+      ['list', 'namespaces'],
+      ['update', 'namespaces'],
+      ['patch', 'namespaces'],
       // a Restore creates and replaces what a backup holds (rbac.restore), never Restores
       ['create', 'restores.ymera.io', '-A'],
       ['update', 'restores.ymera.io', '-A'],
