@@ -1,14 +1,20 @@
 // Backup benchmark on the local stack, in one run against the local MinIO:
 //
 //  (a) reference: a plain multipart upload of N bytes with @aws-sdk/lib-storage
-//      (its default part size and queue) to the same MinIO;
+//      (its defaults: 5 MiB parts, 4 at once, each part's payload SHA-256
+//      signed) to the same MinIO, from bytes already in memory;
 //  (b) a backup taken by the real operator process (startOperator: `node
 //      operator/main.ts` as the chart's ServiceAccount) of a namespace with
 //      OBJECTS ConfigMaps and one InferenceService whose model file of the
 //      same N bytes lies in MinIO (spec.modelArtifacts, encrypted): its
 //      throughput (bytes stored / seconds from the on-demand request to
 //      status Completed, as a user waits for it) over (a)'s, and the
-//      operator's RSS growth during it (sampled every 100 ms from /proc);
+//      operator's RSS growth during it (sampled every 100 ms from /proc).
+//      What differs from (a): the backup reads its N bytes from the same
+//      MinIO (which shares the machine's cores), hashes them twice
+//      (plaintext and stored bytes, both in the manifest), encrypts them,
+//      and sends its parts as UNSIGNED-PAYLOAD (see
+//      controllers/backuppolicy/store.ts); plus the OBJECTS small puts;
 //  (c) the restore time of the OBJECTS objects: the restore engine
 //      (controllers/restore/engine.ts restoreBackup, as the Restore
 //      controller and drills run it) verifying the whole backup and
