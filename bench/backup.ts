@@ -256,7 +256,7 @@ async function main(): Promise<void> {
       bytes: BYTES,
       objects: OBJECTS,
       reference: {
-        what: 'lib-storage Upload (default part size and queue) of the same bytes to the same MinIO',
+        what: 'lib-storage Upload (defaults: 5 MiB parts, 4 at once, SHA-256-signed payloads) of the same bytes, from memory, to the same MinIO',
         seconds: referenceSeconds,
         MiBps: referenceThroughput / MiB,
       },
