@@ -220,7 +220,9 @@ const MAX_FRAMES = 2 ** 32;
 
 /**
  * The stored form of an item (see the file comment), as its plaintext
- * streams in: about two frames held at a time.
+ * streams in: at most one frame of the source's chunks held (as views, not
+ * copied), the ciphertext passed on as it is produced, in pieces (a frame is
+ * as many pieces as source chunks, then its tag).
  */
 export async function* encryptItem(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
@@ -238,31 +240,34 @@ export async function* encryptItem(
   baseIv.copy(header, 8);
   const pathBytes = Buffer.from(path, 'utf8');
   let counter = 0;
-  const seal = (plain: Buffer, final: boolean): Buffer => {
+  // the frame's plaintext as the views it arrived in (no copy); sealed piece by piece once it is
+  // known whether it is the last frame (the flag is in the AAD, which GCM needs first)
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  function* seal(final: boolean): Generator<Buffer> {
     if (counter >= MAX_FRAMES) throw new RangeError('item too large for one frame sequence');
     const cipher = createCipheriv('aes-256-gcm', itemKey, nonceOf(baseIv, counter));
     cipher.setAAD(frameAad(header, counter, final, pathBytes));
     counter++;
-    return Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
-  };
-  yield header;
-  // a frame is sealed non-final only once a byte past it has arrived
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  for await (const chunk of source) {
-    if (chunk.length === 0) continue;
-    pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
-    pendingBytes += chunk.length;
-    if (pendingBytes <= frameBytes) continue;
-    let buf = Buffer.concat(pending, pendingBytes);
-    while (buf.length > frameBytes) {
-      yield seal(buf.subarray(0, frameBytes), false);
-      buf = buf.subarray(frameBytes);
-    }
-    pending = [buf];
-    pendingBytes = buf.length;
+    for (const piece of pending) yield cipher.update(piece);
+    const last = cipher.final();
+    yield last.length > 0 ? Buffer.concat([last, cipher.getAuthTag()]) : cipher.getAuthTag();
+    pending = [];
+    pendingBytes = 0;
   }
-  yield seal(Buffer.concat(pending, pendingBytes), true);
+  yield header;
+  for await (const chunk of source) {
+    let rest = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    while (rest.length > 0) {
+      // a frame is sealed non-final only once a byte past it has arrived
+      if (pendingBytes === frameBytes) yield* seal(false);
+      const n = Math.min(rest.length, frameBytes - pendingBytes);
+      pending.push(rest.subarray(0, n));
+      pendingBytes += n;
+      rest = rest.subarray(n);
+    }
+  }
+  yield* seal(true);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { fromEnv } from '@aws-sdk/credential-providers';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { Readable } from 'node:stream';
 import { createServer as createNetServer } from 'node:net';
@@ -149,6 +150,28 @@ describe('where requests go (the SDK addresses them; a local server records them
       expect(seen).toEqual([{ method: 'PUT', host: `b1x.s3.example.test:${port}`, url: '/k' }]);
       expect(asked).toEqual(['b1x.s3.example.test']);
     });
+  });
+
+  it('signs a streamed body unless unsignedPayload: then "UNSIGNED-PAYLOAD" instead of its SHA-256', async () => {
+    const hashes: (string | string[] | undefined)[] = [];
+    const server = createServer((req, res) => {
+      hashes.push(req.headers['x-amz-content-sha256']);
+      req.resume();
+      res.writeHead(200, { etag: '"e"', 'content-length': '0' }).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const store = createObjectStore({ endpoint, bucket: 'bkt', credentials });
+      await store.putStream('k', Readable.from([Buffer.from('tiny')]));
+      await store.putStream('k', Readable.from([Buffer.from('tiny')]), { unsignedPayload: true });
+      store.close();
+      const sha256OfTiny = createHash('sha256').update('tiny').digest('hex');
+      expect(hashes).toEqual([sha256OfTiny, 'UNSIGNED-PAYLOAD']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('keeps a path the endpoint has (a gateway mounted under /s3)', async () => {

@@ -4,8 +4,8 @@
 // The SDK (@aws-sdk/client-s3) does the protocol: SigV4 signing, request
 // building, XML, path-style or virtual-host addressing, and the credential
 // providers (@aws-sdk/credential-providers: web identity, EKS Pod Identity,
-// instance metadata; see credentials.ts). @aws-sdk/lib-storage's Upload
-// streams big objects up in parts with bounded memory.
+// instance metadata; see credentials.ts). Big objects stream up in parts
+// with exact memory bounds (multipart.ts: a reused pool of part buffers).
 //
 // This layer adds what the platform needs on top, behind a small interface:
 // - a time budget per call (timeoutMs, retries included) and our retry
@@ -41,7 +41,6 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CircuitOpenError } from '../backoff.ts';
 import type { CircuitBreaker } from '../backoff.ts';
@@ -58,6 +57,8 @@ import {
 } from './addressing.ts';
 import type { Addressing } from './addressing.ts';
 import { explicitCredentials } from './credentials.ts';
+import { uploadInParts } from './multipart.ts';
+import type { PartSink } from './multipart.ts';
 import type { Credentials, CredentialsProvider } from './credentials.ts';
 import { EndpointRefusedError, guardedLookup, parseCidr, refusedHost } from './egress.ts';
 import type { Lookup } from './egress.ts';
@@ -155,8 +156,17 @@ export type PutOptions = CallOptions & {
 };
 
 export type PutStreamOptions = PutOptions & {
-  /** Parts uploaded at once; memory held is about (queueSize + 1) × partSizeBytes. Default the store's. */
+  /** Parts uploaded at once; memory held is (queueSize + 1) × partSizeBytes. Default the store's. */
   queueSize?: number;
+  /**
+   * Leave the body out of the SigV4 signature (UNSIGNED-PAYLOAD) instead of
+   * hashing every part with SHA-256 before sending it. Only for callers that
+   * verify the stored bytes themselves (backups: the manifest's sha256 of
+   * every item, GCM tags, checked by every restore and drill): the store
+   * then no longer refuses a body altered in transit; over https TLS still
+   * protects it. Default false.
+   */
+  unsignedPayload?: boolean;
 };
 
 export type ListOptions = CallOptions & {
@@ -350,12 +360,28 @@ function byteCap(cap: number, tooLarge: () => Error): Transform {
   });
 }
 
-const UPLOAD_CALLS = [
-  [PutObjectCommand, 'PutObject', true],
-  [CreateMultipartUploadCommand, 'CreateMultipartUpload', false],
-  [UploadPartCommand, 'UploadPart', true],
-  [CompleteMultipartUploadCommand, 'CompleteMultipartUpload', false],
-] as const;
+/**
+ * The command, its payload left out of the SigV4 signature when `unsigned`
+ * ("x-amz-content-sha256: UNSIGNED-PAYLOAD", which the signer then uses
+ * instead of hashing the body): see PutStreamOptions.unsignedPayload.
+ */
+function payload<C extends PutObjectCommand | UploadPartCommand>(command: C, unsigned: boolean): C {
+  if (!unsigned) return command;
+  // one middleware for both commands' stacks (their types differ only in input and output)
+  type Step = (args: { request: unknown }) => Promise<unknown>;
+  const stack = command.middlewareStack as unknown as {
+    add(middleware: (next: Step) => Step, options: { step: 'build'; name: string }): void;
+  };
+  stack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      return next(args);
+    },
+    { step: 'build', name: 'ymeraUnsignedPayload' },
+  );
+  return command;
+}
 
 const unquoteEtag = (etag: string | undefined) => (etag ?? '').replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 
@@ -513,71 +539,86 @@ class S3ObjectStore implements ObjectStore {
     const Key = this.#full(key);
     const queueSize = options.queueSize ?? this.#s.queueSize;
     if (!Number.isInteger(queueSize) || queueSize < 1) throw new RangeError('queueSize must be >= 1');
-    const params = {
-      Bucket: this.bucket,
-      Key,
-      // one chunk ahead of the parts, not Readable.from's default of 16
-      Body: body instanceof Readable ? body : Readable.from(body, { objectMode: true, highWaterMark: 1 }),
-      ContentType: options.contentType ?? 'application/octet-stream',
-      Metadata: validateMetadata(options.metadata),
-    };
-    const upload = new Upload({
-      client: this.#uploadClient(Key, options),
-      params,
-      partSize: this.#s.partSize,
-      queueSize,
-      leavePartsOnError: false,
-    });
-    const out = await upload.done();
-    return { etag: unquoteEtag(out.ETag) };
-  }
-
-  /**
-   * The client Upload sends through: each of its requests goes through #call
-   * (budget, retries, breaker, typed errors). After one fails for good, the
-   * other parts in flight fail at once instead of reading and sending the
-   * rest of the source; the abort of the upload still goes out, without the
-   * caller's signal (it must happen after a cancel too).
-   */
-  #uploadClient(key: string, options: CallOptions): S3Client {
-    let failed: unknown;
-    const send = async (command: { input: unknown; constructor: unknown }): Promise<unknown> => {
-      // a fresh command for every attempt: the SDK does not promise one can be sent twice
-      const again = () =>
-        new (command.constructor as new (input: unknown) => PutObjectCommand)(command.input);
-      const via = (operation: string, idempotent: boolean, signal: AbortSignal | undefined) =>
+    const ContentType = options.contentType ?? 'application/octet-stream';
+    const Metadata = validateMetadata(options.metadata);
+    const Bucket = this.bucket;
+    const unsigned = options.unsignedPayload === true;
+    const call = <T>(operation: string, idempotent: boolean, run: (abortSignal: AbortSignal) => Promise<T>) =>
+      this.#call({
+        operation,
+        key: Key,
+        idempotent,
+        run,
+        signal: options.signal,
+        timeoutMs: options.timeoutMs,
+      });
+    // a fresh command for every attempt: the SDK does not promise one can be sent twice
+    const sink: PartSink = {
+      single: async (Body) => {
+        const out = await call('PutObject', true, (abortSignal) =>
+          this.#s.client.send(
+            payload(new PutObjectCommand({ Bucket, Key, Body, ContentType, Metadata }), unsigned),
+            {
+              abortSignal,
+            },
+          ),
+        );
+        return { etag: unquoteEtag(out.ETag) };
+      },
+      create: async () => {
+        const out = await call('CreateMultipartUpload', false, (abortSignal) =>
+          this.#s.client.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType, Metadata }), {
+            abortSignal,
+          }),
+        );
+        if (!out.UploadId) throw new Error('internal error: CreateMultipartUpload returned no UploadId');
+        return out.UploadId;
+      },
+      part: async (UploadId, PartNumber, Body) => {
+        const out = await call('UploadPart', true, (abortSignal) =>
+          this.#s.client.send(
+            payload(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body }), unsigned),
+            {
+              abortSignal,
+            },
+          ),
+        );
+        return out.ETag ?? '';
+      },
+      complete: async (UploadId, Parts) => {
+        const out = await call('CompleteMultipartUpload', false, (abortSignal) =>
+          this.#s.client.send(
+            new CompleteMultipartUploadCommand({
+              Bucket,
+              Key,
+              UploadId,
+              MultipartUpload: { Parts: [...Parts] },
+            }),
+            { abortSignal },
+          ),
+        );
+        return { etag: unquoteEtag(out.ETag) };
+      },
+      // without the caller's signal: the abort must go out after a cancel too
+      abort: (UploadId) =>
         this.#call({
-          operation,
-          key,
-          idempotent,
-          run: (abortSignal) => this.#s.client.send(again(), { abortSignal }),
-          signal,
+          operation: 'AbortMultipartUpload',
+          key: Key,
+          idempotent: true,
+          run: (abortSignal) =>
+            this.#s.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }), { abortSignal }),
           timeoutMs: options.timeoutMs,
-        });
-      if (command instanceof AbortMultipartUploadCommand) {
-        return via('AbortMultipartUpload', true, undefined).catch((error: unknown) => {
-          this.#s.logger?.warn('could not abort a failed multipart upload', {
-            bucket: this.bucket,
-            object: key,
-            err: error,
-          });
-          return {};
-        });
-      }
-      if (failed !== undefined) throw failed;
-      // what each request of an upload is: retried only when sending it twice is harmless
-      const call = UPLOAD_CALLS.find(([Command]) => command instanceof Command);
-      if (!call) throw new Error('internal error: unexpected command from Upload');
-      try {
-        return await via(call[1], call[2], options.signal);
-      } catch (error) {
-        failed ??= error;
-        throw error;
-      }
+        }).then(
+          () => undefined,
+          (error: unknown) =>
+            this.#s.logger?.warn('could not abort a failed multipart upload', {
+              bucket: this.bucket,
+              object: Key,
+              err: error,
+            }),
+        ),
     };
-    // everything else (config: endpoint, forcePathStyle, checksum settings) is the real client's
-    const facade: unknown = Object.create(this.#s.client, { send: { value: send } });
-    return facade as S3Client;
+    return uploadInParts(body, sink, { partSize: this.#s.partSize, queueSize, signal: options.signal });
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Buffer> {
