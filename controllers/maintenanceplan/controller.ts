@@ -242,8 +242,17 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
           consecutive,
         );
         runs.set(plan, new Map(evaluated.map((e) => [e.node, e.consecutive])));
+        const chosen = new Set(selected);
+        const notReady = listed.flatMap((n) => {
+          const ready = (
+            n.status as { conditions?: { type: string; status: string; lastTransitionTime?: string }[] }
+          )?.conditions?.find((c) => c.type === 'Ready');
+          return chosen.has(n.metadata.name) && ready && ready.status !== 'True' && ready.lastTransitionTime
+            ? [{ node: n.metadata.name, since: new Date(ready.lastTransitionTime) }]
+            : [];
+        });
         const { status, massFlag } = evaluatedStatus(
-          { generation, spec, selected: selected.length, evaluated, now },
+          { generation, spec, selected: selected.length, evaluated, now, notReady },
           previous,
         );
         await ctx.writeStatus(resource, obj, status);

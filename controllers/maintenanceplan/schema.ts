@@ -340,6 +340,80 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
       },
     ),
   ),
+  shadow: s.optional(
+    s.object(
+      {
+        since: s.dateTime({ description: 'When the plan started recording (the first evaluation).' }),
+        flags: s.optional(
+          s.array(
+            s.object(
+              {
+                node: nodeName('Node name.'),
+                at: s.dateTime({ description: 'When the node became at risk.' }),
+              },
+              { description: 'A node and a time.' },
+            ),
+            {
+              description:
+                'Nodes that became at risk, over the last two horizons (at most 100, oldest first).',
+              maxItems: 100,
+            },
+          ),
+        ),
+        failures: s.optional(
+          s.array(
+            s.object(
+              {
+                node: nodeName('Node name.'),
+                at: s.dateTime({ description: 'When the node became NotReady.' }),
+              },
+              { description: 'A node and a time.' },
+            ),
+            {
+              description:
+                'Selected nodes that went NotReady, over the last two horizons (at most 100, oldest first).',
+              maxItems: 100,
+            },
+          ),
+        ),
+        truePositives: s.integer({
+          description: 'Flags followed by a NotReady of their node within the horizon.',
+          minimum: 0,
+        }),
+        falsePositives: s.integer({
+          description: 'Flags whose horizon passed without a NotReady of their node.',
+          minimum: 0,
+        }),
+        pending: s.integer({ description: 'Flags still inside their horizon.', minimum: 0 }),
+        failuresObserved: s.integer({
+          description: 'NotReady transitions counted for recall (after a whole horizon of watching).',
+          minimum: 0,
+        }),
+        failuresCaught: s.integer({
+          description: 'Of those, the ones a flag preceded within the horizon.',
+          minimum: 0,
+        }),
+        precision: s.optional(
+          s.number({
+            description: 'truePositives / (truePositives + falsePositives); absent until a flag resolves.',
+            minimum: 0,
+            maximum: 1,
+          }),
+        ),
+        recall: s.optional(
+          s.number({
+            description: 'failuresCaught / failuresObserved; absent until a failure is observed.',
+            minimum: 0,
+            maximum: 1,
+          }),
+        ),
+      },
+      {
+        description:
+          "Shadow scorecard: the plan's at-risk flags against what happened (a selected node going NotReady within horizonHours), so the model can be judged before it acts.",
+      },
+    ),
+  ),
   scheduled: s.optional(
     s.array(
       s.object(

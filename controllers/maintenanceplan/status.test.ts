@@ -4,6 +4,7 @@ import type { MaintenancePlanSpec } from './schema.ts';
 import type { NodeInfo } from './status.ts';
 import {
   advanceRuns,
+  advanceShadow,
   atRiskNote,
   evaluatedStatus,
   failedStatus,
@@ -204,5 +205,56 @@ describe('failedStatus', () => {
     );
     expect(cond(status, 'Reconciling')).toMatchObject({ status: 'True', reason: 'PrometheusUnavailable' });
     expect(cond(status, 'Stalled')).toBeUndefined();
+  });
+});
+
+describe('advanceShadow', () => {
+  const at = (iso: string) => new Date(iso);
+  it('scores flags against NotReady transitions within the horizon as precision and recall', () => {
+    // day 0: the plan starts; node a flagged, later NotReady within the horizon; b flagged, never fails
+    let s = advanceShadow(undefined, {
+      now: at('2026-12-01T00:00:00Z'),
+      horizonHours: 24,
+      flagged: [],
+      notReady: [],
+    });
+    s = advanceShadow(s, {
+      now: at('2026-12-02T01:00:00Z'),
+      horizonHours: 24,
+      flagged: ['a', 'b'],
+      notReady: [],
+    });
+    expect(s).toMatchObject({ pending: 2, truePositives: 0, falsePositives: 0 });
+    expect(s.precision).toBeUndefined();
+    const failed = { node: 'a', since: at('2026-12-02T05:00:00Z') };
+    s = advanceShadow(s, {
+      now: at('2026-12-02T06:00:00Z'),
+      horizonHours: 24,
+      flagged: [],
+      notReady: [failed],
+    });
+    // the same NotReady seen again is one failure, not two
+    s = advanceShadow(s, {
+      now: at('2026-12-02T07:00:00Z'),
+      horizonHours: 24,
+      flagged: [],
+      notReady: [failed],
+    });
+    expect(s.failures).toEqual([{ node: 'a', at: '2026-12-02T05:00:00Z' }]);
+    expect(s).toMatchObject({
+      truePositives: 1,
+      pending: 1,
+      failuresObserved: 1,
+      failuresCaught: 1,
+      recall: 1,
+    });
+    // b's horizon passes without a failure: a false positive
+    s = advanceShadow(s, { now: at('2026-12-03T02:00:00Z'), horizonHours: 24, flagged: [], notReady: [] });
+    expect(s).toMatchObject({ truePositives: 1, falsePositives: 1, pending: 0, precision: 0.5, recall: 1 });
+    expect(s.since).toBe('2026-12-01T00:00:00Z');
+    // older than two horizons: dropped, status stays bounded
+    s = advanceShadow(s, { now: at('2026-12-05T00:00:00Z'), horizonHours: 24, flagged: [], notReady: [] });
+    expect(s.flags).toEqual([]);
+    expect(s.failures).toEqual([]);
   });
 });

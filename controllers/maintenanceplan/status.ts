@@ -6,6 +6,8 @@ import type { Condition, ReasonMessage } from '../../operator/conditions.ts';
 import { metaTime, summarize } from '../../operator/conditions.ts';
 import type { MassFlag, NodePrediction } from './predict.ts';
 import { massFlagCheck } from './predict.ts';
+import type { Failure, Flag } from './shadow.ts';
+import { scoreShadow } from './shadow.ts';
 import type { MaintenancePlanSpec, MaintenancePlanStatus } from './schema.ts';
 
 /** Predictions kept in status (schema maxItems). */
@@ -124,6 +126,8 @@ export type EvaluationInput = {
   selected: number;
   evaluated: readonly Evaluated[];
   now: Date;
+  /** Selected nodes NotReady now (for the shadow scorecard); none when omitted. */
+  notReady?: readonly NotReady[];
 };
 
 export type StatusOutcome = { status: MaintenancePlanStatus; massFlag: MassFlag };
@@ -215,6 +219,12 @@ export function evaluatedStatus(
       nodesUnknown: unknown.length,
       lastEvaluationTime: metaTime(now),
       predictions: statusPredictions(evaluated),
+      shadow: advanceShadow(previous?.shadow, {
+        now,
+        horizonHours: spec.predictor.horizonHours ?? 24,
+        flagged: evaluated.filter((e) => e.becameAtRisk).map((e) => e.node),
+        notReady: input.notReady ?? [],
+      }),
     },
   };
 }
@@ -247,4 +257,55 @@ export function failedStatus(
   );
   const { conditions: _c, observedGeneration: _g, ...kept } = previous ?? {};
   return { ...kept, observedGeneration: input.generation, conditions, phase: 'Idle' };
+}
+
+export type ShadowStatus = NonNullable<MaintenancePlanStatus['shadow']>;
+/** Flags and failures kept in status, each. */
+const MAX_SHADOW_EVENTS = 100;
+
+/** A selected node that is NotReady now, and since when (its Ready condition's last transition). */
+export type NotReady = { node: string; since: Date };
+
+const seconds = (t: string | Date) => (typeof t === 'string' ? Date.parse(t) : t.getTime()) / 1000;
+
+/**
+ * The scorecard after one evaluation: this evaluation's new flags and any
+ * NotReady transition not yet recorded are added, what is older than two
+ * horizons is dropped (status stays bounded), and precision and recall are
+ * recomputed (shadow.ts).
+ */
+export function advanceShadow(
+  previous: ShadowStatus | undefined,
+  input: { now: Date; horizonHours: number; flagged: readonly string[]; notReady: readonly NotReady[] },
+): ShadowStatus {
+  const now = seconds(input.now);
+  const horizon = input.horizonHours * 3600;
+  const since = previous?.since ?? metaTime(input.now);
+  const keep = (e: { at: string }) => seconds(e.at) >= now - 2 * horizon;
+  const flags = [
+    ...(previous?.flags ?? []),
+    ...input.flagged.map((node) => ({ node, at: metaTime(input.now) })),
+  ]
+    .filter(keep)
+    .slice(-MAX_SHADOW_EVENTS);
+  const failures = [...(previous?.failures ?? [])];
+  for (const n of input.notReady) {
+    const at = metaTime(n.since);
+    if (!failures.some((f) => f.node === n.node && f.at === at)) failures.push({ node: n.node, at });
+  }
+  const kept = failures.filter(keep).slice(-MAX_SHADOW_EVENTS);
+  const asTimes = (e: { node: string; at: string }): Flag & Failure => ({ node: e.node, at: seconds(e.at) });
+  const card = scoreShadow(flags.map(asTimes), kept.map(asTimes), horizon, now, seconds(since));
+  return {
+    since,
+    flags,
+    failures: kept,
+    truePositives: card.truePositives,
+    falsePositives: card.falsePositives,
+    pending: card.pending,
+    failuresObserved: card.failures,
+    failuresCaught: card.caught,
+    ...(card.precision !== undefined ? { precision: round(card.precision) } : {}),
+    ...(card.recall !== undefined ? { recall: round(card.recall) } : {}),
+  };
 }

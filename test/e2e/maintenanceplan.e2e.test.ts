@@ -54,6 +54,7 @@ interface Plan {
     nodesAtRisk?: number;
     nodesUnknown?: number;
     lastEvaluationTime?: string;
+    shadow?: { flags?: { node: string }[]; pending: number; truePositives: number; falsePositives: number };
     predictions?: {
       node: string;
       state: 'Scored' | 'Unknown';
@@ -178,6 +179,11 @@ describe('MaintenancePlan predictions in shadow mode with the real Prometheus', 
     const top = got.topSignals?.[0];
     expect(top?.contribution).toBeGreaterThan(0);
     expect(failing.features[top!.name]).not.toBe(row('healthy').features[top!.name]);
+    // the shadow scorecard recorded the flag; it resolves within the horizon (24h), so it is pending
+    const flag = await until('the flag in the shadow scorecard', (x) =>
+      (x.status?.shadow?.flags ?? []).some((f) => f.node === degrading),
+    );
+    expect(flag.status?.shadow).toMatchObject({ pending: 1, truePositives: 0, falsePositives: 0 });
     // one node of four is no mass event
     expect(condition(p, 'MassFlag')).toMatchObject({ status: 'False' });
     const event = await eventually('a FailureRiskHigh Event on the Node', async () =>
