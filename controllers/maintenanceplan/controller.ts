@@ -25,6 +25,7 @@ import {
   advanceRuns,
   atRiskNote,
   evaluatedStatus,
+  evaluationWaitMs,
   failedStatus,
   runsFromStatus,
   selectNodes,
@@ -210,11 +211,8 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
       const intervalMs = parseDuration(spec.predictor.interval ?? '5m') ?? 300_000;
 
       // one evaluation per interval: a reconcile in between (e.g. our own status write) only waits
-      const last = previous?.lastEvaluationTime ? Date.parse(previous.lastEvaluationTime) : undefined;
-      if (last !== undefined && previous?.observedGeneration === generation) {
-        const wait = last + intervalMs - now.getTime();
-        if (wait > 1000) return { requeueAfterMs: wait };
-      }
+      const wait = evaluationWaitMs(previous, generation, intervalMs, now);
+      if (wait > 0) return { requeueAfterMs: wait };
 
       try {
         if (!integrations.prometheus) throw new EvaluationFailed({ stalled: NO_PROMETHEUS });

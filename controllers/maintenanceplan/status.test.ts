@@ -7,6 +7,7 @@ import {
   advanceShadow,
   atRiskNote,
   evaluatedStatus,
+  evaluationWaitMs,
   failedStatus,
   MAX_PREDICTIONS,
   runsFromStatus,
@@ -256,5 +257,17 @@ describe('advanceShadow', () => {
     s = advanceShadow(s, { now: at('2026-12-05T00:00:00Z'), horizonHours: 24, flagged: [], notReady: [] });
     expect(s.flags).toEqual([]);
     expect(s.failures).toEqual([]);
+  });
+});
+
+describe('evaluationWaitMs', () => {
+  const last = { observedGeneration: 2, lastEvaluationTime: '2026-12-04T23:00:00Z' };
+  it('waits out the interval since the last evaluation, whatever triggered the reconcile', () => {
+    expect(evaluationWaitMs(last, 2, 5000, new Date('2026-12-04T23:00:01.500Z'))).toBe(3500);
+    expect(evaluationWaitMs(last, 2, 5000, new Date('2026-12-04T23:00:04.500Z'))).toBe(0);
+  });
+  it('evaluates at once when never evaluated or the spec changed', () => {
+    expect(evaluationWaitMs(undefined, 1, 5000, now)).toBe(0);
+    expect(evaluationWaitMs(last, 3, 5000, new Date('2026-12-04T23:00:01Z'))).toBe(0);
   });
 });

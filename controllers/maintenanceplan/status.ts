@@ -44,6 +44,22 @@ export function selectNodes(nodes: readonly NodeInfo[], selector: Selector | und
     .sort();
 }
 
+/**
+ * How long until the next evaluation is due: 0 when it is (never evaluated,
+ * the spec changed, or an interval has passed). Status times are whole
+ * seconds, so less than a second to go counts as due.
+ */
+export function evaluationWaitMs(
+  previous: MaintenancePlanStatus | undefined,
+  generation: number,
+  intervalMs: number,
+  now: Date,
+): number {
+  if (!previous?.lastEvaluationTime || previous.observedGeneration !== generation) return 0;
+  const wait = Date.parse(previous.lastEvaluationTime) + intervalMs - now.getTime();
+  return wait > 1000 ? wait : 0;
+}
+
 export type Evaluated = NodePrediction & { consecutive: number; atRisk: boolean; becameAtRisk: boolean };
 
 /**

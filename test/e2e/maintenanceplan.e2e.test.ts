@@ -87,6 +87,9 @@ describe('MaintenancePlan predictions in shadow mode with the real Prometheus', 
   let server: Server | undefined;
   let targetFile: string | undefined;
   let nodesBefore: NodeObj[] = [];
+  let spec: Record<string, unknown> & {
+    predictor: Record<string, unknown> & { model: Record<string, unknown> };
+  };
   const prom = prometheusStack();
   const ref = [`maintenanceplan.ymera.io/${plan}`];
   const until = (what: string, check: (p: Plan) => boolean, timeoutMs = 90_000) =>
@@ -114,7 +117,7 @@ describe('MaintenancePlan predictions in shadow mode with the real Prometheus', 
     );
     nodesBefore = await Promise.all(nodes.map(async (n) => (await getJson<NodeObj>(['get', 'node', n]))!));
     op = await startOperator('op-mplan', [`--watch-namespaces=${ns}`, `--prometheus-url=${prom.url}`]);
-    const spec = {
+    spec = {
       nodeSelector: { matchLabels: { type: 'kwok' } },
       signals: signals.map((name) => ({
         name,
@@ -140,7 +143,7 @@ describe('MaintenancePlan predictions in shadow mode with the real Prometheus', 
   });
 
   afterAll(async () => {
-    await kubectl(['delete', ...ref, '--wait=true', '--timeout=30s']);
+    await kubectl(['delete', ...ref, `maintenanceplan.ymera.io/${plan}-bad`, '--wait=true', '--timeout=30s']);
     if (targetFile) rmSync(targetFile, { force: true });
     await new Promise((resolve) => server?.close(resolve));
     await op?.stop();
@@ -235,5 +238,55 @@ describe('MaintenancePlan predictions in shadow mode with the real Prometheus', 
       expect(now.metadata.labels).toEqual(before.metadata.labels);
       expect((now.metadata.managedFields ?? []).map((m) => m.manager)).not.toContain('ymera-operator');
     }
+  });
+
+  it('evaluates once per interval, not faster, whatever triggers a reconcile', async () => {
+    // every evaluation time seen while reconciles are triggered in between (an annotation
+    // changes the object but not its generation)
+    const seen = new Set<string>();
+    const record = async () => {
+      const t = (await getJson<Plan>(['get', ...ref]))?.status?.lastEvaluationTime;
+      if (t) seen.add(t);
+      return seen.size;
+    };
+    for (let i = 0; i < 6; i++) {
+      await kubectlOk(['annotate', '--overwrite', ...ref, `e2e.ymera.io/poke=${run}-${i}`]);
+      for (let j = 0; j < 4; j++) {
+        await record();
+        await new Promise((r) => setTimeout(r, 300)); // spacing the observations, not synchronisation
+      }
+    }
+    await eventually('two evaluations seen', async () => (await record()) >= 2);
+    const times = [...seen].map((t) => Date.parse(t)).sort((a, b) => a - b);
+    // 5s apart, give or take the whole-second truncation of status times
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(4000);
+  });
+
+  it('stalls on a model whose sha256 does not match, naming spec.predictor.model', async () => {
+    const bad = `${plan}-bad`;
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'ymera.io/v1alpha1',
+        kind: 'MaintenancePlan',
+        metadata: { name: bad },
+        spec: {
+          ...spec,
+          predictor: { ...spec.predictor, model: { ...spec.predictor.model, sha256: 'a'.repeat(64) } },
+        },
+      }),
+    );
+    const p = await untilObserved<Plan>(
+      [`maintenanceplan.ymera.io/${bad}`],
+      `${bad}: Stalled`,
+      (x) => condition(x, 'Stalled')?.status === 'True',
+    );
+    expect(condition(p, 'Stalled')?.reason).toBe('ModelLoadFailed');
+    expect(condition(p, 'Stalled')?.message).toMatch(
+      /^spec\.predictor\.model file:\/\/.*gpu-failure\.onnx: Sha256Mismatch/,
+    );
+    expect(condition(p, 'Ready')).toMatchObject({ status: 'False', reason: 'ModelLoadFailed' });
+    expect(condition(p, 'PredictorReady')).toMatchObject({ status: 'False' });
+    expect(p.status?.predictions).toBeUndefined();
   });
 });
