@@ -9,6 +9,7 @@ import type { Integrations } from '../../operator/integrations.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import { core } from '../../operator/kube/resources.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
+import { redactString } from '../../operator/logger.ts';
 import { PrometheusQueryError } from '../../operator/prometheus/client.ts';
 import { parseDuration } from '../../operator/schema/validation.ts';
 import { ModelLoadError } from '../../runtime/model.ts';
@@ -127,8 +128,10 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
       return await m;
     } catch (e) {
       modelOf.delete(plan);
-      const message =
-        e instanceof ModelLoadError ? `${e.reason}: ${e.message}` : `cannot load: ${(e as Error).message}`;
+      // redacted: a fetch error may quote an Authorization header or URL userinfo
+      const message = redactString(
+        e instanceof ModelLoadError ? `${e.reason}: ${e.message}` : `cannot load: ${(e as Error).message}`,
+      );
       const r = { reason: 'ModelLoadFailed', message: `spec.predictor.model ${uri}: ${message}` };
       throw new EvaluationFailed({ stalled: r, predictor: r });
     }
@@ -162,7 +165,7 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
           throw new EvaluationFailed({
             reconciling: {
               reason: 'PrometheusUnavailable',
-              message: `querying signal ${signal.name}: ${(e as Error).message}`,
+              message: redactString(`querying signal ${signal.name}: ${(e as Error).message}`),
             },
           });
         }
