@@ -1,27 +1,301 @@
-// MaintenancePlan controller (walking skeleton): validates what admission cannot and
-// reports truthfully that the kind's behaviour is not implemented yet.
-import type { Reconciler } from '../../operator/controller.ts';
+// MaintenancePlan controller, the predict slice: every spec.predictor.interval
+// it lists the selected nodes, queries each signal once for all of them,
+// scores them with the plan's ONNX model in one run (with contributions) and
+// records risks, top signals and abstentions in status, metrics and Events.
+// It acts on no node: spec.mode Act is reported as not implemented yet.
+// Decisions are pure (predict.ts, status.ts); this file is the I/O.
+import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
 import type { Integrations } from '../../operator/integrations.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
+import { core } from '../../operator/kube/resources.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
-import { skeletonReconciler } from '../shared/skeleton.ts';
-import type { MaintenancePlanSpec } from './schema.ts';
+import { redactString } from '../../operator/logger.ts';
+import { PrometheusQueryError } from '../../operator/prometheus/client.ts';
+import { parseDuration } from '../../operator/schema/validation.ts';
+import { ModelLoadError } from '../../runtime/model.ts';
+import { selectorString } from '../backuppolicy/content.ts';
+import { PlanMetrics } from './metrics.ts';
+import type { SignalSample } from './predict.ts';
+import { buildFeatures, groupByNode, predict } from './predict.ts';
+import type { RiskModel } from './risk-model.ts';
+import { loadRiskModel } from './risk-model.ts';
+import type { MaintenancePlanSpec, MaintenancePlanStatus } from './schema.ts';
 import { crd } from './schema.ts';
+import type { NodeInfo } from './status.ts';
+import {
+  advanceRuns,
+  atRiskNote,
+  evaluatedStatus,
+  evaluationWaitMs,
+  failedStatus,
+  runsFromStatus,
+  selectNodes,
+} from './status.ts';
 import { validateMaintenancePlan } from './validate.ts';
 
 export type MaintenancePlanObject = KubeObject & { spec: MaintenancePlanSpec };
 
+const QUERY_TIMEOUT_MS = 10_000;
+/** Retry of a transient failure (Prometheus down), at most the interval. */
+const RETRY_MS = 15_000;
+
+const NO_PROMETHEUS = {
+  reason: 'PrometheusNotConfigured',
+  message:
+    'the operator has no Prometheus to query (start it with --prometheus-url); spec.signals cannot be read',
+};
+
+type Failure = { stalled?: Reason; reconciling?: Reason; predictor?: Reason };
+type Reason = { reason: string; message: string };
+
+class EvaluationFailed extends Error {
+  readonly failure: Failure;
+  constructor(failure: Failure) {
+    super((failure.stalled ?? failure.reconciling)?.message);
+    this.failure = failure;
+  }
+}
+
 export function maintenancePlanReconciler(integrations: Integrations): Reconciler<MaintenancePlanObject> {
-  return skeletonReconciler<MaintenancePlanObject>(
-    {
-      name: 'maintenanceplan',
-      resource: resourceTypeOf(crd),
-      owns: [],
-      validate: (spec) => validateMaintenancePlan(spec),
-      desired: () => [],
-      notImplemented:
-        'The spec is valid; failure prediction and maintenance actions are not implemented in this operator version yet.',
+  const resource = resourceTypeOf(crd);
+  const metrics = new PlanMetrics(integrations.registry);
+  /** Models by uri, sha256 and width: loaded once, shared by plans, closed when unused. */
+  const models = new Map<string, Promise<RiskModel>>();
+  const modelOf = new Map<string, string>();
+  /** Per plan, each node's run of evaluations at or over the threshold (seeded from status after a restart). */
+  const runs = new Map<string, Map<string, number>>();
+
+  async function release(plan: string, keep?: string) {
+    const key = modelOf.get(plan);
+    if (key === undefined || key === keep) return;
+    modelOf.delete(plan);
+    if ([...modelOf.values()].includes(key)) return;
+    const m = models.get(key);
+    models.delete(key);
+    await m?.then((x) => x.close()).catch(() => undefined);
+  }
+
+  /**
+   * The model download's environment: the keys of credentialsSecret (in the
+   * operator's namespace; the plan is cluster-scoped and only cluster admins
+   * may write it) or, without one, the operator's own environment.
+   */
+  async function credentials(
+    ctx: ReconcileContext,
+    spec: MaintenancePlanSpec,
+  ): Promise<Readonly<Record<string, string | undefined>>> {
+    const ref = spec.predictor.model.credentialsSecret;
+    if (!ref) return process.env;
+    const namespace = process.env.POD_NAMESPACE ?? 'ymera-system';
+    const field = 'spec.predictor.model.credentialsSecret';
+    let secret: (KubeObject & { data?: Record<string, string> }) | undefined;
+    try {
+      secret = await ctx.client.get(core.secret, ref.name, namespace);
+    } catch (e) {
+      throw new EvaluationFailed({
+        reconciling: { reason: 'CredentialsUnavailable', message: `${field}: ${(e as Error).message}` },
+      });
+    }
+    if (!secret) {
+      const r = {
+        reason: 'CredentialsNotFound',
+        message: `${field}: Secret ${namespace}/${ref.name} not found`,
+      };
+      throw new EvaluationFailed({ stalled: r, predictor: r });
+    }
+    return Object.fromEntries(
+      Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+    );
+  }
+
+  async function model(
+    plan: string,
+    spec: MaintenancePlanSpec,
+    env: Readonly<Record<string, string | undefined>>,
+  ): Promise<RiskModel> {
+    const { uri, sha256 } = spec.predictor.model;
+    const key = `${uri}|${sha256 ?? ''}|${spec.signals.length}|${spec.predictor.model.credentialsSecret?.name ?? ''}`;
+    await release(plan, key);
+    let m = models.get(key);
+    if (!m) {
+      m = loadRiskModel(uri, { signals: spec.signals.length, env, ...(sha256 ? { sha256 } : {}) });
+      models.set(key, m);
+      // a failed load is not cached: the next interval tries again (e.g. after the file is fixed)
+      m.catch(() => models.get(key) === m && models.delete(key));
+    }
+    modelOf.set(plan, key);
+    try {
+      return await m;
+    } catch (e) {
+      modelOf.delete(plan);
+      // redacted: a fetch error may quote an Authorization header or URL userinfo
+      const message = redactString(
+        e instanceof ModelLoadError ? `${e.reason}: ${e.message}` : `cannot load: ${(e as Error).message}`,
+      );
+      const r = { reason: 'ModelLoadFailed', message: `spec.predictor.model ${uri}: ${message}` };
+      throw new EvaluationFailed({ stalled: r, predictor: r });
+    }
+  }
+
+  /** Each signal's samples, one query per signal for all nodes. */
+  async function querySignals(spec: MaintenancePlanSpec): Promise<Map<string, Map<string, SignalSample>>> {
+    const prometheus = integrations.prometheus;
+    if (!prometheus) throw new EvaluationFailed({ stalled: NO_PROMETHEUS });
+    const results = await Promise.all(
+      spec.signals.map(async (signal, i) => {
+        try {
+          const r = await prometheus.query(signal.query, { timeoutMs: QUERY_TIMEOUT_MS });
+          if (r.resultType !== 'vector')
+            throw new EvaluationFailed({
+              stalled: {
+                reason: 'InvalidQuery',
+                message: `spec.signals[${i}].query (${signal.name}) returns a ${r.resultType}, not an instant vector with one series per node`,
+              },
+            });
+          return [signal.name, groupByNode(r.samples, signal.nodeLabel ?? 'node')] as const;
+        } catch (e) {
+          if (e instanceof EvaluationFailed) throw e;
+          if (e instanceof PrometheusQueryError)
+            throw new EvaluationFailed({
+              stalled: {
+                reason: 'InvalidQuery',
+                message: `spec.signals[${i}].query (${signal.name}): ${e.message}`,
+              },
+            });
+          throw new EvaluationFailed({
+            reconciling: {
+              reason: 'PrometheusUnavailable',
+              message: redactString(`querying signal ${signal.name}: ${(e as Error).message}`),
+            },
+          });
+        }
+      }),
+    );
+    return new Map(results);
+  }
+
+  async function nodes(ctx: ReconcileContext, spec: MaintenancePlanSpec): Promise<KubeObject[]> {
+    const labelSelector = selectorString(spec.nodeSelector);
+    return (await ctx.client.list(core.node, labelSelector ? { labelSelector } : {})).items;
+  }
+
+  return {
+    name: 'maintenanceplan',
+    resource,
+    owns: [],
+
+    async reconcile(ctx: ReconcileContext, obj: MaintenancePlanObject) {
+      const plan = obj.metadata.name;
+      const spec = obj.spec;
+      const generation = obj.metadata.generation ?? 0;
+      const previous = obj.status as MaintenancePlanStatus | undefined;
+      const now = ctx.now();
+      const base = { generation, spec, now };
+      const fail = async (failure: Failure, retryMs: number) => {
+        const status = failedStatus(base, failure, previous);
+        const wrote = await ctx.writeStatus(resource, obj, status);
+        const was = previous?.conditions?.find((c) => c.type === 'Stalled');
+        if (wrote && failure.stalled && (was?.status !== 'True' || was.message !== failure.stalled.message))
+          await ctx.event(obj, 'Warning', failure.stalled.reason, 'Predict', failure.stalled.message);
+        return { requeueAfterMs: retryMs };
+      };
+
+      const errors = validateMaintenancePlan(spec);
+      if (errors.length)
+        return fail(
+          {
+            stalled: {
+              reason: 'InvalidSpec',
+              message: errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+            },
+          },
+          parseDuration(spec.predictor.interval ?? '5m') ?? 300_000,
+        );
+      const intervalMs = parseDuration(spec.predictor.interval ?? '5m') ?? 300_000;
+
+      // one evaluation per interval: a reconcile in between (e.g. our own status write) only waits
+      const wait = evaluationWaitMs(previous, generation, intervalMs, now);
+      if (wait > 0) return { requeueAfterMs: wait };
+
+      try {
+        if (!integrations.prometheus) throw new EvaluationFailed({ stalled: NO_PROMETHEUS });
+        const risk = await model(plan, spec, await credentials(ctx, spec));
+        const [results, listed] = await Promise.all([querySignals(spec), nodes(ctx, spec)]);
+        const infos: NodeInfo[] = listed.map((n) => ({
+          name: n.metadata.name,
+          labels: n.metadata.labels ?? {},
+        }));
+        const selected = selectNodes(infos, spec.nodeSelector);
+        const batch = buildFeatures(
+          spec.signals.map((s) => s.name),
+          selected,
+          results,
+          // a sample is the value at query time; older than 3 intervals means the exporter stopped
+          { now: now.getTime() / 1000, maxAgeSeconds: Math.max(60, (3 * intervalMs) / 1000) },
+        );
+        const predictions = await predict(batch, risk.score);
+        const threshold = spec.predictor.threshold ?? 0.8;
+        const consecutive = spec.predictor.consecutive ?? 3;
+        const evaluated = advanceRuns(
+          predictions,
+          runs.get(plan) ?? runsFromStatus(previous),
+          threshold,
+          consecutive,
+        );
+        runs.set(plan, new Map(evaluated.map((e) => [e.node, e.consecutive])));
+        const chosen = new Set(selected);
+        const notReady = listed.flatMap((n) => {
+          const ready = (
+            n.status as { conditions?: { type: string; status: string; lastTransitionTime?: string }[] }
+          )?.conditions?.find((c) => c.type === 'Ready');
+          return chosen.has(n.metadata.name) && ready && ready.status !== 'True' && ready.lastTransitionTime
+            ? [{ node: n.metadata.name, since: new Date(ready.lastTransitionTime) }]
+            : [];
+        });
+        const { status, massFlag } = evaluatedStatus(
+          { generation, spec, selected: selected.length, evaluated, now, notReady },
+          previous,
+        );
+        await ctx.writeStatus(resource, obj, status);
+        metrics.record(
+          plan,
+          new Map(evaluated.flatMap((e) => (e.state === 'Scored' ? [[e.node, e.risk] as const] : []))),
+          evaluated.length - batch.nodes.length,
+        );
+        ctx.log.info('maintenance plan evaluated', {
+          plan,
+          selected: selected.length,
+          scored: batch.nodes.length,
+          unknown: batch.unknown.length,
+          atRisk: status.nodesAtRisk,
+        });
+        // Events after the status write: on the node (what `kubectl describe node` shows)
+        const byName = new Map(listed.map((n) => [n.metadata.name, n]));
+        for (const e of evaluated.filter((x) => x.becameAtRisk)) {
+          const node = byName.get(e.node);
+          if (node)
+            await ctx.event(
+              { ...node, apiVersion: 'v1', kind: 'Node' },
+              'Warning',
+              'FailureRiskHigh',
+              'Predict',
+              atRiskNote(plan, e, threshold, consecutive),
+            );
+        }
+        const wasMass = previous?.conditions?.find((c) => c.type === 'MassFlag')?.status === 'True';
+        if (massFlag.stop && !wasMass)
+          await ctx.event(obj, 'Warning', 'TooManyAtRisk', 'Predict', massFlag.message ?? '');
+        return { requeueAfterMs: intervalMs };
+      } catch (e) {
+        if (!(e instanceof EvaluationFailed)) throw e;
+        return fail(e.failure, e.failure.stalled ? intervalMs : Math.min(intervalMs, RETRY_MS));
+      }
     },
-    integrations,
-  );
+
+    async forget(key: string) {
+      runs.delete(key);
+      metrics.forget(key);
+      await release(key);
+    },
+  };
 }

@@ -25,7 +25,10 @@ import type { CustomResource } from '../../operator/schema/crd.ts';
 
 export const KIND = 'MaintenancePlan';
 
-export const conditionTypes = ['PredictorReady', 'MaintenanceActive'] as const;
+export const conditionTypes = ['PredictorReady', 'PredictionsComplete', 'MassFlag', 'Acting'] as const;
+
+/** Shadow: predict, explain and record, act on nothing. Act: maintain nodes at risk (not implemented yet). */
+export const modes = ['Shadow', 'Act'] as const;
 
 export const phases = ['Idle', 'AwaitingApproval', 'Scheduled', 'InProgress'] as const;
 export const actionTypes = ['Cordon', 'Drain', 'Job', 'Uncordon'] as const;
@@ -91,6 +94,20 @@ const predictor = s.object(
     interval: duration({
       description: 'How often risks are recomputed (Go duration, e.g. 5m).',
       default: '5m',
+    }),
+    consecutive: s.integer({
+      description:
+        'Evaluations in a row at or over the threshold before a node is at risk; an Unknown evaluation breaks the run.',
+      minimum: 1,
+      maximum: 100,
+      default: 3,
+    }),
+    maxFlaggedPercent: s.integer({
+      description:
+        'When more than this share of the selected nodes is at risk at once (and at least 2), the plan stops and says so: model drift or an outage, not a reason to evacuate the cluster.',
+      minimum: 1,
+      maximum: 100,
+      default: 30,
     }),
   },
   { description: 'How failure risk is predicted.' },
@@ -221,6 +238,11 @@ export const specSchema = s.object(
         },
       ],
     }),
+    mode: s.enum(modes, {
+      description:
+        'Shadow (default): predict, explain and record in status, metrics and Events, touch no node. Act: also maintain nodes at risk (cordon, drain, Job); not implemented in this operator version (the plan says so in its Acting condition and keeps predicting).',
+      default: 'Shadow',
+    }),
     approval: s.enum(['Auto', 'Manual'], {
       description:
         'Auto: scheduled maintenance runs in the next window. Manual: it waits in status.scheduled (state AwaitingApproval) until the plan is annotated ymera.io/approve=<node>[,<node>…] (or "*" for all).',
@@ -252,16 +274,38 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
     s.integer({ description: 'Selected nodes whose risk reaches the threshold.', minimum: 0 }),
   ),
   nextWindowTime: s.optional(s.dateTime({ description: 'Start of the next maintenance window.' })),
+  nodesUnknown: s.optional(
+    s.integer({
+      description: 'Selected nodes whose prediction is Unknown (a missing or stale signal).',
+      minimum: 0,
+    }),
+  ),
+  lastEvaluationTime: s.optional(s.dateTime({ description: 'When the risks were last computed.' })),
   predictions: s.optional(
     s.array(
       s.object(
         {
           node: nodeName('Node name.'),
-          risk: s.number({
-            description: 'Failure risk within the horizon, from 0 to 1 (two decimals).',
-            minimum: 0,
-            maximum: 1,
+          state: s.enum(['Scored', 'Unknown'], {
+            description:
+              'Scored, or Unknown: the node abstains because a signal is missing or stale (message names it).',
           }),
+          risk: s.optional(
+            s.number({
+              description:
+                'Failure risk within the horizon, from 0 to 1 (two decimals); absent when Unknown.',
+              minimum: 0,
+              maximum: 1,
+            }),
+          ),
+          consecutive: s.integer({
+            description: 'Evaluations in a row, up to now, at or over the threshold.',
+            minimum: 0,
+          }),
+          atRisk: s.boolean({
+            description: 'The risk reached the threshold for predictor.consecutive evaluations in a row.',
+          }),
+          message: s.optional(s.string({ description: 'Why the node abstains.', maxLength: 1024 })),
           predictedFailureTime: s.optional(
             s.dateTime({ description: 'When a failure is expected, if the risk reaches the threshold.' }),
           ),
@@ -271,22 +315,102 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
                 {
                   name: s.string({ description: 'Signal name.', maxLength: 63 }),
                   contribution: s.number({
-                    description: 'Share of the risk attributed to the signal, from 0 to 1.',
+                    description:
+                      "Change in risk when this signal is set to the fleet median (the median over the scored selected nodes), from -1 to 1: positive when the node's value raises the risk.",
+                    minimum: -1,
+                    maximum: 1,
                   }),
                 },
                 { description: 'A signal and its contribution.' },
               ),
-              { description: 'Signals that contribute most to the risk, largest first.', maxItems: 3 },
+              {
+                description: 'Signals that contribute most to the risk, largest |contribution| first.',
+                maxItems: 3,
+              },
             ),
           ),
         },
         { description: 'The predicted risk of one node.' },
       ),
       {
-        description: 'Nodes with the highest risk, highest first (at most 20).',
+        description: 'At most 20 nodes: at risk first, then Unknown, then by risk, highest first.',
         maxItems: 20,
         listType: 'map',
         listMapKeys: ['node'],
+      },
+    ),
+  ),
+  shadow: s.optional(
+    s.object(
+      {
+        since: s.dateTime({ description: 'When the plan started recording (the first evaluation).' }),
+        flags: s.optional(
+          s.array(
+            s.object(
+              {
+                node: nodeName('Node name.'),
+                at: s.dateTime({ description: 'When the node became at risk.' }),
+              },
+              { description: 'A node and a time.' },
+            ),
+            {
+              description:
+                'Nodes that became at risk, over the last two horizons (at most 100, oldest first).',
+              maxItems: 100,
+            },
+          ),
+        ),
+        failures: s.optional(
+          s.array(
+            s.object(
+              {
+                node: nodeName('Node name.'),
+                at: s.dateTime({ description: 'When the node became NotReady.' }),
+              },
+              { description: 'A node and a time.' },
+            ),
+            {
+              description:
+                'Selected nodes that went NotReady, over the last two horizons (at most 100, oldest first).',
+              maxItems: 100,
+            },
+          ),
+        ),
+        truePositives: s.integer({
+          description: 'Flags followed by a NotReady of their node within the horizon.',
+          minimum: 0,
+        }),
+        falsePositives: s.integer({
+          description: 'Flags whose horizon passed without a NotReady of their node.',
+          minimum: 0,
+        }),
+        pending: s.integer({ description: 'Flags still inside their horizon.', minimum: 0 }),
+        failuresObserved: s.integer({
+          description: 'NotReady transitions counted for recall (after a whole horizon of watching).',
+          minimum: 0,
+        }),
+        failuresCaught: s.integer({
+          description: 'Of those, the ones a flag preceded within the horizon.',
+          minimum: 0,
+        }),
+        precision: s.optional(
+          s.number({
+            description: 'truePositives / (truePositives + falsePositives); absent until a flag resolves.',
+            minimum: 0,
+            maximum: 1,
+          }),
+        ),
+        recall: s.optional(
+          s.number({
+            description: 'failuresCaught / failuresObserved; absent until a failure is observed.',
+            minimum: 0,
+            maximum: 1,
+          }),
+        ),
+      },
+      {
+        description:
+          "Shadow scorecard: the plan's at-risk flags against what happened (a selected node going NotReady within horizonHours), so the model can be judged before it acts.",
       },
     ),
   ),

@@ -43,7 +43,7 @@ describe('validateMaintenancePlan', () => {
   it('checks the window schedule, time zone and predictor interval', () => {
     const errors = validateMaintenancePlan({
       ...base,
-      predictor: { ...base.predictor, interval: '10s' },
+      predictor: { ...base.predictor, interval: '2s' },
       window: { schedule: '0 2 * * 9', timeZone: 'Europe/Nowhere', durationMinutes: 60 },
     });
     expect(errors.map((e) => e.field)).toEqual([

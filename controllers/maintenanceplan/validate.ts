@@ -18,7 +18,7 @@ export function validateMaintenancePlan(spec: MaintenancePlanSpec): FieldError[]
   const uriError = checkModelUri(spec.predictor.model.uri);
   if (uriError) errors.push({ field: 'spec.predictor.model.uri', message: uriError });
   if (spec.predictor.interval !== undefined) {
-    const e = checkDuration(spec.predictor.interval, 30_000, 86_400_000);
+    const e = checkDuration(spec.predictor.interval, 5_000, 86_400_000);
     if (e) errors.push({ field: 'spec.predictor.interval', message: e });
   }
 

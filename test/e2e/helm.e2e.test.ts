@@ -457,15 +457,17 @@ describe('helm chart', () => {
   // Which permissions suffice is proven by the e2e suite itself: every operator
   // process it starts runs as this chart's ServiceAccount (operator-identity.ts).
   // These tests pin what must stay out, and the switches that add to it.
-  it('binds the ClusterRole to the ServiceAccount and grants no node, eviction or ServiceAccount access by default', () => {
+  it('binds the ClusterRole to the ServiceAccount and grants no node write, eviction or ServiceAccount access by default', () => {
     const role = find(objs, 'ClusterRole', 'ymera-operator');
     const binding = find(objs, 'ClusterRoleBinding');
     expect(binding.roleRef).toMatchObject({ kind: 'ClusterRole', name: role.metadata.name });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'ymera-operator', namespace }]);
     const granted = permissions(rulesOf(role));
     for (const p of granted) {
-      expect(p).not.toMatch(/^core\/(nodes|pods\/eviction|serviceaccounts|namespaces|events) /);
+      expect(p).not.toMatch(/^core\/(pods\/eviction|serviceaccounts|namespaces|events) /);
     }
+    // nodes: listed by MaintenancePlan predictions (shadow mode), never written by default
+    expect(granted.filter((p) => p.startsWith('core/nodes'))).toEqual(['core/nodes list']);
     // pods are read by label selector, never written
     expect(granted.filter((p) => p.startsWith('core/pods'))).toEqual(['core/pods list', 'core/pods watch']);
     // every write to a ymera resource is a patch; update only where admission asks for it, and
@@ -505,7 +507,9 @@ describe('helm chart', () => {
       expect.arrayContaining(['core/nodes patch', 'core/nodes list', 'core/pods/eviction create']),
     );
     const off = permissions(rulesOf(find(objs, 'ClusterRole', 'ymera-operator')));
-    expect(off.filter((p) => p.startsWith('core/nodes') || p.startsWith('core/pods/eviction'))).toEqual([]);
+    expect(off.filter((p) => p.startsWith('core/nodes') || p.startsWith('core/pods/eviction'))).toEqual([
+      'core/nodes list',
+    ]);
   });
 
   it('grants namespaces get, create and delete (drills) only with rbac.drills=true', async () => {
@@ -1008,7 +1012,8 @@ describe('the chart ServiceAccount in the cluster (the identity of every e2e ope
       ['delete', 'serviceaccounts', '-A'],
       ['create', 'serviceaccounts', '--subresource=token', '-A'],
       ['patch', 'nodes'],
-      ['list', 'nodes'],
+      ['get', 'nodes'], // MaintenancePlan predictions list nodes, nothing more
+      ['watch', 'nodes'],
       ['create', 'pods', '--subresource=eviction', '-A'],
       ['list', 'secrets', '-A'],
       ['watch', 'secrets', '-A'],

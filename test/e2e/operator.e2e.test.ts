@@ -87,6 +87,18 @@ describe('operator reconciles the samples', () => {
         expect(condition(r, 'Stalled')?.message).toContain('spec.encryption.keySecret');
         continue;
       }
+      // the MaintenancePlan predicts, but the sample's model credentials Secret is not in the
+      // operator's namespace: Stalled, naming the field (predictions: maintenanceplan.e2e.test.ts)
+      if (s.kind === 'MaintenancePlan') {
+        expect(condition(r, 'Ready')).toMatchObject({ status: 'False', reason: 'CredentialsNotFound' });
+        expect(condition(r, 'Stalled')).toMatchObject({
+          status: 'True',
+          reason: 'CredentialsNotFound',
+          observedGeneration: r.metadata.generation,
+        });
+        expect(condition(r, 'Stalled')?.message).toContain('spec.predictor.model.credentialsSecret');
+        continue;
+      }
       // kstatus abnormal-true polarity: Stalled present while True, Reconciling absent when stalled
       expect(condition(r, 'Reconciling')).toBeUndefined();
       for (const type of ['Ready', 'Stalled']) {
