@@ -32,6 +32,9 @@ export const modes = ['Shadow', 'Act'] as const;
 
 export const phases = ['Idle', 'AwaitingApproval', 'Scheduled', 'InProgress'] as const;
 export const actionTypes = ['Cordon', 'Drain', 'Job', 'Uncordon'] as const;
+export const drainTimeoutPolicies = ['AbortAndUncordon', 'Force'] as const;
+/** Progress of a node under maintenance, kept in status so a restart resumes where it was. */
+export const maintenancePhases = ['Cordoned', 'Draining', 'Done', 'Aborted'] as const;
 export const maintenanceStates = [
   'AwaitingApproval',
   'Scheduled',
@@ -177,6 +180,11 @@ const action = s.object(
             description: 'Also evict pods with emptyDir volumes (their data is lost).',
             default: false,
           }),
+          onTimeout: s.enum(drainTimeoutPolicies, {
+            description:
+              'What happens when timeoutSeconds passes with pods left: AbortAndUncordon (default: stop, uncordon a node the plan cordoned, the maintenance fails) or Force (delete the remaining pods past their PodDisruptionBudgets).',
+            default: 'AbortAndUncordon',
+          }),
         },
         { description: 'Options of a Drain action.' },
       ),
@@ -245,8 +253,15 @@ export const specSchema = s.object(
     }),
     approval: s.enum(['Auto', 'Manual'], {
       description:
-        'Auto: scheduled maintenance runs in the next window. Manual: it waits in status.scheduled (state AwaitingApproval) until the plan is annotated ymera.io/approve=<node>[,<node>…] (or "*" for all).',
+        'Auto: scheduled maintenance runs in the next window. Manual: it waits in status.scheduled (state AwaitingApproval) until the plan is annotated ymera.io/approve=<id>[,<id>…] with the id of that scheduled maintenance (status.scheduled[].id); there is no wildcard, and an id never approves a later maintenance of the same node.',
       default: 'Manual',
+    }),
+    cooldownMinutes: s.integer({
+      description:
+        'After a maintenance of a node finishes, minutes before the node may be scheduled again (its risk keeps being predicted).',
+      minimum: 0,
+      maximum: 43200,
+      default: 1440,
     }),
     suspend: s.boolean({
       description: 'Keep predicting but start no new maintenance.',
@@ -419,6 +434,23 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
       s.object(
         {
           node: nodeName('Node name.'),
+          id: s.optional(
+            s.string({
+              description:
+                'Id of this maintenance; under approval: Manual, the ymera.io/approve annotation must repeat it to approve it.',
+              maxLength: 300,
+            }),
+          ),
+          risk: s.optional(
+            s.number({ description: 'Risk that scheduled the maintenance.', minimum: 0, maximum: 1 }),
+          ),
+          startTime: s.optional(s.dateTime({ description: 'When the maintenance started.' })),
+          progress: s.optional(
+            s.enum(maintenancePhases, {
+              description:
+                'Where a running maintenance is: Cordoned, Draining, Done (drained and uncordoned) or Aborted (drain timed out, node uncordoned if the plan cordoned it).',
+            }),
+          ),
           windowStart: s.optional(
             s.dateTime({ description: 'Start of the window the maintenance is planned for.' }),
           ),
