@@ -32,6 +32,27 @@ import {
   selectNodes,
 } from './status.ts';
 import { validateMaintenancePlan } from './validate.ts';
+import { advanceMaintenance } from './act.ts';
+import type { HistoryEntry, ScheduledEntry } from './planner.ts';
+import { planMaintenance } from './planner.ts';
+import { massFlagCheck } from './predict.ts';
+import { APPROVE_ANNOTATION } from './schema.ts';
+import type { MaintenanceAction } from './schema.ts';
+import type { ActState } from './status.ts';
+import { metaTime } from '../../operator/conditions.ts';
+
+const DEFAULT_ACTIONS: MaintenanceAction[] = [{ type: 'Cordon' }, { type: 'Drain' }, { type: 'Uncordon' }];
+
+/** Act mode acts only without Job actions (the per-node Job is not implemented yet). */
+function actSupported(spec: MaintenancePlanSpec): boolean {
+  return spec.mode === 'Act' && !(spec.actions ?? DEFAULT_ACTIONS).some((a) => a.type === 'Job');
+}
+
+function phaseOf(scheduled: readonly ScheduledEntry[]): MaintenancePlanStatus['phase'] {
+  for (const state of ['InProgress', 'Scheduled', 'AwaitingApproval'] as const)
+    if (scheduled.some((e) => e.state === state)) return state;
+  return 'Idle';
+}
 
 export type MaintenancePlanObject = KubeObject & { spec: MaintenancePlanSpec };
 
@@ -179,6 +200,51 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
     return (await ctx.client.list(core.node, labelSelector ? { labelSelector } : {})).items;
   }
 
+  /**
+   * Advances every running maintenance one step (act.ts); a finished one
+   * moves to history (newest first, historyLimit kept). Events go on the node.
+   */
+  async function advanceAll(
+    ctx: ReconcileContext,
+    obj: MaintenancePlanObject,
+    scheduled: readonly ScheduledEntry[],
+    history: readonly HistoryEntry[],
+    now: Date,
+  ): Promise<{ scheduled: ScheduledEntry[]; history: HistoryEntry[]; retryMs: number }> {
+    const plan = obj.metadata.name;
+    const actions = obj.spec.actions ?? DEFAULT_ACTIONS;
+    const out: ScheduledEntry[] = [];
+    const finished: HistoryEntry[] = [];
+    let retryMs = Number.POSITIVE_INFINITY;
+    for (const entry of scheduled) {
+      if (entry.state !== 'InProgress') {
+        out.push(entry);
+        continue;
+      }
+      const r = await advanceMaintenance(ctx, plan, actions, entry, now);
+      if (r.entry) out.push(r.entry);
+      if (r.finished) finished.push(r.finished);
+      if (r.entry) retryMs = Math.min(retryMs, r.retryMs);
+      for (const ev of r.events) {
+        ctx.log.info('maintenance step', { plan, node: entry.node, reason: ev.reason, message: ev.message });
+        await ctx.event(
+          { apiVersion: 'v1', kind: 'Node', metadata: { name: entry.node } },
+          ev.type,
+          ev.reason,
+          'Maintain',
+          ev.message,
+        );
+      }
+    }
+    const limit = obj.spec.historyLimit ?? 10;
+    return {
+      scheduled: out,
+      history: [...finished.reverse(), ...history].slice(0, limit),
+      // a maintenance that just finished lets the next one start soon (the planner runs at the next evaluation)
+      retryMs: finished.length ? 1_000 : Number.isFinite(retryMs) ? retryMs : 300_000,
+    };
+  }
+
   return {
     name: 'maintenanceplan',
     resource,
@@ -213,9 +279,22 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
         );
       const intervalMs = parseDuration(spec.predictor.interval ?? '5m') ?? 300_000;
 
-      // one evaluation per interval: a reconcile in between (e.g. our own status write) only waits
+      // one evaluation per interval: a reconcile in between (e.g. our own status write) only waits,
+      // or in Act mode advances the running maintenances (a drain does not wait for the next interval)
       const wait = evaluationWaitMs(previous, generation, intervalMs, now);
-      if (wait > 0) return { requeueAfterMs: wait };
+      if (wait > 0) {
+        if (!actSupported(spec) || !previous?.scheduled?.some((e) => e.state === 'InProgress'))
+          return { requeueAfterMs: wait };
+        const progressed = await advanceAll(ctx, obj, previous.scheduled, previous.history ?? [], now);
+        const phase = phaseOf(progressed.scheduled);
+        await ctx.writeStatus(resource, obj, {
+          ...previous,
+          phase,
+          scheduled: progressed.scheduled,
+          history: progressed.history,
+        });
+        return { requeueAfterMs: Math.min(wait, progressed.retryMs) };
+      }
 
       try {
         if (!integrations.prometheus) throw new EvaluationFailed({ stalled: NO_PROMETHEUS });
@@ -252,8 +331,61 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
             ? [{ node: n.metadata.name, since: new Date(ready.lastTransitionTime) }]
             : [];
         });
+        let act: ActState | undefined;
+        let actRetryMs = intervalMs;
+        if (spec.mode === 'Act') {
+          const planned = planMaintenance({
+            now,
+            selected,
+            atRisk: evaluated.flatMap((e) =>
+              e.atRisk && e.state === 'Scored' ? [{ node: e.node, risk: e.risk }] : [],
+            ),
+            massFlag: massFlagCheck(
+              evaluated.filter((e) => e.atRisk).length,
+              selected.length,
+              (spec.predictor.maxFlaggedPercent ?? 30) / 100,
+            ).stop,
+            window: spec.window,
+            maxUnavailable: spec.maxUnavailable,
+            cooldownMinutes: spec.cooldownMinutes ?? 1440,
+            approval: spec.approval ?? 'Manual',
+            approveAnnotation: obj.metadata.annotations?.[APPROVE_ANNOTATION],
+            // unsupported actions (Job): nothing may start, so nothing is InProgress that cannot advance
+            suspend: (spec.suspend ?? false) || !actSupported(spec),
+            actions: (spec.actions ?? DEFAULT_ACTIONS).map((a) => a.type),
+            scheduled: previous?.scheduled ?? [],
+            history: previous?.history ?? [],
+          });
+          const progressed = actSupported(spec)
+            ? await advanceAll(ctx, obj, planned.scheduled, previous?.history ?? [], now)
+            : { scheduled: planned.scheduled, history: previous?.history ?? [], retryMs: intervalMs };
+          actRetryMs = progressed.retryMs;
+          const phase = phaseOf(progressed.scheduled);
+          act = {
+            acting: actSupported(spec)
+              ? {
+                  status: phase === 'InProgress' ? 'True' : 'False',
+                  reason:
+                    phase === 'InProgress' ? 'Maintaining' : planned.holdReason ? 'Waiting' : 'NothingToDo',
+                  message:
+                    phase === 'InProgress'
+                      ? `${progressed.scheduled.filter((e) => e.state === 'InProgress').length} node(s) under maintenance (maxUnavailable ${planned.maxUnavailable})`
+                      : (planned.holdReason ?? 'no node needs maintenance'),
+                }
+              : {
+                  status: 'False',
+                  reason: 'NotImplemented',
+                  message:
+                    'spec.actions: Job actions are not implemented in this operator version; no node is touched (remove the Job action to cordon and drain)',
+                },
+            phase,
+            scheduled: progressed.scheduled,
+            history: progressed.history,
+            ...(planned.window.next ? { nextWindowTime: metaTime(planned.window.next) } : {}),
+          };
+        }
         const { status, massFlag } = evaluatedStatus(
-          { generation, spec, selected: selected.length, evaluated, now, notReady },
+          { generation, spec, selected: selected.length, evaluated, now, notReady, ...(act ? { act } : {}) },
           previous,
         );
         await ctx.writeStatus(resource, obj, status);
@@ -285,7 +417,7 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
         const wasMass = previous?.conditions?.find((c) => c.type === 'MassFlag')?.status === 'True';
         if (massFlag.stop && !wasMass)
           await ctx.event(obj, 'Warning', 'TooManyAtRisk', 'Predict', massFlag.message ?? '');
-        return { requeueAfterMs: intervalMs };
+        return { requeueAfterMs: Math.min(intervalMs, actRetryMs) };
       } catch (e) {
         if (!(e instanceof EvaluationFailed)) throw e;
         return fail(e.failure, e.failure.stalled ? intervalMs : Math.min(intervalMs, RETRY_MS));

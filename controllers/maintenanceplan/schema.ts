@@ -248,7 +248,7 @@ export const specSchema = s.object(
     }),
     mode: s.enum(modes, {
       description:
-        'Shadow (default): predict, explain and record in status, metrics and Events, touch no node. Act: also maintain nodes at risk (cordon, drain, Job); not implemented in this operator version (the plan says so in its Acting condition and keeps predicting).',
+        'Shadow (default): predict, explain and record in status, metrics and Events, touch no node. Act: also maintain nodes at risk inside windows (cordon, drain through the Eviction API, uncordon); Job actions are not implemented in this operator version (with one, the plan says so in its Acting condition and touches no node).',
       default: 'Shadow',
     }),
     approval: s.enum(['Auto', 'Manual'], {

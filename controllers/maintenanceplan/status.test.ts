@@ -174,6 +174,29 @@ describe('evaluatedStatus', () => {
     expect(status.predictions).toHaveLength(1);
   });
 
+  it('in Act mode records the plan: Acting, phase, scheduled, history and the next window', () => {
+    const evaluated = advanceRuns([scored('a', 0.9)], new Map([['a', 1]]), 0.8, 2);
+    const act = {
+      acting: { status: 'True' as const, reason: 'Maintaining', message: '1 node(s) under maintenance' },
+      phase: 'InProgress' as const,
+      scheduled: [{ node: 'a', id: 'a@1', actions: ['Cordon' as const], state: 'InProgress' as const }],
+      history: [{ node: 'b', startTime: '2026-12-05T00:00:00Z', result: 'Succeeded' as const }],
+      nextWindowTime: '2026-12-12T02:00:00Z',
+    };
+    const { status } = evaluatedStatus(
+      { generation: 1, spec: { ...spec, mode: 'Act' }, selected: 1, evaluated, now, act },
+      undefined,
+    );
+    expect(cond(status, 'Acting')).toMatchObject({ status: 'True', reason: 'Maintaining' });
+    expect(cond(status, 'Ready')).toMatchObject({ status: 'True', reason: 'Acting' });
+    expect(status).toMatchObject({
+      phase: 'InProgress',
+      scheduled: act.scheduled,
+      history: act.history,
+      nextWindowTime: '2026-12-12T02:00:00Z',
+    });
+  });
+
   it('writes an event note with the risk and the top signals', () => {
     const [e] = advanceRuns([scored('a', 0.9)], new Map([['a', 1]]), 0.8, 2);
     expect(atRiskNote('gpus', e!, 0.8, 2)).toBe(

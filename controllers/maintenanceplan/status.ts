@@ -144,12 +144,24 @@ export type EvaluationInput = {
   now: Date;
   /** Selected nodes NotReady now (for the shadow scorecard); none when omitted. */
   notReady?: readonly NotReady[];
+  /** Act mode: what the plan did (Acting condition) and the maintenance fields of status. */
+  act?: ActState;
+};
+
+/** Act mode's part of status, from planner.ts and act.ts. */
+export type ActState = {
+  acting: { status: 'True' | 'False' } & ReasonMessage;
+  phase: MaintenancePlanStatus['phase'];
+  scheduled: NonNullable<MaintenancePlanStatus['scheduled']>;
+  history: NonNullable<MaintenancePlanStatus['history']>;
+  nextWindowTime?: string;
 };
 
 export type StatusOutcome = { status: MaintenancePlanStatus; massFlag: MassFlag };
 
 /** What Acting says: Shadow acts on nothing by design; Act is not implemented yet. */
-function actingCondition(spec: MaintenancePlanSpec) {
+function actingCondition(spec: MaintenancePlanSpec, act?: ActState) {
+  if (act) return { type: 'Acting', ...act.acting };
   return spec.mode === 'Act'
     ? {
         type: 'Acting',
@@ -213,10 +225,15 @@ export function evaluatedStatus(
           reason: 'WithinLimit',
           message: `${atRisk.length} of ${input.selected} selected nodes at risk`,
         },
-    actingCondition(spec),
+    actingCondition(spec, input.act),
   ];
-  const ready: { status: 'True' | 'False' } & ReasonMessage =
-    spec.mode === 'Act'
+  const ready: { status: 'True' | 'False' } & ReasonMessage = input.act
+    ? {
+        status: 'True',
+        reason: 'Acting',
+        message: `act mode: ${evaluated.length - unknown.length} nodes scored, ${unknown.length} Unknown, ${atRisk.length} at risk; ${input.act.acting.message}`,
+      }
+    : spec.mode === 'Act'
       ? { status: 'False', reason: 'NotImplemented', message: actingCondition(spec).message }
       : {
           status: 'True',
@@ -229,7 +246,10 @@ export function evaluatedStatus(
     status: {
       observedGeneration: generation,
       conditions,
-      phase: 'Idle',
+      phase: input.act?.phase ?? 'Idle',
+      ...(input.act?.nextWindowTime ? { nextWindowTime: input.act.nextWindowTime } : {}),
+      ...(input.act?.scheduled.length ? { scheduled: input.act.scheduled } : {}),
+      ...(input.act?.history.length ? { history: input.act.history } : {}),
       selectedNodes: input.selected,
       nodesAtRisk: atRisk.length,
       nodesUnknown: unknown.length,

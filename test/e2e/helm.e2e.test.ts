@@ -504,12 +504,21 @@ describe('helm chart', () => {
       rulesOf(find(await render(['--set', 'rbac.maintenancePlan=true']), 'ClusterRole', 'ymera-operator')),
     );
     expect(on).toEqual(
-      expect.arrayContaining(['core/nodes patch', 'core/nodes list', 'core/pods/eviction create']),
+      expect.arrayContaining([
+        'core/nodes get',
+        'core/nodes patch',
+        'core/nodes list',
+        'core/pods/eviction create',
+        'core/pods delete',
+      ]),
     );
+    expect(on).not.toContain('core/nodes watch');
     const off = permissions(rulesOf(find(objs, 'ClusterRole', 'ymera-operator')));
-    expect(off.filter((p) => p.startsWith('core/nodes') || p.startsWith('core/pods/eviction'))).toEqual([
-      'core/nodes list',
-    ]);
+    expect(
+      off.filter(
+        (p) => p.startsWith('core/nodes') || p.startsWith('core/pods/eviction') || p === 'core/pods delete',
+      ),
+    ).toEqual(['core/nodes list']);
   });
 
   it('grants namespaces get, create and delete (drills) only with rbac.drills=true', async () => {
@@ -1011,15 +1020,14 @@ describe('the chart ServiceAccount in the cluster (the identity of every e2e ope
       ['create', 'serviceaccounts', '-A'],
       ['delete', 'serviceaccounts', '-A'],
       ['create', 'serviceaccounts', '--subresource=token', '-A'],
-      ['patch', 'nodes'],
-      ['get', 'nodes'], // MaintenancePlan predictions list nodes, nothing more
+      // nodes get/patch, pods/eviction create and pods delete: rbac.maintenancePlan (the e2e identity sets it)
       ['watch', 'nodes'],
-      ['create', 'pods', '--subresource=eviction', '-A'],
+      ['update', 'nodes'],
+      ['delete', 'nodes'],
       ['list', 'secrets', '-A'],
       ['watch', 'secrets', '-A'],
       ['delete', 'secrets', '-A'],
       ['create', 'pods', '-A'],
-      ['delete', 'pods', '-A'],
       // namespaces: get, create, delete with rbac.drills (the e2e identity sets it); never these
       ['list', 'namespaces'],
       ['update', 'namespaces'],

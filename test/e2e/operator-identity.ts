@@ -57,6 +57,8 @@ export function installOperatorIdentity(repo: string, stateDir: string): Record<
       '--set=metrics.service.enabled=false',
       // the drill e2e needs them; off by default in the chart
       '--set=rbac.drills=true',
+      // MaintenancePlan's Act mode cordons and drains (kwok nodes in its e2e)
+      '--set=rbac.maintenancePlan=true',
     ]);
   } catch (e) {
     const err = e as { stderr?: string; message: string };
