@@ -258,7 +258,19 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
       const now = ctx.now();
       const base = { generation, spec, now };
       const fail = async (failure: Failure, retryMs: number) => {
-        const status = failedStatus(base, failure, previous);
+        let status = failedStatus(base, failure, previous);
+        // a running maintenance goes on while predictions fail (e.g. Prometheus down): a node stays
+        // cordoned no longer than its drain needs
+        if (actSupported(spec) && status.scheduled?.some((e) => e.state === 'InProgress')) {
+          const progressed = await advanceAll(ctx, obj, status.scheduled, status.history ?? [], now);
+          status = {
+            ...status,
+            phase: phaseOf(progressed.scheduled),
+            scheduled: progressed.scheduled,
+            history: progressed.history,
+          };
+          retryMs = Math.min(retryMs, progressed.retryMs);
+        }
         const wrote = await ctx.writeStatus(resource, obj, status);
         const was = previous?.conditions?.find((c) => c.type === 'Stalled');
         if (wrote && failure.stalled && (was?.status !== 'True' || was.message !== failure.stalled.message))

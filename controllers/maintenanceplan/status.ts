@@ -292,7 +292,8 @@ export function failedStatus(
     input.now,
   );
   const { conditions: _c, observedGeneration: _g, ...kept } = previous ?? {};
-  return { ...kept, observedGeneration: input.generation, conditions, phase: 'Idle' };
+  // the maintenance fields (Act mode) stay as they were: a failed prediction does not end a maintenance
+  return { ...kept, observedGeneration: input.generation, conditions, phase: previous?.phase ?? 'Idle' };
 }
 
 export type ShadowStatus = NonNullable<MaintenancePlanStatus['shadow']>;
