@@ -31,8 +31,16 @@ interface Plan {
   status?: {
     observedGeneration?: number;
     phase?: string;
-    scheduled?: { node: string; state: string; progress?: string; message?: string; id?: string }[];
-    history?: { node: string; result: string; message?: string }[];
+    lastEvaluationTime?: string;
+    scheduled?: {
+      node: string;
+      state: string;
+      progress?: string;
+      message?: string;
+      id?: string;
+      startTime?: string;
+    }[];
+    history?: { node: string; result: string; message?: string; startTime?: string }[];
   };
 }
 interface NodeObj {
@@ -207,14 +215,40 @@ describe('MaintenancePlan in Act mode: cordon, drain through PDBs, uncordon', ()
     expect(await podsOn(drained)).toHaveLength(2);
   });
 
-  it('drains once the PDB allows it, then uncordons the node', async () => {
+  it('resumes the drain after an operator restart, drains once the PDB allows it, then uncordons', async () => {
+    const before = (
+      await until('the drain running', (x) =>
+        (x.status?.scheduled ?? []).some((e) => e.node === drained && e.progress === 'Draining'),
+      )
+    ).status!.scheduled!.find((e) => e.node === drained)!;
+    await op?.stop();
+    op = await startOperator('op-mplan-act', [
+      `--watch-namespaces=${ns}`,
+      `--prometheus-url=${exporter!.promUrl}`,
+    ]);
+    // the new process picks the same maintenance up (same id and start) and still meets the PDB
+    const lastEvaluation = (await getJson<Plan>(['get', ...ref]))?.status?.lastEvaluationTime;
+    const resumed = await until(
+      'an evaluation by the restarted operator',
+      (x) => x.status?.lastEvaluationTime !== lastEvaluation,
+    );
+    expect(resumed.status?.scheduled?.find((e) => e.node === drained)).toMatchObject({
+      id: before.id,
+      startTime: before.startTime,
+      state: 'InProgress',
+    });
+    expect((await node(drained)).spec?.unschedulable).toBe(true);
+    expect(await podsOn(drained)).toHaveLength(2);
     await kubectlOk(['patch', 'pdb', 'web', '-n', ns, '--type=merge', '-p', '{"spec":{"minAvailable":0}}']);
     const p = await until(
       'the drained node in history',
       (x) => (x.status?.history ?? []).some((h) => h.node === drained),
       120_000,
     );
-    expect(p.status?.history?.find((h) => h.node === drained)).toMatchObject({ result: 'Succeeded' });
+    expect(p.status?.history?.find((h) => h.node === drained)).toMatchObject({
+      result: 'Succeeded',
+      startTime: before.startTime,
+    });
     const n = await node(drained);
     expect(n.spec?.unschedulable).toBeFalsy();
     expect(n.metadata.annotations?.[MARKER]).toBeUndefined();
