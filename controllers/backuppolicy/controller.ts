@@ -51,7 +51,7 @@ import { newBackupId, selectForDeletion } from './format.ts';
 import { readKeyring } from './keys.ts';
 import { BackupMetrics, POLICY_LABEL } from './metrics.ts';
 import type { Plan } from './plan.ts';
-import { planBackup, requeueAfterMs } from './plan.ts';
+import { planBackup, requeueAfterMs, untilMs } from './plan.ts';
 import type { BackupPolicySpec, BackupPolicyStatus, LastBackup } from './schema.ts';
 import { crd } from './schema.ts';
 import type { StatusInput } from './status.ts';
@@ -579,5 +579,5 @@ function earliest(a: number | undefined, b: number | undefined): number | undefi
 function drillRequeueMs(state: DrillState, now: Date): number | undefined {
   if (state.activeDrill) return 1000;
   if (!state.nextDrillTime) return undefined;
-  return Math.min(60 * 60_000, Math.max(1000, state.nextDrillTime.getTime() - now.getTime() + 500));
+  return untilMs(state.nextDrillTime, now);
 }

@@ -38,6 +38,7 @@ import {
   planDrill,
 } from './drill.ts';
 import type { PolicyRef } from './format.ts';
+import { untilMs } from './plan.ts';
 import type { BackupPolicySpec, BackupPolicyStatus } from './schema.ts';
 import { listBackups } from './store.ts';
 
@@ -142,7 +143,7 @@ async function startDrill(
   });
   const idle: DrillState = { ...state, nextDrillTime: plan.next };
   const run = plan.run;
-  if (!run) return { state: idle, ...(plan.next ? { requeueAfterMs: untilNext(plan.next, now) } : {}) };
+  if (!run) return { state: idle, ...(plan.next ? { requeueAfterMs: untilMs(plan.next, now) } : {}) };
 
   const handled: DrillState =
     run.trigger === 'OnDemand'
@@ -310,8 +311,4 @@ function ended(
     ...(counts ? { objectsChecked: counts.objectsChecked, modelsChecked: counts.modelsChecked } : {}),
     message: message.slice(0, MAX_MESSAGE),
   };
-}
-
-function untilNext(next: Date, now: Date): number {
-  return Math.min(60 * 60_000, Math.max(1000, next.getTime() - now.getTime() + 500));
 }

@@ -58,5 +58,10 @@ export function planBackup(input: PlanInput): Plan {
 /** How long to wait before looking again: until the next fire time, capped. */
 export function requeueAfterMs(plan: Plan, now: Date): number | undefined {
   if (!plan.next) return undefined;
-  return Math.min(MAX_REQUEUE_MS, Math.max(1000, plan.next.getTime() - now.getTime() + 500));
+  return untilMs(plan.next, now);
+}
+
+/** Milliseconds until `next` (just past it), at least 1 s, at most MAX_REQUEUE_MS. */
+export function untilMs(next: Date, now: Date): number {
+  return Math.min(MAX_REQUEUE_MS, Math.max(1000, next.getTime() - now.getTime() + 500));
 }
