@@ -20,24 +20,23 @@ const medians = spec.signals.map((s) => s.median);
 
 /** The signals each failure mode of the generator degrades (train_predictor.py). */
 const degradedBy: Record<string, string[]> = {
-  thermal: ['gpu-temp', 'gpu-temp-rise-6h', 'memory-temp', 'thermal-throttle', 'sm-clock-ratio', 'fan-speed'],
+  thermal: ['gpu-temp', 'gpu-thermal-drift', 'memory-temp', 'thermal-throttle', 'fan-speed', 'fan-drift'],
   memory: [
-    'ecc-sbe-1h',
     'ecc-sbe-24h',
+    'ecc-sbe-trend',
     'ecc-dbe-24h',
     'row-remap-pending',
-    'xid-errors-1h',
     'xid-errors-24h',
     'memory-temp',
   ],
-  interconnect: ['pcie-replays-1h', 'nvlink-crc-errors-1h', 'xid-errors-1h', 'xid-errors-24h'],
+  interconnect: ['pcie-replays-trend', 'nvlink-crc-trend', 'xid-errors-24h'],
   power: [
     'power-throttle',
-    'sm-clock-ratio',
+    'power-throttle-trend',
     'power-draw-ratio',
-    'xid-errors-1h',
     'xid-errors-24h',
     'gpu-temp',
+    'gpu-thermal-drift',
   ],
 };
 
@@ -95,6 +94,41 @@ describe('the shipped predictor in onnxruntime-node', () => {
       const sizes = n.topSignals.map((t) => Math.abs(t.contribution));
       expect(sizes).toEqual([...sizes].sort((a, b) => b - a));
     }
+  });
+
+  it('tells a degrading node from a healthy one with the same level: the trend signals decide', async () => {
+    // Both nodes logged 40 correctable ECC errors in 24 h. The healthy one has a
+    // steady weak page (no trend); on the degrading one 40 of them came in the
+    // last 6 h (trend 40 - 40/4 = 30). Likewise a GPU running 6 °C hotter over
+    // 6 h than its own day at the same power (cooling loss) vs one that does not.
+    const healthy = fixtures.find((f) => f.kind === 'healthy')!;
+    const node = (kind: string, changes: Record<string, number>): Fixture => ({
+      kind,
+      risk: 0,
+      features: { ...healthy.features, ...changes },
+    });
+    const rows = [
+      node('steady-weak-page', { 'ecc-sbe-24h': 40, 'ecc-sbe-trend': 0 }),
+      node('rising-ecc', { 'ecc-sbe-24h': 40, 'ecc-sbe-trend': 30 }),
+      node('steady-cooling', { 'gpu-thermal-drift': 0 }),
+      node('cooling-loss', { 'gpu-thermal-drift': 6 }),
+    ];
+    const p = await predict(
+      buildFeatures(
+        signals,
+        rows.map((r) => r.kind),
+        resultsOf(rows),
+        { now: NOW, maxAgeSeconds: 60 },
+      ),
+      model.score,
+      { baseline: medians },
+    );
+    expect(scored(p, 'steady-weak-page').risk).toBeLessThan(0.2);
+    expect(scored(p, 'steady-cooling').risk).toBeLessThan(0.2);
+    expect(scored(p, 'rising-ecc').risk).toBeGreaterThanOrEqual(0.8);
+    expect(scored(p, 'rising-ecc').topSignals[0]?.signal).toBe('ecc-sbe-trend');
+    expect(scored(p, 'cooling-loss').risk).toBeGreaterThanOrEqual(0.8);
+    expect(scored(p, 'cooling-loss').topSignals[0]?.signal).toBe('gpu-thermal-drift');
   });
 
   it('abstains on a degrading node whose signal is stale, naming it, instead of scoring it', async () => {
