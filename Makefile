@@ -4,7 +4,7 @@ SHELL := /bin/bash
 WITH_NODE := scripts/with-node.sh
 STACK := test/e2e/stack.sh
 
-.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-scale bench-backup image image-import
+.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-scale bench-backup bench-predictor image image-import
 
 ## run: bring up the local cluster, install CRDs, apply the samples, run the operator (Ctrl-C stops it).
 ##      YMERA_USE_EXISTING_CLUSTER=1 uses the cluster $KUBECONFIG points at instead.
@@ -48,6 +48,12 @@ bench-scale:
 ##               same bytes to the local MinIO; throughput ratio, operator RSS growth; writes bench/results/backup.json.
 bench-backup:
 	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/backup.ts
+
+## bench-predictor: one MaintenancePlan evaluation interval for BENCH_NODES nodes (default 1000) x the shipped
+##                  predictor's 16 signals against the local stack's Prometheus (fed by a bench exporter): wall
+##                  time, Prometheus requests (target: one per signal), operator CPU; writes bench/results/predictor.json.
+bench-predictor:
+	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/predictor.ts
 
 ## image: build the operator/runtime image without Docker (OCI archive under ~/.cache/ymera/images/; prints its path).
 image:
