@@ -40,6 +40,7 @@ import { APPROVE_ANNOTATION } from './schema.ts';
 import type { MaintenanceAction } from './schema.ts';
 import type { ActState } from './status.ts';
 import { metaTime } from '../../operator/conditions.ts';
+import { lastMaintenanceFromNodes, recordLastMaintenance } from './cooldown.ts';
 
 const DEFAULT_ACTIONS: MaintenanceAction[] = [{ type: 'Cordon' }, { type: 'Drain' }, { type: 'Uncordon' }];
 
@@ -224,6 +225,8 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
       const r = await advanceMaintenance(ctx, plan, actions, entry, now);
       if (r.entry) out.push(r.entry);
       if (r.finished) finished.push(r.finished);
+      // the cooldown's memory on the node: status.history is bounded (cooldown.ts)
+      if (r.finished) await recordLastMaintenance(ctx, r.finished);
       if (r.entry) retryMs = Math.min(retryMs, r.retryMs);
       for (const ev of r.events) {
         ctx.log.info('maintenance step', { plan, node: entry.node, reason: ev.reason, message: ev.message });
@@ -367,6 +370,7 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
             actions: (spec.actions ?? DEFAULT_ACTIONS).map((a) => a.type),
             scheduled: previous?.scheduled ?? [],
             history: previous?.history ?? [],
+            lastMaintenance: lastMaintenanceFromNodes(listed),
           });
           const progressed = actSupported(spec)
             ? await advanceAll(ctx, obj, planned.scheduled, previous?.history ?? [], now)
