@@ -223,6 +223,8 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
         continue;
       }
       const r = await advanceMaintenance(ctx, plan, actions, entry, now);
+      metrics.acted(plan, r.actions);
+      if (r.finished) metrics.finished(plan, r.finished);
       if (r.entry) out.push(r.entry);
       if (r.finished) finished.push(r.finished);
       // the cooldown's memory on the node: status.history is bounded (cooldown.ts)
@@ -275,6 +277,7 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
           retryMs = Math.min(retryMs, progressed.retryMs);
         }
         const wrote = await ctx.writeStatus(resource, obj, status);
+        metrics.status(plan, status);
         const was = previous?.conditions?.find((c) => c.type === 'Stalled');
         if (wrote && failure.stalled && (was?.status !== 'True' || was.message !== failure.stalled.message))
           await ctx.event(obj, 'Warning', failure.stalled.reason, 'Predict', failure.stalled.message);
@@ -302,12 +305,9 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
           return { requeueAfterMs: wait };
         const progressed = await advanceAll(ctx, obj, previous.scheduled, previous.history ?? [], now);
         const phase = phaseOf(progressed.scheduled);
-        await ctx.writeStatus(resource, obj, {
-          ...previous,
-          phase,
-          scheduled: progressed.scheduled,
-          history: progressed.history,
-        });
+        const advanced = { ...previous, phase, scheduled: progressed.scheduled, history: progressed.history };
+        await ctx.writeStatus(resource, obj, advanced);
+        metrics.status(plan, advanced);
         return { requeueAfterMs: Math.min(wait, progressed.retryMs) };
       }
 
@@ -405,6 +405,7 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
           previous,
         );
         await ctx.writeStatus(resource, obj, status);
+        metrics.status(plan, status);
         metrics.record(
           plan,
           new Map(evaluated.flatMap((e) => (e.state === 'Scored' ? [[e.node, e.risk] as const] : []))),
