@@ -41,6 +41,7 @@ import type { MaintenanceAction } from './schema.ts';
 import type { ActState } from './status.ts';
 import { metaTime } from '../../operator/conditions.ts';
 import { lastMaintenanceFromNodes, recordLastMaintenance } from './cooldown.ts';
+import { massFlagEvent, nodeAtRiskEvent, planEvents, stepEvents } from './events.ts';
 
 const DEFAULT_ACTIONS: MaintenanceAction[] = [{ type: 'Cordon' }, { type: 'Drain' }, { type: 'Uncordon' }];
 
@@ -225,6 +226,7 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
       const r = await advanceMaintenance(ctx, plan, actions, entry, now);
       metrics.acted(plan, r.actions);
       if (r.finished) metrics.finished(plan, r.finished);
+      for (const ce of stepEvents(resource, obj, entry, r, now)) integrations.events.publish(ce);
       if (r.entry) out.push(r.entry);
       if (r.finished) finished.push(r.finished);
       // the cooldown's memory on the node: status.history is bounded (cooldown.ts)
@@ -337,6 +339,10 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
           consecutive,
         );
         runs.set(plan, new Map(evaluated.map((e) => [e.node, e.consecutive])));
+        for (const e of evaluated) {
+          const ce = nodeAtRiskEvent(resource, obj, e, { threshold, consecutive }, now);
+          if (ce) integrations.events.publish(ce);
+        }
         const chosen = new Set(selected);
         const notReady = listed.flatMap((n) => {
           const ready = (
@@ -372,6 +378,9 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
             history: previous?.history ?? [],
             lastMaintenance: lastMaintenanceFromNodes(listed),
           });
+          // CloudEvents of the plan before those of the steps, so a consumer reads them in order
+          for (const ce of planEvents(resource, obj, previous?.scheduled ?? [], planned.scheduled, now))
+            integrations.events.publish(ce);
           const progressed = actSupported(spec)
             ? await advanceAll(ctx, obj, planned.scheduled, previous?.history ?? [], now)
             : { scheduled: planned.scheduled, history: previous?.history ?? [], retryMs: intervalMs };
@@ -432,8 +441,10 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
             );
         }
         const wasMass = previous?.conditions?.find((c) => c.type === 'MassFlag')?.status === 'True';
-        if (massFlag.stop && !wasMass)
+        if (massFlag.stop && !wasMass) {
+          integrations.events.publish(massFlagEvent(resource, obj, massFlag, now));
           await ctx.event(obj, 'Warning', 'TooManyAtRisk', 'Predict', massFlag.message ?? '');
+        }
         return { requeueAfterMs: Math.min(intervalMs, actRetryMs) };
       } catch (e) {
         if (!(e instanceof EvaluationFailed)) throw e;
