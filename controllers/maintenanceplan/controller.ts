@@ -42,6 +42,8 @@ import type { ActState } from './status.ts';
 import { metaTime } from '../../operator/conditions.ts';
 import { lastMaintenanceFromNodes, recordLastMaintenance } from './cooldown.ts';
 import { massFlagEvent, nodeAtRiskEvent, planEvents, stepEvents } from './events.ts';
+import { PlanRules } from './alerts.ts';
+import { ruleObjectType } from '../../operator/integrations.ts';
 
 const DEFAULT_ACTIONS: MaintenanceAction[] = [{ type: 'Cordon' }, { type: 'Drain' }, { type: 'Uncordon' }];
 
@@ -82,6 +84,7 @@ class EvaluationFailed extends Error {
 export function maintenancePlanReconciler(integrations: Integrations): Reconciler<MaintenancePlanObject> {
   const resource = resourceTypeOf(crd);
   const metrics = new PlanMetrics(integrations.registry);
+  const rules = new PlanRules(integrations.rules, process.env.POD_NAMESPACE ?? 'ymera-system');
   /** Models by uri, sha256 and width: loaded once, shared by plans, closed when unused. */
   const models = new Map<string, Promise<RiskModel>>();
   const modelOf = new Map<string, string>();
@@ -255,7 +258,7 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
   return {
     name: 'maintenanceplan',
     resource,
-    owns: [],
+    owns: [ruleObjectType(integrations.rules)],
 
     async reconcile(ctx: ReconcileContext, obj: MaintenancePlanObject) {
       const plan = obj.metadata.name;
@@ -313,6 +316,7 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
         return { requeueAfterMs: Math.min(wait, progressed.retryMs) };
       }
 
+      await rules.apply(ctx, obj, now);
       try {
         if (!integrations.prometheus) throw new EvaluationFailed({ stalled: NO_PROMETHEUS });
         const risk = await model(plan, spec, await credentials(ctx, spec));
@@ -455,6 +459,7 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
     async forget(key: string) {
       runs.delete(key);
       metrics.forget(key);
+      rules.forget(key);
       await release(key);
     },
   };
