@@ -11,6 +11,8 @@ import type { PodInfo, Step } from './drain.ts';
 import { CORDONED_BY_ANNOTATION, nextStep } from './drain.ts';
 import type { HistoryEntry, ScheduledEntry } from './planner.ts';
 import type { MaintenanceAction } from './schema.ts';
+import type { ActionResult } from './metrics.ts';
+import { drainResult } from './metrics.ts';
 
 type NodeObject = KubeObject & { spec?: { unschedulable?: boolean } };
 type PodObject = KubeObject & {
@@ -27,6 +29,8 @@ export type MaintenanceOutcome = {
   retryMs: number;
   /** What happened, for an Event on the node. */
   events: { reason: string; message: string; type: 'Normal' | 'Warning' }[];
+  /** Actions taken, by type and result (metrics). */
+  actions: ActionResult[];
 };
 
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -79,6 +83,7 @@ export async function advanceMaintenance(
 ): Promise<MaintenanceOutcome> {
   let entry: ScheduledEntry = { ...start };
   const events: MaintenanceOutcome['events'] = [];
+  const done: ActionResult[] = [];
   const grace = actions.find((a) => a.type === 'Drain')?.drain?.gracePeriodSeconds;
   for (let i = 0; i < MAX_STEPS; i++) {
     const node = await ctx.client.get<NodeObject>(core.node, entry.node);
@@ -97,6 +102,7 @@ export async function advanceMaintenance(
       : undefined;
     const step: Step = nextStep({ plan, entry, actions, node: state, pods, now });
     const rv = node?.metadata.resourceVersion;
+    done.push(...drainResult(step, entry, actions));
     switch (step.kind) {
       case 'cordon':
         await ctx.client.patch(core.node, entry.node, undefined, 'merge', {
@@ -104,10 +110,15 @@ export async function advanceMaintenance(
           spec: { unschedulable: true },
         });
         entry = { ...entry, progress: 'Cordoned', currentAction: 'Cordon', message: 'cordoned' };
+        done.push({ action: 'cordon', result: 'success' });
         events.push({ type: 'Normal', reason: 'Cordoned', message: `MaintenancePlan ${plan}: cordoned` });
         continue;
       case 'evict': {
         const refused = await evict(ctx, step.pods, grace);
+        done.push(
+          { action: 'evict', result: 'success', count: step.pods.length - refused.length },
+          { action: 'evict', result: 'failure', count: refused.length },
+        );
         entry = {
           ...entry,
           progress: 'Draining',
@@ -116,18 +127,19 @@ export async function advanceMaintenance(
             ? `eviction refused (429, a PodDisruptionBudget) for ${refused.slice(0, 5).join(', ')}; retrying`
             : step.message,
         };
-        return { entry, retryMs: step.retryMs, events };
+        return { entry, retryMs: step.retryMs, events, actions: done };
       }
       case 'force':
         for (const p of step.pods)
           await ctx.client.delete(core.pod, p.name, p.namespace, p.uid ? { uid: p.uid } : {});
+        done.push({ action: 'evict', result: 'timeout', count: step.pods.length });
         entry = { ...entry, progress: 'Draining', currentAction: 'Drain', message: step.message };
         events.push({
           type: 'Warning',
           reason: 'DrainForced',
           message: `MaintenancePlan ${plan}: ${step.message}`,
         });
-        return { entry, retryMs: 2_000, events };
+        return { entry, retryMs: 2_000, events, actions: done };
       case 'uncordon':
         await ctx.client.patch(core.node, entry.node, undefined, 'merge', {
           metadata: { resourceVersion: rv, annotations: { [CORDONED_BY_ANNOTATION]: null } },
@@ -140,10 +152,11 @@ export async function advanceMaintenance(
           message: `${step.message}; uncordoned`,
         };
         events.push({ type: 'Normal', reason: 'Uncordoned', message: `MaintenancePlan ${plan}: uncordoned` });
+        done.push({ action: 'uncordon', result: 'success' });
         continue;
       case 'wait':
         entry = { ...entry, message: step.message };
-        return { entry, retryMs: step.retryMs, events };
+        return { entry, retryMs: step.retryMs, events, actions: done };
       case 'finish': {
         const message =
           entry.progress === 'Done' || entry.progress === 'Aborted'
@@ -165,9 +178,10 @@ export async function advanceMaintenance(
           },
           retryMs: 0,
           events,
+          actions: done,
         };
       }
     }
   }
-  return { entry, retryMs: 1_000, events };
+  return { entry, retryMs: 1_000, events, actions: done };
 }

@@ -40,6 +40,10 @@ import { APPROVE_ANNOTATION } from './schema.ts';
 import type { MaintenanceAction } from './schema.ts';
 import type { ActState } from './status.ts';
 import { metaTime } from '../../operator/conditions.ts';
+import { lastMaintenanceFromNodes, recordLastMaintenance } from './cooldown.ts';
+import { massFlagEvent, nodeAtRiskEvent, planEvents, stepEvents } from './events.ts';
+import { PlanRules } from './alerts.ts';
+import { ruleObjectType } from '../../operator/integrations.ts';
 
 const DEFAULT_ACTIONS: MaintenanceAction[] = [{ type: 'Cordon' }, { type: 'Drain' }, { type: 'Uncordon' }];
 
@@ -80,6 +84,7 @@ class EvaluationFailed extends Error {
 export function maintenancePlanReconciler(integrations: Integrations): Reconciler<MaintenancePlanObject> {
   const resource = resourceTypeOf(crd);
   const metrics = new PlanMetrics(integrations.registry);
+  const rules = new PlanRules(integrations.rules, process.env.POD_NAMESPACE ?? 'ymera-system');
   /** Models by uri, sha256 and width: loaded once, shared by plans, closed when unused. */
   const models = new Map<string, Promise<RiskModel>>();
   const modelOf = new Map<string, string>();
@@ -222,8 +227,13 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
         continue;
       }
       const r = await advanceMaintenance(ctx, plan, actions, entry, now);
+      metrics.acted(plan, r.actions);
+      if (r.finished) metrics.finished(plan, r.finished);
+      for (const ce of stepEvents(resource, obj, entry, r, now)) integrations.events.publish(ce);
       if (r.entry) out.push(r.entry);
       if (r.finished) finished.push(r.finished);
+      // the cooldown's memory on the node: status.history is bounded (cooldown.ts)
+      if (r.finished) await recordLastMaintenance(ctx, r.finished);
       if (r.entry) retryMs = Math.min(retryMs, r.retryMs);
       for (const ev of r.events) {
         ctx.log.info('maintenance step', { plan, node: entry.node, reason: ev.reason, message: ev.message });
@@ -248,7 +258,7 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
   return {
     name: 'maintenanceplan',
     resource,
-    owns: [],
+    owns: [ruleObjectType(integrations.rules)],
 
     async reconcile(ctx: ReconcileContext, obj: MaintenancePlanObject) {
       const plan = obj.metadata.name;
@@ -272,6 +282,7 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
           retryMs = Math.min(retryMs, progressed.retryMs);
         }
         const wrote = await ctx.writeStatus(resource, obj, status);
+        metrics.status(plan, status);
         const was = previous?.conditions?.find((c) => c.type === 'Stalled');
         if (wrote && failure.stalled && (was?.status !== 'True' || was.message !== failure.stalled.message))
           await ctx.event(obj, 'Warning', failure.stalled.reason, 'Predict', failure.stalled.message);
@@ -299,15 +310,13 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
           return { requeueAfterMs: wait };
         const progressed = await advanceAll(ctx, obj, previous.scheduled, previous.history ?? [], now);
         const phase = phaseOf(progressed.scheduled);
-        await ctx.writeStatus(resource, obj, {
-          ...previous,
-          phase,
-          scheduled: progressed.scheduled,
-          history: progressed.history,
-        });
+        const advanced = { ...previous, phase, scheduled: progressed.scheduled, history: progressed.history };
+        await ctx.writeStatus(resource, obj, advanced);
+        metrics.status(plan, advanced);
         return { requeueAfterMs: Math.min(wait, progressed.retryMs) };
       }
 
+      await rules.apply(ctx, obj, now);
       try {
         if (!integrations.prometheus) throw new EvaluationFailed({ stalled: NO_PROMETHEUS });
         const risk = await model(plan, spec, await credentials(ctx, spec));
@@ -334,6 +343,10 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
           consecutive,
         );
         runs.set(plan, new Map(evaluated.map((e) => [e.node, e.consecutive])));
+        for (const e of evaluated) {
+          const ce = nodeAtRiskEvent(resource, obj, e, { threshold, consecutive }, now);
+          if (ce) integrations.events.publish(ce);
+        }
         const chosen = new Set(selected);
         const notReady = listed.flatMap((n) => {
           const ready = (
@@ -367,7 +380,11 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
             actions: (spec.actions ?? DEFAULT_ACTIONS).map((a) => a.type),
             scheduled: previous?.scheduled ?? [],
             history: previous?.history ?? [],
+            lastMaintenance: lastMaintenanceFromNodes(listed),
           });
+          // CloudEvents of the plan before those of the steps, so a consumer reads them in order
+          for (const ce of planEvents(resource, obj, previous?.scheduled ?? [], planned.scheduled, now))
+            integrations.events.publish(ce);
           const progressed = actSupported(spec)
             ? await advanceAll(ctx, obj, planned.scheduled, previous?.history ?? [], now)
             : { scheduled: planned.scheduled, history: previous?.history ?? [], retryMs: intervalMs };
@@ -401,6 +418,7 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
           previous,
         );
         await ctx.writeStatus(resource, obj, status);
+        metrics.status(plan, status);
         metrics.record(
           plan,
           new Map(evaluated.flatMap((e) => (e.state === 'Scored' ? [[e.node, e.risk] as const] : []))),
@@ -427,8 +445,10 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
             );
         }
         const wasMass = previous?.conditions?.find((c) => c.type === 'MassFlag')?.status === 'True';
-        if (massFlag.stop && !wasMass)
+        if (massFlag.stop && !wasMass) {
+          integrations.events.publish(massFlagEvent(resource, obj, massFlag, now));
           await ctx.event(obj, 'Warning', 'TooManyAtRisk', 'Predict', massFlag.message ?? '');
+        }
         return { requeueAfterMs: Math.min(intervalMs, actRetryMs) };
       } catch (e) {
         if (!(e instanceof EvaluationFailed)) throw e;
@@ -439,6 +459,7 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
     async forget(key: string) {
       runs.delete(key);
       metrics.forget(key);
+      rules.forget(key);
       await release(key);
     },
   };

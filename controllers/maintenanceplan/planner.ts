@@ -6,6 +6,7 @@
 // maxUnavailable budget holds across operator restarts.
 import { Cron } from 'croner';
 import type { MaintenancePlanSpec, MaintenancePlanStatus } from './schema.ts';
+import { latestPerNode } from './cooldown.ts';
 
 export type ScheduledEntry = NonNullable<MaintenancePlanStatus['scheduled']>[number];
 export type HistoryEntry = NonNullable<MaintenancePlanStatus['history']>[number];
@@ -92,6 +93,8 @@ export type PlanInput = {
   scheduled: readonly ScheduledEntry[];
   /** status.history of the last write (for the cooldown). */
   history: readonly HistoryEntry[];
+  /** Each node's last maintenance end (ms) from its ymera.io/last-maintenance annotation: the cooldown survives history truncation. */
+  lastMaintenance?: ReadonlyMap<string, number>;
 };
 
 export type PlanOutcome = {
@@ -129,7 +132,7 @@ export function planMaintenance(input: PlanInput): PlanOutcome {
   const selected = new Set(input.selected);
   const risk = new Map(input.atRisk.map((a) => [a.node, a.risk]));
   const approved = approvedIds(input.approveAnnotation);
-  const finished = lastFinished(input.history);
+  const finished = latestPerNode(lastFinished(input.history), input.lastMaintenance);
   const cooldownMs = input.cooldownMinutes * 60_000;
 
   // running maintenance is never dropped here: only the drain engine finishes it

@@ -9,6 +9,8 @@
 // maintained too but stays cordoned. The operator runs as the chart's
 // ServiceAccount with rbac.maintenancePlan (operator-identity.ts).
 import path from 'node:path';
+import { readTopic } from '../../operator/kafka/platformatic.ts';
+import type { CloudEvent } from '../../operator/kafka/events.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuExporter } from './gpu-signals.ts';
 import { fixtureRow, modelDir, modelMeta, startGpuExporter } from './gpu-signals.ts';
@@ -18,8 +20,10 @@ import {
   eventually,
   freshNamespace,
   getJson,
+  kafkaBrokers,
   kubectl,
   kubectlOk,
+  operatorEnv,
   startOperator,
   untilObserved,
 } from './support.ts';
@@ -268,5 +272,47 @@ describe('MaintenancePlan in Act mode: cordon, drain through PDBs, uncordon', ()
     expect(n.metadata.annotations?.[MARKER]).toBeUndefined();
     // the healthy node was never touched
     expect((await node(healthy)).spec?.unschedulable).toBeFalsy();
+  });
+
+  it('tells the maintenance as CloudEvents on Kafka, counts it, remembers it on the node and writes alert rules', async () => {
+    const lifecycle = [
+      'node.atrisk',
+      'maintenance.scheduled',
+      'maintenance.started',
+      'maintenance.cordoned',
+      'maintenance.drained',
+      'maintenance.completed',
+    ];
+    const seen = await eventually('the maintenance lifecycle of the drained node on Kafka', async () => {
+      // the shared topic keeps other runs' events: read it to its end, keep this plan's
+      const types = (await readTopic({ brokers: kafkaBrokers(), topic: 'ymera.events.maintenanceplan' }))
+        .filter((m) => m.key === plan)
+        .map((m) => JSON.parse(m.value) as CloudEvent)
+        .filter((e) => e.data.node === drained)
+        .map((e) => e.type.replace('io.ymera.maintenanceplan.', ''));
+      return lifecycle.every((t) => types.includes(t)) && types;
+    }).catch((e: unknown) => {
+      // what the operator said about Kafka, to tell a publish failure from a missing event
+      const kafka = (op?.logs() ?? '').split('\n').filter((l) => /platform event|kafka/i.test(l));
+      throw new Error(`${(e as Error).message}\noperator: ${kafka.slice(-20).join('\n')}`);
+    });
+    // in order (a fact re-sent after the restart may repeat: its first occurrence counts)
+    const firsts = lifecycle.map((t) => seen.indexOf(t));
+    expect(firsts).toEqual([...firsts].sort((x, y) => x - y));
+    // the restarted operator drained and uncordoned the node
+    expect(
+      await op?.metric('ymera_maintenance_actions_total', { maintenanceplan: plan, action: 'uncordon' }),
+    ).toBe(1);
+    expect(
+      Date.parse((await node(drained)).metadata.annotations?.['ymera.io/last-maintenance'] ?? ''),
+    ).not.toBeNaN();
+    const [rulesNs, rulesName] = [operatorEnv().POD_NAMESPACE, `${plan}-maintenanceplan-rules`];
+    const rules = await eventually(
+      "the plan's alert rules in the operator's namespace",
+      async () =>
+        (await kubectl(['get', 'configmap', rulesName, '-n', rulesNs])).code === 0 ||
+        (await kubectl(['get', 'prometheusrule', rulesName, '-n', rulesNs])).code === 0,
+    );
+    expect(rules).toBe(true);
   });
 });

@@ -28,6 +28,14 @@ import {
   backupPolicyRuleGroups,
   DRILL_FAILED_ALERT,
 } from '../../operator/prometheus/generators/backuppolicy.ts';
+import type { MaintenancePlanLike } from '../../operator/prometheus/generators/maintenanceplan.ts';
+import {
+  MAINTENANCE_STUCK_ALERT,
+  MASS_FLAG_ALERT,
+  maintenancePlanRuleGroups,
+  NODE_RISK_HIGH_ALERT,
+  PREDICTOR_NOT_READY_ALERT,
+} from '../../operator/prometheus/generators/maintenanceplan.ts';
 import {
   ABSENT_ALERT,
   NO_LEADER_ALERT,
@@ -148,6 +156,15 @@ function everyRuleFile(): { what: string; text: string; rules: number }[] {
   ];
   for (const p of policies) {
     viaConfigMap(`BackupPolicy ${p.metadata.name}`, asOwner(p, 'BackupPolicy'), backupPolicyRuleGroups(p));
+  }
+  const plans: MaintenancePlanLike[] = [
+    sample<MaintenancePlanLike>('maintenanceplan.yaml'),
+    { metadata: { name: 'act-defaults' }, spec: { mode: 'Act', predictor: {} } },
+  ];
+  for (const p of plans) {
+    // cluster-scoped: the operator writes its rules into its own namespace
+    const owner = asOwner({ metadata: { ...p.metadata, namespace: 'ymera-system' } }, 'MaintenancePlan');
+    viaConfigMap(`MaintenancePlan ${p.metadata.name}`, owner, maintenancePlanRuleGroups(p));
   }
   for (const options of [
     { namespace: 'ymera-system' },
@@ -506,6 +523,74 @@ describe('promtool test rules: latency, pipelines and the operator', () => {
           },
           { eval_time: '15m', alertname: DRILL_FAILED_ALERT, exp_alerts: [] }, // no drill yet
         ],
+      },
+    ]);
+    expect(r.code, r.output).toBe(0);
+  });
+
+  it('alerts on a MaintenancePlan node at risk for long, a stuck maintenance, the mass flag and a predictor not ready', async () => {
+    // interval 5m: at risk for 1h, not ready for 15m; drain 300s + 600s margin: stuck after 15m
+    const groups = maintenancePlanRuleGroups({
+      metadata: { name: 'gpu' },
+      spec: {
+        mode: 'Act',
+        predictor: { threshold: 0.8, interval: '5m', consecutive: 3 },
+        actions: [
+          { type: 'Cordon' },
+          { type: 'Drain', drain: { timeoutSeconds: 300 } },
+          { type: 'Uncordon' },
+        ],
+      },
+    });
+    const series = (metric: string, values: string, node?: string, plan = 'gpu') => ({
+      series: `${metric}{maintenanceplan="${plan}"${node ? `,node="${node}"` : ''}}`,
+      values,
+    });
+    const r = await testRules('maintenanceplan', groups, [
+      {
+        input_series: [
+          series('ymera_node_failure_risk', '0.9x120', 'n1'),
+          series('ymera_node_failure_risk', '0.5x120', 'n2'),
+          series('ymera_node_failure_risk', '0.99x120', 'n3', 'other'), // another plan's node
+          // a maintenance of n1 started at 0 and never ends
+          series('ymera_maintenance_started_timestamp_seconds', '0x120', 'n1'),
+          series('ymera_maintenanceplan_mass_flag', '0x9 1x110'), // on from 10m
+          series('ymera_maintenanceplan_mass_flag', '1x120', undefined, 'other'),
+          series('ymera_maintenanceplan_predictor_ready', '1x29 0x90'), // not ready from 30m
+        ],
+        alert_rule_test: [
+          { eval_time: '50m', alertname: NODE_RISK_HIGH_ALERT, exp_alerts: [] },
+          {
+            eval_time: '70m',
+            alertname: NODE_RISK_HIGH_ALERT,
+            exp_alerts: [expected(groups, NODE_RISK_HIGH_ALERT, {}, { maintenanceplan: 'gpu', node: 'n1' })],
+          },
+          { eval_time: '14m', alertname: MAINTENANCE_STUCK_ALERT, exp_alerts: [] },
+          {
+            eval_time: '16m',
+            alertname: MAINTENANCE_STUCK_ALERT,
+            exp_alerts: [
+              expected(groups, MAINTENANCE_STUCK_ALERT, {}, { maintenanceplan: 'gpu', node: 'n1' }),
+            ],
+          },
+          { eval_time: '12m', alertname: MASS_FLAG_ALERT, exp_alerts: [] },
+          {
+            eval_time: '20m',
+            alertname: MASS_FLAG_ALERT,
+            exp_alerts: [expected(groups, MASS_FLAG_ALERT, {}, { maintenanceplan: 'gpu' })],
+          },
+          { eval_time: '40m', alertname: PREDICTOR_NOT_READY_ALERT, exp_alerts: [] },
+          {
+            eval_time: '50m',
+            alertname: PREDICTOR_NOT_READY_ALERT,
+            exp_alerts: [expected(groups, PREDICTOR_NOT_READY_ALERT, {}, { maintenanceplan: 'gpu' })],
+          },
+        ],
+      },
+      {
+        // the maintenance ended at 5m (its series is gone): never stuck
+        input_series: [series('ymera_maintenance_started_timestamp_seconds', '0x5', 'n1')],
+        alert_rule_test: [{ eval_time: '30m', alertname: MAINTENANCE_STUCK_ALERT, exp_alerts: [] }],
       },
     ]);
     expect(r.code, r.output).toBe(0);
