@@ -22,13 +22,19 @@ import { core } from '../../operator/kube/resources.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
 import { inferenceService } from '../../operator/schema/kinds.ts';
 import { DEFAULT_STORAGE_ACCESS } from '../../operator/storage/egress.ts';
-import { createObjectStore, objectStoreConfigFromEnv } from '../../operator/storage/s3.ts';
 import type { ObjectStore } from '../../operator/storage/s3.ts';
+import {
+  BACKUP_BUCKET as BUCKET,
+  dropStore,
+  openStore,
+  s3Config,
+  s3Secret,
+  withDamagedObject,
+} from './backup-fixtures.ts';
 import { IDENTITY_ENV } from './operator-identity.ts';
 import { toYaml } from './samples.ts';
 import { freshNamespace, kubectl, kubectlOk } from './support.ts';
 
-const BUCKET = 'ymera-backups';
 const keyring = new Keyring([randomBytes(32)]);
 const model = randomBytes(3 * 1024 * 1024 + 17);
 const modelSha = createHash('sha256').update(model).digest('hex');
@@ -62,8 +68,6 @@ function ok(result: Awaited<ReturnType<typeof restoreBackup>>): RestoreReport {
 }
 
 beforeAll(async () => {
-  const config = objectStoreConfigFromEnv(process.env);
-  if (!config) throw new Error('YMERA_S3_ENDPOINT is not set (the e2e global setup sets it)');
   const kubeconfig = process.env[IDENTITY_ENV.kubeconfig];
   if (!kubeconfig) throw new Error(`${IDENTITY_ENV.kubeconfig} is not set (the e2e global setup sets it)`);
   admin = KubeClient.fromEnvironment();
@@ -72,24 +76,14 @@ beforeAll(async () => {
   scratch = await freshNamespace('e2e-rengine-scratch');
   prefix = `e2e-restore-engine/${src}`;
   modelKey = `${prefix}/models/iris.onnx`;
-  store = createObjectStore({ ...config, bucket: BUCKET, prefix, timeoutMs: 30_000 });
-  const bucket = createObjectStore({ ...config, bucket: BUCKET, timeoutMs: 30_000 });
+  store = openStore(BUCKET, prefix);
+  const bucket = openStore(BUCKET);
   await bucket.put(modelKey, model);
   bucket.close();
-  const creds = config.credentials as { accessKeyId: string; secretAccessKey: string };
   await kubectlOk(
     ['apply', '-f', '-'],
     toYaml([
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'model-creds', namespace: src },
-        stringData: {
-          AWS_ACCESS_KEY_ID: creds.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
-          AWS_ENDPOINT_URL: config.endpoint,
-        },
-      },
+      s3Secret(src, 'model-creds', { AWS_ENDPOINT_URL: s3Config().endpoint }),
       {
         apiVersion: 'v1',
         kind: 'ConfigMap',
@@ -157,10 +151,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const ns of [src, scratch]) if (ns) await kubectl(['delete', 'namespace', ns, '--wait=false']);
-  if (store) {
-    await store.deletePrefix('').catch(() => undefined);
-    store.close();
-  }
+  await dropStore(store);
 });
 
 describe('restore engine', () => {
@@ -199,11 +190,7 @@ describe('restore engine', () => {
   });
 
   it('Overwrite replaces what exists and copies a model that is gone back to its source', async () => {
-    const bucket = createObjectStore({
-      ...(objectStoreConfigFromEnv(process.env) as NonNullable<ReturnType<typeof objectStoreConfigFromEnv>>),
-      bucket: BUCKET,
-      timeoutMs: 30_000,
-    });
+    const bucket = openStore(BUCKET);
     try {
       await bucket.delete(modelKey);
       await admin.patch(core.configMap, 'settings', scratch, 'merge', { data: { a: 'changed' } });
@@ -283,20 +270,18 @@ describe('restore engine', () => {
   it('a corrupted model item refuses the whole backup, naming it; nothing is written', async () => {
     const empty = await freshNamespace('e2e-rengine-empty');
     const item = `${backupPrefix(policy, backupId)}items/000005.bin`;
-    const original = await store.get(item);
-    const damaged = Buffer.from(original);
-    damaged[100] = (damaged[100] ?? 0) ^ 0xff;
-    await store.put(item, damaged);
     try {
-      const result = await restoreBackup(operator, store, policy, backupId, keyring, options(empty));
-      expect(result).toMatchObject({ ok: false, reason: 'Corrupted', item: 'items/000005.bin' });
-      if (!result.ok) expect(result.message).toContain(`model s3://${BUCKET}/${modelKey}`);
-      expect(
-        (await admin.list(core.configMap, { namespace: empty, labelSelector: 'ymera.io/restore' })).items,
-      ).toEqual([]);
-      expect(await admin.get(isType, 'iris', empty)).toBeUndefined();
+      // byte 100 of the model item flipped while the restore runs
+      await withDamagedObject(store, item, 100, 0xff, async () => {
+        const result = await restoreBackup(operator, store, policy, backupId, keyring, options(empty));
+        expect(result).toMatchObject({ ok: false, reason: 'Corrupted', item: 'items/000005.bin' });
+        if (!result.ok) expect(result.message).toContain(`model s3://${BUCKET}/${modelKey}`);
+        expect(
+          (await admin.list(core.configMap, { namespace: empty, labelSelector: 'ymera.io/restore' })).items,
+        ).toEqual([]);
+        expect(await admin.get(isType, 'iris', empty)).toBeUndefined();
+      });
     } finally {
-      await store.put(item, original);
       await kubectl(['delete', 'namespace', empty, '--wait=false']);
     }
   });

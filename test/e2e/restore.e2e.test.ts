@@ -16,8 +16,23 @@ import type { RestoreStatus } from '../../controllers/restore/schema.ts';
 import type { Condition } from '../../operator/conditions.ts';
 import type { CloudEvent } from '../../operator/kafka/events.ts';
 import { readTopic } from '../../operator/kafka/platformatic.ts';
-import { createObjectStore, objectStoreConfigFromEnv } from '../../operator/storage/s3.ts';
 import type { ObjectStore } from '../../operator/storage/s3.ts';
+import type { Observed, Policy } from './backup-fixtures.ts';
+import {
+  BACKUP_BUCKET,
+  backupCompleted,
+  backupPolicy,
+  condition as cond,
+  deleteAllOf,
+  dropStore,
+  keySecret,
+  loseNamespace,
+  openStore,
+  policySecrets,
+  restoreOf,
+  untilReported,
+  withDamagedObject,
+} from './backup-fixtures.ts';
 import { toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
 import {
@@ -28,7 +43,6 @@ import {
   kubectlOk,
   startOperator,
   untilEvent,
-  untilObserved,
 } from './support.ts';
 
 type Obj = {
@@ -44,7 +58,6 @@ type Obj = {
 };
 type RestoreObj = Obj & { status?: RestoreStatus & { conditions?: Condition[] } };
 
-const BUCKET = 'ymera-backups';
 const keyA = randomBytes(32);
 const keyB = randomBytes(32);
 const ns = `e2e-restore-${Math.random().toString(36).slice(2, 8)}`;
@@ -53,47 +66,11 @@ let op: OperatorProcess | undefined;
 let store: ObjectStore;
 let backupId = '';
 
-const cond = (o: Obj, type: string) => o.status?.conditions?.find((c) => c.type === type);
-const secretData = (v: Buffer) => Buffer.from(v.toString('base64')).toString('base64');
-
 /** What a fresh namespace holds before a restore: the policy, its storage credentials and its keys. */
-function policyAndSecrets(): unknown[] {
-  const config = objectStoreConfigFromEnv(process.env);
-  const creds = config?.credentials as { accessKeyId: string; secretAccessKey: string };
-  return [
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'backup-s3', namespace: ns },
-      stringData: { AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'backup-key', namespace: ns },
-      data: { key: secretData(keyA) },
-    },
-    {
-      apiVersion: 'ymera.io/v1alpha1',
-      kind: 'BackupPolicy',
-      metadata: { name: 'nightly', namespace: ns },
-      spec: {
-        schedule: '0 0 1 1 *', // once a year: only on-demand backups run during the test
-        storage: {
-          s3: {
-            endpoint: config?.endpoint,
-            bucket: BUCKET,
-            prefix,
-            forcePathStyle: true,
-            credentialsSecret: { name: 'backup-s3' },
-          },
-        },
-        encryption: { keySecret: { name: 'backup-key' } },
-        include: { secrets: true },
-      },
-    },
-  ];
-}
+const policyAndSecrets = () => [
+  ...policySecrets(ns, keyA),
+  backupPolicy({ namespace: ns, name: 'nightly', prefix, spec: { include: { secrets: true } } }),
+];
 
 function workload(): unknown[] {
   return [
@@ -141,25 +118,10 @@ function workload(): unknown[] {
   ];
 }
 
-function restore(name: string, spec: Record<string, unknown> = {}) {
-  return {
-    apiVersion: 'ymera.io/v1alpha1',
-    kind: 'Restore',
-    metadata: { name, namespace: ns },
-    spec: { backupPolicyRef: { name: 'nightly' }, ...spec },
-  };
-}
+const restore = (name: string, spec: Record<string, unknown> = {}) => restoreOf(ns, name, spec);
 
-async function until<T extends Obj>(kind: string, name: string, what: string, check: (o: T) => boolean) {
-  try {
-    return await untilObserved<T>([kind, name, '-n', ns], what, check, 120_000);
-  } catch (e) {
-    const o = await getJson<Obj>(['get', kind, name, '-n', ns]);
-    throw new Error(
-      `${(e as Error).message}\nstatus: ${JSON.stringify(o?.status)}\noperator log tail:\n${op?.logs().slice(-3000)}`,
-    );
-  }
-}
+const until = <T extends Observed>(kind: string, name: string, what: string, check: (o: T) => boolean) =>
+  untilReported<T>([kind, name, '-n', ns], what, check, op, 120_000);
 
 /** A Restore that reached a final phase. */
 const finished = (name: string) =>
@@ -186,9 +148,7 @@ async function present(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  const config = objectStoreConfigFromEnv(process.env);
-  if (!config) throw new Error('YMERA_S3_ENDPOINT is not set (the e2e global setup sets it)');
-  store = createObjectStore({ ...config, bucket: BUCKET, prefix, timeoutMs: 30_000 });
+  store = openStore(BACKUP_BUCKET, prefix);
   await kubectlOk(['create', 'namespace', ns]);
   await kubectlOk(['apply', '-f', '-'], toYaml([...policyAndSecrets(), ...workload()]));
   // a ConfigMap owned by another: its owner reference is rebound to the restored owner's new UID
@@ -214,21 +174,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await kubectl([
-    'delete',
-    'inferenceservices,learningpipelines,backuppolicies,restores',
-    '--all',
-    '-n',
-    ns,
-    '--wait=true',
-    '--timeout=60s',
-  ]);
+  await deleteAllOf(ns, 'inferenceservices,learningpipelines,backuppolicies,restores');
   await op?.stop();
   await kubectl(['delete', 'namespace', ns, '--wait=false']);
-  if (store) {
-    await store.deletePrefix('').catch(() => undefined);
-    store.close();
-  }
+  await dropStore(store);
 });
 
 describe('Restore', () => {
@@ -238,27 +187,15 @@ describe('Restore', () => {
       Boolean((o.status?.runs as unknown[] | undefined)?.length),
     );
     await kubectlOk(['annotate', 'backuppolicy', 'nightly', '-n', ns, 'ymera.io/backup-now=t1']);
-    const p = await until<Obj>('backuppolicy', 'nightly', 'the backup to complete', (o) => {
-      const last = o.status?.lastBackup as { phase?: string } | undefined;
-      return last?.phase === 'Completed';
-    });
-    backupId = (p.status?.lastBackup as { id: string }).id;
+    const p = await until<Policy>('backuppolicy', 'nightly', 'the backup to complete', backupCompleted());
+    backupId = p.status?.lastBackup?.id ?? '';
 
     // the namespace goes, and comes back with only the policy and its Secrets
-    await kubectlOk([
-      'delete',
-      'inferenceservices,learningpipelines',
-      '--all',
-      '-n',
-      ns,
-      '--wait=true',
-      '--timeout=60s',
-    ]);
-    await kubectlOk(['delete', 'namespace', ns, '--wait=true', '--timeout=120s']);
+    await loseNamespace(ns, { workload: 60, namespace: 120 });
     await kubectlOk(['create', 'namespace', ns]);
     await kubectlOk(['apply', '-f', '-'], toYaml(policyAndSecrets()));
-    const fresh = await until<Obj>('backuppolicy', 'nightly', 'the new policy to list its backups', (o) =>
-      Boolean((o.status?.backups as { id: string }[] | undefined)?.some((b) => b.id === backupId)),
+    const fresh = await until<Policy>('backuppolicy', 'nightly', 'the new policy to list its backups', (o) =>
+      Boolean(o.status?.backups?.some((b) => b.id === backupId)),
     );
     expect(fresh.status?.lastBackup).toBeUndefined();
     expect(await present()).toEqual([]);
@@ -289,11 +226,8 @@ describe('Restore', () => {
   it('a corrupted item: Failed naming the item, nothing written', async () => {
     const dir = backupPrefix({ namespace: ns, name: 'nightly' }, backupId);
     const item = `${dir}items/000001.bin`;
-    const original = await store.get(item);
-    const damaged = Buffer.from(original);
-    damaged[damaged.length - 1] = (damaged[damaged.length - 1] ?? 0) ^ 1;
-    await store.put(item, damaged);
-    try {
+    // its last byte flipped while the Restore runs
+    await withDamagedObject(store, item, -1, 1, async () => {
       await kubectlOk(['apply', '-f', '-'], toYaml([restore('corrupt', { backupId })]));
       const r = await finished('corrupt');
       expect(r.status?.phase).toBe('Failed');
@@ -302,24 +236,12 @@ describe('Restore', () => {
       expect(r.status?.restoredObjects).toBeUndefined();
       expect(await present()).toEqual([]);
       await untilEvent(ns, 'corrupt', 'Corrupted', 'Restore');
-    } finally {
-      await store.put(item, original);
-    }
+    });
   });
 
   it('a wrong key: Failed with WrongKey naming the key id, nothing written', async () => {
     // rotated to key B without keeping A
-    await kubectlOk(
-      ['apply', '-f', '-'],
-      toYaml([
-        {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: 'backup-key-2', namespace: ns },
-          data: { key: secretData(keyB), old: secretData(keyA) },
-        },
-      ]),
-    );
+    await kubectlOk(['apply', '-f', '-'], toYaml([keySecret(ns, 'backup-key-2', { key: keyB, old: keyA })]));
     await kubectlOk([
       'patch',
       'backuppolicy',
