@@ -18,6 +18,7 @@ import {
   condition as cond,
   deleteAllOf,
   dropStore,
+  keySecret,
   openStore,
   policyRef,
   policySecrets,
@@ -216,6 +217,30 @@ describe('BackupPolicy', () => {
     expect(p.status?.lastBackup).toBeUndefined();
     expect(await listBackups(store, ref(p))).toEqual([]);
     expect(op?.logs()).not.toContain('correct horse');
+  });
+
+  it('a key Secret created after the policy (GitOps applies in any order): Stalled, then a backup without any change to the policy', async () => {
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      toYaml([policy('late-key', { encryption: { keySecret: { name: 'late-key' } } }, 'l1')]),
+    );
+    const stalled = await until(
+      'late-key',
+      'late-key to be Stalled',
+      (o) => cond(o, 'Stalled')?.status === 'True',
+    );
+    expect(cond(stalled, 'Stalled')).toMatchObject({ reason: 'KeyUnavailable' });
+    expect(cond(stalled, 'Stalled')?.message).toContain('Secret late-key does not exist');
+    // Secrets are not watched: the policy looks again by itself (well before the operator's
+    // 5-minute resync, which until() does not wait for)
+    await kubectlOk(['apply', '-f', '-'], toYaml([keySecret(ns, 'late-key', { key: kek })]));
+    const done = await until(
+      'late-key',
+      'late-key to complete l1 once its key exists',
+      backupCompleted('l1'),
+    );
+    expect(cond(done, 'Stalled')).toBeUndefined();
+    expect(cond(done, 'Ready')).toMatchObject({ status: 'True' });
   });
 
   it('a store that cannot be reached: the backup Failed with the reason, Reconciling; the same token completes once the store is reachable', async () => {
