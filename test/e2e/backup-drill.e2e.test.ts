@@ -17,8 +17,10 @@ import {
   ONCE_A_YEAR,
   backupPolicy,
   condition as cond,
+  configMap,
   deleteAllOf,
   dropStore,
+  envFromConfigMap,
   openModelStore,
   openStore,
   policySecrets,
@@ -75,12 +77,7 @@ beforeAll(async () => {
     toYaml([
       ...policySecrets(ns, kek),
       s3Secret(ns, 'model-dl', { AWS_ENDPOINT_URL: s3Config().endpoint }),
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'iris-config', namespace: ns },
-        data: { threshold: '0.5' },
-      },
+      configMap(ns, 'iris-config', { threshold: '0.5' }),
       {
         apiVersion: 'ymera.io/v1alpha1',
         kind: 'InferenceService',
@@ -93,12 +90,7 @@ beforeAll(async () => {
             credentialsSecret: { name: 'model-dl' },
           },
           runtime: {
-            env: [
-              {
-                name: 'THRESHOLD',
-                valueFrom: { configMapKeyRef: { name: 'iris-config', key: 'threshold' } },
-              },
-            ],
+            env: [envFromConfigMap('THRESHOLD', 'iris-config', 'threshold')],
           },
         },
       },
@@ -184,17 +176,7 @@ describe('BackupPolicy drills', () => {
   it('never writes to or deletes a namespace it did not create', async () => {
     const other = `${ns}-other`;
     await kubectlOk(['create', 'namespace', other]);
-    await kubectlOk(
-      ['apply', '-f', '-'],
-      toYaml([
-        {
-          apiVersion: 'v1',
-          kind: 'ConfigMap',
-          metadata: { name: 'keep', namespace: other },
-          data: { a: '1' },
-        },
-      ]),
-    );
+    await kubectlOk(['apply', '-f', '-'], toYaml([configMap(other, 'keep', { a: '1' })]));
     await kubectlOk(
       ['apply', '-f', '-'],
       toYaml([policy('foreign', { targetNamespace: other }, { 'ymera.io/drill-now': 'd1' })]),

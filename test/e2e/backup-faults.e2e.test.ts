@@ -20,8 +20,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keyring } from '../../controllers/backuppolicy/crypto.ts';
 import { policyPrefix } from '../../controllers/backuppolicy/format.ts';
 import { listBackups } from '../../controllers/backuppolicy/store.ts';
-import type { CloudEvent } from '../../operator/kafka/events.ts';
-import { readTopic } from '../../operator/kafka/platformatic.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import { PrometheusClient } from '../../operator/prometheus/client.ts';
 import {
@@ -36,7 +34,9 @@ import {
   backupCompleted,
   backupNow,
   backupPolicy,
+  cloudEventsOf,
   condition as cond,
+  configMap,
   deleteAllOf,
   dropStore,
   openStore,
@@ -116,18 +116,10 @@ beforeAll(async () => {
     ['apply', '--server-side', '--field-manager=e2e', '-f', '-'],
     toYaml([
       ...policySecrets(ns, kek),
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'granted-data', namespace: other },
-        data: { a: '1' },
-      },
-      ...Array.from({ length: CONFIGMAPS }, (_, i) => ({
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: `bulk-${String(i).padStart(4, '0')}`, namespace: ns },
-        data: { filler },
-      })),
+      configMap(other, 'granted-data', { a: '1' }),
+      ...Array.from({ length: CONFIGMAPS }, (_, i) =>
+        configMap(ns, `bulk-${String(i).padStart(4, '0')}`, { filler }),
+      ),
     ]),
   );
   op = await startOperator('op-bfault', operatorFlags());
@@ -163,17 +155,9 @@ describe('BackupPolicy under faults', () => {
     const listed = await listBackups(store, ref(p));
     expect(listed.find((b) => b.id === id)?.state).toBe('Completed');
 
-    const event = await eventually('the backup.completed CloudEvent of the scheduled backup', async () => {
-      const messages = await readTopic({
-        brokers: kafkaBrokers(),
-        topic: 'ymera.events.backuppolicy',
-        timeoutMs: 20_000,
-      });
-      return messages
-        .filter((m) => m.key === `${ns}/minutely`)
-        .map((m) => JSON.parse(m.value ?? '{}') as CloudEvent)
-        .find((e) => e.data.id === id);
-    });
+    const event = await eventually('the backup.completed CloudEvent of the scheduled backup', async () =>
+      (await cloudEventsOf('ymera.events.backuppolicy', `${ns}/minutely`)).find((e) => e.data.id === id),
+    );
     expect(event).toMatchObject({
       type: 'io.ymera.backuppolicy.backup.completed',
       subject: `${ns}/minutely`,

@@ -7,10 +7,12 @@ import type { BackupPolicyStatus } from '../../controllers/backuppolicy/schema.t
 import { readAndVerify } from '../../controllers/backuppolicy/store.ts';
 import type { VerifiedBackup } from '../../controllers/backuppolicy/store.ts';
 import type { Condition } from '../../operator/conditions.ts';
+import type { CloudEvent } from '../../operator/kafka/events.ts';
+import { readTopic } from '../../operator/kafka/platformatic.ts';
 import { createObjectStore, objectStoreConfigFromEnv } from '../../operator/storage/s3.ts';
 import type { ObjectStore, ObjectStoreConfig } from '../../operator/storage/s3.ts';
 import type { OperatorProcess } from './support.ts';
-import { getJson, kubectl, kubectlOk, untilObserved } from './support.ts';
+import { getJson, kafkaBrokers, kubectl, kubectlOk, untilObserved } from './support.ts';
 
 export const BACKUP_BUCKET = 'ymera-backups';
 export const MODEL_BUCKET = 'ymera-models';
@@ -227,4 +229,52 @@ export function restoreOf(namespace: string, name: string, spec: Record<string, 
     metadata: { name, namespace },
     spec: { backupPolicyRef: { name: 'nightly' }, ...spec },
   };
+}
+
+/** A ConfigMap; `metadata` adds to its name and namespace (labels, ownerReferences). */
+export const configMap = (
+  namespace: string,
+  name: string,
+  data: Record<string, string>,
+  metadata: Record<string, unknown> = {},
+) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, ...metadata }, data });
+
+/** A ConfigMap owned by the ConfigMap `owner` (a restore rebinds the reference to the owner's new UID). */
+export const ownedConfigMap = (
+  namespace: string,
+  name: string,
+  owner: { name: string; uid: string | undefined },
+  data: Record<string, string>,
+) =>
+  configMap(namespace, name, data, {
+    ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: owner.name, uid: owner.uid }],
+  });
+
+/** An Opaque Secret from plain text values. */
+export const secret = (namespace: string, name: string, stringData: Record<string, string>) => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name, namespace },
+  stringData,
+});
+
+/** A container env var read from a ConfigMap's key. */
+export const envFromConfigMap = (env: string, name: string, key: string) => ({
+  name: env,
+  valueFrom: { configMapKeyRef: { name, key } },
+});
+
+/** A container env var read from a Secret's key. */
+export const envFromSecret = (env: string, name: string, key: string) => ({
+  name: env,
+  valueFrom: { secretKeyRef: { name, key } },
+});
+
+/**
+ * The CloudEvents on the shared `topic` keyed `key` (`<namespace>/<name>`):
+ * the topic keeps other runs' events, so it is read to its end and filtered.
+ */
+export async function cloudEventsOf(topic: string, key: string): Promise<CloudEvent[]> {
+  const messages = await readTopic({ brokers: kafkaBrokers(), topic, timeoutMs: 20_000 });
+  return messages.filter((m) => m.key === key).map((m) => JSON.parse(m.value || '{}') as CloudEvent);
 }

@@ -16,13 +16,17 @@ import {
   backupNow,
   backupPolicy,
   condition as cond,
+  configMap,
   deleteAllOf,
   dropStore,
+  envFromConfigMap,
+  envFromSecret,
   keySecret,
   openStore,
   policyRef,
   policySecrets,
   readVerified,
+  secret,
   untilReported,
 } from './backup-fixtures.ts';
 import { toYaml } from './samples.ts';
@@ -58,30 +62,10 @@ beforeAll(async () => {
     ['apply', '-f', '-'],
     toYaml([
       ...policySecrets(ns, kek),
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'bad-key', namespace: ns },
-        stringData: { key: 'correct horse battery staple' },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'iris-config', namespace: ns },
-        data: { threshold: '0.5' },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'unrelated', namespace: ns },
-        data: { other: 'x' },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'iris-token', namespace: ns },
-        stringData: { token: 's3cr3t-token' },
-      },
+      secret(ns, 'bad-key', { key: 'correct horse battery staple' }),
+      configMap(ns, 'iris-config', { threshold: '0.5' }),
+      configMap(ns, 'unrelated', { other: 'x' }),
+      secret(ns, 'iris-token', { token: 's3cr3t-token' }),
       {
         apiVersion: 'ymera.io/v1alpha1',
         kind: 'InferenceService',
@@ -90,11 +74,8 @@ beforeAll(async () => {
           model: { uri: 's3://ymera-models/demo/v1/model.onnx', version: 'v1' },
           runtime: {
             env: [
-              {
-                name: 'THRESHOLD',
-                valueFrom: { configMapKeyRef: { name: 'iris-config', key: 'threshold' } },
-              },
-              { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'iris-token', key: 'token' } } },
+              envFromConfigMap('THRESHOLD', 'iris-config', 'threshold'),
+              envFromSecret('TOKEN', 'iris-token', 'token'),
             ],
           },
         },

@@ -32,8 +32,11 @@ import {
   backupCompleted,
   backupPolicy,
   condition as cond,
+  configMap,
   deleteAllOf,
   dropStore,
+  envFromConfigMap,
+  envFromSecret,
   loseNamespace,
   openModelStore,
   openStore,
@@ -42,6 +45,7 @@ import {
   restoreOf,
   s3Config,
   s3Secret,
+  secret,
   untilReported,
 } from './backup-fixtures.ts';
 import { toYaml } from './samples.ts';
@@ -105,18 +109,8 @@ describe.skipIf(skipReason !== '')(`Disaster recovery on the real node${skipReas
     return [
       // the runtime's credentials, MinIO as pods reach it (the operator reaches it there too)
       s3Secret(ns, 'model-store', { AWS_ENDPOINT_URL: podEndpoint, AWS_REGION: s3Config().region }),
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'fraud-settings', namespace: ns },
-        data: { threshold: '0.7' },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'fraud-token', namespace: ns },
-        stringData: { token: 'restore-me' },
-      },
+      configMap(ns, 'fraud-settings', { threshold: '0.7' }),
+      secret(ns, 'fraud-token', { token: 'restore-me' }),
       {
         apiVersion: 'ymera.io/v1alpha1',
         kind: 'InferenceService',
@@ -133,11 +127,8 @@ describe.skipIf(skipReason !== '')(`Disaster recovery on the real node${skipReas
             nodeSelector: { 'ymera.io/node-pool': 'real' },
             tolerations: [{ key: 'ymera.io/real-node', operator: 'Exists', effect: 'NoSchedule' }],
             env: [
-              {
-                name: 'THRESHOLD',
-                valueFrom: { configMapKeyRef: { name: 'fraud-settings', key: 'threshold' } },
-              },
-              { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'fraud-token', key: 'token' } } },
+              envFromConfigMap('THRESHOLD', 'fraud-settings', 'threshold'),
+              envFromSecret('TOKEN', 'fraud-token', 'token'),
             ],
           },
           scaling: { minReplicas: 1 },

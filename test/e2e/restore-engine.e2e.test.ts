@@ -25,8 +25,10 @@ import { DEFAULT_STORAGE_ACCESS } from '../../operator/storage/egress.ts';
 import type { ObjectStore } from '../../operator/storage/s3.ts';
 import {
   BACKUP_BUCKET as BUCKET,
+  configMap,
   dropStore,
   openStore,
+  ownedConfigMap,
   s3Config,
   s3Secret,
   withDamagedObject,
@@ -84,12 +86,7 @@ beforeAll(async () => {
     ['apply', '-f', '-'],
     toYaml([
       s3Secret(src, 'model-creds', { AWS_ENDPOINT_URL: s3Config().endpoint }),
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'settings', namespace: src },
-        data: { a: '1' },
-      },
+      configMap(src, 'settings', { a: '1' }),
       {
         apiVersion: 'ymera.io/v1alpha1',
         kind: 'InferenceService',
@@ -108,20 +105,7 @@ beforeAll(async () => {
   const settings = await admin.get<KubeObject>(core.configMap, 'settings', src);
   await kubectlOk(
     ['apply', '-f', '-'],
-    toYaml([
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: {
-          name: 'owned',
-          namespace: src,
-          ownerReferences: [
-            { apiVersion: 'v1', kind: 'ConfigMap', name: 'settings', uid: settings?.metadata.uid },
-          ],
-        },
-        data: { b: '2' },
-      },
-    ]),
+    toYaml([ownedConfigMap(src, 'owned', { name: 'settings', uid: settings?.metadata.uid }, { b: '2' })]),
   );
   const objects: KubeObject[] = [
     { ...((await admin.get(isType, 'iris', src)) as KubeObject) },

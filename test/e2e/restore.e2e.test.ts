@@ -14,36 +14,32 @@ import { keyIdOf } from '../../controllers/backuppolicy/crypto.ts';
 import { backupPrefix } from '../../controllers/backuppolicy/format.ts';
 import type { RestoreStatus } from '../../controllers/restore/schema.ts';
 import type { Condition } from '../../operator/conditions.ts';
-import type { CloudEvent } from '../../operator/kafka/events.ts';
-import { readTopic } from '../../operator/kafka/platformatic.ts';
 import type { ObjectStore } from '../../operator/storage/s3.ts';
 import type { Observed, Policy } from './backup-fixtures.ts';
 import {
   BACKUP_BUCKET,
   backupCompleted,
   backupPolicy,
+  cloudEventsOf,
   condition as cond,
+  configMap,
   deleteAllOf,
   dropStore,
+  envFromConfigMap,
+  envFromSecret,
   keySecret,
   loseNamespace,
   openStore,
+  ownedConfigMap,
   policySecrets,
   restoreOf,
+  secret,
   untilReported,
   withDamagedObject,
 } from './backup-fixtures.ts';
 import { toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
-import {
-  eventually,
-  getJson,
-  kafkaBrokers,
-  kubectl,
-  kubectlOk,
-  startOperator,
-  untilEvent,
-} from './support.ts';
+import { eventually, getJson, kubectl, kubectlOk, startOperator, untilEvent } from './support.ts';
 
 type Obj = {
   metadata: {
@@ -75,18 +71,8 @@ const policyAndSecrets = () => [
 function workload(): unknown[] {
   return [
     // (not iris-config: that is the name of the InferenceService's own ConfigMap)
-    {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'iris-settings', namespace: ns },
-      data: { threshold: '0.5' },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'iris-token', namespace: ns },
-      stringData: { token: 's3cr3t-token' },
-    },
+    configMap(ns, 'iris-settings', { threshold: '0.5' }),
+    secret(ns, 'iris-token', { token: 's3cr3t-token' }),
     {
       apiVersion: 'ymera.io/v1alpha1',
       kind: 'InferenceService',
@@ -96,12 +82,9 @@ function workload(): unknown[] {
         runtime: {
           resources: { requests: { cpu: '100m', memory: '128Mi' } },
           env: [
-            {
-              name: 'THRESHOLD',
-              valueFrom: { configMapKeyRef: { name: 'iris-settings', key: 'threshold' } },
-            },
-            { name: 'EXTRA', valueFrom: { configMapKeyRef: { name: 'iris-extra', key: 'extra' } } },
-            { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'iris-token', key: 'token' } } },
+            envFromConfigMap('THRESHOLD', 'iris-settings', 'threshold'),
+            envFromConfigMap('EXTRA', 'iris-extra', 'extra'),
+            envFromSecret('TOKEN', 'iris-token', 'token'),
           ],
         },
       },
@@ -122,6 +105,19 @@ const restore = (name: string, spec: Record<string, unknown> = {}) => restoreOf(
 
 const until = <T extends Observed>(kind: string, name: string, what: string, check: (o: T) => boolean) =>
   untilReported<T>([kind, name, '-n', ns], what, check, op, 120_000);
+
+/** Sets spec.encryption of the policy nightly (a merge patch). */
+const patchPolicy = (encryption: Record<string, unknown>) =>
+  kubectlOk([
+    'patch',
+    'backuppolicy',
+    'nightly',
+    '-n',
+    ns,
+    '--type=merge',
+    '-p',
+    JSON.stringify({ spec: { encryption } }),
+  ]);
 
 /** A Restore that reached a final phase. */
 const finished = (name: string) =>
@@ -156,18 +152,7 @@ beforeAll(async () => {
   await kubectlOk(
     ['apply', '-f', '-'],
     toYaml([
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: {
-          name: 'iris-extra',
-          namespace: ns,
-          ownerReferences: [
-            { apiVersion: 'v1', kind: 'ConfigMap', name: 'iris-settings', uid: owner?.metadata.uid },
-          ],
-        },
-        data: { extra: '1' },
-      },
+      ownedConfigMap(ns, 'iris-extra', { name: 'iris-settings', uid: owner?.metadata.uid }, { extra: '1' }),
     ]),
   );
   op = await startOperator('op-restore', [`--watch-namespaces=${ns}`]);
@@ -242,16 +227,7 @@ describe('Restore', () => {
   it('a wrong key: Failed with WrongKey naming the key id, nothing written', async () => {
     // rotated to key B without keeping A
     await kubectlOk(['apply', '-f', '-'], toYaml([keySecret(ns, 'backup-key-2', { key: keyB, old: keyA })]));
-    await kubectlOk([
-      'patch',
-      'backuppolicy',
-      'nightly',
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
-      '{"spec":{"encryption":{"keySecret":{"name":"backup-key-2"}}}}',
-    ]);
+    await patchPolicy({ keySecret: { name: 'backup-key-2' } });
     await kubectlOk(['apply', '-f', '-'], toYaml([restore('wrong-key', { backupId })]));
     const r = await finished('wrong-key');
     expect(r.status?.phase).toBe('Failed');
@@ -263,16 +239,7 @@ describe('Restore', () => {
   });
 
   it('after rotating with the old key kept, restores everything: labelled, InferenceService Ready, no pipeline run', async () => {
-    await kubectlOk([
-      'patch',
-      'backuppolicy',
-      'nightly',
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
-      '{"spec":{"encryption":{"keySecret":{"name":"backup-key-2"},"previousKeys":["old"]}}}',
-    ]);
+    await patchPolicy({ keySecret: { name: 'backup-key-2' }, previousKeys: ['old'] });
     await kubectlOk(['apply', '-f', '-'], toYaml([restore('full')]));
     const r = await finished('full');
     expect(r.status?.phase, JSON.stringify(r.status)).toBe('Succeeded');
@@ -327,18 +294,11 @@ describe('Restore', () => {
     expect(jobs?.items).toEqual([]);
 
     await untilEvent(ns, 'full', 'Succeeded', 'Restore');
-    const cloud = await eventually('the restore.completed CloudEvent of full', async () => {
-      // the shared topic keeps other runs' events: read it to its end, keep this Restore's
-      const messages = await readTopic({
-        brokers: kafkaBrokers(),
-        topic: 'ymera.events.restore',
-        timeoutMs: 20_000,
-      });
-      return messages
-        .filter((m) => m.key === `${ns}/full`)
-        .map((m) => JSON.parse(m.value) as CloudEvent)
-        .find((e) => e.type.endsWith('restore.completed'));
-    });
+    const cloud = await eventually('the restore.completed CloudEvent of full', async () =>
+      (await cloudEventsOf('ymera.events.restore', `${ns}/full`)).find((e) =>
+        e.type.endsWith('restore.completed'),
+      ),
+    );
     expect(cloud.data).toMatchObject({ phase: 'Succeeded', backupId, restored: 5, skipped: 2, failed: 0 });
     expect(await op?.metric('ymera_restore_total', { namespace: ns, result: 'Succeeded' })).toBe(1);
   });
