@@ -128,16 +128,19 @@ const finished = (name: string) =>
     (r) => r.status?.phase === 'Succeeded' || r.status?.phase === 'Failed',
   );
 
+/** The workload's objects (kind, name). */
+const WORKLOAD = [
+  ['configmap', 'iris-settings'],
+  ['configmap', 'iris-extra'],
+  ['secret', 'iris-token'],
+  ['inferenceservice', 'iris'],
+  ['learningpipeline', 'train'],
+] as const;
+
 /** The workload's objects present in the namespace now (kind/name). */
 async function present(): Promise<string[]> {
   const out: string[] = [];
-  for (const [kind, name] of [
-    ['configmap', 'iris-settings'],
-    ['configmap', 'iris-extra'],
-    ['secret', 'iris-token'],
-    ['inferenceservice', 'iris'],
-    ['learningpipeline', 'train'],
-  ] as const) {
+  for (const [kind, name] of WORKLOAD) {
     if (await getJson(['get', kind, name, '-n', ns])) out.push(`${kind}/${name}`);
   }
   return out;
@@ -258,14 +261,8 @@ describe('Restore', () => {
       { apiVersion: 'v1', kind: 'ConfigMap', name: 'iris-settings', uid: settings?.metadata.uid },
     ]);
 
-    for (const [kind, name] of [
-      ['configmap', 'iris-settings'],
-      ['configmap', 'iris-extra'],
-      ['secret', 'iris-token'],
-      ['inferenceservice', 'iris'],
-      ['learningpipeline', 'train'],
-    ]) {
-      const o = await getJson<Obj>(['get', kind as string, name as string, '-n', ns]);
+    for (const [kind, name] of WORKLOAD) {
+      const o = await getJson<Obj>(['get', kind, name, '-n', ns]);
       expect(o?.metadata.labels, `${kind}/${name}`).toMatchObject({
         'ymera.io/restored-from-backup': backupId,
         'ymera.io/restore': 'full',
