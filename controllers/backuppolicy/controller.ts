@@ -33,7 +33,7 @@ import {
 import { randomBytes } from 'node:crypto';
 import type { NamespaceGrants } from '../../operator/namespace-grants.ts';
 import { namespaceGranted, namespacesNotAllowedMessage } from '../../operator/namespace-grants.ts';
-import { artifactEndpoint } from '../learningpipeline/artifact-access.ts';
+import { locationConnection } from '../learningpipeline/artifact-access.ts';
 import { credentialsFor } from '../learningpipeline/artifact-store.ts';
 import type { References } from './content.ts';
 import {
@@ -120,12 +120,10 @@ export async function openStore(
     return { reason: 'StorageCredentials', message: credentials.error };
   try {
     return createObjectStore({
-      endpoint: artifactEndpoint(s3),
+      ...locationConnection(s3),
       bucket: s3.bucket,
       ...(s3.prefix ? { prefix: s3.prefix } : {}),
-      region: s3.region ?? 'us-east-1',
       credentials,
-      addressing: s3.forcePathStyle ? 'path' : 'virtual-host',
       timeoutMs: STORE_TIMEOUT_MS,
       refusedCidrs: access.refusedCidrs,
     });
