@@ -69,6 +69,10 @@ function ok(result: Awaited<ReturnType<typeof restoreBackup>>): RestoreReport {
   return result;
 }
 
+/** The backup restored into `namespace` by `client` (the operator's ServiceAccount unless said). */
+const restoreInto = (namespace: string, extra: Partial<RestoreOptions> = {}, client: KubeClient = operator) =>
+  restoreBackup(client, store, policy, backupId, keyring, options(namespace, extra));
+
 beforeAll(async () => {
   const kubeconfig = process.env[IDENTITY_ENV.kubeconfig];
   if (!kubeconfig) throw new Error(`${IDENTITY_ENV.kubeconfig} is not set (the e2e global setup sets it)`);
@@ -140,7 +144,7 @@ afterAll(async () => {
 
 describe('restore engine', () => {
   it('restores into another namespace: digests equal the manifest, owners rebound, the model already there skipped', async () => {
-    const report = ok(await restoreBackup(operator, store, policy, backupId, keyring, options(scratch)));
+    const report = ok(await restoreInto(scratch));
     expect(report.counts).toEqual({ restored: 4, skipped: 1, failed: 0 });
     expect(report.errors).toEqual([]);
     // Secrets and ConfigMaps (owner first), then the InferenceService
@@ -178,16 +182,7 @@ describe('restore engine', () => {
     try {
       await bucket.delete(modelKey);
       await admin.patch(core.configMap, 'settings', scratch, 'merge', { data: { a: 'changed' } });
-      const report = ok(
-        await restoreBackup(
-          operator,
-          store,
-          policy,
-          backupId,
-          keyring,
-          options(scratch, { conflictPolicy: 'Overwrite' }),
-        ),
-      );
+      const report = ok(await restoreInto(scratch, { conflictPolicy: 'Overwrite' }));
       expect(report.plan).toMatchObject({ overwrite: 4, create: 0 });
       expect(report.counts).toEqual({ restored: 5, skipped: 0, failed: 0 });
       for (const o of report.objects) expect(o.restoredSha256, `${o.kind}/${o.name}`).toBe(o.sha256);
@@ -204,20 +199,11 @@ describe('restore engine', () => {
   });
 
   it('run again (an operator restart mid-restore), objects this restore wrote count as restored; another restore skips them', async () => {
-    const again = ok(await restoreBackup(operator, store, policy, backupId, keyring, options(scratch)));
+    const again = ok(await restoreInto(scratch));
     expect(again.plan).toMatchObject({ skip: 4, create: 0 });
     expect(again.counts).toMatchObject({ restored: 4, failed: 0 });
     for (const o of again.objects) expect(o.restoredSha256, `${o.kind}/${o.name}`).toBe(o.sha256);
-    const other = ok(
-      await restoreBackup(
-        operator,
-        store,
-        policy,
-        backupId,
-        keyring,
-        options(scratch, { labels: { 'ymera.io/restore': 'another' } }),
-      ),
-    );
+    const other = ok(await restoreInto(scratch, { labels: { 'ymera.io/restore': 'another' } }));
     expect(other.counts).toMatchObject({ restored: 0, skipped: 5, failed: 0 });
   });
 
@@ -226,13 +212,10 @@ describe('restore engine', () => {
     try {
       // the operator's ServiceAccount may not create namespaces: whoever runs drills needs that grant
       const report = ok(
-        await restoreBackup(
+        await restoreInto(
+          target,
+          { createNamespace: true, kinds: ['ConfigMap'], modelArtifacts: false },
           admin,
-          store,
-          policy,
-          backupId,
-          keyring,
-          options(target, { createNamespace: true, kinds: ['ConfigMap'], modelArtifacts: false }),
         ),
       );
       expect(report.objects.map((o) => `${o.result} ${o.kind}/${o.name}`)).toEqual([
@@ -257,7 +240,7 @@ describe('restore engine', () => {
     try {
       // byte 100 of the model item flipped while the restore runs
       await withDamagedObject(store, item, 100, 0xff, async () => {
-        const result = await restoreBackup(operator, store, policy, backupId, keyring, options(empty));
+        const result = await restoreInto(empty);
         expect(result).toMatchObject({ ok: false, reason: 'Corrupted', item: 'items/000005.bin' });
         if (!result.ok) expect(result.message).toContain(`model s3://${BUCKET}/${modelKey}`);
         expect(
