@@ -33,7 +33,7 @@ import {
 import { randomBytes } from 'node:crypto';
 import type { NamespaceGrants } from '../../operator/namespace-grants.ts';
 import { namespaceGranted, namespacesNotAllowedMessage } from '../../operator/namespace-grants.ts';
-import { artifactEndpoint } from '../learningpipeline/artifact-access.ts';
+import { locationConnection } from '../learningpipeline/artifact-access.ts';
 import { credentialsFor } from '../learningpipeline/artifact-store.ts';
 import type { References } from './content.ts';
 import {
@@ -74,6 +74,12 @@ const S3_FIELD = 'spec.storage.s3';
 const namespacedKinds = ymeraKinds.filter((d) => d.scope === 'Namespaced');
 /** One call's budget; a backup of many objects makes many calls. */
 const STORE_TIMEOUT_MS = 30_000;
+/**
+ * How soon a policy stalled on a Secret (its key, its storage credentials)
+ * looks again: Secrets are read, never watched (the operator may not list
+ * them), and GitOps may apply the Secret after the policy.
+ */
+const SECRET_RECHECK_MS = 30_000;
 
 /** What the user must change before any backup can run, or undefined. */
 function configurationStall(obj: BackupPolicyObject, grants: NamespaceGrants): Stall | undefined {
@@ -114,12 +120,10 @@ export async function openStore(
     return { reason: 'StorageCredentials', message: credentials.error };
   try {
     return createObjectStore({
-      endpoint: artifactEndpoint(s3),
+      ...locationConnection(s3),
       bucket: s3.bucket,
       ...(s3.prefix ? { prefix: s3.prefix } : {}),
-      region: s3.region ?? 'us-east-1',
       credentials,
-      addressing: s3.forcePathStyle ? 'path' : 'virtual-host',
       timeoutMs: STORE_TIMEOUT_MS,
       refusedCidrs: access.refusedCidrs,
     });
@@ -339,18 +343,19 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
       metrics.observe(labels, kept.lastSuccessfulBackupTime, previous?.lastDrill?.result);
       await applyRules(ctx, obj);
 
-      const stall = async (s: Stall) => {
+      const stall = async (s: Stall, recheckMs?: number) => {
         await report(ctx, obj, { ...base, stalled: s }, false);
-        return undefined;
+        return recheckMs === undefined ? undefined : { requeueAfterMs: recheckMs };
       };
       const configStall = configurationStall(obj, grants);
       if (configStall) return stall(configStall);
       const keyring = spec.encryption ? await readKeyring(ctx.client, namespace, spec.encryption) : undefined;
-      if (keyring && !(keyring instanceof Keyring)) return stall(keyring);
+      if (keyring && !(keyring instanceof Keyring)) return stall(keyring, SECRET_RECHECK_MS);
       const s3 = spec.storage.s3;
       if (!s3) return stall({ reason: 'InvalidSpec', message: 'spec.storage: set s3' });
       const store = await openStore(ctx.client, namespace, s3, access);
-      if (!('putStream' in store)) return stall(store);
+      if (!('putStream' in store))
+        return stall(store, store.reason === 'StorageCredentials' ? SECRET_RECHECK_MS : undefined);
 
       try {
         const policy: PolicyRef = { namespace, name: obj.metadata.name, uid: obj.metadata.uid ?? '' };

@@ -106,14 +106,6 @@ function ready(isvc: InferenceServiceObject): boolean {
   return getCondition(status.conditions, 'Ready')?.status === 'True';
 }
 
-async function deleteNamespace(client: KubeClient, name: string): Promise<void> {
-  try {
-    await client.delete(core.namespace, name);
-  } catch (e) {
-    if (!(e instanceof KubeApiError && e.status === 404)) throw e;
-  }
-}
-
 /** Advances the policy's drill by one step (see the file comment). */
 export async function advanceDrill(deps: DrillDeps, obj: DrillPolicy, state: DrillState): Promise<DrillStep> {
   const drill = obj.spec.drill;
@@ -184,7 +176,7 @@ async function startDrill(
   }
   if (existing) {
     // the previous drill's namespace (kept for inspection): replaced, so nothing stale is compared
-    await deleteNamespace(deps.client, namespace);
+    await deps.client.delete(core.namespace, namespace); // a missing one counts as deleted
     return { state, requeueAfterMs: WAIT_MS };
   }
 
@@ -226,7 +218,7 @@ async function restoreInto(
   });
   if (!result.ok) {
     const finished = ended(active, deps.now(), 'Failed', `backup ${active.backupId}: ${result.message}`);
-    if (!drill.keepNamespace) await deleteNamespace(deps.client, active.namespace);
+    if (!drill.keepNamespace) await deps.client.delete(core.namespace, active.namespace);
     return { state: { ...state, activeDrill: undefined, lastDrill: finished }, finished };
   }
   const check = checkRestoredObjects(result.objects);
@@ -290,7 +282,7 @@ async function continueDrill(
       rtoSeconds,
     );
   }
-  if (!drill.keepNamespace) await deleteNamespace(deps.client, active.namespace);
+  if (!drill.keepNamespace) await deps.client.delete(core.namespace, active.namespace);
   return { state: { ...state, activeDrill: undefined, lastDrill: finished }, finished };
 }
 

@@ -30,6 +30,10 @@ describe('planDrill', () => {
       token: 'd1',
     });
     expect(planDrill({ ...weekly, now, token: 'd1', handledToken: 'd1' }).run).toBeUndefined();
+    // on demand: the run alone, the next fire time is the following reconcile's
+    expect(planDrill({ ...weekly, now: at('2026-11-29T05:00:00Z'), token: 'd2' })).toEqual({
+      run: { trigger: 'OnDemand', token: 'd2' },
+    });
     expect(planDrill({ ...weekly, suspend: true, now: at('2026-11-29T05:00:00Z') })).toEqual({});
   });
 });

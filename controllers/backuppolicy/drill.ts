@@ -16,9 +16,9 @@
 // namespaces).
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../../operator/kube/resources.ts';
-import { scheduleOutcome } from '../learningpipeline/schedule.ts';
 import type { ObjectOutcome } from '../restore/engine.ts';
-import { pendingToken } from './plan.ts';
+import { planBackup } from './plan.ts';
+import type { Plan, PlanInput } from './plan.ts';
 
 /** On-demand drill, acted on once per value (like ymera.io/backup-now). */
 export const DRILL_NOW_ANNOTATION = 'ymera.io/drill-now';
@@ -29,36 +29,20 @@ export const DEFAULT_DRILL_TIMEOUT_MINUTES = 15;
 
 export type DrillTrigger = 'Schedule' | 'OnDemand';
 
-export type DrillPlanInput = {
-  schedule: string;
-  timeZone?: string | undefined;
-  suspend?: boolean | undefined;
-  token?: string | undefined;
-  handledToken?: string | undefined;
-  /** status.lastDrillScheduleTime, else the policy's creation time. */
-  since: Date;
-  now: Date;
-};
+/** As a backup's plan input; `since` is status.lastDrillScheduleTime, else the policy's creation time. */
+export type DrillPlanInput = PlanInput;
 
-export type DrillPlan = {
-  run?: { trigger: 'OnDemand'; token: string } | { trigger: 'Schedule'; scheduledAt: Date };
-  next?: Date;
-};
+export type DrillPlan = Pick<Plan, 'run' | 'next'>;
 
-/** Whether a drill is due now (scheduled, or an unhandled ymera.io/drill-now token). */
+/**
+ * Whether a drill is due now (scheduled, or an unhandled ymera.io/drill-now
+ * token): the backup's plan on the drill's schedule, without the missed
+ * count; an on-demand drill says no next time (the reconcile after it does).
+ */
 export function planDrill(input: DrillPlanInput): DrillPlan {
-  const token = pendingToken(input.token, input.handledToken);
-  if (token) return { run: { trigger: 'OnDemand', token } };
-  if (input.suspend) return {};
-  const outcome = scheduleOutcome({
-    schedule: input.schedule,
-    since: input.since,
-    now: input.now,
-    ...(input.timeZone ? { timeZone: input.timeZone } : {}),
-  });
-  const next = outcome.next ? { next: outcome.next } : {};
-  if (outcome.due) return { run: { trigger: 'Schedule', scheduledAt: outcome.due }, ...next };
-  return next;
+  const { run, next } = planBackup(input);
+  if (run?.trigger === 'OnDemand') return { run };
+  return { ...(run ? { run } : {}), ...(next ? { next } : {}) };
 }
 
 /** The value of DRILL_NAMESPACE_LABEL for a policy (label values allow dots). */

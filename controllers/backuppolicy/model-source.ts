@@ -25,7 +25,7 @@ import {
   createObjectStore,
   isNoSuchKey,
 } from '../../operator/storage/s3.ts';
-import { artifactEndpoint } from '../learningpipeline/artifact-access.ts';
+import { artifactEndpoint, locationConnection } from '../learningpipeline/artifact-access.ts';
 import { credentialsFor } from '../learningpipeline/artifact-store.ts';
 import type { ItemFailure } from './format.ts';
 import type { ModelRef, ModelSource } from './models.ts';
@@ -44,7 +44,8 @@ type Conn = {
   addressing: 'path' | 'virtual-host';
 };
 
-const decode = (v: string | undefined) =>
+/** A Secret's data value as trimmed text (undefined when absent). */
+export const secretText = (v: string | undefined) =>
   v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8').trim();
 
 /** The models of a backup: the items to write first, the notes for the manifest, the pairing. */
@@ -124,14 +125,8 @@ async function resolveAccess(
   if (a.via === 'artifacts') {
     const credentials = await credentialsFor(client, a.namespace, a.s3, policy, 'spec.artifacts.s3');
     if (typeof credentials !== 'function' && 'error' in credentials) return credentials;
-    return {
-      endpoint: artifactEndpoint(a.s3),
-      conn: {
-        region: a.s3.region ?? 'us-east-1',
-        credentials,
-        addressing: a.s3.forcePathStyle ? 'path' : 'virtual-host',
-      },
-    };
+    const { endpoint, region, addressing } = locationConnection(a.s3);
+    return { endpoint, conn: { region, credentials, addressing } };
   }
   if (!a.secret) {
     // as the runtime: no Secret, no endpoint: AWS S3, with the operator's identity only where allowed
@@ -156,13 +151,13 @@ async function resolveAccess(
   const secret = await pending;
   if (typeof secret === 'string') return { error: secret };
   if (!secret) return { error: `Secret ${a.secret} (spec.model.credentialsSecret) does not exist` };
-  const accessKeyId = decode(secret.data?.AWS_ACCESS_KEY_ID);
-  const secretAccessKey = decode(secret.data?.AWS_SECRET_ACCESS_KEY);
+  const accessKeyId = secretText(secret.data?.AWS_ACCESS_KEY_ID);
+  const secretAccessKey = secretText(secret.data?.AWS_SECRET_ACCESS_KEY);
   if (!accessKeyId || !secretAccessKey)
     return { error: `Secret ${a.secret} lacks the keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY` };
-  const sessionToken = decode(secret.data?.AWS_SESSION_TOKEN);
-  const region = decode(secret.data?.AWS_REGION) || 'us-east-1';
-  const endpoint = decode(secret.data?.AWS_ENDPOINT_URL) || `https://s3.${region}.amazonaws.com`;
+  const sessionToken = secretText(secret.data?.AWS_SESSION_TOKEN);
+  const region = secretText(secret.data?.AWS_REGION) || 'us-east-1';
+  const endpoint = secretText(secret.data?.AWS_ENDPOINT_URL) || `https://s3.${region}.amazonaws.com`;
   let url: URL | undefined;
   try {
     url = new URL(endpoint);

@@ -129,6 +129,12 @@ function describeItem(item: ManifestItem): string {
   return `${item.kind} ${item.namespace ? `${item.namespace}/` : ''}${item.name}`;
 }
 
+/** How errors name an item: its key and what it holds. */
+const itemName = (item: ManifestItem) => `item ${item.key} (${describeItem(item)})`;
+
+const missingItem = (item: ManifestItem) =>
+  new MissingError(`${itemName(item)} is missing from the store`, item.key);
+
 /** What the item's frames are bound to (GCM AAD): its path under the policy, backup id included. */
 function aadPath(policy: Pick<PolicyRef, 'namespace' | 'name'>, backupId: string, key: string): string {
   return backupPrefix(policy, backupId) + key;
@@ -553,30 +559,27 @@ async function verify(
   for (const item of manifest.items) {
     const size = listed.get(item.key);
     if (size === undefined) {
-      throw new MissingError(`item ${item.key} (${describeItem(item)}) is missing from the store`, item.key);
+      throw missingItem(item);
     }
     if (size !== item.size) {
       throw new CorruptedError(
-        `item ${item.key} (${describeItem(item)}): ${size} bytes in the store, the manifest records ${item.size}`,
+        `${itemName(item)}: ${size} bytes in the store, the manifest records ${item.size}`,
         item.key,
       );
     }
   }
 
   const inMemoryMax = options.inMemoryMaxBytes ?? 8 * 1024 * 1024;
+  const source: ItemSource = { store, dir, policy, backupId, keys, signal: options.signal };
   const items: VerifiedItem[] = [];
   for (const item of manifest.items) {
     const keep = item.plaintextSize <= inMemoryMax;
-    const body = await checkItem(store, dir, policy, backupId, item, keys, keep, options.signal);
+    const body = await checkItem(source, item, keep);
     items.push({
       item,
       ...(body ? { body } : {}),
       // one frame ahead of the consumer, not Readable.from's default of 16
-      open: () =>
-        Readable.from(plaintextOf(store, dir, policy, backupId, item, keys, options.signal), {
-          objectMode: true,
-          highWaterMark: 1,
-        }),
+      open: () => Readable.from(plaintextOf(source, item), { objectMode: true, highWaterMark: 1 }),
     });
   }
   return { manifest, manifestSha256: sha256Hex(bytes), items };
@@ -592,23 +595,36 @@ function keepOpen<T>(iterator: AsyncIterator<T>): AsyncIterable<T> {
   };
 }
 
-async function openItem(
-  store: ObjectStore,
-  dir: string,
-  item: ManifestItem,
-  signal: AbortSignal | undefined,
-): Promise<Readable> {
+/** Where a backup's items are read from, and the keys that open them (none: stored in clear). */
+type ItemSource = {
+  store: ObjectStore;
+  dir: string;
+  policy: Pick<PolicyRef, 'namespace' | 'name'>;
+  backupId: string;
+  keys: BackupKeys | undefined;
+  signal: AbortSignal | undefined;
+};
+
+async function openItem(source: ItemSource, item: ManifestItem): Promise<Readable> {
   try {
-    return await store.getStream(dir + item.key, {
+    return await source.store.getStream(source.dir + item.key, {
       maxBytes: Math.max(1, item.size),
-      ...(signal ? { signal } : {}),
+      ...(source.signal ? { signal: source.signal } : {}),
     });
   } catch (error) {
-    if (isNoSuchKey(error)) {
-      throw new MissingError(`item ${item.key} (${describeItem(item)}) is missing from the store`, item.key);
-    }
+    if (isNoSuchKey(error)) throw missingItem(item);
     throw error;
   }
+}
+
+/** The plaintext of an item's stored bytes: decrypted with the source's keys, if any. */
+function plaintextOfStored(
+  source: ItemSource,
+  item: ManifestItem,
+  stored: AsyncIterable<Uint8Array>,
+): AsyncIterable<Uint8Array> {
+  const { keys, policy, backupId } = source;
+  return keys ? decryptItem(stored, keys.items, aadPath(policy, backupId, item.key)) : stored;
 }
 
 const tooLarge = (error: unknown) => error instanceof ObjectStoreError && error.code === OBJECT_TOO_LARGE;
@@ -619,31 +635,21 @@ const tooLarge = (error: unknown) => error instanceof ObjectStoreError && error.
  * read as Corrupted (damage) and only bytes matching it yet failing to
  * authenticate as Tampered (the manifest was forged to match).
  */
-async function checkItem(
-  store: ObjectStore,
-  dir: string,
-  policy: Pick<PolicyRef, 'namespace' | 'name'>,
-  backupId: string,
-  item: ManifestItem,
-  keys: BackupKeys | undefined,
-  keep: boolean,
-  signal: AbortSignal | undefined,
-): Promise<Buffer | undefined> {
-  const what = `item ${item.key} (${describeItem(item)})`;
+async function checkItem(source: ItemSource, item: ManifestItem, keep: boolean): Promise<Buffer | undefined> {
+  const what = itemName(item);
   const larger = () =>
     new CorruptedError(
       `${what}: larger in the store than the ${item.size} bytes the manifest records`,
       item.key,
     );
-  const stream = await openItem(store, dir, item, signal);
+  const stream = await openItem(source, item);
   const stored = { hash: createHash('sha256'), size: 0 };
   const plain = { hash: createHash('sha256'), size: 0 };
   const chunks: Buffer[] = [];
   const iterator = measured(stream, stored)[Symbol.asyncIterator]();
-  const source = keepOpen(iterator);
   let authFailure: TamperedError | undefined;
   try {
-    const plaintext = keys ? decryptItem(source, keys.items, aadPath(policy, backupId, item.key)) : source;
+    const plaintext = plaintextOfStored(source, item, keepOpen(iterator));
     for await (const chunk of plaintext) {
       plain.hash.update(chunk);
       plain.size += chunk.length;
@@ -684,22 +690,13 @@ async function checkItem(
 }
 
 /** The plaintext of an already verified item, read again (see VerifiedItem.open). */
-async function* plaintextOf(
-  store: ObjectStore,
-  dir: string,
-  policy: Pick<PolicyRef, 'namespace' | 'name'>,
-  backupId: string,
-  item: ManifestItem,
-  keys: BackupKeys | undefined,
-  signal: AbortSignal | undefined,
-): AsyncGenerator<Buffer> {
-  const what = `item ${item.key} (${describeItem(item)})`;
-  const stream = await openItem(store, dir, item, signal);
+async function* plaintextOf(source: ItemSource, item: ManifestItem): AsyncGenerator<Buffer> {
+  const what = itemName(item);
+  const stream = await openItem(source, item);
   const stored = { hash: createHash('sha256'), size: 0 };
   const plain = { hash: createHash('sha256'), size: 0 };
   try {
-    const source = measured(stream, stored);
-    const plaintext = keys ? decryptItem(source, keys.items, aadPath(policy, backupId, item.key)) : source;
+    const plaintext = plaintextOfStored(source, item, measured(stream, stored));
     for await (const chunk of plaintext) {
       plain.hash.update(chunk);
       plain.size += chunk.length;

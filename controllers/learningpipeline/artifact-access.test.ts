@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STORAGE_ACCESS } from '../../operator/storage/egress.ts';
 import type { S3Location } from './artifact-access.ts';
-import { artifactEndpoint, credentialsSource, metricsReadCap } from './artifact-access.ts';
+import {
+  artifactEndpoint,
+  credentialsSource,
+  locationConnection,
+  metricsReadCap,
+} from './artifact-access.ts';
 
 const operatorKeys = { accessKeyId: 'OPERATORKEY', secretAccessKey: 'operator-secret' };
 const at = (endpoint: string | undefined, extra: Partial<S3Location> = {}): S3Location => ({
@@ -90,6 +95,19 @@ describe('artifactEndpoint and metricsReadCap', () => {
       'https://s3.eu-central-1.amazonaws.com',
     );
     expect(artifactEndpoint(at('http://minio:9000'))).toBe('http://minio:9000');
+  });
+
+  it("connects path-style only when asked, in the location's region", () => {
+    expect(locationConnection(at('http://minio:9000'))).toEqual({
+      endpoint: 'http://minio:9000',
+      region: 'us-east-1',
+      addressing: 'path',
+    });
+    expect(locationConnection(at(undefined, { region: 'eu-central-1', forcePathStyle: false }))).toEqual({
+      endpoint: 'https://s3.eu-central-1.amazonaws.com',
+      region: 'eu-central-1',
+      addressing: 'virtual-host',
+    });
   });
 
   it("reads metrics up to the admin's cap, never more than the gate accepts", () => {

@@ -20,6 +20,19 @@ export function artifactEndpoint(s3: S3Location): string {
   return s3.endpoint ?? `https://s3.${s3.region ?? 'us-east-1'}.amazonaws.com`;
 }
 
+/** How a store of the location connects: endpoint, region (default us-east-1) and addressing. */
+export function locationConnection(s3: S3Location): {
+  endpoint: string;
+  region: string;
+  addressing: 'path' | 'virtual-host';
+} {
+  return {
+    endpoint: artifactEndpoint(s3),
+    region: s3.region ?? 'us-east-1',
+    addressing: s3.forcePathStyle ? 'path' : 'virtual-host',
+  };
+}
+
 export type CredentialsSource =
   /** A Secret, always in the pipeline's own namespace. */
   | { secret: { namespace: string; name: string } }

@@ -27,7 +27,7 @@ import {
   processAmbientCredentials,
 } from '../../operator/storage/s3.ts';
 import type { S3Location } from './artifact-access.ts';
-import { MAX_READ_FLAG, artifactEndpoint, credentialsSource } from './artifact-access.ts';
+import { MAX_READ_FLAG, artifactEndpoint, credentialsSource, locationConnection } from './artifact-access.ts';
 import type { Computed } from './digest.ts';
 
 type SecretObject = KubeObject & { data?: Record<string, string> };
@@ -89,11 +89,9 @@ async function withStore<T>(
   let store: Store;
   try {
     store = createObjectStore({
-      endpoint: artifactEndpoint(s3),
+      ...locationConnection(s3),
       bucket: s3.bucket,
-      region: s3.region ?? 'us-east-1',
       credentials,
-      addressing: s3.forcePathStyle ? 'path' : 'virtual-host',
       timeoutMs: 10_000,
       maxGetBytes: access.maxBytes,
       refusedCidrs: access.policy.refusedCidrs,

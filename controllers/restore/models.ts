@@ -9,21 +9,26 @@ import type { KubeClient } from '../../operator/kube/client.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import { core } from '../../operator/kube/resources.ts';
 import type { StorageAccessPolicy } from '../../operator/storage/egress.ts';
+import { parseS3Uri } from '../../operator/storage/addressing.ts';
 import { createObjectStore } from '../../operator/storage/s3.ts';
 import type { CleanObject } from '../backuppolicy/clean.ts';
-import { artifactEndpoint } from '../learningpipeline/artifact-access.ts';
+import { secretText } from '../backuppolicy/model-source.ts';
+import { locationConnection } from '../learningpipeline/artifact-access.ts';
 import type { S3Location } from '../learningpipeline/artifact-access.ts';
 import { credentialsFor } from '../learningpipeline/artifact-store.ts';
 import type { ModelTarget } from './engine.ts';
 
-/** s3://bucket/key → bucket and key, or undefined. */
-export function parseS3Uri(uri: string): { bucket: string; key: string } | undefined {
-  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
-  return m ? { bucket: m[1] as string, key: m[2] as string } : undefined;
+/** s3://bucket/key → bucket and key, or undefined (not s3://, an invalid bucket, no key). */
+function s3Object(uri: string): { bucket: string; key: string } | undefined {
+  try {
+    const where = parseS3Uri(uri);
+    return where.key ? where : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 type SecretObject = KubeObject & { data?: Record<string, string> };
-const decode = (v: string | undefined) => (v ? Buffer.from(v, 'base64').toString('utf8').trim() : undefined);
 
 /** The engine's modelTarget for a Restore in `namespace`. */
 export function modelTargetFor(
@@ -32,7 +37,7 @@ export function modelTargetFor(
   access: StorageAccessPolicy,
 ): (source: string, users: readonly CleanObject[]) => Promise<ModelTarget> {
   return async (source, users) => {
-    const where = parseS3Uri(source);
+    const where = s3Object(source);
     if (!where) return { error: 'only s3://bucket/key model sources are restored' };
     const user = users.find(
       (u) =>
@@ -49,8 +54,8 @@ export function modelTargetFor(
             : `InferenceService ${users[0]?.metadata.name ?? ''} names no spec.model.credentialsSecret to write it back with`,
       };
     const secret = await client.get<SecretObject>(core.secret, secretName, namespace);
-    const endpoint = decode(secret?.data?.AWS_ENDPOINT_URL);
-    const region = decode(secret?.data?.AWS_REGION);
+    const endpoint = secretText(secret?.data?.AWS_ENDPOINT_URL) || undefined;
+    const region = secretText(secret?.data?.AWS_REGION) || undefined;
     const location: S3Location = {
       bucket: where.bucket,
       ...(endpoint ? { endpoint } : {}),
@@ -63,11 +68,9 @@ export function modelTargetFor(
     if (typeof credentials !== 'function' && 'error' in credentials) return { error: credentials.error };
     try {
       const store = createObjectStore({
-        endpoint: artifactEndpoint(location),
+        ...locationConnection(location),
         bucket: where.bucket,
-        region: location.region ?? 'us-east-1',
         credentials,
-        addressing: location.forcePathStyle ? 'path' : 'virtual-host',
         timeoutMs: 30_000,
         refusedCidrs: access.refusedCidrs,
       });

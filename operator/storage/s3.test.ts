@@ -26,6 +26,18 @@ import {
 } from './s3.ts';
 import type { ObjectStoreOptions } from './s3.ts';
 
+const credentials = { accessKeyId: 'a', secretAccessKey: 'b' };
+
+/** What `promise` rejected with (the test fails if it resolves). */
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected the call to fail');
+}
+
 describe('parseS3Uri', () => {
   it('splits bucket and key, taking the key literally', () => {
     expect(parseS3Uri('s3://ymera-models/runs/7/model.onnx')).toEqual({
@@ -117,7 +129,6 @@ describe('where requests go (the SDK addresses them; a local server records them
       await new Promise((resolve) => server.close(resolve));
     }
   }
-  const credentials = { accessKeyId: 'a', secretAccessKey: 'b' };
   const toLoopback: ObjectStoreOptions['lookup'] = (_hostname, _options, callback) =>
     callback(null, [{ address: '127.0.0.1', family: 4 }]);
 
@@ -279,16 +290,6 @@ describe('objectStoreConfigFromEnv', () => {
 });
 
 describe('refused endpoints', () => {
-  const credentials = { accessKeyId: 'a', secretAccessKey: 'b' };
-  const failure = async (promise: Promise<unknown>) => {
-    try {
-      await promise;
-    } catch (e) {
-      return e;
-    }
-    throw new Error('expected the call to fail');
-  };
-
   it('refuses a metadata IP literal before any request, with the reason and no retry', async () => {
     const store = createObjectStore({
       endpoint: 'http://169.254.169.254',
@@ -369,17 +370,8 @@ describe('refused endpoints', () => {
 });
 
 describe('the guard holds for every request the SDK makes', () => {
-  const credentials = { accessKeyId: 'a', secretAccessKey: 'b' };
   const toMetadata: ObjectStoreOptions['lookup'] = (_hostname, _options, callback) =>
     callback(null, [{ address: '169.254.169.254', family: 4 }]);
-  const failure = async (promise: Promise<unknown>) => {
-    try {
-      await promise;
-    } catch (e) {
-      return e;
-    }
-    throw new Error('expected the call to fail');
-  };
 
   it('https endpoints, and big bodies (sent with "Expect: 100-continue", for which the SDK would make its own agent)', async () => {
     for (const endpoint of ['https://rebinding.example', 'http://rebinding.example:9000']) {

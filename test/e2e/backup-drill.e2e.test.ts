@@ -9,10 +9,25 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DRILL_NAMESPACE_LABEL } from '../../controllers/backuppolicy/drill.ts';
-import type { BackupPolicyStatus } from '../../controllers/backuppolicy/schema.ts';
-import type { Condition } from '../../operator/conditions.ts';
-import { createObjectStore, objectStoreConfigFromEnv } from '../../operator/storage/s3.ts';
 import type { ObjectStore } from '../../operator/storage/s3.ts';
+import type { Policy } from './backup-fixtures.ts';
+import {
+  BACKUP_BUCKET,
+  MODEL_BUCKET,
+  ONCE_A_YEAR,
+  backupPolicy,
+  condition as cond,
+  configMap,
+  deleteAllOf,
+  dropStore,
+  envFromConfigMap,
+  openModelStore,
+  openStore,
+  policySecrets,
+  s3Config,
+  s3Secret,
+  untilReported,
+} from './backup-fixtures.ts';
 import { toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
 import {
@@ -24,16 +39,8 @@ import {
   kubectlOk,
   startOperator,
   untilEvent,
-  untilObserved,
 } from './support.ts';
 
-type Policy = {
-  metadata: { name: string; generation?: number; uid: string };
-  status?: BackupPolicyStatus & { observedGeneration?: number; conditions?: Condition[] };
-};
-
-const BACKUPS = 'ymera-backups';
-const MODELS = 'ymera-models';
 const kek = randomBytes(32);
 const model = randomBytes(300 * 1024);
 const modelSha = createHash('sha256').update(model).digest('hex');
@@ -44,106 +51,46 @@ let backups: ObjectStore;
 let models: ObjectStore;
 let prefix: string;
 
-const cond = (p: Policy, type: string) => p.status?.conditions?.find((c) => c.type === type);
 const get = (name: string) => ['backuppolicy', name, '-n', ns];
+const until = (name: string, what: string, check: (p: Policy) => boolean) =>
+  untilReported<Policy>(get(name), what, check, op, 150_000);
 
-function policy(name: string, drill: Record<string, unknown>, annotations: Record<string, string>) {
-  const config = objectStoreConfigFromEnv(process.env);
-  return {
-    apiVersion: 'ymera.io/v1alpha1',
-    kind: 'BackupPolicy',
-    metadata: { name, namespace: ns, annotations },
-    spec: {
-      schedule: '0 0 1 1 *', // once a year: only on-demand backups and drills run during the test
-      include: { secrets: true },
-      modelArtifacts: true,
-      storage: {
-        s3: {
-          endpoint: config?.endpoint,
-          bucket: BACKUPS,
-          prefix,
-          forcePathStyle: true,
-          credentialsSecret: { name: 'backup-s3' },
-        },
-      },
-      encryption: { keySecret: { name: 'backup-key' } },
-      drill: { schedule: '0 0 1 1 *', ...drill },
-    },
-  };
-}
-
-/** untilObserved on a policy; a timeout says what its status was and what the operator logged. */
-async function until(name: string, what: string, check: (p: Policy) => boolean): Promise<Policy> {
-  try {
-    return await untilObserved<Policy>(get(name), what, check, 150_000);
-  } catch (e) {
-    const p = await getJson<Policy>(['get', ...get(name)]);
-    throw new Error(
-      `${(e as Error).message}\nstatus: ${JSON.stringify(p?.status)}\noperator log tail:\n${op?.logs().slice(-3000)}`,
-    );
-  }
-}
+// only on-demand backups and drills run during the test
+const policy = (name: string, drill: Record<string, unknown>, annotations: Record<string, string>) =>
+  backupPolicy({
+    namespace: ns,
+    name,
+    prefix,
+    annotations,
+    spec: { include: { secrets: true }, modelArtifacts: true, drill: { schedule: ONCE_A_YEAR, ...drill } },
+  });
 
 beforeAll(async () => {
   ns = await freshNamespace('e2e-drill');
   scratch = `${ns}-drill`;
   prefix = `e2e-drill/${ns}`;
-  const config = objectStoreConfigFromEnv(process.env);
-  if (!config) throw new Error('YMERA_S3_ENDPOINT is not set (the e2e global setup sets it)');
-  backups = createObjectStore({ ...config, bucket: BACKUPS, prefix, timeoutMs: 30_000 });
-  models = createObjectStore({ ...config, bucket: MODELS, timeoutMs: 30_000 });
-  await models.ensureBucket();
+  backups = openStore(BACKUP_BUCKET, prefix);
+  models = await openModelStore();
   await models.put(`${prefix}/iris.onnx`, model);
-  const creds = config.credentials as { accessKeyId: string; secretAccessKey: string };
   await kubectlOk(
     ['apply', '-f', '-'],
     toYaml([
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'backup-s3', namespace: ns },
-        stringData: { AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'backup-key', namespace: ns },
-        data: { key: Buffer.from(kek.toString('base64')).toString('base64') },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'model-dl', namespace: ns },
-        stringData: {
-          AWS_ACCESS_KEY_ID: creds.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
-          AWS_ENDPOINT_URL: config.endpoint,
-        },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'iris-config', namespace: ns },
-        data: { threshold: '0.5' },
-      },
+      ...policySecrets(ns, kek),
+      s3Secret(ns, 'model-dl', { AWS_ENDPOINT_URL: s3Config().endpoint }),
+      configMap(ns, 'iris-config', { threshold: '0.5' }),
       {
         apiVersion: 'ymera.io/v1alpha1',
         kind: 'InferenceService',
         metadata: { name: 'iris', namespace: ns, labels: { app: 'iris' } },
         spec: {
           model: {
-            uri: `s3://${MODELS}/${prefix}/iris.onnx`,
+            uri: `s3://${MODEL_BUCKET}/${prefix}/iris.onnx`,
             version: 'v1',
             sha256: modelSha,
             credentialsSecret: { name: 'model-dl' },
           },
           runtime: {
-            env: [
-              {
-                name: 'THRESHOLD',
-                valueFrom: { configMapKeyRef: { name: 'iris-config', key: 'threshold' } },
-              },
-            ],
+            env: [envFromConfigMap('THRESHOLD', 'iris-config', 'threshold')],
           },
         },
       },
@@ -154,7 +101,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (ns) {
-    await kubectl(['delete', 'backuppolicies', '--all', '-n', ns, '--wait=true', '--timeout=60s']);
+    await deleteAllOf(ns, 'backuppolicies');
     await deleteInferenceServices(ns);
     await deleteInferenceServices(scratch);
   }
@@ -162,11 +109,8 @@ afterAll(async () => {
   if (ns) {
     await kubectl(['delete', 'namespace', ns, scratch, `${ns}-other`, '--wait=false', '--ignore-not-found']);
   }
-  for (const s of [backups, models]) {
-    if (!s) continue;
-    await s.deletePrefix(s === models ? `${prefix}/` : '').catch(() => undefined);
-    s.close();
-  }
+  await dropStore(backups);
+  await dropStore(models, `${prefix}/`);
 });
 
 describe('BackupPolicy drills', () => {
@@ -232,17 +176,7 @@ describe('BackupPolicy drills', () => {
   it('never writes to or deletes a namespace it did not create', async () => {
     const other = `${ns}-other`;
     await kubectlOk(['create', 'namespace', other]);
-    await kubectlOk(
-      ['apply', '-f', '-'],
-      toYaml([
-        {
-          apiVersion: 'v1',
-          kind: 'ConfigMap',
-          metadata: { name: 'keep', namespace: other },
-          data: { a: '1' },
-        },
-      ]),
-    );
+    await kubectlOk(['apply', '-f', '-'], toYaml([configMap(other, 'keep', { a: '1' })]));
     await kubectlOk(
       ['apply', '-f', '-'],
       toYaml([policy('foreign', { targetNamespace: other }, { 'ymera.io/drill-now': 'd1' })]),

@@ -19,12 +19,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keyring } from '../../controllers/backuppolicy/crypto.ts';
 import { policyPrefix } from '../../controllers/backuppolicy/format.ts';
-import type { PolicyRef } from '../../controllers/backuppolicy/format.ts';
-import type { BackupPolicyStatus } from '../../controllers/backuppolicy/schema.ts';
-import { listBackups, readAndVerify } from '../../controllers/backuppolicy/store.ts';
-import type { Condition } from '../../operator/conditions.ts';
-import type { CloudEvent } from '../../operator/kafka/events.ts';
-import { readTopic } from '../../operator/kafka/platformatic.ts';
+import { listBackups } from '../../controllers/backuppolicy/store.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import { PrometheusClient } from '../../operator/prometheus/client.ts';
 import {
@@ -32,8 +27,24 @@ import {
   BACKUP_NEVER_COMPLETED_ALERT,
 } from '../../operator/prometheus/generators/backuppolicy.ts';
 import { ruleFileOf } from '../../operator/prometheus/rule-objects.ts';
-import { createObjectStore, objectStoreConfigFromEnv } from '../../operator/storage/s3.ts';
 import type { ObjectStore } from '../../operator/storage/s3.ts';
+import type { Policy } from './backup-fixtures.ts';
+import {
+  BACKUP_BUCKET,
+  backupCompleted,
+  backupNow,
+  backupPolicy,
+  cloudEventsOf,
+  condition as cond,
+  configMap,
+  deleteAllOf,
+  dropStore,
+  openStore,
+  policyRef,
+  policySecrets,
+  readVerified,
+  untilReported,
+} from './backup-fixtures.ts';
 import { toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
 import {
@@ -46,15 +57,8 @@ import {
   prometheusStack,
   repo,
   startOperator,
-  untilObserved,
 } from './support.ts';
 
-type Policy = {
-  metadata: { name: string; generation?: number; uid: string };
-  status?: BackupPolicyStatus & { observedGeneration?: number; conditions?: Condition[] };
-};
-
-const BUCKET = 'ymera-backups';
 // ~6 s of backup on the dev machine; the faults land within the first ~0.7 s
 const CONFIGMAPS = 1500;
 const minioSh = path.join(repo, 'test/e2e/stack/minio.sh');
@@ -68,8 +72,7 @@ let store: ObjectStore;
 let prefix: string;
 const promFiles: string[] = [];
 
-const cond = (p: Policy, type: string) => p.status?.conditions?.find((c) => c.type === type);
-const ref = (p: Policy): PolicyRef => ({ namespace: ns, name: p.metadata.name, uid: p.metadata.uid });
+const ref = (p: Policy) => policyRef(ns, p);
 const get = (name: string) => ['backuppolicy', name, '-n', ns];
 const minio = (command: 'up' | 'down') => execFileSync('bash', [minioSh, command], { stdio: 'ignore' });
 const operatorFlags = () => [
@@ -78,40 +81,12 @@ const operatorFlags = () => [
   `--kafka-brokers=${kafkaBrokers().join(',')}`,
 ];
 
-function policy(name: string, spec: Record<string, unknown>, token?: string) {
-  const config = objectStoreConfigFromEnv(process.env);
-  return {
-    apiVersion: 'ymera.io/v1alpha1',
-    kind: 'BackupPolicy',
-    metadata: { name, namespace: ns, ...(token ? { annotations: { 'ymera.io/backup-now': token } } : {}) },
-    spec: {
-      schedule: '0 0 1 1 *', // once a year: only on-demand backups, unless a test says otherwise
-      storage: {
-        s3: {
-          endpoint: config?.endpoint,
-          bucket: BUCKET,
-          prefix,
-          forcePathStyle: true,
-          credentialsSecret: { name: 'backup-s3' },
-        },
-      },
-      encryption: { keySecret: { name: 'backup-key' } },
-      ...spec,
-    },
-  };
-}
+// once a year unless a test says otherwise: only on-demand backups
+const policy = (name: string, spec: Record<string, unknown>, token?: string) =>
+  backupPolicy({ namespace: ns, name, prefix, annotations: backupNow(token), spec });
 
-/** untilObserved on a policy; a timeout says what its status was and what the operator logged. */
-async function until(name: string, what: string, check: (p: Policy) => boolean, timeoutMs = 90_000) {
-  try {
-    return await untilObserved<Policy>(get(name), what, check, timeoutMs);
-  } catch (e) {
-    const p = await getJson<Policy>(['get', ...get(name)]);
-    throw new Error(
-      `${(e as Error).message}\nstatus: ${JSON.stringify(p?.status)}\noperator log tail:\n${op?.logs().slice(-3000)}`,
-    );
-  }
-}
+const until = (name: string, what: string, check: (p: Policy) => boolean, timeoutMs = 90_000) =>
+  untilReported<Policy>(get(name), what, check, op, timeoutMs);
 
 /** The id of the first backup of `name` whose first item is in the bucket (polled fast: the fault goes in right after). */
 async function firstItemOfNewBackup(name: string): Promise<string> {
@@ -135,38 +110,16 @@ beforeAll(async () => {
   other = await freshNamespace('e2e-bfault-other');
   refused = await freshNamespace('e2e-bfault-refused');
   prefix = `e2e-bfault/${ns}`;
-  const config = objectStoreConfigFromEnv(process.env);
-  if (!config) throw new Error('YMERA_S3_ENDPOINT is not set (the e2e global setup sets it)');
-  store = createObjectStore({ ...config, bucket: BUCKET, prefix, timeoutMs: 30_000 });
-  const creds = config.credentials as { accessKeyId: string; secretAccessKey: string };
+  store = openStore(BACKUP_BUCKET, prefix);
   const filler = 'x'.repeat(4096);
   await kubectlOk(
     ['apply', '--server-side', '--field-manager=e2e', '-f', '-'],
     toYaml([
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'backup-s3', namespace: ns },
-        stringData: { AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'backup-key', namespace: ns },
-        data: { key: Buffer.from(kek.toString('base64')).toString('base64') },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'granted-data', namespace: other },
-        data: { a: '1' },
-      },
-      ...Array.from({ length: CONFIGMAPS }, (_, i) => ({
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: `bulk-${String(i).padStart(4, '0')}`, namespace: ns },
-        data: { filler },
-      })),
+      ...policySecrets(ns, kek),
+      configMap(other, 'granted-data', { a: '1' }),
+      ...Array.from({ length: CONFIGMAPS }, (_, i) =>
+        configMap(ns, `bulk-${String(i).padStart(4, '0')}`, { filler }),
+      ),
     ]),
   );
   op = await startOperator('op-bfault', operatorFlags());
@@ -178,13 +131,10 @@ afterAll(async () => {
     await fetch(new URL('/-/reload', prometheusStack().url), { method: 'POST' }).catch(() => undefined);
   // MinIO is shared: whatever happened, it is up again when this file ends
   minio('up');
-  if (ns) await kubectl(['delete', 'backuppolicies', '--all', '-n', ns, '--wait=true', '--timeout=60s']);
+  if (ns) await deleteAllOf(ns, 'backuppolicies');
   await op?.stop();
   for (const n of [ns, other, refused]) if (n) await kubectl(['delete', 'namespace', n, '--wait=false']);
-  if (store) {
-    await store.deletePrefix('').catch(() => undefined);
-    store.close();
-  }
+  await dropStore(store);
 }, 120_000);
 
 describe('BackupPolicy under faults', () => {
@@ -205,17 +155,9 @@ describe('BackupPolicy under faults', () => {
     const listed = await listBackups(store, ref(p));
     expect(listed.find((b) => b.id === id)?.state).toBe('Completed');
 
-    const event = await eventually('the backup.completed CloudEvent of the scheduled backup', async () => {
-      const messages = await readTopic({
-        brokers: kafkaBrokers(),
-        topic: 'ymera.events.backuppolicy',
-        timeoutMs: 20_000,
-      });
-      return messages
-        .filter((m) => m.key === `${ns}/minutely`)
-        .map((m) => JSON.parse(m.value ?? '{}') as CloudEvent)
-        .find((e) => e.data.id === id);
-    });
+    const event = await eventually('the backup.completed CloudEvent of the scheduled backup', async () =>
+      (await cloudEventsOf('ymera.events.backuppolicy', `${ns}/minutely`)).find((e) => e.data.id === id),
+    );
     expect(event).toMatchObject({
       type: 'io.ymera.backuppolicy.backup.completed',
       subject: `${ns}/minutely`,
@@ -271,14 +213,9 @@ describe('BackupPolicy under faults', () => {
         policy('refused', { include: { namespaces: [ns, refused] } }, 'r1'),
       ]),
     );
-    const p = await until(
-      'granted',
-      'granted to complete g1',
-      (o) => o.status?.lastBackup?.phase === 'Completed',
-    );
-    const verified = await readAndVerify(store, ref(p), p.status?.lastBackup?.id ?? '', { keyring });
-    if (!verified.ok) throw verified.error;
-    const items = verified.backup.manifest.items.map((i) =>
+    const p = await until('granted', 'granted to complete g1', backupCompleted());
+    const backup = await readVerified(store, ref(p), p.status?.lastBackup?.id ?? '', keyring);
+    const items = backup.manifest.items.map((i) =>
       i.type === 'resource' ? `${i.namespace}/${i.kind}/${i.name}` : i.type,
     );
     expect(items).toContain(`${other}/ConfigMap/granted-data`);
@@ -319,7 +256,7 @@ describe('BackupPolicy under faults', () => {
     const p = await until(
       'minio-down',
       'minio-down to complete m1 once MinIO is back',
-      (o) => o.status?.lastBackup?.phase === 'Completed' && o.status.backupNowToken === 'm1',
+      backupCompleted('m1'),
       180_000,
     );
     const done = p.status?.lastBackup?.id;
@@ -355,7 +292,7 @@ describe('BackupPolicy under faults', () => {
     const p = await until(
       'killed',
       'killed to complete k1 after the restart',
-      (o) => o.status?.lastBackup?.phase === 'Completed' && o.status.backupNowToken === 'k1',
+      backupCompleted('k1'),
       180_000,
     );
     const done = p.status?.lastBackup?.id;

@@ -11,12 +11,28 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keyring } from '../../controllers/backuppolicy/crypto.ts';
-import type { ModelItem, PolicyRef, ResourceItem } from '../../controllers/backuppolicy/format.ts';
-import type { BackupPolicyStatus } from '../../controllers/backuppolicy/schema.ts';
-import { listBackups, readAndVerify } from '../../controllers/backuppolicy/store.ts';
-import type { Condition } from '../../operator/conditions.ts';
-import { createObjectStore, objectStoreConfigFromEnv } from '../../operator/storage/s3.ts';
+import type { ModelItem, ResourceItem } from '../../controllers/backuppolicy/format.ts';
+import { listBackups } from '../../controllers/backuppolicy/store.ts';
 import type { ObjectStore } from '../../operator/storage/s3.ts';
+import type { Policy } from './backup-fixtures.ts';
+import {
+  BACKUP_BUCKET,
+  MODEL_BUCKET,
+  backupCompleted,
+  backupNow,
+  backupPolicy,
+  condition as cond,
+  deleteAllOf,
+  dropStore,
+  openModelStore,
+  openStore,
+  policyRef,
+  policySecrets,
+  readVerified,
+  s3Config,
+  s3Secret,
+  untilReported,
+} from './backup-fixtures.ts';
 import { toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
 import {
@@ -24,20 +40,11 @@ import {
   eventsAbout,
   eventually,
   freshNamespace,
-  getJson,
   kubectl,
   kubectlOk,
   startOperator,
-  untilObserved,
 } from './support.ts';
 
-type Policy = {
-  metadata: { name: string; generation?: number; uid: string };
-  status?: BackupPolicyStatus & { observedGeneration?: number; conditions?: Condition[] };
-};
-
-const BACKUPS = 'ymera-backups';
-const MODELS = 'ymera-models';
 const kek = randomBytes(32);
 const keyring = new Keyring([kek]);
 // over one 8 MiB part: the copy is a multipart upload read from a stream
@@ -50,9 +57,8 @@ let models: ObjectStore;
 let prefix: string;
 let proxy: HeldProxy | undefined;
 
-const cond = (p: Policy, type: string) => p.status?.conditions?.find((c) => c.type === type);
-const ref = (p: Policy): PolicyRef => ({ namespace: ns, name: p.metadata.name, uid: p.metadata.uid });
-const modelUri = (name: string) => `s3://${MODELS}/${prefix}/${name}`;
+const ref = (p: Policy) => policyRef(ns, p);
+const modelUri = (name: string) => `s3://${MODEL_BUCKET}/${prefix}/${name}`;
 
 /** A TCP proxy to `target` that holds every connection until release(): a model source that does not answer yet. */
 type HeldProxy = { port: number; release: () => void; close: () => Promise<void> };
@@ -93,29 +99,14 @@ async function heldProxy(target: { host: string; port: number }): Promise<HeldPr
   };
 }
 
-function policy(name: string, set: string, token: string) {
-  const config = objectStoreConfigFromEnv(process.env);
-  return {
-    apiVersion: 'ymera.io/v1alpha1',
-    kind: 'BackupPolicy',
-    metadata: { name, namespace: ns, annotations: { 'ymera.io/backup-now': token } },
-    spec: {
-      schedule: '0 0 1 1 *', // once a year: only on-demand backups run during the test
-      include: { labelSelector: { matchLabels: { set } } },
-      modelArtifacts: true,
-      storage: {
-        s3: {
-          endpoint: config?.endpoint,
-          bucket: BACKUPS,
-          prefix,
-          forcePathStyle: true,
-          credentialsSecret: { name: 'backup-s3' },
-        },
-      },
-      encryption: { keySecret: { name: 'backup-key' } },
-    },
-  };
-}
+const policy = (name: string, set: string, token: string) =>
+  backupPolicy({
+    namespace: ns,
+    name,
+    prefix,
+    annotations: backupNow(token),
+    spec: { include: { labelSelector: { matchLabels: { set } } }, modelArtifacts: true },
+  });
 
 function infsvc(name: string, set: string, m: Record<string, unknown>) {
   return {
@@ -127,57 +118,23 @@ function infsvc(name: string, set: string, m: Record<string, unknown>) {
 }
 
 const get = (name: string) => ['backuppolicy', name, '-n', ns];
-
-/** untilObserved on a policy; a timeout says what its status was and what the operator logged. */
-async function until(name: string, what: string, check: (p: Policy) => boolean): Promise<Policy> {
-  try {
-    return await untilObserved<Policy>(get(name), what, check);
-  } catch (e) {
-    const p = await getJson<Policy>(['get', ...get(name)]);
-    throw new Error(
-      `${(e as Error).message}\nstatus: ${JSON.stringify(p?.status)}\noperator log tail:\n${op?.logs().slice(-3000)}`,
-    );
-  }
-}
+const until = (name: string, what: string, check: (p: Policy) => boolean) =>
+  untilReported<Policy>(get(name), what, check, op);
 
 beforeAll(async () => {
   ns = await freshNamespace('e2e-bmod');
   prefix = `e2e-bmod/${ns}`;
-  const config = objectStoreConfigFromEnv(process.env);
-  if (!config) throw new Error('YMERA_S3_ENDPOINT is not set (the e2e global setup sets it)');
-  backups = createObjectStore({ ...config, bucket: BACKUPS, prefix, timeoutMs: 30_000 });
-  models = createObjectStore({ ...config, bucket: MODELS, timeoutMs: 30_000 });
-  await models.ensureBucket();
+  backups = openStore(BACKUP_BUCKET, prefix);
+  models = await openModelStore();
   await models.put(`${prefix}/iris.onnx`, model);
-  const minio = new URL(config.endpoint);
+  const minio = new URL(s3Config().endpoint);
   proxy = await heldProxy({ host: minio.hostname, port: Number(minio.port || 80) });
-  const creds = config.credentials as { accessKeyId: string; secretAccessKey: string };
-  const download = (name: string, endpoint: string) => ({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, namespace: ns },
-    stringData: {
-      AWS_ACCESS_KEY_ID: creds.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
-      AWS_ENDPOINT_URL: endpoint,
-    },
-  });
+  const download = (name: string, endpoint: string) => s3Secret(ns, name, { AWS_ENDPOINT_URL: endpoint });
   await kubectlOk(
     ['apply', '-f', '-'],
     toYaml([
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'backup-s3', namespace: ns },
-        stringData: { AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'backup-key', namespace: ns },
-        data: { key: Buffer.from(kek.toString('base64')).toString('base64') },
-      },
-      download('model-dl', config.endpoint),
+      ...policySecrets(ns, kek),
+      download('model-dl', s3Config().endpoint),
       // link-local: where cloud metadata services answer, refused by the egress policy
       download('refused-dl', 'http://169.254.169.254:9000'),
       download('held-dl', `http://127.0.0.1:${proxy.port}`),
@@ -207,20 +164,14 @@ beforeAll(async () => {
 afterAll(async () => {
   proxy?.release();
   if (ns) {
-    await kubectl(['delete', 'backuppolicies', '--all', '-n', ns, '--wait=true', '--timeout=60s']);
+    await deleteAllOf(ns, 'backuppolicies');
     await deleteInferenceServices(ns);
   }
   await op?.stop();
   await proxy?.close();
   if (ns) await kubectl(['delete', 'namespace', ns, '--wait=false']);
-  if (backups) {
-    await backups.deletePrefix('').catch(() => undefined);
-    backups.close();
-  }
-  if (models) {
-    await models.deletePrefix(`${prefix}/`).catch(() => undefined);
-    models.close();
-  }
+  await dropStore(backups);
+  await dropStore(models, `${prefix}/`);
 });
 
 describe('BackupPolicy modelArtifacts', () => {
@@ -235,9 +186,8 @@ describe('BackupPolicy modelArtifacts', () => {
     expect(p.status?.lastBackup?.message).toContain('file:///models/baked.onnx');
     expect(cond(p, 'BackupHealthy')).toMatchObject({ status: 'True' });
 
-    const verified = await readAndVerify(backups, ref(p), p.status?.lastBackup?.id ?? '', { keyring });
-    if (!verified.ok) throw verified.error;
-    const m = verified.backup.manifest;
+    const backup = await readVerified(backups, ref(p), p.status?.lastBackup?.id ?? '', keyring);
+    const m = backup.manifest;
     const modelItems = m.items.filter((i): i is ModelItem => i.type === 'model');
     expect(modelItems).toHaveLength(1);
     expect(modelItems[0]).toMatchObject({
@@ -254,7 +204,7 @@ describe('BackupPolicy modelArtifacts', () => {
     expect(m.failures.count).toBe(0);
     expect(m.notCopied?.first.map((n) => n.what)).toEqual(['model file:///models/baked.onnx']);
     // the stored copy decrypts to the very bytes of the file
-    const item = verified.backup.items.find((i) => i.item.type === 'model');
+    const item = backup.items.find((i) => i.item.type === 'model');
     const hash = createHash('sha256');
     for await (const chunk of item?.open() ?? []) hash.update(chunk as Buffer);
     expect(hash.digest('hex')).toBe(modelSha);
@@ -280,14 +230,10 @@ describe('BackupPolicy modelArtifacts', () => {
     expect(p.status?.phase).toBe('Degraded');
     expect(cond(p, 'BackupHealthy')).toMatchObject({ status: 'False', reason: 'PartiallyFailed' });
     expect(p.status?.lastSuccessfulBackupTime).toBeUndefined();
-    expect(JSON.stringify(p.status)).not.toContain(
-      (objectStoreConfigFromEnv(process.env)?.credentials as { secretAccessKey: string }).secretAccessKey,
-    );
+    expect(JSON.stringify(p.status)).not.toContain(s3Config().credentials.secretAccessKey);
 
     // still a restorable backup: a manifest, every resource, no model item, no digest paired
-    const verified = await readAndVerify(backups, ref(p), last?.id ?? '', { keyring });
-    if (!verified.ok) throw verified.error;
-    const m = verified.backup.manifest;
+    const m = (await readVerified(backups, ref(p), last?.id ?? '', keyring)).manifest;
     expect(m.failures.count).toBe(3);
     expect(m.items.filter((i) => i.type === 'model')).toEqual([]);
     const services = m.items.filter(
@@ -326,11 +272,7 @@ describe('BackupPolicy modelArtifacts', () => {
     expect(event.type).toBe('Warning');
     proxy?.release();
 
-    const done = await until(
-      'held',
-      'held to complete h1 after the interruption',
-      (o) => o.status?.backupNowToken === 'h1' && o.status.lastBackup?.phase === 'Completed',
-    );
+    const done = await until('held', 'held to complete h1 after the interruption', backupCompleted('h1'));
     const id = done.status?.lastBackup?.id;
     expect(id).not.toBe(interrupted);
     expect(done.status?.lastBackup?.models).toBe(1);

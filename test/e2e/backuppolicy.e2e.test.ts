@@ -7,31 +7,39 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keyring } from '../../controllers/backuppolicy/crypto.ts';
-import type { PolicyRef } from '../../controllers/backuppolicy/format.ts';
-import type { BackupPolicyStatus } from '../../controllers/backuppolicy/schema.ts';
-import { listBackups, readAndVerify } from '../../controllers/backuppolicy/store.ts';
-import type { Condition } from '../../operator/conditions.ts';
-import { createObjectStore, objectStoreConfigFromEnv } from '../../operator/storage/s3.ts';
+import { listBackups } from '../../controllers/backuppolicy/store.ts';
 import type { ObjectStore } from '../../operator/storage/s3.ts';
+import type { Policy } from './backup-fixtures.ts';
+import {
+  BACKUP_BUCKET,
+  backupCompleted,
+  backupNow,
+  backupPolicy,
+  condition as cond,
+  configMap,
+  deleteAllOf,
+  dropStore,
+  envFromConfigMap,
+  envFromSecret,
+  keySecret,
+  openStore,
+  policyRef,
+  policySecrets,
+  readVerified,
+  secret,
+  untilReported,
+} from './backup-fixtures.ts';
 import { toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
 import {
   deleteInferenceServices,
   freshNamespace,
-  getJson,
   kubectl,
   kubectlOk,
   startOperator,
   untilEvent,
-  untilObserved,
 } from './support.ts';
 
-type Policy = {
-  metadata: { name: string; generation?: number; uid: string; annotations?: Record<string, string> };
-  status?: BackupPolicyStatus & { observedGeneration?: number; conditions?: Condition[] };
-};
-
-const BUCKET = 'ymera-backups';
 const kek = randomBytes(32);
 const keyring = new Keyring([kek]);
 let ns: string;
@@ -39,92 +47,25 @@ let op: OperatorProcess | undefined;
 let store: ObjectStore;
 let prefix: string;
 
-const cond = (p: Policy, type: string) => p.status?.conditions?.find((c) => c.type === type);
-const ref = (p: Policy): PolicyRef => ({ namespace: ns, name: p.metadata.name, uid: p.metadata.uid });
-
-function policy(name: string, spec: Record<string, unknown>, token?: string) {
-  const config = objectStoreConfigFromEnv(process.env);
-  return {
-    apiVersion: 'ymera.io/v1alpha1',
-    kind: 'BackupPolicy',
-    metadata: { name, namespace: ns, ...(token ? { annotations: { 'ymera.io/backup-now': token } } : {}) },
-    spec: {
-      schedule: '0 0 1 1 *', // once a year: only on-demand backups run during the test
-      storage: {
-        s3: {
-          endpoint: config?.endpoint,
-          bucket: BUCKET,
-          prefix,
-          forcePathStyle: true,
-          credentialsSecret: { name: 'backup-s3' },
-        },
-      },
-      encryption: { keySecret: { name: 'backup-key' } },
-      ...spec,
-    },
-  };
-}
-
+const ref = (p: Policy) => policyRef(ns, p);
+const policy = (name: string, spec: Record<string, unknown>, token?: string) =>
+  backupPolicy({ namespace: ns, name, prefix, annotations: backupNow(token), spec });
 const get = (name: string) => ['backuppolicy', name, '-n', ns];
-
-/** untilObserved on a policy; a timeout says what its status was and what the operator logged. */
-async function until(name: string, what: string, check: (p: Policy) => boolean): Promise<Policy> {
-  try {
-    return await untilObserved<Policy>(get(name), what, check);
-  } catch (e) {
-    const p = await getJson<Policy>(['get', ...get(name)]);
-    throw new Error(
-      `${(e as Error).message}\nstatus: ${JSON.stringify(p?.status)}\noperator log tail:\n${op?.logs().slice(-3000)}`,
-    );
-  }
-}
+const until = (name: string, what: string, check: (p: Policy) => boolean) =>
+  untilReported<Policy>(get(name), what, check, op);
 
 beforeAll(async () => {
   ns = await freshNamespace('e2e-bpol');
   prefix = `e2e-bpol/${ns}`;
-  const config = objectStoreConfigFromEnv(process.env);
-  if (!config) throw new Error('YMERA_S3_ENDPOINT is not set (the e2e global setup sets it)');
-  store = createObjectStore({ ...config, bucket: BUCKET, prefix, timeoutMs: 30_000 });
-  const creds = config.credentials as { accessKeyId: string; secretAccessKey: string };
+  store = openStore(BACKUP_BUCKET, prefix);
   await kubectlOk(
     ['apply', '-f', '-'],
     toYaml([
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'backup-s3', namespace: ns },
-        stringData: { AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'backup-key', namespace: ns },
-        data: { key: Buffer.from(kek.toString('base64')).toString('base64') },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'bad-key', namespace: ns },
-        stringData: { key: 'correct horse battery staple' },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'iris-config', namespace: ns },
-        data: { threshold: '0.5' },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'unrelated', namespace: ns },
-        data: { other: 'x' },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'iris-token', namespace: ns },
-        stringData: { token: 's3cr3t-token' },
-      },
+      ...policySecrets(ns, kek),
+      secret(ns, 'bad-key', { key: 'correct horse battery staple' }),
+      configMap(ns, 'iris-config', { threshold: '0.5' }),
+      configMap(ns, 'unrelated', { other: 'x' }),
+      secret(ns, 'iris-token', { token: 's3cr3t-token' }),
       {
         apiVersion: 'ymera.io/v1alpha1',
         kind: 'InferenceService',
@@ -133,11 +74,8 @@ beforeAll(async () => {
           model: { uri: 's3://ymera-models/demo/v1/model.onnx', version: 'v1' },
           runtime: {
             env: [
-              {
-                name: 'THRESHOLD',
-                valueFrom: { configMapKeyRef: { name: 'iris-config', key: 'threshold' } },
-              },
-              { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'iris-token', key: 'token' } } },
+              envFromConfigMap('THRESHOLD', 'iris-config', 'threshold'),
+              envFromSecret('TOKEN', 'iris-token', 'token'),
             ],
           },
         },
@@ -149,15 +87,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (ns) {
-    await kubectl(['delete', 'backuppolicies', '--all', '-n', ns, '--wait=true', '--timeout=60s']);
+    await deleteAllOf(ns, 'backuppolicies');
     await deleteInferenceServices(ns);
   }
   await op?.stop();
   if (ns) await kubectl(['delete', 'namespace', ns, '--wait=false']);
-  if (store) {
-    await store.deletePrefix('').catch(() => undefined);
-    store.close();
-  }
+  await dropStore(store);
 });
 
 describe('BackupPolicy', () => {
@@ -168,11 +103,7 @@ describe('BackupPolicy', () => {
       ['apply', '-f', '-'],
       toYaml([policy('nightly', { include: { secrets: true }, retention: { keepLast: 2 } }, 't1')]),
     );
-    const p = await until(
-      'nightly',
-      'nightly to complete backup t1',
-      (o) => o.status?.lastBackup?.phase === 'Completed' && o.status.backupNowToken === 't1',
-    );
+    const p = await until('nightly', 'nightly to complete backup t1', backupCompleted('t1'));
     expect(p.status?.lastBackup).toMatchObject({ trigger: 'OnDemand', phase: 'Completed' });
     expect(p.status?.phase).toBe('Healthy');
     expect(cond(p, 'BackupHealthy')).toMatchObject({ status: 'True', reason: 'Succeeded' });
@@ -183,9 +114,8 @@ describe('BackupPolicy', () => {
     expect(p.status?.backups?.map((b) => b.id)).toEqual([first]);
 
     // read back from the bucket with the key, every item verified
-    const verified = await readAndVerify(store, ref(p), first, { keyring });
-    if (!verified.ok) throw verified.error;
-    const objects = verified.backup.items.map(
+    const backup = await readVerified(store, ref(p), first, keyring);
+    const objects = backup.items.map(
       (i) =>
         JSON.parse(i.body?.toString('utf8') ?? 'null') as Record<string, unknown> & {
           kind: string;
@@ -205,7 +135,7 @@ describe('BackupPolicy', () => {
         'Secret/iris-token',
       ].sort(),
     );
-    expect(verified.backup.manifest.encryption?.keyId).toBeDefined();
+    expect(backup.manifest.encryption?.keyId).toBeDefined();
     const iris = objects.find((o) => o.kind === 'InferenceService');
     expect(iris?.metadata).toEqual({ name: 'iris', namespace: ns, labels: { app: 'iris' } });
     expect(iris?.status).toBeUndefined();
@@ -239,11 +169,7 @@ describe('BackupPolicy', () => {
 
   it('a new token takes a new backup; keepLast 1 deletes the older one from the bucket', async () => {
     await kubectlOk(['annotate', '--overwrite', ...get('nightly'), 'ymera.io/backup-now=t2']);
-    const p = await until(
-      'nightly',
-      'nightly to complete backup t2',
-      (o) => o.status?.backupNowToken === 't2' && o.status.lastBackup?.phase === 'Completed',
-    );
+    const p = await until('nightly', 'nightly to complete backup t2', backupCompleted('t2'));
     const second = p.status?.lastBackup?.id;
     expect(second).not.toBe(first);
     expect((await listBackups(store, ref(p))).map((b) => b.id)).toEqual([second]);
@@ -252,16 +178,9 @@ describe('BackupPolicy', () => {
 
   it('backs up no Secret without include.secrets', async () => {
     await kubectlOk(['apply', '-f', '-'], toYaml([policy('no-secrets', {}, 'a')]));
-    const p = await until(
-      'no-secrets',
-      'no-secrets to complete its backup',
-      (o) => o.status?.lastBackup?.phase === 'Completed',
-    );
-    const verified = await readAndVerify(store, ref(p), p.status?.lastBackup?.id ?? '', { keyring });
-    if (!verified.ok) throw verified.error;
-    const kinds = verified.backup.manifest.items.map((i) =>
-      i.type === 'resource' ? `${i.kind}/${i.name}` : i.type,
-    );
+    const p = await until('no-secrets', 'no-secrets to complete its backup', backupCompleted());
+    const backup = await readVerified(store, ref(p), p.status?.lastBackup?.id ?? '', keyring);
+    const kinds = backup.manifest.items.map((i) => (i.type === 'resource' ? `${i.kind}/${i.name}` : i.type));
     expect(kinds).toContain('ConfigMap/iris-config');
     expect(kinds.filter((k) => k.startsWith('Secret/'))).toEqual([]);
   });
@@ -279,6 +198,30 @@ describe('BackupPolicy', () => {
     expect(p.status?.lastBackup).toBeUndefined();
     expect(await listBackups(store, ref(p))).toEqual([]);
     expect(op?.logs()).not.toContain('correct horse');
+  });
+
+  it('a key Secret created after the policy (GitOps applies in any order): Stalled, then a backup without any change to the policy', async () => {
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      toYaml([policy('late-key', { encryption: { keySecret: { name: 'late-key' } } }, 'l1')]),
+    );
+    const stalled = await until(
+      'late-key',
+      'late-key to be Stalled',
+      (o) => cond(o, 'Stalled')?.status === 'True',
+    );
+    expect(cond(stalled, 'Stalled')).toMatchObject({ reason: 'KeyUnavailable' });
+    expect(cond(stalled, 'Stalled')?.message).toContain('Secret late-key does not exist');
+    // Secrets are not watched: the policy looks again by itself (well before the operator's
+    // 5-minute resync, which until() does not wait for)
+    await kubectlOk(['apply', '-f', '-'], toYaml([keySecret(ns, 'late-key', { key: kek })]));
+    const done = await until(
+      'late-key',
+      'late-key to complete l1 once its key exists',
+      backupCompleted('l1'),
+    );
+    expect(cond(done, 'Stalled')).toBeUndefined();
+    expect(cond(done, 'Ready')).toMatchObject({ status: 'True' });
   });
 
   it('a store that cannot be reached: the backup Failed with the reason, Reconciling; the same token completes once the store is reachable', async () => {
@@ -307,11 +250,7 @@ describe('BackupPolicy', () => {
       '-p',
       JSON.stringify({ spec: { storage: { s3: { endpoint } } } }),
     ]);
-    const done = await until(
-      'store-down',
-      'store-down to complete d1',
-      (o) => o.status?.lastBackup?.phase === 'Completed' && o.status.backupNowToken === 'd1',
-    );
+    const done = await until('store-down', 'store-down to complete d1', backupCompleted('d1'));
     expect(cond(done, 'Reconciling')).toBeUndefined();
     expect(done.status?.phase).toBe('Healthy');
   });

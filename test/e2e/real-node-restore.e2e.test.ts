@@ -17,34 +17,45 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelItem } from '../../controllers/backuppolicy/format.ts';
 import { Keyring } from '../../controllers/backuppolicy/crypto.ts';
-import { readAndVerify } from '../../controllers/backuppolicy/store.ts';
 import type { Condition } from '../../operator/conditions.ts';
 import type { ObjectStore } from '../../operator/storage/s3.ts';
-import { createObjectStore, objectStoreConfigFromEnv } from '../../operator/storage/s3.ts';
 import {
   FRAUD_MODEL,
   MODEL_SHA256,
   featureRows,
   fraudReference,
 } from '../../runtime/models/fraud-reference.ts';
+import type { Observed, Policy } from './backup-fixtures.ts';
+import {
+  BACKUP_BUCKET,
+  MODEL_BUCKET,
+  backupCompleted,
+  backupPolicy,
+  condition as cond,
+  configMap,
+  deleteAllOf,
+  dropStore,
+  envFromConfigMap,
+  envFromSecret,
+  loseNamespace,
+  openModelStore,
+  openStore,
+  policySecrets,
+  readVerified,
+  restoreOf,
+  s3Config,
+  s3Secret,
+  secret,
+  untilReported,
+} from './backup-fixtures.ts';
 import { toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
-import {
-  eventually,
-  freshNamespace,
-  getJson,
-  kubectl,
-  kubectlOk,
-  startOperator,
-  untilObserved,
-} from './support.ts';
+import { eventually, freshNamespace, getJson, kubectl, kubectlOk, startOperator } from './support.ts';
 
 const NODE = process.env.YMERA_REAL_NODE;
 const skipReason = !NODE
   ? ' (skipped: YMERA_REAL_NODE is unset, the stack runs without the real node; see test/e2e/cluster/README.md "The real node")'
   : '';
-const MODELS = 'ymera-models';
-const BACKUPS = 'ymera-backups';
 const NAME = 'fraud';
 // as the runtime's own tests compare onnxruntime with the reference
 const TOLERANCE = 1e-5;
@@ -59,7 +70,6 @@ type Obj = {
 type Pod = { metadata: { name: string }; spec: { nodeName?: string }; status: { podIP?: string } };
 type InferResponse = { outputs: { name: string; shape: number[]; data: number[] }[] };
 
-const cond = (o: Obj | undefined, type: string) => o?.status?.conditions?.find((c) => c.type === type);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe.skipIf(skipReason !== '')(`Disaster recovery on the real node${skipReason}`, () => {
@@ -72,99 +82,42 @@ describe.skipIf(skipReason !== '')(`Disaster recovery on the real node${skipReas
   const modelBytes = readFileSync(FRAUD_MODEL);
   let backupId = '';
 
-  const until = <T extends Obj>(
+  const until = <T extends Observed>(
     kind: string,
     name: string,
     what: string,
     check: (o: T) => boolean,
     ms = 120_000,
-  ) =>
-    untilObserved<T>([kind, name, '-n', ns], what, check, ms).catch(async (e: unknown) => {
-      const o = await getJson<Obj>(['get', kind, name, '-n', ns]);
-      throw new Error(
-        `${(e as Error).message}\nstatus: ${JSON.stringify(o?.status)}\noperator log tail:\n${op?.logs().slice(-3000)}`,
-      );
-    });
+  ) => untilReported<T>([kind, name, '-n', ns], what, check, op, ms);
 
   /** What Git holds for the namespace besides the workload: the policy, its Secrets. */
-  function policyAndSecrets(): unknown[] {
-    const config = objectStoreConfigFromEnv(process.env);
-    const creds = config?.credentials as { accessKeyId: string; secretAccessKey: string };
-    return [
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'backup-s3', namespace: ns },
-        stringData: { AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'backup-key', namespace: ns },
-        data: { key: Buffer.from(kek.toString('base64')).toString('base64') },
-      },
-      {
-        apiVersion: 'ymera.io/v1alpha1',
-        kind: 'BackupPolicy',
-        metadata: { name: 'nightly', namespace: ns },
-        spec: {
-          schedule: '0 0 1 1 *', // once a year: only on-demand backups run during the test
-          modelArtifacts: true,
-          include: { secrets: true },
-          storage: {
-            s3: {
-              endpoint: config?.endpoint,
-              bucket: BACKUPS,
-              prefix: `e2e-real-restore/${ns}`,
-              forcePathStyle: true,
-              credentialsSecret: { name: 'backup-s3' },
-            },
-          },
-          encryption: { keySecret: { name: 'backup-key' } },
-        },
-      },
-    ];
-  }
+  const policyAndSecrets = () => [
+    ...policySecrets(ns, kek),
+    backupPolicy({
+      namespace: ns,
+      name: 'nightly',
+      prefix: `e2e-real-restore/${ns}`,
+      spec: { modelArtifacts: true, include: { secrets: true } },
+    }),
+  ];
 
   /** The workload: an InferenceService on the real node, what it references, a LearningPipeline. */
   function workload(): unknown[] {
-    const config = objectStoreConfigFromEnv(process.env);
-    const creds = config?.credentials as { accessKeyId: string; secretAccessKey: string };
     const podEndpoint = process.env.YMERA_POD_S3_ENDPOINT;
     if (!podEndpoint)
       throw new Error('YMERA_POD_S3_ENDPOINT is unset: test/e2e/stack/minio.sh env exports it');
     return [
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'model-store', namespace: ns },
-        // the runtime's credentials, MinIO as pods reach it (the operator reaches it there too)
-        stringData: {
-          AWS_ENDPOINT_URL: podEndpoint,
-          AWS_ACCESS_KEY_ID: creds.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
-          AWS_REGION: config?.region ?? 'us-east-1',
-        },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'fraud-settings', namespace: ns },
-        data: { threshold: '0.7' },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'fraud-token', namespace: ns },
-        stringData: { token: 'restore-me' },
-      },
+      // the runtime's credentials, MinIO as pods reach it (the operator reaches it there too)
+      s3Secret(ns, 'model-store', { AWS_ENDPOINT_URL: podEndpoint, AWS_REGION: s3Config().region }),
+      configMap(ns, 'fraud-settings', { threshold: '0.7' }),
+      secret(ns, 'fraud-token', { token: 'restore-me' }),
       {
         apiVersion: 'ymera.io/v1alpha1',
         kind: 'InferenceService',
         metadata: { name: NAME, namespace: ns },
         spec: {
           model: {
-            uri: `s3://${MODELS}/${modelKey}`,
+            uri: `s3://${MODEL_BUCKET}/${modelKey}`,
             version: 'v1',
             sha256: MODEL_SHA256['fraud.onnx'],
             credentialsSecret: { name: 'model-store' },
@@ -174,11 +127,8 @@ describe.skipIf(skipReason !== '')(`Disaster recovery on the real node${skipReas
             nodeSelector: { 'ymera.io/node-pool': 'real' },
             tolerations: [{ key: 'ymera.io/real-node', operator: 'Exists', effect: 'NoSchedule' }],
             env: [
-              {
-                name: 'THRESHOLD',
-                valueFrom: { configMapKeyRef: { name: 'fraud-settings', key: 'threshold' } },
-              },
-              { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'fraud-token', key: 'token' } } },
+              envFromConfigMap('THRESHOLD', 'fraud-settings', 'threshold'),
+              envFromSecret('TOKEN', 'fraud-token', 'token'),
             ],
           },
           scaling: { minReplicas: 1 },
@@ -219,38 +169,20 @@ describe.skipIf(skipReason !== '')(`Disaster recovery on the real node${skipReas
   beforeAll(async () => {
     ns = await freshNamespace('e2e-real-dr');
     await kubectlOk(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted']);
-    const cfg = objectStoreConfigFromEnv(process.env);
-    if (!cfg) throw new Error('YMERA_S3_ENDPOINT is unset: the e2e stack provides MinIO');
-    models = createObjectStore({ ...cfg, bucket: MODELS, timeoutMs: 15_000 });
-    backups = createObjectStore({
-      ...cfg,
-      bucket: BACKUPS,
-      prefix: `e2e-real-restore/${ns}`,
-      timeoutMs: 30_000,
-    });
-    await models.ensureBucket();
+    models = await openModelStore(15_000);
+    backups = openStore(BACKUP_BUCKET, `e2e-real-restore/${ns}`);
     await models.put(modelKey, modelBytes);
     await kubectlOk(['apply', '-f', '-'], toYaml([...policyAndSecrets(), ...workload()]));
     op = await startOperator('op-real-dr', [`--watch-namespaces=${ns}`]);
   });
 
   afterAll(async () => {
-    if (ns)
-      await kubectl([
-        'delete',
-        'inferenceservices,learningpipelines,backuppolicies,restores',
-        '--all',
-        '-n',
-        ns,
-        '--wait=true',
-        '--timeout=60s',
-      ]);
+    if (ns) await deleteAllOf(ns, 'inferenceservices,learningpipelines,backuppolicies,restores');
     await op?.stop();
     if (ns) await kubectl(['delete', 'namespace', ns, '--wait=false']);
     await models?.delete(modelKey).catch(() => undefined);
-    await backups?.deletePrefix('').catch(() => undefined);
     models?.close();
-    backups?.close();
+    await dropStore(backups);
   });
 
   it('backs up the serving namespace with its model file, paired by digest', async () => {
@@ -262,16 +194,20 @@ describe.skipIf(skipReason !== '')(`Disaster recovery on the real node${skipReas
       POD_TIMEOUT,
     );
     await kubectlOk(['annotate', 'backuppolicy', 'nightly', '-n', ns, 'ymera.io/backup-now=dr1']);
-    const p = await until<Obj>('backuppolicy', 'nightly', 'backup dr1 to complete', (o) => {
-      const last = o.status?.lastBackup as { phase?: string } | undefined;
-      return o.status?.backupNowToken === 'dr1' && last?.phase === 'Completed';
-    });
-    backupId = (p.status?.lastBackup as { id: string }).id;
-    const verified = await readAndVerify(backups!, { namespace: ns, name: 'nightly' }, backupId, {
-      keyring: new Keyring([kek]),
-    });
-    if (!verified.ok) throw verified.error;
-    const items = verified.backup.manifest.items;
+    const p = await until<Policy>(
+      'backuppolicy',
+      'nightly',
+      'backup dr1 to complete',
+      backupCompleted('dr1'),
+    );
+    backupId = p.status?.lastBackup?.id ?? '';
+    const backup = await readVerified(
+      backups!,
+      { namespace: ns, name: 'nightly' },
+      backupId,
+      new Keyring([kek]),
+    );
+    const items = backup.manifest.items;
     const model = items.find((i): i is ModelItem => i.type === 'model');
     expect(model?.modelDigest).toBe(`sha256:${MODEL_SHA256['fraud.onnx']}`);
     expect(items.find((i) => i.type === 'resource' && i.kind === 'InferenceService')?.modelDigest).toBe(
@@ -281,16 +217,7 @@ describe.skipIf(skipReason !== '')(`Disaster recovery on the real node${skipReas
 
   it('after losing the namespace and the model file, a Restore brings the service back serving the same model on the real node', async () => {
     // the disaster: the namespace and the model file are gone
-    await kubectlOk([
-      'delete',
-      'inferenceservices,learningpipelines',
-      '--all',
-      '-n',
-      ns,
-      '--wait=true',
-      '--timeout=120s',
-    ]);
-    await kubectlOk(['delete', 'namespace', ns, '--wait=true', '--timeout=180s']);
+    await loseNamespace(ns, { workload: 120, namespace: 180 });
     await models!.delete(modelKey);
     expect(await models!.head(modelKey)).toBeUndefined();
 
@@ -298,15 +225,7 @@ describe.skipIf(skipReason !== '')(`Disaster recovery on the real node${skipReas
     await restrictedNamespace();
     await kubectlOk(
       ['apply', '-f', '-'],
-      toYaml([
-        ...policyAndSecrets(),
-        {
-          apiVersion: 'ymera.io/v1alpha1',
-          kind: 'Restore',
-          metadata: { name: 'after-disaster', namespace: ns },
-          spec: { backupPolicyRef: { name: 'nightly' }, modelArtifacts: true },
-        },
-      ]),
+      toYaml([...policyAndSecrets(), restoreOf(ns, 'after-disaster', { modelArtifacts: true })]),
     );
     const r = await until<Obj>('restore', 'after-disaster', 'the Restore to finish', (o) =>
       ['Succeeded', 'Failed'].includes(String(o.status?.phase)),

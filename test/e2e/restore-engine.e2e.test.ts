@@ -22,13 +22,21 @@ import { core } from '../../operator/kube/resources.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
 import { inferenceService } from '../../operator/schema/kinds.ts';
 import { DEFAULT_STORAGE_ACCESS } from '../../operator/storage/egress.ts';
-import { createObjectStore, objectStoreConfigFromEnv } from '../../operator/storage/s3.ts';
 import type { ObjectStore } from '../../operator/storage/s3.ts';
+import {
+  BACKUP_BUCKET as BUCKET,
+  configMap,
+  dropStore,
+  openStore,
+  ownedConfigMap,
+  s3Config,
+  s3Secret,
+  withDamagedObject,
+} from './backup-fixtures.ts';
 import { IDENTITY_ENV } from './operator-identity.ts';
 import { toYaml } from './samples.ts';
 import { freshNamespace, kubectl, kubectlOk } from './support.ts';
 
-const BUCKET = 'ymera-backups';
 const keyring = new Keyring([randomBytes(32)]);
 const model = randomBytes(3 * 1024 * 1024 + 17);
 const modelSha = createHash('sha256').update(model).digest('hex');
@@ -61,9 +69,11 @@ function ok(result: Awaited<ReturnType<typeof restoreBackup>>): RestoreReport {
   return result;
 }
 
+/** The backup restored into `namespace` by `client` (the operator's ServiceAccount unless said). */
+const restoreInto = (namespace: string, extra: Partial<RestoreOptions> = {}, client: KubeClient = operator) =>
+  restoreBackup(client, store, policy, backupId, keyring, options(namespace, extra));
+
 beforeAll(async () => {
-  const config = objectStoreConfigFromEnv(process.env);
-  if (!config) throw new Error('YMERA_S3_ENDPOINT is not set (the e2e global setup sets it)');
   const kubeconfig = process.env[IDENTITY_ENV.kubeconfig];
   if (!kubeconfig) throw new Error(`${IDENTITY_ENV.kubeconfig} is not set (the e2e global setup sets it)`);
   admin = KubeClient.fromEnvironment();
@@ -72,30 +82,15 @@ beforeAll(async () => {
   scratch = await freshNamespace('e2e-rengine-scratch');
   prefix = `e2e-restore-engine/${src}`;
   modelKey = `${prefix}/models/iris.onnx`;
-  store = createObjectStore({ ...config, bucket: BUCKET, prefix, timeoutMs: 30_000 });
-  const bucket = createObjectStore({ ...config, bucket: BUCKET, timeoutMs: 30_000 });
+  store = openStore(BUCKET, prefix);
+  const bucket = openStore(BUCKET);
   await bucket.put(modelKey, model);
   bucket.close();
-  const creds = config.credentials as { accessKeyId: string; secretAccessKey: string };
   await kubectlOk(
     ['apply', '-f', '-'],
     toYaml([
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'model-creds', namespace: src },
-        stringData: {
-          AWS_ACCESS_KEY_ID: creds.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
-          AWS_ENDPOINT_URL: config.endpoint,
-        },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'settings', namespace: src },
-        data: { a: '1' },
-      },
+      s3Secret(src, 'model-creds', { AWS_ENDPOINT_URL: s3Config().endpoint }),
+      configMap(src, 'settings', { a: '1' }),
       {
         apiVersion: 'ymera.io/v1alpha1',
         kind: 'InferenceService',
@@ -114,20 +109,7 @@ beforeAll(async () => {
   const settings = await admin.get<KubeObject>(core.configMap, 'settings', src);
   await kubectlOk(
     ['apply', '-f', '-'],
-    toYaml([
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: {
-          name: 'owned',
-          namespace: src,
-          ownerReferences: [
-            { apiVersion: 'v1', kind: 'ConfigMap', name: 'settings', uid: settings?.metadata.uid },
-          ],
-        },
-        data: { b: '2' },
-      },
-    ]),
+    toYaml([ownedConfigMap(src, 'owned', { name: 'settings', uid: settings?.metadata.uid }, { b: '2' })]),
   );
   const objects: KubeObject[] = [
     { ...((await admin.get(isType, 'iris', src)) as KubeObject) },
@@ -157,15 +139,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const ns of [src, scratch]) if (ns) await kubectl(['delete', 'namespace', ns, '--wait=false']);
-  if (store) {
-    await store.deletePrefix('').catch(() => undefined);
-    store.close();
-  }
+  await dropStore(store);
 });
 
 describe('restore engine', () => {
   it('restores into another namespace: digests equal the manifest, owners rebound, the model already there skipped', async () => {
-    const report = ok(await restoreBackup(operator, store, policy, backupId, keyring, options(scratch)));
+    const report = ok(await restoreInto(scratch));
     expect(report.counts).toEqual({ restored: 4, skipped: 1, failed: 0 });
     expect(report.errors).toEqual([]);
     // Secrets and ConfigMaps (owner first), then the InferenceService
@@ -199,24 +178,11 @@ describe('restore engine', () => {
   });
 
   it('Overwrite replaces what exists and copies a model that is gone back to its source', async () => {
-    const bucket = createObjectStore({
-      ...(objectStoreConfigFromEnv(process.env) as NonNullable<ReturnType<typeof objectStoreConfigFromEnv>>),
-      bucket: BUCKET,
-      timeoutMs: 30_000,
-    });
+    const bucket = openStore(BUCKET);
     try {
       await bucket.delete(modelKey);
       await admin.patch(core.configMap, 'settings', scratch, 'merge', { data: { a: 'changed' } });
-      const report = ok(
-        await restoreBackup(
-          operator,
-          store,
-          policy,
-          backupId,
-          keyring,
-          options(scratch, { conflictPolicy: 'Overwrite' }),
-        ),
-      );
+      const report = ok(await restoreInto(scratch, { conflictPolicy: 'Overwrite' }));
       expect(report.plan).toMatchObject({ overwrite: 4, create: 0 });
       expect(report.counts).toEqual({ restored: 5, skipped: 0, failed: 0 });
       for (const o of report.objects) expect(o.restoredSha256, `${o.kind}/${o.name}`).toBe(o.sha256);
@@ -233,20 +199,11 @@ describe('restore engine', () => {
   });
 
   it('run again (an operator restart mid-restore), objects this restore wrote count as restored; another restore skips them', async () => {
-    const again = ok(await restoreBackup(operator, store, policy, backupId, keyring, options(scratch)));
+    const again = ok(await restoreInto(scratch));
     expect(again.plan).toMatchObject({ skip: 4, create: 0 });
     expect(again.counts).toMatchObject({ restored: 4, failed: 0 });
     for (const o of again.objects) expect(o.restoredSha256, `${o.kind}/${o.name}`).toBe(o.sha256);
-    const other = ok(
-      await restoreBackup(
-        operator,
-        store,
-        policy,
-        backupId,
-        keyring,
-        options(scratch, { labels: { 'ymera.io/restore': 'another' } }),
-      ),
-    );
+    const other = ok(await restoreInto(scratch, { labels: { 'ymera.io/restore': 'another' } }));
     expect(other.counts).toMatchObject({ restored: 0, skipped: 5, failed: 0 });
   });
 
@@ -255,13 +212,10 @@ describe('restore engine', () => {
     try {
       // the operator's ServiceAccount may not create namespaces: whoever runs drills needs that grant
       const report = ok(
-        await restoreBackup(
+        await restoreInto(
+          target,
+          { createNamespace: true, kinds: ['ConfigMap'], modelArtifacts: false },
           admin,
-          store,
-          policy,
-          backupId,
-          keyring,
-          options(target, { createNamespace: true, kinds: ['ConfigMap'], modelArtifacts: false }),
         ),
       );
       expect(report.objects.map((o) => `${o.result} ${o.kind}/${o.name}`)).toEqual([
@@ -283,20 +237,18 @@ describe('restore engine', () => {
   it('a corrupted model item refuses the whole backup, naming it; nothing is written', async () => {
     const empty = await freshNamespace('e2e-rengine-empty');
     const item = `${backupPrefix(policy, backupId)}items/000005.bin`;
-    const original = await store.get(item);
-    const damaged = Buffer.from(original);
-    damaged[100] = (damaged[100] ?? 0) ^ 0xff;
-    await store.put(item, damaged);
     try {
-      const result = await restoreBackup(operator, store, policy, backupId, keyring, options(empty));
-      expect(result).toMatchObject({ ok: false, reason: 'Corrupted', item: 'items/000005.bin' });
-      if (!result.ok) expect(result.message).toContain(`model s3://${BUCKET}/${modelKey}`);
-      expect(
-        (await admin.list(core.configMap, { namespace: empty, labelSelector: 'ymera.io/restore' })).items,
-      ).toEqual([]);
-      expect(await admin.get(isType, 'iris', empty)).toBeUndefined();
+      // byte 100 of the model item flipped while the restore runs
+      await withDamagedObject(store, item, 100, 0xff, async () => {
+        const result = await restoreInto(empty);
+        expect(result).toMatchObject({ ok: false, reason: 'Corrupted', item: 'items/000005.bin' });
+        if (!result.ok) expect(result.message).toContain(`model s3://${BUCKET}/${modelKey}`);
+        expect(
+          (await admin.list(core.configMap, { namespace: empty, labelSelector: 'ymera.io/restore' })).items,
+        ).toEqual([]);
+        expect(await admin.get(isType, 'iris', empty)).toBeUndefined();
+      });
     } finally {
-      await store.put(item, original);
       await kubectl(['delete', 'namespace', empty, '--wait=false']);
     }
   });

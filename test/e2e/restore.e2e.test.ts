@@ -14,22 +14,32 @@ import { keyIdOf } from '../../controllers/backuppolicy/crypto.ts';
 import { backupPrefix } from '../../controllers/backuppolicy/format.ts';
 import type { RestoreStatus } from '../../controllers/restore/schema.ts';
 import type { Condition } from '../../operator/conditions.ts';
-import type { CloudEvent } from '../../operator/kafka/events.ts';
-import { readTopic } from '../../operator/kafka/platformatic.ts';
-import { createObjectStore, objectStoreConfigFromEnv } from '../../operator/storage/s3.ts';
 import type { ObjectStore } from '../../operator/storage/s3.ts';
+import type { Observed, Policy } from './backup-fixtures.ts';
+import {
+  BACKUP_BUCKET,
+  backupCompleted,
+  backupPolicy,
+  cloudEventsOf,
+  condition as cond,
+  configMap,
+  deleteAllOf,
+  dropStore,
+  envFromConfigMap,
+  envFromSecret,
+  keySecret,
+  loseNamespace,
+  openStore,
+  ownedConfigMap,
+  policySecrets,
+  restoreOf,
+  secret,
+  untilReported,
+  withDamagedObject,
+} from './backup-fixtures.ts';
 import { toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
-import {
-  eventually,
-  getJson,
-  kafkaBrokers,
-  kubectl,
-  kubectlOk,
-  startOperator,
-  untilEvent,
-  untilObserved,
-} from './support.ts';
+import { eventually, getJson, kubectl, kubectlOk, startOperator, untilEvent } from './support.ts';
 
 type Obj = {
   metadata: {
@@ -44,7 +54,6 @@ type Obj = {
 };
 type RestoreObj = Obj & { status?: RestoreStatus & { conditions?: Condition[] } };
 
-const BUCKET = 'ymera-backups';
 const keyA = randomBytes(32);
 const keyB = randomBytes(32);
 const ns = `e2e-restore-${Math.random().toString(36).slice(2, 8)}`;
@@ -53,63 +62,17 @@ let op: OperatorProcess | undefined;
 let store: ObjectStore;
 let backupId = '';
 
-const cond = (o: Obj, type: string) => o.status?.conditions?.find((c) => c.type === type);
-const secretData = (v: Buffer) => Buffer.from(v.toString('base64')).toString('base64');
-
 /** What a fresh namespace holds before a restore: the policy, its storage credentials and its keys. */
-function policyAndSecrets(): unknown[] {
-  const config = objectStoreConfigFromEnv(process.env);
-  const creds = config?.credentials as { accessKeyId: string; secretAccessKey: string };
-  return [
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'backup-s3', namespace: ns },
-      stringData: { AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'backup-key', namespace: ns },
-      data: { key: secretData(keyA) },
-    },
-    {
-      apiVersion: 'ymera.io/v1alpha1',
-      kind: 'BackupPolicy',
-      metadata: { name: 'nightly', namespace: ns },
-      spec: {
-        schedule: '0 0 1 1 *', // once a year: only on-demand backups run during the test
-        storage: {
-          s3: {
-            endpoint: config?.endpoint,
-            bucket: BUCKET,
-            prefix,
-            forcePathStyle: true,
-            credentialsSecret: { name: 'backup-s3' },
-          },
-        },
-        encryption: { keySecret: { name: 'backup-key' } },
-        include: { secrets: true },
-      },
-    },
-  ];
-}
+const policyAndSecrets = () => [
+  ...policySecrets(ns, keyA),
+  backupPolicy({ namespace: ns, name: 'nightly', prefix, spec: { include: { secrets: true } } }),
+];
 
 function workload(): unknown[] {
   return [
     // (not iris-config: that is the name of the InferenceService's own ConfigMap)
-    {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'iris-settings', namespace: ns },
-      data: { threshold: '0.5' },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'iris-token', namespace: ns },
-      stringData: { token: 's3cr3t-token' },
-    },
+    configMap(ns, 'iris-settings', { threshold: '0.5' }),
+    secret(ns, 'iris-token', { token: 's3cr3t-token' }),
     {
       apiVersion: 'ymera.io/v1alpha1',
       kind: 'InferenceService',
@@ -119,12 +82,9 @@ function workload(): unknown[] {
         runtime: {
           resources: { requests: { cpu: '100m', memory: '128Mi' } },
           env: [
-            {
-              name: 'THRESHOLD',
-              valueFrom: { configMapKeyRef: { name: 'iris-settings', key: 'threshold' } },
-            },
-            { name: 'EXTRA', valueFrom: { configMapKeyRef: { name: 'iris-extra', key: 'extra' } } },
-            { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'iris-token', key: 'token' } } },
+            envFromConfigMap('THRESHOLD', 'iris-settings', 'threshold'),
+            envFromConfigMap('EXTRA', 'iris-extra', 'extra'),
+            envFromSecret('TOKEN', 'iris-token', 'token'),
           ],
         },
       },
@@ -141,25 +101,23 @@ function workload(): unknown[] {
   ];
 }
 
-function restore(name: string, spec: Record<string, unknown> = {}) {
-  return {
-    apiVersion: 'ymera.io/v1alpha1',
-    kind: 'Restore',
-    metadata: { name, namespace: ns },
-    spec: { backupPolicyRef: { name: 'nightly' }, ...spec },
-  };
-}
+const restore = (name: string, spec: Record<string, unknown> = {}) => restoreOf(ns, name, spec);
 
-async function until<T extends Obj>(kind: string, name: string, what: string, check: (o: T) => boolean) {
-  try {
-    return await untilObserved<T>([kind, name, '-n', ns], what, check, 120_000);
-  } catch (e) {
-    const o = await getJson<Obj>(['get', kind, name, '-n', ns]);
-    throw new Error(
-      `${(e as Error).message}\nstatus: ${JSON.stringify(o?.status)}\noperator log tail:\n${op?.logs().slice(-3000)}`,
-    );
-  }
-}
+const until = <T extends Observed>(kind: string, name: string, what: string, check: (o: T) => boolean) =>
+  untilReported<T>([kind, name, '-n', ns], what, check, op, 120_000);
+
+/** Sets spec.encryption of the policy nightly (a merge patch). */
+const patchPolicy = (encryption: Record<string, unknown>) =>
+  kubectlOk([
+    'patch',
+    'backuppolicy',
+    'nightly',
+    '-n',
+    ns,
+    '--type=merge',
+    '-p',
+    JSON.stringify({ spec: { encryption } }),
+  ]);
 
 /** A Restore that reached a final phase. */
 const finished = (name: string) =>
@@ -170,25 +128,26 @@ const finished = (name: string) =>
     (r) => r.status?.phase === 'Succeeded' || r.status?.phase === 'Failed',
   );
 
+/** The workload's objects (kind, name). */
+const WORKLOAD = [
+  ['configmap', 'iris-settings'],
+  ['configmap', 'iris-extra'],
+  ['secret', 'iris-token'],
+  ['inferenceservice', 'iris'],
+  ['learningpipeline', 'train'],
+] as const;
+
 /** The workload's objects present in the namespace now (kind/name). */
 async function present(): Promise<string[]> {
   const out: string[] = [];
-  for (const [kind, name] of [
-    ['configmap', 'iris-settings'],
-    ['configmap', 'iris-extra'],
-    ['secret', 'iris-token'],
-    ['inferenceservice', 'iris'],
-    ['learningpipeline', 'train'],
-  ] as const) {
+  for (const [kind, name] of WORKLOAD) {
     if (await getJson(['get', kind, name, '-n', ns])) out.push(`${kind}/${name}`);
   }
   return out;
 }
 
 beforeAll(async () => {
-  const config = objectStoreConfigFromEnv(process.env);
-  if (!config) throw new Error('YMERA_S3_ENDPOINT is not set (the e2e global setup sets it)');
-  store = createObjectStore({ ...config, bucket: BUCKET, prefix, timeoutMs: 30_000 });
+  store = openStore(BACKUP_BUCKET, prefix);
   await kubectlOk(['create', 'namespace', ns]);
   await kubectlOk(['apply', '-f', '-'], toYaml([...policyAndSecrets(), ...workload()]));
   // a ConfigMap owned by another: its owner reference is rebound to the restored owner's new UID
@@ -196,39 +155,17 @@ beforeAll(async () => {
   await kubectlOk(
     ['apply', '-f', '-'],
     toYaml([
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: {
-          name: 'iris-extra',
-          namespace: ns,
-          ownerReferences: [
-            { apiVersion: 'v1', kind: 'ConfigMap', name: 'iris-settings', uid: owner?.metadata.uid },
-          ],
-        },
-        data: { extra: '1' },
-      },
+      ownedConfigMap(ns, 'iris-extra', { name: 'iris-settings', uid: owner?.metadata.uid }, { extra: '1' }),
     ]),
   );
   op = await startOperator('op-restore', [`--watch-namespaces=${ns}`]);
 });
 
 afterAll(async () => {
-  await kubectl([
-    'delete',
-    'inferenceservices,learningpipelines,backuppolicies,restores',
-    '--all',
-    '-n',
-    ns,
-    '--wait=true',
-    '--timeout=60s',
-  ]);
+  await deleteAllOf(ns, 'inferenceservices,learningpipelines,backuppolicies,restores');
   await op?.stop();
   await kubectl(['delete', 'namespace', ns, '--wait=false']);
-  if (store) {
-    await store.deletePrefix('').catch(() => undefined);
-    store.close();
-  }
+  await dropStore(store);
 });
 
 describe('Restore', () => {
@@ -238,27 +175,15 @@ describe('Restore', () => {
       Boolean((o.status?.runs as unknown[] | undefined)?.length),
     );
     await kubectlOk(['annotate', 'backuppolicy', 'nightly', '-n', ns, 'ymera.io/backup-now=t1']);
-    const p = await until<Obj>('backuppolicy', 'nightly', 'the backup to complete', (o) => {
-      const last = o.status?.lastBackup as { phase?: string } | undefined;
-      return last?.phase === 'Completed';
-    });
-    backupId = (p.status?.lastBackup as { id: string }).id;
+    const p = await until<Policy>('backuppolicy', 'nightly', 'the backup to complete', backupCompleted());
+    backupId = p.status?.lastBackup?.id ?? '';
 
     // the namespace goes, and comes back with only the policy and its Secrets
-    await kubectlOk([
-      'delete',
-      'inferenceservices,learningpipelines',
-      '--all',
-      '-n',
-      ns,
-      '--wait=true',
-      '--timeout=60s',
-    ]);
-    await kubectlOk(['delete', 'namespace', ns, '--wait=true', '--timeout=120s']);
+    await loseNamespace(ns, { workload: 60, namespace: 120 });
     await kubectlOk(['create', 'namespace', ns]);
     await kubectlOk(['apply', '-f', '-'], toYaml(policyAndSecrets()));
-    const fresh = await until<Obj>('backuppolicy', 'nightly', 'the new policy to list its backups', (o) =>
-      Boolean((o.status?.backups as { id: string }[] | undefined)?.some((b) => b.id === backupId)),
+    const fresh = await until<Policy>('backuppolicy', 'nightly', 'the new policy to list its backups', (o) =>
+      Boolean(o.status?.backups?.some((b) => b.id === backupId)),
     );
     expect(fresh.status?.lastBackup).toBeUndefined();
     expect(await present()).toEqual([]);
@@ -289,11 +214,8 @@ describe('Restore', () => {
   it('a corrupted item: Failed naming the item, nothing written', async () => {
     const dir = backupPrefix({ namespace: ns, name: 'nightly' }, backupId);
     const item = `${dir}items/000001.bin`;
-    const original = await store.get(item);
-    const damaged = Buffer.from(original);
-    damaged[damaged.length - 1] = (damaged[damaged.length - 1] ?? 0) ^ 1;
-    await store.put(item, damaged);
-    try {
+    // its last byte flipped while the Restore runs
+    await withDamagedObject(store, item, -1, 1, async () => {
       await kubectlOk(['apply', '-f', '-'], toYaml([restore('corrupt', { backupId })]));
       const r = await finished('corrupt');
       expect(r.status?.phase).toBe('Failed');
@@ -302,34 +224,13 @@ describe('Restore', () => {
       expect(r.status?.restoredObjects).toBeUndefined();
       expect(await present()).toEqual([]);
       await untilEvent(ns, 'corrupt', 'Corrupted', 'Restore');
-    } finally {
-      await store.put(item, original);
-    }
+    });
   });
 
   it('a wrong key: Failed with WrongKey naming the key id, nothing written', async () => {
     // rotated to key B without keeping A
-    await kubectlOk(
-      ['apply', '-f', '-'],
-      toYaml([
-        {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: 'backup-key-2', namespace: ns },
-          data: { key: secretData(keyB), old: secretData(keyA) },
-        },
-      ]),
-    );
-    await kubectlOk([
-      'patch',
-      'backuppolicy',
-      'nightly',
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
-      '{"spec":{"encryption":{"keySecret":{"name":"backup-key-2"}}}}',
-    ]);
+    await kubectlOk(['apply', '-f', '-'], toYaml([keySecret(ns, 'backup-key-2', { key: keyB, old: keyA })]));
+    await patchPolicy({ keySecret: { name: 'backup-key-2' } });
     await kubectlOk(['apply', '-f', '-'], toYaml([restore('wrong-key', { backupId })]));
     const r = await finished('wrong-key');
     expect(r.status?.phase).toBe('Failed');
@@ -341,16 +242,7 @@ describe('Restore', () => {
   });
 
   it('after rotating with the old key kept, restores everything: labelled, InferenceService Ready, no pipeline run', async () => {
-    await kubectlOk([
-      'patch',
-      'backuppolicy',
-      'nightly',
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
-      '{"spec":{"encryption":{"keySecret":{"name":"backup-key-2"},"previousKeys":["old"]}}}',
-    ]);
+    await patchPolicy({ keySecret: { name: 'backup-key-2' }, previousKeys: ['old'] });
     await kubectlOk(['apply', '-f', '-'], toYaml([restore('full')]));
     const r = await finished('full');
     expect(r.status?.phase, JSON.stringify(r.status)).toBe('Succeeded');
@@ -369,14 +261,8 @@ describe('Restore', () => {
       { apiVersion: 'v1', kind: 'ConfigMap', name: 'iris-settings', uid: settings?.metadata.uid },
     ]);
 
-    for (const [kind, name] of [
-      ['configmap', 'iris-settings'],
-      ['configmap', 'iris-extra'],
-      ['secret', 'iris-token'],
-      ['inferenceservice', 'iris'],
-      ['learningpipeline', 'train'],
-    ]) {
-      const o = await getJson<Obj>(['get', kind as string, name as string, '-n', ns]);
+    for (const [kind, name] of WORKLOAD) {
+      const o = await getJson<Obj>(['get', kind, name, '-n', ns]);
       expect(o?.metadata.labels, `${kind}/${name}`).toMatchObject({
         'ymera.io/restored-from-backup': backupId,
         'ymera.io/restore': 'full',
@@ -405,18 +291,11 @@ describe('Restore', () => {
     expect(jobs?.items).toEqual([]);
 
     await untilEvent(ns, 'full', 'Succeeded', 'Restore');
-    const cloud = await eventually('the restore.completed CloudEvent of full', async () => {
-      // the shared topic keeps other runs' events: read it to its end, keep this Restore's
-      const messages = await readTopic({
-        brokers: kafkaBrokers(),
-        topic: 'ymera.events.restore',
-        timeoutMs: 20_000,
-      });
-      return messages
-        .filter((m) => m.key === `${ns}/full`)
-        .map((m) => JSON.parse(m.value) as CloudEvent)
-        .find((e) => e.type.endsWith('restore.completed'));
-    });
+    const cloud = await eventually('the restore.completed CloudEvent of full', async () =>
+      (await cloudEventsOf('ymera.events.restore', `${ns}/full`)).find((e) =>
+        e.type.endsWith('restore.completed'),
+      ),
+    );
     expect(cloud.data).toMatchObject({ phase: 'Succeeded', backupId, restored: 5, skipped: 2, failed: 0 });
     expect(await op?.metric('ymera_restore_total', { namespace: ns, result: 'Succeeded' })).toBe(1);
   });
