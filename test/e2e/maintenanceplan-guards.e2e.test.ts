@@ -17,7 +17,7 @@
 // mass flag) are checked on a watch of the nodes (watch-record.ts): every
 // transition is an event, so none can slip between two polls.
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition } from '../../operator/conditions.ts';
 import { core } from '../../operator/kube/resources.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
@@ -285,6 +285,37 @@ describe('MaintenancePlan guards: do-not-disrupt, Manual approval, mass flag, sh
     await exporter?.close();
     for (const name of Object.values(nodes)) await kubectl(['delete', 'node', name, '--wait=false']);
     if (ns) await kubectl(['delete', 'namespace', ns, '--wait=false']);
+  });
+
+  // Plans are cluster-scoped: any operator process reconciles them, also one started by hand
+  // outside the e2e lock (another install). It would evaluate these plans with run counters of
+  // its own (e.g. flag a node twice) or act on these nodes: name it instead of failing obscurely.
+  afterEach(async () => {
+    const ours = new Set<string>([...Object.values(nodes), ...Object.values(plans)]);
+    const events =
+      (
+        await getJson<{
+          items: {
+            reportingController?: string;
+            reportingInstance?: string;
+            regarding?: { name?: string };
+          }[];
+        }>(['get', 'events.events.k8s.io', '-n', 'default'])
+      )?.items ?? [];
+    const foreign = new Set(
+      events
+        .filter(
+          (e) =>
+            ours.has(e.regarding?.name ?? '') &&
+            e.reportingController === 'ymera.io/maintenanceplan-controller',
+        )
+        .map((e) => e.reportingInstance)
+        .filter((i) => i !== op?.identity),
+    );
+    if (foreign.size)
+      throw new Error(
+        `another operator process (${[...foreign].join(', ')}) reconciled this file's MaintenancePlans; run operators only under the e2e lock`,
+      );
   });
 
   it('a pod annotated ymera.io/do-not-disrupt blocks the drain; on timeout the plan aborts and uncordons', async () => {
