@@ -12,7 +12,10 @@
 //   once) stops the plan with the MassFlag condition and cordons nothing;
 // - the shadow scorecard: a flag followed by a NotReady of its node within the
 //   horizon is a true positive; one whose horizon passed without one is a
-//   false positive.
+//   false positive. The horizon is at least an hour (schema), so the false
+//   positive's flag is seeded in status as flagged 61 minutes ago (what an
+//   operator restarting finds); the NotReady is real API state (kwok stops
+//   faking the node, its Ready condition is set False).
 // "Never" assertions (never cordoned before approval, never cordoned by a
 // mass flag) are checked on a watch of the nodes (watch-record.ts): every
 // transition is an event, so none can slip between two polls.
