@@ -20,6 +20,16 @@ export interface EventRecorderOptions {
   now?: () => number;
 }
 
+/**
+ * What makes two events identical for the dedupe window: the object (kind,
+ * namespace, name and uid: a caller may pass a reference without a uid, e.g.
+ * a Node by name) and the event's type, reason and note.
+ */
+export function dedupeKey(regarding: KubeObject, type: EventType, reason: string, note: string): string {
+  const m = regarding.metadata;
+  return [regarding.kind, m.namespace ?? '', m.name, m.uid ?? '', type, reason, note].join('|');
+}
+
 export class EventRecorder {
   private readonly o: EventRecorderOptions;
   private readonly recent = new Map<string, number>();
@@ -38,10 +48,10 @@ export class EventRecorder {
   ): Promise<void> {
     const now = (this.o.now ?? Date.now)();
     const window = this.o.dedupeWindowMs ?? 10 * 60_000;
-    const dedupeKey = `${regarding.metadata.uid}|${type}|${reason}|${note}`;
-    const last = this.recent.get(dedupeKey);
+    const key = dedupeKey(regarding, type, reason, note);
+    const last = this.recent.get(key);
     if (last !== undefined && now - last < window) return;
-    this.recent.set(dedupeKey, now);
+    this.recent.set(key, now);
     this.prune(now, window);
     const namespace = regarding.metadata.namespace ?? 'default';
     const event = {
@@ -71,7 +81,7 @@ export class EventRecorder {
       await this.o.client.create(core.event, event);
       this.o.onRecorded?.(type, reason);
     } catch (e) {
-      this.recent.delete(dedupeKey);
+      this.recent.delete(key);
       this.o.logger.warn('could not record event', { reason, error: e });
     }
   }

@@ -1,7 +1,7 @@
 // A test exporter of per-node GPU signals for MaintenancePlan e2e tests: it
 // serves the shipped predictor's 16 signals per node (values from the model's
 // held-out fixtures) on 127.0.0.1, and the local Prometheus scrapes it through
-// a file_sd target. Same series as maintenanceplan.e2e.test.ts serves inline.
+// a file_sd target.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';

@@ -7,43 +7,23 @@
 // an Event on the Node; a node whose series disappears abstains naming the
 // signal; no node is written to. Prometheus scrapes every 1s (stack config)
 // and the plan evaluates every 5s: every assertion waits for its condition.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { createServer } from 'node:http';
+// The exporter is the shared one (gpu-signals.ts).
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition } from '../../operator/conditions.ts';
-import { PrometheusClient } from '../../operator/prometheus/client.ts';
+import type { GpuExporter } from './gpu-signals.ts';
+import { fixtureRow as row, modelDir, modelMeta as meta, startGpuExporter } from './gpu-signals.ts';
 import type { OperatorProcess } from './support.ts';
 import {
   eventsAbout,
   eventually,
-  freePort,
   freshNamespace,
   getJson,
   kubectl,
   kubectlOk,
-  prometheusStack,
-  repo,
   startOperator,
   untilObserved,
 } from './support.ts';
-
-type Features = Record<string, number>;
-const modelDir = path.join(repo, 'controllers/maintenanceplan/model');
-const meta = JSON.parse(readFileSync(path.join(modelDir, 'gpu-failure.features.json'), 'utf8')) as {
-  sha256: string;
-  signals: { name: string }[];
-};
-const fixtures = JSON.parse(readFileSync(path.join(modelDir, 'gpu-failure.fixtures.json'), 'utf8')) as {
-  rows: { kind: string; features: Features; risk: number }[];
-};
-const row = (kind: string) => {
-  const r = fixtures.rows.find((x) => x.kind === kind);
-  if (!r) throw new Error(`no fixture row ${kind}`);
-  return r;
-};
-const signals = meta.signals.map((s) => s.name);
 
 interface Plan {
   metadata: { name: string; generation?: number };
@@ -80,49 +60,30 @@ describe('MaintenancePlan predictions in shadow mode with the real Prometheus', 
   const nodes = ['cpu-node-1', 'cpu-node-2', 'gpu-node-1', 'gpu-node-2'];
   const degrading = 'cpu-node-1';
   const abstaining = 'cpu-node-2';
+  let exporter: GpuExporter | undefined;
   /** What the exporter serves: per node, per signal (a signal left out has no series). */
-  const values = new Map<string, Features>(nodes.map((n) => [n, { ...row('healthy').features }]));
+  const values = () => exporter!.values;
   let ns: string;
   let op: OperatorProcess | undefined;
-  let server: Server | undefined;
-  let targetFile: string | undefined;
   let nodesBefore: NodeObj[] = [];
   let spec: Record<string, unknown> & {
     predictor: Record<string, unknown> & { model: Record<string, unknown> };
   };
-  const prom = prometheusStack();
   const ref = [`maintenanceplan.ymera.io/${plan}`];
   const until = (what: string, check: (p: Plan) => boolean, timeoutMs = 90_000) =>
     untilObserved<Plan>(ref, `${plan}: ${what}`, check, timeoutMs);
 
   beforeAll(async () => {
     ns = await freshNamespace('e2e-mplan');
-    server = createServer((_req, res) => {
-      const lines = ['# TYPE ymera_e2e_gpu_signal gauge'];
-      for (const [node, f] of values)
-        for (const [signal, v] of Object.entries(f))
-          lines.push(`ymera_e2e_gpu_signal{run="${run}",node="${node}",signal="${signal}"} ${v}`);
-      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
-      res.end(lines.join('\n') + '\n');
-    });
-    const port = await freePort();
-    await new Promise<void>((resolve) => server?.listen(port, '127.0.0.1', resolve));
-    targetFile = path.join(prom.targetsDir, `${run}.json`);
-    writeFileSync(targetFile, JSON.stringify([{ targets: [`127.0.0.1:${port}`], labels: { job: run } }]));
-    const client = new PrometheusClient({ url: prom.url });
-    await eventually(
-      'Prometheus to scrape the test exporter',
-      async () => (await client.queryValue(`count(ymera_e2e_gpu_signal{run="${run}"})`)) === 64,
-      60_000,
-    );
+    exporter = await startGpuExporter(run, nodes);
     nodesBefore = await Promise.all(nodes.map(async (n) => (await getJson<NodeObj>(['get', 'node', n]))!));
-    op = await startOperator('op-mplan', [`--watch-namespaces=${ns}`, `--prometheus-url=${prom.url}`]);
+    op = await startOperator('op-mplan', [
+      `--watch-namespaces=${ns}`,
+      `--prometheus-url=${exporter.promUrl}`,
+    ]);
     spec = {
       nodeSelector: { matchLabels: { type: 'kwok' } },
-      signals: signals.map((name) => ({
-        name,
-        query: `max by (node) (ymera_e2e_gpu_signal{run="${run}",signal="${name}"})`,
-      })),
+      signals: exporter.signals,
       predictor: {
         model: { uri: `file://${path.join(modelDir, 'gpu-failure.onnx')}`, sha256: meta.sha256 },
         threshold: 0.8,
@@ -144,8 +105,7 @@ describe('MaintenancePlan predictions in shadow mode with the real Prometheus', 
 
   afterAll(async () => {
     await kubectl(['delete', ...ref, `maintenanceplan.ymera.io/${plan}-bad`, '--wait=true', '--timeout=30s']);
-    if (targetFile) rmSync(targetFile, { force: true });
-    await new Promise((resolve) => server?.close(resolve));
+    await exporter?.close();
     await op?.stop();
     if (ns) await kubectl(['delete', 'namespace', ns, '--wait=false']);
   });
@@ -171,7 +131,7 @@ describe('MaintenancePlan predictions in shadow mode with the real Prometheus', 
 
   it('flags a node whose signals degrade after consecutive evaluations, naming its top signal, with an Event on the Node', async () => {
     const failing = row('memory');
-    values.set(degrading, { ...failing.features });
+    values().set(degrading, { ...failing.features });
     const p = await until('the degraded node at risk', (x) => prediction(x, degrading)?.atRisk === true);
     const got = prediction(p, degrading)!;
     expect(got.consecutive).toBeGreaterThanOrEqual(2);
@@ -203,8 +163,8 @@ describe('MaintenancePlan predictions in shadow mode with the real Prometheus', 
   });
 
   it('makes a node whose series disappears abstain, naming the missing signal', async () => {
-    const { 'gpu-temp': _gone, ...rest } = values.get(abstaining)!;
-    values.set(abstaining, rest);
+    const { 'gpu-temp': _gone, ...rest } = values().get(abstaining)!;
+    values().set(abstaining, rest);
     const p = await until(
       'the node without gpu-temp Unknown',
       (x) => prediction(x, abstaining)?.state === 'Unknown',
