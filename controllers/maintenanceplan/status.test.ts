@@ -163,14 +163,14 @@ describe('evaluatedStatus', () => {
     expect(cond(status, 'MassFlag')?.message).toMatch(/2 of 4 selected nodes \(50%\)/);
   });
 
-  it('says acting is not implemented when spec.mode is Act, and still predicts', () => {
+  it('in Act mode without the act outcome says nothing was evaluated to act on, and still predicts', () => {
     const evaluated = advanceRuns([scored('a', 0.1)], new Map(), 0.8, 2);
     const { status } = evaluatedStatus(
       { generation: 1, spec: { ...spec, mode: 'Act' }, selected: 1, evaluated, now },
       undefined,
     );
-    expect(cond(status, 'Acting')).toMatchObject({ status: 'False', reason: 'NotImplemented' });
-    expect(cond(status, 'Ready')).toMatchObject({ status: 'False', reason: 'NotImplemented' });
+    expect(cond(status, 'Acting')).toMatchObject({ status: 'False', reason: 'NotEvaluated' });
+    expect(cond(status, 'Ready')).toMatchObject({ status: 'False', reason: 'NotEvaluated' });
     expect(status.predictions).toHaveLength(1);
   });
 
