@@ -9,6 +9,7 @@ import {
   evaluatedStatus,
   evaluationWaitMs,
   failedStatus,
+  leftCordonedCondition,
   MAX_PREDICTIONS,
   runsFromStatus,
   selectNodes,
@@ -292,5 +293,17 @@ describe('evaluationWaitMs', () => {
   it('evaluates at once when never evaluated or the spec changed', () => {
     expect(evaluationWaitMs(undefined, 1, 5000, now)).toBe(0);
     expect(evaluationWaitMs(last, 3, 5000, new Date('2026-12-04T23:00:01Z'))).toBe(0);
+  });
+});
+
+describe('leftCordonedCondition', () => {
+  it('is True naming the nodes left cordoned after a failed maintenance, False when none is', () => {
+    expect(leftCordonedCondition(['n1', 'n2'])).toMatchObject({
+      type: 'NodesLeftCordoned',
+      status: 'True',
+      reason: 'MaintenanceFailed',
+      message: expect.stringMatching(/^n1, n2 stay cordoned after a failed maintenance/),
+    });
+    expect(leftCordonedCondition([])).toMatchObject({ status: 'False', reason: 'None' });
   });
 });
