@@ -448,7 +448,7 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
                       phase === 'InProgress' ? 'Maintaining' : planned.holdReason ? 'Waiting' : 'NothingToDo',
                     message:
                       phase === 'InProgress'
-                        ? `${progressed.scheduled.filter((e) => e.state === 'InProgress').length} node(s) under maintenance (maxUnavailable ${planned.maxUnavailable})`
+                        ? `${progressed.scheduled.filter((e) => e.state === 'InProgress').length} node(s) under maintenance (maxUnavailable ${planned.maxUnavailable})${planned.holdReason ? `; ${planned.holdReason}` : ''}`
                         : (planned.holdReason ?? 'no node needs maintenance'),
                   },
             leftCordoned,
