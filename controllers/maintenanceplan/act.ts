@@ -115,6 +115,9 @@ export async function advanceMaintenance(
     let job: JobState | undefined;
     if (jobSpec && node && jobRef && entry.id)
       job = jobState(await ctx.client.get<JobObject>(core.job, jobRef.name, jobRef.namespace), entry.id);
+    // found after a restart that lost the status write of its creation: record it
+    if (jobRef && job && job.phase !== 'Absent' && job.phase !== 'Foreign' && !entry.job)
+      entry = { ...entry, progress: 'JobRunning', currentAction: 'Job', job: jobRef };
     const step: Step = nextStep({ plan, entry, actions, node: state, pods, now, ...(job ? { job } : {}) });
     const rv = node?.metadata.resourceVersion;
     switch (step.kind) {
