@@ -303,7 +303,11 @@ describe('MaintenancePlan in Act mode: drain plan before cordoning, the Job on t
   const plan = `e2e-${run}`;
   const jobNode = `${run}-j`;
   const fullNode = `${run}-r`;
-  const nodes = [jobNode, fullNode];
+  const failNode = `${run}-f`;
+  /** The nodes of the first plan; failNode is the second plan's. */
+  const planNodes = [jobNode, fullNode];
+  const nodes = [...planNodes, failNode];
+  const failPlan = `${plan}-fail`;
   let ns: string;
   let jobNs: string;
   let op: OperatorProcess | undefined;
@@ -313,6 +317,18 @@ describe('MaintenancePlan in Act mode: drain plan before cordoning, the Job on t
     untilObserved<Plan>(ref, `${plan}: ${what}`, check, timeoutMs);
   const entry = (p: Plan, node: string) => p.status?.scheduled?.find((e) => e.node === node);
   const node = async (name: string) => (await getJson<NodeObj>(['get', 'node', name]))!;
+  // what both plans of this block share: the exporter's signals, the model, an always-open window
+  const predictorSpec = () => ({
+    signals: exporter!.signals,
+    predictor: {
+      model: { uri: `file://${path.join(modelDir, 'gpu-failure.onnx')}`, sha256: modelMeta.sha256 },
+      threshold: 0.8,
+      consecutive: 2,
+      interval: '5s',
+      maxFlaggedPercent: 100,
+    },
+    window: { schedule: '* * * * *', timeZone: 'UTC', durationMinutes: 5 },
+  });
 
   beforeAll(async () => {
     ns = await freshNamespace('e2e-mplan-job');
@@ -321,6 +337,7 @@ describe('MaintenancePlan in Act mode: drain plan before cordoning, the Job on t
     await createNode(jobNode, { 'ymera.io/e2e-job': run });
     // R's own allocatable fits its pod; no other node of the cluster has that much CPU free
     await createNode(fullNode, { 'ymera.io/e2e-job': run }, '100000');
+    await createNode(failNode, { 'ymera.io/e2e-job-fail': run });
     await nodesReady(nodes);
     const deployment = (name: string, nodeName: string, cpu?: string) => ({
       apiVersion: 'apps/v1',
@@ -390,16 +407,8 @@ describe('MaintenancePlan in Act mode: drain plan before cordoning, the Job on t
         kind: 'MaintenancePlan',
         metadata: { name: plan },
         spec: {
+          ...predictorSpec(),
           nodeSelector: { matchLabels: { 'ymera.io/e2e-job': run } },
-          signals: exporter.signals,
-          predictor: {
-            model: { uri: `file://${path.join(modelDir, 'gpu-failure.onnx')}`, sha256: modelMeta.sha256 },
-            threshold: 0.8,
-            consecutive: 2,
-            interval: '5s',
-            maxFlaggedPercent: 100,
-          },
-          window: { schedule: '* * * * *', timeZone: 'UTC', durationMinutes: 5 },
           maxUnavailable: 2,
           mode: 'Act',
           approval: 'Manual',
@@ -423,7 +432,7 @@ describe('MaintenancePlan in Act mode: drain plan before cordoning, the Job on t
   });
 
   afterAll(async () => {
-    await kubectl(['delete', ...ref, '--wait=true', '--timeout=30s']);
+    await kubectl(['delete', ...ref, `maintenanceplan.ymera.io/${failPlan}`, '--wait=true', '--timeout=30s']);
     await op?.stop();
     await exporter?.close();
     for (const name of nodes) await kubectl(['delete', 'node', name, '--wait=false']);
@@ -446,14 +455,14 @@ describe('MaintenancePlan in Act mode: drain plan before cordoning, the Job on t
     expect(r.drainPlan).toMatchObject({ pods: 1, blockingPdbs: 0, room: { fits: false } });
     expect(r.drainPlan?.room.message).toMatch(/^no room for cpu: 1 pods to evict request cpu 60000/);
     // nothing is cordoned before approval
-    for (const n of nodes) expect((await node(n)).spec?.unschedulable).toBeFalsy();
+    for (const n of planNodes) expect((await node(n)).spec?.unschedulable).toBeFalsy();
   });
 
   it('approved: the node without room waits with the reason, the other runs its Job on the node and is uncordoned', async () => {
     const p = await until('both awaiting approval with ids', (x) =>
-      nodes.every((n) => entry(x, n)?.state === 'AwaitingApproval' && !!entry(x, n)?.id),
+      planNodes.every((n) => entry(x, n)?.state === 'AwaitingApproval' && !!entry(x, n)?.id),
     );
-    const ids = nodes.map((n) => entry(p, n)!.id!);
+    const ids = planNodes.map((n) => entry(p, n)!.id!);
     await kubectlOk(['annotate', ...ref, '--overwrite', `ymera.io/approve=${ids.join(',')}`]);
     const held = await until('the node without room held back', (x) =>
       /^waiting: the other nodes have no room/.test(entry(x, fullNode)?.message ?? ''),
@@ -505,5 +514,61 @@ describe('MaintenancePlan in Act mode: drain plan before cordoning, the Job on t
     const after = await until('R still held', (x) => entry(x, fullNode)?.state === 'Scheduled');
     expect(entry(after, fullNode)?.message).toMatch(/no room/);
     expect((await node(fullNode)).spec?.unschedulable).toBeFalsy();
+  });
+
+  it('a failed Job leaves the node cordoned (job.onFailure LeaveCordoned) and says so until an admin uncordons it', async () => {
+    // the Job's deadline (1 s) passes before kwok completes its pod (2 s): the Job fails with DeadlineExceeded
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'ymera.io/v1alpha1',
+        kind: 'MaintenancePlan',
+        metadata: { name: failPlan },
+        spec: {
+          ...predictorSpec(),
+          nodeSelector: { matchLabels: { 'ymera.io/e2e-job-fail': run } },
+          mode: 'Act',
+          approval: 'Auto',
+          actions: [
+            { type: 'Cordon' },
+            { type: 'Drain' },
+            { type: 'Job', job: { image: 'registry.invalid/gpu-reset:1', timeoutSeconds: 1 } },
+            { type: 'Uncordon' },
+          ],
+        },
+      }),
+    );
+    exporter!.values.set(failNode, { ...fixtureRow('memory').features });
+    const failRef = [`maintenanceplan.ymera.io/${failPlan}`];
+    const p = await untilObserved<Plan>(
+      failRef,
+      `${failPlan}: the node left cordoned`,
+      (x) =>
+        (x.status?.history ?? []).some((h) => h.node === failNode) &&
+        x.status?.conditions?.find((c) => c.type === 'NodesLeftCordoned')?.status === 'True',
+      120_000,
+    );
+    const h = p.status!.history!.find((x) => x.node === failNode)!;
+    expect(h.result).toBe('Failed');
+    expect(h.message).toMatch(
+      /failed: DeadlineExceeded.*; node left cordoned \(job.onFailure LeaveCordoned\)/,
+    );
+    expect(p.status?.conditions?.find((c) => c.type === 'NodesLeftCordoned')?.message).toMatch(
+      new RegExp(`^${failNode} stay cordoned after a failed maintenance`),
+    );
+    const n = await node(failNode);
+    expect(n.spec?.unschedulable).toBe(true);
+    expect(n.metadata.annotations?.[MARKER]).toBe(failPlan);
+    const events = await eventsAbout('default', failNode, 'Node');
+    expect(events.map((e) => e.reason)).toEqual(
+      expect.arrayContaining(['LeftCordoned', 'MaintenanceFailed']),
+    );
+    // repaired: the admin uncordons it, and the condition clears
+    await kubectlOk(['uncordon', failNode]);
+    await untilObserved<Plan>(
+      failRef,
+      `${failPlan}: NodesLeftCordoned False`,
+      (x) => x.status?.conditions?.find((c) => c.type === 'NodesLeftCordoned')?.status === 'False',
+    );
   });
 });
