@@ -213,7 +213,7 @@ export async function advanceMaintenance(
           entry.progress === 'Done' || entry.progress === 'Aborted'
             ? (entry.message ?? step.message)
             : step.message;
-        if (/left cordoned \(job\.onFailure/.test(message))
+        if (step.leftCordoned)
           events.push({
             type: 'Warning',
             reason: 'LeftCordoned',

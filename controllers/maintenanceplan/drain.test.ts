@@ -231,7 +231,7 @@ describe('nextStep with a Job action', () => {
   it('on a failed Job leaves the node cordoned by default, uncordons with onFailure Uncordon', () => {
     const failed = { phase: 'Failed' as const, message: 'Job m/j failed: BackoffLimitExceeded' };
     const left = running({ job: failed });
-    expect(left).toMatchObject({ kind: 'finish', result: 'Failed' });
+    expect(left).toMatchObject({ kind: 'finish', result: 'Failed', leftCordoned: true });
     expect(left.kind === 'finish' && left.message).toMatch(
       /BackoffLimitExceeded; node left cordoned \(job.onFailure LeaveCordoned\)/,
     );

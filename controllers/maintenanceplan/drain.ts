@@ -75,8 +75,8 @@ export type Step =
   | { kind: 'uncordon'; result: 'Succeeded' | 'Failed'; message: string }
   /** Nothing to do now: check again after `retryMs`. */
   | { kind: 'wait'; retryMs: number; message: string }
-  /** The maintenance is over. */
-  | { kind: 'finish'; result: 'Succeeded' | 'Failed'; message: string };
+  /** The maintenance is over; leftCordoned: the plan keeps the node cordoned on purpose (job.onFailure). */
+  | { kind: 'finish'; result: 'Succeeded' | 'Failed'; message: string; leftCordoned?: true };
 
 export type StepInput = {
   plan: string;
@@ -188,13 +188,14 @@ function jobStep(input: StepInput, job: NonNullable<MaintenanceAction['job']>, r
   const failed = (message: string): Step =>
     job.onFailure === 'Uncordon'
       ? release('Failed', message)
-      : {
-          kind: 'finish',
-          result: 'Failed',
-          message: input.node?.unschedulable
-            ? `${message}; node left cordoned (job.onFailure LeaveCordoned): uncordon it once it is repaired`
-            : message,
-        };
+      : input.node?.unschedulable
+        ? {
+            kind: 'finish',
+            result: 'Failed',
+            message: `${message}; node left cordoned (job.onFailure LeaveCordoned): uncordon it once it is repaired`,
+            leftCordoned: true,
+          }
+        : { kind: 'finish', result: 'Failed', message };
   const state: JobState = input.job ?? { phase: 'Absent' };
   switch (state.phase) {
     case 'Absent':
