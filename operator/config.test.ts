@@ -43,7 +43,20 @@ describe('parseConfig', () => {
       s3MaxReadBytes: 1048576,
       s3RefusedCidrs: [],
       backupNamespaceGrant: {},
+      maintenanceJobNamespaces: [],
     } satisfies Config);
+  });
+
+  it("reads the maintenance Job namespaces; the operator's own namespace is refused", () => {
+    expect(parse(['--maintenance-job-namespaces=gpu-maint, ops']).maintenanceJobNamespaces).toEqual([
+      'gpu-maint',
+      'ops',
+    ]);
+    expect(parse([], { YMERA_MAINTENANCE_JOB_NAMESPACES: 'm' }).maintenanceJobNamespaces).toEqual(['m']);
+    expect(() =>
+      parse(['--maintenance-job-namespaces=m,ymera-system'], { POD_NAMESPACE: 'ymera-system' }),
+    ).toThrow(/^--maintenance-job-namespaces: must not include the operator's own namespace ymera-system/);
+    expect(() => parse(['--maintenance-job-namespaces=Bad_ns'])).toThrow(/^--maintenance-job-namespaces: /);
   });
 
   it('reads the Kafka topic allow-list per namespace from the flag or its env twin', () => {

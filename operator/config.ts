@@ -57,6 +57,8 @@ export type Config = {
   s3RefusedCidrs: string[];
   /** Other namespaces a BackupPolicy (or Restore) of a namespace may reach (cluster admin); none by default. */
   backupNamespaceGrant: NamespaceGrants;
+  /** Namespaces where MaintenancePlan Jobs may run (cluster admin); none by default, never the operator's own. */
+  maintenanceJobNamespaces: string[];
 };
 
 export const RULE_MODES = ['auto', 'PrometheusRule', 'ConfigMap'] as const;
@@ -139,6 +141,11 @@ const FLAGS = {
   backupNamespaceGrant: flag(
     'backup-namespace-grant',
     'namespaces a BackupPolicy may back up (and a Restore restore into) beyond its own: comma-separated <policyNamespace>=<namespace> or <policyNamespace>=<prefix>* (policyNamespace * = all, target * = all)',
+    '',
+  ),
+  maintenanceJobNamespaces: flag(
+    'maintenance-job-namespaces',
+    "comma-separated namespaces where MaintenancePlan Job actions may run (the first is the default); label them with a Pod Security level that admits the Jobs; never the operator's own namespace (empty = Job actions refused)",
     '',
   ),
 } satisfies Record<keyof Config, FlagSpec>;
@@ -244,6 +251,7 @@ export function parseConfig(
     s3MaxReadBytes: intInRange(str('s3MaxReadBytes'), 1024, 1024 * 1024 * 1024),
     s3RefusedCidrs: cidrs(str('s3RefusedCidrs')),
     backupNamespaceGrant: namespaceGrants(str('backupNamespaceGrant')),
+    maintenanceJobNamespaces: jobNamespaces(str('maintenanceJobNamespaces'), env.POD_NAMESPACE),
   };
 }
 
@@ -363,6 +371,14 @@ function hostPorts(raw: Raw): string[] {
     if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
       fail(raw, 'must be a comma-separated list of host:port');
   }
+  return list;
+}
+
+// The operator's own namespace stays at the restricted Pod Security level: no maintenance Job there.
+function jobNamespaces(raw: Raw, own: string | undefined): string[] {
+  const list = namespaces(raw);
+  if (own && list.includes(own))
+    fail(raw, `must not include the operator's own namespace ${own} (it stays restricted)`);
   return list;
 }
 

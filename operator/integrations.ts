@@ -56,6 +56,8 @@ export interface Integrations {
   storageAccess?: StorageAccessPolicy;
   /** Other namespaces a BackupPolicy/Restore of a namespace may reach (--backup-namespace-grant); absent: none. */
   namespaceGrants?: NamespaceGrants;
+  /** Where MaintenancePlan Jobs may run (--maintenance-job-namespaces), the first the default; absent: nowhere. */
+  maintenanceJobNamespaces?: readonly string[];
 }
 
 /** The resource type rule objects are written as (a controller owns it). */

@@ -113,6 +113,7 @@ async function main(): Promise<void> {
       refusedCidrs: config.s3RefusedCidrs,
     },
     namespaceGrants: config.backupNamespaceGrant,
+    maintenanceJobNamespaces: config.maintenanceJobNamespaces,
     prometheus: config.prometheusUrl
       ? new PrometheusClient({ url: config.prometheusUrl, breaker: PrometheusClient.breaker() })
       : undefined,

@@ -1,10 +1,11 @@
-// The I/O of Act mode: reads a node and its pods, performs the step drain.ts
-// decides (cordon with the plan's marker, evictions through the Eviction API,
-// forced deletes, uncordon) and returns the maintenance's new progress. Writes
+// The I/O of Act mode: reads a node, its pods and its maintenance Job,
+// performs the step drain.ts decides (cordon with the plan's marker,
+// evictions through the Eviction API, forced deletes, the Job (job.ts),
+// uncordon) and returns the maintenance's new progress. Writes
 // to a node carry its resourceVersion, so a cordon by someone else between our
 // read and our write is never taken for ours.
 import type { ReconcileContext } from '../../operator/controller.ts';
-import { KubeApiError, isNotFound } from '../../operator/kube/client.ts';
+import { KubeApiError, isConflict, isNotFound } from '../../operator/kube/client.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import { core, objectPath } from '../../operator/kube/resources.ts';
 import type { PodInfo, Step } from './drain.ts';
@@ -13,6 +14,14 @@ import type { HistoryEntry, ScheduledEntry } from './planner.ts';
 import type { MaintenanceAction } from './schema.ts';
 import type { ActionResult } from './metrics.ts';
 import { drainResult } from './metrics.ts';
+import type { JobObject, JobState, NamespaceChoice } from './job.ts';
+import { jobState, maintenanceJob, maintenanceJobName } from './job.ts';
+
+/** What the Job step needs: where Jobs may run and the plan that owns them. */
+export type JobContext = {
+  namespace: NamespaceChoice;
+  owner: { name: string; uid?: string; apiVersion: string; kind: string };
+};
 
 type NodeObject = KubeObject & { spec?: { unschedulable?: boolean } };
 type PodObject = KubeObject & {
@@ -80,11 +89,13 @@ export async function advanceMaintenance(
   actions: readonly MaintenanceAction[],
   start: ScheduledEntry,
   now: Date,
+  jobContext?: JobContext,
 ): Promise<MaintenanceOutcome> {
   let entry: ScheduledEntry = { ...start };
   const events: MaintenanceOutcome['events'] = [];
   const done: ActionResult[] = [];
   const grace = actions.find((a) => a.type === 'Drain')?.drain?.gracePeriodSeconds;
+  const jobSpec = actions.find((a) => a.type === 'Job')?.job;
   for (let i = 0; i < MAX_STEPS; i++) {
     const node = await ctx.client.get<NodeObject>(core.node, entry.node);
     const pods = node
@@ -100,9 +111,21 @@ export async function advanceMaintenance(
             : {}),
         }
       : undefined;
-    const step: Step = nextStep({ plan, entry, actions, node: state, pods, now });
+    // the Job's name follows from the maintenance id: after a restart the same Job is found
+    const jobRef =
+      entry.job ??
+      (jobSpec && entry.id && jobContext && 'namespace' in jobContext.namespace
+        ? { namespace: jobContext.namespace.namespace, name: maintenanceJobName(plan, entry.id, entry.node) }
+        : undefined);
+    let job: JobState | undefined;
+    if (jobSpec && node && jobRef && entry.id)
+      job = jobState(await ctx.client.get<JobObject>(core.job, jobRef.name, jobRef.namespace), entry.id);
+    // found after a restart that lost the status write of its creation: record it
+    if (jobRef && job && job.phase !== 'Absent' && job.phase !== 'Foreign' && !entry.job)
+      entry = { ...entry, progress: 'JobRunning', currentAction: 'Job', job: jobRef };
+    const step: Step = nextStep({ plan, entry, actions, node: state, pods, now, ...(job ? { job } : {}) });
     const rv = node?.metadata.resourceVersion;
-    done.push(...drainResult(step, entry, actions));
+    done.push(...drainResult(step, entry, actions, job));
     switch (step.kind) {
       case 'cordon':
         await ctx.client.patch(core.node, entry.node, undefined, 'merge', {
@@ -140,6 +163,41 @@ export async function advanceMaintenance(
           message: `MaintenancePlan ${plan}: ${step.message}`,
         });
         return { entry, retryMs: 2_000, events, actions: done };
+      case 'createJob': {
+        if (!jobSpec || !entry.id || !jobContext || !('namespace' in jobContext.namespace)) {
+          // only after a configuration change mid-maintenance: the planner starts no Job it cannot place
+          const why = jobContext && 'error' in jobContext.namespace ? jobContext.namespace.error : 'no Job';
+          entry = { ...entry, message: `drained; waiting to run the maintenance Job: ${why}` };
+          return { entry, retryMs: 30_000, events, actions: done };
+        }
+        const manifest = maintenanceJob({
+          plan: jobContext.owner,
+          node: entry.node,
+          id: entry.id,
+          namespace: jobContext.namespace.namespace,
+          job: jobSpec,
+        });
+        try {
+          await ctx.client.create(core.job, manifest);
+        } catch (e) {
+          // created before a restart that lost the status write: the next look reads it
+          if (!isConflict(e)) throw e;
+        }
+        const ref = { namespace: jobContext.namespace.namespace, name: manifest.metadata.name };
+        entry = {
+          ...entry,
+          progress: 'JobRunning',
+          currentAction: 'Job',
+          job: ref,
+          message: `drained; maintenance Job ${ref.namespace}/${ref.name} created`,
+        };
+        events.push({
+          type: 'Normal',
+          reason: 'MaintenanceJobCreated',
+          message: `MaintenancePlan ${plan}: drained; Job ${ref.namespace}/${ref.name} runs on the node`,
+        });
+        continue;
+      }
       case 'uncordon':
         await ctx.client.patch(core.node, entry.node, undefined, 'merge', {
           metadata: { resourceVersion: rv, annotations: { [CORDONED_BY_ANNOTATION]: null } },
@@ -155,13 +213,25 @@ export async function advanceMaintenance(
         done.push({ action: 'uncordon', result: 'success' });
         continue;
       case 'wait':
-        entry = { ...entry, message: step.message };
+        entry = {
+          ...entry,
+          message:
+            entry.job && entry.progress === 'JobRunning'
+              ? `${step.message}: ${entry.job.namespace}/${entry.job.name}`
+              : step.message,
+        };
         return { entry, retryMs: step.retryMs, events, actions: done };
       case 'finish': {
         const message =
           entry.progress === 'Done' || entry.progress === 'Aborted'
             ? (entry.message ?? step.message)
             : step.message;
+        if (step.leftCordoned)
+          events.push({
+            type: 'Warning',
+            reason: 'LeftCordoned',
+            message: `MaintenancePlan ${plan}: ${message}`,
+          });
         events.push({
           type: step.result === 'Succeeded' ? 'Normal' : 'Warning',
           reason: step.result === 'Succeeded' ? 'MaintenanceSucceeded' : 'MaintenanceFailed',

@@ -44,12 +44,25 @@ import { lastMaintenanceFromNodes, recordLastMaintenance } from './cooldown.ts';
 import { massFlagEvent, nodeAtRiskEvent, planEvents, stepEvents } from './events.ts';
 import { PlanRules } from './alerts.ts';
 import { ruleObjectType } from '../../operator/integrations.ts';
+import type { JobContext } from './act.ts';
+import { jobNamespace } from './job.ts';
+import { drainPlanHold } from './drain-plan.ts';
+import { readDrainPlans } from './drain-plan-io.ts';
+import { CORDONED_BY_ANNOTATION } from './drain.ts';
 
 const DEFAULT_ACTIONS: MaintenanceAction[] = [{ type: 'Cordon' }, { type: 'Drain' }, { type: 'Uncordon' }];
 
-/** Act mode acts only without Job actions (the per-node Job is not implemented yet). */
 function actSupported(spec: MaintenancePlanSpec): boolean {
-  return spec.mode === 'Act' && !(spec.actions ?? DEFAULT_ACTIONS).some((a) => a.type === 'Job');
+  return spec.mode === 'Act';
+}
+
+/** Why no maintenance may start: a Job action with no namespace the operator allows (job.ts). */
+function jobProblem(spec: MaintenancePlanSpec, allowed: readonly string[]): string | undefined {
+  const i = (spec.actions ?? DEFAULT_ACTIONS).findIndex((a) => a.type === 'Job');
+  const job = spec.actions?.[i]?.job;
+  if (!job) return undefined;
+  const choice = jobNamespace(job, allowed);
+  return 'error' in choice ? `spec.actions[${i}].job: ${choice.error}` : undefined;
 }
 
 function phaseOf(scheduled: readonly ScheduledEntry[]): MaintenancePlanStatus['phase'] {
@@ -218,6 +231,18 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
   ): Promise<{ scheduled: ScheduledEntry[]; history: HistoryEntry[]; retryMs: number }> {
     const plan = obj.metadata.name;
     const actions = obj.spec.actions ?? DEFAULT_ACTIONS;
+    const job = actions.find((a) => a.type === 'Job')?.job;
+    const jobContext: JobContext | undefined = job
+      ? {
+          namespace: jobNamespace(job, integrations.maintenanceJobNamespaces ?? []),
+          owner: {
+            apiVersion: obj.apiVersion,
+            kind: obj.kind,
+            name: plan,
+            ...(obj.metadata.uid ? { uid: obj.metadata.uid } : {}),
+          },
+        }
+      : undefined;
     const out: ScheduledEntry[] = [];
     const finished: HistoryEntry[] = [];
     let retryMs = Number.POSITIVE_INFINITY;
@@ -226,7 +251,7 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
         out.push(entry);
         continue;
       }
-      const r = await advanceMaintenance(ctx, plan, actions, entry, now);
+      const r = await advanceMaintenance(ctx, plan, actions, entry, now, jobContext);
       metrics.acted(plan, r.actions);
       if (r.finished) metrics.finished(plan, r.finished);
       for (const ce of stepEvents(resource, obj, entry, r, now)) integrations.events.publish(ce);
@@ -359,6 +384,28 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
         let act: ActState | undefined;
         let actRetryMs = intervalMs;
         if (spec.mode === 'Act') {
+          const jobIssue = jobProblem(spec, integrations.maintenanceJobNamespaces ?? []);
+          const before = previous?.scheduled ?? [];
+          const running = before.filter((e) => e.state === 'InProgress').map((e) => e.node);
+          // drain plans of the nodes waiting or about to start; no room holds a node back
+          const candidates = [
+            ...new Set([
+              ...evaluated.filter((e) => e.atRisk && e.state === 'Scored').map((e) => e.node),
+              ...before.filter((e) => e.state !== 'InProgress').map((e) => e.node),
+            ]),
+          ].filter((n) => chosen.has(n) && !running.includes(n));
+          const drainPlans = await readDrainPlans(ctx, {
+            candidates,
+            running,
+            drain: (spec.actions ?? DEFAULT_ACTIONS).find((a) => a.type === 'Drain')?.drain,
+            now,
+          });
+          const holds = new Map(
+            [...drainPlans].flatMap(([node, p]) => {
+              const why = drainPlanHold(p);
+              return why ? [[node, why] as const] : [];
+            }),
+          );
           const planned = planMaintenance({
             now,
             selected,
@@ -375,38 +422,53 @@ export function maintenancePlanReconciler(integrations: Integrations): Reconcile
             cooldownMinutes: spec.cooldownMinutes ?? 1440,
             approval: spec.approval ?? 'Manual',
             approveAnnotation: obj.metadata.annotations?.[APPROVE_ANNOTATION],
-            // unsupported actions (Job): nothing may start, so nothing is InProgress that cannot advance
-            suspend: (spec.suspend ?? false) || !actSupported(spec),
+            // a Job with nowhere to run: nothing starts, so nothing is cordoned that cannot finish
+            suspend: (spec.suspend ?? false) || jobIssue !== undefined,
             actions: (spec.actions ?? DEFAULT_ACTIONS).map((a) => a.type),
-            scheduled: previous?.scheduled ?? [],
+            scheduled: before,
             history: previous?.history ?? [],
             lastMaintenance: lastMaintenanceFromNodes(listed),
+            holds,
           });
           // CloudEvents of the plan before those of the steps, so a consumer reads them in order
           for (const ce of planEvents(resource, obj, previous?.scheduled ?? [], planned.scheduled, now))
             integrations.events.publish(ce);
-          const progressed = actSupported(spec)
-            ? await advanceAll(ctx, obj, planned.scheduled, previous?.history ?? [], now)
-            : { scheduled: planned.scheduled, history: previous?.history ?? [], retryMs: intervalMs };
+          // waiting and starting entries show their drain plan; a running one keeps the one it started with
+          const withPlans = planned.scheduled.map((e) => {
+            const p = drainPlans.get(e.node);
+            return p && (e.state !== 'InProgress' || planned.start.includes(e.node))
+              ? { ...e, drainPlan: p }
+              : e;
+          });
+          const progressed = await advanceAll(ctx, obj, withPlans, previous?.history ?? [], now);
+          const stillRunning = new Set(
+            progressed.scheduled.filter((e) => e.state === 'InProgress').map((e) => e.node),
+          );
+          const leftCordoned = listed
+            .filter(
+              (n) =>
+                n.metadata.annotations?.[CORDONED_BY_ANNOTATION] === plan &&
+                (n.spec as { unschedulable?: boolean } | undefined)?.unschedulable === true &&
+                !stillRunning.has(n.metadata.name),
+            )
+            .map((n) => n.metadata.name)
+            .sort();
           actRetryMs = progressed.retryMs;
           const phase = phaseOf(progressed.scheduled);
           act = {
-            acting: actSupported(spec)
-              ? {
-                  status: phase === 'InProgress' ? 'True' : 'False',
-                  reason:
-                    phase === 'InProgress' ? 'Maintaining' : planned.holdReason ? 'Waiting' : 'NothingToDo',
-                  message:
-                    phase === 'InProgress'
-                      ? `${progressed.scheduled.filter((e) => e.state === 'InProgress').length} node(s) under maintenance (maxUnavailable ${planned.maxUnavailable})`
-                      : (planned.holdReason ?? 'no node needs maintenance'),
-                }
-              : {
-                  status: 'False',
-                  reason: 'NotImplemented',
-                  message:
-                    'spec.actions: Job actions are not implemented in this operator version; no node is touched (remove the Job action to cordon and drain)',
-                },
+            acting:
+              phase !== 'InProgress' && jobIssue
+                ? { status: 'False', reason: 'JobNamespaceNotAllowed', message: jobIssue }
+                : {
+                    status: phase === 'InProgress' ? 'True' : 'False',
+                    reason:
+                      phase === 'InProgress' ? 'Maintaining' : planned.holdReason ? 'Waiting' : 'NothingToDo',
+                    message:
+                      phase === 'InProgress'
+                        ? `${progressed.scheduled.filter((e) => e.state === 'InProgress').length} node(s) under maintenance (maxUnavailable ${planned.maxUnavailable})${planned.holdReason ? `; ${planned.holdReason}` : ''}`
+                        : (planned.holdReason ?? 'no node needs maintenance'),
+                  },
+            leftCordoned,
             phase,
             scheduled: progressed.scheduled,
             history: progressed.history,

@@ -171,3 +171,89 @@ describe('evictionRetryMs', () => {
     expect(evictionRetryMs(600_000)).toBe(30_000);
   });
 });
+
+describe('nextStep with a Job action', () => {
+  const withJob = (
+    job: Partial<NonNullable<StepInput['actions'][number]['job']>> = {},
+  ): StepInput['actions'] => [
+    { type: 'Cordon' },
+    { type: 'Drain', drain: { timeoutSeconds: 60 } },
+    { type: 'Job', job: { image: 'fix:1', timeoutSeconds: 600, ...job } },
+    { type: 'Uncordon' },
+  ];
+  const ours = { unschedulable: true, cordonedBy: 'p' };
+  const draining = (over: Partial<StepInput> = {}) =>
+    step({
+      actions: withJob(),
+      node: ours,
+      entry: {
+        node: 'n1',
+        id: 'n1@20261205020930',
+        actions: ['Cordon', 'Drain', 'Job', 'Uncordon'],
+        state: 'InProgress',
+        startTime: '2026-12-05T02:09:30Z',
+        progress: 'Draining',
+      },
+      ...over,
+    });
+  const running = (over: Partial<StepInput> = {}) =>
+    draining({
+      entry: {
+        node: 'n1',
+        id: 'n1@20261205020930',
+        actions: ['Cordon', 'Drain', 'Job', 'Uncordon'],
+        state: 'InProgress',
+        startTime: '2026-12-05T02:09:30Z',
+        progress: 'JobRunning',
+      },
+      ...over,
+    });
+
+  it('creates the Job once the node is drained, not before', () => {
+    expect(draining({ pods: [pod('web')] }).kind).toBe('evict');
+    expect(draining({ job: { phase: 'Absent' } })).toEqual({ kind: 'createJob' });
+  });
+
+  it('after a restart that lost the status write, finds the Job and does not drain its pod', () => {
+    const s = draining({ pods: [pod('maint-n1-abc', { ownerKinds: ['Job'] })], job: { phase: 'Running' } });
+    expect(s).toMatchObject({ kind: 'wait', message: 'maintenance Job running' });
+  });
+
+  it('waits while the Job runs, then uncordons after it succeeded', () => {
+    expect(running({ job: { phase: 'Running', startedAt: now.getTime() - 1000 } }).kind).toBe('wait');
+    expect(running({ job: { phase: 'Succeeded', message: 'Job m/j succeeded' } })).toEqual({
+      kind: 'uncordon',
+      result: 'Succeeded',
+      message: 'drained; Job m/j succeeded',
+    });
+  });
+
+  it('on a failed Job leaves the node cordoned by default, uncordons with onFailure Uncordon', () => {
+    const failed = { phase: 'Failed' as const, message: 'Job m/j failed: BackoffLimitExceeded' };
+    const left = running({ job: failed });
+    expect(left).toMatchObject({ kind: 'finish', result: 'Failed', leftCordoned: true });
+    expect(left.kind === 'finish' && left.message).toMatch(
+      /BackoffLimitExceeded; node left cordoned \(job.onFailure LeaveCordoned\)/,
+    );
+    expect(running({ actions: withJob({ onFailure: 'Uncordon' }), job: failed })).toMatchObject({
+      kind: 'uncordon',
+      result: 'Failed',
+    });
+  });
+
+  it('fails a Job that vanished, is not ours, or outlived its deadline', () => {
+    expect(running({ job: { phase: 'Absent' } })).toMatchObject({
+      kind: 'finish',
+      result: 'Failed',
+      message: expect.stringMatching(/deleted before it finished/),
+    });
+    expect(
+      running({ job: { phase: 'Foreign', message: 'Job m/j exists and is not this maintenance' } }),
+    ).toMatchObject({ kind: 'finish', result: 'Failed' });
+    const late = running({ job: { phase: 'Running', startedAt: now.getTime() - 600_000 - 121_000 } });
+    expect(late).toMatchObject({
+      kind: 'finish',
+      message: expect.stringMatching(/within job.timeoutSeconds \(600s\)/),
+    });
+  });
+});

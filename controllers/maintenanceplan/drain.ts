@@ -1,4 +1,4 @@
-// Pure: the steps of one node's maintenance (cordon, drain, uncordon) as a
+// Pure: the steps of one node's maintenance (cordon, drain, Job, uncordon) as a
 // state machine over what the API server shows now (the node, its pods) and
 // the progress kept in status, so an operator restart resumes where it was.
 // The controller performs the step this returns (act.ts) and stores the
@@ -6,6 +6,8 @@
 // uncordons only such a node: a node someone else cordoned stays cordoned.
 import type { MaintenanceAction } from './schema.ts';
 import type { ScheduledEntry } from './planner.ts';
+import type { JobState } from './job.ts';
+import { JOB_DEADLINE_SLACK_MS } from './job.ts';
 
 /** Node annotation: the name of the MaintenancePlan that cordoned the node. */
 export const CORDONED_BY_ANNOTATION = 'ymera.io/cordoned-by-maintenance-plan';
@@ -67,12 +69,14 @@ export type Step =
   | { kind: 'evict'; pods: PodInfo[]; retryMs: number; message: string }
   /** Delete these pods past their PDBs (drain.onTimeout Force). */
   | { kind: 'force'; pods: PodInfo[]; message: string }
+  /** Create the maintenance Job (the node is drained; job.ts names it from the maintenance id). */
+  | { kind: 'createJob' }
   /** Uncordon the node (the plan cordoned it), then finish with `result`. */
   | { kind: 'uncordon'; result: 'Succeeded' | 'Failed'; message: string }
   /** Nothing to do now: check again after `retryMs`. */
   | { kind: 'wait'; retryMs: number; message: string }
-  /** The maintenance is over. */
-  | { kind: 'finish'; result: 'Succeeded' | 'Failed'; message: string };
+  /** The maintenance is over; leftCordoned: the plan keeps the node cordoned on purpose (job.onFailure). */
+  | { kind: 'finish'; result: 'Succeeded' | 'Failed'; message: string; leftCordoned?: true };
 
 export type StepInput = {
   plan: string;
@@ -82,8 +86,13 @@ export type StepInput = {
   node: NodeState | undefined;
   /** The node's pods now (field selector spec.nodeName). */
   pods: readonly PodInfo[];
+  /** The maintenance Job now, when spec.actions has a Job. */
+  job?: JobState;
   now: Date;
 };
+
+/** Wait between looks at a running maintenance Job. */
+export const JOB_POLL_MS = 5_000;
 
 /** Wait between eviction rounds: grows with the time spent draining, 2 s to 30 s. */
 export function evictionRetryMs(elapsedMs: number): number {
@@ -115,6 +124,10 @@ export function nextStep(input: StepInput): Step {
     if (types.has('Cordon') && !node.unschedulable) return { kind: 'cordon' };
     // cordoned already (by us before a restart, or by someone else: then it is never uncordoned by the plan)
   }
+  const job = input.actions.find((a) => a.type === 'Job')?.job;
+  // the Job exists (or existed): the drain is over, and the Job's own pod on the node is not drained
+  if (job && (entry.progress === 'JobRunning' || (input.job && input.job.phase !== 'Absent')))
+    return jobStep(input, job, release);
   if (!types.has('Drain')) return release('Succeeded', 'no drain in spec.actions');
 
   const started = Date.parse(entry.startTime ?? '') || input.now.getTime();
@@ -122,7 +135,7 @@ export function nextStep(input: StepInput): Step {
   const timeoutMs = (drain?.timeoutSeconds ?? 600) * 1000;
   const triage = triagePods(input.pods, drain);
   if (!triage.evict.length && !triage.blocking.length && !triage.terminating.length)
-    return release('Succeeded', 'drained');
+    return job ? { kind: 'createJob' } : release('Succeeded', 'drained');
   if (elapsed >= timeoutMs) {
     const left = [...triage.evict, ...triage.blocking.map((b) => b.pod), ...triage.terminating];
     const names = left
@@ -161,4 +174,44 @@ export function nextStep(input: StepInput): Step {
     retryMs: 2_000,
     message: `waiting for ${triage.terminating.length} evicted pods to terminate`,
   };
+}
+
+type Release = (result: 'Succeeded' | 'Failed', message: string) => Step;
+
+/**
+ * The Job step: wait while it runs, release the node when it succeeded; on a
+ * failure (or a Job that vanished, is not ours, or outlived its deadline)
+ * job.onFailure decides: LeaveCordoned keeps the node cordoned for a person
+ * to look at, Uncordon releases it. The maintenance is Failed either way.
+ */
+function jobStep(input: StepInput, job: NonNullable<MaintenanceAction['job']>, release: Release): Step {
+  const failed = (message: string): Step =>
+    job.onFailure === 'Uncordon'
+      ? release('Failed', message)
+      : input.node?.unschedulable
+        ? {
+            kind: 'finish',
+            result: 'Failed',
+            message: `${message}; node left cordoned (job.onFailure LeaveCordoned): uncordon it once it is repaired`,
+            leftCordoned: true,
+          }
+        : { kind: 'finish', result: 'Failed', message };
+  const state: JobState = input.job ?? { phase: 'Absent' };
+  switch (state.phase) {
+    case 'Absent':
+      return failed('the maintenance Job was deleted before it finished');
+    case 'Foreign':
+    case 'Failed':
+      return failed(state.message);
+    case 'Succeeded':
+      return release('Succeeded', `drained; ${state.message}`);
+    case 'Running': {
+      const deadline = (state.startedAt ?? input.now.getTime()) + (job.timeoutSeconds ?? 1800) * 1000;
+      if (input.now.getTime() > deadline + JOB_DEADLINE_SLACK_MS)
+        return failed(
+          `the maintenance Job did not finish within job.timeoutSeconds (${job.timeoutSeconds ?? 1800}s)`,
+        );
+      return { kind: 'wait', retryMs: JOB_POLL_MS, message: 'maintenance Job running' };
+    }
+  }
 }

@@ -47,6 +47,29 @@ describe('drainResult', () => {
     ).toEqual([{ action: 'drain', result: 'failure' }]);
   });
 
+  it('with a Job: the drain ends well when the Job is created, and the Job counts its own end', () => {
+    const withJob = [...drain, { type: 'Job' as const }];
+    expect(drainResult({ kind: 'createJob' }, { progress: 'Draining' }, withJob)).toEqual([
+      { action: 'drain', result: 'success' },
+    ]);
+    const running = { progress: 'JobRunning' as const };
+    expect(
+      drainResult({ kind: 'uncordon', result: 'Succeeded', message: 'drained; done' }, running, withJob, {
+        phase: 'Succeeded',
+      }),
+    ).toEqual([{ action: 'job', result: 'success' }]);
+    expect(
+      drainResult({ kind: 'finish', result: 'Failed', message: 'Job failed' }, running, withJob, {
+        phase: 'Failed',
+      }),
+    ).toEqual([{ action: 'job', result: 'failure' }]);
+    expect(
+      drainResult({ kind: 'finish', result: 'Failed', message: 'did not finish' }, running, withJob, {
+        phase: 'Running',
+      }),
+    ).toEqual([{ action: 'job', result: 'timeout' }]);
+  });
+
   it('counts nothing for a drain already ended (finish after uncordon), other steps, or a plan without Drain', () => {
     expect(
       drainResult({ kind: 'finish', result: 'Succeeded', message: 'drained' }, { progress: 'Done' }, drain),

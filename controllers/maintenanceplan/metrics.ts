@@ -7,6 +7,7 @@
 // stop and whether the predictor is ready.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Step } from './drain.ts';
+import type { JobState } from './job.ts';
 import type { HistoryEntry, ScheduledEntry } from './planner.ts';
 import type { MaintenanceAction, MaintenancePlanStatus } from './schema.ts';
 
@@ -34,9 +35,17 @@ export function drainResult(
   step: Step,
   entry: Pick<ScheduledEntry, 'progress'>,
   actions: readonly Pick<MaintenanceAction, 'type'>[],
+  job?: Pick<JobState, 'phase'>,
 ): ActionResult[] {
+  // the drain ended well when the Job is created; the Job's own end is counted as the job action
+  if (step.kind === 'createJob') return [{ action: 'drain', result: 'success' }];
   if (step.kind !== 'uncordon' && step.kind !== 'finish') return [];
   if (entry.progress === 'Done' || entry.progress === 'Aborted') return [];
+  if (entry.progress === 'JobRunning') {
+    if (step.result === 'Succeeded') return [{ action: 'job', result: 'success' }];
+    // a Job still running when the step ends it has outlived job.timeoutSeconds
+    return [{ action: 'job', result: job?.phase === 'Running' ? 'timeout' : 'failure' }];
+  }
   if (!actions.some((a) => a.type === 'Drain')) return [];
   if (step.result === 'Succeeded') return [{ action: 'drain', result: 'success' }];
   return [{ action: 'drain', result: /timed out/.test(step.message) ? 'timeout' : 'failure' }];

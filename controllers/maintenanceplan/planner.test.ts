@@ -250,3 +250,24 @@ describe('planMaintenance', () => {
     });
   });
 });
+
+describe('planMaintenance holds', () => {
+  it('keeps a held node Scheduled with the reason while the next one starts', () => {
+    const out = planMaintenance(
+      input({
+        maxUnavailable: 2,
+        atRisk: [
+          { node: 'n1', risk: 0.95 },
+          { node: 'n2', risk: 0.9 },
+        ],
+        holds: new Map([['n1', 'the other nodes have no room for its pods (no room for cpu: …)']]),
+      }),
+    );
+    expect(out.start).toEqual(['n2']);
+    expect(out.scheduled.find((e) => e.node === 'n1')).toMatchObject({
+      state: 'Scheduled',
+      message: 'waiting: the other nodes have no room for its pods (no room for cpu: …)',
+    });
+    expect(out.holdReason).toMatch(/^n1 waits: the other nodes have no room/);
+  });
+});

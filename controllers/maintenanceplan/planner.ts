@@ -95,6 +95,8 @@ export type PlanInput = {
   history: readonly HistoryEntry[];
   /** Each node's last maintenance end (ms) from its ymera.io/last-maintenance annotation: the cooldown survives history truncation. */
   lastMaintenance?: ReadonlyMap<string, number>;
+  /** Nodes that may not start now, with why (e.g. no room for their pods: drain-plan.ts). */
+  holds?: ReadonlyMap<string, string>;
 };
 
 export type PlanOutcome = {
@@ -179,6 +181,7 @@ export function planMaintenance(input: PlanInput): PlanOutcome {
   const start: string[] = [];
   let unavailable = running.length;
   let budgetHeld = false;
+  const held: string[] = [];
   for (const w of waiting) {
     const windowStart = window.open ? window.start : window.next;
     if (windowStart) w.windowStart = iso(windowStart);
@@ -188,6 +191,12 @@ export function planMaintenance(input: PlanInput): PlanOutcome {
     }
     if (!mayStart) {
       w.message = holds.join('; ');
+      continue;
+    }
+    const hold = input.holds?.get(w.node);
+    if (hold) {
+      held.push(w.node);
+      w.message = `waiting: ${hold}`.slice(0, 1024);
       continue;
     }
     if (unavailable >= budget) {
@@ -201,6 +210,10 @@ export function planMaintenance(input: PlanInput): PlanOutcome {
     unavailable += 1;
     start.push(w.node);
   }
+  if (held.length)
+    holds.push(
+      `${held[0]} waits: ${input.holds?.get(held[0]!) ?? ''}${held.length > 1 ? ` (and ${held.length - 1} more nodes held back)` : ''}`,
+    );
   if (budgetHeld) holds.push(`maxUnavailable ${budget} reached`);
   if (waiting.some((w) => w.state === 'AwaitingApproval'))
     holds.push(

@@ -19,13 +19,20 @@ import {
   statusObject,
   statusPhase,
   timeZone,
+  tolerations,
 } from '../../operator/schema/common.ts';
 import { defineKind } from '../../operator/schema/crd.ts';
 import type { CustomResource } from '../../operator/schema/crd.ts';
 
 export const KIND = 'MaintenancePlan';
 
-export const conditionTypes = ['PredictorReady', 'PredictionsComplete', 'MassFlag', 'Acting'] as const;
+export const conditionTypes = [
+  'PredictorReady',
+  'PredictionsComplete',
+  'MassFlag',
+  'Acting',
+  'NodesLeftCordoned',
+] as const;
 
 /** Shadow: predict, explain and record, act on nothing. Act: maintain nodes at risk (not implemented yet). */
 export const modes = ['Shadow', 'Act'] as const;
@@ -33,8 +40,10 @@ export const modes = ['Shadow', 'Act'] as const;
 export const phases = ['Idle', 'AwaitingApproval', 'Scheduled', 'InProgress'] as const;
 export const actionTypes = ['Cordon', 'Drain', 'Job', 'Uncordon'] as const;
 export const drainTimeoutPolicies = ['AbortAndUncordon', 'Force'] as const;
+/** What happens to the node when its maintenance Job fails. */
+export const jobFailurePolicies = ['LeaveCordoned', 'Uncordon'] as const;
 /** Progress of a node under maintenance, kept in status so a restart resumes where it was. */
-export const maintenancePhases = ['Cordoned', 'Draining', 'Done', 'Aborted'] as const;
+export const maintenancePhases = ['Cordoned', 'Draining', 'JobRunning', 'Done', 'Aborted'] as const;
 export const maintenanceStates = [
   'AwaitingApproval',
   'Scheduled',
@@ -137,20 +146,42 @@ const jobAction = s.object(
     ...commandAndArgs(),
     env: env('the Job'),
     resources: resources('the Job'),
+    namespace: s.optional(
+      s.string({
+        description:
+          "Namespace the Job runs in: one of the namespaces the operator was started with (--maintenance-job-namespaces, chart maintenancePlan.jobNamespaces), set by a cluster admin and labelled with a Pod Security level that admits the Job (privileged for privileged: true). Default: the first of them. Never the operator's own namespace, which stays restricted.",
+        minLength: 1,
+        maxLength: 63,
+        pattern: DNS_LABEL_PATTERN,
+      }),
+    ),
+    tolerations: tolerations('the Job pod (besides node.kubernetes.io/unschedulable, always tolerated)'),
     privileged: s.boolean({
       description: 'Run the container privileged with the host PID namespace (needed for e.g. a GPU reset).',
       default: false,
     }),
     timeoutSeconds: s.integer({
-      description: 'Longest time the Job may run, in seconds; past it the maintenance fails.',
+      description:
+        "Longest time the Job may run, in seconds (the Job's activeDeadlineSeconds); past it the Job and the maintenance fail.",
       minimum: 1,
       maximum: 86400,
       default: 1800,
     }),
+    backoffLimit: s.integer({
+      description: 'Retries of a failed Job pod before the Job fails.',
+      minimum: 0,
+      maximum: 6,
+      default: 0,
+    }),
+    onFailure: s.enum(jobFailurePolicies, {
+      description:
+        'When the Job fails: LeaveCordoned (default: the node stays cordoned for a person to look at, the plan says so in its NodesLeftCordoned condition) or Uncordon (uncordon a node the plan cordoned). Either way the maintenance is Failed in status.history.',
+      default: 'LeaveCordoned',
+    }),
   },
   {
     description:
-      "A Job pinned to the node under maintenance, run in the operator's namespace; the node's name is in the env variable NODE_NAME.",
+      "A Job pinned to the node under maintenance (nodeName), run after the drain and before the Uncordon; the node's name is in the env variable NODE_NAME.",
   },
 );
 
@@ -244,11 +275,19 @@ export const specSchema = s.object(
           rule: "!self.exists(a, a.type == 'Drain') || self.exists(a, a.type == 'Cordon')",
           message: 'Drain needs a Cordon before it',
         },
+        {
+          rule: "!self.exists(a, a.type == 'Job') || self.exists(a, a.type == 'Drain')",
+          message: 'a Job needs a Cordon and a Drain before it (it runs on the emptied node)',
+        },
+        {
+          rule: "self.filter(a, a.type == 'Job').size() <= 1",
+          message: 'at most one Job action',
+        },
       ],
     }),
     mode: s.enum(modes, {
       description:
-        'Shadow (default): predict, explain and record in status, metrics and Events, touch no node. Act: also maintain nodes at risk inside windows (cordon, drain through the Eviction API, uncordon); Job actions are not implemented in this operator version (with one, the plan says so in its Acting condition and touches no node).',
+        'Shadow (default): predict, explain and record in status, metrics and Events, touch no node. Act: also maintain nodes at risk inside windows (cordon, drain through the Eviction API, run the Job, uncordon).',
       default: 'Shadow',
     }),
     approval: s.enum(['Auto', 'Manual'], {
@@ -278,6 +317,50 @@ export const specSchema = s.object(
 );
 
 const nodeName = (description: string) => s.string({ description, maxLength: 253 });
+const names = (description: string) =>
+  s.optional(s.array(s.string({ maxLength: 300 }), { description, maxItems: 10 }));
+
+const drainPlanStatus = s.object(
+  {
+    computedTime: s.dateTime({ description: 'When the drain plan was computed.' }),
+    pods: s.integer({ description: 'Pods a drain would evict now.', minimum: 0 }),
+    podNames: names('The first 10 of them (namespace/name).'),
+    skippedPods: s.integer({
+      description: 'Pods a drain leaves alone: DaemonSet, mirror (static) and finished pods.',
+      minimum: 0,
+    }),
+    blockingPods: s.integer({
+      description:
+        'Pods that block the drain: annotated ymera.io/do-not-disrupt or karpenter.sh/do-not-disrupt "true", or with an emptyDir volume (unless drain.deleteEmptyDirData).',
+      minimum: 0,
+    }),
+    blockingPodNames: names('The first 10 of them, with why.'),
+    blockingPdbs: s.integer({
+      description:
+        'PodDisruptionBudgets that allow no disruption now (disruptionsAllowed 0) over pods to evict: their evictions are refused (429) until they allow one.',
+      minimum: 0,
+    }),
+    blockingPdbNames: names('The first 10 of them (namespace/name, pods covered).'),
+    room: s.object(
+      {
+        fits: s.boolean({
+          description:
+            'The other nodes have room for the evicted pods (summed CPU, memory and pod count; see message). False holds the maintenance back.',
+        }),
+        nodes: s.integer({ description: 'Other nodes counted as room.', minimum: 0 }),
+        message: s.string({ description: 'What was compared.', maxLength: 1024 }),
+      },
+      {
+        description:
+          'Whether the evicted pods fit on the other Ready, schedulable nodes without NoSchedule/NoExecute taints that are not under maintenance: their summed requests against the summed free allocatable (allocatable minus requests of the pods there). Node selectors, affinity, tolerations and fragmentation are not checked.',
+      },
+    ),
+  },
+  {
+    description:
+      'What draining the node would do, computed while the maintenance waits and just before it starts (kept once it runs).',
+  },
+);
 
 export const statusSchema = statusObject(KIND, conditionTypes, {
   phase: statusPhase(
@@ -448,7 +531,7 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
           progress: s.optional(
             s.enum(maintenancePhases, {
               description:
-                'Where a running maintenance is: Cordoned, Draining, Done (drained and uncordoned) or Aborted (drain timed out, node uncordoned if the plan cordoned it).',
+                'Where a running maintenance is: Cordoned, Draining, JobRunning (drained, the maintenance Job runs), Done (finished and uncordoned) or Aborted (drain timed out or Job failed, node uncordoned if the plan cordoned it).',
             }),
           ),
           windowStart: s.optional(
@@ -463,6 +546,19 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
           }),
           currentAction: s.optional(s.enum(actionTypes, { description: 'Action running now.' })),
           message: s.optional(s.string({ description: 'Details.', maxLength: 1024 })),
+          job: s.optional(
+            s.object(
+              {
+                namespace: s.string({ description: 'Namespace of the Job.', maxLength: 63 }),
+                name: s.string({ description: 'Name of the Job.', maxLength: 63 }),
+              },
+              {
+                description:
+                  'The maintenance Job of this node, once created (its name follows from the plan and the id).',
+              },
+            ),
+          ),
+          drainPlan: s.optional(drainPlanStatus),
         },
         { description: 'Maintenance planned for one node.' },
       ),

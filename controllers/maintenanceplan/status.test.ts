@@ -9,6 +9,7 @@ import {
   evaluatedStatus,
   evaluationWaitMs,
   failedStatus,
+  leftCordonedCondition,
   MAX_PREDICTIONS,
   runsFromStatus,
   selectNodes,
@@ -163,14 +164,14 @@ describe('evaluatedStatus', () => {
     expect(cond(status, 'MassFlag')?.message).toMatch(/2 of 4 selected nodes \(50%\)/);
   });
 
-  it('says acting is not implemented when spec.mode is Act, and still predicts', () => {
+  it('in Act mode without the act outcome says nothing was evaluated to act on, and still predicts', () => {
     const evaluated = advanceRuns([scored('a', 0.1)], new Map(), 0.8, 2);
     const { status } = evaluatedStatus(
       { generation: 1, spec: { ...spec, mode: 'Act' }, selected: 1, evaluated, now },
       undefined,
     );
-    expect(cond(status, 'Acting')).toMatchObject({ status: 'False', reason: 'NotImplemented' });
-    expect(cond(status, 'Ready')).toMatchObject({ status: 'False', reason: 'NotImplemented' });
+    expect(cond(status, 'Acting')).toMatchObject({ status: 'False', reason: 'NotEvaluated' });
+    expect(cond(status, 'Ready')).toMatchObject({ status: 'False', reason: 'NotEvaluated' });
     expect(status.predictions).toHaveLength(1);
   });
 
@@ -292,5 +293,17 @@ describe('evaluationWaitMs', () => {
   it('evaluates at once when never evaluated or the spec changed', () => {
     expect(evaluationWaitMs(undefined, 1, 5000, now)).toBe(0);
     expect(evaluationWaitMs(last, 3, 5000, new Date('2026-12-04T23:00:01Z'))).toBe(0);
+  });
+});
+
+describe('leftCordonedCondition', () => {
+  it('is True naming the nodes left cordoned after a failed maintenance, False when none is', () => {
+    expect(leftCordonedCondition(['n1', 'n2'])).toMatchObject({
+      type: 'NodesLeftCordoned',
+      status: 'True',
+      reason: 'MaintenanceFailed',
+      message: expect.stringMatching(/^n1, n2 stay cordoned after a failed maintenance/),
+    });
+    expect(leftCordonedCondition([])).toMatchObject({ status: 'False', reason: 'None' });
   });
 });

@@ -155,20 +155,39 @@ export type ActState = {
   scheduled: NonNullable<MaintenancePlanStatus['scheduled']>;
   history: NonNullable<MaintenancePlanStatus['history']>;
   nextWindowTime?: string;
+  /** Nodes the plan cordoned and left cordoned after a failed maintenance (job.onFailure LeaveCordoned). */
+  leftCordoned?: readonly string[];
 };
+
+/** NodesLeftCordoned: True while a node the plan cordoned stays cordoned after a failed maintenance. */
+export function leftCordonedCondition(nodes: readonly string[]) {
+  return nodes.length
+    ? {
+        type: 'NodesLeftCordoned',
+        status: 'True' as const,
+        reason: 'MaintenanceFailed',
+        message: `${nameSome(nodes)} stay cordoned after a failed maintenance (see status.history); uncordon each (kubectl uncordon <node>) once it is repaired`,
+      }
+    : {
+        type: 'NodesLeftCordoned',
+        status: 'False' as const,
+        reason: 'None',
+        message: 'no node the plan cordoned is left cordoned',
+      };
+}
 
 export type StatusOutcome = { status: MaintenancePlanStatus; massFlag: MassFlag };
 
-/** What Acting says: Shadow acts on nothing by design; Act is not implemented yet. */
+/** What Acting says: Shadow acts on nothing by design; Act without an evaluation starts nothing. */
 function actingCondition(spec: MaintenancePlanSpec, act?: ActState) {
   if (act) return { type: 'Acting', ...act.acting };
   return spec.mode === 'Act'
     ? {
         type: 'Acting',
         status: 'False' as const,
-        reason: 'NotImplemented',
+        reason: 'NotEvaluated',
         message:
-          'spec.mode Act: cordon, drain and maintenance Jobs are not implemented in this operator version; the plan predicts and records only, no node is touched',
+          'spec.mode Act: no evaluation succeeded (see Stalled/Reconciling), so no new maintenance starts; running ones go on',
       }
     : {
         type: 'Acting',
@@ -226,6 +245,7 @@ export function evaluatedStatus(
           message: `${atRisk.length} of ${input.selected} selected nodes at risk`,
         },
     actingCondition(spec, input.act),
+    ...(input.act ? [leftCordonedCondition(input.act.leftCordoned ?? [])] : []),
   ];
   const ready: { status: 'True' | 'False' } & ReasonMessage = input.act
     ? {
@@ -234,7 +254,7 @@ export function evaluatedStatus(
         message: `act mode: ${evaluated.length - unknown.length} nodes scored, ${unknown.length} Unknown, ${atRisk.length} at risk; ${input.act.acting.message}`,
       }
     : spec.mode === 'Act'
-      ? { status: 'False', reason: 'NotImplemented', message: actingCondition(spec).message }
+      ? { status: 'False', reason: 'NotEvaluated', message: actingCondition(spec).message }
       : {
           status: 'True',
           reason: 'Predicting',

@@ -59,8 +59,16 @@ describe('validateMaintenancePlan', () => {
     expect(fields([{ type: 'Drain' }, { type: 'Cordon' }])).toEqual([
       'spec.actions[0].type: Drain must come after a Cordon',
     ]);
-    expect(fields([{ type: 'Cordon' }, { type: 'Uncordon' }, { type: 'Job', job: { image: 'x' } }])).toEqual([
-      'spec.actions[1].type: Uncordon must be the last action',
+    expect(
+      fields([
+        { type: 'Cordon' },
+        { type: 'Drain' },
+        { type: 'Uncordon' },
+        { type: 'Job', job: { image: 'x' } },
+      ]),
+    ).toEqual(['spec.actions[2].type: Uncordon must be the last action']);
+    expect(fields([{ type: 'Cordon' }, { type: 'Job', job: { image: 'x' } }, { type: 'Drain' }])).toEqual([
+      'spec.actions[1].type: Job must come after a Drain (it runs on the emptied node)',
     ]);
     expect(fields([{ type: 'Cordon' }, { type: 'Cordon' }])).toEqual([
       'spec.actions[1].type: Cordon appears more than once',

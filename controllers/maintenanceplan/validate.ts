@@ -56,6 +56,14 @@ export function validateMaintenancePlan(spec: MaintenancePlanSpec): FieldError[]
   const cordon = position.get('Cordon');
   const drain = position.get('Drain');
   const uncordon = position.get('Uncordon');
+  // the Job runs on the drained node: after the Drain (Uncordon, last, comes after it)
+  actions.forEach((a, i) => {
+    if (a.type === 'Job' && (drain === undefined || drain > i))
+      errors.push({
+        field: `spec.actions[${i}].type`,
+        message: 'Job must come after a Drain (it runs on the emptied node)',
+      });
+  });
   if (drain !== undefined && (cordon === undefined || cordon > drain)) {
     errors.push({ field: `spec.actions[${drain}].type`, message: 'Drain must come after a Cordon' });
   }

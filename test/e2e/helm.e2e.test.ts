@@ -521,6 +521,41 @@ describe('helm chart', () => {
     ).toEqual(['core/nodes list']);
   });
 
+  it('grants maintenance Jobs only in maintenancePlan.jobNamespaces, with rbac.maintenancePlan, and passes them on', async () => {
+    const set = ['--set', 'maintenancePlan.jobNamespaces={maint,ops}'];
+    const on = await render([...set, '--set', 'rbac.maintenancePlan=true']);
+    const roles = on.filter(
+      (o) => o.kind === 'Role' && o.metadata.name === 'ymera-operator-maintenance-jobs',
+    );
+    expect(roles.map((r) => r.metadata.namespace)).toEqual(['maint', 'ops']);
+    for (const r of roles)
+      expect(permissions(rulesOf(r)).sort()).toEqual([
+        'batch/jobs create',
+        'batch/jobs delete',
+        'batch/jobs get',
+        'batch/jobs list',
+        'batch/jobs watch',
+      ]);
+    const bindings = on.filter(
+      (o) => o.kind === 'RoleBinding' && o.metadata.name === 'ymera-operator-maintenance-jobs',
+    );
+    expect(bindings.map((b) => b.metadata.namespace)).toEqual(['maint', 'ops']);
+    for (const b of bindings)
+      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'ymera-operator', namespace }]);
+    const args = find<Deployment>(on, 'Deployment').spec.template.spec.containers[0]?.args ?? [];
+    expect(args).toContain('--maintenance-job-namespaces=maint,ops');
+    const off = await render(set);
+    expect(off.some((o) => o.metadata.name === 'ymera-operator-maintenance-jobs')).toBe(false);
+    const plain = find<Deployment>(objs, 'Deployment').spec.template.spec.containers[0]?.args ?? [];
+    expect(plain.some((a) => a.startsWith('--maintenance-job-namespaces'))).toBe(false);
+    // the operator's own namespace stays restricted
+    const own = await helmTemplate(['--set', `maintenancePlan.jobNamespaces={${namespace}}`]);
+    expect(own.code).not.toBe(0);
+    expect(own.stderr).toMatch(
+      /maintenancePlan.jobNamespaces must not include the release namespace ymera-system/,
+    );
+  });
+
   it('grants namespaces get, create and delete (drills) only with rbac.drills=true', async () => {
     const on = permissions(
       rulesOf(find(await render(['--set', 'rbac.drills=true']), 'ClusterRole', 'ymera-operator')),

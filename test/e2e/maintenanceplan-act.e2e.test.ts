@@ -30,12 +30,20 @@ import {
 
 const MARKER = 'ymera.io/cordoned-by-maintenance-plan';
 
+interface DrainPlan {
+  pods: number;
+  podNames?: string[];
+  blockingPdbs: number;
+  blockingPdbNames?: string[];
+  room: { fits: boolean; nodes: number; message: string };
+}
 interface Plan {
   metadata: { name: string; generation?: number };
   status?: {
     observedGeneration?: number;
     phase?: string;
     lastEvaluationTime?: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
     scheduled?: {
       node: string;
       state: string;
@@ -43,6 +51,8 @@ interface Plan {
       message?: string;
       id?: string;
       startTime?: string;
+      job?: { namespace: string; name: string };
+      drainPlan?: DrainPlan;
     }[];
     history?: { node: string; result: string; message?: string; startTime?: string }[];
   };
@@ -57,6 +67,40 @@ interface PodList {
     spec: { nodeName?: string };
     status?: { phase?: string };
   }[];
+}
+
+/** A kwok node of the test's own (no type=kwok label: nothing else schedules onto it). */
+async function createNode(name: string, labels: Record<string, string>, cpu = '8'): Promise<void> {
+  await kubectlOk(
+    ['create', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name,
+        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+        labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', ...labels },
+      },
+      status: {
+        capacity: { cpu, memory: '32Gi', pods: '110' },
+        allocatable: { cpu, memory: '32Gi', pods: '110' },
+      },
+    }),
+  );
+}
+
+async function nodesReady(names: readonly string[]): Promise<void> {
+  await eventually('kwok to make the test nodes Ready', async () => {
+    for (const name of names) {
+      const n = await getJson<{ status?: { conditions?: { type: string; status: string }[] } }>([
+        'get',
+        'node',
+        name,
+      ]);
+      if (n?.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True') return false;
+    }
+    return true;
+  });
 }
 
 describe('MaintenancePlan in Act mode: cordon, drain through PDBs, uncordon', () => {
@@ -80,34 +124,8 @@ describe('MaintenancePlan in Act mode: cordon, drain through PDBs, uncordon', ()
 
   beforeAll(async () => {
     ns = await freshNamespace('e2e-mplan-act');
-    for (const name of nodes)
-      await kubectlOk(
-        ['create', '-f', '-'],
-        JSON.stringify({
-          apiVersion: 'v1',
-          kind: 'Node',
-          metadata: {
-            name,
-            annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-            labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'ymera.io/e2e-act': run },
-          },
-          status: {
-            capacity: { cpu: '8', memory: '32Gi', pods: '110' },
-            allocatable: { cpu: '8', memory: '32Gi', pods: '110' },
-          },
-        }),
-      );
-    await eventually('kwok to make the test nodes Ready', async () => {
-      for (const name of nodes) {
-        const n = await getJson<{ status?: { conditions?: { type: string; status: string }[] } }>([
-          'get',
-          'node',
-          name,
-        ]);
-        if (n?.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True') return false;
-      }
-      return true;
-    });
+    for (const name of nodes) await createNode(name, { 'ymera.io/e2e-act': run });
+    await nodesReady(nodes);
     // two pods on the node to drain, and a PDB that allows no disruption (yet)
     await kubectlOk(
       ['apply', '-n', ns, '-f', '-'],
@@ -314,5 +332,289 @@ describe('MaintenancePlan in Act mode: cordon, drain through PDBs, uncordon', ()
         (await kubectl(['get', 'prometheusrule', rulesName, '-n', rulesNs])).code === 0,
     );
     expect(rules).toBe(true);
+  });
+});
+
+// The Job action and the drain plan, on two more kwok nodes of their own,
+// under Manual approval so the plan can be read before anything is cordoned:
+// node J carries a pod under a PDB that allows no disruption, node R a pod
+// asking for more CPU than the rest of the cluster has free. While they await
+// approval, status shows J's blocking PDB and R's lack of room. Approved, R
+// waits (no room, said in its entry and in Acting) and is never cordoned; J is
+// cordoned, drained once the PDB allows it, its Job runs pinned to it in the
+// maintenance namespace the operator was allowed (--maintenance-job-namespaces,
+// labelled Pod Security baseline), and it is uncordoned after the Job succeeded.
+describe('MaintenancePlan in Act mode: drain plan before cordoning, the Job on the node', () => {
+  const run = `job${Math.random().toString(36).slice(2, 8)}`;
+  const plan = `e2e-${run}`;
+  const jobNode = `${run}-j`;
+  const fullNode = `${run}-r`;
+  const failNode = `${run}-f`;
+  /** The nodes of the first plan; failNode is the second plan's. */
+  const planNodes = [jobNode, fullNode];
+  const nodes = [...planNodes, failNode];
+  const failPlan = `${plan}-fail`;
+  let ns: string;
+  let jobNs: string;
+  let op: OperatorProcess | undefined;
+  let exporter: GpuExporter | undefined;
+  const ref = [`maintenanceplan.ymera.io/${plan}`];
+  const until = (what: string, check: (p: Plan) => boolean, timeoutMs = 90_000) =>
+    untilObserved<Plan>(ref, `${plan}: ${what}`, check, timeoutMs);
+  const entry = (p: Plan, node: string) => p.status?.scheduled?.find((e) => e.node === node);
+  const node = async (name: string) => (await getJson<NodeObj>(['get', 'node', name]))!;
+  // what both plans of this block share: the exporter's signals, the model, an always-open window
+  const predictorSpec = () => ({
+    signals: exporter!.signals,
+    predictor: {
+      model: { uri: `file://${path.join(modelDir, 'gpu-failure.onnx')}`, sha256: modelMeta.sha256 },
+      threshold: 0.8,
+      consecutive: 2,
+      interval: '5s',
+      maxFlaggedPercent: 100,
+    },
+    window: { schedule: '* * * * *', timeZone: 'UTC', durationMinutes: 5 },
+  });
+
+  beforeAll(async () => {
+    ns = await freshNamespace('e2e-mplan-job');
+    jobNs = await freshNamespace('e2e-mplan-maint');
+    await kubectlOk(['label', 'namespace', jobNs, 'pod-security.kubernetes.io/enforce=baseline']);
+    await createNode(jobNode, { 'ymera.io/e2e-job': run });
+    // R's own allocatable fits its pod; no other node of the cluster has that much CPU free
+    await createNode(fullNode, { 'ymera.io/e2e-job': run }, '100000');
+    await createNode(failNode, { 'ymera.io/e2e-job-fail': run });
+    await nodesReady(nodes);
+    const deployment = (name: string, nodeName: string, cpu?: string) => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: {
+            nodeSelector: { 'kubernetes.io/hostname': nodeName },
+            containers: [
+              {
+                name,
+                image: `registry.invalid/${name}:1`,
+                ...(cpu ? { resources: { requests: { cpu } } } : {}),
+              },
+            ],
+          },
+        },
+      },
+    });
+    await kubectlOk(
+      ['apply', '-n', ns, '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          deployment('svc', jobNode),
+          deployment('big', fullNode, '60000'),
+          {
+            apiVersion: 'policy/v1',
+            kind: 'PodDisruptionBudget',
+            metadata: { name: 'svc' },
+            spec: { minAvailable: 1, selector: { matchLabels: { app: 'svc' } } },
+          },
+        ],
+      }),
+    );
+    await eventually('the svc and big pods running on their nodes', async () => {
+      const pods = (await getJson<PodList>(['get', 'pods', '-n', ns]))!.items;
+      const on = (n: string) => pods.filter((p) => p.spec.nodeName === n && p.status?.phase === 'Running');
+      return on(jobNode).length === 1 && on(fullNode).length === 1;
+    });
+    await eventually('the svc PDB to allow no disruption', async () => {
+      const pdb = await getJson<{ status?: { currentHealthy?: number; disruptionsAllowed?: number } }>([
+        'get',
+        'pdb',
+        'svc',
+        '-n',
+        ns,
+      ]);
+      return pdb?.status?.currentHealthy === 1 && pdb.status.disruptionsAllowed === 0;
+    });
+
+    exporter = await startGpuExporter(run, nodes);
+    op = await startOperator('op-mplan-job', [
+      `--watch-namespaces=${ns}`,
+      `--prometheus-url=${exporter.promUrl}`,
+      `--maintenance-job-namespaces=${jobNs}`,
+    ]);
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'ymera.io/v1alpha1',
+        kind: 'MaintenancePlan',
+        metadata: { name: plan },
+        spec: {
+          ...predictorSpec(),
+          nodeSelector: { matchLabels: { 'ymera.io/e2e-job': run } },
+          maxUnavailable: 2,
+          mode: 'Act',
+          approval: 'Manual',
+          actions: [
+            { type: 'Cordon' },
+            { type: 'Drain', drain: { timeoutSeconds: 300 } },
+            {
+              type: 'Job',
+              job: {
+                image: 'registry.invalid/gpu-reset:1',
+                args: ['--reset'],
+                timeoutSeconds: 120,
+                tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+              },
+            },
+            { type: 'Uncordon' },
+          ],
+        },
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    await kubectl(['delete', ...ref, `maintenanceplan.ymera.io/${failPlan}`, '--wait=true', '--timeout=30s']);
+    await op?.stop();
+    await exporter?.close();
+    for (const name of nodes) await kubectl(['delete', 'node', name, '--wait=false']);
+    for (const n of [ns, jobNs]) if (n) await kubectl(['delete', 'namespace', n, '--wait=false']);
+  });
+
+  it('shows the drain plan before cordoning: the blocking PDB, and no room for the big pod', async () => {
+    exporter!.values.set(jobNode, { ...fixtureRow('memory').features });
+    exporter!.values.set(fullNode, { ...fixtureRow('memory').features });
+    const p = await until(
+      'drain plans of both nodes',
+      (x) => !!entry(x, jobNode)?.drainPlan && !!entry(x, fullNode)?.drainPlan,
+    );
+    const j = entry(p, jobNode)!;
+    expect(j.state).toBe('AwaitingApproval');
+    expect(j.drainPlan).toMatchObject({ pods: 1, blockingPdbs: 1, room: { fits: true } });
+    expect(j.drainPlan?.podNames?.[0]).toMatch(new RegExp(`^${ns}/svc-`));
+    expect(j.drainPlan?.blockingPdbNames).toEqual([`${ns}/svc (1 pods, 0 disruptions allowed)`]);
+    const r = entry(p, fullNode)!;
+    expect(r.drainPlan).toMatchObject({ pods: 1, blockingPdbs: 0, room: { fits: false } });
+    expect(r.drainPlan?.room.message).toMatch(/^no room for cpu: 1 pods to evict request cpu 60000/);
+    // nothing is cordoned before approval
+    for (const n of planNodes) expect((await node(n)).spec?.unschedulable).toBeFalsy();
+  });
+
+  it('approved: the node without room waits with the reason, the other runs its Job on the node and is uncordoned', async () => {
+    const p = await until('both awaiting approval with ids', (x) =>
+      planNodes.every((n) => entry(x, n)?.state === 'AwaitingApproval' && !!entry(x, n)?.id),
+    );
+    const ids = planNodes.map((n) => entry(p, n)!.id!);
+    await kubectlOk(['annotate', ...ref, '--overwrite', `ymera.io/approve=${ids.join(',')}`]);
+    const held = await until('the node without room held back', (x) =>
+      /^waiting: the other nodes have no room/.test(entry(x, fullNode)?.message ?? ''),
+    );
+    expect(entry(held, fullNode)?.state).toBe('Scheduled');
+    expect(held.status?.conditions?.find((c) => c.type === 'Acting')?.message).toMatch(
+      new RegExp(`${fullNode} waits: the other nodes have no room`),
+    );
+    // the PDB holds J's drain; relax it so the drain, then the Job, can run
+    await until('J draining', (x) => entry(x, jobNode)?.progress === 'Draining');
+    await kubectlOk(['patch', 'pdb', 'svc', '-n', ns, '--type=merge', '-p', '{"spec":{"minAvailable":0}}']);
+    const done = await until(
+      'J in history',
+      (x) => (x.status?.history ?? []).some((h) => h.node === jobNode),
+      120_000,
+    );
+    const h = done.status!.history!.find((x) => x.node === jobNode)!;
+    expect(h.result).toBe('Succeeded');
+    expect(h.message).toMatch(new RegExp(`Job ${jobNs}/maint-${jobNode}-[0-9a-f]{10} succeeded; uncordoned`));
+    // one Job, pinned to the node, tolerating the cordon, complete
+    const jobs = (await getJson<{
+      items: {
+        metadata: { name: string; annotations?: Record<string, string> };
+        spec: {
+          activeDeadlineSeconds?: number;
+          template: { spec: { nodeName?: string; tolerations?: { key?: string }[] } };
+        };
+        status?: { conditions?: { type: string; status: string }[] };
+      }[];
+    }>(['get', 'jobs', '-n', jobNs]))!.items;
+    expect(jobs).toHaveLength(1);
+    const job = jobs[0]!;
+    expect(job.metadata.annotations?.['ymera.io/maintenance-id']).toBe(ids[0]);
+    expect(job.spec.template.spec.nodeName).toBe(jobNode);
+    expect(job.spec.activeDeadlineSeconds).toBe(120);
+    expect(job.spec.template.spec.tolerations?.map((t) => t.key)).toEqual([
+      'node.kubernetes.io/unschedulable',
+      'nvidia.com/gpu',
+    ]);
+    expect(job.status?.conditions?.find((c) => c.type === 'Complete')?.status).toBe('True');
+    const n = await node(jobNode);
+    expect(n.spec?.unschedulable).toBeFalsy();
+    expect(n.metadata.annotations?.[MARKER]).toBeUndefined();
+    const events = await eventsAbout('default', jobNode, 'Node');
+    expect(events.map((e) => e.reason)).toEqual(
+      expect.arrayContaining(['Cordoned', 'MaintenanceJobCreated', 'Uncordoned', 'MaintenanceSucceeded']),
+    );
+    // R still waits for room and was never cordoned
+    const after = await until('R still held', (x) => entry(x, fullNode)?.state === 'Scheduled');
+    expect(entry(after, fullNode)?.message).toMatch(/no room/);
+    expect((await node(fullNode)).spec?.unschedulable).toBeFalsy();
+  });
+
+  it('a failed Job leaves the node cordoned (job.onFailure LeaveCordoned) and says so until an admin uncordons it', async () => {
+    // the Job's deadline (1 s) passes before kwok completes its pod (2 s): the Job fails with DeadlineExceeded
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'ymera.io/v1alpha1',
+        kind: 'MaintenancePlan',
+        metadata: { name: failPlan },
+        spec: {
+          ...predictorSpec(),
+          nodeSelector: { matchLabels: { 'ymera.io/e2e-job-fail': run } },
+          mode: 'Act',
+          approval: 'Auto',
+          actions: [
+            { type: 'Cordon' },
+            { type: 'Drain' },
+            { type: 'Job', job: { image: 'registry.invalid/gpu-reset:1', timeoutSeconds: 1 } },
+            { type: 'Uncordon' },
+          ],
+        },
+      }),
+    );
+    exporter!.values.set(failNode, { ...fixtureRow('memory').features });
+    const failRef = [`maintenanceplan.ymera.io/${failPlan}`];
+    const p = await untilObserved<Plan>(
+      failRef,
+      `${failPlan}: the node left cordoned`,
+      (x) =>
+        (x.status?.history ?? []).some((h) => h.node === failNode) &&
+        x.status?.conditions?.find((c) => c.type === 'NodesLeftCordoned')?.status === 'True',
+      120_000,
+    );
+    const h = p.status!.history!.find((x) => x.node === failNode)!;
+    expect(h.result).toBe('Failed');
+    expect(h.message).toMatch(
+      /failed: DeadlineExceeded.*; node left cordoned \(job.onFailure LeaveCordoned\)/,
+    );
+    expect(p.status?.conditions?.find((c) => c.type === 'NodesLeftCordoned')?.message).toMatch(
+      new RegExp(`^${failNode} stay cordoned after a failed maintenance`),
+    );
+    const n = await node(failNode);
+    expect(n.spec?.unschedulable).toBe(true);
+    expect(n.metadata.annotations?.[MARKER]).toBe(failPlan);
+    const events = await eventsAbout('default', failNode, 'Node');
+    expect(events.map((e) => e.reason)).toEqual(
+      expect.arrayContaining(['LeftCordoned', 'MaintenanceFailed']),
+    );
+    // repaired: the admin uncordons it, and the condition clears
+    await kubectlOk(['uncordon', failNode]);
+    await untilObserved<Plan>(
+      failRef,
+      `${failPlan}: NodesLeftCordoned False`,
+      (x) => x.status?.conditions?.find((c) => c.type === 'NodesLeftCordoned')?.status === 'False',
+    );
   });
 });
