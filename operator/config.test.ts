@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, configHelp, parseConfig, wantsHelp } from './config.ts';
+import { ConfigError, configHelp, parseConfig, reconcilesClusterScoped, wantsHelp } from './config.ts';
 import type { Config } from './config.ts';
 
 const deps = { hostname: () => 'node-a', randomSuffix: () => 'abcd1234' };
@@ -44,7 +44,23 @@ describe('parseConfig', () => {
       s3RefusedCidrs: [],
       backupNamespaceGrant: {},
       maintenanceJobNamespaces: [],
+      clusterScopedKinds: 'auto',
     } satisfies Config);
+  });
+
+  it('reconciles cluster-scoped kinds only in the all-namespaces operator unless told otherwise', () => {
+    expect(reconcilesClusterScoped(parse([]).clusterScopedKinds, [])).toBe(true);
+    // a team's namespaced install leaves MaintenancePlans (nodes) alone by default
+    const team = parse(['--watch-namespaces=team-a']);
+    expect(reconcilesClusterScoped(team.clusterScopedKinds, team.watchNamespaces)).toBe(false);
+    const told = parse(['--watch-namespaces=team-a', '--cluster-scoped-kinds=true']);
+    expect(reconcilesClusterScoped(told.clusterScopedKinds, told.watchNamespaces)).toBe(true);
+    expect(reconcilesClusterScoped(parse(['--cluster-scoped-kinds=false']).clusterScopedKinds, [])).toBe(
+      false,
+    );
+    expect(() => parse(['--cluster-scoped-kinds=maybe'])).toThrow(
+      /^--cluster-scoped-kinds: must be one of auto, true, false/,
+    );
   });
 
   it("reads the maintenance Job namespaces; the operator's own namespace is refused", () => {

@@ -59,7 +59,25 @@ export type Config = {
   backupNamespaceGrant: NamespaceGrants;
   /** Namespaces where MaintenancePlan Jobs may run (cluster admin); none by default, never the operator's own. */
   maintenanceJobNamespaces: string[];
+  /** Whether this process reconciles cluster-scoped kinds (MaintenancePlan): see reconcilesClusterScoped. */
+  clusterScopedKinds: ClusterScopedMode;
 };
+
+export const CLUSTER_SCOPED_MODES = ['auto', 'true', 'false'] as const;
+export type ClusterScopedMode = (typeof CLUSTER_SCOPED_MODES)[number];
+
+/**
+ * A cluster-scoped kind is one object for the whole cluster, so exactly one
+ * operator should own it: by default the one that watches all namespaces. An
+ * operator installed for some namespaces leaves it alone unless told so; a
+ * team's namespaced install must not cordon the cluster's nodes.
+ */
+export function reconcilesClusterScoped(
+  mode: ClusterScopedMode,
+  watchNamespaces: readonly string[],
+): boolean {
+  return mode === 'auto' ? watchNamespaces.length === 0 : mode === 'true';
+}
 
 export const RULE_MODES = ['auto', 'PrometheusRule', 'ConfigMap'] as const;
 export type RuleMode = (typeof RULE_MODES)[number];
@@ -147,6 +165,11 @@ const FLAGS = {
     'maintenance-job-namespaces',
     "comma-separated namespaces where MaintenancePlan Job actions may run (the first is the default); label them with a Pod Security level that admits the Jobs; never the operator's own namespace (empty = Job actions refused)",
     '',
+  ),
+  clusterScopedKinds: flag(
+    'cluster-scoped-kinds',
+    `reconcile cluster-scoped kinds (MaintenancePlan): ${CLUSTER_SCOPED_MODES.join('|')}; auto = only when --watch-namespaces is empty (all namespaces)`,
+    'auto',
   ),
 } satisfies Record<keyof Config, FlagSpec>;
 
@@ -252,6 +275,7 @@ export function parseConfig(
     s3RefusedCidrs: cidrs(str('s3RefusedCidrs')),
     backupNamespaceGrant: namespaceGrants(str('backupNamespaceGrant')),
     maintenanceJobNamespaces: jobNamespaces(str('maintenanceJobNamespaces'), env.POD_NAMESPACE),
+    clusterScopedKinds: clusterScopedMode(str('clusterScopedKinds')),
   };
 }
 
@@ -438,6 +462,13 @@ function ruleMode(raw: Raw): RuleMode {
   return (
     RULE_MODES.find((m) => m.toLowerCase() === raw.value.toLowerCase()) ??
     fail(raw, `must be one of ${RULE_MODES.join(', ')}`)
+  );
+}
+
+function clusterScopedMode(raw: Raw): ClusterScopedMode {
+  return (
+    CLUSTER_SCOPED_MODES.find((m) => m === raw.value.toLowerCase()) ??
+    fail(raw, `must be one of ${CLUSTER_SCOPED_MODES.join(', ')}`)
   );
 }
 

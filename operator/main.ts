@@ -2,7 +2,7 @@
 // health endpoints, the controllers, leader election, graceful shutdown.
 import type { Server } from 'node:http';
 import { allReconcilers } from '../controllers/index.ts';
-import { ConfigError, configHelp, parseConfig } from './config.ts';
+import { ConfigError, configHelp, parseConfig, reconcilesClusterScoped } from './config.ts';
 import type { Integrations } from './integrations.ts';
 import { discardEvents } from './integrations.ts';
 import { EventPublisher, ensureEventTopic } from './kafka/events.ts';
@@ -118,7 +118,10 @@ async function main(): Promise<void> {
       ? new PrometheusClient({ url: config.prometheusUrl, breaker: PrometheusClient.breaker() })
       : undefined,
   };
-  for (const reconciler of allReconcilers(integrations)) manager.register(reconciler);
+  const clusterScoped = reconcilesClusterScoped(config.clusterScopedKinds, config.watchNamespaces);
+  logger.info('cluster-scoped kinds', { mode: config.clusterScopedKinds, reconciled: clusterScoped });
+  for (const reconciler of allReconcilers(integrations))
+    if (reconciler.resource.namespaced || clusterScoped) manager.register(reconciler);
 
   servers.push(await startMetricsServer(config.metricsAddr, metrics.registry));
   servers.push(

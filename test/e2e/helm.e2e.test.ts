@@ -647,6 +647,7 @@ describe('helm chart', () => {
         '--health-probe-bind-address=0.0.0.0:8081',
         '--lease-namespace=$(POD_NAMESPACE)',
         '--log-level=info',
+        '--cluster-scoped-kinds=auto',
       ]),
     );
     expect(c?.args?.some((a) => a.startsWith('--watch-namespaces'))).toBe(false); // all namespaces by default
@@ -736,11 +737,14 @@ describe('helm chart', () => {
       'priorityClassName=system-cluster-critical',
       '--set',
       'logLevel=debug',
+      '--set',
+      'clusterScopedKinds=true',
     ]);
     const dep = find<Deployment>(out, 'Deployment');
     expect(dep.spec.template.spec.containers[0]?.args).toEqual(
       expect.arrayContaining([
         '--watch-namespaces=team-a,team-b',
+        '--cluster-scoped-kinds=true',
         '--rule-labels=release=kube-prometheus-stack',
         '--log-level=debug',
       ]),

@@ -177,6 +177,7 @@ describe('MaintenancePlan in Act mode: cordon, drain through PDBs, uncordon', ()
     exporter = await startGpuExporter(run, nodes);
     op = await startOperator('op-mplan-act', [
       `--watch-namespaces=${ns}`,
+      '--cluster-scoped-kinds=true', // cluster-scoped plans: this namespaced test operator reconciles them
       `--prometheus-url=${exporter.promUrl}`,
     ]);
     await kubectlOk(
@@ -246,6 +247,7 @@ describe('MaintenancePlan in Act mode: cordon, drain through PDBs, uncordon', ()
     await op?.stop();
     op = await startOperator('op-mplan-act', [
       `--watch-namespaces=${ns}`,
+      '--cluster-scoped-kinds=true', // cluster-scoped plans: this namespaced test operator reconciles them
       `--prometheus-url=${exporter!.promUrl}`,
     ]);
     // the new process picks the same maintenance up (same id and start) and still meets the PDB
@@ -443,6 +445,7 @@ describe('MaintenancePlan in Act mode: drain plan before cordoning, the Job on t
     exporter = await startGpuExporter(run, nodes);
     op = await startOperator('op-mplan-job', [
       `--watch-namespaces=${ns}`,
+      '--cluster-scoped-kinds=true', // cluster-scoped plans: this namespaced test operator reconciles them
       `--prometheus-url=${exporter.promUrl}`,
       `--maintenance-job-namespaces=${jobNs}`,
     ]);

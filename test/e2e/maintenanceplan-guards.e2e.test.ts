@@ -277,6 +277,7 @@ describe('MaintenancePlan guards: do-not-disrupt, Manual approval, mass flag, sh
     ]);
     op = await startOperator('op-mplan-guards', [
       `--watch-namespaces=${ns}`,
+      '--cluster-scoped-kinds=true', // cluster-scoped plans: this namespaced test operator reconciles them
       `--prometheus-url=${exporter.promUrl}`,
     ]);
   });

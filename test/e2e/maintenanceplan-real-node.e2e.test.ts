@@ -285,6 +285,7 @@ describe.skipIf(skipReason !== '')(`MaintenancePlan drains the real node${skipRe
     exporter = await startGpuExporter(run, hostnames);
     op = await startOperator('op-mplan-real', [
       `--watch-namespaces=${ns}`,
+      '--cluster-scoped-kinds=true', // cluster-scoped plans: this namespaced test operator reconciles them
       `--prometheus-url=${exporter.promUrl}`,
     ]);
     await kubectlOk(

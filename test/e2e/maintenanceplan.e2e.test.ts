@@ -79,6 +79,7 @@ describe('MaintenancePlan predictions in shadow mode with the real Prometheus', 
     nodesBefore = await Promise.all(nodes.map(async (n) => (await getJson<NodeObj>(['get', 'node', n]))!));
     op = await startOperator('op-mplan', [
       `--watch-namespaces=${ns}`,
+      '--cluster-scoped-kinds=true', // cluster-scoped plans: this namespaced test operator reconciles them
       `--prometheus-url=${exporter.promUrl}`,
     ]);
     spec = {
