@@ -307,6 +307,12 @@ describe('binary tensor data: malformed requests are 400s naming the input', () 
     );
   });
 
+  it('BYTES: a NUL byte (onnxruntime-node would cut the string there)', () => {
+    expect(badRequest(() => decode(bytesInput([2], bytesElements(['ok', 'a\0b']))))).toBe(
+      'input "s": BYTES element 1 contains a NUL byte, which onnxruntime\'s string tensors cannot carry',
+    );
+  });
+
   it('BYTES: invalid UTF-8', () => {
     const wire = Uint8Array.of(2, 0, 0, 0, 0xc3, 0x28);
     expect(badRequest(() => decode(bytesInput([1], wire)))).toMatch(

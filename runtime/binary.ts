@@ -59,6 +59,10 @@ export function splitBody(
   };
 }
 
+/** onnxruntime-node cuts a string tensor's element at its first NUL: refuse rather than truncate. */
+export const nulMessage = (where: string, i: number): string =>
+  `${where}: BYTES element ${i} contains a NUL byte, which onnxruntime's string tensors cannot carry`;
+
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function decodeBytesElements(bytes: Uint8Array, shape: readonly number[], where: string): string[] {
@@ -86,8 +90,10 @@ function decodeBytesElements(bytes: Uint8Array, shape: readonly number[], where:
         `${where}: BYTES element ${i} declares ${len} bytes, but only ${bytes.length - at} of binary_data_size ${bytes.length} remain`,
       );
     }
+    const element = bytes.subarray(at, at + len);
+    if (element.includes(0)) throw badRequest(nulMessage(where, i));
     try {
-      out[i] = UTF8.decode(bytes.subarray(at, at + len));
+      out[i] = UTF8.decode(element);
     } catch {
       throw badRequest(
         `${where}: BYTES element ${i} is not valid UTF-8 (the runtime hands BYTES to the model as strings)`,

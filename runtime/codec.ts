@@ -3,7 +3,7 @@
 // outputs back. Shapes are checked against the data here; checking them
 // against the model is validate.ts's job.
 import type { BinaryCursor } from './binary.ts';
-import { checkConsumed, fromBinary, takeBinary, toBinary } from './binary.ts';
+import { checkConsumed, fromBinary, nulMessage, takeBinary, toBinary } from './binary.ts';
 import { badRequest } from './errors.ts';
 import type { HostTensor, TensorData, V2Datatype } from './tensor.ts';
 import {
@@ -89,7 +89,11 @@ export function toTypedData(datatype: V2Datatype, values: readonly unknown[], wh
     throw badRequest(`${where}: element ${i} (${JSON.stringify(values[i])}) is not ${want}`);
   };
   if (datatype === 'BYTES') {
-    return values.map((v, i) => (typeof v === 'string' ? v : bad(i, 'a string (BYTES)')));
+    return values.map((v, i) => {
+      if (typeof v !== 'string') return bad(i, 'a string (BYTES)');
+      if (v.includes('\0')) throw badRequest(nulMessage(where, i));
+      return v;
+    });
   }
   const out = allocate(t, n);
   if (datatype === 'BOOL') {
