@@ -123,6 +123,7 @@ describe('toTypedData', () => {
     ['FP64', [true]],
     ['FP16', ['x']],
     ['BYTES', [1]],
+    ['BYTES', ['a\0b']],
   ] as const)('400 on %s %j', (dt, values) => {
     expect(status(() => toTypedData(dt, values, 'x'))).toBe(400);
   });

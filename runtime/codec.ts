@@ -2,6 +2,8 @@
 // tensors (checking every element against its datatype's range) and encodes
 // outputs back. Shapes are checked against the data here; checking them
 // against the model is validate.ts's job.
+import type { BinaryCursor } from './binary.ts';
+import { checkConsumed, fromBinary, nulMessage, takeBinary, toBinary } from './binary.ts';
 import { badRequest } from './errors.ts';
 import type { HostTensor, TensorData, V2Datatype } from './tensor.ts';
 import {
@@ -26,7 +28,16 @@ export type InferRequest = {
   inputs: DecodedInput[];
   /** Requested output names; undefined means all. */
   outputs?: string[];
+  /** `parameters.binary_data_output`: every output as binary data unless its own `binary_data` says otherwise. */
+  binaryDataOutput?: boolean;
+  /** Per requested output, its `parameters.binary_data` when given. */
+  binaryData?: Map<string, boolean>;
 };
+
+/** Whether output `name` goes back in the binary section (binary tensor data extension). */
+export function wantsBinary(req: InferRequest, name: string): boolean {
+  return req.binaryData?.get(name) ?? req.binaryDataOutput ?? false;
+}
 
 export type OutputJson = { name: string; datatype: V2Datatype; shape: number[]; data: unknown[] };
 
@@ -78,7 +89,11 @@ export function toTypedData(datatype: V2Datatype, values: readonly unknown[], wh
     throw badRequest(`${where}: element ${i} (${JSON.stringify(values[i])}) is not ${want}`);
   };
   if (datatype === 'BYTES') {
-    return values.map((v, i) => (typeof v === 'string' ? v : bad(i, 'a string (BYTES)')));
+    return values.map((v, i) => {
+      if (typeof v !== 'string') return bad(i, 'a string (BYTES)');
+      if (v.includes('\0')) throw badRequest(nulMessage(where, i));
+      return v;
+    });
   }
   const out = allocate(t, n);
   if (datatype === 'BOOL') {
@@ -127,7 +142,19 @@ export function toTypedData(datatype: V2Datatype, values: readonly unknown[], wh
   return o;
 }
 
-function decodeInput(raw: unknown, index: number): DecodedInput {
+function binaryDataSize(raw: Record<string, unknown>, where: string): number | undefined {
+  const p = raw.parameters;
+  if (p === undefined) return undefined;
+  if (!isObject(p)) throw badRequest(`${where}: "parameters" must be an object`);
+  const size = p.binary_data_size;
+  if (size === undefined) return undefined;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+    throw badRequest(`${where}: parameters.binary_data_size must be a non-negative integer (bytes)`);
+  }
+  return size;
+}
+
+function decodeInput(raw: unknown, index: number, binary: BinaryCursor | undefined): DecodedInput {
   if (!isObject(raw)) throw badRequest(`inputs[${index}] must be an object`);
   const name = raw.name;
   if (typeof name !== 'string' || name === '')
@@ -138,6 +165,24 @@ function decodeInput(raw: unknown, index: number): DecodedInput {
     throw badRequest(`${where}: unknown datatype ${JSON.stringify(datatype)}`);
   }
   const shape = parseShape(raw.shape, where);
+  const size = binaryDataSize(raw, where);
+  if (size !== undefined) {
+    if (raw.data !== undefined) {
+      throw badRequest(`${where}: has both "data" and parameters.binary_data_size; send one of them`);
+    }
+    if (!binary) {
+      throw badRequest(
+        `${where}: parameters.binary_data_size needs the Inference-Header-Content-Length header ` +
+          "(the JSON header's length in bytes; the binary data follows it)",
+      );
+    }
+    return {
+      name,
+      datatype,
+      shape,
+      data: fromBinary(datatype, shape, takeBinary(binary, size, where), where),
+    };
+  }
   if (!Array.isArray(raw.data)) throw badRequest(`${where}: "data" must be an array`);
   const flat = flatten(raw.data);
   const want = elementCount(shape);
@@ -147,8 +192,17 @@ function decodeInput(raw: unknown, index: number): DecodedInput {
   return { name, datatype, shape, data: toTypedData(datatype, flat, where) };
 }
 
-/** Parses a v2 infer request body. Throws RequestError(400) on anything malformed. */
-export function decodeInferRequest(body: string): InferRequest {
+function optionalBool(v: unknown, what: string): boolean | undefined {
+  if (v === undefined || typeof v === 'boolean') return v;
+  throw badRequest(`${what} must be true or false`);
+}
+
+/**
+ * Parses a v2 infer request body: the JSON, and with the binary tensor data
+ * extension the binary section after it (`binary`, split off by
+ * Inference-Header-Content-Length). Throws RequestError(400) on anything malformed.
+ */
+export function decodeInferRequest(body: string, binary?: Uint8Array): InferRequest {
   let json: unknown;
   try {
     json = JSON.parse(body);
@@ -159,7 +213,9 @@ export function decodeInferRequest(body: string): InferRequest {
   if (!Array.isArray(json.inputs) || json.inputs.length === 0) {
     throw badRequest('"inputs" must be a non-empty array');
   }
-  const inputs = json.inputs.map(decodeInput);
+  const cursor: BinaryCursor | undefined = binary ? { bytes: binary, at: 0 } : undefined;
+  const inputs = json.inputs.map((raw, i) => decodeInput(raw, i, cursor));
+  if (cursor) checkConsumed(cursor, Buffer.byteLength(body));
   const seen = new Set<string>();
   for (const i of inputs) {
     if (seen.has(i.name)) throw badRequest(`input "${i.name}" is given twice`);
@@ -175,8 +231,22 @@ export function decodeInferRequest(body: string): InferRequest {
     req.outputs = json.outputs.map((o, i) => {
       if (!isObject(o) || typeof o.name !== 'string')
         throw badRequest(`outputs[${i}] must be {"name": string}`);
+      if (o.parameters !== undefined) {
+        const where = `output "${o.name}"`;
+        if (!isObject(o.parameters)) throw badRequest(`${where}: "parameters" must be an object`);
+        if (o.parameters.classification !== undefined) {
+          throw badRequest(`${where}: the classification extension is not supported`);
+        }
+        const b = optionalBool(o.parameters.binary_data, `${where}: parameters.binary_data`);
+        if (b !== undefined) (req.binaryData ??= new Map()).set(o.name, b);
+      }
       return o.name;
     });
+  }
+  if (json.parameters !== undefined) {
+    if (!isObject(json.parameters)) throw badRequest('"parameters" must be an object');
+    const b = optionalBool(json.parameters.binary_data_output, 'parameters.binary_data_output');
+    if (b !== undefined) req.binaryDataOutput = b;
   }
   return req;
 }
@@ -219,4 +289,44 @@ export function encodeInferResponse(
     ...(id !== undefined ? { id } : {}),
     outputs: outputs.map((o) => encodeOutput(o.name, o.tensor)),
   });
+}
+
+export type BinaryResponse = {
+  /** The JSON header; its UTF-8 length is the response's Inference-Header-Content-Length. */
+  header: string;
+  /** The whole body: the header's bytes, then each binary output's bytes in output order. */
+  body: Buffer;
+};
+
+/**
+ * A response with the binary tensor data extension: outputs with `binary`
+ * carry `parameters.binary_data_size` and their bytes after the JSON header;
+ * the others stay JSON.
+ */
+export function encodeBinaryInferResponse(
+  model: { name: string; version?: string },
+  id: string | undefined,
+  outputs: readonly { name: string; tensor: HostTensor; binary: boolean }[],
+): BinaryResponse {
+  const parts: Uint8Array[] = [];
+  const json = outputs.map((o) => {
+    if (!o.binary) return encodeOutput(o.name, o.tensor);
+    const datatype = ortToV2(o.tensor.type);
+    if (!datatype) throw new Error(`output "${o.name}" has type ${o.tensor.type}, which v2 cannot carry`);
+    const bytes = toBinary(o.tensor);
+    parts.push(bytes);
+    return {
+      name: o.name,
+      datatype,
+      shape: [...o.tensor.dims],
+      parameters: { binary_data_size: bytes.length },
+    };
+  });
+  const header = JSON.stringify({
+    model_name: model.name,
+    ...(model.version ? { model_version: model.version } : {}),
+    ...(id !== undefined ? { id } : {}),
+    outputs: json,
+  });
+  return { header, body: Buffer.concat([Buffer.from(header, 'utf8'), ...parts]) };
 }

@@ -7,7 +7,16 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ModelLoadError, fetchModel, loadModel, sessionLoadError, verifySha256 } from './model.ts';
 import { executionProviders, isProviderUnavailable } from './session.ts';
-import { FRAUD_MODEL, MODEL_SHA256, featureRows, fraudReference } from './models/fraud-reference.ts';
+import {
+  ECHO_MODEL,
+  FRAUD_MODEL,
+  MODEL_SHA256,
+  featureRows,
+  fraudReference,
+} from './models/fraud-reference.ts';
+import type { HostTensor } from './tensor.ts';
+import { toHalfBits, v2ToOrt } from './tensor.ts';
+import { zeroInputs } from './validate.ts';
 
 const uri = pathToFileURL(FRAUD_MODEL).href;
 
@@ -52,6 +61,47 @@ describe('model loading', () => {
       expect(p.data[2 * i + 1] as number).toBeCloseTo(b, 5);
     });
     await m.close();
+  });
+});
+
+describe('every datatype through onnxruntime (echo.onnx)', () => {
+  const values: Record<string, HostTensor['data']> = {
+    BOOL: Uint8Array.of(1, 0, 1),
+    UINT8: Uint8Array.of(0, 1, 255),
+    UINT16: Uint16Array.of(0, 1, 65535),
+    UINT32: Uint32Array.of(0, 1, 4294967295),
+    UINT64: BigUint64Array.of(0n, 1n, 18446744073709551615n),
+    INT8: Int8Array.of(-128, -1, 127),
+    INT16: Int16Array.of(-32768, -1, 32767),
+    INT32: Int32Array.of(-2147483648, -1, 2147483647),
+    INT64: BigInt64Array.of(-9223372036854775808n, -1n, 9223372036854775807n),
+    // Node 24 has Float16Array: onnxruntime-common wraps a float16 Uint16Array in one, which
+    // the native binding read as 0 bytes; the runtime keeps FP16 as half bits both ways.
+    FP16: Uint16Array.of(toHalfBits(1), toHalfBits(-2.5), 0x7bff),
+    FP32: Float32Array.of(0.5, -0, 3.4028234663852886e38),
+    FP64: Float64Array.of(0.1, -1e300, Number.MIN_VALUE),
+    BYTES: ['', 'a', 'hé ✓'],
+  };
+  it.each(['main', 'worker'] as const)('each input comes back unchanged (%s)', async (inferenceThread) => {
+    const m = await loadModel(pathToFileURL(ECHO_MODEL).href, { threads: 1, inferenceThread });
+    try {
+      const inputs = zeroInputs(m.signature);
+      // the worker engine transfers (detaches) input buffers: compare with copies
+      const want: Record<string, unknown[]> = {};
+      for (const [dt, data] of Object.entries(values)) {
+        want[dt] = Array.from(data as ArrayLike<unknown>);
+        inputs[`in_${dt}`] = { type: v2ToOrt(dt as never), dims: [1, 3], data: data.slice() };
+      }
+      const out = await m.run(inputs);
+      for (const [dt, data] of Object.entries(values)) {
+        const got = out[`out_${dt}`]!;
+        expect(got.type, dt).toBe(v2ToOrt(dt as never));
+        expect(got.data.constructor, dt).toBe(data.constructor);
+        expect(Array.from(got.data as ArrayLike<unknown>), dt).toEqual(want[dt]);
+      }
+    } finally {
+      await m.close();
+    }
   });
 });
 

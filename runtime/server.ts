@@ -16,7 +16,9 @@ import { createLogger } from '../operator/logger.ts';
 import type { Logger } from '../operator/logger.ts';
 import { Batcher } from './batcher.ts';
 import type { Tensors } from './batcher.ts';
-import { decodeInferRequest, encodeInferResponse } from './codec.ts';
+import { HEADER_LENGTH_HEADER, splitBody } from './binary.ts';
+import { decodeInferRequest, encodeBinaryInferResponse, encodeInferResponse, wantsBinary } from './codec.ts';
+import type { InferRequest } from './codec.ts';
 import { parseFlags, resolveConfig } from './config.ts';
 import type { RuntimeConfig } from './config.ts';
 import { RequestError } from './errors.ts';
@@ -50,7 +52,7 @@ class BodyTooLarge extends RequestError {
   }
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(new BodyTooLarge(limit));
   return new Promise((resolve, reject) => {
@@ -69,7 +71,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       chunks.push(c);
     });
     req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks).toString('utf8'));
+      if (!failed) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
     });
     req.on('error', (e) => {
       if (!failed) reject(e);
@@ -77,15 +79,30 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
-function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) return;
   res.writeHead(status, {
     'content-type': 'application/json',
-    'content-length': String(Buffer.byteLength(body)),
+    'content-length': String(typeof body === 'string' ? Buffer.byteLength(body) : body.length),
     ...headers,
   });
   res.end(body);
 }
+
+type InferResult = {
+  body: string | Buffer;
+  /** Extra response headers (the binary tensor data extension's). */
+  headers?: Record<string, string>;
+  /** What the request log records: the JSON (header) of the request and of the response. */
+  reqJson: string;
+  resJson: string;
+  id?: string;
+};
 
 const errorBody = (message: string): string => JSON.stringify({ error: message });
 
@@ -138,23 +155,45 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
     return model;
   }
 
-  async function infer(req: IncomingMessage): Promise<{ body: string; reqBody: string; id?: string }> {
-    const reqBody = await readBody(req, config.maxBodyBytes);
+  async function infer(req: IncomingMessage): Promise<InferResult> {
+    const raw = await readBody(req, config.maxBodyBytes);
     const m = loadedModel();
     if (!batcher) throw new RequestError(503, 'model is not loaded yet');
-    const decoded = decodeInferRequest(reqBody);
+    // The binary tensor data extension: the header says where the JSON ends and the tensors' bytes begin.
+    const headerLength = req.headers['inference-header-content-length'];
+    let reqJson: string;
+    let decoded: InferRequest;
+    if (headerLength === undefined) {
+      reqJson = raw.toString('utf8');
+      decoded = decodeInferRequest(reqJson);
+    } else {
+      const split = splitBody(raw, headerLength);
+      reqJson = split.json;
+      decoded = decodeInferRequest(split.json, split.binary);
+    }
     const valid = validateRequest(m.signature, decoded);
     const out: Tensors = await batcher.submit(valid.inputs, valid.rows ?? 1);
-    const body = encodeInferResponse(
-      modelInfo,
-      decoded.id,
-      valid.outputs.map((name) => {
-        const tensor = out[name];
-        if (!tensor) throw new Error(`session returned no output "${name}"`);
-        return { name, tensor };
-      }),
-    );
-    return { body, reqBody, ...(decoded.id !== undefined ? { id: decoded.id } : {}) };
+    const outputs = valid.outputs.map((name) => {
+      const tensor = out[name];
+      if (!tensor) throw new Error(`session returned no output "${name}"`);
+      return { name, tensor, binary: wantsBinary(decoded, name) };
+    });
+    const id = decoded.id !== undefined ? { id: decoded.id } : {};
+    if (!outputs.some((o) => o.binary)) {
+      const body = encodeInferResponse(modelInfo, decoded.id, outputs);
+      return { body, reqJson, resJson: body, ...id };
+    }
+    const r = encodeBinaryInferResponse(modelInfo, decoded.id, outputs);
+    return {
+      body: r.body,
+      headers: {
+        'content-type': 'application/octet-stream',
+        [HEADER_LENGTH_HEADER]: String(Buffer.byteLength(r.header)),
+      },
+      reqJson,
+      resJson: r.header,
+      ...id,
+    };
   }
 
   function logRequest(
@@ -218,14 +257,18 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
     }
     inferInFlight++;
     let status = 200;
-    let body: string;
+    let body: string | Buffer;
+    let headers: Record<string, string> | undefined;
     let reqBody: string | undefined;
+    let resJson: string;
     let id: string | undefined;
     try {
       findModel(route);
       const r = await infer(req);
       body = r.body;
-      reqBody = r.reqBody;
+      headers = r.headers;
+      reqBody = r.reqJson;
+      resJson = r.resJson;
       id = r.id;
     } catch (e) {
       if (e instanceof RequestError) {
@@ -235,6 +278,7 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
         log.error('inference failed', { err: e as Error });
       }
       body = errorBody(status === 500 ? `inference failed: ${(e as Error).message}` : (e as Error).message);
+      resJson = body;
       if (status === 413) {
         // Do not read a body we refuse; close the connection once answered.
         res.setHeader('connection', 'close');
@@ -242,11 +286,11 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
       }
     }
     if (state === 'draining') res.setHeader('connection', 'close');
-    send(res, status, body);
+    send(res, status, body, headers);
     inferInFlight--;
     const seconds = (performance.now() - started) / 1000;
     metrics.request(status, seconds);
-    logRequest(status, seconds, reqBody, body, id);
+    logRequest(status, seconds, reqBody, resJson, id);
   }
 
   async function handleGet(route: Exclude<Route, { kind: 'infer' }>, res: ServerResponse): Promise<void> {
@@ -255,7 +299,11 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
         return send(
           res,
           200,
-          JSON.stringify({ name: 'ymera-runtime', version: RUNTIME_VERSION, extensions: [] }),
+          JSON.stringify({
+            name: 'ymera-runtime',
+            version: RUNTIME_VERSION,
+            extensions: ['binary_tensor_data'],
+          }),
         );
       case 'live':
         return send(res, 200, JSON.stringify({ live: true }));

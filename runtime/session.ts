@@ -65,12 +65,24 @@ export function sessionMetadata(session: ort.InferenceSession): {
 /** One session.run on host tensors. */
 export async function runSession(session: ort.InferenceSession, inputs: Tensors): Promise<Tensors> {
   const feeds: Record<string, ort.Tensor> = {};
-  for (const [name, t] of Object.entries(inputs))
-    feeds[name] = new ort.Tensor(t.type, t.data as never, t.dims);
+  for (const [name, t] of Object.entries(inputs)) {
+    const tensor = new ort.Tensor(t.type, t.data as never, t.dims);
+    // Where the JS engine has Float16Array (Node 24), onnxruntime-common wraps a float16
+    // tensor's Uint16Array in one, and the native binding reads a Float16Array as 0 bytes
+    // ("not enough space"). Hand it the half bits as they came.
+    if (t.type === 'float16') (tensor as unknown as { cpuData: unknown }).cpuData = t.data;
+    feeds[name] = tensor;
+  }
   const out = await session.run(feeds);
   const result: Tensors = {};
   for (const [name, t] of Object.entries(out)) {
-    result[name] = { type: t.type as HostTensor['type'], dims: t.dims, data: t.data as HostTensor['data'] };
+    let data = t.data as HostTensor['data'];
+    // float16 outputs come back as Float16Array views there: the runtime keeps half bits in a Uint16Array.
+    if (t.type === 'float16' && !(data instanceof Uint16Array)) {
+      const d = data as unknown as ArrayBufferView & { length: number };
+      data = new Uint16Array(d.buffer, d.byteOffset, d.length);
+    }
+    result[name] = { type: t.type as HostTensor['type'], dims: t.dims, data };
   }
   return result;
 }

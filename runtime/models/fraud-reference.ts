@@ -9,6 +9,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 export const FRAUD_MODEL = path.join(here, 'fraud.onnx');
 export const MASKED_MODEL = path.join(here, 'masked.onnx');
+/** One Identity per v2 datatype, in_<DATATYPE> → out_<DATATYPE>, [-1, 3] (make_echo_model.py). */
+export const ECHO_MODEL = path.join(here, 'echo.onnx');
 export const MODEL_SHA256 = JSON.parse(readFileSync(path.join(here, 'models.sha256.json'), 'utf8')) as Record<
   string,
   string
