@@ -5,7 +5,9 @@
 // building, XML, path-style or virtual-host addressing, and the credential
 // providers (@aws-sdk/credential-providers: web identity, EKS Pod Identity,
 // instance metadata; see credentials.ts). Big objects stream up in parts
-// with exact memory bounds (multipart.ts: a reused pool of part buffers).
+// with exact memory bounds (multipart.ts: a reused pool of part buffers);
+// small puts (a backup's 1,000 objects) are signed by the client's own
+// signer and sent without its per-command middleware stack (#smallPut).
 //
 // This layer adds what the platform needs on top, behind a small interface:
 // - a time budget per call (timeoutMs, retries included) and our retry
