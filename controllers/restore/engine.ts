@@ -23,6 +23,7 @@ import { kinds as ymeraKinds } from '../../operator/schema/kinds.ts';
 import { isNoSuchKey } from '../../operator/storage/s3.ts';
 import type { ObjectStore } from '../../operator/storage/s3.ts';
 import type { CleanObject } from '../backuppolicy/clean.ts';
+import { inOrder } from '../backuppolicy/bounded.ts';
 import type { Keyring } from '../backuppolicy/crypto.ts';
 import type { BackupError } from '../backuppolicy/errors.ts';
 import type { ModelItem, PolicyRef } from '../backuppolicy/format.ts';
@@ -49,6 +50,8 @@ import {
 
 /** Per-item errors kept in a result (the counts cover all). */
 export const MAX_ERRORS = 20;
+/** API requests (observing, writing) at once. */
+const REQUESTS_IN_FLIGHT = 16;
 
 export type ModelTarget =
   /** Where the model goes back: a store (bucket) and the key in it. */
@@ -234,6 +237,7 @@ export async function restoreBackup(
   const live = new Map<string, KubeObject>();
   const types = new Map<string, ResourceType>();
   const unsupported = new Set<string>();
+  const toObserve: { type: ResourceType; entry: PlanEntry }[] = [];
   for (const { item } of objects) {
     if (!kindSelected(options.kinds, item.apiVersion, item.kind)) continue;
     const type = resourceTypeFor(item.apiVersion, item.kind);
@@ -244,10 +248,17 @@ export async function restoreBackup(
     types.set(item.key, type);
     const namespace = destinationNamespace(item, options.targetNamespace);
     const entry = { kind: item.kind, name: item.name, ...(namespace !== undefined ? { namespace } : {}) };
-    const [there, obj] = await observe(client, type, entry as PlanEntry);
+    toObserve.push({ type, entry: entry as PlanEntry });
+  }
+  // a few requests at once: 1,000 objects observed one after another took seconds
+  const observed = await inOrder(toObserve, REQUESTS_IN_FLIGHT, ({ type, entry }) =>
+    observe(client, type, entry),
+  );
+  for (const [i, [there, obj]] of observed.entries()) {
+    const key = destinationKey((toObserve[i] as { entry: PlanEntry }).entry);
     if (there && obj) {
-      existing.set(destinationKey(entry), there);
-      live.set(destinationKey(entry), obj);
+      existing.set(key, there);
+      live.set(key, obj);
     }
   }
   const plan = planRestore(objects, existing, {
@@ -319,12 +330,16 @@ export async function restoreBackup(
   for (const [key, o] of live) if (o.metadata.uid) uids.set(key, o.metadata.uid);
 
   let modelsDone = !options.modelArtifacts || models.length === 0;
-  for (const entry of plan) {
-    if (!modelsDone && entry.kind !== 'Namespace' && entry.kind !== 'Secret' && entry.kind !== 'ConfigMap') {
-      modelsDone = true;
-      await restoreModels(models, modelOutcomes, [...bodies.values()], options, fail, counts);
-    }
+  const beforeModels = (e: PlanEntry) =>
+    e.kind === 'Namespace' || e.kind === 'Secret' || e.kind === 'ConfigMap';
+  type Written = { outcome: ObjectOutcome; count: keyof RestoreCounts; failure?: ItemErrorReport };
+  const write = async (entry: PlanEntry): Promise<Written> => {
     const what = `${entry.kind} ${keyOf(entry)}`;
+    const failed = (message: string): Written => ({
+      outcome: { ...entry, result: 'Failed', message },
+      count: 'failed',
+      failure: { what, message },
+    });
     const type = types.get(entry.item);
     const object = bodies.get(entry.item);
     const key = destinationKey(entry);
@@ -333,26 +348,20 @@ export async function restoreBackup(
       const uid = there?.metadata.uid;
       if (there && object && writtenByThisRestore(there, marks)) {
         // written by this very restore before it was interrupted (an operator restart): restored
-        counts.restored++;
-        outcomes.push({
-          ...entry,
-          result: 'Restored',
-          message: 'restored before an interruption',
-          ...(uid ? { uid } : {}),
-          restoredSha256: restoredSha256(there, object, entry.sourceNamespace, marks),
-        });
-        continue;
+        return {
+          outcome: {
+            ...entry,
+            result: 'Restored',
+            message: 'restored before an interruption',
+            ...(uid ? { uid } : {}),
+            restoredSha256: restoredSha256(there, object, entry.sourceNamespace, marks),
+          },
+          count: 'restored',
+        };
       }
-      counts.skipped++;
-      outcomes.push({ ...entry, result: 'Skipped', ...(uid ? { uid } : {}) });
-      continue;
+      return { outcome: { ...entry, result: 'Skipped', ...(uid ? { uid } : {}) }, count: 'skipped' };
     }
-    if (entry.action === 'conflict' || !type || !object) {
-      const message = entry.reason ?? 'conflict';
-      outcomes.push({ ...entry, result: 'Failed', message });
-      fail(what, message);
-      continue;
-    }
+    if (entry.action === 'conflict' || !type || !object) return failed(entry.reason ?? 'conflict');
     const desired = restoredObject(object, entry, marks, uids);
     const overwrite = async (current: KubeObject | undefined) => {
       desired.metadata.resourceVersion = current?.metadata.resourceVersion ?? '';
@@ -372,17 +381,18 @@ export async function restoreBackup(
           const [, now] = await observe(client, type, entry);
           if (!now) throw e;
           if (options.conflictPolicy === 'Skip') {
-            counts.skipped++;
             const uid = now.metadata.uid;
             if (uid) uids.set(key, uid);
-            outcomes.push({
-              ...entry,
-              action: 'skip',
-              reason: 'created meanwhile (conflictPolicy Skip)',
-              result: 'Skipped',
-              ...(uid ? { uid } : {}),
-            });
-            continue;
+            return {
+              outcome: {
+                ...entry,
+                action: 'skip',
+                reason: 'created meanwhile (conflictPolicy Skip)',
+                result: 'Skipped',
+                ...(uid ? { uid } : {}),
+              },
+              count: 'skipped',
+            };
           }
           written = await overwrite(now);
         }
@@ -390,18 +400,45 @@ export async function restoreBackup(
         written = await overwrite(live.get(key));
       }
       if (written.metadata.uid) uids.set(key, written.metadata.uid);
-      counts.restored++;
-      outcomes.push({
-        ...entry,
-        result: 'Restored',
-        ...(written.metadata.uid ? { uid: written.metadata.uid } : {}),
-        restoredSha256: restoredSha256(written, object, entry.sourceNamespace, marks),
-      });
+      return {
+        outcome: {
+          ...entry,
+          result: 'Restored',
+          ...(written.metadata.uid ? { uid: written.metadata.uid } : {}),
+          restoredSha256: restoredSha256(written, object, entry.sourceNamespace, marks),
+        },
+        count: 'restored',
+      };
     } catch (e) {
       if (!(e instanceof KubeApiError) || e.status === 0 || e.status >= 500) throw e;
-      const message = describeError(e);
-      outcomes.push({ ...entry, result: 'Failed', message });
-      fail(what, message);
+      return failed(describeError(e));
+    }
+  };
+  // Written in plan order, a batch at a time: consecutive entries of one kind (the order of
+  // kinds stays), none owned by another in the batch (an owner is written, and its UID known,
+  // before what it owns), written a few at once (1,000 ConfigMaps one after another took seconds); outcomes, counts and errors
+  // are recorded in plan order, as one at a time would.
+  const ownedWithin = (e: PlanEntry, batch: readonly PlanEntry[]) =>
+    (e.owners ?? []).some((o) =>
+      batch.some((b) => b.kind === o.kind && b.name === o.name && b.namespace === e.namespace),
+    );
+  for (let i = 0; i < plan.length;) {
+    const first = plan[i] as PlanEntry;
+    if (!modelsDone && !beforeModels(first)) {
+      modelsDone = true;
+      await restoreModels(models, modelOutcomes, [...bodies.values()], options, fail, counts);
+    }
+    const batch = [first];
+    for (let j = i + 1; j < plan.length; j++) {
+      const e = plan[j] as PlanEntry;
+      if (e.kind !== first.kind || ownedWithin(e, batch)) break;
+      batch.push(e);
+    }
+    i += batch.length;
+    for (const w of await inOrder(batch, REQUESTS_IN_FLIGHT, write)) {
+      outcomes.push(w.outcome);
+      if (w.failure) fail(w.failure.what, w.failure.message);
+      else counts[w.count]++;
     }
   }
   if (!modelsDone) await restoreModels(models, modelOutcomes, [...bodies.values()], options, fail, counts);

@@ -5,7 +5,9 @@
 // building, XML, path-style or virtual-host addressing, and the credential
 // providers (@aws-sdk/credential-providers: web identity, EKS Pod Identity,
 // instance metadata; see credentials.ts). Big objects stream up in parts
-// with exact memory bounds (multipart.ts: a reused pool of part buffers).
+// with exact memory bounds (multipart.ts: a reused pool of part buffers);
+// small puts (a backup's 1,000 objects) are signed by the client's own
+// signer and sent without its per-command middleware stack (#smallPut).
 //
 // This layer adds what the platform needs on top, behind a small interface:
 // - a time budget per call (timeoutMs, retries included) and our retry
@@ -21,6 +23,7 @@
 //   and admin-refused addresses, judged on the address a name resolves to at
 //   connect time, so DNS rebinding cannot slip past a check of the name; an
 //   IP literal is judged before any request.
+import { createHash } from 'node:crypto';
 import { Readable, Transform, pipeline } from 'node:stream';
 import { lookup as dnsLookup } from 'node:dns';
 import http from 'node:http';
@@ -305,6 +308,22 @@ export function objectStoreFromEnv(
 /** The default cap on a response body: enough for listings and small objects, not a memory bomb. */
 export const DEFAULT_MAX_GET_BYTES = 64 * 1024 * 1024;
 const MIN_PART_SIZE = 5 * 1024 * 1024;
+/** Puts of bytes up to this size take the small-put path (S3ObjectStore.#smallPut). */
+const SMALL_PUT_MAX_BYTES = 1024 * 1024;
+
+/** The client's SigV4 signer, as its config hands it out (the part of its interface used here). */
+type RequestSigner = {
+  sign(request: {
+    method: string;
+    protocol: string;
+    hostname: string;
+    port?: number;
+    path: string;
+    query: Record<string, string>;
+    headers: Record<string, string>;
+    body: Uint8Array;
+  }): Promise<{ headers: Record<string, string> }>;
+};
 /** An error answer's body is read for its Code and Message only. */
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -323,6 +342,8 @@ type Shared = {
   breaker: CircuitBreaker | undefined;
   logger: Logger | undefined;
   client: S3Client;
+  /** The guarded keep-alive agents the SDK's handler uses (smallPut sends through them too). */
+  agents: { http: http.Agent; https: https.Agent };
   /** The access key id the credentials last resolved to, for access-denied messages (not secret). */
   accessKeyId: () => string;
   credentials: Credentials | CredentialsProvider;
@@ -427,10 +448,8 @@ class S3ObjectStore implements ObjectStore {
     // treats only given agents as external (it makes its own for "Expect: 100-continue" otherwise).
     const lookup = guardedLookup(options.lookup ?? (dnsLookup as unknown as Lookup), refusedCidrs);
     const agentOptions = { keepAlive: true, maxSockets: 16, lookup };
-    const requestHandler = new NodeHttpHandler({
-      httpAgent: new http.Agent(agentOptions),
-      httpsAgent: new https.Agent(agentOptions),
-    });
+    const agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
+    const requestHandler = new NodeHttpHandler({ httpAgent: agents.http, httpsAgent: agents.https });
 
     let accessKeyId = typeof options.credentials === 'function' ? '' : options.credentials.accessKeyId;
     const given = options.credentials;
@@ -490,6 +509,7 @@ class S3ObjectStore implements ObjectStore {
       breaker: options.breaker,
       logger: options.logger,
       client,
+      agents,
       accessKeyId: () => accessKeyId,
       credentials: options.credentials,
     };
@@ -524,11 +544,98 @@ class S3ObjectStore implements ObjectStore {
       operation: 'PutObject',
       key: Key,
       idempotent: true,
-      run: (abortSignal) => this.#s.client.send(new PutObjectCommand(input), { abortSignal }),
+      run: async (abortSignal) => {
+        const small = this.#smallPutPath(Key, Body);
+        if (small !== undefined) {
+          const etag = await this.#smallPut(small, input, abortSignal);
+          if (etag !== undefined) return { ETag: etag };
+        }
+        return this.#s.client.send(new PutObjectCommand(input), { abortSignal });
+      },
       signal: options.signal,
       timeoutMs: options.timeoutMs,
     });
     return { etag: unquoteEtag(out.ETag) };
+  }
+
+  /** The request path of a put that may take the small-put path (see #smallPut), else undefined. */
+  #smallPutPath(Key: string, body: Uint8Array): string | undefined {
+    const e = this.#s.endpoint;
+    if (body.length > SMALL_PUT_MAX_BYTES || this.#s.addressing !== 'path' || e.pathname !== '/')
+      return undefined;
+    // as the SDK serializes a path-style key: each segment escaped (RFC 3986, also !'()*), "/" kept
+    const escape = (s: string) =>
+      encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    return `/${escape(this.bucket)}/${Key.split('/').map(escape).join('/')}`;
+  }
+
+  /**
+   * One PutObject of a small body without the SDK's per-command middleware
+   * stack (endpoint rules, serializers, a fresh stack per send): about 1 ms
+   * of CPU and 40-70 KiB of garbage per put, which a backup of 1,000
+   * objects pays 1,000 times (bench/backup.ts: seconds of the operator's
+   * CPU and most of its RSS growth). Signed by the client's own signer
+   * (SigV4, its memoized credentials, signed payload), sent through the
+   * same guarded agents. The ETag on success; undefined when the store
+   * answered anything but 2xx: the caller then sends the same put through
+   * the SDK, which reads the error answer (a put is idempotent), so error
+   * codes, messages and retries stay exactly those of the SDK path.
+   * Network failures are thrown as the socket reports them (retried by the
+   * caller's policy, like the SDK's).
+   */
+  async #smallPut(
+    path: string,
+    input: { Body: Uint8Array; ContentType: string; Metadata: Record<string, string> },
+    abortSignal: AbortSignal,
+  ): Promise<string | undefined> {
+    const e = this.#s.endpoint;
+    const https_ = e.protocol === 'https:';
+    const headers: Record<string, string> = {
+      host: e.host,
+      'content-type': input.ContentType,
+      'content-length': String(input.Body.length),
+      'x-amz-content-sha256': createHash('sha256').update(input.Body).digest('hex'),
+    };
+    for (const [name, value] of Object.entries(input.Metadata)) headers[`x-amz-meta-${name}`] = value;
+    const signer = await (
+      this.#s.client.config as unknown as { signer: () => Promise<RequestSigner> }
+    ).signer();
+    const signed = await signer.sign({
+      method: 'PUT',
+      protocol: e.protocol,
+      hostname: e.hostname,
+      ...(e.port ? { port: Number(e.port) } : {}),
+      path,
+      query: {},
+      headers,
+      body: input.Body,
+    });
+    abortSignal.throwIfAborted();
+    return new Promise<string | undefined>((resolve, reject) => {
+      const request = (https_ ? https : http).request(
+        {
+          agent: https_ ? this.#s.agents.https : this.#s.agents.http,
+          method: 'PUT',
+          protocol: e.protocol,
+          hostname: e.hostname,
+          ...(e.port ? { port: Number(e.port) } : {}),
+          path,
+          headers: signed.headers,
+          signal: abortSignal,
+        },
+        (response) => {
+          const status = response.statusCode ?? 0;
+          response.on('error', reject);
+          response.on('end', () =>
+            resolve(status >= 200 && status < 300 ? String(response.headers.etag ?? '') : undefined),
+          );
+          // the answer of a put is headers only; an error body is left to the SDK's second try
+          response.resume();
+        },
+      );
+      request.on('error', reject);
+      request.end(input.Body);
+    });
   }
 
   async putStream(

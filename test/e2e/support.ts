@@ -125,6 +125,9 @@ export function forbiddenRequests(logs: string): string[] {
   return logs.split('\n').filter((l) => /is forbidden: User \\?"system:serviceaccount:/.test(l));
 }
 
+/** The chart's default NODE_OPTIONS for the operator (charts/ymera-operator/values.yaml nodeOptions). */
+export const OPERATOR_NODE_OPTIONS = '--max-semi-space-size=1';
+
 /**
  * Starts `node operator/main.ts` with the given extra flags, as the chart's
  * ServiceAccount. stop() fails when the API server refused the operator any
@@ -149,7 +152,14 @@ export async function startOperator(
       ...flags,
     ],
     {
-      env: { ...process.env, ...operatorEnv(), HOSTNAME: identity, POD_NAME: identity },
+      env: {
+        ...process.env,
+        ...operatorEnv(),
+        HOSTNAME: identity,
+        POD_NAME: identity,
+        // as the chart starts it (values.yaml nodeOptions)
+        NODE_OPTIONS: [process.env.NODE_OPTIONS, OPERATOR_NODE_OPTIONS].filter(Boolean).join(' '),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
