@@ -372,7 +372,14 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
   trial: s.optional(
     s.object(
       {
-        id: s.integer({ description: 'Sequence number, from 1.', minimum: 1 }),
+        id: s.integer({
+          description: 'Sequence number, from 1; 0 while the baseline is measured.',
+          minimum: 0,
+        }),
+        purpose: s.enum(['Candidate', 'Baseline'], {
+          description:
+            'Candidate (new values under trial) or Baseline (the last known good values measured again, so candidates are compared under the same load).',
+        }),
         phase: s.enum(trialPhases, {
           description:
             'Applying (waiting for the change to be live), WarmingUp (initialDelay), Measuring (evaluationWindow) or Confirming (measuring a promising candidate again).',
@@ -382,8 +389,9 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
         startTime: s.dateTime({ description: 'When the change was applied.' }),
         first: s.optional(measurement),
         inconclusive: s.optional(
-          s.integer({ description: 'Inconclusive measurements of this trial so far.', minimum: 0 }),
+          s.integer({ description: 'Inconclusive measurements of this trial in a row.', minimum: 0 }),
         ),
+        reason: s.optional(s.string({ description: 'Why these values.', maxLength: 1024 })),
       },
       { description: 'The trial in progress, if any.' },
     ),
@@ -428,6 +436,10 @@ export type OptimizationLoopStatus = Infer<typeof statusSchema>;
 export type OptimizationLoopPhase = (typeof phases)[number];
 export type Verdict = (typeof verdicts)[number];
 export type TrialPhase = (typeof trialPhases)[number];
+export type Measurement = NonNullable<NonNullable<OptimizationLoopStatus['trials']>[number]['measurement']>;
+export type Trial = NonNullable<OptimizationLoopStatus['trial']>;
+export type TrialRecord = NonNullable<OptimizationLoopStatus['trials']>[number];
+export type ParamSet = NonNullable<OptimizationLoopStatus['baseline']>;
 export type Algorithm = (typeof algorithms)[number];
 export type OptimizationLoop = CustomResource<typeof KIND, OptimizationLoopSpec, OptimizationLoopStatus>;
 
