@@ -343,6 +343,7 @@ const paramSet = (description: string) =>
         trial: s.optional(
           s.integer({ description: 'Trial that measured them (0 = the baseline).', minimum: 0 }),
         ),
+        measurement: s.optional(measurement),
       },
       { description },
     ),
@@ -418,6 +419,18 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
         maxItems: 20,
         listType: 'map',
         listMapKeys: ['id'],
+      },
+    ),
+  ),
+  applied: s.optional(
+    s.object(
+      {
+        params: params('Parameter values by path.'),
+        time: s.dateTime({ description: 'When the loop wrote them.' }),
+      },
+      {
+        description:
+          'What the loop last wrote to the target (Apply mode). The target holding other values means someone else changed it: the loop stops instead of fighting.',
       },
     ),
   ),
