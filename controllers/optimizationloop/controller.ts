@@ -91,8 +91,16 @@ export function optimizationLoopReconciler(integrations: Integrations): Reconcil
   async function observe(ctx: ReconcileContext, obj: OptimizationLoopObject, spec: Spec): Promise<Observed> {
     const ns = obj.metadata.namespace;
     const paths = spec.parameters.map((p) => p.path);
-    const type = spec.target.kind === 'InferenceService' ? inferenceService : core.deployment;
-    const target = await ctx.client.get(type, spec.target.name, ns);
+    // A Deployment is read with a list by name: the chart grants list (the informers' read), not get.
+    const target =
+      spec.target.kind === 'InferenceService'
+        ? await ctx.client.get(inferenceService, spec.target.name, ns)
+        : (
+            await ctx.client.list(core.deployment, {
+              ...(ns ? { namespace: ns } : {}),
+              fieldSelector: `metadata.name=${spec.target.name}`,
+            })
+          ).items[0];
     const seed = spec.seed ?? seedOf(obj.metadata.uid ?? obj.metadata.name);
     if (!target) return { now: ctx.now(), live: false, canary: false, seed };
     const values = targetValues(target, paths);
