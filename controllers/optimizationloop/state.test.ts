@@ -352,4 +352,15 @@ describe('Recommend mode', () => {
     expect(w.writes).toEqual([]);
     expect(w.results.every((r) => r.apply === undefined)).toBe(true);
   });
+
+  it('takes values applied before anything was measured as the new baseline', () => {
+    const w = new World(specOf({ mode: 'Recommend' }));
+    w.until((x) => x.status.trial?.purpose === 'Baseline' && x.status.trial.phase === 'Measuring');
+    w.target = { [SIZE]: 16, [DELAY]: 0 };
+    w.until((x) => !!x.status.lastKnownGood?.measurement);
+    expect(w.status.baseline?.params).toEqual({ [SIZE]: 16, [DELAY]: 0 });
+    expect(w.status.trials ?? []).toEqual([]);
+    expect(w.results.flatMap((r) => r.events.map((e) => e.reason))).toContain('TrialAbandoned');
+    expect(w.writes).toEqual([]);
+  });
 });

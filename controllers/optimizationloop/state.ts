@@ -202,8 +202,10 @@ function stepTrial(ctx: Ctx): { measure?: { start: Date; end: Date } } {
   if (spec.mode === 'Recommend' && !same(target, trial.params, paths)) {
     const lkg = status.lastKnownGood!.params;
     if (trial.phase !== 'Applying' || !same(target, lkg, paths)) {
-      // Someone applied other values than the ones under trial: this trial measures nothing; start over.
+      // Someone applied other values than the ones under trial: this trial measures nothing; start over
+      // (next reconcile, from what is live then).
       delete status.trial;
+      ctx.finished = true;
       ctx.events.push({
         type: 'Normal',
         reason: 'TrialAbandoned',
@@ -533,7 +535,12 @@ export function step(spec: Spec, previous: Status, obs: Observed): StepResult {
       // Someone applied other values (e.g. the recommendation, through Git): measure what is live.
       const values = pick(obs.target, paths);
       const lastJudged = status.trials?.[0];
-      if (lastJudged && lastJudged.verdict !== 'Adopted' && same(values, lastJudged.params, paths)) {
+      if (!status.lastKnownGood?.measurement && !status.trialsCompleted) {
+        // Nothing measured yet: there is nothing to compare with, so the new values are the baseline.
+        status.baseline = { params: values, trial: 0 };
+        status.lastKnownGood = { params: values, trial: 0 };
+        ctx.events.push({ type: 'Normal', reason: 'BaselineFound', message: `baseline ${show(values)}` });
+      } else if (lastJudged && lastJudged.verdict !== 'Adopted' && same(values, lastJudged.params, paths)) {
         hold(
           ctx,
           'AwaitingRevert',
