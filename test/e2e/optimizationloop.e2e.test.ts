@@ -23,6 +23,7 @@ import {
   kubectl,
   kubectlOk,
   prometheusStack,
+  repo,
   startOperator,
   untilObserved,
 } from './support.ts';
@@ -164,6 +165,21 @@ describe('OptimizationLoop in Recommend mode with the real Prometheus', () => {
       return d?.status?.readyReplicas === 1;
     });
     before = (await deployment())!;
+    // The CRD this checkout generated (global setup applied it; the cluster is shared, so make sure).
+    await kubectlOk([
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '--field-manager=ymera-e2e',
+      '-f',
+      path.join(repo, 'crds/optimizationloops.ymera.io.yaml'),
+    ]);
+    await kubectlOk([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      'crd/optimizationloops.ymera.io',
+    ]);
     op = await startOperator('op-oloop', [`--watch-namespaces=${ns}`, `--prometheus-url=${prom.url}`]);
     await kubectlOk(
       ['apply', '-f', '-'],
