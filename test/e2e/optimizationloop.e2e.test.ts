@@ -77,7 +77,8 @@ describe('OptimizationLoop in Recommend mode with the real Prometheus', () => {
       check,
       timeoutMs,
     );
-  const deployment = () => getJson<Deployment>(['get', 'deployment', 'web', '-n', ns]);
+  const deployment = () =>
+    getJson<Deployment>(['get', 'deployment', 'web', '-n', ns, '--show-managed-fields']);
 
   const loop = (name: string, objective: string) => ({
     apiVersion: 'ymera.io/v1alpha1',
@@ -222,6 +223,7 @@ describe('OptimizationLoop in Recommend mode with the real Prometheus', () => {
     // zero writes: the Deployment is exactly as the test left it
     const now = (await deployment())!;
     expect(now.metadata.generation).toBe(before.metadata.generation); // (status may move; the spec did not)
+    expect(now.metadata.managedFields?.length).toBeGreaterThan(0);
     expect(now.metadata.managedFields?.map((f) => f.manager)).not.toContain('ymera-operator');
   });
 
@@ -257,6 +259,7 @@ describe('OptimizationLoop in Recommend mode with the real Prometheus', () => {
     );
     // still no write by the operator: the only change is the test's own
     const now = (await deployment())!;
+    expect(now.metadata.managedFields?.length).toBeGreaterThan(0);
     expect(now.metadata.managedFields?.map((f) => f.manager)).not.toContain('ymera-operator');
     expect(now.metadata.generation).toBe(before.metadata.generation + 1);
   });
