@@ -1,26 +1,195 @@
-// OptimizationLoop controller (walking skeleton): validates what admission cannot and
-// reports truthfully that the kind's behaviour is not implemented yet.
-import type { Reconciler } from '../../operator/controller.ts';
+// OptimizationLoop controller, the Recommend slice: each reconcile reads the
+// target (InferenceService or Deployment), asks the state machine (state.ts)
+// what comes next, measures the window it asks for in Prometheus, and writes
+// status, Events and a CloudEvent per judged trial. It never writes to the
+// target. Apply mode is reported as not implemented yet and touches nothing.
+// Decisions are pure (state.ts, verdict.ts, safety.ts, algorithms.ts,
+// observe.ts, status.ts); this file is the I/O.
+import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
 import type { Integrations } from '../../operator/integrations.ts';
+import { EventType } from '../../operator/kafka/events.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
+import { core } from '../../operator/kube/resources.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
-import { skeletonReconciler } from '../shared/skeleton.ts';
-import type { OptimizationLoopSpec } from './schema.ts';
-import { crd } from './schema.ts';
+import { PrometheusQueryError } from '../../operator/prometheus/client.ts';
+import type { PrometheusClient } from '../../operator/prometheus/client.ts';
+import { applyDefaults } from '../../operator/schema/openapi.ts';
+import { formatFieldErrors } from '../../operator/schema/validation.ts';
+import { crd as inferenceServiceCrd } from '../inferenceservice/schema.ts';
+import { seedOf } from './algorithms.ts';
+import {
+  deploymentLive,
+  expandQuery,
+  inferenceServiceCanary,
+  inferenceServiceLive,
+  targetValues,
+} from './observe.ts';
+import type { Measurement, OptimizationLoopSpec, OptimizationLoopStatus } from './schema.ts';
+import { crd, specSchema } from './schema.ts';
+import type { Observed, Spec, Status } from './state.ts';
+import { step } from './state.ts';
+import type { Failure } from './status.ts';
+import { carriedOver, loopStatus } from './status.ts';
 import { validateOptimizationLoop } from './validate.ts';
+import { constraintResults } from './verdict.ts';
 
-export type OptimizationLoopObject = KubeObject & { spec: OptimizationLoopSpec };
+export type OptimizationLoopObject = KubeObject & {
+  spec: OptimizationLoopSpec;
+  status?: OptimizationLoopStatus;
+};
+
+const QUERY_TIMEOUT_MS = 10_000;
+const RETRY_MS = 15_000;
+
+class MeasureFailed extends Error {
+  readonly failure: Failure;
+  constructor(failure: Failure) {
+    super(failure.message);
+    this.failure = failure;
+  }
+}
+
+/** Queries objective, constraints, samples and load at the end of the window; no sample or NaN is "no data". */
+async function measure(prometheus: PrometheusClient, spec: Spec, end: Date): Promise<Measurement> {
+  const window = spec.evaluationWindow;
+  const one = async (what: string, query: string): Promise<number | undefined> => {
+    try {
+      const v = await prometheus.queryValue(expandQuery(query, window), {
+        time: end,
+        timeoutMs: QUERY_TIMEOUT_MS,
+      });
+      return v !== undefined && Number.isFinite(v) ? v : undefined;
+    } catch (e) {
+      // a bad query is the user's to fix; an outage heals by itself
+      const transient = !(e instanceof PrometheusQueryError || e instanceof TypeError);
+      throw new MeasureFailed({
+        reason: transient ? 'PrometheusUnavailable' : 'InvalidQuery',
+        message: `${what}: ${(e as Error).message}`,
+        transient,
+      });
+    }
+  };
+  const objective = await one('spec.objective.query', spec.objective.query);
+  const values: Record<string, number | undefined> = {};
+  for (const [i, c] of (spec.constraints ?? []).entries()) {
+    values[c.name] = await one(`spec.constraints[${i}].query`, c.query);
+  }
+  const samples = spec.minSamples ? await one('spec.minSamples.query', spec.minSamples.query) : undefined;
+  const load = spec.load ? await one('spec.load.query', spec.load.query) : undefined;
+  return {
+    ...(objective !== undefined ? { objective } : {}),
+    ...(samples !== undefined ? { samples } : {}),
+    ...(load !== undefined ? { load } : {}),
+    constraints: constraintResults(spec, values),
+  };
+}
 
 export function optimizationLoopReconciler(integrations: Integrations): Reconciler<OptimizationLoopObject> {
-  return skeletonReconciler<OptimizationLoopObject>(
-    {
-      name: 'optimizationloop',
-      resource: resourceTypeOf(crd),
-      owns: [],
-      validate: (spec) => validateOptimizationLoop(spec),
-      desired: () => [],
-      notImplemented: 'The spec is valid; tuning trials are not implemented in this operator version yet.',
+  const resource = resourceTypeOf(crd);
+  const inferenceService = resourceTypeOf(inferenceServiceCrd);
+
+  async function observe(ctx: ReconcileContext, obj: OptimizationLoopObject, spec: Spec): Promise<Observed> {
+    const ns = obj.metadata.namespace;
+    const paths = spec.parameters.map((p) => p.path);
+    // A Deployment is read with a list by name: the chart grants list (the informers' read), not get.
+    const target =
+      spec.target.kind === 'InferenceService'
+        ? await ctx.client.get(inferenceService, spec.target.name, ns)
+        : (
+            await ctx.client.list(core.deployment, {
+              ...(ns ? { namespace: ns } : {}),
+              fieldSelector: `metadata.name=${spec.target.name}`,
+            })
+          ).items[0];
+    const seed = spec.seed ?? seedOf(obj.metadata.uid ?? obj.metadata.name);
+    if (!target) return { now: ctx.now(), live: false, canary: false, seed };
+    const values = targetValues(target, paths);
+    const isvc = spec.target.kind === 'InferenceService';
+    return {
+      now: ctx.now(),
+      target: values,
+      live: isvc ? inferenceServiceLive(target, values) : deploymentLive(target),
+      canary: isvc && inferenceServiceCanary(target),
+      seed,
+    };
+  }
+
+  return {
+    name: 'optimizationloop',
+    resource,
+    owns: [],
+
+    async reconcile(ctx: ReconcileContext, obj: OptimizationLoopObject) {
+      const generation = obj.metadata.generation ?? 0;
+      const spec = applyDefaults(specSchema, obj.spec);
+      const previous: Status = carriedOver(
+        obj.status ?? {},
+        spec.parameters.map((p) => p.path),
+        generation,
+      );
+      const errors = validateOptimizationLoop(obj.spec);
+      let failure: Failure | undefined;
+      let loop: Status = previous;
+      let requeueAfterMs: number | undefined;
+      if (errors.length > 0) {
+        failure = { reason: 'InvalidSpec', message: formatFieldErrors(errors), transient: false };
+      } else if (spec.mode === 'Apply') {
+        failure = {
+          reason: 'NotImplemented',
+          message:
+            'mode Apply is not implemented in this operator version yet; the loop changes nothing (use mode Recommend)',
+          transient: false,
+        };
+      } else if (!integrations.prometheus) {
+        failure = {
+          reason: 'PrometheusNotConfigured',
+          message: 'the operator has no Prometheus to query (start it with --prometheus-url)',
+          transient: false,
+        };
+      } else {
+        const observed = await observe(ctx, obj, spec);
+        let result = step(spec, previous, observed);
+        try {
+          if (result.measure) {
+            const measurement = await measure(integrations.prometheus, spec, result.measure.end);
+            result = step(spec, previous, { ...observed, measurement });
+          }
+          loop = result.status;
+          requeueAfterMs = result.requeueAfterMs;
+          for (const e of result.events) {
+            await ctx.event(obj, e.type, e.reason, 'Tune', e.message);
+            if (e.trial) {
+              integrations.events.publish({
+                resource,
+                object: obj,
+                type: EventType.TrialCompleted,
+                discriminator: `${obj.metadata.uid ?? ''}:${e.trial.id}:${e.trial.completionTime ?? ''}`,
+                data: {
+                  target: spec.target,
+                  mode: spec.mode,
+                  trial: e.trial.id,
+                  params: e.trial.params,
+                  measurement: e.trial.measurement,
+                  verdict: e.trial.verdict,
+                  reason: e.trial.reason,
+                  recommendation: loop.recommendation?.params,
+                },
+                ...(e.trial.completionTime ? { time: new Date(e.trial.completionTime) } : {}),
+              });
+            }
+          }
+        } catch (e) {
+          if (!(e instanceof MeasureFailed)) throw e;
+          failure = e.failure;
+          if (failure.transient) requeueAfterMs = RETRY_MS;
+        }
+      }
+      await ctx.writeStatus(
+        resource,
+        obj,
+        loopStatus({ generation, mode: spec.mode, loop, ...(failure ? { failure } : {}) }, ctx.now()),
+      );
+      return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
     },
-    integrations,
-  );
+  };
 }

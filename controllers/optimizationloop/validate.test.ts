@@ -35,7 +35,8 @@ describe('validateOptimizationLoop', () => {
       },
       {
         field: 'spec.parameters[1].path',
-        message: 'spec.model.uri is not a numeric field of InferenceService',
+        message:
+          'spec.model.uri is not tunable: use one of spec.batching.maxBatchSize, spec.batching.maxDelayMs, spec.runtime.threads, spec.scaling.minReplicas, spec.scaling.maxReplicas',
       },
       {
         field: 'spec.parameters[2].step',
@@ -61,24 +62,65 @@ describe('validateOptimizationLoop', () => {
     ]);
   });
 
-  it('checks interval and evaluation window', () => {
-    expect(validateOptimizationLoop({ ...base, interval: '5m', evaluationWindow: '10m' })).toEqual([
-      { field: 'spec.evaluationWindow', message: 'must not be longer than interval (5m)' },
+  it('checks durations, windows and the failure budget', () => {
+    expect(validateOptimizationLoop({ ...base, evaluationWindow: '10s' })).toEqual([
+      { field: 'spec.evaluationWindow', message: 'must be at least 30s' },
     ]);
-    expect(validateOptimizationLoop({ ...base, interval: '10s' })[0]?.field).toBe('spec.interval');
+    expect(validateOptimizationLoop({ ...base, initialDelay: '2h' })[0]?.field).toBe('spec.initialDelay');
     expect(validateOptimizationLoop({ ...base, maxTrials: 2, maxFailedTrials: 3 })[0]?.field).toBe(
       'spec.maxFailedTrials',
     );
+    const windows = validateOptimizationLoop({
+      ...base,
+      safety: {
+        windows: [
+          { schedule: '0 9 * * 1-5', timeZone: 'Europe/Berlin', duration: '8h' },
+          { schedule: '0 9 * *', timeZone: 'Mars/Olympus', duration: '30s' },
+        ],
+      },
+    });
+    expect(windows.map((e) => e.field)).toEqual([
+      'spec.safety.windows[1].timeZone',
+      'spec.safety.windows[1].schedule',
+      'spec.safety.windows[1].duration',
+    ]);
   });
 
-  it('limits Deployment targets to replicas and the pod template', () => {
-    const deployment = (path: string): OptimizationLoopSpec => ({
+  it('limits Deployment targets to replicas, container CPU and memory, and env values', () => {
+    const deployment = (path: string, step = 1): OptimizationLoopSpec => ({
       ...base,
       target: { kind: 'Deployment', name: 'web' },
-      parameters: [{ path, min: 1, max: 4, step: 1 }],
+      parameters: [{ path, min: 1, max: 4, step }],
     });
-    expect(validateOptimizationLoop(deployment('spec.replicas'))).toEqual([]);
-    expect(validateOptimizationLoop(deployment('spec.template.spec.containers[0].args[1]'))).toEqual([]);
-    expect(validateOptimizationLoop(deployment('spec.paused'))[0]?.field).toBe('spec.parameters[0].path');
+    for (const ok of [
+      'spec.replicas',
+      'spec.template.spec.containers[0].resources.requests.cpu',
+      'spec.template.spec.containers[1].resources.limits.memory',
+      'spec.template.spec.containers[0].env[3].value',
+    ]) {
+      expect(validateOptimizationLoop(deployment(ok)), ok).toEqual([]);
+    }
+    for (const bad of [
+      'spec.paused',
+      'spec.template.spec.containers[0].args[1]',
+      'spec.template.spec.containers[0].image',
+      'spec.template.spec.containers[0].securityContext.runAsUser',
+      'spec.template.spec.securityContext.runAsUser',
+      'spec.template.spec.containers[0].env[0].name',
+      'spec.template.spec.containers[0].resources.requests.nvidia',
+    ]) {
+      const errors = validateOptimizationLoop(deployment(bad));
+      expect(errors[0]?.field, bad).toBe('spec.parameters[0].path');
+      expect(errors[0]?.message).toContain('nothing under securityContext');
+    }
+    expect(validateOptimizationLoop(deployment('spec.replicas', 0.5))).toEqual([
+      {
+        field: 'spec.parameters[0].step',
+        message: 'spec.replicas takes whole numbers: use integer min, max and step',
+      },
+    ]);
+    expect(
+      validateOptimizationLoop(deployment('spec.template.spec.containers[0].resources.requests.cpu', 0.5)),
+    ).toEqual([]);
   });
 });

@@ -1,12 +1,30 @@
-// Spec checks the API server cannot make: durations, that each parameter
-// path names a numeric field of the target (checked against the
+// Spec checks the API server cannot make: durations, cron windows, that each
+// parameter path names a numeric field of the target (checked against the
 // InferenceService schema for InferenceService targets, within its bounds),
-// and that ranges and steps make sense.
+// that ranges and steps make sense, and (again, for objects that predate the
+// CEL rules) the allow-lists of tunable paths.
 import type { JSONSchemaProps } from '../../operator/schema/builder.ts';
 import type { FieldError } from '../../operator/schema/validation.ts';
-import { checkDuration, parseDuration } from '../../operator/schema/validation.ts';
+import { checkCron, checkDuration, checkTimeZone } from '../../operator/schema/validation.ts';
 import { specSchema as inferenceServiceSpec } from '../inferenceservice/schema.ts';
+import {
+  DEPLOYMENT_PATH_REGEX,
+  DEPLOYMENT_PATHS_TEXT,
+  INFERENCE_SERVICE_PATH_REGEX,
+  INFERENCE_SERVICE_PATHS,
+} from './schema.ts';
 import type { OptimizationLoopParameter, OptimizationLoopSpec } from './schema.ts';
+
+/** An RE2 allow-list from schema.ts as a JavaScript RegExp (`[]]` is a bracket in RE2, not in JS). */
+export function allowListRegExp(re2: string): RegExp {
+  return new RegExp(re2.replaceAll('[]]', '\\]'));
+}
+const DEPLOYMENT_PATH_RE = allowListRegExp(DEPLOYMENT_PATH_REGEX);
+const INFERENCE_SERVICE_PATH_RE = allowListRegExp(INFERENCE_SERVICE_PATH_REGEX);
+
+/** Deployment fields that only take whole numbers (memory in bytes, replicas). */
+const DEPLOYMENT_INTEGER_PATH_RE =
+  /^spec\.(replicas|template\.spec\.containers\[[0-9]+\]\.resources\.(requests|limits)\.memory)$/;
 
 /** The schema node a path (`spec.a.b`, `spec.a[0].b`) leads to in a spec schema, or undefined. */
 export function resolveSpecPath(spec: JSONSchemaProps, path: string): JSONSchemaProps | undefined {
@@ -56,21 +74,22 @@ function checkParameterAgainst(
 
 export function validateOptimizationLoop(spec: OptimizationLoopSpec): FieldError[] {
   const errors: FieldError[] = [];
-  const interval = spec.interval ?? '10m';
-  const window = spec.evaluationWindow ?? '5m';
-  const intervalError = checkDuration(interval, 30_000, 7 * 86_400_000);
-  if (intervalError) errors.push({ field: 'spec.interval', message: intervalError });
-  const windowError = checkDuration(window, 10_000);
+  const delayError = checkDuration(spec.initialDelay ?? '1m', 0, 3_600_000);
+  if (delayError) errors.push({ field: 'spec.initialDelay', message: delayError });
+  const windowError = checkDuration(spec.evaluationWindow ?? '5m', 30_000, 86_400_000);
   if (windowError) errors.push({ field: 'spec.evaluationWindow', message: windowError });
-  if (!intervalError && !windowError && parseDuration(window)! > parseDuration(interval)!) {
-    errors.push({
-      field: 'spec.evaluationWindow',
-      message: `must not be longer than interval (${interval})`,
-    });
-  }
   if ((spec.maxFailedTrials ?? 3) > (spec.maxTrials ?? 30)) {
     errors.push({ field: 'spec.maxFailedTrials', message: 'must not exceed maxTrials' });
   }
+  (spec.safety?.windows ?? []).forEach((w, i) => {
+    const f = `spec.safety.windows[${i}]`;
+    const tzError = w.timeZone === undefined ? undefined : checkTimeZone(w.timeZone);
+    if (tzError) errors.push({ field: `${f}.timeZone`, message: tzError });
+    const cronError = checkCron(w.schedule, tzError ? undefined : w.timeZone);
+    if (cronError) errors.push({ field: `${f}.schedule`, message: cronError });
+    const durationError = checkDuration(w.duration, 60_000, 7 * 86_400_000);
+    if (durationError) errors.push({ field: `${f}.duration`, message: durationError });
+  });
 
   spec.parameters.forEach((p, i) => {
     const f = `spec.parameters[${i}]`;
@@ -86,12 +105,33 @@ export function validateOptimizationLoop(spec: OptimizationLoopSpec): FieldError
       }
     }
     if (spec.target.kind === 'InferenceService') {
-      errors.push(...checkParameterAgainst(f, p, inferenceServiceSpec.json));
-    } else if (p.path !== 'spec.replicas' && !p.path.startsWith('spec.template.spec.')) {
+      if (!INFERENCE_SERVICE_PATH_RE.test(p.path) && resolveSpecPath(inferenceServiceSpec.json, p.path)) {
+        errors.push({
+          field: `${f}.path`,
+          message: `${p.path} is not tunable: use one of ${INFERENCE_SERVICE_PATHS.join(', ')}`,
+        });
+      } else {
+        errors.push(...checkParameterAgainst(f, p, inferenceServiceSpec.json));
+      }
+    } else if (!DEPLOYMENT_PATH_RE.test(p.path)) {
       errors.push({
         field: `${f}.path`,
-        message: 'for a Deployment, tune spec.replicas or a field under spec.template.spec',
+        message: `for a Deployment, tune ${DEPLOYMENT_PATHS_TEXT} (nothing under securityContext, no image)`,
       });
+    } else {
+      const candidates = p.values ?? [p.min, p.max, p.step].filter((v): v is number => v !== undefined);
+      if (DEPLOYMENT_INTEGER_PATH_RE.test(p.path) && candidates.some((v) => !Number.isInteger(v))) {
+        errors.push({
+          field: p.values ? `${f}.values` : `${f}.step`,
+          message: `${p.path} takes whole numbers: use integer ${p.values ? 'values' : 'min, max and step'}`,
+        });
+      }
+      if (!p.path.endsWith('.value') && candidates.some((v) => v < 0)) {
+        errors.push({
+          field: p.values ? `${f}.values` : `${f}.min`,
+          message: `${p.path} must not be negative`,
+        });
+      }
     }
   });
   return errors;
