@@ -16,6 +16,7 @@ import type { GpuExporter } from './gpu-signals.ts';
 import { fixtureRow, modelDir, modelMeta, startGpuExporter } from './gpu-signals.ts';
 import type { OperatorProcess } from './support.ts';
 import {
+  assertNoForeignOperator,
   eventsAbout,
   eventually,
   freshNamespace,
@@ -123,6 +124,8 @@ describe('MaintenancePlan in Act mode: cordon, drain through PDBs, uncordon', ()
     );
 
   beforeAll(async () => {
+    // the plan is cluster-scoped: any other operator on the cluster would act on it as well
+    await assertNoForeignOperator();
     ns = await freshNamespace('e2e-mplan-act');
     for (const name of nodes) await createNode(name, { 'ymera.io/e2e-act': run });
     await nodesReady(nodes);
@@ -278,6 +281,13 @@ describe('MaintenancePlan in Act mode: cordon, drain through PDBs, uncordon', ()
     expect(n.metadata.annotations?.[MARKER]).toBeUndefined();
     const events = await eventsAbout('default', drained, 'Node');
     expect(events.map((e) => e.reason)).toEqual(expect.arrayContaining(['Cordoned', 'Uncordoned']));
+    // this test's operator did every step: a stray operator elsewhere on the shared cluster (one
+    // once finished this drain, publishing no CloudEvents and counting no uncordon here) shows up
+    // as another reporting instance
+    const reporters = events
+      .filter((e) => e.reportingController === 'ymera.io/maintenanceplan-controller')
+      .map((e) => e.reportingInstance);
+    expect(new Set(reporters)).toEqual(new Set([op!.identity]));
   });
 
   it('leaves a node an admin cordoned cordoned', async () => {
