@@ -16,7 +16,6 @@ import type { GpuExporter } from './gpu-signals.ts';
 import { fixtureRow, modelDir, modelMeta, startGpuExporter } from './gpu-signals.ts';
 import type { OperatorProcess } from './support.ts';
 import {
-  assertNoForeignOperator,
   eventsAbout,
   eventually,
   freshNamespace,
@@ -124,8 +123,6 @@ describe('MaintenancePlan in Act mode: cordon, drain through PDBs, uncordon', ()
     );
 
   beforeAll(async () => {
-    // the plan is cluster-scoped: any other operator on the cluster would act on it as well
-    await assertNoForeignOperator();
     ns = await freshNamespace('e2e-mplan-act');
     for (const name of nodes) await createNode(name, { 'ymera.io/e2e-act': run });
     await nodesReady(nodes);

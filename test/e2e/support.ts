@@ -114,62 +114,6 @@ export function operatorEnv(): { KUBECONFIG: string; POD_NAMESPACE: string; YMER
   };
 }
 
-interface Lease {
-  metadata: { namespace?: string; name: string };
-  spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
-}
-
-/**
- * Leases held now (renewed within their duration) other than `own` and the
- * control plane's: another operator process, e.g. one a session started by
- * hand and left running. Such a process reconciles the cluster-scoped kinds
- * (MaintenancePlan) whatever its --watch-namespaces, so it acts on a test's
- * plan too and races the test's operator for it.
- */
-export function liveForeignLeases(
-  leases: readonly Lease[],
-  own: { namespace: string; name: string },
-  now: number,
-): string[] {
-  return leases
-    .filter((l) => !['kube-system', 'kube-node-lease'].includes(l.metadata.namespace ?? ''))
-    .filter((l) => !(l.metadata.namespace === own.namespace && l.metadata.name === own.name))
-    .filter((l) => {
-      const renewed = Date.parse(l.spec?.renewTime ?? '');
-      return !!l.spec?.holderIdentity && now - renewed < (l.spec.leaseDurationSeconds ?? 15) * 1000;
-    })
-    .map((l) => `${l.metadata.namespace}/${l.metadata.name} (held by ${l.spec?.holderIdentity})`);
-}
-
-/**
- * Fails when an operator other than the test's own keeps running against the
- * cluster (liveForeignLeases): a test of a cluster-scoped kind cannot own its
- * resource then, and fails later in a way that points elsewhere.
- */
-export async function assertNoForeignOperator(timeoutMs = 30_000): Promise<void> {
-  let foreign: string[] = [];
-  // a lease a killed process held (e.g. the previous test file's) expires within its duration
-  const gone = await eventually(
-    'no other operator lease to be live',
-    async () => {
-      const leases = (await getJson<{ items: Lease[] }>(['get', 'leases', '-A']))?.items ?? [];
-      foreign = liveForeignLeases(leases, operatorLease(), Date.now());
-      return foreign.length === 0;
-    },
-    timeoutMs,
-  ).catch((e: unknown) => {
-    // not a lease but kubectl failing: say that
-    if (foreign.length === 0) throw e;
-    return false;
-  });
-  if (!gone)
-    throw new Error(
-      `another operator is running against the shared cluster: lease ${foreign.join(', ')}. ` +
-        'It reconciles every cluster-scoped MaintenancePlan too, so this test cannot own its plan: ' +
-        'stop that process (its owner started it outside the e2e lock).',
-    );
-}
-
 /** The Lease operator processes elect their leader with (see operatorEnv). */
 export function operatorLease(): { namespace: string; name: string } {
   const env = operatorEnv();
