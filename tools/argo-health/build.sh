@@ -8,7 +8,8 @@
 # The directory is filled under a temporary name and renamed into place with a
 # .complete marker, so an interrupted build never looks finished.
 #
-# Cold build (empty module and build caches): ~2 min on 2 cores; warm: instant.
+# Measured on 2 shared cores: cold (empty Go module and build caches) 170s,
+# of which the compile ~100s; cached: 0.01s. The e2e test allows 10 minutes.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
