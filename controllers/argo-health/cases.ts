@@ -1,0 +1,494 @@
+// The Argo CD health cases (resource_customizations/ymera.io/<Kind>/): each
+// object's status is built by the kind's real status function, so the
+// testdata and health_test.yaml follow the TypeScript status code. The
+// expected message is read from the condition that decides the health, not
+// written by hand. cases.test.ts fails when the committed files are stale;
+// `npm run health-fixtures` rewrites them; tools/argo-health runs the Lua
+// scripts on them with Argo CD's own engine (test/e2e/argo-health.e2e.test.ts).
+import { stringify } from 'yaml';
+import { backupPolicyStatus } from '../backuppolicy/status.ts';
+import type { StatusInput as BackupInput } from '../backuppolicy/status.ts';
+import type { InferenceServiceObject } from '../inferenceservice/desired.ts';
+import { servingSpecOf } from '../inferenceservice/desired.ts';
+import type { StatusObservation } from '../inferenceservice/status.ts';
+import { inferenceServiceStatus } from '../inferenceservice/status.ts';
+import type { LearningPipelineRun } from '../learningpipeline/schema.ts';
+import { pipelineStatus } from '../learningpipeline/status.ts';
+import type { PipelineObservation } from '../learningpipeline/status.ts';
+import type { NodePrediction } from '../maintenanceplan/predict.ts';
+import type { MaintenancePlanSpec } from '../maintenanceplan/schema.ts';
+import { advanceRuns, evaluatedStatus, failedStatus } from '../maintenanceplan/status.ts';
+import { restoreStatus } from '../restore/status.ts';
+import type { RestoreStatusInput } from '../restore/status.ts';
+import { skeletonStatus } from '../shared/skeleton-status.ts';
+import type { SkeletonObservation } from '../shared/skeleton-status.ts';
+
+export const KINDS = [
+  'InferenceService',
+  'LearningPipeline',
+  'MaintenancePlan',
+  'OptimizationLoop',
+  'BackupPolicy',
+  'Restore',
+] as const;
+export type Kind = (typeof KINDS)[number];
+export type HealthCode = 'Healthy' | 'Progressing' | 'Degraded' | 'Suspended';
+
+type Status = { conditions?: readonly { type: string; message?: string; reason?: string }[] } & object;
+
+export interface HealthCase {
+  kind: Kind;
+  /** testdata/<file>.yaml */
+  file: string;
+  object: Record<string, unknown>;
+  expected: { status: HealthCode; message: string };
+}
+
+const now = new Date('2026-12-05T02:00:00Z');
+const GENERATION = 3;
+
+/** The message of a condition in a status: what the script reports. */
+function said(status: Status, type: string): string {
+  const c = status.conditions?.find((x) => x.type === type);
+  if (!c) throw new Error(`argo-health case: status has no ${type} condition`);
+  return c.message || c.reason || '';
+}
+
+function object(
+  kind: Kind,
+  spec: Record<string, unknown>,
+  status: object | undefined,
+  generation = GENERATION,
+): Record<string, unknown> {
+  return {
+    apiVersion: 'ymera.io/v1alpha1',
+    kind,
+    metadata: {
+      name: kind.toLowerCase(),
+      ...(kind === 'MaintenancePlan' ? {} : { namespace: 'ml' }),
+      generation,
+    },
+    spec,
+    ...(status ? { status } : {}),
+  };
+}
+
+/** Cases every kind shares: no status yet, and a spec change not yet observed. */
+function unobserved(kind: Kind, spec: Record<string, unknown>, observed: object): HealthCase[] {
+  return [
+    {
+      kind,
+      file: 'no-status',
+      object: object(kind, spec, undefined),
+      expected: { status: 'Progressing', message: 'Waiting for the operator to report status' },
+    },
+    {
+      kind,
+      file: 'new-generation',
+      object: object(kind, spec, observed, GENERATION + 1),
+      expected: {
+        status: 'Progressing',
+        message: `Waiting for the operator to observe generation ${GENERATION + 1}`,
+      },
+    },
+  ];
+}
+
+function caseOf(
+  kind: Kind,
+  file: string,
+  spec: Record<string, unknown>,
+  status: Status,
+  health: HealthCode,
+  decidedBy: string,
+  prefix = '',
+): HealthCase {
+  return {
+    kind,
+    file,
+    object: object(kind, spec, status),
+    expected: { status: health, message: prefix + said(status, decidedBy) },
+  };
+}
+
+function inferenceService(): HealthCase[] {
+  const kind = 'InferenceService';
+  const obj: InferenceServiceObject = {
+    apiVersion: 'ymera.io/v1alpha1',
+    kind,
+    metadata: { name: 'fraud', namespace: 'ml', uid: 'u', generation: GENERATION },
+    spec: { model: { uri: 's3://models/fraud.onnx', version: 'v3' }, scaling: { minReplicas: 2 } },
+  };
+  const spec = obj.spec as unknown as Record<string, unknown>;
+  const obs = (over: Partial<StatusObservation>): StatusObservation => ({
+    generation: GENERATION,
+    errors: [],
+    blockers: [],
+    extra: [],
+    desired: 'r1',
+    decision: { revisions: { stable: 'r1' }, action: 'none' },
+    health: { r1: { replicas: 2, readyReplicas: 2 } },
+    stableServing: servingSpecOf(obj.spec),
+    traffic: [{ revision: 'r1', percent: 100 }],
+    ...over,
+  });
+  const serving = inferenceServiceStatus(obj, obs({}), undefined, now);
+  const starting = inferenceServiceStatus(
+    obj,
+    obs({ health: { r1: { replicas: 2, readyReplicas: 1 } } }),
+    undefined,
+    now,
+  );
+  const crashed = inferenceServiceStatus(
+    obj,
+    obs({
+      health: {
+        r1: {
+          replicas: 2,
+          readyReplicas: 0,
+          failure: {
+            reason: 'ContainerFailed',
+            message: 'container runtime of pod fraud-r1-0 exited with code 1 (Error)',
+            pod: 'fraud-r1-0',
+          },
+        },
+      },
+    }),
+    undefined,
+    now,
+  );
+  const invalid = inferenceServiceStatus(
+    obj,
+    obs({ errors: [{ field: 'spec.model.uri', message: 'must be s3://, http(s):// or file://' }] }),
+    undefined,
+    now,
+  );
+  return [
+    ...unobserved(kind, spec, serving),
+    caseOf(kind, 'serving', spec, serving, 'Healthy', 'Ready'),
+    caseOf(kind, 'pods-starting', spec, starting, 'Progressing', 'Reconciling'),
+    caseOf(kind, 'crashing', spec, crashed, 'Degraded', 'Stalled'),
+    caseOf(kind, 'invalid-spec', spec, invalid, 'Degraded', 'Stalled'),
+  ];
+}
+
+function learningPipeline(): HealthCase[] {
+  const kind = 'LearningPipeline';
+  const spec = { schedule: '0 3 * * *', steps: [{ name: 'train', image: 'trainer:1' }] };
+  const run = (id: string, phase: LearningPipelineRun['phase'], minute: number): LearningPipelineRun => ({
+    id,
+    trigger: 'Schedule',
+    phase,
+    startTime: `2026-12-05T01:${String(minute).padStart(2, '0')}:00Z`,
+    progress: '0/1',
+    ...(phase === 'Failed' ? { message: 'step train failed: exit code 1' } : {}),
+  });
+  const obs = (runs: LearningPipelineRun[], over: Partial<PipelineObservation> = {}) =>
+    pipelineStatus(
+      { generation: GENERATION, errors: [], blockers: [], extra: [], runs, historyLimit: 5, ...over },
+      {},
+      undefined,
+      now,
+    );
+  const idle = obs([]);
+  const running = obs([run('a', 'Succeeded', 1), run('b', 'Running', 2)]);
+  const succeeded = obs([run('a', 'Succeeded', 1)]);
+  const failed = obs([run('a', 'Succeeded', 1), run('b', 'Failed', 2)]);
+  const invalid = obs([], { errors: [{ field: 'spec.schedule', message: 'not a cron expression' }] });
+  const waiting = obs([], {
+    blockers: [{ reason: 'TriggerNotReady', message: 'topic ml.events does not exist yet', transient: true }],
+  });
+  const suspended = { ...spec, suspend: true };
+  return [
+    ...unobserved(kind, spec, idle),
+    caseOf(kind, 'idle', spec, idle, 'Healthy', 'Ready'),
+    caseOf(kind, 'running', spec, running, 'Healthy', 'Ready'),
+    caseOf(kind, 'succeeded', spec, succeeded, 'Healthy', 'Ready'),
+    caseOf(kind, 'run-failed', spec, failed, 'Degraded', 'Ready'),
+    caseOf(kind, 'invalid-spec', spec, invalid, 'Degraded', 'Stalled'),
+    caseOf(kind, 'trigger-waiting', spec, waiting, 'Progressing', 'Reconciling'),
+    caseOf(kind, 'suspended', suspended, idle, 'Suspended', 'Ready', 'spec.suspend: no new runs start; '),
+    caseOf(kind, 'suspended-run-failed', suspended, failed, 'Degraded', 'Ready'),
+  ];
+}
+
+function maintenancePlan(): HealthCase[] {
+  const kind = 'MaintenancePlan';
+  const spec: MaintenancePlanSpec = {
+    nodeSelector: { matchLabels: { gpu: 'true' } },
+    signals: [{ name: 'ecc', query: 'sum by (node) (ecc_errors)' }],
+    predictor: { model: { uri: 'file:///models/risk.onnx' }, threshold: 0.8, consecutive: 2 },
+    window: { schedule: '0 2 * * 6', durationMinutes: 60 },
+  };
+  const raw = spec as unknown as Record<string, unknown>;
+  const scored = (node: string, risk: number): NodePrediction => ({
+    node,
+    state: 'Scored',
+    risk,
+    topSignals: [{ signal: 'ecc', contribution: risk }],
+  });
+  const evaluated = advanceRuns([scored('gpu-a', 0.1), scored('gpu-b', 0.2)], new Map(), 0.8, 2);
+  const input = { generation: GENERATION, spec, selected: 2, evaluated, now };
+  const shadow = evaluatedStatus(input, undefined).status;
+  const act = (phase: 'Idle' | 'InProgress', leftCordoned: string[] = []) =>
+    evaluatedStatus(
+      {
+        ...input,
+        spec: { ...spec, mode: 'Act' },
+        act: {
+          acting:
+            phase === 'InProgress'
+              ? { status: 'True', reason: 'Maintaining', message: '1 node(s) under maintenance' }
+              : { status: 'False', reason: 'NothingAtRisk', message: 'no node is at risk' },
+          phase,
+          scheduled:
+            phase === 'InProgress'
+              ? [{ node: 'gpu-a', id: 'gpu-a@1', actions: ['Cordon'], state: 'InProgress' }]
+              : [],
+          history: leftCordoned.map((node) => ({
+            node,
+            startTime: '2026-12-05T01:00:00Z',
+            result: 'Failed' as const,
+          })),
+          leftCordoned,
+        },
+      },
+      undefined,
+    ).status;
+  const unreachable = failedStatus(
+    { generation: GENERATION, spec, now },
+    {
+      reconciling: {
+        reason: 'PrometheusUnavailable',
+        message: 'Prometheus at http://prometheus:9090 could not be reached: connect ECONNREFUSED',
+      },
+    },
+    shadow,
+  );
+  const badModel = failedStatus(
+    { generation: GENERATION, spec, now },
+    {
+      stalled: { reason: 'ModelInvalid', message: 'spec.predictor.model: not an ONNX model' },
+      predictor: { reason: 'ModelInvalid', message: 'spec.predictor.model: not an ONNX model' },
+    },
+    undefined,
+  );
+  const actRaw = { ...raw, mode: 'Act' };
+  return [
+    ...unobserved(kind, raw, shadow),
+    caseOf(kind, 'shadow-predicting', raw, shadow, 'Healthy', 'Ready'),
+    caseOf(kind, 'act-idle', actRaw, act('Idle'), 'Healthy', 'Ready'),
+    caseOf(kind, 'act-maintaining', actRaw, act('InProgress'), 'Healthy', 'Ready'),
+    caseOf(kind, 'left-cordoned', actRaw, act('Idle', ['gpu-b']), 'Degraded', 'NodesLeftCordoned'),
+    caseOf(kind, 'prometheus-unreachable', raw, unreachable, 'Progressing', 'Reconciling'),
+    caseOf(kind, 'model-invalid', raw, badModel, 'Degraded', 'Stalled'),
+    caseOf(
+      kind,
+      'suspended',
+      { ...actRaw, suspend: true },
+      act('Idle'),
+      'Suspended',
+      'Ready',
+      'spec.suspend: no new maintenance starts; ',
+    ),
+  ];
+}
+
+function optimizationLoop(): HealthCase[] {
+  const kind = 'OptimizationLoop';
+  const spec = { targetRef: { kind: 'InferenceService', name: 'fraud' } };
+  const skeleton = (over: Partial<SkeletonObservation>) =>
+    skeletonStatus(
+      {
+        generation: GENERATION,
+        errors: [],
+        notImplemented: 'tuning is not implemented yet: no trials run',
+        ...over,
+      },
+      undefined,
+      now,
+    );
+  const notImplemented = skeleton({});
+  const waiting = skeleton({
+    blockers: [{ reason: 'KafkaUnavailable', message: 'Kafka could not be reached', transient: true }],
+  });
+  const invalid = skeleton({
+    errors: [{ field: 'spec.targetRef.kind', message: 'must be InferenceService' }],
+  });
+  return [
+    ...unobserved(kind, spec, notImplemented),
+    caseOf(kind, 'not-implemented', spec, notImplemented, 'Degraded', 'Stalled'),
+    caseOf(kind, 'invalid-spec', spec, invalid, 'Degraded', 'Stalled'),
+    caseOf(kind, 'dependency-waiting', spec, waiting, 'Progressing', 'Reconciling'),
+    caseOf(
+      kind,
+      'suspended',
+      { ...spec, suspend: true },
+      waiting,
+      'Suspended',
+      'Ready',
+      'spec.suspend: the loop is paused; ',
+    ),
+  ];
+}
+
+function backupPolicy(): HealthCase[] {
+  const kind = 'BackupPolicy';
+  const spec = { schedule: '0 1 * * *', storage: { bucket: 'backups' } };
+  const base: BackupInput = { generation: GENERATION, suspend: false, drill: false };
+  const status = (over: Partial<BackupInput>) => backupPolicyStatus({ ...base, ...over }, undefined, now);
+  const completed = {
+    id: 'b-20261205-0100',
+    phase: 'Completed' as const,
+    trigger: 'Schedule' as const,
+    startedAt: '2026-12-05T01:00:00Z',
+    completedAt: '2026-12-05T01:00:09Z',
+    items: 12,
+    bytes: 40960,
+  };
+  const next = new Date('2026-12-06T01:00:00Z');
+  const pending = status({ next });
+  const healthy = status({ next, lastBackup: completed });
+  const inProgress = backupPolicyStatus(
+    {
+      ...base,
+      next,
+      lastBackup: {
+        id: 'b-20261205-0200',
+        phase: 'InProgress',
+        trigger: 'Schedule',
+        startedAt: '2026-12-05T02:00:00Z',
+      },
+    },
+    healthy,
+    now,
+  );
+  const failed = status({
+    next,
+    lastBackup: {
+      phase: 'Failed',
+      trigger: 'Schedule',
+      startedAt: '2026-12-05T01:00:00Z',
+      reason: 'StorageUnavailable',
+      message: 'the store could not be reached',
+    },
+  });
+  const partial = status({
+    next,
+    lastBackup: {
+      ...completed,
+      phase: 'PartiallyFailed',
+      message: 'model file s3://models/fraud.onnx missing',
+    },
+  });
+  const drillFailed = status({
+    next,
+    lastBackup: completed,
+    drill: true,
+    drillState: {
+      lastDrill: {
+        time: '2026-12-05T01:30:00Z',
+        result: 'Failed',
+        message: 'restored InferenceService ml/fraud differs from the backup',
+      },
+    },
+  });
+  const stalled = status({
+    stalled: {
+      reason: 'InvalidKey',
+      message: 'spec.encryption.keySecret: secret backup-key has no key "key"',
+    },
+  });
+  const suspended = status({ suspend: true, lastBackup: completed });
+  return [
+    ...unobserved(kind, spec, pending),
+    caseOf(kind, 'first-backup-pending', spec, pending, 'Healthy', 'Ready'),
+    caseOf(kind, 'healthy', spec, healthy, 'Healthy', 'Ready'),
+    caseOf(kind, 'backup-in-progress', spec, inProgress, 'Healthy', 'Ready'),
+    caseOf(kind, 'backup-failed', spec, failed, 'Degraded', 'Ready'),
+    caseOf(kind, 'partially-failed', spec, partial, 'Degraded', 'BackupHealthy'),
+    caseOf(
+      kind,
+      'drill-failed',
+      { ...spec, drill: { schedule: '30 1 * * *' } },
+      drillFailed,
+      'Degraded',
+      'DrillPassed',
+    ),
+    caseOf(kind, 'invalid-key', spec, stalled, 'Degraded', 'Stalled'),
+    caseOf(kind, 'suspended', { ...spec, suspend: true }, suspended, 'Suspended', 'Ready'),
+  ];
+}
+
+function restore(): HealthCase[] {
+  const kind = 'Restore';
+  const spec = { policyRef: { name: 'nightly' } };
+  const status = (input: Omit<RestoreStatusInput, 'generation'>) =>
+    restoreStatus({ generation: GENERATION, ...input }, undefined, now);
+  const waiting = status({
+    phase: 'Pending',
+    reason: 'PolicyNotFound',
+    message: 'BackupPolicy ml/nightly does not exist yet',
+  });
+  const running = status({
+    phase: 'Running',
+    reason: 'Restoring',
+    message: 'restoring backup b-20261205-0100',
+    backupId: 'b-20261205-0100',
+    startTime: '2026-12-05T01:59:00Z',
+  });
+  const keyMissing = status({
+    phase: 'Pending',
+    reason: 'KeyUnavailable',
+    message: 'secret ml/backup-key has no key "key"',
+    stalled: true,
+  });
+  const succeeded = status({
+    phase: 'Succeeded',
+    reason: 'Succeeded',
+    message: 'backup b-20261205-0100: restored 12, skipped 0, failed 0',
+    backupId: 'b-20261205-0100',
+    startTime: '2026-12-05T01:59:00Z',
+    completionTime: '2026-12-05T02:00:00Z',
+  });
+  const failed = status({
+    phase: 'Failed',
+    reason: 'ObjectsFailed',
+    message:
+      'backup b-20261205-0100: restored 11, skipped 0, failed 1; first: InferenceService ml/fraud: forbidden',
+    backupId: 'b-20261205-0100',
+  });
+  return [
+    ...unobserved(kind, spec, running),
+    caseOf(kind, 'waiting-for-policy', spec, waiting, 'Progressing', 'Reconciling'),
+    caseOf(kind, 'running', spec, running, 'Progressing', 'Reconciling'),
+    caseOf(kind, 'key-missing', spec, keyMissing, 'Degraded', 'Stalled'),
+    caseOf(kind, 'succeeded', spec, succeeded, 'Healthy', 'Ready'),
+    caseOf(kind, 'failed', spec, failed, 'Degraded', 'Stalled'),
+  ];
+}
+
+export function healthCases(): HealthCase[] {
+  return [
+    ...inferenceService(),
+    ...learningPipeline(),
+    ...maintenancePlan(),
+    ...optimizationLoop(),
+    ...backupPolicy(),
+    ...restore(),
+  ];
+}
+
+/** Every file under resource_customizations/ymera.io/<Kind>/ the cases produce, by relative path. */
+export function healthFiles(): Map<string, string> {
+  const files = new Map<string, string>();
+  const header =
+    '# Generated by `npm run health-fixtures` from controllers/argo-health/cases.ts: do not edit.\n';
+  for (const kind of KINDS) {
+    const cases = healthCases().filter((c) => c.kind === kind);
+    for (const c of cases) files.set(`${kind}/testdata/${c.file}.yaml`, header + stringify(c.object));
+    const tests = cases.map((c) => ({ healthStatus: c.expected, inputPath: `testdata/${c.file}.yaml` }));
+    files.set(`${kind}/health_test.yaml`, header + stringify({ tests }));
+  }
+  return files;
+}
