@@ -161,3 +161,19 @@ describe('resolveConfig', () => {
     expect(nameFromUri('https://h/x/model.ONNX?sig=1')).toBe('model');
   });
 });
+
+describe('grpcPort', () => {
+  it('is off by default; --grpc-port beats YMERA_GRPC_PORT; out of range is refused', () => {
+    const m = { model: 'file:///m.onnx' };
+    expect(resolveConfig(undefined, m, {}).grpcPort).toBeUndefined();
+    expect(resolveConfig(undefined, m, { YMERA_GRPC_PORT: '8081' }).grpcPort).toBe(8081);
+    expect(
+      resolveConfig(undefined, parseFlags(['--model', 'file:///m.onnx', '--grpc-port', '0']), {
+        YMERA_GRPC_PORT: '8081',
+      }).grpcPort,
+    ).toBe(0);
+    expect(() => resolveConfig(undefined, m, { YMERA_GRPC_PORT: '70000' })).toThrow(
+      /grpc port must be a number in \[0, 65535\]/,
+    );
+  });
+});

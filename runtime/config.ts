@@ -20,6 +20,8 @@ export type RuntimeConfig = {
   terminationLog: string;
   host: string;
   port: number;
+  /** The v2 gRPC endpoint's port (runtime/grpc.ts); undefined = no gRPC endpoint. */
+  grpcPort?: number;
   maxBodyBytes: number;
   /** Longest SIGTERM waits for in-flight work before exiting anyway. */
   drainTimeoutMs: number;
@@ -67,6 +69,7 @@ const OPTIONS = {
   sha256: { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
+  'grpc-port': { type: 'string' },
   threads: { type: 'string' },
   'inference-thread': { type: 'string' },
   'execution-provider': { type: 'string' },
@@ -222,6 +225,8 @@ export function resolveConfig(file: unknown, flags: Flags, env: Env = {}): Runti
         1000,
     };
   }
+  // Off unless asked for: several runtimes on one host (tests, by hand) would fight over a default port.
+  const grpcPort = int(flags['grpc-port'] || env.YMERA_GRPC_PORT, 'grpc port', 0, 65535);
   const logLevel = flags['log-level'] ?? env.YMERA_LOG_LEVEL ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
     throw new ConfigError(`unknown log level "${logLevel}"`);
@@ -247,6 +252,7 @@ export function resolveConfig(file: unknown, flags: Flags, env: Env = {}): Runti
     // probes and the Service must reach it, and the operator passes no --host.
     host: flags.host ?? env.YMERA_HOST ?? (env.KUBERNETES_SERVICE_HOST ? '0.0.0.0' : '127.0.0.1'),
     port: int(flags.port ?? env.YMERA_PORT, 'port', 0, 65535) ?? 8080,
+    ...(grpcPort !== undefined ? { grpcPort } : {}),
     maxBodyBytes:
       int(flags['max-body-bytes'] ?? env.YMERA_MAX_BODY_BYTES, 'max body bytes', 1) ?? 16 * 1024 * 1024,
     drainTimeoutMs:

@@ -22,9 +22,12 @@ import type { InferRequest } from './codec.ts';
 import { parseFlags, resolveConfig } from './config.ts';
 import type { RuntimeConfig } from './config.ts';
 import { RequestError } from './errors.ts';
+import { startGrpc } from './grpc.ts';
+import type { GrpcRuntime } from './grpc.ts';
 import { createMetrics } from './metrics.ts';
 import { ModelLoadError, loadModel } from './model.ts';
 import type { LoadedModel } from './model.ts';
+import type { HostTensor } from './tensor.ts';
 import { LogBuffer, RequestLogger } from './reqlog.ts';
 import { LOAD_FAILED_EXIT_CODE, loadFailureMessage, writeTerminationMessage } from './termination.ts';
 import { matchRoute } from './routes.ts';
@@ -40,6 +43,8 @@ type State = 'loading' | 'ready' | 'restarting' | 'failed' | 'draining';
 export type Runtime = {
   server: http.Server;
   port: number;
+  /** The gRPC endpoint's port, when config.grpcPort asks for one. */
+  grpcPort?: number;
   /** Resolves when the model is loaded and warmed, or rejects with the load error. */
   loaded: Promise<void>;
   /** Drains and closes; resolves true when everything finished within the drain timeout. */
@@ -104,6 +109,8 @@ type InferResult = {
   id?: string;
 };
 
+const SERVER_INFO = { name: 'ymera-runtime', version: RUNTIME_VERSION, extensions: ['binary_tensor_data'] };
+
 const errorBody = (message: string): string => JSON.stringify({ error: message });
 
 export async function startRuntime(config: RuntimeConfig, logger: Logger): Promise<Runtime> {
@@ -155,10 +162,22 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
     return model;
   }
 
-  async function infer(req: IncomingMessage): Promise<InferResult> {
-    const raw = await readBody(req, config.maxBodyBytes);
+  /** Validation and the batcher: what HTTP and gRPC requests share once decoded. */
+  async function runInfer(decoded: InferRequest): Promise<{ name: string; tensor: HostTensor }[]> {
     const m = loadedModel();
     if (!batcher) throw new RequestError(503, 'model is not loaded yet');
+    const valid = validateRequest(m.signature, decoded);
+    const out: Tensors = await batcher.submit(valid.inputs, valid.rows ?? 1);
+    return valid.outputs.map((name) => {
+      const tensor = out[name];
+      if (!tensor) throw new Error(`session returned no output "${name}"`);
+      return { name, tensor };
+    });
+  }
+
+  async function infer(req: IncomingMessage): Promise<InferResult> {
+    const raw = await readBody(req, config.maxBodyBytes);
+    loadedModel();
     // The binary tensor data extension: the header says where the JSON ends and the tensors' bytes begin.
     const headerLength = req.headers['inference-header-content-length'];
     let reqJson: string;
@@ -171,13 +190,7 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
       reqJson = split.json;
       decoded = decodeInferRequest(split.json, split.binary);
     }
-    const valid = validateRequest(m.signature, decoded);
-    const out: Tensors = await batcher.submit(valid.inputs, valid.rows ?? 1);
-    const outputs = valid.outputs.map((name) => {
-      const tensor = out[name];
-      if (!tensor) throw new Error(`session returned no output "${name}"`);
-      return { name, tensor, binary: wantsBinary(decoded, name) };
-    });
+    const outputs = (await runInfer(decoded)).map((o) => ({ ...o, binary: wantsBinary(decoded, o.name) }));
     const id = decoded.id !== undefined ? { id: decoded.id } : {};
     if (!outputs.some((o) => o.binary)) {
       const body = encodeInferResponse(modelInfo, decoded.id, outputs);
@@ -296,15 +309,7 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
   async function handleGet(route: Exclude<Route, { kind: 'infer' }>, res: ServerResponse): Promise<void> {
     switch (route.kind) {
       case 'server':
-        return send(
-          res,
-          200,
-          JSON.stringify({
-            name: 'ymera-runtime',
-            version: RUNTIME_VERSION,
-            extensions: ['binary_tensor_data'],
-          }),
-        );
+        return send(res, 200, JSON.stringify(SERVER_INFO));
       case 'live':
         return send(res, 200, JSON.stringify({ live: true }));
       case 'ready': {
@@ -374,6 +379,31 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   log.info('listening', { host: config.host, port, model: config.model.name, version: config.model.version });
+
+  let grpcRuntime: GrpcRuntime | undefined;
+  if (config.grpcPort !== undefined) {
+    try {
+      grpcRuntime = await startGrpc({
+        host: config.host,
+        port: config.grpcPort,
+        maxMessageBytes: config.maxBodyBytes,
+        model: modelInfo,
+        serverInfo: SERVER_INFO,
+        findModel,
+        ready: () => state === 'ready',
+        signature: () => loadedModel().signature,
+        infer: runInfer,
+        onInfer: (status, seconds) => metrics.request(status, seconds),
+        inFlight: (delta) => {
+          inferInFlight += delta;
+        },
+        log: log.named('grpc'),
+      });
+    } catch (e) {
+      await new Promise<void>((r) => server.close(() => r()));
+      throw e;
+    }
+  }
 
   // The worker engine after a crash: runs in flight were rejected (503); not ready while a
   // new worker loads the model again, ready after its warm-up; 'failed' is final.
@@ -470,8 +500,10 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
       const work = (async () => {
         // Flush the batcher first: queued requests are what in-flight HTTP requests wait on.
         const batches = batcher?.drain();
+        const grpcDrained = grpcRuntime?.drain();
         if (inFlight > 0) await new Promise<void>((r) => idleWaiters.push(r));
         await batches;
+        await grpcDrained;
         await closed;
       })();
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -480,7 +512,10 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
         new Promise<boolean>((r) => (timer = setTimeout(() => r(false), config.drainTimeoutMs))),
       ]);
       clearTimeout(timer);
-      if (!finished) server.closeAllConnections();
+      if (!finished) {
+        server.closeAllConnections();
+        grpcRuntime?.forceClose();
+      }
       // After the drain: release the session / terminate the inference worker.
       await model?.close().catch(() => undefined);
       await reqlog?.close(Math.min(5_000, config.drainTimeoutMs));
@@ -491,7 +526,7 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
     return shuttingDown;
   }
 
-  return { server, port, loaded, shutdown };
+  return { server, port, ...(grpcRuntime ? { grpcPort: grpcRuntime.port } : {}), loaded, shutdown };
 }
 
 async function main(argv: readonly string[]): Promise<void> {

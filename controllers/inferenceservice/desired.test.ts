@@ -231,9 +231,18 @@ describe('InferenceService desired children', () => {
     expect(c).toMatchObject({ terminationMessagePolicy: 'FallbackToLogsOnError' });
     expect((c as { command?: string[] } | undefined)?.command?.join(' ')).toContain('runtime/server.ts');
     expect(c?.args).toEqual(['--config', '/etc/ymera/runtime.json']);
-    expect(c?.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
-    expect(c?.readinessProbe.httpGet.path).toBe('/v2/health/ready');
-    expect(c?.livenessProbe.httpGet.path).toBe('/v2/health/live');
+    expect(c?.ports).toEqual([
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'grpc', containerPort: 8081, protocol: 'TCP' },
+    ]);
+    // the runtime listens for gRPC where the port says; every probe stays on HTTP
+    expect(c?.env.find((e) => e.name === 'YMERA_GRPC_PORT')?.value).toBe('8081');
+    expect(c?.readinessProbe.httpGet).toEqual({ path: '/v2/health/ready', port: 'http' });
+    expect(c?.livenessProbe.httpGet).toEqual({ path: '/v2/health/live', port: 'http' });
+    expect((c as { startupProbe?: { httpGet: unknown } } | undefined)?.startupProbe?.httpGet).toEqual({
+      path: '/v2/health/live',
+      port: 'http',
+    });
     // SIGTERM comes after the endpoint has left kube-proxy, with the runtime's 25 s drain still in the grace period
     expect(c).toMatchObject({ lifecycle: { preStop: { sleep: { seconds: 5 } } } });
     expect((t.spec as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds).toBe(35);
@@ -347,7 +356,10 @@ describe('InferenceService desired children', () => {
     expect(s.metadata.name).toBe('fraud');
     expect(s.spec).toMatchObject({
       selector: { 'ymera.io/inferenceservice': 'fraud', 'app.kubernetes.io/component': 'inference-server' },
-      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+      ports: [
+        { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+        { name: 'grpc', port: 8081, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
+      ],
     });
     const p = find(children, 'PodDisruptionBudget');
     expect(p.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: s.spec?.selector } });

@@ -41,6 +41,8 @@ export const SERVING_COMPONENT = 'inference-server';
 /** Deployment annotation holding the revision's serving spec (JSON), so it can be rebuilt later. */
 export const SERVING_SPEC_ANNOTATION = 'ymera.io/serving-spec';
 export const HTTP_PORT = 8080;
+/** The runtime's v2 gRPC endpoint (runtime/grpc.ts), on the pod and on the Service alike. */
+export const GRPC_PORT = 8081;
 export const CONFIG_DIR = '/etc/ymera';
 /** Where a pvc:// model's claim is mounted (read-only) in the serving pods. */
 export const MODEL_VOLUME_DIR = '/mnt/models';
@@ -423,11 +425,16 @@ export function deployment(
     // other crash leaves the log's tail instead
     terminationMessagePolicy: 'FallbackToLogsOnError',
     args: ['--config', `${CONFIG_DIR}/runtime.json`],
-    ports: [{ name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' }],
+    ports: [
+      { name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' },
+      { name: 'grpc', containerPort: GRPC_PORT, protocol: 'TCP' },
+    ],
     env: [
       { name: 'YMERA_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'YMERA_INFERENCESERVICE', value: name },
       { name: 'YMERA_REVISION', value: revision },
+      // the runtime serves gRPC only when told where; probes stay on HTTP
+      { name: 'YMERA_GRPC_PORT', value: String(GRPC_PORT) },
       { name: 'YMERA_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       ...kafkaEnv,
       ...(runtime.env ?? []),
@@ -517,7 +524,11 @@ export function service(obj: InferenceServiceObject): KubeObject {
     spec: {
       type: 'ClusterIP',
       selector: servingSelector(obj),
-      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+      ports: [
+        { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+        // appProtocol tells meshes and gateways to speak HTTP/2 gRPC to it
+        { name: 'grpc', port: GRPC_PORT, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
+      ],
     },
   });
 }
