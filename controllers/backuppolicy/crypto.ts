@@ -218,11 +218,23 @@ function frameAad(header: Buffer, counter: number, final: boolean, path: Buffer)
 /** Frames beyond this count would repeat a nonce of the item. */
 const MAX_FRAMES = 2 ** 32;
 
+/** Ciphertext is passed on in pieces of at most this size (each a fresh buffer from the cipher). */
+const SEAL_PIECE_BYTES = 64 * 1024;
+
 /**
  * The stored form of an item (see the file comment), as its plaintext
- * streams in: at most one frame of the source's chunks held (as views, not
- * copied), the ciphertext passed on as it is produced, in pieces (a frame is
- * as many pieces as source chunks, then its tag).
+ * streams in: at most one frame held, the ciphertext passed on as it is
+ * produced, in pieces of at most SEAL_PIECE_BYTES, then each frame's tag.
+ *
+ * Memory: a frame's plaintext is held until it is sealed (the last-frame
+ * flag is in the AAD, which GCM needs first). Holding the source's own
+ * chunks for that long (a 1 MiB frame is 16 socket reads) kept each alive
+ * across young-generation GCs: promoted, they were freed only by a major GC,
+ * which V8 starts once some 64 MiB of such garbage has piled up (measured in
+ * the operator during bench/backup.ts: that pile was most of the RSS growth
+ * of a 1 GiB backup). So an item that spans more than one chunk is copied
+ * into one frame buffer reused for all its frames, and every chunk dies
+ * young; an item of one chunk (an object) is sealed from a copy of it.
  */
 export async function* encryptItem(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
@@ -240,19 +252,36 @@ export async function* encryptItem(
   baseIv.copy(header, 8);
   const pathBytes = Buffer.from(path, 'utf8');
   let counter = 0;
-  // the frame's plaintext as the views it arrived in (no copy); sealed piece by piece once it is
-  // known whether it is the last frame (the flag is in the AAD, which GCM needs first)
-  let pending: Buffer[] = [];
+  // the frame's plaintext: its only piece so far (a copy: small), or in `frame` once it spans more
+  // than one; never a view of the source's chunk, which the source may then reuse or drop
+  let only: Buffer | undefined;
+  let frame: Buffer | undefined;
   let pendingBytes = 0;
+  const hold = (piece: Buffer) => {
+    if (pendingBytes === 0 && !frame) {
+      only = Buffer.from(piece);
+    } else {
+      if (!frame) {
+        // outside V8's pool: reused for every frame of the item, never freed early
+        frame = Buffer.allocUnsafeSlow(frameBytes);
+        only?.copy(frame, 0);
+        only = undefined;
+      }
+      piece.copy(frame, pendingBytes);
+    }
+    pendingBytes += piece.length;
+  };
   function* seal(final: boolean): Generator<Buffer> {
     if (counter >= MAX_FRAMES) throw new RangeError('item too large for one frame sequence');
     const cipher = createCipheriv('aes-256-gcm', itemKey, nonceOf(baseIv, counter));
     cipher.setAAD(frameAad(header, counter, final, pathBytes));
     counter++;
-    for (const piece of pending) yield cipher.update(piece);
+    const plaintext = frame ? frame.subarray(0, pendingBytes) : (only ?? Buffer.alloc(0));
+    only = undefined;
+    for (let at = 0; at < plaintext.length; at += SEAL_PIECE_BYTES)
+      yield cipher.update(plaintext.subarray(at, at + SEAL_PIECE_BYTES));
     const last = cipher.final();
     yield last.length > 0 ? Buffer.concat([last, cipher.getAuthTag()]) : cipher.getAuthTag();
-    pending = [];
     pendingBytes = 0;
   }
   yield header;
@@ -262,8 +291,7 @@ export async function* encryptItem(
       // a frame is sealed non-final only once a byte past it has arrived
       if (pendingBytes === frameBytes) yield* seal(false);
       const n = Math.min(rest.length, frameBytes - pendingBytes);
-      pending.push(rest.subarray(0, n));
-      pendingBytes += n;
+      hold(rest.subarray(0, n));
       rest = rest.subarray(n);
     }
   }
