@@ -81,7 +81,7 @@ const ownersOfWorkers = (d: Deployment) =>
     })
     .map((mf) => mf.manager);
 
-describe('OptimizationLoop in Apply mode with the real Prometheus', { timeout: 320_000 }, () => {
+describe('OptimizationLoop in Apply mode with the real Prometheus', { timeout: 360_000 }, () => {
   const run = `oapply${Math.random().toString(36).slice(2, 8)}`;
   const prom = prometheusStack();
   let ns: string;
@@ -91,7 +91,7 @@ describe('OptimizationLoop in Apply mode with the real Prometheus', { timeout: 3
   let targetFile: string | undefined;
   let workers = 3;
 
-  const until = (what: string, check: (l: Loop) => boolean, timeoutMs = 280_000) =>
+  const until = (what: string, check: (l: Loop) => boolean, timeoutMs = 300_000) =>
     untilObserved<Loop>(['optimizationloop.ymera.io/tune', '-n', ns], what, check, timeoutMs);
   const deployment = () =>
     getJson<Deployment>(['get', 'deployment', 'web', '-n', ns, '--show-managed-fields']);
