@@ -1,14 +1,18 @@
-// OptimizationLoop controller, the Recommend slice: each reconcile reads the
-// target (InferenceService or Deployment), asks the state machine (state.ts)
-// what comes next, measures the window it asks for in Prometheus, and writes
-// status, Events and a CloudEvent per judged trial. It never writes to the
-// target. Apply mode is reported as not implemented yet and touches nothing.
+// OptimizationLoop controller: each reconcile reads the target
+// (InferenceService or Deployment), asks the state machine (state.ts) what
+// comes next, measures the window it asks for in Prometheus, and writes
+// status, Events, a CloudEvent per judged trial and the trial history
+// ConfigMap. Recommend never writes to the target; Apply (Deployment targets)
+// writes the tuned paths with server-side apply under LOOP_FIELD_MANAGER and
+// restores the baseline on delete (finalizer). Apply on an InferenceService
+// is reported as not implemented yet and touches nothing.
 // Decisions are pure (state.ts, verdict.ts, safety.ts, algorithms.ts,
 // observe.ts, status.ts); this file is the I/O.
 import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
 import type { Integrations } from '../../operator/integrations.ts';
 import { EventType } from '../../operator/kafka/events.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
+import { ownerLabels } from '../../operator/ownership.ts';
 import { core } from '../../operator/kube/resources.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
 import { PrometheusQueryError } from '../../operator/prometheus/client.ts';
@@ -18,16 +22,26 @@ import { formatFieldErrors } from '../../operator/schema/validation.ts';
 import { crd as inferenceServiceCrd } from '../inferenceservice/schema.ts';
 import { seedOf } from './algorithms.ts';
 import {
+  HISTORY_KEY,
+  LOOP_FIELD_MANAGER,
+  appendHistory,
+  applyBody,
+  historyConfigMapName,
+  ownedByLoopAlone,
+  parseHistory,
+  takenOverBy,
+} from './apply.ts';
+import {
   deploymentLive,
   expandQuery,
   inferenceServiceCanary,
   inferenceServiceLive,
   targetValues,
 } from './observe.ts';
-import type { Measurement, OptimizationLoopSpec, OptimizationLoopStatus } from './schema.ts';
+import type { Measurement, OptimizationLoopSpec, OptimizationLoopStatus, TrialRecord } from './schema.ts';
 import { crd, specSchema } from './schema.ts';
 import type { Observed, Spec, Status } from './state.ts';
-import { step } from './state.ts';
+import { step, valuesOnDelete } from './state.ts';
 import type { Failure } from './status.ts';
 import { carriedOver, loopStatus } from './status.ts';
 import { validateOptimizationLoop } from './validate.ts';
@@ -88,19 +102,72 @@ export function optimizationLoopReconciler(integrations: Integrations): Reconcil
   const resource = resourceTypeOf(crd);
   const inferenceService = resourceTypeOf(inferenceServiceCrd);
 
-  async function observe(ctx: ReconcileContext, obj: OptimizationLoopObject, spec: Spec): Promise<Observed> {
+  async function readTarget(ctx: ReconcileContext, obj: OptimizationLoopObject, spec: Spec) {
     const ns = obj.metadata.namespace;
-    const paths = spec.parameters.map((p) => p.path);
     // A Deployment is read with a list by name: the chart grants list (the informers' read), not get.
-    const target =
-      spec.target.kind === 'InferenceService'
-        ? await ctx.client.get(inferenceService, spec.target.name, ns)
-        : (
-            await ctx.client.list(core.deployment, {
-              ...(ns ? { namespace: ns } : {}),
-              fieldSelector: `metadata.name=${spec.target.name}`,
-            })
-          ).items[0];
+    return spec.target.kind === 'InferenceService'
+      ? await ctx.client.get(inferenceService, spec.target.name, ns)
+      : (
+          await ctx.client.list(core.deployment, {
+            ...(ns ? { namespace: ns } : {}),
+            fieldSelector: `metadata.name=${spec.target.name}`,
+          })
+        ).items[0];
+  }
+
+  /** The history ConfigMap (a list by name, like the Deployment: the chart grants list, not get). */
+  async function readHistory(
+    ctx: ReconcileContext,
+    obj: OptimizationLoopObject,
+  ): Promise<KubeObject | undefined> {
+    const ns = obj.metadata.namespace;
+    return (
+      await ctx.client.list(core.configMap, {
+        ...(ns ? { namespace: ns } : {}),
+        fieldSelector: `metadata.name=${historyConfigMapName(obj.metadata.name)}`,
+      })
+    ).items[0];
+  }
+
+  async function writeHistory(
+    ctx: ReconcileContext,
+    obj: OptimizationLoopObject,
+    current: KubeObject | undefined,
+    records: TrialRecord[],
+  ): Promise<void> {
+    const text = appendHistory(
+      (current as { data?: Record<string, string> } | undefined)?.data?.[HISTORY_KEY],
+      records,
+    );
+    await ctx.client.apply(core.configMap, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: historyConfigMapName(obj.metadata.name),
+        ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+        labels: ownerLabels(obj),
+        // garbage-collected with the loop; no blockOwnerDeletion (it needs rights on the loop's finalizers)
+        ownerReferences: [
+          {
+            apiVersion: obj.apiVersion,
+            kind: obj.kind,
+            name: obj.metadata.name,
+            uid: obj.metadata.uid ?? '',
+            controller: true,
+          },
+        ],
+      },
+      data: { [HISTORY_KEY]: text },
+    } as KubeObject);
+  }
+
+  async function observe(
+    ctx: ReconcileContext,
+    obj: OptimizationLoopObject,
+    spec: Spec,
+    target: KubeObject | undefined,
+  ): Promise<Observed> {
+    const paths = spec.parameters.map((p) => p.path);
     const seed = spec.seed ?? seedOf(obj.metadata.uid ?? obj.metadata.name);
     if (!target) return { now: ctx.now(), live: false, canary: false, seed };
     const values = targetValues(target, paths);
@@ -119,10 +186,35 @@ export function optimizationLoopReconciler(integrations: Integrations): Reconcil
     resource,
     owns: [],
 
+    // Apply mode writes to the target: the finalizer restores the baseline on delete.
+    needsFinalizer: (_ctx, obj) => obj.spec.mode === 'Apply' && obj.spec.target?.kind === 'Deployment',
+
+    async finalize(ctx: ReconcileContext, obj: OptimizationLoopObject) {
+      const spec = applyDefaults(specSchema, obj.spec);
+      const values = valuesOnDelete(spec, obj.status ?? {});
+      if (!values || spec.target.kind !== 'Deployment') return;
+      const target = await readTarget(ctx, obj, spec);
+      if (!target) return;
+      const paths = Object.keys(values);
+      // someone else took the fields meanwhile: theirs now, not restored
+      if (takenOverBy(target, paths, LOOP_FIELD_MANAGER).length > 0) return;
+      await ctx.client.apply(core.deployment, applyBody(target, values), {
+        fieldManager: LOOP_FIELD_MANAGER,
+        force: true,
+      });
+      await ctx.event(
+        obj,
+        'Normal',
+        'BaselineRestored',
+        'Finalize',
+        `deleted: ${spec.target.kind} ${spec.target.name} is back to its baseline`,
+      );
+    },
+
     async reconcile(ctx: ReconcileContext, obj: OptimizationLoopObject) {
       const generation = obj.metadata.generation ?? 0;
       const spec = applyDefaults(specSchema, obj.spec);
-      const previous: Status = carriedOver(
+      let previous: Status = carriedOver(
         obj.status ?? {},
         spec.parameters.map((p) => p.path),
         generation,
@@ -133,11 +225,11 @@ export function optimizationLoopReconciler(integrations: Integrations): Reconcil
       let requeueAfterMs: number | undefined;
       if (errors.length > 0) {
         failure = { reason: 'InvalidSpec', message: formatFieldErrors(errors), transient: false };
-      } else if (spec.mode === 'Apply') {
+      } else if (spec.mode === 'Apply' && spec.target.kind !== 'Deployment') {
         failure = {
           reason: 'NotImplemented',
           message:
-            'mode Apply is not implemented in this operator version yet; the loop changes nothing (use mode Recommend)',
+            'mode Apply is implemented for Deployment targets only; for an InferenceService the loop changes nothing (use mode Recommend)',
           transient: false,
         };
       } else if (!integrations.prometheus) {
@@ -147,7 +239,25 @@ export function optimizationLoopReconciler(integrations: Integrations): Reconcil
           transient: false,
         };
       } else {
-        const observed = await observe(ctx, obj, spec);
+        const target = await readTarget(ctx, obj, spec);
+        const history = await readHistory(ctx, obj);
+        const observed = {
+          ...(await observe(ctx, obj, spec, target)),
+          history: parseHistory(
+            (history as { data?: Record<string, string> } | undefined)?.data?.[HISTORY_KEY],
+          ),
+        };
+        if (observed.history.length === 0) delete (observed as Partial<Observed>).history;
+        if (spec.mode === 'Apply' && target && previous.applied) {
+          const paths = Object.keys(previous.applied.params);
+          const by = takenOverBy(target, paths, LOOP_FIELD_MANAGER);
+          if (by.length > 0) observed.changedBy = by;
+          else if (observed.target && ownedByLoopAlone(target, paths, LOOP_FIELD_MANAGER)) {
+            // Only the loop wrote these fields: values other than status.applied are its own write
+            // whose status update was lost, not someone else's change.
+            previous = { ...previous, applied: { ...previous.applied, params: { ...observed.target } } };
+          }
+        }
         let result = step(spec, previous, observed);
         try {
           if (result.measure) {
@@ -156,6 +266,15 @@ export function optimizationLoopReconciler(integrations: Integrations): Reconcil
           }
           loop = result.status;
           requeueAfterMs = result.requeueAfterMs;
+          if (result.apply && target) {
+            // the target first: status.applied must never claim a write that did not happen
+            await ctx.client.apply(core.deployment, applyBody(target, result.apply), {
+              fieldManager: LOOP_FIELD_MANAGER,
+              force: true,
+            });
+          }
+          const judged = result.events.flatMap((e) => (e.trial ? [e.trial] : []));
+          if (judged.length > 0) await writeHistory(ctx, obj, history, judged);
           for (const e of result.events) {
             await ctx.event(obj, e.type, e.reason, 'Tune', e.message);
             if (e.trial) {

@@ -47,6 +47,8 @@ class World {
   writes: Params[] = [];
   noData = false;
   canary = false;
+  /** Field managers that took a tuned field from the loop (the controller reads managedFields). */
+  changedBy: string[] = [];
   readonly spec: OptimizationLoopSpecDefaulted;
   constructor(spec: OptimizationLoopSpecDefaulted, start: Params = { [SIZE]: 8, [DELAY]: 0 }) {
     this.spec = spec;
@@ -68,6 +70,7 @@ class World {
       live: true,
       canary: this.canary,
       seed: 42,
+      ...(this.changedBy.length ? { changedBy: this.changedBy } : {}),
       ...(measurement ? { measurement } : {}),
     };
   }
@@ -305,6 +308,20 @@ describe('safety in the loop', () => {
     expect(r.events[0]).toMatchObject({ type: 'Warning', reason: 'ChangedExternally' });
     w.run(5);
     expect(w.target).toEqual({ [SIZE]: 4, [DELAY]: 0 });
+  });
+
+  it('stops when another manager took a field even with the same value, and restores nothing on delete', () => {
+    const w = new World(specOf());
+    w.until((x) => x.status.trial?.purpose === 'Candidate' && x.status.trial.phase === 'Measuring');
+    const held = { ...w.target };
+    w.changedBy = ['kubectl'];
+    const r = w.reconcile();
+    expect(w.condition('Stopped')).toMatchObject({ status: 'True', reason: 'ChangedExternally' });
+    expect(w.condition('Stopped')?.message).toMatch(/^someone else \(kubectl\) changed/);
+    expect(r.apply).toBeUndefined();
+    w.run(5);
+    expect(w.target).toEqual(held);
+    expect(valuesOnDelete(w.spec, w.status)).toBeUndefined();
   });
 
   it('on suspend restores the baseline (onStop Restore) and resumes; onStop Keep leaves the values', () => {

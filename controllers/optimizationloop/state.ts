@@ -56,6 +56,8 @@ export type Observed = {
   seed: number;
   /** Every judged trial, oldest first (the history store); default: status.trials. */
   history?: readonly TrialRecord[];
+  /** Apply mode: field managers that took a tuned field away from the loop (managedFields). */
+  changedBy?: readonly string[];
 };
 
 export type LoopEvent = { type: 'Normal' | 'Warning'; reason: string; message: string; trial?: TrialRecord };
@@ -113,6 +115,9 @@ export function expectedValues(spec: Spec, status: Status): Params | undefined {
 /** What to write on delete (finalizer): the baseline unless onStop is Keep or the loop never wrote. */
 export function valuesOnDelete(spec: Spec, status: Status): Params | undefined {
   if (spec.mode !== 'Apply' || spec.onStop === 'Keep' || !status.applied) return undefined;
+  // someone else owns the fields now: the loop does not write again
+  const stopped = status.conditions?.find((c) => c.type === 'Stopped' && c.status === 'True');
+  if (stopped?.reason === 'ChangedExternally') return undefined;
   return status.baseline?.params;
 }
 
@@ -502,14 +507,14 @@ export function step(spec: Spec, previous: Status, obs: Observed): StepResult {
   } else if (
     spec.mode === 'Apply' &&
     status.applied &&
-    !same(obs.target, status.applied.params, paths) &&
+    (!same(obs.target, status.applied.params, paths) || (obs.changedBy?.length ?? 0) > 0) &&
     !(stopped?.reason === 'Suspended' && spec.onStop === 'Keep')
   ) {
     delete status.trial;
     ctx.conditions.Stopped = {
       status: 'True',
       reason: 'ChangedExternally',
-      message: `someone else changed ${spec.target.kind} ${spec.target.name} to ${show(pick(obs.target, paths))} (the loop wrote ${show(status.applied.params)}); the loop stops instead of fighting (exclude these fields from other managers, e.g. Argo CD ignoreDifferences, then edit the loop to restart)`,
+      message: `someone else${obs.changedBy?.length ? ` (${obs.changedBy.join(', ')})` : ''} changed ${spec.target.kind} ${spec.target.name} to ${show(pick(obs.target, paths))} (the loop wrote ${show(status.applied.params)}); the loop stops instead of fighting (exclude these fields from other managers, e.g. Argo CD ignoreDifferences, then edit the loop to restart)`,
     };
     ctx.events.push({
       type: 'Warning',
