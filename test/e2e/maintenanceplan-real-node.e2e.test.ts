@@ -55,6 +55,7 @@ const skipReason = !REAL
   : '';
 const busybox = process.env.YMERA_BUSYBOX_IMAGE ?? '';
 const MARKER = 'ymera.io/cordoned-by-maintenance-plan';
+const LAST_MAINTENANCE = 'ymera.io/last-maintenance';
 // real pods on 2 shared cores: start, probe and termination take seconds
 const TIMEOUT = 240_000;
 
@@ -308,6 +309,9 @@ describe.skipIf(skipReason !== '')(`MaintenancePlan drains the real node${skipRe
           // a window opens every minute and lasts 5: it is open now
           window: { schedule: '* * * * *', timeZone: 'UTC', durationMinutes: 5 },
           maxUnavailable: 1,
+          // the real node is shared across runs: a maintenance an earlier run finished is remembered
+          // on the node (ymera.io/last-maintenance) and its default 24 h cooldown would hold this one
+          cooldownMinutes: 0,
           mode: 'Act',
           approval: 'Auto',
           actions: [
@@ -329,6 +333,16 @@ describe.skipIf(skipReason !== '')(`MaintenancePlan drains the real node${skipRe
     await exporter?.close();
     // whatever failed: the real node is left schedulable, without our marker, and without our pods
     const n = await getJson<NodeObj>(['get', 'node', real]);
+    // the cooldown's memory this run wrote on the shared node goes too
+    if (n?.metadata.annotations?.[LAST_MAINTENANCE])
+      await kubectl([
+        'patch',
+        'node',
+        real,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ metadata: { annotations: { [LAST_MAINTENANCE]: null } } }),
+      ]);
     if (n?.metadata.annotations?.[MARKER] === plan)
       await kubectl([
         'patch',
