@@ -5,11 +5,10 @@
 // the TypeScript reference of the fraud model, every datatype round-trips
 // through echo.onnx, binary and JSON requests share one batcher, and
 // malformed binary bodies get 400s without harm.
-import type { ChildProcess } from 'node:child_process';
-import { execFile, execFileSync, spawn } from 'node:child_process';
 import http from 'node:http';
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Runtime } from './clients/harness.ts';
+import { clientsPython, killRuntimes, runClientScript, startRuntime } from './clients/harness.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ECHO_MODEL,
@@ -17,55 +16,14 @@ import {
   featureRows,
   fraudReference,
 } from '../../runtime/models/fraud-reference.ts';
-import { eventually, freePort, repo } from './support.ts';
 
 const TOLERANCE = 1e-5;
-const CLIENTS = path.join(repo, 'test/e2e/clients');
 
-type Runtime = { url: string; hostPort: string; child: ChildProcess; logs: () => string };
-const running: ChildProcess[] = [];
-
-async function startRuntime(flags: string[]): Promise<Runtime> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      '--disable-warning=ExperimentalWarning',
-      path.join(repo, 'runtime/server.ts'),
-      '--port',
-      String(port),
-      ...flags,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  running.push(child);
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  await eventually(
-    `runtime on ${url} ready`,
-    async () => {
-      if (child.exitCode !== null) throw new Error(`runtime exited ${child.exitCode}: ${out}`);
-      return (await fetch(`${url}/v2/health/ready`)).status === 200;
-    },
-    60_000,
-    100,
-  );
-  return { url, hostPort: `127.0.0.1:${port}`, child, logs: () => out };
-}
-
-afterAll(() => {
-  for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
+afterAll(killRuntimes);
 
 let python: string;
 beforeAll(() => {
-  // Built once per machine (about 30 s), then reused from the cache.
-  python = execFileSync('bash', [path.join(CLIENTS, 'venv.sh'), path.join(CLIENTS, 'requirements.txt')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
+  python = clientsPython();
 }, 600_000);
 
 function runClients(
@@ -74,21 +32,7 @@ function runClients(
   model: string,
   stdin = '',
 ): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const p = execFile(
-      python,
-      [path.join(CLIENTS, 'v2_clients.py'), mode, rt.hostPort, model],
-      { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        if (err)
-          reject(
-            new Error(`v2_clients.py ${mode} failed: ${err.message}\n${stderr}\nruntime log:\n${rt.logs()}`),
-          );
-        else resolve(JSON.parse(stdout) as Record<string, unknown>);
-      },
-    );
-    p.stdin?.end(stdin);
-  });
+  return runClientScript(python, 'v2_clients.py', [mode, rt.hostPort, model], rt, stdin);
 }
 
 type ClientTensor = { header: Record<string, unknown>; values: number[][]; binary_response?: boolean };

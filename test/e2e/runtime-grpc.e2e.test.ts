@@ -5,12 +5,16 @@
 // against the TypeScript reference of the fraud model, every datatype
 // round-trips through echo.onnx, gRPC and HTTP requests share one batcher,
 // malformed requests get INVALID_ARGUMENT without harm, and SIGTERM drains both.
-import type { ChildProcess } from 'node:child_process';
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import type { Runtime } from './clients/harness.ts';
+import {
+  clientsPython,
+  killRuntimes,
+  runClientScript,
+  startRuntime as startProcess,
+} from './clients/harness.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ECHO_MODEL,
@@ -19,82 +23,31 @@ import {
   fraudReference,
 } from '../../runtime/models/fraud-reference.ts';
 import { PROTO_PATH } from '../../runtime/grpc.ts';
-import { eventually, freePort, repo } from './support.ts';
 
 const TOLERANCE = 1e-5;
-const CLIENTS = path.join(repo, 'test/e2e/clients');
 
-type Runtime = { url: string; grpcTarget: string; child: ChildProcess; logs: () => string };
-const running: ChildProcess[] = [];
+afterAll(killRuntimes);
 
-async function startRuntime(flags: string[]): Promise<Runtime> {
-  const port = await freePort();
-  const grpcPort = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      '--disable-warning=ExperimentalWarning',
-      path.join(repo, 'runtime/server.ts'),
-      '--port',
-      String(port),
-      '--grpc-port',
-      String(grpcPort),
-      ...flags,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  running.push(child);
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  await eventually(
-    `runtime on ${url} ready`,
-    async () => {
-      if (child.exitCode !== null) throw new Error(`runtime exited ${child.exitCode}: ${out}`);
-      return (await fetch(`${url}/v2/health/ready`)).status === 200;
-    },
-    60_000,
-    100,
-  );
-  return { url, grpcTarget: `127.0.0.1:${grpcPort}`, child, logs: () => out };
+// every runtime of this file serves gRPC beside HTTP
+type GrpcRuntime = Runtime & { grpcTarget: string };
+async function startRuntime(flags: string[]): Promise<GrpcRuntime> {
+  const rt = await startProcess(flags, { grpc: true });
+  if (!rt.grpcTarget) throw new Error('the runtime was started without a gRPC port');
+  return { ...rt, grpcTarget: rt.grpcTarget };
 }
-
-afterAll(() => {
-  for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
 
 let python: string;
 beforeAll(() => {
-  python = execFileSync('bash', [path.join(CLIENTS, 'venv.sh'), path.join(CLIENTS, 'requirements.txt')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
+  python = clientsPython();
 }, 600_000);
 
 function runClient(
   mode: 'fraud' | 'echo',
-  rt: Runtime,
+  rt: GrpcRuntime,
   model: string,
   stdin = '',
 ): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const p = execFile(
-      python,
-      [path.join(CLIENTS, 'v2_grpc_client.py'), mode, rt.grpcTarget, model],
-      { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        if (err)
-          reject(
-            new Error(
-              `v2_grpc_client.py ${mode} failed: ${err.message}\n${stderr}\nruntime log:\n${rt.logs()}`,
-            ),
-          );
-        else resolve(JSON.parse(stdout) as Record<string, unknown>);
-      },
-    );
-    p.stdin?.end(stdin);
-  });
+  return runClientScript(python, 'v2_grpc_client.py', [mode, rt.grpcTarget, model], rt, stdin);
 }
 
 function expectReference(rows: number[][], values: number[][]): void {
@@ -141,7 +94,7 @@ async function requestCount(url: string, code: string): Promise<number> {
 }
 
 describe('tritonclient.grpc against the fraud model', () => {
-  let rt: Runtime;
+  let rt: GrpcRuntime;
   let res: Record<string, unknown>;
   const rows = featureRows(5, 23);
   beforeAll(async () => {
