@@ -184,6 +184,69 @@ describe('Batcher', () => {
     expect(b.inFlight).toBe(0);
   });
 
+  it('setLimits: a run in flight keeps its batch, the next batches use the new size', async () => {
+    let release: (() => void) | undefined;
+    const sizes: number[] = [];
+    const run = async (inputs: Tensors): Promise<Tensors> => {
+      sizes.push(inputs.x!.dims[0] as number);
+      if (sizes.length === 1) await new Promise<void>((r) => (release = r));
+      return { y: inputs.x! };
+    };
+    const b = new Batcher({ run, maxBatchSize: 4, maxDelayMs: 1000 });
+    const first = [0, 1, 2, 3].map((i) => b.submit(f32(1, 2, i), 1));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sizes).toEqual([4]); // full at the old size: in flight
+    const rest = [4, 5, 6, 7, 8, 9].map((i) => b.submit(f32(1, 2, i), 1));
+    b.setLimits({ maxBatchSize: 2, maxDelayMs: 1000 });
+    expect(b.limits).toEqual({ maxBatchSize: 2, maxDelayMs: 1000 });
+    release!();
+    await Promise.all(first);
+    await vi.advanceTimersByTimeAsync(0);
+    await Promise.all(rest);
+    expect(sizes).toEqual([4, 2, 2, 2]);
+  });
+
+  it('setLimits: a shorter delay re-arms the wait of queued requests from their arrival', async () => {
+    const { runs, run } = recorder();
+    const b = new Batcher({ run, maxBatchSize: 8, maxDelayMs: 10_000 });
+    const p = b.submit(f32(1, 2, 0), 1);
+    await vi.advanceTimersByTimeAsync(30);
+    b.setLimits({ maxBatchSize: 8, maxDelayMs: 50 });
+    await vi.advanceTimersByTimeAsync(19);
+    expect(runs).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    await p;
+    expect(runs).toEqual([1]);
+    // new requests wait the new delay
+    const q = b.submit(f32(1, 2, 0), 1);
+    await vi.advanceTimersByTimeAsync(49);
+    expect(runs).toEqual([1]);
+    await vi.advanceTimersByTimeAsync(1);
+    await q;
+    expect(runs).toEqual([1, 1]);
+  });
+
+  it('setLimits: a smaller size sends a queue that is now full at once', async () => {
+    const { runs, run } = recorder();
+    const b = new Batcher({ run, maxBatchSize: 8, maxDelayMs: 10_000, maxConcurrentBatches: 4 });
+    const p = [0, 1, 2].map((i) => b.submit(f32(1, 2, i), 1));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(runs).toEqual([]);
+    b.setLimits({ maxBatchSize: 2, maxDelayMs: 0 });
+    await vi.advanceTimersByTimeAsync(0);
+    await Promise.all(p);
+    expect(runs).toEqual([2, 1]);
+  });
+
+  it('setLimits refuses bad limits and keeps the old ones', () => {
+    const { run } = recorder();
+    const b = new Batcher({ run, maxBatchSize: 4, maxDelayMs: 1 });
+    expect(() => b.setLimits({ maxBatchSize: 0, maxDelayMs: 1 })).toThrow(/maxBatchSize/);
+    expect(() => b.setLimits({ maxBatchSize: 1.5, maxDelayMs: 1 })).toThrow(/maxBatchSize/);
+    expect(() => b.setLimits({ maxBatchSize: 2, maxDelayMs: Number.NaN })).toThrow(/maxDelayMs/);
+    expect(b.limits).toEqual({ maxBatchSize: 4, maxDelayMs: 1 });
+  });
+
   it('rejects bad options', () => {
     const { run } = recorder();
     expect(() => new Batcher({ run, maxBatchSize: 0, maxDelayMs: 1 })).toThrow();

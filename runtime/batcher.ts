@@ -36,6 +36,8 @@ type Queue = {
   rows: number;
   /** Sequence number of the oldest item: older queues go first. */
   since: number;
+  /** When its oldest item arrived (performance.now()): a new maxDelayMs re-arms the timer from it. */
+  startedAt: number;
   due: boolean;
   timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined;
 };
@@ -94,6 +96,16 @@ export function splitOutputs(outputs: Tensors, rows: readonly number[]): Tensors
   return parts;
 }
 
+/** The limits that can change while the batcher runs (setLimits). */
+export type BatchLimits = { maxBatchSize: number; maxDelayMs: number };
+
+function checkLimits(l: BatchLimits): void {
+  if (!(Number.isInteger(l.maxBatchSize) && l.maxBatchSize >= 1))
+    throw new Error(`maxBatchSize must be an integer >= 1 (got ${l.maxBatchSize})`);
+  if (!(Number.isFinite(l.maxDelayMs) && l.maxDelayMs >= 0))
+    throw new Error(`maxDelayMs must be a number >= 0 (got ${l.maxDelayMs})`);
+}
+
 export class Batcher {
   readonly #opts: Required<Omit<BatcherOptions, 'onBatch'>> & Pick<BatcherOptions, 'onBatch'>;
   readonly #queues = new Map<string, Queue>();
@@ -104,9 +116,53 @@ export class Batcher {
   #idle: (() => void)[] = [];
 
   constructor(options: BatcherOptions) {
-    if (!(options.maxBatchSize >= 1)) throw new Error('maxBatchSize must be >= 1');
-    if (!(options.maxDelayMs >= 0)) throw new Error('maxDelayMs must be >= 0');
+    checkLimits(options);
     this.#opts = { maxConcurrentBatches: 1, ...options };
+  }
+
+  /** The limits in effect. */
+  get limits(): BatchLimits {
+    return { maxBatchSize: this.#opts.maxBatchSize, maxDelayMs: this.#opts.maxDelayMs };
+  }
+
+  /**
+   * Changes maxBatchSize and maxDelayMs from now on (a config reload). Runs in
+   * flight finish as they were dispatched; requests still queued are batched
+   * with the new size, and their wait is re-armed to the new delay counted
+   * from when the oldest of them arrived.
+   */
+  setLimits(limits: BatchLimits): void {
+    checkLimits(limits);
+    const delayChanged = limits.maxDelayMs !== this.#opts.maxDelayMs;
+    this.#opts.maxBatchSize = limits.maxBatchSize;
+    this.#opts.maxDelayMs = limits.maxDelayMs;
+    if (delayChanged) {
+      for (const q of this.#queues.values()) {
+        if (q.items.length === 0 || q.due || !q.timer) continue;
+        this.#clearTimer(q);
+        this.#arm(q, Math.max(0, q.startedAt + limits.maxDelayMs - performance.now()));
+      }
+    }
+    this.#pump();
+  }
+
+  #arm(q: Queue, delayMs: number): void {
+    const fire = () => {
+      q.timer = undefined;
+      q.due = true;
+      this.#pump();
+    };
+    // 0: wait only for the rest of this event-loop turn, so requests parsed from the
+    // same socket reads share a run without any timer delay.
+    q.timer = delayMs === 0 ? setImmediate(fire) : setTimeout(fire, delayMs);
+  }
+
+  #clearTimer(q: Queue): void {
+    if (q.timer) {
+      clearTimeout(q.timer as ReturnType<typeof setTimeout>);
+      clearImmediate(q.timer as ReturnType<typeof setImmediate>);
+    }
+    q.timer = undefined;
   }
 
   /** Requests waiting for a run (not yet in flight). */
@@ -124,21 +180,14 @@ export class Batcher {
       const key = compatibilityKey(inputs);
       let q = this.#queues.get(key);
       if (!q) {
-        q = { key, items: [], rows: 0, since: this.#seq, due: false, timer: undefined };
+        q = { key, items: [], rows: 0, since: this.#seq, startedAt: 0, due: false, timer: undefined };
         this.#queues.set(key, q);
       }
       if (q.items.length === 0) {
         q.since = this.#seq;
+        q.startedAt = performance.now();
         q.due = false;
-        const queue = q;
-        const fire = () => {
-          queue.timer = undefined;
-          queue.due = true;
-          this.#pump();
-        };
-        // maxDelayMs 0: wait only for the rest of this event-loop turn, so requests
-        // parsed from the same socket reads share a run without any timer delay.
-        q.timer = this.#opts.maxDelayMs === 0 ? setImmediate(fire) : setTimeout(fire, this.#opts.maxDelayMs);
+        this.#arm(q, this.#opts.maxDelayMs);
       }
       this.#seq++;
       q.items.push({ inputs, rows, resolve, reject });
@@ -192,11 +241,7 @@ export class Batcher {
     q.rows -= rows;
     this.#queued -= batch.length;
     if (q.items.length === 0) {
-      if (q.timer) {
-        clearTimeout(q.timer as ReturnType<typeof setTimeout>);
-        clearImmediate(q.timer as ReturnType<typeof setImmediate>);
-      }
-      q.timer = undefined;
+      this.#clearTimer(q);
       q.due = false;
       this.#queues.delete(q.key);
     } else {

@@ -28,7 +28,16 @@ export type RuntimeConfig = {
   labels: { namespace: string; inferenceservice: string; revision: string };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   kafka?: { brokers: string[]; topic: string; sampleRate: number; bufferSize: number };
+  /**
+   * How often the --config file is read again for a batching change (runtime/reload.ts);
+   * 0 = never. The kubelet swaps a ConfigMap volume's files atomically, so polling the
+   * content is enough (inotify on the symlinked file would miss the swap).
+   */
+  configPollMs: number;
 };
+
+/** Default poll of the config file: a ConfigMap change already takes the kubelet's sync (~1 min). */
+export const DEFAULT_CONFIG_POLL_MS = 5_000;
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'cuda'];
@@ -85,6 +94,7 @@ const OPTIONS = {
   'kafka-sample-rate': { type: 'string' },
   'kafka-buffer-size': { type: 'string' },
   'log-level': { type: 'string' },
+  'config-poll-ms': { type: 'string' },
 } as const;
 
 export type Flags = Partial<Record<keyof typeof OPTIONS, string>>;
@@ -264,5 +274,8 @@ export function resolveConfig(file: unknown, flags: Flags, env: Env = {}): Runti
     },
     logLevel: logLevel as RuntimeConfig['logLevel'],
     ...(kafka ? { kafka } : {}),
+    configPollMs:
+      int(flags['config-poll-ms'] ?? env.YMERA_CONFIG_POLL_MS, 'config poll ms', 0, 3_600_000) ??
+      DEFAULT_CONFIG_POLL_MS,
   };
 }

@@ -11,6 +11,13 @@ import { LatencyWindow } from './window.ts';
 export const REQUESTS_IN_FLIGHT = 'ymera_inference_requests_in_flight';
 export const P95_LATENCY_MS = 'ymera_inference_request_p95_latency_milliseconds';
 const P95_WINDOW_MS = 60_000;
+/**
+ * The batching limits in effect in this pod (after a live reload too): a change
+ * is live on a service when every ready pod reports it. The OptimizationLoop
+ * relies on these names.
+ */
+export const BATCHING_MAX_BATCH_SIZE = 'ymera_runtime_batching_max_batch_size';
+export const BATCHING_MAX_DELAY_MS = 'ymera_runtime_batching_max_delay_ms';
 
 export type Labels = { namespace: string; inferenceservice: string; revision: string };
 
@@ -22,7 +29,13 @@ export const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
 export function createMetrics(
   labels: Labels,
-  sources: { queued: () => number; inFlight: () => number; requestsInFlight: () => number },
+  sources: {
+    queued: () => number;
+    inFlight: () => number;
+    requestsInFlight: () => number;
+    /** The batcher's limits; undefined before the model is loaded (no sample then). */
+    batching?: () => { maxBatchSize: number; maxDelayMs: number } | undefined;
+  },
 ) {
   const registry = new Registry();
   registry.setDefaultLabels({});
@@ -86,6 +99,32 @@ export function createMetrics(
       this.set(labels, sources.requestsInFlight());
     },
   });
+  const limit = (
+    name: string,
+    help: string,
+    pick: (b: { maxBatchSize: number; maxDelayMs: number }) => number,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: names,
+      registers: [registry],
+      collect() {
+        const b = sources.batching?.();
+        if (b) this.set(labels, pick(b));
+        else this.reset();
+      },
+    });
+  limit(
+    BATCHING_MAX_BATCH_SIZE,
+    'Most rows per session run, as in effect now (1 = no batching).',
+    (b) => b.maxBatchSize,
+  );
+  limit(
+    BATCHING_MAX_DELAY_MS,
+    'Longest a request waits for a batch, in milliseconds, as in effect now.',
+    (b) => b.maxDelayMs,
+  );
   const latencies = new LatencyWindow({ windowMs: P95_WINDOW_MS });
   new Gauge({
     name: P95_LATENCY_MS,

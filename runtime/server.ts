@@ -30,6 +30,7 @@ import type { LoadedModel } from './model.ts';
 import type { HostTensor } from './tensor.ts';
 import { LogBuffer, RequestLogger } from './reqlog.ts';
 import { LOAD_FAILED_EXIT_CODE, loadFailureMessage, writeTerminationMessage } from './termination.ts';
+import { planReload, watchConfigFile } from './reload.ts';
 import { matchRoute } from './routes.ts';
 import type { Route } from './routes.ts';
 import { isBatchable, validateRequest, zeroInputs } from './validate.ts';
@@ -113,11 +114,27 @@ const SERVER_INFO = { name: 'ymera-runtime', version: RUNTIME_VERSION, extension
 
 const errorBody = (message: string): string => JSON.stringify({ error: message });
 
-export async function startRuntime(config: RuntimeConfig, logger: Logger): Promise<Runtime> {
+/** Where the config came from, so it can be read again (runtime/reload.ts). */
+export type ConfigSource = {
+  file: string;
+  /** The file's text at start-up: the baseline a change is measured from. */
+  text: string;
+  /** The parsed file → config, with the start-up flags and environment. */
+  resolve: (file: unknown) => RuntimeConfig;
+};
+
+export async function startRuntime(
+  config: RuntimeConfig,
+  logger: Logger,
+  source?: ConfigSource,
+): Promise<Runtime> {
   const log = logger;
   let state: State = 'loading';
   let model: LoadedModel | undefined;
   let batcher: Batcher | undefined;
+  let batchable = true;
+  /** The config in effect: start-up's, with batching changes applied live. */
+  let running = config;
   let inFlight = 0;
   let inferInFlight = 0;
   const idleWaiters: (() => void)[] = [];
@@ -125,6 +142,7 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
     queued: () => batcher?.queued ?? 0,
     inFlight: () => batcher?.inFlight ?? 0,
     requestsInFlight: () => inferInFlight,
+    batching: () => batcher?.limits,
   });
 
   let kafka: KafkaClients | undefined;
@@ -443,12 +461,12 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
         inferenceThread: config.inferenceThread,
         onStatus: (status, err) => void onEngineStatus(status, err),
       });
-      const batchable = isBatchable(m.signature);
+      batchable = isBatchable(m.signature);
       batcher = new Batcher({
         run: m.run,
         // A model without a dynamic batch dimension runs each request on its own.
-        maxBatchSize: batchable ? config.batching.maxBatchSize : 1,
-        maxDelayMs: batchable ? config.batching.maxDelayMs : 0,
+        maxBatchSize: batchable ? running.batching.maxBatchSize : 1,
+        maxDelayMs: batchable ? running.batching.maxDelayMs : 0,
         maxConcurrentBatches: config.batching.maxConcurrentBatches,
         onBatch: (rows, n) => metrics.batch(rows, n),
       });
@@ -469,7 +487,7 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
         bytes: m.bytes,
         loadSeconds: Math.round(seconds * 1000) / 1000,
         batchable,
-        batching: config.batching,
+        batching: running.batching,
         inferenceThread: m.inferenceThread,
         executionProvider: config.executionProvider,
         inputs: m.signature.inputs,
@@ -489,10 +507,57 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
   })();
   loaded.catch(() => undefined);
 
+  /** A new config file: batching applies live (or when the model loads), the rest waits for a restart. */
+  function onConfigText(text: string): void {
+    const plan = planReload(running, text, source?.resolve ?? (() => running));
+    if (plan.kind === 'malformed') {
+      log.warn('config file change ignored: it cannot be used; the settings in effect stay', {
+        file: source?.file,
+        error: plan.error,
+      });
+      return;
+    }
+    if (plan.ignored.length > 0)
+      log.warn('config file changes ignored until a restart (only batching changes live)', {
+        file: source?.file,
+        ignored: plan.ignored,
+      });
+    if (!plan.batching) return;
+    const previous = { maxBatchSize: running.batching.maxBatchSize, maxDelayMs: running.batching.maxDelayMs };
+    running = { ...running, batching: { ...running.batching, ...plan.batching } };
+    if (!batchable) {
+      log.info(
+        'batching change recorded; the model has no batch dimension, so each request still runs alone',
+        {
+          batching: plan.batching,
+        },
+      );
+      return;
+    }
+    // Before the model is loaded, the Batcher is built from `running`.
+    batcher?.setLimits(plan.batching);
+    log.info('batching changed live', { previous, batching: plan.batching });
+  }
+  const watcher =
+    source && config.configPollMs > 0
+      ? watchConfigFile({
+          file: source.file,
+          intervalMs: config.configPollMs,
+          initial: source.text,
+          onChange: onConfigText,
+          onError: (e) =>
+            log.warn('config file unreadable; the settings in effect stay', {
+              file: source.file,
+              error: e.message,
+            }),
+        })
+      : undefined;
+
   let shuttingDown: Promise<boolean> | undefined;
   function shutdown(): Promise<boolean> {
     shuttingDown ??= (async () => {
       state = 'draining';
+      watcher?.stop();
       metrics.setReady(false);
       log.info('draining', { inFlight, queued: batcher?.queued ?? 0 });
       const closed = new Promise<void>((r) => server.close(() => r()));
@@ -532,16 +597,20 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
 async function main(argv: readonly string[]): Promise<void> {
   const boot = createLogger({ name: 'ymera-runtime' });
   let config: RuntimeConfig;
+  let source: ConfigSource | undefined;
   try {
     const flags = parseFlags(argv);
-    const file = flags.config ? (JSON.parse(readFileSync(flags.config, 'utf8')) as unknown) : undefined;
+    const text = flags.config ? readFileSync(flags.config, 'utf8') : undefined;
+    const file = text !== undefined ? (JSON.parse(text) as unknown) : undefined;
     config = resolveConfig(file, flags, process.env);
+    if (flags.config && text !== undefined)
+      source = { file: flags.config, text, resolve: (f) => resolveConfig(f, flags, process.env) };
   } catch (e) {
     boot.error('invalid configuration', { error: (e as Error).message });
     process.exit(2);
   }
   const logger = createLogger({ name: 'ymera-runtime', level: config.logLevel });
-  const runtime = await startRuntime(config, logger);
+  const runtime = await startRuntime(config, logger, source);
   runtime.loaded.catch(async (e: unknown) => {
     if (config.onLoadFailure !== 'exit') return;
     // Exit so the kubelet reports it (and restarts: a retry for a transient fetch error);
