@@ -34,6 +34,7 @@ import {
   currentRevision,
   declaredTopics,
   desiredChildren,
+  desiredRevision,
   leavesReplicasToHpa,
   replicaPlan,
   REVISION_LABEL,
@@ -124,7 +125,6 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       }
 
       // observe
-      const desired = currentRevision(obj);
       const deployments = new Map<string, DeploymentObject>();
       for (const d of ctx.childrenOf(obj, core.deployment) as DeploymentObject[]) {
         const rev = d.metadata.labels?.[REVISION_LABEL];
@@ -154,6 +154,11 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
           ctx.log.warn('unreadable serving spec annotation', { deployment: d.metadata.name });
         }
       }
+      // a live revision that serves what the spec asks for keeps its name (batching is not part of it)
+      const live = [previous?.revisions?.stable, previous?.revisions?.canary].flatMap((revision) =>
+        revision && servingSpecs[revision] ? [{ revision, serving: servingSpecs[revision] }] : [],
+      );
+      const desired = desiredRevision(obj.spec, live, previous?.revisions?.lastRolledBack);
       const known = (rev: string) => rev === desired || servingSpecs[rev] !== undefined;
       const pods = ctx.cachedIn(core.pod, obj.metadata.namespace, (p) => {
         const labels = p.metadata.labels ?? {};
@@ -283,7 +288,9 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
           desired,
           decision,
           health: liveHealth,
-          stableServing: stable === desired ? servingSpecOf(obj.spec) : servingSpecs[stable],
+          // the serving spec that hashes to the stable revision's name (an older one may hold batching)
+          stableServing:
+            servingSpecs[stable] ?? (stable === currentRevision(obj) ? servingSpecOf(obj.spec) : undefined),
           traffic: trafficSplit(
             { stable, ...(canary ? { canary } : {}) },
             replicas,

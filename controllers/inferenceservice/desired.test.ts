@@ -10,6 +10,7 @@ import {
   currentRevision,
   deploymentName,
   desiredChildren,
+  desiredRevision,
   HPA_METRICS,
   leavesReplicasToHpa,
   replicaPlan,
@@ -93,8 +94,26 @@ describe('revisions', () => {
     expect(currentRevision(svc({ runtime: { image: 'example.com/rt:2' } }))).not.toBe(a);
     expect(currentRevision(svc({ runtime: { gpu: { count: 1 } } }))).not.toBe(a);
     expect(currentRevision(svc({ runtime: { threads: 2 } }))).not.toBe(a);
-    expect(currentRevision(svc({ batching: { maxBatchSize: 8, maxDelayMs: 5 } }))).not.toBe(a);
     expect(canonicalJson({ b: 1, a: [{ d: 2, c: undefined }] })).toBe('{"a":[{"d":2}],"b":1}');
+  });
+
+  it('leaves batching out: a batching edit is the same revision (the runtime applies it live)', () => {
+    const a = currentRevision(svc());
+    expect(currentRevision(svc({ batching: { maxBatchSize: 8, maxDelayMs: 5 } }))).toBe(a);
+    expect(currentRevision(svc({ batching: undefined }))).toBe(a);
+    expect(servingSpecOf(svc().spec)).not.toHaveProperty('batching');
+  });
+
+  it('keeps the names revisions had before batching left the hash (pinned: an upgrade renames nothing it need not)', () => {
+    const pinned = (batching?: { maxBatchSize: number; maxDelayMs: number }) =>
+      svc({ runtime: { image: 'example.com/rt:1' }, batching });
+    // without batching the name is the one the previous formula gave
+    expect(currentRevision(pinned())).toBe('bd97e79161');
+    // with batching the previous formula gave ec2d644724; the spec's own name is now the one without it
+    expect(currentRevision(pinned({ maxBatchSize: 16, maxDelayMs: 5 }))).toBe('bd97e79161');
+    expect(
+      revisionOf({ ...servingSpecOf(pinned().spec), batching: { maxBatchSize: 16, maxDelayMs: 5 } }),
+    ).toBe('ec2d644724');
   });
 
   it('makes the default image explicit, so the image of the operator version is part of the revision', () => {
@@ -102,6 +121,88 @@ describe('revisions', () => {
     expect(revisionOf(servingSpecOf(svc({ runtime: { image: RUNTIME_IMAGE } }).spec))).toBe(
       currentRevision(svc()),
     );
+  });
+});
+
+describe('desiredRevision', () => {
+  const legacy = (obj: InferenceServiceObject) => {
+    const serving = {
+      ...servingSpecOf(obj.spec),
+      ...(obj.spec.batching ? { batching: obj.spec.batching } : {}),
+    };
+    return { revision: revisionOf(serving), serving };
+  };
+
+  it('is the spec hash when no live revision serves the same thing', () => {
+    const obj = svc();
+    expect(desiredRevision(obj.spec, [])).toBe(currentRevision(obj));
+    const other = svc({ model: { ...obj.spec.model, version: 'v2' } });
+    expect(desiredRevision(obj.spec, [legacy(other)])).toBe(currentRevision(obj));
+  });
+
+  it('keeps a stable revision named with batching (before the upgrade) when only batching differs', () => {
+    const before = svc();
+    const stable = legacy(before);
+    expect(stable.revision).not.toBe(currentRevision(before));
+    // the upgrade itself: the same spec keeps the stable revision, no canary
+    expect(desiredRevision(before.spec, [stable])).toBe(stable.revision);
+    // a batching edit after it, too
+    const edited = svc({ batching: { maxBatchSize: 64, maxDelayMs: 1 } });
+    expect(desiredRevision(edited.spec, [stable])).toBe(stable.revision);
+    expect(desiredRevision(svc({ batching: undefined }).spec, [stable])).toBe(stable.revision);
+    // a model change is a new revision, named without batching
+    const model = svc({ model: { ...before.spec.model, version: 'v9' } });
+    expect(desiredRevision(model.spec, [stable])).toBe(currentRevision(model));
+  });
+
+  it('keeps a canary started before the upgrade; prefers the stable when both differ only by batching', () => {
+    const stable = legacy(svc());
+    const next = svc({
+      model: { ...svc().spec.model, version: 'v4' },
+      batching: { maxBatchSize: 8, maxDelayMs: 1 },
+    });
+    const canary = legacy(next);
+    expect(desiredRevision(next.spec, [stable, canary])).toBe(canary.revision);
+    // a canary that only changed batching (a pre-upgrade rollout): the stable serves, the canary is abandoned
+    const batchingOnly = legacy(svc({ batching: { maxBatchSize: 8, maxDelayMs: 1 } }));
+    expect(
+      desiredRevision(svc({ batching: { maxBatchSize: 8, maxDelayMs: 1 } }).spec, [stable, batchingOnly]),
+    ).toBe(stable.revision);
+  });
+
+  it('holds a spec that still asks for a revision rolled back under its older name', () => {
+    const stable = legacy(svc());
+    const bad = svc({ model: { ...svc().spec.model, version: 'bad' } });
+    const rolledBack = legacy(bad).revision;
+    expect(desiredRevision(bad.spec, [stable], rolledBack)).toBe(rolledBack);
+    // a later edit (batching too) is a new attempt, as before
+    const again = svc({
+      model: { ...svc().spec.model, version: 'bad' },
+      batching: { maxBatchSize: 2, maxDelayMs: 0 },
+    });
+    expect(desiredRevision(again.spec, [stable], rolledBack)).toBe(currentRevision(again));
+  });
+
+  it('an older revision keeps its Deployment as it was; its ConfigMap entry carries the spec batching', () => {
+    const before = svc();
+    const stable = legacy(before);
+    const edited = svc({ batching: { maxBatchSize: 64, maxDelayMs: 1 } });
+    const revision = desiredRevision(edited.spec, [stable]);
+    const plan = { stable: revision, servingSpecs: { [stable.revision]: stable.serving } };
+    const children = desiredChildren(edited, configMaps, plan);
+    const deployments = children.filter((c) => c.object.kind === 'Deployment').map((c) => c.object as Obj);
+    expect(deployments.map((d) => d.metadata.name)).toEqual([deploymentName('fraud', stable.revision)]);
+    // the Deployment is what it was before the batching edit (no pod restarts)
+    const unchanged = find(desiredChildren(before, configMaps, plan), 'Deployment');
+    expect(deployments[0]).toEqual(unchanged);
+    expect(deployments[0]?.metadata.annotations?.[SERVING_SPEC_ANNOTATION]).toBe(
+      canonicalJson(stable.serving),
+    );
+    const cm = find(children, 'ConfigMap');
+    expect(JSON.parse(cm.data?.[configKey(stable.revision)] ?? '').batching).toEqual({
+      maxBatchSize: 64,
+      maxDelayMs: 1,
+    });
   });
 });
 
@@ -456,6 +557,12 @@ describe('InferenceService desired children', () => {
     const cm = find(children, 'ConfigMap');
     expect(JSON.parse(cm.data?.[`${oldRev}.json`] ?? '').model.version).toBe('v3');
     expect(JSON.parse(cm.data?.[`${newRev}.json`] ?? '').model.version).toBe('v4');
+    // batching is the service's, not a revision's: both entries carry the spec's
+    for (const rev of [oldRev, newRev])
+      expect(JSON.parse(cm.data?.[`${rev}.json`] ?? '').batching).toEqual({
+        maxBatchSize: 16,
+        maxDelayMs: 5,
+      });
     // a stable revision whose spec is unknown cannot be rebuilt: only the known one is desired
     expect(
       kinds(desiredChildren(next, configMaps, { stable: oldRev, canary: newRev, servingSpecs: {} })).filter(

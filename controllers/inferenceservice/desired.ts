@@ -1,7 +1,10 @@
 // Pure: the children of an InferenceService.
 //
-// A revision is a short hash of everything that changes serving (the model,
-// the runtime container and batching): its "serving spec". Each live
+// A revision is a short hash of everything that changes what is served (the
+// model and the runtime container): its "serving spec". Batching is not part
+// of it: it is written into every live revision's ConfigMap entry, which the
+// runtime re-reads (runtime/reload.ts), so a batching edit reaches the running
+// pods without a new revision or a canary. Each live
 // revision (the stable one and, during a rollout, the canary) gets its own
 // Deployment `<name>-<revision>`; one Service selects the serving pods of
 // every live revision, so traffic splits by replica count. The runtime
@@ -93,10 +96,15 @@ export function routedByGateway(spec: InferenceServiceSpec, gatewayApi: boolean)
   return gatewayApi && spec.rollout?.gateway !== undefined;
 }
 
-/** What a revision is made of: the fields that change what and how the pods serve. */
+/** What a revision is made of: the fields that change what the pods serve. */
 export interface ServingSpec {
   model: InferenceServiceSpec['model'];
   runtime?: InferenceServiceSpec['runtime'];
+  /**
+   * Only in the serving spec of a revision made before batching left the
+   * revision (its name hashes it): kept so the name still verifies, never
+   * used for the pods (the spec's batching is).
+   */
   batching?: InferenceServiceSpec['batching'];
 }
 
@@ -105,8 +113,40 @@ export function servingSpecOf(spec: InferenceServiceSpec): ServingSpec {
   return {
     model: { ...spec.model, format: spec.model.format ?? 'onnx' },
     runtime: { ...spec.runtime, image: spec.runtime?.image ?? defaultRuntimeImage(spec.runtime?.gpu) },
-    ...(spec.batching ? { batching: spec.batching } : {}),
   };
+}
+
+/** A serving spec without the batching an older revision hashed. */
+export function withoutBatching(serving: ServingSpec): ServingSpec {
+  const { batching: _live, ...rest } = serving;
+  return rest;
+}
+
+/**
+ * The revision the spec asks for: a live revision (stable first, then the
+ * canary) that serves the same thing, batching aside, keeps its name; else the
+ * hash of the spec's serving spec. Revisions made before batching left the
+ * hash are named by a hash that includes it: without this, an operator upgrade
+ * would start a canary of every InferenceService that sets batching, and a
+ * batching edit would still start one until its next model or runtime change.
+ */
+export function desiredRevision(
+  spec: InferenceServiceSpec,
+  live: readonly { revision: string; serving: ServingSpec }[],
+  /** status.revisions.lastRolledBack: a spec still asking for it under its older name stays held. */
+  lastRolledBack?: string,
+): string {
+  const current = servingSpecOf(spec);
+  const same = canonicalJson(current);
+  const match = live.find((r) => canonicalJson(withoutBatching(r.serving)) === same);
+  if (match) return match.revision;
+  if (
+    lastRolledBack &&
+    spec.batching &&
+    revisionOf({ ...current, batching: spec.batching }) === lastRolledBack
+  )
+    return lastRolledBack;
+  return revisionOf(current);
 }
 
 /** status.stable: the stable revision with its serving spec, so its Deployment can always be re-created. */
@@ -173,11 +213,13 @@ export function currentRevision(obj: InferenceServiceObject): string {
 
 /**
  * What the runtime reads (runtime/config.ts), in a stable order: the revision's
- * model, batching and threads, and the request logging of the current spec
- * (not part of the revision: the brokers come from the runtime's environment).
+ * model and threads, and the batching and request logging of the current spec
+ * (not part of the revision: the runtime applies a batching change live; the
+ * brokers come from the runtime's environment).
  */
 export function runtimeConfig(obj: InferenceServiceObject, serving?: ServingSpec): Record<string, unknown> {
-  const { model, batching, runtime } = serving ?? obj.spec;
+  const { model, runtime } = serving ?? obj.spec;
+  const batching = obj.spec.batching;
   const kafka = obj.spec.logging?.kafka;
   return {
     model: {
