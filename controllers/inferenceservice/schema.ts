@@ -146,7 +146,10 @@ const batching = s.object(
       default: 5,
     }),
   },
-  { description: 'Dynamic batching in the runtime. Without it every request is a model call of its own.' },
+  {
+    description:
+      'Dynamic batching in the runtime. Without it every request is a model call of its own. Not part of the revision: an edit reaches the running pods through their ConfigMap (within the kubelet sync period, about a minute) without a new revision or a canary.',
+  },
 );
 
 const analysis = s.object(
@@ -220,7 +223,10 @@ const rollout = s.object(
     }),
     gateway: s.optional(gateway),
   },
-  { description: 'How a new revision (a change of model or runtime) replaces the stable one.' },
+  {
+    description:
+      'How a new revision (a change of model or runtime; not of batching, which the running pods apply live) replaces the stable one.',
+  },
 );
 
 const logging = s.object(
@@ -369,7 +375,7 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
       },
       {
         description:
-          'What the stable revision serves (the model, runtime and batching its revision hashes), as the spec had it when the revision became stable. The operator re-creates the stable Deployment from it, so deleting that Deployment during a canary does not make the canary stable.',
+          'What the stable revision serves (the model and runtime its revision hashes), as the spec had it when the revision became stable. The operator re-creates the stable Deployment from it, so deleting that Deployment during a canary does not make the canary stable. batching appears only for a revision named before batching left the revision; the pods use spec.batching.',
       },
     ),
   ),
