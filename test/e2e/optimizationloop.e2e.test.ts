@@ -4,12 +4,15 @@
 // function of the Deployment's WORKERS env value, which it reads from the
 // API server every second: the loop measures the baseline, recommends a
 // candidate and changes nothing; once the test applies the recommendation
-// (as Git would), the loop measures it twice and adopts it. A second loop
+// (as Git would), the loop measures it twice and adopts it, and the verdict
+// reaches the real Kafka broker as a trial.completed CloudEvent. A second loop
 // whose objective has no data holds. Every assertion waits for its condition.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CloudEvent } from '../../operator/kafka/events.ts';
+import { readTopic } from '../../operator/kafka/platformatic.ts';
 import type { Deployment, Loop } from './optimizationloop-fixtures.ts';
 import { LoopStack, WORKERS, condition, throughput } from './optimizationloop-fixtures.ts';
-import { eventsAbout, eventually, kubectlOk, untilObserved } from './support.ts';
+import { eventsAbout, eventually, kafkaBrokers, kubectlOk, untilObserved } from './support.ts';
 
 describe('OptimizationLoop in Recommend mode with the real Prometheus', () => {
   const stack = new LoopStack('ymera_e2e_oloop');
@@ -97,5 +100,55 @@ describe('OptimizationLoop in Recommend mode with the real Prometheus', () => {
     expect(now.metadata.managedFields?.length).toBeGreaterThan(0);
     expect(now.metadata.managedFields?.map((f) => f.manager)).not.toContain('ymera-operator');
     expect(now.metadata.generation).toBe(before.metadata.generation + 1);
+  });
+
+  it('publishes each judged trial as a trial.completed CloudEvent on the real Kafka broker', async () => {
+    const l = await until('tune', 'trial 1 judged', (x) => (x.status?.trials?.length ?? 0) >= 1);
+    const judged = [...l.status!.trials!].sort((a, b) => a.id - b.id);
+    // the shared topic keeps other runs' events: read it to its end and keep this namespace's
+    const ours = await eventually(
+      'a trial.completed CloudEvent for every judged trial',
+      async () => {
+        const messages = await readTopic({
+          brokers: kafkaBrokers(),
+          topic: 'ymera.events.optimizationloop',
+          timeoutMs: 20_000,
+        });
+        const events = messages
+          .filter((m) => m.key?.startsWith(`${stack.ns}/`))
+          .map((m) => ({ key: m.key, headers: m.headers, event: JSON.parse(m.value) as CloudEvent }))
+          .filter((m) => m.event.type === 'io.ymera.optimizationloop.trial.completed');
+        return events.length >= judged.length ? events : undefined;
+      },
+      60_000,
+    );
+    // one event per judged trial, none for the loop that judged nothing (nodata)
+    expect(ours.map((m) => m.key)).toEqual(judged.map(() => `${stack.ns}/tune`));
+    expect(ours.map((m) => m.event.data['trial'])).toEqual(judged.map((t) => t.id));
+    for (const trial of judged) {
+      const m = ours.find((x) => x.event.data['trial'] === trial.id)!;
+      expect(m.headers['content-type']).toBe('application/cloudevents+json; charset=UTF-8');
+      expect(m.event).toMatchObject({
+        specversion: '1.0',
+        subject: `${stack.ns}/tune`,
+        source: `/apis/ymera.io/v1alpha1/namespaces/${stack.ns}/optimizationloops/tune`,
+        time: new Date(trial.completionTime!).toISOString(),
+      });
+      // values, measurement, verdict and why: what status.trials says
+      expect(m.event.data).toMatchObject({
+        target: { kind: 'Deployment', name: 'web' },
+        mode: 'Recommend',
+        params: trial.params,
+        measurement: trial.measurement,
+        verdict: trial.verdict,
+        reason: trial.reason,
+      });
+    }
+    const adopted = ours.find((x) => x.event.data['verdict'] === 'Adopted')!;
+    const measured = adopted.event.data['measurement'] as { objective: number; constraints: unknown[] };
+    expect(measured.objective).toBeCloseTo(throughput(judged[0]!.params[WORKERS]!), 0);
+    expect(measured.constraints).toEqual([
+      { name: 'p95-latency', value: 20 * judged[0]!.params[WORKERS]!, met: true },
+    ]);
   });
 });
