@@ -5,8 +5,9 @@
 // (server-side apply, field manager ymera-optimizationloop), adopts an
 // improving value, rolls a step into the violating region back at once,
 // restores the baseline on suspend, and stops without writing again when
-// another field manager changes the value. Every assertion waits for its
-// condition.
+// another field manager changes the value. Two more loops show what delete
+// does: the finalizer restores the baseline, unless onStop: Keep. Every
+// assertion waits for its condition.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Loop, Trial } from './optimizationloop-fixtures.ts';
 import {
@@ -46,11 +47,59 @@ describe('OptimizationLoop in Apply mode with the real Prometheus', { timeout: 3
       },
     });
 
+  // Two more loops on Deployments of their own, for delete: one step (3 → 4, adopted: 12% more throughput)
+  // and converged, so the value on delete is known.
+  const stopLoop = (onStop: 'Restore' | 'Keep') =>
+    stack.loop({
+      name: onStop.toLowerCase(),
+      deployment: `web-${onStop.toLowerCase()}`,
+      threshold: 90,
+      min: 3,
+      max: 4,
+      spec: {
+        initialDelay: '2s',
+        maxTrials: 1,
+        safety: { maxStepPercent: 100, maxChangesPerHour: 60 },
+        mode: 'Apply',
+        onStop,
+      },
+    });
+  /** Waits until the loop converged on 4 and the Deployment holds it, then deletes the loop and waits until it is gone. */
+  const convergeThenDelete = async (name: 'restore' | 'keep') => {
+    const l = await untilObserved<Loop>(
+      [`optimizationloop.ymera.io/${name}`, '-n', stack.ns],
+      `${name}: converged`,
+      (x) => x.status?.phase === 'Converged',
+      300_000,
+    );
+    expect(l.status?.lastKnownGood?.params).toEqual({ [WORKERS]: 4 });
+    expect(l.metadata.finalizers).toContain('ymera.io/cleanup');
+    const before = await eventually(`the loop's value on web-${name}`, async () => {
+      const d = await stack.get(`web-${name}`);
+      return workersOf(d) === 4 && d?.status?.observedGeneration === d?.metadata.generation ? d : undefined;
+    });
+    await kubectlOk([
+      'delete',
+      `optimizationloop.ymera.io/${name}`,
+      '-n',
+      stack.ns,
+      '--wait=true',
+      '--timeout=60s',
+    ]);
+    // gone: its finalizer has run
+    expect(await getJson(['get', `optimizationloop.ymera.io/${name}`, '-n', stack.ns])).toBeUndefined();
+    return before;
+  };
+
   beforeAll(async () => {
     await stack.start('e2e-oapply');
     await stack.deployment('web', 3);
+    await stack.deployment('web-restore', 3);
+    await stack.deployment('web-keep', 3);
     await stack.startOperator('op-oapply');
     await stack.apply(spec(false));
+    await stack.apply(stopLoop('Restore'));
+    await stack.apply(stopLoop('Keep'));
   });
 
   afterAll(() => stack.stop());
@@ -155,5 +204,27 @@ describe('OptimizationLoop in Apply mode with the real Prometheus', { timeout: 3
     expect(workersOf(d)).toBe(2);
     expect(d.metadata.generation).toBe(after.metadata.generation);
     expect(ownersOfWorkers(d)).toEqual(['e2e-someone-else']);
+  });
+
+  it('restores the baseline on delete (finalizer), and keeps the ownership of the field', async () => {
+    await convergeThenDelete('restore');
+    const d = (await stack.get('web-restore'))!;
+    expect(workersOf(d)).toBe(3);
+    expect(ownersOfWorkers(d)).toEqual([MANAGER]);
+    await eventually('a BaselineRestored Event', async () =>
+      (await eventsAbout(stack.ns, 'restore', 'OptimizationLoop')).find(
+        (e) => e.reason === 'BaselineRestored',
+      ),
+    );
+  });
+
+  it('keeps the tuned value on delete with onStop: Keep', async () => {
+    const before = await convergeThenDelete('keep');
+    const d = (await stack.get('web-keep'))!;
+    expect(workersOf(d)).toBe(4);
+    expect(d.metadata.generation).toBe(before.metadata.generation); // no write at all
+    expect((await eventsAbout(stack.ns, 'keep', 'OptimizationLoop')).map((e) => e.reason)).not.toContain(
+      'BaselineRestored',
+    );
   });
 });
