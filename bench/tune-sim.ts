@@ -17,6 +17,7 @@ import type {
 import type { Status } from '../controllers/optimizationloop/state.ts';
 import { step } from '../controllers/optimizationloop/state.ts';
 import { valuesOf } from '../controllers/optimizationloop/algorithms.ts';
+import { validateOptimizationLoop } from '../controllers/optimizationloop/validate.ts';
 import { constraintResults, holds } from '../controllers/optimizationloop/verdict.ts';
 
 /** A service: the tuned parameters, a start point, and the true objective and constraint. */
@@ -139,7 +140,7 @@ export function specFor(service: Service, o: RunOptions): OptimizationLoopSpecDe
     minImprovementPercent: 2,
     maxTrials: o.maxTrials,
     // every algorithm gets its whole trial budget; violations are counted, not cut short
-    maxFailedTrials: o.maxTrials,
+    maxFailedTrials: Math.min(o.maxTrials, 100), // the schema's maximum
     safety: { maxStepPercent: 25, maxChangesPerHour: 4 },
     mode: 'Apply',
     onStop: 'Restore',
@@ -155,6 +156,9 @@ function gaussian(rand: () => number): () => number {
 /** One loop from the service's start point until it converges, stops, or `maxReconciles` pass. */
 export function runLoop(service: Service, o: RunOptions, maxReconciles = 20_000): RunResult {
   const spec = specFor(service, o);
+  // what the controller would stall on (InvalidSpec) must not be benchmarked
+  const invalid = validateOptimizationLoop(spec);
+  if (invalid.length > 0) throw new Error(`${service.name}: ${JSON.stringify(invalid)}`);
   const paths = service.parameters.map((p) => p.path);
   const optimum = optimumOf(service).value;
   // the service's noise has its own stream: the algorithm's seed must not shape the measurements

@@ -59,6 +59,7 @@ describe('OptimizationLoop in Apply mode with the real Prometheus', { timeout: 3
       spec: {
         initialDelay: '2s',
         maxTrials: 1,
+        maxFailedTrials: 1, // at most maxTrials
         safety: { maxStepPercent: 100, maxChangesPerHour: 60 },
         mode: 'Apply',
         onStop,
