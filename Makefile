@@ -4,7 +4,7 @@ SHELL := /bin/bash
 WITH_NODE := scripts/with-node.sh
 STACK := test/e2e/stack.sh
 
-.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-scale bench-backup bench-predictor image image-import
+.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-scale bench-backup bench-predictor bench-tune image image-import
 
 ## run: bring up the local cluster, install CRDs, apply the samples, run the operator (Ctrl-C stops it).
 ##      YMERA_USE_EXISTING_CLUSTER=1 uses the cluster $KUBECONFIG points at instead.
@@ -54,6 +54,13 @@ bench-backup:
 ##                  time, Prometheus requests (target: one per signal), operator CPU; writes bench/results/predictor.json.
 bench-predictor:
 	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/predictor.ts
+
+## bench-tune: the OptimizationLoop's state machine and algorithms (HillClimb, Random, Bayesian) against simulated
+##             services with known optima and noisy measurements, BENCH_TUNE_SEEDS seeds (default 20), no cluster:
+##             share of seeds within 10% of the optimum by maxTrials, trials to get there, violations, rollbacks,
+##             each against Random in the same run; writes bench/results/tune.json.
+bench-tune:
+	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/tune.ts
 
 ## image: build the operator/runtime image without Docker (OCI archive under ~/.cache/ymera/images/; prints its path).
 image:
