@@ -24,6 +24,8 @@ import { childFailure, ChildrenFailedError } from '../../operator/child-failures
 import { classifyFailure, FailureReported } from '../../operator/failure.ts';
 import { isConflict } from '../../operator/kube/client.ts';
 import { core, keyOf, splitKey } from '../../operator/kube/resources.ts';
+import type { KubeObject } from '../../operator/kube/resources.ts';
+import type { KubeClient } from '../../operator/kube/client.ts';
 import type { PodObject } from '../../operator/kube/workloads.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
 import { isOwnedBy } from '../../operator/ownership.ts';
@@ -35,6 +37,7 @@ import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
 import { DEFAULT_STORAGE_ACCESS } from '../../operator/storage/egress.ts';
 import { changedReady, publishReadyChange } from '../shared/ready-change.ts';
 import { topicPolicyOf } from '../shared/topics.ts';
+import { DEAD_LETTER_FIELD, resolveTriggerSchema, triggerDeadLetterTopic } from './trigger-schema.ts';
 import type { Blocker } from '../shared/skeleton-status.ts';
 import { metricsReadCap } from './artifact-access.ts';
 import { readS3Artifact } from './artifact-store.ts';
@@ -63,10 +66,30 @@ export type { LearningPipelineObject } from './jobs.ts';
 /** Pod changes enqueue the pipeline; this poll is a safety net while runs are active. */
 const ACTIVE_POLL_MS = 15_000;
 const TRIGGER_RETRY_MS = 5_000;
+type ConfigMapObject = KubeObject & { data?: Record<string, string> };
+/** A schema in a ConfigMap is read again this often (ConfigMap changes do not enqueue the pipeline). */
+const SCHEMA_RECHECK_MS = 60_000;
 const MAX_REQUEUE_MS = 10 * 60_000;
 
 type Extra = { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
 const date = (s: string | undefined) => (s ? new Date(s) : undefined);
+
+/**
+ * The ConfigMap holding a trigger schema, read from the pipeline's own
+ * namespace with a field-selected list: the operator's role lists
+ * ConfigMaps but has no get on them.
+ */
+async function schemaConfigMap(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<ConfigMapObject | undefined> {
+  const found = await client.list<ConfigMapObject>(core.configMap, {
+    namespace,
+    fieldSelector: `metadata.name=${name}`,
+  });
+  return found.items[0];
+}
 
 export function learningPipelineReconciler(integrations: Integrations): Reconciler<LearningPipelineObject> {
   const resource = resourceTypeOf(crd);
@@ -128,20 +151,67 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       const waits: number[] = [];
       let events: TriggerEvent[] = [];
       const trigger = spec.triggers?.kafka;
-      // reading another namespace's topic is cross-namespace reach too: same name policy as declared topics
-      const forbidden = trigger && topicNotAllowedMessage(policy, namespace, trigger.topic, TRIGGER_FIELD);
+      const deadLetterTopic = trigger && triggerDeadLetterTopic(trigger);
+      // reading another namespace's topic (or writing its dead letters there) is cross-namespace
+      // reach too: same name policy as declared topics
+      const forbidden =
+        trigger &&
+        (topicNotAllowedMessage(policy, namespace, trigger.topic, TRIGGER_FIELD) ??
+          topicNotAllowedMessage(
+            policy,
+            namespace,
+            deadLetterTopic ?? '',
+            trigger.deadLetter?.topic ? DEAD_LETTER_FIELD : `${DEAD_LETTER_FIELD} (default <topic>.dlq)`,
+          ));
+      // the schema: inline, or from a ConfigMap of this namespace only
+      const schemaRef = trigger?.schema?.configMapKeyRef;
+      const resolved =
+        trigger && !forbidden
+          ? resolveTriggerSchema(
+              trigger.schema,
+              schemaRef ? await schemaConfigMap(ctx.client, namespace, schemaRef.name) : undefined,
+              namespace,
+            )
+          : {};
       if (trigger && forbidden) {
         await integrations.triggers?.stop(key);
         extra.push({ type: 'TriggerReady', status: 'False', reason: 'TopicNotAllowed', message: forbidden });
         blockers.push({ reason: 'TopicNotAllowed', message: forbidden, transient: false });
+      } else if (trigger && 'blocker' in resolved) {
+        // no consumption without a usable schema: the events wait in Kafka until it is fixed
+        await integrations.triggers?.stop(key);
+        const { reason, message } = resolved.blocker;
+        extra.push({ type: 'TriggerReady', status: 'False', reason, message });
+        blockers.push(resolved.blocker);
+        // a ConfigMap created or fixed later does not enqueue the pipeline
+        if (schemaRef) waits.push(SCHEMA_RECHECK_MS);
       } else if (trigger && integrations.triggers) {
         integrations.triggers.ensure({
           key,
           topic: trigger.topic,
           groupId: consumerGroupId(namespace, obj.metadata.name, obj.metadata.uid ?? ''),
           ...(trigger.filter ? { filter: trigger.filter } : {}),
+          ...('schema' in resolved && resolved.schema ? { schema: resolved.schema } : {}),
+          ...(deadLetterTopic ? { deadLetterTopic } : {}),
         });
         const state = integrations.triggers.state(key);
+        if (state?.deadLetterError) {
+          extra.push({
+            type: 'DeadLetterReady',
+            status: 'False',
+            reason: 'DeadLetterFailing',
+            message: `${state.deadLetterError}; ${state.deadLetterBacklog} event(s) wait, and offsets are not committed past them`,
+          });
+          waits.push(TRIGGER_RETRY_MS);
+        } else {
+          extra.push({
+            type: 'DeadLetterReady',
+            status: 'True',
+            reason: 'Ready',
+            message: `events that fail the schema or keep failing go to Kafka topic ${deadLetterTopic}`,
+          });
+        }
+        if (schemaRef) waits.push(SCHEMA_RECHECK_MS);
         if (state?.ready) {
           extra.push({ type: 'TriggerReady', status: 'True', reason: 'Listening', message: state.message });
         } else {
