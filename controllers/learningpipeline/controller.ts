@@ -15,7 +15,6 @@ import { metaTime, Reason } from '../../operator/conditions.ts';
 import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
 import type { Integrations } from '../../operator/integrations.ts';
 import { ruleObjectType, uniqueTypes } from '../../operator/integrations.ts';
-import { EventType } from '../../operator/kafka/events.ts';
 import { topicAllowed, topicNotAllowedMessage } from '../../operator/kafka/topic-policy.ts';
 import type { TriggerEvent } from '../../operator/kafka/trigger-filter.ts';
 import { consumerGroupId } from '../../operator/kafka/trigger-filter.ts';
@@ -37,6 +36,15 @@ import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
 import { DEFAULT_STORAGE_ACCESS } from '../../operator/storage/egress.ts';
 import { changedReady, publishReadyChange } from '../shared/ready-change.ts';
 import { topicPolicyOf } from '../shared/topics.ts';
+import type { PipelineEvent } from './cloud-events.ts';
+import {
+  deletedEvent,
+  modelRegisteredEvent,
+  runFinishedEvent,
+  runStartedEvent,
+  stepFailedEvent,
+  stepRetriedEvent,
+} from './cloud-events.ts';
 import { DEAD_LETTER_FIELD, resolveTriggerSchema, triggerDeadLetterTopic } from './trigger-schema.ts';
 import type { Blocker } from '../shared/skeleton-status.ts';
 import { metricsReadCap } from './artifact-access.ts';
@@ -448,13 +456,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
         );
       }
       metrics.forget({ namespace: obj.metadata.namespace ?? '', [PIPELINE_LABEL]: obj.metadata.name });
-      integrations.events.publish({
-        resource,
-        object: obj,
-        type: EventType.Deleted,
-        discriminator: obj.metadata.uid ?? '',
-        data: {},
-      });
+      integrations.events.publish({ resource, object: obj, ...deletedEvent(obj.metadata.uid) });
     },
   };
 
@@ -538,15 +540,11 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       results: Map<string, AdvanceResult>;
     },
   ): Promise<void> {
-    const publish = (type: string, discriminator: string, data: Record<string, unknown>) =>
-      integrations.events.publish({ resource, object: obj, type, discriminator, data });
+    const publish = (event: PipelineEvent) =>
+      integrations.events.publish({ resource, object: obj, ...event });
     for (const request of what.plan.start) {
       await ctx.event(obj, 'Normal', 'RunStarted', 'Run', `Run ${request.id} started (${request.cause})`);
-      publish(EventType.RunStarted, request.id, {
-        run: request.id,
-        trigger: request.trigger,
-        cause: request.cause,
-      });
+      publish(runStartedEvent(request));
     }
     for (const { request, reason } of what.plan.skipped) {
       await ctx.event(
@@ -569,13 +567,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
             'Run',
             `Run ${run.id}: step ${t.step} ${t.message ?? 'failed'}; attempt ${t.attempt + 1} at ${step?.nextAttemptTime ?? 'once the backoff passed'}`,
           );
-          publish(EventType.StepRetried, `${run.id}/${t.step}/${t.attempt}`, {
-            run: run.id,
-            step: t.step,
-            attempt: t.attempt,
-            message: t.message,
-            nextAttemptTime: step?.nextAttemptTime,
-          });
+          publish(stepRetriedEvent(run, t, step?.nextAttemptTime));
         } else if (t.kind === 'Failed') {
           await ctx.event(
             obj,
@@ -584,12 +576,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
             'Run',
             `Run ${run.id}: step ${t.step}: ${t.message ?? 'failed'}`,
           );
-          publish(EventType.StepFailed, `${run.id}/${t.step}`, {
-            run: run.id,
-            step: t.step,
-            attempts: t.attempt,
-            message: t.message,
-          });
+          publish(stepFailedEvent(run, t));
         }
       }
       const before = what.previousRuns.find((r) => r.id === run.id);
@@ -602,14 +589,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
           'Run',
           `Run ${run.id}: ${run.message ?? run.phase}`,
         );
-        publish(EventType.RunFinished, run.id, {
-          run: run.id,
-          phase: run.phase,
-          message: run.message,
-          startTime: run.startTime,
-          completionTime: run.completionTime,
-          steps: (run.steps ?? []).map((s) => ({ name: s.name, phase: s.phase, attempts: s.attempts })),
-        });
+        publish(runFinishedEvent(run));
       }
     }
   }
@@ -638,13 +618,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
         `Model ${model.version} is not promoted: ${model.gate.message}`,
       );
     }
-    integrations.events.publish({
-      resource,
-      object: obj,
-      type: EventType.ModelRegistered,
-      discriminator: model.version,
-      data: { ...model },
-    });
+    integrations.events.publish({ resource, object: obj, ...modelRegisteredEvent(model) });
   }
 }
 
