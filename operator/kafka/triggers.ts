@@ -575,7 +575,8 @@ class Subscription {
           }, delay);
           return;
         }
-        this.#deadLetters.shift();
+        // the queue may have been dropped (a consumer failure) while this one was in flight
+        if (this.#deadLetters[0] === next) this.#deadLetters.shift();
         this.#deadLetterAttempt = 0;
         this.#opts.metrics.deadLetters.inc({ ...this.#labels, reason: next.reason.class });
         if (this.state.deadLetterError !== undefined) {
