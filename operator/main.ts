@@ -174,6 +174,12 @@ function startKafka(
     brokers,
     logger: log.child({ component: 'triggers' }),
     onEvent: onTrigger,
+    registry: metrics.registry,
+    // dead letters of invalid trigger events; their topics are created when missing (1 partition)
+    deadLetter: {
+      producer: gatedProducer(clients.producer, writeGate),
+      ensureTopic: ensureEventTopic(admin, { partitions: 1 }),
+    },
   });
   log.info('kafka configured', { brokers });
   return {

@@ -15,7 +15,6 @@ import { metaTime, Reason } from '../../operator/conditions.ts';
 import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
 import type { Integrations } from '../../operator/integrations.ts';
 import { ruleObjectType, uniqueTypes } from '../../operator/integrations.ts';
-import { EventType } from '../../operator/kafka/events.ts';
 import { topicAllowed, topicNotAllowedMessage } from '../../operator/kafka/topic-policy.ts';
 import type { TriggerEvent } from '../../operator/kafka/trigger-filter.ts';
 import { consumerGroupId } from '../../operator/kafka/trigger-filter.ts';
@@ -24,6 +23,8 @@ import { childFailure, ChildrenFailedError } from '../../operator/child-failures
 import { classifyFailure, FailureReported } from '../../operator/failure.ts';
 import { isConflict } from '../../operator/kube/client.ts';
 import { core, keyOf, splitKey } from '../../operator/kube/resources.ts';
+import type { KubeObject } from '../../operator/kube/resources.ts';
+import type { KubeClient } from '../../operator/kube/client.ts';
 import type { PodObject } from '../../operator/kube/workloads.ts';
 import { resourceTypeOf } from '../../operator/kube/ymera.ts';
 import { isOwnedBy } from '../../operator/ownership.ts';
@@ -35,6 +36,16 @@ import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
 import { DEFAULT_STORAGE_ACCESS } from '../../operator/storage/egress.ts';
 import { changedReady, publishReadyChange } from '../shared/ready-change.ts';
 import { topicPolicyOf } from '../shared/topics.ts';
+import type { PipelineEvent } from './cloud-events.ts';
+import {
+  deletedEvent,
+  modelRegisteredEvent,
+  runFinishedEvent,
+  runStartedEvent,
+  stepFailedEvent,
+  stepRetriedEvent,
+} from './cloud-events.ts';
+import { DEAD_LETTER_FIELD, resolveTriggerSchema, triggerDeadLetterTopic } from './trigger-schema.ts';
 import type { Blocker } from '../shared/skeleton-status.ts';
 import { metricsReadCap } from './artifact-access.ts';
 import { readS3Artifact } from './artifact-store.ts';
@@ -63,10 +74,30 @@ export type { LearningPipelineObject } from './jobs.ts';
 /** Pod changes enqueue the pipeline; this poll is a safety net while runs are active. */
 const ACTIVE_POLL_MS = 15_000;
 const TRIGGER_RETRY_MS = 5_000;
+type ConfigMapObject = KubeObject & { data?: Record<string, string> };
+/** A schema in a ConfigMap is read again this often (ConfigMap changes do not enqueue the pipeline). */
+const SCHEMA_RECHECK_MS = 60_000;
 const MAX_REQUEUE_MS = 10 * 60_000;
 
 type Extra = { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
 const date = (s: string | undefined) => (s ? new Date(s) : undefined);
+
+/**
+ * The ConfigMap holding a trigger schema, read from the pipeline's own
+ * namespace with a field-selected list: the operator's role lists
+ * ConfigMaps but has no get on them.
+ */
+async function schemaConfigMap(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<ConfigMapObject | undefined> {
+  const found = await client.list<ConfigMapObject>(core.configMap, {
+    namespace,
+    fieldSelector: `metadata.name=${name}`,
+  });
+  return found.items[0];
+}
 
 export function learningPipelineReconciler(integrations: Integrations): Reconciler<LearningPipelineObject> {
   const resource = resourceTypeOf(crd);
@@ -128,20 +159,67 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       const waits: number[] = [];
       let events: TriggerEvent[] = [];
       const trigger = spec.triggers?.kafka;
-      // reading another namespace's topic is cross-namespace reach too: same name policy as declared topics
-      const forbidden = trigger && topicNotAllowedMessage(policy, namespace, trigger.topic, TRIGGER_FIELD);
+      const deadLetterTopic = trigger && triggerDeadLetterTopic(trigger);
+      // reading another namespace's topic (or writing its dead letters there) is cross-namespace
+      // reach too: same name policy as declared topics
+      const forbidden =
+        trigger &&
+        (topicNotAllowedMessage(policy, namespace, trigger.topic, TRIGGER_FIELD) ??
+          topicNotAllowedMessage(
+            policy,
+            namespace,
+            deadLetterTopic ?? '',
+            trigger.deadLetter?.topic ? DEAD_LETTER_FIELD : `${DEAD_LETTER_FIELD} (default <topic>.dlq)`,
+          ));
+      // the schema: inline, or from a ConfigMap of this namespace only
+      const schemaRef = trigger?.schema?.configMapKeyRef;
+      const resolved =
+        trigger && !forbidden
+          ? resolveTriggerSchema(
+              trigger.schema,
+              schemaRef ? await schemaConfigMap(ctx.client, namespace, schemaRef.name) : undefined,
+              namespace,
+            )
+          : {};
       if (trigger && forbidden) {
         await integrations.triggers?.stop(key);
         extra.push({ type: 'TriggerReady', status: 'False', reason: 'TopicNotAllowed', message: forbidden });
         blockers.push({ reason: 'TopicNotAllowed', message: forbidden, transient: false });
+      } else if (trigger && 'blocker' in resolved) {
+        // no consumption without a usable schema: the events wait in Kafka until it is fixed
+        await integrations.triggers?.stop(key);
+        const { reason, message } = resolved.blocker;
+        extra.push({ type: 'TriggerReady', status: 'False', reason, message });
+        blockers.push(resolved.blocker);
+        // a ConfigMap created or fixed later does not enqueue the pipeline
+        if (schemaRef) waits.push(SCHEMA_RECHECK_MS);
       } else if (trigger && integrations.triggers) {
         integrations.triggers.ensure({
           key,
           topic: trigger.topic,
           groupId: consumerGroupId(namespace, obj.metadata.name, obj.metadata.uid ?? ''),
           ...(trigger.filter ? { filter: trigger.filter } : {}),
+          ...('schema' in resolved && resolved.schema ? { schema: resolved.schema } : {}),
+          ...(deadLetterTopic ? { deadLetterTopic } : {}),
         });
         const state = integrations.triggers.state(key);
+        if (state?.deadLetterError) {
+          extra.push({
+            type: 'DeadLetterReady',
+            status: 'False',
+            reason: 'DeadLetterFailing',
+            message: `${state.deadLetterError}; ${state.deadLetterBacklog} event(s) wait, and offsets are not committed past them`,
+          });
+          waits.push(TRIGGER_RETRY_MS);
+        } else {
+          extra.push({
+            type: 'DeadLetterReady',
+            status: 'True',
+            reason: 'Ready',
+            message: `events that fail the schema or keep failing go to Kafka topic ${deadLetterTopic}`,
+          });
+        }
+        if (schemaRef) waits.push(SCHEMA_RECHECK_MS);
         if (state?.ready) {
           extra.push({ type: 'TriggerReady', status: 'True', reason: 'Listening', message: state.message });
         } else {
@@ -378,13 +456,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
         );
       }
       metrics.forget({ namespace: obj.metadata.namespace ?? '', [PIPELINE_LABEL]: obj.metadata.name });
-      integrations.events.publish({
-        resource,
-        object: obj,
-        type: EventType.Deleted,
-        discriminator: obj.metadata.uid ?? '',
-        data: {},
-      });
+      integrations.events.publish({ resource, object: obj, ...deletedEvent(obj.metadata.uid) });
     },
   };
 
@@ -468,15 +540,11 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       results: Map<string, AdvanceResult>;
     },
   ): Promise<void> {
-    const publish = (type: string, discriminator: string, data: Record<string, unknown>) =>
-      integrations.events.publish({ resource, object: obj, type, discriminator, data });
+    const publish = (event: PipelineEvent) =>
+      integrations.events.publish({ resource, object: obj, ...event });
     for (const request of what.plan.start) {
       await ctx.event(obj, 'Normal', 'RunStarted', 'Run', `Run ${request.id} started (${request.cause})`);
-      publish(EventType.RunStarted, request.id, {
-        run: request.id,
-        trigger: request.trigger,
-        cause: request.cause,
-      });
+      publish(runStartedEvent(request));
     }
     for (const { request, reason } of what.plan.skipped) {
       await ctx.event(
@@ -499,13 +567,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
             'Run',
             `Run ${run.id}: step ${t.step} ${t.message ?? 'failed'}; attempt ${t.attempt + 1} at ${step?.nextAttemptTime ?? 'once the backoff passed'}`,
           );
-          publish(EventType.StepRetried, `${run.id}/${t.step}/${t.attempt}`, {
-            run: run.id,
-            step: t.step,
-            attempt: t.attempt,
-            message: t.message,
-            nextAttemptTime: step?.nextAttemptTime,
-          });
+          publish(stepRetriedEvent(run, t, step?.nextAttemptTime));
         } else if (t.kind === 'Failed') {
           await ctx.event(
             obj,
@@ -514,12 +576,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
             'Run',
             `Run ${run.id}: step ${t.step}: ${t.message ?? 'failed'}`,
           );
-          publish(EventType.StepFailed, `${run.id}/${t.step}`, {
-            run: run.id,
-            step: t.step,
-            attempts: t.attempt,
-            message: t.message,
-          });
+          publish(stepFailedEvent(run, t));
         }
       }
       const before = what.previousRuns.find((r) => r.id === run.id);
@@ -532,14 +589,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
           'Run',
           `Run ${run.id}: ${run.message ?? run.phase}`,
         );
-        publish(EventType.RunFinished, run.id, {
-          run: run.id,
-          phase: run.phase,
-          message: run.message,
-          startTime: run.startTime,
-          completionTime: run.completionTime,
-          steps: (run.steps ?? []).map((s) => ({ name: s.name, phase: s.phase, attempts: s.attempts })),
-        });
+        publish(runFinishedEvent(run));
       }
     }
   }
@@ -568,13 +618,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
         `Model ${model.version} is not promoted: ${model.gate.message}`,
       );
     }
-    integrations.events.publish({
-      resource,
-      object: obj,
-      type: EventType.ModelRegistered,
-      discriminator: model.version,
-      data: { ...model },
-    });
+    integrations.events.publish({ resource, object: obj, ...modelRegisteredEvent(model) });
   }
 }
 

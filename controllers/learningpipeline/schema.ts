@@ -9,6 +9,7 @@ import {
   cronSchedule,
   DNS_LABEL_PATTERN,
   dnsLabel,
+  dnsSubdomain,
   env,
   gpu,
   kafkaTopic,
@@ -223,6 +224,57 @@ const triggers = s.object(
                 'Only events whose JSON payload has all these fields with exactly these values start a run; keys are dotted paths (e.g. type: drift, model.name: fraud). Default: every event.',
               maxProperties: 16,
             }),
+          ),
+          schema: s.optional(
+            s.object(
+              {
+                inline: s.optional(
+                  s.preserveUnknown({
+                    description:
+                      'The JSON Schema (draft-07) itself. For a CloudEvent it describes the whole envelope (put the data schema under properties.data).',
+                  }),
+                ),
+                configMapKeyRef: s.optional(
+                  s.object(
+                    {
+                      name: dnsSubdomain("A ConfigMap in the pipeline's own namespace."),
+                      key: s.string({
+                        description: 'The key whose value is the JSON Schema (JSON text).',
+                        minLength: 1,
+                        maxLength: 253,
+                        pattern: '^[-._a-zA-Z0-9]+$',
+                      }),
+                    },
+                    { description: "Read the JSON Schema from a ConfigMap key in the pipeline's namespace." },
+                  ),
+                ),
+              },
+              {
+                description:
+                  'JSON Schema every event selected by the filter must match; with a schema, a value that is not JSON, or a selected event that does not match, goes to the dead-letter topic instead of starting a run. Set exactly one of inline or configMapKeyRef.',
+                validations: [
+                  {
+                    rule: 'has(self.inline) != has(self.configMapKeyRef)',
+                    message: 'set exactly one of inline or configMapKeyRef',
+                  },
+                ],
+              },
+            ),
+          ),
+          deadLetter: s.optional(
+            s.object(
+              {
+                topic: s.optional(
+                  kafkaTopic(
+                    'Dead-letter topic (default: "<topic>.dlq"). Same name rules as topic: it must start with "<namespace>." unless the cluster admin allows more. Created with 1 partition when missing; kept when the pipeline is deleted.',
+                  ),
+                ),
+              },
+              {
+                description:
+                  'Where events that fail the schema, or whose handling failed repeatedly, are produced, with the reason and their original headers.',
+              },
+            ),
           ),
         },
         { description: 'Start a run when a matching event arrives on a Kafka topic.' },

@@ -6,6 +6,14 @@
 // consumer failure (missing topic, broker outage, fenced member) tears the
 // consumer down and starts a new one with backoff; nothing here throws into
 // the controller.
+//
+// Dead letters: a message that fails the pipeline's schema (or is not JSON
+// while a schema is declared), or whose handling threw `maxAttempts` times,
+// is produced to the subscription's dead-letter topic with the reason and
+// its original headers. Its offset stays held (not committed past) until
+// that produce succeeded; a failing produce is retried with backoff and
+// reported in the state, so nothing is dropped and nothing stalls the
+// consumption of the messages after it.
 import {
   Admin,
   Consumer,
@@ -14,13 +22,27 @@ import {
   stringDeserializers,
 } from '@platformatic/kafka';
 import type { Message, MessagesStream } from '@platformatic/kafka';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { exponentialBackoff } from '../backoff.ts';
 import { deepEqual } from '../equality.ts';
 import type { Logger } from '../logger.ts';
+import type { KafkaProducer, OutgoingMessage } from './client.ts';
 import { KafkaRequestError, KafkaUnavailableError } from './client.ts';
-import { classifyKafkaError, hostPort, withTimeout } from './platformatic.ts';
+import type { DeadLetterReason } from './dead-letter.ts';
+import {
+  PoisonTracker,
+  classifyMessage,
+  deadLetterRecord,
+  deadLetterTopicOf,
+  headersRecord,
+} from './dead-letter.ts';
+import type { EventValidator } from './event-schema.ts';
+import { compileEventSchema } from './event-schema.ts';
+import { ensureEventTopic } from './events.ts';
+import type { KafkaClients } from './platformatic.ts';
+import { classifyKafkaError, createKafkaClients, hostPort, withTimeout } from './platformatic.ts';
 import type { TriggerEvent } from './trigger-filter.ts';
-import { matchesFilter, parsePayload, triggerEventOf } from './trigger-filter.ts';
+import { triggerEventOf } from './trigger-filter.ts';
 
 export interface TriggerSubscription {
   /** The pipeline's work-queue key (namespace/name). */
@@ -28,12 +50,20 @@ export interface TriggerSubscription {
   topic: string;
   groupId: string;
   filter?: Record<string, string>;
+  /** JSON Schema every selected event must match (compiled here; the controller checks it first). */
+  schema?: Record<string, unknown>;
+  /** Where invalid and unprocessable events go; default `<topic>.dlq`. */
+  deadLetterTopic?: string;
 }
 
 export interface TriggerState {
   /** Joined the group and assigned/fetching. */
   ready: boolean;
   message: string;
+  /** Set while producing to the dead-letter topic fails (offsets are held meanwhile). */
+  deadLetterError?: string;
+  /** Dead letters waiting to be produced. */
+  deadLetterBacklog: number;
 }
 
 export interface TriggerSource {
@@ -66,6 +96,61 @@ export type TriggerConsumersOptions = {
   maxPending?: number;
   /** Bound of one join, commit, close or admin call; default 15s. */
   timeoutMs?: number;
+  /** Where dead letters are produced (default: clients of `brokers`); topics are created when missing. */
+  deadLetter?: { producer: KafkaProducer; ensureTopic: (topic: string) => Promise<void> };
+  /** Metrics registry (default: a private one). */
+  registry?: Registry;
+  /** Times handling one message may throw before it is dead-lettered; default 3. */
+  maxAttempts?: number;
+};
+
+type Resolved = Required<Omit<TriggerConsumersOptions, 'logger' | 'deadLetter' | 'registry'>> & {
+  deadLetter: NonNullable<TriggerConsumersOptions['deadLetter']>;
+  metrics: TriggerMetrics;
+};
+
+/** Dead-letter metrics; labels: the pipeline, the trigger (its topic) and the reason class. */
+export class TriggerMetrics {
+  readonly deadLetters: Counter<'namespace' | 'pipeline' | 'trigger' | 'reason'>;
+  readonly failures: Counter<'namespace' | 'pipeline' | 'trigger'>;
+  readonly backlog: Gauge<'namespace' | 'pipeline' | 'trigger'>;
+
+  constructor(registry: Registry) {
+    const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
+    const registers = [registry];
+    this.deadLetters =
+      existing('ymera_trigger_dead_letters_total') ??
+      new Counter({
+        name: 'ymera_trigger_dead_letters_total',
+        help: 'Trigger events produced to the dead-letter topic, by reason class (malformed, schema, processing)',
+        labelNames: ['namespace', 'pipeline', 'trigger', 'reason'],
+        registers,
+      });
+    this.failures =
+      existing('ymera_trigger_dead_letter_failures_total') ??
+      new Counter({
+        name: 'ymera_trigger_dead_letter_failures_total',
+        help: 'Failed attempts to produce a dead letter (the message is not committed past; retried with backoff)',
+        labelNames: ['namespace', 'pipeline', 'trigger'],
+        registers,
+      });
+    this.backlog =
+      existing('ymera_trigger_dead_letter_backlog') ??
+      new Gauge({
+        name: 'ymera_trigger_dead_letter_backlog',
+        help: 'Dead letters waiting to be produced (their offsets are held)',
+        labelNames: ['namespace', 'pipeline', 'trigger'],
+        registers,
+      });
+  }
+}
+
+type DeadLetter = {
+  generation: number;
+  partition: number;
+  offset: bigint;
+  record: OutgoingMessage;
+  reason: DeadLetterReason;
 };
 
 export const RECENT_ACKS = 2_000;
@@ -216,8 +301,18 @@ class Subscription {
   state: TriggerState;
   readonly #ledger = new TriggerLedger();
   readonly pending = this.#ledger.pending;
-  readonly #opts: Required<Omit<TriggerConsumersOptions, 'logger'>>;
+  readonly #opts: Resolved;
   readonly #log: Logger | undefined;
+  readonly #validate: EventValidator | undefined;
+  readonly #deadLetterTopic: string;
+  readonly #labels: { namespace: string; pipeline: string; trigger: string };
+  readonly #poison = new PoisonTracker();
+  /** Dead letters in delivery order; produced one at a time. */
+  #deadLetters: DeadLetter[] = [];
+  #deadLetterAttempt = 0;
+  #deadLetterTimer: NodeJS.Timeout | undefined;
+  #deadLettering = false;
+  #deadLetterTopicReady = false;
   #consumer: Consumer<string, string, string, string> | undefined;
   #stream: Stream | undefined;
   /** Bumped per consumer; callbacks of an older consumer are ignored. */
@@ -233,16 +328,28 @@ class Subscription {
   /** The topic was missing at some point: all its messages are newer than the subscription. */
   #topicWasMissing = false;
 
-  constructor(
-    sub: TriggerSubscription,
-    opts: Required<Omit<TriggerConsumersOptions, 'logger'>>,
-    log: Logger | undefined,
-    after: Promise<void>,
-  ) {
+  constructor(sub: TriggerSubscription, opts: Resolved, log: Logger | undefined, after: Promise<void>) {
     this.sub = { ...sub, ...(sub.filter ? { filter: { ...sub.filter } } : {}) };
     this.#opts = opts;
+    this.#deadLetterTopic = deadLetterTopicOf(sub.topic, sub.deadLetterTopic);
     this.#log = log?.child({ key: sub.key, topic: sub.topic, groupId: sub.groupId });
-    this.state = { ready: false, message: `starting consumer for Kafka topic ${sub.topic}` };
+    const slash = sub.key.indexOf('/');
+    this.#labels = {
+      namespace: slash >= 0 ? sub.key.slice(0, slash) : '',
+      pipeline: sub.key.slice(slash + 1),
+      trigger: sub.topic,
+    };
+    this.state = {
+      ready: false,
+      message: `starting consumer for Kafka topic ${sub.topic}`,
+      deadLetterBacklog: 0,
+    };
+    if (sub.schema) {
+      const compiled = compileEventSchema(sub.schema);
+      // The controller refuses an invalid schema before subscribing; this guards direct callers.
+      if ('error' in compiled) throw new Error(`trigger schema: ${compiled.error}`);
+      this.#validate = compiled.validate;
+    }
     // A previous consumer of the same key must have left before this one joins.
     void after.then(() => this.#start());
   }
@@ -251,7 +358,9 @@ class Subscription {
     return (
       sub.topic === this.sub.topic &&
       sub.groupId === this.sub.groupId &&
-      sameFilter(sub.filter, this.sub.filter)
+      sameFilter(sub.filter, this.sub.filter) &&
+      deepEqual(sub.schema ?? null, this.sub.schema ?? null) &&
+      deadLetterTopicOf(sub.topic, sub.deadLetterTopic) === this.#deadLetterTopic
     );
   }
 
@@ -274,10 +383,12 @@ class Subscription {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#commitTimer);
+    clearTimeout(this.#deadLetterTimer);
     // Commit what was handled, so the next member does not see it again.
     await this.#flush();
     this.#teardown();
     this.pending.clear();
+    this.#dropDeadLetters();
     await this.#closing;
     this.#log?.info('trigger consumer stopped');
   }
@@ -357,7 +468,7 @@ class Subscription {
           ? `consuming Kafka topic ${topic} as group ${groupId}`
           : `joined group ${groupId}; no partition of Kafka topic ${topic} is assigned to this member`;
       if (!this.state.ready) this.#log?.info('trigger consumer ready', { partitions });
-      this.state = { ready: true, message };
+      this.state = { ...this.state, ready: true, message };
       this.#attempt = 0;
       this.#topicWasMissing = false;
       this.#scheduleCommit();
@@ -368,16 +479,131 @@ class Subscription {
 
   #message(generation: number, m: Message<string, string, string, string>): void {
     if (generation !== this.#generation || this.#stopped) return;
+    const { partition, offset } = m;
     try {
-      const { partition, offset } = m;
       if (!this.#ledger.offsets.deliver(partition, offset, m.leaderEpoch)) return;
-      const payload = parsePayload(m.value ?? undefined);
-      if (matchesFilter(payload, this.sub.filter)) this.#matched(m, payload);
+      // Threw maxAttempts times already: set it aside instead of restarting forever.
+      const exhausted = this.#poison.exhausted(partition, offset, this.#opts.maxAttempts);
+      if (exhausted) {
+        this.#poison.forget(partition, offset);
+        this.#deadLetter(m, exhausted);
+        return;
+      }
+      const verdict = classifyMessage(m.value ?? undefined, this.sub.filter, this.#validate);
+      if (verdict.kind === 'match') this.#matched(m, verdict.payload);
+      else if (verdict.kind === 'dead') this.#deadLetter(m, verdict.reason);
       this.#scheduleCommit();
     } catch (error) {
-      // A bug here must not lose the message: restart and read it again.
+      // A bug here must not lose the message: restart and read it again (a bounded number of times).
+      this.#poison.failed(partition, offset, error instanceof Error ? error.message : String(error));
       this.#fail(generation, error);
     }
+  }
+
+  /** Holds the message's offset and queues its dead letter. */
+  #deadLetter(m: Message<string, string, string, string>, reason: DeadLetterReason): void {
+    const { topic, partition, offset } = m;
+    this.#ledger.offsets.hold(partition, offset);
+    const record = deadLetterRecord(
+      {
+        topic,
+        partition,
+        offset,
+        key: m.key ?? undefined,
+        value: m.value ?? undefined,
+        headers: headersRecord(m.headers),
+      },
+      reason,
+      this.sub.key,
+      new Date(),
+    );
+    this.#deadLetters.push({ generation: this.#generation, partition, offset, record, reason });
+    this.#setBacklog();
+    this.#log?.warn('trigger event rejected; sending it to the dead-letter topic', {
+      deadLetterTopic: this.#deadLetterTopic,
+      partition,
+      offset: offset.toString(),
+      reasonClass: reason.class,
+      reason: reason.message,
+    });
+    void this.#produceDeadLetters();
+  }
+
+  #setBacklog(): void {
+    this.state = { ...this.state, deadLetterBacklog: this.#deadLetters.length };
+    this.#opts.metrics.backlog.set(this.#labels, this.#deadLetters.length);
+  }
+
+  /** Produces queued dead letters in order; on failure keeps them (offsets held) and retries with backoff. */
+  async #produceDeadLetters(): Promise<void> {
+    if (this.#deadLettering || this.#deadLetterTimer !== undefined) return;
+    this.#deadLettering = true;
+    try {
+      while (!this.#stopped && this.#deadLetters.length > 0) {
+        const next = this.#deadLetters[0] as DeadLetter;
+        if (next.generation !== this.#generation) {
+          // Its consumer is gone and the offset was not committed: the next one reads it again.
+          this.#deadLetters.shift();
+          continue;
+        }
+        try {
+          if (!this.#deadLetterTopicReady) {
+            await this.#opts.deadLetter.ensureTopic(this.#deadLetterTopic);
+            this.#deadLetterTopicReady = true;
+          }
+          await this.#opts.deadLetter.producer.send(this.#deadLetterTopic, [next.record]);
+        } catch (error) {
+          const message = `producing to dead-letter topic ${this.#deadLetterTopic} failed: ${classifyKafkaError(error).message}`;
+          this.#opts.metrics.failures.inc(this.#labels);
+          // It may have been deleted since: ensure it again on the next attempt.
+          this.#deadLetterTopicReady = false;
+          const first = this.state.deadLetterError === undefined;
+          if (this.state.deadLetterError !== message)
+            this.#log?.warn('dead letter not produced; retrying', { reason: message });
+          this.state = { ...this.state, deadLetterError: message };
+          // the controller reports it in a condition
+          if (first) this.#notifyController();
+          const delay = exponentialBackoff({
+            attempt: this.#deadLetterAttempt++,
+            baseMs: this.#opts.retry.baseMs,
+            maxMs: this.#opts.retry.maxMs,
+            jitter: 0.2,
+          });
+          this.#deadLetterTimer = setTimeout(() => {
+            this.#deadLetterTimer = undefined;
+            void this.#produceDeadLetters();
+          }, delay);
+          return;
+        }
+        // the queue may have been dropped (a consumer failure) while this one was in flight
+        if (this.#deadLetters[0] === next) this.#deadLetters.shift();
+        this.#deadLetterAttempt = 0;
+        this.#opts.metrics.deadLetters.inc({ ...this.#labels, reason: next.reason.class });
+        if (this.state.deadLetterError !== undefined) {
+          const { deadLetterError: _cleared, ...rest } = this.state;
+          this.state = rest;
+          this.#log?.info('dead-letter topic reachable again', { deadLetterTopic: this.#deadLetterTopic });
+          this.#notifyController();
+        }
+        this.#setBacklog();
+        if (next.generation === this.#generation) {
+          this.#ledger.offsets.release(next.partition, next.offset);
+          this.#scheduleCommit();
+        }
+      }
+    } finally {
+      this.#deadLettering = false;
+      this.#setBacklog();
+    }
+  }
+
+  /** Forgets queued dead letters (their consumer is gone; the messages are redelivered). */
+  #dropDeadLetters(): void {
+    this.#deadLetters = [];
+    clearTimeout(this.#deadLetterTimer);
+    this.#deadLetterTimer = undefined;
+    this.#deadLetterAttempt = 0;
+    this.#setBacklog();
   }
 
   #matched(m: Message<string, string, string, string>, payload: unknown): void {
@@ -393,18 +619,22 @@ class Subscription {
         pending: this.pending.size,
       });
     }
-    if (!this.#notify) {
-      this.#notify = true;
-      queueMicrotask(() => {
-        this.#notify = false;
-        if (this.#stopped) return;
-        try {
-          this.#opts.onEvent(this.sub.key);
-        } catch (error) {
-          this.#log?.error('trigger onEvent callback failed', { err: error });
-        }
-      });
-    }
+    this.#notifyController();
+  }
+
+  /** Enqueues the pipeline (once per microtask). */
+  #notifyController(): void {
+    if (this.#notify) return;
+    this.#notify = true;
+    queueMicrotask(() => {
+      this.#notify = false;
+      if (this.#stopped) return;
+      try {
+        this.#opts.onEvent(this.sub.key);
+      } catch (error) {
+        this.#log?.error('trigger onEvent callback failed', { err: error });
+      }
+    });
   }
 
   #scheduleCommit(): void {
@@ -449,13 +679,14 @@ class Subscription {
     if (generation !== this.#generation || this.#stopped) return;
     const message = this.#describe(error);
     const changed = message !== this.state.message;
-    this.state = { ready: false, message };
+    this.state = { ...this.state, ready: false, message };
     if (changed) this.#log?.warn('trigger consumer failed; retrying', { reason: message });
     else this.#log?.debug('trigger consumer failed again', { reason: message });
     // Bounded tighter than a graceful stop: a broken consumer must not delay the retry for long.
     this.#teardown(5_000);
     // Pending events were delivered to this member only; the next one gets them again.
     this.#ledger.reset();
+    this.#dropDeadLetters();
     const delay = exponentialBackoff({
       attempt: this.#attempt++,
       baseMs: this.#opts.retry.baseMs,
@@ -521,20 +752,38 @@ export class TriggerConsumers implements TriggerSource {
   readonly #subs = new Map<string, Subscription>();
   /** Last close of each key, so a restarted consumer joins after the old one left. */
   readonly #stopping = new Map<string, Promise<void>>();
-  readonly #opts: Required<Omit<TriggerConsumersOptions, 'logger'>>;
+  readonly #opts: Resolved;
   readonly #log: Logger | undefined;
   #admin: Admin | undefined;
+  /** Clients made here for dead letters when none were given. */
+  readonly #ownClients: KafkaClients | undefined;
 
   constructor(options: TriggerConsumersOptions) {
     if (options.brokers.length === 0) throw new Error('TriggerConsumers: no brokers given');
+    const clientId = options.clientId ?? 'ymera-operator-triggers';
+    let deadLetter = options.deadLetter;
+    if (!deadLetter) {
+      this.#ownClients = createKafkaClients({
+        brokers: options.brokers,
+        clientId: `${clientId}-dlq`,
+        ...(options.logger ? { logger: options.logger } : {}),
+      });
+      deadLetter = {
+        producer: this.#ownClients.producer,
+        ensureTopic: ensureEventTopic(this.#ownClients.admin, { partitions: 1 }),
+      };
+    }
     this.#opts = {
       brokers: options.brokers.map(hostPort),
       onEvent: options.onEvent,
-      clientId: options.clientId ?? 'ymera-operator-triggers',
+      clientId,
       retry: options.retry ?? { baseMs: 500, maxMs: 30_000 },
       commitIntervalMs: options.commitIntervalMs ?? 250,
       maxPending: options.maxPending ?? 1_000,
       timeoutMs: options.timeoutMs ?? 15_000,
+      maxAttempts: options.maxAttempts ?? 3,
+      deadLetter,
+      metrics: new TriggerMetrics(options.registry ?? new Registry()),
     };
     this.#log = options.logger?.named('triggers');
   }
@@ -632,5 +881,6 @@ export class TriggerConsumers implements TriggerSource {
     await Promise.allSettled([...this.#stopping.values()]);
     await this.#admin?.close().catch(() => undefined);
     this.#admin = undefined;
+    await this.#ownClients?.close().catch(() => undefined);
   }
 }

@@ -6,10 +6,17 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaUnavailableError } from '../../operator/kafka/client.ts';
 import type { KafkaClients } from '../../operator/kafka/platformatic.ts';
-import { createKafkaClients, listGroupIds, topicEndOffsets } from '../../operator/kafka/platformatic.ts';
+import {
+  createKafkaClients,
+  groupCommittedOffsets,
+  listGroupIds,
+  readTopic,
+  topicEndOffsets,
+} from '../../operator/kafka/platformatic.ts';
 import type { TriggerEvent } from '../../operator/kafka/trigger-filter.ts';
 import type { TriggerSubscription } from '../../operator/kafka/triggers.ts';
 import { TriggerConsumers } from '../../operator/kafka/triggers.ts';
@@ -28,6 +35,7 @@ let brokers: string[];
 let clients: KafkaClients;
 let triggers: TriggerConsumers;
 const notified: string[] = [];
+const registry = new Registry();
 const logLines: string[] = [];
 
 beforeAll(async () => {
@@ -42,6 +50,7 @@ beforeAll(async () => {
     onEvent: (key) => notified.push(key),
     retry: { baseMs: 200, maxMs: 2_000 },
     commitIntervalMs: 100,
+    registry,
   });
 }, 180_000);
 
@@ -269,6 +278,73 @@ describe('Kafka trigger consumers against a real broker', () => {
     );
     await triggers.deleteGroup(groupName('never-existed'));
     expect(await listGroupIds(brokers)).not.toContain(groupName('never-existed'));
+  });
+
+  it('holds the offset of a dead letter it cannot produce, says so, keeps consuming, and dead-letters it once it can', async () => {
+    const base = {
+      ...subscription('dlq-fail'),
+      schema: { type: 'object', required: ['model'] },
+    };
+    // a name the broker refuses to create (over 249 characters): a real produce failure
+    const refused = { ...base, deadLetterTopic: `${topicName('dlq-fail')}.${'x'.repeat(250)}` };
+    await createTopic(base.topic);
+    triggers.ensure(refused);
+    await waitReady(refused.key);
+    await send(base.topic, 'not json', drift(1));
+    // the poison message does not stall the consumer: the good event behind it arrives
+    const [good] = await pendingAfter(refused, 1);
+    expect(good?.offset).toBe('1');
+    triggers.ack(refused.key, good!.id);
+    const failing = await eventually(
+      'the dead-letter failure in the state',
+      async () => {
+        const s = triggers.state(refused.key);
+        return s?.deadLetterError ? s : undefined;
+      },
+      20_000,
+      100,
+    );
+    expect(failing.deadLetterError).toMatch(/^producing to dead-letter topic e2e-.*\.x+ failed: /);
+    expect(failing.deadLetterBacklog).toBe(1);
+    const failures = await registry.getSingleMetric('ymera_trigger_dead_letter_failures_total')?.get();
+    expect(failures?.values.find((v) => v.labels.pipeline === 'dlq-fail')?.value).toBeGreaterThan(0);
+
+    // a usable dead-letter topic: the restarted consumer reads the message again (its offset was
+    // never committed past) and dead-letters it, and the group then commits past everything
+    const dlq = topicName('dlq-fail-letters');
+    triggers.ensure({ ...base, deadLetterTopic: dlq });
+    await waitReady(base.key);
+    const letters = await eventually(
+      'the held message in the dead-letter topic',
+      async () => {
+        const read = await readTopic({ brokers, topic: dlq, timeoutMs: 5_000 }).catch(() => []);
+        return read.length > 0 ? read : undefined;
+      },
+      30_000,
+    );
+    expect(
+      letters.map((l) => [
+        l.value,
+        l.headers['ymera.dlq.original-offset'],
+        l.headers['ymera.dlq.reason-class'],
+      ]),
+    ).toEqual([['not json', '0', 'malformed']]);
+    expect(triggers.state(base.key)?.deadLetterError).toBeUndefined();
+    // at-least-once: the good event, acked but not committed past, comes again (same id: same run)
+    const [again] = await pendingAfter(base, 1);
+    expect(again?.id).toBe(good?.id);
+    triggers.ack(base.key, again!.id);
+    const end = await topicEndOffsets(brokers, base.topic);
+    await eventually('the group to commit past both', async () => {
+      const committed = await groupCommittedOffsets(brokers, base.groupId, base.topic);
+      return [...end].every(([p, o]) => (committed.get(p) ?? -1n) >= o);
+    });
+    const letters2 = await registry.getSingleMetric('ymera_trigger_dead_letters_total')?.get();
+    expect(
+      letters2?.values.find((v) => v.labels.pipeline === 'dlq-fail' && v.labels.reason === 'malformed')
+        ?.value,
+    ).toBe(1);
+    await triggers.stop(base.key);
   });
 
   it('reports a broker outage, recovers by itself, and receives events produced after recovery', async () => {

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { resolveTriggerSchema, triggerDeadLetterTopic } from './trigger-schema.ts';
+
+const schema = { type: 'object', required: ['model'] };
+
+describe('resolveTriggerSchema', () => {
+  it('has nothing to do without a schema', () => {
+    expect(resolveTriggerSchema(undefined, undefined, 'ns')).toEqual({});
+  });
+
+  it('takes an inline schema, and stalls on an invalid one naming the field', () => {
+    expect(resolveTriggerSchema({ inline: schema }, undefined, 'ns')).toEqual({ schema });
+    const bad = resolveTriggerSchema({ inline: { type: 'objekt' } }, undefined, 'ns');
+    expect(bad).toEqual({
+      blocker: {
+        reason: 'InvalidSchema',
+        message: expect.stringMatching(
+          /^spec\.triggers\.kafka\.schema\.inline: invalid JSON Schema: /,
+        ) as unknown,
+        transient: false,
+      },
+    });
+  });
+
+  it('reads a ConfigMap key, naming the field, the ConfigMap and the key when something is wrong', () => {
+    const ref = { configMapKeyRef: { name: 'schemas', key: 'drift.json' } };
+    expect(resolveTriggerSchema(ref, { data: { 'drift.json': JSON.stringify(schema) } }, 'ns')).toEqual({
+      schema,
+    });
+    expect(resolveTriggerSchema(ref, undefined, 'ns')).toEqual({
+      blocker: {
+        reason: 'SchemaNotFound',
+        message: 'spec.triggers.kafka.schema.configMapKeyRef: ConfigMap ns/schemas does not exist',
+        transient: false,
+      },
+    });
+    expect(resolveTriggerSchema(ref, { data: {} }, 'ns')).toEqual({
+      blocker: {
+        reason: 'SchemaNotFound',
+        message: 'spec.triggers.kafka.schema.configMapKeyRef: ConfigMap ns/schemas has no key "drift.json"',
+        transient: false,
+      },
+    });
+    const notJson = resolveTriggerSchema(ref, { data: { 'drift.json': '{' } }, 'ns');
+    expect('blocker' in notJson && notJson.blocker.reason).toBe('InvalidSchema');
+    expect('blocker' in notJson && notJson.blocker.message).toMatch(
+      /^spec\.triggers\.kafka\.schema\.configMapKeyRef: key "drift\.json" of ConfigMap ns\/schemas is not JSON/,
+    );
+    const invalid = resolveTriggerSchema(ref, { data: { 'drift.json': '{"type":7}' } }, 'ns');
+    expect('blocker' in invalid && invalid.blocker.message).toMatch(
+      /^spec\.triggers\.kafka\.schema\.configMapKeyRef: invalid JSON Schema/,
+    );
+  });
+});
+
+describe('triggerDeadLetterTopic', () => {
+  it('is <topic>.dlq unless configured', () => {
+    expect(triggerDeadLetterTopic({ topic: 'ns.drift' })).toBe('ns.drift.dlq');
+    expect(triggerDeadLetterTopic({ topic: 'ns.drift', deadLetter: {} })).toBe('ns.drift.dlq');
+    expect(triggerDeadLetterTopic({ topic: 'ns.drift', deadLetter: { topic: 'ns.bad' } })).toBe('ns.bad');
+  });
+});

@@ -1,0 +1,70 @@
+// The JSON Schema a LearningPipeline's Kafka trigger declares, resolved and
+// checked (pure): inline in the spec, or the text of a key of a ConfigMap in
+// the pipeline's own namespace (the controller reads it; never another
+// namespace). A problem names the spec field and is a user's to fix.
+import { compileEventSchema } from '../../operator/kafka/event-schema.ts';
+import { deadLetterTopicOf } from '../../operator/kafka/dead-letter.ts';
+import type { Blocker } from '../shared/skeleton-status.ts';
+
+export interface TriggerSchemaSource {
+  inline?: Record<string, unknown>;
+  configMapKeyRef?: { name: string; key: string };
+}
+
+export const SCHEMA_FIELD = 'spec.triggers.kafka.schema';
+export const DEAD_LETTER_FIELD = 'spec.triggers.kafka.deadLetter.topic';
+
+/**
+ * The usable schema (undefined when none is declared), or why there is none.
+ * `configMap` is the ConfigMap configMapKeyRef names, undefined when it does not exist.
+ */
+export function resolveTriggerSchema(
+  source: TriggerSchemaSource | undefined,
+  configMap: { data?: Record<string, string> } | undefined,
+  namespace: string,
+): { schema?: Record<string, unknown> } | { blocker: Blocker } {
+  if (!source) return {};
+  let field: string;
+  let schema: unknown;
+  if (source.inline !== undefined) {
+    field = `${SCHEMA_FIELD}.inline`;
+    schema = source.inline;
+  } else if (source.configMapKeyRef) {
+    const { name, key } = source.configMapKeyRef;
+    field = `${SCHEMA_FIELD}.configMapKeyRef`;
+    const text = configMap?.data?.[key];
+    if (configMap === undefined || text === undefined) {
+      const what =
+        configMap === undefined
+          ? `ConfigMap ${namespace}/${name} does not exist`
+          : `ConfigMap ${namespace}/${name} has no key ${JSON.stringify(key)}`;
+      return {
+        blocker: { reason: 'SchemaNotFound', message: `${field}: ${what}`, transient: false },
+      };
+    }
+    try {
+      schema = JSON.parse(text) as unknown;
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      return {
+        blocker: {
+          reason: 'InvalidSchema',
+          message: `${field}: key ${JSON.stringify(key)} of ConfigMap ${namespace}/${name} is not JSON: ${why}`,
+          transient: false,
+        },
+      };
+    }
+  } else {
+    return {};
+  }
+  const compiled = compileEventSchema(schema);
+  if ('error' in compiled) {
+    return { blocker: { reason: 'InvalidSchema', message: `${field}: ${compiled.error}`, transient: false } };
+  }
+  return { schema: schema as Record<string, unknown> };
+}
+
+/** The dead-letter topic of a trigger (configured, else `<topic>.dlq`). */
+export function triggerDeadLetterTopic(trigger: { topic: string; deadLetter?: { topic?: string } }): string {
+  return deadLetterTopicOf(trigger.topic, trigger.deadLetter?.topic);
+}

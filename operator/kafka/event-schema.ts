@@ -1,0 +1,66 @@
+// JSON Schemas for Kafka events: compiling a pipeline's declared trigger
+// schema (ajv, JSON Schema draft-07) and turning validation errors into one short line that names
+// where the event was wrong. Compiled validators are cached by the schema's
+// JSON text, so reconciles do not recompile an unchanged schema.
+import { createHash } from 'node:crypto';
+import { Ajv } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { clip } from '../text.ts';
+
+export type EventValidator = (payload: unknown) => string | undefined;
+
+const MAX_MESSAGE = 512;
+const CACHE_LIMIT = 256;
+// allErrors off: the first error is what the dead-letter reason names; strict
+// off: user schemas may carry unknown keywords (e.g. "examples", vendor keys).
+const ajv = new Ajv({ allErrors: false, strict: false, validateSchema: true });
+const cache = new Map<string, ValidateFunction>();
+
+/** Stable text for a schema (a hash of its JSON), for comparing subscriptions. */
+export function schemaDigest(schema: unknown): string {
+  return createHash('sha256').update(JSON.stringify(schema)).digest('hex').slice(0, 16);
+}
+
+/** One line per ajv error: `<instancePath or "event"> <message>`. */
+export function describeSchemaErrors(errors: readonly ErrorObject[] | null | undefined): string {
+  const parts = (errors ?? []).map((e) => {
+    const where = e.instancePath === '' ? 'event' : `event${e.instancePath.replaceAll('/', '.')}`;
+    const extra =
+      e.keyword === 'additionalProperties' && typeof e.params.additionalProperty === 'string'
+        ? ` (${e.params.additionalProperty})`
+        : e.keyword === 'enum' && Array.isArray(e.params.allowedValues)
+          ? ` (${e.params.allowedValues.map((v) => JSON.stringify(v)).join(', ')})`
+          : '';
+    return `${where} ${e.message ?? 'is invalid'}${extra}`;
+  });
+  return clip(parts.join('; ') || 'event does not match the schema', MAX_MESSAGE);
+}
+
+/**
+ * A validator for `schema`, or a message saying why it is not a usable JSON
+ * Schema (the caller prefixes the spec field). Never throws.
+ */
+export function compileEventSchema(schema: unknown): { validate: EventValidator } | { error: string } {
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+    return { error: 'a JSON Schema must be a JSON object' };
+  }
+  const key = JSON.stringify(schema);
+  let fn = cache.get(key);
+  if (!fn) {
+    try {
+      // A schema's own $id would collide with another pipeline's copy in the shared instance.
+      const { $id: _ignored, ...rest } = schema as Record<string, unknown>;
+      fn = ajv.compile(rest);
+    } catch (error) {
+      return {
+        error: `invalid JSON Schema: ${clip(error instanceof Error ? error.message : String(error), MAX_MESSAGE)}`,
+      };
+    }
+    cache.set(key, fn);
+    if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  }
+  const validate = fn;
+  return {
+    validate: (payload) => (validate(payload) ? undefined : describeSchemaErrors(validate.errors)),
+  };
+}
