@@ -129,7 +129,7 @@ export async function openStore(
       timeoutMs: STORE_TIMEOUT_MS,
       refusedCidrs: access.refusedCidrs,
       // the S3 minimum: a model upload holds (2 in flight + 1 filling) × 5 MiB = 15 MiB, not 24 MiB
-      // with the store's default 8 MiB; objects up to 10,000 parts = 48.8 GiB
+      // with the store's default 8 MiB (parts grow past 9.8 GiB: multipart.ts, PARTS_PER_SIZE)
       partSizeBytes: BACKUP_PART_BYTES,
     });
   } catch (e) {

@@ -265,7 +265,7 @@ export type ObjectStoreOptions = {
   timeoutMs?: number;
   /** Retry timing and attempts; defaults DEFAULT_RETRY_POLICY. */
   retry?: Partial<RetryPolicy>;
-  /** Part size for streamed uploads, >= 5 MiB; default 8 MiB. */
+  /** First part size of streamed uploads, >= 5 MiB, doubling every 2,000 parts (multipart.ts); default 8 MiB. */
   partSizeBytes?: number;
   /** Parts of a streamed upload in flight at once, >= 1; default 2. */
   uploadQueueSize?: number;
