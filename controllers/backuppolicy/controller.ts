@@ -74,6 +74,8 @@ const S3_FIELD = 'spec.storage.s3';
 const namespacedKinds = ymeraKinds.filter((d) => d.scope === 'Namespaced');
 /** One call's budget; a backup of many objects makes many calls. */
 const STORE_TIMEOUT_MS = 30_000;
+/** Upload part size of backups (see openStore). */
+const BACKUP_PART_BYTES = 5 * 1024 * 1024;
 /**
  * How soon a policy stalled on a Secret (its key, its storage credentials)
  * looks again: Secrets are read, never watched (the operator may not list
@@ -126,6 +128,9 @@ export async function openStore(
       credentials,
       timeoutMs: STORE_TIMEOUT_MS,
       refusedCidrs: access.refusedCidrs,
+      // the S3 minimum: a model upload holds (2 in flight + 1 filling) × 5 MiB = 15 MiB, not 24 MiB
+      // with the store's default 8 MiB (parts grow past 9.8 GiB: multipart.ts, PARTS_PER_SIZE)
+      partSizeBytes: BACKUP_PART_BYTES,
     });
   } catch (e) {
     return { reason: 'InvalidSpec', message: `${S3_FIELD}: ${(e as Error).message}` };

@@ -54,6 +54,7 @@ import {
   timingSafeEqual,
 } from 'node:crypto';
 import { InvalidKeyError, TamperedError, WrongKeyError } from './errors.ts';
+import { releaseChunk } from './release.ts';
 
 export const KEY_BYTES = 32;
 export const FRAME_BYTES = 1024 * 1024;
@@ -241,6 +242,14 @@ export async function* encryptItem(
   itemKey: Buffer,
   path: string,
   frameBytes = FRAME_BYTES,
+  options: {
+    /**
+     * Each ciphertext piece is freed (releaseChunk) once the consumer asks for
+     * the next: for a consumer that copies every piece on at once and keeps
+     * none (the multipart upload), so pieces never wait for a GC.
+     */
+    transientPieces?: boolean;
+  } = {},
 ): AsyncGenerator<Buffer> {
   if (!Number.isInteger(frameBytes) || frameBytes < 1 || frameBytes > MAX_FRAME_BYTES) {
     throw new RangeError(`frameBytes must be in 1..${MAX_FRAME_BYTES}`);
@@ -278,24 +287,32 @@ export async function* encryptItem(
     counter++;
     const plaintext = frame ? frame.subarray(0, pendingBytes) : (only ?? Buffer.alloc(0));
     only = undefined;
-    for (let at = 0; at < plaintext.length; at += SEAL_PIECE_BYTES)
-      yield cipher.update(plaintext.subarray(at, at + SEAL_PIECE_BYTES));
+    for (let at = 0; at < plaintext.length; at += SEAL_PIECE_BYTES) {
+      const piece = cipher.update(plaintext.subarray(at, at + SEAL_PIECE_BYTES));
+      yield piece;
+      if (options.transientPieces) releaseChunk(piece);
+    }
     const last = cipher.final();
     yield last.length > 0 ? Buffer.concat([last, cipher.getAuthTag()]) : cipher.getAuthTag();
     pendingBytes = 0;
   }
   yield header;
-  for await (const chunk of source) {
-    let rest = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-    while (rest.length > 0) {
-      // a frame is sealed non-final only once a byte past it has arrived
-      if (pendingBytes === frameBytes) yield* seal(false);
-      const n = Math.min(rest.length, frameBytes - pendingBytes);
-      hold(rest.subarray(0, n));
-      rest = rest.subarray(n);
+  try {
+    for await (const chunk of source) {
+      let rest = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+      while (rest.length > 0) {
+        // a frame is sealed non-final only once a byte past it has arrived
+        if (pendingBytes === frameBytes) yield* seal(false);
+        const n = Math.min(rest.length, frameBytes - pendingBytes);
+        hold(rest.subarray(0, n));
+        rest = rest.subarray(n);
+      }
     }
+    yield* seal(true);
+  } finally {
+    // never handed out (the cipher reads it, its output is new memory): freed now, not at a major GC
+    if (frame) releaseChunk(frame);
   }
-  yield* seal(true);
 }
 
 /**

@@ -31,6 +31,7 @@ import type { ItemFailure } from './format.ts';
 import type { ModelRef, ModelSource } from './models.ts';
 import { decide, groupSources, modelRefsOf, pairings, pinMismatch } from './models.ts';
 import type { ItemInput } from './store.ts';
+import { releaseChunk } from './release.ts';
 
 /** The largest model file copied: 64 GiB (8 MiB parts stay within S3's 10,000 parts). */
 export const MAX_MODEL_COPY_BYTES = 64 * 1024 ** 3;
@@ -225,7 +226,12 @@ async function* readSource(s: ModelSource<Conn>, policy: StorageAccessPolicy): A
   try {
     try {
       const stream = await store.getStream(s.key);
-      for await (const chunk of stream as AsyncIterable<Buffer>) yield chunk;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        yield chunk;
+        // the consumer (writeBackup: hash, then a copy into a frame or an upload part) is done
+        // with it once it asks for the next: its memory is freed now, not at a major GC
+        releaseChunk(chunk);
+      }
     } catch (e) {
       throw sourceFailure(e, s);
     }

@@ -81,6 +81,7 @@ export type ItemInput =
   | {
       type: 'model';
       source: string;
+      /** Read once; a chunk is used (hashed, copied on) before the next is asked for, and never kept. */
       body: Uint8Array | AsyncIterable<Uint8Array>;
       /**
        * Called with the sha256 (hex) of the whole body once it has been read, before the
@@ -220,7 +221,12 @@ export async function writeBackup(
     try {
       await store.putStream(
         dir + key,
-        measured(keys ? encryptItem(source, keys.items, path, frameBytes) : source, stored),
+        measured(
+          keys ? encryptItem(source, keys.items, path, frameBytes, { transientPieces: true }) : source,
+          stored,
+        ),
+        // putStream copies every piece into its part buffers at once (multipart.ts): pieces are freed
+        // as soon as they are copied, not left to the GC.
         // the manifest's sha256 of the stored bytes (and the GCM tags) are what restores and drills
         // verify: a third SHA-256 pass per byte for SigV4 would add nothing they do not check
         { ...call, unsignedPayload: true },

@@ -153,4 +153,43 @@ describe('uploadInParts', () => {
     ).rejects.toThrow('reconcile cancelled');
     expect(r.calls.at(-1)).toBe('abort u1');
   });
+
+  it('doubles the part size after every partsPerSize parts, so a big object fits in 10,000 parts', async () => {
+    const r = recording();
+    const data = bytes(4 + 4 + 8 + 8 + 16 + 3);
+    const sizes: number[] = [];
+    const out = await uploadInParts(chunked(data, 5), r.sink, {
+      partSize: 4,
+      queueSize: 1,
+      partsPerSize: 2,
+      allocate: (size) => {
+        sizes.push(size);
+        return Buffer.alloc(size);
+      },
+    });
+    expect(out.etag).toBe('many-6');
+    expect(r.calls.filter((c) => c.startsWith('part'))).toEqual([
+      'part 1 4',
+      'part 2 4',
+      'part 3 8',
+      'part 4 8',
+      'part 5 16',
+      'part 6 3',
+    ]);
+    expect(sha(r.joined())).toBe(sha(data));
+    // at most queueSize + 1 buffers of each size
+    expect(sizes).toEqual([4, 4, 8, 8, 16, 16]);
+  });
+
+  it('refuses an object beyond 10,000 parts with a clear error and aborts the upload', async () => {
+    const r = recording();
+    await expect(
+      uploadInParts(chunked(bytes(10_001), 1000), r.sink, {
+        partSize: 1,
+        queueSize: 4,
+        partsPerSize: 100_000,
+      }),
+    ).rejects.toThrow('more than 10000 parts');
+    expect(r.calls.at(-1)).toBe('abort u1');
+  });
 });

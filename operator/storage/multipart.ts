@@ -7,9 +7,20 @@
 // the allocator's fragmentation) and keeps reading ahead of its queue. Here
 // the source is copied once into a pool of at most queueSize + 1 part
 // buffers, reused for the whole upload: one filling while up to queueSize
-// upload, so memory is exactly (queueSize + 1) × partSize whatever the
-// object's size, and reading (and whatever the source does per byte:
+// upload, so memory is (queueSize + 1) × partSize, and reading (and whatever the source does per byte:
 // encryption, hashing) overlaps the uploads of the previous parts.
+//
+// S3 takes at most 10,000 parts, so the part size doubles after every
+// PARTS_PER_SIZE parts (S3 allows parts of different sizes): small parts
+// keep the memory of ordinary objects low (5 MiB parts: 15 MiB held up to
+// 9.8 GiB) while a big object still fits (5 MiB parts: 68 GiB at 20 MiB
+// parts, 302 GiB in all). Memory is (queueSize + 1) × the current part size
+// (for a moment, also the smaller parts still in flight).
+
+/** S3's limit on the parts of one upload. */
+export const MAX_PARTS = 10_000;
+/** Parts uploaded at one size before the size doubles. */
+export const PARTS_PER_SIZE = 2_000;
 
 export type PartSink = {
   /** The whole object fits in one part: one plain put of these bytes. */
@@ -33,6 +44,8 @@ export type PartOptions = {
   signal?: AbortSignal | undefined;
   /** Part buffers; default Buffer.allocUnsafeSlow (outside V8's pool: each is reused, never freed early). */
   allocate?: (size: number) => Buffer;
+  /** Default PARTS_PER_SIZE (tests use fewer). */
+  partsPerSize?: number;
 };
 
 /**
@@ -47,11 +60,15 @@ export async function uploadInParts(
   sink: PartSink,
   options: PartOptions,
 ): Promise<{ etag: string }> {
-  const { partSize, queueSize, signal } = options;
+  const { queueSize, signal } = options;
+  let partSize = options.partSize;
+  const partsPerSize = options.partsPerSize ?? PARTS_PER_SIZE;
   if (!Number.isInteger(partSize) || partSize < 1)
     throw new RangeError('partSize must be a positive integer');
   if (!Number.isInteger(queueSize) || queueSize < 1) throw new RangeError('queueSize must be >= 1');
+  if (!Number.isInteger(partsPerSize) || partsPerSize < 1) throw new RangeError('partsPerSize must be >= 1');
   const allocate = options.allocate ?? ((size: number) => Buffer.allocUnsafeSlow(size));
+  // buffers of the current part size: free ones, and how many exist
   const free: Buffer[] = [];
   let allocated = 0;
   const take = (): Buffer => {
@@ -74,12 +91,23 @@ export async function uploadInParts(
     while (inFlight.size >= queueSize) await Promise.race(inFlight);
     if (failure) throw failure.error;
     const n = ++partNumber;
+    if (n > MAX_PARTS) {
+      throw new RangeError(
+        `the object is too large: more than ${MAX_PARTS} parts (S3's limit on one upload)`,
+      );
+    }
+    if (n % partsPerSize === 0) {
+      // the next parts are twice as big: this size's buffers are dropped as they come back
+      partSize *= 2;
+      free.length = 0;
+      allocated = 0;
+    }
     const id = uploadId;
     const done: Promise<void> = sink.part(id, n, body.subarray(0, filled)).then(
       (etag) => {
         etags[n - 1] = etag;
         inFlight.delete(done);
-        free.push(body);
+        if (body.length === partSize) free.push(body);
       },
       (error: unknown) => {
         inFlight.delete(done);

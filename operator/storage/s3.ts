@@ -7,7 +7,11 @@
 // instance metadata; see credentials.ts). Big objects stream up in parts
 // with exact memory bounds (multipart.ts: a reused pool of part buffers);
 // small puts (a backup's 1,000 objects) are signed by the client's own
-// signer and sent without its per-command middleware stack (#smallPut).
+// signer and sent without its per-command middleware stack (#smallPut):
+// that stack (endpoint rules, serializers, a fresh stack per send; not the
+// request handler, which both paths share) costs ~1 ms of CPU and 40-70 KiB
+// of garbage per put with checksums already off; measured on 1,000 puts when it was added: CPU 1.0 -> 0.4 s, the
+// operator's RSS growth +59 -> +9 MiB. Errors still go through the SDK.
 //
 // This layer adds what the platform needs on top, behind a small interface:
 // - a time budget per call (timeoutMs, retries included) and our retry
@@ -265,7 +269,7 @@ export type ObjectStoreOptions = {
   timeoutMs?: number;
   /** Retry timing and attempts; defaults DEFAULT_RETRY_POLICY. */
   retry?: Partial<RetryPolicy>;
-  /** Part size for streamed uploads, >= 5 MiB; default 8 MiB. */
+  /** First part size of streamed uploads, >= 5 MiB, doubling every 2,000 parts (multipart.ts); default 8 MiB. */
   partSizeBytes?: number;
   /** Parts of a streamed upload in flight at once, >= 1; default 2. */
   uploadQueueSize?: number;
