@@ -88,6 +88,46 @@ describe('applyBody', () => {
   });
 });
 
+describe('applyBody for an InferenceService', () => {
+  const isvc = {
+    apiVersion: 'ymera.io/v1alpha1',
+    kind: 'InferenceService',
+    metadata: {
+      name: 'fraud',
+      namespace: 'ml',
+      managedFields: [
+        {
+          manager: 'kubectl',
+          fieldsV1: { 'f:spec': { 'f:batching': { 'f:maxBatchSize': {}, 'f:maxDelayMs': {} } } },
+        },
+        { manager: LOOP_FIELD_MANAGER, fieldsV1: { 'f:spec': { 'f:batching': { 'f:maxBatchSize': {} } } } },
+      ],
+    },
+    spec: { model: { uri: 's3://m/model.onnx' }, batching: { maxBatchSize: 8, maxDelayMs: 5 } },
+  };
+
+  it('holds only the tuned paths, as integers (the schema has no quantities there)', () => {
+    expect(
+      applyBody(isvc, {
+        'spec.batching.maxBatchSize': 16,
+        'spec.batching.maxDelayMs': 10,
+        'spec.scaling.maxReplicas': 4,
+      }),
+    ).toEqual({
+      apiVersion: 'ymera.io/v1alpha1',
+      kind: 'InferenceService',
+      metadata: { name: 'fraud', namespace: 'ml' },
+      spec: { batching: { maxBatchSize: 16, maxDelayMs: 10 }, scaling: { maxReplicas: 4 } },
+    });
+  });
+
+  it('reads ownership of its fields from managedFields', () => {
+    expect(fieldKeys(isvc, 'spec.batching.maxDelayMs')).toEqual(['f:spec', 'f:batching', 'f:maxDelayMs']);
+    expect(takenOverBy(isvc, ['spec.batching.maxBatchSize'], LOOP_FIELD_MANAGER)).toEqual([]);
+    expect(takenOverBy(isvc, ['spec.batching.maxDelayMs'], LOOP_FIELD_MANAGER)).toEqual(['kubectl']);
+  });
+});
+
 describe('managedFields', () => {
   it('maps a path to its fieldsV1 keys', () => {
     expect(fieldKeys(deployment(), WORKERS)).toEqual([

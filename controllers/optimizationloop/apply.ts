@@ -1,4 +1,5 @@
-// Pure: Apply mode's writes to a Deployment and what its managedFields say.
+// Pure: Apply mode's writes to a Deployment or an InferenceService and what
+// its managedFields say.
 // The loop writes with server-side apply under its own field manager, only
 // the tuned paths (the SSA body holds nothing else, so the loop owns nothing
 // else), and reads managedFields to tell its own writes from someone else's.
@@ -34,14 +35,19 @@ function keyOfElement(target: KubeObject, path: string, upTo: number): string {
   return typeof name === 'string' ? name : '';
 }
 
-/** How a number is written at a path: replicas an integer, quantities and env values as strings. */
-export function formatValue(path: string, v: number): number | string {
-  if (path === 'spec.replicas') return Math.round(v);
+/**
+ * How a number is written at a path: a Deployment's replicas as an integer,
+ * its quantities and env values as strings; an InferenceService's fields
+ * (batching, threads, scaling bounds: all integers in its schema) as integers.
+ */
+export function formatValue(path: string, v: number, kind = 'Deployment'): number | string {
+  if (kind === 'InferenceService' || path === 'spec.replicas') return Math.round(v);
   return String(v);
 }
 
 /**
- * The server-side apply body that sets `values` on a Deployment and nothing
+ * The server-side apply body that sets `values` on the target (a Deployment
+ * or an InferenceService, by its apiVersion and kind) and nothing
  * else: list elements are addressed by their key (`name`), read from the
  * target, so the body merges into the existing containers and env entries.
  * Throws when a path's list element does not exist on the target.
@@ -57,7 +63,7 @@ export function applyBody(target: KubeObject, values: Params): KubeObject {
       if (typeof t === 'number') continue; // handled with its list name below
       const nextIsIndex = typeof ts[i + 1] === 'number';
       if (last) {
-        node[t] = formatValue(path, v);
+        node[t] = formatValue(path, v, target.kind);
       } else if (nextIsIndex) {
         const name = keyOfElement(target, path, i + 1);
         if (!name) throw new Error(`${path}: the target has no named element at ${t}[${ts[i + 1]}]`);

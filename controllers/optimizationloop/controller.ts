@@ -2,10 +2,9 @@
 // (InferenceService or Deployment), asks the state machine (state.ts) what
 // comes next, measures the window it asks for in Prometheus, and writes
 // status, Events, a CloudEvent per judged trial and the trial history
-// ConfigMap. Recommend never writes to the target; Apply (Deployment targets)
-// writes the tuned paths with server-side apply under LOOP_FIELD_MANAGER and
-// restores the baseline on delete (finalizer). Apply on an InferenceService
-// is reported as not implemented yet and touches nothing.
+// ConfigMap. Recommend never writes to the target; Apply (a Deployment or an
+// InferenceService) writes the tuned paths with server-side apply under
+// LOOP_FIELD_MANAGER and restores the baseline on delete (finalizer).
 // Decisions are pure (state.ts, verdict.ts, safety.ts, algorithms.ts,
 // observe.ts, status.ts); this file is the I/O.
 import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
@@ -31,11 +30,14 @@ import {
   parseHistory,
   takenOverBy,
 } from './apply.ts';
+import type { BatchingGauges } from './observe.ts';
 import {
+  batchingGaugeQuery,
   deploymentLive,
   expandQuery,
   inferenceServiceCanary,
   inferenceServiceLive,
+  isBatchingPath,
   targetValues,
 } from './observe.ts';
 import type { Measurement, OptimizationLoopSpec, OptimizationLoopStatus, TrialRecord } from './schema.ts';
@@ -161,6 +163,37 @@ export function optimizationLoopReconciler(integrations: Integrations): Reconcil
     } as KubeObject);
   }
 
+  /**
+   * The runtime's batching gauges for the tuned batching paths (per pod), or
+   * undefined when Prometheus cannot say now: not live this reconcile, which
+   * is safer than falling back to the status while the pods may differ.
+   */
+  async function readBatchingGauges(
+    obj: OptimizationLoopObject,
+    values: Record<string, number>,
+  ): Promise<BatchingGauges | undefined> {
+    const gauges: Record<string, number[]> = {};
+    const prometheus = integrations.prometheus;
+    if (!prometheus) return gauges;
+    for (const path of Object.keys(values)) {
+      if (!isBatchingPath(path)) continue;
+      try {
+        const result = await prometheus.query(
+          batchingGaugeQuery(path, obj.metadata.namespace ?? '', obj.spec.target.name),
+          { timeoutMs: QUERY_TIMEOUT_MS },
+        );
+        gauges[path] = result.resultType === 'vector' ? result.samples.map((x) => x.value) : [];
+      } catch {
+        return undefined;
+      }
+    }
+    return gauges;
+  }
+
+  /** The target's resource type. */
+  const targetType = (spec: Spec) =>
+    spec.target.kind === 'InferenceService' ? inferenceService : core.deployment;
+
   async function observe(
     ctx: ReconcileContext,
     obj: OptimizationLoopObject,
@@ -172,10 +205,16 @@ export function optimizationLoopReconciler(integrations: Integrations): Reconcil
     if (!target) return { now: ctx.now(), live: false, canary: false, seed };
     const values = targetValues(target, paths);
     const isvc = spec.target.kind === 'InferenceService';
+    let live: boolean;
+    if (!isvc) live = deploymentLive(target);
+    else {
+      const gauges = await readBatchingGauges(obj, values);
+      live = gauges !== undefined && inferenceServiceLive(target, values, gauges);
+    }
     return {
       now: ctx.now(),
       target: values,
-      live: isvc ? inferenceServiceLive(target, values) : deploymentLive(target),
+      live,
       canary: isvc && inferenceServiceCanary(target),
       seed,
     };
@@ -187,18 +226,18 @@ export function optimizationLoopReconciler(integrations: Integrations): Reconcil
     owns: [],
 
     // Apply mode writes to the target: the finalizer restores the baseline on delete.
-    needsFinalizer: (_ctx, obj) => obj.spec.mode === 'Apply' && obj.spec.target?.kind === 'Deployment',
+    needsFinalizer: (_ctx, obj) => obj.spec.mode === 'Apply',
 
     async finalize(ctx: ReconcileContext, obj: OptimizationLoopObject) {
       const spec = applyDefaults(specSchema, obj.spec);
       const values = valuesOnDelete(spec, obj.status ?? {});
-      if (!values || spec.target.kind !== 'Deployment') return;
+      if (!values) return;
       const target = await readTarget(ctx, obj, spec);
       if (!target) return;
       const paths = Object.keys(values);
       // someone else took the fields meanwhile: theirs now, not restored
       if (takenOverBy(target, paths, LOOP_FIELD_MANAGER).length > 0) return;
-      await ctx.client.apply(core.deployment, applyBody(target, values), {
+      await ctx.client.apply(targetType(spec), applyBody(target, values), {
         fieldManager: LOOP_FIELD_MANAGER,
         force: true,
       });
@@ -225,13 +264,6 @@ export function optimizationLoopReconciler(integrations: Integrations): Reconcil
       let requeueAfterMs: number | undefined;
       if (errors.length > 0) {
         failure = { reason: 'InvalidSpec', message: formatFieldErrors(errors), transient: false };
-      } else if (spec.mode === 'Apply' && spec.target.kind !== 'Deployment') {
-        failure = {
-          reason: 'NotImplemented',
-          message:
-            'mode Apply is implemented for Deployment targets only; for an InferenceService the loop changes nothing (use mode Recommend)',
-          transient: false,
-        };
       } else if (!integrations.prometheus) {
         failure = {
           reason: 'PrometheusNotConfigured',
@@ -268,7 +300,7 @@ export function optimizationLoopReconciler(integrations: Integrations): Reconcil
           requeueAfterMs = result.requeueAfterMs;
           if (result.apply && target) {
             // the target first: status.applied must never claim a write that did not happen
-            await ctx.client.apply(core.deployment, applyBody(target, result.apply), {
+            await ctx.client.apply(targetType(spec), applyBody(target, result.apply), {
               fieldManager: LOOP_FIELD_MANAGER,
               force: true,
             });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  batchingGaugeQuery,
   deploymentLive,
   expandQuery,
   inferenceServiceCanary,
@@ -92,7 +93,58 @@ describe('InferenceService liveness and canaries', () => {
     expect(inferenceServiceLive({ ...isvc, status: { ...isvc.status, observedGeneration: 4 } }, values)).toBe(
       false,
     );
-    expect(inferenceServiceLive(isvc, { ...values, 'spec.batching.maxBatchSize': 32 })).toBe(false);
+    expect(
+      inferenceServiceLive(isvc, { ...values, 'spec.scaling.minReplicas': 3, 'spec.runtime.threads': 4 }),
+    ).toBe(false);
+  });
+
+  it('batching is live when every pod series of the runtime gauges holds the value', () => {
+    const live = { ...values, 'spec.batching.maxBatchSize': 32 };
+    // the stable revision still says 16 (batching applied live, no new revision): the gauges decide
+    expect(
+      inferenceServiceLive(isvc, live, {
+        'spec.batching.maxBatchSize': [32, 32],
+        'spec.batching.maxDelayMs': [5, 5],
+      }),
+    ).toBe(true);
+    // one pod has not re-read its ConfigMap yet
+    expect(
+      inferenceServiceLive(isvc, live, {
+        'spec.batching.maxBatchSize': [32, 16],
+        'spec.batching.maxDelayMs': [5, 5],
+      }),
+    ).toBe(false);
+    // a path without series falls back to the observed generation, never to a revision's stale
+    // record of batching (maxBatchSize: 16 in status.stable of a pre-upgrade revision, 32 wanted)
+    expect(inferenceServiceLive(isvc, live, { 'spec.batching.maxDelayMs': [5, 5] })).toBe(true);
+    // the gauges never override the status: a canary or an old generation is not live
+    expect(
+      inferenceServiceLive({ ...isvc, status: { ...isvc.status, observedGeneration: 4 } }, live, {
+        'spec.batching.maxBatchSize': [32],
+        'spec.batching.maxDelayMs': [5],
+      }),
+    ).toBe(false);
+  });
+
+  it("with no series, the observed generation decides batching, also over a pre-upgrade revision's stale record", () => {
+    const outside = { ...isvc, status: { ...isvc.status, stable: { revision: 'abc' } } };
+    expect(inferenceServiceLive(outside, { ...values, 'spec.batching.maxBatchSize': 32 })).toBe(true);
+    expect(inferenceServiceLive(isvc, { ...values, 'spec.batching.maxBatchSize': 32 })).toBe(true);
+    expect(
+      inferenceServiceLive({ ...outside, status: { ...outside.status, observedGeneration: 4 } }, values),
+    ).toBe(false);
+  });
+
+  it('runtime.threads is live only when the stable revision holds it', () => {
+    const threads = { ...isvc, status: { ...isvc.status, stable: { runtime: { threads: 2 } } } };
+    expect(inferenceServiceLive(threads, { 'spec.runtime.threads': 2 })).toBe(true);
+    expect(inferenceServiceLive(threads, { 'spec.runtime.threads': 4 })).toBe(false);
+  });
+
+  it('queries the gauges of the service by namespace and name', () => {
+    expect(batchingGaugeQuery('spec.batching.maxDelayMs', 'ml', 'fraud')).toBe(
+      'ymera_runtime_batching_max_delay_ms{namespace="ml",inferenceservice="fraud"}',
+    );
   });
 
   it('sees a canary in status.canary or the phase', () => {

@@ -60,18 +60,59 @@ export function inferenceServiceCanary(obj: InferenceServiceLike): boolean {
   return !!obj.status?.canary || obj.status?.phase === 'Canary' || obj.status?.phase === 'Progressing';
 }
 
+/** The runtime's gauges of its effective batching values, by tuned path (exported per pod). */
+export const BATCHING_GAUGES = {
+  'spec.batching.maxBatchSize': 'ymera_runtime_batching_max_batch_size',
+  'spec.batching.maxDelayMs': 'ymera_runtime_batching_max_delay_ms',
+} as const;
+export type BatchingPath = keyof typeof BATCHING_GAUGES;
+
+export function isBatchingPath(path: string): path is BatchingPath {
+  return Object.hasOwn(BATCHING_GAUGES, path);
+}
+
+/** The instant query of a batching gauge for every pod of an InferenceService. */
+export function batchingGaugeQuery(path: BatchingPath, namespace: string, name: string): string {
+  const q = (v: string) => JSON.stringify(v);
+  return `${BATCHING_GAUGES[path]}{namespace=${q(namespace)},inferenceservice=${q(name)}}`;
+}
+
+/** What Prometheus holds of the batching gauges: per tuned path, one value per pod series. */
+export type BatchingGauges = Partial<Record<BatchingPath, readonly number[]>>;
+
 /**
  * Every ready pod of an InferenceService runs the values: its status reflects
- * this generation, it serves with no rollout in flight, and the stable
- * revision's serving spec holds the values of the revision fields (batching
- * and runtime are part of the revision today; see README.md, design decision).
+ * this generation, it serves with no rollout in flight, and:
+ * - batching paths: when Prometheus has the runtime's batching gauges for the
+ *   service's pods, every series equals the value (the runtime applies a
+ *   batching change live, from its ConfigMap, without a new revision). With
+ *   no series (a runtime that does not export them, fake kwok pods, a
+ *   scrape not yet done) it falls back to the status: the stable revision's
+ *   serving spec holds the value, or, when the stable revision carries no
+ *   batching (batching outside the revision), the observed generation alone;
+ * - runtime.threads (a revision field): the stable revision holds the value;
+ * - scaling bounds: not part of the revision; the status above is enough.
  */
-export function inferenceServiceLive(obj: InferenceServiceLike, values: Params): boolean {
+export function inferenceServiceLive(
+  obj: InferenceServiceLike,
+  values: Params,
+  gauges: BatchingGauges = {},
+): boolean {
   const s = obj.status;
   if (!s || (s.observedGeneration ?? -1) < (obj.metadata.generation ?? 0)) return false;
   if (s.phase !== 'Serving' || inferenceServiceCanary(obj)) return false;
   for (const [path, v] of Object.entries(values)) {
-    if (!/^spec\.(batching|runtime)\./.test(path)) continue;
+    if (isBatchingPath(path)) {
+      const series = gauges[path] ?? [];
+      if (series.length > 0) {
+        if (series.some((x) => x !== v)) return false;
+        continue;
+      }
+      // Batching is outside the revision: the reconcile that observed this generation
+      // wrote it to the revision's ConfigMap. status.stable.batching is only ever a
+      // pre-upgrade revision's stale record, so it must not decide.
+      continue;
+    } else if (!path.startsWith('spec.runtime.')) continue;
     if (numberAt({ spec: s.stable }, path) !== v) return false;
   }
   return true;

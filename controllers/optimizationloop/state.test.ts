@@ -298,6 +298,16 @@ describe('safety in the loop', () => {
     w.until((x) => (x.status.trials?.length ?? 0) >= 1);
   });
 
+  it('Apply on an InferenceService writes nothing while its canary runs, then tunes', () => {
+    const w = new World(specOf());
+    w.canary = true;
+    w.run(20);
+    expect(w.writes).toEqual([]);
+    expect(w.condition('Holding')).toMatchObject({ status: 'True', reason: 'CanaryInProgress' });
+    w.canary = false;
+    w.until((x) => x.writes.length > 0);
+  });
+
   it('stops instead of fighting when someone else changes the values it wrote', () => {
     const w = new World(specOf());
     w.until((x) => x.status.trial?.purpose === 'Candidate' && x.status.trial.phase === 'Measuring');
