@@ -20,6 +20,7 @@ import type { MaintenancePlanSpec } from '../maintenanceplan/schema.ts';
 import { advanceRuns, evaluatedStatus, failedStatus } from '../maintenanceplan/status.ts';
 import { restoreStatus } from '../restore/status.ts';
 import type { RestoreStatusInput } from '../restore/status.ts';
+import { STATUS_DEFAULT } from '../../operator/schema/crd.ts';
 import { skeletonStatus } from '../shared/skeleton-status.ts';
 import type { SkeletonObservation } from '../shared/skeleton-status.ts';
 
@@ -73,7 +74,10 @@ function object(
   };
 }
 
-/** Cases every kind shares: no status yet, and a spec change not yet observed. */
+/**
+ * Cases every kind shares: no status yet (with and without the CRD's status
+ * default, which the API server fills in), and a spec change not yet observed.
+ */
 function unobserved(kind: Kind, spec: Record<string, unknown>, observed: object): HealthCase[] {
   return [
     {
@@ -81,6 +85,15 @@ function unobserved(kind: Kind, spec: Record<string, unknown>, observed: object)
       file: 'no-status',
       object: object(kind, spec, undefined),
       expected: { status: 'Progressing', message: 'Waiting for the operator to report status' },
+    },
+    {
+      kind,
+      file: 'created',
+      object: object(kind, spec, { ...STATUS_DEFAULT }),
+      expected: {
+        status: 'Progressing',
+        message: `Waiting for the operator to observe generation ${GENERATION}`,
+      },
     },
     {
       kind,
@@ -204,11 +217,11 @@ function learningPipeline(): HealthCase[] {
     caseOf(kind, 'idle', spec, idle, 'Healthy', 'Ready'),
     caseOf(kind, 'running', spec, running, 'Healthy', 'Ready'),
     caseOf(kind, 'succeeded', spec, succeeded, 'Healthy', 'Ready'),
-    caseOf(kind, 'run-failed', spec, failed, 'Degraded', 'Ready'),
+    caseOf(kind, 'run-failed', spec, failed, 'Degraded', 'Stalled'),
     caseOf(kind, 'invalid-spec', spec, invalid, 'Degraded', 'Stalled'),
     caseOf(kind, 'trigger-waiting', spec, waiting, 'Progressing', 'Reconciling'),
     caseOf(kind, 'suspended', suspended, idle, 'Suspended', 'Ready', 'spec.suspend: no new runs start; '),
-    caseOf(kind, 'suspended-run-failed', suspended, failed, 'Degraded', 'Ready'),
+    caseOf(kind, 'suspended-run-failed', suspended, failed, 'Degraded', 'Stalled'),
   ];
 }
 
@@ -491,4 +504,54 @@ export function healthFiles(): Map<string, string> {
     files.set(`${kind}/health_test.yaml`, header + stringify({ tests }));
   }
   return files;
+}
+
+/** kstatus's verdicts (sigs.k8s.io/cli-utils/pkg/kstatus/status) the cases can mean. */
+export type KStatus = 'InProgress' | 'Current' | 'Failed';
+
+/**
+ * What a case means to a kstatus reader (Flux health checks, kpt and
+ * cli-utils' apply --wait): reconciled and working (Argo CD's Healthy,
+ * Suspended) is Current, work under way (Progressing) is InProgress, a
+ * failure (Degraded) is Failed. tools/kstatus checks kstatus reads every
+ * fixture so (test/e2e/kstatus.e2e.test.ts). The exceptions, and why:
+ */
+export const KSTATUS_EXCEPTIONS: Readonly<Record<string, { kstatus: KStatus; why: string }>> = {
+  'BackupPolicy/backup-in-progress': {
+    kstatus: 'InProgress',
+    why: 'a backup under way is Reconciling=True (bounded work; Argo CD still calls the policy Healthy)',
+  },
+  'BackupPolicy/backup-failed': {
+    kstatus: 'InProgress',
+    why: 'a failed backup is retried with backoff (Reconciling=True), not stalled',
+  },
+  'BackupPolicy/partially-failed': {
+    kstatus: 'Current',
+    why: 'the policy works (Ready=True); BackupHealthy=False says the latest backup lacks model files',
+  },
+  'BackupPolicy/drill-failed': {
+    kstatus: 'Current',
+    why: 'the policy works (Ready=True); DrillPassed=False carries the drill’s verdict',
+  },
+  'MaintenancePlan/left-cordoned': {
+    kstatus: 'Current',
+    why: 'the plan works (Ready=True); NodesLeftCordoned=True asks a person to look at the nodes',
+  },
+};
+
+/** An object with no status at all: the API server never serves one (see STATUS_DEFAULT), kstatus reads it as Current. */
+const NO_STATUS_WHY =
+  'kstatus reads an object without status as Current; the CRDs default status to {observedGeneration: -1}, so the API server never serves one (the `created` case)';
+
+export function kstatusOf(c: HealthCase): { kstatus: KStatus; why: string } {
+  if (c.file === 'no-status') return { kstatus: 'Current', why: NO_STATUS_WHY };
+  const exception = KSTATUS_EXCEPTIONS[`${c.kind}/${c.file}`];
+  if (exception) return exception;
+  const kstatus: KStatus =
+    c.expected.status === 'Progressing'
+      ? 'InProgress'
+      : c.expected.status === 'Degraded'
+        ? 'Failed'
+        : 'Current';
+  return { kstatus, why: `Argo CD health ${c.expected.status}` };
 }
