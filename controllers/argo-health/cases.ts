@@ -6,6 +6,7 @@
 // `npm run health-fixtures` rewrites them; tools/argo-health runs the Lua
 // scripts on them with Argo CD's own engine (test/e2e/argo-health.e2e.test.ts).
 import { stringify } from 'yaml';
+import type { Condition } from '../../operator/conditions.ts';
 import { backupPolicyStatus } from '../backuppolicy/status.ts';
 import type { StatusInput as BackupInput } from '../backuppolicy/status.ts';
 import type { InferenceServiceObject } from '../inferenceservice/desired.ts';
@@ -18,11 +19,12 @@ import type { PipelineObservation } from '../learningpipeline/status.ts';
 import type { NodePrediction } from '../maintenanceplan/predict.ts';
 import type { MaintenancePlanSpec } from '../maintenanceplan/schema.ts';
 import { advanceRuns, evaluatedStatus, failedStatus } from '../maintenanceplan/status.ts';
+import type { Status as LoopState } from '../optimizationloop/state.ts';
+import { loopStatus } from '../optimizationloop/status.ts';
+import type { Failure } from '../optimizationloop/status.ts';
 import { restoreStatus } from '../restore/status.ts';
 import type { RestoreStatusInput } from '../restore/status.ts';
 import { STATUS_DEFAULT } from '../../operator/schema/crd.ts';
-import { skeletonStatus } from '../shared/skeleton-status.ts';
-import type { SkeletonObservation } from '../shared/skeleton-status.ts';
 
 export const KINDS = [
   'InferenceService',
@@ -309,35 +311,69 @@ function maintenancePlan(): HealthCase[] {
 
 function optimizationLoop(): HealthCase[] {
   const kind = 'OptimizationLoop';
-  const spec = { targetRef: { kind: 'InferenceService', name: 'fraud' } };
-  const skeleton = (over: Partial<SkeletonObservation>) =>
-    skeletonStatus(
-      {
-        generation: GENERATION,
-        errors: [],
-        notImplemented: 'tuning is not implemented yet: no trials run',
-        ...over,
-      },
-      undefined,
-      now,
-    );
-  const notImplemented = skeleton({});
-  const waiting = skeleton({
-    blockers: [{ reason: 'KafkaUnavailable', message: 'Kafka could not be reached', transient: true }],
+  const spec = {
+    target: { kind: 'InferenceService', name: 'fraud' },
+    parameters: [{ path: 'spec.batching.maxBatchSize', min: 4, max: 64, step: 4 }],
+    objective: { query: 'sum(rate(ymera_inference_requests_total[$window]))', goal: 'Maximize' },
+    mode: 'Apply',
+  };
+  const t = '2026-12-05T01:00:00Z';
+  const stopped = (reason: string, message: string): Condition => ({
+    type: 'Stopped',
+    status: 'True',
+    reason,
+    message,
+    lastTransitionTime: t,
   });
-  const invalid = skeleton({
-    errors: [{ field: 'spec.targetRef.kind', message: 'must be InferenceService' }],
+  const status = (loop: LoopState, failure?: Failure) =>
+    loopStatus({ generation: GENERATION, mode: 'Apply', loop, ...(failure ? { failure } : {}) }, now);
+  const tuning = status({
+    phase: 'Running',
+    trial: {
+      id: 3,
+      purpose: 'Candidate',
+      phase: 'Measuring',
+      params: { 'spec.batching.maxBatchSize': 16 },
+      phaseTime: t,
+      startTime: t,
+    },
+  });
+  const converged = status({
+    phase: 'Converged',
+    conditions: [{ ...stopped('MaxTrials', 'maxTrials (40) reached'), type: 'Converged' }],
+  });
+  const failedTrials = status({
+    phase: 'Stopped',
+    conditions: [
+      stopped('MaxFailedTrials', '3 trials in a row broke a constraint; edit the loop to restart'),
+    ],
+  });
+  const invalid = status(
+    {},
+    { reason: 'InvalidSpec', message: 'spec.target.kind: must be InferenceService', transient: false },
+  );
+  const waiting = status(
+    {},
+    { reason: 'PrometheusUnavailable', message: 'Prometheus could not be reached', transient: true },
+  );
+  const suspended = status({
+    phase: 'Stopped',
+    conditions: [
+      stopped('Suspended', 'suspended; the baseline {"spec.batching.maxBatchSize":8} is restored'),
+    ],
   });
   return [
-    ...unobserved(kind, spec, notImplemented),
-    caseOf(kind, 'not-implemented', spec, notImplemented, 'Degraded', 'Stalled'),
+    ...unobserved(kind, spec, tuning),
+    caseOf(kind, 'tuning', spec, tuning, 'Healthy', 'Ready'),
+    caseOf(kind, 'converged', spec, converged, 'Healthy', 'Ready'),
+    caseOf(kind, 'max-failed-trials', spec, failedTrials, 'Degraded', 'Stalled'),
     caseOf(kind, 'invalid-spec', spec, invalid, 'Degraded', 'Stalled'),
-    caseOf(kind, 'dependency-waiting', spec, waiting, 'Progressing', 'Reconciling'),
+    caseOf(kind, 'prometheus-unreachable', spec, waiting, 'Progressing', 'Reconciling'),
     caseOf(
       kind,
       'suspended',
       { ...spec, suspend: true },
-      waiting,
+      suspended,
       'Suspended',
       'Ready',
       'spec.suspend: the loop is paused; ',

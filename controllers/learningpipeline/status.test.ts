@@ -58,7 +58,7 @@ describe('pipelineStatus', () => {
 
   it('is not Ready and Stalled when the latest run failed (kstatus: Failed, not InProgress), until a new run starts', () => {
     const s = pipelineStatus(obs([run('a', 'Succeeded', 1), run('b', 'Failed', 2)]), {}, undefined, now);
-    const ready = cond(s, 'Ready');
+    const ready = cond(s, 'Ready') as { message?: string } | undefined;
     expect(ready).toMatchObject({ status: 'False', reason: 'RunFailed' });
     expect(cond(s, 'Stalled')).toMatchObject({
       status: 'True',
