@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { healthCases, healthFiles, KINDS } from './cases.ts';
+import { healthScript } from './scripts.ts';
 
 const root = join(import.meta.dirname, '../../resource_customizations/ymera.io');
 const chartScripts = join(import.meta.dirname, '../../charts/ymera-operator/files/argocd-health');
@@ -40,6 +41,14 @@ describe('Argo CD health fixtures', () => {
     }
     for (const kind of ['LearningPipeline', 'MaintenancePlan', 'OptimizationLoop', 'BackupPolicy'])
       expect(by(kind).has('Suspended'), kind).toBe(true);
+  });
+
+  it('each health.lua is its template: lua/<Kind>.lua around the shared lua/prelude.lua (npm run health-fixtures)', () => {
+    for (const kind of KINDS) {
+      const script = healthScript(kind);
+      expect(readFileSync(join(root, kind, 'health.lua'), 'utf8'), kind).toBe(script);
+      expect(script, kind).toContain('Waiting for the operator to observe generation');
+    }
   });
 
   it('the chart ships the same scripts as resource_customizations', () => {

@@ -6,6 +6,7 @@
 // `npm run health-fixtures` rewrites them; tools/argo-health runs the Lua
 // scripts on them with Argo CD's own engine (test/e2e/argo-health.e2e.test.ts).
 import { stringify } from 'yaml';
+import type { Condition } from '../../operator/conditions.ts';
 import { backupPolicyStatus } from '../backuppolicy/status.ts';
 import type { StatusInput as BackupInput } from '../backuppolicy/status.ts';
 import type { InferenceServiceObject } from '../inferenceservice/desired.ts';
@@ -18,10 +19,12 @@ import type { PipelineObservation } from '../learningpipeline/status.ts';
 import type { NodePrediction } from '../maintenanceplan/predict.ts';
 import type { MaintenancePlanSpec } from '../maintenanceplan/schema.ts';
 import { advanceRuns, evaluatedStatus, failedStatus } from '../maintenanceplan/status.ts';
+import type { Status as LoopState } from '../optimizationloop/state.ts';
+import { loopStatus } from '../optimizationloop/status.ts';
+import type { Failure } from '../optimizationloop/status.ts';
 import { restoreStatus } from '../restore/status.ts';
 import type { RestoreStatusInput } from '../restore/status.ts';
-import { skeletonStatus } from '../shared/skeleton-status.ts';
-import type { SkeletonObservation } from '../shared/skeleton-status.ts';
+import { STATUS_DEFAULT } from '../../operator/schema/crd.ts';
 
 export const KINDS = [
   'InferenceService',
@@ -73,7 +76,10 @@ function object(
   };
 }
 
-/** Cases every kind shares: no status yet, and a spec change not yet observed. */
+/**
+ * Cases every kind shares: no status yet (with and without the CRD's status
+ * default, which the API server fills in), and a spec change not yet observed.
+ */
 function unobserved(kind: Kind, spec: Record<string, unknown>, observed: object): HealthCase[] {
   return [
     {
@@ -81,6 +87,15 @@ function unobserved(kind: Kind, spec: Record<string, unknown>, observed: object)
       file: 'no-status',
       object: object(kind, spec, undefined),
       expected: { status: 'Progressing', message: 'Waiting for the operator to report status' },
+    },
+    {
+      kind,
+      file: 'created',
+      object: object(kind, spec, { ...STATUS_DEFAULT }),
+      expected: {
+        status: 'Progressing',
+        message: `Waiting for the operator to observe generation ${GENERATION}`,
+      },
     },
     {
       kind,
@@ -204,11 +219,11 @@ function learningPipeline(): HealthCase[] {
     caseOf(kind, 'idle', spec, idle, 'Healthy', 'Ready'),
     caseOf(kind, 'running', spec, running, 'Healthy', 'Ready'),
     caseOf(kind, 'succeeded', spec, succeeded, 'Healthy', 'Ready'),
-    caseOf(kind, 'run-failed', spec, failed, 'Degraded', 'Ready'),
+    caseOf(kind, 'run-failed', spec, failed, 'Degraded', 'Stalled'),
     caseOf(kind, 'invalid-spec', spec, invalid, 'Degraded', 'Stalled'),
     caseOf(kind, 'trigger-waiting', spec, waiting, 'Progressing', 'Reconciling'),
     caseOf(kind, 'suspended', suspended, idle, 'Suspended', 'Ready', 'spec.suspend: no new runs start; '),
-    caseOf(kind, 'suspended-run-failed', suspended, failed, 'Degraded', 'Ready'),
+    caseOf(kind, 'suspended-run-failed', suspended, failed, 'Degraded', 'Stalled'),
   ];
 }
 
@@ -296,35 +311,69 @@ function maintenancePlan(): HealthCase[] {
 
 function optimizationLoop(): HealthCase[] {
   const kind = 'OptimizationLoop';
-  const spec = { targetRef: { kind: 'InferenceService', name: 'fraud' } };
-  const skeleton = (over: Partial<SkeletonObservation>) =>
-    skeletonStatus(
-      {
-        generation: GENERATION,
-        errors: [],
-        notImplemented: 'tuning is not implemented yet: no trials run',
-        ...over,
-      },
-      undefined,
-      now,
-    );
-  const notImplemented = skeleton({});
-  const waiting = skeleton({
-    blockers: [{ reason: 'KafkaUnavailable', message: 'Kafka could not be reached', transient: true }],
+  const spec = {
+    target: { kind: 'InferenceService', name: 'fraud' },
+    parameters: [{ path: 'spec.batching.maxBatchSize', min: 4, max: 64, step: 4 }],
+    objective: { query: 'sum(rate(ymera_inference_requests_total[$window]))', goal: 'Maximize' },
+    mode: 'Apply',
+  };
+  const t = '2026-12-05T01:00:00Z';
+  const stopped = (reason: string, message: string): Condition => ({
+    type: 'Stopped',
+    status: 'True',
+    reason,
+    message,
+    lastTransitionTime: t,
   });
-  const invalid = skeleton({
-    errors: [{ field: 'spec.targetRef.kind', message: 'must be InferenceService' }],
+  const status = (loop: LoopState, failure?: Failure) =>
+    loopStatus({ generation: GENERATION, mode: 'Apply', loop, ...(failure ? { failure } : {}) }, now);
+  const tuning = status({
+    phase: 'Running',
+    trial: {
+      id: 3,
+      purpose: 'Candidate',
+      phase: 'Measuring',
+      params: { 'spec.batching.maxBatchSize': 16 },
+      phaseTime: t,
+      startTime: t,
+    },
+  });
+  const converged = status({
+    phase: 'Converged',
+    conditions: [{ ...stopped('MaxTrials', 'maxTrials (40) reached'), type: 'Converged' }],
+  });
+  const failedTrials = status({
+    phase: 'Stopped',
+    conditions: [
+      stopped('MaxFailedTrials', '3 trials in a row broke a constraint; edit the loop to restart'),
+    ],
+  });
+  const invalid = status(
+    {},
+    { reason: 'InvalidSpec', message: 'spec.target.kind: must be InferenceService', transient: false },
+  );
+  const waiting = status(
+    {},
+    { reason: 'PrometheusUnavailable', message: 'Prometheus could not be reached', transient: true },
+  );
+  const suspended = status({
+    phase: 'Stopped',
+    conditions: [
+      stopped('Suspended', 'suspended; the baseline {"spec.batching.maxBatchSize":8} is restored'),
+    ],
   });
   return [
-    ...unobserved(kind, spec, notImplemented),
-    caseOf(kind, 'not-implemented', spec, notImplemented, 'Degraded', 'Stalled'),
+    ...unobserved(kind, spec, tuning),
+    caseOf(kind, 'tuning', spec, tuning, 'Healthy', 'Ready'),
+    caseOf(kind, 'converged', spec, converged, 'Healthy', 'Ready'),
+    caseOf(kind, 'max-failed-trials', spec, failedTrials, 'Degraded', 'Stalled'),
     caseOf(kind, 'invalid-spec', spec, invalid, 'Degraded', 'Stalled'),
-    caseOf(kind, 'dependency-waiting', spec, waiting, 'Progressing', 'Reconciling'),
+    caseOf(kind, 'prometheus-unreachable', spec, waiting, 'Progressing', 'Reconciling'),
     caseOf(
       kind,
       'suspended',
       { ...spec, suspend: true },
-      waiting,
+      suspended,
       'Suspended',
       'Ready',
       'spec.suspend: the loop is paused; ',
@@ -491,4 +540,54 @@ export function healthFiles(): Map<string, string> {
     files.set(`${kind}/health_test.yaml`, header + stringify({ tests }));
   }
   return files;
+}
+
+/** kstatus's verdicts (sigs.k8s.io/cli-utils/pkg/kstatus/status) the cases can mean. */
+export type KStatus = 'InProgress' | 'Current' | 'Failed';
+
+/**
+ * What a case means to a kstatus reader (Flux health checks, kpt and
+ * cli-utils' apply --wait): reconciled and working (Argo CD's Healthy,
+ * Suspended) is Current, work under way (Progressing) is InProgress, a
+ * failure (Degraded) is Failed. tools/kstatus checks kstatus reads every
+ * fixture so (test/e2e/kstatus.e2e.test.ts). The exceptions, and why:
+ */
+export const KSTATUS_EXCEPTIONS: Readonly<Record<string, { kstatus: KStatus; why: string }>> = {
+  'BackupPolicy/backup-in-progress': {
+    kstatus: 'InProgress',
+    why: 'a backup under way is Reconciling=True (bounded work; Argo CD still calls the policy Healthy)',
+  },
+  'BackupPolicy/backup-failed': {
+    kstatus: 'InProgress',
+    why: 'a failed backup is retried with backoff (Reconciling=True), not stalled',
+  },
+  'BackupPolicy/partially-failed': {
+    kstatus: 'Current',
+    why: 'the policy works (Ready=True); BackupHealthy=False says the latest backup lacks model files',
+  },
+  'BackupPolicy/drill-failed': {
+    kstatus: 'Current',
+    why: 'the policy works (Ready=True); DrillPassed=False carries the drill’s verdict',
+  },
+  'MaintenancePlan/left-cordoned': {
+    kstatus: 'Current',
+    why: 'the plan works (Ready=True); NodesLeftCordoned=True asks a person to look at the nodes',
+  },
+};
+
+/** An object with no status at all: the API server never serves one (see STATUS_DEFAULT), kstatus reads it as Current. */
+const NO_STATUS_WHY =
+  'kstatus reads an object without status as Current; the CRDs default status to {observedGeneration: -1}, so the API server never serves one (the `created` case)';
+
+export function kstatusOf(c: HealthCase): { kstatus: KStatus; why: string } {
+  if (c.file === 'no-status') return { kstatus: 'Current', why: NO_STATUS_WHY };
+  const exception = KSTATUS_EXCEPTIONS[`${c.kind}/${c.file}`];
+  if (exception) return exception;
+  const kstatus: KStatus =
+    c.expected.status === 'Progressing'
+      ? 'InProgress'
+      : c.expected.status === 'Degraded'
+        ? 'Failed'
+        : 'Current';
+  return { kstatus, why: `Argo CD health ${c.expected.status}` };
 }

@@ -56,11 +56,25 @@ describe('pipelineStatus', () => {
     expect(cond(s, 'Ready')).toMatchObject({ status: 'True', reason: 'Running' });
   });
 
-  it('is not Ready when the latest run failed, without being Stalled', () => {
+  it('is not Ready and Stalled when the latest run failed (kstatus: Failed, not InProgress), until a new run starts', () => {
     const s = pipelineStatus(obs([run('a', 'Succeeded', 1), run('b', 'Failed', 2)]), {}, undefined, now);
-    expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'RunFailed' });
-    expect(cond(s, 'Stalled')).toBeUndefined();
+    const ready = cond(s, 'Ready') as { message?: string } | undefined;
+    expect(ready).toMatchObject({ status: 'False', reason: 'RunFailed' });
+    expect(cond(s, 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'RunFailed',
+      message: ready?.message,
+    });
+    expect(cond(s, 'Reconciling')).toBeUndefined();
     expect(cond(s, 'Succeeded')).toMatchObject({ status: 'False', reason: 'RunFailed' });
+    const next = pipelineStatus(
+      obs([run('a', 'Succeeded', 1), run('b', 'Failed', 2), run('c', 'Running', 3)]),
+      {},
+      s,
+      now,
+    );
+    expect(cond(next, 'Ready')).toMatchObject({ status: 'True', reason: 'Running' });
+    expect(cond(next, 'Stalled')).toBeUndefined();
   });
 
   it('is Stalled for an invalid spec and Reconciling while a trigger connects', () => {

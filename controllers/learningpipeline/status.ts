@@ -130,15 +130,20 @@ export function pipelineStatus(
   else if (blocker && !blocker.transient) verdict = blocker;
   const reconciling = !verdict && blocker?.transient ? blocker : null;
   const { running, succeeded } = runConditions(kept);
+  const ready = verdict
+    ? ({ status: 'False', ...verdict } as const)
+    : reconciling
+      ? ({ status: 'False', reason: reconciling.reason, message: reconciling.message } as const)
+      : readiness(kept);
+  // A failed latest run is Stalled too: nothing is under way until the next
+  // trigger, and kstatus reads Ready=False alone as InProgress, so
+  // `kubectl wait`-style waiters would wait out their timeout on a failure.
+  const runFailed = ready.status === 'False' && ready.reason === 'RunFailed';
   const conditions = summarize(
     {
       generation: obs.generation,
-      ready: verdict
-        ? { status: 'False', ...verdict }
-        : reconciling
-          ? { status: 'False', reason: reconciling.reason, message: reconciling.message }
-          : readiness(kept),
-      stalled: verdict ?? null,
+      ready,
+      stalled: verdict ?? (runFailed ? { reason: ready.reason, message: ready.message } : null),
       reconciling,
       extra: [running, succeeded, ...obs.extra],
     },

@@ -34,7 +34,7 @@ describe('loopStatus', () => {
     expect(get(s, 'Stalled')).toBeUndefined();
   });
 
-  it('a stop that needs a user stalls; a suspension does not', () => {
+  it('a stop that needs a user stalls; a suspension is Ready (what the spec asks for), neither Stalled nor Reconciling', () => {
     const failed = loopStatus(
       {
         generation: 1,
@@ -53,8 +53,13 @@ describe('loopStatus', () => {
       },
       now,
     );
-    expect(get(suspended, 'Ready')).toMatchObject({ status: 'False', reason: 'Suspended' });
+    expect(get(suspended, 'Ready')).toMatchObject({
+      status: 'True',
+      reason: 'Suspended',
+      message: 'suspended',
+    });
     expect(get(suspended, 'Stalled')).toBeUndefined();
+    expect(get(suspended, 'Reconciling')).toBeUndefined();
   });
 
   it('failures outrank the loop: permanent ones stall, an outage is Reconciling', () => {

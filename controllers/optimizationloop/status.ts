@@ -24,6 +24,10 @@ function ready(
 ): { status: 'True' | 'False'; reason: string; message: string } {
   const is = (type: string) => loop.conditions?.find((c) => c.type === type && c.status === 'True');
   const stopped = is('Stopped');
+  // suspended is the state the spec asks for: Ready, like the other kinds'
+  // suspend (Ready=False alone reads InProgress in kstatus, forever)
+  if (stopped?.reason === 'Suspended')
+    return { status: 'True', reason: stopped.reason, message: stopped.message };
   if (stopped) return { status: 'False', reason: stopped.reason, message: stopped.message };
   const converged = is('Converged');
   if (converged) return { status: 'True', reason: 'Converged', message: converged.message };

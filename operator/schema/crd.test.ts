@@ -46,6 +46,19 @@ describe.each(kinds.map((k) => [k.kind, k] as const))('%s CRD', (_name, def) => 
     expect(version.subresources).toEqual({ status: {} });
   });
 
+  it('defaults status to an observedGeneration no object has, so kstatus reads a new object as InProgress', () => {
+    const status = (
+      version.schema.openAPIV3Schema as {
+        properties: {
+          status: { default?: unknown; properties: { observedGeneration: { minimum: number } } };
+        };
+      }
+    ).properties.status;
+    expect(status.default).toEqual({ observedGeneration: 0 });
+    // the API server rejects a CRD whose default breaks its own schema
+    expect(status.properties.observedGeneration.minimum).toBeLessThanOrEqual(0);
+  });
+
   it('has the scope the API asks for', () => {
     expect(crd.spec.scope).toBe(def.kind === 'MaintenancePlan' ? 'Cluster' : 'Namespaced');
   });

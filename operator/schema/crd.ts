@@ -94,6 +94,15 @@ export function crdName(def: KindDefinition): string {
   return `${def.plural}.${def.group}`;
 }
 
+/**
+ * The API server fills this in on every read of an object the operator has
+ * not written status to yet. kstatus (Flux, kpt, cli-utils) reads an object
+ * without status as Current, i.e. ready before the operator looked at it;
+ * observedGeneration 0 never equals metadata.generation (1 or more), so it
+ * reads InProgress until the operator reports. Flux's CRDs do the same.
+ */
+export const STATUS_DEFAULT = { observedGeneration: 0 } as const;
+
 /** The openAPIV3Schema of a kind: apiVersion, kind, metadata, spec, status. */
 export function openAPIV3Schema(def: KindDefinition): JSONSchemaProps {
   const schema: JSONSchemaProps = {
@@ -114,7 +123,7 @@ export function openAPIV3Schema(def: KindDefinition): JSONSchemaProps {
       // anything but name/generateName constraints here, a description included.
       metadata: { type: 'object' },
       spec: def.spec.json,
-      status: def.status.json,
+      status: { ...def.status.json, default: { ...STATUS_DEFAULT } },
     },
     required: ['spec'],
   };
