@@ -10,7 +10,7 @@ import { ELEMENT_BYTES, splitBody, toBinary } from './binary.ts';
 import { decodeInferRequest } from './codec.ts';
 import type { InferRequest } from './codec.ts';
 import { RequestError } from './errors.ts';
-import { loadServiceDefinition } from './grpc.ts';
+import { checkDecoded, loadServiceDefinition, tolerantModelInfer } from './grpc.ts';
 import { decodeGrpcInferRequest } from './grpc-codec.ts';
 import type { GrpcInferRequest } from './grpc-codec.ts';
 import { V2_DATATYPES, v2ToOrt } from './tensor.ts';
@@ -326,20 +326,14 @@ describe('HTTP request decoding round trips', () => {
 
 // ---------------------------------------------------------------- the gRPC decoder
 
-const modelInfer = loadServiceDefinition().ModelInfer!;
-const deserialize = (bytes: Uint8Array) =>
-  modelInfer.requestDeserialize(Buffer.from(bytes)) as GrpcInferRequest;
+const modelInfer = tolerantModelInfer(loadServiceDefinition()).ModelInfer!;
 const serialize = (msg: unknown) => modelInfer.requestSerialize(msg) as Buffer;
 
-function answerGrpc(bytes: Uint8Array): Outcome | 'undecodable' {
-  let msg: GrpcInferRequest;
-  try {
-    msg = deserialize(bytes);
-  } catch {
-    // protobuf refused the bytes: grpc-js answers that call itself (not a crash)
-    return 'undecodable';
-  }
+/** What the gRPC server does with a ModelInferRequest's bytes: protobuf, then decode and validate. */
+function answerGrpc(bytes: Uint8Array): Outcome {
   return settle(() => {
+    const msg = modelInfer.requestDeserialize(Buffer.from(bytes)) as GrpcInferRequest;
+    checkDecoded(msg);
     const req = decodeGrpcInferRequest(msg);
     for (const sig of signatures) settle(() => validateRequest(sig, req));
     return req;
@@ -383,7 +377,7 @@ const grpcMessage = fc.record(
 );
 
 describe('gRPC request decoding (ModelInferRequest)', () => {
-  it('answers random bytes with a 4xx, a decoded request, or a protobuf refusal', () => {
+  it('answers random bytes with a 4xx or a decoded request', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => {
         answerGrpc(bytes);
@@ -419,6 +413,11 @@ describe('decoder counterexamples', () => {
     const r = answerHttp(new Uint8Array(json), String(json.length));
     expect(r).toHaveProperty('ok');
     if ('ok' in r) expect(r.ok.inputs[0]!.data).toEqual([]);
+  });
+
+  it('bytes protobuf cannot decode are a 400 (INVALID_ARGUMENT), not an INTERNAL error', () => {
+    // a field tag with wire type 7, which protobuf does not have
+    expect(answerGrpc(new Uint8Array([0x0f]))).toEqual({ status: 400 });
   });
 
   it('the same shape over gRPC with raw_input_contents is an empty tensor, not a 500', () => {
