@@ -131,4 +131,24 @@ describe('startGrpc', () => {
     expect(await code(call('ModelInfer', big))).toMatch(/^RESOURCE_EXHAUSTED/);
     expect(await call('ServerLive', {})).toEqual({ live: true });
   });
+
+  it('answers bytes protobuf cannot decode INVALID_ARGUMENT (a client error), not INTERNAL', async () => {
+    ready = true;
+    const raw = (bytes: Buffer) =>
+      code(
+        new Promise((resolve, reject) => {
+          client.makeUnaryRequest(
+            '/inference.GRPCInferenceService/ModelInfer',
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            bytes,
+            (err, res) => (err ? reject(err) : resolve(res)),
+          );
+        }),
+      );
+    // a field tag with wire type 7, which protobuf does not have; a varint that never ends
+    expect(await raw(Buffer.from([0x0f]))).toMatch(/^INVALID_ARGUMENT: malformed ModelInferRequest/);
+    expect(await raw(Buffer.alloc(12, 0xff))).toMatch(/^INVALID_ARGUMENT: malformed ModelInferRequest/);
+    expect(await call('ServerLive', {})).toEqual({ live: true });
+  });
 });

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from '../operator/logger.ts';
 import type { InferRequest } from './codec.ts';
-import { RequestError } from './errors.ts';
+import { RequestError, badRequest } from './errors.ts';
 import { decodeGrpcInferRequest, encodeGrpcInferResponse, grpcStatusOf } from './grpc-codec.ts';
 import type { GrpcInferRequest } from './grpc-codec.ts';
 import type { HostTensor } from './tensor.ts';
@@ -56,6 +56,36 @@ export function loadServiceDefinition(): grpc.ServiceDefinition {
     inference: { GRPCInferenceService: grpc.ServiceClientConstructor };
   };
   return pkg.inference.GRPCInferenceService.service;
+}
+
+const UNDECODABLE = Symbol('undecodable');
+
+/**
+ * The service with a ModelInfer request deserializer that does not throw: bytes
+ * protobuf cannot decode become a marker the handler answers INVALID_ARGUMENT
+ * (grpc-js answers a throwing deserializer INTERNAL, as if the server failed).
+ */
+export function tolerantModelInfer(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const infer = service.ModelInfer;
+  if (!infer) return service;
+  const deserialize = infer.requestDeserialize;
+  const tolerant = (bytes: Buffer): unknown => {
+    try {
+      return deserialize(bytes);
+    } catch (e) {
+      return { [UNDECODABLE]: (e as Error).message };
+    }
+  };
+  return { ...service, ModelInfer: { ...infer, requestDeserialize: tolerant } };
+}
+
+/** Throws RequestError(400) for a ModelInfer request protobuf could not decode (see tolerantModelInfer). */
+export function checkDecoded(msg: object): void {
+  if (UNDECODABLE in msg) {
+    throw badRequest(
+      `malformed ModelInferRequest: ${String((msg as { [UNDECODABLE]: unknown })[UNDECODABLE])}`,
+    );
+  }
 }
 
 function toServiceError(e: unknown, log: Logger): Partial<grpc.ServiceError> {
@@ -115,6 +145,7 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcRuntime> {
       };
       (async () => {
         const msg = call.request;
+        checkDecoded(msg);
         deps.findModel({ model: msg.model_name ?? '', version: msg.model_version || undefined });
         const req = decodeGrpcInferRequest(msg);
         const outputs = await deps.infer(req);
@@ -136,7 +167,7 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcRuntime> {
     'grpc.max_receive_message_length': deps.maxMessageBytes,
     'grpc.max_send_message_length': -1,
   });
-  server.addService(loadServiceDefinition(), handlers);
+  server.addService(tolerantModelInfer(loadServiceDefinition()), handlers);
   const host = deps.host.includes(':') ? `[${deps.host}]` : deps.host;
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${deps.port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>

@@ -124,6 +124,8 @@ export function allocate(t: OrtType, n: number): TensorData {
 }
 
 export function elementCount(dims: readonly number[]): number {
+  // a 0 empties the tensor whatever the other dims: their product can overflow to Infinity, and Infinity × 0 is NaN
+  if (dims.includes(0)) return 0;
   let n = 1;
   for (const d of dims) n *= d;
   return n;
