@@ -12,7 +12,15 @@
 //      server, at fixed batch sizes and at the mean batch the server formed;
 //  (b) the runtime over HTTP (a child process) driven by bench/loadgen.ts (a
 //      separate process) at several concurrencies and batching settings:
-//      throughput, p50/p99 latency and the ratios to the raw numbers.
+//      throughput, p50/p99 latency and the ratios to the raw numbers;
+//  (c) protocols: the primary setting at concurrency 64 with the same 1-row request as
+//      JSON, with the binary tensor extension (runtime/binary.ts) and over gRPC
+//      (runtime/grpc.ts; bench/grpc-loadgen.ts, an @grpc/grpc-js client), each point
+//      followed by a fresh measurement of the same raw-session limit; and the same three
+//      against a side-by-side peer, KServe's Python ModelServer with onnxruntime serving
+//      the same file (bench/kserve-peer.ts; a cached virtualenv from PyPI), placed on the
+//      CPUs as the runtime is and measured by the same load generators (requests per
+//      server CPU-second from /proc): runtime ÷ peer ratios per protocol.
 // Every server setting runs once per inference thread (--inference-thread:
 // `main` = session.run on the event loop, `worker` = in a worker thread;
 // BENCH_INFERENCE_THREADS=main,worker picks them), and every row says which.
@@ -25,6 +33,8 @@
 //   BENCH_INFERENCE_THREADS=worker make bench                (one inference thread)
 //   BENCH_TRIALS=5 make bench                                (the judged point 5 times)
 //   BENCH_PIN=0 make bench                                   (leave CPU placement to the scheduler)
+//   BENCH_PEER=0 make bench                                  (no KServe peer; BENCH_PEER_PYTHON: its interpreter)
+//   BENCH_PROTOCOLS=0 make bench                             (no protocols section, nor the peer)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -37,6 +47,7 @@ import ort from 'onnxruntime-node';
 import { INFERENCE_THREADS, defaultConcurrentBatches } from '../runtime/config.ts';
 import type { InferenceThread } from '../runtime/config.ts';
 import { type CpuLayout, describeLayout, layoutFromEnv, loadgenPrefix, pinServer } from './cpu-pin.ts';
+import { peerPython, peerVersions, startPeer } from './kserve-peer.ts';
 import { loadModel } from '../runtime/model.ts';
 import { createSession } from '../runtime/session.ts';
 import { FRAUD_MODEL, featureRows, fraudReference } from '../runtime/models/fraud-reference.ts';
@@ -53,6 +64,9 @@ const TARGET = { concurrency: 64, ratio: 0.7, p99Ms: 10 };
 // the limit, and judged on the medians: on a shared VM either side drifts by ±25% within
 // a minute, so one pair of numbers taken a minute apart says little.
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 3);
+// The primary setting at the target concurrency in JSON, binary and gRPC, beside the peer.
+const PROTOCOLS_ON = process.env.BENCH_PROTOCOLS !== '0';
+const PEER_ON = PROTOCOLS_ON && process.env.BENCH_PEER !== '0';
 // The inference thread of single-threaded settings on a core of its own, the rest shared
 // with the load generator, which runs SCHED_BATCH (bench/cpu-pin.ts); undefined: neither.
 const LAYOUT = layoutFromEnv();
@@ -239,8 +253,10 @@ async function startServer(
   model: { name: string; file: string },
   mode: Mode | 'ceiling',
   inferenceThread: InferenceThread = 'main',
+  options: { grpc?: boolean } = {},
 ) {
   const port = await freePort();
+  const grpcPort = options.grpc ? await freePort() : undefined;
   const args =
     mode === 'ceiling'
       ? [path.join(here, 'http-ceiling.ts'), String(port)]
@@ -266,6 +282,7 @@ async function startServer(
           inferenceThread,
           '--log-level',
           'warn',
+          ...(grpcPort !== undefined ? ['--grpc-port', String(grpcPort)] : []),
         ];
   const child = spawn(NODE[0]!, [...NODE.slice(1), ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
@@ -305,6 +322,7 @@ async function startServer(
   };
   return {
     url,
+    ...(grpcPort !== undefined ? { grpcTarget: `127.0.0.1:${grpcPort}` } : {}),
     pid: child.pid,
     layout,
     metric,
@@ -338,6 +356,7 @@ function loadgen(
   bodyFile: string,
   serverPid?: number,
   serverLayout?: CpuLayout,
+  options: { headers?: Record<string, string>; grpc?: boolean } = {},
 ): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const [command, ...prefix] = [...(LAYOUT ? loadgenPrefix(LAYOUT, !!serverLayout) : []), NODE[0]!];
@@ -346,13 +365,14 @@ function loadgen(
       [
         ...prefix,
         ...NODE.slice(1),
-        path.join(here, 'loadgen.ts'),
+        path.join(here, options.grpc ? 'grpc-loadgen.ts' : 'loadgen.ts'),
         url,
         String(concurrency),
         String(DURATION_MS),
         String(MAX_REQUESTS),
         bodyFile,
-        ...(serverPid ? [String(serverPid)] : []),
+        serverPid ? String(serverPid) : '',
+        ...(options.headers ? [JSON.stringify(options.headers)] : []),
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -401,7 +421,178 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, body: string) {
+/** The ways a client sends the same 1-row request (all v2): JSON, the binary tensor extension, gRPC. */
+const PROTOCOLS = ['json', 'binary', 'grpc'] as const;
+type Protocol = (typeof PROTOCOLS)[number];
+
+/** The request in each protocol's form, prebuilt once: files the load generators read. */
+type Bodies = { json: string; binary: string; binaryHeaders: Record<string, string>; row: number[] };
+
+type ProtocolPoint = LoadResult & {
+  server: 'runtime' | 'kserve';
+  protocol: Protocol;
+  inferenceThread?: InferenceThread;
+  cpus?: string;
+  limitRowsPerSec: number;
+  ratioToLimit: number;
+  /** Answered requests per CPU-second of the server process (all its threads). */
+  requestsPerCpuSecond: number;
+};
+
+/**
+ * A binary-extension request for `row` (FP32 [1,8] in binary, outputs asked in binary), as
+ * tritonclient.http sends by default: the body and its headers.
+ */
+function binaryRequest(row: number[]): { body: Buffer; headers: Record<string, string> } {
+  const features = Float32Array.from(row);
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [
+        {
+          name: 'features',
+          shape: [1, row.length],
+          datatype: 'FP32',
+          parameters: { binary_data_size: features.byteLength },
+        },
+      ],
+      parameters: { binary_data_output: true },
+    }),
+  );
+  return {
+    body: Buffer.concat([header, Buffer.from(features.buffer)]),
+    headers: {
+      'content-type': 'application/octet-stream',
+      'inference-header-content-length': String(header.length),
+    },
+  };
+}
+
+/** One binary-extension request through fetch, its first output decoded: what the load is checked against. */
+async function binaryInfer(url: string, row: number[]): Promise<number[]> {
+  const { body, headers } = binaryRequest(row);
+  const res = await fetch(url, { method: 'POST', body, headers });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const n = Number(res.headers.get('inference-header-content-length'));
+  if (!res.ok || !(n > 0)) throw new Error(`binary request answered ${res.status}: ${bytes.toString()}`);
+  const tail = bytes.subarray(n);
+  return Array.from(new Float32Array(tail.buffer.slice(tail.byteOffset, tail.byteOffset + tail.byteLength)));
+}
+
+const close = (got: number[], want: number[]) =>
+  got.length === want.length && got.every((v, i) => Math.abs(v - want[i]!) <= 1e-5);
+
+/**
+ * The primary setting at the target concurrency in each protocol, on the runtime (per
+ * inference thread) and on the KServe peer (when `python` is given), each point followed
+ * by a fresh measurement of the same raw-session limit; then the runtime ÷ peer ratios.
+ */
+async function benchProtocols(
+  spec: ModelSpec,
+  file: string,
+  expected: number[],
+  mode: Mode,
+  limitNow: (mode: Mode) => Promise<number>,
+  bodies: Bodies,
+  python: string | undefined,
+) {
+  const grpcFile = path.join(os.tmpdir(), `ymera-bench-grpc-${spec.name}-${process.pid}.json`);
+  writeFileSync(grpcFile, JSON.stringify({ model: spec.name, rows: [bodies.row], expected }));
+  const c = TARGET.concurrency;
+  const points: ProtocolPoint[] = [];
+  const measure = async (
+    server: { url: string; grpcTarget?: string; pid?: number; layout?: CpuLayout },
+    kind: ProtocolPoint['server'],
+    inferenceThread?: InferenceThread,
+  ) => {
+    const inferUrl = `${server.url}/v2/models/${spec.name}/infer`;
+    const got = await binaryInfer(inferUrl, bodies.row);
+    if (!close(got, expected))
+      throw new Error(`${kind} answers ${got} in binary where session.run gives ${expected}`);
+    for (const protocol of PROTOCOLS) {
+      const r =
+        protocol === 'grpc'
+          ? await loadgen(server.grpcTarget!, c, grpcFile, server.pid, server.layout, { grpc: true })
+          : protocol === 'binary'
+            ? await loadgen(inferUrl, c, bodies.binary, server.pid, server.layout, {
+                headers: bodies.binaryHeaders,
+              })
+            : await loadgen(inferUrl, c, bodies.json, server.pid, server.layout);
+      if (r.errors > r.requests / 2)
+        throw new Error(`${kind} ${protocol}: ${r.errors} of ${r.requests} requests failed`);
+      const limit = await limitNow(mode);
+      points.push({
+        server: kind,
+        protocol,
+        ...(inferenceThread ? { inferenceThread } : {}),
+        ...r,
+        ...(server.layout ? { cpus: describeLayout(server.layout) } : {}),
+        limitRowsPerSec: limit,
+        ratioToLimit: r.throughput / limit,
+        requestsPerCpuSecond: 1e6 / r.serverCpuUsPerRequest,
+      });
+    }
+  };
+  for (const t of THREADS_TO_RUN) {
+    const server = await startServer({ name: spec.name, file }, mode, t, { grpc: true });
+    try {
+      await measure(server, 'runtime', t);
+    } finally {
+      await server.stop();
+    }
+  }
+  if (python) {
+    const peer = await startPeer({
+      python,
+      file,
+      name: spec.name,
+      threads: mode.threads,
+      httpPort: await freePort(),
+      grpcPort: await freePort(),
+    });
+    try {
+      // the same placement as the runtime's: its main thread (HTTP, gRPC's event loop and
+      // session.run) alone on the inference CPU when the setting is pinned
+      const layout = layoutFor(mode);
+      if (layout) pinServer(peer.pid, 'main', layout);
+      await measure({ ...peer, ...(layout ? { layout } : {}) }, 'kserve');
+    } finally {
+      await peer.stop();
+    }
+  }
+  const peerPoints = points.filter((p) => p.server === 'kserve');
+  const ratios = points
+    .filter((p) => p.server === 'runtime')
+    .flatMap((p) => {
+      const q = peerPoints.find((x) => x.protocol === p.protocol);
+      return q
+        ? [
+            {
+              protocol: p.protocol,
+              inferenceThread: p.inferenceThread!,
+              throughput: p.throughput / q.throughput,
+              requestsPerCpuSecond: p.requestsPerCpuSecond / q.requestsPerCpuSecond,
+              p99: p.p99Ms / q.p99Ms,
+            },
+          ]
+        : [];
+    });
+  const { concurrency: _, primary: __, ...setting } = mode;
+  return {
+    setting: { ...setting, threads: mode.threads ?? 'default' },
+    concurrency: c,
+    points,
+    peerRatios: ratios,
+  };
+}
+
+async function benchModelRuns(
+  spec: ModelSpec,
+  row: number[],
+  bodyFile: string,
+  body: string,
+  bodies: Bodies,
+  python: string | undefined,
+) {
   const file = spec.file();
   const bytes = new Uint8Array(readFileSync(file));
   // Raw numbers per thread setting, with the server's own createSession (same options).
@@ -527,6 +718,9 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
       await server.stop();
     }
   }
+  const protocols = PROTOCOLS_ON
+    ? await benchProtocols(spec, file, expected, primaryMode, limitNow, bodies, python)
+    : undefined;
   // The limit for a setting: the best raw rows/s at any batch the server may form (≤ maxBatchSize);
   // and raw at the mean batch it did form (measured now, same session options).
   const http: HttpPoint[] = [];
@@ -591,6 +785,7 @@ async function benchModelRuns(spec: ModelSpec, row: number[], bodyFile: string, 
     ...(workerEngine ? { workerEngine } : {}),
     http,
     targets,
+    ...(protocols ? { protocols } : {}),
   };
 }
 
@@ -600,9 +795,15 @@ async function main(): Promise<void> {
   const body = JSON.stringify({ inputs: [{ name: 'features', shape: [1, 8], datatype: 'FP32', data: row }] });
   const bodyFile = path.join(os.tmpdir(), `ymera-bench-${process.pid}.json`);
   writeFileSync(bodyFile, body);
+  const binary = binaryRequest(row);
+  const binaryFile = path.join(os.tmpdir(), `ymera-bench-${process.pid}.bin`);
+  writeFileSync(binaryFile, binary.body);
+  const bodies: Bodies = { json: bodyFile, binary: binaryFile, binaryHeaders: binary.headers, row };
+  const python = PEER_ON ? peerPython() : undefined;
+  const peer = python ? { python, ...peerVersions(python) } : undefined;
   const models = [];
   for (const spec of MODELS.filter((m) => !only || only.includes(m.name)))
-    models.push(await benchModelRuns(spec, row, bodyFile, body));
+    models.push(await benchModelRuns(spec, row, bodyFile, body, bodies, python));
 
   const result = {
     time: new Date().toISOString(),
@@ -617,6 +818,7 @@ async function main(): Promise<void> {
     requestRows: 1,
     durationMs: DURATION_MS,
     rawMs: RAW_MS,
+    ...(peer ? { peer } : {}),
     notes: [
       'raw: in-process session.run via runtime/model.ts createSession with the same threads as the server',
       'limitRowsPerSec: best raw rows/s at a batch ≤ maxBatchSize; ratioToRawAtMeanBatch: raw at the mean batch the server formed',
@@ -625,6 +827,8 @@ async function main(): Promise<void> {
       `the target point (concurrency ${TARGET.concurrency}, primary setting) is measured ${TRIALS} times, each followed by a fresh measurement of the limit; it is judged on the median ratio and the median p99 (trials[] has each)`,
       'serverCpuCores/loadgenCpuCores: average cores each process used during the window (/proc; user+system, all threads); *UsPerRequest: CPU µs per request',
       "inferenceThread: where the server ran session.run (main = the event loop, worker = a worker thread); raw is always in process on the bench's main thread",
+      'protocols: the primary setting at the target concurrency, the same 1-row request as JSON, with the binary tensor extension (binary input and outputs, as tritonclient.http sends by default) and over gRPC (raw_input_contents, as tritonclient.grpc sends; bench/grpc-loadgen.ts: @grpc/grpc-js, one channel, prebuilt message, answers counted not decoded); each point is followed by a fresh measurement of the same raw-session limit (ratioToLimit)',
+      "kserve: KServe's Python ModelServer (one process, uvicorn + grpc.aio, no per-request log lines) serving the same file with onnxruntime (same intra-op threads; no batching: KServe's ModelServer has none), placed on the CPUs as the runtime's main-thread setting is, measured by the same load generators; peerRatios: runtime ÷ kserve per protocol and inference thread (throughput, requests per server CPU-second, p99)",
     ],
     models,
   };
@@ -678,6 +882,22 @@ async function main(): Promise<void> {
           `  trial ${i + 1}: ${fmt(tr.throughput)} req/s, limit ${fmt(tr.limitRowsPerSec)} rows/s → ${pct(tr.ratioToLimit)}, p50 ${fmt(tr.p50Ms, 2)} ms, p99 ${fmt(tr.p99Ms, 2)} ms`,
         );
     }
+  }
+  for (const m of models) {
+    const p = m.protocols;
+    if (!p) continue;
+    print(
+      `\n== ${m.name}: protocols at concurrency ${p.concurrency}, setting ${p.setting.mode} (maxB ${p.setting.maxBatchSize}, delay ${p.setting.maxDelayMs}, threads ${p.setting.threads})`,
+    );
+    print('server   infer  protocol cpus      req/s  p50 ms  p99 ms  ÷limit  srv µs/req  req/CPU-s  err');
+    for (const h of p.points)
+      print(
+        `${h.server.padEnd(8)} ${(h.inferenceThread ?? '-').padEnd(6)} ${h.protocol.padEnd(8)} ${(h.cpus ?? '-').padEnd(6)} ${fmt(h.throughput).padStart(8)} ${fmt(h.p50Ms, 2).padStart(7)} ${fmt(h.p99Ms, 2).padStart(7)} ${pct(h.ratioToLimit).padStart(7)} ${fmt(h.serverCpuUsPerRequest, 1).padStart(11)} ${fmt(h.requestsPerCpuSecond).padStart(10)} ${String(h.errors).padStart(4)}`,
+      );
+    for (const r of p.peerRatios)
+      print(
+        `runtime (${r.inferenceThread}) ÷ kserve, ${r.protocol}: ${fmt(r.throughput, 2)}× req/s, ${fmt(r.requestsPerCpuSecond, 2)}× req per CPU-second, ${fmt(r.p99, 2)}× p99`,
+      );
   }
   print(`\nwrote ${path.relative(process.cwd(), path.join(here, 'results/latest.json'))}`);
 }
