@@ -4,6 +4,7 @@
 // against the model is validate.ts's job.
 import type { BinaryCursor } from './binary.ts';
 import { checkConsumed, fromBinary, nulMessage, takeBinary, toBinary } from './binary.ts';
+import { classificationCount } from './classification.ts';
 import { badRequest } from './errors.ts';
 import type { HostTensor, TensorData, V2Datatype } from './tensor.ts';
 import {
@@ -32,6 +33,8 @@ export type InferRequest = {
   binaryDataOutput?: boolean;
   /** Per requested output, its `parameters.binary_data` when given. */
   binaryData?: Map<string, boolean>;
+  /** Per requested output, its `parameters.classification` (top K, classification.ts) when given. */
+  classification?: Map<string, number>;
 };
 
 /** Whether output `name` goes back in the binary section (binary tensor data extension). */
@@ -234,9 +237,11 @@ export function decodeInferRequest(body: string, binary?: Uint8Array): InferRequ
       if (o.parameters !== undefined) {
         const where = `output "${o.name}"`;
         if (!isObject(o.parameters)) throw badRequest(`${where}: "parameters" must be an object`);
-        if (o.parameters.classification !== undefined) {
-          throw badRequest(`${where}: the classification extension is not supported`);
-        }
+        if (o.parameters.classification !== undefined)
+          (req.classification ??= new Map()).set(
+            o.name,
+            classificationCount(o.parameters.classification, o.name),
+          );
         const b = optionalBool(o.parameters.binary_data, `${where}: parameters.binary_data`);
         if (b !== undefined) (req.binaryData ??= new Map()).set(o.name, b);
       }

@@ -17,6 +17,8 @@ import type { Logger } from '../operator/logger.ts';
 import { Batcher } from './batcher.ts';
 import type { Tensors } from './batcher.ts';
 import { HEADER_LENGTH_HEADER, splitBody } from './binary.ts';
+import { checkClassifiable, classify } from './classification.ts';
+import { decodeBody, gzipResponse, requestCoding } from './compression.ts';
 import { decodeInferRequest, encodeBinaryInferResponse, encodeInferResponse, wantsBinary } from './codec.ts';
 import type { InferRequest } from './codec.ts';
 import { parseFlags, resolveConfig } from './config.ts';
@@ -109,7 +111,11 @@ type InferResult = {
   id?: string;
 };
 
-const SERVER_INFO = { name: 'ymera-runtime', version: RUNTIME_VERSION, extensions: ['binary_tensor_data'] };
+const SERVER_INFO = {
+  name: 'ymera-runtime',
+  version: RUNTIME_VERSION,
+  extensions: ['binary_tensor_data', 'classification'],
+};
 
 const errorBody = (message: string): string => JSON.stringify({ error: message });
 
@@ -167,16 +173,25 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
     const m = loadedModel();
     if (!batcher) throw new RequestError(503, 'model is not loaded yet');
     const valid = validateRequest(m.signature, decoded);
+    const cls = decoded.classification;
+    for (const name of cls?.keys() ?? []) {
+      const spec = m.signature.outputs.find((o) => o.name === name);
+      if (spec) checkClassifiable(spec);
+    }
     const out: Tensors = await batcher.submit(valid.inputs, valid.rows ?? 1);
     return valid.outputs.map((name) => {
       const tensor = out[name];
       if (!tensor) throw new Error(`session returned no output "${name}"`);
-      return { name, tensor };
+      const k = cls?.get(name);
+      // the classification extension: top K "value:index" per batch row instead of the scores
+      return { name, tensor: k ? classify(tensor, k, valid.rows !== undefined) : tensor };
     });
   }
 
   async function infer(req: IncomingMessage): Promise<InferResult> {
-    const raw = await readBody(req, config.maxBodyBytes);
+    const body = await readBody(req, config.maxBodyBytes);
+    // gzip/deflate bodies: the size limit holds for the inflated bytes too (compression.ts)
+    const raw = await decodeBody(body, requestCoding(req.headers['content-encoding']), config.maxBodyBytes);
     loadedModel();
     // The binary tensor data extension: the header says where the JSON ends and the tensors' bytes begin.
     const headerLength = req.headers['inference-header-content-length'];
@@ -299,6 +314,14 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
       }
     }
     if (state === 'draining') res.setHeader('connection', 'close');
+    if (status === 200) {
+      // compression is an offer: should it ever fail, the answer goes out as it is
+      const gz = await gzipResponse(body, req.headers['accept-encoding']).catch(() => undefined);
+      if (gz) {
+        body = gz.body;
+        headers = { ...headers, ...gz.headers };
+      }
+    }
     send(res, status, body, headers);
     inferInFlight--;
     const seconds = (performance.now() - started) / 1000;

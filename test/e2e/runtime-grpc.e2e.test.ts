@@ -11,6 +11,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { Runtime } from './clients/harness.ts';
 import {
   clientsPython,
+  expectedClasses,
   killRuntimes,
   runClientScript,
   startRuntime as startProcess,
@@ -133,6 +134,16 @@ describe('tritonclient.grpc against the fraud model', () => {
       expectReference(rows, t.values);
     }
     expect(res.triton_id).toBe('req-9');
+  });
+
+  it('tritonclient.grpc class_count (classification extension): top-2 "value:index" BYTES per row', () => {
+    const c = res.triton_classes as { header: Record<string, unknown>; values: string[][] };
+    expect(c.header).toMatchObject({
+      name: 'probabilities',
+      datatype: 'BYTES',
+      shape: [String(rows.length), '2'],
+    });
+    expect(c.values).toEqual(rows.map((row) => expectedClasses(row, 2)));
   });
 
   it('typed contents (fp32_contents) give the same answers', () => {

@@ -3,6 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
+import { fraudReference } from '../../../runtime/models/fraud-reference.ts';
 import { eventually, freePort, repo } from '../support.ts';
 
 const CLIENTS = path.join(repo, 'test/e2e/clients');
@@ -93,4 +94,11 @@ export function runClientScript(
     );
     p.stdin?.end(stdin);
   });
+}
+
+/** The top-K classes of the fraud reference's probabilities for `row`, formatted as the classification extension answers. */
+export function expectedClasses(row: number[], k: number): string[] {
+  const p = fraudReference(row).map((v) => Math.fround(v));
+  const order = p.map((_, i) => i).sort((a, b) => p[b]! - p[a]! || a - b);
+  return order.slice(0, k).map((i) => `${p[i]!.toFixed(6)}:${i}`);
 }
