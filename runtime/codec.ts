@@ -283,6 +283,23 @@ export function encodeOutput(name: string, t: HostTensor): OutputJson {
   return { name, datatype, shape: [...t.dims], data: toJsonData(t) };
 }
 
+/**
+ * A decoded request as v2 JSON (inputs with their data), for the request log: what a
+ * gRPC or binary request would have been as JSON.
+ */
+export function encodeRequestJson(req: InferRequest): string {
+  return JSON.stringify({
+    ...(req.id !== undefined ? { id: req.id } : {}),
+    inputs: req.inputs.map((i) => ({
+      name: i.name,
+      datatype: i.datatype,
+      shape: i.shape,
+      data: toJsonData({ type: v2ToOrt(i.datatype), dims: i.shape, data: i.data }),
+    })),
+    ...(req.outputs ? { outputs: req.outputs.map((name) => ({ name })) } : {}),
+  });
+}
+
 export function encodeInferResponse(
   model: { name: string; version?: string },
   id: string | undefined,

@@ -19,13 +19,19 @@ import type { Tensors } from './batcher.ts';
 import { HEADER_LENGTH_HEADER, splitBody } from './binary.ts';
 import { checkClassifiable, classify } from './classification.ts';
 import { decodeBody, gzipResponse, requestCoding } from './compression.ts';
-import { decodeInferRequest, encodeBinaryInferResponse, encodeInferResponse, wantsBinary } from './codec.ts';
+import {
+  decodeInferRequest,
+  encodeBinaryInferResponse,
+  encodeInferResponse,
+  encodeRequestJson,
+  wantsBinary,
+} from './codec.ts';
 import type { InferRequest } from './codec.ts';
 import { parseFlags, resolveConfig } from './config.ts';
 import type { RuntimeConfig } from './config.ts';
 import { RequestError } from './errors.ts';
 import { startGrpc } from './grpc.ts';
-import type { GrpcRuntime } from './grpc.ts';
+import type { GrpcCall, GrpcRuntime } from './grpc.ts';
 import { createMetrics } from './metrics.ts';
 import { ModelLoadError, loadModel } from './model.ts';
 import type { LoadedModel } from './model.ts';
@@ -232,6 +238,32 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
     id?: string,
   ): void {
     if (!reqlog || !reqlog.sample()) return;
+    offerLog(status, seconds, reqBody, resBody, id);
+  }
+
+  /** A gRPC ModelInfer in the same log, as JSON; built only when sampled. */
+  function logGrpc(status: number, seconds: number, call: GrpcCall): void {
+    if (!reqlog || !reqlog.sample()) return;
+    try {
+      const id = call.request?.id;
+      const response = call.outputs
+        ? encodeInferResponse(modelInfo, id, call.outputs)
+        : errorBody(call.error ?? 'inference failed');
+      offerLog(status, seconds, call.request && encodeRequestJson(call.request), response, id, 'grpc');
+    } catch {
+      // logging never fails a request
+    }
+  }
+
+  function offerLog(
+    status: number,
+    seconds: number,
+    reqBody: string | undefined,
+    resBody: string,
+    id?: string,
+    protocol?: 'grpc',
+  ): void {
+    if (!reqlog) return;
     try {
       const asJson = (s: string | undefined): string => {
         if (s === undefined) return 'null';
@@ -252,6 +284,7 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
           ...(id !== undefined ? { id } : {}),
           status,
           durationMs: Math.round(seconds * 1e6) / 1e3,
+          ...(protocol ? { protocol } : {}),
         },
         request: asJson(reqBody),
         response: resBody,
@@ -416,7 +449,10 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
         ready: () => state === 'ready',
         signature: () => loadedModel().signature,
         infer: runInfer,
-        onInfer: (status, seconds) => metrics.request(status, seconds),
+        onInfer: (status, seconds, call) => {
+          metrics.request(status, seconds);
+          logGrpc(status, seconds, call);
+        },
         inFlight: (delta) => {
           inferInFlight += delta;
         },
