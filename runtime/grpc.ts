@@ -19,6 +19,8 @@ export const SERVICE_NAME = 'inference.GRPCInferenceService';
 /** What one ModelInfer call came to, for the request log. */
 export type GrpcCall = {
   request?: InferRequest;
+  /** What captureRequest returned for the decoded request. */
+  requestJson?: string;
   outputs?: { name: string; tensor: HostTensor }[];
   error?: string;
 };
@@ -42,6 +44,11 @@ export type GrpcDeps = {
    * the decoded request when it got that far, and the outputs or the error message.
    */
   onInfer(status: number, seconds: number, call: GrpcCall): void;
+  /**
+   * The decoded request as the log records it, or undefined when this call is not logged;
+   * taken before inference, which may hand the input buffers to the worker thread.
+   */
+  captureRequest(req: InferRequest): string | undefined;
   inFlight(delta: 1 | -1): void;
   log: Logger;
 };
@@ -129,6 +136,7 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcRuntime> {
         deps.findModel({ model: msg.model_name ?? '', version: msg.model_version || undefined });
         const req = decodeGrpcInferRequest(msg);
         seen.request = req;
+        seen.requestJson = deps.captureRequest(req);
         const outputs = await deps.infer(req);
         seen.outputs = outputs;
         return encodeGrpcInferResponse(deps.model, req.id, outputs);

@@ -241,17 +241,22 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
     offerLog(status, seconds, reqBody, resBody, id);
   }
 
-  /** A gRPC ModelInfer in the same log, as JSON; built only when sampled. */
+  /**
+   * A gRPC ModelInfer in the same log, as JSON; built only when sampled: a decoded request
+   * was sampled by captureGrpcRequest (before inference), one that failed to decode here.
+   */
   function logGrpc(status: number, seconds: number, call: GrpcCall): void {
-    if (!reqlog || !reqlog.sample()) return;
+    if (!reqlog) return;
+    if (call.request ? call.requestJson === undefined : !reqlog.sample()) return;
     try {
       const id = call.request?.id;
       const response = call.outputs
         ? encodeInferResponse(modelInfo, id, call.outputs)
         : errorBody(call.error ?? 'inference failed');
-      offerLog(status, seconds, call.request && encodeRequestJson(call.request), response, id, 'grpc');
-    } catch {
+      offerLog(status, seconds, call.requestJson, response, id, 'grpc');
+    } catch (e) {
       // logging never fails a request
+      log.warn('request log record not built', { error: (e as Error).message });
     }
   }
 
@@ -452,6 +457,14 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger): Promi
         onInfer: (status, seconds, call) => {
           metrics.request(status, seconds);
           logGrpc(status, seconds, call);
+        },
+        captureRequest: (req) => {
+          if (!reqlog || !reqlog.sample()) return undefined;
+          try {
+            return encodeRequestJson(req);
+          } catch {
+            return 'null'; // logged without its request rather than not at all
+          }
         },
         inFlight: (delta) => {
           inferInFlight += delta;
