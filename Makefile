@@ -34,7 +34,8 @@ typecheck:
 crds:
 	@$(WITH_NODE) npm run --silent crds
 
-## bench: the inference runtime benchmark (raw session.run vs the HTTP runtime); writes bench/results/latest.json.
+## bench: the inference runtime benchmark (raw session.run vs the runtime over HTTP JSON, binary and gRPC, and
+##        vs KServe's Python ModelServer on the same model; BENCH_* knobs in bench/inference.ts); writes bench/results/latest.json.
 bench:
 	@$(WITH_NODE) npm run --silent bench
 

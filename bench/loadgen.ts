@@ -15,15 +15,18 @@
 // carry Content-Length; one that cannot be framed is counted as an error and
 // its connection replaced.
 //
-//   node bench/loadgen.ts <url> <concurrency> <durationMs> <maxRequests> <body-file> [server-pid]
-import { spawnSync } from 'node:child_process';
+//   node bench/loadgen.ts <url> <concurrency> <durationMs> <maxRequests> <body-file> [server-pid] [headers-json]
+//
+// headers-json: extra request headers as a JSON object (the binary tensor extension's
+// {"content-type": "application/octet-stream", "inference-header-content-length": "…"});
+// a content-type given there replaces application/json.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { parseTaskStat } from './cpu-pin.ts';
 import { frameResponse } from './http-frame.ts';
+import { processCpuSeconds, summarize } from './load-window.ts';
 
-const [url, c, d, max, bodyFile, serverPid] = process.argv.slice(2);
+const [url, c, d, max, bodyFile, serverPid, headersJson] = process.argv.slice(2);
 if (!url || !c || !d || !max || !bodyFile)
   throw new Error('usage: loadgen <url> <concurrency> <durationMs> <maxRequests> <body-file>');
 const target = new URL(url);
@@ -34,26 +37,22 @@ const durationMs = Number(d);
 const maxRequests = Number(max);
 const body = readFileSync(bodyFile);
 const WARMUP_MS = 500;
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 
+const headers: Record<string, string> = {
+  'content-type': 'application/json',
+  ...(headersJson ? (JSON.parse(headersJson) as Record<string, string>) : {}),
+};
 const request = Buffer.concat([
   Buffer.from(
     `POST ${target.pathname} HTTP/1.1\r\nhost: ${target.host}\r\n` +
-      `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`,
+      Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('') +
+      `content-length: ${body.length}\r\n\r\n`,
     'latin1',
   ),
   body,
 ]);
-
-/** CPU seconds (user + system, all threads) of process `pid` so far, from /proc; NaN elsewhere. */
-function processCpuSeconds(pid: string | undefined): number {
-  if (!pid) return NaN;
-  try {
-    return parseTaskStat(Number(pid), readFileSync(`/proc/${pid}/stat`, 'utf8')).cpuTicks / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
 
 let measuring = false;
 let stop = false;
@@ -124,24 +123,12 @@ await Promise.all(clients);
 clearTimeout(timer);
 const elapsed = (performance.now() - start) / 1000;
 const cpu = process.cpuUsage(cpu0);
-const loadgenCpu = (cpu.user + cpu.system) / 1e6;
-const serverCpu = processCpuSeconds(serverPid) - server0;
-latencies.sort((a, b) => a - b);
-const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-process.stdout.write(
-  JSON.stringify({
-    concurrency,
-    requests: latencies.length,
-    errors,
-    seconds: elapsed,
-    throughput: latencies.length / elapsed,
-    p50Ms: q(0.5),
-    p99Ms: q(0.99),
-    maxMs: latencies[latencies.length - 1] ?? NaN,
-    // cores busy on average during the window, and CPU µs per request
-    serverCpuCores: serverCpu / elapsed,
-    loadgenCpuCores: loadgenCpu / elapsed,
-    serverCpuUsPerRequest: (serverCpu * 1e6) / latencies.length,
-    loadgenCpuUsPerRequest: (loadgenCpu * 1e6) / latencies.length,
-  }) + '\n',
-);
+const summary = summarize({
+  concurrency,
+  latencies,
+  errors,
+  seconds: elapsed,
+  loadgenCpuSeconds: (cpu.user + cpu.system) / 1e6,
+  serverCpuSeconds: processCpuSeconds(serverPid) - server0,
+});
+process.stdout.write(JSON.stringify(summary) + '\n');

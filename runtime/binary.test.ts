@@ -352,11 +352,20 @@ describe('binary outputs', () => {
       'output "a": parameters.binary_data must be true or false',
     ],
     [
-      { outputs: [{ name: 'a', parameters: { classification: 2 } }] },
-      'output "a": the classification extension is not supported',
+      { outputs: [{ name: 'a', parameters: { classification: 0 } }] },
+      'output "a": parameters.classification must be a positive integer, the number of top classes to return ' +
+        "(Triton's classification extension); got 0",
     ],
   ])('400 on %j', (extra, message) => {
     expect(badRequest(() => req(extra))).toBe(message);
+  });
+
+  it("takes an output's parameters.classification as its top K", () => {
+    const r = req({
+      outputs: [{ name: 'a', parameters: { classification: 2, binary_data: true } }, { name: 'b' }],
+    });
+    expect(r.classification).toEqual(new Map([['a', 2]]));
+    expect(wantsBinary(r, 'a')).toBe(true);
   });
 
   it('encodes binary outputs after the header and leaves the rest JSON', () => {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { decodeInferRequest, encodeInferResponse, flatten, toJsonData, toTypedData } from './codec.ts';
+import {
+  decodeInferRequest,
+  encodeInferResponse,
+  encodeRequestJson,
+  flatten,
+  toJsonData,
+  toTypedData,
+} from './codec.ts';
 import { RequestError } from './errors.ts';
 import { fromHalfBits, toHalfBits } from './tensor.ts';
 
@@ -180,5 +187,31 @@ describe('half precision', () => {
     expect(fromHalfBits(toHalfBits(1 + 2 ** -11))).toBe(1); // tie → even
     expect(fromHalfBits(toHalfBits(1 + 3 * 2 ** -11))).toBe(1 + 2 ** -9);
     expect(toHalfBits(1e-10)).toBe(0);
+  });
+});
+
+describe('encodeRequestJson', () => {
+  it('writes a decoded request (as gRPC or binary requests arrive) as the v2 JSON it stands for', () => {
+    const half = toHalfBits(1.5);
+    const req = decodeInferRequest(
+      JSON.stringify({
+        id: 'r1',
+        inputs: [
+          { name: 'x', datatype: 'FP32', shape: [1, 2], data: [0.5, -2] },
+          { name: 'h', datatype: 'FP16', shape: [1], data: [1.5] },
+          { name: 's', datatype: 'BYTES', shape: [1], data: ['a'] },
+        ],
+        outputs: [{ name: 'y' }],
+      }),
+    );
+    expect(JSON.parse(encodeRequestJson(req))).toEqual({
+      id: 'r1',
+      inputs: [
+        { name: 'x', datatype: 'FP32', shape: [1, 2], data: [0.5, -2] },
+        { name: 'h', datatype: 'FP16', shape: [1], data: [fromHalfBits(half)] },
+        { name: 's', datatype: 'BYTES', shape: [1], data: ['a'] },
+      ],
+      outputs: [{ name: 'y' }],
+    });
   });
 });

@@ -4,6 +4,7 @@
 // against the model is validate.ts's job.
 import type { BinaryCursor } from './binary.ts';
 import { checkConsumed, fromBinary, nulMessage, takeBinary, toBinary } from './binary.ts';
+import { classificationCount } from './classification.ts';
 import { badRequest } from './errors.ts';
 import type { HostTensor, TensorData, V2Datatype } from './tensor.ts';
 import {
@@ -32,6 +33,8 @@ export type InferRequest = {
   binaryDataOutput?: boolean;
   /** Per requested output, its `parameters.binary_data` when given. */
   binaryData?: Map<string, boolean>;
+  /** Per requested output, its `parameters.classification` (top K, classification.ts) when given. */
+  classification?: Map<string, number>;
 };
 
 /** Whether output `name` goes back in the binary section (binary tensor data extension). */
@@ -234,9 +237,11 @@ export function decodeInferRequest(body: string, binary?: Uint8Array): InferRequ
       if (o.parameters !== undefined) {
         const where = `output "${o.name}"`;
         if (!isObject(o.parameters)) throw badRequest(`${where}: "parameters" must be an object`);
-        if (o.parameters.classification !== undefined) {
-          throw badRequest(`${where}: the classification extension is not supported`);
-        }
+        if (o.parameters.classification !== undefined)
+          (req.classification ??= new Map()).set(
+            o.name,
+            classificationCount(o.parameters.classification, o.name),
+          );
         const b = optionalBool(o.parameters.binary_data, `${where}: parameters.binary_data`);
         if (b !== undefined) (req.binaryData ??= new Map()).set(o.name, b);
       }
@@ -276,6 +281,23 @@ export function encodeOutput(name: string, t: HostTensor): OutputJson {
   const datatype = ortToV2(t.type);
   if (!datatype) throw new Error(`output "${name}" has type ${t.type}, which v2 cannot carry`);
   return { name, datatype, shape: [...t.dims], data: toJsonData(t) };
+}
+
+/**
+ * A decoded request as v2 JSON (inputs with their data), for the request log: what a
+ * gRPC or binary request would have been as JSON.
+ */
+export function encodeRequestJson(req: InferRequest): string {
+  return JSON.stringify({
+    ...(req.id !== undefined ? { id: req.id } : {}),
+    inputs: req.inputs.map((i) => ({
+      name: i.name,
+      datatype: i.datatype,
+      shape: i.shape,
+      data: toJsonData({ type: v2ToOrt(i.datatype), dims: i.shape, data: i.data }),
+    })),
+    ...(req.outputs ? { outputs: req.outputs.map((name) => ({ name })) } : {}),
+  });
 }
 
 export function encodeInferResponse(

@@ -106,10 +106,25 @@ describe('decodeGrpcInferRequest', () => {
       badRequest(() =>
         decodeGrpcInferRequest({
           ...x({}),
-          outputs: [{ name: 'y', parameters: { classification: { int64_param: '2' } } }],
+          outputs: [
+            {
+              name: 'y',
+              parameters: { classification: { bool_param: true, parameter_choice: 'bool_param' } },
+            },
+          ],
         }),
       ),
-    ).toMatch(/classification extension is not supported/);
+    ).toMatch(/output "y": parameters.classification must be a positive integer.*got true/);
+  });
+
+  it("takes an output's classification parameter (int64_param, as tritonclient.grpc sends it) as its top K", () => {
+    const r = decodeGrpcInferRequest({
+      inputs: [{ name: 'x', datatype: 'FP32', shape: ['2'], contents: { fp32_contents: [1, 2] } }],
+      outputs: [
+        { name: 'y', parameters: { classification: { int64_param: '3', parameter_choice: 'int64_param' } } },
+      ],
+    });
+    expect(r.classification).toEqual(new Map([['y', 3]]));
   });
 });
 

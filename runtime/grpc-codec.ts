@@ -8,6 +8,7 @@
 import { fromBinary, toBinary } from './binary.ts';
 import { toTypedData } from './codec.ts';
 import type { DecodedInput, InferRequest } from './codec.ts';
+import { classificationCount } from './classification.ts';
 import { badRequest } from './errors.ts';
 import type { HostTensor, TensorData, V2Datatype } from './tensor.ts';
 import { elementCount, isV2Datatype, ortToV2 } from './tensor.ts';
@@ -171,8 +172,13 @@ export function decodeGrpcInferRequest(msg: GrpcInferRequest): InferRequest {
   if (msg.outputs && msg.outputs.length > 0) {
     req.outputs = msg.outputs.map((o, i) => {
       if (!o.name) throw badRequest(`outputs[${i}]: "name" must be a non-empty string`);
-      if (o.parameters?.classification !== undefined) {
-        throw badRequest(`output "${o.name}": the classification extension is not supported`);
+      const cls = o.parameters?.classification;
+      if (cls !== undefined) {
+        // tritonclient.grpc sends an int64_param (a string here: longs: String); whichever is set counts
+        const k = cls.parameter_choice
+          ? (cls as Record<string, unknown>)[cls.parameter_choice]
+          : cls.int64_param;
+        (req.classification ??= new Map()).set(o.name, classificationCount(k, o.name));
       }
       // binary_data is the HTTP extension's; over gRPC outputs are always raw.
       boolParameter(o.parameters?.binary_data, `output "${o.name}": parameters.binary_data`);

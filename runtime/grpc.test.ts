@@ -51,6 +51,7 @@ describe('startGrpc', () => {
         return Promise.resolve([{ name: 'y', tensor: y }]);
       },
       onInfer: (status) => answered.push(status),
+      captureRequest: () => undefined,
       inFlight: (d) => (inFlight += d),
       log: createLogger({ name: 'test', level: 'error' }),
     });

@@ -16,6 +16,15 @@ import type { TensorSpec } from './validate.ts';
 export const PROTO_PATH = fileURLToPath(new URL('./proto/grpc_predict_v2.proto', import.meta.url));
 export const SERVICE_NAME = 'inference.GRPCInferenceService';
 
+/** What one ModelInfer call came to, for the request log. */
+export type GrpcCall = {
+  request?: InferRequest;
+  /** What captureRequest returned for the decoded request. */
+  requestJson?: string;
+  outputs?: { name: string; tensor: HostTensor }[];
+  error?: string;
+};
+
 export type GrpcDeps = {
   host: string;
   port: number;
@@ -30,8 +39,16 @@ export type GrpcDeps = {
   signature(): { inputs: TensorSpec[]; outputs: TensorSpec[] };
   /** Validates and runs a request through the shared batcher. */
   infer(req: InferRequest): Promise<{ name: string; tensor: HostTensor }[]>;
-  /** Counts an answered ModelInfer: the HTTP status it would have had, its latency. */
-  onInfer(status: number, seconds: number): void;
+  /**
+   * Counts (and logs) an answered ModelInfer: the HTTP status it would have had, its latency,
+   * the decoded request when it got that far, and the outputs or the error message.
+   */
+  onInfer(status: number, seconds: number, call: GrpcCall): void;
+  /**
+   * The decoded request as the log records it, or undefined when this call is not logged;
+   * taken before inference, which may hand the input buffers to the worker thread.
+   */
+  captureRequest(req: InferRequest): string | undefined;
   inFlight(delta: 1 | -1): void;
   log: Logger;
 };
@@ -139,16 +156,20 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcRuntime> {
     ) => {
       const started = performance.now();
       deps.inFlight(1);
+      const seen: GrpcCall = {};
       const done = (status: number): void => {
         deps.inFlight(-1);
-        deps.onInfer(status, (performance.now() - started) / 1000);
+        deps.onInfer(status, (performance.now() - started) / 1000, seen);
       };
       (async () => {
         const msg = call.request;
         checkDecoded(msg);
         deps.findModel({ model: msg.model_name ?? '', version: msg.model_version || undefined });
         const req = decodeGrpcInferRequest(msg);
+        seen.request = req;
+        seen.requestJson = deps.captureRequest(req);
         const outputs = await deps.infer(req);
+        seen.outputs = outputs;
         return encodeGrpcInferResponse(deps.model, req.id, outputs);
       })().then(
         (res) => {
@@ -156,7 +177,9 @@ export async function startGrpc(deps: GrpcDeps): Promise<GrpcRuntime> {
           done(200);
         },
         (e: unknown) => {
-          callback(toServiceError(e, log));
+          const err = toServiceError(e, log);
+          callback(err);
+          seen.error = err.details;
           done(e instanceof RequestError ? e.status : 500);
         },
       );

@@ -17,13 +17,21 @@ import type { Logger } from '../operator/logger.ts';
 import { Batcher } from './batcher.ts';
 import type { Tensors } from './batcher.ts';
 import { HEADER_LENGTH_HEADER, splitBody } from './binary.ts';
-import { decodeInferRequest, encodeBinaryInferResponse, encodeInferResponse, wantsBinary } from './codec.ts';
+import { checkClassifiable, classify } from './classification.ts';
+import { decodeBody, gzipResponse, requestCoding } from './compression.ts';
+import {
+  decodeInferRequest,
+  encodeBinaryInferResponse,
+  encodeInferResponse,
+  encodeRequestJson,
+  wantsBinary,
+} from './codec.ts';
 import type { InferRequest } from './codec.ts';
 import { parseFlags, resolveConfig } from './config.ts';
 import type { RuntimeConfig } from './config.ts';
 import { RequestError } from './errors.ts';
 import { startGrpc } from './grpc.ts';
-import type { GrpcRuntime } from './grpc.ts';
+import type { GrpcCall, GrpcRuntime } from './grpc.ts';
 import { createMetrics } from './metrics.ts';
 import { ModelLoadError, loadModel } from './model.ts';
 import type { LoadedModel } from './model.ts';
@@ -110,7 +118,11 @@ type InferResult = {
   id?: string;
 };
 
-const SERVER_INFO = { name: 'ymera-runtime', version: RUNTIME_VERSION, extensions: ['binary_tensor_data'] };
+const SERVER_INFO = {
+  name: 'ymera-runtime',
+  version: RUNTIME_VERSION,
+  extensions: ['binary_tensor_data', 'classification'],
+};
 
 const errorBody = (message: string): string => JSON.stringify({ error: message });
 
@@ -185,16 +197,25 @@ export async function startRuntime(
     const m = loadedModel();
     if (!batcher) throw new RequestError(503, 'model is not loaded yet');
     const valid = validateRequest(m.signature, decoded);
+    const cls = decoded.classification;
+    for (const name of cls?.keys() ?? []) {
+      const spec = m.signature.outputs.find((o) => o.name === name);
+      if (spec) checkClassifiable(spec);
+    }
     const out: Tensors = await batcher.submit(valid.inputs, valid.rows ?? 1);
     return valid.outputs.map((name) => {
       const tensor = out[name];
       if (!tensor) throw new Error(`session returned no output "${name}"`);
-      return { name, tensor };
+      const k = cls?.get(name);
+      // the classification extension: top K "value:index" per batch row instead of the scores
+      return { name, tensor: k ? classify(tensor, k, valid.rows !== undefined) : tensor };
     });
   }
 
   async function infer(req: IncomingMessage): Promise<InferResult> {
-    const raw = await readBody(req, config.maxBodyBytes);
+    const body = await readBody(req, config.maxBodyBytes);
+    // gzip/deflate bodies: the size limit holds for the inflated bytes too (compression.ts)
+    const raw = await decodeBody(body, requestCoding(req.headers['content-encoding']), config.maxBodyBytes);
     loadedModel();
     // The binary tensor data extension: the header says where the JSON ends and the tensors' bytes begin.
     const headerLength = req.headers['inference-header-content-length'];
@@ -235,6 +256,37 @@ export async function startRuntime(
     id?: string,
   ): void {
     if (!reqlog || !reqlog.sample()) return;
+    offerLog(status, seconds, reqBody, resBody, id);
+  }
+
+  /**
+   * A gRPC ModelInfer in the same log, as JSON; built only when sampled: a decoded request
+   * was sampled by captureGrpcRequest (before inference), one that failed to decode here.
+   */
+  function logGrpc(status: number, seconds: number, call: GrpcCall): void {
+    if (!reqlog) return;
+    if (call.request ? call.requestJson === undefined : !reqlog.sample()) return;
+    try {
+      const id = call.request?.id;
+      const response = call.outputs
+        ? encodeInferResponse(modelInfo, id, call.outputs)
+        : errorBody(call.error ?? 'inference failed');
+      offerLog(status, seconds, call.requestJson, response, id, 'grpc');
+    } catch (e) {
+      // logging never fails a request
+      log.warn('request log record not built', { error: (e as Error).message });
+    }
+  }
+
+  function offerLog(
+    status: number,
+    seconds: number,
+    reqBody: string | undefined,
+    resBody: string,
+    id?: string,
+    protocol?: 'grpc',
+  ): void {
+    if (!reqlog) return;
     try {
       const asJson = (s: string | undefined): string => {
         if (s === undefined) return 'null';
@@ -255,6 +307,7 @@ export async function startRuntime(
           ...(id !== undefined ? { id } : {}),
           status,
           durationMs: Math.round(seconds * 1e6) / 1e3,
+          ...(protocol ? { protocol } : {}),
         },
         request: asJson(reqBody),
         response: resBody,
@@ -317,6 +370,14 @@ export async function startRuntime(
       }
     }
     if (state === 'draining') res.setHeader('connection', 'close');
+    if (status === 200) {
+      // compression is an offer: should it ever fail, the answer goes out as it is
+      const gz = await gzipResponse(body, req.headers['accept-encoding']).catch(() => undefined);
+      if (gz) {
+        body = gz.body;
+        headers = { ...headers, ...gz.headers };
+      }
+    }
     send(res, status, body, headers);
     inferInFlight--;
     const seconds = (performance.now() - started) / 1000;
@@ -411,7 +472,18 @@ export async function startRuntime(
         ready: () => state === 'ready',
         signature: () => loadedModel().signature,
         infer: runInfer,
-        onInfer: (status, seconds) => metrics.request(status, seconds),
+        onInfer: (status, seconds, call) => {
+          metrics.request(status, seconds);
+          logGrpc(status, seconds, call);
+        },
+        captureRequest: (req) => {
+          if (!reqlog || !reqlog.sample()) return undefined;
+          try {
+            return encodeRequestJson(req);
+          } catch {
+            return 'null'; // logged without its request rather than not at all
+          }
+        },
         inFlight: (delta) => {
           inferInFlight += delta;
         },

@@ -8,7 +8,13 @@
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { Runtime } from './clients/harness.ts';
-import { clientsPython, killRuntimes, runClientScript, startRuntime } from './clients/harness.ts';
+import {
+  clientsPython,
+  expectClasses,
+  killRuntimes,
+  runClientScript,
+  startRuntime,
+} from './clients/harness.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ECHO_MODEL,
@@ -131,8 +137,11 @@ describe.each(['worker', 'main'] as const)(
       res = await runClients('fraud', rt, 'fraud', JSON.stringify(rows));
     });
 
-    it('the server metadata names the binary_tensor_data extension', () => {
-      expect(res.server).toMatchObject({ name: 'ymera-runtime', extensions: ['binary_tensor_data'] });
+    it('the server metadata names the binary_tensor_data and classification extensions', () => {
+      expect(res.server).toMatchObject({
+        name: 'ymera-runtime',
+        extensions: ['binary_tensor_data', 'classification'],
+      });
     });
 
     it('tritonclient.http with its defaults: binary input, every output binary (binary_data_output)', () => {
@@ -157,6 +166,30 @@ describe.each(['worker', 'main'] as const)(
         status: '400',
         message: 'input "features": datatype FP64 does not match the model\'s FP32',
       });
+    });
+
+    it('tritonclient.http class_count (classification extension): top-K "value:index" BYTES, binary and JSON', () => {
+      const binary = res.triton_classes_binary as { header: Record<string, unknown>; values: string[][] };
+      expect(binary.header).toMatchObject({
+        name: 'probabilities',
+        datatype: 'BYTES',
+        shape: [rows.length, 2],
+      });
+      expectClasses(rows, 2, binary.values);
+      const json = res.triton_classes_json as { header: Record<string, unknown>; values: string[][] };
+      expect(json.header).toMatchObject({
+        name: 'probabilities',
+        datatype: 'BYTES',
+        shape: [rows.length, 1],
+      });
+      expect(json.header.parameters).toBeUndefined();
+      expectClasses(rows, 1, json.values);
+    });
+
+    it('tritonclient.http with gzip and deflate request and response compression', () => {
+      const c = res.triton_compressed as Record<string, ClientTensor>;
+      expectReference(rows, c.gzip!);
+      expectReference(rows, c.deflate!);
     });
 
     it("kserve's InferenceRESTClient (v2): binary in and out, and JSON", () => {

@@ -5,12 +5,14 @@
 // against the TypeScript reference of the fraud model, every datatype
 // round-trips through echo.onnx, gRPC and HTTP requests share one batcher,
 // malformed requests get INVALID_ARGUMENT without harm, and SIGTERM drains both.
+import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Runtime } from './clients/harness.ts';
 import {
   clientsPython,
+  expectClasses,
   killRuntimes,
   runClientScript,
   startRuntime as startProcess,
@@ -23,6 +25,7 @@ import {
   fraudReference,
 } from '../../runtime/models/fraud-reference.ts';
 import { PROTO_PATH } from '../../runtime/grpc.ts';
+import { createKafkaClients, readTopic } from '../../operator/kafka/platformatic.ts';
 
 const TOLERANCE = 1e-5;
 
@@ -135,6 +138,16 @@ describe('tritonclient.grpc against the fraud model', () => {
     expect(res.triton_id).toBe('req-9');
   });
 
+  it('tritonclient.grpc class_count (classification extension): top-2 "value:index" BYTES per row', () => {
+    const c = res.triton_classes as { header: Record<string, unknown>; values: string[][] };
+    expect(c.header).toMatchObject({
+      name: 'probabilities',
+      datatype: 'BYTES',
+      shape: [String(rows.length), '2'],
+    });
+    expectClasses(rows, 2, c.values);
+  });
+
   it('typed contents (fp32_contents) give the same answers', () => {
     const typed = res.typed as { shape: number[]; values: number[][] };
     expect(typed.shape).toEqual([rows.length, 2]);
@@ -241,6 +254,81 @@ describe('tritonclient.grpc against the fraud model', () => {
     rt.child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(rt.logs()).toMatch(/"msg":"drained".*"finished":true/);
+  });
+});
+
+describe('gRPC requests in the Kafka request log', () => {
+  it('logs each ModelInfer like an HTTP request (JSON request and response, id, status), marked grpc', async () => {
+    const brokers = (process.env.YMERA_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+    const topic = `ymera-e2e-grpc-log-${randomUUID().slice(0, 8)}`;
+    const kafka = createKafkaClients({ brokers, clientId: 'ymera-e2e-grpc-log', timeoutMs: 10_000 });
+    try {
+      await kafka.admin.createTopic({ name: topic, partitions: 1 });
+      const rt = await startRuntime([
+        '--model',
+        pathToFileURL(FRAUD_MODEL).href,
+        '--kafka-brokers',
+        brokers.join(','),
+        '--kafka-topic',
+        topic,
+        '--kafka-sample-rate',
+        '1',
+      ]);
+      const client = grpcClient(rt.grpcTarget);
+      const call = (req: object) =>
+        new Promise<grpc.ServiceError | null>((resolve) => client.ModelInfer(req, (e) => resolve(e)));
+      const rows = featureRows(2, 31);
+      for (let i = 0; i < rows.length; i++) {
+        const err = await call({
+          model_name: 'fraud',
+          id: `glog-${i}`,
+          inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 8] }],
+          raw_input_contents: [Buffer.from(Float32Array.from(rows[i]!).buffer)],
+        });
+        expect(err).toBeNull();
+      }
+      const bad = await call({
+        model_name: 'fraud',
+        id: 'glog-bad',
+        inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 3] }],
+        raw_input_contents: [Buffer.from(Float32Array.from([1, 2, 3]).buffer)],
+      });
+      expect(bad?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      client.close();
+      const messages = await readTopic({ brokers, topic, count: 3, timeoutMs: 20_000 });
+      expect(messages.map((m) => m.key)).toEqual(['glog-0', 'glog-1', 'glog-bad']);
+      type Logged = {
+        protocol?: string;
+        status: number;
+        id?: string;
+        request: { inputs: { name: string; datatype: string; shape: number[]; data: number[] }[] };
+        response: { outputs?: { name: string; datatype: string; data: number[] }[]; error?: string };
+      };
+      const values = messages.map((m) => JSON.parse(m.value) as Logged);
+      values.slice(0, 2).forEach((v, i) => {
+        expect(v).toMatchObject({
+          protocol: 'grpc',
+          model: 'fraud',
+          version: '1',
+          id: `glog-${i}`,
+          status: 200,
+        });
+        expect(v.request.inputs[0]).toMatchObject({ name: 'features', datatype: 'FP32', shape: [1, 8] });
+        v.request.inputs[0]!.data.forEach((x, k) => expect(x).toBeCloseTo(rows[i]![k]!, 5));
+        const out = v.response.outputs![0]!;
+        expect(out).toMatchObject({ name: 'probabilities', datatype: 'FP32' });
+        expectReference([rows[i]!], [out.data]);
+      });
+      expect(values[2]).toMatchObject({
+        protocol: 'grpc',
+        id: 'glog-bad',
+        status: 400,
+        response: { error: expect.stringMatching(/shape/) },
+      });
+    } finally {
+      await kafka.admin.deleteTopic(topic).catch(() => undefined);
+      await kafka.close();
+    }
   });
 });
 

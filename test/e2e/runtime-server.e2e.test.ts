@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaClients, readTopic } from '../../operator/kafka/platformatic.ts';
 import { createObjectStore, objectStoreConfigFromEnv } from '../../operator/storage/s3.ts';
@@ -337,7 +338,93 @@ describe.each(INFERENCE_THREADS)('runtime on the fraud model (inference thread %
     expect(p95).toBeGreaterThan(0);
     expect(p95).toBeLessThan(10_000);
   });
+
+  it('takes gzip and deflate bodies under the limit on their inflated size, and answers gzip when asked', async () => {
+    const rows = featureRows(40, 23);
+    const json = Buffer.from(
+      JSON.stringify({
+        inputs: [{ name: 'features', shape: [rows.length, 8], datatype: 'FP32', data: rows.flat() }],
+      }),
+    );
+    for (const [coding, packed] of [
+      ['gzip', zlib.gzipSync(json)],
+      ['deflate', zlib.deflateSync(json)],
+    ] as const) {
+      // no Accept-Encoding: the answer comes back as it is
+      const plain = await rawPost(rt.url, packed, {
+        'content-type': 'application/json',
+        'content-encoding': coding,
+      });
+      expect({ coding, status: plain.status, encoding: plain.headers['content-encoding'] }).toEqual({
+        coding,
+        status: 200,
+        encoding: undefined,
+      });
+      expectMatchesReference(rows, (JSON.parse(plain.body.toString()) as InferResponse).outputs[0]!);
+      // Accept-Encoding gzip: a 40-row answer (> 1 KiB) comes back gzipped
+      const gz = await rawPost(rt.url, packed, {
+        'content-type': 'application/json',
+        'content-encoding': coding,
+        'accept-encoding': 'gzip',
+      });
+      expect(gz.status).toBe(200);
+      expect(gz.headers['content-encoding']).toBe('gzip');
+      expect(gz.headers.vary).toBe('accept-encoding');
+      expect(Number(gz.headers['content-length'])).toBe(gz.body.length);
+      expectMatchesReference(
+        rows,
+        (JSON.parse(zlib.gunzipSync(gz.body).toString()) as InferResponse).outputs[0]!,
+      );
+    }
+    const errorOf = (r: { body: Buffer }) => (JSON.parse(r.body.toString()) as { error: string }).error;
+    // A zip bomb: ~1 KiB on the wire, 1 MiB inflated, over the 256 KiB limit.
+    const bomb = zlib.gzipSync(Buffer.alloc(1 << 20, ' '));
+    expect(bomb.length).toBeLessThan(4096);
+    const r413 = await rawPost(rt.url, bomb, { 'content-encoding': 'gzip' });
+    expect(r413.status).toBe(413);
+    expect(errorOf(r413)).toBe(`decompressed request body exceeds ${256 * 1024} bytes`);
+    const r400 = await rawPost(rt.url, json, { 'content-encoding': 'gzip' });
+    expect(r400.status).toBe(400);
+    expect(errorOf(r400)).toMatch(/request body is not valid gzip \(Content-Encoding\)/);
+    const r415 = await rawPost(rt.url, json, { 'content-encoding': 'br' });
+    expect(r415.status).toBe(415);
+    expect(errorOf(r415)).toMatch(/Content-Encoding "br" is not supported; send gzip, deflate/);
+    // a small answer is not worth gzipping; and the runtime still serves
+    const small = await rawPost(
+      rt.url,
+      zlib.gzipSync(
+        JSON.stringify({ inputs: [{ name: 'features', shape: [1, 8], datatype: 'FP32', data: rows[0] }] }),
+      ),
+      {
+        'content-encoding': 'gzip',
+        'accept-encoding': 'gzip',
+      },
+    );
+    expect(small.status).toBe(200);
+    expect(small.headers['content-encoding']).toBeUndefined();
+    expectMatchesReference([rows[0]!], (JSON.parse(small.body.toString()) as InferResponse).outputs[0]!);
+    expect(rt.child.exitCode).toBeNull();
+  });
 });
+
+/** A POST through node:http: the bytes as sent and as answered (fetch would inflate the answer). */
+function rawPost(
+  url: string,
+  body: Buffer,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}/v2/models/fraud/infer`, { method: 'POST', headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 describe('runtime datatypes on the masked model', () => {
   it.each(INFERENCE_THREADS)('INT64, BOOL and BYTES in and out (inference thread %s)', async (thread) => {

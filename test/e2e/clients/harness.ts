@@ -3,6 +3,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
+import { expect } from 'vitest';
+import { fraudReference } from '../../../runtime/models/fraud-reference.ts';
 import { eventually, freePort, repo } from '../support.ts';
 
 const CLIENTS = path.join(repo, 'test/e2e/clients');
@@ -92,5 +94,25 @@ export function runClientScript(
       },
     );
     p.stdin?.end(stdin);
+  });
+}
+
+/**
+ * Checks classification-extension answers for `rows` against the fraud reference: per row
+ * the top `k` classes, largest first, as "value:index" with six decimals (the value within
+ * 1e-5 of the reference: the last printed digit may differ from onnxruntime's float32).
+ */
+export function expectClasses(rows: number[][], k: number, values: string[][]): void {
+  expect(values).toHaveLength(rows.length);
+  rows.forEach((row, r) => {
+    const p = fraudReference(row);
+    const order = p.map((_, i) => i).sort((a, b) => p[b]! - p[a]! || a - b);
+    expect(values[r]).toHaveLength(Math.min(k, p.length));
+    values[r]!.forEach((c, j) => {
+      const m = /^(-?\d+\.\d{6}):(\d+)$/.exec(c);
+      expect(m, c).not.toBeNull();
+      expect(Number(m![2])).toBe(order[j]);
+      expect(Math.abs(Number(m![1]) - p[order[j]!]!)).toBeLessThan(1e-5);
+    });
   });
 }

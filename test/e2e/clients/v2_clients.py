@@ -56,6 +56,30 @@ def fraud(url, model, rows):
         ),
         "probabilities",
     )
+    # the classification extension: top-K "value:index" BYTES, binary (the default) and JSON
+    def classes(binary, k):
+        out = triton.InferRequestedOutput("probabilities", binary_data=binary, class_count=k)
+        r = client.infer(model, [infer_input()], outputs=[out])
+        return {
+            "header": {k2: v for k2, v in r.get_output("probabilities").items() if k2 != "data"},
+            "values": [[c.decode() if isinstance(c, bytes) else c for c in row] for row in r.as_numpy("probabilities").tolist()],
+        }
+
+    res["triton_classes_binary"] = classes(True, 2)
+    res["triton_classes_json"] = classes(False, 1)
+    # compressed bodies both ways, as tritonclient.http offers them
+    res["triton_compressed"] = {
+        alg: tensor_result(
+            client.infer(
+                model,
+                [infer_input()],
+                request_compression_algorithm=alg,
+                response_compression_algorithm=alg,
+            ),
+            "probabilities",
+        )
+        for alg in ("gzip", "deflate")
+    }
     # a request id comes back in the binary response's JSON header
     r = client.infer(model, [infer_input()], request_id="req-7")
     res["triton_id"] = r.get_response().get("id")

@@ -60,6 +60,14 @@ def fraud(url, model, rows):
     res["triton_requested"] = tensor(
         client.infer(model, [infer_input()], outputs=[triton.InferRequestedOutput("probabilities")])
     )
+    # the classification extension: top-K "value:index" BYTES in raw_output_contents
+    r = client.infer(
+        model, [infer_input()], outputs=[triton.InferRequestedOutput("probabilities", class_count=2)]
+    )
+    res["triton_classes"] = {
+        "header": header(r, "probabilities"),
+        "values": [[c.decode() for c in row] for row in r.as_numpy("probabilities").tolist()],
+    }
     res["triton_error"] = error_of(
         lambda: client.infer(model, [infer_input("FP64", x.astype(np.float64))])
     )
