@@ -12,7 +12,7 @@ export const REQUESTS_IN_FLIGHT = 'ymera_inference_requests_in_flight';
 export const P95_LATENCY_MS = 'ymera_inference_request_p95_latency_milliseconds';
 const P95_WINDOW_MS = 60_000;
 /**
- * The batching limits in effect in this pod (after a live reload too): a change
+ * The batching this pod has taken from its config (after a live reload too): a change
  * is live on a service when every ready pod reports it. The OptimizationLoop
  * relies on these names.
  */
@@ -117,12 +117,12 @@ export function createMetrics(
     });
   limit(
     BATCHING_MAX_BATCH_SIZE,
-    'Most rows per session run, as in effect now (1 = no batching).',
+    'Most rows per session run, as configured for this pod now (its config file, applied live; a model without a batch dimension runs unbatched).',
     (b) => b.maxBatchSize,
   );
   limit(
     BATCHING_MAX_DELAY_MS,
-    'Longest a request waits for a batch, in milliseconds, as in effect now.',
+    'Longest a request waits for a batch, in milliseconds, as configured for this pod now (its config file, applied live).',
     (b) => b.maxDelayMs,
   );
   const latencies = new LatencyWindow({ windowMs: P95_WINDOW_MS });

@@ -154,7 +154,13 @@ export async function startRuntime(
     queued: () => batcher?.queued ?? 0,
     inFlight: () => batcher?.inFlight ?? 0,
     requestsInFlight: () => inferInFlight,
-    batching: () => batcher?.limits,
+    // The batching this pod has taken from its config (live reloads too), also for a model
+    // without a batch dimension (which runs unbatched whatever it says): the gauges tell an
+    // OptimizationLoop that every pod picked a change up, so they must echo the config.
+    batching: () =>
+      batcher
+        ? { maxBatchSize: running.batching.maxBatchSize, maxDelayMs: running.batching.maxDelayMs }
+        : undefined,
   });
 
   let kafka: KafkaClients | undefined;

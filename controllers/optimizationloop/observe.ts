@@ -87,9 +87,9 @@ export type BatchingGauges = Partial<Record<BatchingPath, readonly number[]>>;
  *   service's pods, every series equals the value (the runtime applies a
  *   batching change live, from its ConfigMap, without a new revision). With
  *   no series (a runtime that does not export them, fake kwok pods, a
- *   scrape not yet done) it falls back to the status: the stable revision's
- *   serving spec holds the value, or, when the stable revision carries no
- *   batching (batching outside the revision), the observed generation alone;
+ *   scrape not yet done) the observed generation alone decides (that
+ *   reconcile wrote batching to the revision's ConfigMap; a batching in
+ *   status.stable is only a pre-upgrade revision's stale record);
  * - runtime.threads (a revision field): the stable revision holds the value;
  * - scaling bounds: not part of the revision; the status above is enough.
  */
