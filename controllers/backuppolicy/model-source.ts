@@ -33,7 +33,7 @@ import { decide, groupSources, modelRefsOf, pairings, pinMismatch } from './mode
 import type { ItemInput } from './store.ts';
 import { releaseChunk } from './release.ts';
 
-/** The largest model file copied: 64 GiB (8 MiB parts stay within S3's 10,000 parts). */
+/** The largest model file copied: 64 GiB (5 MiB parts doubling every 2,000 parts stay well within S3's 10,000; multipart.ts). */
 export const MAX_MODEL_COPY_BYTES = 64 * 1024 ** 3;
 /** One request's budget, and how long a stream may go without data. */
 const SOURCE_TIMEOUT_MS = 30_000;

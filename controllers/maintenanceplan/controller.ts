@@ -1,8 +1,8 @@
-// MaintenancePlan controller, the predict slice: every spec.predictor.interval
-// it lists the selected nodes, queries each signal once for all of them,
-// scores them with the plan's ONNX model in one run (with contributions) and
-// records risks, top signals and abstentions in status, metrics and Events.
-// It acts on no node: spec.mode Act is reported as not implemented yet.
+// MaintenancePlan controller: every spec.predictor.interval it lists the
+// selected nodes, queries each signal once for all of them, scores them with
+// the plan's ONNX model in one run (with contributions) and records risks, top
+// signals and abstentions in status, metrics and Events; in Act mode it plans
+// and runs maintenance (cordon, drain, Job) in windows.
 // Decisions are pure (predict.ts, status.ts); this file is the I/O.
 import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
 import type { Integrations } from '../../operator/integrations.ts';

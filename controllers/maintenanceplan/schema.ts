@@ -34,7 +34,7 @@ export const conditionTypes = [
   'NodesLeftCordoned',
 ] as const;
 
-/** Shadow: predict, explain and record, act on nothing. Act: maintain nodes at risk (not implemented yet). */
+/** Shadow: predict, explain and record, act on nothing. Act: maintain nodes at risk (cordon, drain, Job). */
 export const modes = ['Shadow', 'Act'] as const;
 
 export const phases = ['Idle', 'AwaitingApproval', 'Scheduled', 'InProgress'] as const;
