@@ -32,6 +32,7 @@ export const p95 = (workers: number) => 20 * workers;
 
 export type Trial = {
   id: number;
+  purpose?: string;
   verdict: string;
   reason: string;
   params: Record<string, number>;
@@ -49,6 +50,7 @@ export interface Loop {
     baseline?: Measured;
     lastKnownGood?: Measured;
     applied?: { params: Record<string, number> };
+    trialsCompleted?: number;
     recommendation?: { params: Record<string, number>; reason: string };
     trial?: { id: number; purpose: string; phase: string; params: Record<string, number> };
     trials?: Trial[];

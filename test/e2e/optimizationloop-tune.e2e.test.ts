@@ -10,16 +10,17 @@
 // within 10% in at most maxTrials, and restores the baseline on suspend.
 // kwok's pods export no runtime gauges, so liveness here is the status
 // fallback of inferenceServiceLive (observe.ts), not the per-pod gauges.
-// Fixtures copied from optimizationloop-apply.e2e.test.ts for now (they move
-// to a shared optimizationloop-fixtures.ts). Every assertion waits for its
-// condition.
+// The loop's types and helpers come from optimizationloop-fixtures.ts; the
+// exporter here is its own (it reads an InferenceService, not a Deployment).
+// Every assertion waits for its condition.
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Condition } from '../../operator/conditions.ts';
 import { PrometheusClient } from '../../operator/prometheus/client.ts';
+import type { Loop, ManagedField } from './optimizationloop-fixtures.ts';
+import { condition, LOOP_MANAGER } from './optimizationloop-fixtures.ts';
 import type { OperatorProcess } from './support.ts';
 import {
   deleteInferenceServices,
@@ -38,7 +39,6 @@ import {
 
 const SIZE = 'spec.batching.maxBatchSize';
 const DELAY = 'spec.batching.maxDelayMs';
-const MANAGER = 'ymera-optimizationloop';
 const SIZES = [4, 8, 16, 32];
 const DELAYS = [5, 10];
 const BASELINE = { [SIZE]: 4, [DELAY]: 5 };
@@ -54,29 +54,6 @@ const WINDOW_MS = 30_000; // the shortest evaluationWindow admission allows
 const MAX_TRIALS = 10;
 
 type Params = Record<string, number>;
-type Trial = {
-  id: number;
-  purpose?: string;
-  verdict: string;
-  reason: string;
-  params: Params;
-  completionTime?: string;
-  measurement?: { objective?: number };
-};
-interface Loop {
-  metadata: { name: string; generation?: number };
-  status?: {
-    observedGeneration?: number;
-    phase?: string;
-    conditions?: Condition[];
-    baseline?: { params: Params };
-    lastKnownGood?: { params: Params; measurement?: { objective?: number } };
-    applied?: { params: Params };
-    trialsCompleted?: number;
-    trials?: Trial[];
-  };
-}
-type ManagedField = { manager?: string; fieldsV1?: Record<string, unknown> };
 interface InfSvc {
   metadata: { generation: number; managedFields?: ManagedField[] };
   spec: { batching?: { maxBatchSize?: number; maxDelayMs?: number } };
@@ -87,7 +64,6 @@ interface InfSvc {
   };
 }
 
-const condition = (l: Loop, type: string) => l.status?.conditions?.find((c) => c.type === type);
 const batchingOf = (r: InfSvc | undefined): Params => ({
   [SIZE]: r?.spec.batching?.maxBatchSize ?? Number.NaN,
   [DELAY]: r?.spec.batching?.maxDelayMs ?? Number.NaN,
@@ -295,9 +271,9 @@ describe('OptimizationLoop tuning an InferenceService in Apply mode', { timeout:
       same(batchingOf(await isvc()), best),
     );
     const r = (await isvc())!;
-    expect(ownersOf(r, 'maxBatchSize')).toEqual([MANAGER]);
-    expect(ownersOf(r, 'maxDelayMs')).toEqual([MANAGER]);
-    const mine = r.metadata.managedFields!.filter((mf) => mf.manager === MANAGER);
+    expect(ownersOf(r, 'maxBatchSize')).toEqual([LOOP_MANAGER]);
+    expect(ownersOf(r, 'maxDelayMs')).toEqual([LOOP_MANAGER]);
+    const mine = r.metadata.managedFields!.filter((mf) => mf.manager === LOOP_MANAGER);
     expect(mine).toHaveLength(1);
     expect(mine[0]!.fieldsV1).toEqual({
       'f:spec': { 'f:batching': { 'f:maxBatchSize': {}, 'f:maxDelayMs': {} } },

@@ -159,11 +159,21 @@ describe('runtime config reload (a ConfigMap volume swapped under a running runt
     await untilLimits({ maxBatchSize: 8, maxDelayMs: 2 });
     await inferMany(24, 1);
 
-    // requests in flight while the file is swapped still succeed
-    const during = inferMany(48, 100);
+    // requests keep coming, round after round, until /metrics reports the new limits:
+    // some rounds are in flight while the runtime picks the swapped file up
+    let swapped = false;
+    let rounds = 0;
+    const during = (async () => {
+      while (!swapped) await inferMany(16, 100 + 16 * rounds++);
+    })();
     volume.write(runtimeJson({ maxBatchSize: 32, maxDelayMs: 5 }));
+    try {
+      await untilLimits({ maxBatchSize: 32, maxDelayMs: 5 });
+    } finally {
+      swapped = true;
+    }
     await during;
-    await untilLimits({ maxBatchSize: 32, maxDelayMs: 5 });
+    expect(rounds).toBeGreaterThan(1);
     await inferMany(48, 200);
     expect(logLines().some((l) => l.msg === 'batching changed live')).toBe(true);
     expect(child.exitCode).toBeNull();
