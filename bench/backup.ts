@@ -33,6 +33,7 @@
 //   BENCH_BACKUP_BYTES=268435456 BENCH_BACKUP_OBJECTS=200 BENCH_BACKUP_ROUNDS=1 make bench-backup
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -72,6 +73,49 @@ async function* bytes(n: number): AsyncGenerator<Buffer> {
   const block = randomBytes(8 * MiB);
   for (let sent = 0; sent < n; sent += block.length)
     yield block.subarray(0, Math.min(block.length, n - sent));
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The local stack's MinIO server (test/e2e/stack/minio.sh keeps its pid), if it can be found. */
+function minioPid(): number | undefined {
+  const state =
+    process.env.YMERA_STATE_DIR ??
+    path.join(process.env.YMERA_CACHE ?? path.join(homedir(), '.cache/ymera'), 'stack');
+  try {
+    const pid = Number(readFileSync(path.join(state, 'minio/minio.pid'), 'utf8').trim());
+    return pid > 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('minio') ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of this process, MinIO's and (given) another's used by `work`. */
+async function cpuOf<T>(
+  work: () => Promise<T>,
+  other?: number,
+): Promise<{
+  result: T;
+  cpu: { benchSeconds: number; minioSeconds: number | null; operatorSeconds?: number };
+}> {
+  const minio = minioPid();
+  const bench0 = process.cpuUsage();
+  const minio0 = minio ? cpuSeconds(minio) : 0;
+  const other0 = other ? cpuSeconds(other) : 0;
+  const result = await work();
+  const bench = process.cpuUsage(bench0);
+  return {
+    result,
+    cpu: {
+      benchSeconds: (bench.user + bench.system) / 1e6,
+      minioSeconds: minio ? cpuSeconds(minio) - minio0 : null,
+      ...(other ? { operatorSeconds: cpuSeconds(other) - other0 } : {}),
+    },
+  };
 }
 
 function median(values: readonly number[]): number {
@@ -272,9 +316,17 @@ async function main(): Promise<void> {
     // alternated in one run: both see the same phases of the machine's other load
     const referenceSeconds: number[] = [];
     const backupRounds: BackupRound[] = [];
+    // where the CPU of each went (the machine has few cores: MinIO's share bounds both)
+    type Cpu = Awaited<ReturnType<typeof cpuOf>>['cpu'];
+    const referenceCpu: Cpu[] = [];
+    const backupCpu: Cpu[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      referenceSeconds.push(await reference(round));
-      backupRounds.push(await backup(round));
+      const ref = await cpuOf(() => reference(round));
+      referenceSeconds.push(ref.result);
+      referenceCpu.push(ref.cpu);
+      const taken = await cpuOf(() => backup(round), pid);
+      backupRounds.push(taken.result);
+      backupCpu.push(taken.cpu);
     }
     const lastRound = backupRounds.at(-1) as BackupRound;
     const last = { id: lastRound.id };
@@ -328,7 +380,11 @@ async function main(): Promise<void> {
         what: 'lib-storage Upload (defaults: 5 MiB parts, 4 at once, SHA-256-signed payloads) of the same bytes, from memory, to the same MinIO',
         seconds: median(referenceSeconds),
         MiBps: median(referenceMiBps),
-        samples: referenceSeconds.map((seconds, i) => ({ seconds, MiBps: referenceMiBps[i] })),
+        samples: referenceSeconds.map((seconds, i) => ({
+          seconds,
+          MiBps: referenceMiBps[i],
+          cpu: referenceCpu[i],
+        })),
       },
       backup: {
         what: 'operator process (startOperator), on-demand backup with modelArtifacts and encryption; seconds from the request to status Completed',
@@ -339,8 +395,23 @@ async function main(): Promise<void> {
         MiBps: median(backupMiBps),
         throughputRatio,
         target: '>= 0.8',
-        samples: backupRounds.map((r, i) => ({ ...r, MiBps: backupMiBps[i] })),
+        samples: backupRounds.map((r, i) => ({ ...r, MiBps: backupMiBps[i], cpu: backupCpu[i] })),
         ratioPerRound: backupMiBps.map((b, i) => b / (referenceMiBps[i] as number)),
+      },
+      cpu: {
+        what: 'median CPU seconds (user + system, /proc) during each: the uploading process (bench for the reference, operator for the backup) and MinIO (null: its pid not found); the backup also reads the bytes from MinIO and writes OBJECTS small objects',
+        reference: {
+          uploaderSeconds: median(referenceCpu.map((c) => c.benchSeconds)),
+          minioSeconds: referenceCpu.every((c) => c.minioSeconds !== null)
+            ? median(referenceCpu.map((c) => c.minioSeconds as number))
+            : null,
+        },
+        backup: {
+          uploaderSeconds: median(backupCpu.map((c) => c.operatorSeconds ?? 0)),
+          minioSeconds: backupCpu.every((c) => c.minioSeconds !== null)
+            ? median(backupCpu.map((c) => c.minioSeconds as number))
+            : null,
+        },
       },
       operatorRss: {
         baselineMiB: baseline / MiB,
@@ -360,6 +431,8 @@ async function main(): Promise<void> {
         `operator backup   median ${backupSeconds.toFixed(2)} s  ${result.backup.MiBps.toFixed(1)} MiB/s  ` +
         `(samples: ${list(backupRounds.map((r) => r.seconds))} s; ${lastRound.items} items, ${lastRound.storedBytes} bytes; writer median ${result.backup.writerSeconds.toFixed(2)} s)\n` +
         `throughput ratio  ${throughputRatio.toFixed(3)}  (ratio of the medians; per round: ${list(result.backup.ratioPerRound)}; target >= 0.8)\n` +
+        `CPU (median)      reference: uploader ${result.cpu.reference.uploaderSeconds.toFixed(2)} s, MinIO ${result.cpu.reference.minioSeconds?.toFixed(2) ?? '?'} s; ` +
+        `backup: operator ${result.cpu.backup.uploaderSeconds.toFixed(2)} s, MinIO ${result.cpu.backup.minioSeconds?.toFixed(2) ?? '?'} s\n` +
         `operator RSS      +${result.operatorRss.growthMiB.toFixed(1)} MiB  (per round: ${list(result.operatorRss.growthPerRoundMiB)}; baseline ${result.operatorRss.baselineMiB.toFixed(1)}, peak ${peakMiB.toFixed(1)}; target <= 64)\n` +
         `restore           ${OBJECTS} objects in ${restoreSeconds.toFixed(2)} s  (${restore.objectsPerSecond.toFixed(0)}/s; ${restore.ratioToBackupSeconds.toFixed(2)} × the backup's median time; its dry run, verification and plan only: ${verifySeconds.toFixed(2)} s)\n` +
         `\nwrote ${out}\n`,
