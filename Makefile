@@ -46,7 +46,8 @@ bench-scale:
 
 ## bench-backup: a BackupPolicy backup (BENCH_BACKUP_OBJECTS ConfigMaps, default 1000, and a model file of
 ##               BENCH_BACKUP_BYTES, default 1 GiB) by the operator process vs a plain multipart upload of the
-##               same bytes to the local MinIO; throughput ratio, operator RSS growth; writes bench/results/backup.json.
+##               same bytes to the local MinIO, alternated BENCH_BACKUP_ROUNDS times (default 3); ratio of the median
+##               throughputs, operator RSS growth (worst round), CPU of each side; writes bench/results/backup.json.
 bench-backup:
 	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/backup.ts
 

@@ -1,4 +1,9 @@
-// Backup benchmark on the local stack, in one run against the local MinIO:
+// Backup benchmark on the local stack, in one run against the local MinIO.
+// (a) and (b) alternate, ROUNDS of each (a, b, a, b, …): on a shared machine
+// one sample of either swings by ±20%, so the figures are the medians, their
+// ratio the ratio of the medians, with every sample in the JSON; the RSS
+// growth is the worst round's (peak over every backup minus the baseline
+// before the first):
 //
 //  (a) reference: a plain multipart upload of N bytes with @aws-sdk/lib-storage
 //      (its defaults: 5 MiB parts, 4 at once, each part's payload SHA-256
@@ -25,9 +30,10 @@
 // asserts; targets (issue 14): throughput ratio >= 0.8, RSS growth <= 64 MiB.
 //
 //   make bench-backup
-//   BENCH_BACKUP_BYTES=268435456 BENCH_BACKUP_OBJECTS=200 make bench-backup
+//   BENCH_BACKUP_BYTES=268435456 BENCH_BACKUP_OBJECTS=200 BENCH_BACKUP_ROUNDS=1 make bench-backup
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -50,7 +56,10 @@ const BYTES = Number(process.env.BENCH_BACKUP_BYTES ?? 1024 ** 3);
 const OBJECTS = Number(process.env.BENCH_BACKUP_OBJECTS ?? 1000);
 const BACKUPS = 'ymera-backups';
 const MODELS = 'ymera-models';
+const ROUNDS = Number(process.env.BENCH_BACKUP_ROUNDS ?? 3);
 const CREATE_CONCURRENCY = 32;
+/** One backup of the bench must finish within this (it takes seconds). */
+const BACKUP_TIMEOUT_MS = 5 * 60_000;
 const MiB = 1024 * 1024;
 const policyType = resourceTypeOf(backupPolicyCrd);
 
@@ -64,6 +73,57 @@ async function* bytes(n: number): AsyncGenerator<Buffer> {
   const block = randomBytes(8 * MiB);
   for (let sent = 0; sent < n; sent += block.length)
     yield block.subarray(0, Math.min(block.length, n - sent));
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The local stack's MinIO server (test/e2e/stack/minio.sh keeps its pid), if it can be found. */
+function minioPid(): number | undefined {
+  const state =
+    process.env.YMERA_STATE_DIR ??
+    path.join(process.env.YMERA_CACHE ?? path.join(homedir(), '.cache/ymera'), 'stack');
+  try {
+    const pid = Number(readFileSync(path.join(state, 'minio/minio.pid'), 'utf8').trim());
+    return pid > 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('minio') ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of this process, MinIO's and (given) another's used by `work`. */
+async function cpuOf<T>(
+  work: () => Promise<T>,
+  other?: number,
+): Promise<{
+  result: T;
+  cpu: { benchSeconds: number; minioSeconds: number | null; operatorSeconds?: number };
+}> {
+  const minio = minioPid();
+  const bench0 = process.cpuUsage();
+  const minio0 = minio ? cpuSeconds(minio) : 0;
+  const other0 = other ? cpuSeconds(other) : 0;
+  const result = await work();
+  const bench = process.cpuUsage(bench0);
+  return {
+    result,
+    cpu: {
+      benchSeconds: (bench.user + bench.system) / 1e6,
+      minioSeconds: minio ? cpuSeconds(minio) - minio0 : null,
+      ...(other ? { operatorSeconds: cpuSeconds(other) - other0 } : {}),
+    },
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 async function inBatches<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
@@ -103,17 +163,20 @@ async function main(): Promise<void> {
     await models.putStream(modelKey, bytes(BYTES));
 
     // (a) reference: plain lib-storage multipart upload of the same bytes
-    const refStart = performance.now();
-    await new Upload({
-      client: s3,
-      params: {
-        Bucket: BACKUPS,
-        Key: `${prefix}/reference.bin`,
-        Body: Readable.from(bytes(BYTES), { objectMode: true, highWaterMark: 1 }),
-      },
-    }).done();
-    const referenceSeconds = (performance.now() - refStart) / 1000;
-    process.stdout.write(`reference upload: ${referenceSeconds.toFixed(2)} s\n`);
+    const reference = async (round: number): Promise<number> => {
+      const refStart = performance.now();
+      await new Upload({
+        client: s3,
+        params: {
+          Bucket: BACKUPS,
+          Key: `${prefix}/reference-${round}.bin`,
+          Body: Readable.from(bytes(BYTES), { objectMode: true, highWaterMark: 1 }),
+        },
+      }).done();
+      const seconds = (performance.now() - refStart) / 1000;
+      process.stdout.write(`round ${round}: reference upload ${seconds.toFixed(2)} s\n`);
+      return seconds;
+    };
 
     // the namespace: OBJECTS ConfigMaps, one InferenceService, the Secrets
     const kek = randomBytes(32);
@@ -170,17 +233,11 @@ async function main(): Promise<void> {
 
     op = await startOperator('op-bench-backup', [`--watch-namespaces=${ns}`, '--log-level=warn']);
     const pid = op.child.pid ?? 0;
-    // let the operator settle (the InferenceService reconciled) before the baseline
-    await new Promise((r) => setTimeout(r, 5_000));
-    const baseline = rssBytes(pid);
-    let peak = baseline;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 100);
-
-    const started = performance.now();
+    // the policy first, with no backup requested: each round then asks for one with a new token
     await client.create(policyType, {
       apiVersion: 'ymera.io/v1alpha1',
       kind: 'BackupPolicy',
-      metadata: { name: 'bench', namespace: ns, annotations: { 'ymera.io/backup-now': 'b1' } },
+      metadata: { name: 'bench', namespace: ns },
       spec: {
         schedule: '0 0 1 1 *',
         include: { kinds: ['InferenceService', 'ConfigMap'] },
@@ -198,27 +255,86 @@ async function main(): Promise<void> {
       },
     } as KubeObject);
     type Policy = { metadata: { uid: string }; status?: BackupPolicyStatus };
-    let policy: Policy | undefined;
-    // polled in process: a kubectl every 100 ms would take a good part of a core from the operator
-    for (;;) {
-      policy = await client.get<KubeObject & Policy>(policyType, 'bench', ns);
-      const phase = policy?.status?.lastBackup?.phase;
-      if (policy?.status?.backupNowToken === 'b1' && phase !== 'InProgress') break;
-      if (phase === 'Failed') break;
-      await new Promise((r) => setTimeout(r, 100));
+    // let the operator settle (the InferenceService and the policy reconciled) before the baseline
+    await new Promise((r) => setTimeout(r, 5_000));
+    const baseline = rssBytes(pid);
+
+    type BackupRound = {
+      id: string;
+      seconds: number;
+      writerSeconds: number;
+      storedBytes: number;
+      items: number;
+      rssBeforeMiB: number;
+      rssPeakMiB: number;
+    };
+    const backup = async (round: number): Promise<BackupRound> => {
+      const token = `b${round}`;
+      const before = (await client.get<KubeObject & Policy>(policyType, 'bench', ns))?.status?.lastBackup?.id;
+      const rssBefore = rssBytes(pid);
+      let peak = rssBefore;
+      const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 100);
+      const started = performance.now();
+      await client.patch(policyType, 'bench', ns, 'merge', {
+        metadata: { annotations: { 'ymera.io/backup-now': token } },
+      });
+      let last: BackupPolicyStatus['lastBackup'];
+      // polled in process: a kubectl every 100 ms would take a good part of a core from the operator
+      for (;;) {
+        const status = (await client.get<KubeObject & Policy>(policyType, 'bench', ns))?.status;
+        last = status?.lastBackup;
+        const fresh = last !== undefined && last.id !== before;
+        if (fresh && status?.backupNowToken === token && last?.phase !== 'InProgress') break;
+        if (fresh && last?.phase === 'Failed') break;
+        if (performance.now() - started > BACKUP_TIMEOUT_MS) throw new Error(`backup ${token} timed out`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const seconds = (performance.now() - started) / 1000;
+      clearInterval(sampler);
+      peak = Math.max(peak, rssBytes(pid));
+      if (last?.phase !== 'Completed')
+        throw new Error(`the backup did not complete: ${JSON.stringify(last)}`);
+      const listing = await listBackups(backups, { namespace: ns, name: 'bench' });
+      const manifest = listing.find((b) => b.id === last.id)?.manifest;
+      if (!manifest) throw new Error(`backup ${last.id ?? ''} has no manifest`);
+      const writerSeconds = (Date.parse(manifest.completedAt) - Date.parse(manifest.startedAt)) / 1000;
+      process.stdout.write(
+        `round ${round}: operator backup  ${seconds.toFixed(2)} s (writer ${writerSeconds.toFixed(2)} s), ` +
+          `RSS +${((peak - baseline) / MiB).toFixed(1)} MiB over the baseline\n`,
+      );
+      return {
+        id: last.id ?? '',
+        seconds,
+        writerSeconds,
+        storedBytes: manifest.counts.storedBytes,
+        items: manifest.counts.items,
+        rssBeforeMiB: rssBefore / MiB,
+        rssPeakMiB: peak / MiB,
+      };
+    };
+
+    // alternated in one run: both see the same phases of the machine's other load
+    const referenceSeconds: number[] = [];
+    const backupRounds: BackupRound[] = [];
+    // where the CPU of each went (the machine has few cores: MinIO's share bounds both)
+    type Cpu = Awaited<ReturnType<typeof cpuOf>>['cpu'];
+    const referenceCpu: Cpu[] = [];
+    const backupCpu: Cpu[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const ref = await cpuOf(() => reference(round));
+      referenceSeconds.push(ref.result);
+      referenceCpu.push(ref.cpu);
+      const taken = await cpuOf(() => backup(round), pid);
+      backupRounds.push(taken.result);
+      backupCpu.push(taken.cpu);
     }
-    const backupSeconds = (performance.now() - started) / 1000;
-    clearInterval(sampler);
-    peak = Math.max(peak, rssBytes(pid));
-    const last = policy?.status?.lastBackup;
-    if (last?.phase !== 'Completed') throw new Error(`the backup did not complete: ${JSON.stringify(last)}`);
-    const listing = await listBackups(backups, { namespace: ns, name: 'bench' });
-    const manifest = listing.find((b) => b.id === last.id)?.manifest;
-    if (!manifest) throw new Error(`backup ${last.id ?? ''} has no manifest`);
-    const writerSeconds = (Date.parse(manifest.completedAt) - Date.parse(manifest.startedAt)) / 1000;
-    const storedBytes = manifest.counts.storedBytes;
-    const referenceThroughput = BYTES / referenceSeconds;
-    const backupThroughput = storedBytes / backupSeconds;
+    const lastRound = backupRounds.at(-1) as BackupRound;
+    const last = { id: lastRound.id };
+    const referenceMiBps = referenceSeconds.map((sec) => BYTES / sec / MiB);
+    const backupMiBps = backupRounds.map((r) => r.storedBytes / r.seconds / MiB);
+    const peakMiB = Math.max(...backupRounds.map((r) => r.rssPeakMiB));
+    const backupSeconds = median(backupRounds.map((r) => r.seconds));
+    const throughputRatio = median(backupMiBps) / median(referenceMiBps);
 
     // (c) the ConfigMaps restored into a fresh namespace (verify everything first, then create)
     restoreNs = `${ns}-restored`;
@@ -257,26 +373,51 @@ async function main(): Promise<void> {
       when: new Date().toISOString(),
       bytes: BYTES,
       objects: OBJECTS,
+      rounds: ROUNDS,
+      method:
+        'reference and backup alternated in one run (reference, backup, reference, backup, …); medians of each, the ratio of the medians; RSS growth: the highest peak over every backup minus the baseline before the first',
       reference: {
         what: 'lib-storage Upload (defaults: 5 MiB parts, 4 at once, SHA-256-signed payloads) of the same bytes, from memory, to the same MinIO',
-        seconds: referenceSeconds,
-        MiBps: referenceThroughput / MiB,
+        seconds: median(referenceSeconds),
+        MiBps: median(referenceMiBps),
+        samples: referenceSeconds.map((seconds, i) => ({
+          seconds,
+          MiBps: referenceMiBps[i],
+          cpu: referenceCpu[i],
+        })),
       },
       backup: {
         what: 'operator process (startOperator), on-demand backup with modelArtifacts and encryption; seconds from the request to status Completed',
-        id: last.id,
-        items: manifest.counts.items,
-        storedBytes,
+        items: lastRound.items,
+        storedBytes: lastRound.storedBytes,
         seconds: backupSeconds,
-        writerSeconds,
-        MiBps: backupThroughput / MiB,
-        throughputRatio: backupThroughput / referenceThroughput,
+        writerSeconds: median(backupRounds.map((r) => r.writerSeconds)),
+        MiBps: median(backupMiBps),
+        throughputRatio,
         target: '>= 0.8',
+        samples: backupRounds.map((r, i) => ({ ...r, MiBps: backupMiBps[i], cpu: backupCpu[i] })),
+        ratioPerRound: backupMiBps.map((b, i) => b / (referenceMiBps[i] as number)),
+      },
+      cpu: {
+        what: 'median CPU seconds (user + system, /proc) during each: the uploading process (bench for the reference, operator for the backup) and MinIO (null: its pid not found); the backup also reads the bytes from MinIO and writes OBJECTS small objects',
+        reference: {
+          uploaderSeconds: median(referenceCpu.map((c) => c.benchSeconds)),
+          minioSeconds: referenceCpu.every((c) => c.minioSeconds !== null)
+            ? median(referenceCpu.map((c) => c.minioSeconds as number))
+            : null,
+        },
+        backup: {
+          uploaderSeconds: median(backupCpu.map((c) => c.operatorSeconds ?? 0)),
+          minioSeconds: backupCpu.every((c) => c.minioSeconds !== null)
+            ? median(backupCpu.map((c) => c.minioSeconds as number))
+            : null,
+        },
       },
       operatorRss: {
         baselineMiB: baseline / MiB,
-        peakMiB: peak / MiB,
-        growthMiB: (peak - baseline) / MiB,
+        peakMiB,
+        growthMiB: peakMiB - baseline / MiB,
+        growthPerRoundMiB: backupRounds.map((r) => r.rssPeakMiB - baseline / MiB),
         target: '<= 64 MiB',
       },
       restore,
@@ -284,13 +425,16 @@ async function main(): Promise<void> {
     const out = path.join(repo, 'bench/results/backup.json');
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+    const list = (values: readonly number[]) => values.map((v) => v.toFixed(2)).join(', ');
     process.stdout.write(
-      `\nreference upload  ${referenceSeconds.toFixed(2)} s  ${(referenceThroughput / MiB).toFixed(1)} MiB/s\n` +
-        `operator backup   ${backupSeconds.toFixed(2)} s  ${(backupThroughput / MiB).toFixed(1)} MiB/s  ` +
-        `(${manifest.counts.items} items, ${storedBytes} bytes; writer ${writerSeconds.toFixed(2)} s)\n` +
-        `throughput ratio  ${result.backup.throughputRatio.toFixed(3)}  (target >= 0.8)\n` +
-        `operator RSS      +${result.operatorRss.growthMiB.toFixed(1)} MiB  (baseline ${result.operatorRss.baselineMiB.toFixed(1)}, peak ${result.operatorRss.peakMiB.toFixed(1)}; target <= 64)\n` +
-        `restore           ${OBJECTS} objects in ${restoreSeconds.toFixed(2)} s  (${restore.objectsPerSecond.toFixed(0)}/s; ${restore.ratioToBackupSeconds.toFixed(2)} × the backup's time; its dry run, verification and plan only: ${verifySeconds.toFixed(2)} s)\n` +
+      `\nreference upload  median ${result.reference.seconds.toFixed(2)} s  ${result.reference.MiBps.toFixed(1)} MiB/s  (samples: ${list(referenceSeconds)} s)\n` +
+        `operator backup   median ${backupSeconds.toFixed(2)} s  ${result.backup.MiBps.toFixed(1)} MiB/s  ` +
+        `(samples: ${list(backupRounds.map((r) => r.seconds))} s; ${lastRound.items} items, ${lastRound.storedBytes} bytes; writer median ${result.backup.writerSeconds.toFixed(2)} s)\n` +
+        `throughput ratio  ${throughputRatio.toFixed(3)}  (ratio of the medians; per round: ${list(result.backup.ratioPerRound)}; target >= 0.8)\n` +
+        `CPU (median)      reference: uploader ${result.cpu.reference.uploaderSeconds.toFixed(2)} s, MinIO ${result.cpu.reference.minioSeconds?.toFixed(2) ?? '?'} s; ` +
+        `backup: operator ${result.cpu.backup.uploaderSeconds.toFixed(2)} s, MinIO ${result.cpu.backup.minioSeconds?.toFixed(2) ?? '?'} s\n` +
+        `operator RSS      +${result.operatorRss.growthMiB.toFixed(1)} MiB  (per round: ${list(result.operatorRss.growthPerRoundMiB)}; baseline ${result.operatorRss.baselineMiB.toFixed(1)}, peak ${peakMiB.toFixed(1)}; target <= 64)\n` +
+        `restore           ${OBJECTS} objects in ${restoreSeconds.toFixed(2)} s  (${restore.objectsPerSecond.toFixed(0)}/s; ${restore.ratioToBackupSeconds.toFixed(2)} × the backup's median time; its dry run, verification and plan only: ${verifySeconds.toFixed(2)} s)\n` +
         `\nwrote ${out}\n`,
     );
   } finally {
