@@ -59,7 +59,7 @@ describe('tune bench, live part: helpers', () => {
   });
 
   it("reads the batching in effect from the runtime's own /metrics exposition", async () => {
-    let now: { maxBatchSize: number; maxDelayMs: number } | undefined;
+    let now: { maxBatchSize: number; maxDelayMs: number } | undefined = undefined;
     const { registry } = createMetrics(
       { namespace: 'ns', inferenceservice: 'bench', revision: 'r1' },
       { queued: () => 0, inFlight: () => 0, requestsInFlight: () => 0, batching: () => now },
