@@ -45,8 +45,8 @@ const SIM_ON = process.env.BENCH_TUNE_SIM !== '0';
 const LIVE = {
   algorithm: (process.env.BENCH_TUNE_ALGORITHM ?? 'Bayesian') as Algorithm,
   seed: Number(process.env.BENCH_TUNE_SEED ?? 1),
-  maxTrials: Number(process.env.BENCH_TUNE_LIVE_TRIALS ?? 18),
-  windowMs: Number(process.env.BENCH_TUNE_WINDOW_MS ?? 4000),
+  maxTrials: Number(process.env.BENCH_TUNE_LIVE_TRIALS ?? 20),
+  windowMs: Number(process.env.BENCH_TUNE_WINDOW_MS ?? 5000),
   budgetS: Number(process.env.BENCH_TUNE_BUDGET_S ?? 240),
   concurrency: Number(process.env.BENCH_TUNE_CONCURRENCY ?? 64),
   /** The constraint: p95 at most this multiple of the default setting's p95 (measured first). */
