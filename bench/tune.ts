@@ -21,7 +21,7 @@
 //
 //   make bench-tune
 //   BENCH_TUNE_LIVE=0 make bench-tune                 (the simulation only; BENCH_TUNE_SIM=0: the live part only)
-//   BENCH_TUNE_ALGORITHM=HillClimb BENCH_TUNE_LIVE_TRIALS=20 BENCH_TUNE_WINDOW_MS=5000 BENCH_TUNE_BUDGET_S=300 make bench-tune
+//   BENCH_TUNE_ALGORITHM=HillClimb BENCH_TUNE_LIVE_TRIALS=15 BENCH_TUNE_WINDOW_MS=3000 BENCH_TUNE_BUDGET_S=300 make bench-tune
 //   BENCH_TUNE_SEEDS=50 BENCH_TUNE_NOISE=0.05 BENCH_TUNE_MAX_TRIALS=20 make bench-tune   (simulation knobs)
 //   BENCH_PIN=0 make bench-tune                       (leave CPU placement to the scheduler)
 import { mkdirSync, writeFileSync } from 'node:fs';
