@@ -10,8 +10,10 @@
 //   live), and measures throughput and p95 over a short window; the objective
 //   is throughput, the constraint p95 ≤ 2× the default setting's p95. The
 //   default setting (the runtime's own: maxBatchSize 32, maxDelayMs 0) is
-//   measured the same way before the loop and again after it (drift), and the
-//   kept values once more at the end: tuned ÷ default throughput.
+//   measured the same way before the loop and again after it (drift), the
+//   closing windows interleaving it with the kept values (tuned, default,
+//   default, tuned): tuned ÷ default throughput. maxBatchSize 1 (no batching,
+//   an InferenceService without spec.batching) is measured once for reference.
 // simulation — pure, no runtime: the same state machine and the three
 //   algorithms against simulated services whose objective and constraint are
 //   known functions of the tuned values (bench/tune-sim.ts), with seeded noise,
