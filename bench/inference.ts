@@ -36,9 +36,9 @@
 //   BENCH_PIN=0 make bench                                   (leave CPU placement to the scheduler)
 //   BENCH_PEER=0 make bench                                  (no KServe peer; BENCH_PEER_PYTHON: its interpreter)
 //   BENCH_PROTOCOLS=0 make bench                             (no protocols section, nor the peer)
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +48,7 @@ import ort from 'onnxruntime-node';
 import { INFERENCE_THREADS, defaultConcurrentBatches } from '../runtime/config.ts';
 import type { InferenceThread } from '../runtime/config.ts';
 import { type CpuLayout, describeLayout, layoutFromEnv, loadgenPrefix, pinServer } from './cpu-pin.ts';
+import { BENCH_HIDDEN, BENCH_LAYERS, benchModel } from './bench-model.ts';
 import { peerPython, peerVersions, startPeer } from './kserve-peer.ts';
 import { loadModel } from '../runtime/model.ts';
 import { createSession } from '../runtime/session.ts';
@@ -71,9 +72,6 @@ const PEER_ON = PROTOCOLS_ON && process.env.BENCH_PEER !== '0';
 // The inference thread of single-threaded settings on a core of its own, the rest shared
 // with the load generator, which runs SCHED_BATCH (bench/cpu-pin.ts); undefined: neither.
 const LAYOUT = layoutFromEnv();
-const BENCH_SCRIPT = path.join(repo, 'runtime/models/make_bench_model.py');
-const BENCH_HIDDEN = Number(process.env.BENCH_HIDDEN ?? 1024);
-const BENCH_LAYERS = Number(process.env.BENCH_LAYERS ?? 3);
 const THREADS_TO_RUN = (process.env.BENCH_INFERENCE_THREADS ?? 'main,worker')
   .split(',')
   .map((t) => t.trim())
@@ -141,33 +139,6 @@ const MODELS: ModelSpec[] = [
     ],
   },
 ];
-
-/** The compute-bound model, generated once per version of its script (and size) into the cache. */
-function benchModel(): string {
-  const script = readFileSync(BENCH_SCRIPT);
-  const key = createHash('sha256')
-    .update(script)
-    .update(`${BENCH_HIDDEN}x${BENCH_LAYERS}`)
-    .digest('hex')
-    .slice(0, 16);
-  const dir = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'ymera/bench', key);
-  const file = path.join(dir, 'bench.onnx');
-  if (existsSync(file)) return file;
-  mkdirSync(dir, { recursive: true });
-  // the bench's virtualenv (bench/peer/requirements.txt has onnx and numpy) unless told otherwise
-  const python = process.env.BENCH_PYTHON ?? peerPython();
-  const tmp = `${file}.${process.pid}.tmp`;
-  const r = spawnSync(python, [BENCH_SCRIPT, tmp, String(BENCH_HIDDEN), String(BENCH_LAYERS)], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  if (r.status !== 0)
-    throw new Error(
-      `generating the bench model failed (${python} ${path.relative(repo, BENCH_SCRIPT)}); ` +
-        'it needs a python with onnx and numpy (the virtualenv from bench/peer/requirements.txt; BENCH_PYTHON picks another)',
-    );
-  renameSync(tmp, file);
-  return file;
-}
 
 /**
  * Where a setting runs: pinned when onnxruntime runs on the calling thread alone (threads 1);

@@ -39,6 +39,7 @@ export function summarize(w: Window) {
     seconds: w.seconds,
     throughput: latencies.length / w.seconds,
     p50Ms: q(0.5),
+    p95Ms: q(0.95),
     p99Ms: q(0.99),
     maxMs: latencies[latencies.length - 1] ?? NaN,
     // cores busy on average during the window, and CPU µs per request
