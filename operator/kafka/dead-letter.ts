@@ -16,7 +16,11 @@ export interface DeadLetterReason {
 }
 
 export type Verdict =
-  { kind: 'skip' } | { kind: 'match'; payload: unknown } | { kind: 'dead'; reason: DeadLetterReason };
+  | { kind: 'skip' }
+  | { kind: 'match'; payload: unknown }
+  | { kind: 'dead'; reason: DeadLetterReason }
+  /** It would be dead-lettered, but it is a dead letter already (from `origin`): never again. */
+  | { kind: 'loop'; reason: DeadLetterReason; origin: string };
 
 /** The suffix of the default dead-letter topic (`<topic>.dlq`). */
 export const DEAD_LETTER_SUFFIX = '.dlq';
@@ -43,6 +47,28 @@ export function deadLetterTopicOf(topic: string, configured?: string): string {
  * `schema`; what the filter does not select is someone else's event.
  */
 export function classifyMessage(
+  value: string | undefined,
+  filter: Record<string, string> | undefined,
+  validate: EventValidator | undefined,
+  headers: Record<string, string> = {},
+): Verdict {
+  const verdict = classifyValue(value, filter, validate);
+  return verdict.kind === 'dead' ? notAgain(verdict.reason, headers) : verdict;
+}
+
+/**
+ * A dead letter read back (its trigger topic is a dead-letter topic, its own
+ * or another pipeline's) is never produced again: that could loop forever.
+ */
+export function notAgain(
+  reason: DeadLetterReason,
+  headers: Record<string, string>,
+): { kind: 'dead'; reason: DeadLetterReason } | { kind: 'loop'; reason: DeadLetterReason; origin: string } {
+  const origin = headers[DLQ_HEADER.topic];
+  return origin === undefined ? { kind: 'dead', reason } : { kind: 'loop', reason, origin };
+}
+
+function classifyValue(
   value: string | undefined,
   filter: Record<string, string> | undefined,
   validate: EventValidator | undefined,

@@ -35,6 +35,7 @@ import {
   deadLetterRecord,
   deadLetterTopicOf,
   headersRecord,
+  notAgain,
 } from './dead-letter.ts';
 import type { EventValidator } from './event-schema.ts';
 import { compileEventSchema } from './event-schema.ts';
@@ -54,6 +55,12 @@ export interface TriggerSubscription {
   schema?: Record<string, unknown>;
   /** Where invalid and unprocessable events go; default `<topic>.dlq`. */
   deadLetterTopic?: string;
+  /**
+   * Set when there is no allowed dead-letter topic (why, for logs): what would
+   * be dead-lettered is held instead (offset not committed past; read again
+   * after a restart), never dropped.
+   */
+  deadLetterOff?: string;
 }
 
 export interface TriggerState {
@@ -114,6 +121,7 @@ export class TriggerMetrics {
   readonly deadLetters: Counter<'namespace' | 'pipeline' | 'trigger' | 'reason'>;
   readonly failures: Counter<'namespace' | 'pipeline' | 'trigger'>;
   readonly backlog: Gauge<'namespace' | 'pipeline' | 'trigger'>;
+  readonly loops: Counter<'namespace' | 'pipeline' | 'trigger'>;
 
   constructor(registry: Registry) {
     const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
@@ -139,6 +147,14 @@ export class TriggerMetrics {
       new Gauge({
         name: 'ymera_trigger_dead_letter_backlog',
         help: 'Dead letters waiting to be produced (their offsets are held)',
+        labelNames: ['namespace', 'pipeline', 'trigger'],
+        registers,
+      });
+    this.loops =
+      existing('ymera_trigger_dead_letter_loops_total') ??
+      new Counter({
+        name: 'ymera_trigger_dead_letter_loops_total',
+        help: 'Events that would be dead-lettered but are dead letters already (not produced again, to avoid a loop)',
         labelNames: ['namespace', 'pipeline', 'trigger'],
         registers,
       });
@@ -360,7 +376,8 @@ class Subscription {
       sub.groupId === this.sub.groupId &&
       sameFilter(sub.filter, this.sub.filter) &&
       deepEqual(sub.schema ?? null, this.sub.schema ?? null) &&
-      deadLetterTopicOf(sub.topic, sub.deadLetterTopic) === this.#deadLetterTopic
+      deadLetterTopicOf(sub.topic, sub.deadLetterTopic) === this.#deadLetterTopic &&
+      sub.deadLetterOff === this.sub.deadLetterOff
     );
   }
 
@@ -489,9 +506,14 @@ class Subscription {
         this.#deadLetter(m, exhausted);
         return;
       }
-      const verdict = classifyMessage(m.value ?? undefined, this.sub.filter, this.#validate);
+      const verdict = classifyMessage(
+        m.value ?? undefined,
+        this.sub.filter,
+        this.#validate,
+        headersRecord(m.headers),
+      );
       if (verdict.kind === 'match') this.#matched(m, verdict.payload);
-      else if (verdict.kind === 'dead') this.#deadLetter(m, verdict.reason);
+      else if (verdict.kind === 'dead' || verdict.kind === 'loop') this.#deadLetter(m, verdict.reason);
       this.#scheduleCommit();
     } catch (error) {
       // A bug here must not lose the message: restart and read it again (a bounded number of times).
@@ -503,6 +525,20 @@ class Subscription {
   /** Holds the message's offset and queues its dead letter. */
   #deadLetter(m: Message<string, string, string, string>, reason: DeadLetterReason): void {
     const { topic, partition, offset } = m;
+    const headers = headersRecord(m.headers);
+    const again = notAgain(reason, headers);
+    if (again.kind === 'loop') {
+      // not held: committing past it is what ends the loop
+      this.#opts.metrics.loops.inc(this.#labels);
+      this.#log?.warn('trigger event rejected but it is a dead letter already; not dead-lettering it again', {
+        originalTopic: again.origin,
+        partition,
+        offset: offset.toString(),
+        reasonClass: reason.class,
+        reason: reason.message,
+      });
+      return;
+    }
     this.#ledger.offsets.hold(partition, offset);
     const record = deadLetterRecord(
       {
@@ -511,7 +547,7 @@ class Subscription {
         offset,
         key: m.key ?? undefined,
         value: m.value ?? undefined,
-        headers: headersRecord(m.headers),
+        headers,
       },
       reason,
       this.sub.key,
@@ -519,6 +555,17 @@ class Subscription {
     );
     this.#deadLetters.push({ generation: this.#generation, partition, offset, record, reason });
     this.#setBacklog();
+    if (this.sub.deadLetterOff !== undefined) {
+      this.#log?.warn('trigger event rejected; held, as there is no allowed dead-letter topic', {
+        why: this.sub.deadLetterOff,
+        partition,
+        offset: offset.toString(),
+        reasonClass: reason.class,
+        reason: reason.message,
+      });
+      if (this.#deadLetters.length === 1) this.#notifyController();
+      return;
+    }
     this.#log?.warn('trigger event rejected; sending it to the dead-letter topic', {
       deadLetterTopic: this.#deadLetterTopic,
       partition,
@@ -537,6 +584,7 @@ class Subscription {
   /** Produces queued dead letters in order; on failure keeps them (offsets held) and retries with backoff. */
   async #produceDeadLetters(): Promise<void> {
     if (this.#deadLettering || this.#deadLetterTimer !== undefined) return;
+    if (this.sub.deadLetterOff !== undefined) return;
     this.#deadLettering = true;
     try {
       while (!this.#stopped && this.#deadLetters.length > 0) {
