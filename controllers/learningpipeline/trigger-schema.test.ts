@@ -51,6 +51,27 @@ describe('resolveTriggerSchema', () => {
       /^spec\.triggers\.kafka\.schema\.configMapKeyRef: invalid JSON Schema/,
     );
   });
+
+  it('says where the ConfigMap text is not JSON, never what it says (it may be a secret)', () => {
+    const ref = { configMapKeyRef: { name: 'schemas', key: 'drift.json' } };
+    const text = 'password: hunter2-very-secret';
+    const r = resolveTriggerSchema(ref, { data: { 'drift.json': text } }, 'ns');
+    expect(r).toEqual({
+      blocker: {
+        reason: 'InvalidSchema',
+        message:
+          'spec.triggers.kafka.schema.configMapKeyRef: key "drift.json" of ConfigMap ns/schemas is not JSON (position 0)',
+        transient: false,
+      },
+    });
+    const later = resolveTriggerSchema(
+      ref,
+      { data: { 'drift.json': '{"type": tru, "x": "hunter2"}' } },
+      'ns',
+    );
+    expect('blocker' in later && later.blocker.message).toMatch(/ is not JSON \(position 12\)$/);
+    expect(JSON.stringify(later)).not.toContain('hunter2');
+  });
 });
 
 describe('triggerDeadLetterTopic', () => {

@@ -7,6 +7,7 @@ import { deadLetterTopicOf } from '../../operator/kafka/dead-letter.ts';
 import type { TopicPolicy } from '../../operator/kafka/topic-policy.ts';
 import { TOPIC_ALLOW_FLAG, topicAllowed, topicNotAllowedMessage } from '../../operator/kafka/topic-policy.ts';
 import type { Blocker } from '../shared/skeleton-status.ts';
+import { jsonErrorPosition } from './json-position.ts';
 
 export interface TriggerSchemaSource {
   inline?: Record<string, unknown>;
@@ -46,12 +47,14 @@ export function resolveTriggerSchema(
     }
     try {
       schema = JSON.parse(text) as unknown;
-    } catch (error) {
-      const why = error instanceof Error ? error.message : String(error);
+    } catch {
+      // never the parser's message: V8 quotes the text, which may be a secret pasted by mistake
+      const at = jsonErrorPosition(text);
+      const where = at === undefined ? '' : ` (position ${at})`;
       return {
         blocker: {
           reason: 'InvalidSchema',
-          message: `${field}: key ${JSON.stringify(key)} of ConfigMap ${namespace}/${name} is not JSON: ${why}`,
+          message: `${field}: key ${JSON.stringify(key)} of ConfigMap ${namespace}/${name} is not JSON${where}`,
           transient: false,
         },
       };
