@@ -19,14 +19,14 @@ import {
   Consumer,
   MessagesStreamFallbackModes,
   MessagesStreamModes,
-  stringDeserializers,
+  stringDeserializer,
 } from '@platformatic/kafka';
-import type { Message, MessagesStream } from '@platformatic/kafka';
+import type { Deserializers, Message, MessagesStream } from '@platformatic/kafka';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { exponentialBackoff } from '../backoff.ts';
 import { deepEqual } from '../equality.ts';
 import type { Logger } from '../logger.ts';
-import type { KafkaProducer, OutgoingMessage } from './client.ts';
+import type { RawKafkaProducer, RawOutgoingMessage } from './client.ts';
 import { KafkaRequestError, KafkaUnavailableError } from './client.ts';
 import type { DeadLetterReason } from './dead-letter.ts';
 import {
@@ -36,6 +36,7 @@ import {
   deadLetterTopicOf,
   headersRecord,
   notAgain,
+  rawHeaders,
 } from './dead-letter.ts';
 import type { EventValidator } from './event-schema.ts';
 import { compileEventSchema } from './event-schema.ts';
@@ -104,11 +105,24 @@ export type TriggerConsumersOptions = {
   /** Bound of one join, commit, close or admin call; default 15s. */
   timeoutMs?: number;
   /** Where dead letters are produced (default: clients of `brokers`); topics are created when missing. */
-  deadLetter?: { producer: KafkaProducer; ensureTopic: (topic: string) => Promise<void> };
+  deadLetter?: { producer: RawKafkaProducer; ensureTopic: (topic: string) => Promise<void> };
   /** Metrics registry (default: a private one). */
   registry?: Registry;
   /** Times handling one message may throw before it is dead-lettered; default 3. */
   maxAttempts?: number;
+};
+
+/**
+ * Key, value and header values stay bytes: a dead letter must carry the
+ * original (Avro, protobuf…) unchanged; only classification reads them as UTF-8.
+ */
+type RawMessage = Message<Buffer, Buffer, string, Buffer>;
+const raw = (data?: Buffer): Buffer | undefined => data;
+export const rawDeserializers: Deserializers<Buffer, Buffer, string, Buffer> = {
+  key: raw,
+  value: raw,
+  headerKey: stringDeserializer,
+  headerValue: raw,
 };
 
 type Resolved = Required<Omit<TriggerConsumersOptions, 'logger' | 'deadLetter' | 'registry'>> & {
@@ -165,7 +179,7 @@ type DeadLetter = {
   generation: number;
   partition: number;
   offset: bigint;
-  record: OutgoingMessage;
+  record: RawOutgoingMessage;
   reason: DeadLetterReason;
 };
 
@@ -309,7 +323,7 @@ export class TriggerLedger {
   }
 }
 
-type Stream = MessagesStream<string, string, string, string>;
+type Stream = MessagesStream<Buffer, Buffer, string, Buffer>;
 
 /** One subscription: a consumer that is restarted on failure until stopped. */
 class Subscription {
@@ -329,7 +343,7 @@ class Subscription {
   #deadLetterTimer: NodeJS.Timeout | undefined;
   #deadLettering = false;
   #deadLetterTopicReady = false;
-  #consumer: Consumer<string, string, string, string> | undefined;
+  #consumer: Consumer<Buffer, Buffer, string, Buffer> | undefined;
   #stream: Stream | undefined;
   /** Bumped per consumer; callbacks of an older consumer are ignored. */
   #generation = 0;
@@ -414,11 +428,11 @@ class Subscription {
     if (this.#stopped) return;
     const generation = ++this.#generation;
     const { topic, groupId } = this.sub;
-    const consumer = new Consumer<string, string, string, string>({
+    const consumer = new Consumer<Buffer, Buffer, string, Buffer>({
       clientId: this.#opts.clientId,
       groupId,
       bootstrapBrokers: [...this.#opts.brokers],
-      deserializers: stringDeserializers,
+      deserializers: rawDeserializers,
       autocommit: false,
       timeout: 5_000,
       connectTimeout: 3_000,
@@ -458,7 +472,7 @@ class Subscription {
       }
       this.#stream = stream;
       stream.on('offsets', () => this.#assigned(generation));
-      stream.on('data', (m: Message<string, string, string, string>) => this.#message(generation, m));
+      stream.on('data', (m: RawMessage) => this.#message(generation, m));
       stream.on('error', (e: unknown) => this.#fail(generation, e));
       stream.on('close', () => this.#fail(generation, new KafkaUnavailableError('consumer stream closed')));
     } catch (error) {
@@ -494,7 +508,7 @@ class Subscription {
     }
   }
 
-  #message(generation: number, m: Message<string, string, string, string>): void {
+  #message(generation: number, m: RawMessage): void {
     if (generation !== this.#generation || this.#stopped) return;
     const { partition, offset } = m;
     try {
@@ -507,7 +521,7 @@ class Subscription {
         return;
       }
       const verdict = classifyMessage(
-        m.value ?? undefined,
+        m.value?.toString('utf8'),
         this.sub.filter,
         this.#validate,
         headersRecord(m.headers),
@@ -523,10 +537,9 @@ class Subscription {
   }
 
   /** Holds the message's offset and queues its dead letter. */
-  #deadLetter(m: Message<string, string, string, string>, reason: DeadLetterReason): void {
+  #deadLetter(m: RawMessage, reason: DeadLetterReason): void {
     const { topic, partition, offset } = m;
-    const headers = headersRecord(m.headers);
-    const again = notAgain(reason, headers);
+    const again = notAgain(reason, headersRecord(m.headers));
     if (again.kind === 'loop') {
       // not held: committing past it is what ends the loop
       this.#opts.metrics.loops.inc(this.#labels);
@@ -547,7 +560,7 @@ class Subscription {
         offset,
         key: m.key ?? undefined,
         value: m.value ?? undefined,
-        headers,
+        headers: rawHeaders(m.headers),
       },
       reason,
       this.sub.key,
@@ -654,9 +667,9 @@ class Subscription {
     this.#setBacklog();
   }
 
-  #matched(m: Message<string, string, string, string>, payload: unknown): void {
+  #matched(m: RawMessage, payload: unknown): void {
     const { topic, partition, offset } = m;
-    const event = triggerEventOf({ topic, partition, offset, value: m.value ?? undefined }, payload);
+    const event = triggerEventOf({ topic, partition, offset, value: m.value?.toString('utf8') }, payload);
     if (this.#ledger.matched(event, partition, offset) !== 'new') return;
     this.#log?.debug('trigger event received', { eventId: event.id, partition, offset });
     if (this.pending.size >= this.#opts.maxPending && !this.#paused) {
@@ -777,7 +790,7 @@ class Subscription {
 
 /** Leaves the group when possible; drops the sockets in any case. */
 async function closeConsumer(
-  consumer: Consumer<string, string, string, string>,
+  consumer: Consumer<Buffer, Buffer, string, Buffer>,
   timeoutMs: number,
   log: Logger | undefined,
 ): Promise<void> {
