@@ -15,7 +15,7 @@ import { metaTime, Reason } from '../../operator/conditions.ts';
 import type { ReconcileContext, Reconciler } from '../../operator/controller.ts';
 import type { Integrations } from '../../operator/integrations.ts';
 import { ruleObjectType, uniqueTypes } from '../../operator/integrations.ts';
-import { topicAllowed, topicNotAllowedMessage } from '../../operator/kafka/topic-policy.ts';
+import { topicAllowed } from '../../operator/kafka/topic-policy.ts';
 import type { TriggerEvent } from '../../operator/kafka/trigger-filter.ts';
 import { consumerGroupId } from '../../operator/kafka/trigger-filter.ts';
 import type { ReconcileFailure } from '../../operator/failure.ts';
@@ -45,7 +45,7 @@ import {
   stepFailedEvent,
   stepRetriedEvent,
 } from './cloud-events.ts';
-import { DEAD_LETTER_FIELD, resolveTriggerSchema, triggerDeadLetterTopic } from './trigger-schema.ts';
+import { resolveTriggerSchema, triggerTopics } from './trigger-schema.ts';
 import type { Blocker } from '../shared/skeleton-status.ts';
 import { metricsReadCap } from './artifact-access.ts';
 import { readS3Artifact } from './artifact-store.ts';
@@ -110,7 +110,6 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
     storageAccess: integrations.storageAccess ?? DEFAULT_STORAGE_ACCESS,
   });
   const policy = topicPolicyOf(integrations);
-  const TRIGGER_FIELD = 'spec.triggers.kafka.topic';
 
   return {
     name: 'learningpipeline',
@@ -159,18 +158,10 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       const waits: number[] = [];
       let events: TriggerEvent[] = [];
       const trigger = spec.triggers?.kafka;
-      const deadLetterTopic = trigger && triggerDeadLetterTopic(trigger);
-      // reading another namespace's topic (or writing its dead letters there) is cross-namespace
-      // reach too: same name policy as declared topics
-      const forbidden =
-        trigger &&
-        (topicNotAllowedMessage(policy, namespace, trigger.topic, TRIGGER_FIELD) ??
-          topicNotAllowedMessage(
-            policy,
-            namespace,
-            deadLetterTopic ?? '',
-            trigger.deadLetter?.topic ? DEAD_LETTER_FIELD : `${DEAD_LETTER_FIELD} (default <topic>.dlq)`,
-          ));
+      const topics = trigger && triggerTopics(policy, namespace, trigger);
+      const forbidden = topics && 'forbidden' in topics ? topics.forbidden : undefined;
+      const deadLetterTopic = topics && 'deadLetterTopic' in topics ? topics.deadLetterTopic : undefined;
+      const deadLetterOff = topics && 'deadLetterOff' in topics ? topics.deadLetterOff : undefined;
       // the schema: inline, or from a ConfigMap of this namespace only
       const schemaRef = trigger?.schema?.configMapKeyRef;
       const resolved =
@@ -201,9 +192,18 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
           ...(trigger.filter ? { filter: trigger.filter } : {}),
           ...('schema' in resolved && resolved.schema ? { schema: resolved.schema } : {}),
           ...(deadLetterTopic ? { deadLetterTopic } : {}),
+          ...(deadLetterOff ? { deadLetterOff } : {}),
         });
         const state = integrations.triggers.state(key);
-        if (state?.deadLetterError) {
+        if (deadLetterOff) {
+          const held = state?.deadLetterBacklog ? `; ${state.deadLetterBacklog} event(s) held` : '';
+          extra.push({
+            type: 'DeadLetterReady',
+            status: 'False',
+            reason: 'TopicNotAllowed',
+            message: `${deadLetterOff}${held}`,
+          });
+        } else if (state?.deadLetterError) {
           extra.push({
             type: 'DeadLetterReady',
             status: 'False',

@@ -277,7 +277,17 @@ const triggers = s.object(
             ),
           ),
         },
-        { description: 'Start a run when a matching event arrives on a Kafka topic.' },
+        {
+          description: 'Start a run when a matching event arrives on a Kafka topic.',
+          validations: [
+            {
+              // its own dead letters would be read back and dead-lettered again, forever
+              rule: '!has(self.deadLetter) || !has(self.deadLetter.topic) || self.deadLetter.topic != self.topic',
+              message:
+                'deadLetter.topic must differ from topic (dead letters would be read back and loop forever)',
+            },
+          ],
+        },
       ),
     ),
   },

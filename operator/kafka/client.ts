@@ -52,9 +52,21 @@ export interface OutgoingMessage {
   headers?: Record<string, string>;
 }
 
+/** Strings are sent as UTF-8, Buffers as they are (a dead letter keeps the original bytes). */
+export interface RawOutgoingMessage {
+  key?: string | Buffer;
+  value: string | Buffer;
+  headers?: Record<string, string | Buffer>;
+}
+
 export interface KafkaProducer {
   /** Resolves once the broker acknowledged every message (acks=all). */
   send(topic: string, messages: readonly OutgoingMessage[]): Promise<void>;
+}
+
+/** A producer that also sends bytes unchanged (dead letters). */
+export interface RawKafkaProducer {
+  send(topic: string, messages: readonly RawOutgoingMessage[]): Promise<void>;
 }
 
 /**

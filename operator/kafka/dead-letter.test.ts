@@ -6,6 +6,7 @@ import {
   deadLetterRecord,
   deadLetterTopicOf,
   headersRecord,
+  notAgain,
 } from './dead-letter.ts';
 import { compileEventSchema } from './event-schema.ts';
 
@@ -44,6 +45,24 @@ describe('classifyMessage', () => {
       kind: 'match',
       payload: { type: 'drift', model: 'm' },
     });
+  });
+
+  it('never dead-letters a dead letter again (a trigger reading a dead-letter topic would loop forever)', () => {
+    const headers = { [DLQ_HEADER.topic]: 'ns.drift', other: 'x' };
+    expect(classifyMessage('{oops', undefined, validate, headers)).toEqual({
+      kind: 'loop',
+      origin: 'ns.drift',
+      reason: { class: 'malformed', message: 'event value is not valid JSON' },
+    });
+    // a valid dead letter still triggers; only re-dead-lettering is refused
+    expect(classifyMessage('{"model":"m"}', undefined, validate, headers)).toEqual({
+      kind: 'match',
+      payload: { model: 'm' },
+    });
+    // the processing path (handling threw too often) checks the same way
+    const processing = { class: 'processing' as const, message: 'processing failed 3 times: boom' };
+    expect(notAgain(processing, headers)).toEqual({ kind: 'loop', reason: processing, origin: 'ns.drift' });
+    expect(notAgain(processing, { other: 'x' })).toEqual({ kind: 'dead', reason: processing });
   });
 });
 

@@ -3,7 +3,7 @@
 // why), the dead-letter record (the original key and value, the original
 // headers plus the reason and where it came from), the default dead-letter
 // topic, and the bounded memory of messages whose processing keeps failing.
-import type { OutgoingMessage } from './client.ts';
+import type { RawOutgoingMessage } from './client.ts';
 import type { EventValidator } from './event-schema.ts';
 import { matchesFilter, parsePayload } from './trigger-filter.ts';
 
@@ -16,7 +16,11 @@ export interface DeadLetterReason {
 }
 
 export type Verdict =
-  { kind: 'skip' } | { kind: 'match'; payload: unknown } | { kind: 'dead'; reason: DeadLetterReason };
+  | { kind: 'skip' }
+  | { kind: 'match'; payload: unknown }
+  | { kind: 'dead'; reason: DeadLetterReason }
+  /** It would be dead-lettered, but it is a dead letter already (from `origin`): never again. */
+  | { kind: 'loop'; reason: DeadLetterReason; origin: string };
 
 /** The suffix of the default dead-letter topic (`<topic>.dlq`). */
 export const DEAD_LETTER_SUFFIX = '.dlq';
@@ -46,6 +50,28 @@ export function classifyMessage(
   value: string | undefined,
   filter: Record<string, string> | undefined,
   validate: EventValidator | undefined,
+  headers: Record<string, string> = {},
+): Verdict {
+  const verdict = classifyValue(value, filter, validate);
+  return verdict.kind === 'dead' ? notAgain(verdict.reason, headers) : verdict;
+}
+
+/**
+ * A dead letter read back (its trigger topic is a dead-letter topic, its own
+ * or another pipeline's) is never produced again: that could loop forever.
+ */
+export function notAgain(
+  reason: DeadLetterReason,
+  headers: Record<string, string>,
+): { kind: 'dead'; reason: DeadLetterReason } | { kind: 'loop'; reason: DeadLetterReason; origin: string } {
+  const origin = headers[DLQ_HEADER.topic];
+  return origin === undefined ? { kind: 'dead', reason } : { kind: 'loop', reason, origin };
+}
+
+function classifyValue(
+  value: string | undefined,
+  filter: Record<string, string> | undefined,
+  validate: EventValidator | undefined,
 ): Verdict {
   const payload = parsePayload(value);
   if (validate) {
@@ -66,9 +92,9 @@ export interface OriginalMessage {
   topic: string;
   partition: number;
   offset: bigint;
-  key?: string | undefined;
-  value?: string | undefined;
-  headers: Record<string, string>;
+  key?: string | Buffer | undefined;
+  value?: string | Buffer | undefined;
+  headers: Record<string, string | Buffer>;
 }
 
 /** The dead-letter record: original key, value and headers, plus why and from where. */
@@ -77,7 +103,7 @@ export function deadLetterRecord(
   reason: DeadLetterReason,
   pipeline: string,
   now: Date,
-): OutgoingMessage {
+): RawOutgoingMessage {
   return {
     ...(original.key !== undefined ? { key: original.key } : {}),
     value: original.value ?? '',
@@ -101,6 +127,17 @@ export function headersRecord(headers: unknown): Record<string, string> {
   for (const [k, v] of headers as Map<unknown, unknown>) {
     const key = typeof k === 'string' ? k : Buffer.isBuffer(k) ? k.toString('utf8') : String(k);
     out[key] = typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+  }
+  return out;
+}
+
+/** Kafka headers as they came (values unchanged, bytes stay bytes), for the dead letter. */
+export function rawHeaders(headers: unknown): Record<string, string | Buffer> {
+  const out: Record<string, string | Buffer> = {};
+  if (!(headers instanceof Map)) return out;
+  for (const [k, v] of headers as Map<unknown, unknown>) {
+    const key = typeof k === 'string' ? k : Buffer.isBuffer(k) ? k.toString('utf8') : String(k);
+    out[key] = typeof v === 'string' || Buffer.isBuffer(v) ? v : String(v);
   }
   return out;
 }

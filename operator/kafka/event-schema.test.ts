@@ -35,6 +35,31 @@ describe('compileEventSchema', () => {
     expect(compileEventSchema(null)).toEqual({ error: 'a JSON Schema must be a JSON object' });
   });
 
+  it('matches tenant patterns in linear time, so a catastrophic pattern cannot freeze the operator', () => {
+    // ^(a+)+$ against "aaa…a!" backtracks exponentially in JavaScript's RegExp (28 a's took 10 s)
+    const evil = 'a'.repeat(10_000) + '!';
+    const validate = validator({
+      type: 'object',
+      properties: { model: { type: 'string', pattern: '^(a+)+$' } },
+      patternProperties: { '^(a+)+$': { type: 'number' } },
+    });
+    expect(validate({ model: evil })).toBe('event.model must match pattern "^(a+)+$"');
+    expect(validate({ model: 'aaaa' })).toBeUndefined();
+    expect(validate({ [evil]: 'text' })).toBeUndefined();
+    expect(validate({ aaaa: 'text' })).toBe('event.aaaa must be number');
+  });
+
+  it('refuses a pattern the linear-time engine cannot express (lookaround, backreferences)', () => {
+    expect(compileEventSchema({ type: 'string', pattern: '^(?!x)a' })).toEqual({
+      error: expect.stringMatching(
+        /^invalid JSON Schema: regular expression "\^\(\?!x\)a" is not supported \(RE2 syntax/,
+      ) as unknown,
+    });
+    expect(compileEventSchema({ type: 'string', pattern: '^(a)\\1$' })).toEqual({
+      error: expect.stringMatching(/^invalid JSON Schema: /) as unknown,
+    });
+  });
+
   it('lets two pipelines declare schemas with the same $id', () => {
     const a = validator({ $id: 'https://example.com/e', type: 'object', required: ['a'] });
     const b = validator({ $id: 'https://example.com/e', type: 'object', required: ['b'] });

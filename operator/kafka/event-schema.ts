@@ -4,16 +4,40 @@
 // JSON text, so reconciles do not recompile an unchanged schema.
 import { createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
-import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { ErrorObject, Options, ValidateFunction } from 'ajv';
+import { RE2JS } from 're2js';
 import { clip } from '../text.ts';
 
 export type EventValidator = (payload: unknown) => string | undefined;
 
 const MAX_MESSAGE = 512;
 const CACHE_LIMIT = 256;
+// Tenants write `pattern` and `patternProperties`: with JavaScript's
+// backtracking RegExp one pattern such as ^(a+)+$ freezes the event loop (and
+// every controller). RE2 matches in linear time; what it cannot express
+// (lookaround, backreferences) fails to compile, so the schema is InvalidSchema.
+type RegExpEngine = NonNullable<NonNullable<Options['code']>['regExp']>;
+const re2: RegExpEngine = Object.assign(
+  (pattern: string) => {
+    let re: RE2JS;
+    try {
+      re = RE2JS.compile(pattern);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      throw new Error(
+        `regular expression ${JSON.stringify(pattern)} is not supported (RE2 syntax: no lookaround or backreferences): ${why}`,
+        { cause: error },
+      );
+    }
+    return { test: (s: string) => re.test(s) };
+  },
+  // only used by ajv's standalone code generation, which this operator does not use
+  { code: 'require("re2js").RE2JS.compile' },
+);
+
 // allErrors off: the first error is what the dead-letter reason names; strict
 // off: user schemas may carry unknown keywords (e.g. "examples", vendor keys).
-const ajv = new Ajv({ allErrors: false, strict: false, validateSchema: true });
+const ajv = new Ajv({ allErrors: false, strict: false, validateSchema: true, code: { regExp: re2 } });
 const cache = new Map<string, ValidateFunction>();
 
 /** Stable text for a schema (a hash of its JSON), for comparing subscriptions. */

@@ -13,9 +13,9 @@ import {
   ProduceAcks,
   Producer,
   stringDeserializers,
-  stringSerializers,
+  stringSerializer,
 } from '@platformatic/kafka';
-import type { IncrementalAlterConfigsOptions } from '@platformatic/kafka';
+import type { IncrementalAlterConfigsOptions, Serializers } from '@platformatic/kafka';
 import { randomUUID } from 'node:crypto';
 import type { CircuitBreakerOptions, CircuitState } from '../backoff.ts';
 import { CircuitBreaker } from '../backoff.ts';
@@ -23,9 +23,9 @@ import type { Logger } from '../logger.ts';
 import type {
   ConfigChanges,
   KafkaAdmin,
-  KafkaProducer,
   NewTopic,
-  OutgoingMessage,
+  RawKafkaProducer,
+  RawOutgoingMessage,
   TopicDescription,
 } from './client.ts';
 import { KafkaRequestError, KafkaUnavailableError } from './client.ts';
@@ -43,7 +43,7 @@ export type KafkaClientOptions = {
 
 export type KafkaClients = {
   admin: KafkaAdmin;
-  producer: KafkaProducer;
+  producer: RawKafkaProducer;
   /** Shared by admin and producer: one outage state per cluster. */
   readonly breaker: CircuitBreaker;
   close(): Promise<void>;
@@ -191,7 +191,7 @@ export function createKafkaClients(options: KafkaClientOptions): KafkaClients {
   }
 
   const admin = new Admin(base);
-  let producer: Producer<string, string, string, string> | undefined;
+  let producer: Producer<string | Buffer, string | Buffer, string, string | Buffer> | undefined;
   // The library de-duplicates concurrent createPartitions calls under one key
   // whatever the topic, so two topics at once would share one result.
   let partitionsChain: Promise<unknown> = Promise.resolve();
@@ -281,13 +281,13 @@ export function createKafkaClients(options: KafkaClientOptions): KafkaClients {
       }),
   };
 
-  const kafkaProducer: KafkaProducer = {
-    send: (topic: string, messages: readonly OutgoingMessage[]) =>
+  const kafkaProducer: RawKafkaProducer = {
+    send: (topic: string, messages: readonly RawOutgoingMessage[]) =>
       call('send', async () => {
         if (messages.length === 0) return;
-        producer ??= new Producer<string, string, string, string>({
+        producer ??= new Producer<string | Buffer, string | Buffer, string, string | Buffer>({
           ...base,
-          serializers: stringSerializers,
+          serializers: bytesOrStringSerializers,
           acks: ProduceAcks.ALL,
           autocreateTopics: false,
         });
@@ -311,6 +311,18 @@ export function createKafkaClients(options: KafkaClientOptions): KafkaClients {
     },
   };
 }
+
+/** Strings as UTF-8, Buffers unchanged (the string serializers drop a Buffer). */
+export function bytesOrString(data?: string | Buffer): Buffer | undefined {
+  return Buffer.isBuffer(data) ? data : stringSerializer(data);
+}
+
+const bytesOrStringSerializers: Serializers<string | Buffer, string | Buffer, string, string | Buffer> = {
+  key: bytesOrString,
+  value: bytesOrString,
+  headerKey: stringSerializer,
+  headerValue: bytesOrString,
+};
 
 export type ConsumedMessage = {
   key: string | undefined;

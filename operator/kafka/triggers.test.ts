@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { TriggerEvent } from './trigger-filter.ts';
 import { triggerEventOf } from './trigger-filter.ts';
-import { PartitionOffsets, RECENT_ACKS, TriggerLedger } from './triggers.ts';
+import { DLQ_HEADER, deadLetterRecord, rawHeaders } from './dead-letter.ts';
+import { bytesOrString } from './platformatic.ts';
+import { PartitionOffsets, RECENT_ACKS, TriggerLedger, rawDeserializers } from './triggers.ts';
 
 /** The commit points only, as `partition@offset`, sorted by partition. */
 const points = (o: PartitionOffsets): string[] =>
@@ -375,5 +377,35 @@ describe('TriggerLedger', () => {
     expect(points(l.offsets)).toEqual(['0@1']);
     expect(l.ack('only-0')).toBe(true);
     expect(points(l.offsets)).toEqual(['0@2']);
+  });
+});
+
+describe('dead letters of binary messages', () => {
+  it('keep the original key, value and header bytes from consumer to producer', () => {
+    // not UTF-8 (an Avro/protobuf payload): decoding it as a string would replace bytes
+    const value = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x7b, 0xc3]);
+    const key = Buffer.from([0xde, 0xad, 0xbe, 0xef]);
+    const header = Buffer.from([0x01, 0x9f, 0x92, 0x00]);
+    const consumedValue = rawDeserializers.value(value);
+    const consumedKey = rawDeserializers.key(key);
+    const consumedHeader = rawDeserializers.headerValue(header);
+    const record = deadLetterRecord(
+      {
+        topic: 'ns.drift',
+        partition: 0,
+        offset: 7n,
+        key: consumedKey,
+        value: consumedValue,
+        headers: rawHeaders(new Map([['schema-id', consumedHeader]])),
+      },
+      { class: 'malformed', message: 'event value is not valid JSON' },
+      'ns/p',
+      new Date(0),
+    );
+    // what the producer writes to the dead-letter topic
+    expect(bytesOrString(record.value)).toEqual(value);
+    expect(bytesOrString(record.key)).toEqual(key);
+    expect(bytesOrString(record.headers?.['schema-id'])).toEqual(header);
+    expect(bytesOrString(record.headers?.[DLQ_HEADER.topic])).toEqual(Buffer.from('ns.drift'));
   });
 });

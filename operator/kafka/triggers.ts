@@ -19,14 +19,14 @@ import {
   Consumer,
   MessagesStreamFallbackModes,
   MessagesStreamModes,
-  stringDeserializers,
+  stringDeserializer,
 } from '@platformatic/kafka';
-import type { Message, MessagesStream } from '@platformatic/kafka';
+import type { Deserializers, Message, MessagesStream } from '@platformatic/kafka';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { exponentialBackoff } from '../backoff.ts';
 import { deepEqual } from '../equality.ts';
 import type { Logger } from '../logger.ts';
-import type { KafkaProducer, OutgoingMessage } from './client.ts';
+import type { RawKafkaProducer, RawOutgoingMessage } from './client.ts';
 import { KafkaRequestError, KafkaUnavailableError } from './client.ts';
 import type { DeadLetterReason } from './dead-letter.ts';
 import {
@@ -35,6 +35,8 @@ import {
   deadLetterRecord,
   deadLetterTopicOf,
   headersRecord,
+  notAgain,
+  rawHeaders,
 } from './dead-letter.ts';
 import type { EventValidator } from './event-schema.ts';
 import { compileEventSchema } from './event-schema.ts';
@@ -54,6 +56,12 @@ export interface TriggerSubscription {
   schema?: Record<string, unknown>;
   /** Where invalid and unprocessable events go; default `<topic>.dlq`. */
   deadLetterTopic?: string;
+  /**
+   * Set when there is no allowed dead-letter topic (why, for logs): what would
+   * be dead-lettered is held instead (offset not committed past; read again
+   * after a restart), never dropped.
+   */
+  deadLetterOff?: string;
 }
 
 export interface TriggerState {
@@ -97,11 +105,24 @@ export type TriggerConsumersOptions = {
   /** Bound of one join, commit, close or admin call; default 15s. */
   timeoutMs?: number;
   /** Where dead letters are produced (default: clients of `brokers`); topics are created when missing. */
-  deadLetter?: { producer: KafkaProducer; ensureTopic: (topic: string) => Promise<void> };
+  deadLetter?: { producer: RawKafkaProducer; ensureTopic: (topic: string) => Promise<void> };
   /** Metrics registry (default: a private one). */
   registry?: Registry;
   /** Times handling one message may throw before it is dead-lettered; default 3. */
   maxAttempts?: number;
+};
+
+/**
+ * Key, value and header values stay bytes: a dead letter must carry the
+ * original (Avro, protobuf…) unchanged; only classification reads them as UTF-8.
+ */
+type RawMessage = Message<Buffer, Buffer, string, Buffer>;
+const raw = (data?: Buffer): Buffer | undefined => data;
+export const rawDeserializers: Deserializers<Buffer, Buffer, string, Buffer> = {
+  key: raw,
+  value: raw,
+  headerKey: stringDeserializer,
+  headerValue: raw,
 };
 
 type Resolved = Required<Omit<TriggerConsumersOptions, 'logger' | 'deadLetter' | 'registry'>> & {
@@ -114,6 +135,7 @@ export class TriggerMetrics {
   readonly deadLetters: Counter<'namespace' | 'pipeline' | 'trigger' | 'reason'>;
   readonly failures: Counter<'namespace' | 'pipeline' | 'trigger'>;
   readonly backlog: Gauge<'namespace' | 'pipeline' | 'trigger'>;
+  readonly loops: Counter<'namespace' | 'pipeline' | 'trigger'>;
 
   constructor(registry: Registry) {
     const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
@@ -142,6 +164,14 @@ export class TriggerMetrics {
         labelNames: ['namespace', 'pipeline', 'trigger'],
         registers,
       });
+    this.loops =
+      existing('ymera_trigger_dead_letter_loops_total') ??
+      new Counter({
+        name: 'ymera_trigger_dead_letter_loops_total',
+        help: 'Events that would be dead-lettered but are dead letters already (not produced again, to avoid a loop)',
+        labelNames: ['namespace', 'pipeline', 'trigger'],
+        registers,
+      });
   }
 }
 
@@ -149,7 +179,7 @@ type DeadLetter = {
   generation: number;
   partition: number;
   offset: bigint;
-  record: OutgoingMessage;
+  record: RawOutgoingMessage;
   reason: DeadLetterReason;
 };
 
@@ -293,7 +323,7 @@ export class TriggerLedger {
   }
 }
 
-type Stream = MessagesStream<string, string, string, string>;
+type Stream = MessagesStream<Buffer, Buffer, string, Buffer>;
 
 /** One subscription: a consumer that is restarted on failure until stopped. */
 class Subscription {
@@ -313,7 +343,7 @@ class Subscription {
   #deadLetterTimer: NodeJS.Timeout | undefined;
   #deadLettering = false;
   #deadLetterTopicReady = false;
-  #consumer: Consumer<string, string, string, string> | undefined;
+  #consumer: Consumer<Buffer, Buffer, string, Buffer> | undefined;
   #stream: Stream | undefined;
   /** Bumped per consumer; callbacks of an older consumer are ignored. */
   #generation = 0;
@@ -360,7 +390,8 @@ class Subscription {
       sub.groupId === this.sub.groupId &&
       sameFilter(sub.filter, this.sub.filter) &&
       deepEqual(sub.schema ?? null, this.sub.schema ?? null) &&
-      deadLetterTopicOf(sub.topic, sub.deadLetterTopic) === this.#deadLetterTopic
+      deadLetterTopicOf(sub.topic, sub.deadLetterTopic) === this.#deadLetterTopic &&
+      sub.deadLetterOff === this.sub.deadLetterOff
     );
   }
 
@@ -397,11 +428,11 @@ class Subscription {
     if (this.#stopped) return;
     const generation = ++this.#generation;
     const { topic, groupId } = this.sub;
-    const consumer = new Consumer<string, string, string, string>({
+    const consumer = new Consumer<Buffer, Buffer, string, Buffer>({
       clientId: this.#opts.clientId,
       groupId,
       bootstrapBrokers: [...this.#opts.brokers],
-      deserializers: stringDeserializers,
+      deserializers: rawDeserializers,
       autocommit: false,
       timeout: 5_000,
       connectTimeout: 3_000,
@@ -441,7 +472,7 @@ class Subscription {
       }
       this.#stream = stream;
       stream.on('offsets', () => this.#assigned(generation));
-      stream.on('data', (m: Message<string, string, string, string>) => this.#message(generation, m));
+      stream.on('data', (m: RawMessage) => this.#message(generation, m));
       stream.on('error', (e: unknown) => this.#fail(generation, e));
       stream.on('close', () => this.#fail(generation, new KafkaUnavailableError('consumer stream closed')));
     } catch (error) {
@@ -477,7 +508,7 @@ class Subscription {
     }
   }
 
-  #message(generation: number, m: Message<string, string, string, string>): void {
+  #message(generation: number, m: RawMessage): void {
     if (generation !== this.#generation || this.#stopped) return;
     const { partition, offset } = m;
     try {
@@ -489,9 +520,14 @@ class Subscription {
         this.#deadLetter(m, exhausted);
         return;
       }
-      const verdict = classifyMessage(m.value ?? undefined, this.sub.filter, this.#validate);
+      const verdict = classifyMessage(
+        m.value?.toString('utf8'),
+        this.sub.filter,
+        this.#validate,
+        headersRecord(m.headers),
+      );
       if (verdict.kind === 'match') this.#matched(m, verdict.payload);
-      else if (verdict.kind === 'dead') this.#deadLetter(m, verdict.reason);
+      else if (verdict.kind === 'dead' || verdict.kind === 'loop') this.#deadLetter(m, verdict.reason);
       this.#scheduleCommit();
     } catch (error) {
       // A bug here must not lose the message: restart and read it again (a bounded number of times).
@@ -501,8 +537,21 @@ class Subscription {
   }
 
   /** Holds the message's offset and queues its dead letter. */
-  #deadLetter(m: Message<string, string, string, string>, reason: DeadLetterReason): void {
+  #deadLetter(m: RawMessage, reason: DeadLetterReason): void {
     const { topic, partition, offset } = m;
+    const again = notAgain(reason, headersRecord(m.headers));
+    if (again.kind === 'loop') {
+      // not held: committing past it is what ends the loop
+      this.#opts.metrics.loops.inc(this.#labels);
+      this.#log?.warn('trigger event rejected but it is a dead letter already; not dead-lettering it again', {
+        originalTopic: again.origin,
+        partition,
+        offset: offset.toString(),
+        reasonClass: reason.class,
+        reason: reason.message,
+      });
+      return;
+    }
     this.#ledger.offsets.hold(partition, offset);
     const record = deadLetterRecord(
       {
@@ -511,7 +560,7 @@ class Subscription {
         offset,
         key: m.key ?? undefined,
         value: m.value ?? undefined,
-        headers: headersRecord(m.headers),
+        headers: rawHeaders(m.headers),
       },
       reason,
       this.sub.key,
@@ -519,6 +568,17 @@ class Subscription {
     );
     this.#deadLetters.push({ generation: this.#generation, partition, offset, record, reason });
     this.#setBacklog();
+    if (this.sub.deadLetterOff !== undefined) {
+      this.#log?.warn('trigger event rejected; held, as there is no allowed dead-letter topic', {
+        why: this.sub.deadLetterOff,
+        partition,
+        offset: offset.toString(),
+        reasonClass: reason.class,
+        reason: reason.message,
+      });
+      if (this.#deadLetters.length === 1) this.#notifyController();
+      return;
+    }
     this.#log?.warn('trigger event rejected; sending it to the dead-letter topic', {
       deadLetterTopic: this.#deadLetterTopic,
       partition,
@@ -537,6 +597,7 @@ class Subscription {
   /** Produces queued dead letters in order; on failure keeps them (offsets held) and retries with backoff. */
   async #produceDeadLetters(): Promise<void> {
     if (this.#deadLettering || this.#deadLetterTimer !== undefined) return;
+    if (this.sub.deadLetterOff !== undefined) return;
     this.#deadLettering = true;
     try {
       while (!this.#stopped && this.#deadLetters.length > 0) {
@@ -606,9 +667,9 @@ class Subscription {
     this.#setBacklog();
   }
 
-  #matched(m: Message<string, string, string, string>, payload: unknown): void {
+  #matched(m: RawMessage, payload: unknown): void {
     const { topic, partition, offset } = m;
-    const event = triggerEventOf({ topic, partition, offset, value: m.value ?? undefined }, payload);
+    const event = triggerEventOf({ topic, partition, offset, value: m.value?.toString('utf8') }, payload);
     if (this.#ledger.matched(event, partition, offset) !== 'new') return;
     this.#log?.debug('trigger event received', { eventId: event.id, partition, offset });
     if (this.pending.size >= this.#opts.maxPending && !this.#paused) {
@@ -729,7 +790,7 @@ class Subscription {
 
 /** Leaves the group when possible; drops the sockets in any case. */
 async function closeConsumer(
-  consumer: Consumer<string, string, string, string>,
+  consumer: Consumer<Buffer, Buffer, string, Buffer>,
   timeoutMs: number,
   log: Logger | undefined,
 ): Promise<void> {

@@ -91,7 +91,11 @@ async function metric(text: string): Promise<number | undefined> {
 beforeAll(async () => {
   ns = await freshNamespace('e2e-dlq');
   kafka = createKafkaClients({ brokers: kafkaBrokers(), clientId: 'ymera-e2e-dlq', timeoutMs: 5_000 });
-  op = await startOperator(`op-dlq-${unique}`, [`--watch-namespaces=${ns}`]);
+  // exactly one topic of another team granted (not its <topic>.dlq)
+  op = await startOperator(`op-dlq-${unique}`, [
+    `--watch-namespaces=${ns}`,
+    `--kafka-topic-allow=${ns}=shared-${unique}.drift`,
+  ]);
 });
 
 afterAll(async () => {
@@ -205,6 +209,36 @@ describe('LearningPipeline trigger schema and dead-letter topic', () => {
     });
     const runs = (await getPipeline(name))?.status?.runs ?? [];
     expect(runs.filter((r) => r.trigger === 'Event')).toHaveLength(1);
+  });
+
+  it('keeps a trigger on an exactly granted topic consuming when its default dead-letter topic is not granted', async () => {
+    const topic = `shared-${unique}.drift`;
+    topics.push(topic);
+    await kafka.admin.createTopic({ name: topic, partitions: 1, replicationFactor: 1 });
+    const name = 'granted-topic';
+    await kubectlOk(['apply', '-f', '-'], toYaml([pipeline(name, { topic, filter: { type: 'drift' } })]));
+    const listening = await eventually('the trigger to listen without a dead-letter topic', async () => {
+      const p = await getPipeline(name);
+      return condition(p, 'TriggerReady')?.status === 'True' &&
+        condition(p, 'DeadLetterReady')?.reason === 'TopicNotAllowed' &&
+        p?.status?.observedGeneration === p?.metadata.generation
+        ? p
+        : undefined;
+    });
+    expect(condition(listening, 'Stalled')?.status).not.toBe('True');
+    const dl = condition(listening, 'DeadLetterReady');
+    expect(dl?.status).toBe('False');
+    expect(dl?.message).toContain(`the default dead-letter topic "${topic}.dlq" is not allowed`);
+    expect(dl?.message).toContain(`${ns}=${topic}.dlq with --kafka-topic-allow`);
+    await kafka.producer.send(topic, [
+      { key: 'k', value: JSON.stringify({ type: 'drift', model: { name: 'm' } }) },
+    ]);
+    const run = await eventually(
+      'the event to start a run',
+      async () => (await getPipeline(name))?.status?.runs?.find((r) => r.trigger === 'Event'),
+      60_000,
+    );
+    expect(run.cause).toBe(`message ${topic}/0@0`);
   });
 
   it('stalls on an invalid schema or a dead-letter topic of another namespace, naming the field', async () => {

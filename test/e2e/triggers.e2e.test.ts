@@ -347,6 +347,35 @@ describe('Kafka trigger consumers against a real broker', () => {
     await triggers.stop(base.key);
   });
 
+  it('without an allowed dead-letter topic holds what it would dead-letter, and never dead-letters a dead letter again', async () => {
+    const sub: TriggerSubscription = {
+      ...subscription('dlq-off'),
+      schema: { type: 'object', required: ['model'] },
+      deadLetterOff: 'the default dead-letter topic is not allowed',
+    };
+    await createTopic(sub.topic);
+    triggers.ensure(sub);
+    await waitReady(sub.key);
+    // offset 0: a dead letter read back that fails the schema again; 1: a malformed event; 2: a good one
+    await clients.producer.send(sub.topic, [
+      { key: 'k', value: 'not json', headers: { 'ymera.dlq.original-topic': 'elsewhere' } },
+    ]);
+    await send(sub.topic, 'not json', drift(2));
+    const [good] = await pendingAfter(sub, 1);
+    expect(good?.offset).toBe('2');
+    // only the malformed event is held; the dead letter read back is not
+    expect(triggers.state(sub.key)?.deadLetterBacklog).toBe(1);
+    triggers.ack(sub.key, good!.id);
+    // stop commits what was handled: past the dead letter (0), not past the held event (1)
+    await triggers.stop(sub.key);
+    const committed = await groupCommittedOffsets(brokers, sub.groupId, sub.topic);
+    expect(committed.get(0)).toBe(1n);
+    const loops = await registry.getSingleMetric('ymera_trigger_dead_letter_loops_total')?.get();
+    expect(loops?.values.find((v) => v.labels.pipeline === 'dlq-off')?.value).toBe(1);
+    // and nothing was produced anywhere
+    expect(await clients.admin.listTopics()).not.toContain(`${sub.topic}.dlq`);
+  });
+
   it('reports a broker outage, recovers by itself, and receives events produced after recovery', async () => {
     const sub = subscription('outage', { type: 'drift' });
     await createTopic(sub.topic);
