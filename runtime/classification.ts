@@ -7,22 +7,11 @@
 // label file; the runtime has no label files, so it never does.
 import { badRequest } from './errors.ts';
 import type { HostTensor } from './tensor.ts';
-import { fromHalfBits } from './tensor.ts';
+import { fromHalfBits, V2_DATATYPES } from './tensor.ts';
 import type { TensorSpec } from './validate.ts';
 
-const CLASSIFIABLE = new Set([
-  'UINT8',
-  'UINT16',
-  'UINT32',
-  'UINT64',
-  'INT8',
-  'INT16',
-  'INT32',
-  'INT64',
-  'FP16',
-  'FP32',
-  'FP64',
-]);
+/** The numeric datatypes: every v2 datatype but BOOL and BYTES (only scores can be ranked). */
+const CLASSIFIABLE: ReadonlySet<string> = new Set(V2_DATATYPES.filter((d) => d !== 'BOOL' && d !== 'BYTES'));
 
 /** `parameters.classification` of output `name` as K: a positive integer, or a 400 saying so. */
 export function classificationCount(value: unknown, name: string): number {
