@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { PROTO_PATH } from '../runtime/grpc.ts';
-import { processCpuSeconds, summarize } from './load-window.ts';
+import { measureWindow, summarize } from './load-window.ts';
 
 const [target, c, d, max, requestFile, serverPid] = process.argv.slice(2);
 if (!target || !c || !d || !max || !requestFile)
@@ -104,24 +104,14 @@ async function caller(): Promise<void> {
   }
 }
 
-const callers = Array.from({ length: concurrency }, caller);
-await new Promise((r) => setTimeout(r, WARMUP_MS));
-measuring = true;
-const start = performance.now();
-const cpu0 = process.cpuUsage();
-const server0 = processCpuSeconds(serverPid);
-const timer = setTimeout(() => (stop = true), durationMs);
-await Promise.all(callers);
-clearTimeout(timer);
-const seconds = (performance.now() - start) / 1000;
-const cpu = process.cpuUsage(cpu0);
-const summary = summarize({
-  concurrency,
-  latencies,
-  errors,
-  seconds,
-  loadgenCpuSeconds: (cpu.user + cpu.system) / 1e6,
-  serverCpuSeconds: processCpuSeconds(serverPid) - server0,
+const window = await measureWindow({
+  workers: Array.from({ length: concurrency }, caller),
+  warmupMs: WARMUP_MS,
+  durationMs,
+  serverPid,
+  startMeasuring: () => (measuring = true),
+  stop: () => (stop = true),
 });
+const summary = summarize({ concurrency, latencies, errors, ...window });
 client.close();
 process.stdout.write(JSON.stringify(summary) + '\n');

@@ -1,6 +1,7 @@
 // What bench/loadgen.ts (HTTP) and bench/grpc-loadgen.ts (gRPC) share: the
-// CPU time of the server under load, read from /proc, and the one JSON line
-// each prints for a measured window, so both paths are summed up alike.
+// CPU time of the server under load, read from /proc, the measured window
+// itself, and the one JSON line each prints for it, so both paths are
+// measured and summed up alike.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseTaskStat } from './cpu-pin.ts';
@@ -47,5 +48,36 @@ export function summarize(w: Window) {
     loadgenCpuCores: w.loadgenCpuSeconds / w.seconds,
     serverCpuUsPerRequest: (w.serverCpuSeconds * 1e6) / latencies.length,
     loadgenCpuUsPerRequest: (w.loadgenCpuSeconds * 1e6) / latencies.length,
+  };
+}
+
+/**
+ * The measured window of a load generator whose workers are already running:
+ * after `warmupMs` it opens the window (`startMeasuring`: from now on answers
+ * count), signals `stop` after `durationMs` and waits for every worker. Returns
+ * the window's length and both sides' CPU seconds in it.
+ */
+export async function measureWindow(o: {
+  workers: Promise<void>[];
+  warmupMs: number;
+  durationMs: number;
+  serverPid: string | undefined;
+  startMeasuring: () => void;
+  stop: () => void;
+}): Promise<Pick<Window, 'seconds' | 'loadgenCpuSeconds' | 'serverCpuSeconds'>> {
+  await new Promise((r) => setTimeout(r, o.warmupMs));
+  o.startMeasuring();
+  const start = performance.now();
+  const cpu0 = process.cpuUsage();
+  const server0 = processCpuSeconds(o.serverPid);
+  const timer = setTimeout(o.stop, o.durationMs);
+  await Promise.all(o.workers);
+  clearTimeout(timer);
+  const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    seconds,
+    loadgenCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    serverCpuSeconds: processCpuSeconds(o.serverPid) - server0,
   };
 }

@@ -24,7 +24,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { frameResponse } from './http-frame.ts';
-import { processCpuSeconds, summarize } from './load-window.ts';
+import { measureWindow, summarize } from './load-window.ts';
 
 const [url, c, d, max, bodyFile, serverPid, headersJson] = process.argv.slice(2);
 if (!url || !c || !d || !max || !bodyFile)
@@ -112,23 +112,13 @@ function client(): Promise<void> {
   });
 }
 
-const clients = Array.from({ length: concurrency }, client);
-await new Promise((r) => setTimeout(r, WARMUP_MS));
-measuring = true;
-const start = performance.now();
-const cpu0 = process.cpuUsage();
-const server0 = processCpuSeconds(serverPid);
-const timer = setTimeout(() => (stop = true), durationMs);
-await Promise.all(clients);
-clearTimeout(timer);
-const elapsed = (performance.now() - start) / 1000;
-const cpu = process.cpuUsage(cpu0);
-const summary = summarize({
-  concurrency,
-  latencies,
-  errors,
-  seconds: elapsed,
-  loadgenCpuSeconds: (cpu.user + cpu.system) / 1e6,
-  serverCpuSeconds: processCpuSeconds(serverPid) - server0,
+const window = await measureWindow({
+  workers: Array.from({ length: concurrency }, client),
+  warmupMs: WARMUP_MS,
+  durationMs,
+  serverPid,
+  startMeasuring: () => (measuring = true),
+  stop: () => (stop = true),
 });
+const summary = summarize({ concurrency, latencies, errors, ...window });
 process.stdout.write(JSON.stringify(summary) + '\n');
