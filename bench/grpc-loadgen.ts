@@ -18,8 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { PROTO_PATH } from '../runtime/grpc.ts';
+import { loadServiceDefinition } from '../runtime/grpc.ts';
 import { measureWindow, summarize } from './load-window.ts';
 
 const [target, c, d, max, requestFile, serverPid] = process.argv.slice(2);
@@ -37,16 +36,8 @@ const spec = JSON.parse(readFileSync(requestFile, 'utf8')) as {
 const WARMUP_MS = 500;
 const METHOD = '/inference.GRPCInferenceService/ModelInfer';
 
-const def = protoLoader.loadSync(PROTO_PATH, {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  defaults: true,
-});
-const pkg = grpc.loadPackageDefinition(def) as unknown as {
-  inference: { GRPCInferenceService: grpc.ServiceClientConstructor };
-};
-const service = pkg.inference.GRPCInferenceService.service;
+// the runtime's own loading of the proto, so client and server read it alike
+const service = loadServiceDefinition();
 const infer = service.ModelInfer!;
 type Response = { outputs: { name: string }[]; raw_output_contents: Buffer[] };
 
