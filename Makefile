@@ -4,7 +4,7 @@ SHELL := /bin/bash
 WITH_NODE := scripts/with-node.sh
 STACK := test/e2e/stack.sh
 
-.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-scale bench-backup bench-predictor bench-tune image image-import
+.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-operator bench-scale bench-backup bench-predictor bench-tune image image-import
 
 ## run: bring up the local cluster, install CRDs, apply the samples, run the operator (Ctrl-C stops it).
 ##      YMERA_USE_EXISTING_CLUSTER=1 uses the cluster $KUBECONFIG points at instead.
@@ -39,10 +39,16 @@ crds:
 bench:
 	@$(WITH_NODE) npm run --silent bench
 
-## bench-scale: apply N InferenceServices at once (SCALE_COUNTS, default 100,1000) to the local stack; seconds
-##              to all Ready, objects left without a Ready condition, operator RSS; writes bench/results/scale.json.
-bench-scale:
-	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/scale.ts
+## bench-operator: for N in BENCH_OPERATOR_COUNTS (default 100,1000), N InferenceServices applied at once to the local
+##                 stack vs kube-controller-manager bringing N Deployments to Available on the same API server: seconds
+##                 to all Ready/Available and the throughput ratio (target >= 0.8), API requests per object by verb and
+##                 resource, writes and reads per minute in a steady window (BENCH_OPERATOR_STEADY_S, default 300),
+##                 reconcile p99, operator RSS and JS heap; writes bench/results/operator.json.
+bench-operator:
+	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/operator.ts
+
+## bench-scale: the same as bench-operator (its former name; SCALE_COUNTS still read).
+bench-scale: bench-operator
 
 ## bench-backup: a BackupPolicy backup (BENCH_BACKUP_OBJECTS ConfigMaps, default 1000, and a model file of
 ##               BENCH_BACKUP_BYTES, default 1 GiB) by the operator process vs a plain multipart upload of the

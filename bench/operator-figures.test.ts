@@ -106,6 +106,8 @@ describe('throughputRatio', () => {
     expect(throughputRatio({ objects: 1000, seconds: 200 }, { objects: 1000, seconds: 160 })).toBe(0.8);
   });
   it('is undefined when a side did not finish', () => {
-    expect(throughputRatio({ objects: 1000, seconds: null }, { objects: 1000, seconds: 160 })).toBeUndefined();
+    expect(
+      throughputRatio({ objects: 1000, seconds: null }, { objects: 1000, seconds: 160 }),
+    ).toBeUndefined();
   });
 });

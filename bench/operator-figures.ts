@@ -80,7 +80,10 @@ export interface Totals {
   byVerb: Record<string, number>;
 }
 
-export function totals(table: Table, include: (verb: string, resource: string) => boolean = () => true): Totals {
+export function totals(
+  table: Table,
+  include: (verb: string, resource: string) => boolean = () => true,
+): Totals {
   const byVerb: Record<string, number> = {};
   let reads = 0;
   let writes = 0;
