@@ -3,6 +3,7 @@ import {
   counterDelta,
   histogramDelta,
   histogramQuantile,
+  increasesPerWindow,
   isWrite,
   parseMetrics,
   scaleTable,
@@ -109,5 +110,22 @@ describe('throughputRatio', () => {
     expect(
       throughputRatio({ objects: 1000, seconds: null }, { objects: 1000, seconds: 160 }),
     ).toBeUndefined();
+  });
+});
+
+describe('increasesPerWindow', () => {
+  it('splits a cumulative series into per-window increases, the last one partial', () => {
+    const samples = [
+      { t: 0, value: 10 },
+      { t: 30, value: 40 },
+      { t: 60, value: 70 },
+      { t: 90, value: 70 },
+      { t: 120, value: 70 },
+      { t: 150, value: 71 },
+    ];
+    expect(increasesPerWindow(samples, 60)).toEqual([60, 0, 1]);
+  });
+  it('is empty without samples', () => {
+    expect(increasesPerWindow([], 60)).toEqual([]);
   });
 });

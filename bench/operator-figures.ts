@@ -182,3 +182,24 @@ export function gauge(
 ): number | undefined {
   return samples.find((s) => s.name === name && where(s.labels))?.value;
 }
+
+/**
+ * Increases of a cumulative series per window of `windowS` seconds, from
+ * samples taken at `t` seconds (t = 0 is the window's start, value the
+ * baseline): [increase in (0, w], increase in (w, 2w], ...]; the last
+ * window may be partial.
+ */
+export function increasesPerWindow(samples: { t: number; value: number }[], windowS: number): number[] {
+  if (samples.length === 0) return [];
+  const sorted = [...samples].sort((a, b) => a.t - b.t);
+  const end = sorted.at(-1)?.t ?? 0;
+  const valueAt = (t: number) => {
+    let v = sorted[0]?.value ?? 0;
+    for (const s of sorted) if (s.t <= t) v = s.value;
+    return v;
+  };
+  const out: number[] = [];
+  for (let from = 0; from < end; from += windowS)
+    out.push(valueAt(Math.min(from + windowS, end)) - valueAt(from));
+  return out;
+}

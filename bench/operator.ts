@@ -54,6 +54,7 @@ import {
   gauge,
   histogramDelta,
   histogramQuantile,
+  increasesPerWindow,
   isWrite,
   parseMetrics,
   round3,
@@ -325,6 +326,11 @@ interface Ours {
     verbs: string[];
     reconcilesPerObjectPerMinute: number;
     kcmWritesPerMinute: number | undefined;
+    /** our writes (but the Lease's) in each minute of the window: a settling tail, or periodic work */
+    writesExceptLeaseByMinute: number[];
+    reconcilesByMinute: number[];
+    /** kube-apiserver's count, all clients (kube-controller-manager, kwok, the operator) */
+    apiserverWritesPerMinute: Table;
   };
   memory: {
     rssPeakMiB: number;
@@ -428,13 +434,37 @@ async function runOurs(client: KubeClient, count: number, kcmUrl: string | undef
     // steady state: nothing changes; only memory is sampled (no API calls of ours)
     process.stdout.write(`  all Ready after ${seconds ?? '-'} s; steady window of ${steadyMs / 1000} s...\n`);
     const steadyStart = Date.now();
+    // cumulative writes (but the Lease's) and reconciles, to tell a settling tail from periodic work
+    const writeSamples = [{ t: 0, value: 0 }];
+    const reconcileSamples = [{ t: 0, value: 0 }];
+    const track = (m: Sample[]) => {
+      const t = (Date.now() - steadyStart) / 1000;
+      writeSamples.push({
+        t,
+        value: totals(
+          counterDelta(op1, m, 'rest_client_requests_total', 'verb', 'resource'),
+          (_v, r) => !isLease(r),
+        ).writes,
+      });
+      reconcileSamples.push({
+        t,
+        value: histogramDelta(op1, m, 'ymera_reconcile_duration_seconds').at(-1)?.count ?? 0,
+      });
+    };
     while (Date.now() - steadyStart < steadyMs) {
       await sleep(Math.min(STEADY_SAMPLE_MS, steadyMs - (Date.now() - steadyStart)));
-      sampleHeap(await scrape(op.metricsUrl));
+      const m = await scrape(op.metricsUrl);
+      sampleHeap(m);
+      track(m);
     }
     const steadySeconds = (Date.now() - steadyStart) / 1000;
-    const [op2, kcm2] = await Promise.all([scrape(op.metricsUrl), kcmMetrics(kcmUrl)]);
+    const [op2, kcm2, api2] = await Promise.all([
+      scrape(op.metricsUrl),
+      kcmMetrics(kcmUrl),
+      apiserverMetrics(),
+    ]);
     sampleHeap(op2);
+    track(op2);
     const minutes = steadySeconds / 60;
     const steadyTable = counterDelta(op1, op2, 'rest_client_requests_total', 'verb', 'resource');
     const steadyTotals = totals(steadyTable);
@@ -477,6 +507,12 @@ async function runOurs(client: KubeClient, count: number, kcmUrl: string | undef
         verbs: Object.keys(steadyTotals.byVerb).sort(),
         reconcilesPerObjectPerMinute: round3(steadyReconciles),
         kcmWritesPerMinute: kcmSteady === undefined ? undefined : round3(kcmSteady / minutes),
+        writesExceptLeaseByMinute: increasesPerWindow(writeSamples, 60),
+        reconcilesByMinute: increasesPerWindow(reconcileSamples, 60),
+        apiserverWritesPerMinute: scaleTable(
+          onlyWrites(counterDelta(api1, api2, 'apiserver_request_total', 'verb', 'res')),
+          minutes,
+        ),
       },
       memory,
       kcmWritesPerObject: kcmRamp === undefined ? undefined : round3(kcmRamp / count),
@@ -572,7 +608,7 @@ function printTable(rows: Row[]): void {
       `N=${r.count}: kube-controller-manager requests per Deployment (by method): ${JSON.stringify(r.kubeControllerManager.requestsPerObject)}\n`,
     );
     w(
-      `N=${r.count}: steady ${s.seconds} s: writes ${s.writesPerMinute}/min (${s.writesPerMinuteExceptLease}/min without the Lease), reads ${s.readsPerObjectPerMinute}/min/object, LISTs ${s.lists}, verbs ${s.verbs.join(' ') || '-'}; ${cells(s.requests) || 'no requests'}\n`,
+      `N=${r.count}: steady ${s.seconds} s: writes ${s.writesPerMinute}/min (${s.writesPerMinuteExceptLease}/min without the Lease; by minute ${s.writesExceptLeaseByMinute.join(' ')}; reconciles by minute ${s.reconcilesByMinute.join(' ')}), reads ${s.readsPerObjectPerMinute}/min/object, LISTs ${s.lists}, verbs ${s.verbs.join(' ') || '-'}; ${cells(s.requests) || 'no requests'}\n`,
     );
     if (Object.keys(r.ours.notReadyByReason).length > 0)
       w(`N=${r.count}: not Ready by reason: ${JSON.stringify(r.ours.notReadyByReason)}\n`);
