@@ -246,18 +246,20 @@ const namespaceType: ResourceType = {
 };
 /** Polls needed in a row to call the cluster quiet. */
 const QUIET_POLLS = 3;
+/** A namespace stuck terminating (someone else's finalizer) must not hold the bench for long. */
+const QUIET_TIMEOUT_MS = 180_000;
 
 /**
  * Waits until the shared cluster is quiet: no namespace terminating (ours or
  * another engineer's) and kube-controller-manager's work queues empty, so a
  * phase neither competes with a deletion nor counts its requests. Returns the
- * seconds waited, or null when it was not quiet within the timeout (the
+ * seconds waited, or null when it was not quiet within 3 minutes (the
  * phase runs anyway).
  */
 async function quiesce(client: KubeClient, kcmUrl: string | undefined): Promise<number | null> {
   const started = Date.now();
   let quietPolls = 0;
-  while (Date.now() - started < timeoutMs) {
+  while (Date.now() - started < QUIET_TIMEOUT_MS) {
     const terminating = (await client.list<KubeObject>(namespaceType)).items.filter(
       (n) => (n.status as { phase?: string } | undefined)?.phase === 'Terminating',
     ).length;
