@@ -88,6 +88,54 @@ describe('notConverged', () => {
   });
 });
 
+describe('pending work', () => {
+  it('counts a run or backup request not acted on, a run still going and a backup in progress as not converged', () => {
+    const asked = (
+      o: ChaosObject,
+      annotations: Record<string, string>,
+      status: Record<string, unknown>,
+    ): ChaosObject => ({
+      ...o,
+      metadata: { ...o.metadata, annotations },
+      status: { ...ready('True'), ...status },
+    });
+    const policy: ChaosObject = {
+      kind: 'BackupPolicy',
+      metadata: { name: 'bp', namespace: 'ns', uid: 'u-bp', generation: 1 },
+    };
+    const found = notConverged([
+      asked(pipeline, { 'ymera.io/run': 'b' }, { handled: { runRequest: 'a' } }),
+      asked(
+        pipeline,
+        { 'ymera.io/run': 'b' },
+        { handled: { runRequest: 'b' }, runs: [{ id: 'r', phase: 'Running' }] },
+      ),
+      asked(
+        pipeline,
+        { 'ymera.io/run': 'b' },
+        { handled: { runRequest: 'b' }, runs: [{ id: 'r', phase: 'Succeeded' }] },
+      ),
+      asked(policy, { 'ymera.io/backup-now': 't2' }, { backupNowToken: 't1' }),
+      asked(
+        policy,
+        { 'ymera.io/backup-now': 't2' },
+        { backupNowToken: 't2', lastBackup: { phase: 'InProgress' } },
+      ),
+      asked(
+        policy,
+        { 'ymera.io/backup-now': 't2' },
+        { backupNowToken: 't2', lastBackup: { phase: 'Completed' } },
+      ),
+    ]);
+    expect(found.map((f) => f.detail)).toEqual([
+      'run request b not acted on',
+      'run r Running',
+      'backup request t2 not acted on',
+      'backup in progress',
+    ]);
+  });
+});
+
 describe('orphans', () => {
   it('finds children whose owner is gone, that have no owner, or that the desired state does not account for', () => {
     const gone: ChaosObject = {

@@ -29,6 +29,7 @@ export interface ChaosObject {
     name: string;
     namespace?: string;
     uid?: string;
+    annotations?: Record<string, string>;
     generation?: number;
     labels?: Record<string, string>;
     ownerReferences?: { kind: string; name: string; uid: string; controller?: boolean }[];
@@ -71,11 +72,47 @@ export function lostStatus(resources: readonly ChaosObject[]): Finding[] {
   return out;
 }
 
-/** Resources neither Ready=True nor Stalled=True (a permanent failure stated with its reason). */
+/**
+ * Work a resource was asked for that its status does not show done: a run or
+ * backup request (annotation) not acted on yet, a run still going, a backup
+ * still in progress. Annotations do not bump the generation, so
+ * observedGeneration alone would not tell.
+ */
+export function pendingWork(r: ChaosObject): string | undefined {
+  const annotations = r.metadata.annotations ?? {};
+  const status = (r.status ?? {}) as {
+    handled?: { runRequest?: string };
+    runs?: { id?: string; phase?: string }[];
+    backupNowToken?: string;
+    lastBackup?: { phase?: string };
+  };
+  if (r.kind === 'LearningPipeline') {
+    const requested = annotations['ymera.io/run'];
+    if (requested && status.handled?.runRequest !== requested) return `run request ${requested} not acted on`;
+    const going = (status.runs ?? []).find((x) => x.phase === 'Pending' || x.phase === 'Running');
+    if (going) return `run ${String(going.id)} ${String(going.phase)}`;
+  }
+  if (r.kind === 'BackupPolicy') {
+    const token = annotations['ymera.io/backup-now'];
+    if (token && status.backupNowToken !== token) return `backup request ${token} not acted on`;
+    if (status.lastBackup?.phase === 'InProgress') return 'backup in progress';
+  }
+  return undefined;
+}
+
+/**
+ * Resources neither Ready=True nor Stalled=True (a permanent failure stated
+ * with its reason), or with requested work not done (pendingWork).
+ */
 export function notConverged(resources: readonly ChaosObject[]): Finding[] {
   const out: Finding[] = [];
   for (const r of resources) {
     if (r.metadata.deletionTimestamp) continue;
+    const pending = pendingWork(r);
+    if (pending) {
+      out.push({ object: describeObject(r), detail: pending });
+      continue;
+    }
     const ready = conditionOf(r, 'Ready');
     if (ready?.status === 'True' || conditionOf(r, 'Stalled')?.status === 'True') continue;
     out.push({
@@ -190,12 +227,10 @@ export function backupFindings(
   const complete = stored.filter((b) => b.state !== 'Incomplete' && b.state !== 'Invalid');
   const extra = Math.max(0, complete.length - requests);
   return {
-    duplicates: complete
-      .slice(complete.length - extra)
-      .map((b) => ({
-        object: `backup ${policy}/${b.id}`,
-        detail: `${complete.length} backups for ${requests} requests`,
-      })),
+    duplicates: complete.slice(complete.length - extra).map((b) => ({
+      object: `backup ${policy}/${b.id}`,
+      detail: `${complete.length} backups for ${requests} requests`,
+    })),
     orphans: stored
       .filter((b) => (b.state === 'Incomplete' || b.state === 'Invalid') && b.id !== inProgressId)
       .map((b) => ({
