@@ -8,6 +8,7 @@ import path from 'node:path';
 import setupStack from '../test/e2e/global-setup.ts';
 import {
   killOptionsFromEnv,
+  say,
   killResultsPath,
   killTable,
   runKillChaos,
