@@ -188,18 +188,18 @@ describe('duplicates', () => {
 });
 
 describe('backupFindings', () => {
-  it('counts complete backups beyond the requests as duplicates and incomplete ones as leftovers', () => {
+  it('counts complete backups beyond the requests as duplicates, and the incomplete ones', () => {
     const stored = [
       { id: '1', state: 'Completed' },
       { id: '2', state: 'Completed' },
       { id: '3', state: 'Incomplete' },
-      { id: '4', state: 'Incomplete' },
-      { id: '5', state: 'PartiallyFailed' },
+      { id: '4', state: 'Invalid' },
+      { id: '5', state: 'Completed' },
     ];
-    const f = backupFindings('ns/bp', 2, stored, '4');
+    const f = backupFindings('ns/bp', 2, stored);
     expect(f.duplicates.map((d) => d.object)).toEqual(['backup ns/bp/5']);
-    expect(f.orphans.map((d) => d.object)).toEqual(['backup ns/bp/3']);
-    expect(backupFindings('ns/bp', 3, stored.slice(0, 2))).toEqual({ duplicates: [], orphans: [] });
+    expect(f.incomplete).toBe(1);
+    expect(backupFindings('ns/bp', 3, stored.slice(0, 2))).toEqual({ duplicates: [], incomplete: 0 });
   });
 });
 

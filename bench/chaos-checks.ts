@@ -215,15 +215,16 @@ export interface StoredBackup {
  * Backups of one policy beyond one per request: `requests` on-demand tokens
  * were set (scheduled runs aside); more complete backups than that means a
  * request was backed up twice (e.g. taken again after a crash). Incomplete
- * backups other than the one the status still reports as in progress are
- * leftovers nothing accounts for.
+ * backups (no manifest: a crash midway) are not orphans: retention deletes
+ * them once their grace period (24 h, DEFAULT_INCOMPLETE_GRACE_HOURS) has
+ * passed, which keeps a deposed leader still uploading from having its parts
+ * deleted under it; they are counted as `incomplete` for the report.
  */
 export function backupFindings(
   policy: string,
   requests: number,
   stored: readonly StoredBackup[],
-  inProgressId?: string,
-): { duplicates: Finding[]; orphans: Finding[] } {
+): { duplicates: Finding[]; incomplete: number } {
   const complete = stored.filter((b) => b.state !== 'Incomplete' && b.state !== 'Invalid');
   const extra = Math.max(0, complete.length - requests);
   return {
@@ -231,12 +232,7 @@ export function backupFindings(
       object: `backup ${policy}/${b.id}`,
       detail: `${complete.length} backups for ${requests} requests`,
     })),
-    orphans: stored
-      .filter((b) => (b.state === 'Incomplete' || b.state === 'Invalid') && b.id !== inProgressId)
-      .map((b) => ({
-        object: `backup ${policy}/${b.id}`,
-        detail: `${b.state} backup data left in the store`,
-      })),
+    incomplete: stored.filter((b) => b.state === 'Incomplete').length,
   };
 }
 

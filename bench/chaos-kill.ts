@@ -105,6 +105,8 @@ export interface KillReport {
   secondsToConvergeAfterLastKill: number | null;
   /** API requests the chart's RBAC refused the operator (should be none). */
   forbidden: number;
+  /** Backups a kill left without a manifest: not orphans, retention deletes them after its 24 h grace. */
+  incompleteBackups: number;
   findings: { lost: Finding[]; orphaned: Finding[]; duplicates: Finding[]; notConverged: Finding[] };
 }
 
@@ -348,7 +350,7 @@ async function inspect(
   namespace: string,
   planName: string,
   backupTokens: Map<string, Set<string>>,
-): Promise<CheckSummary> {
+): Promise<CheckSummary & { incompleteBackups: number }> {
   const resources: ChaosObject[] = [];
   for (const kind of ['InferenceService', 'LearningPipeline', 'BackupPolicy', 'OptimizationLoop'] as const) {
     resources.push(...((await client.list(types[kind], { namespace })).items as unknown as ChaosObject[]));
@@ -363,28 +365,23 @@ async function inspect(
     });
     children.push(...(listed.items as unknown as ChaosObject[]));
   }
-  const extra = { duplicates: [] as Finding[], orphans: [] as Finding[] };
+  const extra = { duplicates: [] as Finding[], incompleteBackups: 0 };
   for (const p of resources.filter((r) => r.kind === 'BackupPolicy')) {
     const store = openStore(BACKUP_BUCKET, `chaos-kill/${namespace}/${p.metadata.name.split('-').at(-1)}/`);
     try {
-      const stored = await listBackups(store, {
-        namespace,
-        name: p.metadata.name,
-      });
-      const last = (p.status?.lastBackup ?? {}) as { id?: string; phase?: string };
+      const stored = await listBackups(store, { namespace, name: p.metadata.name });
       const f = backupFindings(
         `${namespace}/${p.metadata.name}`,
         backupTokens.get(p.metadata.name)?.size ?? 0,
         stored,
-        last.phase === 'InProgress' ? last.id : undefined,
       );
       extra.duplicates.push(...f.duplicates);
-      extra.orphans.push(...f.orphans);
+      extra.incompleteBackups += f.incomplete;
     } finally {
       store.close();
     }
   }
-  return checkAll(resources, children, extra);
+  return { ...checkAll(resources, children, extra), incompleteBackups: extra.incompleteBackups };
 }
 
 /** Deletes the run's objects while a clean operator runs, so finalizers are removed; then the namespace. */
@@ -520,6 +517,7 @@ export async function runKillChaos(options: Partial<KillChaosOptions> = {}): Pro
       secondsToConvergeAfterLastKill:
         convergedAt === undefined ? null : Math.round((convergedAt - lastKillAt) / 100) / 10,
       forbidden,
+      incompleteBackups: summary.incompleteBackups,
       findings: {
         lost: summary.lost,
         orphaned: summary.orphaned,
@@ -551,6 +549,7 @@ export function killTable(r: KillReport): string {
     ['orphaned children', String(r.orphaned)],
     ['duplicate children', String(r.duplicates)],
     ['not converged', String(r.notConverged)],
+    ['incomplete backups', `${r.incompleteBackups} (retention deletes them after 24 h)`],
     [
       'converged after last kill',
       r.secondsToConvergeAfterLastKill === null ? 'no' : `${r.secondsToConvergeAfterLastKill} s`,
