@@ -408,7 +408,9 @@ export async function runKillChaos(options: Partial<KillChaosOptions> = {}): Pro
   const client = KubeClient.fromEnvironment();
   const namespace = await freshNamespace('chaos-kill');
   const pv = `${namespace}-artifacts`;
-  await openStore(BACKUP_BUCKET).ensureBucket();
+  const bucket = openStore(BACKUP_BUCKET);
+  await bucket.ensureBucket();
+  bucket.close();
   const apply = async (objs: unknown[]) => {
     const r = await kubectl(
       ['apply', '--server-side', '-f', '-'],
