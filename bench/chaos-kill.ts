@@ -90,6 +90,8 @@ export const DEFAULT_KILL_OPTIONS: KillChaosOptions = {
 
 export interface KillReport {
   when: string;
+  /** What was asked for: kills, reconciles, sets of samples. */
+  options: { kills: number; reconciles: number; sets: number };
   seed: number;
   namespace: string;
   faultsInjected: { total: number; randomTime: number; afterWrite: number };
@@ -505,6 +507,7 @@ export async function runKillChaos(options: Partial<KillChaosOptions> = {}): Pro
     );
     return {
       when: new Date().toISOString(),
+      options: { kills: o.kills, reconciles: o.reconciles, sets: o.sets },
       seed: o.seed,
       namespace,
       faultsInjected: { total: randomTime + afterWrite, randomTime, afterWrite },
