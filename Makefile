@@ -4,7 +4,7 @@ SHELL := /bin/bash
 WITH_NODE := scripts/with-node.sh
 STACK := test/e2e/stack.sh
 
-.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-operator bench-scale bench-backup bench-predictor bench-tune image image-import
+.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-operator bench-scale bench-backup bench-predictor bench-tune chaos chaos-kill image image-import
 
 ## run: bring up the local cluster, install CRDs, apply the samples, run the operator (Ctrl-C stops it).
 ##      YMERA_USE_EXISTING_CLUSTER=1 uses the cluster $KUBECONFIG points at instead.
@@ -70,6 +70,20 @@ bench-predictor:
 ##             BENCH_TUNE_SEEDS seeds (BENCH_TUNE_LIVE=0: only that, no runtime); writes bench/results/tune.json.
 bench-tune:
 	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/tune.ts
+
+## chaos: the chaos suite against the local stack, bounded (stops by itself): kill points (chaos-kill below);
+##        writes bench/results/chaos-*.json.
+chaos:
+	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/chaos.ts
+
+## chaos-kill: SIGKILL the operator CHAOS_KILLS times (default 50; half right after a write through the test-only
+##             hook YMERA_CHAOS_KILL_AFTER_WRITES, half at random times) during CHAOS_RECONCILES changes (default
+##             200) to CHAOS_SETS copies of the samples (default 4) plus a MaintenancePlan, restarting it each time
+##             (CHAOS_SEED repeats a run); then 0 orphaned/duplicate children, 0 lost status, all converged?
+##             Faults, objects checked, lost, orphaned, duplicates, seconds to converge after the last kill;
+##             writes bench/results/chaos-kill.json. ~10 min.
+chaos-kill:
+	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/chaos-kill.ts
 
 ## image: build the operator/runtime image without Docker (OCI archive under ~/.cache/ymera/images/; prints its path).
 image:

@@ -58,7 +58,7 @@ import type { StatusInput } from './status.ts';
 import { backupPolicyStatus, backupRecords } from './status.ts';
 import { modelItems } from './model-source.ts';
 import { ownerOf } from './models.ts';
-import { finishedBackup, keepNewestWhole, settleInterrupted } from './progress.ts';
+import { consumedRequest, finishedBackup, keepNewestWhole, settleInterrupted } from './progress.ts';
 import type { DrillState, DrillStep } from './drill-runner.ts';
 import { advanceDrill } from './drill-runner.ts';
 import type { ItemInput } from './store.ts';
@@ -372,6 +372,9 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
             const listing = (await listBackups(store, policy)).find((b) => b.id === last.id);
             const settled = settleInterrupted(last, listing, ctx.now());
             kept.lastBackup = base.lastBackup = settled;
+            // finished but unrecorded: its token or scheduled time is done, never taken again
+            Object.assign(kept, consumedRequest(settled));
+            Object.assign(base, consumedRequest(settled));
             if (settled.phase === 'Completed' && settled.completedAt)
               kept.lastSuccessfulBackupTime = base.lastSuccessfulBackupTime = settled.completedAt;
             if (settled.phase === 'Failed') {
@@ -442,7 +445,16 @@ export function backupPolicyReconciler(integrations: Integrations): Reconciler<B
           obj,
           {
             ...base,
-            lastBackup: { id: backupId, phase: 'InProgress', trigger, startedAt: metaTime(startedAt) },
+            lastBackup: {
+              id: backupId,
+              phase: 'InProgress',
+              trigger,
+              startedAt: metaTime(startedAt),
+              // what it acts on, for settleInterrupted when the operator stops before it is recorded
+              ...(run.trigger === 'OnDemand'
+                ? { token: run.token }
+                : { scheduledAt: metaTime(run.scheduledAt) }),
+            },
             next: plan.next,
           },
           true,

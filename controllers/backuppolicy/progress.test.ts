@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { itemKey } from './format.ts';
 import type { Manifest } from './format.ts';
-import { finishedBackup, keepNewestWhole, settleInterrupted } from './progress.ts';
+import { consumedRequest, finishedBackup, keepNewestWhole, settleInterrupted } from './progress.ts';
+import { planBackup } from './plan.ts';
 import type { LastBackup } from './schema.ts';
 import type { BackupListing } from './store.ts';
 
@@ -110,6 +111,67 @@ describe('settleInterrupted', () => {
       phase: 'PartiallyFailed',
       completedAt: '2026-12-04T19:48:00Z',
     });
+  });
+});
+
+describe('consumedRequest (a kill between the manifest and the status write)', () => {
+  const completed: BackupListing = {
+    id: ID,
+    state: 'Completed',
+    startedAt: '',
+    storedObjects: 2,
+    storedBytes: 20,
+    manifest: manifest(),
+  };
+  const now = new Date('2026-12-04T20:00:00Z');
+  const since = new Date('2026-12-04T00:00:00Z');
+
+  it('a finished on-demand backup consumed its token: the request is not backed up twice', () => {
+    const last: LastBackup = {
+      id: ID,
+      phase: 'InProgress',
+      trigger: 'OnDemand',
+      token: 't1',
+      startedAt: '2026-12-04T19:47:45Z',
+    };
+    const settled = settleInterrupted(last, completed, now);
+    const handled = consumedRequest(settled);
+    expect(handled).toEqual({ backupNowToken: 't1' });
+    const plan = planBackup({
+      schedule: '0 0 1 1 *',
+      token: 't1',
+      handledToken: handled.backupNowToken,
+      since,
+      now,
+    });
+    expect(plan.run).toBeUndefined();
+  });
+
+  it('a finished scheduled backup consumed its scheduled time: the slot is not backed up twice', () => {
+    const last: LastBackup = {
+      id: ID,
+      phase: 'InProgress',
+      trigger: 'Schedule',
+      scheduledAt: '2026-12-04T19:00:00Z',
+      startedAt: '2026-12-04T19:00:01Z',
+    };
+    const handled = consumedRequest(settleInterrupted(last, completed, now));
+    expect(handled).toEqual({ lastScheduleTime: '2026-12-04T19:00:00Z' });
+    const plan = planBackup({ schedule: '0 19 * * *', since: new Date(handled.lastScheduleTime ?? ''), now });
+    expect(plan.run).toBeUndefined();
+    // without it the 19:00 slot is due again
+    expect(planBackup({ schedule: '0 19 * * *', since, now }).run).toMatchObject({ trigger: 'Schedule' });
+  });
+
+  it('an interrupted backup (no manifest) consumed nothing: it is retried', () => {
+    const last: LastBackup = {
+      id: ID,
+      phase: 'InProgress',
+      trigger: 'OnDemand',
+      token: 't1',
+      startedAt: '2026-12-04T19:47:45Z',
+    };
+    expect(consumedRequest(settleInterrupted(last, undefined, now))).toEqual({});
   });
 });
 

@@ -70,6 +70,29 @@ export function inProgressId(last: LastBackup | undefined): string | undefined {
   return last?.phase === 'InProgress' ? last.id : undefined;
 }
 
+/** The request (token or scheduled time) a lastBackup records, as its own fields. */
+function requestOf(last: LastBackup): Pick<LastBackup, 'token' | 'scheduledAt'> {
+  return {
+    ...(last.token !== undefined ? { token: last.token } : {}),
+    ...(last.scheduledAt !== undefined ? { scheduledAt: last.scheduledAt } : {}),
+  };
+}
+
+/**
+ * What status must record as acted on once an interrupted backup is settled:
+ * a backup that finished (Completed or PartiallyFailed, its manifest written)
+ * consumed its token or scheduled time even though the operator stopped
+ * before recording it; without this the same request is backed up twice. An
+ * Interrupted (Failed) one consumed nothing: it is retried.
+ */
+export function consumedRequest(settled: LastBackup): { backupNowToken?: string; lastScheduleTime?: string } {
+  if (settled.phase !== 'Completed' && settled.phase !== 'PartiallyFailed') return {};
+  if (settled.trigger === 'OnDemand' && settled.token !== undefined) return { backupNowToken: settled.token };
+  if (settled.trigger === 'Schedule' && settled.scheduledAt !== undefined)
+    return { lastScheduleTime: settled.scheduledAt };
+  return {};
+}
+
 /**
  * lastBackup for a backup status left InProgress, from the store's listing
  * of that id (undefined: the store has nothing of it).
@@ -81,7 +104,10 @@ export function settleInterrupted(
 ): LastBackup {
   if (listing?.state === 'Completed' && listing.manifest) {
     const m = listing.manifest;
-    return finishedBackup(m, last.trigger, new Date(m.startedAt), new Date(m.completedAt));
+    return {
+      ...finishedBackup(m, last.trigger, new Date(m.startedAt), new Date(m.completedAt)),
+      ...requestOf(last),
+    };
   }
   const state =
     listing?.state === 'Invalid' ? `its manifest is invalid (${listing.error ?? ''})` : 'it has no manifest';

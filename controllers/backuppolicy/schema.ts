@@ -218,6 +218,19 @@ const lastBackup = s.object(
     trigger: s.enum(['Schedule', 'OnDemand'], {
       description: 'Schedule, or OnDemand (the ymera.io/backup-now annotation).',
     }),
+    token: s.optional(
+      s.string({
+        description:
+          'The ymera.io/backup-now token an OnDemand backup acts on: a backup that finished but was not recorded (the operator stopped) counts it as acted on, so it is not taken twice.',
+        maxLength: 256,
+      }),
+    ),
+    scheduledAt: s.optional(
+      s.dateTime({
+        description:
+          'The scheduled time a Schedule backup acts on (recorded like token, for the same reason).',
+      }),
+    ),
     startedAt: s.dateTime({ description: 'When the backup started.' }),
     completedAt: s.optional(s.dateTime({ description: 'When the backup finished or failed.' })),
     items: s.optional(s.integer({ description: 'Items written.', minimum: 0 })),

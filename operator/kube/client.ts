@@ -6,6 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
+import { chaosKillHook } from './chaos-hook.ts';
 import type { Verb } from './request-labels.ts';
 import { APPLY_PATCH_CONTENT_TYPE, MUTATING_METHODS, requestLabels } from './request-labels.ts';
 import type { KubeObject, ResourceType } from './resources.ts';
@@ -406,6 +407,8 @@ export class KubeClient {
       const req = transport.request(reqOpts, (res) => {
         const status = res.statusCode ?? 0;
         record(String(status));
+        // test-only (chaos-hook.ts): may end the process here, the write done but its answer unhandled
+        if (chaosKillHook && MUTATING_METHODS.has(method)) chaosKillHook(resource);
         if (status >= 200 && status < 300) return resolve({ res, req });
         readBody(res).then((text) => reject(toApiError(status, text, method, url.pathname)), reject);
       });
