@@ -4,7 +4,7 @@ SHELL := /bin/bash
 WITH_NODE := scripts/with-node.sh
 STACK := test/e2e/stack.sh
 
-.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-scale bench-backup bench-predictor bench-tune image image-import
+.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-scale bench-backup bench-predictor bench-tune chaos chaos-outages image image-import
 
 ## run: bring up the local cluster, install CRDs, apply the samples, run the operator (Ctrl-C stops it).
 ##      YMERA_USE_EXISTING_CLUSTER=1 uses the cluster $KUBECONFIG points at instead.
@@ -64,6 +64,18 @@ bench-predictor:
 ##             BENCH_TUNE_SEEDS seeds (BENCH_TUNE_LIVE=0: only that, no runtime); writes bench/results/tune.json.
 bench-tune:
 	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/tune.ts
+
+## chaos: the chaos suite (bounded, stops by itself; the stack is shared, so it runs under the e2e lock and
+##        undoes every fault in a finally): see chaos-outages; prints a table, writes bench/results/chaos-*.json.
+chaos:
+	@flock /tmp/ymera-e2e.lock $(WITH_NODE) node --disable-warning=ExperimentalWarning bench/chaos.ts
+
+## chaos-outages: kube-apiserver and etcd restarted (the operator, not restarted, reconciles a change within 10 s
+##                of /readyz), Kafka, Prometheus and MinIO each stopped CHAOS_OUTAGE_SECONDS (default 60: status says
+##                so, no crash, reconciles under a bound, clears by itself), a leader killed under load (no double
+##                writes, all converge); CHAOS_FAULTS picks some; writes bench/results/chaos-outages.json.
+chaos-outages:
+	@flock /tmp/ymera-e2e.lock $(WITH_NODE) node --disable-warning=ExperimentalWarning bench/chaos-outages.ts
 
 ## image: build the operator/runtime image without Docker (OCI archive under ~/.cache/ymera/images/; prints its path).
 image:
