@@ -20,7 +20,7 @@
 //   CHAOS_OUTAGE_SECONDS=15 make chaos-outages
 //   CHAOS_FAULTS=apiserver-restart,kafka-outage make chaos-outages
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,6 +143,55 @@ const processAlive = (pid: number) => {
 async function clusterUp(): Promise<void> {
   const r = await run('bash', [CLUSTER_SH, 'up'], 600_000);
   if (r.code !== 0) throw new Error(`cluster.sh up failed (${r.code}): ${r.out.slice(-2000)}`);
+}
+
+/** How a component process was started, read from /proc before it is stopped. */
+interface Launch {
+  component: string;
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+  logFile: string;
+}
+
+function launchOf(component: string, pid: number): Launch {
+  const split = (file: string) => readFileSync(`/proc/${pid}/${file}`, 'utf8').split('\0').filter(Boolean);
+  const env: Record<string, string> = {};
+  for (const kv of split('environ')) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return {
+    component,
+    argv: split('cmdline'),
+    env,
+    cwd: readlinkSync(`/proc/${pid}/cwd`),
+    logFile: readlinkSync(`/proc/${pid}/fd/2`),
+  };
+}
+
+/**
+ * Starts a stopped component again exactly as kwokctl had (same argv, env,
+ * working directory and log file, in its own session) and records its pid
+ * where kwokctl and cluster.sh look. close_fds: it must not inherit the e2e
+ * lock that flock(1) handed to us, or it would hold it for as long as it runs.
+ * (`kwokctl start cluster` is not used: in a first try it left the API server
+ * down and cluster.sh then recreated the whole cluster.)
+ */
+async function relaunch(l: Launch): Promise<number> {
+  const script = `source "$1"; shift; log="$1"; shift; ( close_fds; exec setsid "$@" ) </dev/null >>"$log" 2>&1 & echo $!`;
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(
+      'bash',
+      ['-c', script, 'relaunch', path.join(repo, 'test/e2e/stack/close-fds.sh'), l.logFile, ...l.argv],
+      { env: l.env, cwd: l.cwd, timeout: 30_000 },
+      (error, stdout, stderr) =>
+        error ? reject(new Error(`relaunching ${l.component}: ${stderr}`)) : resolve(stdout),
+    );
+  });
+  const pid = Number.parseInt(out.trim(), 10);
+  writeFileSync(path.join(kwokDir(), 'pids', `${l.component}.pid`), `${pid}`);
+  return pid;
 }
 
 /** Never leave the shared cluster broken: start what is stopped, wait for /readyz. */
@@ -378,19 +427,11 @@ async function orphans(ns: string): Promise<number> {
 }
 
 async function dropWorld(world: World, op: OperatorProcess | undefined): Promise<void> {
+  const kinds = 'inferenceservices,learningpipelines,backuppolicies';
   // delete the CRs while the operator runs, so finalizers (Kafka topics) are removed
-  if (op?.alive())
-    await kubectl([
-      'delete',
-      '-n',
-      world.ns,
-      'inferenceservices,learningpipelines,backuppolicies',
-      '--all',
-      '--wait=true',
-      '--timeout=60s',
-    ]);
-  for (const kind of ['inferenceservices', 'learningpipelines', 'backuppolicies']) {
-    const list = await getJson<{ items: Obj[] }>(['get', kind, '-n', world.ns]);
+  if (op?.alive()) await kubectl(['delete', '-n', world.ns, kinds, '--all', '--wait=true', '--timeout=60s']);
+  for (const kind of kinds.split(',')) {
+    const list = await getJson<{ items: Obj[] }>(['get', kind, '-n', world.ns]).catch(() => undefined);
     for (const item of list?.items ?? [])
       await kubectl([
         'patch',
@@ -404,8 +445,7 @@ async function dropWorld(world: World, op: OperatorProcess | undefined): Promise
       ]);
   }
   await kubectl(['delete', 'namespace', world.ns, '--wait=false']);
-  const store = openStore(BACKUP_BUCKET, world.prefix);
-  await dropStore(store);
+  await dropStore(openStore(BACKUP_BUCKET, world.prefix));
 }
 
 // --- operator metrics -----------------------------------------------------------
@@ -501,17 +541,18 @@ async function apiFault(
   const stoppedAt = Date.now();
   let backAt: number | undefined;
   let recoverySeconds: number | null = null;
+  const launch = launchOf(component, pid);
   try {
     process.kill(pid, 'SIGTERM');
     await until(`${component} (pid ${pid}) to exit`, async () => !processAlive(pid), 30_000, 100);
     // the API is down (apiserver gone, or /readyz failing on etcd) for apiDownSeconds
     await sleep(o.apiDownSeconds * 1000);
-    const up = clusterUp();
-    up.catch(() => undefined);
+    const newPid = await relaunch(launch);
+    o.log(`chaos: ${component} started again (pid ${newPid})`);
     backAt = await until(
       'the API server /readyz again',
       async () => ((await apiReady()) ? Date.now() : undefined),
-      180_000,
+      120_000,
       200,
     );
     o.log(`chaos: ${component} back (/readyz ok) ${seconds(stoppedAt, backAt)} s after the stop`);
@@ -521,7 +562,6 @@ async function apiFault(
     } catch (e) {
       notes.push((e as Error).message);
     }
-    await up;
   } finally {
     await ensureClusterHealthy(o.log);
   }
@@ -730,6 +770,18 @@ async function failoverFault(o: Required<OutageOptions>): Promise<FaultResult> {
   };
 }
 
+/** A fault whose run threw: nothing is known to have recovered. */
+const failed = (fault: FaultKind, objects: number, e: Error): FaultResult => ({
+  fault,
+  downSeconds: 0,
+  objectsChecked: objects,
+  lost: 0,
+  orphaned: 0,
+  recoverySeconds: null,
+  operatorSurvived: false,
+  notes: [`the run of this fault failed: ${e.stack ?? e.message}`],
+});
+
 /** Runs the faults one after the other and returns (and writes) the report. */
 export async function runOutageChaos(options: OutageOptions = {}): Promise<OutageReport> {
   const o: Required<OutageOptions> = {
@@ -763,9 +815,11 @@ export async function runOutageChaos(options: OutageOptions = {}): Promise<Outag
       for (const fault of single) {
         o.log(`chaos: ${fault}...`);
         const dep = world.deps.find((d) => d.fault === fault);
-        const result = dep
-          ? await dependencyFault(dep, world, op, o)
-          : await apiFault(fault as 'apiserver-restart' | 'etcd-restart', world, op, o);
+        const result = await (
+          dep
+            ? dependencyFault(dep, world, op, o)
+            : apiFault(fault as 'apiserver-restart' | 'etcd-restart', world, op, o)
+        ).catch((e: Error) => failed(fault, world.objects.length, e));
         o.log(`chaos: ${JSON.stringify(result)}`);
         results.push(result);
         if (!op.alive()) {
@@ -781,7 +835,9 @@ export async function runOutageChaos(options: OutageOptions = {}): Promise<Outag
   }
   if (o.faults.includes('leader-failover')) {
     o.log('chaos: leader-failover...');
-    const result = await failoverFault(o);
+    const result = await failoverFault(o).catch((e: Error) =>
+      failed('leader-failover', o.failoverObjects, e),
+    );
     o.log(`chaos: ${JSON.stringify(result)}`);
     results.push(result);
   }
