@@ -266,8 +266,10 @@ interface Dependency {
   script: string;
   /** Objects whose status must say so. */
   dependents: Ref[];
-  /** What their status says while it is down. */
+  /** What their status says while it is down... */
   pattern: RegExp;
+  /** ...in their conditions, or anywhere in status (a canary's last check is not a condition). */
+  where: 'conditions' | 'status';
   /** Makes the dependents reach for it (a poke) once it is down. */
   poke: (ns: string) => Promise<void>;
 }
@@ -323,6 +325,7 @@ async function makeWorld(): Promise<World> {
         script: stackSh('kafka'),
         dependents: [kafkaRef],
         pattern: /KafkaUnavailable/,
+        where: 'conditions',
         poke: async () => {
           await poke(kafkaRef);
           await poke(pipelineRef);
@@ -333,13 +336,15 @@ async function makeWorld(): Promise<World> {
         script: stackSh('prometheus'),
         dependents: [canary],
         pattern: /Prometheus unavailable|PrometheusUnavailable/,
+        where: 'status',
         poke: async () => undefined, // the canary's next check (every 10 s) reaches for it
       },
       {
         fault: 'minio-outage',
         script: stackSh('minio'),
         dependents: [backup],
-        pattern: /StorageUnavailable/,
+        pattern: /StorageUnavailable|could not be reached/,
+        where: 'conditions',
         poke: () =>
           kubectlOk([
             'annotate',
@@ -588,7 +593,10 @@ async function dependencyFault(
   o: Required<OutageOptions>,
 ): Promise<FaultResult> {
   const notes: string[] = [];
-  const statusText = async (r: Ref) => JSON.stringify((await getObj(world.ns, r))?.status ?? {});
+  const statusText = async (r: Ref) => {
+    const status = (await getObj(world.ns, r))?.status;
+    return JSON.stringify((dep.where === 'conditions' ? status?.conditions : status) ?? {});
+  };
   const shows = async () =>
     (await Promise.all(dep.dependents.map(statusText))).some((t) => dep.pattern.test(t));
   // a fault starts from a clear status

@@ -17,7 +17,7 @@ describe('chaos: outages (short)', () => {
       apiDownSeconds: 3,
       failoverObjects: 10,
       resultFile: '',
-      log: () => undefined,
+      log: (line) => process.stderr.write(`${line}\n`),
     });
     const byFault = new Map(report.faults.map((f) => [f.fault, f]));
     const explain = (name: string) => JSON.stringify(byFault.get(name as never), null, 1);
