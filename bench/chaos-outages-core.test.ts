@@ -5,6 +5,7 @@ import {
   doubleWrites,
   faultPassed,
   formatTable,
+  outageOptionsFromEnv,
   reconcileBound,
   summarize,
 } from './chaos-outages-core.ts';
@@ -147,5 +148,26 @@ describe('faultPassed and the report', () => {
       '| kafka-outage | 5.0 | 4 | 1 | 0 | 2.5 (≤ 10) | yes | yes | 12 (≤ 60) | - | NO |',
     );
     expect(table).toContain('faults injected 2, objects checked 8, lost 1, orphaned 0, failed 1');
+  });
+});
+
+describe('outageOptionsFromEnv', () => {
+  it('reads the knobs', () => {
+    expect(
+      outageOptionsFromEnv({
+        CHAOS_FAULTS: 'apiserver-restart, kafka-outage',
+        CHAOS_OUTAGE_SECONDS: '15',
+        CHAOS_FAILOVER_OBJECTS: '10',
+      }),
+    ).toEqual({ faults: ['apiserver-restart', 'kafka-outage'], outageSeconds: 15, failoverObjects: 10 });
+    expect(outageOptionsFromEnv({})).toEqual({});
+  });
+  it('names the variable and what is allowed', () => {
+    expect(() => outageOptionsFromEnv({ CHAOS_OUTAGE_SECONDS: '-1' })).toThrow(
+      /CHAOS_OUTAGE_SECONDS must be a positive number \(got "-1"\)/,
+    );
+    expect(() => outageOptionsFromEnv({ CHAOS_FAULTS: 'disk-full' })).toThrow(
+      /CHAOS_FAULTS: unknown fault "disk-full" \(allowed: apiserver-restart, etcd-restart/,
+    );
   });
 });

@@ -221,3 +221,52 @@ export function formatTable(r: OutageReport): string {
     `faults injected ${t.faultsInjected}, objects checked ${t.objectsChecked}, lost ${t.lost}, orphaned ${t.orphaned}, failed ${t.failed}`,
   ].join('\n');
 }
+
+export const ALL_FAULTS: FaultKind[] = [
+  'apiserver-restart',
+  'etcd-restart',
+  'kafka-outage',
+  'prometheus-outage',
+  'minio-outage',
+  'leader-failover',
+];
+
+export interface OutageOptions {
+  /** Which faults, in order (default ALL_FAULTS). */
+  faults?: FaultKind[];
+  /** How long Kafka, Prometheus and MinIO stay stopped (s; default 60). */
+  outageSeconds?: number;
+  /** How long kube-apiserver / etcd stay stopped before they are started again (s; default 5). */
+  apiDownSeconds?: number;
+  /** Objects created for the leader failover (default 30). */
+  failoverObjects?: number;
+  /** Where the report goes (default bench/results/chaos-outages.json; '' = nowhere). */
+  resultFile?: string;
+  log?: (line: string) => void;
+}
+
+/** Options from the CHAOS_* environment variables (the Makefile's knobs); a bad value names the variable. */
+export function outageOptionsFromEnv(env: Record<string, string | undefined>): OutageOptions {
+  const num = (name: string) => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    const n = Number(v);
+    if (!(n > 0)) throw new Error(`${name} must be a positive number (got "${v}")`);
+    return n;
+  };
+  let faults: FaultKind[] | undefined;
+  const list = env['CHAOS_FAULTS'];
+  if (list) {
+    faults = list.split(',').map((f) => f.trim()) as FaultKind[];
+    for (const f of faults)
+      if (!ALL_FAULTS.includes(f))
+        throw new Error(`CHAOS_FAULTS: unknown fault "${f}" (allowed: ${ALL_FAULTS.join(', ')})`);
+  }
+  const outageSeconds = num('CHAOS_OUTAGE_SECONDS');
+  const failoverObjects = num('CHAOS_FAILOVER_OBJECTS');
+  return {
+    ...(faults ? { faults } : {}),
+    ...(outageSeconds ? { outageSeconds } : {}),
+    ...(failoverObjects ? { failoverObjects } : {}),
+  };
+}

@@ -26,8 +26,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
-import type { FaultKind, FaultResult, OutageReport, WriteSample } from './chaos-outages-core.ts';
-import { doubleWrites, formatTable, reconcileBound, summarize } from './chaos-outages-core.ts';
+import type {
+  FaultKind,
+  FaultResult,
+  OutageOptions,
+  OutageReport,
+  WriteSample,
+} from './chaos-outages-core.ts';
+import { ALL_FAULTS } from './chaos-outages-core.ts';
+import {
+  doubleWrites,
+  formatTable,
+  outageOptionsFromEnv,
+  reconcileBound,
+  summarize,
+} from './chaos-outages-core.ts';
 import {
   backupPolicy,
   dropStore,
@@ -39,30 +52,8 @@ import { loadSamples } from '../test/e2e/samples.ts';
 import type { OperatorProcess } from '../test/e2e/support.ts';
 import { freshNamespace, getJson, kubectl, kubectlOk, repo, startOperator } from '../test/e2e/support.ts';
 
-export type { FaultKind, FaultResult, OutageReport } from './chaos-outages-core.ts';
-
-export const ALL_FAULTS: FaultKind[] = [
-  'apiserver-restart',
-  'etcd-restart',
-  'kafka-outage',
-  'prometheus-outage',
-  'minio-outage',
-  'leader-failover',
-];
-
-export interface OutageOptions {
-  /** Which faults, in order (default ALL_FAULTS). */
-  faults?: FaultKind[];
-  /** How long Kafka, Prometheus and MinIO stay stopped (s; default 60). */
-  outageSeconds?: number;
-  /** How long kube-apiserver / etcd stay stopped before they are started again (s; default 5). */
-  apiDownSeconds?: number;
-  /** Objects created for the leader failover (default 30). */
-  failoverObjects?: number;
-  /** Where the report goes (default bench/results/chaos-outages.json; '' = nowhere). */
-  resultFile?: string;
-  log?: (line: string) => void;
-}
+export type { FaultKind, FaultResult, OutageOptions, OutageReport } from './chaos-outages-core.ts';
+export { ALL_FAULTS, outageOptionsFromEnv } from './chaos-outages-core.ts';
 
 /** The operator must see a change again within this long after the API is back (issue #18). */
 export const API_RECOVERY_BOUND_S = 10;
@@ -857,25 +848,6 @@ export async function runOutageChaos(options: OutageOptions = {}): Promise<Outag
     o.log(`wrote ${o.resultFile}`);
   }
   return report;
-}
-
-/** Options from CHAOS_* environment variables (the Makefile's knobs). */
-export function outageOptionsFromEnv(env: NodeJS.ProcessEnv): OutageOptions {
-  const num = (name: string) => {
-    const v = env[name];
-    if (v === undefined || v === '') return undefined;
-    const n = Number(v);
-    if (!(n > 0)) throw new Error(`${name} must be a positive number (got "${v}")`);
-    return n;
-  };
-  const faults = env['CHAOS_FAULTS'] ? (env['CHAOS_FAULTS'].split(',') as FaultKind[]) : undefined;
-  const outageSeconds = num('CHAOS_OUTAGE_SECONDS');
-  const failoverObjects = num('CHAOS_FAILOVER_OBJECTS');
-  return {
-    ...(faults ? { faults } : {}),
-    ...(outageSeconds ? { outageSeconds } : {}),
-    ...(failoverObjects ? { failoverObjects } : {}),
-  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
