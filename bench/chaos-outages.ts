@@ -539,8 +539,15 @@ async function apiFault(
   let recoverySeconds: number | null = null;
   const launch = launchOf(component, pid);
   try {
+    // a restart, not a graceful drain: kube-apiserver took over 30 s to exit on SIGTERM (its
+    // watches drain) while its port was already closed, and `kwokctl start cluster` (cluster.sh)
+    // then failed and recreated the whole cluster; so SIGKILL after a short grace
     process.kill(pid, 'SIGTERM');
-    await until(`${component} (pid ${pid}) to exit`, async () => !processAlive(pid), 30_000, 100);
+    const exited = await until(`${component} to exit`, async () => !processAlive(pid), 5_000, 100).catch(
+      () => false,
+    );
+    if (exited === false) process.kill(pid, 'SIGKILL');
+    await until(`${component} (pid ${pid}) to exit`, async () => !processAlive(pid), 10_000, 100);
     // the API is down (apiserver gone, or /readyz failing on etcd) for apiDownSeconds
     await sleep(o.apiDownSeconds * 1000);
     const newPid = await relaunch(launch);
