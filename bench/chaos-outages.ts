@@ -187,8 +187,10 @@ async function relaunch(l: Launch): Promise<number> {
 
 /** Never leave the shared cluster broken: start what is stopped, wait for /readyz. */
 async function ensureClusterHealthy(log: (l: string) => void): Promise<void> {
-  if ((await run('bash', [CLUSTER_SH, 'status'], 60_000)).code === 0) return;
-  log('chaos: the cluster is not healthy; cluster.sh up');
+  const healthy = async () => (await run('bash', [CLUSTER_SH, 'status'], 60_000)).code === 0;
+  // a relaunched component needs a moment; cluster.sh up on a cluster it cannot restart recreates it
+  if (await until('the cluster to be healthy', healthy, 60_000, 1000).catch(() => false)) return;
+  log('chaos: the cluster is not healthy after 60 s; cluster.sh up');
   await clusterUp();
   await until('the API server /readyz', apiReady, 120_000, 500);
 }
@@ -566,6 +568,8 @@ async function apiFault(
       notes.push((e as Error).message);
     }
   } finally {
+    // whatever went wrong above: the component runs again before anything drastic (cluster.sh up)
+    if (!processAlive(componentPid(component))) await relaunch(launch).catch((e: Error) => o.log(e.message));
     await ensureClusterHealthy(o.log);
   }
   const errorsAfter = (await figures(op).catch(() => undefined))?.informerErrors;
