@@ -4,7 +4,7 @@ SHELL := /bin/bash
 WITH_NODE := scripts/with-node.sh
 STACK := test/e2e/stack.sh
 
-.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-operator bench-scale bench-backup bench-predictor bench-tune chaos chaos-kill image image-import
+.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-operator bench-scale bench-backup bench-predictor bench-tune chaos chaos-kill chaos-outages image image-import
 
 ## run: bring up the local cluster, install CRDs, apply the samples, run the operator (Ctrl-C stops it).
 ##      YMERA_USE_EXISTING_CLUSTER=1 uses the cluster $KUBECONFIG points at instead.
@@ -71,10 +71,11 @@ bench-predictor:
 bench-tune:
 	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/tune.ts
 
-## chaos: the chaos suite against the local stack, bounded (stops by itself): kill points (chaos-kill below);
+## chaos: the chaos suite against the local stack, bounded (stops by itself; the stack is shared, so it runs under
+##        the e2e lock and undoes every fault in a finally): kill points, then outages (both below);
 ##        writes bench/results/chaos-*.json.
 chaos:
-	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/chaos.ts
+	@flock /tmp/ymera-e2e.lock $(WITH_NODE) node --disable-warning=ExperimentalWarning bench/chaos.ts
 
 ## chaos-kill: SIGKILL the operator CHAOS_KILLS times (default 50; half right after a write through the test-only
 ##             hook YMERA_CHAOS_KILL_AFTER_WRITES, half at random times) during CHAOS_RECONCILES changes (default
@@ -83,7 +84,14 @@ chaos:
 ##             Faults, objects checked, lost, orphaned, duplicates, seconds to converge after the last kill;
 ##             writes bench/results/chaos-kill.json. ~10 min.
 chaos-kill:
-	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/chaos-kill.ts
+	@flock /tmp/ymera-e2e.lock $(WITH_NODE) node --disable-warning=ExperimentalWarning bench/chaos-kill.ts
+
+## chaos-outages: kube-apiserver and etcd restarted (the operator, not restarted, reconciles a change within 10 s
+##                of /readyz), Kafka, Prometheus and MinIO each stopped CHAOS_OUTAGE_SECONDS (default 60: status says
+##                so, no crash, reconciles under a bound, clears by itself), a leader killed under load (no double
+##                writes, all converge); CHAOS_FAULTS picks some; writes bench/results/chaos-outages.json.
+chaos-outages:
+	@flock /tmp/ymera-e2e.lock $(WITH_NODE) node --disable-warning=ExperimentalWarning bench/chaos-outages.ts
 
 ## image: build the operator/runtime image without Docker (OCI archive under ~/.cache/ymera/images/; prints its path).
 image:

@@ -1,7 +1,7 @@
 // The informer against a local server speaking the list/watch protocol:
 // relist on 410 Gone, re-watch after a stream ends or breaks, and resync.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Informer } from './informer.ts';
+import { Informer, RECONNECT_MAX_MS, reconnectDelayMs } from './informer.ts';
 import type { LocalApiServer, SeenRequest } from './kube/local-apiserver.ts';
 import { listBody, obj, sendJson, startLocalApiServer, status, watchStream } from './kube/local-apiserver.ts';
 import type { KubeObject } from './kube/resources.ts';
@@ -155,5 +155,17 @@ describe('Informer', () => {
       vi.advanceTimersByTime(3_600_000);
       expect(updates).toHaveLength(0);
     });
+  });
+});
+
+describe('reconnect delay', () => {
+  it('never waits longer than RECONNECT_MAX_MS (≤ 4 s), so watches are back within seconds of the API server', () => {
+    expect(RECONNECT_MAX_MS).toBeLessThanOrEqual(4_000);
+    for (let attempt = 1; attempt <= 30; attempt++) {
+      expect(reconnectDelayMs(attempt)).toBeLessThanOrEqual(4_000);
+      expect(reconnectDelayMs(attempt)).toBeGreaterThan(0);
+    }
+    // still backs off: the first retries are quicker than the cap
+    expect(reconnectDelayMs(1)).toBeLessThanOrEqual(1_000);
   });
 });

@@ -1,0 +1,57 @@
+// The short version of `make chaos-outages` (bench/chaos-outages.ts): one
+// kube-apiserver restart, one 15 s MinIO outage and one leader failover on
+// the local stack, each undone in a finally. Asserts what the issue promises
+// after waiting for it: the operator (not restarted) reconciles a change
+// within 10 s of the API being back; the BackupPolicy says StorageUnavailable
+// during the outage, the operator lives, its reconciles stay under the bound
+// and the condition clears by itself; a killed leader's successor converges
+// every object and no two replicas write in the same period.
+import { describe, expect, it } from 'vitest';
+import { API_RECOVERY_BOUND_S, runOutageChaos } from '../../bench/chaos-outages.ts';
+
+// Opt-in (YMERA_CHAOS_E2E=1) until it has passed once: its first two runs on the shared cluster
+// ended in cluster.sh recreating the cluster (see bench/chaos-outages.ts apiFault).
+describe.skipIf(process.env.YMERA_CHAOS_E2E !== '1')('chaos: outages (short)', () => {
+  it('recovers from an API server restart, a MinIO outage and a leader failover without help', async () => {
+    const report = await runOutageChaos({
+      faults: ['apiserver-restart', 'minio-outage', 'leader-failover'],
+      outageSeconds: 15,
+      apiDownSeconds: 3,
+      failoverObjects: 10,
+      resultFile: '',
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    const byFault = new Map(report.faults.map((f) => [f.fault, f]));
+    const explain = (name: string) => JSON.stringify(byFault.get(name as never), null, 1);
+
+    const api = byFault.get('apiserver-restart');
+    expect(api, explain('apiserver-restart')).toMatchObject({ lost: 0, orphaned: 0, operatorSurvived: true });
+    expect(api?.recoverySeconds, explain('apiserver-restart')).not.toBeNull();
+    expect(api?.recoverySeconds ?? Infinity, explain('apiserver-restart')).toBeLessThanOrEqual(
+      API_RECOVERY_BOUND_S,
+    );
+
+    const minio = byFault.get('minio-outage');
+    expect(minio, explain('minio-outage')).toMatchObject({
+      lost: 0,
+      orphaned: 0,
+      operatorSurvived: true,
+      conditionShown: true,
+    });
+    expect(minio?.recoverySeconds, explain('minio-outage')).not.toBeNull();
+    expect(minio?.reconciles ?? Infinity, explain('minio-outage')).toBeLessThanOrEqual(
+      minio?.reconcileBound ?? 0,
+    );
+
+    const failover = byFault.get('leader-failover');
+    expect(failover, explain('leader-failover')).toMatchObject({
+      lost: 0,
+      orphaned: 0,
+      operatorSurvived: true,
+      doubleWrites: 0,
+    });
+    expect(failover?.recoverySeconds, explain('leader-failover')).not.toBeNull();
+
+    expect(report.totals).toMatchObject({ faultsInjected: 3, lost: 0, orphaned: 0, failed: 0 });
+  }, 900_000);
+});
