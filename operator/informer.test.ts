@@ -157,3 +157,34 @@ describe('Informer', () => {
     });
   });
 });
+
+describe('Informer transform', () => {
+  it('caches and emits what the transform keeps of listed and watched objects', async () => {
+    const withFields = (name: string, rv: string) => ({
+      ...cm(name, rv),
+      metadata: { ...cm(name, rv).metadata, managedFields: [{ manager: 'm', fieldsV1: {} }] },
+    });
+    let watch: ReturnType<typeof watchStream> | undefined;
+    api = await startLocalApiServer((req, res) => {
+      if (!isWatch(req)) return sendJson(res, 200, listBody([withFields('c1', '1')], '1'));
+      watch = watchStream(res);
+    });
+    informer = new Informer<KubeObject>(api.client(), core.configMap, {
+      namespace: 'a',
+      resyncMs: 0,
+      logger,
+      transform: (o) => {
+        const { managedFields: _mf, ...metadata } = o.metadata;
+        return { ...o, metadata };
+      },
+    });
+    const added: KubeObject[] = [];
+    informer.on({ add: (o) => added.push(o) });
+    informer.start();
+    await informer.waitForSync();
+    await until(() => watch !== undefined, 'the watch');
+    watch?.send('ADDED', withFields('c2', '2'));
+    await until(() => added.length === 2, 'both adds');
+    for (const o of [...added, ...informer.list()]) expect(o.metadata.managedFields).toBeUndefined();
+  });
+});

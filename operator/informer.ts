@@ -15,12 +15,14 @@ export interface InformerHandler<T extends KubeObject> {
   delete?(obj: T): void;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   namespace?: string;
   labelSelector?: string;
   /** Period of full resyncs; 0 disables them. */
   resyncMs: number;
   logger: Logger;
+  /** What the cache keeps of each listed or watched object (e.g. trimForCache); default: all of it. */
+  transform?: (obj: T) => T;
   /** Called with the informer's resource on every list/watch failure (metrics). */
   onError?: (error: unknown) => void;
 }
@@ -28,7 +30,7 @@ export interface InformerOptions {
 export class Informer<T extends KubeObject> {
   readonly type: ResourceType;
   private readonly client: KubeClient;
-  private readonly opts: InformerOptions;
+  private readonly opts: InformerOptions<T>;
   private readonly cache = new Map<string, T>();
   private readonly handlers: InformerHandler<T>[] = [];
   private readonly abort = new AbortController();
@@ -37,7 +39,7 @@ export class Informer<T extends KubeObject> {
   private loop: Promise<void> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
 
-  constructor(client: KubeClient, type: ResourceType, opts: InformerOptions) {
+  constructor(client: KubeClient, type: ResourceType, opts: InformerOptions<T>) {
     this.client = client;
     this.type = type;
     this.opts = opts;
@@ -86,7 +88,10 @@ export class Informer<T extends KubeObject> {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        const { items, resourceVersion } = await this.client.list<T>(this.type, this.opts);
+        const { items, resourceVersion } = await this.client.list<T>(this.type, {
+          namespace: this.opts.namespace,
+          labelSelector: this.opts.labelSelector,
+        });
         this.replace(items);
         failures = 0;
         await this.watchFrom(resourceVersion, signal);
@@ -107,7 +112,8 @@ export class Informer<T extends KubeObject> {
           this.type,
           // a randomised server-side timeout spreads re-watches over time
           {
-            ...this.opts,
+            namespace: this.opts.namespace,
+            labelSelector: this.opts.labelSelector,
             resourceVersion: rv,
             timeoutSeconds: 300 + Math.floor(Math.random() * 300),
             signal,
@@ -147,7 +153,8 @@ export class Informer<T extends KubeObject> {
   /** Swaps in a fresh list, emitting the differences as events. */
   private replace(items: T[]): void {
     const seen = new Set<string>();
-    for (const obj of items) {
+    for (const item of items) {
+      const obj = this.opts.transform ? this.opts.transform(item) : item;
       const key = keyOf(obj.metadata);
       seen.add(key);
       this.upsert(key, obj);
@@ -166,14 +173,15 @@ export class Informer<T extends KubeObject> {
 
   private apply(event: WatchEvent<T>): void {
     if (event.type === 'BOOKMARK' || event.type === 'ERROR') return;
-    const key = keyOf(event.object.metadata);
+    const obj = this.opts.transform ? this.opts.transform(event.object) : event.object;
+    const key = keyOf(obj.metadata);
     if (event.type === 'DELETED') {
-      const old = this.cache.get(key) ?? event.object;
+      const old = this.cache.get(key) ?? obj;
       this.cache.delete(key);
       this.emit((h) => h.delete?.(old));
       return;
     }
-    this.upsert(key, event.object);
+    this.upsert(key, obj);
   }
 
   private upsert(key: string, obj: T): void {

@@ -10,6 +10,7 @@ import { changedBeyondStatus } from './equality.ts';
 import { FailureReported } from './failure.ts';
 import { EventRecorder } from './events.ts';
 import { Informer } from './informer.ts';
+import { trimForCache } from './kube/cache-trim.ts';
 import { InformerSet } from './informer-set.ts';
 import type { KubeClient } from './kube/client.ts';
 import { isConflict } from './kube/client.ts';
@@ -253,6 +254,7 @@ export class Manager {
           namespace: namespace || undefined,
           labelSelector: childrenOnly ? `app.kubernetes.io/managed-by=${MANAGED_BY}` : undefined,
           resyncMs: this.o.resyncSeconds * 1000,
+          transform: trimForCache,
           logger: this.o.logger.child({ informer: type.plural, namespace }),
           onError: () => this.o.metrics.informerErrors.inc({ resource: type.plural }),
         }),
