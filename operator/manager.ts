@@ -151,7 +151,10 @@ export class Manager {
       this.informerFor(type, true).on({
         add: enqueueOwner,
         update: (_old, child) => enqueueOwner(child),
-        delete: enqueueOwner,
+        delete: (child) => {
+          ctx.forgetApplied(type, child);
+          enqueueOwner(child);
+        },
       });
     }
     const ownerLabel = ownerLabelKey(r.resource.kind);
