@@ -119,7 +119,12 @@ export class ReconcileContext {
 
   /** Children of `owner` of one type, read from the informer cache. */
   childrenOf(owner: KubeObject, type: ResourceType): KubeObject[] {
-    return this.informers(type).list((child) => isOwnedBy(child, owner));
+    const uid = owner.metadata.uid;
+    return uid
+      ? this.informers(type)
+          .controlledBy(uid)
+          .filter((child) => isOwnedBy(child, owner))
+      : [];
   }
 
   /**

@@ -32,6 +32,8 @@ export class Informer<T extends KubeObject> {
   private readonly client: KubeClient;
   private readonly opts: InformerOptions<T>;
   private readonly cache = new Map<string, T>();
+  /** Keys by the uid of their controller (ownerReference with controller: true): children without a scan. */
+  private readonly byController = new Map<string, Set<string>>();
   private readonly handlers: InformerHandler<T>[] = [];
   private readonly abort = new AbortController();
   private synced = false;
@@ -54,8 +56,19 @@ export class Informer<T extends KubeObject> {
   }
 
   list(filter?: (obj: T) => boolean): T[] {
-    const all = [...this.cache.values()];
-    return filter ? all.filter(filter) : all;
+    const out: T[] = [];
+    for (const obj of this.cache.values()) if (!filter || filter(obj)) out.push(obj);
+    return out;
+  }
+
+  /** Cached objects whose controller ownerReference has this uid. */
+  controlledBy(uid: string): T[] {
+    const out: T[] = [];
+    for (const key of this.byController.get(uid) ?? []) {
+      const obj = this.cache.get(key);
+      if (obj) out.push(obj);
+    }
+    return out;
   }
 
   hasSynced(): boolean {
@@ -161,7 +174,7 @@ export class Informer<T extends KubeObject> {
     }
     for (const [key, old] of this.cache) {
       if (!seen.has(key)) {
-        this.cache.delete(key);
+        this.remove(key, old);
         this.emit((h) => h.delete?.(old));
       }
     }
@@ -177,7 +190,7 @@ export class Informer<T extends KubeObject> {
     const key = keyOf(obj.metadata);
     if (event.type === 'DELETED') {
       const old = this.cache.get(key) ?? obj;
-      this.cache.delete(key);
+      this.remove(key, this.cache.get(key));
       this.emit((h) => h.delete?.(old));
       return;
     }
@@ -187,9 +200,29 @@ export class Informer<T extends KubeObject> {
   private upsert(key: string, obj: T): void {
     const old = this.cache.get(key);
     if (old && old.metadata.resourceVersion === obj.metadata.resourceVersion) return;
+    if (old) this.unindex(key, old);
     this.cache.set(key, obj);
+    const uid = controllerUid(obj);
+    if (uid) {
+      let keys = this.byController.get(uid);
+      if (!keys) this.byController.set(uid, (keys = new Set()));
+      keys.add(key);
+    }
     if (old) this.emit((h) => h.update?.(old, obj));
     else this.emit((h) => h.add?.(obj));
+  }
+
+  private remove(key: string, old: T | undefined): void {
+    this.cache.delete(key);
+    if (old) this.unindex(key, old);
+  }
+
+  private unindex(key: string, old: T): void {
+    const uid = controllerUid(old);
+    const keys = uid ? this.byController.get(uid) : undefined;
+    if (!keys || !uid) return;
+    keys.delete(key);
+    if (keys.size === 0) this.byController.delete(uid);
   }
 
   private resync(): void {
@@ -206,6 +239,10 @@ export class Informer<T extends KubeObject> {
       }
     }
   }
+}
+
+function controllerUid(obj: KubeObject): string | undefined {
+  return obj.metadata.ownerReferences?.find((ref) => ref.controller)?.uid;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
