@@ -4,12 +4,15 @@
 // error and no extra dependencies.
 import http from 'node:http';
 import https from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import { createRequire } from 'node:module';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
 import type { Verb } from './request-labels.ts';
 import { APPLY_PATCH_CONTENT_TYPE, MUTATING_METHODS, requestLabels } from './request-labels.ts';
 import type { KubeObject, ResourceType } from './resources.ts';
 import { apiVersionOf, collectionPath, objectPath } from './resources.ts';
+import type { KubeConfigLike } from './kubeconfig.ts';
+import { loadOwnKubeConfig } from './kubeconfig.ts';
 import { SharedTransport } from './transport.ts';
 
 export const FIELD_MANAGER = 'ymera-operator';
@@ -108,12 +111,12 @@ interface Shared {
 
 export class KubeClient {
   readonly server: URL;
-  private readonly kc: KubeConfig;
+  private readonly kc: KubeConfigLike;
   private readonly requestTimeoutMs: number;
   private shared: Shared = { hooks: {}, transport: new SharedTransport() };
   private writeGate: WriteGate | undefined;
 
-  constructor(kc: KubeConfig, requestTimeoutMs = 30_000) {
+  constructor(kc: KubeConfigLike, requestTimeoutMs = 30_000) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.kc = kc;
@@ -141,7 +144,13 @@ export class KubeClient {
 
   /** Loads $KUBECONFIG / ~/.kube/config, or the in-cluster service account. */
   static fromEnvironment(kubeconfigPath?: string): KubeClient {
-    const kc = new KubeConfig();
+    const own = loadOwnKubeConfig(kubeconfigPath);
+    if (own) return new KubeClient(own);
+    // exec plugins, auth providers, proxies, …: client-node's loader, loaded only for them
+    const { KubeConfig: Full } = createRequire(import.meta.url)('@kubernetes/client-node') as {
+      KubeConfig: new () => KubeConfig;
+    };
+    const kc = new Full();
     if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
     else kc.loadFromDefault();
     return new KubeClient(kc);
