@@ -5,6 +5,7 @@
 import type { ApplyResult, ChildFailure } from './child-failures.ts';
 import { childFailure, ChildrenFailedError } from './child-failures.ts';
 import { Reason } from './conditions.ts';
+import { AppliedMemo } from './applied-memo.ts';
 import { deepEqual } from './equality.ts';
 import type { EventRecorder, EventType } from './events.ts';
 import {
@@ -77,6 +78,8 @@ export class ReconcileContext {
   readonly finalizeTimeoutMs: number;
   private readonly informers: (type: ResourceType) => InformerSet<KubeObject>;
   private readonly primaries: (type: ResourceType) => InformerSet<KubeObject>;
+  /** Children this controller applied, to skip applies that would change nothing. */
+  private readonly applied = new AppliedMemo();
 
   constructor(opts: {
     client: KubeClient;
@@ -116,7 +119,12 @@ export class ReconcileContext {
 
   /** Children of `owner` of one type, read from the informer cache. */
   childrenOf(owner: KubeObject, type: ResourceType): KubeObject[] {
-    return this.informers(type).list((child) => isOwnedBy(child, owner));
+    const uid = owner.metadata.uid;
+    return uid
+      ? this.informers(type)
+          .controlledBy(uid)
+          .filter((child) => isOwnedBy(child, owner))
+      : [];
   }
 
   /**
@@ -129,9 +137,19 @@ export class ReconcileContext {
     const result: ApplyResult = { applied: [], pruned: [] };
     const failures: ChildFailure[] = [];
     for (const { type, object } of desired) {
+      const key = appliedKey(type, object);
+      const cached = this.informers(type).get(keyOf(object.metadata));
+      // nothing to change: no write (requeues and resyncs of settled objects send none)
+      if (cached && this.applied.upToDate(key, object, cached)) {
+        result.applied.push(cached);
+        continue;
+      }
       try {
-        result.applied.push(await this.client.apply(type, object));
+        const stored = await this.client.apply(type, object);
+        this.applied.record(key, object, stored);
+        result.applied.push(stored);
       } catch (e) {
+        this.applied.forget(key);
         failures.push(childFailure('apply', type.kind, object.metadata.name, e));
       }
     }
@@ -146,6 +164,7 @@ export class ReconcileContext {
             propagationPolicy: 'Background',
             uid: child.metadata.uid,
           });
+          this.applied.forget(appliedKey(type, child));
           result.pruned.push(child);
         } catch (e) {
           failures.push(childFailure('prune', type.kind, child.metadata.name, e));
@@ -154,6 +173,11 @@ export class ReconcileContext {
     }
     if (failures.length > 0) throw new ChildrenFailedError(failures, result);
     return result;
+  }
+
+  /** A child is gone (pruned, garbage-collected, deleted by someone): its next apply must be sent. */
+  forgetApplied(type: ResourceType, child: KubeObject): void {
+    this.applied.forget(appliedKey(type, child));
   }
 
   /** Writes status with one patch, only when it differs from what is stored. Returns whether it wrote. */
@@ -195,6 +219,9 @@ export class ReconcileContext {
     return this.events.record(obj, type, reason, action, note);
   }
 }
+
+const appliedKey = (type: ResourceType, obj: KubeObject) =>
+  `${type.group}/${type.kind}/${keyOf(obj.metadata)}`;
 
 /**
  * Runs one reconcile of `key`: step 1 of the pattern (cache read, finalizer)

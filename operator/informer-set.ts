@@ -30,6 +30,11 @@ export class InformerSet<T extends KubeObject> {
     return this.all.flatMap((informer) => informer.list(filter));
   }
 
+  /** Cached objects whose controller ownerReference has this uid (an index, not a scan). */
+  controlledBy(uid: string): T[] {
+    return this.all.flatMap((informer) => informer.controlledBy(uid));
+  }
+
   hasSynced(): boolean {
     return this.all.every((informer) => informer.hasSynced());
   }

@@ -169,3 +169,79 @@ describe('reconnect delay', () => {
     expect(reconnectDelayMs(1)).toBeLessThanOrEqual(1_000);
   });
 });
+
+describe('Informer transform', () => {
+  it('caches and emits what the transform keeps of listed and watched objects', async () => {
+    const withFields = (name: string, rv: string) => ({
+      ...cm(name, rv),
+      metadata: { ...cm(name, rv).metadata, managedFields: [{ manager: 'm', fieldsV1: {} }] },
+    });
+    let watch: ReturnType<typeof watchStream> | undefined;
+    api = await startLocalApiServer((req, res) => {
+      if (!isWatch(req)) return sendJson(res, 200, listBody([withFields('c1', '1')], '1'));
+      watch = watchStream(res);
+    });
+    informer = new Informer<KubeObject>(api.client(), core.configMap, {
+      namespace: 'a',
+      resyncMs: 0,
+      logger,
+      transform: (o) => {
+        const { managedFields: _mf, ...metadata } = o.metadata;
+        return { ...o, metadata };
+      },
+    });
+    const added: KubeObject[] = [];
+    informer.on({ add: (o) => added.push(o) });
+    informer.start();
+    await informer.waitForSync();
+    await until(() => watch !== undefined, 'the watch');
+    watch?.send('ADDED', withFields('c2', '2'));
+    await until(() => added.length === 2, 'both adds');
+    for (const o of [...added, ...informer.list()]) expect(o.metadata.managedFields).toBeUndefined();
+  });
+});
+
+describe('Informer controller index', () => {
+  it('finds objects by their controller uid through adds, owner changes, deletes and relists', async () => {
+    const child = (name: string, rv: string, owner?: string) =>
+      obj('ConfigMap', 'v1', 'a', name, rv, {
+        ...(owner
+          ? { ownerReferences: [{ apiVersion: 'v1', kind: 'X', name: owner, uid: owner, controller: true }] }
+          : {}),
+      });
+    let lists = 0;
+    let watch: ReturnType<typeof watchStream> | undefined;
+    api = await startLocalApiServer((req, res) => {
+      if (!isWatch(req)) {
+        lists++;
+        return sendJson(
+          res,
+          200,
+          listBody(lists === 1 ? [child('c1', '1', 'o1'), child('c2', '1')] : [], '1'),
+        );
+      }
+      watch = watchStream(res);
+    });
+    const inf = start(0);
+    const names = (uid: string) =>
+      inf
+        .controlledBy(uid)
+        .map((o) => o.metadata.name)
+        .sort();
+    inf.start();
+    await inf.waitForSync();
+    await until(() => watch !== undefined, 'the watch');
+    expect(names('o1')).toEqual(['c1']);
+    watch?.send('ADDED', child('c3', '2', 'o1'));
+    watch?.send('MODIFIED', child('c1', '3', 'o2')); // adopted by another owner
+    await until(() => names('o2').length === 1, 'the owner change');
+    expect(names('o1')).toEqual(['c3']);
+    watch?.send('DELETED', child('c3', '4', 'o1'));
+    await until(() => names('o1').length === 0, 'the delete');
+    // a relist without the object drops it from the index too
+    const w = watch;
+    watch = undefined;
+    w?.send('ERROR', status(410, 'Expired', 'too old'));
+    await until(() => lists === 2 && names('o2').length === 0, 'the relist');
+  });
+});

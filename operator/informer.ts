@@ -29,12 +29,14 @@ export interface InformerHandler<T extends KubeObject> {
   delete?(obj: T): void;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   namespace?: string;
   labelSelector?: string;
   /** Period of full resyncs; 0 disables them. */
   resyncMs: number;
   logger: Logger;
+  /** What the cache keeps of each listed or watched object (e.g. trimForCache); default: all of it. */
+  transform?: (obj: T) => T;
   /** Called with the informer's resource on every list/watch failure (metrics). */
   onError?: (error: unknown) => void;
 }
@@ -42,8 +44,10 @@ export interface InformerOptions {
 export class Informer<T extends KubeObject> {
   readonly type: ResourceType;
   private readonly client: KubeClient;
-  private readonly opts: InformerOptions;
+  private readonly opts: InformerOptions<T>;
   private readonly cache = new Map<string, T>();
+  /** Keys by the uid of their controller (ownerReference with controller: true): children without a scan. */
+  private readonly byController = new Map<string, Set<string>>();
   private readonly handlers: InformerHandler<T>[] = [];
   private readonly abort = new AbortController();
   private synced = false;
@@ -51,7 +55,7 @@ export class Informer<T extends KubeObject> {
   private loop: Promise<void> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
 
-  constructor(client: KubeClient, type: ResourceType, opts: InformerOptions) {
+  constructor(client: KubeClient, type: ResourceType, opts: InformerOptions<T>) {
     this.client = client;
     this.type = type;
     this.opts = opts;
@@ -66,8 +70,19 @@ export class Informer<T extends KubeObject> {
   }
 
   list(filter?: (obj: T) => boolean): T[] {
-    const all = [...this.cache.values()];
-    return filter ? all.filter(filter) : all;
+    const out: T[] = [];
+    for (const obj of this.cache.values()) if (!filter || filter(obj)) out.push(obj);
+    return out;
+  }
+
+  /** Cached objects whose controller ownerReference has this uid. */
+  controlledBy(uid: string): T[] {
+    const out: T[] = [];
+    for (const key of this.byController.get(uid) ?? []) {
+      const obj = this.cache.get(key);
+      if (obj) out.push(obj);
+    }
+    return out;
   }
 
   hasSynced(): boolean {
@@ -100,7 +115,10 @@ export class Informer<T extends KubeObject> {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        const { items, resourceVersion } = await this.client.list<T>(this.type, this.opts);
+        const { items, resourceVersion } = await this.client.list<T>(this.type, {
+          namespace: this.opts.namespace,
+          labelSelector: this.opts.labelSelector,
+        });
         this.replace(items);
         failures = 0;
         await this.watchFrom(resourceVersion, signal);
@@ -121,7 +139,8 @@ export class Informer<T extends KubeObject> {
           this.type,
           // a randomised server-side timeout spreads re-watches over time
           {
-            ...this.opts,
+            namespace: this.opts.namespace,
+            labelSelector: this.opts.labelSelector,
             resourceVersion: rv,
             timeoutSeconds: 300 + Math.floor(Math.random() * 300),
             signal,
@@ -161,14 +180,15 @@ export class Informer<T extends KubeObject> {
   /** Swaps in a fresh list, emitting the differences as events. */
   private replace(items: T[]): void {
     const seen = new Set<string>();
-    for (const obj of items) {
+    for (const item of items) {
+      const obj = this.opts.transform ? this.opts.transform(item) : item;
       const key = keyOf(obj.metadata);
       seen.add(key);
       this.upsert(key, obj);
     }
     for (const [key, old] of this.cache) {
       if (!seen.has(key)) {
-        this.cache.delete(key);
+        this.remove(key, old);
         this.emit((h) => h.delete?.(old));
       }
     }
@@ -180,22 +200,43 @@ export class Informer<T extends KubeObject> {
 
   private apply(event: WatchEvent<T>): void {
     if (event.type === 'BOOKMARK' || event.type === 'ERROR') return;
-    const key = keyOf(event.object.metadata);
+    const obj = this.opts.transform ? this.opts.transform(event.object) : event.object;
+    const key = keyOf(obj.metadata);
     if (event.type === 'DELETED') {
-      const old = this.cache.get(key) ?? event.object;
-      this.cache.delete(key);
+      const old = this.cache.get(key) ?? obj;
+      this.remove(key, this.cache.get(key));
       this.emit((h) => h.delete?.(old));
       return;
     }
-    this.upsert(key, event.object);
+    this.upsert(key, obj);
   }
 
   private upsert(key: string, obj: T): void {
     const old = this.cache.get(key);
     if (old && old.metadata.resourceVersion === obj.metadata.resourceVersion) return;
+    if (old) this.unindex(key, old);
     this.cache.set(key, obj);
+    const uid = controllerUid(obj);
+    if (uid) {
+      let keys = this.byController.get(uid);
+      if (!keys) this.byController.set(uid, (keys = new Set()));
+      keys.add(key);
+    }
     if (old) this.emit((h) => h.update?.(old, obj));
     else this.emit((h) => h.add?.(obj));
+  }
+
+  private remove(key: string, old: T | undefined): void {
+    this.cache.delete(key);
+    if (old) this.unindex(key, old);
+  }
+
+  private unindex(key: string, old: T): void {
+    const uid = controllerUid(old);
+    const keys = uid ? this.byController.get(uid) : undefined;
+    if (!keys || !uid) return;
+    keys.delete(key);
+    if (keys.size === 0) this.byController.delete(uid);
   }
 
   private resync(): void {
@@ -212,6 +253,10 @@ export class Informer<T extends KubeObject> {
       }
     }
   }
+}
+
+function controllerUid(obj: KubeObject): string | undefined {
+  return obj.metadata.ownerReferences?.find((ref) => ref.controller)?.uid;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

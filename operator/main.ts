@@ -21,8 +21,10 @@ import { TriggerConsumers } from './kafka/triggers.ts';
 import type { KafkaWriteGate } from './kafka/write-gate.ts';
 import { gatedAdmin, gatedProducer } from './kafka/write-gate.ts';
 import { startHealthServer, startMetricsServer } from './servers.ts';
+import { tuneHeap } from './heap.ts';
 
 async function main(): Promise<void> {
+  tuneHeap();
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(configHelp());

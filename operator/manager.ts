@@ -10,6 +10,7 @@ import { changedBeyondStatus } from './equality.ts';
 import { FailureReported } from './failure.ts';
 import { EventRecorder } from './events.ts';
 import { Informer } from './informer.ts';
+import { trimForCache } from './kube/cache-trim.ts';
 import { InformerSet } from './informer-set.ts';
 import type { KubeClient } from './kube/client.ts';
 import { isConflict } from './kube/client.ts';
@@ -150,7 +151,10 @@ export class Manager {
       this.informerFor(type, true).on({
         add: enqueueOwner,
         update: (_old, child) => enqueueOwner(child),
-        delete: enqueueOwner,
+        delete: (child) => {
+          ctx.forgetApplied(type, child);
+          enqueueOwner(child);
+        },
       });
     }
     const ownerLabel = ownerLabelKey(r.resource.kind);
@@ -253,6 +257,7 @@ export class Manager {
           namespace: namespace || undefined,
           labelSelector: childrenOnly ? `app.kubernetes.io/managed-by=${MANAGED_BY}` : undefined,
           resyncMs: this.o.resyncSeconds * 1000,
+          transform: trimForCache,
           logger: this.o.logger.child({ informer: type.plural, namespace }),
           onError: () => this.o.metrics.informerErrors.inc({ resource: type.plural }),
         }),

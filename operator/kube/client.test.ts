@@ -152,3 +152,18 @@ describe('KubeClient watch', () => {
     await expect(watching).rejects.toMatchObject({ status: 410 });
   });
 });
+
+describe('KubeClient connections', () => {
+  it('sends sequential requests of a client and its gated twin over one kept-alive connection', async () => {
+    const server = await configMapServer();
+    const client = server.client();
+    const gated = client.withWriteGate(() => undefined);
+    for (let i = 0; i < 10; i++) {
+      await client.get(core.configMap, 'c1', 'a');
+      await gated.apply(core.configMap, cm('c1'));
+    }
+    expect(server.seen).toHaveLength(20);
+    // a new agent per request (client-node's default) opened 20
+    expect(server.connections()).toBe(1);
+  });
+});

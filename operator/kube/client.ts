@@ -4,13 +4,17 @@
 // error and no extra dependencies.
 import http from 'node:http';
 import https from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import { createRequire } from 'node:module';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
 import { chaosKillHook } from './chaos-hook.ts';
 import type { Verb } from './request-labels.ts';
 import { APPLY_PATCH_CONTENT_TYPE, MUTATING_METHODS, requestLabels } from './request-labels.ts';
 import type { KubeObject, ResourceType } from './resources.ts';
 import { apiVersionOf, collectionPath, objectPath } from './resources.ts';
+import type { KubeConfigLike } from './kubeconfig.ts';
+import { loadOwnKubeConfig } from './kubeconfig.ts';
+import { SharedTransport } from './transport.ts';
 
 export const FIELD_MANAGER = 'ymera-operator';
 
@@ -100,14 +104,20 @@ interface Hooks {
   onRequest?: (record: RequestRecord) => void;
 }
 
+/** What gated clients share with the client they were made from: metrics hooks and connections. */
+interface Shared {
+  hooks: Hooks;
+  transport: SharedTransport;
+}
+
 export class KubeClient {
   readonly server: URL;
-  private readonly kc: KubeConfig;
+  private readonly kc: KubeConfigLike;
   private readonly requestTimeoutMs: number;
-  private hooks: Hooks = {};
+  private shared: Shared = { hooks: {}, transport: new SharedTransport() };
   private writeGate: WriteGate | undefined;
 
-  constructor(kc: KubeConfig, requestTimeoutMs = 30_000) {
+  constructor(kc: KubeConfigLike, requestTimeoutMs = 30_000) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.kc = kc;
@@ -117,24 +127,31 @@ export class KubeClient {
 
   /** Reports every request that reached the server (or failed on the way), for metrics. */
   onRequest(observer: (record: RequestRecord) => void): void {
-    this.hooks.onRequest = observer;
+    this.shared.hooks.onRequest = observer;
   }
 
   /**
    * A client of the same server whose POST/PUT/PATCH/DELETE are checked
    * against `gate` just before they are sent; a refused write rejects with
-   * WriteRefusedError and never leaves the process. Request metrics are shared.
+   * WriteRefusedError and never leaves the process. Request metrics and
+   * connections are shared.
    */
   withWriteGate(gate: WriteGate): KubeClient {
     const gated = new KubeClient(this.kc, this.requestTimeoutMs);
-    gated.hooks = this.hooks;
+    gated.shared = this.shared;
     gated.writeGate = gate;
     return gated;
   }
 
   /** Loads $KUBECONFIG / ~/.kube/config, or the in-cluster service account. */
   static fromEnvironment(kubeconfigPath?: string): KubeClient {
-    const kc = new KubeConfig();
+    const own = loadOwnKubeConfig(kubeconfigPath);
+    if (own) return new KubeClient(own);
+    // exec plugins, auth providers, proxies, …: client-node's loader, loaded only for them
+    const { KubeConfig: Full } = createRequire(import.meta.url)('@kubernetes/client-node') as {
+      KubeConfig: new () => KubeConfig;
+    };
+    const kc = new Full();
     if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
     else kc.loadFromDefault();
     return new KubeClient(kc);
@@ -386,6 +403,7 @@ export class KubeClient {
       headers,
     };
     await this.kc.applyToHTTPSOptions(reqOpts);
+    reqOpts.agent = this.shared.transport.agentFor(url.protocol, reqOpts);
     reqOpts.headers = { ...reqOpts.headers, ...headers };
     const transport = url.protocol === 'http:' ? http : https;
     // checked here, after the last await, so nothing can pass between the check and the send
@@ -397,7 +415,7 @@ export class KubeClient {
     const record = (code: string) => {
       if (recorded) return;
       recorded = true;
-      this.hooks.onRequest?.({ verb, resource, code, seconds: (performance.now() - started) / 1000 });
+      this.shared.hooks.onRequest?.({ verb, resource, code, seconds: (performance.now() - started) / 1000 });
     };
     return new Promise((resolve, reject) => {
       if (opts.signal?.aborted) {

@@ -23,6 +23,8 @@ export interface LocalApiServer {
   url: string;
   /** Every request received, in order. */
   seen: SeenRequest[];
+  /** TCP connections accepted so far. */
+  connections(): number;
   /** A client of this server (requestTimeoutMs as given). */
   client(requestTimeoutMs?: number): KubeClient;
   close(): Promise<void>;
@@ -48,11 +50,14 @@ export async function startLocalApiServer(handler: Handler): Promise<LocalApiSer
       });
     });
   });
+  let connections = 0;
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,
     seen,
+    connections: () => connections,
     client: (requestTimeoutMs = 30_000) => new KubeClient(kubeConfigFor(url), requestTimeoutMs),
     close: () =>
       new Promise<void>((resolve) => {
