@@ -1,0 +1,502 @@
+// MTTR of an InferenceService on the local stack: for each fault, seconds
+// from the fault to the service serving at full strength again (or rolled
+// back), BENCH_HEAL_ROUNDS rounds each (default 3), median and max. Prints a
+// table and writes bench/results/heal.json. Not a test: no asserts (the e2e
+// tests show each healing happens; this times it).
+//
+//   make bench-heal
+//   BENCH_HEAL_ROUNDS=5 make bench-heal
+//   BENCH_HEAL_SCENARIOS=node,leak make bench-heal   (crash,load,leak,node; default all)
+//   BENCH_HEAL_TIMEOUT_S=600 make bench-heal          (per round; default 360)
+//
+// Scenarios:
+// - crash: a new revision whose runtime crashes at start (a bad runtime.env
+//   setting) on the real node (kubelet, containerd, the project's image); the
+//   operator rolls it back. Recovered: rolled back, Ready.
+// - load: a new revision whose model fails its sha256 check in the real
+//   runtime on the real node; rolled back likewise.
+// - leak: a pod whose working set grows toward its memory limit
+//   (container_memory_working_set_bytes served by an exporter the local
+//   Prometheus scrapes, as cAdvisor's would be); spec.healing.memory replaces
+//   it. kwok pods (memory is the exporter's fiction either way). Recovered:
+//   the leaking pod gone, minReplicas Ready pods, Ready.
+// - node: a kwok node under a replica goes silent (kwok stops its heartbeat,
+//   test/e2e/lost-node.ts); the node lifecycle controller marks it unreachable
+//   after its grace period (40 s) and the taint manager evicts the pod after
+//   its toleration (30 s, controllers/inferenceservice/node-loss.ts). The real
+//   node is not stopped: its kubelet is shared with the stack's other users,
+//   and the path measured (node controller, taint manager, ReplicaSet,
+//   scheduler) is the control plane's, the same for a real node. Recovered:
+//   minReplicas Ready pods none on the lost node, Ready.
+//
+// The real-node scenarios are skipped, saying why, without the real node.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { NODE_LOSS_TOLERATION_SECONDS } from '../controllers/inferenceservice/node-loss.ts';
+import type { Condition } from '../operator/conditions.ts';
+import type { ObjectStore } from '../operator/storage/s3.ts';
+import { createObjectStore, objectStoreConfigFromEnv } from '../operator/storage/s3.ts';
+import { FRAUD_MODEL, MODEL_SHA256 } from '../runtime/models/fraud-reference.ts';
+import setupStack from '../test/e2e/global-setup.ts';
+import type { PodObj } from '../test/e2e/lost-node.ts';
+import {
+  createLosableNodes,
+  deleteLosableNodes,
+  loseNode,
+  placementOn,
+  podReady,
+  restoreNode,
+  untilNodeHealthy,
+} from '../test/e2e/lost-node.ts';
+import type { OperatorProcess } from '../test/e2e/support.ts';
+import {
+  deleteInferenceServices,
+  freshNamespace,
+  getJson,
+  kubectl,
+  kubectlOk,
+  prometheusStack,
+  repo,
+  startOperator,
+} from '../test/e2e/support.ts';
+import type { Round, ScenarioResult } from './heal-report.ts';
+import { TARGET_SECONDS, summarize, table } from './heal-report.ts';
+
+const ROUNDS = Number(process.env.BENCH_HEAL_ROUNDS ?? '3');
+const TIMEOUT_MS = Number(process.env.BENCH_HEAL_TIMEOUT_S ?? '360') * 1000;
+const ONLY = (process.env.BENCH_HEAL_SCENARIOS ?? 'crash,load,leak,node').split(',');
+const POLL_MS = 500;
+// a real pod on 2 shared cores: image start, model download and load take seconds
+const SETUP_TIMEOUT_MS = 300_000;
+const BUCKET = 'ymera-models';
+const SECRET = 'model-store';
+const NODE_KEY = 'ymera.io/bench-heal';
+const LIMIT_BYTES = 512 * 1024 * 1024;
+const LEAK = { percentOfLimit: 90, forSeconds: 10 };
+/** How fast the leak grows from its healthy 30 % to 98 % of the limit. */
+const LEAK_RAMP_MS = 10_000;
+
+interface InfSvc {
+  metadata: { name: string; generation?: number };
+  spec?: Record<string, unknown>;
+  status?: {
+    observedGeneration?: number;
+    conditions?: Condition[];
+    revisions?: { stable?: string; canary?: string; lastRolledBack?: string };
+  };
+}
+
+const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ready = (r: InfSvc | undefined) =>
+  r?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+const observed = (r: InfSvc | undefined) =>
+  r !== undefined && r.status?.observedGeneration === r.metadata.generation;
+const isvc = (ns: string, name: string) =>
+  getJson<InfSvc>(['get', '-n', ns, `inferenceservice.ymera.io/${name}`]);
+const podsOf = async (ns: string, name: string) =>
+  (await getJson<{ items: PodObj[] }>(['get', 'pods', '-n', ns, '-l', `ymera.io/inferenceservice=${name}`]))
+    ?.items ?? [];
+
+/** Polls `check` until it holds; the value and ms since `since`, or undefined after `timeoutMs`. */
+async function until<T>(
+  since: number,
+  timeoutMs: number,
+  check: () => Promise<T | undefined | false>,
+): Promise<{ value: T; ms: number } | undefined> {
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v !== undefined && v !== false) return { value: v, ms: Date.now() - since };
+    if (Date.now() - since > timeoutMs) return undefined;
+    await sleep(POLL_MS);
+  }
+}
+
+async function mustUntil<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = SETUP_TIMEOUT_MS,
+) {
+  const r = await until(Date.now(), timeoutMs, check);
+  if (!r) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  return r.value;
+}
+
+/** Full strength: Ready, current generation observed, no canary, `replicas` Ready pods none on `avoid`. */
+async function atFullStrength(ns: string, name: string, replicas: number, avoid?: (p: PodObj) => boolean) {
+  const r = await isvc(ns, name);
+  if (!ready(r) || !observed(r) || r?.status?.revisions?.canary !== undefined) return undefined;
+  const live = (await podsOf(ns, name)).filter((p) => podReady(p) && !(avoid?.(p) ?? false));
+  return live.length >= replicas ? { isvc: r!, pods: live } : undefined;
+}
+
+const apply = (obj: unknown) => kubectlOk(['apply', '-f', '-'], JSON.stringify(obj));
+const patch = (ns: string, name: string, spec: Record<string, unknown>) =>
+  kubectlOk([
+    'patch',
+    '-n',
+    ns,
+    `inferenceservice.ymera.io/${name}`,
+    '--type=merge',
+    '-p',
+    JSON.stringify({ spec }),
+  ]);
+
+// --- crash and load: real canaries on the real node, rolled back -------------------------------
+
+interface RealSetup {
+  ns: string;
+  uri: string;
+  store: ObjectStore;
+  keys: string[];
+}
+
+async function setUpReal(ns: string): Promise<RealSetup> {
+  await kubectlOk(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted']);
+  const cfg = objectStoreConfigFromEnv(process.env);
+  if (!cfg) throw new Error('YMERA_S3_ENDPOINT is unset: the e2e stack provides MinIO');
+  const podEndpoint = process.env.YMERA_POD_S3_ENDPOINT;
+  if (!podEndpoint) throw new Error('YMERA_POD_S3_ENDPOINT is unset: test/e2e/stack/minio.sh env exports it');
+  const store = createObjectStore({ ...cfg, bucket: BUCKET, timeoutMs: 15_000 });
+  await store.ensureBucket();
+  const key = `bench/heal/${ns}/${randomUUID().slice(0, 8)}/fraud.onnx`;
+  await store.put(key, readFileSync(FRAUD_MODEL));
+  await kubectlOk(
+    ['apply', '-n', ns, '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: SECRET },
+      stringData: {
+        AWS_ENDPOINT_URL: podEndpoint,
+        AWS_ACCESS_KEY_ID: cfg.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: cfg.credentials.secretAccessKey,
+        AWS_REGION: cfg.region,
+      },
+    }),
+  );
+  return { ns, uri: `s3://${BUCKET}/${key}`, store, keys: [key] };
+}
+
+/** Rounds of: patch in a failing canary, time until it is rolled back and the service Ready. */
+async function rollbackRounds(
+  real: RealSetup,
+  name: string,
+  fault: (round: number) => Record<string, unknown>,
+): Promise<Round[]> {
+  const { ns } = real;
+  await apply({
+    apiVersion: 'ymera.io/v1alpha1',
+    kind: 'InferenceService',
+    metadata: { name, namespace: ns },
+    spec: {
+      model: {
+        uri: real.uri,
+        version: 'v1',
+        sha256: MODEL_SHA256['fraud.onnx'],
+        credentialsSecret: { name: SECRET },
+      },
+      runtime: {
+        resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+        nodeSelector: { 'ymera.io/node-pool': 'real' },
+        tolerations: [{ key: 'ymera.io/real-node', operator: 'Exists', effect: 'NoSchedule' }],
+      },
+      scaling: { minReplicas: 1 },
+      rollout: { canaryPercent: 50, autoRollback: true },
+    },
+  });
+  const rounds: Round[] = [];
+  for (let i = 1; i <= ROUNDS; i++) {
+    const before = await mustUntil(`${name} Ready before round ${i}`, () => atFullStrength(ns, name, 1));
+    const stable = before.isvc.status?.revisions?.stable;
+    const previous = before.isvc.status?.revisions?.lastRolledBack;
+    await patch(ns, name, fault(i));
+    const t0 = Date.now();
+    const done = await until(t0, TIMEOUT_MS, async () => {
+      const r = await isvc(ns, name);
+      const rev = r?.status?.revisions;
+      return (
+        observed(r) &&
+        ready(r) &&
+        rev?.canary === undefined &&
+        rev?.lastRolledBack !== undefined &&
+        rev.lastRolledBack !== previous &&
+        rev.stable === stable &&
+        rev.lastRolledBack
+      );
+    });
+    const round: Round = done
+      ? { seconds: done.ms / 1000, note: `rolled back ${done.value} to ${stable}` }
+      : { seconds: null, note: `not rolled back within ${TIMEOUT_MS / 1000} s` };
+    log(`${name} round ${i}: ${round.seconds ?? '-'} s (${round.note})`);
+    rounds.push(round);
+  }
+  return rounds;
+}
+
+// --- leak: container_memory_working_set_bytes from an exporter Prometheus scrapes ---------------
+
+interface MemoryExporter {
+  /** pod → when it started leaking (absent: healthy). */
+  leaking: Map<string, number>;
+  /** Pods served (the bench refreshes it from the API). */
+  pods: Set<string>;
+  close(): Promise<void>;
+}
+
+async function startMemoryExporter(ns: string): Promise<MemoryExporter> {
+  const leaking = new Map<string, number>();
+  const pods = new Set<string>();
+  const healthy = 0.3 * LIMIT_BYTES;
+  const server = createServer((_req, res) => {
+    const lines = ['# TYPE container_memory_working_set_bytes gauge'];
+    for (const pod of pods) {
+      const since = leaking.get(pod);
+      const grown = since === undefined ? 0 : Math.min(1, (Date.now() - since) / LEAK_RAMP_MS);
+      const bytes = Math.round(healthy + grown * (0.98 * LIMIT_BYTES - healthy));
+      lines.push(
+        `container_memory_working_set_bytes{namespace="${ns}",pod="${pod}",container="runtime"} ${bytes}`,
+      );
+    }
+    res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
+    res.end(lines.join('\n') + '\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const targetFile = path.join(prometheusStack().targetsDir, `bench-heal-${ns}.json`);
+  writeFileSync(
+    targetFile,
+    JSON.stringify([{ targets: [`127.0.0.1:${port}`], labels: { job: `bench-heal-${ns}` } }]),
+  );
+  return {
+    leaking,
+    pods,
+    async close() {
+      rmSync(targetFile, { force: true });
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** The installed CRD (the global setup applied this checkout's crds/) knows spec.healing. */
+async function healingSupported(): Promise<boolean> {
+  const installed = await getJson<{
+    spec: {
+      versions: {
+        schema: { openAPIV3Schema: { properties: { spec: { properties: Record<string, unknown> } } } };
+      }[];
+    };
+  }>(['get', 'crd', 'inferenceservices.ymera.io']);
+  return (installed?.spec.versions ?? []).some(
+    (v) => v.schema.openAPIV3Schema.properties.spec.properties.healing,
+  );
+}
+
+async function leakRounds(ns: string): Promise<Round[]> {
+  const name = 'leaky';
+  const exporter = await startMemoryExporter(ns);
+  const refresh = async () => {
+    for (const p of await podsOf(ns, name)) exporter.pods.add(p.metadata.name);
+  };
+  try {
+    await apply({
+      apiVersion: 'ymera.io/v1alpha1',
+      kind: 'InferenceService',
+      metadata: { name, namespace: ns },
+      spec: {
+        model: { uri: 's3://ymera-models/demo/v1/model.onnx', version: 'v1' },
+        runtime: {
+          resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: String(LIMIT_BYTES) } },
+        },
+        scaling: { minReplicas: 2 },
+        healing: { memory: LEAK },
+      },
+    });
+    const rounds: Round[] = [];
+    for (let i = 1; i <= ROUNDS; i++) {
+      const before = await mustUntil(`${name} at full strength before round ${i}`, async () => {
+        await refresh();
+        return atFullStrength(ns, name, 2);
+      });
+      // healthy pods' series scraped before the leak starts (a series the healing has seen)
+      await sleep(3000);
+      const victim = before.pods[0]!.metadata.name;
+      exporter.leaking.set(victim, Date.now());
+      const t0 = Date.now();
+      const done = await until(t0, TIMEOUT_MS, async () => {
+        await refresh();
+        const pods = await podsOf(ns, name);
+        const victimLive = pods.some((p) => p.metadata.name === victim && !p.metadata.deletionTimestamp);
+        return !victimLive && atFullStrength(ns, name, 2, (p) => p.metadata.name === victim);
+      });
+      const round: Round = done
+        ? { seconds: done.ms / 1000, note: `pod ${victim} replaced` }
+        : { seconds: null, note: `pod ${victim} not replaced within ${TIMEOUT_MS / 1000} s` };
+      log(`leak round ${i}: ${round.seconds ?? '-'} s (${round.note})`);
+      rounds.push(round);
+    }
+    return rounds;
+  } finally {
+    await exporter.close();
+  }
+}
+
+// --- node: a kwok node under a replica goes silent --------------------------------------------
+
+async function nodeRounds(ns: string, run: string, nodes: string[]): Promise<Round[]> {
+  const name = 'stranded';
+  await apply({
+    apiVersion: 'ymera.io/v1alpha1',
+    kind: 'InferenceService',
+    metadata: { name, namespace: ns },
+    spec: {
+      model: { uri: 's3://ymera-models/demo/v1/model.onnx', version: 'v1' },
+      runtime: { resources: { requests: { cpu: '100m', memory: '128Mi' } }, ...placementOn(NODE_KEY, run) },
+      scaling: { minReplicas: 2 },
+    },
+  });
+  const rounds: Round[] = [];
+  for (let i = 1; i <= ROUNDS; i++) {
+    for (const n of nodes) await untilNodeHealthy(n, SETUP_TIMEOUT_MS);
+    const before = await mustUntil(`${name} at full strength before round ${i}`, () =>
+      atFullStrength(ns, name, 2),
+    );
+    const lost = before.pods[0]!.spec.nodeName ?? '';
+    await loseNode(lost);
+    const t0 = Date.now();
+    try {
+      const done = await until(t0, TIMEOUT_MS, () =>
+        atFullStrength(ns, name, 2, (p) => p.spec.nodeName === lost),
+      );
+      const round: Round = done
+        ? { seconds: done.ms / 1000, note: `replicas of node ${lost} replaced` }
+        : { seconds: null, note: `replicas of node ${lost} not replaced within ${TIMEOUT_MS / 1000} s` };
+      log(`node round ${i}: ${round.seconds ?? '-'} s (${round.note})`);
+      rounds.push(round);
+    } finally {
+      await restoreNode(lost);
+    }
+  }
+  return rounds;
+}
+
+// --- main -------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  setupStack();
+  const prom = prometheusStack();
+  const run = Math.random().toString(36).slice(2, 8);
+  const nodes = [`bh-${run}-a`, `bh-${run}-b`];
+  const nsReal = await freshNamespace('bench-heal-real');
+  const nsKwok = await freshNamespace('bench-heal');
+  const realNode = process.env.YMERA_REAL_NODE;
+  let op: OperatorProcess | undefined;
+  let real: RealSetup | undefined;
+  const results: ScenarioResult[] = [];
+  try {
+    await createLosableNodes(NODE_KEY, run, nodes);
+    op = await startOperator('op-bench-heal', [
+      `--watch-namespaces=${nsReal},${nsKwok}`,
+      `--prometheus-url=${prom.url}`,
+      '--log-level=warn',
+    ]);
+    const wanted = (s: string) => ONLY.includes(s);
+    const noReal = realNode ? undefined : 'YMERA_REAL_NODE is unset (the stack runs without the real node)';
+    if (wanted('crash') || wanted('load')) {
+      if (!noReal) real = await setUpReal(nsReal);
+    }
+    if (wanted('crash')) {
+      log('scenario crash: a new revision whose runtime crashes at start (real node)');
+      results.push({
+        scenario: 'crashing revision',
+        where: 'real-node',
+        fault:
+          'new revision whose runtime exits at start (runtime.env YMERA_LOG_LEVEL=crash): CrashLoopBackOff',
+        recovered: 'canary rolled back to the stable revision, Ready',
+        rounds: real
+          ? await rollbackRounds(real, 'crashing', (i) => ({
+              model: { version: `crash-${i}` },
+              runtime: { env: [{ name: 'YMERA_LOG_LEVEL', value: 'crash' }] },
+            }))
+          : [],
+        ...(noReal ? { skipped: noReal } : {}),
+      });
+    }
+    if (wanted('load')) {
+      log('scenario load: a new revision whose model fails its sha256 check (real node)');
+      results.push({
+        scenario: 'failing model load',
+        where: 'real-node',
+        fault: 'new revision whose model file does not match its sha256: ModelLoadFailed',
+        recovered: 'canary rolled back to the stable revision, Ready',
+        rounds: real
+          ? await rollbackRounds(real, 'unloadable', (i) => ({
+              model: { version: `bad-sha-${i}`, sha256: '0'.repeat(63) + String(i % 10) },
+            }))
+          : [],
+        ...(noReal ? { skipped: noReal } : {}),
+      });
+    }
+    if (wanted('leak')) {
+      log('scenario leak: a pod whose working set grows toward its memory limit (kwok, exporter)');
+      const supported = await healingSupported();
+      results.push({
+        scenario: 'leaking pod',
+        where: 'kwok',
+        fault: `working set of one of 2 pods grows from 30 % to 98 % of its limit in ${LEAK_RAMP_MS / 1000} s (healing.memory ${LEAK.percentOfLimit} % for ${LEAK.forSeconds} s)`,
+        recovered: 'the leaking pod evicted and replaced, 2 Ready pods, Ready',
+        rounds: supported ? await leakRounds(nsKwok) : [],
+        ...(supported ? {} : { skipped: 'spec.healing is not in this checkout (self-healing not merged)' }),
+      });
+    }
+    if (wanted('node')) {
+      log('scenario node: the node under a replica goes silent (kwok)');
+      results.push({
+        scenario: 'node lost',
+        where: 'kwok',
+        fault: 'the node of one of 2 replicas stops heartbeating (node-monitor-grace-period 40 s)',
+        recovered: `replicas evicted after the ${NODE_LOSS_TOLERATION_SECONDS} s toleration and replaced on the other node, 2 Ready pods, Ready`,
+        rounds: await nodeRounds(nsKwok, run, nodes),
+      });
+    }
+  } finally {
+    // while the operator still runs: their finalizers
+    for (const ns of [nsReal, nsKwok]) await deleteInferenceServices(ns);
+    await op?.stop();
+    await deleteLosableNodes(nodes);
+    for (const ns of [nsReal, nsKwok]) await kubectl(['delete', 'namespace', ns, '--wait=false']);
+    for (const key of real?.keys ?? []) await real?.store.delete(key).catch(() => undefined);
+    real?.store.close();
+  }
+
+  const summaries = results.map(summarize);
+  process.stdout.write(`\n${table(summaries)}\n`);
+  const out = path.join(repo, 'bench/results/heal.json');
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(
+    out,
+    `${JSON.stringify(
+      {
+        when: new Date().toISOString(),
+        rounds: ROUNDS,
+        targetSeconds: TARGET_SECONDS,
+        settings: {
+          nodeMonitorGracePeriodSeconds: 40,
+          nodeLossTolerationSeconds: NODE_LOSS_TOLERATION_SECONDS,
+          healingMemory: LEAK,
+          roundTimeoutSeconds: TIMEOUT_MS / 1000,
+        },
+        summaries,
+        scenarios: results,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  process.stdout.write(`\nwrote ${out}\n`);
+}
+
+await main();
