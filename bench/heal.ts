@@ -20,37 +20,36 @@
 //   Prometheus scrapes, as cAdvisor's would be); spec.healing.memory replaces
 //   it. kwok pods (memory is the exporter's fiction either way). Recovered:
 //   the leaking pod gone, minReplicas Ready pods, Ready.
-// - node: a kwok node under a replica goes silent (kwok stops its heartbeat,
-//   test/e2e/lost-node.ts); the node lifecycle controller marks it unreachable
+// - node: the real node's kubelet stops (frozen, test/e2e/lost-node.ts) under
+//   the only replica; the node lifecycle controller marks the node unreachable
 //   after its grace period (40 s) and the taint manager evicts the pod after
-//   its toleration (30 s, controllers/inferenceservice/node-loss.ts). The real
-//   node is not stopped: its kubelet is shared with the stack's other users,
-//   and the path measured (node controller, taint manager, ReplicaSet,
-//   scheduler) is the control plane's, the same for a real node. Recovered:
-//   minReplicas Ready pods none on the lost node, Ready.
+//   its toleration (30 s, controllers/inferenceservice/node-loss.ts); the
+//   replacement starts on a kwok node of the same pool (uncordoned at the
+//   fault). Recovered: a Ready replica on another node, Ready. The kubelet is
+//   resumed after each round and whenever the bench ends.
 //
 // The real-node scenarios are skipped, saying why, without the real node.
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NODE_LOSS_TOLERATION_SECONDS } from '../controllers/inferenceservice/node-loss.ts';
 import type { Condition } from '../operator/conditions.ts';
-import type { ObjectStore } from '../operator/storage/s3.ts';
-import { createObjectStore, objectStoreConfigFromEnv } from '../operator/storage/s3.ts';
-import { FRAUD_MODEL, MODEL_SHA256 } from '../runtime/models/fraud-reference.ts';
 import setupStack from '../test/e2e/global-setup.ts';
 import type { PodObj } from '../test/e2e/lost-node.ts';
 import {
-  createLosableNodes,
-  deleteLosableNodes,
-  loseNode,
-  placementOn,
+  REAL_POOL,
+  cordon,
+  createFallbackNode,
+  deleteFallbackNode,
+  freezeKubelet,
   podReady,
-  restoreNode,
+  realKubeletPid,
+  thawKubelet,
   untilNodeHealthy,
 } from '../test/e2e/lost-node.ts';
+import type { RealModel } from '../test/e2e/real-model.ts';
+import { realModelSpec, setUpRealModel } from '../test/e2e/real-model.ts';
 import type { OperatorProcess } from '../test/e2e/support.ts';
 import {
   deleteInferenceServices,
@@ -71,9 +70,7 @@ const ONLY = (process.env.BENCH_HEAL_SCENARIOS ?? 'crash,load,leak,node').split(
 const POLL_MS = 500;
 // a real pod on 2 shared cores: image start, model download and load take seconds
 const SETUP_TIMEOUT_MS = 300_000;
-const BUCKET = 'ymera-models';
-const SECRET = 'model-store';
-const NODE_KEY = 'ymera.io/bench-heal';
+const REAL_RESOURCES = { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } };
 const LIMIT_BYTES = 512 * 1024 * 1024;
 const LEAK = { percentOfLimit: 90, forSeconds: 10 };
 /** How fast the leak grows from its healthy 30 % to 98 % of the limit. */
@@ -147,63 +144,20 @@ const patch = (ns: string, name: string, spec: Record<string, unknown>) =>
 
 // --- crash and load: real canaries on the real node, rolled back -------------------------------
 
-interface RealSetup {
-  ns: string;
-  uri: string;
-  store: ObjectStore;
-  keys: string[];
-}
-
-async function setUpReal(ns: string): Promise<RealSetup> {
-  await kubectlOk(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted']);
-  const cfg = objectStoreConfigFromEnv(process.env);
-  if (!cfg) throw new Error('YMERA_S3_ENDPOINT is unset: the e2e stack provides MinIO');
-  const podEndpoint = process.env.YMERA_POD_S3_ENDPOINT;
-  if (!podEndpoint) throw new Error('YMERA_POD_S3_ENDPOINT is unset: test/e2e/stack/minio.sh env exports it');
-  const store = createObjectStore({ ...cfg, bucket: BUCKET, timeoutMs: 15_000 });
-  await store.ensureBucket();
-  const key = `bench/heal/${ns}/${randomUUID().slice(0, 8)}/fraud.onnx`;
-  await store.put(key, readFileSync(FRAUD_MODEL));
-  await kubectlOk(
-    ['apply', '-n', ns, '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: SECRET },
-      stringData: {
-        AWS_ENDPOINT_URL: podEndpoint,
-        AWS_ACCESS_KEY_ID: cfg.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: cfg.credentials.secretAccessKey,
-        AWS_REGION: cfg.region,
-      },
-    }),
-  );
-  return { ns, uri: `s3://${BUCKET}/${key}`, store, keys: [key] };
-}
-
 /** Rounds of: patch in a failing canary, time until it is rolled back and the service Ready. */
 async function rollbackRounds(
-  real: RealSetup,
+  ns: string,
+  model: RealModel,
   name: string,
   fault: (round: number) => Record<string, unknown>,
 ): Promise<Round[]> {
-  const { ns } = real;
   await apply({
     apiVersion: 'ymera.io/v1alpha1',
     kind: 'InferenceService',
     metadata: { name, namespace: ns },
     spec: {
-      model: {
-        uri: real.uri,
-        version: 'v1',
-        sha256: MODEL_SHA256['fraud.onnx'],
-        credentialsSecret: { name: SECRET },
-      },
-      runtime: {
-        resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
-        nodeSelector: { 'ymera.io/node-pool': 'real' },
-        tolerations: [{ key: 'ymera.io/real-node', operator: 'Exists', effect: 'NoSchedule' }],
-      },
+      model: realModelSpec(model.uri),
+      runtime: { resources: REAL_RESOURCES, ...REAL_POOL },
       scaling: { minReplicas: 1 },
       rollout: { canaryPercent: 50, autoRollback: true },
     },
@@ -344,40 +298,51 @@ async function leakRounds(ns: string): Promise<Round[]> {
   }
 }
 
-// --- node: a kwok node under a replica goes silent --------------------------------------------
+// --- node: the real node's kubelet stops under a replica --------------------------------------
 
-async function nodeRounds(ns: string, run: string, nodes: string[]): Promise<Round[]> {
+async function nodeRounds(ns: string, model: RealModel, fallback: string, node: string): Promise<Round[]> {
   const name = 'stranded';
+  const kubelet = realKubeletPid();
   await apply({
     apiVersion: 'ymera.io/v1alpha1',
     kind: 'InferenceService',
     metadata: { name, namespace: ns },
     spec: {
-      model: { uri: 's3://ymera-models/demo/v1/model.onnx', version: 'v1' },
-      runtime: { resources: { requests: { cpu: '100m', memory: '128Mi' } }, ...placementOn(NODE_KEY, run) },
-      scaling: { minReplicas: 2 },
+      model: realModelSpec(model.uri),
+      runtime: { resources: REAL_RESOURCES, ...REAL_POOL },
+      scaling: { minReplicas: 1 },
     },
   });
   const rounds: Round[] = [];
   for (let i = 1; i <= ROUNDS; i++) {
-    for (const n of nodes) await untilNodeHealthy(n, SETUP_TIMEOUT_MS);
-    const before = await mustUntil(`${name} at full strength before round ${i}`, () =>
-      atFullStrength(ns, name, 2),
-    );
-    const lost = before.pods[0]!.spec.nodeName ?? '';
-    await loseNode(lost);
+    // the replica back on the real node: the fallback cordoned, its pods deleted
+    await untilNodeHealthy(node, SETUP_TIMEOUT_MS);
+    await cordon(fallback, true);
+    for (const p of await podsOf(ns, name))
+      if (p.spec.nodeName !== node)
+        await kubectl(['delete', 'pod', '-n', ns, p.metadata.name, '--wait=false']);
+    await mustUntil(`${name} at full strength on ${node} before round ${i}`, async () => {
+      const up = await atFullStrength(ns, name, 1);
+      const all = await podsOf(ns, name);
+      return up && all.every((p) => p.spec.nodeName === node) && up;
+    });
+    await cordon(fallback, false);
+    freezeKubelet(kubelet);
     const t0 = Date.now();
     try {
       const done = await until(t0, TIMEOUT_MS, () =>
-        atFullStrength(ns, name, 2, (p) => p.spec.nodeName === lost),
+        atFullStrength(ns, name, 1, (p) => p.spec.nodeName === node),
       );
       const round: Round = done
-        ? { seconds: done.ms / 1000, note: `replicas of node ${lost} replaced` }
-        : { seconds: null, note: `replicas of node ${lost} not replaced within ${TIMEOUT_MS / 1000} s` };
+        ? {
+            seconds: done.ms / 1000,
+            note: `replica of ${node} replaced on ${done.value.pods[0]?.spec.nodeName}`,
+          }
+        : { seconds: null, note: `replica of ${node} not replaced within ${TIMEOUT_MS / 1000} s` };
       log(`node round ${i}: ${round.seconds ?? '-'} s (${round.note})`);
       rounds.push(round);
     } finally {
-      await restoreNode(lost);
+      thawKubelet(kubelet);
     }
   }
   return rounds;
@@ -388,40 +353,38 @@ async function nodeRounds(ns: string, run: string, nodes: string[]): Promise<Rou
 async function main(): Promise<void> {
   setupStack();
   const prom = prometheusStack();
-  const run = Math.random().toString(36).slice(2, 8);
-  const nodes = [`bh-${run}-a`, `bh-${run}-b`];
+  const fallback = `bench-heal-fallback-${Math.random().toString(36).slice(2, 8)}`;
   const nsReal = await freshNamespace('bench-heal-real');
   const nsKwok = await freshNamespace('bench-heal');
   const realNode = process.env.YMERA_REAL_NODE;
+  const noReal = realNode ? undefined : 'YMERA_REAL_NODE is unset (the stack runs without the real node)';
+  const wanted = (s: string) => ONLY.includes(s);
   let op: OperatorProcess | undefined;
-  let real: RealSetup | undefined;
+  let model: RealModel | undefined;
   const results: ScenarioResult[] = [];
   try {
-    await createLosableNodes(NODE_KEY, run, nodes);
     op = await startOperator('op-bench-heal', [
       `--watch-namespaces=${nsReal},${nsKwok}`,
       `--prometheus-url=${prom.url}`,
       '--log-level=warn',
     ]);
-    const wanted = (s: string) => ONLY.includes(s);
-    const noReal = realNode ? undefined : 'YMERA_REAL_NODE is unset (the stack runs without the real node)';
-    if (wanted('crash') || wanted('load')) {
-      if (!noReal) real = await setUpReal(nsReal);
-    }
+    if (!noReal && (wanted('crash') || wanted('load') || wanted('node')))
+      model = await setUpRealModel(nsReal);
+    const realRounds = (run: (m: RealModel) => Promise<Round[]>) =>
+      model ? run(model) : Promise.resolve([]);
     if (wanted('crash')) {
       log('scenario crash: a new revision whose runtime crashes at start (real node)');
       results.push({
         scenario: 'crashing revision',
         where: 'real-node',
-        fault:
-          'new revision whose runtime exits at start (runtime.env YMERA_LOG_LEVEL=crash): CrashLoopBackOff',
+        fault: 'new revision whose runtime exits at start (runtime.env YMERA_LOG_LEVEL=crash)',
         recovered: 'canary rolled back to the stable revision, Ready',
-        rounds: real
-          ? await rollbackRounds(real, 'crashing', (i) => ({
-              model: { version: `crash-${i}` },
-              runtime: { env: [{ name: 'YMERA_LOG_LEVEL', value: 'crash' }] },
-            }))
-          : [],
+        rounds: await realRounds((m) =>
+          rollbackRounds(nsReal, m, 'crashing', (i) => ({
+            model: { version: `crash-${i}` },
+            runtime: { env: [{ name: 'YMERA_LOG_LEVEL', value: 'crash' }] },
+          })),
+        ),
         ...(noReal ? { skipped: noReal } : {}),
       });
     }
@@ -432,11 +395,11 @@ async function main(): Promise<void> {
         where: 'real-node',
         fault: 'new revision whose model file does not match its sha256: ModelLoadFailed',
         recovered: 'canary rolled back to the stable revision, Ready',
-        rounds: real
-          ? await rollbackRounds(real, 'unloadable', (i) => ({
-              model: { version: `bad-sha-${i}`, sha256: '0'.repeat(63) + String(i % 10) },
-            }))
-          : [],
+        rounds: await realRounds((m) =>
+          rollbackRounds(nsReal, m, 'unloadable', (i) => ({
+            model: { version: `bad-sha-${i}`, sha256: '0'.repeat(63) + String(i % 10) },
+          })),
+        ),
         ...(noReal ? { skipped: noReal } : {}),
       });
     }
@@ -453,23 +416,26 @@ async function main(): Promise<void> {
       });
     }
     if (wanted('node')) {
-      log('scenario node: the node under a replica goes silent (kwok)');
+      log("scenario node: the real node's kubelet stops under the replica");
+      if (model) await createFallbackNode(fallback);
       results.push({
         scenario: 'node lost',
-        where: 'kwok',
-        fault: 'the node of one of 2 replicas stops heartbeating (node-monitor-grace-period 40 s)',
-        recovered: `replicas evicted after the ${NODE_LOSS_TOLERATION_SECONDS} s toleration and replaced on the other node, 2 Ready pods, Ready`,
-        rounds: await nodeRounds(nsKwok, run, nodes),
+        where: 'real-node',
+        fault:
+          "the real node's kubelet stops (SIGSTOP) under the only replica: unreachable after node-monitor-grace-period 40 s",
+        recovered: `replica evicted after its ${NODE_LOSS_TOLERATION_SECONDS} s toleration and replaced on another node of the pool, Ready`,
+        rounds: await realRounds((m) => nodeRounds(nsReal, m, fallback, realNode ?? '')),
+        ...(noReal ? { skipped: noReal } : {}),
       });
     }
   } finally {
+    if (realNode) await untilNodeHealthy(realNode).catch((e: unknown) => log(String(e)));
     // while the operator still runs: their finalizers
     for (const ns of [nsReal, nsKwok]) await deleteInferenceServices(ns);
     await op?.stop();
-    await deleteLosableNodes(nodes);
+    await deleteFallbackNode(fallback);
     for (const ns of [nsReal, nsKwok]) await kubectl(['delete', 'namespace', ns, '--wait=false']);
-    for (const key of real?.keys ?? []) await real?.store.delete(key).catch(() => undefined);
-    real?.store.close();
+    await model?.cleanup();
   }
 
   const summaries = results.map(summarize);
