@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ScenarioResult } from './heal-report.ts';
-import { TARGET_SECONDS, median, summarize, table } from './heal-report.ts';
+import { TARGET_SECONDS, median, mergeScenarios, summarize, table } from './heal-report.ts';
 
 const scenario = (seconds: (number | null)[], extra: Partial<ScenarioResult> = {}): ScenarioResult => ({
   scenario: 'crashing revision',
@@ -68,5 +68,16 @@ describe('table', () => {
     expect(out[3]).toContain('| skipped: no spec.healing |');
     // aligned: every line as long as the header
     expect(new Set(out.map((l) => l.length)).size).toBe(1);
+  });
+});
+
+describe('mergeScenarios', () => {
+  it('replaces the scenarios run again, keeps the others in order, appends new ones', () => {
+    const a = scenario([1], { scenario: 'a' });
+    const b = scenario([2], { scenario: 'b' });
+    const b2 = scenario([3], { scenario: 'b' });
+    const c = scenario([4], { scenario: 'c' });
+    expect(mergeScenarios([a, b], [c, b2])).toEqual([a, b2, c]);
+    expect(mergeScenarios([], [a])).toEqual([a]);
   });
 });

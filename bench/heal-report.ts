@@ -22,6 +22,8 @@ export interface ScenarioResult {
   rounds: Round[];
   /** Why the scenario did not run (a missing prerequisite), instead of rounds. */
   skipped?: string;
+  /** When it ran (ISO 8601). */
+  when?: string;
 }
 
 export interface Summary {
@@ -84,4 +86,18 @@ export function table(summaries: readonly Summary[]): string {
   const line = (cells: readonly string[]) =>
     `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+/**
+ * The scenarios of a run of some of them (BENCH_HEAL_SCENARIOS) merged into
+ * an earlier run's: a fresh result replaces the earlier one of its scenario,
+ * the others are kept, in the earlier order, new ones last.
+ */
+export function mergeScenarios(
+  earlier: readonly ScenarioResult[],
+  fresh: readonly ScenarioResult[],
+): ScenarioResult[] {
+  const byName = new Map(fresh.map((r) => [r.scenario, r]));
+  const merged = earlier.map((r) => byName.get(r.scenario) ?? r);
+  return [...merged, ...fresh.filter((r) => !earlier.some((e) => e.scenario === r.scenario))];
 }

@@ -31,7 +31,7 @@
 // The real-node scenarios are skipped, saying why, without the real node.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { NODE_LOSS_TOLERATION_SECONDS } from '../controllers/inferenceservice/node-loss.ts';
 import type { Condition } from '../operator/conditions.ts';
@@ -62,7 +62,7 @@ import {
   startOperator,
 } from '../test/e2e/support.ts';
 import type { Round, ScenarioResult } from './heal-report.ts';
-import { TARGET_SECONDS, summarize, table } from './heal-report.ts';
+import { TARGET_SECONDS, mergeScenarios, summarize, table } from './heal-report.ts';
 
 const ROUNDS = Number(process.env.BENCH_HEAL_ROUNDS ?? '3');
 const TIMEOUT_MS = Number(process.env.BENCH_HEAL_TIMEOUT_S ?? '360') * 1000;
@@ -438,9 +438,18 @@ async function main(): Promise<void> {
     await model?.cleanup();
   }
 
-  const summaries = results.map(summarize);
-  process.stdout.write(`\n${table(summaries)}\n`);
   const out = path.join(repo, 'bench/results/heal.json');
+  // a run of some scenarios (BENCH_HEAL_SCENARIOS) keeps the others' last figures
+  const earlier =
+    process.env.BENCH_HEAL_SCENARIOS && existsSync(out)
+      ? ((JSON.parse(readFileSync(out, 'utf8')) as { scenarios?: ScenarioResult[] }).scenarios ?? [])
+      : [];
+  const scenarios = mergeScenarios(
+    earlier,
+    results.map((r) => ({ ...r, when: new Date().toISOString() })),
+  );
+  const summaries = scenarios.map(summarize);
+  process.stdout.write(`\n${table(summaries)}\n`);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(
     out,
@@ -456,7 +465,7 @@ async function main(): Promise<void> {
           roundTimeoutSeconds: TIMEOUT_MS / 1000,
         },
         summaries,
-        scenarios: results,
+        scenarios,
       },
       null,
       2,
