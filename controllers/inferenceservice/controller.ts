@@ -502,6 +502,16 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
     const { candidate } = decision;
     const namespace = obj.metadata.namespace ?? '';
     const result = await evictPod(ctx, namespace, candidate.pod);
+    if (result.outcome === 'forbidden')
+      return keep(
+        {
+          action: 'none',
+          clearPending: true,
+          reason: HealingConditionReason.EvictionForbidden,
+          message: `${candidate.reason}: ${candidate.message}; the operator may not evict pods (grant pods/eviction create: chart value rbac.inferenceServiceHealing): ${result.message}`,
+        },
+        'False',
+      );
     if (result.outcome === 'blocked') {
       ctx.log.info('healing eviction refused', { pod: candidate.pod, message: result.message });
       return keep(

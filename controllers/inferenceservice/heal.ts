@@ -41,9 +41,14 @@ export async function readSignals(
   return { memoryMinBytes, errorMinRatio, errorRatio, requestRate };
 }
 
-export type EvictionOutcome = { outcome: 'evicted' | 'gone' } | { outcome: 'blocked'; message: string };
+export type EvictionOutcome =
+  { outcome: 'evicted' | 'gone' } | { outcome: 'blocked' | 'forbidden'; message: string };
 
-/** Evicts one pod; a 429 (a PodDisruptionBudget allows no disruption now) comes back as blocked. */
+/**
+ * Evicts one pod; a 429 (a PodDisruptionBudget allows no disruption now)
+ * comes back as blocked, a 403 (the operator lacks pods/eviction create) as
+ * forbidden.
+ */
 export async function evictPod(
   ctx: ReconcileContext,
   namespace: string,
@@ -61,6 +66,7 @@ export async function evictPod(
   } catch (e) {
     if (isNotFound(e)) return { outcome: 'gone' };
     if (e instanceof KubeApiError && e.status === 429) return { outcome: 'blocked', message: e.message };
+    if (e instanceof KubeApiError && e.status === 403) return { outcome: 'forbidden', message: e.message };
     throw e;
   }
 }

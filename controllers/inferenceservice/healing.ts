@@ -34,6 +34,8 @@ export const HealingConditionReason = {
   RateLimited: 'RateLimited',
   /** The Eviction API refused (a PodDisruptionBudget allows no disruption now). */
   DisruptionBlocked: 'DisruptionBlocked',
+  /** The operator may not evict pods (chart value rbac.inferenceServiceHealing). */
+  EvictionForbidden: 'EvictionForbidden',
   /** The metrics could not be read. */
   MetricsUnavailable: 'MetricsUnavailable',
 } as const;
