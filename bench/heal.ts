@@ -266,7 +266,7 @@ async function leakRounds(ns: string): Promise<Round[]> {
           resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: String(LIMIT_BYTES) } },
         },
         scaling: { minReplicas: 2 },
-        healing: { memory: LEAK },
+        healing: { memory: LEAK, minIntervalSeconds: 0 },
       },
     });
     const rounds: Round[] = [];
