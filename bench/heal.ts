@@ -6,7 +6,8 @@
 //
 //   make bench-heal
 //   BENCH_HEAL_ROUNDS=5 make bench-heal
-//   BENCH_HEAL_SCENARIOS=node,leak make bench-heal   (crash,load,leak,node; default all)
+//   BENCH_HEAL_SCENARIOS=node,leak make bench-heal   (crash,load,leak,node; default all; node-default:
+//                                                     the node scenario with Kubernetes' 300 s toleration)
 //   BENCH_HEAL_TIMEOUT_S=600 make bench-heal          (per round; default 360)
 //
 // Scenarios:
@@ -67,6 +68,7 @@ import { TARGET_SECONDS, mergeScenarios, summarize, table } from './heal-report.
 const ROUNDS = Number(process.env.BENCH_HEAL_ROUNDS ?? '3');
 const TIMEOUT_MS = Number(process.env.BENCH_HEAL_TIMEOUT_S ?? '360') * 1000;
 const ONLY = (process.env.BENCH_HEAL_SCENARIOS ?? 'crash,load,leak,node').split(',');
+const DEFAULT_ROUNDS = Number(process.env.BENCH_HEAL_DEFAULT_ROUNDS ?? '1');
 const POLL_MS = 500;
 // a real pod on 2 shared cores: image start, model download and load take seconds
 const SETUP_TIMEOUT_MS = 300_000;
@@ -300,8 +302,16 @@ async function leakRounds(ns: string): Promise<Round[]> {
 
 // --- node: the real node's kubelet stops under a replica --------------------------------------
 
-async function nodeRounds(ns: string, model: RealModel, fallback: string, node: string): Promise<Round[]> {
-  const name = 'stranded';
+async function nodeRounds(
+  ns: string,
+  model: RealModel,
+  fallback: string,
+  node: string,
+  name: string,
+  /** Tolerations of the user's (e.g. Kubernetes' default 300 s, for the baseline). */
+  tolerations: Record<string, unknown>[] = [],
+  rounds = ROUNDS,
+): Promise<Round[]> {
   const kubelet = realKubeletPid();
   await apply({
     apiVersion: 'ymera.io/v1alpha1',
@@ -309,12 +319,16 @@ async function nodeRounds(ns: string, model: RealModel, fallback: string, node: 
     metadata: { name, namespace: ns },
     spec: {
       model: realModelSpec(model.uri),
-      runtime: { resources: REAL_RESOURCES, ...REAL_POOL },
+      runtime: {
+        resources: REAL_RESOURCES,
+        ...REAL_POOL,
+        tolerations: [...REAL_POOL.tolerations, ...tolerations],
+      },
       scaling: { minReplicas: 1 },
     },
   });
-  const rounds: Round[] = [];
-  for (let i = 1; i <= ROUNDS; i++) {
+  const results: Round[] = [];
+  for (let i = 1; i <= rounds; i++) {
     // the replica back on the real node: the fallback cordoned, its pods deleted
     await untilNodeHealthy(node, SETUP_TIMEOUT_MS);
     await cordon(fallback, true);
@@ -339,13 +353,13 @@ async function nodeRounds(ns: string, model: RealModel, fallback: string, node: 
             note: `replica of ${node} replaced on ${done.value.pods[0]?.spec.nodeName}`,
           }
         : { seconds: null, note: `replica of ${node} not replaced within ${TIMEOUT_MS / 1000} s` };
-      log(`node round ${i}: ${round.seconds ?? '-'} s (${round.note})`);
-      rounds.push(round);
+      log(`${name} round ${i}: ${round.seconds ?? '-'} s (${round.note})`);
+      results.push(round);
     } finally {
       thawKubelet(kubelet);
     }
   }
-  return rounds;
+  return results;
 }
 
 // --- main -------------------------------------------------------------------------------------
@@ -424,7 +438,29 @@ async function main(): Promise<void> {
         fault:
           "the real node's kubelet stops (SIGSTOP) under the only replica: unreachable after node-monitor-grace-period 40 s",
         recovered: `replica evicted after its ${NODE_LOSS_TOLERATION_SECONDS} s toleration and replaced on another node of the pool, Ready`,
-        rounds: await realRounds((m) => nodeRounds(nsReal, m, fallback, realNode ?? '')),
+        rounds: await realRounds((m) => nodeRounds(nsReal, m, fallback, realNode ?? '', 'stranded')),
+        ...(noReal ? { skipped: noReal } : {}),
+      });
+    }
+    if (wanted('node-default')) {
+      // the same with Kubernetes' default toleration (DefaultTolerationSeconds), as before
+      // node-loss.ts: the baseline; one round (BENCH_HEAL_DEFAULT_ROUNDS), it takes minutes
+      log("scenario node-default: the same with Kubernetes' default 300 s toleration");
+      if (model) await createFallbackNode(fallback).catch(() => undefined);
+      const tolerations = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'].map((key) => ({
+        key,
+        operator: 'Exists',
+        effect: 'NoExecute',
+        tolerationSeconds: 300,
+      }));
+      results.push({
+        scenario: 'node lost, default toleration',
+        where: 'real-node',
+        fault: "as 'node lost', the replica with Kubernetes' default 300 s not-ready/unreachable toleration",
+        recovered: 'replica evicted after 300 s and replaced on another node of the pool, Ready',
+        rounds: await realRounds((m) =>
+          nodeRounds(nsReal, m, fallback, realNode ?? '', 'stranded-default', tolerations, DEFAULT_ROUNDS),
+        ),
         ...(noReal ? { skipped: noReal } : {}),
       });
     }
