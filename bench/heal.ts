@@ -36,6 +36,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { NODE_LOSS_TOLERATION_SECONDS } from '../controllers/inferenceservice/node-loss.ts';
 import type { Condition } from '../operator/conditions.ts';
+import { PrometheusClient } from '../operator/prometheus/client.ts';
 import setupStack from '../test/e2e/global-setup.ts';
 import type { PodObj } from '../test/e2e/lost-node.ts';
 import {
@@ -152,7 +153,8 @@ async function rollbackRounds(
   model: RealModel,
   name: string,
   fault: (round: number) => Record<string, unknown>,
-): Promise<Round[]> {
+  rounds: Round[],
+): Promise<void> {
   await apply({
     apiVersion: 'ymera.io/v1alpha1',
     kind: 'InferenceService',
@@ -164,7 +166,6 @@ async function rollbackRounds(
       rollout: { canaryPercent: 50, autoRollback: true },
     },
   });
-  const rounds: Round[] = [];
   for (let i = 1; i <= ROUNDS; i++) {
     const before = await mustUntil(`${name} Ready before round ${i}`, () => atFullStrength(ns, name, 1));
     const stable = before.isvc.status?.revisions?.stable;
@@ -190,7 +191,6 @@ async function rollbackRounds(
     log(`${name} round ${i}: ${round.seconds ?? '-'} s (${round.note})`);
     rounds.push(round);
   }
-  return rounds;
 }
 
 // --- leak: container_memory_working_set_bytes from an exporter Prometheus scrapes ---------------
@@ -251,8 +251,9 @@ async function healingSupported(): Promise<boolean> {
   );
 }
 
-async function leakRounds(ns: string): Promise<Round[]> {
+async function leakRounds(ns: string, rounds: Round[]): Promise<void> {
   const name = 'leaky';
+  const prom = new PrometheusClient({ url: prometheusStack().url, timeoutMs: 5000 });
   const exporter = await startMemoryExporter(ns);
   const refresh = async () => {
     for (const p of await podsOf(ns, name)) exporter.pods.add(p.metadata.name);
@@ -271,15 +272,21 @@ async function leakRounds(ns: string): Promise<Round[]> {
         healing: { memory: LEAK, minIntervalSeconds: 0 },
       },
     });
-    const rounds: Round[] = [];
+
     for (let i = 1; i <= ROUNDS; i++) {
       const before = await mustUntil(`${name} at full strength before round ${i}`, async () => {
         await refresh();
         return atFullStrength(ns, name, 2);
       });
-      // healthy pods' series scraped before the leak starts (a series the healing has seen)
-      await sleep(3000);
       const victim = before.pods[0]!.metadata.name;
+      // the victim's healthy working set scraped before the leak starts
+      await mustUntil(
+        `Prometheus to have scraped ${victim}'s working set`,
+        async () =>
+          (await prom.queryValue(
+            `count(container_memory_working_set_bytes{namespace="${ns}",pod="${victim}",container="runtime"})`,
+          )) === 1,
+      );
       exporter.leaking.set(victim, Date.now());
       const t0 = Date.now();
       const done = await until(t0, TIMEOUT_MS, async () => {
@@ -294,7 +301,6 @@ async function leakRounds(ns: string): Promise<Round[]> {
       log(`leak round ${i}: ${round.seconds ?? '-'} s (${round.note})`);
       rounds.push(round);
     }
-    return rounds;
   } finally {
     await exporter.close();
   }
@@ -310,8 +316,9 @@ async function nodeRounds(
   name: string,
   /** Tolerations of the user's (e.g. Kubernetes' default 300 s, for the baseline). */
   tolerations: Record<string, unknown>[] = [],
-  rounds = ROUNDS,
-): Promise<Round[]> {
+  count: number,
+  results: Round[],
+): Promise<void> {
   const kubelet = realKubeletPid();
   await apply({
     apiVersion: 'ymera.io/v1alpha1',
@@ -327,8 +334,8 @@ async function nodeRounds(
       scaling: { minReplicas: 1 },
     },
   });
-  const results: Round[] = [];
-  for (let i = 1; i <= rounds; i++) {
+
+  for (let i = 1; i <= count; i++) {
     // the replica back on the real node: the fallback cordoned, its pods deleted
     await untilNodeHealthy(node, SETUP_TIMEOUT_MS);
     await cordon(fallback, true);
@@ -359,7 +366,6 @@ async function nodeRounds(
       thawKubelet(kubelet);
     }
   }
-  return results;
 }
 
 // --- main -------------------------------------------------------------------------------------
@@ -382,87 +388,128 @@ async function main(): Promise<void> {
       `--prometheus-url=${prom.url}`,
       '--log-level=warn',
     ]);
-    if (!noReal && (wanted('crash') || wanted('load') || wanted('node')))
+    if (!noReal && ['crash', 'load', 'node', 'node-default'].some(wanted))
       model = await setUpRealModel(nsReal);
-    const realRounds = (run: (m: RealModel) => Promise<Round[]>) =>
-      model ? run(model) : Promise.resolve([]);
-    if (wanted('crash')) {
-      log('scenario crash: a new revision whose runtime crashes at start (real node)');
-      results.push({
-        scenario: 'crashing revision',
-        where: 'real-node',
-        fault: 'new revision whose runtime exits at start (runtime.env YMERA_LOG_LEVEL=crash)',
-        recovered: 'canary rolled back to the stable revision, Ready',
-        rounds: await realRounds((m) =>
-          rollbackRounds(nsReal, m, 'crashing', (i) => ({
-            model: { version: `crash-${i}` },
-            runtime: { env: [{ name: 'YMERA_LOG_LEVEL', value: 'crash' }] },
-          })),
-        ),
-        ...(noReal ? { skipped: noReal } : {}),
+    /**
+     * Runs one scenario's rounds into its result; a failure ends the scenario with a round
+     * that did not recover (saying why), and the bench goes on with the next.
+     */
+    const scenario = async (
+      result: Omit<ScenarioResult, 'rounds'>,
+      run: (rounds: Round[]) => Promise<void>,
+    ) => {
+      const rounds: Round[] = [];
+      results.push({ ...result, rounds });
+      if (result.skipped !== undefined) return;
+      log(`scenario ${result.scenario}: ${result.fault}`);
+      await run(rounds).catch((e: unknown) => {
+        rounds.push({ seconds: null, note: `aborted: ${e instanceof Error ? e.message : String(e)}` });
+        log(`scenario ${result.scenario} aborted: ${String(e)}`);
       });
-    }
-    if (wanted('load')) {
-      log('scenario load: a new revision whose model fails its sha256 check (real node)');
-      results.push({
-        scenario: 'failing model load',
-        where: 'real-node',
-        fault: 'new revision whose model file does not match its sha256: ModelLoadFailed',
-        recovered: 'canary rolled back to the stable revision, Ready',
-        rounds: await realRounds((m) =>
-          rollbackRounds(nsReal, m, 'unloadable', (i) => ({
-            model: { version: `bad-sha-${i}`, sha256: '0'.repeat(63) + String(i % 10) },
-          })),
+    };
+    const onReal = (run: (m: RealModel, rounds: Round[]) => Promise<void>) => (rounds: Round[]) =>
+      run(model!, rounds);
+    const realSkip = noReal ? { skipped: noReal } : {};
+    if (wanted('crash'))
+      await scenario(
+        {
+          scenario: 'crashing revision',
+          where: 'real-node',
+          fault: 'new revision whose runtime exits at start (runtime.env YMERA_LOG_LEVEL=crash)',
+          recovered: 'canary rolled back to the stable revision, Ready',
+          ...realSkip,
+        },
+        onReal((m, rounds) =>
+          rollbackRounds(
+            nsReal,
+            m,
+            'crashing',
+            (i) => ({
+              model: { version: `crash-${i}` },
+              runtime: { env: [{ name: 'YMERA_LOG_LEVEL', value: 'crash' }] },
+            }),
+            rounds,
+          ),
         ),
-        ...(noReal ? { skipped: noReal } : {}),
-      });
-    }
+      );
+    if (wanted('load'))
+      await scenario(
+        {
+          scenario: 'failing model load',
+          where: 'real-node',
+          fault: 'new revision whose model file does not match its sha256: ModelLoadFailed',
+          recovered: 'canary rolled back to the stable revision, Ready',
+          ...realSkip,
+        },
+        onReal((m, rounds) =>
+          rollbackRounds(
+            nsReal,
+            m,
+            'unloadable',
+            (i) => ({ model: { version: `bad-sha-${i}`, sha256: '0'.repeat(63) + String(i % 10) } }),
+            rounds,
+          ),
+        ),
+      );
     if (wanted('leak')) {
-      log('scenario leak: a pod whose working set grows toward its memory limit (kwok, exporter)');
       const supported = await healingSupported();
-      results.push({
-        scenario: 'leaking pod',
-        where: 'kwok',
-        fault: `working set of one of 2 pods grows from 30 % to 98 % of its limit in ${LEAK_RAMP_MS / 1000} s (healing.memory ${LEAK.percentOfLimit} % for ${LEAK.forSeconds} s)`,
-        recovered: 'the leaking pod evicted and replaced, 2 Ready pods, Ready',
-        rounds: supported ? await leakRounds(nsKwok) : [],
-        ...(supported ? {} : { skipped: 'spec.healing is not in this checkout (self-healing not merged)' }),
-      });
+      await scenario(
+        {
+          scenario: 'leaking pod',
+          where: 'kwok',
+          fault: `working set of one of 2 pods grows from 30 % to 98 % of its limit in ${LEAK_RAMP_MS / 1000} s (healing.memory ${LEAK.percentOfLimit} % for ${LEAK.forSeconds} s)`,
+          recovered: 'the leaking pod evicted and replaced, 2 Ready pods, Ready',
+          ...(supported ? {} : { skipped: 'spec.healing is not in this checkout (self-healing not merged)' }),
+        },
+        (rounds) => leakRounds(nsKwok, rounds),
+      );
     }
-    if (wanted('node')) {
-      log("scenario node: the real node's kubelet stops under the replica");
-      if (model) await createFallbackNode(fallback);
-      results.push({
-        scenario: 'node lost',
-        where: 'real-node',
-        fault:
-          "the real node's kubelet stops (SIGSTOP) under the only replica: unreachable after node-monitor-grace-period 40 s",
-        recovered: `replica evicted after its ${NODE_LOSS_TOLERATION_SECONDS} s toleration and replaced on another node of the pool, Ready`,
-        rounds: await realRounds((m) => nodeRounds(nsReal, m, fallback, realNode ?? '', 'stranded')),
-        ...(noReal ? { skipped: noReal } : {}),
-      });
-    }
+    if ((wanted('node') || wanted('node-default')) && model) await createFallbackNode(fallback);
+    if (wanted('node'))
+      await scenario(
+        {
+          scenario: 'node lost',
+          where: 'real-node',
+          fault:
+            "the real node's kubelet stops (SIGSTOP) under the only replica: unreachable after node-monitor-grace-period 40 s",
+          recovered: `replica evicted after its ${NODE_LOSS_TOLERATION_SECONDS} s toleration and replaced on another node of the pool, Ready`,
+          ...realSkip,
+        },
+        onReal((m, rounds) =>
+          nodeRounds(nsReal, m, fallback, realNode ?? '', 'stranded', [], ROUNDS, rounds),
+        ),
+      );
     if (wanted('node-default')) {
       // the same with Kubernetes' default toleration (DefaultTolerationSeconds), as before
       // node-loss.ts: the baseline; one round (BENCH_HEAL_DEFAULT_ROUNDS), it takes minutes
-      log("scenario node-default: the same with Kubernetes' default 300 s toleration");
-      if (model) await createFallbackNode(fallback).catch(() => undefined);
       const tolerations = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'].map((key) => ({
         key,
         operator: 'Exists',
         effect: 'NoExecute',
         tolerationSeconds: 300,
       }));
-      results.push({
-        scenario: 'node lost, default toleration',
-        where: 'real-node',
-        fault: "as 'node lost', the replica with Kubernetes' default 300 s not-ready/unreachable toleration",
-        recovered: 'replica evicted after 300 s and replaced on another node of the pool, Ready',
-        rounds: await realRounds((m) =>
-          nodeRounds(nsReal, m, fallback, realNode ?? '', 'stranded-default', tolerations, DEFAULT_ROUNDS),
+      await scenario(
+        {
+          scenario: 'node lost, default toleration',
+          where: 'real-node',
+          fault:
+            "as 'node lost', the replica with Kubernetes' default 300 s not-ready/unreachable toleration",
+          recovered: 'replica evicted after 300 s and replaced on another node of the pool, Ready',
+          ...realSkip,
+        },
+        onReal((m, rounds) =>
+          nodeRounds(
+            nsReal,
+            m,
+            fallback,
+            realNode ?? '',
+            'stranded-default',
+            tolerations,
+            DEFAULT_ROUNDS,
+            rounds,
+          ),
         ),
-        ...(noReal ? { skipped: noReal } : {}),
-      });
+      );
     }
   } finally {
     if (realNode) await untilNodeHealthy(realNode).catch((e: unknown) => log(String(e)));
