@@ -13,7 +13,8 @@
 // Scenarios:
 // - crash: a new revision whose runtime crashes at start (a bad runtime.env
 //   setting) on the real node (kubelet, containerd, the project's image); the
-//   operator rolls it back. Recovered: rolled back, Ready.
+//   operator rolls it back. Recovered: rolled back, the stable revision
+//   serving (Ready stays False after a rollback on purpose: RolledBack).
 // - load: a new revision whose model fails its sha256 check in the real
 //   runtime on the real node; rolled back likewise.
 // - leak: a pod whose working set grows toward its memory limit
@@ -133,6 +134,19 @@ async function atFullStrength(ns: string, name: string, replicas: number, avoid?
   return live.length >= replicas ? { isvc: r!, pods: live } : undefined;
 }
 
+/**
+ * After a rollback Ready stays False on purpose (RolledBack: "change the spec to roll out
+ * again"), so a rolled-back service counts as serving when its stable revision serves
+ * (ModelLoaded), no canary is left and `replicas` pods are Ready.
+ */
+async function servingStable(ns: string, name: string, replicas: number) {
+  const r = await isvc(ns, name);
+  const loaded = r?.status?.conditions?.find((c) => c.type === 'ModelLoaded')?.status === 'True';
+  if (!loaded || !observed(r) || r?.status?.revisions?.canary !== undefined) return undefined;
+  const live = (await podsOf(ns, name)).filter(podReady);
+  return live.length >= replicas ? r : undefined;
+}
+
 const apply = (obj: unknown) => kubectlOk(['apply', '-f', '-'], JSON.stringify(obj));
 const patch = (ns: string, name: string, spec: Record<string, unknown>) =>
   kubectlOk([
@@ -155,30 +169,29 @@ async function rollbackRounds(
   fault: (round: number) => Record<string, unknown>,
   rounds: Round[],
 ): Promise<void> {
-  await apply({
-    apiVersion: 'ymera.io/v1alpha1',
-    kind: 'InferenceService',
-    metadata: { name, namespace: ns },
-    spec: {
-      model: realModelSpec(model.uri),
-      runtime: { resources: REAL_RESOURCES, ...REAL_POOL },
-      scaling: { minReplicas: 1 },
-      rollout: { canaryPercent: 50, autoRollback: true },
-    },
-  });
+  // created once; the next scenario's rounds go on from the last rollback (its stable revision)
+  if (!(await isvc(ns, name)))
+    await apply({
+      apiVersion: 'ymera.io/v1alpha1',
+      kind: 'InferenceService',
+      metadata: { name, namespace: ns },
+      spec: {
+        model: realModelSpec(model.uri),
+        runtime: { resources: REAL_RESOURCES, ...REAL_POOL },
+        scaling: { minReplicas: 1 },
+        rollout: { canaryPercent: 50, autoRollback: true },
+      },
+    });
   for (let i = 1; i <= ROUNDS; i++) {
-    const before = await mustUntil(`${name} Ready before round ${i}`, () => atFullStrength(ns, name, 1));
-    const stable = before.isvc.status?.revisions?.stable;
-    const previous = before.isvc.status?.revisions?.lastRolledBack;
+    const before = await mustUntil(`${name} serving before round ${i}`, () => servingStable(ns, name, 1));
+    const stable = before.status?.revisions?.stable;
+    const previous = before.status?.revisions?.lastRolledBack;
     await patch(ns, name, fault(i));
     const t0 = Date.now();
     const done = await until(t0, TIMEOUT_MS, async () => {
-      const r = await isvc(ns, name);
+      const r = await servingStable(ns, name, 1);
       const rev = r?.status?.revisions;
       return (
-        observed(r) &&
-        ready(r) &&
-        rev?.canary === undefined &&
         rev?.lastRolledBack !== undefined &&
         rev.lastRolledBack !== previous &&
         rev.stable === stable &&
@@ -382,6 +395,11 @@ async function main(): Promise<void> {
   let op: OperatorProcess | undefined;
   let model: RealModel | undefined;
   const results: ScenarioResult[] = [];
+  // a run of some scenarios (BENCH_HEAL_SCENARIOS) keeps the others' last figures
+  const earlier =
+    process.env.BENCH_HEAL_SCENARIOS && existsSync(OUT)
+      ? ((JSON.parse(readFileSync(OUT, 'utf8')) as { scenarios?: ScenarioResult[] }).scenarios ?? [])
+      : [];
   try {
     op = await startOperator('op-bench-heal', [
       `--watch-namespaces=${nsReal},${nsKwok}`,
@@ -399,13 +417,14 @@ async function main(): Promise<void> {
       run: (rounds: Round[]) => Promise<void>,
     ) => {
       const rounds: Round[] = [];
-      results.push({ ...result, rounds });
+      results.push({ ...result, rounds, when: new Date().toISOString() });
       if (result.skipped !== undefined) return;
       log(`scenario ${result.scenario}: ${result.fault}`);
       await run(rounds).catch((e: unknown) => {
         rounds.push({ seconds: null, note: `aborted: ${e instanceof Error ? e.message : String(e)}` });
         log(`scenario ${result.scenario} aborted: ${String(e)}`);
       });
+      writeResults(earlier, results);
     };
     const onReal = (run: (m: RealModel, rounds: Round[]) => Promise<void>) => (rounds: Round[]) =>
       run(model!, rounds);
@@ -416,14 +435,15 @@ async function main(): Promise<void> {
           scenario: 'crashing revision',
           where: 'real-node',
           fault: 'new revision whose runtime exits at start (runtime.env YMERA_LOG_LEVEL=crash)',
-          recovered: 'canary rolled back to the stable revision, Ready',
+          recovered:
+            'canary rolled back, the stable revision serving (ModelLoaded; Ready stays False: RolledBack)',
           ...realSkip,
         },
         onReal((m, rounds) =>
           rollbackRounds(
             nsReal,
             m,
-            'crashing',
+            'canaries',
             (i) => ({
               model: { version: `crash-${i}` },
               runtime: { env: [{ name: 'YMERA_LOG_LEVEL', value: 'crash' }] },
@@ -438,15 +458,20 @@ async function main(): Promise<void> {
           scenario: 'failing model load',
           where: 'real-node',
           fault: 'new revision whose model file does not match its sha256: ModelLoadFailed',
-          recovered: 'canary rolled back to the stable revision, Ready',
+          recovered:
+            'canary rolled back, the stable revision serving (ModelLoaded; Ready stays False: RolledBack)',
           ...realSkip,
         },
         onReal((m, rounds) =>
           rollbackRounds(
             nsReal,
             m,
-            'unloadable',
-            (i) => ({ model: { version: `bad-sha-${i}`, sha256: '0'.repeat(63) + String(i % 10) } }),
+            'canaries',
+            // the crash scenario's env goes (null removes it in a merge patch)
+            (i) => ({
+              model: { version: `bad-sha-${i}`, sha256: '0'.repeat(63) + String(i % 10) },
+              runtime: { env: null },
+            }),
             rounds,
           ),
         ),
@@ -521,21 +546,18 @@ async function main(): Promise<void> {
     await model?.cleanup();
   }
 
-  const out = path.join(repo, 'bench/results/heal.json');
-  // a run of some scenarios (BENCH_HEAL_SCENARIOS) keeps the others' last figures
-  const earlier =
-    process.env.BENCH_HEAL_SCENARIOS && existsSync(out)
-      ? ((JSON.parse(readFileSync(out, 'utf8')) as { scenarios?: ScenarioResult[] }).scenarios ?? [])
-      : [];
-  const scenarios = mergeScenarios(
-    earlier,
-    results.map((r) => ({ ...r, when: new Date().toISOString() })),
-  );
+  process.stdout.write(`\n${table(writeResults(earlier, results))}\n\nwrote ${OUT}\n`);
+}
+
+const OUT = path.join(repo, 'bench/results/heal.json');
+
+/** Writes heal.json (after each scenario, so a bench stopped early keeps what it measured); the summaries. */
+function writeResults(earlier: readonly ScenarioResult[], results: readonly ScenarioResult[]) {
+  const scenarios = mergeScenarios(earlier, results);
   const summaries = scenarios.map(summarize);
-  process.stdout.write(`\n${table(summaries)}\n`);
-  mkdirSync(path.dirname(out), { recursive: true });
+  mkdirSync(path.dirname(OUT), { recursive: true });
   writeFileSync(
-    out,
+    OUT,
     `${JSON.stringify(
       {
         when: new Date().toISOString(),
@@ -544,7 +566,7 @@ async function main(): Promise<void> {
         settings: {
           nodeMonitorGracePeriodSeconds: 40,
           nodeLossTolerationSeconds: NODE_LOSS_TOLERATION_SECONDS,
-          healingMemory: LEAK,
+          healingMemory: { ...LEAK, minIntervalSeconds: 0 },
           roundTimeoutSeconds: TIMEOUT_MS / 1000,
         },
         summaries,
@@ -554,7 +576,7 @@ async function main(): Promise<void> {
       2,
     )}\n`,
   );
-  process.stdout.write(`\nwrote ${out}\n`);
+  return summaries;
 }
 
 await main();
