@@ -298,7 +298,9 @@ describe('decideHealing', () => {
   it('waits minIntervalSeconds between replacements', () => {
     const d = decideHealing(input({ lastReplacementTime: '2026-12-05T09:59:30Z', signals: leaking }));
     expect(d).toMatchObject({ action: 'none', reason: 'RateLimited' });
-    expect(d.action === 'none' && d.message).toContain('next replacement allowed in 30s');
+    expect(d.action === 'none' && d.message).toContain(
+      'next replacement allowed at 2026-12-05T10:00:30Z (minIntervalSeconds 60)',
+    );
     expect(
       decideHealing(input({ lastReplacementTime: '2026-12-05T09:58:59Z', signals: leaking })).action,
     ).toBe('replace');

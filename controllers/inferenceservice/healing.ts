@@ -281,12 +281,13 @@ export function decideHealing(input: HealingInput): HealingDecision {
   const minMs = (input.spec.minIntervalSeconds ?? 60) * 1000;
   const last = input.lastReplacementTime ? Date.parse(input.lastReplacementTime) : Number.NaN;
   if (Number.isFinite(last) && input.now.getTime() - last < minMs) {
-    const waitS = Math.ceil((minMs - (input.now.getTime() - last)) / 1000);
+    // an absolute time: the message (and status) stays the same until then
+    const at = new Date(last + minMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
     return {
       action: 'none',
       ...clear,
       reason: HealingConditionReason.RateLimited,
-      message: `${first.message}; next replacement allowed in ${waitS}s (minIntervalSeconds ${input.spec.minIntervalSeconds ?? 60})`,
+      message: `${first.message}; next replacement allowed at ${at} (minIntervalSeconds ${input.spec.minIntervalSeconds ?? 60})`,
     };
   }
   return { action: 'replace', candidate: first };

@@ -88,7 +88,10 @@ describe('InferenceService self-healing', { timeout: 600_000 }, () => {
   const readyPodsOf = async (name: string, count: number) =>
     eventually(`${count} ready pods of ${name}`, async () => {
       const list = await listPods();
-      const own = list.filter((p) => p.metadata.labels?.['ymera.io/inferenceservice'] === name);
+      // the serving pods (not the PDB test's blocker, which carries the service's labels)
+      const own = list.filter(
+        (p) => p.metadata.labels?.['ymera.io/inferenceservice'] === name && !p.metadata.labels['e2e/blocker'],
+      );
       return own.length === count && own.every(ready) ? own.map((p) => p.metadata.name).sort() : undefined;
     });
   const listPods = async () =>
