@@ -4,7 +4,7 @@ SHELL := /bin/bash
 WITH_NODE := scripts/with-node.sh
 STACK := test/e2e/stack.sh
 
-.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-operator bench-scale bench-backup bench-predictor bench-tune chaos chaos-kill chaos-outages image image-import
+.PHONY: run test unit e2e lint format typecheck crds cluster-up cluster-down cluster-status binaries bench bench-operator bench-scale bench-backup bench-predictor bench-tune bench-heal chaos chaos-kill chaos-outages image image-import
 
 ## run: bring up the local cluster, install CRDs, apply the samples, run the operator (Ctrl-C stops it).
 ##      YMERA_USE_EXISTING_CLUSTER=1 uses the cluster $KUBECONFIG points at instead.
@@ -70,6 +70,14 @@ bench-predictor:
 ##             BENCH_TUNE_SEEDS seeds (BENCH_TUNE_LIVE=0: only that, no runtime); writes bench/results/tune.json.
 bench-tune:
 	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/tune.ts
+
+## bench-heal: MTTR of an InferenceService, seconds from a fault to serving at full strength again (or rolled back):
+##             a crashing revision and a failing model load (real node, rolled back), a leaking pod
+##             (spec.healing.memory, kwok) and a lost node under a replica (the real
+##             node's kubelet frozen; the replacement lands on a kwok node), BENCH_HEAL_ROUNDS each
+##             (default 3; BENCH_HEAL_SCENARIOS=crash,load,leak,node); median and max; writes bench/results/heal.json.
+bench-heal:
+	@$(WITH_NODE) node --disable-warning=ExperimentalWarning bench/heal.ts
 
 ## chaos: the chaos suite against the local stack, bounded (stops by itself; the stack is shared, so it runs under
 ##        the e2e lock and undoes every fault in a finally): kill points, then outages (both below);

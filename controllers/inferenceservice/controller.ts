@@ -64,6 +64,16 @@ import {
   rollbackInEffect,
   rollbackNotice,
 } from './rollout.ts';
+import { evictPod, HealingMetrics, readSignals } from './heal.ts';
+import type { HealingDecision, PendingReplacement, Replacement } from './healing.ts';
+import {
+  decideHealing,
+  HealingConditionReason,
+  healingPodOf,
+  healingRequeueMs,
+  podReplacedEvent,
+  recordReplacement,
+} from './healing.ts';
 import { crd } from './schema.ts';
 import type { InferenceServiceStatusOut } from './status.ts';
 import { inferenceServiceStatus } from './status.ts';
@@ -76,6 +86,19 @@ const POLL_MS = 5_000;
 const FAILING_POLL_MS = 30_000;
 /** Field manager that takes over spec.replicas from us when an HPA starts managing a Deployment. */
 export const REPLICAS_HANDOVER_MANAGER = 'ymera-operator-handover';
+
+type HealingStatus = {
+  lastReplacementTime?: string;
+  pending?: PendingReplacement;
+  replacements?: Replacement[];
+};
+
+interface HealingOutcome {
+  condition: { type: 'Healing'; status: 'True' | 'False'; reason: string; message: string };
+  status: HealingStatus;
+  /** A pod evicted in this reconcile: told once status is written. */
+  replaced?: Replacement;
+}
 
 type PreviousStatus = {
   conditions?: InferenceServiceStatusOut['conditions'];
@@ -101,6 +124,9 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
   ]);
   const topics = declaredTopicsOf<InferenceServiceObject>(resource, integrations, declaredTopics);
   const topicPolicy = topicPolicyOf(integrations);
+  const healingMetrics = new HealingMetrics(integrations.registry);
+  /** Last eviction per object (uid): a floor for status.healing when the cache is behind a status write. */
+  const evicted = new Map<string, PendingReplacement>();
 
   return {
     name: 'inferenceservice',
@@ -276,6 +302,21 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       );
       const liveHealth: Record<string, RevisionHealth> = { [stable]: health(stable) };
       if (canary) liveHealth[canary] = health(canary);
+      const healed = await heal(ctx, obj, previous, now, {
+        stable,
+        canary,
+        replicas: deployments.get(stable)?.spec?.replicas ?? 0,
+        pods: pods.filter((p) => p.metadata.labels?.[REVISION_LABEL] === stable),
+        unhealthy: canary
+          ? `canary revision ${canary} is being analysed`
+          : rollback.pending
+            ? `revision ${rollback.pending.revision} is being rolled back`
+            : applyError
+              ? `children failed to apply (${applyError.reason})`
+              : stable !== desired
+                ? `revision ${desired} is rolling out`
+                : liveHealth[stable]?.failure?.message,
+      });
       const status = inferenceServiceStatus(
         obj,
         {
@@ -284,7 +325,7 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
           ...(applyError ? { applyError } : {}),
           ...(rollback.pending ? { pendingRollback: rollback.pending } : {}),
           blockers: topics.blockers(kafka),
-          extra: topics.conditions(kafka),
+          extra: [...topics.conditions(kafka), ...(healed ? [healed.condition] : [])],
           desired,
           decision,
           health: liveHealth,
@@ -306,10 +347,11 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
         ctx,
         obj,
         previous,
-        { ...status, ...topics.statusFields(obj, kafka) },
+        { ...status, ...topics.statusFields(obj, kafka), ...(healed ? { healing: healed.status } : {}) },
         decision,
         rollback.announce,
       );
+      if (healed?.replaced) await tellReplaced(ctx, obj, healed.replaced);
       // status says it; the runtime retries with backoff, a refusal too (a raised quota or a lifted
       // policy needs no change to this object)
       if (applyError) throw new FailureReported(applyError);
@@ -327,6 +369,7 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       else if (failing || rollback.pending) waits.push(FAILING_POLL_MS);
       const nextCheck = canary ? nextCheckInMs(decision.progress, analysis, now) : undefined;
       if (nextCheck !== undefined) waits.push(Math.max(1_000, nextCheck));
+      if (obj.spec.healing) waits.push(healingRequeueMs(obj.spec.healing));
       return waits.length > 0 ? { requeueAfterMs: Math.min(...waits) } : undefined;
     },
 
@@ -375,6 +418,153 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       { fieldManager: REPLICAS_HANDOVER_MANAGER, force: false },
     );
     ctx.log.info('replicas handed over to the HPA', { deployment: stable.metadata.name });
+  }
+
+  /**
+   * Self-healing (spec.healing): at most one pod at a time, evicted through
+   * the Eviction API, the next only once the replacement is Ready. Returns
+   * the Healing condition and status.healing; undefined without spec.healing.
+   */
+  async function heal(
+    ctx: ReconcileContext,
+    obj: InferenceServiceObject,
+    previous: PreviousStatus | undefined,
+    now: Date,
+    seen: { stable: string; canary?: string; replicas: number; pods: PodObject[]; unhealthy?: string },
+  ): Promise<HealingOutcome | undefined> {
+    const spec = obj.spec.healing;
+    const key = obj.metadata.uid ?? `${obj.metadata.namespace}/${obj.metadata.name}`;
+    if (!spec) {
+      evicted.delete(key);
+      return undefined;
+    }
+    const before = (previous?.healing ?? {}) as HealingStatus;
+    // an eviction newer than what status says (a status write the cache has not caught up with)
+    const remembered = evicted.get(key);
+    const newer = remembered && (!before.lastReplacementTime || remembered.time > before.lastReplacementTime);
+    const pending = newer ? remembered : before.pending;
+    const lastReplacementTime = newer ? remembered.time : before.lastReplacementTime;
+    const base = {
+      spec,
+      pods: seen.pods.map(healingPodOf),
+      replicas: seen.replicas,
+      ...(seen.unhealthy ? { unhealthy: seen.unhealthy } : {}),
+      ...(pending ? { pending } : {}),
+      ...(lastReplacementTime ? { lastReplacementTime } : {}),
+      now,
+    };
+    const keep = (
+      d: Extract<HealingDecision, { action: 'none' }>,
+      status: 'True' | 'False',
+    ): HealingOutcome => {
+      const { pending: _done, ...rest } = before;
+      return {
+        condition: { type: 'Healing', status, reason: d.reason, message: d.message },
+        status: d.clearPending ? rest : { ...before, ...(pending ? { pending } : {}) },
+      };
+    };
+    let decision = decideHealing(base);
+    if (decision.action === 'none' && decision.reason === HealingConditionReason.Watching) {
+      const clear = decision.clearPending ? { clearPending: true } : {};
+      if (!integrations.prometheus)
+        return keep(
+          {
+            action: 'none',
+            ...clear,
+            reason: HealingConditionReason.MetricsUnavailable,
+            message: 'healing needs Prometheus: the operator has no --prometheus-url',
+          },
+          'False',
+        );
+      try {
+        const signals = await readSignals(
+          integrations.prometheus,
+          obj.metadata.namespace ?? '',
+          obj.metadata.name,
+          spec,
+        );
+        decision = decideHealing({ ...base, signals });
+      } catch (e) {
+        ctx.log.warn('healing metrics not read', { error: e });
+        return keep(
+          {
+            action: 'none',
+            ...clear,
+            reason: HealingConditionReason.MetricsUnavailable,
+            message: `healing metrics not read: ${(e as Error).message}`,
+          },
+          'False',
+        );
+      }
+    }
+    if (decision.action === 'none') return keep(decision, decision.replacing ? 'True' : 'False');
+
+    const { candidate } = decision;
+    const namespace = obj.metadata.namespace ?? '';
+    const result = await evictPod(ctx, namespace, candidate.pod);
+    if (result.outcome === 'forbidden')
+      return keep(
+        {
+          action: 'none',
+          clearPending: true,
+          reason: HealingConditionReason.EvictionForbidden,
+          message: `${candidate.reason}: ${candidate.message}; the operator may not evict pods (grant pods/eviction create: chart value rbac.inferenceServiceHealing): ${result.message}`,
+        },
+        'False',
+      );
+    if (result.outcome === 'blocked') {
+      ctx.log.info('healing eviction refused', { pod: candidate.pod, message: result.message });
+      return keep(
+        {
+          action: 'none',
+          clearPending: true, // a candidate is chosen only once any earlier replacement is done
+          reason: HealingConditionReason.DisruptionBlocked,
+          message: `${candidate.reason}: ${candidate.message}; eviction refused (a PodDisruptionBudget allows no disruption now): ${result.message}`,
+        },
+        'False',
+      );
+    }
+    const time = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const replacement: Replacement = {
+      pod: candidate.pod,
+      ...(candidate.revision ? { revision: candidate.revision } : {}),
+      reason: candidate.reason,
+      message: candidate.message,
+      time,
+    };
+    const nowPending = { pod: candidate.pod, reason: candidate.reason, time };
+    evicted.set(key, nowPending);
+    healingMetrics.replacedPod(candidate.reason);
+    ctx.log.info('pod replaced by healing', {
+      pod: candidate.pod,
+      reason: candidate.reason,
+      message: candidate.message,
+    });
+    return {
+      condition: {
+        type: 'Healing',
+        status: 'True',
+        reason: HealingConditionReason.Replacing,
+        message: `pod ${candidate.pod} was evicted (${candidate.reason}); waiting for its replacement to be Ready`,
+      },
+      status: {
+        ...before,
+        lastReplacementTime: time,
+        pending: nowPending,
+        replacements: recordReplacement(before.replacements, replacement),
+      },
+      replaced: replacement,
+    };
+  }
+
+  /** The Event and CloudEvent of a replacement (the eviction is done: told even if status lags). */
+  async function tellReplaced(
+    ctx: ReconcileContext,
+    obj: InferenceServiceObject,
+    r: Replacement,
+  ): Promise<void> {
+    await ctx.event(obj, 'Normal', 'PodReplaced', 'Heal', `Replaced ${r.reason}: ${r.message}`);
+    integrations.events.publish(podReplacedEvent(resource, obj, r));
   }
 
   /** Writes status; tells users (Events) and consumers (CloudEvents) what changed. */

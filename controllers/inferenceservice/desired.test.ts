@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { httpRoute } from '../../operator/kube/gateway.ts';
 import { RUNTIME_CUDA_IMAGE, RUNTIME_IMAGE } from '../../operator/version.ts';
 import type { InferenceServiceObject } from './desired.ts';
+import { withNodeLossTolerations } from './node-loss.ts';
 import {
   canaryWeightOf,
   canonicalJson,
@@ -27,6 +28,7 @@ import {
 } from './desired.ts';
 
 const configMaps = { mode: 'ConfigMap' as const, labels: {} };
+const NODE_LOSS = withNodeLossTolerations(undefined);
 
 const svc = (spec: Partial<InferenceServiceObject['spec']> = {}): InferenceServiceObject => ({
   apiVersion: 'ymera.io/v1alpha1',
@@ -365,9 +367,10 @@ describe('InferenceService desired children', () => {
     // the runtime never calls the Kubernetes API: no token in the pod, no service env vars
     expect(t.spec.automountServiceAccountToken).toBe(false);
     expect(t.spec.enableServiceLinks).toBe(false);
-    // CPU service: no GPU, no toleration, no GPU node selector
+    // CPU service: no GPU, no GPU toleration, no GPU node selector; only the short node-loss
+    // tolerations (a replica on a lost node is replaced after 30 s, not Kubernetes' 300 s)
     expect(t.spec.nodeSelector).toBeUndefined();
-    expect(t.spec.tolerations).toBeUndefined();
+    expect(t.spec.tolerations).toEqual(NODE_LOSS);
     expect(c?.resources?.limits?.['nvidia.com/gpu']).toBeUndefined();
   });
 
@@ -384,6 +387,7 @@ describe('InferenceService desired children', () => {
     expect(t.spec.nodeSelector).toEqual({ 'ymera.io/node-pool': 'real', 'nvidia.com/gpu.present': 'true' });
     expect(t.spec.tolerations).toEqual([
       { key: 'ymera.io/real-node', operator: 'Equal', value: 'true', effect: 'NoSchedule' },
+      ...NODE_LOSS,
       { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
     ]);
   });
@@ -401,7 +405,10 @@ describe('InferenceService desired children', () => {
       'nvidia.com/gpu.present': 'true',
       'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB',
     });
-    expect(t.spec.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+    expect(t.spec.tolerations).toEqual([
+      ...NODE_LOSS,
+      { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
+    ]);
     expect(t.spec.containers[0]?.resources).toEqual({
       requests: { cpu: '2', 'nvidia.com/gpu': '2' },
       limits: { memory: '8Gi', 'nvidia.com/gpu': '2' },

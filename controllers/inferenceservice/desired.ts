@@ -35,6 +35,7 @@ import { inferenceServiceRuleGroups } from '../../operator/prometheus/generators
 import { ruleChildren } from '../../operator/prometheus/rule-objects.ts';
 import { RUNTIME_COMMAND, defaultRuntimeImage, isOwnRuntimeImage } from '../../operator/version.ts';
 import type { InferenceServiceSpec } from './schema.ts';
+import { withNodeLossTolerations } from './node-loss.ts';
 
 export type InferenceServiceObject = KubeObject & { spec: InferenceServiceSpec; status?: unknown };
 
@@ -522,7 +523,11 @@ export function deployment(
         : []),
     ],
   };
-  Object.assign(podSpec, podPlacement(gpu, runtime.nodeSelector, runtime.tolerations));
+  // a replica on a lost node is replaced after seconds, not Kubernetes' default 5 minutes
+  Object.assign(
+    podSpec,
+    podPlacement(gpu, runtime.nodeSelector, withNodeLossTolerations(runtime.tolerations)),
+  );
   return owned(obj, {
     apiVersion: 'apps/v1',
     kind: 'Deployment',

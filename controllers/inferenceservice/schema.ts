@@ -30,7 +30,7 @@ import type { CustomResource } from '../../operator/schema/crd.ts';
 export const KIND = 'InferenceService';
 
 /** Condition types besides Ready, Reconciling and Stalled. */
-export const conditionTypes = ['ModelLoaded', 'CanaryHealthy', 'RolloutComplete'] as const;
+export const conditionTypes = ['ModelLoaded', 'CanaryHealthy', 'RolloutComplete', 'Healing'] as const;
 
 export const phases = ['Pending', 'Progressing', 'Canary', 'Serving', 'Degraded', 'Failed'] as const;
 
@@ -275,6 +275,78 @@ const slo = s.object(
   },
 );
 
+const forSeconds = (what: string) =>
+  s.integer({
+    description: `How long, in seconds, ${what} must hold continuously before the pod is replaced.`,
+    minimum: 10,
+    maximum: 86400,
+    default: 120,
+  });
+
+const healing = s.object(
+  {
+    memory: s.optional(
+      s.object(
+        {
+          percentOfLimit: s.integer({
+            description:
+              "Replace a pod whose runtime container's memory working set stays over this share, in percent, of its memory limit (runtime.resources.limits.memory; without a limit memory healing does not apply).",
+            minimum: 1,
+            maximum: 100,
+            default: 90,
+          }),
+          forSeconds: forSeconds('the working set over the share'),
+        },
+        {
+          description:
+            'Replace a pod whose memory keeps growing toward its limit (container_memory_working_set_bytes from Prometheus) before it is OOM-killed.',
+        },
+      ),
+    ),
+    errorRate: s.optional(
+      s.object(
+        {
+          maxRatio: s.number({
+            description:
+              'Replace a pod whose share of 5xx answers (of all its requests) stays over this, in (0, 1].',
+            minimum: 0,
+            exclusiveMinimum: true,
+            maximum: 1,
+          }),
+          forSeconds: forSeconds('the error ratio over maxRatio'),
+          minRequestsPerSecond: s.number({
+            description: 'Pods with less traffic than this (requests per second) are not judged.',
+            minimum: 0,
+            maximum: 1000000,
+            default: 1,
+          }),
+        },
+        {
+          description:
+            "Replace a pod whose error rate stays over a bound while the revision's other pods stay under it (an outlier, not a bad model).",
+        },
+      ),
+    ),
+    minIntervalSeconds: s.integer({
+      description:
+        'Shortest time, in seconds, between two replacements of this service (besides waiting for the previous replacement to be Ready).',
+      minimum: 0,
+      maximum: 86400,
+      default: 60,
+    }),
+  },
+  {
+    description:
+      "Self-healing: replace a failing pod before it fails the service, one pod at a time through the Eviction API (so the PodDisruptionBudget holds), the next only once the replacement is Ready; never during a canary or while the service is not otherwise healthy. Needs the operator's Prometheus (--prometheus-url).",
+    validations: [
+      {
+        rule: 'has(self.memory) || has(self.errorRate)',
+        message: 'set memory, errorRate or both',
+      },
+    ],
+  },
+);
+
 export const specSchema = s.object(
   {
     model,
@@ -284,6 +356,7 @@ export const specSchema = s.object(
     rollout: s.optional(rollout),
     logging: s.optional(logging),
     slo: s.optional(slo),
+    healing: s.optional(healing),
   },
   { description: 'Desired state of the InferenceService.' },
 );
@@ -391,6 +464,42 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
         description:
           'A rollback that is decided but not in effect yet: the Deployment of the revision (or the children routing traffic) could not be removed or updated. The RolledBack Event is sent once it is in effect.',
       },
+    ),
+  ),
+  healing: s.optional(
+    s.object(
+      {
+        lastReplacementTime: s.optional(s.dateTime({ description: 'When the last pod was replaced.' })),
+        pending: s.optional(
+          s.object(
+            {
+              pod: s.string({ description: 'The evicted pod.', maxLength: 253 }),
+              reason: s.string({ description: 'MemoryGrowth or ErrorRateOutlier.', maxLength: 64 }),
+              time: s.dateTime({ description: 'When it was evicted.' }),
+            },
+            {
+              description:
+                'A replacement in progress: the evicted pod, until its replacement is Ready (no other pod is replaced meanwhile).',
+            },
+          ),
+        ),
+        replacements: s.optional(
+          s.array(
+            s.object(
+              {
+                pod: s.string({ description: 'The replaced pod.', maxLength: 253 }),
+                revision: s.optional(s.string({ description: 'Its revision.', maxLength: 63 })),
+                reason: s.enum(['MemoryGrowth', 'ErrorRateOutlier'], { description: 'Why it was replaced.' }),
+                message: s.string({ description: 'What was measured, for humans.', maxLength: 1024 }),
+                time: s.dateTime({ description: 'When it was evicted.' }),
+              },
+              { description: 'One pod replaced by self-healing.' },
+            ),
+            { description: 'The last replacements, newest first (at most 10).', maxItems: 10 },
+          ),
+        ),
+      },
+      { description: 'Self-healing (spec.healing): the replacements made and the one in progress.' },
     ),
   ),
   lastFailure: s.optional(

@@ -38,6 +38,8 @@ export const EventType = {
   ModelPromoted: 'model.promoted',
   RolloutCompleted: 'rollout.completed',
   RollbackPerformed: 'rollback.performed',
+  /** InferenceService self-healing evicted a pod (spec.healing). */
+  PodReplaced: 'pod.replaced',
   MaintenanceScheduled: 'maintenance.scheduled',
   MaintenanceCompleted: 'maintenance.completed',
   TrialCompleted: 'trial.completed',

@@ -521,6 +521,16 @@ describe('helm chart', () => {
     ).toEqual(['core/nodes list']);
   });
 
+  it('grants pod eviction alone with rbac.inferenceServiceHealing=true (InferenceService self-healing)', async () => {
+    const on = permissions(
+      rulesOf(
+        find(await render(['--set', 'rbac.inferenceServiceHealing=true']), 'ClusterRole', 'ymera-operator'),
+      ),
+    );
+    const off = permissions(rulesOf(find(objs, 'ClusterRole', 'ymera-operator')));
+    expect(on.filter((p) => !off.includes(p))).toEqual(['core/pods/eviction create']);
+  });
+
   it('grants maintenance Jobs only in maintenancePlan.jobNamespaces, with rbac.maintenancePlan, and passes them on', async () => {
     const set = ['--set', 'maintenancePlan.jobNamespaces={maint,ops}'];
     const on = await render([...set, '--set', 'rbac.maintenancePlan=true']);
