@@ -283,6 +283,27 @@ describe('stepJob', () => {
     expect(job.spec.template.spec).not.toHaveProperty('tolerations');
   });
 
+  it('runs where the step\'s nodeSelector and tolerations say, GPU placement added on top', () => {
+    const placed = {
+      nodeSelector: { 'kubernetes.io/hostname': 'real-node-1', 'nvidia.com/gpu.present': 'false' },
+      tolerations: [{ key: 'ymera.io/real-node', operator: 'Exists' as const, effect: 'NoSchedule' as const }],
+    };
+    const cpu = build(pvcSpec, { ...prepare, ...placed });
+    expect(cpu.spec.template.spec.nodeSelector).toEqual(placed.nodeSelector);
+    expect(cpu.spec.template.spec.tolerations).toEqual(placed.tolerations);
+    // a GPU step keeps its GPU selector (the user's same key loses) and toleration
+    const gpuJob = build(pvcSpec, { ...train, ...placed });
+    expect(gpuJob.spec.template.spec.nodeSelector).toEqual({
+      'kubernetes.io/hostname': 'real-node-1',
+      'nvidia.com/gpu.present': 'true',
+      'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB',
+    });
+    expect(gpuJob.spec.template.spec.tolerations).toEqual([
+      ...placed.tolerations,
+      { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
+    ]);
+  });
+
   it("mounts the run's directory of the PVC at /artifacts", () => {
     const job = build(pvcSpec, train);
     expect(containerOf(job).volumeMounts).toContainEqual({

@@ -7,7 +7,7 @@
 // variables we hand it.
 import {
   containerResources,
-  gpuPlacement,
+  podPlacement,
   RESTRICTED_POD_SECURITY,
   restrictedContainerSecurity,
 } from '../../operator/kube/pods.ts';
@@ -214,7 +214,7 @@ export function stepJob(
     automountServiceAccountToken: false,
     volumes: [artifacts.volume, { name: 'tmp', emptyDir: {} }],
   };
-  Object.assign(podSpec, gpuPlacement(gpu));
+  Object.assign(podSpec, podPlacement(gpu, step.nodeSelector, step.tolerations));
   return owned(pipeline, {
     apiVersion: 'batch/v1',
     kind: 'Job',

@@ -14,6 +14,7 @@ import {
   gpu,
   kafkaTopic,
   kindPrinterColumns,
+  nodeSelector,
   pvcLocation,
   resources,
   s3Location,
@@ -21,6 +22,7 @@ import {
   statusObject,
   statusPhase,
   timeZone,
+  tolerations,
 } from '../../operator/schema/common.ts';
 import { defineKind } from '../../operator/schema/crd.ts';
 import type { CustomResource } from '../../operator/schema/crd.ts';
@@ -86,6 +88,8 @@ const step = s.object(
     env: env('the step'),
     resources: resources('the step'),
     gpu: gpu('the step'),
+    nodeSelector: nodeSelector("the step's pods"),
+    tolerations: tolerations("the step's pods"),
     dependsOn: s.optional(
       s.array(s.string({ maxLength: STEP_NAME_MAX }), {
         description:
