@@ -283,10 +283,12 @@ describe('stepJob', () => {
     expect(job.spec.template.spec).not.toHaveProperty('tolerations');
   });
 
-  it('runs where the step\'s nodeSelector and tolerations say, GPU placement added on top', () => {
+  it("runs where the step's nodeSelector and tolerations say, GPU placement added on top", () => {
     const placed = {
       nodeSelector: { 'kubernetes.io/hostname': 'real-node-1', 'nvidia.com/gpu.present': 'false' },
-      tolerations: [{ key: 'ymera.io/real-node', operator: 'Exists' as const, effect: 'NoSchedule' as const }],
+      tolerations: [
+        { key: 'ymera.io/real-node', operator: 'Exists' as const, effect: 'NoSchedule' as const },
+      ],
     };
     const cpu = build(pvcSpec, { ...prepare, ...placed });
     expect(cpu.spec.template.spec.nodeSelector).toEqual(placed.nodeSelector);
