@@ -223,7 +223,8 @@ const sweep = s.object(
     ),
     seed: s.optional(
       s.integer({
-        description: 'Seed of the proposals (default: derived from the run and step), for reproducible sweeps.',
+        description:
+          'Seed of the proposals (default: derived from the run and step), for reproducible sweeps.',
         minimum: 0,
         maximum: 4294967295,
       }),
@@ -362,7 +363,8 @@ const step = s.object(
     sweep: s.optional(sweep),
   },
   {
-    description: 'A step of the pipeline: one container run as a Kubernetes Job (or, with sweep, one per trial).',
+    description:
+      'A step of the pipeline: one container run as a Kubernetes Job (or, with sweep, one per trial).',
     validations: [
       {
         rule: '!has(self.sweep) || !has(self.retry)',
