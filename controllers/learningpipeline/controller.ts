@@ -49,7 +49,7 @@ import {
 import { resolveTriggerSchema, triggerTopics } from './trigger-schema.ts';
 import type { Blocker } from '../shared/skeleton-status.ts';
 import { metricsReadCap } from './artifact-access.ts';
-import { readS3Artifact } from './artifact-store.ts';
+import { copyS3Outputs, readS3Artifact } from './artifact-store.ts';
 import { parseMetrics } from './gate.ts';
 import { stepTerminationMessage } from './step-message.ts';
 import type { LearningPipelineObject } from './jobs.ts';
@@ -314,6 +314,8 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
         results.set(run.id, result);
         runs[i] = result.run;
         if (result.wakeAt) waits.push(Math.max(1_000, result.wakeAt.getTime() - now.getTime()));
+        // with S3, a sweep that just succeeded publishes its winner before any later step starts
+        await publishWinners(ctx, obj, result);
         const resolveDir = (artifact: string) => sweepOutputDir(spec, result.run, artifact);
         const jobsToCreate: { job: KubeObject; step: string }[] = [];
         for (const start of result.start) {
@@ -535,6 +537,36 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       integrations.events.publish({ resource, object: obj, ...deletedEvent(obj.metadata.uid) });
     },
   };
+
+  /**
+   * With S3 artifacts: copies the best trial's outputs of each sweep step that
+   * succeeded in this pass to the step's declared paths (server-side). A
+   * failure throws before status records the success, so the next reconcile
+   * re-derives the same outcome from the Jobs and copies again.
+   */
+  async function publishWinners(ctx: ReconcileContext, obj: LearningPipelineObject, result: AdvanceResult) {
+    const s3 = obj.spec.artifacts.s3;
+    if (!s3) return;
+    const key = (uri: string) => uri.slice(`s3://${s3.bucket}/`.length);
+    for (const t of result.transitions) {
+      const step = obj.spec.steps.find((s) => s.name === t.step);
+      const best = result.run.steps?.find((s) => s.name === t.step)?.sweep?.best;
+      if (t.kind !== 'Succeeded' || !step?.sweep || !best) continue;
+      const copied = await copyS3Outputs(
+        ctx.client,
+        obj.metadata.namespace ?? '',
+        s3,
+        {
+          fromRoot: key(artifactUri(obj.spec, result.run.id, best.outputDir)),
+          toRoot: key(artifactUri(obj.spec, result.run.id, '')),
+          paths: (step.outputs ?? []).map((o) => o.path),
+        },
+        integrations.storageAccess ?? DEFAULT_STORAGE_ACCESS,
+      );
+      if ('error' in copied)
+        throw new Error(`run ${result.run.id}: publishing the best trial of step ${t.step}: ${copied.error}`);
+    }
+  }
 
   /** Pods of the active runs, for exit codes and stuck pods (from the cache). */
   function runPods(ctx: ReconcileContext, namespace: string, runIds: string[]): PodObject[] {

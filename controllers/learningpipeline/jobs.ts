@@ -110,13 +110,16 @@ export function outputPath(spec: LearningPipelineSpec, artifactName: string): st
 /**
  * Directory (relative to the run's root) where the sweep step producing
  * `artifactName` left its winner's outputs: status.runs[].steps[].sweep.best.outputDir;
- * undefined for an ordinary step (its outputs are at their declared paths).
+ * undefined for an ordinary step, and with S3 artifacts (the winner's objects
+ * are copied to the declared paths): their outputs are at their declared paths.
  */
 export function sweepOutputDir(
   spec: LearningPipelineSpec,
   run: Pick<LearningPipelineRun, 'steps'>,
   artifactName: string,
 ): string | undefined {
+  // with S3 the operator copies the winner's objects to the declared keys (copyS3Outputs)
+  if (spec.artifacts.s3) return undefined;
   const step = spec.steps.find((s) => s.outputs?.some((o) => o.name === artifactName));
   if (!step?.sweep) return undefined;
   return run.steps?.find((s) => s.name === step.name)?.sweep?.best?.outputDir;
