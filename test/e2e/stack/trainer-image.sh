@@ -4,7 +4,7 @@
 #
 #   trainer-image.sh up      build it (fixtures/trainer/build-image.sh; cached
 #                            under ~/.cache/ymera/images, keyed by the recipe;
-#                            a cold build takes about 20 s) and import it into
+#                            a cold build takes about 10 s) and import it into
 #                            the real node's containerd unless it holds it already
 #   trainer-image.sh down    nothing to stop (the image stays in containerd)
 #   trainer-image.sh status  exit 0 if containerd holds this checkout's trainer image
