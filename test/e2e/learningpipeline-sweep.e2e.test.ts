@@ -480,6 +480,21 @@ describe('LearningPipeline sweep', () => {
         const got = await getPipeline(name);
         const run = got?.status?.runs?.[0];
         return run && ['Succeeded', 'Failed'].includes(run.phase) ? got : undefined;
+      }).catch(async (e: unknown) => {
+        // say why: the pipeline's status and what the operator logged about it
+        const got = await getJson<Record<string, unknown>>([
+          'get',
+          '-n',
+          ns,
+          `learningpipeline.ymera.io/${name}`,
+        ]);
+        const logs = op
+          .logs()
+          .split('\n')
+          .filter((l) => l.includes(name))
+          .slice(-10)
+          .join('\n');
+        throw new Error(`${String(e)}\nstatus: ${JSON.stringify(got?.status)}\nlogs:\n${logs}`);
       });
       const train = stepOf(p, 'train')!;
       expect(train.phase, train.message).toBe('Succeeded');
