@@ -205,6 +205,8 @@ export async function sha256OfStream(body: AsyncIterable<Uint8Array | string>): 
 
 /** Objects one sweep's publication copies at most (a model and its metrics are a handful). */
 export const MAX_PUBLISHED_OBJECTS = 1000;
+/** Largest listing response read while publishing (a page of 1,000 keys is a few hundred KiB). */
+const LISTING_MAX_BYTES = 4 * 1024 * 1024;
 
 /**
  * Publishes a sweep's winner with S3 artifacts: every object of each output
@@ -221,7 +223,8 @@ export async function copyS3Outputs(
   copy: { fromRoot: string; toRoot: string; paths: readonly string[] },
   policy: StorageAccessPolicy,
 ): Promise<{ copied: number } | { error: string }> {
-  return withStore(client, namespace, s3, { policy, maxBytes: 1 }, async (store) => {
+  // the cap bounds every response body: here the listings (1,000 keys a page)
+  return withStore(client, namespace, s3, { policy, maxBytes: LISTING_MAX_BYTES }, async (store) => {
     let copied = 0;
     try {
       for (const path of copy.paths) {

@@ -59,7 +59,14 @@ import type { TrialObservation } from './sweep.ts';
 import { paramEnvValue, sweepSeed, trialDir } from './sweep.ts';
 import { PipelineMetrics } from './metrics.ts';
 import type { JobObject } from './observe.ts';
-import { attemptOf, attemptsByRun, podExitMessage, podStuckMessage, trialsByRun } from './observe.ts';
+import {
+  attemptOf,
+  attemptsByRun,
+  podExitMessage,
+  podStuckMessage,
+  trialOf,
+  trialsByRun,
+} from './observe.ts';
 import { Promoter } from './promote.ts';
 import type { LatestModel } from './promotion.ts';
 import { registerModel } from './promotion.ts';
@@ -452,16 +459,6 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
           plan: { start: plan.start, skipped: plan.skipped },
           results,
         });
-        for (const stop of earlyStops) {
-          metrics.trialEarlyStopped(labels);
-          await ctx.event(
-            obj,
-            'Normal',
-            'TrialEarlyStopped',
-            'Sweep',
-            `Run ${stop.run}: step ${stop.step} trial ${stop.index} stopped early: ${stop.reason}`,
-          );
-        }
         for (const model of registered) await tellModel(ctx, obj, model);
         await promoter.tell(ctx, obj, promoted, previous?.promotion);
         for (const run of runs) {
@@ -479,6 +476,17 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
           );
         }
       }
+      // told at once: the stop was applied to the Job, whatever status says yet
+      for (const stop of earlyStops) {
+        metrics.trialEarlyStopped(labels);
+        await ctx.event(
+          obj,
+          'Normal',
+          'TrialEarlyStopped',
+          'Sweep',
+          `Run ${stop.run}: step ${stop.step} trial ${stop.index} stopped early: ${stop.reason}`,
+        );
+      }
       for (const event of plan.ack) integrations.triggers?.ack(key, event);
       const active = runs.filter((r) => !isRunFinished(r));
       metrics.observe(labels, spec.schedule !== undefined, active);
@@ -490,7 +498,8 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       for (const job of jobs) {
         const runId = job.metadata.labels?.[RUN_LABEL];
         if (!runId || job.metadata.deletionTimestamp) continue;
-        const stillRunning = attemptOf(job)?.state === 'Active';
+        // an attempt or a sweep trial
+        const stillRunning = (attemptOf(job) ?? trialOf(job))?.state === 'Active';
         if (!keptIds.has(runId) || (cancelled.has(runId) && stillRunning)) {
           await ctx.client.delete(core.job, job.metadata.name, namespace, {
             propagationPolicy: 'Background',

@@ -16,6 +16,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../operator/kafka/events.ts';
 import { readTopic } from '../../operator/kafka/platformatic.ts';
+import { createObjectStore } from '../../operator/storage/s3.ts';
 import { toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
 import {
@@ -408,5 +409,111 @@ describe('LearningPipeline sweep', () => {
     await eventually('the SweepFailed Event', async () =>
       (await eventsAbout(ns, name, 'LearningPipeline')).find((e) => e.reason === 'SweepFailed'),
     );
+  });
+  it("with S3 artifacts copies the winner's objects to the declared paths before the next step starts", async () => {
+    const name = 'sweep-s3';
+    const accessKeyId = process.env.YMERA_S3_ACCESS_KEY ?? '';
+    const secretAccessKey = process.env.YMERA_S3_SECRET_KEY ?? '';
+    const endpoint = process.env.YMERA_S3_ENDPOINT ?? 'http://127.0.0.1:9000';
+    if (!accessKeyId) throw new Error('YMERA_S3_ACCESS_KEY is not set: the e2e stack provides MinIO');
+    const prefix = `e2e/${ns}/${name}`;
+    const base = sweepPipeline(name, { maxTrials: 2, parallelTrials: 2, maxFailedTrials: 0 }, 'running');
+    (base.spec as Record<string, unknown>).artifacts = {
+      s3: {
+        endpoint,
+        bucket: 'ymera-artifacts',
+        prefix,
+        forcePathStyle: true,
+        credentialsSecret: { name: 'artifacts-s3' },
+      },
+    };
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      toYaml([
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'artifacts-s3', namespace: ns },
+          stringData: { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey },
+        },
+        base,
+      ]),
+    );
+    const pods = await eventually('both trials to run', async () => {
+      const running = (await podsOf(name, 'train')).filter((pod) => pod.status?.phase === 'Running');
+      return running.length === 2 ? running : undefined;
+    });
+    const runId = pods[0]!.metadata.labels['ymera.io/run']!;
+    const store = createObjectStore({
+      endpoint,
+      bucket: 'ymera-artifacts',
+      credentials: { accessKeyId, secretAccessKey },
+    });
+    const models = new Map<number, Buffer>();
+    try {
+      // each trial "uploads" its model and metrics under its own prefix, then finishes
+      for (const pod of pods) {
+        const env = envOf(pod.spec.containers[0]);
+        const index = Number(env.YMERA_TRIAL);
+        expect(env.YMERA_ARTIFACTS_URI).toBe(
+          `s3://ymera-artifacts/${prefix}/${runId}/trials/train-${index}/`,
+        );
+        expect(env.YMERA_INPUTS_URI).toBe(`s3://ymera-artifacts/${prefix}/${runId}/`);
+        const model = Buffer.from(`model of trial ${index} ${unique}`);
+        models.set(index, model);
+        await store.put(`${prefix}/${runId}/trials/train-${index}/train/model.onnx`, model);
+        await store.put(
+          `${prefix}/${runId}/trials/train-${index}/train/metrics.json`,
+          Buffer.from(`{"trial":${index}}`),
+        );
+        await kubectlOk([
+          'annotate',
+          '--overwrite',
+          '-n',
+          ns,
+          `pod/${pod.metadata.name}`,
+          'ymera.io/simulate=done',
+          `ymera.io/simulate-termination-message=${JSON.stringify({ accuracy: index === 1 ? 0.9 : 0.5 })}`,
+        ]);
+      }
+      const p = await eventually('the run to finish', async () => {
+        const got = await getPipeline(name);
+        const run = got?.status?.runs?.[0];
+        return run && ['Succeeded', 'Failed'].includes(run.phase) ? got : undefined;
+      }).catch(async (e: unknown) => {
+        // say why: the pipeline's status and what the operator logged about it
+        const got = await getJson<Record<string, unknown>>([
+          'get',
+          '-n',
+          ns,
+          `learningpipeline.ymera.io/${name}`,
+        ]);
+        const logs = op
+          .logs()
+          .split('\n')
+          .filter((l) => l.includes(name))
+          .slice(-10)
+          .join('\n');
+        throw new Error(`${String(e)}\nstatus: ${JSON.stringify(got?.status)}\nlogs:\n${logs}`);
+      });
+      const train = stepOf(p, 'train')!;
+      expect(train.phase, train.message).toBe('Succeeded');
+      expect(train.sweep?.best).toMatchObject({ index: 1, objective: 0.9 });
+      // the declared paths hold the winner's objects (a file and its sibling output)
+      expect((await store.get(`${prefix}/${runId}/train/model.onnx`)).equals(models.get(1)!)).toBe(true);
+      expect((await store.get(`${prefix}/${runId}/train/metrics.json`)).toString()).toBe('{"trial":1}');
+      // so the next step reads the declared path, and the model is the declared file, hashed by the operator
+      const evaluate = (await podsOf(name, 'evaluate'))[0]!.spec.containers[0];
+      expect(envOf(evaluate).YMERA_INPUT_MODEL).toBe('/artifacts/train/model.onnx');
+      const model = await eventually('the model to be registered with its digest', async () => {
+        const m = (await getPipeline(name))?.status?.latestModel;
+        return m?.sha256 ? m : undefined;
+      });
+      expect(model.uri).toBe(`s3://ymera-artifacts/${prefix}/${runId}/train/model.onnx`);
+      expect(model.sha256).toBe(createHash('sha256').update(models.get(1)!).digest('hex'));
+    } finally {
+      await store.deletePrefix(`${prefix}/`);
+      store.close();
+    }
   });
 });
