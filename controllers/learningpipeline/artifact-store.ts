@@ -202,3 +202,45 @@ export async function sha256OfStream(body: AsyncIterable<Uint8Array | string>): 
   for await (const chunk of body) hash.update(chunk);
   return hash.digest('hex');
 }
+
+/** Objects one sweep's publication copies at most (a model and its metrics are a handful). */
+export const MAX_PUBLISHED_OBJECTS = 1000;
+/** Largest listing response read while publishing (a page of 1,000 keys is a few hundred KiB). */
+const LISTING_MAX_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Publishes a sweep's winner with S3 artifacts: every object of each output
+ * (a file, or a directory's objects) under `fromRoot` is copied server-side
+ * to the same path under `toRoot`, so later steps (which sync the run's
+ * root), the gate and the promotion find the winner's files at the declared
+ * paths. Idempotent (a copy again writes the same bytes), so a restart midway
+ * just copies again. An output the trial left no object for is skipped.
+ */
+export async function copyS3Outputs(
+  client: KubeClient,
+  namespace: string,
+  s3: S3Location,
+  copy: { fromRoot: string; toRoot: string; paths: readonly string[] },
+  policy: StorageAccessPolicy,
+): Promise<{ copied: number } | { error: string }> {
+  // the cap bounds every response body: here the listings (1,000 keys a page)
+  return withStore(client, namespace, s3, { policy, maxBytes: LISTING_MAX_BYTES }, async (store) => {
+    let copied = 0;
+    try {
+      for (const path of copy.paths) {
+        const from = `${copy.fromRoot}/${path}`;
+        for (const o of await store.listAll(from)) {
+          if (o.key !== from && !o.key.startsWith(`${from}/`)) continue;
+          if (++copied > MAX_PUBLISHED_OBJECTS)
+            return { error: `the best trial's outputs are more than ${MAX_PUBLISHED_OBJECTS} objects` };
+          await store.copy(o.key, `${copy.toRoot}/${path}${o.key.slice(from.length)}`);
+        }
+      }
+    } catch (e) {
+      const why = readFailure(e, formatS3Uri(s3.bucket, copy.fromRoot), s3, 'the copy limit');
+      if (why === undefined) throw e;
+      return { error: why.replace(/^reading/, 'copying') };
+    }
+    return { copied };
+  });
+}

@@ -8,6 +8,7 @@ import type { LatestModel } from './promotion.ts';
 import type { RunRequest } from './requests.ts';
 import type { StepTransition } from './runs.ts';
 import type { LearningPipelineRun } from './schema.ts';
+import type { SweepStatus } from './sweep.ts';
 
 /** The parts of a PlatformEvent a builder decides (resource and object are the caller's). */
 export type PipelineEvent = Pick<PlatformEvent, 'type' | 'discriminator' | 'data'>;
@@ -37,6 +38,29 @@ export function stepFailedEvent(run: LearningPipelineRun, t: StepTransition): Pi
     type: EventType.StepFailed,
     discriminator: `${run.id}/${t.step}`,
     data: { run: run.id, step: t.step, attempts: t.attempt, message: t.message },
+  };
+}
+
+/** A sweep step ended: Succeeded with its best trial, or Failed with why; the trial counts either way. */
+export function sweepCompletedEvent(
+  run: LearningPipelineRun,
+  step: string,
+  phase: 'Succeeded' | 'Failed',
+  sweep: SweepStatus,
+  message: string | undefined,
+): PipelineEvent {
+  const { trials: _trials, best, ...counts } = sweep;
+  return {
+    type: EventType.SweepCompleted,
+    discriminator: `${run.id}/${step}`,
+    data: {
+      run: run.id,
+      step,
+      phase,
+      ...(message ? { message } : {}),
+      ...(best ? { best } : {}),
+      counts,
+    },
   };
 }
 

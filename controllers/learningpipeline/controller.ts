@@ -44,18 +44,29 @@ import {
   runStartedEvent,
   stepFailedEvent,
   stepRetriedEvent,
+  sweepCompletedEvent,
 } from './cloud-events.ts';
 import { resolveTriggerSchema, triggerTopics } from './trigger-schema.ts';
 import type { Blocker } from '../shared/skeleton-status.ts';
 import { metricsReadCap } from './artifact-access.ts';
-import { readS3Artifact } from './artifact-store.ts';
+import { copyS3Outputs, readS3Artifact } from './artifact-store.ts';
 import { parseMetrics } from './gate.ts';
 import { stepTerminationMessage } from './step-message.ts';
 import type { LearningPipelineObject } from './jobs.ts';
-import { artifactUri, outputPath, RUN_LABEL, stepJob, stepJobName } from './jobs.ts';
+import { artifactUri, resolvedOutputPath, RUN_LABEL, stepJob, stepJobName, sweepOutputDir } from './jobs.ts';
+import { EarlyStopper, observeTrials } from './sweep-io.ts';
+import type { TrialObservation } from './sweep.ts';
+import { paramEnvValue, sweepSeed, trialDir } from './sweep.ts';
 import { PipelineMetrics } from './metrics.ts';
 import type { JobObject } from './observe.ts';
-import { attemptOf, attemptsByRun, podExitMessage, podStuckMessage } from './observe.ts';
+import {
+  attemptOf,
+  attemptsByRun,
+  podExitMessage,
+  podStuckMessage,
+  trialOf,
+  trialsByRun,
+} from './observe.ts';
 import { Promoter } from './promote.ts';
 import type { LatestModel } from './promotion.ts';
 import { registerModel } from './promotion.ts';
@@ -110,6 +121,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
     storageAccess: integrations.storageAccess ?? DEFAULT_STORAGE_ACCESS,
   });
   const policy = topicPolicyOf(integrations);
+  const earlyStopper = new EarlyStopper();
 
   return {
     name: 'learningpipeline',
@@ -241,6 +253,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       // observe the step Jobs (and, while runs are active, their pods)
       const jobs = ctx.childrenOf(obj, core.job) as JobObject[];
       const attempts = attemptsByRun(jobs);
+      const trialJobs = trialsByRun(jobs);
       const activeIds = previousRuns.filter((r) => !isRunFinished(r)).map((r) => r.id);
       const pods = activeIds.length > 0 ? runPods(ctx, namespace, activeIds) : [];
       detailFromPods(attempts, pods);
@@ -269,21 +282,83 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       // each active run one step forward, creating the attempts it starts
       const results = new Map<string, AdvanceResult>();
       let createError: ReconcileFailure | undefined;
+      const earlyStops: { run: string; step: string; index: number; reason: string }[] = [];
       for (const [i, run] of runs.entries()) {
-        const result = advanceRun(spec.steps, run, attempts.get(run.id) ?? [], now, (step, attempt) =>
-          stepJobName(obj.metadata.name, run.id, step, attempt),
+        // sweep steps: their trials (with what they reported), early stops, trials to create again
+        const sweepTrials = new Map<string, TrialObservation[]>();
+        const recreate: { step: string; trial: TrialObservation }[] = [];
+        for (const step of spec.steps) {
+          const state = run.steps?.find((s) => s.name === step.name)?.phase;
+          if (!step.sweep || isRunFinished(run) || (state !== 'Running' && state !== 'Pending')) continue;
+          const observed = trialJobs.get(run.id)?.get(step.name) ?? [];
+          const { trials, missing } = await observeTrials(
+            ctx,
+            namespace,
+            step.sweep,
+            run,
+            step.name,
+            observed,
+          );
+          for (const stop of await earlyStopper.apply(ctx, namespace, step.sweep, trials))
+            earlyStops.push({ run: run.id, step: step.name, index: stop.index, reason: stop.reason });
+          sweepTrials.set(step.name, trials);
+          recreate.push(...missing.map((trial) => ({ step: step.name, trial })));
+        }
+        const result = advanceRun(
+          spec.steps,
+          run,
+          attempts.get(run.id) ?? [],
+          now,
+          (step, attempt) => stepJobName(obj.metadata.name, run.id, step, attempt),
+          {
+            trials: (step) => sweepTrials.get(step) ?? [],
+            seed: (step) => {
+              const sweep = spec.steps.find((s) => s.name === step)?.sweep;
+              return sweep ? sweepSeed(sweep, run.id, step) : 0;
+            },
+          },
         );
         results.set(run.id, result);
         runs[i] = result.run;
         if (result.wakeAt) waits.push(Math.max(1_000, result.wakeAt.getTime() - now.getTime()));
+        // with S3, a sweep that just succeeded publishes its winner before any later step starts
+        await publishWinners(ctx, obj, result);
+        const resolveDir = (artifact: string) => sweepOutputDir(spec, result.run, artifact);
+        const jobsToCreate: { job: KubeObject; step: string }[] = [];
         for (const start of result.start) {
           const step = spec.steps.find((s) => s.name === start.step);
           if (!step) continue;
-          const job = stepJob(
-            obj,
-            { runId: run.id, step, attempt: start.attempt },
-            { kafkaBrokers: integrations.kafkaBrokers },
-          );
+          jobsToCreate.push({
+            step: start.step,
+            job: stepJob(
+              obj,
+              { runId: run.id, step, attempt: start.attempt },
+              { kafkaBrokers: integrations.kafkaBrokers, resolveDir },
+            ),
+          });
+        }
+        const trialStarts = [
+          ...(result.startTrials ?? []),
+          ...recreate.map(({ step, trial }) => ({ step, index: trial.index, params: trial.params })),
+        ];
+        for (const start of trialStarts) {
+          const step = spec.steps.find((s) => s.name === start.step);
+          if (!step) continue;
+          const trial = { index: start.index, params: start.params, dir: trialDir(step.name, start.index) };
+          jobsToCreate.push({
+            step: start.step,
+            job: stepJob(
+              obj,
+              { runId: run.id, step, attempt: 1, trial },
+              { kafkaBrokers: integrations.kafkaBrokers, resolveDir, formatParam: paramEnvValue },
+            ),
+          });
+        }
+        // a failed sweep's running trials end with it
+        for (const job of result.stopJobs ?? [])
+          await ctx.client.delete(core.job, job, namespace, { propagationPolicy: 'Background' });
+        for (const { job, step: stepName } of jobsToCreate) {
+          const start = { step: stepName };
           try {
             await ctx.client.create(core.job, job);
           } catch (e) {
@@ -401,6 +476,17 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
           );
         }
       }
+      // told at once: the stop was applied to the Job, whatever status says yet
+      for (const stop of earlyStops) {
+        metrics.trialEarlyStopped(labels);
+        await ctx.event(
+          obj,
+          'Normal',
+          'TrialEarlyStopped',
+          'Sweep',
+          `Run ${stop.run}: step ${stop.step} trial ${stop.index} stopped early: ${stop.reason}`,
+        );
+      }
       for (const event of plan.ack) integrations.triggers?.ack(key, event);
       const active = runs.filter((r) => !isRunFinished(r));
       metrics.observe(labels, spec.schedule !== undefined, active);
@@ -412,7 +498,8 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
       for (const job of jobs) {
         const runId = job.metadata.labels?.[RUN_LABEL];
         if (!runId || job.metadata.deletionTimestamp) continue;
-        const stillRunning = attemptOf(job)?.state === 'Active';
+        // an attempt or a sweep trial
+        const stillRunning = (attemptOf(job) ?? trialOf(job))?.state === 'Active';
         if (!keptIds.has(runId) || (cancelled.has(runId) && stillRunning)) {
           await ctx.client.delete(core.job, job.metadata.name, namespace, {
             propagationPolicy: 'Background',
@@ -460,6 +547,36 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
     },
   };
 
+  /**
+   * With S3 artifacts: copies the best trial's outputs of each sweep step that
+   * succeeded in this pass to the step's declared paths (server-side). A
+   * failure throws before status records the success, so the next reconcile
+   * re-derives the same outcome from the Jobs and copies again.
+   */
+  async function publishWinners(ctx: ReconcileContext, obj: LearningPipelineObject, result: AdvanceResult) {
+    const s3 = obj.spec.artifacts.s3;
+    if (!s3) return;
+    const key = (uri: string) => uri.slice(`s3://${s3.bucket}/`.length);
+    for (const t of result.transitions) {
+      const step = obj.spec.steps.find((s) => s.name === t.step);
+      const best = result.run.steps?.find((s) => s.name === t.step)?.sweep?.best;
+      if (t.kind !== 'Succeeded' || !step?.sweep || !best) continue;
+      const copied = await copyS3Outputs(
+        ctx.client,
+        obj.metadata.namespace ?? '',
+        s3,
+        {
+          fromRoot: key(artifactUri(obj.spec, result.run.id, best.outputDir)),
+          toRoot: key(artifactUri(obj.spec, result.run.id, '')),
+          paths: (step.outputs ?? []).map((o) => o.path),
+        },
+        integrations.storageAccess ?? DEFAULT_STORAGE_ACCESS,
+      );
+      if ('error' in copied)
+        throw new Error(`run ${result.run.id}: publishing the best trial of step ${t.step}: ${copied.error}`);
+    }
+  }
+
   /** Pods of the active runs, for exit codes and stuck pods (from the cache). */
   function runPods(ctx: ReconcileContext, namespace: string, runIds: string[]): PodObject[] {
     const ids = new Set(runIds);
@@ -483,7 +600,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
     if (!producer || !job) return { error: `no step produced ${gate.metricsArtifact}` };
     let text = await stepTerminationMessage(ctx, obj.metadata.namespace, job);
     const s3 = obj.spec.artifacts.s3;
-    const path = outputPath(obj.spec, gate.metricsArtifact);
+    const path = resolvedOutputPath(obj.spec, run, gate.metricsArtifact);
     if (text === undefined && s3 && path !== undefined) {
       // no termination message: read the artifact itself
       const uri = artifactUri(obj.spec, run.id, path);
@@ -542,6 +659,7 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
   ): Promise<void> {
     const publish = (event: PipelineEvent) =>
       integrations.events.publish({ resource, object: obj, ...event });
+    const labels = { namespace: obj.metadata.namespace ?? '', [PIPELINE_LABEL]: obj.metadata.name };
     for (const request of what.plan.start) {
       await ctx.event(obj, 'Normal', 'RunStarted', 'Run', `Run ${request.id} started (${request.cause})`);
       publish(runStartedEvent(request));
@@ -558,6 +676,18 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
     for (const run of what.runs) {
       const result = what.results.get(run.id);
       for (const t of result?.transitions ?? []) {
+        const sweep = run.steps?.find((s) => s.name === t.step)?.sweep;
+        if (sweep && (t.kind === 'Succeeded' || t.kind === 'Failed')) {
+          metrics.sweepCompleted(labels, t.kind, sweep);
+          await ctx.event(
+            obj,
+            t.kind === 'Succeeded' ? 'Normal' : 'Warning',
+            t.kind === 'Succeeded' ? 'SweepSucceeded' : 'SweepFailed',
+            'Sweep',
+            `Run ${run.id}: step ${t.step}: ${t.message ?? t.kind}`,
+          );
+          publish(sweepCompletedEvent(run, t.step, t.kind, sweep, t.message));
+        }
         if (t.kind === 'Retrying') {
           const step = run.steps?.find((s) => s.name === t.step);
           await ctx.event(

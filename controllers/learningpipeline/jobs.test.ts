@@ -7,9 +7,15 @@ import {
   artifactUri,
   envSuffix,
   outputPath,
+  resolvedOutputPath,
   stepJob,
   stepJobName,
+  sweepOutputDir,
+  TRIAL_LABEL,
+  TRIAL_PARAMS_ANNOTATION,
+  trialJobName,
 } from './jobs.ts';
+import { paramEnvValue } from './sweep.ts';
 import type { LearningPipelineObject } from './jobs.ts';
 import type { LearningPipelineSpec, LearningPipelineStep } from './schema.ts';
 
@@ -283,6 +289,29 @@ describe('stepJob', () => {
     expect(job.spec.template.spec).not.toHaveProperty('tolerations');
   });
 
+  it("runs where the step's nodeSelector and tolerations say, GPU placement added on top", () => {
+    const placed = {
+      nodeSelector: { 'kubernetes.io/hostname': 'real-node-1', 'nvidia.com/gpu.present': 'false' },
+      tolerations: [
+        { key: 'ymera.io/real-node', operator: 'Exists' as const, effect: 'NoSchedule' as const },
+      ],
+    };
+    const cpu = build(pvcSpec, { ...prepare, ...placed });
+    expect(cpu.spec.template.spec.nodeSelector).toEqual(placed.nodeSelector);
+    expect(cpu.spec.template.spec.tolerations).toEqual(placed.tolerations);
+    // a GPU step keeps its GPU selector (the user's same key loses) and toleration
+    const gpuJob = build(pvcSpec, { ...train, ...placed });
+    expect(gpuJob.spec.template.spec.nodeSelector).toEqual({
+      'kubernetes.io/hostname': 'real-node-1',
+      'nvidia.com/gpu.present': 'true',
+      'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-80GB',
+    });
+    expect(gpuJob.spec.template.spec.tolerations).toEqual([
+      ...placed.tolerations,
+      { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
+    ]);
+  });
+
   it("mounts the run's directory of the PVC at /artifacts", () => {
     const job = build(pvcSpec, train);
     expect(containerOf(job).volumeMounts).toContainEqual({
@@ -350,5 +379,139 @@ describe('stepJob', () => {
 
   it('is stable for equal input', () => {
     expect(build(s3Spec, train)).toEqual(build(s3Spec, train));
+  });
+});
+
+describe('sweep trials', () => {
+  const sweepTrain: LearningPipelineStep = {
+    ...train,
+    sweep: {
+      parameters: [{ name: 'learning_rate', double: { min: 0.001, max: 0.1, logScale: true } }],
+      objective: { metric: 'accuracy', goal: 'Maximize' },
+    },
+  };
+  const evaluate: LearningPipelineStep = {
+    name: 'evaluate',
+    image: 'registry.example.com/eval:1',
+    dependsOn: ['train'],
+    inputs: ['model'],
+  };
+  const spec = (artifacts: LearningPipelineSpec['artifacts']): LearningPipelineSpec => ({
+    steps: [prepare, sweepTrain, evaluate],
+    artifacts,
+  });
+  const obj = (s: LearningPipelineSpec): LearningPipelineObject => ({
+    apiVersion: 'ymera.io/v1alpha1',
+    kind: 'LearningPipeline',
+    metadata: { name: 'fraud', namespace: 'ml', uid: 'u-1' },
+    spec: s,
+  });
+  type Built = {
+    metadata: { name: string; labels: Record<string, string>; annotations?: Record<string, string> };
+    spec: {
+      template: {
+        spec: {
+          containers: {
+            env: { name: string; value?: string }[];
+            volumeMounts: { mountPath: string; subPath?: string; readOnly?: boolean }[];
+          }[];
+        };
+      };
+    };
+  };
+  const envOf = (job: Built) =>
+    Object.fromEntries(job.spec.template.spec.containers[0]!.env.map((e) => [e.name, e.value]));
+  const trial = { index: 3, params: { learning_rate: 1e-7, kernel: 'rbf' }, dir: 'trials/train-3' };
+
+  it('names trial Jobs apart from attempts, deterministically', () => {
+    expect(trialJobName('fraud', 'r1', 'train', 3)).toBe('fraud-r1-train-t3');
+    expect(trialJobName('fraud', 'r1', 'train', 3)).not.toBe(stepJobName('fraud', 'r1', 'train', 3));
+    expect(trialJobName('x'.repeat(80), 'r1', 'train', 3)).toMatch(DNS_LABEL);
+  });
+
+  it('gives a trial its hyperparameters, index and own output directory in env, and labels it', () => {
+    const job = stepJob(
+      obj(spec(pvcSpec.artifacts)),
+      { runId: 'r1', step: sweepTrain, attempt: 1, trial },
+      { formatParam: paramEnvValue },
+    ) as unknown as Built;
+    expect(job.metadata.name).toBe('fraud-r1-train-t3');
+    expect(job.metadata.labels).toMatchObject({
+      [RUN_LABEL]: 'r1',
+      [STEP_LABEL]: 'train',
+      [TRIAL_LABEL]: '3',
+    });
+    // no attempt label: a trial is never mistaken for an attempt of the step
+    expect(job.metadata.labels[ATTEMPT_LABEL]).toBeUndefined();
+    expect(JSON.parse(job.metadata.annotations![TRIAL_PARAMS_ANNOTATION]!)).toEqual(trial.params);
+    const env = envOf(job);
+    expect(env).toMatchObject({
+      YMERA_TRIAL: '3',
+      YMERA_PARAMS: '{"learning_rate":1e-7,"kernel":"rbf"}',
+      YMERA_PARAM_LEARNING_RATE: '0.0000001',
+      YMERA_PARAM_KERNEL: 'rbf',
+      YMERA_OUTPUT_DIR: '/artifacts/trials/train-3',
+      YMERA_OUTPUT_MODEL: '/artifacts/trials/train-3/train/model.onnx',
+      YMERA_INPUT_DATA: '/artifacts/prepare/data',
+    });
+    // the user's env still comes last
+    expect(env.YMERA_ARTIFACTS).toBe('/override');
+  });
+
+  it('points a trial at its own S3 prefix and the run root for inputs', () => {
+    const job = stepJob(obj(spec(s3Spec.artifacts)), {
+      runId: 'r1',
+      step: sweepTrain,
+      attempt: 1,
+      trial,
+    }) as unknown as Built;
+    expect(envOf(job)).toMatchObject({
+      YMERA_ARTIFACTS_URI: 's3://ml-artifacts/team-a/prod/r1/trials/train-3/',
+      YMERA_INPUTS_URI: 's3://ml-artifacts/team-a/prod/r1/',
+    });
+  });
+
+  it('gives ordinary steps YMERA_OUTPUT_DIR /artifacts', () => {
+    const job = stepJob(obj(spec(pvcSpec.artifacts)), {
+      runId: 'r1',
+      step: prepare,
+      attempt: 1,
+    }) as unknown as Built;
+    expect(envOf(job).YMERA_OUTPUT_DIR).toBe(ARTIFACTS_DIR);
+  });
+
+  it("resolves a later step's input to the winner: env and a read-only mount over the declared path", () => {
+    const s = spec(pvcSpec.artifacts);
+    const run = {
+      steps: [
+        {
+          name: 'train',
+          phase: 'Succeeded' as const,
+          sweep: {
+            best: { index: 2, objective: 0.9, parameters: {}, outputDir: 'trials/train-2' },
+            started: 3,
+            running: 0,
+            succeeded: 3,
+            failed: 0,
+            earlyStopped: 0,
+          },
+        },
+      ],
+    };
+    expect(resolvedOutputPath(s, run, 'model')).toBe('trials/train-2/train/model.onnx');
+    expect(resolvedOutputPath(s, run, 'data')).toBe('prepare/data');
+    expect(resolvedOutputPath(s, { steps: [] }, 'model')).toBe('train/model.onnx');
+    const job = stepJob(
+      obj(s),
+      { runId: 'r1', step: evaluate, attempt: 1 },
+      { resolveDir: (a) => sweepOutputDir(s, run, a) },
+    ) as unknown as Built;
+    expect(envOf(job).YMERA_INPUT_MODEL).toBe('/artifacts/trials/train-2/train/model.onnx');
+    expect(job.spec.template.spec.containers[0]!.volumeMounts).toContainEqual({
+      name: 'artifacts',
+      mountPath: '/artifacts/train/model.onnx',
+      subPath: 'pipelines/fraud/r1/trials/train-2/train/model.onnx',
+      readOnly: true,
+    });
   });
 });

@@ -7,20 +7,26 @@
 // variables we hand it.
 import {
   containerResources,
-  gpuPlacement,
+  podPlacement,
   RESTRICTED_POD_SECURITY,
   restrictedContainerSecurity,
 } from '../../operator/kube/pods.ts';
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import { ownerLabels, owned } from '../../operator/ownership.ts';
-import type { LearningPipelineSpec, LearningPipelineStep } from './schema.ts';
+import type { LearningPipelineRun, LearningPipelineSpec, LearningPipelineStep } from './schema.ts';
 
 export type LearningPipelineObject = KubeObject & { spec: LearningPipelineSpec };
 
 export const RUN_LABEL = 'ymera.io/run';
 export const STEP_LABEL = 'ymera.io/step';
 export const ATTEMPT_LABEL = 'ymera.io/attempt';
+/** On a sweep trial's Job (instead of ATTEMPT_LABEL): the trial's index. */
+export const TRIAL_LABEL = 'ymera.io/trial';
+/** On a sweep trial's Job: its hyperparameters (JSON), so a restart re-derives every trial from the Jobs. */
+export const TRIAL_PARAMS_ANNOTATION = 'ymera.io/trial-params';
+/** Set on a trial's Job when the median rule stopped it. */
+export const EARLY_STOPPED_ANNOTATION = 'ymera.io/early-stopped';
 
 export const ARTIFACTS_DIR = '/artifacts';
 /** Where a step may write its metrics JSON (the Kubernetes default termination message path). */
@@ -55,7 +61,7 @@ function sanitize(text: string): string {
  * prefix keeping the run, step and attempt where possible, plus `-` and a hash
  * of the full tuple, so distinct attempts keep distinct names.
  */
-export function stepJobName(pipeline: string, runId: string, step: string, attempt: number): string {
+export function stepJobName(pipeline: string, runId: string, step: string, attempt: number | string): string {
   const full = `${pipeline}-${runId}-${step}-${attempt}`;
   if (full.length <= NAME_MAX && DNS_LABEL.test(full)) return full;
   const hash = shortHash([pipeline, runId, step, attempt]);
@@ -70,13 +76,22 @@ export function stepJobName(pipeline: string, runId: string, step: string, attem
   return trimmed ? `${trimmed}-${hash}` : hash;
 }
 
+/**
+ * Name of the Job of a sweep trial: `<pipeline>-<runId>-<step>-t<index>`
+ * (shortened as stepJobName does). An attempt's name ends in `-<digits>`, a
+ * trial's in `-t<digits>`, so they never collide.
+ */
+export function trialJobName(pipeline: string, runId: string, step: string, index: number): string {
+  return stepJobName(pipeline, runId, step, `t${index}`);
+}
+
 /** `YMERA_OUTPUT_<NAME>` style suffix: upper case, non-alphanumerics to `_`. */
 export function envSuffix(name: string): string {
   return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 }
 
 /** Joins path segments with single slashes, dropping empty ones and slashes at the ends. */
-function joinPath(...parts: readonly (string | undefined)[]): string {
+export function joinPath(...parts: readonly (string | undefined)[]): string {
   return parts
     .flatMap((p) => (p ?? '').split('/'))
     .filter((p) => p !== '')
@@ -90,6 +105,34 @@ export function outputPath(spec: LearningPipelineSpec, artifactName: string): st
     if (output) return output.path;
   }
   return undefined;
+}
+
+/**
+ * Directory (relative to the run's root) where the sweep step producing
+ * `artifactName` left its winner's outputs: status.runs[].steps[].sweep.best.outputDir;
+ * undefined for an ordinary step, and with S3 artifacts (the winner's objects
+ * are copied to the declared paths): their outputs are at their declared paths.
+ */
+export function sweepOutputDir(
+  spec: LearningPipelineSpec,
+  run: Pick<LearningPipelineRun, 'steps'>,
+  artifactName: string,
+): string | undefined {
+  // with S3 the operator copies the winner's objects to the declared keys (copyS3Outputs)
+  if (spec.artifacts.s3) return undefined;
+  const step = spec.steps.find((s) => s.outputs?.some((o) => o.name === artifactName));
+  if (!step?.sweep) return undefined;
+  return run.steps?.find((s) => s.name === step.name)?.sweep?.best?.outputDir;
+}
+
+/** Path (relative to the run's root) where the output named `artifactName` of `run` really is. */
+export function resolvedOutputPath(
+  spec: LearningPipelineSpec,
+  run: Pick<LearningPipelineRun, 'steps'>,
+  artifactName: string,
+): string | undefined {
+  const path = outputPath(spec, artifactName);
+  return path === undefined ? undefined : joinPath(sweepOutputDir(spec, run, artifactName), path);
 }
 
 /**
@@ -109,11 +152,33 @@ interface EnvVar {
   valueFrom?: Record<string, unknown>;
 }
 
-function artifactEnv(spec: LearningPipelineSpec, runId: string, step: LearningPipelineStep): EnvVar[] {
-  const env: EnvVar[] = [{ name: 'YMERA_ARTIFACTS', value: ARTIFACTS_DIR }];
+/**
+ * Where a step's output lives relative to the run's root: its declared path,
+ * or for a sweep step whose best trial is known (run status), that path below
+ * the winner's directory. `resolve` maps an artifact name to that directory.
+ */
+export type OutputResolver = (artifactName: string) => string | undefined;
+
+function artifactEnv(
+  spec: LearningPipelineSpec,
+  runId: string,
+  step: LearningPipelineStep,
+  trialDir: string | undefined,
+  resolveDir: OutputResolver,
+): EnvVar[] {
+  const outputDir = trialDir ? `${ARTIFACTS_DIR}/${trialDir}` : ARTIFACTS_DIR;
+  const env: EnvVar[] = [
+    { name: 'YMERA_ARTIFACTS', value: ARTIFACTS_DIR },
+    { name: 'YMERA_OUTPUT_DIR', value: outputDir },
+  ];
   const s3 = spec.artifacts.s3;
   if (s3) {
-    env.push({ name: 'YMERA_ARTIFACTS_URI', value: `${artifactUri(spec, runId, '')}/` });
+    const root = `${artifactUri(spec, runId, '')}/`;
+    env.push({
+      name: 'YMERA_ARTIFACTS_URI',
+      value: trialDir ? `${artifactUri(spec, runId, trialDir)}/` : root,
+    });
+    if (trialDir) env.push({ name: 'YMERA_INPUTS_URI', value: root });
     if (s3.endpoint) env.push({ name: 'AWS_ENDPOINT_URL', value: s3.endpoint });
     if (s3.region) env.push({ name: 'AWS_REGION', value: s3.region });
     env.push({ name: 'AWS_S3_FORCE_PATH_STYLE', value: String(s3.forcePathStyle ?? false) });
@@ -128,15 +193,46 @@ function artifactEnv(spec: LearningPipelineSpec, runId: string, step: LearningPi
     const path = outputPath(spec, input);
     // an input naming no output is rejected by validation before any Job is built
     if (path !== undefined)
-      env.push({ name: `YMERA_INPUT_${envSuffix(input)}`, value: `${ARTIFACTS_DIR}/${joinPath(path)}` });
+      env.push({
+        name: `YMERA_INPUT_${envSuffix(input)}`,
+        value: `${ARTIFACTS_DIR}/${joinPath(resolveDir(input), path)}`,
+      });
   }
   for (const output of step.outputs ?? []) {
     env.push({
       name: `YMERA_OUTPUT_${envSuffix(output.name)}`,
-      value: `${ARTIFACTS_DIR}/${joinPath(output.path)}`,
+      value: `${outputDir}/${joinPath(output.path)}`,
     });
   }
   return env;
+}
+
+/**
+ * For a PVC: the inputs a sweep's winner produced, mounted read-only (subPath
+ * of the winner's file or directory) over their declared paths, so a step
+ * reading /artifacts/<declared path> reads the winner's files.
+ */
+function resolvedInputMounts(
+  spec: LearningPipelineSpec,
+  runId: string,
+  step: LearningPipelineStep,
+  resolveDir: OutputResolver,
+) {
+  const pvc = spec.artifacts.pvc;
+  if (!pvc) return [];
+  const mounts: { name: string; mountPath: string; subPath: string; readOnly: boolean }[] = [];
+  for (const input of step.inputs ?? []) {
+    const path = outputPath(spec, input);
+    const dir = resolveDir(input);
+    if (path === undefined || !dir) continue;
+    mounts.push({
+      name: 'artifacts',
+      mountPath: `${ARTIFACTS_DIR}/${joinPath(path)}`,
+      subPath: joinPath(pvc.path, runId, dir, path),
+      readOnly: true,
+    });
+  }
+  return mounts;
 }
 
 /** The artifacts volume: the run's directory of the PVC, or an emptyDir the step syncs with S3. */
@@ -157,22 +253,42 @@ function artifactVolume(spec: LearningPipelineSpec, runId: string) {
 export interface StepAttempt {
   runId: string;
   step: LearningPipelineStep;
-  /** 1 for the first attempt. */
+  /** 1 for the first attempt (a sweep trial: 1). */
   attempt: number;
+  /** A sweep trial: its index, hyperparameters and output directory (relative to the run root). */
+  trial?: { index: number; params: Record<string, number | string>; dir: string };
+}
+
+/** The trial env: YMERA_TRIAL, YMERA_PARAMS (JSON) and one YMERA_PARAM_<NAME> each. */
+export function trialEnv(
+  trial: NonNullable<StepAttempt['trial']>,
+  format: (v: number | string) => string,
+): EnvVar[] {
+  return [
+    { name: 'YMERA_TRIAL', value: String(trial.index) },
+    { name: 'YMERA_PARAMS', value: JSON.stringify(trial.params) },
+    ...Object.entries(trial.params).map(([k, v]) => ({
+      name: `YMERA_PARAM_${envSuffix(k)}`,
+      value: format(v),
+    })),
+  ];
 }
 
 /** The Job running one attempt of a step. */
 export function stepJob(
   pipeline: LearningPipelineObject,
-  { runId, step, attempt }: StepAttempt,
-  options: { kafkaBrokers?: readonly string[] } = {},
+  { runId, step, attempt, trial }: StepAttempt,
+  options: {
+    kafkaBrokers?: readonly string[];
+    resolveDir?: OutputResolver;
+    formatParam?: (v: number | string) => string;
+  } = {},
 ): KubeObject {
   const name = pipeline.metadata.name;
-  const labels = {
-    [RUN_LABEL]: runId,
-    [STEP_LABEL]: step.name,
-    [ATTEMPT_LABEL]: String(attempt),
-  };
+  const resolveDir = options.resolveDir ?? (() => undefined);
+  const labels: Record<string, string> = trial
+    ? { [RUN_LABEL]: runId, [STEP_LABEL]: step.name, [TRIAL_LABEL]: String(trial.index) }
+    : { [RUN_LABEL]: runId, [STEP_LABEL]: step.name, [ATTEMPT_LABEL]: String(attempt) };
   const gpu = step.gpu;
   const resources = containerResources(step.resources, gpu);
   const brokers = options.kafkaBrokers ?? [];
@@ -188,7 +304,8 @@ export function stepJob(
       { name: 'YMERA_RUN_ID', value: runId },
       { name: 'YMERA_STEP', value: step.name },
       { name: 'YMERA_ATTEMPT', value: String(attempt) },
-      ...artifactEnv(pipeline.spec, runId, step),
+      ...artifactEnv(pipeline.spec, runId, step, trial?.dir, resolveDir),
+      ...(trial ? trialEnv(trial, options.formatParam ?? String) : []),
       ...(brokers.length > 0 ? [{ name: 'YMERA_KAFKA_BROKERS', value: brokers.join(',') }] : []),
       // last, so a step can override any of ours
       ...(step.env ?? []),
@@ -199,7 +316,11 @@ export function stepJob(
     terminationMessagePolicy: 'File',
     // restricted Pod Security Standard; the root filesystem stays writable for training code
     securityContext: restrictedContainerSecurity(false),
-    volumeMounts: [artifacts.mount, { name: 'tmp', mountPath: '/tmp' }],
+    volumeMounts: [
+      artifacts.mount,
+      ...resolvedInputMounts(pipeline.spec, runId, step, resolveDir),
+      { name: 'tmp', mountPath: '/tmp' },
+    ],
   };
   const podSpec: Record<string, unknown> = {
     containers: [container],
@@ -214,14 +335,17 @@ export function stepJob(
     automountServiceAccountToken: false,
     volumes: [artifacts.volume, { name: 'tmp', emptyDir: {} }],
   };
-  Object.assign(podSpec, gpuPlacement(gpu));
+  Object.assign(podSpec, podPlacement(gpu, step.nodeSelector, step.tolerations));
   return owned(pipeline, {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
-      name: stepJobName(name, runId, step.name, attempt),
+      name: trial
+        ? trialJobName(name, runId, step.name, trial.index)
+        : stepJobName(name, runId, step.name, attempt),
       namespace: pipeline.metadata.namespace,
       labels,
+      ...(trial ? { annotations: { [TRIAL_PARAMS_ANNOTATION]: JSON.stringify(trial.params) } } : {}),
     },
     spec: {
       // the operator retries (one Job per attempt), so the Job itself never does

@@ -1,6 +1,7 @@
 // The LearningPipeline metrics the alerting rules read (see
 // operator/prometheus/generators/learningpipeline.ts for the contract).
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { SweepStatus } from './sweep.ts';
 import {
   PIPELINE_LABEL,
   PIPELINE_RUN_ACTIVE_SECONDS,
@@ -13,6 +14,10 @@ type Labels = { namespace: string; [PIPELINE_LABEL]: string };
 export class PipelineMetrics {
   private readonly failed: Counter<'namespace' | typeof PIPELINE_LABEL>;
   private readonly missed: Counter<'namespace' | typeof PIPELINE_LABEL>;
+  /** Sweep steps that ended, by outcome; trials of ended sweeps, by phase; trials stopped early. */
+  private readonly sweeps: Counter<'namespace' | typeof PIPELINE_LABEL | 'outcome'>;
+  private readonly trials: Counter<'namespace' | typeof PIPELINE_LABEL | 'phase'>;
+  private readonly earlyStopped: Counter<'namespace' | typeof PIPELINE_LABEL>;
   /** Start time of each active run, by pipeline key; the gauge is computed at scrape time. */
   private readonly active = new Map<string, { labels: Labels; runs: Map<string, number> }>();
 
@@ -27,6 +32,24 @@ export class PipelineMetrics {
     this.missed = new Counter({
       name: PIPELINE_SCHEDULE_MISSED_TOTAL,
       help: 'Scheduled LearningPipeline runs that did not start (superseded, or past startingDeadlineSeconds).',
+      labelNames: ['namespace', PIPELINE_LABEL],
+      registers,
+    });
+    this.sweeps = new Counter({
+      name: 'ymera_learningpipeline_sweeps_total',
+      help: 'LearningPipeline sweep steps that ended, by outcome (Succeeded, Failed).',
+      labelNames: ['namespace', PIPELINE_LABEL, 'outcome'],
+      registers,
+    });
+    this.trials = new Counter({
+      name: 'ymera_learningpipeline_sweep_trials_total',
+      help: 'Trials of ended LearningPipeline sweeps, by phase (Succeeded, Failed, EarlyStopped).',
+      labelNames: ['namespace', PIPELINE_LABEL, 'phase'],
+      registers,
+    });
+    this.earlyStopped = new Counter({
+      name: 'ymera_learningpipeline_trials_early_stopped_total',
+      help: 'LearningPipeline sweep trials stopped by the median stopping rule.',
       labelNames: ['namespace', PIPELINE_LABEL],
       registers,
     });
@@ -60,6 +83,17 @@ export class PipelineMetrics {
     this.failed.inc(labels);
   }
 
+  sweepCompleted(labels: Labels, outcome: 'Succeeded' | 'Failed', sweep: SweepStatus): void {
+    this.sweeps.inc({ ...labels, outcome });
+    this.trials.inc({ ...labels, phase: 'Succeeded' }, sweep.succeeded);
+    this.trials.inc({ ...labels, phase: 'Failed' }, sweep.failed);
+    this.trials.inc({ ...labels, phase: 'EarlyStopped' }, sweep.earlyStopped);
+  }
+
+  trialEarlyStopped(labels: Labels): void {
+    this.earlyStopped.inc(labels);
+  }
+
   scheduleMissed(labels: Labels, count: number): void {
     if (count > 0) this.missed.inc(labels, count);
   }
@@ -69,5 +103,8 @@ export class PipelineMetrics {
     this.active.delete(`${labels.namespace}/${labels[PIPELINE_LABEL]}`);
     this.failed.remove(labels);
     this.missed.remove(labels);
+    for (const outcome of ['Succeeded', 'Failed']) this.sweeps.remove({ ...labels, outcome });
+    for (const phase of ['Succeeded', 'Failed', 'EarlyStopped']) this.trials.remove({ ...labels, phase });
+    this.earlyStopped.remove(labels);
   }
 }

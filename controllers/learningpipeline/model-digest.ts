@@ -7,7 +7,7 @@ import { hashS3Artifact } from './artifact-store.ts';
 import type { Digest } from './digest.ts';
 import { reportedDigest, resolveDigest } from './digest.ts';
 import type { LearningPipelineObject } from './jobs.ts';
-import { artifactUri, outputPath } from './jobs.ts';
+import { artifactUri, resolvedOutputPath } from './jobs.ts';
 import type { LearningPipelineRun } from './schema.ts';
 import { stepTerminationMessage } from './step-message.ts';
 
@@ -20,7 +20,7 @@ export async function modelDigest(
 ): Promise<Digest | undefined> {
   const spec = obj.spec;
   const artifact = spec.model?.outputArtifact;
-  const path = artifact === undefined ? undefined : outputPath(spec, artifact);
+  const path = artifact === undefined ? undefined : resolvedOutputPath(spec, run, artifact);
   if (artifact === undefined || path === undefined) return undefined;
   const namespace = obj.metadata.namespace ?? '';
   const producer = spec.steps.find((s) => (s.outputs ?? []).some((o) => o.name === artifact));

@@ -1,7 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import type { PodObject } from '../../operator/kube/workloads.ts';
 import type { JobObject } from './observe.ts';
-import { attemptOf, attemptsByRun, podExitMessage, podStuckMessage } from './observe.ts';
+import {
+  ATTEMPT_LABEL,
+  EARLY_STOPPED_ANNOTATION,
+  RUN_LABEL,
+  STEP_LABEL,
+  TRIAL_LABEL,
+  TRIAL_PARAMS_ANNOTATION,
+} from './jobs.ts';
+import {
+  attemptOf,
+  attemptsByRun,
+  podExitMessage,
+  podStuckMessage,
+  trialOf,
+  trialsByRun,
+} from './observe.ts';
 
 const job = (name: string, labels: Record<string, string>, status: JobObject['status'] = {}): JobObject => ({
   apiVersion: 'batch/v1',
@@ -108,5 +123,58 @@ describe('pod messages', () => {
       'Pending',
     );
     expect(podStuckMessage(waiting)).toMatch(/ImagePullBackOff/);
+  });
+});
+
+describe('trialOf', () => {
+  const job = (over: Partial<JobObject['metadata']> = {}, status?: JobObject['status']): JobObject => ({
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: 'p-r1-train-t2',
+      labels: { [RUN_LABEL]: 'r1', [STEP_LABEL]: 'train', [TRIAL_LABEL]: '2' },
+      annotations: { [TRIAL_PARAMS_ANNOTATION]: '{"lr":0.01,"kernel":"rbf"}' },
+      ...over,
+    },
+    ...(status ? { status } : {}),
+  });
+
+  it('reads index, hyperparameters and state from the Job', () => {
+    expect(trialOf(job())).toEqual({
+      runId: 'r1',
+      step: 'train',
+      index: 2,
+      job: 'p-r1-train-t2',
+      params: { lr: 0.01, kernel: 'rbf' },
+      state: 'Active',
+    });
+    expect(trialOf(job({}, { conditions: [{ type: 'Complete', status: 'True' }] }))?.state).toBe('Succeeded');
+  });
+
+  it('tells an early-stopped trial from a failed one', () => {
+    const failed = { conditions: [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded' }] };
+    expect(trialOf(job({}, failed))).toMatchObject({
+      state: 'Failed',
+      message: 'timed out (timeoutSeconds)',
+    });
+    const stopped = job(
+      { annotations: { [TRIAL_PARAMS_ANNOTATION]: '{"lr":1}', [EARLY_STOPPED_ANNOTATION]: 'worse' } },
+      failed,
+    );
+    expect(trialOf(stopped)).toMatchObject({ state: 'Failed', stoppedEarly: true });
+  });
+
+  it('ignores attempt Jobs and trials without readable hyperparameters; attempts ignore trials', () => {
+    expect(trialOf(job({ annotations: { [TRIAL_PARAMS_ANNOTATION]: '[1]' } }))).toBeUndefined();
+    expect(
+      trialOf(job({ labels: { [RUN_LABEL]: 'r1', [STEP_LABEL]: 'train', [ATTEMPT_LABEL]: '1' } })),
+    ).toBeUndefined();
+    expect(attemptOf(job())).toBeUndefined();
+    expect(
+      trialsByRun([job()])
+        .get('r1')
+        ?.get('train')
+        ?.map((t) => t.index),
+    ).toEqual([2]);
   });
 });

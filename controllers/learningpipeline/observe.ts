@@ -2,8 +2,16 @@
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import type { PodObject } from '../../operator/kube/workloads.ts';
 import { podFailure } from '../../operator/kube/workloads.ts';
-import { ATTEMPT_LABEL, RUN_LABEL, STEP_LABEL } from './jobs.ts';
+import {
+  ATTEMPT_LABEL,
+  EARLY_STOPPED_ANNOTATION,
+  RUN_LABEL,
+  STEP_LABEL,
+  TRIAL_LABEL,
+  TRIAL_PARAMS_ANNOTATION,
+} from './jobs.ts';
 import type { AttemptObservation } from './runs.ts';
+import type { Params, TrialObservation } from './sweep.ts';
 
 type JobCondition = {
   type: string;
@@ -82,4 +90,72 @@ export function podExitMessage(pod: PodObject): string | undefined {
 export function podStuckMessage(pod: PodObject): string | undefined {
   const f = podFailure(pod);
   return f ? `${f.reason}: ${f.message}` : undefined;
+}
+
+/** The hyperparameters recorded on a trial's Job, or undefined when the annotation is not a JSON object. */
+function paramsOf(job: JobObject): Params | undefined {
+  const text = job.metadata.annotations?.[TRIAL_PARAMS_ANNOTATION];
+  if (!text) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+    const out: Params = {};
+    for (const [k, v] of Object.entries(parsed))
+      if (typeof v === 'number' || typeof v === 'string') out[k] = v;
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A sweep trial's Job (labels run, step, trial; its hyperparameters annotated), or undefined. */
+export function trialOf(job: JobObject): (TrialObservation & { runId: string; step: string }) | undefined {
+  const labels = job.metadata.labels ?? {};
+  const runId = labels[RUN_LABEL];
+  const step = labels[STEP_LABEL];
+  const index = Number(labels[TRIAL_LABEL]);
+  const params = paramsOf(job);
+  if (
+    !runId ||
+    !step ||
+    labels[TRIAL_LABEL] === undefined ||
+    !Number.isInteger(index) ||
+    index < 0 ||
+    !params
+  )
+    return undefined;
+  const conditions = job.status?.conditions ?? [];
+  const on = (type: string) => conditions.find((c) => c.type === type && c.status === 'True');
+  const failed = on('Failed') ?? on('FailureTarget');
+  const base = { runId, step, index, job: job.metadata.name, params };
+  const early = job.metadata.annotations?.[EARLY_STOPPED_ANNOTATION] !== undefined;
+  if (on('Complete')) return { ...base, state: 'Succeeded' };
+  if (failed) {
+    const message =
+      failed.reason === 'DeadlineExceeded' && !early
+        ? 'timed out (timeoutSeconds)'
+        : failed.message || failed.reason;
+    return {
+      ...base,
+      state: 'Failed',
+      ...(early ? { stoppedEarly: true } : {}),
+      ...(message ? { message } : {}),
+    };
+  }
+  return { ...base, state: 'Active', ...(early ? { stoppedEarly: true } : {}) };
+}
+
+/** Trials by run ID and step; Jobs being deleted are left out. */
+export function trialsByRun(jobs: readonly JobObject[]): Map<string, Map<string, TrialObservation[]>> {
+  const out = new Map<string, Map<string, TrialObservation[]>>();
+  for (const job of jobs) {
+    if (job.metadata.deletionTimestamp) continue;
+    const t = trialOf(job);
+    if (!t) continue;
+    const { runId, step, ...trial } = t;
+    const byStep = out.get(runId) ?? new Map<string, TrialObservation[]>();
+    byStep.set(step, [...(byStep.get(step) ?? []), trial]);
+    out.set(runId, byStep);
+  }
+  return out;
 }

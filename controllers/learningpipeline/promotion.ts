@@ -7,7 +7,7 @@
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import type { Digest } from './digest.ts';
 import { evaluateGate } from './gate.ts';
-import { artifactUri, outputPath } from './jobs.ts';
+import { artifactUri, resolvedOutputPath } from './jobs.ts';
 import type { LearningPipelineRun, LearningPipelineSpec, LearningPipelineStatus } from './schema.ts';
 import { PROMOTE_ANNOTATION } from './schema.ts';
 
@@ -27,7 +27,7 @@ export function registerModel(
   digest?: Digest,
 ): LatestModel | undefined {
   if (!spec.model) return undefined;
-  const path = outputPath(spec, spec.model.outputArtifact);
+  const path = resolvedOutputPath(spec, run, spec.model.outputArtifact);
   if (path === undefined) return undefined;
   const model: LatestModel = {
     version: run.id,

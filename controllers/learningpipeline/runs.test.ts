@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AttemptObservation } from './runs.ts';
 import { advanceRun, cancelRun, newRun, topologicalOrder } from './runs.ts';
 import type { LearningPipelineRun, LearningPipelineStep } from './schema.ts';
+import type { TrialObservation } from './sweep.ts';
 
 const t0 = new Date('2026-11-21T10:00:00Z');
 const at = (s: number) => new Date(t0.getTime() + s * 1000);
@@ -181,5 +182,78 @@ describe('cancelRun', () => {
     expect(c.phase).toBe('Cancelled');
     expect(phaseOf(c, 'prepare')).toBe('Succeeded');
     expect(phaseOf(c, 'train')).toBe('Cancelled');
+  });
+});
+
+describe('advanceRun with a sweep step', () => {
+  const sweepSteps: LearningPipelineStep[] = [
+    { name: 'prepare', image: 'p' },
+    {
+      name: 'train',
+      image: 't',
+      dependsOn: ['prepare'],
+      sweep: {
+        parameters: [{ name: 'k', categorical: ['a', 'b', 'c'] }],
+        objective: { metric: 'acc', goal: 'Maximize' },
+        maxTrials: 3,
+        parallelTrials: 2,
+        maxFailedTrials: 0,
+      },
+    },
+    { name: 'evaluate', image: 'e', dependsOn: ['train'] },
+  ];
+  const trial = (index: number, state: TrialObservation['state'], acc?: number): TrialObservation => ({
+    index,
+    job: `p-r1-train-t${index}`,
+    params: { k: ['a', 'b', 'c'][index]! },
+    state,
+    ...(acc !== undefined ? { metrics: { acc } } : {}),
+  });
+  const go = (run: LearningPipelineRun, attempts: AttemptObservation[], trials: TrialObservation[]) =>
+    advanceRun(sweepSteps, run, attempts, t0, jobName, { trials: () => trials, seed: () => 1 });
+  const prepared = [obs('prepare', 1, 'Succeeded', 1)];
+
+  it('waits for its dependencies, then starts parallelTrials trials and no attempt Job', () => {
+    const fresh = newRun('r1', 'Manual', 'x', sweepSteps, t0);
+    expect(go(fresh, [], []).startTrials).toBeUndefined();
+    const r = go(fresh, prepared, []);
+    expect(r.start.map((s) => s.step)).toEqual([]);
+    expect(r.startTrials?.map((s) => [s.step, s.index])).toEqual([
+      ['train', 0],
+      ['train', 1],
+    ]);
+    expect(r.run.steps?.find((s) => s.name === 'train')).toMatchObject({
+      phase: 'Running',
+      sweep: { started: 2, running: 2 },
+    });
+  });
+
+  it("succeeds with the best trial's Job as the step's job, then the next step starts", () => {
+    const fresh = newRun('r1', 'Manual', 'x', sweepSteps, t0);
+    const running = go(fresh, prepared, []).run;
+    const r = go(running, prepared, [
+      trial(0, 'Succeeded', 0.5),
+      trial(1, 'Succeeded', 0.8),
+      trial(2, 'Succeeded', 0.7),
+    ]);
+    const train = r.run.steps?.find((s) => s.name === 'train');
+    expect(train).toMatchObject({ phase: 'Succeeded', job: 'p-r1-train-t1', sweep: { best: { index: 1 } } });
+    expect(r.transitions).toContainEqual(expect.objectContaining({ step: 'train', kind: 'Succeeded' }));
+    expect(r.start.map((s) => s.step)).toEqual(['evaluate']);
+  });
+
+  it('fails the step past maxFailedTrials, stops the running trial and skips the dependents', () => {
+    const running = go(newRun('r1', 'Manual', 'x', sweepSteps, t0), prepared, []).run;
+    const r = go(running, prepared, [trial(0, 'Failed'), trial(1, 'Active')]);
+    expect(r.run.steps?.find((s) => s.name === 'train')?.phase).toBe('Failed');
+    expect(r.stopJobs).toEqual(['p-r1-train-t1']);
+    expect(r.run.steps?.find((s) => s.name === 'evaluate')?.phase).toBe('Skipped');
+    expect(r.run.phase).toBe('Failed');
+  });
+
+  it('is skipped when a dependency failed', () => {
+    const r = go(newRun('r1', 'Manual', 'x', sweepSteps, t0), [obs('prepare', 1, 'Failed', 1)], []);
+    expect(r.run.steps?.find((s) => s.name === 'train')?.phase).toBe('Skipped');
+    expect(r.startTrials).toBeUndefined();
   });
 });

@@ -12,6 +12,8 @@ import { metaTime } from '../../operator/conditions.ts';
 import { clip } from '../../operator/text.ts';
 import { maxAttempts, nextAttemptAt } from './retry.ts';
 import type { LearningPipelineRun, LearningPipelineStep, stepPhases } from './schema.ts';
+import type { TrialObservation, TrialStart } from './sweep.ts';
+import { planSweep } from './sweep.ts';
 
 export type StepPhase = (typeof stepPhases)[number];
 export type RunStep = NonNullable<LearningPipelineRun['steps']>[number];
@@ -41,9 +43,19 @@ export interface StepTransition {
   message?: string;
 }
 
+/** What a sweep step needs: the trials observed (their Jobs) and its proposals' seed. */
+export interface SweepInput {
+  trials: (step: string) => readonly TrialObservation[];
+  seed: (step: string) => number;
+}
+
 export interface AdvanceResult {
   run: LearningPipelineRun;
   start: StartAttempt[];
+  /** Sweep trials to start (create their Jobs). */
+  startTrials?: (TrialStart & { step: string })[];
+  /** Jobs of running trials to stop (their sweep failed). */
+  stopJobs?: string[];
   transitions: StepTransition[];
   /** Earliest time a retry waits for (requeue then). */
   wakeAt?: Date;
@@ -101,8 +113,11 @@ export function advanceRun(
   observed: readonly AttemptObservation[],
   now: Date,
   jobName: (step: string, attempt: number) => string,
+  sweeps: SweepInput = { trials: () => [], seed: () => 0 },
 ): AdvanceResult {
   if (isRunFinished(run)) return { run, start: [], transitions: [] };
+  const startTrials: (TrialStart & { step: string })[] = [];
+  const stopJobs: string[] = [];
   const before = new Map((run.steps ?? []).map((s) => [s.name, s]));
   const after = new Map<string, RunStep>();
   const start: StartAttempt[] = [];
@@ -131,8 +146,51 @@ export function advanceRun(
       delete next.message;
     };
 
+    const depsBlocked = () =>
+      (step.dependsOn ?? [])
+        .map((d) => after.get(d))
+        .find((d) => d && (d.phase === 'Failed' || d.phase === 'Skipped' || d.phase === 'Cancelled'));
+    const depsDone = () => (step.dependsOn ?? []).every((d) => after.get(d)?.phase === 'Succeeded');
+
     if (TERMINAL_STEP.has(prev.phase)) {
       next = prev; // decided before: a late Job event does not reopen it
+    } else if (step.sweep && prev.phase === 'Pending' && depsBlocked()) {
+      const blocked = depsBlocked()!;
+      const message = `dependency ${blocked.name} ${blocked.phase === 'Failed' ? 'failed' : 'did not run'}`;
+      next = { ...next, phase: 'Skipped', message, completionTime: metaTime(now) };
+      transitions.push({ step: step.name, kind: 'Skipped', attempt: 0, message });
+    } else if (step.sweep && (prev.phase !== 'Pending' || depsDone())) {
+      // a sweep: the trials' Jobs decide (see sweep.ts)
+      const plan = planSweep({
+        sweep: step.sweep,
+        step: step.name,
+        trials: sweeps.trials(step.name),
+        seed: sweeps.seed(step.name),
+      });
+      startTrials.push(...plan.start.map((s) => ({ ...s, step: step.name })));
+      stopJobs.push(...plan.stop);
+      next = { ...next, sweep: plan.status, startTime: prev.startTime ?? metaTime(now), attempts: 1 };
+      delete next.message;
+      if (prev.phase === 'Pending') transitions.push({ step: step.name, kind: 'Started', attempt: 1 });
+      if (plan.phase === 'Running') {
+        next.phase = 'Running';
+      } else {
+        next = {
+          ...next,
+          phase: plan.phase,
+          completionTime: metaTime(now),
+          ...(plan.bestJob ? { job: plan.bestJob } : {}),
+          ...(plan.message ? { message: clip(plan.message, 1024) } : {}),
+        };
+        transitions.push({
+          step: step.name,
+          kind: plan.phase,
+          attempt: 1,
+          ...(plan.message ? { message: plan.message } : {}),
+        });
+      }
+    } else if (step.sweep) {
+      next = { ...next, phase: 'Pending' };
     } else if (succeeded) {
       next = {
         ...next,
@@ -213,7 +271,14 @@ export function advanceRun(
   } else {
     nextRun.phase = list.some((s) => s.phase !== 'Pending') ? 'Running' : 'Pending';
   }
-  return { run: nextRun, start, transitions, ...(wakeAt ? { wakeAt } : {}) };
+  return {
+    run: nextRun,
+    start,
+    transitions,
+    ...(startTrials.length > 0 ? { startTrials } : {}),
+    ...(stopJobs.length > 0 ? { stopJobs } : {}),
+    ...(wakeAt ? { wakeAt } : {}),
+  };
 }
 
 /** Replace policy (or a deleted step): stops a run; its active Jobs are deleted by the caller. */

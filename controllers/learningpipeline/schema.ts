@@ -14,6 +14,7 @@ import {
   gpu,
   kafkaTopic,
   kindPrinterColumns,
+  nodeSelector,
   pvcLocation,
   resources,
   s3Location,
@@ -21,8 +22,10 @@ import {
   statusObject,
   statusPhase,
   timeZone,
+  tolerations,
 } from '../../operator/schema/common.ts';
 import { defineKind } from '../../operator/schema/crd.ts';
+import { algorithms } from '../optimizationloop/schema.ts';
 import type { CustomResource } from '../../operator/schema/crd.ts';
 
 export const KIND = 'LearningPipeline';
@@ -73,6 +76,180 @@ const relativePath = (description: string) =>
     ],
   });
 
+/** Trials of a sweep (Katib's maxTrialCount, at most). */
+export const MAX_SWEEP_TRIALS = 200;
+export const MAX_SWEEP_PARAMETERS = 16;
+export const sweepGoals = ['Maximize', 'Minimize'] as const;
+export const trialPhases = ['Running', 'Succeeded', 'Failed', 'EarlyStopped'] as const;
+
+const rangeBound = (what: string) => s.number({ description: what });
+
+const sweepParameter = s.object(
+  {
+    name: s.string({
+      description:
+        'Name of the hyperparameter; the trial sees it as env YMERA_PARAM_<NAME upper-cased> and in YMERA_PARAMS.',
+      minLength: 1,
+      maxLength: 63,
+      pattern: '^[a-z][a-z0-9_]{0,62}$',
+    }),
+    double: s.optional(
+      s.object(
+        {
+          min: rangeBound('Smallest value.'),
+          max: rangeBound('Largest value.'),
+          logScale: s.boolean({
+            description: 'Search on a log scale (min must be > 0), e.g. for a learning rate.',
+            default: false,
+          }),
+        },
+        {
+          description: 'A real-valued parameter in [min, max].',
+          validations: [
+            { rule: 'self.min < self.max', message: 'min must be less than max', fieldPath: '.min' },
+            {
+              rule: '!self.logScale || self.min > 0.0',
+              message: 'logScale needs min > 0',
+              fieldPath: '.min',
+            },
+          ],
+        },
+      ),
+    ),
+    int: s.optional(
+      s.object(
+        {
+          min: s.integer({ description: 'Smallest value.' }),
+          max: s.integer({ description: 'Largest value.' }),
+          step: s.integer({ description: 'Distance between allowed values.', minimum: 1, default: 1 }),
+          logScale: s.boolean({
+            description: 'Search on a log scale (min must be > 0).',
+            default: false,
+          }),
+        },
+        {
+          description: 'An integer parameter: min, min+step, ... up to max.',
+          validations: [
+            { rule: 'self.min <= self.max', message: 'min must not exceed max', fieldPath: '.min' },
+            { rule: '!self.logScale || self.min > 0', message: 'logScale needs min > 0', fieldPath: '.min' },
+          ],
+        },
+      ),
+    ),
+    categorical: s.optional(
+      s.array(s.string({ minLength: 1, maxLength: 256 }), {
+        description: 'The allowed values (strings).',
+        minItems: 1,
+        maxItems: 64,
+        listType: 'set',
+      }),
+    ),
+  },
+  {
+    description: 'A hyperparameter and its search space: set exactly one of double, int or categorical.',
+    validations: [
+      {
+        rule: '(has(self.double) ? 1 : 0) + (has(self.int) ? 1 : 0) + (has(self.categorical) ? 1 : 0) == 1',
+        message: 'set exactly one of double, int or categorical',
+      },
+    ],
+  },
+);
+
+const sweep = s.object(
+  {
+    parameters: s.array(sweepParameter, {
+      description: 'The search space.',
+      minItems: 1,
+      maxItems: MAX_SWEEP_PARAMETERS,
+      listType: 'map',
+      listMapKeys: ['name'],
+    }),
+    objective: s.object(
+      {
+        metric: s.string({
+          description:
+            "Key of the objective in the trial's metrics: the flat JSON object of numbers it writes to /dev/termination-log.",
+          minLength: 1,
+          maxLength: 128,
+        }),
+        goal: s.enum(sweepGoals, { description: 'Whether higher or lower is better.', default: 'Maximize' }),
+      },
+      { description: 'What the sweep optimises.' },
+    ),
+    algorithm: s.enum(algorithms, {
+      description:
+        'How the next trial is proposed (the same code as OptimizationLoop): Random, HillClimb (pattern search around the best trial) or Bayesian (Gaussian process, expected improvement).',
+      default: 'Random',
+    }),
+    maxTrials: s.integer({
+      description: 'Trials to run in all (failed and early-stopped ones included).',
+      minimum: 1,
+      maximum: MAX_SWEEP_TRIALS,
+      default: 10,
+    }),
+    parallelTrials: s.integer({
+      description: 'Trials running at once (at most maxTrials).',
+      minimum: 1,
+      maximum: MAX_SWEEP_TRIALS,
+      default: 1,
+    }),
+    maxFailedTrials: s.integer({
+      description: 'Failed trials the sweep tolerates; one more fails the step.',
+      minimum: 0,
+      maximum: MAX_SWEEP_TRIALS,
+      default: 3,
+    }),
+    earlyStopping: s.optional(
+      s.object(
+        {
+          minReports: s.integer({
+            description: 'Intermediate reports a trial must have made before it may be stopped.',
+            minimum: 1,
+            maximum: 1000,
+            default: 3,
+          }),
+          marginPercent: s.number({
+            description:
+              'How much worse than the median of the other trials (at the same report) a trial must be to be stopped, in percent of that median.',
+            minimum: 0,
+            maximum: 1000,
+            default: 0,
+          }),
+        },
+        {
+          description:
+            'Median stopping rule on the intermediate metrics a trial prints to stdout as lines `ymera-metrics {"<metric>": <value>}` (read from the pod log, a bounded tail). Where logs cannot be read, no trial is stopped.',
+        },
+      ),
+    ),
+    seed: s.optional(
+      s.integer({
+        description:
+          'Seed of the proposals (default: derived from the run and step), for reproducible sweeps.',
+        minimum: 0,
+        maximum: 4294967295,
+      }),
+    ),
+  },
+  {
+    description:
+      "Run the step as a hyperparameter sweep: one Job per trial (same pod template and GPU placement as the step), each writing its outputs below its own directory; the best trial's outputs become the step's outputs.",
+    validations: [
+      {
+        rule: 'self.parallelTrials <= self.maxTrials',
+        message: 'parallelTrials must not exceed maxTrials',
+        fieldPath: '.parallelTrials',
+      },
+      {
+        rule: 'self.maxFailedTrials <= self.maxTrials',
+        message: 'maxFailedTrials must not exceed maxTrials',
+        fieldPath: '.maxFailedTrials',
+      },
+    ],
+  },
+);
+
 const step = s.object(
   {
     name: s.string({
@@ -86,6 +263,8 @@ const step = s.object(
     env: env('the step'),
     resources: resources('the step'),
     gpu: gpu('the step'),
+    nodeSelector: nodeSelector("the step's pods"),
+    tolerations: tolerations("the step's pods"),
     dependsOn: s.optional(
       s.array(s.string({ maxLength: STEP_NAME_MAX }), {
         description:
@@ -185,10 +364,17 @@ const step = s.object(
         },
       ),
     ),
+    sweep: s.optional(sweep),
   },
   {
-    description: 'A step of the pipeline: one container run as a Kubernetes Job.',
+    description:
+      'A step of the pipeline: one container run as a Kubernetes Job (or, with sweep, one per trial).',
     validations: [
+      {
+        rule: '!has(self.sweep) || !has(self.retry)',
+        message: 'a sweep step has no retry: failed trials count against sweep.maxFailedTrials',
+        fieldPath: '.retry',
+      },
       {
         rule: '!has(self.dependsOn) || !(self.name in self.dependsOn)',
         message: 'a step cannot depend on itself',
@@ -419,6 +605,59 @@ export const specSchema = s.object(
   },
 );
 
+const trialStatus = s.object(
+  {
+    index: s.integer({ description: 'Trial index (0-based; env YMERA_TRIAL).', minimum: 0 }),
+    parameters: s.map(s.string({ maxLength: 256 }), {
+      description: 'The hyperparameters of the trial, as the trial saw them (YMERA_PARAM_*).',
+      maxProperties: MAX_SWEEP_PARAMETERS,
+    }),
+    phase: s.enum(trialPhases, { description: 'Phase of the trial.' }),
+    objective: s.optional(s.number({ description: 'The objective metric the trial reported.' })),
+    job: s.optional(s.string({ description: 'Name of the Job of the trial.', maxLength: 63 })),
+    reason: s.optional(s.string({ description: 'Why it failed or was stopped.', maxLength: 256 })),
+  },
+  { description: 'One trial of a sweep.' },
+);
+
+const sweepStatus = s.object(
+  {
+    trials: s.optional(
+      s.array(trialStatus, {
+        description:
+          'Trials: every one while the sweep runs; once it is over, the best and the latest ones (counts keep the totals).',
+        maxItems: MAX_SWEEP_TRIALS,
+        listType: 'map',
+        listMapKeys: ['index'],
+      }),
+    ),
+    best: s.optional(
+      s.object(
+        {
+          index: s.integer({ description: 'Index of the best trial.', minimum: 0 }),
+          objective: s.number({ description: 'Its objective value.' }),
+          parameters: s.map(s.string({ maxLength: 256 }), {
+            description: 'Its hyperparameters.',
+            maxProperties: MAX_SWEEP_PARAMETERS,
+          }),
+          outputDir: s.string({
+            description:
+              "Directory of its outputs, relative to the run's artifact root (e.g. trials/train-3): where the step's outputs resolve to for later steps, the gate and the promotion.",
+            maxLength: 128,
+          }),
+        },
+        { description: 'The best succeeded trial so far.' },
+      ),
+    ),
+    started: s.integer({ description: 'Trials started.', minimum: 0 }),
+    running: s.integer({ description: 'Trials running.', minimum: 0 }),
+    succeeded: s.integer({ description: 'Trials that succeeded.', minimum: 0 }),
+    failed: s.integer({ description: 'Trials that failed.', minimum: 0 }),
+    earlyStopped: s.integer({ description: 'Trials stopped by the median rule.', minimum: 0 }),
+  },
+  { description: 'Progress of a sweep step.' },
+);
+
 const runStep = s.object(
   {
     name: s.string({ description: 'Step name.', maxLength: STEP_NAME_MAX }),
@@ -431,6 +670,7 @@ const runStep = s.object(
       s.dateTime({ description: 'While Retrying: when the next attempt starts (after the backoff).' }),
     ),
     message: s.optional(s.string({ description: 'Why the step failed or was skipped.', maxLength: 1024 })),
+    sweep: s.optional(sweepStatus),
   },
   { description: 'State of one step in a run.' },
 );
@@ -599,6 +839,8 @@ export const statusSchema = statusObject(KIND, conditionTypes, {
 export type LearningPipelineSpec = Infer<typeof specSchema>;
 export type LearningPipelineSpecDefaulted = Defaulted<typeof specSchema>;
 export type LearningPipelineStep = LearningPipelineSpec['steps'][number];
+export type LearningPipelineSweep = NonNullable<LearningPipelineStep['sweep']>;
+export type SweepParameter = LearningPipelineSweep['parameters'][number];
 export type LearningPipelineStatus = Infer<typeof statusSchema>;
 export type LearningPipelineRun = NonNullable<LearningPipelineStatus['runs']>[number];
 export type LearningPipelinePhase = (typeof phases)[number];

@@ -60,6 +60,49 @@ export function spaceOf(parameters: readonly OptimizationLoopParameter[]): Space
   return parameters.map(valuesOf);
 }
 
+/**
+ * A dimension of a search space in general terms (the LearningPipeline sweep's
+ * parameters): a real range, an integer range (both optionally on a log
+ * scale) or a choice among `count` categories. Each becomes a sorted list of
+ * values the algorithms index into; a category is its index.
+ */
+export type Dimension =
+  | { kind: 'real'; min: number; max: number; logScale?: boolean }
+  | { kind: 'integer'; min: number; max: number; step?: number; logScale?: boolean }
+  | { kind: 'choice'; count: number };
+
+/** Points of a real range (and most of an integer one): enough for the algorithms, few enough to enumerate. */
+export const GRID_POINTS = 101;
+
+/** `x` to 6 significant digits (grid points print without float noise). */
+const round6 = (x: number) => Number(x.toPrecision(6));
+
+/** The sorted values of a dimension (at most GRID_POINTS for ranges, unless an integer range with a step). */
+export function dimensionValues(d: Dimension): number[] {
+  if (d.kind === 'choice') return Array.from({ length: d.count }, (_, i) => i);
+  const n = GRID_POINTS;
+  const at = (k: number) =>
+    d.logScale
+      ? Math.exp(Math.log(d.min) + ((Math.log(d.max) - Math.log(d.min)) * k) / (n - 1))
+      : d.min + ((d.max - d.min) * k) / (n - 1);
+  if (d.kind === 'real') {
+    if (d.min === d.max) return [d.min];
+    return [...new Set(Array.from({ length: n }, (_, k) => (k === n - 1 ? d.max : round6(at(k)))))];
+  }
+  const step = d.step ?? 1;
+  const count = Math.floor((d.max - d.min) / step) + 1;
+  if (!d.logScale && count <= 10 * GRID_POINTS)
+    return valuesOf({ path: '', min: d.min, max: d.min + (count - 1) * step, step });
+  // log-spaced (or, for a wide range, evenly spaced) integers on the step's lattice, duplicates dropped
+  const snap = (x: number) => Math.min(d.max, d.min + Math.round((x - d.min) / step) * step);
+  return [...new Set(Array.from({ length: n }, (_, k) => snap(at(k))))].sort((a, b) => a - b);
+}
+
+/** Incumbent for a search with no result yet: the middle of every dimension. */
+export function centreOf(space: Space): Point {
+  return space.map((vals) => Math.floor((vals.length - 1) / 2));
+}
+
 /** Nearest index of each value (a target may hold a value off the grid). */
 export function pointOf(space: Space, values: readonly number[]): Point {
   return space.map((vals, d) => {

@@ -16,6 +16,7 @@ import {
   runStartedEvent,
   stepFailedEvent,
   stepRetriedEvent,
+  sweepCompletedEvent,
 } from '../../controllers/learningpipeline/cloud-events.ts';
 import type { PipelineEvent } from '../../controllers/learningpipeline/cloud-events.ts';
 import { MaintenanceEventType, massFlagEvent } from '../../controllers/maintenanceplan/events.ts';
@@ -148,6 +149,23 @@ describe('published CloudEvent schemas', () => {
     check(lp(stepRetriedEvent(run, { step: 'b', kind: 'Retrying', attempt: 1 }, undefined)));
     check(lp(stepFailedEvent(run, { step: 'b', kind: 'Failed', attempt: 3, message: 'exit 1' })));
     check(lp(runFinishedEvent(run)));
+    const counts = { started: 4, running: 0, succeeded: 3, failed: 1, earlyStopped: 0 };
+    check(
+      lp(
+        sweepCompletedEvent(
+          run,
+          'train',
+          'Succeeded',
+          {
+            trials: [{ index: 2, parameters: { lr: '0.01' }, phase: 'Succeeded', objective: 0.9 }],
+            best: { index: 2, objective: 0.9, parameters: { lr: '0.01' }, outputDir: 'trials/train-2' },
+            ...counts,
+          },
+          'best trial 2',
+        ),
+      ),
+    );
+    check(lp(sweepCompletedEvent(run, 'train', 'Failed', counts, '2 trials failed')));
     check(
       lp(
         modelRegisteredEvent({

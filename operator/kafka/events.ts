@@ -34,6 +34,8 @@ export const EventType = {
   RunFinished: 'run.finished',
   StepFailed: 'step.failed',
   StepRetried: 'step.retried',
+  /** A LearningPipeline sweep step ended: its best trial, or why it failed. */
+  SweepCompleted: 'sweep.completed',
   ModelRegistered: 'model.registered',
   ModelPromoted: 'model.promoted',
   RolloutCompleted: 'rollout.completed',

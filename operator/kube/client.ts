@@ -369,6 +369,20 @@ export class KubeClient {
       });
   }
 
+  /** A container's log as text (pods/log), bounded: at most tailLines lines and limitBytes bytes. */
+  async podLog(
+    name: string,
+    namespace: string,
+    opts: { container?: string; tailLines?: number; limitBytes?: number } = {},
+  ): Promise<string> {
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/log`;
+    const { res } = await this.open('GET', path, {
+      query: { container: opts.container, tailLines: opts.tailLines, limitBytes: opts.limitBytes },
+      timeoutMs: this.requestTimeoutMs,
+    });
+    return readBody(res);
+  }
+
   /** One request with a JSON response; non-2xx becomes a KubeApiError. */
   async request(method: string, path: string, opts: RequestOptions = {}): Promise<unknown> {
     const { res } = await this.open(method, path, {

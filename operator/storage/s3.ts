@@ -36,6 +36,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
@@ -231,6 +232,11 @@ export interface ObjectStore {
    * maxBytes arrived, and with the signal's reason when it aborts.
    */
   getStream(key: string, options?: GetOptions): Promise<Readable>;
+  /**
+   * Server-side copy of an object within the bucket (no bytes pass through
+   * us; S3 copies up to 5 GiB in one request). Missing source: NoSuchKey.
+   */
+  copy(fromKey: string, toKey: string, options?: CallOptions): Promise<void>;
   /** Size, ETag, date and metadata, or undefined when there is no such object. */
   head(key: string, options?: CallOptions): Promise<ObjectInfo | undefined>;
   /** Objects whose key starts with `prefix`, in key order, fetched page by page (ListObjectsV2). */
@@ -764,6 +770,22 @@ class S3ObjectStore implements ObjectStore {
       timeoutMs: options.timeoutMs,
     });
     return this.#guardStream(body, Key, options);
+  }
+
+  async copy(fromKey: string, toKey: string, options: CallOptions = {}): Promise<void> {
+    const from = this.#full(fromKey);
+    const Key = this.#full(toKey);
+    // CopySource is "<bucket>/<key>", URL-encoded (slashes kept)
+    const CopySource = `${this.bucket}/${from.split('/').map(encodeURIComponent).join('/')}`;
+    await this.#call({
+      operation: 'CopyObject',
+      key: Key,
+      idempotent: true,
+      run: (abortSignal) =>
+        this.#s.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key, CopySource }), { abortSignal }),
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
+    });
   }
 
   async head(key: string, options: CallOptions = {}): Promise<ObjectInfo | undefined> {

@@ -468,8 +468,12 @@ describe('helm chart', () => {
     }
     // nodes: listed by MaintenancePlan predictions (shadow mode), never written by default
     expect(granted.filter((p) => p.startsWith('core/nodes'))).toEqual(['core/nodes list']);
-    // pods are read by label selector, never written
-    expect(granted.filter((p) => p.startsWith('core/pods'))).toEqual(['core/pods list', 'core/pods watch']);
+    // pods are read by label selector (and a sweep trial's log tail), never written
+    expect(granted.filter((p) => p.startsWith('core/pods')).sort()).toEqual([
+      'core/pods list',
+      'core/pods watch',
+      'core/pods/log get',
+    ]);
     // every write to a ymera resource is a patch; update only where admission asks for it, and
     // create/update of what a Restore writes back (rbac.restore, on by default); never Restores
     expect(

@@ -304,11 +304,14 @@ describe('LearningPipeline', () => {
     const evaluate = sample.spec.steps.find((s) => s.name === 'evaluate');
     if (!evaluate) throw new Error('the sample has no evaluate step');
     evaluate.podAnnotations = { 'ymera.io/simulate-termination-message': '{"auc":0.95,"loss":0.12}' };
-    // the operator cannot read the PVC: the trainer reports its model's digest
+    // the operator cannot read the PVC: the trainer reports its model's digest, with the sweep's
+    // objective (every trial alike: the first one wins; the sweep itself: learningpipeline-sweep.e2e)
     const train = sample.spec.steps.find((s) => s.name === 'train');
     if (!train) throw new Error('the sample has no train step');
     const digest = createHash('sha256').update(`model of ${unique}`).digest('hex');
-    train.podAnnotations = { 'ymera.io/simulate-termination-message': JSON.stringify({ sha256: digest }) };
+    train.podAnnotations = {
+      'ymera.io/simulate-termination-message': JSON.stringify({ val_auc: 0.9, sha256: digest }),
+    };
     await kubectlOk(['apply', '-f', '-'], toYaml([service, sample]));
     const name = sample.metadata.name;
 
@@ -332,12 +335,12 @@ describe('LearningPipeline', () => {
     expect(next.getTime() - Date.now()).toBeLessThanOrEqual(24 * 3600 * 1000);
     expect(next.getUTCMinutes()).toBe(0);
 
-    // one Job per step; the GPU one on a GPU node, the others not
+    // one Job per step, the sweep step one per trial; the GPU one on a GPU node, the others not
     const jobs = await jobsOf(name);
     expect(jobs.map((j) => j.metadata.labels['ymera.io/step']).sort()).toEqual([
       'evaluate',
       'prepare',
-      'train',
+      ...Array<string>(6).fill('train'),
     ]);
     const pods =
       (await getJson<{ items: Pod[] }>(['get', 'pods', '-n', ns, '-l', `ymera.io/run=${run.id}`]))?.items ??
@@ -355,7 +358,8 @@ describe('LearningPipeline', () => {
     });
     expect(promoted.status?.latestModel).toMatchObject({
       version: run.id,
-      uri: `pvc://ml-artifacts/fraud-detector/${run.id}/train/model.onnx`,
+      // the sweep's winner (on a PVC the operator cannot copy it: the URI resolves to its directory)
+      uri: `pvc://ml-artifacts/fraud-detector/${run.id}/trials/train-0/train/model.onnx`,
       sha256: digest,
       metrics: { auc: 0.95, loss: 0.12 },
       gate: { passed: true },

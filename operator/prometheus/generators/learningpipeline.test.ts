@@ -120,8 +120,8 @@ describe('learningPipelineRuleGroups', () => {
       readFileSync(new URL('../../../config/samples/learningpipeline.yaml', import.meta.url), 'utf8'),
     );
     const p = sample as LearningPipelineLike;
-    // prepare 3600 → train 3 × 14400 + 60 + 120 → evaluate 1800
-    expect(runDeadlineSeconds(p.spec.steps)).toBe(3600 + 43380 + 1800);
+    // prepare 3600 → train: a sweep of 6 trials, 2 at a time, 3 × 14400 → evaluate 1800
+    expect(runDeadlineSeconds(p.spec.steps)).toBe(3600 + 43200 + 1800);
     const groups = learningPipelineRuleGroups(p);
     expect(validateRuleGroups(groups)).toEqual([]);
     expect(groups[0]?.rules.map((r) => (isAlertingRule(r) ? r.alert : ''))).toEqual([

@@ -43,7 +43,7 @@ export interface LearningPipelineRuleOptions {
 
 type StepLike = Pick<
   LearningPipelineSpec['steps'][number],
-  'name' | 'dependsOn' | 'retry' | 'timeoutSeconds'
+  'name' | 'dependsOn' | 'retry' | 'timeoutSeconds' | 'sweep'
 >;
 
 export type LearningPipelineLike = Pick<KubeObject, 'metadata'> & {
@@ -55,11 +55,16 @@ const RETRY_DEFAULTS = { durationSeconds: 10, factor: 2, maxDurationSeconds: 600
 
 /**
  * Longest a step may take when every attempt runs into its timeout:
- * (limit + 1) × timeoutSeconds plus the backoff waits between attempts.
+ * (limit + 1) × timeoutSeconds plus the backoff waits between attempts;
+ * a sweep, its trials in waves of parallelTrials, each up to timeoutSeconds.
  * undefined when the step has no timeout.
  */
 export function stepDeadlineSeconds(step: StepLike): number | undefined {
   if (step.timeoutSeconds === undefined) return undefined;
+  if (step.sweep) {
+    const { maxTrials = 10, parallelTrials = 1 } = step.sweep;
+    return Math.ceil(maxTrials / parallelTrials) * step.timeoutSeconds;
+  }
   const retries = step.retry?.limit ?? 0;
   const backoff = { ...RETRY_DEFAULTS, ...step.retry?.backoff };
   let waits = 0;

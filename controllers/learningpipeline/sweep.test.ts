@@ -1,0 +1,272 @@
+import { describe, expect, it } from 'vitest';
+import type { LearningPipelineSweep } from './schema.ts';
+import type { TrialObservation } from './sweep.ts';
+import {
+  finished,
+  intermediateReports,
+  medianStop,
+  paramEnvValue,
+  paramsAt,
+  planSweep,
+  plainDecimal,
+  pointOfParams,
+  sweepSpace,
+  trialOutcome,
+} from './sweep.ts';
+
+const sweep = (over: Partial<LearningPipelineSweep> = {}): LearningPipelineSweep => ({
+  parameters: [
+    { name: 'learning_rate', double: { min: 0.0001, max: 0.1, logScale: true } },
+    { name: 'max_depth', int: { min: 1, max: 10, step: 1, logScale: false } },
+    { name: 'kernel', categorical: ['rbf', 'linear'] },
+  ],
+  objective: { metric: 'accuracy', goal: 'Maximize' },
+  algorithm: 'Random',
+  maxTrials: 6,
+  parallelTrials: 2,
+  maxFailedTrials: 1,
+  ...over,
+});
+
+const ok = (index: number, accuracy: number, params = {}): TrialObservation => ({
+  index,
+  job: `j-t${index}`,
+  params: { learning_rate: 0.01, max_depth: 3, kernel: 'rbf', ...params },
+  state: 'Succeeded',
+  metrics: { accuracy },
+});
+const failed = (index: number): TrialObservation => ({
+  index,
+  job: `j-t${index}`,
+  params: { learning_rate: 0.01, max_depth: 3, kernel: 'rbf' },
+  state: 'Failed',
+  message: 'exit 1',
+});
+const active = (index: number): TrialObservation => ({
+  index,
+  job: `j-t${index}`,
+  params: { learning_rate: 0.01, max_depth: 3, kernel: 'rbf' },
+  state: 'Active',
+});
+
+describe('sweep space', () => {
+  it('maps double (log), int and categorical parameters to grids and back', () => {
+    const s = sweep();
+    const space = sweepSpace(s);
+    expect(space[0]![0]).toBeCloseTo(0.0001);
+    expect(space[0]!.at(-1)).toBe(0.1);
+    // log scale: the middle of the grid is the geometric mean
+    expect(space[0]![50]).toBeCloseTo(Math.sqrt(0.0001 * 0.1), 6);
+    expect(space[1]).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(space[2]).toEqual([0, 1]);
+    const params = paramsAt(s, space, [50, 3, 1]);
+    expect(params).toEqual({ learning_rate: space[0]![50], max_depth: 4, kernel: 'linear' });
+    expect(pointOfParams(s, space, params)).toEqual([50, 3, 1]);
+  });
+
+  it('keeps integers integral on a log scale and on a step lattice', () => {
+    const space = sweepSpace(
+      sweep({ parameters: [{ name: 'n', int: { min: 1, max: 1000, step: 3, logScale: true } }] }),
+    );
+    for (const v of space[0]!) {
+      expect(Number.isInteger(v)).toBe(true);
+      expect((v - 1) % 3).toBe(0);
+    }
+    expect(space[0]![0]).toBe(1);
+  });
+
+  it('bounds a very wide integer range to a grid', () => {
+    const space = sweepSpace(sweep({ parameters: [{ name: 'n', int: { min: 0, max: 1e9 } }] }));
+    expect(space[0]!.length).toBeLessThanOrEqual(101);
+    expect(space[0]![0]).toBe(0);
+  });
+
+  it('formats values as plain decimals', () => {
+    expect(plainDecimal(1e-7)).toBe('0.0000001');
+    expect(plainDecimal(0.0031)).toBe('0.0031');
+    expect(paramEnvValue(4)).toBe('4');
+    expect(paramEnvValue('rbf')).toBe('rbf');
+  });
+});
+
+describe('trialOutcome', () => {
+  it('reads the objective, and fails a trial that did not report it', () => {
+    const s = sweep();
+    expect(trialOutcome(s, ok(0, 0.9))).toEqual({ phase: 'Succeeded', objective: 0.9 });
+    expect(trialOutcome(s, { ...ok(0, 0.9), metrics: { loss: 1 } })).toMatchObject({
+      phase: 'Failed',
+      reason: expect.stringContaining('reported no objective accuracy'),
+    });
+    expect(trialOutcome(s, { ...active(1), state: 'Failed', stoppedEarly: true }).phase).toBe('EarlyStopped');
+  });
+});
+
+describe('planSweep', () => {
+  it('starts parallelTrials distinct trials at first, with indexes 0..', () => {
+    const plan = planSweep({ sweep: sweep(), step: 'train', trials: [], seed: 1 });
+    expect(plan.phase).toBe('Running');
+    expect(plan.start.map((s) => s.index)).toEqual([0, 1]);
+    expect(plan.start[0]!.params).not.toEqual(plan.start[1]!.params);
+    expect(plan.status).toMatchObject({ started: 2, running: 2 });
+  });
+
+  it('is deterministic: the same trials give the same proposals (a restart proposes nothing new)', () => {
+    const input = { sweep: sweep(), step: 'train', trials: [ok(0, 0.5), active(1)], seed: 7 };
+    expect(planSweep(input).start).toEqual(planSweep(input).start);
+    expect(planSweep(input).start.map((s) => s.index)).toEqual([2]);
+  });
+
+  it('respects parallelTrials and maxTrials', () => {
+    expect(planSweep({ sweep: sweep(), step: 't', trials: [active(0), active(1)], seed: 1 }).start).toEqual(
+      [],
+    );
+    const five = [0, 1, 2, 3].map((i) => ok(i, i / 10));
+    const plan = planSweep({ sweep: sweep(), step: 't', trials: [...five, active(4)], seed: 1 });
+    expect(plan.start.map((s) => s.index)).toEqual([5]);
+    const all = planSweep({ sweep: sweep(), step: 't', trials: [...five, ok(4, 0.1), active(5)], seed: 1 });
+    expect(all.start).toEqual([]);
+    expect(all.phase).toBe('Running');
+  });
+
+  it('succeeds with the best trial once the budget is spent, minimising when asked', () => {
+    const trials = [ok(0, 0.5), ok(1, 0.9), failed(2), ok(3, 0.7), ok(4, 0.2), ok(5, 0.9)];
+    const max = planSweep({ sweep: sweep(), step: 'train', trials, seed: 1 });
+    expect(max.phase).toBe('Succeeded');
+    // ties go to the earlier trial
+    expect(max.status.best).toMatchObject({ index: 1, objective: 0.9, outputDir: 'trials/train-1' });
+    expect(max.bestJob).toBe('j-t1');
+    expect(max.status).toMatchObject({ started: 6, succeeded: 5, failed: 1, running: 0, earlyStopped: 0 });
+    expect(max.message).toContain('best trial 1: accuracy 0.9');
+    const min = planSweep({
+      sweep: sweep({ objective: { metric: 'accuracy', goal: 'Minimize' } }),
+      step: 'train',
+      trials,
+      seed: 1,
+    });
+    expect(min.status.best?.index).toBe(4);
+  });
+
+  it('fails when more than maxFailedTrials failed, stopping the running ones', () => {
+    const plan = planSweep({ sweep: sweep(), step: 't', trials: [failed(0), failed(1), active(2)], seed: 1 });
+    expect(plan.phase).toBe('Failed');
+    expect(plan.stop).toEqual(['j-t2']);
+    expect(plan.start).toEqual([]);
+    expect(plan.message).toMatch(/2 trials failed, more than maxFailedTrials 1; trial 1: exit 1/);
+    // exactly maxFailedTrials failed: it goes on
+    expect(planSweep({ sweep: sweep(), step: 't', trials: [failed(0)], seed: 1 }).phase).toBe('Running');
+  });
+
+  it('fails when no trial reported the objective', () => {
+    const s = sweep({ maxTrials: 1, parallelTrials: 1, maxFailedTrials: 1 });
+    const plan = planSweep({ sweep: s, step: 't', trials: [failed(0)], seed: 1 });
+    expect(plan.phase).toBe('Failed');
+    expect(plan.message).toContain('none reported the objective accuracy');
+  });
+
+  it('ends when the search space is exhausted', () => {
+    const s = sweep({
+      parameters: [{ name: 'k', categorical: ['a', 'b'] }],
+      maxTrials: 5,
+      parallelTrials: 1,
+    });
+    const plan = planSweep({
+      sweep: s,
+      step: 't',
+      trials: [ok(0, 0.1, { k: 'a' }), ok(1, 0.3, { k: 'b' })].map((t) => ({
+        ...t,
+        params: { k: t.params.k! },
+      })),
+      seed: 1,
+    });
+    expect(plan.phase).toBe('Succeeded');
+    expect(plan.message).toContain('exhausted after 2 trials');
+    expect(plan.status.best?.parameters).toEqual({ k: 'b' });
+  });
+
+  it('finds a good region of a known objective within the budget, for every algorithm', () => {
+    // accuracy peaks at learning_rate 0.01, max_depth 6, kernel rbf
+    const score = (p: Record<string, number | string>) =>
+      1 -
+      (Math.log10(Number(p.learning_rate)) + 2) ** 2 / 10 -
+      (Number(p.max_depth) - 6) ** 2 / 100 -
+      (p.kernel === 'rbf' ? 0 : 0.2);
+    for (const algorithm of ['Random', 'HillClimb', 'Bayesian'] as const) {
+      const s = sweep({ algorithm, maxTrials: 30, parallelTrials: 3, maxFailedTrials: 3 });
+      const trials: TrialObservation[] = [];
+      for (let round = 0; round < 40; round++) {
+        const plan = planSweep({ sweep: s, step: 't', trials, seed: 3 });
+        if (plan.phase !== 'Running') {
+          expect(plan.phase).toBe('Succeeded');
+          expect(plan.status.best!.objective, algorithm).toBeGreaterThan(0.85);
+          break;
+        }
+        // the running ones finish, the new ones start
+        for (const t of trials)
+          if (t.state === 'Active')
+            Object.assign(t, { state: 'Succeeded', metrics: { accuracy: score(t.params) } });
+        for (const st of plan.start)
+          trials.push({ index: st.index, job: `j${st.index}`, params: st.params, state: 'Active' });
+      }
+      expect(trials.length, algorithm).toBe(30);
+    }
+  });
+});
+
+describe('finished', () => {
+  it('keeps the best and the latest trials of a long sweep', () => {
+    const trials = Array.from({ length: 50 }, (_, i) => ({
+      index: i,
+      parameters: {},
+      phase: 'Succeeded' as const,
+      objective: i === 3 ? 10 : 0,
+    }));
+    const out = finished({
+      trials,
+      best: { index: 3, objective: 10, parameters: {}, outputDir: 'trials/t-3' },
+      started: 50,
+      running: 0,
+      succeeded: 50,
+      failed: 0,
+      earlyStopped: 0,
+    });
+    expect(out.trials).toHaveLength(20);
+    expect(out.trials![0]!.index).toBe(3);
+    expect(out.trials!.at(-1)!.index).toBe(49);
+    expect(out.started).toBe(50);
+  });
+});
+
+describe('early stopping', () => {
+  it('reads ymera-metrics lines in order and ignores the rest', () => {
+    const log = [
+      'epoch 1',
+      'ymera-metrics {"accuracy":0.5,"loss":1}',
+      'ymera-metrics {not json}',
+      'ymera-metrics {"loss":0.8}',
+      '  ymera-metrics {"accuracy":0.6}  ',
+      'ymera-metrics {"accuracy":"high"}',
+    ].join('\n');
+    expect(intermediateReports(log, 'accuracy')).toEqual([0.5, 0.6]);
+  });
+
+  it('stops a trial worse than the median of the others at the same report, past the margin', () => {
+    const others = [
+      [0.5, 0.7, 0.8],
+      [0.5, 0.6, 0.7],
+      [0.4, 0.5],
+    ];
+    const rule = { minReports: 3, marginPercent: 10, goal: 'Maximize' as const, others };
+    // median at report 3 of those that got there: (0.8 + 0.7) / 2 = 0.75; margin 0.075
+    expect(medianStop({ ...rule, own: [0.1, 0.2, 0.6] })).toMatch(
+      /report 3: 0.6 is worse than the median 0.75/,
+    );
+    expect(medianStop({ ...rule, own: [0.1, 0.2, 0.7] })).toBeUndefined();
+    // too few reports yet
+    expect(medianStop({ ...rule, own: [0.1, 0.1] })).toBeUndefined();
+    // no other trial got that far
+    expect(medianStop({ ...rule, own: [0.1, 0.1, 0.1, 0.1] })).toBeUndefined();
+    // minimising: higher is worse
+    expect(medianStop({ ...rule, goal: 'Minimize', own: [1, 1, 0.9] })).toMatch(/worse/);
+    expect(medianStop({ ...rule, goal: 'Minimize', own: [1, 1, 0.7] })).toBeUndefined();
+  });
+});
