@@ -94,8 +94,8 @@ chaos:
 chaos-kill:
 	@flock /tmp/ymera-e2e.lock $(WITH_NODE) node --disable-warning=ExperimentalWarning bench/chaos-kill.ts
 
-## chaos-outages: kube-apiserver and etcd restarted (the operator, not restarted, reconciles a change within 10 s
-##                of /readyz), Kafka, Prometheus and MinIO each stopped CHAOS_OUTAGE_SECONDS (default 60: status says
+## chaos-outages: the API unreachable for the operator 20 s (its TCP proxy cut; the shared cluster's processes are
+##                not touched; the operator, not restarted, reconciles a change within 10 s of it being back), Kafka, Prometheus and MinIO each stopped CHAOS_OUTAGE_SECONDS (default 60: status says
 ##                so, no crash, reconciles under a bound, clears by itself), a leader killed under load (no double
 ##                writes, all converge); CHAOS_FAULTS picks some; writes bench/results/chaos-outages.json.
 chaos-outages:

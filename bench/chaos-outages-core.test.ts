@@ -109,7 +109,7 @@ describe('doubleWrites', () => {
 });
 
 const fault = (over: Partial<FaultResult> = {}): FaultResult => ({
-  fault: 'apiserver-restart',
+  fault: 'api-unreachable',
   downSeconds: 5,
   objectsChecked: 4,
   lost: 0,
@@ -143,7 +143,7 @@ describe('faultPassed and the report', () => {
     );
     expect(r.totals).toEqual({ faultsInjected: 2, objectsChecked: 8, lost: 1, orphaned: 0, failed: 1 });
     const table = formatTable(r);
-    expect(table).toContain('| apiserver-restart | 5.0 | 4 | 0 | 0 | 2.5 (≤ 10) | yes | - | - | - | yes |');
+    expect(table).toContain('| api-unreachable | 5.0 | 4 | 0 | 0 | 2.5 (≤ 10) | yes | - | - | - | yes |');
     expect(table).toContain(
       '| kafka-outage | 5.0 | 4 | 1 | 0 | 2.5 (≤ 10) | yes | yes | 12 (≤ 60) | - | NO |',
     );
@@ -155,11 +155,11 @@ describe('outageOptionsFromEnv', () => {
   it('reads the knobs', () => {
     expect(
       outageOptionsFromEnv({
-        CHAOS_FAULTS: 'apiserver-restart, kafka-outage',
+        CHAOS_FAULTS: 'api-unreachable, kafka-outage',
         CHAOS_OUTAGE_SECONDS: '15',
         CHAOS_FAILOVER_OBJECTS: '10',
       }),
-    ).toEqual({ faults: ['apiserver-restart', 'kafka-outage'], outageSeconds: 15, failoverObjects: 10 });
+    ).toEqual({ faults: ['api-unreachable', 'kafka-outage'], outageSeconds: 15, failoverObjects: 10 });
     expect(outageOptionsFromEnv({})).toEqual({});
   });
   it('names the variable and what is allowed', () => {
@@ -167,7 +167,7 @@ describe('outageOptionsFromEnv', () => {
       /CHAOS_OUTAGE_SECONDS must be a positive number \(got "-1"\)/,
     );
     expect(() => outageOptionsFromEnv({ CHAOS_FAULTS: 'disk-full' })).toThrow(
-      /CHAOS_FAULTS: unknown fault "disk-full" \(allowed: apiserver-restart, etcd-restart/,
+      /CHAOS_FAULTS: unknown fault "disk-full" \(allowed: api-unreachable/,
     );
   });
 });

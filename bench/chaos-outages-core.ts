@@ -109,12 +109,7 @@ export function doubleWrites(samples: WriteSample[]): WriteViolation[] {
 }
 
 export type FaultKind =
-  | 'apiserver-restart'
-  | 'etcd-restart'
-  | 'kafka-outage'
-  | 'prometheus-outage'
-  | 'minio-outage'
-  | 'leader-failover';
+  'api-unreachable' | 'kafka-outage' | 'prometheus-outage' | 'minio-outage' | 'leader-failover';
 
 /** What one injected fault showed. */
 export interface FaultResult {
@@ -223,8 +218,7 @@ export function formatTable(r: OutageReport): string {
 }
 
 export const ALL_FAULTS: FaultKind[] = [
-  'apiserver-restart',
-  'etcd-restart',
+  'api-unreachable',
   'kafka-outage',
   'prometheus-outage',
   'minio-outage',
@@ -236,7 +230,7 @@ export interface OutageOptions {
   faults?: FaultKind[];
   /** How long Kafka, Prometheus and MinIO stay stopped (s; default 60). */
   outageSeconds?: number;
-  /** How long kube-apiserver / etcd stay stopped before they are started again (s; default 5). */
+  /** How long the API stays unreachable for the operator (its proxy cut; s; default 20, past the renew deadline). */
   apiDownSeconds?: number;
   /** Objects created for the leader failover (default 30). */
   failoverObjects?: number;

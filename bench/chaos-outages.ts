@@ -1,8 +1,11 @@
 // Outage chaos on the local stack (issue #18, `make chaos` bullets 2-4):
 //
-// - kube-apiserver restart and etcd restart: the operator process (not
-//   restarted) sees a spec edit made after the API is back reconciled within
-//   10 s of /readyz answering ok again;
+// - the API unreachable (api-unreachable, apiDownSeconds, default 20 s:
+//   past the renew deadline, so the leader loses its lease): the operator
+//   reaches the API through a TCP proxy in this process, which is cut; the
+//   operator process (not restarted) sees a spec edit made after the proxy is
+//   back reconciled within 10 s. This stands in for a kube-apiserver or etcd
+//   restart: restarting the shared cluster's processes destroyed others' runs;
 // - Kafka, Prometheus and MinIO each stopped (60 s by default): the objects
 //   that depend on each say so in their status, the operator lives, its
 //   reconciles during the outage stay under reconcileBound (no hot loop), and
@@ -11,17 +14,16 @@
 //   (SIGKILL) while objects are being reconciled: no replica writes while it
 //   does not lead, no two write in the same period, every object converges.
 //
-// Every fault is undone in a finally (the component restarted, /readyz
-// waited for): the cluster and the stack are shared. The caller holds the e2e
+// Every fault is undone in a finally (the proxy restored, the component
+// restarted): the stack is shared. The cluster's processes are never touched. The caller holds the e2e
 // lock (`flock /tmp/ymera-e2e.lock`; the Makefile target and the e2e test
 // do) and has run the e2e global setup (KUBECONFIG, PATH, operator identity).
 //
 //   make chaos-outages                        (all faults, 60 s outages)
 //   CHAOS_OUTAGE_SECONDS=15 make chaos-outages
-//   CHAOS_FAULTS=apiserver-restart,kafka-outage make chaos-outages
+//   CHAOS_FAULTS=api-unreachable,kafka-outage make chaos-outages
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
@@ -50,7 +52,17 @@ import {
 } from '../test/e2e/backup-fixtures.ts';
 import { loadSamples } from '../test/e2e/samples.ts';
 import type { OperatorProcess } from '../test/e2e/support.ts';
-import { freshNamespace, getJson, kubectl, kubectlOk, repo, startOperator } from '../test/e2e/support.ts';
+import {
+  freshNamespace,
+  getJson,
+  kubectl,
+  kubectlOk,
+  operatorEnv,
+  repo,
+  startOperator,
+} from '../test/e2e/support.ts';
+import type { ApiProxy } from '../test/e2e/api-proxy.ts';
+import { startApiProxy } from '../test/e2e/api-proxy.ts';
 
 export type { FaultKind, FaultResult, OutageOptions, OutageReport } from './chaos-outages-core.ts';
 export { ALL_FAULTS, outageOptionsFromEnv } from './chaos-outages-core.ts';
@@ -64,9 +76,7 @@ const SHORTEST_REQUEUE_S = 5;
 const LEASE_SECONDS = 6;
 const MUTATING = new Set(['CREATE', 'UPDATE', 'PATCH', 'APPLY', 'DELETE']);
 
-const CLUSTER_SH = path.join(repo, 'test/e2e/cluster/cluster.sh');
 const stackSh = (name: string) => path.join(repo, `test/e2e/stack/${name}.sh`);
-const kwokDir = () => path.join(process.env.KWOK_WORKDIR ?? path.join(homedir(), '.kwok'), 'clusters/ymera');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const seconds = (fromMs: number, toMs = Date.now()) => Math.round((toMs - fromMs) / 100) / 10;
@@ -108,92 +118,13 @@ async function until<T>(
   }
 }
 
-// --- the cluster's components ---------------------------------------------------
-
-const apiReady = async () =>
-  (await run('kubectl', ['--request-timeout=2s', 'get', '--raw', '/readyz'], 5_000)).out.trim() === 'ok';
-
-function componentPid(component: 'kube-apiserver' | 'etcd'): number {
-  const file = path.join(kwokDir(), 'pids', `${component}.pid`);
-  if (!existsSync(file))
-    throw new Error(`no pid file ${file}: is the kwokctl cluster up (make cluster-status)?`);
-  return Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
-}
-
-const processAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-};
-
-/** `cluster.sh up` restarts the components whose process is gone (kwokctl start cluster) and waits for the nodes. */
-async function clusterUp(): Promise<void> {
-  const r = await run('bash', [CLUSTER_SH, 'up'], 600_000);
-  if (r.code !== 0) throw new Error(`cluster.sh up failed (${r.code}): ${r.out.slice(-2000)}`);
-}
-
-/** How a component process was started, read from /proc before it is stopped. */
-interface Launch {
-  component: string;
-  argv: string[];
-  env: Record<string, string>;
-  cwd: string;
-  logFile: string;
-}
-
-function launchOf(component: string, pid: number): Launch {
-  const split = (file: string) => readFileSync(`/proc/${pid}/${file}`, 'utf8').split('\0').filter(Boolean);
-  const env: Record<string, string> = {};
-  for (const kv of split('environ')) {
-    const eq = kv.indexOf('=');
-    if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
-  }
-  return {
-    component,
-    argv: split('cmdline'),
-    env,
-    cwd: readlinkSync(`/proc/${pid}/cwd`),
-    logFile: readlinkSync(`/proc/${pid}/fd/2`),
-  };
-}
-
-/**
- * Starts a stopped component again exactly as kwokctl had (same argv, env,
- * working directory and log file, in its own session) and records its pid
- * where kwokctl and cluster.sh look. close_fds: it must not inherit the e2e
- * lock that flock(1) handed to us, or it would hold it for as long as it runs.
- * (`kwokctl start cluster` is not used: in a first try it left the API server
- * down and cluster.sh then recreated the whole cluster.)
- */
-async function relaunch(l: Launch): Promise<number> {
-  const script = `source "$1"; shift; log="$1"; shift; ( close_fds; exec setsid "$@" ) </dev/null >>"$log" 2>&1 & echo $!`;
-  const out = await new Promise<string>((resolve, reject) => {
-    execFile(
-      'bash',
-      ['-c', script, 'relaunch', path.join(repo, 'test/e2e/stack/close-fds.sh'), l.logFile, ...l.argv],
-      { env: l.env, cwd: l.cwd, timeout: 30_000 },
-      (error, stdout, stderr) =>
-        error ? reject(new Error(`relaunching ${l.component}: ${stderr}`)) : resolve(stdout),
-    );
-  });
-  const pid = Number.parseInt(out.trim(), 10);
-  writeFileSync(path.join(kwokDir(), 'pids', `${l.component}.pid`), `${pid}`);
-  return pid;
-}
-
-/** Never leave the shared cluster broken: start what is stopped, wait for /readyz. */
-async function ensureClusterHealthy(log: (l: string) => void): Promise<void> {
-  const healthy = async () => (await run('bash', [CLUSTER_SH, 'status'], 60_000)).code === 0;
-  // a relaunched component needs a moment; cluster.sh up on a cluster it cannot restart recreates it
-  if (await until('the cluster to be healthy', healthy, 60_000, 1000).catch(() => false)) return;
-  log('chaos: the cluster is not healthy after 60 s; cluster.sh up');
-  await clusterUp();
-  await until('the API server /readyz', apiReady, 120_000, 500);
-}
+// --- the API made unreachable ----------------------------------------------------
+//
+// The operator reaches the API server through a TCP proxy in this process
+// (test/e2e/api-proxy.ts); the API fault cuts it. This simulates kube-apiserver
+// or etcd becoming unreachable for the operator alone: restarting the shared
+// cluster's processes was destructive here (kube-apiserver took over 30 s to
+// exit, and the fallback recreated the cluster under other engineers' runs).
 
 // --- the objects ----------------------------------------------------------------
 
@@ -526,41 +457,24 @@ async function editAndAwait(world: World, timeoutMs: number): Promise<number> {
 }
 
 async function apiFault(
-  fault: 'apiserver-restart' | 'etcd-restart',
   world: World,
   op: OperatorProcess,
+  proxy: ApiProxy,
   o: Required<OutageOptions>,
 ): Promise<FaultResult> {
-  const component = fault === 'apiserver-restart' ? 'kube-apiserver' : 'etcd';
   const notes: string[] = [];
   const pidBefore = op.child.pid;
   const errorsBefore = (await figures(op)).informerErrors;
-  const pid = componentPid(component);
   const stoppedAt = Date.now();
   let backAt: number | undefined;
   let recoverySeconds: number | null = null;
-  const launch = launchOf(component, pid);
   try {
-    // a restart, not a graceful drain: kube-apiserver took over 30 s to exit on SIGTERM (its
-    // watches drain) while its port was already closed, and `kwokctl start cluster` (cluster.sh)
-    // then failed and recreated the whole cluster; so SIGKILL after a short grace
-    process.kill(pid, 'SIGTERM');
-    const exited = await until(`${component} to exit`, async () => !processAlive(pid), 5_000, 100).catch(
-      () => false,
-    );
-    if (exited === false) process.kill(pid, 'SIGKILL');
-    await until(`${component} (pid ${pid}) to exit`, async () => !processAlive(pid), 10_000, 100);
-    // the API is down (apiserver gone, or /readyz failing on etcd) for apiDownSeconds
+    await proxy.cut();
+    // unreachable past the renew deadline: the leader loses its lease and must take it again
     await sleep(o.apiDownSeconds * 1000);
-    const newPid = await relaunch(launch);
-    o.log(`chaos: ${component} started again (pid ${newPid})`);
-    backAt = await until(
-      'the API server /readyz again',
-      async () => ((await apiReady()) ? Date.now() : undefined),
-      120_000,
-      200,
-    );
-    o.log(`chaos: ${component} back (/readyz ok) ${seconds(stoppedAt, backAt)} s after the stop`);
+    await proxy.restore();
+    backAt = Date.now();
+    o.log(`chaos: the API is reachable again ${seconds(stoppedAt, backAt)} s after the cut`);
     try {
       const reconciledAt = await editAndAwait(world, 60_000);
       recoverySeconds = seconds(backAt, reconciledAt);
@@ -568,15 +482,13 @@ async function apiFault(
       notes.push((e as Error).message);
     }
   } finally {
-    // whatever went wrong above: the component runs again before anything drastic (cluster.sh up)
-    if (!processAlive(componentPid(component))) await relaunch(launch).catch((e: Error) => o.log(e.message));
-    await ensureClusterHealthy(o.log);
+    await proxy.restore();
   }
   const errorsAfter = (await figures(op).catch(() => undefined))?.informerErrors;
   if (errorsAfter !== undefined)
-    notes.push(`informer errors during the restart: ${errorsAfter - errorsBefore}`);
+    notes.push(`informer errors during the outage: ${errorsAfter - errorsBefore}`);
   return {
-    fault,
+    fault: 'api-unreachable',
     downSeconds: seconds(stoppedAt, backAt),
     objectsChecked: world.objects.length,
     lost: await lostAfterWaiting(world.ns, world.objects),
@@ -797,7 +709,7 @@ export async function runOutageChaos(options: OutageOptions = {}): Promise<Outag
   const o: Required<OutageOptions> = {
     faults: options.faults ?? ALL_FAULTS,
     outageSeconds: options.outageSeconds ?? 60,
-    apiDownSeconds: options.apiDownSeconds ?? 5,
+    apiDownSeconds: options.apiDownSeconds ?? 20,
     failoverObjects: options.failoverObjects ?? 30,
     resultFile: options.resultFile ?? path.join(repo, 'bench/results/chaos-outages.json'),
     log: options.log ?? ((l) => process.stdout.write(`${l}\n`)),
@@ -810,8 +722,11 @@ export async function runOutageChaos(options: OutageOptions = {}): Promise<Outag
   if (single.length > 0) {
     const world = await makeWorld();
     let op: OperatorProcess | undefined;
+    let proxy: ApiProxy | undefined;
     try {
+      proxy = await startApiProxy(operatorEnv().KUBECONFIG);
       op = await startOperator('chaos-outages', [
+        `--kubeconfig=${proxy.kubeconfig}`,
         `--watch-namespaces=${world.ns}`,
         `--prometheus-url=${process.env.YMERA_PROMETHEUS_URL ?? 'http://127.0.0.1:9090'}`,
       ]);
@@ -825,11 +740,9 @@ export async function runOutageChaos(options: OutageOptions = {}): Promise<Outag
       for (const fault of single) {
         o.log(`chaos: ${fault}...`);
         const dep = world.deps.find((d) => d.fault === fault);
-        const result = await (
-          dep
-            ? dependencyFault(dep, world, op, o)
-            : apiFault(fault as 'apiserver-restart' | 'etcd-restart', world, op, o)
-        ).catch((e: Error) => failed(fault, world.objects.length, e));
+        const result = await (dep ? dependencyFault(dep, world, op, o) : apiFault(world, op, proxy, o)).catch(
+          (e: Error) => failed(fault, world.objects.length, e),
+        );
         o.log(`chaos: ${JSON.stringify(result)}`);
         results.push(result);
         if (!op.alive()) {
@@ -838,9 +751,10 @@ export async function runOutageChaos(options: OutageOptions = {}): Promise<Outag
         }
       }
     } finally {
-      await ensureClusterHealthy(o.log);
+      await proxy?.restore();
       await dropWorld(world, op);
       await op?.stop().catch((e: Error) => o.log(`chaos: ${e.message}`));
+      await proxy?.close();
     }
   }
   if (o.faults.includes('leader-failover')) {

@@ -1,12 +1,23 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LocalApiServer } from './kube/local-apiserver.ts';
 import { LeaseStore, sendJson, startLocalApiServer, status } from './kube/local-apiserver.ts';
-import { LeaderElector, microTime } from './leader.ts';
+import { LeaderElector, leadershipAction, microTime } from './leader.ts';
 import { createLogger } from './logger.ts';
 
 describe('microTime', () => {
   it('formats with the six fractional digits metav1.MicroTime requires', () => {
     expect(microTime(Date.UTC(2026, 0, 2, 3, 4, 5, 678))).toBe('2026-01-02T03:04:05.678000Z');
+  });
+});
+
+describe('leadershipAction', () => {
+  it('pauses and re-acquires when renewals failed, exits when another replica took the lease', () => {
+    expect(leadershipAction({ lost: 'not-renewed' }, true)).toBe('pause-and-reacquire');
+    expect(leadershipAction({ lost: 'taken' }, true)).toBe('exit');
+  });
+  it('a replica that led exits when it finds another holder while re-acquiring; one that never led stands by', () => {
+    expect(leadershipAction('held-by-another', true)).toBe('exit');
+    expect(leadershipAction('held-by-another', false)).toBe('stand-by');
   });
 });
 

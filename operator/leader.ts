@@ -28,8 +28,40 @@ export interface LeaderElectionOptions {
   retryPeriodSeconds: number;
   logger: Logger;
   onStartedLeading: () => void;
-  onStoppedLeading: () => void;
+  /** Leadership ended; `reason` says whether another replica holds the Lease or our renewals failed. */
+  onStoppedLeading: (reason: LossReason) => void;
+  /** An acquire attempt saw another replica holding a live Lease (a standby sees this at every try). */
+  onHeldByAnother?: () => void;
   now?: () => number;
+}
+
+/** Why leadership ended: another replica holds the Lease, or our renewals failed (API unreachable, 5xx, timeouts). */
+export type LossReason = 'taken' | 'not-renewed';
+
+/** What the process does next. */
+export type LeadershipAction = 'exit' | 'pause-and-reacquire' | 'stand-by';
+
+/**
+ * What to do when leadership ends (`lost`) or an acquire attempt finds another holder (`held-by-another`).
+ *
+ * Renewals that failed (the API unreachable) are no reason to restart: the replica has already stopped
+ * writing (the write gate refuses every write once `holdsLease()` is false, i.e. renewDeadline after the
+ * last successful renewal started, by our clock), pauses its work queues and tries to acquire again like
+ * any candidate. No double writes: another replica may take the Lease only after it has seen the record
+ * unchanged for leaseDuration (> renewDeadline) on its own clock, and it sees our last renewal no earlier
+ * than that renewal started, so our writes stop before it can begin; and we write again only after an
+ * acquire that succeeded through the API (an update with resourceVersion), i.e. while the Lease is ours.
+ *
+ * Another holder, though, means a new leader runs (or ran) the work: a replica that had led exits, so that
+ * no state it kept as leader (Kafka consumers, per-key memory) outlives its term; one that never led is an
+ * ordinary standby.
+ */
+export function leadershipAction(
+  event: { lost: LossReason } | 'held-by-another',
+  hasLed: boolean,
+): LeadershipAction {
+  if (event === 'held-by-another') return hasLed ? 'exit' : 'stand-by';
+  return event.lost === 'taken' ? 'exit' : 'pause-and-reacquire';
 }
 
 /** Go's metav1.MicroTime wants six fractional digits. */
@@ -100,10 +132,12 @@ export class LeaderElector {
       for (;;) {
         if (stopped()) return;
         const startedAt = this.now();
-        if ((await this.tryAcquireOrRenew(startedAt, deadlineMs)) === 'held') {
+        const outcome = await this.tryAcquireOrRenew(startedAt, deadlineMs);
+        if (outcome === 'held') {
           this.lastRenew = startedAt;
           break;
         }
+        if (outcome === 'taken' && !stopped()) this.o.onHeldByAnother?.();
         await this.sleep(jittered(retryMs));
       }
       if (stopped()) return;
@@ -126,19 +160,21 @@ export class LeaderElector {
         }
         if (stopped()) return;
         if (outcome === 'taken' || this.now() - this.lastRenew >= deadlineMs) {
-          this.lose(
-            outcome === 'taken' ? 'another replica holds the lease' : 'not renewed within the renew deadline',
-          );
+          this.lose(outcome === 'taken' ? 'taken' : 'not-renewed');
           break;
         }
       }
     }
   }
 
-  private lose(why: string): void {
+  private lose(reason: LossReason): void {
     this.leading = false;
-    this.o.logger.error('lost leadership', { lease: `${this.o.namespace}/${this.o.name}`, reason: why });
-    this.o.onStoppedLeading();
+    this.o.logger.error('lost leadership', {
+      lease: `${this.o.namespace}/${this.o.name}`,
+      reason:
+        reason === 'taken' ? 'another replica holds the lease' : 'not renewed within the renew deadline',
+    });
+    this.o.onStoppedLeading(reason);
   }
 
   /** One GET (+ PUT or POST), aborted after `timeoutMs` so a hung request cannot outlive the deadline. */

@@ -73,10 +73,12 @@ async function main(): Promise<void> {
           retryPeriodSeconds: config.retryPeriodSeconds,
         }
       : undefined,
+    // only when another replica holds the Lease; when renewals merely failed (the API
+    // unreachable) the manager pauses its work and re-acquires, without a restart
     onLostLeadership: () => {
       // another replica may already be writing: exit at once, without waiting for in-flight
       // reconciles (their writes are refused anyway); the pod restarts as a candidate
-      logger.error('leadership lost; exiting so that only the leader writes');
+      logger.error('leadership lost to another replica; exiting so that only the leader writes');
       process.exit(1);
     },
   });

@@ -39,10 +39,15 @@ const pod = (rv: string, phase: string) => ({
 
 type Watch = ReturnType<typeof watchStream>;
 
-/** Serves widgets, pods (list, then watches the test can push to) and the Lease. */
+/** Serves widgets, pods (list, then watches the test can push to) and the Lease; `down` drops every connection. */
 async function apiServer(lease: LeaseStore, pods: KubeObject[] = []) {
   const watches = new Map<string, Watch>();
+  const state = { down: false };
   const api = await startLocalApiServer((req: SeenRequest, res: http.ServerResponse) => {
+    if (state.down) {
+      res.socket?.destroy(); // as an unreachable API server: no answer, the connection reset
+      return;
+    }
     if (lease.handle(req, res)) return;
     const collection = req.path.split('/').pop() ?? '';
     if (req.method === 'GET' && (collection === 'widgets' || collection === 'pods')) {
@@ -54,8 +59,14 @@ async function apiServer(lease: LeaseStore, pods: KubeObject[] = []) {
     }
     return sendJson(res, 404, status(404, 'NotFound', req.path));
   });
-  return { api, watches };
+  return { api, watches, state };
 }
+
+const until = (check: () => boolean) =>
+  new Promise<void>((resolve) => {
+    const tick = () => (check() ? resolve() : setTimeout(tick, 10));
+    tick();
+  });
 
 let api: LocalApiServer | undefined;
 let manager: Manager | undefined;
@@ -160,11 +171,6 @@ describe('Manager', () => {
     });
     manager.register(reconciler);
     await manager.start();
-    const until = (check: () => boolean) =>
-      new Promise<void>((resolve) => {
-        const tick = () => (check() ? resolve() : setTimeout(tick, 10));
-        tick();
-      });
     await until(() => seenPhases.includes('Pending') && server.watches.has('pods'));
     // only our pods are cached: the pod informer lists with the managed-by selector
     const podList = api.seen.find((r) => r.path === '/api/v1/pods' && r.query.get('watch') !== 'true');
@@ -176,5 +182,67 @@ describe('Manager', () => {
     expect(api.seen.filter((r) => r.path.endsWith('/pods') && r.query.get('watch') !== 'true')).toHaveLength(
       1,
     );
+  });
+  describe('when lease renewals fail because the API is unreachable', () => {
+    const fast = {
+      ...leaderElection,
+      leaseDurationSeconds: 1.5,
+      renewDeadlineSeconds: 1,
+      retryPeriodSeconds: 0.1,
+    };
+    async function run() {
+      const lease = new LeaseStore('le', 'leader');
+      const server = await apiServer(lease);
+      api = server.api;
+      const reconciled: string[] = [];
+      const reconciler: Reconciler = {
+        name: 'widget',
+        resource: widgets,
+        owns: [],
+        reconcile: async (_ctx, w) => {
+          reconciled.push(w.metadata.name);
+        },
+      };
+      const lost = { count: 0 };
+      manager = new Manager({
+        client: api.client(2_000),
+        logger,
+        metrics: new OperatorMetrics(),
+        identity: 'me',
+        watchNamespaces: [],
+        concurrency: 1,
+        resyncSeconds: 0,
+        leaderElection: fast,
+        onLostLeadership: () => lost.count++,
+      });
+      manager.register(reconciler);
+      await manager.start();
+      const m = manager;
+      await until(() => m.isLeader() && reconciled.length > 0);
+      server.state.down = true;
+      await until(() => !m.isLeader());
+      return { m, lease, server, reconciled, lost };
+    }
+
+    it('pauses (writes refused, no exit) and, once the lease is ours again, resumes and re-runs every object', async () => {
+      const { m, server, reconciled, lost } = await run();
+      expect(m.writeRefusal()).toMatch(/does not hold the leader lease/);
+      const before = reconciled.length;
+      server.state.down = false;
+      await until(() => m.isLeader() && reconciled.length > before);
+      expect(m.writeRefusal()).toBeUndefined();
+      expect(lost.count).toBe(0);
+    });
+
+    it('exits (reports the loss) when another replica holds the lease once the API is back', async () => {
+      const { m, lease, server, reconciled, lost } = await run();
+      lease.takeOver('other');
+      const before = reconciled.length;
+      server.state.down = false;
+      await until(() => lost.count > 0);
+      expect(m.isLeader()).toBe(false);
+      expect(reconciled.length).toBe(before);
+      expect(lease.lease?.spec?.holderIdentity).toBe('other');
+    });
   });
 });

@@ -2,8 +2,11 @@
 // type), a work queue per controller, leader election gating the workers,
 // and an orderly shutdown (finish in-flight reconciles, release the lease).
 // Losing the lease is not orderly: the controllers' client refuses writes
-// from the moment the lease is no longer surely ours, and the process is
-// told at once, without waiting for in-flight reconciles.
+// from the moment the lease is no longer surely ours. Lost to another
+// replica, the process is told at once (main exits), without waiting for
+// in-flight reconciles; lost because renewals failed (the API unreachable),
+// the work queues pause and resume, re-running every object, once the lease
+// is acquired again (see leadershipAction).
 import type { Reconciler } from './controller.ts';
 import { ReconcileContext, reconcileKey, reportFailure } from './controller.ts';
 import { changedBeyondStatus } from './equality.ts';
@@ -16,7 +19,8 @@ import type { KubeClient } from './kube/client.ts';
 import { isConflict } from './kube/client.ts';
 import type { KubeObject, ResourceType } from './kube/resources.ts';
 import { apiVersionOf, keyOf } from './kube/resources.ts';
-import { LeaderElector } from './leader.ts';
+import type { LossReason } from './leader.ts';
+import { LeaderElector, leadershipAction } from './leader.ts';
 import type { Logger } from './logger.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { MANAGED_BY, controllerOf, ownerLabelKey } from './ownership.ts';
@@ -39,14 +43,19 @@ export interface ManagerOptions {
     renewDeadlineSeconds: number;
     retryPeriodSeconds: number;
   };
-  /** Called as soon as leadership is lost (in-flight reconciles are not awaited): main exits. */
+  /**
+   * Called as soon as leadership is lost to another replica (in-flight reconciles are not awaited):
+   * main exits. Not called when renewals merely failed: the manager pauses and re-acquires.
+   */
   onLostLeadership?: () => void;
 }
 
 interface Registered {
   reconciler: Reconciler<KubeObject>;
   primary: InformerSet<KubeObject>;
+  /** Replaced by a fresh one (from newQueue) each time leadership is re-acquired. */
   queue: WorkQueue;
+  newQueue: () => WorkQueue;
 }
 
 const typeId = (type: ResourceType) => `${type.group}/${type.kind}`;
@@ -62,6 +71,9 @@ export class Manager {
   private readonly controllers: Registered[] = [];
   private elector: LeaderElector | undefined;
   private leading = false;
+  private hasLed = false;
+  /** The work queues of the last term finishing their in-flight reconciles. */
+  private draining: Promise<void> = Promise.resolve();
   private started = false;
 
   constructor(options: ManagerOptions) {
@@ -91,47 +103,51 @@ export class Manager {
       ...(this.o.finalizeTimeoutMs !== undefined ? { finalizeTimeoutMs: this.o.finalizeTimeoutMs } : {}),
     });
     const conflicts = new Map<string, number>();
-    const queue = new WorkQueue(
-      r.name,
-      async (key) => {
-        const end = metrics.reconcileDuration.startTimer({ controller: r.name });
-        const before = primary.get(key);
-        try {
-          const result = await reconcileKey(r, primary, ctx, key);
-          conflicts.delete(key);
-          return result;
-        } catch (e) {
-          // a stale cache is routine: the informer catches up and the retry succeeds
-          if (isConflict(e) || e instanceof FailureReported)
-            log.debug('reconcile failed; will retry', { key, error: e });
-          else log.warn('reconcile failed; will retry', { key, error: e });
-          const conflictsInARow = isConflict(e) ? (conflicts.get(key) ?? 0) + 1 : 0;
-          conflicts.set(key, conflictsInARow);
-          await reportFailure(r, primary, ctx, key, e, {
-            before,
-            // one conflict is a stale cache; a storm of them is worth telling the user
-            quiet: conflictsInARow > 0 && conflictsInARow < CONFLICTS_WORTH_REPORTING,
-            onFailure: (reason) => metrics.reconcileFailures.inc({ controller: r.name, reason }),
-            onWriteFailed: () => metrics.statusWriteFailures.inc({ controller: r.name }),
-          });
-          throw e;
-        } finally {
-          end();
-        }
-      },
-      {
-        concurrency: this.o.concurrency,
-        hooks: {
-          onDepth: (depth) => metrics.queueDepth.set({ name: r.name }, depth),
-          onStart: (_key, waitedMs) => metrics.queueLatency.observe({ name: r.name }, waitedMs / 1000),
-          onDone: (_key, _ms, outcome) => {
-            metrics.reconcileTotal.inc({ controller: r.name, result: outcome });
-            if (outcome === 'error') metrics.reconcileErrors.inc({ controller: r.name });
-          },
-          onRetry: () => metrics.queueRetries.inc({ name: r.name }),
+    const newQueue = () =>
+      new WorkQueue(
+        r.name,
+        async (key) => {
+          const end = metrics.reconcileDuration.startTimer({ controller: r.name });
+          const before = primary.get(key);
+          try {
+            const result = await reconcileKey(r, primary, ctx, key);
+            conflicts.delete(key);
+            return result;
+          } catch (e) {
+            // a stale cache is routine: the informer catches up and the retry succeeds
+            if (isConflict(e) || e instanceof FailureReported)
+              log.debug('reconcile failed; will retry', { key, error: e });
+            else log.warn('reconcile failed; will retry', { key, error: e });
+            const conflictsInARow = isConflict(e) ? (conflicts.get(key) ?? 0) + 1 : 0;
+            conflicts.set(key, conflictsInARow);
+            await reportFailure(r, primary, ctx, key, e, {
+              before,
+              // one conflict is a stale cache; a storm of them is worth telling the user
+              quiet: conflictsInARow > 0 && conflictsInARow < CONFLICTS_WORTH_REPORTING,
+              onFailure: (reason) => metrics.reconcileFailures.inc({ controller: r.name, reason }),
+              onWriteFailed: () => metrics.statusWriteFailures.inc({ controller: r.name }),
+            });
+            throw e;
+          } finally {
+            end();
+          }
         },
-      },
-    );
+        {
+          concurrency: this.o.concurrency,
+          hooks: {
+            onDepth: (depth) => metrics.queueDepth.set({ name: r.name }, depth),
+            onStart: (_key, waitedMs) => metrics.queueLatency.observe({ name: r.name }, waitedMs / 1000),
+            onDone: (_key, _ms, outcome) => {
+              metrics.reconcileTotal.inc({ controller: r.name, result: outcome });
+              if (outcome === 'error') metrics.reconcileErrors.inc({ controller: r.name });
+            },
+            onRetry: () => metrics.queueRetries.inc({ name: r.name }),
+          },
+        },
+      );
+    const reg: Registered = { reconciler: r, primary, queue: newQueue(), newQueue };
+    // through reg: the queue is replaced when leadership is re-acquired
+    const queue = { add: (key: string) => reg.queue.add(key) };
     primary.on({
       add: (obj) => queue.add(keyOf(obj.metadata)),
       update: (oldObj, newObj) => {
@@ -173,7 +189,7 @@ export class Manager {
         delete: enqueueNamed,
       });
     }
-    this.controllers.push({ reconciler: r, primary, queue });
+    this.controllers.push(reg);
   }
 
   /** Ready once every informer has listed (so reconciles read a complete cache). */
@@ -206,12 +222,19 @@ export class Manager {
       identity: this.o.identity,
       logger: this.o.logger.child({ component: 'leader-election' }),
       onStartedLeading: () => this.startLeading(),
-      onStoppedLeading: () => {
+      onStoppedLeading: (reason: LossReason) => {
         this.leading = false;
         this.o.metrics.isLeader.set(0);
         // no new reconciles; the in-flight ones can no longer write (the gate is closed)
-        void this.stopWorkers();
-        this.o.onLostLeadership?.();
+        this.draining = this.stopWorkers();
+        if (leadershipAction({ lost: reason }, this.hasLed) === 'exit') this.o.onLostLeadership?.();
+        else this.o.logger.warn('work paused until the leader lease is acquired again', { reason });
+      },
+      onHeldByAnother: () => {
+        if (leadershipAction('held-by-another', this.hasLed) === 'exit') {
+          this.o.logger.error('another replica leads now');
+          this.o.onLostLeadership?.();
+        }
       },
     });
     this.elector.start();
@@ -233,11 +256,17 @@ export class Manager {
 
   private startLeading(): void {
     this.leading = true;
+    this.hasLed = true;
     this.o.metrics.isLeader.set(1);
-    for (const { queue, primary } of this.controllers) {
-      queue.start();
-      for (const obj of primary.list()) queue.add(keyOf(obj.metadata));
-    }
+    // after a pause: the last term's reconciles finish first, so no key runs twice at once
+    void this.draining.then(() => {
+      if (!this.leading) return;
+      for (const reg of this.controllers) {
+        if (reg.queue.isShuttingDown) reg.queue = reg.newQueue();
+        reg.queue.start();
+        for (const obj of reg.primary.list()) reg.queue.add(keyOf(obj.metadata));
+      }
+    });
   }
 
   private async stopWorkers(): Promise<void> {
