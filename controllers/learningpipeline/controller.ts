@@ -54,7 +54,7 @@ import { parseMetrics } from './gate.ts';
 import { stepTerminationMessage } from './step-message.ts';
 import type { LearningPipelineObject } from './jobs.ts';
 import { artifactUri, resolvedOutputPath, RUN_LABEL, stepJob, stepJobName, sweepOutputDir } from './jobs.ts';
-import { EarlyStopper, observeTrials } from './sweep-io.ts';
+import { EarlyStopper, earlyStoppingForbiddenMessage, observeTrials } from './sweep-io.ts';
 import type { TrialObservation } from './sweep.ts';
 import { paramEnvValue, sweepSeed, trialDir } from './sweep.ts';
 import { PipelineMetrics } from './metrics.ts';
@@ -299,8 +299,23 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
             step.name,
             observed,
           );
-          for (const stop of await earlyStopper.apply(ctx, namespace, step.sweep, trials))
+          const early = await earlyStopper.apply(
+            ctx,
+            namespace,
+            step.sweep,
+            trials,
+            `${namespace}/${obj.metadata.name}/${run.id}/${step.name}`,
+          );
+          for (const stop of early.stopped)
             earlyStops.push({ run: run.id, step: step.name, index: stop.index, reason: stop.reason });
+          if (early.forbidden)
+            await ctx.event(
+              obj,
+              'Warning',
+              'EarlyStoppingForbidden',
+              'Sweep',
+              `Run ${run.id}: ${earlyStoppingForbiddenMessage(step.name)}`,
+            );
           sweepTrials.set(step.name, trials);
           recreate.push(...missing.map((trial) => ({ step: step.name, trial })));
         }
