@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { KubeApiError } from '../../operator/kube/client.ts';
 import type { PodObject } from '../../operator/kube/workloads.ts';
-import { OnceSet, earlyStoppingForbiddenMessage, isLogForbidden, trialPodFinished } from './sweep-io.ts';
+import type { LearningPipelineSweep } from './schema.ts';
+import {
+  OnceSet,
+  earlyStoppingForbiddenMessage,
+  finishedFromStatus,
+  isLogForbidden,
+  trialPodFinished,
+} from './sweep-io.ts';
+import { planSweep } from './sweep.ts';
 
 describe('early stopping without pods/log', () => {
   it('tells a refused log read (403) from a log that is not there', () => {
@@ -44,5 +52,40 @@ describe('trialPodFinished', () => {
     expect(
       trialPodFinished(pod({ phase: 'Running', containerStatuses: [{ name: 'c', state: { running: {} } }] })),
     ).toBe(false);
+  });
+});
+
+describe('finishedFromStatus', () => {
+  const sweep: LearningPipelineSweep = {
+    parameters: [{ name: 'k', categorical: ['a', 'b', 'c', 'd', 'e'] }],
+    objective: { metric: 'acc', goal: 'Maximize' },
+    maxTrials: 3,
+    parallelTrials: 1,
+    maxFailedTrials: 1,
+  };
+  const recorded = [
+    { index: 0, parameters: { k: 'a' }, phase: 'Succeeded' as const, job: 'p-r1-train-t0', objective: 0.7 },
+    { index: 1, parameters: { k: 'b' }, phase: 'Failed' as const, job: 'p-r1-train-t1', reason: 'exit 1' },
+    { index: 2, parameters: { k: 'c' }, phase: 'EarlyStopped' as const, job: 'p-r1-train-t2' },
+  ];
+
+  it('keeps trials whose Job was deleted by hand in the accounting, so maxTrials holds', () => {
+    const gone = finishedFromStatus(sweep, recorded, new Set([2]));
+    expect(gone).toEqual([
+      { index: 0, job: 'p-r1-train-t0', params: { k: 'a' }, state: 'Succeeded', metrics: { acc: 0.7 } },
+      { index: 1, job: 'p-r1-train-t1', params: { k: 'b' }, state: 'Failed', message: 'exit 1' },
+    ]);
+    // trial 2's Job is still there; with 0 and 1 from status the budget of 3 is spent: no trial 3
+    const stopped = {
+      index: 2,
+      job: 'p-r1-train-t2',
+      params: { k: 'c' },
+      state: 'Failed' as const,
+      stoppedEarly: true,
+    };
+    const plan = planSweep({ sweep, step: 'train', trials: [...gone, stopped], seed: 1 });
+    expect(plan.start).toEqual([]);
+    expect(plan.phase).toBe('Succeeded');
+    expect(plan.status).toMatchObject({ started: 3, succeeded: 1, failed: 1, earlyStopped: 1 });
   });
 });

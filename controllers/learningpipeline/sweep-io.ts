@@ -114,6 +114,7 @@ export async function observeTrials(
     trials.push('error' in parsed ? { ...t, metricsError: parsed.error } : { ...t, metrics: parsed.metrics });
   }
   const seen = new Set(observed.map((t) => t.index));
+  const gone = finishedFromStatus(sweep, recorded, seen);
   const missing: TrialObservation[] = recorded
     .filter((r) => r.phase === 'Running' && !seen.has(r.index) && r.job)
     .map((r) => ({
@@ -122,7 +123,35 @@ export async function observeTrials(
       params: paramsFromStatus(sweep, r.parameters),
       state: 'Active',
     }));
-  return { trials: [...trials, ...missing].sort((a, b) => a.index - b.index), missing };
+  return { trials: [...trials, ...gone, ...missing].sort((a, b) => a.index - b.index), missing };
+}
+
+type RecordedTrial = NonNullable<
+  NonNullable<NonNullable<LearningPipelineRun['steps']>[number]['sweep']>['trials']
+>[number];
+
+/**
+ * Pure: finished trials status records whose Job is gone (deleted by hand,
+ * or garbage-collected) as observations, as status decided them: they still
+ * count against maxTrials and maxFailedTrials, and their index is never
+ * reused, so deleting a Job cannot buy a sweep more trials.
+ */
+export function finishedFromStatus(
+  sweep: LearningPipelineSweep,
+  recorded: readonly RecordedTrial[],
+  seen: ReadonlySet<number>,
+): TrialObservation[] {
+  const metric = sweep.objective.metric;
+  const out: TrialObservation[] = [];
+  for (const r of recorded) {
+    if (seen.has(r.index) || r.phase === 'Running') continue;
+    const base = { index: r.index, job: r.job ?? '', params: paramsFromStatus(sweep, r.parameters) };
+    if (r.phase === 'Succeeded' && r.objective !== undefined)
+      out.push({ ...base, state: 'Succeeded', metrics: { [metric]: r.objective } });
+    else if (r.phase === 'EarlyStopped') out.push({ ...base, state: 'Failed', stoppedEarly: true });
+    else out.push({ ...base, state: 'Failed', message: r.reason ?? 'the trial failed' });
+  }
+  return out;
 }
 
 /**
