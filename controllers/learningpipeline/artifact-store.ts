@@ -208,6 +208,29 @@ export const MAX_PUBLISHED_OBJECTS = 1000;
 /** Largest listing response read while publishing (a page of 1,000 keys is a few hundred KiB). */
 const LISTING_MAX_BYTES = 4 * 1024 * 1024;
 
+/** Largest object one CopyObject copies (S3's limit; larger needs a multipart copy). */
+export const MAX_COPY_OBJECT_BYTES = 5 * 1024 ** 3;
+
+/** Why a publication failed, and whether trying again can help (an outage) or not (a limit, a refusal). */
+export type PublishFailure = { error: string; transient: boolean };
+
+/**
+ * A failed copy classified: an unavailable store (5xx, network, after the
+ * store's own retries) is transient; anything else the store answered
+ * (AccessDenied, a missing bucket, ...) will answer again: permanent.
+ */
+export function publishFailure(e: unknown, where: string, s3: S3Location): PublishFailure | undefined {
+  const why = readFailure(e, where, s3, 'the copy limit');
+  if (why === undefined) return undefined;
+  return { error: why.replace(/^reading/, 'copying'), transient: isObjectStoreUnavailable(e) };
+}
+
+/** Pure: the permanent error of an object one CopyObject cannot copy, if it is one. */
+export function uncopyable(o: { key: string; size: number }, bucket: string): string | undefined {
+  if (o.size <= MAX_COPY_OBJECT_BYTES) return undefined;
+  return `${formatS3Uri(bucket, o.key)} is ${o.size} bytes, more than the ${MAX_COPY_OBJECT_BYTES} bytes (5 GiB) one S3 CopyObject copies; write it as smaller objects (a directory output)`;
+}
+
 /**
  * Publishes a sweep's winner with S3 artifacts: every object of each output
  * (a file, or a directory's objects) under `fromRoot` is copied server-side
@@ -215,6 +238,7 @@ const LISTING_MAX_BYTES = 4 * 1024 * 1024;
  * root), the gate and the promotion find the winner's files at the declared
  * paths. Idempotent (a copy again writes the same bytes), so a restart midway
  * just copies again. An output the trial left no object for is skipped.
+ * Errors say whether they are transient (retry) or permanent (fail the step).
  */
 export async function copyS3Outputs(
   client: KubeClient,
@@ -222,25 +246,38 @@ export async function copyS3Outputs(
   s3: S3Location,
   copy: { fromRoot: string; toRoot: string; paths: readonly string[] },
   policy: StorageAccessPolicy,
-): Promise<{ copied: number } | { error: string }> {
+): Promise<{ copied: number } | PublishFailure> {
   // the cap bounds every response body: here the listings (1,000 keys a page)
-  return withStore(client, namespace, s3, { policy, maxBytes: LISTING_MAX_BYTES }, async (store) => {
-    let copied = 0;
-    try {
-      for (const path of copy.paths) {
-        const from = `${copy.fromRoot}/${path}`;
-        for (const o of await store.listAll(from)) {
-          if (o.key !== from && !o.key.startsWith(`${from}/`)) continue;
-          if (++copied > MAX_PUBLISHED_OBJECTS)
-            return { error: `the best trial's outputs are more than ${MAX_PUBLISHED_OBJECTS} objects` };
-          await store.copy(o.key, `${copy.toRoot}/${path}${o.key.slice(from.length)}`);
+  const result = await withStore(
+    client,
+    namespace,
+    s3,
+    { policy, maxBytes: LISTING_MAX_BYTES },
+    async (store): Promise<{ copied: number } | PublishFailure> => {
+      let copied = 0;
+      try {
+        for (const path of copy.paths) {
+          const from = `${copy.fromRoot}/${path}`;
+          for (const o of await store.listAll(from)) {
+            if (o.key !== from && !o.key.startsWith(`${from}/`)) continue;
+            if (++copied > MAX_PUBLISHED_OBJECTS)
+              return {
+                error: `the best trial's outputs under ${formatS3Uri(s3.bucket, copy.fromRoot)} are more than ${MAX_PUBLISHED_OBJECTS} objects (the publication limit)`,
+                transient: false,
+              };
+            const tooLarge = uncopyable(o, s3.bucket);
+            if (tooLarge) return { error: tooLarge, transient: false };
+            await store.copy(o.key, `${copy.toRoot}/${path}${o.key.slice(from.length)}`);
+          }
         }
+      } catch (e) {
+        const failure = publishFailure(e, formatS3Uri(s3.bucket, copy.fromRoot), s3);
+        if (failure === undefined) throw e;
+        return failure;
       }
-    } catch (e) {
-      const why = readFailure(e, formatS3Uri(s3.bucket, copy.fromRoot), s3, 'the copy limit');
-      if (why === undefined) throw e;
-      return { error: why.replace(/^reading/, 'copying') };
-    }
-    return { copied };
-  });
+      return { copied };
+    },
+  );
+  // missing or unreadable credentials, a refused endpoint: the user must fix them
+  return 'error' in result && !('transient' in result) ? { ...result, transient: false } : result;
 }

@@ -54,7 +54,7 @@ import { parseMetrics } from './gate.ts';
 import { stepTerminationMessage } from './step-message.ts';
 import type { LearningPipelineObject } from './jobs.ts';
 import { artifactUri, resolvedOutputPath, RUN_LABEL, stepJob, stepJobName, sweepOutputDir } from './jobs.ts';
-import { EarlyStopper, observeTrials } from './sweep-io.ts';
+import { EarlyStopper, earlyStoppingForbiddenMessage, observeTrials } from './sweep-io.ts';
 import type { TrialObservation } from './sweep.ts';
 import { paramEnvValue, sweepSeed, trialDir } from './sweep.ts';
 import { PipelineMetrics } from './metrics.ts';
@@ -72,8 +72,8 @@ import type { LatestModel } from './promotion.ts';
 import { registerModel } from './promotion.ts';
 import type { RunRequest } from './requests.ts';
 import { planRequests } from './requests.ts';
-import type { AdvanceResult, AttemptObservation } from './runs.ts';
-import { advanceRun, cancelRun, isRunFinished, newRun } from './runs.ts';
+import type { AdvanceResult, AttemptObservation, RunStep } from './runs.ts';
+import { advanceRun, cancelRun, failStep, isRunFinished, newRun } from './runs.ts';
 import type { LearningPipelineRun, LearningPipelineStatus } from './schema.ts';
 import { crd } from './schema.ts';
 import type { PipelineStatusOut } from './status.ts';
@@ -299,30 +299,66 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
             step.name,
             observed,
           );
-          for (const stop of await earlyStopper.apply(ctx, namespace, step.sweep, trials))
+          const early = await earlyStopper.apply(
+            ctx,
+            namespace,
+            step.sweep,
+            trials,
+            `${namespace}/${obj.metadata.name}/${run.id}/${step.name}`,
+          );
+          for (const stop of early.stopped)
             earlyStops.push({ run: run.id, step: step.name, index: stop.index, reason: stop.reason });
+          if (early.forbidden)
+            await ctx.event(
+              obj,
+              'Warning',
+              'EarlyStoppingForbidden',
+              'Sweep',
+              `Run ${run.id}: ${earlyStoppingForbiddenMessage(step.name)}`,
+            );
           sweepTrials.set(step.name, trials);
           recreate.push(...missing.map((trial) => ({ step: step.name, trial })));
         }
-        const result = advanceRun(
-          spec.steps,
-          run,
-          attempts.get(run.id) ?? [],
-          now,
-          (step, attempt) => stepJobName(obj.metadata.name, run.id, step, attempt),
-          {
-            trials: (step) => sweepTrials.get(step) ?? [],
-            seed: (step) => {
-              const sweep = spec.steps.find((s) => s.name === step)?.sweep;
-              return sweep ? sweepSeed(sweep, run.id, step) : 0;
+        const advance = (from: LearningPipelineRun) =>
+          advanceRun(
+            spec.steps,
+            from,
+            attempts.get(run.id) ?? [],
+            now,
+            (step, attempt) => stepJobName(obj.metadata.name, run.id, step, attempt),
+            {
+              trials: (step) => sweepTrials.get(step) ?? [],
+              seed: (step) => {
+                const sweep = spec.steps.find((s) => s.name === step)?.sweep;
+                return sweep ? sweepSeed(sweep, run.id, step) : 0;
+              },
             },
-          },
-        );
+          );
+        let result = advance(run);
+        // with S3, a sweep that just succeeded publishes its winner before any later step starts;
+        // a permanent failure fails that step (decided again from the run before this pass)
+        const unpublished = await publishWinners(ctx, obj, result);
+        if (unpublished.length > 0) {
+          let failedRun = run;
+          for (const u of unpublished) failedRun = failStep(failedRun, u.step, u.sweep, u.message, now);
+          const again = advance(failedRun);
+          const names = new Set(unpublished.map((u) => u.step));
+          result = {
+            ...again,
+            transitions: [
+              ...unpublished.map((u) => ({
+                step: u.step,
+                kind: 'Failed' as const,
+                attempt: 1,
+                message: u.message,
+              })),
+              ...again.transitions.filter((t) => !names.has(t.step)),
+            ],
+          };
+        }
         results.set(run.id, result);
         runs[i] = result.run;
         if (result.wakeAt) waits.push(Math.max(1_000, result.wakeAt.getTime() - now.getTime()));
-        // with S3, a sweep that just succeeded publishes its winner before any later step starts
-        await publishWinners(ctx, obj, result);
         const resolveDir = (artifact: string) => sweepOutputDir(spec, result.run, artifact);
         const jobsToCreate: { job: KubeObject; step: string }[] = [];
         for (const start of result.start) {
@@ -550,16 +586,24 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
   /**
    * With S3 artifacts: copies the best trial's outputs of each sweep step that
    * succeeded in this pass to the step's declared paths (server-side). A
-   * failure throws before status records the success, so the next reconcile
-   * re-derives the same outcome from the Jobs and copies again.
+   * transient failure (the store unavailable) throws before status records
+   * the success, so the reconcile is retried with backoff and re-derives the
+   * same outcome; a permanent one (a limit, a refusal) is returned, to fail
+   * that step in this pass (retrying would fail forever and block the pipeline).
    */
-  async function publishWinners(ctx: ReconcileContext, obj: LearningPipelineObject, result: AdvanceResult) {
+  async function publishWinners(
+    ctx: ReconcileContext,
+    obj: LearningPipelineObject,
+    result: AdvanceResult,
+  ): Promise<{ step: string; message: string; sweep: RunStep['sweep'] }[]> {
     const s3 = obj.spec.artifacts.s3;
-    if (!s3) return;
+    if (!s3) return [];
+    const failed: { step: string; message: string; sweep: RunStep['sweep'] }[] = [];
     const key = (uri: string) => uri.slice(`s3://${s3.bucket}/`.length);
     for (const t of result.transitions) {
       const step = obj.spec.steps.find((s) => s.name === t.step);
-      const best = result.run.steps?.find((s) => s.name === t.step)?.sweep?.best;
+      const sweep = result.run.steps?.find((s) => s.name === t.step)?.sweep;
+      const best = sweep?.best;
       if (t.kind !== 'Succeeded' || !step?.sweep || !best) continue;
       const copied = await copyS3Outputs(
         ctx.client,
@@ -572,9 +616,12 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
         },
         integrations.storageAccess ?? DEFAULT_STORAGE_ACCESS,
       );
-      if ('error' in copied)
-        throw new Error(`run ${result.run.id}: publishing the best trial of step ${t.step}: ${copied.error}`);
+      if (!('error' in copied)) continue;
+      const message = `publishing the best trial ${best.index}: ${copied.error}`;
+      if (copied.transient) throw new Error(`run ${result.run.id}: step ${t.step}: ${message}`);
+      failed.push({ step: t.step, message, sweep });
     }
+    return failed;
   }
 
   /** Pods of the active runs, for exit codes and stuck pods (from the cache). */

@@ -151,6 +151,10 @@ describe('trialOf', () => {
     expect(trialOf(job({}, { conditions: [{ type: 'Complete', status: 'True' }] }))?.state).toBe('Succeeded');
   });
 
+  it('carries the Job resourceVersion, the precondition of an early stop', () => {
+    expect(trialOf(job({ resourceVersion: '42' }))?.resourceVersion).toBe('42');
+  });
+
   it('tells an early-stopped trial from a failed one', () => {
     const failed = { conditions: [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded' }] };
     expect(trialOf(job({}, failed))).toMatchObject({

@@ -127,7 +127,8 @@ export function trialOf(job: JobObject): (TrialObservation & { runId: string; st
   const conditions = job.status?.conditions ?? [];
   const on = (type: string) => conditions.find((c) => c.type === type && c.status === 'True');
   const failed = on('Failed') ?? on('FailureTarget');
-  const base = { runId, step, index, job: job.metadata.name, params };
+  const rv = job.metadata.resourceVersion;
+  const base = { runId, step, index, job: job.metadata.name, params, ...(rv ? { resourceVersion: rv } : {}) };
   const early = job.metadata.annotations?.[EARLY_STOPPED_ANNOTATION] !== undefined;
   if (on('Complete')) return { ...base, state: 'Succeeded' };
   if (failed) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AttemptObservation } from './runs.ts';
-import { advanceRun, cancelRun, newRun, topologicalOrder } from './runs.ts';
+import { advanceRun, cancelRun, failStep, newRun, topologicalOrder } from './runs.ts';
 import type { LearningPipelineRun, LearningPipelineStep } from './schema.ts';
 import type { TrialObservation } from './sweep.ts';
 
@@ -249,6 +249,24 @@ describe('advanceRun with a sweep step', () => {
     expect(r.stopJobs).toEqual(['p-r1-train-t1']);
     expect(r.run.steps?.find((s) => s.name === 'evaluate')?.phase).toBe('Skipped');
     expect(r.run.phase).toBe('Failed');
+  });
+
+  it('a winner that cannot be published (a permanent error) fails the step and the run in that pass', () => {
+    const running = go(newRun('r1', 'Manual', 'x', sweepSteps, t0), prepared, []).run;
+    const trials = [trial(0, 'Succeeded', 0.5), trial(1, 'Succeeded', 0.8), trial(2, 'Succeeded', 0.7)];
+    const won = go(running, prepared, trials);
+    const sweep = won.run.steps?.find((s) => s.name === 'train')?.sweep;
+    const why = 'publishing the best trial 1: copying s3://b/r failed: AccessDenied';
+    const r = go(failStep(running, 'train', sweep, why, t0), prepared, trials);
+    expect(r.run.steps?.find((s) => s.name === 'train')).toMatchObject({
+      phase: 'Failed',
+      message: why,
+      sweep: { best: { index: 1 } },
+    });
+    expect(r.start).toEqual([]);
+    expect(r.run.steps?.find((s) => s.name === 'evaluate')?.phase).toBe('Skipped');
+    expect(r.run.phase).toBe('Failed');
+    expect(r.run.message).toContain('AccessDenied');
   });
 
   it('is skipped when a dependency failed', () => {

@@ -296,3 +296,34 @@ export function cancelRun(run: LearningPipelineRun, reason: string, now: Date): 
     ),
   };
 }
+
+/**
+ * A sweep step whose winner could not be published (a permanent error: a
+ * limit, a refusal) marked Failed in `run` (the run before this pass), so
+ * advancing again decides the rest as for any failed step: dependents are
+ * skipped and the run fails once nothing is open. Its sweep status is kept.
+ */
+export function failStep(
+  run: LearningPipelineRun,
+  step: string,
+  sweep: RunStep['sweep'],
+  message: string,
+  now: Date,
+): LearningPipelineRun {
+  const steps = run.steps ?? [];
+  const prev = steps.find((s) => s.name === step) ?? { name: step, phase: 'Pending' as const, attempts: 1 };
+  const failed: RunStep = {
+    ...prev,
+    phase: 'Failed',
+    attempts: Math.max(1, prev.attempts ?? 0),
+    ...(sweep ? { sweep } : {}),
+    completionTime: metaTime(now),
+    message: clip(message, 1024),
+  };
+  return {
+    ...run,
+    steps: steps.some((s) => s.name === step)
+      ? steps.map((s) => (s.name === step ? failed : s))
+      : [...steps, failed],
+  };
+}

@@ -209,9 +209,16 @@ const sweep = s.object(
             maximum: 1000,
             default: 3,
           }),
+          minTrials: s.integer({
+            description:
+              'Succeeded trials that reported at the same index needed before the rule stops any trial (the median is of those only).',
+            minimum: 1,
+            maximum: MAX_SWEEP_TRIALS,
+            default: 3,
+          }),
           marginPercent: s.number({
             description:
-              'How much worse than the median of the other trials (at the same report) a trial must be to be stopped, in percent of that median.',
+              'How much worse than the median of the succeeded trials (at the same report) a trial must be to be stopped, in percent of that median.',
             minimum: 0,
             maximum: 1000,
             default: 0,
@@ -245,6 +252,12 @@ const sweep = s.object(
         rule: 'self.maxFailedTrials <= self.maxTrials',
         message: 'maxFailedTrials must not exceed maxTrials',
         fieldPath: '.maxFailedTrials',
+      },
+      {
+        // with as many finished trials as the budget, no trial would be left to stop
+        rule: '!has(self.earlyStopping) || self.earlyStopping.minTrials < self.maxTrials',
+        message: 'earlyStopping.minTrials must be less than maxTrials (else no trial is ever stopped)',
+        fieldPath: '.earlyStopping.minTrials',
       },
     ],
   },

@@ -2,6 +2,7 @@
 // their intermediate metrics in the pod log) and stopping a trial early. The
 // decisions are pure (sweep.ts); this reads what they need.
 import type { ReconcileContext } from '../../operator/controller.ts';
+import { KubeApiError, isConflict, isNotFound } from '../../operator/kube/client.ts';
 import { core } from '../../operator/kube/resources.ts';
 import type { PodObject } from '../../operator/kube/workloads.ts';
 import { parseMetrics } from './gate.ts';
@@ -16,6 +17,52 @@ export const LOG_TAIL_LINES = 500;
 export const LOG_LIMIT_BYTES = 64 * 1024;
 /** Finished trials' reports (their logs no longer change), by Job name; bounded. */
 const FINISHED_CACHE_MAX = 2000;
+/** Sweeps whose log reads were refused, remembered so the warning is told once; bounded. */
+const FORBIDDEN_MAX = 2000;
+
+/** The chart value that grants pods/log get (off by default: pod logs may hold secrets). */
+export const EARLY_STOPPING_RBAC_VALUE = 'rbac.learningPipelineEarlyStopping';
+
+/** Why early stopping is off for a sweep whose trial logs the operator may not read. */
+export function earlyStoppingForbiddenMessage(step: string): string {
+  return (
+    `step ${step}: early stopping is off for this sweep: the operator may not read trial pod logs ` +
+    `(pods/log get is forbidden); a cluster admin grants it with the chart value ${EARLY_STOPPING_RBAC_VALUE}=true`
+  );
+}
+
+/** A refused pod-log read (RBAC), as opposed to a log that is not there (a fake pod, a node gone). */
+export function isLogForbidden(e: unknown): boolean {
+  return e instanceof KubeApiError && e.status === 403;
+}
+
+/** Keys (sweeps) marked once: `mark` is true only the first time, so a warning is told once. */
+export class OnceSet {
+  readonly #keys = new Set<string>();
+  readonly #max: number;
+  constructor(max: number) {
+    this.#max = max;
+  }
+  has(key: string): boolean {
+    return this.#keys.has(key);
+  }
+  mark(key: string): boolean {
+    if (this.#keys.has(key)) return false;
+    if (this.#keys.size >= this.#max) this.#keys.delete(this.#keys.values().next().value!);
+    this.#keys.add(key);
+    return true;
+  }
+}
+
+class LogForbidden extends Error {}
+
+/** A trial whose pod already ended (its Job is about to say so): too late to stop, its result stands. */
+export function trialPodFinished(pod: PodObject | undefined): boolean {
+  if (!pod) return false;
+  if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return true;
+  const statuses = pod.status?.containerStatuses ?? [];
+  return statuses.length > 0 && statuses.every((c) => c.state?.terminated !== undefined);
+}
 
 /** Recorded (status) hyperparameters back as values: numbers unless categorical. */
 function paramsFromStatus(sweep: LearningPipelineSweep, text: Record<string, string>): Params {
@@ -67,6 +114,7 @@ export async function observeTrials(
     trials.push('error' in parsed ? { ...t, metricsError: parsed.error } : { ...t, metrics: parsed.metrics });
   }
   const seen = new Set(observed.map((t) => t.index));
+  const gone = finishedFromStatus(sweep, recorded, seen);
   const missing: TrialObservation[] = recorded
     .filter((r) => r.phase === 'Running' && !seen.has(r.index) && r.job)
     .map((r) => ({
@@ -75,7 +123,35 @@ export async function observeTrials(
       params: paramsFromStatus(sweep, r.parameters),
       state: 'Active',
     }));
-  return { trials: [...trials, ...missing].sort((a, b) => a.index - b.index), missing };
+  return { trials: [...trials, ...gone, ...missing].sort((a, b) => a.index - b.index), missing };
+}
+
+type RecordedTrial = NonNullable<
+  NonNullable<NonNullable<LearningPipelineRun['steps']>[number]['sweep']>['trials']
+>[number];
+
+/**
+ * Pure: finished trials status records whose Job is gone (deleted by hand,
+ * or garbage-collected) as observations, as status decided them: they still
+ * count against maxTrials and maxFailedTrials, and their index is never
+ * reused, so deleting a Job cannot buy a sweep more trials.
+ */
+export function finishedFromStatus(
+  sweep: LearningPipelineSweep,
+  recorded: readonly RecordedTrial[],
+  seen: ReadonlySet<number>,
+): TrialObservation[] {
+  const metric = sweep.objective.metric;
+  const out: TrialObservation[] = [];
+  for (const r of recorded) {
+    if (seen.has(r.index) || r.phase === 'Running') continue;
+    const base = { index: r.index, job: r.job ?? '', params: paramsFromStatus(sweep, r.parameters) };
+    if (r.phase === 'Succeeded' && r.objective !== undefined)
+      out.push({ ...base, state: 'Succeeded', metrics: { [metric]: r.objective } });
+    else if (r.phase === 'EarlyStopped') out.push({ ...base, state: 'Failed', stoppedEarly: true });
+    else out.push({ ...base, state: 'Failed', message: r.reason ?? 'the trial failed' });
+  }
+  return out;
 }
 
 /**
@@ -84,40 +160,70 @@ export async function observeTrials(
  * running trials the rule stops (an annotation saying why, and
  * activeDeadlineSeconds 1: the Job controller ends it as failed, the
  * annotation makes it EarlyStopped). A log that cannot be read (no kubelet,
- * kwok's fake pods) gives no reports, so no stop.
+ * kwok's fake pods) gives no reports, so no stop. A refused read (403: the
+ * chart's rbac.learningPipelineEarlyStopping is off) turns early stopping
+ * off for that sweep, and `forbidden` says so the first time only.
  */
 export class EarlyStopper {
   readonly #finished = new Map<string, number[]>();
+  readonly #forbidden = new OnceSet(FORBIDDEN_MAX);
 
   async apply(
     ctx: ReconcileContext,
     namespace: string,
     sweep: LearningPipelineSweep,
     trials: readonly TrialObservation[],
-  ): Promise<{ job: string; index: number; reason: string }[]> {
+    /** The sweep (namespace/pipeline/run/step): early stopping is turned off per sweep. */
+    sweepKey: string,
+  ): Promise<{ stopped: { job: string; index: number; reason: string }[]; forbidden?: boolean }> {
     const rule = sweep.earlyStopping;
     const running = trials.filter((t) => t.state === 'Active' && !t.stoppedEarly);
-    if (!rule || running.length === 0) return [];
+    if (!rule || running.length === 0 || this.#forbidden.has(sweepKey)) return { stopped: [] };
     const reports = new Map<number, number[]>();
-    for (const t of trials)
-      reports.set(t.index, await this.#reports(ctx, namespace, sweep.objective.metric, t));
+    // the median is of succeeded trials only; logs of failed or stopped ones are not read
+    const succeeded = trials.filter((t) => t.state === 'Succeeded' && !t.stoppedEarly);
+    const minTrials = rule.minTrials ?? 3;
+    if (succeeded.length < minTrials) return { stopped: [] };
+    try {
+      for (const t of [...running, ...succeeded])
+        reports.set(t.index, await this.#reports(ctx, namespace, sweep.objective.metric, t));
+    } catch (e) {
+      if (!(e instanceof LogForbidden)) throw e;
+      return { stopped: [], forbidden: this.#forbidden.mark(sweepKey) };
+    }
     const stopped: { job: string; index: number; reason: string }[] = [];
     for (const t of running) {
       const reason = medianStop({
         own: reports.get(t.index) ?? [],
-        others: trials.filter((o) => o.index !== t.index).map((o) => reports.get(o.index) ?? []),
+        succeeded: succeeded.map((o) => reports.get(o.index) ?? []),
         minReports: rule.minReports ?? 3,
+        minTrials,
         marginPercent: rule.marginPercent ?? 0,
         goal: sweep.objective.goal ?? 'Maximize',
       });
-      if (!reason) continue;
-      await ctx.client.patch(core.job, t.job, namespace, 'merge', {
-        metadata: { annotations: { [EARLY_STOPPED_ANNOTATION]: reason } },
-        spec: { activeDeadlineSeconds: 1 },
-      });
+      if (!reason || trialPodFinished(this.#pod(ctx, namespace, t.job))) continue;
+      try {
+        // only the Job as observed: one that finished since (its status changed) is left alone
+        await ctx.client.patch(core.job, t.job, namespace, 'merge', {
+          metadata: {
+            annotations: { [EARLY_STOPPED_ANNOTATION]: reason },
+            ...(t.resourceVersion ? { resourceVersion: t.resourceVersion } : {}),
+          },
+          spec: { activeDeadlineSeconds: 1 },
+        });
+      } catch (e) {
+        if (isConflict(e) || isNotFound(e)) continue; // decided again on the next reconcile
+        throw e;
+      }
       stopped.push({ job: t.job, index: t.index, reason });
     }
-    return stopped;
+    return { stopped };
+  }
+
+  #pod(ctx: ReconcileContext, namespace: string, job: string): PodObject | undefined {
+    return (
+      ctx.cachedIn(core.pod, namespace, (p) => p.metadata.labels?.['job-name'] === job) as PodObject[]
+    )[0];
   }
 
   forgetJobs(jobs: Iterable<string>): void {
@@ -132,9 +238,7 @@ export class EarlyStopper {
   ): Promise<number[]> {
     const cached = this.#finished.get(t.job);
     if (cached) return cached;
-    const pod = (
-      ctx.cachedIn(core.pod, namespace, (p) => p.metadata.labels?.['job-name'] === t.job) as PodObject[]
-    )[0];
+    const pod = this.#pod(ctx, namespace, t.job);
     if (!pod) return [];
     let log: string;
     try {
@@ -142,7 +246,8 @@ export class EarlyStopper {
         tailLines: LOG_TAIL_LINES,
         limitBytes: LOG_LIMIT_BYTES,
       });
-    } catch {
+    } catch (e) {
+      if (isLogForbidden(e)) throw new LogForbidden();
       // no log to read (a fake pod, a node gone): no reports, so this trial is never stopped for them
       return [];
     }

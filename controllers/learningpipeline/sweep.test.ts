@@ -99,6 +99,16 @@ describe('trialOutcome', () => {
     });
     expect(trialOutcome(s, { ...active(1), state: 'Failed', stoppedEarly: true }).phase).toBe('EarlyStopped');
   });
+
+  it('keeps the result of a trial that succeeded with its objective just as it was stopped early', () => {
+    const s = sweep();
+    expect(trialOutcome(s, { ...ok(0, 0.9), stoppedEarly: true })).toEqual({
+      phase: 'Succeeded',
+      objective: 0.9,
+    });
+    // succeeded without the objective while being stopped: stopped early, not a failure
+    expect(trialOutcome(s, { ...ok(0, 0.9), metrics: {}, stoppedEarly: true }).phase).toBe('EarlyStopped');
+  });
 });
 
 describe('planSweep', () => {
@@ -255,7 +265,13 @@ describe('early stopping', () => {
       [0.5, 0.6, 0.7],
       [0.4, 0.5],
     ];
-    const rule = { minReports: 3, marginPercent: 10, goal: 'Maximize' as const, others };
+    const rule = {
+      minReports: 3,
+      minTrials: 1,
+      marginPercent: 10,
+      goal: 'Maximize' as const,
+      succeeded: others,
+    };
     // median at report 3 of those that got there: (0.8 + 0.7) / 2 = 0.75; margin 0.075
     expect(medianStop({ ...rule, own: [0.1, 0.2, 0.6] })).toMatch(
       /report 3: 0.6 is worse than the median 0.75/,
@@ -268,5 +284,20 @@ describe('early stopping', () => {
     // minimising: higher is worse
     expect(medianStop({ ...rule, goal: 'Minimize', own: [1, 1, 0.9] })).toMatch(/worse/);
     expect(medianStop({ ...rule, goal: 'Minimize', own: [1, 1, 0.7] })).toBeUndefined();
+  });
+
+  it('compares only with succeeded trials, and only once minTrials of them reported that far', () => {
+    // parallelTrials 2, margin 0: the worse of the first two running trials is not stopped (no succeeded peer)
+    const first = { minReports: 1, minTrials: 3, marginPercent: 0, goal: 'Maximize' as const };
+    expect(medianStop({ ...first, own: [0.4], succeeded: [] })).toBeUndefined();
+    // two succeeded trials are fewer than minTrials 3
+    expect(medianStop({ ...first, own: [0.4], succeeded: [[0.9], [0.8]] })).toBeUndefined();
+    // a succeeded trial that never reached the index does not count towards minTrials
+    expect(
+      medianStop({ ...first, own: [0.4, 0.4], succeeded: [[0.9, 0.9], [0.8, 0.8], [0.7]] }),
+    ).toBeUndefined();
+    expect(medianStop({ ...first, own: [0.4], succeeded: [[0.9], [0.8], [0.7]] })).toMatch(
+      /report 1: 0.4 is worse than the median 0.8 of 3 succeeded trial\(s\)/,
+    );
   });
 });

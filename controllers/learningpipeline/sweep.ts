@@ -21,6 +21,8 @@ export type Params = Record<string, ParamValue>;
 export interface TrialObservation {
   index: number;
   job: string;
+  /** The Job's resourceVersion when observed: stopping it is conditional on it. */
+  resourceVersion?: string;
   params: Params;
   state: 'Active' | 'Succeeded' | 'Failed';
   /** Stopped by the median rule (the operator marked its Job before ending it). */
@@ -110,20 +112,21 @@ export function trialOutcome(
   t: TrialObservation,
 ): { phase: TrialPhase; objective?: number; reason?: string } {
   if (t.state === 'Active') return { phase: 'Running' };
+  const metric = sweep.objective.metric;
+  const reported = t.metrics && Object.hasOwn(t.metrics, metric) ? t.metrics[metric] : undefined;
+  // a trial that succeeded with its objective as it was being stopped keeps its result
+  if (t.state === 'Succeeded' && !t.metricsError && reported !== undefined)
+    return { phase: 'Succeeded', objective: reported };
   if (t.stoppedEarly)
     return { phase: 'EarlyStopped', reason: 'stopped early: worse than the median (median stopping rule)' };
   if (t.state === 'Failed')
     return { phase: 'Failed', reason: clip(t.message ?? 'the trial failed', REASON_MAX) };
-  const metric = sweep.objective.metric;
   if (t.metricsError)
     return { phase: 'Failed', reason: clip(`metrics unusable: ${t.metricsError}`, REASON_MAX) };
-  const value = t.metrics && Object.hasOwn(t.metrics, metric) ? t.metrics[metric] : undefined;
-  if (value === undefined)
-    return {
-      phase: 'Failed',
-      reason: `reported no objective ${metric} (write {"${metric}": <number>} to /dev/termination-log)`,
-    };
-  return { phase: 'Succeeded', objective: value };
+  return {
+    phase: 'Failed',
+    reason: `reported no objective ${metric} (write {"${metric}": <number>} to /dev/termination-log)`,
+  };
 }
 
 /** Higher is better. */
@@ -326,27 +329,30 @@ function median(values: readonly number[]): number {
 }
 
 /**
- * The median stopping rule: a trial with at least minReports reports whose
- * latest is worse than the median of the other trials' values at the same
- * report index by more than marginPercent of that median is stopped. Trials
- * that never reached that index do not count; with no such trial, no stop.
- * Returns why, or undefined to let it run.
+ * The median stopping rule (as Katib's median stop): a trial with at least
+ * minReports reports whose latest is worse than the median of the succeeded
+ * trials' values at the same report index by more than marginPercent of that
+ * median is stopped. Only succeeded trials count (running and stopped ones
+ * would drag the median with them), and only once at least minTrials of them
+ * reached that index. Returns why, or undefined to let it run.
  */
 export function medianStop(input: {
   own: readonly number[];
-  others: readonly (readonly number[])[];
+  /** The reports of the sweep's succeeded trials. */
+  succeeded: readonly (readonly number[])[];
   minReports: number;
+  minTrials: number;
   marginPercent: number;
   goal: 'Maximize' | 'Minimize';
 }): string | undefined {
   const n = input.own.length;
   if (n < input.minReports || n === 0) return undefined;
   const latest = input.own[n - 1]!;
-  const peers = input.others.filter((o) => o.length >= n).map((o) => o[n - 1]!);
-  if (peers.length === 0) return undefined;
+  const peers = input.succeeded.filter((o) => o.length >= n).map((o) => o[n - 1]!);
+  if (peers.length === 0 || peers.length < input.minTrials) return undefined;
   const m = median(peers);
   const margin = (Math.abs(m) * input.marginPercent) / 100;
   const worse = input.goal === 'Maximize' ? latest < m - margin : latest > m + margin;
   if (!worse) return undefined;
-  return `report ${n}: ${latest} is worse than the median ${m} of ${peers.length} other trial(s) by more than ${input.marginPercent}%`;
+  return `report ${n}: ${latest} is worse than the median ${m} of ${peers.length} succeeded trial(s) by more than ${input.marginPercent}%`;
 }

@@ -468,11 +468,10 @@ describe('helm chart', () => {
     }
     // nodes: listed by MaintenancePlan predictions (shadow mode), never written by default
     expect(granted.filter((p) => p.startsWith('core/nodes'))).toEqual(['core/nodes list']);
-    // pods are read by label selector (and a sweep trial's log tail), never written
+    // pods are read by label selector, never written; their logs only with rbac.learningPipelineEarlyStopping
     expect(granted.filter((p) => p.startsWith('core/pods')).sort()).toEqual([
       'core/pods list',
       'core/pods watch',
-      'core/pods/log get',
     ]);
     // every write to a ymera resource is a patch; update only where admission asks for it, and
     // create/update of what a Restore writes back (rbac.restore, on by default); never Restores
@@ -533,6 +532,20 @@ describe('helm chart', () => {
     );
     const off = permissions(rulesOf(find(objs, 'ClusterRole', 'ymera-operator')));
     expect(on.filter((p) => !off.includes(p))).toEqual(['core/pods/eviction create']);
+  });
+
+  it('grants pod logs alone with rbac.learningPipelineEarlyStopping=true (sweep early stopping)', async () => {
+    const on = permissions(
+      rulesOf(
+        find(
+          await render(['--set', 'rbac.learningPipelineEarlyStopping=true']),
+          'ClusterRole',
+          'ymera-operator',
+        ),
+      ),
+    );
+    const off = permissions(rulesOf(find(objs, 'ClusterRole', 'ymera-operator')));
+    expect(on.filter((p) => !off.includes(p))).toEqual(['core/pods/log get']);
   });
 
   it('grants maintenance Jobs only in maintenancePlan.jobNamespaces, with rbac.maintenancePlan, and passes them on', async () => {

@@ -516,4 +516,87 @@ describe('LearningPipeline sweep', () => {
       store.close();
     }
   });
+
+  it('fails the step and the run, status written, when the winner cannot be published (a permanent limit)', async () => {
+    const name = 'sweep-s3-limit';
+    const accessKeyId = process.env.YMERA_S3_ACCESS_KEY ?? '';
+    const secretAccessKey = process.env.YMERA_S3_SECRET_KEY ?? '';
+    const endpoint = process.env.YMERA_S3_ENDPOINT ?? 'http://127.0.0.1:9000';
+    if (!accessKeyId) throw new Error('YMERA_S3_ACCESS_KEY is not set: the e2e stack provides MinIO');
+    const prefix = `e2e/${ns}/${name}`;
+    const base = sweepPipeline(name, { maxTrials: 1, parallelTrials: 1, maxFailedTrials: 0 }, 'running');
+    (base.spec as Record<string, unknown>).artifacts = {
+      s3: {
+        endpoint,
+        bucket: 'ymera-artifacts',
+        prefix,
+        forcePathStyle: true,
+        credentialsSecret: { name: 'artifacts-s3' },
+      },
+    };
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      toYaml([
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'artifacts-s3', namespace: ns },
+          stringData: { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey },
+        },
+        base,
+      ]),
+    );
+    const pod = await eventually('the trial to run', async () =>
+      (await podsOf(name, 'train')).find((p) => p.status?.phase === 'Running'),
+    );
+    const runId = pod.metadata.labels['ymera.io/run']!;
+    const store = createObjectStore({
+      endpoint,
+      bucket: 'ymera-artifacts',
+      credentials: { accessKeyId, secretAccessKey },
+    });
+    try {
+      // the trial leaves more objects under one output than a publication copies
+      const dir = `${prefix}/${runId}/trials/train-0/train/model.onnx`;
+      const keys = Array.from({ length: 1001 }, (_, i) => `${dir}/part-${i}`);
+      for (let i = 0; i < keys.length; i += 50)
+        await Promise.all(keys.slice(i, i + 50).map((k) => store.put(k, Buffer.from('x'))));
+      await kubectlOk([
+        'annotate',
+        '--overwrite',
+        '-n',
+        ns,
+        `pod/${pod.metadata.name}`,
+        'ymera.io/simulate=done',
+        `ymera.io/simulate-termination-message=${JSON.stringify({ accuracy: 0.9 })}`,
+      ]);
+      const p = await eventually(
+        'the run to fail',
+        async () => {
+          const got = await getPipeline(name);
+          return got?.status?.runs?.[0]?.phase === 'Failed' ? got : undefined;
+        },
+        120_000,
+      );
+      const train = stepOf(p, 'train')!;
+      expect(train.phase).toBe('Failed');
+      expect(train.message).toMatch(/publishing the best trial 0: .* more than 1000 objects/);
+      expect(train.sweep?.best).toMatchObject({ index: 0, objective: 0.9 });
+      expect(stepOf(p, 'evaluate')).toMatchObject({ phase: 'Skipped' });
+    } finally {
+      await store.deletePrefix(`${prefix}/`);
+      store.close();
+    }
+  });
+
+  it('rejects earlyStopping.minTrials not below maxTrials at admission', async () => {
+    const bad = sweepPipeline(
+      'sweep-mintrials',
+      { maxTrials: 3, parallelTrials: 1, earlyStopping: { minTrials: 3 } },
+      'running',
+    );
+    const r = await kubectl(['apply', '--dry-run=server', '-f', '-'], toYaml([bad]));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('earlyStopping.minTrials must be less than maxTrials');
+  });
 });
