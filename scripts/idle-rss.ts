@@ -8,7 +8,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listBody, sendJson, startLocalApiServer, status, watchStream } from '../operator/kube/local-apiserver.ts';
+import {
+  listBody,
+  sendJson,
+  startLocalApiServer,
+  status,
+  watchStream,
+} from '../operator/kube/local-apiserver.ts';
 
 const repo = path.resolve(import.meta.dirname, '..');
 const api = await startLocalApiServer((req, res) => {
@@ -36,11 +42,17 @@ const child = spawn(
     `--health-probe-bind-address=127.0.0.1:${port + 1}`,
     ...process.argv.slice(2),
   ],
-  { env: { ...process.env, NODE_OPTIONS: '--max-semi-space-size=1' }, stdio: ['ignore', 'ignore', 'inherit'] },
+  {
+    env: { ...process.env, NODE_OPTIONS: '--max-semi-space-size=1' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  },
 );
 try {
   for (let i = 0; ; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port + 1}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port + 1}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (i > 600 || child.exitCode !== null) throw new Error('operator did not become ready');
     await sleep(100);
@@ -49,7 +61,9 @@ try {
   const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const heap = /^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1];
-  console.log(`idle RSS ${(Number(rss) / 1024).toFixed(1)} MiB, JS heap used ${(Number(heap) / 2 ** 20).toFixed(1)} MiB`);
+  process.stdout.write(
+    `idle RSS ${(Number(rss) / 1024).toFixed(1)} MiB, JS heap used ${(Number(heap) / 2 ** 20).toFixed(1)} MiB\n`,
+  );
 } finally {
   child.kill('SIGKILL');
   await api.close();
