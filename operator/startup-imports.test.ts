@@ -41,7 +41,7 @@ async function packagesLoadedBy(script: string, args: string[]): Promise<string[
 }
 
 describe('operator start-up imports', () => {
-  it('loads neither the AWS SDK nor the Kafka client until they are used', async () => {
+  it('loads neither the AWS SDK, the Kafka client nor onnxruntime until they are used', async () => {
     const loaded = await packagesLoadedBy('operator/main.ts', ['--help']);
     // the hook sees the graph: packages the operator always needs are there
     expect(loaded).toContain('prom-client');
@@ -50,6 +50,7 @@ describe('operator start-up imports', () => {
       '@aws-sdk/credential-providers',
       '@smithy/node-http-handler',
       '@platformatic/kafka',
+      'onnxruntime-node',
     ]) {
       expect(loaded, `${heavy} is loaded at start-up`).not.toContain(heavy);
     }
