@@ -331,7 +331,7 @@ let sdk!: Sdk;
 let sdkLoading: Promise<void> | undefined;
 
 /** Loads the SDK once per process; a failed load is tried again on the next call. */
-export function loadSdk(): Promise<void> {
+function loadSdk(): Promise<void> {
   sdkLoading ??= Promise.all([import('@aws-sdk/client-s3'), import('@smithy/node-http-handler')]).then(
     ([s3, handler]) => {
       sdk = { ...s3, NodeHttpHandler: handler.NodeHttpHandler };
