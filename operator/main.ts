@@ -6,7 +6,6 @@ import { ConfigError, configHelp, parseConfig, reconcilesClusterScoped } from '.
 import type { Integrations } from './integrations.ts';
 import { discardEvents } from './integrations.ts';
 import { EventPublisher, ensureEventTopic } from './kafka/events.ts';
-import { createKafkaClients } from './kafka/platformatic.ts';
 import { TopicReconciler } from './kafka/topic-reconciler.ts';
 import type { TopicPolicy } from './kafka/topic-policy.ts';
 import { KubeClient } from './kube/client.ts';
@@ -17,7 +16,6 @@ import type { Logger } from './logger.ts';
 import { createLogger } from './logger.ts';
 import { Manager } from './manager.ts';
 import { OperatorMetrics } from './metrics.ts';
-import { TriggerConsumers } from './kafka/triggers.ts';
 import type { KafkaWriteGate } from './kafka/write-gate.ts';
 import { gatedAdmin, gatedProducer } from './kafka/write-gate.ts';
 import { startHealthServer, startMetricsServer } from './servers.ts';
@@ -92,7 +90,7 @@ async function main(): Promise<void> {
   logger.info('backup namespace grants', { grants: config.backupNamespaceGrant });
   const kafka =
     config.kafkaBrokers.length > 0
-      ? startKafka(
+      ? await startKafka(
           config.kafkaBrokers,
           topicPolicy,
           logger,
@@ -155,8 +153,11 @@ async function main(): Promise<void> {
   await manager.start();
 }
 
-/** Kafka clients, the topic reconciler and the event publisher (created lazily: connecting happens on first use). */
-function startKafka(
+/**
+ * Kafka clients, the topic reconciler and the event publisher (created lazily: connecting happens on first use).
+ * The Kafka client library (~50 MiB of RSS) is imported only here, when brokers are configured.
+ */
+async function startKafka(
   brokers: string[],
   policy: TopicPolicy,
   logger: Logger,
@@ -164,6 +165,10 @@ function startKafka(
   onTrigger: (pipelineKey: string) => void,
   writeGate: KafkaWriteGate,
 ) {
+  const [{ createKafkaClients }, { TriggerConsumers }] = await Promise.all([
+    import('./kafka/platformatic.ts'),
+    import('./kafka/triggers.ts'),
+  ]);
   const log = logger.child({ component: 'kafka' });
   const clients = createKafkaClients({ brokers, logger: log });
   const admin = gatedAdmin(clients.admin, writeGate);

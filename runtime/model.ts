@@ -12,7 +12,7 @@ import { signatureFromMetadata } from './validate.ts';
 import type { Tensors } from './batcher.ts';
 import { DEFAULT_INFERENCE_THREAD } from './config.ts';
 import type { ExecutionProvider, InferenceThread } from './config.ts';
-import { createSession, isProviderUnavailable, runSession, sessionMetadata } from './session.ts';
+import { isProviderUnavailable } from './provider-errors.ts';
 import type { SessionSettings } from './session.ts';
 import { WorkerEngine, WorkerLoadError } from './worker-engine.ts';
 import type { EngineStatus } from './worker-engine.ts';
@@ -175,6 +175,9 @@ export async function loadModel(uri: string, options: LoadOptions = {}): Promise
       close: () => engine.close(),
     };
   }
+  // onnxruntime (~5 MiB of RSS, native) loads with the first in-process session: the operator
+  // imports this module for fetchModel and opens a session only for a MaintenancePlan predictor
+  const { createSession, runSession, sessionMetadata } = await import('./session.ts');
   let session: ort.InferenceSession;
   try {
     session = await createSession(bytes, settings);

@@ -25,15 +25,7 @@ export function executionProviders(provider: ExecutionProvider = 'cpu'): ('cuda'
   return provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'];
 }
 
-/**
- * Whether a session error means the provider itself could not be set up (its shared
- * library or the driver missing), as opposed to a model onnxruntime cannot read.
- */
-export function isProviderUnavailable(message: string): boolean {
-  return /AppendExecutionProvider_\w+|providers_(cuda|shared|tensorrt)|CUDA (driver|failure)|no CUDA-capable device/i.test(
-    message,
-  );
-}
+export { isProviderUnavailable } from './provider-errors.ts';
 
 export async function createSession(
   bytes: Uint8Array,

@@ -2,9 +2,8 @@
 // session (sha256 verified, signature checked against the plan's signals),
 // exposed as the Scorer predict.ts calls. One session.run per call, whatever
 // the batch size.
-import ort from 'onnxruntime-node';
+import type ort from 'onnxruntime-node';
 import { fetchModel, ModelLoadError, verifySha256 } from '../../runtime/model.ts';
-import { createSession, sessionMetadata } from '../../runtime/session.ts';
 import type { Scorer } from './predict.ts';
 
 export type RiskModel = {
@@ -32,6 +31,11 @@ const batchDim = (d: number | string | undefined) => typeof d === 'string' || d 
  */
 export async function openRiskModel(bytes: Uint8Array, options: RiskModelOptions): Promise<RiskModel> {
   const sha256 = verifySha256(bytes, options.sha256);
+  // onnxruntime loads with the first predictor, not with the operator
+  const [{ default: onnx }, { createSession, sessionMetadata }] = await Promise.all([
+    import('onnxruntime-node'),
+    import('../../runtime/session.ts'),
+  ]);
   let session: ort.InferenceSession;
   try {
     session = await createSession(bytes, options.threads ? { threads: options.threads } : {});
@@ -68,7 +72,7 @@ export async function openRiskModel(bytes: Uint8Array, options: RiskModelOptions
   const score: Scorer = async (data, rows, width) => {
     if (width !== options.signals)
       throw new RangeError(`rows have ${width} features, the model takes ${options.signals}`);
-    const out = await session.run({ [input.name]: new ort.Tensor('float32', data, [rows, width]) });
+    const out = await session.run({ [input.name]: new onnx.Tensor('float32', data, [rows, width]) });
     const t = out[output.name];
     if (!t) throw new Error(`the predictor returned no ${output.name}`);
     const values = t.data as Float32Array;

@@ -3,14 +3,6 @@
 // providers. Which one a request may carry is decided elsewhere
 // (artifact-access.ts, egress.ts's ambientCredentialsAllowed): the ambient
 // identity goes only to endpoints the cluster admin lists.
-import {
-  createCredentialChain,
-  fromEnv,
-  fromHttp,
-  fromInstanceMetadata,
-  fromTokenFile,
-} from '@aws-sdk/credential-providers';
-
 export type Credentials = {
   accessKeyId: string;
   secretAccessKey: string;
@@ -86,12 +78,24 @@ export function memoizeCredentials(
 export function ambientCredentialChain(env: Env = process.env): CredentialsProvider {
   const explicit = explicitCredentials(env);
   if (explicit) return () => Promise.resolve(explicit);
-  return createCredentialChain(
-    fromEnv(),
-    fromTokenFile(),
-    fromHttp(),
-    fromInstanceMetadata(),
-  ) as CredentialsProvider;
+  // the providers' package (~11 MiB of RSS) loads when the chain is first asked, not at start-up
+  let chain: Promise<CredentialsProvider> | undefined;
+  return async () => {
+    chain ??= import('@aws-sdk/credential-providers').then(
+      ({ createCredentialChain, fromEnv, fromHttp, fromInstanceMetadata, fromTokenFile }) =>
+        createCredentialChain(
+          fromEnv(),
+          fromTokenFile(),
+          fromHttp(),
+          fromInstanceMetadata(),
+        ) as CredentialsProvider,
+      (e: unknown) => {
+        chain = undefined;
+        throw e;
+      },
+    );
+    return (await chain)();
+  };
 }
 
 let processAmbient: CredentialsProvider | undefined;

@@ -411,6 +411,24 @@ describe('credentials', () => {
     expect(await chain()).toEqual({ accessKeyId: 'y', secretAccessKey: 'z' });
   });
 
+  it("the ambient chain without explicit keys asks the SDK's providers (loaded then): the process's AWS_* keys", async () => {
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    process.env.AWS_ACCESS_KEY_ID = 'from-env';
+    process.env.AWS_SECRET_ACCESS_KEY = 'env-secret';
+    try {
+      const chain = ambientCredentialChain({});
+      expect(await chain()).toMatchObject({ accessKeyId: 'from-env', secretAccessKey: 'env-secret' });
+    } finally {
+      for (const [name, value] of [
+        ['AWS_ACCESS_KEY_ID', saved.id],
+        ['AWS_SECRET_ACCESS_KEY', saved.secret],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+
   it('memoizes until shortly before expiry, one resolution at a time, failures not cached', async () => {
     let now = 0;
     let calls = 0;

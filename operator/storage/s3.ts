@@ -33,23 +33,9 @@ import { lookup as dnsLookup } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CopyObjectCommand,
-  CreateBucketCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { CreateBucketCommand, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
+import type { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CircuitOpenError } from '../backoff.ts';
 import type { CircuitBreaker } from '../backoff.ts';
 import { ConfigError } from '../config.ts';
@@ -334,6 +320,30 @@ type RequestSigner = {
     body: Uint8Array;
   }): Promise<{ headers: Record<string, string> }>;
 };
+/**
+ * The SDK and its HTTP handler (~30 MiB of RSS together) load at the first
+ * call of any store, not with the operator: most operators never touch
+ * object storage. `sdk` is set before any request is built (#call awaits
+ * loadSdk() first); construction and validation of a store need no SDK.
+ */
+type Sdk = typeof S3Sdk & { NodeHttpHandler: typeof NodeHttpHandler };
+let sdk!: Sdk;
+let sdkLoading: Promise<void> | undefined;
+
+/** Loads the SDK once per process; a failed load is tried again on the next call. */
+function loadSdk(): Promise<void> {
+  sdkLoading ??= Promise.all([import('@aws-sdk/client-s3'), import('@smithy/node-http-handler')]).then(
+    ([s3, handler]) => {
+      sdk = { ...s3, NodeHttpHandler: handler.NodeHttpHandler };
+    },
+    (e: unknown) => {
+      sdkLoading = undefined;
+      throw e;
+    },
+  );
+  return sdkLoading;
+}
+
 /** An error answer's body is read for its Code and Message only. */
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -351,7 +361,10 @@ type Shared = {
   refusedCidrs: readonly string[];
   breaker: CircuitBreaker | undefined;
   logger: Logger | undefined;
-  client: S3Client;
+  /** Created at its first use (the SDK is loaded by then). */
+  readonly client: S3Client;
+  /** Destroys the client if one was created. */
+  destroyClient(): void;
   /** The guarded keep-alive agents the SDK's handler uses (smallPut sends through them too). */
   agents: { http: http.Agent; https: https.Agent };
   /** The access key id the credentials last resolved to, for access-denied messages (not secret). */
@@ -459,7 +472,6 @@ class S3ObjectStore implements ObjectStore {
     const lookup = guardedLookup(options.lookup ?? (dnsLookup as unknown as Lookup), refusedCidrs);
     const agentOptions = { keepAlive: true, maxSockets: 16, lookup };
     const agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
-    const requestHandler = new NodeHttpHandler({ httpAgent: agents.http, httpsAgent: agents.https });
 
     let accessKeyId = typeof options.credentials === 'function' ? '' : options.credentials.accessKeyId;
     const given = options.credentials;
@@ -471,39 +483,44 @@ class S3ObjectStore implements ObjectStore {
             return c;
           }
         : given;
-    const client = new S3Client({
-      endpoint: endpoint.href.replace(/\/$/, ''),
-      region: options.region ?? 'us-east-1',
-      forcePathStyle: (options.addressing ?? 'path') === 'path',
-      credentials,
-      requestHandler,
-      // our retry loop, budgets and breaker decide; the SDK makes one attempt per call
-      maxAttempts: 1,
-      // checksums only where S3 requires them: many S3-compatible stores reject the rest
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      followRegionRedirects: false,
-      // plain SigV4 only: no S3 Express CreateSession for a bucket named "…--x-s3"
-      disableS3ExpressSessionAuth: true,
-    });
-    // Innermost in the deserialize step: caps a body before the SDK's deserializer reads it
-    // (listings, error answers). A successful GetObject body is the caller's stream, capped there.
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const result = await next(args);
-        const response = result.response as { statusCode?: number; body?: unknown };
-        const ok = (response.statusCode ?? 0) >= 200 && (response.statusCode ?? 0) < 300;
-        if (context.commandName === 'GetObjectCommand' && ok) return result;
-        if (response.body instanceof Readable) {
-          const cap = ok ? maxGetBytes : Math.min(maxGetBytes, MAX_ERROR_BODY);
-          const capped = byteCap(cap, () => new BodyTooLargeError(cap));
-          pipeline(response.body, capped, () => undefined);
-          response.body = capped;
-        }
-        return result;
-      },
-      { step: 'deserialize', priority: 'low', name: 'ymeraBodyCap' },
-    );
+    const newClient = (): S3Client => {
+      const requestHandler = new sdk.NodeHttpHandler({ httpAgent: agents.http, httpsAgent: agents.https });
+      const client = new sdk.S3Client({
+        endpoint: endpoint.href.replace(/\/$/, ''),
+        region: options.region ?? 'us-east-1',
+        forcePathStyle: (options.addressing ?? 'path') === 'path',
+        credentials,
+        requestHandler,
+        // our retry loop, budgets and breaker decide; the SDK makes one attempt per call
+        maxAttempts: 1,
+        // checksums only where S3 requires them: many S3-compatible stores reject the rest
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        followRegionRedirects: false,
+        // plain SigV4 only: no S3 Express CreateSession for a bucket named "…--x-s3"
+        disableS3ExpressSessionAuth: true,
+      });
+      // Innermost in the deserialize step: caps a body before the SDK's deserializer reads it
+      // (listings, error answers). A successful GetObject body is the caller's stream, capped there.
+      client.middlewareStack.add(
+        (next, context) => async (args) => {
+          const result = await next(args);
+          const response = result.response as { statusCode?: number; body?: unknown };
+          const ok = (response.statusCode ?? 0) >= 200 && (response.statusCode ?? 0) < 300;
+          if (context.commandName === 'GetObjectCommand' && ok) return result;
+          if (response.body instanceof Readable) {
+            const cap = ok ? maxGetBytes : Math.min(maxGetBytes, MAX_ERROR_BODY);
+            const capped = byteCap(cap, () => new BodyTooLargeError(cap));
+            pipeline(response.body, capped, () => undefined);
+            response.body = capped;
+          }
+          return result;
+        },
+        { step: 'deserialize', priority: 'low', name: 'ymeraBodyCap' },
+      );
+      return client;
+    };
+    let client: S3Client | undefined;
     return {
       endpoint,
       label: endpointLabel(endpoint),
@@ -518,7 +535,10 @@ class S3ObjectStore implements ObjectStore {
       refusedCidrs,
       breaker: options.breaker,
       logger: options.logger,
-      client,
+      get client() {
+        return (client ??= newClient());
+      },
+      destroyClient: () => client?.destroy(),
       agents,
       accessKeyId: () => accessKeyId,
       credentials: options.credentials,
@@ -531,7 +551,7 @@ class S3ObjectStore implements ObjectStore {
   }
 
   close(): void {
-    this.#s.client.destroy();
+    this.#s.destroyClient();
   }
 
   #full(key: string): string {
@@ -560,7 +580,7 @@ class S3ObjectStore implements ObjectStore {
           const etag = await this.#smallPut(small, input, abortSignal);
           if (etag !== undefined) return { ETag: etag };
         }
-        return this.#s.client.send(new PutObjectCommand(input), { abortSignal });
+        return this.#s.client.send(new sdk.PutObjectCommand(input), { abortSignal });
       },
       signal: options.signal,
       timeoutMs: options.timeoutMs,
@@ -674,7 +694,7 @@ class S3ObjectStore implements ObjectStore {
       single: async (Body) => {
         const out = await call('PutObject', true, (abortSignal) =>
           this.#s.client.send(
-            payload(new PutObjectCommand({ Bucket, Key, Body, ContentType, Metadata }), unsigned),
+            payload(new sdk.PutObjectCommand({ Bucket, Key, Body, ContentType, Metadata }), unsigned),
             {
               abortSignal,
             },
@@ -684,7 +704,7 @@ class S3ObjectStore implements ObjectStore {
       },
       create: async () => {
         const out = await call('CreateMultipartUpload', false, (abortSignal) =>
-          this.#s.client.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType, Metadata }), {
+          this.#s.client.send(new sdk.CreateMultipartUploadCommand({ Bucket, Key, ContentType, Metadata }), {
             abortSignal,
           }),
         );
@@ -694,7 +714,7 @@ class S3ObjectStore implements ObjectStore {
       part: async (UploadId, PartNumber, Body) => {
         const out = await call('UploadPart', true, (abortSignal) =>
           this.#s.client.send(
-            payload(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body }), unsigned),
+            payload(new sdk.UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body }), unsigned),
             {
               abortSignal,
             },
@@ -705,7 +725,7 @@ class S3ObjectStore implements ObjectStore {
       complete: async (UploadId, Parts) => {
         const out = await call('CompleteMultipartUpload', false, (abortSignal) =>
           this.#s.client.send(
-            new CompleteMultipartUploadCommand({
+            new sdk.CompleteMultipartUploadCommand({
               Bucket,
               Key,
               UploadId,
@@ -723,7 +743,9 @@ class S3ObjectStore implements ObjectStore {
           key: Key,
           idempotent: true,
           run: (abortSignal) =>
-            this.#s.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }), { abortSignal }),
+            this.#s.client.send(new sdk.AbortMultipartUploadCommand({ Bucket, Key, UploadId }), {
+              abortSignal,
+            }),
           timeoutMs: options.timeoutMs,
         }).then(
           () => undefined,
@@ -747,7 +769,7 @@ class S3ObjectStore implements ObjectStore {
       idempotent: true,
       // the body is read within the attempt: its budget covers it, and a failure midway is retried
       run: async (abortSignal) => {
-        const out = await this.#s.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }), {
+        const out = await this.#s.client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key }), {
           abortSignal,
         });
         return readAll(out.Body as Readable, cap, () => this.#tooLarge('GetObject', Key, cap), abortSignal);
@@ -764,7 +786,7 @@ class S3ObjectStore implements ObjectStore {
       key: Key,
       idempotent: true,
       run: async (abortSignal) =>
-        (await this.#s.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }), { abortSignal }))
+        (await this.#s.client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key }), { abortSignal }))
           .Body as Readable,
       signal: options.signal,
       timeoutMs: options.timeoutMs,
@@ -782,7 +804,9 @@ class S3ObjectStore implements ObjectStore {
       key: Key,
       idempotent: true,
       run: (abortSignal) =>
-        this.#s.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key, CopySource }), { abortSignal }),
+        this.#s.client.send(new sdk.CopyObjectCommand({ Bucket: this.bucket, Key, CopySource }), {
+          abortSignal,
+        }),
       signal: options.signal,
       timeoutMs: options.timeoutMs,
     });
@@ -796,7 +820,7 @@ class S3ObjectStore implements ObjectStore {
       idempotent: true,
       run: async (abortSignal) => {
         try {
-          return await this.#s.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }), {
+          return await this.#s.client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key }), {
             abortSignal,
           });
         } catch (error) {
@@ -840,7 +864,7 @@ class S3ObjectStore implements ObjectStore {
       const page = await this.#call({
         operation: 'ListObjectsV2',
         idempotent: true,
-        run: (abortSignal) => this.#s.client.send(new ListObjectsV2Command(input), { abortSignal }),
+        run: (abortSignal) => this.#s.client.send(new sdk.ListObjectsV2Command(input), { abortSignal }),
         signal: call.signal,
         timeoutMs: call.timeoutMs,
       });
@@ -871,7 +895,9 @@ class S3ObjectStore implements ObjectStore {
       idempotent: true,
       run: async (abortSignal) => {
         try {
-          await this.#s.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
+          await this.#s.client.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key }), {
+            abortSignal,
+          });
         } catch (error) {
           // S3 answers 204 for a missing key too; some stores answer 404
           const failure = sdkFailure(error);
@@ -898,7 +924,7 @@ class S3ObjectStore implements ObjectStore {
         idempotent: true,
         run: (abortSignal) =>
           this.#s.client.send(
-            new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects, Quiet: true } }),
+            new sdk.DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects, Quiet: true } }),
             { abortSignal },
           ),
         signal: options.signal,
@@ -931,7 +957,7 @@ class S3ObjectStore implements ObjectStore {
       await this.#call({
         operation: 'CreateBucket',
         idempotent: true,
-        run: (abortSignal) => this.#s.client.send(new CreateBucketCommand(input), { abortSignal }),
+        run: (abortSignal) => this.#s.client.send(new sdk.CreateBucketCommand(input), { abortSignal }),
         ...options,
       });
       return true;
@@ -947,7 +973,7 @@ class S3ObjectStore implements ObjectStore {
         operation: 'HeadBucket',
         idempotent: true,
         run: (abortSignal) =>
-          this.#s.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }),
+          this.#s.client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }),
         ...options,
       });
     } catch (error) {
@@ -982,6 +1008,7 @@ class S3ObjectStore implements ObjectStore {
     // an IP literal never goes through the lookup: judge it here, before any request
     const refused = refusedHost(this.#s.endpoint.hostname, this.#s.refusedCidrs);
     if (refused) throw this.#refused(spec, refused);
+    await loadSdk(); // outside the call's time budget: a one-off per process
     const breaker = this.#s.breaker;
     if (!breaker) return this.#callWithRetries(spec);
     try {
