@@ -13,7 +13,7 @@ import { APPLY_PATCH_CONTENT_TYPE, MUTATING_METHODS, requestLabels } from './req
 import type { KubeObject, ResourceType } from './resources.ts';
 import { apiVersionOf, collectionPath, objectPath } from './resources.ts';
 import type { KubeConfigLike } from './kubeconfig.ts';
-import { loadOwnKubeConfig } from './kubeconfig.ts';
+import { loadOwnKubeConfig, mayShareAgent } from './kubeconfig.ts';
 import { SharedTransport } from './transport.ts';
 
 export const FIELD_MANAGER = 'ymera-operator';
@@ -113,6 +113,7 @@ interface Shared {
 export class KubeClient {
   readonly server: URL;
   private readonly kc: KubeConfigLike;
+  private readonly shareAgent: boolean;
   private readonly requestTimeoutMs: number;
   private shared: Shared = { hooks: {}, transport: new SharedTransport() };
   private writeGate: WriteGate | undefined;
@@ -121,6 +122,7 @@ export class KubeClient {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.kc = kc;
+    this.shareAgent = mayShareAgent(kc);
     this.server = new URL(cluster.server);
     this.requestTimeoutMs = requestTimeoutMs;
   }
@@ -417,7 +419,8 @@ export class KubeClient {
       headers,
     };
     await this.kc.applyToHTTPSOptions(reqOpts);
-    reqOpts.agent = this.shared.transport.agentFor(url.protocol, reqOpts);
+    // a proxy-url cluster keeps client-node's proxy agent (connections are not pooled then)
+    if (this.shareAgent) reqOpts.agent = this.shared.transport.agentFor(url.protocol, reqOpts);
     reqOpts.headers = { ...reqOpts.headers, ...headers };
     const transport = url.protocol === 'http:' ? http : https;
     // checked here, after the last await, so nothing can pass between the check and the send

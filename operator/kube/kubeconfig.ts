@@ -13,8 +13,17 @@ import { parse } from 'yaml';
 
 /** What KubeClient needs of a kubeconfig (client-node's KubeConfig has the same two methods). */
 export interface KubeConfigLike {
-  getCurrentCluster(): { server: string } | null;
+  getCurrentCluster(): { server: string; proxyUrl?: string } | null;
   applyToHTTPSOptions(opts: https.RequestOptions): Promise<void>;
+}
+
+/**
+ * Whether requests may use the shared keep-alive agent instead of the one
+ * applyToHTTPSOptions chose: always for our own loader, and for client-node's
+ * only without a cluster proxy-url (there its agent is the proxy agent).
+ */
+export function mayShareAgent(kc: KubeConfigLike): boolean {
+  return kc instanceof OwnKubeConfig || !kc.getCurrentCluster()?.proxyUrl;
 }
 
 /** Pure: a resolved kubeconfig context. Files are read when a request needs them. */
