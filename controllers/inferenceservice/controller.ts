@@ -68,6 +68,7 @@ import { evictPod, HealingMetrics, readSignals } from './heal.ts';
 import type { HealingDecision, PendingReplacement, Replacement } from './healing.ts';
 import {
   decideHealing,
+  deploymentRollingOut,
   HealingConditionReason,
   healingPodOf,
   healingRequeueMs,
@@ -302,11 +303,12 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       );
       const liveHealth: Record<string, RevisionHealth> = { [stable]: health(stable) };
       if (canary) liveHealth[canary] = health(canary);
+      const stablePods = pods.filter((p) => p.metadata.labels?.[REVISION_LABEL] === stable);
       const healed = await heal(ctx, obj, previous, now, {
         stable,
         canary,
         replicas: deployments.get(stable)?.spec?.replicas ?? 0,
-        pods: pods.filter((p) => p.metadata.labels?.[REVISION_LABEL] === stable),
+        pods: stablePods,
         unhealthy: canary
           ? `canary revision ${canary} is being analysed`
           : rollback.pending
@@ -315,7 +317,8 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
               ? `children failed to apply (${applyError.reason})`
               : stable !== desired
                 ? `revision ${desired} is rolling out`
-                : liveHealth[stable]?.failure?.message,
+                : (deploymentRollingOut(deployments.get(stable), stablePods) ??
+                  liveHealth[stable]?.failure?.message),
       });
       const status = inferenceServiceStatus(
         obj,

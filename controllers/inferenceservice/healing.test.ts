@@ -4,11 +4,12 @@ import { Ajv } from 'ajv';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { toCloudEvent } from '../../operator/kafka/events.ts';
-import type { PodObject } from '../../operator/kube/workloads.ts';
+import type { DeploymentObject, PodObject } from '../../operator/kube/workloads.ts';
 import { byPod, HealingMetrics, PODS_REPLACED_TOTAL } from './heal.ts';
 import type { HealingInput, HealingPod, HealingSignals, HealingSpec, Replacement } from './healing.ts';
 import {
   decideHealing,
+  deploymentRollingOut,
   errorRateCandidates,
   healingPodOf,
   healingQueries,
@@ -389,6 +390,48 @@ describe('bookkeeping', () => {
     expect(validate?.(wire), ajv.errorsText(validate?.errors)).toBe(true);
     expect(validate?.({ ...wire, data: { pod: 'x', reason: 'Bored', message: '', generation: 1 } })).toBe(
       false,
+    );
+  });
+});
+
+describe('deploymentRollingOut', () => {
+  const deployment = (generation: number, status: DeploymentObject['status']): DeploymentObject => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'svc-r1', namespace: 'ns', generation },
+    spec: { replicas: 3 },
+    status,
+  });
+  const settled = { observedGeneration: 2, replicas: 3, updatedReplicas: 3, readyReplicas: 3 };
+  const podOf = (name: string, hash: string, phase = 'Running'): PodObject => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'ns', labels: { 'pod-template-hash': hash } },
+    status: { phase },
+  });
+  const threePods = [podOf('a', 'h2'), podOf('b', 'h2'), podOf('c', 'h2')];
+
+  it('is quiet for a settled Deployment (a finished pod of an old template does not count)', () => {
+    expect(deploymentRollingOut(deployment(2, settled), threePods)).toBeUndefined();
+    expect(
+      deploymentRollingOut(deployment(2, settled), [...threePods, podOf('old', 'h1', 'Failed')]),
+    ).toBeUndefined();
+    expect(deploymentRollingOut(undefined, [])).toBeUndefined();
+  });
+
+  it('holds while the Deployment controller has not seen the new template', () => {
+    expect(deploymentRollingOut(deployment(3, settled), threePods)).toMatch(/svc-r1 has a change/);
+  });
+
+  it('holds during a same-revision RollingUpdate with every surge pod Ready', () => {
+    // the new tolerations changed the template: 4 pods (one surge), 2 of the new template
+    const rolling = { observedGeneration: 3, replicas: 4, updatedReplicas: 2, readyReplicas: 4 };
+    expect(deploymentRollingOut(deployment(3, rolling), threePods)).toMatch(/2\/3 pods updated/);
+    const surge = { observedGeneration: 3, replicas: 4, updatedReplicas: 3, readyReplicas: 4 };
+    expect(deploymentRollingOut(deployment(3, surge), threePods)).toMatch(/4 pods for 3 replicas/);
+    const mixed = [podOf('a', 'h2'), podOf('b', 'h2'), podOf('c', 'h1')];
+    expect(deploymentRollingOut(deployment(3, { ...settled, observedGeneration: 3 }), mixed)).toMatch(
+      /pods of 2 pod templates/,
     );
   });
 });

@@ -5,7 +5,7 @@
 // (cert-manager's policy chain): the first that holds decides.
 import type { PlatformEvent } from '../../operator/kafka/events.ts';
 import { EventType } from '../../operator/kafka/events.ts';
-import type { PodObject } from '../../operator/kube/workloads.ts';
+import type { DeploymentObject, PodObject } from '../../operator/kube/workloads.ts';
 import { isPodReady } from '../../operator/kube/workloads.ts';
 import {
   INFERENCE_REQUESTS_TOTAL,
@@ -121,6 +121,34 @@ export function healingQueries(namespace: string, name: string, spec: HealingSpe
 
 function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Pure: why the stable revision's Deployment is mid-rollout, or undefined.
+ * A pod template change that keeps the revision (an operator upgrade adding
+ * tolerations) rolls the Deployment without a revision change; surge pods
+ * can make every pod look Ready, and evicting then would stack a disruption
+ * on the rollout's own.
+ */
+export function deploymentRollingOut(
+  d: DeploymentObject | undefined,
+  pods: readonly PodObject[],
+): string | undefined {
+  if (!d) return undefined;
+  const name = d.metadata.name;
+  const want = d.spec?.replicas ?? 1;
+  const st = d.status ?? {};
+  if ((st.observedGeneration ?? 0) < (d.metadata.generation ?? 0))
+    return `Deployment ${name} has a change its controller has not seen yet`;
+  if ((st.updatedReplicas ?? 0) < want)
+    return `Deployment ${name} is rolling out (${st.updatedReplicas ?? 0}/${want} pods updated)`;
+  if ((st.replicas ?? 0) > want)
+    return `Deployment ${name} is rolling out (${st.replicas ?? 0} pods for ${want} replicas)`;
+  // finished pods (a kubelet eviction leaves a Failed one) are no part of a rollout
+  const live = pods.filter((p) => p.status?.phase !== 'Failed' && p.status?.phase !== 'Succeeded');
+  const hashes = new Set(live.map((p) => p.metadata.labels?.['pod-template-hash']).filter(Boolean));
+  if (hashes.size > 1) return `Deployment ${name} is rolling out (pods of ${hashes.size} pod templates)`;
+  return undefined;
 }
 
 /** A replacement in progress (status.healing.pending). */
