@@ -10,6 +10,8 @@ import type { HealingInput, HealingPod, HealingSignals, HealingSpec, Replacement
 import {
   decideHealing,
   deploymentRollingOut,
+  EvictionMemory,
+  healingStatusWith,
   errorRateCandidates,
   healingPodOf,
   healingQueries,
@@ -433,5 +435,73 @@ describe('deploymentRollingOut', () => {
     expect(deploymentRollingOut(deployment(3, { ...settled, observedGeneration: 3 }), mixed)).toMatch(
       /pods of 2 pod templates/,
     );
+  });
+});
+
+describe('healingStatusWith (an eviction whose status write failed)', () => {
+  const replacement: Replacement = {
+    pod: 'svc-r1-a',
+    revision: 'r1',
+    reason: 'MemoryGrowth',
+    message: 'working set 95% of its limit',
+    time: '2026-12-05T10:00:00Z',
+  };
+  const eviction = {
+    pending: { pod: 'svc-r1-a', reason: 'MemoryGrowth', time: replacement.time },
+    replacement,
+  };
+  const older: Replacement = { ...replacement, pod: 'svc-r1-z', time: '2026-12-05T09:00:00Z' };
+  const written = { lastReplacementTime: older.time, replacements: [older] };
+
+  it('adds the record, lastReplacementTime and pending that status lacks', () => {
+    expect(healingStatusWith(written, eviction)).toEqual({
+      lastReplacementTime: replacement.time,
+      pending: eviction.pending,
+      replacements: [replacement, older],
+    });
+    expect(healingStatusWith({}, eviction).lastReplacementTime).toBe(replacement.time);
+  });
+
+  it('keeps the record once the replacement is done (pending cleared) and enforces the rate limit', () => {
+    const { pending: _done, ...rest } = healingStatusWith(written, eviction);
+    expect(rest).toEqual({ lastReplacementTime: replacement.time, replacements: [replacement, older] });
+    // a restart: the status written from it rate-limits the next candidate
+    const d = decideHealing(
+      input({
+        lastReplacementTime: rest.lastReplacementTime,
+        now: new Date(Date.parse(replacement.time) + 30_000),
+        signals: signals({ memoryMinBytes: { 'svc-r1-b': 95 * MiB } }),
+      }),
+    );
+    expect(d).toMatchObject({ action: 'none', reason: 'RateLimited' });
+  });
+
+  it('changes nothing once status shows the eviction', () => {
+    const shown = { lastReplacementTime: replacement.time, replacements: [replacement, older] };
+    expect(healingStatusWith(shown, eviction)).toBe(shown);
+    expect(healingStatusWith(written, undefined)).toBe(written);
+  });
+});
+
+describe('EvictionMemory', () => {
+  const eviction = {
+    pending: { pod: 'p', reason: 'MemoryGrowth', time: '2026-12-05T10:00:00Z' },
+    replacement: { pod: 'p', reason: 'MemoryGrowth' as const, message: 'm', time: '2026-12-05T10:00:00Z' },
+  };
+
+  it('recalls an eviction for the same object, not for a new one of the same name', () => {
+    const m = new EvictionMemory();
+    m.remember('ns/svc', 'uid-1', eviction);
+    expect(m.recall('ns/svc', 'uid-1')).toBe(eviction);
+    expect(m.recall('ns/svc', 'uid-2')).toBeUndefined();
+    expect(m.size).toBe(0);
+  });
+
+  it('forgets a deleted object', () => {
+    const m = new EvictionMemory();
+    m.remember('ns/svc', 'uid-1', eviction);
+    m.forget('ns/svc');
+    expect(m.recall('ns/svc', 'uid-1')).toBeUndefined();
+    expect(m.size).toBe(0);
   });
 });

@@ -348,6 +348,67 @@ export interface Replacement {
   time: string;
 }
 
+/** status.healing. */
+export interface HealingStatus {
+  lastReplacementTime?: string;
+  pending?: PendingReplacement;
+  replacements?: Replacement[];
+}
+
+/** An eviction the operator made, kept in memory until status shows it. */
+export interface Eviction {
+  pending: PendingReplacement;
+  replacement: Replacement;
+}
+
+/**
+ * The last eviction per object (namespace/name), for the uid it was made
+ * for: a floor for status.healing when a status write failed or the cache is
+ * behind it. Forgotten when healing is turned off or the object is gone (a
+ * deleted object's record must not outlive it, nor reach a new one of the
+ * same name).
+ */
+export class EvictionMemory {
+  private readonly byKey = new Map<string, { uid: string | undefined; eviction: Eviction }>();
+
+  remember(key: string, uid: string | undefined, eviction: Eviction): void {
+    this.byKey.set(key, { uid, eviction });
+  }
+
+  recall(key: string, uid: string | undefined): Eviction | undefined {
+    const hit = this.byKey.get(key);
+    if (!hit) return undefined;
+    if (hit.uid === uid) return hit.eviction;
+    this.byKey.delete(key);
+    return undefined;
+  }
+
+  forget(key: string): void {
+    this.byKey.delete(key);
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+}
+
+/**
+ * Pure: status.healing as last read, with a remembered eviction it does not
+ * show yet (its status write failed or the cache is behind it) — so the
+ * record and lastReplacementTime (the rate limit after a restart) are
+ * written with the next status, whatever healing decides then.
+ */
+export function healingStatusWith(before: HealingStatus, remembered: Eviction | undefined): HealingStatus {
+  const last = before.lastReplacementTime;
+  if (!remembered || (last !== undefined && remembered.pending.time <= last)) return before;
+  return {
+    ...before,
+    lastReplacementTime: remembered.pending.time,
+    pending: remembered.pending,
+    replacements: recordReplacement(before.replacements, remembered.replacement),
+  };
+}
+
 /** The replacements kept in status: newest first, at most MAX_REPLACEMENTS. */
 export function recordReplacement(
   previous: readonly Replacement[] | undefined,
