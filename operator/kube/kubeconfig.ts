@@ -122,11 +122,23 @@ export class OwnKubeConfig implements KubeConfigLike {
     if (c.insecure) opts.rejectUnauthorized = false;
     if (c.servername) opts.servername = c.servername;
     const headers: Record<string, string> = {};
-    const token = c.token ?? (c.tokenFile ? this.read(c.tokenFile).toString('utf8').trim() : undefined);
+    const token = this.token();
     if (token) headers.Authorization = `Bearer ${token}`;
     else if (c.basic) opts.auth = `${c.basic.username}:${c.basic.password}`;
     opts.headers = { ...(opts.headers as Record<string, string> | undefined), ...headers };
     return Promise.resolve();
+  }
+
+  /** Like client-go: tokenFile wins over token (it is re-read as it rotates); token only if the file cannot be read. */
+  private token(): string | undefined {
+    const { token, tokenFile } = this.c;
+    if (!tokenFile) return token;
+    try {
+      return this.read(tokenFile).toString('utf8').trim() || token;
+    } catch (e) {
+      if (token) return token;
+      throw e;
+    }
   }
 
   private read(file: string): Buffer {
