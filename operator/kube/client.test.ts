@@ -217,3 +217,33 @@ describe('KubeClient with a kubeconfig proxy-url', () => {
     }
   });
 });
+
+describe('KubeClient keep-alive', () => {
+  it('sends a GET once more on a new connection when the server closed the pooled one as it was written', async () => {
+    let n = 0;
+    api = await startLocalApiServer((_req, res) => {
+      n++;
+      // the second request lands on the reused connection: close it unanswered, as an idle timeout would
+      if (n === 2) return void res.socket?.destroy();
+      sendJson(res, 200, cm('c1', String(n)));
+    });
+    const client = api.client();
+    await client.get(core.configMap, 'c1', 'a');
+    const again = await client.get(core.configMap, 'c1', 'a');
+    expect(again?.metadata.resourceVersion).toBe('3');
+    expect(api.connections()).toBe(2);
+  });
+
+  it('does not send a POST twice', async () => {
+    let n = 0;
+    api = await startLocalApiServer((req, res) => {
+      n++;
+      if (n === 2) return void res.socket?.destroy();
+      sendJson(res, 201, JSON.parse(req.body || '{}'));
+    });
+    const client = api.client();
+    await client.create(core.configMap, cm('c1'));
+    await expect(client.create(core.configMap, cm('c2'))).rejects.toThrow(/socket hang up/);
+    expect(n).toBe(2);
+  });
+});

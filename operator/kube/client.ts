@@ -399,6 +399,7 @@ export class KubeClient {
     method: string,
     path: string,
     opts: RequestOptions,
+    retried = false,
   ): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
     const url = new URL(path, this.server);
     for (const [k, v] of Object.entries(opts.query ?? {})) {
@@ -439,7 +440,9 @@ export class KubeClient {
         reject(new KubeApiError(0, 'Aborted', `${method} ${url.pathname}: aborted before it was sent`));
         return;
       }
+      let answered = false;
       const req = transport.request(reqOpts, (res) => {
+        answered = true;
         const status = res.statusCode ?? 0;
         record(String(status));
         // test-only (chaos-hook.ts): may end the process here, the write done but its answer unhandled
@@ -463,6 +466,11 @@ export class KubeClient {
         });
       }
       req.on('error', (e) => {
+        if (!retried && staleKeepAlive(method, req, answered, e)) {
+          // the server closed the idle connection as we wrote to it: it never saw the request
+          resolve(this.open(method, path, opts, true));
+          return;
+        }
         record('<error>');
         reject(
           e instanceof KubeApiError
@@ -514,4 +522,27 @@ function toApiError(status: number, text: string, method: string, path: string):
   } catch {
     return new KubeApiError(status, 'Unknown', `${method} ${path}: HTTP ${status}: ${text.slice(0, 200)}`);
   }
+}
+
+/** Methods whose request may be sent again (RFC 9110 idempotent). */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
+/**
+ * Whether a request failed only because its pooled keep-alive connection was
+ * closed by the server just before it was written (a reset before any
+ * answer), so sending it once more on a new connection is safe.
+ */
+export function staleKeepAlive(
+  method: string,
+  req: http.ClientRequest,
+  answered: boolean,
+  e: Error,
+): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return (
+    req.reusedSocket &&
+    !answered &&
+    IDEMPOTENT_METHODS.has(method) &&
+    (code === 'ECONNRESET' || code === 'EPIPE')
+  );
 }
