@@ -18,7 +18,7 @@ import { classifyFailure, FailureReported } from '../../operator/failure.ts';
 import { FIELD_MANAGER } from '../../operator/kube/client.ts';
 import { httpRoute } from '../../operator/kube/gateway.ts';
 import { ownsAlone } from '../../operator/kube/managed-fields.ts';
-import { core } from '../../operator/kube/resources.ts';
+import { core, keyOf } from '../../operator/kube/resources.ts';
 import type { DeploymentObject, PodObject } from '../../operator/kube/workloads.ts';
 import { deploymentFailure, firstPodFailure, isPodReady } from '../../operator/kube/workloads.ts';
 import { servingFailure } from './failure.ts';
@@ -65,9 +65,12 @@ import {
   rollbackNotice,
 } from './rollout.ts';
 import { evictPod, HealingMetrics, readSignals } from './heal.ts';
-import type { HealingDecision, PendingReplacement, Replacement } from './healing.ts';
+import type { HealingDecision, HealingStatus, Replacement } from './healing.ts';
 import {
   decideHealing,
+  deploymentRollingOut,
+  EvictionMemory,
+  healingStatusWith,
   HealingConditionReason,
   healingPodOf,
   healingRequeueMs,
@@ -86,12 +89,6 @@ const POLL_MS = 5_000;
 const FAILING_POLL_MS = 30_000;
 /** Field manager that takes over spec.replicas from us when an HPA starts managing a Deployment. */
 export const REPLICAS_HANDOVER_MANAGER = 'ymera-operator-handover';
-
-type HealingStatus = {
-  lastReplacementTime?: string;
-  pending?: PendingReplacement;
-  replacements?: Replacement[];
-};
 
 interface HealingOutcome {
   condition: { type: 'Healing'; status: 'True' | 'False'; reason: string; message: string };
@@ -125,8 +122,7 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
   const topics = declaredTopicsOf<InferenceServiceObject>(resource, integrations, declaredTopics);
   const topicPolicy = topicPolicyOf(integrations);
   const healingMetrics = new HealingMetrics(integrations.registry);
-  /** Last eviction per object (uid): a floor for status.healing when the cache is behind a status write. */
-  const evicted = new Map<string, PendingReplacement>();
+  const evicted = new EvictionMemory();
 
   return {
     name: 'inferenceservice',
@@ -302,11 +298,12 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       );
       const liveHealth: Record<string, RevisionHealth> = { [stable]: health(stable) };
       if (canary) liveHealth[canary] = health(canary);
+      const stablePods = pods.filter((p) => p.metadata.labels?.[REVISION_LABEL] === stable);
       const healed = await heal(ctx, obj, previous, now, {
         stable,
         canary,
         replicas: deployments.get(stable)?.spec?.replicas ?? 0,
-        pods: pods.filter((p) => p.metadata.labels?.[REVISION_LABEL] === stable),
+        pods: stablePods,
         unhealthy: canary
           ? `canary revision ${canary} is being analysed`
           : rollback.pending
@@ -315,7 +312,8 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
               ? `children failed to apply (${applyError.reason})`
               : stable !== desired
                 ? `revision ${desired} is rolling out`
-                : liveHealth[stable]?.failure?.message,
+                : (deploymentRollingOut(deployments.get(stable), stablePods) ??
+                  liveHealth[stable]?.failure?.message),
       });
       const status = inferenceServiceStatus(
         obj,
@@ -343,15 +341,19 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
         previous,
         now,
       );
-      await writeAndTell(
-        ctx,
-        obj,
-        previous,
-        { ...status, ...topics.statusFields(obj, kafka), ...(healed ? { healing: healed.status } : {}) },
-        decision,
-        rollback.announce,
-      );
-      if (healed?.replaced) await tellReplaced(ctx, obj, healed.replaced);
+      try {
+        await writeAndTell(
+          ctx,
+          obj,
+          previous,
+          { ...status, ...topics.statusFields(obj, kafka), ...(healed ? { healing: healed.status } : {}) },
+          decision,
+          rollback.announce,
+        );
+      } finally {
+        // the eviction is done: told even when the status write failed (the next one records it)
+        if (healed?.replaced) await tellReplaced(ctx, obj, healed.replaced);
+      }
       // status says it; the runtime retries with backoff, a refusal too (a raised quota or a lifted
       // policy needs no change to this object)
       if (applyError) throw new FailureReported(applyError);
@@ -371,6 +373,12 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       if (nextCheck !== undefined) waits.push(Math.max(1_000, nextCheck));
       if (obj.spec.healing) waits.push(healingRequeueMs(obj.spec.healing));
       return waits.length > 0 ? { requeueAfterMs: Math.min(...waits) } : undefined;
+    },
+
+    forget(key) {
+      // a deleted object's last eviction must not outlive it
+      evicted.forget(key);
+      return Promise.resolve();
     },
 
     needsFinalizer(_ctx, obj) {
@@ -433,17 +441,17 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
     seen: { stable: string; canary?: string; replicas: number; pods: PodObject[]; unhealthy?: string },
   ): Promise<HealingOutcome | undefined> {
     const spec = obj.spec.healing;
-    const key = obj.metadata.uid ?? `${obj.metadata.namespace}/${obj.metadata.name}`;
+    const key = keyOf(obj.metadata);
     if (!spec) {
-      evicted.delete(key);
+      evicted.forget(key);
       return undefined;
     }
-    const before = (previous?.healing ?? {}) as HealingStatus;
-    // an eviction newer than what status says (a status write the cache has not caught up with)
-    const remembered = evicted.get(key);
-    const newer = remembered && (!before.lastReplacementTime || remembered.time > before.lastReplacementTime);
-    const pending = newer ? remembered : before.pending;
-    const lastReplacementTime = newer ? remembered.time : before.lastReplacementTime;
+    // an eviction newer than what status says (its write failed, or the cache has not caught up)
+    const before = healingStatusWith(
+      (previous?.healing ?? {}) as HealingStatus,
+      evicted.recall(key, obj.metadata.uid),
+    );
+    const { pending, lastReplacementTime } = before;
     const base = {
       spec,
       pods: seen.pods.map(healingPodOf),
@@ -460,7 +468,7 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       const { pending: _done, ...rest } = before;
       return {
         condition: { type: 'Healing', status, reason: d.reason, message: d.message },
-        status: d.clearPending ? rest : { ...before, ...(pending ? { pending } : {}) },
+        status: d.clearPending ? rest : before,
       };
     };
     let decision = decideHealing(base);
@@ -533,7 +541,7 @@ export function inferenceServiceReconciler(integrations: Integrations): Reconcil
       time,
     };
     const nowPending = { pod: candidate.pod, reason: candidate.reason, time };
-    evicted.set(key, nowPending);
+    evicted.remember(key, obj.metadata.uid, { pending: nowPending, replacement });
     healingMetrics.replacedPod(candidate.reason);
     ctx.log.info('pod replaced by healing', {
       pod: candidate.pod,

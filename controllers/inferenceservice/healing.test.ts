@@ -4,11 +4,14 @@ import { Ajv } from 'ajv';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { toCloudEvent } from '../../operator/kafka/events.ts';
-import type { PodObject } from '../../operator/kube/workloads.ts';
+import type { DeploymentObject, PodObject } from '../../operator/kube/workloads.ts';
 import { byPod, HealingMetrics, PODS_REPLACED_TOTAL } from './heal.ts';
 import type { HealingInput, HealingPod, HealingSignals, HealingSpec, Replacement } from './healing.ts';
 import {
   decideHealing,
+  deploymentRollingOut,
+  EvictionMemory,
+  healingStatusWith,
   errorRateCandidates,
   healingPodOf,
   healingQueries,
@@ -390,5 +393,115 @@ describe('bookkeeping', () => {
     expect(validate?.({ ...wire, data: { pod: 'x', reason: 'Bored', message: '', generation: 1 } })).toBe(
       false,
     );
+  });
+});
+
+describe('deploymentRollingOut', () => {
+  const deployment = (generation: number, status: DeploymentObject['status']): DeploymentObject => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'svc-r1', namespace: 'ns', generation },
+    spec: { replicas: 3 },
+    status,
+  });
+  const settled = { observedGeneration: 2, replicas: 3, updatedReplicas: 3, readyReplicas: 3 };
+  const podOf = (name: string, hash: string, phase = 'Running'): PodObject => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'ns', labels: { 'pod-template-hash': hash } },
+    status: { phase },
+  });
+  const threePods = [podOf('a', 'h2'), podOf('b', 'h2'), podOf('c', 'h2')];
+
+  it('is quiet for a settled Deployment (a finished pod of an old template does not count)', () => {
+    expect(deploymentRollingOut(deployment(2, settled), threePods)).toBeUndefined();
+    expect(
+      deploymentRollingOut(deployment(2, settled), [...threePods, podOf('old', 'h1', 'Failed')]),
+    ).toBeUndefined();
+    expect(deploymentRollingOut(undefined, [])).toBeUndefined();
+  });
+
+  it('holds while the Deployment controller has not seen the new template', () => {
+    expect(deploymentRollingOut(deployment(3, settled), threePods)).toMatch(/svc-r1 has a change/);
+  });
+
+  it('holds during a same-revision RollingUpdate with every surge pod Ready', () => {
+    // the new tolerations changed the template: 4 pods (one surge), 2 of the new template
+    const rolling = { observedGeneration: 3, replicas: 4, updatedReplicas: 2, readyReplicas: 4 };
+    expect(deploymentRollingOut(deployment(3, rolling), threePods)).toMatch(/2\/3 pods updated/);
+    const surge = { observedGeneration: 3, replicas: 4, updatedReplicas: 3, readyReplicas: 4 };
+    expect(deploymentRollingOut(deployment(3, surge), threePods)).toMatch(/4 pods for 3 replicas/);
+    const mixed = [podOf('a', 'h2'), podOf('b', 'h2'), podOf('c', 'h1')];
+    expect(deploymentRollingOut(deployment(3, { ...settled, observedGeneration: 3 }), mixed)).toMatch(
+      /pods of 2 pod templates/,
+    );
+  });
+});
+
+describe('healingStatusWith (an eviction whose status write failed)', () => {
+  const replacement: Replacement = {
+    pod: 'svc-r1-a',
+    revision: 'r1',
+    reason: 'MemoryGrowth',
+    message: 'working set 95% of its limit',
+    time: '2026-12-05T10:00:00Z',
+  };
+  const eviction = {
+    pending: { pod: 'svc-r1-a', reason: 'MemoryGrowth', time: replacement.time },
+    replacement,
+  };
+  const older: Replacement = { ...replacement, pod: 'svc-r1-z', time: '2026-12-05T09:00:00Z' };
+  const written = { lastReplacementTime: older.time, replacements: [older] };
+
+  it('adds the record, lastReplacementTime and pending that status lacks', () => {
+    expect(healingStatusWith(written, eviction)).toEqual({
+      lastReplacementTime: replacement.time,
+      pending: eviction.pending,
+      replacements: [replacement, older],
+    });
+    expect(healingStatusWith({}, eviction).lastReplacementTime).toBe(replacement.time);
+  });
+
+  it('keeps the record once the replacement is done (pending cleared) and enforces the rate limit', () => {
+    const { pending: _done, ...rest } = healingStatusWith(written, eviction);
+    expect(rest).toEqual({ lastReplacementTime: replacement.time, replacements: [replacement, older] });
+    // a restart: the status written from it rate-limits the next candidate
+    const d = decideHealing(
+      input({
+        lastReplacementTime: rest.lastReplacementTime,
+        now: new Date(Date.parse(replacement.time) + 30_000),
+        signals: signals({ memoryMinBytes: { 'svc-r1-b': 95 * MiB } }),
+      }),
+    );
+    expect(d).toMatchObject({ action: 'none', reason: 'RateLimited' });
+  });
+
+  it('changes nothing once status shows the eviction', () => {
+    const shown = { lastReplacementTime: replacement.time, replacements: [replacement, older] };
+    expect(healingStatusWith(shown, eviction)).toBe(shown);
+    expect(healingStatusWith(written, undefined)).toBe(written);
+  });
+});
+
+describe('EvictionMemory', () => {
+  const eviction = {
+    pending: { pod: 'p', reason: 'MemoryGrowth', time: '2026-12-05T10:00:00Z' },
+    replacement: { pod: 'p', reason: 'MemoryGrowth' as const, message: 'm', time: '2026-12-05T10:00:00Z' },
+  };
+
+  it('recalls an eviction for the same object, not for a new one of the same name', () => {
+    const m = new EvictionMemory();
+    m.remember('ns/svc', 'uid-1', eviction);
+    expect(m.recall('ns/svc', 'uid-1')).toBe(eviction);
+    expect(m.recall('ns/svc', 'uid-2')).toBeUndefined();
+    expect(m.size).toBe(0);
+  });
+
+  it('forgets a deleted object', () => {
+    const m = new EvictionMemory();
+    m.remember('ns/svc', 'uid-1', eviction);
+    m.forget('ns/svc');
+    expect(m.recall('ns/svc', 'uid-1')).toBeUndefined();
+    expect(m.size).toBe(0);
   });
 });

@@ -5,7 +5,7 @@
 // (cert-manager's policy chain): the first that holds decides.
 import type { PlatformEvent } from '../../operator/kafka/events.ts';
 import { EventType } from '../../operator/kafka/events.ts';
-import type { PodObject } from '../../operator/kube/workloads.ts';
+import type { DeploymentObject, PodObject } from '../../operator/kube/workloads.ts';
 import { isPodReady } from '../../operator/kube/workloads.ts';
 import {
   INFERENCE_REQUESTS_TOTAL,
@@ -121,6 +121,34 @@ export function healingQueries(namespace: string, name: string, spec: HealingSpe
 
 function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Pure: why the stable revision's Deployment is mid-rollout, or undefined.
+ * A pod template change that keeps the revision (an operator upgrade adding
+ * tolerations) rolls the Deployment without a revision change; surge pods
+ * can make every pod look Ready, and evicting then would stack a disruption
+ * on the rollout's own.
+ */
+export function deploymentRollingOut(
+  d: DeploymentObject | undefined,
+  pods: readonly PodObject[],
+): string | undefined {
+  if (!d) return undefined;
+  const name = d.metadata.name;
+  const want = d.spec?.replicas ?? 1;
+  const st = d.status ?? {};
+  if ((st.observedGeneration ?? 0) < (d.metadata.generation ?? 0))
+    return `Deployment ${name} has a change its controller has not seen yet`;
+  if ((st.updatedReplicas ?? 0) < want)
+    return `Deployment ${name} is rolling out (${st.updatedReplicas ?? 0}/${want} pods updated)`;
+  if ((st.replicas ?? 0) > want)
+    return `Deployment ${name} is rolling out (${st.replicas ?? 0} pods for ${want} replicas)`;
+  // finished pods (a kubelet eviction leaves a Failed one) are no part of a rollout
+  const live = pods.filter((p) => p.status?.phase !== 'Failed' && p.status?.phase !== 'Succeeded');
+  const hashes = new Set(live.map((p) => p.metadata.labels?.['pod-template-hash']).filter(Boolean));
+  if (hashes.size > 1) return `Deployment ${name} is rolling out (pods of ${hashes.size} pod templates)`;
+  return undefined;
 }
 
 /** A replacement in progress (status.healing.pending). */
@@ -318,6 +346,67 @@ export interface Replacement {
   reason: HealingReason;
   message: string;
   time: string;
+}
+
+/** status.healing. */
+export interface HealingStatus {
+  lastReplacementTime?: string;
+  pending?: PendingReplacement;
+  replacements?: Replacement[];
+}
+
+/** An eviction the operator made, kept in memory until status shows it. */
+export interface Eviction {
+  pending: PendingReplacement;
+  replacement: Replacement;
+}
+
+/**
+ * The last eviction per object (namespace/name), for the uid it was made
+ * for: a floor for status.healing when a status write failed or the cache is
+ * behind it. Forgotten when healing is turned off or the object is gone (a
+ * deleted object's record must not outlive it, nor reach a new one of the
+ * same name).
+ */
+export class EvictionMemory {
+  private readonly byKey = new Map<string, { uid: string | undefined; eviction: Eviction }>();
+
+  remember(key: string, uid: string | undefined, eviction: Eviction): void {
+    this.byKey.set(key, { uid, eviction });
+  }
+
+  recall(key: string, uid: string | undefined): Eviction | undefined {
+    const hit = this.byKey.get(key);
+    if (!hit) return undefined;
+    if (hit.uid === uid) return hit.eviction;
+    this.byKey.delete(key);
+    return undefined;
+  }
+
+  forget(key: string): void {
+    this.byKey.delete(key);
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+}
+
+/**
+ * Pure: status.healing as last read, with a remembered eviction it does not
+ * show yet (its status write failed or the cache is behind it) — so the
+ * record and lastReplacementTime (the rate limit after a restart) are
+ * written with the next status, whatever healing decides then.
+ */
+export function healingStatusWith(before: HealingStatus, remembered: Eviction | undefined): HealingStatus {
+  const last = before.lastReplacementTime;
+  if (!remembered || (last !== undefined && remembered.pending.time <= last)) return before;
+  return {
+    ...before,
+    lastReplacementTime: remembered.pending.time,
+    pending: remembered.pending,
+    replacements: recordReplacement(before.replacements, remembered.replacement),
+  };
 }
 
 /** The replacements kept in status: newest first, at most MAX_REPLACEMENTS. */

@@ -1,9 +1,14 @@
 // The client over real HTTP (a local server speaking the Kubernetes REST
 // shape): request metrics, the write gate, aborts, and broken watch streams.
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OperatorMetrics } from '../metrics.ts';
 import type { RequestRecord, WatchEvent } from './client.ts';
-import { KubeApiError, WriteRefusedError } from './client.ts';
+import { KubeApiError, KubeClient, WriteRefusedError } from './client.ts';
 import type { LocalApiServer } from './local-apiserver.ts';
 import { listBody, obj, sendJson, startLocalApiServer, status, watchStream } from './local-apiserver.ts';
 import type { KubeObject } from './resources.ts';
@@ -165,5 +170,80 @@ describe('KubeClient connections', () => {
     expect(server.seen).toHaveLength(20);
     // a new agent per request (client-node's default) opened 20
     expect(server.connections()).toBe(1);
+  });
+});
+
+describe('KubeClient with a kubeconfig proxy-url', () => {
+  it("sends requests through the cluster's proxy (client-node's agent is kept)", async () => {
+    const server = await configMapServer();
+    // an HTTP CONNECT proxy (what client-node's proxy agents speak): records the tunnels it opened
+    const proxied: string[] = [];
+    const proxy = http.createServer();
+    proxy.on('connect', (req: http.IncomingMessage, client: Duplex, head: Buffer) => {
+      proxied.push(`${req.method} ${req.url}`);
+      const [host, port] = (req.url ?? '').split(':');
+      const up = net.connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        up.write(head);
+        up.pipe(client);
+        client.pipe(up);
+      });
+      up.on('error', () => client.destroy());
+      client.on('error', () => up.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [
+          {
+            name: 'local',
+            server: server.url,
+            proxyUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+            skipTLSVerify: true,
+          },
+        ],
+        users: [{ name: 'test' }],
+        contexts: [{ name: 'local', cluster: 'local', user: 'test' }],
+        currentContext: 'local',
+      });
+      const client = new KubeClient(kc);
+      const got = await client.get(core.configMap, 'c1', 'a');
+      expect(got?.metadata.name).toBe('c1');
+      expect(proxied).toEqual([`CONNECT ${new URL(server.url).host}`]);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
+  });
+});
+
+describe('KubeClient keep-alive', () => {
+  it('sends a GET once more on a new connection when the server closed the pooled one as it was written', async () => {
+    let n = 0;
+    api = await startLocalApiServer((_req, res) => {
+      n++;
+      // the second request lands on the reused connection: close it unanswered, as an idle timeout would
+      if (n === 2) return void res.socket?.destroy();
+      sendJson(res, 200, cm('c1', String(n)));
+    });
+    const client = api.client();
+    await client.get(core.configMap, 'c1', 'a');
+    const again = await client.get(core.configMap, 'c1', 'a');
+    expect(again?.metadata.resourceVersion).toBe('3');
+    expect(api.connections()).toBe(2);
+  });
+
+  it('does not send a POST twice', async () => {
+    let n = 0;
+    api = await startLocalApiServer((req, res) => {
+      n++;
+      if (n === 2) return void res.socket?.destroy();
+      sendJson(res, 201, JSON.parse(req.body || '{}'));
+    });
+    const client = api.client();
+    await client.create(core.configMap, cm('c1'));
+    await expect(client.create(core.configMap, cm('c2'))).rejects.toThrow(/socket hang up/);
+    expect(n).toBe(2);
   });
 });

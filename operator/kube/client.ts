@@ -13,7 +13,7 @@ import { APPLY_PATCH_CONTENT_TYPE, MUTATING_METHODS, requestLabels } from './req
 import type { KubeObject, ResourceType } from './resources.ts';
 import { apiVersionOf, collectionPath, objectPath } from './resources.ts';
 import type { KubeConfigLike } from './kubeconfig.ts';
-import { loadOwnKubeConfig } from './kubeconfig.ts';
+import { loadOwnKubeConfig, mayShareAgent } from './kubeconfig.ts';
 import { SharedTransport } from './transport.ts';
 
 export const FIELD_MANAGER = 'ymera-operator';
@@ -113,6 +113,7 @@ interface Shared {
 export class KubeClient {
   readonly server: URL;
   private readonly kc: KubeConfigLike;
+  private readonly shareAgent: boolean;
   private readonly requestTimeoutMs: number;
   private shared: Shared = { hooks: {}, transport: new SharedTransport() };
   private writeGate: WriteGate | undefined;
@@ -121,6 +122,7 @@ export class KubeClient {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.kc = kc;
+    this.shareAgent = mayShareAgent(kc);
     this.server = new URL(cluster.server);
     this.requestTimeoutMs = requestTimeoutMs;
   }
@@ -397,6 +399,7 @@ export class KubeClient {
     method: string,
     path: string,
     opts: RequestOptions,
+    retried = false,
   ): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
     const url = new URL(path, this.server);
     for (const [k, v] of Object.entries(opts.query ?? {})) {
@@ -417,7 +420,8 @@ export class KubeClient {
       headers,
     };
     await this.kc.applyToHTTPSOptions(reqOpts);
-    reqOpts.agent = this.shared.transport.agentFor(url.protocol, reqOpts);
+    // a proxy-url cluster keeps client-node's proxy agent (connections are not pooled then)
+    if (this.shareAgent) reqOpts.agent = this.shared.transport.agentFor(url.protocol, reqOpts);
     reqOpts.headers = { ...reqOpts.headers, ...headers };
     const transport = url.protocol === 'http:' ? http : https;
     // checked here, after the last await, so nothing can pass between the check and the send
@@ -436,7 +440,9 @@ export class KubeClient {
         reject(new KubeApiError(0, 'Aborted', `${method} ${url.pathname}: aborted before it was sent`));
         return;
       }
+      let answered = false;
       const req = transport.request(reqOpts, (res) => {
+        answered = true;
         const status = res.statusCode ?? 0;
         record(String(status));
         // test-only (chaos-hook.ts): may end the process here, the write done but its answer unhandled
@@ -460,6 +466,11 @@ export class KubeClient {
         });
       }
       req.on('error', (e) => {
+        if (!retried && staleKeepAlive(method, req, answered, e)) {
+          // the server closed the idle connection as we wrote to it: it never saw the request
+          resolve(this.open(method, path, opts, true));
+          return;
+        }
         record('<error>');
         reject(
           e instanceof KubeApiError
@@ -511,4 +522,27 @@ function toApiError(status: number, text: string, method: string, path: string):
   } catch {
     return new KubeApiError(status, 'Unknown', `${method} ${path}: HTTP ${status}: ${text.slice(0, 200)}`);
   }
+}
+
+/** Methods whose request may be sent again (RFC 9110 idempotent). */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
+/**
+ * Whether a request failed only because its pooled keep-alive connection was
+ * closed by the server just before it was written (a reset before any
+ * answer), so sending it once more on a new connection is safe.
+ */
+export function staleKeepAlive(
+  method: string,
+  req: http.ClientRequest,
+  answered: boolean,
+  e: Error,
+): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return (
+    req.reusedSocket &&
+    !answered &&
+    IDEMPOTENT_METHODS.has(method) &&
+    (code === 'ECONNRESET' || code === 'EPIPE')
+  );
 }

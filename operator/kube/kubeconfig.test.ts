@@ -83,6 +83,18 @@ describe('OwnKubeConfig', () => {
     expect(opts.headers).toEqual({ Accept: 'application/json', Authorization: 'Bearer from-file' });
   });
 
+  it('prefers tokenFile over token like client-go, and falls back to token when the file cannot be read', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kc-'));
+    writeFileSync(path.join(dir, 'token'), 'from-file\n');
+    const both = { server: 'https://api', token: 'inline', tokenFile: path.join(dir, 'token') };
+    const opts: https.RequestOptions = {};
+    await new OwnKubeConfig(both).applyToHTTPSOptions(opts);
+    expect(opts.headers).toEqual({ Authorization: 'Bearer from-file' });
+    const missing: https.RequestOptions = {};
+    await new OwnKubeConfig({ ...both, tokenFile: path.join(dir, 'absent') }).applyToHTTPSOptions(missing);
+    expect(missing.headers).toEqual({ Authorization: 'Bearer inline' });
+  });
+
   it('loads a kubeconfig file it covers, and leaves one it does not to client-node', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'kc-'));
     const ok = path.join(dir, 'ok.yaml');

@@ -13,8 +13,17 @@ import { parse } from 'yaml';
 
 /** What KubeClient needs of a kubeconfig (client-node's KubeConfig has the same two methods). */
 export interface KubeConfigLike {
-  getCurrentCluster(): { server: string } | null;
+  getCurrentCluster(): { server: string; proxyUrl?: string } | null;
   applyToHTTPSOptions(opts: https.RequestOptions): Promise<void>;
+}
+
+/**
+ * Whether requests may use the shared keep-alive agent instead of the one
+ * applyToHTTPSOptions chose: always for our own loader, and for client-node's
+ * only without a cluster proxy-url (there its agent is the proxy agent).
+ */
+export function mayShareAgent(kc: KubeConfigLike): boolean {
+  return kc instanceof OwnKubeConfig || !kc.getCurrentCluster()?.proxyUrl;
 }
 
 /** Pure: a resolved kubeconfig context. Files are read when a request needs them. */
@@ -113,11 +122,23 @@ export class OwnKubeConfig implements KubeConfigLike {
     if (c.insecure) opts.rejectUnauthorized = false;
     if (c.servername) opts.servername = c.servername;
     const headers: Record<string, string> = {};
-    const token = c.token ?? (c.tokenFile ? this.read(c.tokenFile).toString('utf8').trim() : undefined);
+    const token = this.token();
     if (token) headers.Authorization = `Bearer ${token}`;
     else if (c.basic) opts.auth = `${c.basic.username}:${c.basic.password}`;
     opts.headers = { ...(opts.headers as Record<string, string> | undefined), ...headers };
     return Promise.resolve();
+  }
+
+  /** Like client-go: tokenFile wins over token (it is re-read as it rotates); token only if the file cannot be read. */
+  private token(): string | undefined {
+    const { token, tokenFile } = this.c;
+    if (!tokenFile) return token;
+    try {
+      return this.read(tokenFile).toString('utf8').trim() || token;
+    } catch (e) {
+      if (token) return token;
+      throw e;
+    }
   }
 
   private read(file: string): Buffer {

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { SharedTransport, tlsFingerprint } from './transport.ts';
 
@@ -24,4 +26,35 @@ describe('SharedTransport', () => {
     expect(t.agentFor('http:', {})).toBe(t.agentFor('http:', {}));
     t.close();
   });
+});
+
+describe('SharedTransport idle connections', () => {
+  it('closes a pooled connection idle for the free-socket timeout (before the server would)', async () => {
+    const server = http.createServer((_req, res) => res.end('ok'));
+    server.keepAliveTimeout = 60_000; // the server would keep it far longer
+    const closed = new Promise<void>((resolve) =>
+      server.on('connection', (s: net.Socket) => s.on('close', () => resolve())),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const t = new SharedTransport(200);
+    try {
+      const agent = t.agentFor('http:', {});
+      const { port } = server.address() as net.AddressInfo;
+      await new Promise<void>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+            res.resume();
+            res.on('end', resolve);
+          })
+          .on('error', reject);
+      });
+      const idleSince = Date.now();
+      await closed; // the client closed it: the server's own timeout is a minute away
+      expect(Date.now() - idleSince).toBeLessThan(5_000);
+    } finally {
+      t.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }, 10_000);
 });

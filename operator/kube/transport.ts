@@ -16,6 +16,13 @@ type TlsOptions = Pick<https.RequestOptions, (typeof TLS_FIELDS)[number]>;
 
 /** Free (idle) sockets kept per origin; the rest close once idle. Watches hold their own sockets. */
 const MAX_FREE_SOCKETS = 16;
+/**
+ * Idle keep-alive sockets close after this, before the API server's own idle
+ * timeout (or a load balancer's in front of it) can close one just as a
+ * request is written to it (a reset all the same is retried, see client.ts). Node applies an agent's timeout to free sockets
+ * (destroyed when it fires); active ones only emit 'timeout'.
+ */
+export const FREE_SOCKET_TIMEOUT_MS = 30_000;
 
 /** Pure: a fingerprint of the TLS material of request options (equal fingerprints may share connections). */
 export function tlsFingerprint(opts: TlsOptions): string {
@@ -35,10 +42,20 @@ export class SharedTransport {
   private https: { fingerprint: string; agent: https.Agent } | undefined;
   private httpAgent: http.Agent | undefined;
 
+  private readonly freeSocketTimeoutMs: number;
+
+  constructor(freeSocketTimeoutMs = FREE_SOCKET_TIMEOUT_MS) {
+    this.freeSocketTimeoutMs = freeSocketTimeoutMs;
+  }
+
   /** The agent for a request whose options applyToHTTPSOptions filled in (its throwaway agent is replaced). */
   agentFor(protocol: string, opts: https.RequestOptions): http.Agent {
     if (protocol === 'http:') {
-      this.httpAgent ??= new http.Agent({ keepAlive: true, maxFreeSockets: MAX_FREE_SOCKETS });
+      this.httpAgent ??= new http.Agent({
+        keepAlive: true,
+        maxFreeSockets: MAX_FREE_SOCKETS,
+        timeout: this.freeSocketTimeoutMs,
+      });
       return this.httpAgent;
     }
     const fingerprint = tlsFingerprint(opts);
@@ -50,6 +67,7 @@ export class SharedTransport {
         agent: new https.Agent({
           keepAlive: true,
           maxFreeSockets: MAX_FREE_SOCKETS,
+          timeout: this.freeSocketTimeoutMs,
           // one TLS context for every connection of this agent
           secureContext: tls.createSecureContext({
             ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
