@@ -10,9 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { API_RECOVERY_BOUND_S, runOutageChaos } from '../../bench/chaos-outages.ts';
 
-// Opt-in (YMERA_CHAOS_E2E=1) until it has passed once: its first two runs on the shared cluster
-// ended in cluster.sh recreating the cluster (see bench/chaos-outages.ts apiFault).
-describe.skipIf(process.env.YMERA_CHAOS_E2E !== '1')('chaos: outages (short)', () => {
+describe('chaos: outages (short)', () => {
   it('recovers from the API unreachable, a MinIO outage and a leader failover without help', async () => {
     const report = await runOutageChaos({
       faults: ['api-unreachable', 'minio-outage', 'leader-failover'],
