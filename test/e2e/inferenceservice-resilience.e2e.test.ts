@@ -203,6 +203,15 @@ describe('InferenceService under partial failure', () => {
       ['label', 'configmap', '-n', ns, rules, 'e2e/probe=1', '--overwrite', '--dry-run=server'],
     );
 
+    // the operator applies only children that change (no write when nothing did): the broken
+    // rollout also changes the SLO, so the rules ConfigMap has a change to be refused
+    await kubectlOk([
+      'patch',
+      ...ref(name),
+      '--type=merge',
+      '-p',
+      '{"spec":{"slo":{"availabilityPercent":99.5}}}',
+    ]);
     await rollOutCrashLoop(name, 'v2-broken');
     const r = await until(
       name,
