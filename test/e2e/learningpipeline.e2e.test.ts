@@ -150,19 +150,36 @@ function eventsWith(name: string, reasons: string[]) {
 }
 
 /** The CloudEvents about one pipeline, once `ready` holds for them. */
-function cloudEventsOf(name: string, ready: (events: CloudEvent[]) => boolean) {
-  return eventually(`the CloudEvents of ${name}`, async () => {
-    // the shared topic keeps other runs' events (24 h): read it to its end, not a fixed count
-    const messages = await readTopic({
-      brokers: kafkaBrokers(),
-      topic: 'ymera.events.learningpipeline',
-      timeoutMs: 20_000,
-    });
-    const mine = messages
-      .filter((m) => m.key === `${ns}/${name}`)
-      .map((m) => JSON.parse(m.value) as CloudEvent);
-    return ready(mine) ? mine : undefined;
-  });
+async function cloudEventsOf(name: string, ready: (events: CloudEvent[]) => boolean) {
+  let seen: string[] = [];
+  try {
+    return await eventually(
+      `the CloudEvents of ${name}`,
+      async () => {
+        // the shared topic keeps other runs' events (24 h): read it to its end, not a fixed count
+        const messages = await readTopic({
+          brokers: kafkaBrokers(),
+          topic: 'ymera.events.learningpipeline',
+          timeoutMs: 20_000,
+        });
+        const mine = messages
+          .filter((m) => m.key === `${ns}/${name}`)
+          .map((m) => JSON.parse(m.value) as CloudEvent);
+        seen = mine.map((e) => e.type);
+        return ready(mine) ? mine : undefined;
+      },
+      120_000,
+    );
+  } catch (e) {
+    // what the reader saw and what the operator said about publishing: a timeout must say why
+    const publisher = (op?.logs() ?? '')
+      .split('\n')
+      .filter((l) => /platform event/i.test(l))
+      .slice(-10);
+    throw new Error(
+      `${e instanceof Error ? e.message : String(e)}; read ${JSON.stringify(seen)}; operator: ${publisher.join(' | ') || 'no publisher warnings'}`,
+    );
+  }
 }
 
 async function jobsOf(pipeline: string): Promise<Job[]> {
