@@ -53,6 +53,7 @@ import {
 import { loadSamples } from '../test/e2e/samples.ts';
 import type { OperatorProcess } from '../test/e2e/support.ts';
 import {
+  eventually,
   freshNamespace,
   getJson,
   kubectl,
@@ -79,6 +80,8 @@ const MUTATING = new Set(['CREATE', 'UPDATE', 'PATCH', 'APPLY', 'DELETE']);
 const stackSh = (name: string) => path.join(repo, `test/e2e/stack/${name}.sh`);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How often the failover looks for the new leader. */
+const LEADER_POLL_MS = 250;
 const seconds = (fromMs: number, toMs = Date.now()) => Math.round((toMs - fromMs) / 100) / 10;
 
 function run(cmd: string, args: string[], timeoutMs = 300_000): Promise<{ code: number; out: string }> {
@@ -93,29 +96,6 @@ function run(cmd: string, args: string[], timeoutMs = 300_000): Promise<{ code: 
       },
     );
   });
-}
-
-async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined | false>,
-  timeoutMs: number,
-  everyMs = 250,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
-      );
-    await sleep(everyMs);
-  }
 }
 
 // --- the API made unreachable ----------------------------------------------------
@@ -285,7 +265,7 @@ async function makeWorld(): Promise<World> {
 
 /** Starts the canary of `canary` (a new model version) once it is Ready. */
 async function startCanary(ns: string): Promise<void> {
-  await until(
+  await eventually(
     'canary Ready',
     async () =>
       (await getObj(ns, { kind: 'InferenceService', name: 'canary' }))?.status?.conditions?.some(
@@ -303,7 +283,7 @@ async function startCanary(ns: string): Promise<void> {
     '-p',
     '{"spec":{"model":{"version":"v2"}}}',
   ]);
-  await until(
+  await eventually(
     'a canary revision',
     async () =>
       (await getObj(ns, { kind: 'InferenceService', name: 'canary' }))?.status?.['revisions'] &&
@@ -318,7 +298,7 @@ async function startCanary(ns: string): Promise<void> {
 /** Objects without a status for their current generation after waiting for them. */
 async function lostAfterWaiting(ns: string, refs: Ref[], timeoutMs = 60_000): Promise<number> {
   try {
-    await until(
+    await eventually(
       'every object reconciled',
       async () => (await Promise.all(refs.map((r) => getObj(ns, r)))).every(current),
       timeoutMs,
@@ -428,7 +408,7 @@ async function editAndAwait(world: World, timeoutMs: number): Promise<number> {
   generationToggle = generationToggle === 1 ? 2 : 1;
   const patch = JSON.stringify({ spec: { scaling: { minReplicas: generationToggle } } });
   // the API may still refuse a write for a moment after /readyz (e.g. etcd leader election)
-  const generation = await until(
+  const generation = await eventually(
     'the spec edit to be accepted',
     async () => {
       const r = await kubectl([
@@ -447,7 +427,7 @@ async function editAndAwait(world: World, timeoutMs: number): Promise<number> {
     timeoutMs,
     100,
   );
-  await until(
+  await eventually(
     `the operator to observe generation ${generation} of ${world.plain.name}`,
     async () => (await getObj(world.ns, world.plain))?.status?.observedGeneration === generation,
     timeoutMs,
@@ -514,7 +494,7 @@ async function dependencyFault(
   const shows = async () =>
     (await Promise.all(dep.dependents.map(statusText))).some((t) => dep.pattern.test(t));
   // a fault starts from a clear status
-  await until(
+  await eventually(
     `${dep.fault}: dependents clear before the outage`,
     async () => !(await shows()),
     DEPENDENCY_RECOVERY_WAIT_MS,
@@ -545,7 +525,7 @@ async function dependencyFault(
   }
   let recoverySeconds: number | null = null;
   try {
-    const clearAt = await until(
+    const clearAt = await eventually(
       `${dep.fault}: dependents to clear`,
       async () => ((await shows()) ? undefined : Date.now()),
       DEPENDENCY_RECOVERY_WAIT_MS,
@@ -621,11 +601,11 @@ async function failoverFault(o: Required<OutageOptions>): Promise<FaultResult> {
       const leaders = live.filter((_, i) => flagsNow[i]);
       return leaders.length === 1 ? leaders[0] : undefined;
     };
-    const leader = await until('a leader', leaderOf, 30_000);
+    const leader = await eventually('a leader', leaderOf, 30_000, LEADER_POLL_MS);
     const other = ops.find((op) => op !== leader) as OperatorProcess;
     await applyObjects(names.map((n) => plainService(ns, n)));
     // kill it while it reconciles: once some (not all) objects have a status
-    await until(
+    await eventually(
       'the leader to be under way',
       async () => {
         const list = await getJson<{ items: Obj[] }>(['get', 'inferenceservices', '-n', ns]);
@@ -653,7 +633,7 @@ async function failoverFault(o: Required<OutageOptions>): Promise<FaultResult> {
         ]),
       ),
     );
-    const convergedAt = await until(
+    const convergedAt = await eventually(
       'every object to converge under the new leader',
       async () => {
         const list = await getJson<{ items: Obj[] }>(['get', 'inferenceservices', '-n', ns]);
@@ -731,7 +711,7 @@ export async function runOutageChaos(options: OutageOptions = {}): Promise<Outag
         `--prometheus-url=${process.env.YMERA_PROMETHEUS_URL ?? 'http://127.0.0.1:9090'}`,
       ]);
       if (single.includes('prometheus-outage')) await startCanary(world.ns);
-      await until(
+      await eventually(
         'every object reconciled before the faults',
         async () => (await Promise.all(world.objects.map((r) => getObj(world.ns, r)))).every(current),
         120_000,
