@@ -256,6 +256,30 @@ describe('EventPublisher', () => {
     await p.close(100);
   });
 
+  it('still sends after a scheduled send found the buffer already drained by the send in flight', async () => {
+    // the order that left events in the buffer for good (seen as missing CloudEvents in e2e):
+    // B is published while A is in flight, the in-flight loop sends B too, then B's timer fires on an empty buffer
+    const producer = new RecordingProducer();
+    let release = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const send = producer.send.bind(producer);
+    producer.send = async (topic, messages) => {
+      await gate;
+      return send(topic, messages);
+    };
+    const p = new EventPublisher({ producer, registry: new Registry(), now: () => NOW });
+    expect(p.publish(event({ discriminator: 'a' }))).toBe('queued');
+    await new Promise((r) => setTimeout(r, 10)); // A's timer fired: A is in flight, held by the gate
+    expect(p.publish(event({ discriminator: 'b' }))).toBe('queued'); // B's timer is now pending
+    release(); // the loop sends A and B in microtasks, before B's timer fires on an empty buffer
+    await until('A and B sent', () => producer.sent.length === 2);
+    await new Promise((r) => setTimeout(r, 10)); // B's timer has fired
+    expect(p.publish(event({ discriminator: 'c' }))).toBe('queued');
+    await until('C sent', () => producer.sent.length === 3);
+    expect(p.depth).toBe(0);
+    await p.close(100);
+  });
+
   it('keeps events through an outage, counts failed attempts and overflow, then delivers', async () => {
     const producer = new RecordingProducer();
     producer.down = true;

@@ -384,7 +384,7 @@ export class EventPublisher {
     if (this.#buffer.size > 0 && this.#sending === undefined) {
       if (this.#timer !== undefined) clearTimeout(this.#timer);
       this.#timer = undefined;
-      this.#sending = this.#send();
+      this.#startSending();
     }
     while (this.#buffer.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
@@ -411,51 +411,63 @@ export class EventPublisher {
     if (this.#closed || this.#timer !== undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      // A send in flight picks up new events when it loops.
-      this.#sending ??= this.#send();
+      this.#startSending();
     }, delayMs);
     // Pending events must not keep the process alive on shutdown.
     this.#timer.unref();
   }
 
+  /**
+   * Starts the send loop unless one is in flight (it picks up new events when
+   * it loops). #sending is cleared when that very loop settles, never inside
+   * it: a loop that finds the buffer empty returns synchronously, and clearing
+   * in its own finally would run before the assignment here, leaving a settled
+   * promise in #sending that made every later timer a no-op (events stuck in
+   * the buffer for good, with nothing logged).
+   */
+  #startSending(): void {
+    if (this.#sending !== undefined) return;
+    const loop = this.#send();
+    this.#sending = loop;
+    void loop.finally(() => {
+      if (this.#sending === loop) this.#sending = undefined;
+    });
+  }
+
   async #send(): Promise<void> {
-    try {
-      for (;;) {
-        const batch = this.#buffer.nextBatch(this.#batchSize);
-        const first = batch[0];
-        if (!first || this.#closed) return;
-        try {
-          if (this.#ensureTopic && !this.#ensured.has(first.topic)) {
-            await this.#ensureTopic(first.topic);
-            this.#ensured.add(first.topic);
-          }
-          await this.#producer.send(
-            first.topic,
-            batch.map((e) => e.message),
-          );
-        } catch (error) {
-          this.#metrics.failures.inc();
-          const delay = exponentialBackoff({ attempt: this.#attempt, ...this.#retry });
-          this.#attempt++;
-          this.#log?.warn('platform events not sent; retrying', {
-            topic: first.topic,
-            count: batch.length,
-            attempt: this.#attempt,
-            retryInMs: delay,
-            err: error instanceof Error ? error.message : String(error),
-          });
-          this.#schedule(delay);
-          return;
+    for (;;) {
+      const batch = this.#buffer.nextBatch(this.#batchSize);
+      const first = batch[0];
+      if (!first || this.#closed) return;
+      try {
+        if (this.#ensureTopic && !this.#ensured.has(first.topic)) {
+          await this.#ensureTopic(first.topic);
+          this.#ensured.add(first.topic);
         }
-        this.#attempt = 0;
-        this.#buffer.remove(batch.map((e) => e.id));
-        for (const e of batch) this.#recent.add(e.id);
-        this.#metrics.published.inc(batch.length);
-        this.#metrics.depth.set(this.#buffer.size);
-        this.#log?.debug('platform events sent', { topic: first.topic, count: batch.length });
+        await this.#producer.send(
+          first.topic,
+          batch.map((e) => e.message),
+        );
+      } catch (error) {
+        this.#metrics.failures.inc();
+        const delay = exponentialBackoff({ attempt: this.#attempt, ...this.#retry });
+        this.#attempt++;
+        this.#log?.warn('platform events not sent; retrying', {
+          topic: first.topic,
+          count: batch.length,
+          attempt: this.#attempt,
+          retryInMs: delay,
+          err: error instanceof Error ? error.message : String(error),
+        });
+        this.#schedule(delay);
+        return;
       }
-    } finally {
-      this.#sending = undefined;
+      this.#attempt = 0;
+      this.#buffer.remove(batch.map((e) => e.id));
+      for (const e of batch) this.#recent.add(e.id);
+      this.#metrics.published.inc(batch.length);
+      this.#metrics.depth.set(this.#buffer.size);
+      this.#log?.debug('platform events sent', { topic: first.topic, count: batch.length });
     }
   }
 }
