@@ -176,8 +176,14 @@ async function cloudEventsOf(name: string, ready: (events: CloudEvent[]) => bool
       .split('\n')
       .filter((l) => /platform event/i.test(l))
       .slice(-10);
+    // events stuck in the publisher's buffer (depth > 0) vs sent but not read
+    const figures = await Promise.all(
+      ['ymera_kafka_events_buffer_depth', 'ymera_kafka_events_published_total'].map(async (m) =>
+        op ? `${m} ${await op.metric(m).catch(() => NaN)}` : '',
+      ),
+    );
     throw new Error(
-      `${e instanceof Error ? e.message : String(e)}; read ${JSON.stringify(seen)}; operator: ${publisher.join(' | ') || 'no publisher warnings'}`,
+      `${e instanceof Error ? e.message : String(e)}; read ${JSON.stringify(seen)}; ${figures.join(', ')}; operator: ${publisher.join(' | ') || 'no publisher warnings'}`,
     );
   }
 }
