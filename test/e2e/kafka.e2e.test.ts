@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../operator/logger.ts';
 import type { KafkaClients } from '../../operator/kafka/platformatic.ts';
 import { createKafkaClients, readTopic } from '../../operator/kafka/platformatic.ts';
-import { EventPublisher, EventType, ensureEventTopic } from '../../operator/kafka/events.ts';
+import { EventPublisher, EventType, ensureEventTopic, toCloudEvent } from '../../operator/kafka/events.ts';
 import type { CloudEvent, PlatformEvent } from '../../operator/kafka/events.ts';
 import { TopicReconciler } from '../../operator/kafka/topic-reconciler.ts';
 import type { TopicClaim, TopicOwner, TopicSpec } from '../../operator/kafka/topics.ts';
@@ -434,6 +434,34 @@ describe('platform events and a broker outage', () => {
     expect(all[2]?.event.id).toBe(first?.event.id);
     expect(all[2]?.value).toBe(first?.value);
     expect(new Set(all.map((m) => m.event.id)).size).toBe(2); // what a de-duplicating consumer keeps
+  });
+
+  it('sends every event published while other sends are in flight, across two topics, without a flush', async () => {
+    // events published as an operator does (one at a time, while earlier ones are being sent) once left
+    // the publisher stuck with a full buffer and nothing logged; waiting on depth, not flush(), shows it
+    const p = publisher();
+    const service = { ...pipeline, kind: 'InferenceService', plural: 'inferenceservices' };
+    const expected = new Map<string, Set<string>>([
+      [eventsTopic, new Set()],
+      [`${prefix}.inferenceservice`, new Set()],
+    ]);
+    for (let i = 0; i < 120; i++) {
+      const event = {
+        ...started,
+        resource: i % 2 === 0 ? pipeline : service,
+        discriminator: `interleaved-${i}`,
+      };
+      expect(p.publish(event)).toBe('queued');
+      expected.get(`${prefix}.${event.resource.kind.toLowerCase()}`)?.add(toCloudEvent(event, new Date()).id);
+      await new Promise((r) => setTimeout(r, i % 7));
+    }
+    await eventually('the buffer to drain by itself', async () => p.depth === 0, 30_000, 50);
+    await p.close();
+    for (const [topic, ids] of expected) {
+      const got = await readTopic({ brokers, topic, timeoutMs: 20_000 });
+      const read = new Set(got.map((m) => (JSON.parse(m.value) as CloudEvent).id));
+      expect([...ids].filter((id) => !read.has(id))).toEqual([]);
+    }
   });
 
   it('reports KafkaUnavailable quickly while the broker is down, buffers events, and heals when it is back', async () => {
