@@ -6,6 +6,7 @@
 // providers (@aws-sdk/credential-providers: web identity, EKS Pod Identity,
 // instance metadata; see credentials.ts). Big objects stream up in parts
 // with exact memory bounds (multipart.ts: a reused pool of part buffers);
+// server-side copies past a threshold go range by range (multipart-copy.ts);
 // small puts (a backup's 1,000 objects) are signed by the client's own
 // signer and sent without its per-command middleware stack (#smallPut):
 // that stack (endpoint rules, serializers, a fresh stack per send; not the
