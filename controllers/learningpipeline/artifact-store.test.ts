@@ -3,7 +3,8 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ObjectStoreError, ObjectStoreUnavailableError } from '../../operator/storage/errors.ts';
 import type { S3Location } from './artifact-access.ts';
-import { MAX_COPY_OBJECT_BYTES, publishFailure, sha256OfStream, uncopyable } from './artifact-store.ts';
+import { MAX_OBJECT_BYTES } from '../../operator/storage/s3.ts';
+import { publishFailure, sha256OfStream, uncopyable } from './artifact-store.ts';
 
 describe('sha256OfStream', () => {
   it('hashes a stream chunk by chunk to the digest of the whole', async () => {
@@ -25,10 +26,24 @@ describe('publication failures', () => {
     const down = new ObjectStoreUnavailableError('503', { ...details, code: 'ServiceUnavailable' });
     expect(publishFailure(down, 's3://b/k', s3)?.transient).toBe(true);
   });
-  it('an object over 5 GiB cannot be copied by one CopyObject: a permanent error naming it', () => {
-    expect(uncopyable({ key: 'k', size: MAX_COPY_OBJECT_BYTES }, 'b')).toBeUndefined();
-    expect(uncopyable({ key: 'r/model.bin', size: MAX_COPY_OBJECT_BYTES + 1 }, 'b')).toMatch(
-      /s3:\/\/b\/r\/model\.bin is 5368709121 bytes, more than .*5 GiB/,
+  it('a source replaced during a multipart copy is transient: copying again copies the new version whole', () => {
+    const changed = new ObjectStoreError('412', {
+      code: 'PreconditionFailed',
+      operation: 'UploadPartCopy',
+      bucket: 'b',
+      key: 'k',
+    });
+    expect(publishFailure(changed, 's3://b/r/model.bin', s3)).toEqual({
+      error: 's3://b/r/model.bin changed while it was being copied; copying it again',
+      transient: true,
+    });
+  });
+  it('an object over 5 GiB is copied (in parts); one over 5 TiB cannot be: a permanent error naming it and the limit', () => {
+    expect(uncopyable({ key: 'k', size: 5 * 1024 ** 3 + 1 }, 'b')).toBeUndefined();
+    expect(uncopyable({ key: 'k', size: MAX_OBJECT_BYTES }, 'b')).toBeUndefined();
+    expect(uncopyable({ key: 'r/model.bin', size: MAX_OBJECT_BYTES + 1 }, 'b')).toBe(
+      "s3://b/r/model.bin is 5497558138881 bytes, more than the 5497558138880 bytes (5 TiB) of S3's largest object, " +
+        'the most a copy can write; write it as smaller objects (a directory output)',
     );
   });
 });

@@ -13,10 +13,11 @@ import { KubeApiError } from '../../operator/kube/client.ts';
 import { core } from '../../operator/kube/resources.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import type { StorageAccessPolicy } from '../../operator/storage/egress.ts';
-import type { Credentials, CredentialsProvider } from '../../operator/storage/s3.ts';
+import type { Credentials, CredentialsProvider, ObjectStoreOptions } from '../../operator/storage/s3.ts';
 import {
   AMBIENT_SOURCES,
   ENDPOINT_REFUSED,
+  MAX_OBJECT_BYTES,
   NO_CREDENTIALS,
   OBJECT_TOO_LARGE,
   ObjectStoreError,
@@ -76,12 +77,18 @@ export async function credentialsFor(
 
 type Store = ReturnType<typeof createObjectStore>;
 
+/** How copies are made: one CopyObject up to the threshold, else a multipart copy (see ObjectStoreOptions). */
+export type CopySettings = Pick<
+  ObjectStoreOptions,
+  'copyThresholdBytes' | 'copyPartSizeBytes' | 'copyQueueSize'
+>;
+
 /** Runs `use` on a store of the artifacts bucket that reads at most maxBytes a body, closing it afterwards. */
 async function withStore<T>(
   client: KubeClient,
   namespace: string,
   s3: S3Location,
-  access: { policy: StorageAccessPolicy; maxBytes: number },
+  access: { policy: StorageAccessPolicy; maxBytes: number; copy?: CopySettings | undefined },
   use: (store: Store) => Promise<T>,
 ): Promise<T | { error: string }> {
   const credentials = await credentialsFor(client, namespace, s3, access.policy);
@@ -95,6 +102,7 @@ async function withStore<T>(
       timeoutMs: 10_000,
       maxGetBytes: access.maxBytes,
       refusedCidrs: access.policy.refusedCidrs,
+      ...access.copy,
     });
   } catch (e) {
     return { error: `spec.artifacts.s3: ${(e as Error).message}` };
@@ -208,8 +216,12 @@ export const MAX_PUBLISHED_OBJECTS = 1000;
 /** Largest listing response read while publishing (a page of 1,000 keys is a few hundred KiB). */
 const LISTING_MAX_BYTES = 4 * 1024 * 1024;
 
-/** Largest object one CopyObject copies (S3's limit; larger needs a multipart copy). */
-export const MAX_COPY_OBJECT_BYTES = 5 * 1024 ** 3;
+/**
+ * Budget of one copy request (a CopyObject up to the store's threshold, or
+ * one part of a multipart copy), retries included: a server-side copy of
+ * hundreds of MiB takes seconds, more than the store's 10 s for other calls.
+ */
+const COPY_CALL_TIMEOUT_MS = 60_000;
 
 /** Why a publication failed, and whether trying again can help (an outage) or not (a limit, a refusal). */
 export type PublishFailure = { error: string; transient: boolean };
@@ -220,15 +232,21 @@ export type PublishFailure = { error: string; transient: boolean };
  * (AccessDenied, a missing bucket, ...) will answer again: permanent.
  */
 export function publishFailure(e: unknown, where: string, s3: S3Location): PublishFailure | undefined {
+  // a multipart copy pins its parts to the source's ETag: copying again copies the new version whole
+  if (e instanceof ObjectStoreError && e.code === 'PreconditionFailed')
+    return { error: `${where} changed while it was being copied; copying it again`, transient: true };
   const why = readFailure(e, where, s3, 'the copy limit');
   if (why === undefined) return undefined;
   return { error: why.replace(/^reading/, 'copying'), transient: isObjectStoreUnavailable(e) };
 }
 
-/** Pure: the permanent error of an object one CopyObject cannot copy, if it is one. */
+/**
+ * Pure: the permanent error of an object no S3 copy can write, if it is one
+ * (over 5 GiB is a multipart copy, up to S3's largest object).
+ */
 export function uncopyable(o: { key: string; size: number }, bucket: string): string | undefined {
-  if (o.size <= MAX_COPY_OBJECT_BYTES) return undefined;
-  return `${formatS3Uri(bucket, o.key)} is ${o.size} bytes, more than the ${MAX_COPY_OBJECT_BYTES} bytes (5 GiB) one S3 CopyObject copies; write it as smaller objects (a directory output)`;
+  if (o.size <= MAX_OBJECT_BYTES) return undefined;
+  return `${formatS3Uri(bucket, o.key)} is ${o.size} bytes, more than the ${MAX_OBJECT_BYTES} bytes (5 TiB) of S3's largest object, the most a copy can write; write it as smaller objects (a directory output)`;
 }
 
 /**
@@ -246,15 +264,18 @@ export async function copyS3Outputs(
   s3: S3Location,
   copy: { fromRoot: string; toRoot: string; paths: readonly string[] },
   policy: StorageAccessPolicy,
+  copySettings?: CopySettings,
 ): Promise<{ copied: number } | PublishFailure> {
   // the cap bounds every response body: here the listings (1,000 keys a page)
   const result = await withStore(
     client,
     namespace,
     s3,
-    { policy, maxBytes: LISTING_MAX_BYTES },
+    { policy, maxBytes: LISTING_MAX_BYTES, copy: copySettings },
     async (store): Promise<{ copied: number } | PublishFailure> => {
       let copied = 0;
+      // failures name the object being copied, else (a listing) the trial's root
+      let where = formatS3Uri(s3.bucket, copy.fromRoot);
       try {
         for (const path of copy.paths) {
           const from = `${copy.fromRoot}/${path}`;
@@ -267,11 +288,16 @@ export async function copyS3Outputs(
               };
             const tooLarge = uncopyable(o, s3.bucket);
             if (tooLarge) return { error: tooLarge, transient: false };
-            await store.copy(o.key, `${copy.toRoot}/${path}${o.key.slice(from.length)}`);
+            where = formatS3Uri(s3.bucket, o.key);
+            await store.copy(o.key, `${copy.toRoot}/${path}${o.key.slice(from.length)}`, {
+              size: o.size,
+              timeoutMs: COPY_CALL_TIMEOUT_MS,
+            });
+            where = formatS3Uri(s3.bucket, copy.fromRoot);
           }
         }
       } catch (e) {
-        const failure = publishFailure(e, formatS3Uri(s3.bucket, copy.fromRoot), s3);
+        const failure = publishFailure(e, where, s3);
         if (failure === undefined) throw e;
         return failure;
       }

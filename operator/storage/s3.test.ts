@@ -286,6 +286,19 @@ describe('objectStoreConfigFromEnv', () => {
     );
     expect(() => createObjectStore({ ...base, bucket: 'okay', endpoint: 'file:///x' })).toThrow(/http\(s\)/);
     expect(() => createObjectStore({ ...base, bucket: 'okay', maxGetBytes: 0 })).toThrow(/maxGetBytes/);
+    // copies: CopyObject at most up to its 5 GiB, parts within S3's 5 MiB..5 GiB
+    const copy = (o: Partial<ObjectStoreOptions>) => () =>
+      createObjectStore({ ...base, bucket: 'okay', ...o });
+    expect(copy({ copyThresholdBytes: 5 * 1024 ** 3 + 1 })).toThrow(
+      "copyThresholdBytes must be an integer from 0 to 5368709120 (5 GiB, one CopyObject's limit)",
+    );
+    expect(copy({ copyThresholdBytes: -1 })).toThrow(/copyThresholdBytes/);
+    expect(copy({ copyPartSizeBytes: 5 * 1024 ** 2 - 1 })).toThrow(
+      'copyPartSizeBytes must be an integer from 5242880 (5 MiB) to 5368709120 (5 GiB)',
+    );
+    expect(copy({ copyPartSizeBytes: 5 * 1024 ** 3 + 1 })).toThrow(/copyPartSizeBytes/);
+    expect(copy({ copyQueueSize: 0 })).toThrow(/copyQueueSize must be >= 1/);
+    copy({ copyThresholdBytes: 0, copyPartSizeBytes: 5 * 1024 ** 2, copyQueueSize: 1 })().close();
   });
 });
 

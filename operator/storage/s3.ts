@@ -6,6 +6,7 @@
 // providers (@aws-sdk/credential-providers: web identity, EKS Pod Identity,
 // instance metadata; see credentials.ts). Big objects stream up in parts
 // with exact memory bounds (multipart.ts: a reused pool of part buffers);
+// server-side copies past a threshold go range by range (multipart-copy.ts);
 // small puts (a backup's 1,000 objects) are signed by the client's own
 // signer and sent without its per-command middleware stack (#smallPut):
 // that stack (endpoint rules, serializers, a fresh stack per send; not the
@@ -34,7 +35,13 @@ import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as S3Sdk from '@aws-sdk/client-s3';
-import type { CreateBucketCommand, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
+import type {
+  CreateBucketCommand,
+  HeadObjectCommandOutput,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import type { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CircuitOpenError } from '../backoff.ts';
 import type { CircuitBreaker } from '../backoff.ts';
@@ -52,6 +59,14 @@ import {
 import type { Addressing } from './addressing.ts';
 import { explicitCredentials } from './credentials.ts';
 import { uploadInParts } from './multipart.ts';
+import {
+  MAX_COPY_OBJECT_BYTES,
+  MAX_PART_BYTES,
+  MIN_PART_BYTES,
+  copyInParts,
+  planCopyParts,
+} from './multipart-copy.ts';
+import type { PartCopySink } from './multipart-copy.ts';
 import type { PartSink } from './multipart.ts';
 import type { Credentials, CredentialsProvider } from './credentials.ts';
 import { EndpointRefusedError, guardedLookup, parseCidr, refusedHost } from './egress.ts';
@@ -75,6 +90,7 @@ export * from './addressing.ts';
 export * from './credentials.ts';
 export * from './errors.ts';
 export * from './egress.ts';
+export { MAX_COPY_OBJECT_BYTES, MAX_OBJECT_BYTES } from './multipart-copy.ts';
 
 // --- configuration --------------------------------------------------------------------
 
@@ -163,6 +179,17 @@ export type PutStreamOptions = PutOptions & {
   unsignedPayload?: boolean;
 };
 
+export type CopyOptions = CallOptions & {
+  /**
+   * The source's size when the caller knows it (a listing): one up to the
+   * store's copyThresholdBytes is copied with one CopyObject without asking
+   * for it first. timeoutMs bounds each request (each part of a multipart copy).
+   */
+  size?: number;
+  /** Awaited after each part of a multipart copy: bytes copied so far of the total. */
+  onProgress?: (copiedBytes: number, totalBytes: number) => void | Promise<void>;
+};
+
 export type ListOptions = CallOptions & {
   /** Page size of each ListObjectsV2 request, 1..1000; default 1000. */
   maxKeys?: number;
@@ -220,9 +247,14 @@ export interface ObjectStore {
   getStream(key: string, options?: GetOptions): Promise<Readable>;
   /**
    * Server-side copy of an object within the bucket (no bytes pass through
-   * us; S3 copies up to 5 GiB in one request). Missing source: NoSuchKey.
+   * us): one CopyObject up to copyThresholdBytes, else a multipart copy
+   * (UploadPartCopy of copyPartSizeBytes ranges, copyQueueSize at once, the
+   * upload aborted on any failure; up to 5 TiB, S3's largest object), the
+   * content type, user metadata and Content-Encoding/-Disposition/-Language,
+   * Cache-Control and Expires carried over as CopyObject does. Missing source:
+   * NoSuchKey; a source replaced during a multipart copy: PreconditionFailed.
    */
-  copy(fromKey: string, toKey: string, options?: CallOptions): Promise<void>;
+  copy(fromKey: string, toKey: string, options?: CopyOptions): Promise<void>;
   /** Size, ETag, date and metadata, or undefined when there is no such object. */
   head(key: string, options?: CallOptions): Promise<ObjectInfo | undefined>;
   /** Objects whose key starts with `prefix`, in key order, fetched page by page (ListObjectsV2). */
@@ -265,6 +297,12 @@ export type ObjectStoreOptions = {
   partSizeBytes?: number;
   /** Parts of a streamed upload in flight at once, >= 1; default 2. */
   uploadQueueSize?: number;
+  /** copy() of a larger object is a multipart copy; 0..5 GiB (one CopyObject's limit), default 256 MiB. */
+  copyThresholdBytes?: number;
+  /** Part size of a multipart copy, 5 MiB..5 GiB, grown when 10,000 parts would not hold the object; default 64 MiB. */
+  copyPartSizeBytes?: number;
+  /** Parts of a multipart copy copied at once, >= 1; default 4. */
+  copyQueueSize?: number;
   /**
    * Cap on every response body (objects, listings), counted as it streams
    * in: Content-Length is not trusted. Default DEFAULT_MAX_GET_BYTES.
@@ -304,6 +342,32 @@ export function objectStoreFromEnv(
 /** The default cap on a response body: enough for listings and small objects, not a memory bomb. */
 export const DEFAULT_MAX_GET_BYTES = 64 * 1024 * 1024;
 const MIN_PART_SIZE = 5 * 1024 * 1024;
+/**
+ * The copy settings, checked. Multipart copies start well below CopyObject's
+ * 5 GiB: a part is a shorter request (within a call's time budget, retried
+ * alone) and parts copy in parallel; 64 MiB parts take 10,000 parts to 625
+ * GiB, and grow beyond (multipart-copy.ts).
+ */
+function copySettings(options: ObjectStoreOptions): Shared['copy'] {
+  const thresholdBytes = options.copyThresholdBytes ?? 256 * 1024 * 1024;
+  if (!Number.isSafeInteger(thresholdBytes) || thresholdBytes < 0 || thresholdBytes > MAX_COPY_OBJECT_BYTES)
+    throw new RangeError(
+      `copyThresholdBytes must be an integer from 0 to ${MAX_COPY_OBJECT_BYTES} (5 GiB, one CopyObject's limit)`,
+    );
+  const partSizeBytes = options.copyPartSizeBytes ?? 64 * 1024 * 1024;
+  if (
+    !Number.isSafeInteger(partSizeBytes) ||
+    partSizeBytes < MIN_PART_BYTES ||
+    partSizeBytes > MAX_PART_BYTES
+  )
+    throw new RangeError(
+      `copyPartSizeBytes must be an integer from ${MIN_PART_BYTES} (5 MiB) to ${MAX_PART_BYTES} (5 GiB)`,
+    );
+  const queueSize = options.copyQueueSize ?? 4;
+  if (!Number.isInteger(queueSize) || queueSize < 1) throw new RangeError('copyQueueSize must be >= 1');
+  return { thresholdBytes, partSizeBytes, queueSize };
+}
+
 /** Puts of bytes up to this size take the small-put path (S3ObjectStore.#smallPut). */
 const SMALL_PUT_MAX_BYTES = 1024 * 1024;
 
@@ -357,6 +421,7 @@ type Shared = {
   policy: RetryPolicy;
   partSize: number;
   queueSize: number;
+  copy: { thresholdBytes: number; partSizeBytes: number; queueSize: number };
   maxGetBytes: number;
   refusedCidrs: readonly string[];
   breaker: CircuitBreaker | undefined;
@@ -455,6 +520,7 @@ class S3ObjectStore implements ObjectStore {
     if (!(partSize >= MIN_PART_SIZE)) throw new RangeError(`partSizeBytes must be >= ${MIN_PART_SIZE}`);
     const queueSize = options.uploadQueueSize ?? 2;
     if (!Number.isInteger(queueSize) || queueSize < 1) throw new RangeError('uploadQueueSize must be >= 1');
+    const copy = copySettings(options);
     const timeoutMs = options.timeoutMs ?? 30_000;
     if (!(timeoutMs > 0)) throw new RangeError('timeoutMs must be > 0');
     const policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
@@ -531,6 +597,7 @@ class S3ObjectStore implements ObjectStore {
       policy,
       partSize,
       queueSize,
+      copy,
       maxGetBytes,
       refusedCidrs,
       breaker: options.breaker,
@@ -736,26 +803,7 @@ class S3ObjectStore implements ObjectStore {
         );
         return { etag: unquoteEtag(out.ETag) };
       },
-      // without the caller's signal: the abort must go out after a cancel too
-      abort: (UploadId) =>
-        this.#call({
-          operation: 'AbortMultipartUpload',
-          key: Key,
-          idempotent: true,
-          run: (abortSignal) =>
-            this.#s.client.send(new sdk.AbortMultipartUploadCommand({ Bucket, Key, UploadId }), {
-              abortSignal,
-            }),
-          timeoutMs: options.timeoutMs,
-        }).then(
-          () => undefined,
-          (error: unknown) =>
-            this.#s.logger?.warn('could not abort a failed multipart upload', {
-              bucket: this.bucket,
-              object: Key,
-              err: error,
-            }),
-        ),
+      abort: (UploadId) => this.#abortUpload(Key, UploadId, options.timeoutMs),
     };
     return uploadInParts(body, sink, { partSize: this.#s.partSize, queueSize, signal: options.signal });
   }
@@ -794,11 +842,23 @@ class S3ObjectStore implements ObjectStore {
     return this.#guardStream(body, Key, options);
   }
 
-  async copy(fromKey: string, toKey: string, options: CallOptions = {}): Promise<void> {
+  async copy(fromKey: string, toKey: string, options: CopyOptions = {}): Promise<void> {
     const from = this.#full(fromKey);
     const Key = this.#full(toKey);
     // CopySource is "<bucket>/<key>", URL-encoded (slashes kept)
     const CopySource = `${this.bucket}/${from.split('/').map(encodeURIComponent).join('/')}`;
+    if (options.size === undefined || options.size > this.#s.copy.thresholdBytes) {
+      // a multipart copy needs what CopyObject would carry over (type, metadata) and the ETag to pin
+      const source = await this.#headObject(from, options);
+      if (!source) {
+        const failure: Failure = { kind: 'http', status: 404, code: 'NoSuchKey', message: 'no such object' };
+        throw toObjectStoreError(failure, this.#context('HeadObject', from));
+      }
+      if ((source.ContentLength ?? 0) > this.#s.copy.thresholdBytes) {
+        await this.#copyInParts(from, Key, CopySource, source, options);
+        return;
+      }
+    }
     await this.#call({
       operation: 'CopyObject',
       key: Key,
@@ -812,9 +872,139 @@ class S3ObjectStore implements ObjectStore {
     });
   }
 
+  /**
+   * A multipart copy of `source` (its HEAD) to `Key`: every part pinned to the
+   * source's ETag (a source replaced midway fails with PreconditionFailed
+   * instead of mixing two versions), the upload aborted on any failure.
+   */
+  async #copyInParts(
+    from: string,
+    Key: string,
+    CopySource: string,
+    source: HeadObjectCommandOutput,
+    options: CopyOptions,
+  ): Promise<void> {
+    const size = source.ContentLength ?? 0;
+    const plan = planCopyParts(size, this.#s.copy.partSizeBytes);
+    if ('error' in plan) {
+      throw new ObjectStoreError(`copying ${formatS3Uri(this.bucket, from)}: ${plan.error}`, {
+        code: 'EntityTooLarge',
+        operation: 'UploadPartCopy',
+        bucket: this.bucket,
+        key: from,
+      });
+    }
+    const Bucket = this.bucket;
+    // what CopyObject (MetadataDirective COPY) carries over, the upload must be given
+    const carried = {
+      ...(source.ContentType ? { ContentType: source.ContentType } : {}),
+      ...(source.CacheControl ? { CacheControl: source.CacheControl } : {}),
+      ...(source.ContentDisposition ? { ContentDisposition: source.ContentDisposition } : {}),
+      ...(source.ContentEncoding ? { ContentEncoding: source.ContentEncoding } : {}),
+      ...(source.ContentLanguage ? { ContentLanguage: source.ContentLanguage } : {}),
+      ...(source.Expires ? { Expires: source.Expires } : {}),
+      Metadata: source.Metadata ?? {},
+    };
+    const pin = source.ETag ? { CopySourceIfMatch: source.ETag } : {};
+    const call = <T>(operation: string, idempotent: boolean, run: (abortSignal: AbortSignal) => Promise<T>) =>
+      this.#call({
+        operation,
+        key: Key,
+        idempotent,
+        run,
+        signal: options.signal,
+        timeoutMs: options.timeoutMs,
+      });
+    const sink: PartCopySink = {
+      create: async () => {
+        const out = await call('CreateMultipartUpload', false, (abortSignal) =>
+          this.#s.client.send(new sdk.CreateMultipartUploadCommand({ Bucket, Key, ...carried }), {
+            abortSignal,
+          }),
+        );
+        if (!out.UploadId) throw new Error('internal error: CreateMultipartUpload returned no UploadId');
+        return out.UploadId;
+      },
+      part: async (UploadId, part) => {
+        const out = await call('UploadPartCopy', true, (abortSignal) =>
+          this.#s.client.send(
+            new sdk.UploadPartCopyCommand({
+              Bucket,
+              Key,
+              UploadId,
+              PartNumber: part.partNumber,
+              CopySource,
+              CopySourceRange: `bytes=${part.first}-${part.last}`,
+              ...pin,
+            }),
+            { abortSignal },
+          ),
+        );
+        return out.CopyPartResult?.ETag ?? '';
+      },
+      complete: async (UploadId, Parts) => {
+        await call('CompleteMultipartUpload', false, (abortSignal) =>
+          this.#s.client.send(
+            new sdk.CompleteMultipartUploadCommand({
+              Bucket,
+              Key,
+              UploadId,
+              MultipartUpload: { Parts: [...Parts] },
+            }),
+            { abortSignal },
+          ),
+        );
+      },
+      abort: (UploadId) => this.#abortUpload(Key, UploadId, options.timeoutMs),
+    };
+    await copyInParts(plan, sink, {
+      queueSize: this.#s.copy.queueSize,
+      signal: options.signal,
+      onProgress: options.onProgress,
+    });
+  }
+
+  /**
+   * Aborts a failed multipart upload so its parts are not kept (and billed);
+   * without the caller's signal: the abort must go out after a cancel too.
+   * Never throws: a failure is logged (a bucket lifecycle rule is the backstop).
+   */
+  async #abortUpload(Key: string, UploadId: string, timeoutMs: number | undefined): Promise<void> {
+    try {
+      await this.#call({
+        operation: 'AbortMultipartUpload',
+        key: Key,
+        idempotent: true,
+        run: (abortSignal) =>
+          this.#s.client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }), {
+            abortSignal,
+          }),
+        timeoutMs,
+      });
+    } catch (error) {
+      this.#s.logger?.warn('could not abort a failed multipart upload', {
+        bucket: this.bucket,
+        object: Key,
+        err: error,
+      });
+    }
+  }
+
   async head(key: string, options: CallOptions = {}): Promise<ObjectInfo | undefined> {
-    const Key = this.#full(key);
-    const out = await this.#call({
+    const out = await this.#headObject(this.#full(key), options);
+    if (!out) return undefined;
+    return {
+      size: out.ContentLength ?? 0,
+      etag: unquoteEtag(out.ETag),
+      lastModified: out.LastModified ?? new Date(0),
+      ...(out.ContentType ? { contentType: out.ContentType } : {}),
+      metadata: out.Metadata ?? {},
+    };
+  }
+
+  /** HeadObject of a full key, or undefined when there is no such object. */
+  async #headObject(Key: string, options: CallOptions): Promise<HeadObjectCommandOutput | undefined> {
+    return this.#call({
       operation: 'HeadObject',
       key: Key,
       idempotent: true,
@@ -835,14 +1025,6 @@ class S3ObjectStore implements ObjectStore {
       signal: options.signal,
       timeoutMs: options.timeoutMs,
     });
-    if (!out) return undefined;
-    return {
-      size: out.ContentLength ?? 0,
-      etag: unquoteEtag(out.ETag),
-      lastModified: out.LastModified ?? new Date(0),
-      ...(out.ContentType ? { contentType: out.ContentType } : {}),
-      metadata: out.Metadata ?? {},
-    };
   }
 
   async *list(prefix = '', options: ListOptions = {}): AsyncGenerator<ListedObject> {
