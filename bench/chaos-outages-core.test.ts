@@ -135,6 +135,8 @@ describe('faultPassed and the report', () => {
     expect(faultPassed(fault({ conditionShown: false }))).toBe(false);
     expect(faultPassed(fault({ reconciles: 50, reconcileBound: 40 }))).toBe(false);
     expect(faultPassed(fault({ doubleWrites: 2 }))).toBe(false);
+    expect(faultPassed(fault({ fault: 'etcd-restart', clusterHealthyAfter: false }))).toBe(false);
+    expect(faultPassed(fault({ fault: 'etcd-restart', clusterHealthyAfter: true }))).toBe(true);
   });
   it('sums the figures and prints one row per fault', () => {
     const r = summarize(

@@ -194,6 +194,8 @@ export interface FaultResult {
   reconcileBound?: number;
   /** API requests of the operator during the outage. */
   requests?: number;
+  /** Restart faults: afterwards every component ran, /readyz was ok and every node was Ready again. */
+  clusterHealthyAfter?: boolean;
   /** Leader failover: double writes found (see doubleWrites). */
   doubleWrites?: number;
   /** Human-readable notes: what failed, if anything. */
@@ -215,6 +217,7 @@ export function faultPassed(f: FaultResult): boolean {
     f.recoverySeconds !== null &&
     (f.recoveryBoundSeconds === undefined || f.recoverySeconds <= f.recoveryBoundSeconds) &&
     f.conditionShown !== false &&
+    f.clusterHealthyAfter !== false &&
     (f.reconciles === undefined || f.reconcileBound === undefined || f.reconciles <= f.reconcileBound) &&
     (f.doubleWrites ?? 0) === 0
   );

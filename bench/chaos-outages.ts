@@ -133,6 +133,18 @@ const apiReady = async () =>
 
 const clusterHealthy = async () => (await run('bash', [CLUSTER_SH, 'status'], 60_000)).code === 0;
 
+/** Every node of the cluster (kwok's and the real one) Ready; a list of the others otherwise. */
+async function nodesReady(): Promise<boolean> {
+  const nodes = await getJson<{
+    items: { metadata: { name: string }; status?: { conditions?: Condition[] } }[];
+  }>(['get', 'nodes']);
+  const notReady = (nodes?.items ?? [])
+    .filter((n) => !(n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'))
+    .map((n) => n.metadata.name);
+  if (notReady.length > 0) throw new Error(`not Ready: ${notReady.join(', ')}`);
+  return (nodes?.items.length ?? 0) > 0;
+}
+
 // --- the objects ----------------------------------------------------------------
 
 interface Condition {
@@ -472,6 +484,8 @@ interface ApiOutage {
   up(): Promise<number>;
   /** Whatever happened: the API is back for everyone (in a finally). */
   restore(): Promise<void>;
+  /** Restarts: whether the shared cluster is whole again (every component, /readyz, every node Ready). */
+  healthyAfter?: () => Promise<{ ok: boolean; why?: string }>;
 }
 
 const proxyOutage = (proxy: ApiProxy, o: Required<OutageOptions>): ApiOutage => ({
@@ -501,22 +515,18 @@ const restartOutage = (fault: RestartFault, o: Required<OutageOptions>): ApiOuta
     },
     up: async () => {
       // /readyz is watched while `cluster.sh restart` runs: it returns only once every component runs
-      let done = false;
-      const restart = clusterSh(['restart'], 180_000).finally(() => {
-        done = true;
+      let failed: Error | undefined;
+      const restart = clusterSh(['restart'], 180_000).catch((e: Error) => {
+        failed = e;
       });
-      restart.catch(() => undefined);
       const backAt = await eventually(
         'the API server /readyz again',
-        async () => {
-          if (await apiReady()) return Date.now();
-          if (done) await restart; // it gave up: say why instead of waiting on
-          return undefined;
-        },
+        async () => (failed ? -1 : (await apiReady()) ? Date.now() : undefined),
         180_000,
         200,
       );
       await restart;
+      if (failed) throw failed;
       return backAt;
     },
     restore: async () => {
@@ -524,6 +534,15 @@ const restartOutage = (fault: RestartFault, o: Required<OutageOptions>): ApiOuta
       // `restart` does nothing to a healthy cluster; it never creates or deletes one
       await clusterSh(['restart'], 180_000);
       await eventually('the cluster healthy (cluster.sh status)', clusterHealthy, 60_000, 1000);
+    },
+    healthyAfter: async () => {
+      try {
+        await eventually('the cluster healthy (cluster.sh status)', clusterHealthy, 60_000, 1000);
+        await eventually('every node Ready', nodesReady, 90_000, 1000);
+        return { ok: true };
+      } catch (e) {
+        return { ok: false, why: (e as Error).message };
+      }
     },
   };
 };
@@ -560,6 +579,11 @@ async function apiFault(
       notes.push(line);
     });
   }
+  const health = await outage.healthyAfter?.();
+  if (health && !health.ok) {
+    o.log(`chaos: ALERT the cluster is not whole after ${outage.fault}: ${health.why}`);
+    notes.push(`the cluster is not whole after the restart: ${health.why}`);
+  }
   const after = await figures(op).catch(() => undefined);
   if (after) notes.push(`informer errors during the fault: ${after.informerErrors - before.informerErrors}`);
   const f = apiFaultFigures(times, { pidBefore, pidAfter: op.child.pid, alive: op.alive() });
@@ -570,6 +594,7 @@ async function apiFault(
     lost: await lostAfterWaiting(world.ns, world.objects),
     orphaned: await orphans(world.ns),
     recoveryBoundSeconds: API_RECOVERY_BOUND_S,
+    ...(health ? { clusterHealthyAfter: health.ok } : {}),
     ...(during
       ? {
           reconciles: during.reconciles - before.reconciles,
