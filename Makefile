@@ -94,10 +94,13 @@ chaos:
 chaos-kill:
 	@flock /tmp/ymera-e2e.lock $(WITH_NODE) node --disable-warning=ExperimentalWarning bench/chaos-kill.ts
 
-## chaos-outages: the API unreachable for the operator 20 s (its TCP proxy cut; the shared cluster's processes are
-##                not touched; the operator, not restarted, reconciles a change within 10 s of it being back), Kafka, Prometheus and MinIO each stopped CHAOS_OUTAGE_SECONDS (default 60: status says
-##                so, no crash, reconciles under a bound, clears by itself), a leader killed under load (no double
-##                writes, all converge); CHAOS_FAULTS picks some; writes bench/results/chaos-outages.json.
+## chaos-outages: the API unreachable for the operator 20 s (its TCP proxy cut), then the cluster's real kube-apiserver
+##                and etcd each stopped CHAOS_RESTART_DOWN_SECONDS (default 15) and started again by
+##                `cluster.sh stop-component`/`restart` (never up/down: the cluster is not recreated); after each the
+##                operator, not restarted, reconciles a change within 10 s of the API being back. Kafka, Prometheus
+##                and MinIO each stopped CHAOS_OUTAGE_SECONDS (default 60: status says so, no crash, reconciles
+##                under a bound, clears by itself), a leader killed under load (no double writes, all converge);
+##                CHAOS_FAULTS picks some; writes bench/results/chaos-outages.json. Takes the e2e lock itself.
 chaos-outages:
 	@flock /tmp/ymera-e2e.lock $(WITH_NODE) node --disable-warning=ExperimentalWarning bench/chaos-outages.ts
 

@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { FaultResult, WriteSample } from './chaos-outages-core.ts';
 import {
+  apiFaultFigures,
   backoffRetriesWithin,
   doubleWrites,
   faultPassed,
   formatTable,
   outageOptionsFromEnv,
   reconcileBound,
+  reconcileRate,
+  restartedComponent,
   summarize,
 } from './chaos-outages-core.ts';
 
@@ -132,6 +135,8 @@ describe('faultPassed and the report', () => {
     expect(faultPassed(fault({ conditionShown: false }))).toBe(false);
     expect(faultPassed(fault({ reconciles: 50, reconcileBound: 40 }))).toBe(false);
     expect(faultPassed(fault({ doubleWrites: 2 }))).toBe(false);
+    expect(faultPassed(fault({ fault: 'etcd-restart', clusterHealthyAfter: false }))).toBe(false);
+    expect(faultPassed(fault({ fault: 'etcd-restart', clusterHealthyAfter: true }))).toBe(true);
   });
   it('sums the figures and prints one row per fault', () => {
     const r = summarize(
@@ -143,11 +148,71 @@ describe('faultPassed and the report', () => {
     );
     expect(r.totals).toEqual({ faultsInjected: 2, objectsChecked: 8, lost: 1, orphaned: 0, failed: 1 });
     const table = formatTable(r);
-    expect(table).toContain('| api-unreachable | 5.0 | 4 | 0 | 0 | 2.5 (≤ 10) | yes | - | - | - | yes |');
+    expect(table).toContain('| api-unreachable | 5.0 | 4 | 0 | 0 | 2.5 (≤ 10) | yes | - | - | - | - | yes |');
     expect(table).toContain(
-      '| kafka-outage | 5.0 | 4 | 1 | 0 | 2.5 (≤ 10) | yes | yes | 12 (≤ 60) | - | NO |',
+      '| kafka-outage | 5.0 | 4 | 1 | 0 | 2.5 (≤ 10) | yes | yes | 12 (≤ 60) | 2.4 | - | NO |',
     );
     expect(table).toContain('faults injected 2, objects checked 8, lost 1, orphaned 0, failed 1');
+  });
+});
+
+describe('restart faults', () => {
+  it('name the cluster process they restart', () => {
+    expect(restartedComponent('apiserver-restart')).toBe('kube-apiserver');
+    expect(restartedComponent('etcd-restart')).toBe('etcd');
+    expect(restartedComponent('api-unreachable')).toBeUndefined();
+    expect(restartedComponent('minio-outage')).toBeUndefined();
+  });
+});
+
+describe('apiFaultFigures', () => {
+  const same = { pidBefore: 42, pidAfter: 42, alive: true };
+  it('measures down time to /readyz ok and recovery from it', () => {
+    expect(apiFaultFigures({ stoppedAt: 1_000, backAt: 18_340, reconciledAt: 19_870 }, same)).toEqual({
+      downSeconds: 17.3,
+      recoverySeconds: 1.5,
+      operatorSurvived: true,
+    });
+  });
+  it('has no recovery when the API or the reconcile never came back', () => {
+    expect(apiFaultFigures({ stoppedAt: 0 }, same)).toMatchObject({ downSeconds: 0, recoverySeconds: null });
+    expect(apiFaultFigures({ stoppedAt: 0, backAt: 5_000 }, same)).toMatchObject({
+      downSeconds: 5,
+      recoverySeconds: null,
+    });
+  });
+  it('counts an operator restarted under the same name (another pid) or dead as not surviving', () => {
+    const t = { stoppedAt: 0, backAt: 1_000, reconciledAt: 2_000 };
+    expect(apiFaultFigures(t, { pidBefore: 42, pidAfter: 43, alive: true }).operatorSurvived).toBe(false);
+    expect(apiFaultFigures(t, { ...same, alive: false }).operatorSurvived).toBe(false);
+    expect(
+      apiFaultFigures(t, { pidBefore: undefined, pidAfter: undefined, alive: true }).operatorSurvived,
+    ).toBe(false);
+  });
+  it('refuses a reconcile before the API was back', () => {
+    expect(() => apiFaultFigures({ stoppedAt: 0, backAt: 5_000, reconciledAt: 4_000 }, same)).toThrow(
+      /reconciledAt \(4000\) must come after backAt \(5000\)/,
+    );
+    expect(() => apiFaultFigures({ stoppedAt: 0, reconciledAt: 4_000 }, same)).toThrow(
+      /must come after backAt/,
+    );
+  });
+  it('fails the fault when the recovery misses the 10 s bound', () => {
+    const f = apiFaultFigures({ stoppedAt: 0, backAt: 15_000, reconciledAt: 25_100 }, same);
+    expect(faultPassed(fault({ fault: 'apiserver-restart', ...f }))).toBe(false);
+    const g = apiFaultFigures({ stoppedAt: 0, backAt: 15_000, reconciledAt: 24_900 }, same);
+    expect(faultPassed(fault({ fault: 'apiserver-restart', ...g }))).toBe(true);
+  });
+});
+
+describe('reconcileRate', () => {
+  it('is reconciles per second of outage', () => {
+    expect(reconcileRate({ reconciles: 30, downSeconds: 60 })).toBe(0.5);
+    expect(reconcileRate({ reconciles: 10, downSeconds: 3 })).toBe(3.33);
+  });
+  it('is unknown without reconciles or without an outage', () => {
+    expect(reconcileRate({ downSeconds: 60 })).toBeUndefined();
+    expect(reconcileRate({ reconciles: 3, downSeconds: 0 })).toBeUndefined();
   });
 });
 
@@ -160,11 +225,20 @@ describe('outageOptionsFromEnv', () => {
         CHAOS_FAILOVER_OBJECTS: '10',
       }),
     ).toEqual({ faults: ['api-unreachable', 'kafka-outage'], outageSeconds: 15, failoverObjects: 10 });
+    expect(
+      outageOptionsFromEnv({
+        CHAOS_FAULTS: 'apiserver-restart,etcd-restart',
+        CHAOS_RESTART_DOWN_SECONDS: '20',
+      }),
+    ).toEqual({ faults: ['apiserver-restart', 'etcd-restart'], restartDownSeconds: 20 });
     expect(outageOptionsFromEnv({})).toEqual({});
   });
   it('names the variable and what is allowed', () => {
     expect(() => outageOptionsFromEnv({ CHAOS_OUTAGE_SECONDS: '-1' })).toThrow(
       /CHAOS_OUTAGE_SECONDS must be a positive number \(got "-1"\)/,
+    );
+    expect(() => outageOptionsFromEnv({ CHAOS_RESTART_DOWN_SECONDS: 'soon' })).toThrow(
+      /CHAOS_RESTART_DOWN_SECONDS must be a positive number \(got "soon"\)/,
     );
     expect(() => outageOptionsFromEnv({ CHAOS_FAULTS: 'disk-full' })).toThrow(
       /CHAOS_FAULTS: unknown fault "disk-full" \(allowed: api-unreachable/,

@@ -109,7 +109,67 @@ export function doubleWrites(samples: WriteSample[]): WriteViolation[] {
 }
 
 export type FaultKind =
-  'api-unreachable' | 'kafka-outage' | 'prometheus-outage' | 'minio-outage' | 'leader-failover';
+  | 'api-unreachable'
+  | 'apiserver-restart'
+  | 'etcd-restart'
+  | 'kafka-outage'
+  | 'prometheus-outage'
+  | 'minio-outage'
+  | 'leader-failover';
+
+export type RestartFault = 'apiserver-restart' | 'etcd-restart';
+export type ClusterComponent = 'kube-apiserver' | 'etcd';
+
+/** The cluster process a restart fault stops and starts again (undefined: not a restart fault). */
+export function restartedComponent(fault: FaultKind): ClusterComponent | undefined {
+  return fault === 'apiserver-restart' ? 'kube-apiserver' : fault === 'etcd-restart' ? 'etcd' : undefined;
+}
+
+/** Wall-clock instants (ms) of one API fault, as the bench saw them. */
+export interface ApiFaultTimes {
+  /** The fault began (proxy cut, or SIGTERM sent to the component). */
+  stoppedAt: number;
+  /** The API answered /readyz ok again (proxy restored); undefined: never. */
+  backAt?: number;
+  /** The operator reported the generation of an edit made after backAt; undefined: never. */
+  reconciledAt?: number;
+}
+
+/** The operator process before and after, and whether it still runs. */
+export interface OperatorIdentity {
+  pidBefore: number | undefined;
+  pidAfter: number | undefined;
+  alive: boolean;
+}
+
+const tenths = (ms: number) => Math.round(ms / 100) / 10;
+
+/**
+ * The figures of an API fault: how long the API was down (until /readyz ok),
+ * the recovery (edit reconciled, from /readyz ok; null when it never was) and
+ * whether the operator survived it as the same process (a restart by a
+ * supervisor would hide a crash). A reconcile seen before the API was back
+ * cannot be a recovery: it is refused.
+ */
+export function apiFaultFigures(
+  t: ApiFaultTimes,
+  op: OperatorIdentity,
+): { downSeconds: number; recoverySeconds: number | null; operatorSurvived: boolean } {
+  if (t.reconciledAt !== undefined && (t.backAt === undefined || t.reconciledAt < t.backAt))
+    throw new RangeError(`reconciledAt (${t.reconciledAt}) must come after backAt (${t.backAt})`);
+  return {
+    downSeconds: t.backAt === undefined ? 0 : tenths(t.backAt - t.stoppedAt),
+    recoverySeconds:
+      t.backAt === undefined || t.reconciledAt === undefined ? null : tenths(t.reconciledAt - t.backAt),
+    operatorSurvived: op.alive && op.pidBefore !== undefined && op.pidAfter === op.pidBefore,
+  };
+}
+
+/** Reconciles per second during an outage (one decimal; undefined without the figures). */
+export function reconcileRate(f: Pick<FaultResult, 'reconciles' | 'downSeconds'>): number | undefined {
+  if (f.reconciles === undefined || !(f.downSeconds > 0)) return undefined;
+  return Math.round((f.reconciles / f.downSeconds) * 100) / 100;
+}
 
 /** What one injected fault showed. */
 export interface FaultResult {
@@ -129,11 +189,13 @@ export interface FaultResult {
   operatorSurvived: boolean;
   /** Dependency outages: the dependent objects' status said so during the outage. */
   conditionShown?: boolean;
-  /** Dependency outages: reconciles during the outage, and the bound they had to stay under. */
+  /** Outages: reconciles during the outage, and the bound they had to stay under (no hot loop). */
   reconciles?: number;
   reconcileBound?: number;
   /** API requests of the operator during the outage. */
   requests?: number;
+  /** Restart faults: afterwards every component ran, /readyz was ok and every node was Ready again. */
+  clusterHealthyAfter?: boolean;
   /** Leader failover: double writes found (see doubleWrites). */
   doubleWrites?: number;
   /** Human-readable notes: what failed, if anything. */
@@ -155,6 +217,7 @@ export function faultPassed(f: FaultResult): boolean {
     f.recoverySeconds !== null &&
     (f.recoveryBoundSeconds === undefined || f.recoverySeconds <= f.recoveryBoundSeconds) &&
     f.conditionShown !== false &&
+    f.clusterHealthyAfter !== false &&
     (f.reconciles === undefined || f.reconcileBound === undefined || f.reconciles <= f.reconcileBound) &&
     (f.doubleWrites ?? 0) === 0
   );
@@ -190,6 +253,7 @@ export function formatTable(r: OutageReport): string {
     'operator alive',
     'status said so',
     'reconciles (bound)',
+    'reconciles/s',
     'double writes',
     'pass',
   ];
@@ -203,6 +267,7 @@ export function formatTable(r: OutageReport): string {
     cell(f.operatorSurvived),
     cell(f.conditionShown),
     f.reconciles === undefined ? '-' : `${f.reconciles} (≤ ${cell(f.reconcileBound)})`,
+    cell(reconcileRate(f)),
     cell(f.doubleWrites),
     faultPassed(f) ? 'yes' : 'NO',
   ]);
@@ -219,6 +284,8 @@ export function formatTable(r: OutageReport): string {
 
 export const ALL_FAULTS: FaultKind[] = [
   'api-unreachable',
+  'apiserver-restart',
+  'etcd-restart',
   'kafka-outage',
   'prometheus-outage',
   'minio-outage',
@@ -232,6 +299,8 @@ export interface OutageOptions {
   outageSeconds?: number;
   /** How long the API stays unreachable for the operator (its proxy cut; s; default 20, past the renew deadline). */
   apiDownSeconds?: number;
+  /** How long kube-apiserver / etcd stay stopped before they are started again (s; default 15). */
+  restartDownSeconds?: number;
   /** Objects created for the leader failover (default 30). */
   failoverObjects?: number;
   /** Where the report goes (default bench/results/chaos-outages.json; '' = nowhere). */
@@ -258,9 +327,11 @@ export function outageOptionsFromEnv(env: Record<string, string | undefined>): O
   }
   const outageSeconds = num('CHAOS_OUTAGE_SECONDS');
   const failoverObjects = num('CHAOS_FAILOVER_OBJECTS');
+  const restartDownSeconds = num('CHAOS_RESTART_DOWN_SECONDS');
   return {
     ...(faults ? { faults } : {}),
     ...(outageSeconds ? { outageSeconds } : {}),
+    ...(restartDownSeconds ? { restartDownSeconds } : {}),
     ...(failoverObjects ? { failoverObjects } : {}),
   };
 }

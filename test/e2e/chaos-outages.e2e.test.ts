@@ -1,14 +1,23 @@
 // The short version of `make chaos-outages` (bench/chaos-outages.ts): the API
-// unreachable for 15 s (the operator's proxy cut, past its renew deadline; the
-// shared cluster is not touched), one 15 s MinIO outage and one leader failover on
-// the local stack, each undone in a finally. Asserts what the issue promises
-// after waiting for it: the operator (not restarted) reconciles a change
-// within 10 s of the API being back; the BackupPolicy says StorageUnavailable
+// unreachable for 15 s (the operator's proxy cut, past its renew deadline),
+// one 15 s MinIO outage and one leader failover on the local stack, then a
+// real restart of the shared cluster's kube-apiserver (stopped 10 s, started
+// again by `cluster.sh restart`, which never creates or deletes the cluster;
+// skipped on a cluster this checkout did not make), each undone in a finally
+// (and the cluster's stopped components started again in afterAll). Asserts
+// what the issue promises after waiting for it: the operator (not restarted)
+// reconciles a change within 10 s of the API being back (the restart: and the
+// cluster is whole again); the BackupPolicy says StorageUnavailable
 // during the outage, the operator lives, its reconciles stay under the bound
 // and the condition clears by itself; a killed leader's successor converges
 // every object and no two replicas write in the same period.
-import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { API_RECOVERY_BOUND_S, runOutageChaos } from '../../bench/chaos-outages.ts';
+import { repo } from './support.ts';
+
+const existingCluster = process.env.YMERA_USE_EXISTING_CLUSTER === '1';
 
 describe('chaos: outages (short)', () => {
   it('recovers from the API unreachable, a MinIO outage and a leader failover without help', async () => {
@@ -53,4 +62,36 @@ describe('chaos: outages (short)', () => {
 
     expect(report.totals).toMatchObject({ faultsInjected: 3, lost: 0, orphaned: 0, failed: 0 });
   }, 900_000);
+
+  describe.skipIf(existingCluster)('a real kube-apiserver restart', () => {
+    afterAll(() => {
+      // the fault restores in a finally; this only matters if the test process was cut short there
+      execFileSync('bash', [path.join(repo, 'test/e2e/cluster/cluster.sh'), 'restart'], {
+        stdio: ['ignore', 'inherit', 'inherit'],
+        timeout: 200_000,
+      });
+    }, 240_000);
+
+    it('the same operator process reconciles a change within 10 s of /readyz, and the cluster is whole again', async () => {
+      const report = await runOutageChaos({
+        faults: ['apiserver-restart'],
+        restartDownSeconds: 10,
+        resultFile: '',
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+      const restart = report.faults[0];
+      const explain = JSON.stringify(restart, null, 1);
+      expect(restart, explain).toMatchObject({
+        fault: 'apiserver-restart',
+        lost: 0,
+        orphaned: 0,
+        operatorSurvived: true,
+        clusterHealthyAfter: true,
+      });
+      expect(restart?.recoverySeconds, explain).not.toBeNull();
+      expect(restart?.recoverySeconds ?? Infinity, explain).toBeLessThanOrEqual(API_RECOVERY_BOUND_S);
+      expect(restart?.reconciles ?? Infinity, explain).toBeLessThanOrEqual(restart?.reconcileBound ?? 0);
+      expect(report.totals.failed, explain).toBe(0);
+    }, 600_000);
+  });
 });

@@ -5,6 +5,14 @@
 #   cluster.sh down    delete the cluster; idempotent
 #   cluster.sh status  print whether it is up; exit 0 if up, 1 otherwise
 #   cluster.sh env     print `export KUBECONFIG=...` and `export PATH=...` (eval it)
+#   cluster.sh stop-component <etcd|kube-apiserver> [grace seconds]
+#                      chaos (bench/chaos-outages.ts): stop one process of the
+#                      running cluster (SIGTERM, SIGKILL after the grace, default
+#                      5 s); nothing else changes
+#   cluster.sh restart start the stopped components of the existing cluster again
+#                      (kwokctl start cluster, as `up` does for an unhealthy
+#                      cluster); never creates or deletes it; exit 1 if it does
+#                      not come back
 #
 # The cluster is a kwokctl "binary runtime" cluster named ymera: real etcd,
 # kube-apiserver, kube-controller-manager and kube-scheduler (built from source by
@@ -79,6 +87,8 @@ alive() {
   state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" || return 1
   [[ -n "$state" && "$state" != Z && "$state" != X ]]
 }
+
+gone() { ! alive "$1"; }
 
 # component_alive <name>: its pid file names a live process running that binary
 component_alive() {
@@ -490,6 +500,45 @@ cmd_status() {
   kc get nodes --no-headers 2>/dev/null | awk '{printf "  %-12s %s\n", $1, $2}'
 }
 
+# stop_component <name> <grace s>: the chaos bench's restart fault (a real
+# process restart, `restart` brings it back). SIGKILL after a short grace:
+# kube-apiserver took over 30 s to drain on SIGTERM, and while it lives
+# `kwokctl start cluster` does not start a new one.
+cmd_stop_component() {
+  local name="${1:-}" grace="${2:-5}" pid deadline
+  case "$name" in
+    etcd | kube-apiserver) ;;
+    *) die "stop-component: component must be etcd or kube-apiserver (got \"$name\")" ;;
+  esac
+  [[ "$grace" =~ ^[0-9]+$ ]] || die "stop-component: grace must be whole seconds (got \"$grace\")"
+  cluster_exists || die "cluster $NAME does not exist"
+  component_alive "$name" || die "$name of cluster $NAME is not running"
+  pid="$(cat "$CLUSTER_DIR/pids/$name.pid")"
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  deadline=$((SECONDS + grace))
+  while alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
+  if alive "$pid"; then
+    log "$name still running after ${grace}s; SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait_for 10 "$name (pid $pid) to exit" gone "$pid"
+}
+
+# restart: what `up` does for an existing unhealthy cluster, without its
+# fallback (recreating the cluster)
+cmd_restart() {
+  cluster_exists || die "cluster $NAME does not exist (restart never creates one)"
+  mkdir -p "$STATE_DIR"
+  if [[ -d "$BIN_DIR" ]]; then export PATH="$BIN_DIR:$PATH"; fi
+  if healthy; then return 0; fi
+  if ! restart_cluster; then
+    dump_component_logs
+    die "the stopped components of cluster $NAME did not come back (see $STATE_DIR/kwokctl-start.log)"
+  fi
+  log "cluster $NAME is back"
+}
+
 # dq <string>: the string double-quoted for the shell (also what simple
 # `export NAME="value"` parsers, like test/e2e/global-setup.ts, expect)
 dq() {
@@ -529,8 +578,10 @@ case "${1:-}" in
   down) lock; cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
+  stop-component) lock; cmd_stop_component "${2:-}" "${3:-5}" ;;
+  restart) lock; cmd_restart ;;
   *)
-    echo "usage: $0 up|down|status|env" >&2
+    echo "usage: $0 up|down|status|env|stop-component <etcd|kube-apiserver> [grace s]|restart" >&2
     exit 2
     ;;
 esac
