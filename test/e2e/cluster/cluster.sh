@@ -306,13 +306,30 @@ restart_cluster() {
   fi
   log "restarting the stopped components of cluster $NAME"
   # kwokctl waits up to its --timeout for the apiserver even when etcd died at
-  # once (e.g. corrupt data), so watch the processes ourselves and give up early
+  # once (e.g. corrupt data), so watch the processes ourselves and give up early:
+  # when etcd or kube-apiserver exits after it was seen running, when etcd is
+  # not running after 20 s, or 15 s after kwokctl gave up. Not on a fixed "both
+  # run after 5 s": on a loaded machine kwokctl may not have started the
+  # apiserver yet, and a restart killed halfway is what breaks the cluster.
   (close_fds; exec kwokctl start cluster --name "$NAME" --timeout 90s) >"$STATE_DIR/kwokctl-start.log" 2>&1 &
-  local kpid=$! t0=$SECONDS ok=1
+  local kpid=$! t0=$SECONDS ok=1 c seen="" kwokctl_done=""
   while ((SECONDS - t0 < 90)); do
     if api_ready && all_components_alive; then ok=0; break; fi
-    if ((SECONDS - t0 >= 5)) && ! { component_alive etcd && component_alive kube-apiserver; }; then
-      log "etcd or kube-apiserver exited after the restart"
+    for c in etcd kube-apiserver; do
+      if component_alive "$c"; then
+        [[ "$seen" == *" $c "* ]] || seen+=" $c "
+      elif [[ "$seen" == *" $c "* ]]; then
+        log "$c exited after the restart"
+        break 2
+      fi
+    done
+    if ((SECONDS - t0 >= 20)) && [[ "$seen" != *" etcd "* ]]; then
+      log "etcd did not start within 20 s of the restart"
+      break
+    fi
+    if [[ -z "$kwokctl_done" ]] && ! kill -0 "$kpid" 2>/dev/null; then kwokctl_done=$SECONDS; fi
+    if [[ -n "$kwokctl_done" ]] && ((SECONDS - kwokctl_done >= 15)); then
+      log "kwokctl start exited and the cluster is not ready 15 s later"
       break
     fi
     sleep 0.5
@@ -518,7 +535,8 @@ cmd_stop_component() {
   kill -TERM "$pid" 2>/dev/null || true
   deadline=$((SECONDS + grace))
   while alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
-  if alive "$pid"; then
+  # re-checked: the pid must still be that component's binary, not a reused pid
+  if alive "$pid" && component_alive "$name"; then
     log "$name still running after ${grace}s; SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
   fi
