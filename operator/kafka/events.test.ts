@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { KafkaProducer, OutgoingMessage } from './client.ts';
-import { KafkaUnavailableError } from './client.ts';
+import { KafkaRequestError, KafkaUnavailableError } from './client.ts';
+import { Logger } from '../logger.ts';
 import type { PlatformEvent, QueuedEvent } from './events.ts';
 import {
   CLOUDEVENTS_CONTENT_TYPE,
@@ -14,6 +15,7 @@ import {
   eventId,
   eventSource,
   eventTopic,
+  permanentSendError,
   toCloudEvent,
   toKafkaMessage,
   validateEvent,
@@ -182,6 +184,16 @@ describe('EventBuffer', () => {
     expect(b.nextBatch(5).map((e) => e.id)).toEqual(['c']);
   });
 
+  it('drops the oldest event not in flight, or the new one when all others are in flight', () => {
+    const b = new EventBuffer(2);
+    b.push(queued('a'));
+    b.push(queued('b'));
+    expect(b.push(queued('c'), new Set(['a']))).toEqual({ dropped: queued('b') });
+    expect(b.nextBatch(5).map((e) => e.id)).toEqual(['a', 'c']);
+    expect(b.push(queued('d'), new Set(['a', 'c']))).toEqual({ dropped: queued('d') });
+    expect(b.size).toBe(2);
+  });
+
   it('rejects a capacity below one', () => {
     expect(() => new EventBuffer(0)).toThrow(RangeError);
   });
@@ -335,5 +347,277 @@ describe('EventPublisher', () => {
     const registry = new Registry();
     new EventPublisher({ producer: new RecordingProducer(), registry });
     expect(() => new EventPublisher({ producer: new RecordingProducer(), registry })).not.toThrow();
+  });
+});
+
+describe('permanentSendError', () => {
+  it.each([
+    'MESSAGE_TOO_LARGE',
+    'RECORD_LIST_TOO_LARGE',
+    'TOPIC_AUTHORIZATION_FAILED',
+    'INVALID_RECORD',
+    'INVALID_TOPIC_EXCEPTION',
+  ])('treats %s as permanent', (code) => {
+    expect(permanentSendError(new KafkaRequestError(code, `${code}: refused`))).toBe(code);
+  });
+
+  it.each(['REQUEST_TIMED_OUT', 'NOT_LEADER_OR_FOLLOWER', 'UNKNOWN_TOPIC_OR_PARTITION', 'SOMETHING_NEW'])(
+    'treats %s as transient',
+    (code) => {
+      expect(permanentSendError(new KafkaRequestError(code, `${code}: later`))).toBeUndefined();
+    },
+  );
+
+  it('treats unavailable and unknown errors as transient', () => {
+    expect(permanentSendError(new KafkaUnavailableError('connect ECONNREFUSED'))).toBeUndefined();
+    expect(permanentSendError(new Error('MESSAGE_TOO_LARGE'))).toBeUndefined();
+  });
+});
+
+/** A Logger whose JSON lines land in `lines`. */
+function capturingLogger(level: 'debug' | 'info' = 'info') {
+  const lines: Record<string, unknown>[] = [];
+  const logger = new Logger({
+    level,
+    sink: { write: (chunk: string) => void lines.push(JSON.parse(chunk) as Record<string, unknown>) },
+  });
+  return { logger, lines };
+}
+
+const ofKind = (kind: string, discriminator: string): PlatformEvent =>
+  event({ resource: { ...pipeline, kind, plural: `${kind.toLowerCase()}s` }, discriminator });
+
+const sentRuns = (producer: RecordingProducer) =>
+  producer.sent.flatMap((s) => s.messages.map((m) => JSON.parse(m.value).id as string));
+
+const idOf = (e: PlatformEvent) => toCloudEvent(e, NOW).id;
+
+describe('EventPublisher: refused and failing sends', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('drops only the event Kafka refuses for good, delivering the rest of its batch and other topics', async () => {
+    const producer = new RecordingProducer();
+    const send = producer.send.bind(producer);
+    // The broker refuses any batch holding the oversized event, and nothing else.
+    producer.send = async (topic, messages) => {
+      producer.attempts++;
+      if (messages.some((m) => JSON.parse(m.value).data.big === true)) {
+        throw new KafkaRequestError('MESSAGE_TOO_LARGE', 'MESSAGE_TOO_LARGE: too large');
+      }
+      producer.attempts--;
+      return send(topic, messages);
+    };
+    const registry = new Registry();
+    const { logger, lines } = capturingLogger();
+    const p = new EventPublisher({
+      producer,
+      registry,
+      logger,
+      retry: { baseMs: 10_000, maxMs: 10_000, jitter: 0 },
+      now: () => NOW,
+    });
+    const good1 = event({ discriminator: 'g1' });
+    const big = event({ discriminator: 'big', data: { big: true, secret: 'payload-xyz' } });
+    const good2 = event({ discriminator: 'g2' });
+    const other = ofKind('InferenceService', 'o1');
+    for (const e of [good1, big, good2, other]) expect(p.publish(e)).toBe('queued');
+
+    await until('the good events are delivered', () => p.depth === 0);
+    expect(sentRuns(producer).sort()).toEqual([good1, good2, other].map(idOf).sort());
+    expect(await metric(registry, 'ymera_kafka_events_dropped_total', { reason: 'rejected' })).toBe(1);
+    expect(await metric(registry, 'ymera_kafka_events_published_total')).toBe(3);
+    const rejected = lines.find((l) => l.msg === 'platform event rejected by Kafka; dropped');
+    expect(rejected).toMatchObject({
+      level: 'error',
+      eventType: 'io.ymera.learningpipeline.run.started',
+      eventId: idOf(big),
+      topic: 'ymera.events.learningpipeline',
+      kafkaCode: 'MESSAGE_TOO_LARGE',
+    });
+    expect(JSON.stringify(lines)).not.toContain('payload-xyz');
+    await p.close(100);
+  });
+
+  it('drops the events of a topic the operator may not create or write, and still sends the other topics', async () => {
+    const producer = new RecordingProducer();
+    const registry = new Registry();
+    const p = new EventPublisher({
+      producer,
+      registry,
+      ensureTopic: async (topic) => {
+        if (topic === 'ymera.events.learningpipeline') {
+          throw new KafkaRequestError('TOPIC_AUTHORIZATION_FAILED', 'TOPIC_AUTHORIZATION_FAILED: denied');
+        }
+      },
+      retry: { baseMs: 10_000, maxMs: 10_000, jitter: 0 },
+      now: () => NOW,
+    });
+    p.publish(event({ discriminator: 'a' }));
+    p.publish(event({ discriminator: 'b' }));
+    p.publish(ofKind('InferenceService', 'c'));
+    await until('the buffer is empty', () => p.depth === 0);
+    expect(sentRuns(producer)).toEqual([idOf(ofKind('InferenceService', 'c'))]);
+    expect(await metric(registry, 'ymera_kafka_events_dropped_total', { reason: 'rejected' })).toBe(2);
+    await p.close(100);
+  });
+
+  it('keeps retrying a transient request error instead of dropping the event', async () => {
+    const producer = new RecordingProducer();
+    const send = producer.send.bind(producer);
+    let refusals = 2;
+    producer.send = async (topic, messages) => {
+      if (refusals-- > 0) {
+        producer.attempts++;
+        throw new KafkaRequestError('NOT_LEADER_OR_FOLLOWER', 'NOT_LEADER_OR_FOLLOWER: moved');
+      }
+      return send(topic, messages);
+    };
+    const registry = new Registry();
+    const p = new EventPublisher({
+      producer,
+      registry,
+      retry: { baseMs: 5, maxMs: 5, jitter: 0 },
+      now: () => NOW,
+    });
+    p.publish(event({ discriminator: 'a' }));
+    p.publish(event({ discriminator: 'b' }));
+    await until('delivered after the leader moved', () => p.depth === 0);
+    expect(sentRuns(producer)).toEqual([
+      idOf(event({ discriminator: 'a' })),
+      idOf(event({ discriminator: 'b' })),
+    ]);
+    expect(await metric(registry, 'ymera_kafka_events_dropped_total', { reason: 'rejected' })).toBe(0);
+    await p.close(100);
+  });
+
+  it('survives a logger that throws in the send loop: no rejection out of close(), later events still sent', async () => {
+    const producer = new RecordingProducer();
+    const { logger, lines } = capturingLogger('debug');
+    // Logger swallows sink errors; a logger (or metric) that throws itself is the case here.
+    const debug = logger.debug.bind(logger);
+    let throwOnce = true;
+    logger.debug = (msg, fields) => {
+      if (throwOnce && msg === 'platform events sent') {
+        throwOnce = false;
+        throw new Error('logger broken');
+      }
+      debug(msg, fields);
+    };
+    const p = new EventPublisher({
+      producer,
+      registry: new Registry(),
+      logger,
+      retry: { baseMs: 5, maxMs: 5, jitter: 0 },
+      now: () => NOW,
+    });
+    p.publish(event({ discriminator: 'a' }));
+    await until('the loop failure is logged', () =>
+      lines.some((l) => l.msg === 'platform event send loop failed; retrying'),
+    );
+    p.publish(event({ discriminator: 'b' }));
+    await until('b sent', () => producer.sent.length === 2);
+    await expect(p.close(100)).resolves.toBeUndefined();
+  });
+
+  it('makes one more immediate try at flush when the send in flight fails, instead of waiting out its backoff', async () => {
+    const producer = new RecordingProducer();
+    let release = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const send = producer.send.bind(producer);
+    let first = true;
+    producer.send = async (topic, messages) => {
+      if (first) {
+        first = false;
+        producer.attempts++;
+        await gate;
+        throw new KafkaUnavailableError('request timed out');
+      }
+      return send(topic, messages);
+    };
+    const registry = new Registry();
+    const p = new EventPublisher({
+      producer,
+      registry,
+      retry: { baseMs: 30_000, maxMs: 30_000, jitter: 0 },
+      now: () => NOW,
+    });
+    p.publish(event());
+    await until('the first send is in flight', () => producer.attempts === 1);
+    const closed = p.close(2_000);
+    release(); // the in-flight send fails; its backoff is 30 s
+    await closed;
+    expect(producer.sent.length).toBe(1);
+    expect(await metric(registry, 'ymera_kafka_events_dropped_total', { reason: 'shutdown' })).toBe(0);
+  });
+
+  it('backs off after a failure even when a publish during the send left a 0 ms timer pending', async () => {
+    vi.useFakeTimers();
+    const producer = new RecordingProducer();
+    let release = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    producer.send = async () => {
+      producer.attempts++;
+      await gate;
+      throw new KafkaUnavailableError('connect ECONNREFUSED 127.0.0.1:9092');
+    };
+    const { logger, lines } = capturingLogger();
+    let warned = () => {};
+    const retrying = new Promise<void>((r) => (warned = r));
+    const warn = logger.warn.bind(logger);
+    logger.warn = (msg, fields) => {
+      warn(msg, fields);
+      if (msg === 'platform events not sent; retrying') warned();
+    };
+    const p = new EventPublisher({
+      producer,
+      registry: new Registry(),
+      logger,
+      retry: { baseMs: 10_000, maxMs: 10_000, jitter: 0 },
+      now: () => NOW,
+    });
+    p.publish(event({ discriminator: 'a' }));
+    await vi.advanceTimersByTimeAsync(0); // a's timer fired: a is in flight, held by the gate
+    expect(producer.attempts).toBe(1);
+    p.publish(event({ discriminator: 'b' })); // schedules a 0 ms timer
+    release(); // the send fails in microtasks, before that timer fires
+    await retrying;
+    await vi.advanceTimersByTimeAsync(9_000);
+    expect(producer.attempts).toBe(1); // no retry without backoff
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(producer.attempts).toBe(2);
+    expect(lines.filter((l) => l.msg === 'platform events not sent; retrying').length).toBe(2);
+    producer.send = async () => {};
+    vi.useRealTimers(); // close() polls on real time
+    await p.close(100);
+  });
+
+  it('does not count an event in flight as dropped for overflow; the oldest waiting one is dropped instead', async () => {
+    const producer = new RecordingProducer();
+    let release = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const send = producer.send.bind(producer);
+    producer.send = async (topic, messages) => {
+      await gate;
+      return send(topic, messages);
+    };
+    const registry = new Registry();
+    const p = new EventPublisher({ producer, registry, capacity: 2, now: () => NOW });
+    const [a, b, c] = ['a', 'b', 'c'].map((d) => event({ discriminator: d })) as [
+      PlatformEvent,
+      PlatformEvent,
+      PlatformEvent,
+    ];
+    p.publish(a);
+    await new Promise((r) => setTimeout(r, 10)); // a's timer fired: a is in flight, held by the gate
+    p.publish(b);
+    p.publish(c); // full: b is dropped, not a
+    release();
+    await until('delivered', () => p.depth === 0);
+    expect(sentRuns(producer)).toEqual([idOf(a), idOf(c)]);
+    expect(await metric(registry, 'ymera_kafka_events_dropped_total', { reason: 'overflow' })).toBe(1);
+    expect(await metric(registry, 'ymera_kafka_events_published_total')).toBe(2);
+    await p.close(100);
   });
 });

@@ -9,7 +9,9 @@
 // consumers de-duplicate on it. publish() never blocks or throws into a
 // reconcile: events go to a bounded in-memory buffer that a background loop
 // sends with exponential backoff; when the buffer is full the oldest event
-// is dropped, counted and logged.
+// not in flight is dropped, counted and logged. An event Kafka refuses for
+// good (too large, not authorized, invalid) is isolated from its batch and
+// dropped (reason rejected), so it cannot block the events behind it.
 import { createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { Counter, Gauge } from 'prom-client';
@@ -19,6 +21,29 @@ import type { ObjectMeta, ResourceType } from '../kube/resources.ts';
 import { collectionPath, keyOf } from '../kube/resources.ts';
 import type { KafkaAdmin, KafkaProducer, OutgoingMessage } from './client.ts';
 import { KafkaRequestError } from './client.ts';
+
+/**
+ * Kafka's answers that sending the same record again cannot change: the
+ * record or batch is too large or malformed, the topic name is invalid, or
+ * the operator may not write the topic. Every other error (unavailable,
+ * timeouts, NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION while a
+ * topic is created, codes not listed here) is treated as transient.
+ */
+const PERMANENT_SEND_CODES = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'INVALID_TOPIC_EXCEPTION',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+]);
+
+/** The Kafka code when `error` is a definite refusal a retry cannot fix; undefined when transient. */
+export function permanentSendError(error: unknown): string | undefined {
+  if (error instanceof KafkaRequestError && PERMANENT_SEND_CODES.has(error.kafkaCode)) return error.kafkaCode;
+  return undefined;
+}
 
 export const EVENT_TOPIC_PREFIX = 'ymera.events';
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json; charset=UTF-8';
@@ -158,8 +183,10 @@ export interface QueuedEvent {
 
 /**
  * FIFO of events waiting to be sent, bounded to `capacity`. When full the
- * oldest event is dropped: the newer facts (a run finished) matter more
- * than older ones (it started). An id already waiting is not queued twice.
+ * oldest event not in flight is dropped: the newer facts (a run finished)
+ * matter more than older ones (it started), and an event being sent is
+ * likely delivered, so dropping it would count a loss that did not happen.
+ * An id already waiting is not queued twice.
  */
 export class EventBuffer {
   readonly capacity: number;
@@ -180,12 +207,21 @@ export class EventBuffer {
     return this.#items.some((e) => e.id === id);
   }
 
-  /** Adds at the tail; returns what was dropped to make room, or 'duplicate'. */
-  push(event: QueuedEvent): { dropped?: QueuedEvent } | 'duplicate' {
+  /**
+   * Adds at the tail; returns what was dropped to make room (the oldest
+   * event whose id is not in `inFlight`: the new one itself when all others
+   * are in flight), or 'duplicate'.
+   */
+  push(
+    event: QueuedEvent,
+    inFlight: ReadonlySet<string> = new Set(),
+  ): { dropped?: QueuedEvent } | 'duplicate' {
     if (this.has(event.id)) return 'duplicate';
     this.#items.push(event);
-    if (this.#items.length > this.capacity) return { dropped: this.#items.shift() as QueuedEvent };
-    return {};
+    if (this.#items.length <= this.capacity) return {};
+    // The new event is never in flight, so an index is always found.
+    const i = this.#items.findIndex((e) => !inFlight.has(e.id));
+    return { dropped: this.#items.splice(i, 1)[0] as QueuedEvent };
   }
 
   /** The longest run of events at the head that share one topic, at most `max`. */
@@ -277,14 +313,16 @@ function metricsOn(registry: Registry): PublisherMetrics {
       existing<Counter>('ymera_kafka_events_publish_failures_total') ??
       new Counter({
         name: 'ymera_kafka_events_publish_failures_total',
-        help: 'Failed attempts to send a batch of platform events (retried with backoff).',
+        help: 'Failed attempts to send a batch of platform events (transient failures are retried with backoff).',
         registers,
       }),
     dropped:
       existing<Counter<'reason'>>('ymera_kafka_events_dropped_total') ??
       new Counter({
         name: 'ymera_kafka_events_dropped_total',
-        help: 'Platform events given up on: overflow (buffer full), invalid, shutdown (unsent at close).',
+        help:
+          'Platform events given up on: overflow (buffer full), invalid, shutdown (unsent at close), ' +
+          'rejected (Kafka refused the event for good: too large, invalid, or topic not authorized).',
         labelNames: ['reason'],
         registers,
       }),
@@ -312,6 +350,10 @@ export class EventPublisher {
   readonly #metrics: PublisherMetrics;
   #timer: NodeJS.Timeout | undefined;
   #sending: Promise<void> | undefined;
+  /** Ids of the batch being sent: overflow does not evict them. */
+  readonly #inFlight = new Set<string>();
+  /** Sends left to make one event at a time, after a batch was refused for good. */
+  #isolating = 0;
   #attempt = 0;
   #dropped = 0;
   #closed = false;
@@ -352,19 +394,22 @@ export class EventPublisher {
       return 'closed';
     }
     if (this.#recent.has(ce.id)) return 'duplicate';
-    const pushed = this.#buffer.push({
-      id: ce.id,
-      type: ce.type,
-      topic: eventTopic(event.resource.kind, this.#prefix),
-      message: toKafkaMessage(ce),
-    });
+    const pushed = this.#buffer.push(
+      {
+        id: ce.id,
+        type: ce.type,
+        topic: eventTopic(event.resource.kind, this.#prefix),
+        message: toKafkaMessage(ce),
+      },
+      this.#inFlight,
+    );
     if (pushed === 'duplicate') return 'duplicate';
     if (pushed.dropped) {
       this.#dropped++;
       this.#metrics.dropped.inc({ reason: 'overflow' });
       // One line per 100 drops: an outage must not flood the log as well.
       if (this.#dropped === 1 || this.#dropped % 100 === 0) {
-        this.#log?.warn('platform event buffer full; dropped the oldest event', {
+        this.#log?.warn('platform event buffer full; dropped the oldest event not in flight', {
           droppedId: pushed.dropped.id,
           droppedType: pushed.dropped.type,
           droppedTotal: this.#dropped,
@@ -378,15 +423,22 @@ export class EventPublisher {
     return 'queued';
   }
 
-  /** Sends now (skipping a pending backoff once) and waits until the buffer is empty or `timeoutMs` passed. */
+  /**
+   * Sends now (skipping a pending backoff once) and waits until the buffer
+   * is empty or `timeoutMs` passed. A send already in flight is waited for
+   * first: if it fails, its backoff is skipped once too, so close() does not
+   * drop events one more try could deliver (and a down broker is not spun on).
+   */
   async flush(timeoutMs = 5_000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    if (this.#buffer.size > 0 && this.#sending === undefined) {
-      if (this.#timer !== undefined) clearTimeout(this.#timer);
-      this.#timer = undefined;
-      this.#startSending();
-    }
+    let kicked = false;
     while (this.#buffer.size > 0 && Date.now() < deadline) {
+      if (!kicked && this.#sending === undefined) {
+        kicked = true;
+        if (this.#timer !== undefined) clearTimeout(this.#timer);
+        this.#timer = undefined;
+        this.#startSending();
+      }
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
     }
     return this.#buffer.size === 0;
@@ -427,18 +479,45 @@ export class EventPublisher {
    */
   #startSending(): void {
     if (this.#sending !== undefined) return;
-    const loop = this.#send();
+    // The loop never rejects: a throw outside its send (a logger or metric
+    // failing) is logged and retried with backoff, never an unhandled
+    // rejection (fatal on Node 24) nor a throw out of close().
+    const loop = this.#send().catch((error: unknown) => this.#loopFailed(error));
     this.#sending = loop;
     void loop.finally(() => {
       if (this.#sending === loop) this.#sending = undefined;
     });
   }
 
+  #loopFailed(error: unknown): void {
+    this.#inFlight.clear();
+    const delay = exponentialBackoff({ attempt: this.#attempt, ...this.#retry });
+    this.#attempt++;
+    try {
+      this.#log?.error('platform event send loop failed; retrying', {
+        retryInMs: delay,
+        err: error instanceof Error ? error.message : String(error),
+      });
+    } catch {
+      // The logger itself may be what failed; the retry below still happens.
+    }
+    this.#reschedule(delay);
+  }
+
+  /** Replaces a pending timer (e.g. a 0 ms one from a publish during the send) by `delayMs`. */
+  #reschedule(delayMs: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#schedule(delayMs);
+  }
+
   async #send(): Promise<void> {
     for (;;) {
-      const batch = this.#buffer.nextBatch(this.#batchSize);
+      const batch = this.#buffer.nextBatch(this.#isolating > 0 ? 1 : this.#batchSize);
       const first = batch[0];
       if (!first || this.#closed) return;
+      for (const e of batch) this.#inFlight.add(e.id);
+      let failure: { error: unknown } | undefined;
       try {
         if (this.#ensureTopic && !this.#ensured.has(first.topic)) {
           await this.#ensureTopic(first.topic);
@@ -449,7 +528,38 @@ export class EventPublisher {
           batch.map((e) => e.message),
         );
       } catch (error) {
+        failure = { error };
+      } finally {
+        this.#inFlight.clear();
+      }
+      if (failure) {
         this.#metrics.failures.inc();
+        const code = permanentSendError(failure.error);
+        if (code !== undefined && batch.length > 1) {
+          // One bad event must not hold back the rest: send this batch one
+          // event at a time, now, and drop only what Kafka refuses alone.
+          this.#isolating = batch.length;
+          this.#log?.warn('platform events refused by Kafka; sending them one at a time', {
+            topic: first.topic,
+            count: batch.length,
+            kafkaCode: code,
+          });
+          continue;
+        }
+        if (code !== undefined) {
+          this.#isolating = Math.max(0, this.#isolating - 1);
+          this.#buffer.remove([first.id]);
+          this.#metrics.dropped.inc({ reason: 'rejected' });
+          this.#metrics.depth.set(this.#buffer.size);
+          // Never the payload: it is what Kafka refused and may be large.
+          this.#log?.error('platform event rejected by Kafka; dropped', {
+            eventType: first.type,
+            eventId: first.id,
+            topic: first.topic,
+            kafkaCode: code,
+          });
+          continue;
+        }
         const delay = exponentialBackoff({ attempt: this.#attempt, ...this.#retry });
         this.#attempt++;
         this.#log?.warn('platform events not sent; retrying', {
@@ -457,12 +567,13 @@ export class EventPublisher {
           count: batch.length,
           attempt: this.#attempt,
           retryInMs: delay,
-          err: error instanceof Error ? error.message : String(error),
+          err: failure.error instanceof Error ? failure.error.message : String(failure.error),
         });
-        this.#schedule(delay);
+        this.#reschedule(delay);
         return;
       }
       this.#attempt = 0;
+      if (this.#isolating > 0) this.#isolating--;
       this.#buffer.remove(batch.map((e) => e.id));
       for (const e of batch) this.#recent.add(e.id);
       this.#metrics.published.inc(batch.length);
