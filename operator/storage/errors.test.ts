@@ -175,6 +175,18 @@ describe('toObjectStoreError', () => {
     expect(toObjectStoreError(http(503, 'SlowDown'), ctx)).toBeInstanceOf(ObjectStoreUnavailableError);
   });
 
+  it('a non-idempotent call (CreateMultipartUpload) timing out is not retried here but ends transient', () => {
+    const policy = { maxAttempts: 4, baseMs: 100, maxMs: 3_000, jitter: 0 };
+    const failure = { kind: 'timeout' } as const;
+    expect(
+      nextRetryDelay({ failure, idempotent: false, attempts: 1, remainingMs: 60_000, policy }),
+    ).toBeUndefined();
+    const e = toObjectStoreError(failure, { ...ctx, operation: 'CreateMultipartUpload' });
+    expect(e).toBeInstanceOf(ObjectStoreUnavailableError);
+    expect(isObjectStoreUnavailable(e)).toBe(true);
+    expect(e.code).toBe('Timeout');
+  });
+
   it('makes credential problems ObjectStoreAccessDeniedError with the S3 code', () => {
     for (const code of ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken']) {
       const e = toObjectStoreError({ kind: 'http', status: 403, code, message: 'nope' }, ctx);

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { ObjectStoreError, ObjectStoreUnavailableError, isObjectStoreUnavailable } from './errors.ts';
 import {
   MAX_OBJECT_BYTES,
   MAX_PART_BYTES,
   MIN_PART_BYTES,
+  acceptCompleted,
+  completeFailureAction,
+  completeTimeoutMs,
   copyInParts,
   planCopyParts,
 } from './multipart-copy.ts';
@@ -77,8 +81,18 @@ describe('planCopyParts', () => {
 
 /** A sink that records its calls; `failPart` refuses that part, `partDelay` holds each part open. */
 function recording(
-  options: { failPart?: number; failComplete?: boolean; partDelay?: () => Promise<void> } = {},
+  options: {
+    failPart?: number;
+    failComplete?: boolean;
+    partDelay?: () => Promise<void>;
+    /** Thrown by the Complete attempts in turn; past the list, Complete succeeds. */
+    completeErrors?: Error[];
+    /** What a HEAD of the destination finds. */
+    destination?: { size: number; etag: string };
+    etag?: (partNumber: number) => string;
+  } = {},
 ) {
+  let completes = 0;
   const calls: string[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
@@ -94,7 +108,7 @@ function recording(
       try {
         await (options.partDelay?.() ?? Promise.resolve());
         if (p.partNumber === options.failPart) throw new Error(`part ${p.partNumber} refused`);
-        return `e${p.partNumber}`;
+        return options.etag ? options.etag(p.partNumber) : `e${p.partNumber}`;
       } finally {
         inFlight--;
       }
@@ -102,6 +116,12 @@ function recording(
     complete: async (_id, list) => {
       calls.push(`complete ${list.map((p) => `${p.PartNumber}:${p.ETag}`).join(',')}`);
       if (options.failComplete) throw new Error('complete refused');
+      const error = options.completeErrors?.[completes++];
+      if (error) throw error;
+    },
+    destination: async () => {
+      calls.push('head');
+      return options.destination;
     },
     abort: async (id) => {
       calls.push(`abort ${id}`);
@@ -185,5 +205,139 @@ describe('copyInParts', () => {
     await expect(copyInParts(plan(12 * MiB, 5 * MiB), recording().sink, { queueSize: 0 })).rejects.toThrow(
       RangeError,
     );
+  });
+});
+
+const unavailable = (code: string, statusCode?: number) =>
+  new ObjectStoreUnavailableError(`CompleteMultipartUpload: ${code}`, {
+    code,
+    statusCode,
+    operation: 'CompleteMultipartUpload',
+    bucket: 'b',
+  });
+const noSuchUpload = () =>
+  new ObjectStoreError('CompleteMultipartUpload: NoSuchUpload', {
+    code: 'NoSuchUpload',
+    statusCode: 404,
+    operation: 'CompleteMultipartUpload',
+    bucket: 'b',
+  });
+const fast = { attempts: 3, baseMs: 1, maxMs: 2 };
+
+describe('completeFailureAction', () => {
+  const at = (code: string | undefined, unavailable: boolean, attempts: number) =>
+    completeFailureAction({ code, unavailable, attempts, maxAttempts: 3 });
+  it('retries an unavailable store (5xx, SlowDown, timeout) while attempts remain, then verifies', () => {
+    for (const code of ['InternalError', 'ServiceUnavailable', 'SlowDown', 'Timeout', 'ECONNRESET']) {
+      expect(at(code, true, 1)).toBe('retry');
+      expect(at(code, true, 2)).toBe('retry');
+      expect(at(code, true, 3)).toBe('verify');
+    }
+  });
+  it('NoSuchUpload on a retry verifies (an earlier attempt may have completed it); on the first it fails', () => {
+    expect(at('NoSuchUpload', false, 2)).toBe('verify');
+    expect(at('NoSuchUpload', false, 1)).toBe('fail');
+  });
+  it('an answer that says no fails at once', () => {
+    for (const code of ['InvalidPart', 'AccessDenied', 'EntityTooSmall', undefined])
+      expect(at(code, false, 1)).toBe('fail');
+  });
+});
+
+describe('acceptCompleted', () => {
+  const p = plan(12 * MiB, 5 * MiB); // 3 parts
+  it('accepts the size of the source with a multipart ETag of exactly the part count', () => {
+    expect(acceptCompleted({ size: 12 * MiB, etag: 'abc123-3' }, p)).toBe(true);
+    expect(acceptCompleted({ size: 12 * MiB, etag: '"abc123-3"' }, p)).toBe(true);
+  });
+  it('refuses no object, another size, a single-part ETag or another part count', () => {
+    expect(acceptCompleted(undefined, p)).toBe(false);
+    expect(acceptCompleted({ size: 12 * MiB - 1, etag: 'abc-3' }, p)).toBe(false);
+    expect(acceptCompleted({ size: 12 * MiB, etag: 'abc' }, p)).toBe(false);
+    expect(acceptCompleted({ size: 12 * MiB, etag: 'abc-13' }, p)).toBe(false);
+    expect(acceptCompleted({ size: 12 * MiB, etag: 'abc-2' }, p)).toBe(false);
+  });
+});
+
+describe('completeTimeoutMs', () => {
+  it('grows with the part count: minutes for 10,000 parts', () => {
+    expect(completeTimeoutMs(1, 60_000)).toBe(60_050);
+    expect(completeTimeoutMs(10_000, 60_000)).toBe(560_000);
+  });
+});
+
+describe('copyInParts: CompleteMultipartUpload', () => {
+  const complete = 'complete 1:e1,2:e2,3:e3';
+  it('retries Complete after 5xx/SlowDown/timeout answers and does not abort when it then succeeds', async () => {
+    const r = recording({
+      completeErrors: [unavailable('InternalError', 500), unavailable('SlowDown', 503)],
+    });
+    await copyInParts(plan(12 * MiB, 5 * MiB), r.sink, { queueSize: 1, completeRetry: fast });
+    expect(r.calls.filter((c) => c === complete)).toHaveLength(3);
+    expect(r.calls).not.toContain('abort u1');
+  });
+
+  it('a retry answering NoSuchUpload: the destination is HEADed and accepted when it is the completed copy', async () => {
+    const r = recording({
+      completeErrors: [unavailable('Timeout'), noSuchUpload()],
+      destination: { size: 12 * MiB, etag: 'f00-3' },
+    });
+    await copyInParts(plan(12 * MiB, 5 * MiB), r.sink, { queueSize: 1, completeRetry: fast });
+    expect(r.calls.slice(-3)).toEqual([complete, complete, 'head']);
+  });
+
+  it('a retry answering NoSuchUpload with no matching destination: aborted, its error thrown', async () => {
+    const r = recording({
+      completeErrors: [unavailable('Timeout'), noSuchUpload()],
+      destination: { size: 12 * MiB, etag: 'f00' },
+    });
+    await expect(
+      copyInParts(plan(12 * MiB, 5 * MiB), r.sink, { queueSize: 1, completeRetry: fast }),
+    ).rejects.toThrow('NoSuchUpload');
+    expect(r.calls.slice(-2)).toEqual(['head', 'abort u1']);
+  });
+
+  it('timeouts on every attempt: HEADs the destination before aborting; accepts it when complete', async () => {
+    const errors = () => [unavailable('Timeout'), unavailable('Timeout'), unavailable('Timeout')];
+    const done = recording({ completeErrors: errors(), destination: { size: 12 * MiB, etag: 'x-3' } });
+    await copyInParts(plan(12 * MiB, 5 * MiB), done.sink, { queueSize: 1, completeRetry: fast });
+    expect(done.calls).not.toContain('abort u1');
+
+    const gone = recording({ completeErrors: errors() });
+    const error: unknown = await copyInParts(plan(12 * MiB, 5 * MiB), gone.sink, {
+      queueSize: 1,
+      completeRetry: fast,
+    }).catch((e: unknown) => e);
+    expect(isObjectStoreUnavailable(error)).toBe(true);
+    expect(gone.calls.filter((c) => c === complete)).toHaveLength(3);
+    expect(gone.calls.slice(-2)).toEqual(['head', 'abort u1']);
+  });
+
+  it('a permanent answer (InvalidPart) is not retried: aborted at once', async () => {
+    const invalid = new ObjectStoreError('InvalidPart', {
+      code: 'InvalidPart',
+      statusCode: 400,
+      operation: 'CompleteMultipartUpload',
+      bucket: 'b',
+    });
+    const r = recording({ completeErrors: [invalid] });
+    await expect(
+      copyInParts(plan(12 * MiB, 5 * MiB), r.sink, { queueSize: 1, completeRetry: fast }),
+    ).rejects.toThrow('InvalidPart');
+    expect(r.calls.slice(-2)).toEqual([complete, 'abort u1']);
+  });
+});
+
+describe('copyInParts: a part without an ETag', () => {
+  it('fails transient (the step retries) before Complete, instead of sending an empty ETag', async () => {
+    const r = recording({ etag: (n) => (n === 2 ? '' : `e${n}`) });
+    const error: unknown = await copyInParts(plan(12 * MiB, 5 * MiB), r.sink, {
+      queueSize: 1,
+      target: { bucket: 'b', key: 'k' },
+    }).catch((e: unknown) => e);
+    expect(isObjectStoreUnavailable(error)).toBe(true);
+    expect((error as Error).message).toMatch(/no ETag for part 2/);
+    expect(r.calls.some((c) => c.startsWith('complete'))).toBe(false);
+    expect(r.calls.at(-1)).toBe('abort u1');
   });
 });

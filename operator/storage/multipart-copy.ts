@@ -3,6 +3,9 @@
 // requests). One CopyObject copies at most 5 GiB; objects up to S3's largest
 // (5 TiB) are copied in parts. No bytes pass through the operator, so parts
 // cost requests, not memory: they are big, and a few go at once.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { exponentialBackoff } from '../backoff.ts';
+import { ObjectStoreUnavailableError, isObjectStoreUnavailable } from './errors.ts';
 import { MAX_PARTS } from './multipart.ts';
 
 const MiB = 1024 ** 2;
@@ -48,9 +51,12 @@ export function planCopyParts(size: number, partSize: number): CopyPlan | { erro
 export type PartCopySink = {
   /** Starts a multipart upload of the destination; its id. */
   create(): Promise<string>;
-  /** Copies one part's range of the source; its ETag. */
+  /** Copies one part's range of the source; its ETag ('' when the store sent none). */
   part(uploadId: string, part: CopyPart): Promise<string>;
+  /** One CompleteMultipartUpload attempt (no retries of its own: copyInParts retries it). */
   complete(uploadId: string, parts: readonly { PartNumber: number; ETag: string }[]): Promise<void>;
+  /** HEAD of the destination (size and ETag), undefined when there is none. */
+  destination(): Promise<{ size: number; etag: string } | undefined>;
   /** Called once after any failure of a created upload; must not throw. */
   abort(uploadId: string): Promise<void>;
 };
@@ -61,7 +67,62 @@ export type CopyInPartsOptions = {
   signal?: AbortSignal | undefined;
   /** Awaited after each copied part (before that worker takes the next): bytes copied so far. */
   onProgress?: ((copiedBytes: number, totalBytes: number) => void | Promise<void>) | undefined;
+  /** Retries of CompleteMultipartUpload; defaults to COMPLETE_RETRY. */
+  completeRetry?: CompleteRetry | undefined;
+  /** For error messages and error details. */
+  target?: { bucket: string; key: string } | undefined;
 };
+
+/** Attempts of CompleteMultipartUpload (the first included) and the backoff between them. */
+export type CompleteRetry = { attempts: number; baseMs: number; maxMs: number };
+export const COMPLETE_RETRY: CompleteRetry = { attempts: 5, baseMs: 500, maxMs: 10_000 };
+
+/**
+ * Pure: the time budget of one CompleteMultipartUpload attempt. S3 may take
+ * minutes to assemble a large upload, so the budget grows with the part
+ * count: 50 ms a part on top of the call's own (10,000 parts: +500 s).
+ */
+export function completeTimeoutMs(partCount: number, baseTimeoutMs: number): number {
+  return baseTimeoutMs + 50 * partCount;
+}
+
+/**
+ * Pure: what to do after a failed CompleteMultipartUpload attempt.
+ *   retry   the store was unavailable (5xx, 429/SlowDown, timeout, network)
+ *           and attempts remain: send the same Complete again (AWS: retry
+ *           Complete on 5xx; it is safe to repeat).
+ *   verify  an earlier attempt may have completed the upload although we
+ *           never saw its answer: a retry answered NoSuchUpload, or the
+ *           attempts ran out on unavailable answers. HEAD the destination
+ *           (acceptCompleted) before aborting anything.
+ *   fail    an answer that says no (InvalidPart, AccessDenied, …): abort.
+ */
+export function completeFailureAction(args: {
+  /** Whether the store was unavailable (ObjectStoreUnavailableError) rather than answering no. */
+  unavailable: boolean;
+  /** The store's error code, e.g. NoSuchUpload. */
+  code: string | undefined;
+  /** Attempts made so far, this one included (1 after the first). */
+  attempts: number;
+  maxAttempts: number;
+}): 'retry' | 'verify' | 'fail' {
+  if (args.code === 'NoSuchUpload') return args.attempts > 1 ? 'verify' : 'fail';
+  if (!args.unavailable) return 'fail';
+  return args.attempts < args.maxAttempts ? 'retry' : 'verify';
+}
+
+/**
+ * Pure: whether the destination is the completed copy: its size is the
+ * source's and its ETag is a multipart one of exactly this many parts
+ * ("<md5 of the part md5s>-<parts>").
+ */
+export function acceptCompleted(
+  destination: { size: number; etag: string } | undefined,
+  plan: CopyPlan,
+): boolean {
+  if (!destination || destination.size !== plan.size) return false;
+  return new RegExp(`-${plan.parts.length}"?$`).test(destination.etag);
+}
 
 /**
  * Copies `plan`'s parts through `sink`, `queueSize` at once, and completes
@@ -91,7 +152,10 @@ export async function copyInParts(
       if (!part) break;
       try {
         signal?.throwIfAborted();
-        etags[part.partNumber - 1] = await sink.part(uploadId, part);
+        const etag = await sink.part(uploadId, part);
+        // Complete would fail with InvalidPart (permanent) over what is a server glitch
+        if (!etag) throw missingEtag(part, options.target);
+        etags[part.partNumber - 1] = etag;
         copied += part.last - part.first + 1;
         await onProgress?.(copied, plan.size);
       } catch (error) {
@@ -103,12 +167,50 @@ export async function copyInParts(
   try {
     if (failure) throw failure.error;
     signal?.throwIfAborted();
-    await sink.complete(
-      uploadId,
-      plan.parts.map((p, i) => ({ PartNumber: p.partNumber, ETag: etags[i] ?? '' })),
-    );
   } catch (error) {
     await sink.abort(uploadId);
     throw error;
   }
+  const list = plan.parts.map((p, i) => ({ PartNumber: p.partNumber, ETag: etags[i] ?? '' }));
+  const retry = options.completeRetry ?? COMPLETE_RETRY;
+  for (let attempts = 1; ; attempts++) {
+    let action: 'retry' | 'verify' | 'fail';
+    try {
+      await sink.complete(uploadId, list);
+      return;
+    } catch (error) {
+      action = signal?.aborted
+        ? 'verify'
+        : completeFailureAction({
+            unavailable: isObjectStoreUnavailable(error),
+            code: (error as { code?: unknown })?.code as string | undefined,
+            attempts,
+            maxAttempts: retry.attempts,
+          });
+      if (action === 'retry') {
+        await sleep(exponentialBackoff({ attempt: attempts - 1, ...retry, jitter: 0.3 }));
+        continue;
+      }
+      // the upload may be complete though its answer was lost: never abort before looking
+      if (action === 'verify' && acceptCompleted(await headOrUndefined(sink), plan)) return;
+      await sink.abort(uploadId);
+      throw error;
+    }
+  }
+}
+
+async function headOrUndefined(sink: PartCopySink): Promise<{ size: number; etag: string } | undefined> {
+  try {
+    return await sink.destination();
+  } catch {
+    return undefined;
+  }
+}
+
+function missingEtag(part: CopyPart, target: { bucket: string; key: string } | undefined): Error {
+  return new ObjectStoreUnavailableError(
+    `UploadPartCopy s3://${target?.bucket ?? ''}/${target?.key ?? ''}: the object store sent no ETag ` +
+      `for part ${part.partNumber}; the copy is retried`,
+    { code: 'MissingETag', operation: 'UploadPartCopy', bucket: target?.bucket ?? '', key: target?.key },
+  );
 }

@@ -63,6 +63,7 @@ import {
   MAX_COPY_OBJECT_BYTES,
   MAX_PART_BYTES,
   MIN_PART_BYTES,
+  completeTimeoutMs,
   copyInParts,
   planCopyParts,
 } from './multipart-copy.ts';
@@ -942,22 +943,35 @@ class S3ObjectStore implements ObjectStore {
         );
         return out.CopyPartResult?.ETag ?? '';
       },
+      // one attempt (copyInParts retries it and checks the destination before aborting), with a
+      // budget growing with the part count: S3 may take minutes to assemble a large upload
       complete: async (UploadId, Parts) => {
-        await call('CompleteMultipartUpload', false, (abortSignal) =>
-          this.#s.client.send(
-            new sdk.CompleteMultipartUploadCommand({
-              Bucket,
-              Key,
-              UploadId,
-              MultipartUpload: { Parts: [...Parts] },
-            }),
-            { abortSignal },
-          ),
-        );
+        await this.#call({
+          operation: 'CompleteMultipartUpload',
+          key: Key,
+          idempotent: false,
+          run: (abortSignal) =>
+            this.#s.client.send(
+              new sdk.CompleteMultipartUploadCommand({
+                Bucket,
+                Key,
+                UploadId,
+                MultipartUpload: { Parts: [...Parts] },
+              }),
+              { abortSignal },
+            ),
+          signal: options.signal,
+          timeoutMs: completeTimeoutMs(Parts.length, options.timeoutMs ?? this.#s.timeoutMs),
+        });
+      },
+      destination: async () => {
+        const out = await this.#headObject(Key, options);
+        return out && { size: out.ContentLength ?? 0, etag: unquoteEtag(out.ETag) };
       },
       abort: (UploadId) => this.#abortUpload(Key, UploadId, options.timeoutMs),
     };
     await copyInParts(plan, sink, {
+      target: { bucket: Bucket, key: Key },
       queueSize: this.#s.copy.queueSize,
       signal: options.signal,
       onProgress: options.onProgress,
