@@ -17,9 +17,10 @@
 # fixed mtimes, root-owned, no write bit for group/other) and Debian's umoci
 # assembles the OCI layout (config, layers, tag). The archive is an OCI layout
 # in a tar, cached under $YMERA_CACHE/images/ and keyed by a hash of every
-# input (this script, package*.json, the app's files, the Debian package
-# versions, the Node version): a second run with nothing changed builds
-# nothing. Each layer is cached too, so a source change rebuilds in seconds.
+# input (this script and scripts/image-lib.sh, package*.json, the app's files,
+# the Debian package versions, the Node version): a second run with nothing
+# changed builds nothing. Each layer is cached too, so a source change
+# rebuilds in seconds.
 #
 # Not built here: the CUDA runtime image (Dockerfile target runtime-cuda). It
 # starts FROM NVIDIA's CUDA + cuDNN base image, which only comes from a
@@ -35,6 +36,9 @@
 # YMERA_CONTAINERD_SNAPSHOTTER.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+lib="$repo/scripts/image-lib.sh"
+# shellcheck source-path=SCRIPTDIR source=image-lib.sh
+source "$lib"
 cache="${YMERA_CACHE:-$HOME/.cache/ymera}"
 out="${YMERA_IMAGE_DIR:-$cache/images}"
 epoch="${SOURCE_DATE_EPOCH:-0}"
@@ -84,19 +88,7 @@ fi
 
 # --- inputs and the cache key -----------------------------------------------
 # "<package>=<candidate version>" lines, in base_packages order
-candidates() {
-  apt-cache policy "${base_packages[@]}" 2>/dev/null |
-    awk '/^[^ ].*:$/ { p = substr($0, 1, length($0) - 1) } /^ *Candidate: / && $2 != "(none)" { print p "=" $2 }'
-}
-pkg_versions="$(candidates)"
-if [[ "$(grep -c = <<<"$pkg_versions")" != "${#base_packages[@]}" ]]; then
-  [[ "$(id -u)" == 0 ]] || die "apt has no installable ${base_packages[*]}: run 'sudo apt-get update'"
-  log "apt-get update (no package lists yet)"
-  apt-get update -qq >&2
-  pkg_versions="$(candidates)"
-  [[ "$(grep -c = <<<"$pkg_versions")" == "${#base_packages[@]}" ]] ||
-    die "apt has no installable version of some of ${base_packages[*]}: got '$pkg_versions'"
-fi
+pkg_versions="$(pinned_versions "${base_packages[@]}")"
 node_version="$("$node" --version)"
 arch="$("$node" -p process.arch)"
 
@@ -122,7 +114,7 @@ if [[ -z "${REVISION:-}" ]] && git -C "$repo" rev-parse --git-dir >/dev/null 2>&
 fi
 revision="${REVISION:-unknown}"
 
-self_hash="$(sha256sum "$0" | cut -c1-16)"
+self_hash="$(cat "$0" "$lib" | sha256sum | cut -c1-16)"
 base_key="$(printf '%s\n' "$self_hash" "$epoch" "$pkg_versions" | sha256sum | cut -c1-16)"
 node_key="$(printf '%s\n' "$self_hash" "$epoch" "$node_version" "$arch" | sha256sum | cut -c1-16)"
 deps_key="$(printf '%s\n' "$self_hash" "$epoch" "$node_version" "$arch" "$deps_hash" | sha256sum | cut -c1-16)"
@@ -184,9 +176,7 @@ export LC_ALL=C
 # layer_tar <dir> <out.tar>: a reproducible tar of <dir>'s content, owned by
 # root, with the modes as staged (callers strip group/other write bits).
 layer_tar() {
-  tar --create --file "$2" --directory "$1" --sort=name --format=posix \
-    --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
-    --mtime="@$epoch" --clamp-mtime --owner=0 --group=0 --numeric-owner .
+  repro_tar "$1" "$2" --clamp-mtime --owner=0 --group=0 .
 }
 
 # cached_layer <name> <key> <function>: runs <function> <stage-dir> once per key.
@@ -210,12 +200,9 @@ cached_layer() {
 build_base() {
   local root="$1" debs="$work/debs"
   mkdir -p "$debs"
-  local pins sandbox=()
+  local pins
   mapfile -t pins <<<"$pkg_versions"
-  # as root, apt's _apt sandbox user cannot write into a private cache dir
-  [[ "$(id -u)" != 0 ]] || sandbox=(-o APT::Sandbox::User=root)
-  (cd "$debs" && apt-get download -qq "${sandbox[@]}" "${pins[@]}") ||
-    die "apt-get download ${pins[*]} failed (package lists out of date? run 'apt-get update' and build again)"
+  apt_download "$debs" "${pins[@]}"
   mkdir -p "$root/var/lib/dpkg/status.d"
   for deb in "$debs"/*.deb; do
     local pkg; pkg="$(dpkg-deb -f "$deb" Package)"
@@ -302,16 +289,13 @@ tar --append --file "$base_full" --directory "$fixup" --format=posix \
   --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
   --mtime="@$epoch" --owner=65532 --group=65532 --numeric-owner --no-recursion ./home/nonroot
 
-created="$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)"
 layout="$work/layout"
 ref="$layout:$image"
-umoci init --layout "$layout" >&2
-umoci new --image "$ref" >&2
-hist=(--history.created "$created" --history.author ymera)
-umoci raw add-layer "${hist[@]}" --history.created_by "debian bookworm packages: ${base_packages[*]}; nonroot 65532" --image "$ref" "$base_full" >&2
-umoci raw add-layer "${hist[@]}" --history.created_by "node $node_version (/nodejs/bin/node)" --image "$ref" "$node_tar" >&2
-umoci raw add-layer "${hist[@]}" --history.created_by "npm ci --omit=dev (/app/node_modules)" --image "$ref" "$deps_tar" >&2
-umoci raw add-layer "${hist[@]}" --history.created_by "app: package*.json operator controllers runtime (/app)" --image "$ref" "$app_tar" >&2
+oci_init "$layout" "$ref"
+oci_add_layer "$ref" "debian bookworm packages: ${base_packages[*]}; nonroot 65532" "$base_full"
+oci_add_layer "$ref" "node $node_version (/nodejs/bin/node)" "$node_tar"
+oci_add_layer "$ref" "npm ci --omit=dev (/app/node_modules)" "$deps_tar"
+oci_add_layer "$ref" "app: package*.json operator controllers runtime (/app)" "$app_tar"
 labels=(
   "org.opencontainers.image.title=ymera-operator"
   "org.opencontainers.image.description=Kubernetes operator for a self-healing ML platform: serving, pipelines, predictive maintenance, tuning and backups."
@@ -320,8 +304,7 @@ labels=(
   "org.opencontainers.image.licenses=Apache-2.0"
   "org.opencontainers.image.base.name=debian:bookworm packages (scripts/build-image.sh)"
 )
-cfg=(--created "$created" --author ymera --no-history
-  --config.user 65532:65532 --config.workingdir /app
+cfg=(--config.user 65532:65532 --config.workingdir /app
   --config.env NODE_ENV=production
   --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   --config.env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
@@ -329,15 +312,11 @@ cfg=(--created "$created" --author ymera --no-history
   --config.entrypoint /nodejs/bin/node --config.entrypoint --disable-warning=ExperimentalWarning
   --config.entrypoint operator/main.ts)
 for l in "${labels[@]}"; do cfg+=(--config.label "$l"); done
-umoci config "${cfg[@]}" --image "$ref" >&2
-umoci gc --layout "$layout" >&2
+oci_config "$ref" "${cfg[@]}"
+oci_pack "$layout" "$work/image.tar"
 
 digest="$(sed -n 's/.*"digest":"\(sha256:[0-9a-f]*\)".*/\1/p' "$layout/index.json")"
 [[ "$digest" == sha256:* ]] || die "could not read the manifest digest from $layout/index.json"
-find "$layout" -exec touch -h -d "@$epoch" {} +
-tar --create --file "$work/image.tar" --directory "$layout" --sort=name --format=posix \
-  --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
-  --mtime="@$epoch" --owner=0 --group=0 --numeric-owner oci-layout index.json blobs
 echo "$digest" > "$archive.digest"
 mv "$work/image.tar" "$archive"
 # keep only the newest archive of this image

@@ -38,6 +38,26 @@ function manifest(over: Partial<Manifest> = {}): Manifest {
 const started = new Date('2026-12-04T19:47:45Z');
 const done = new Date('2026-12-04T19:48:00Z');
 
+/** The status of backup ID as a killed operator left it: InProgress (by default a scheduled one). */
+const inProgress = (over: Partial<LastBackup> = {}): LastBackup => ({
+  id: ID,
+  phase: 'InProgress',
+  trigger: 'Schedule',
+  startedAt: '2026-12-04T19:47:45Z',
+  ...over,
+});
+
+/** What the store lists for a backup whose manifest `m` was written (backup ID by default). */
+const listed = (m: Manifest, over: Partial<BackupListing> = {}): BackupListing => ({
+  id: ID,
+  state: 'Completed',
+  startedAt: '',
+  storedObjects: 2,
+  storedBytes: 20,
+  manifest: m,
+  ...over,
+});
+
 describe('finishedBackup', () => {
   it('Completed when every model was copied, with the count of model files', () => {
     expect(finishedBackup(manifest(), 'OnDemand', started, done)).toEqual({
@@ -77,12 +97,7 @@ describe('finishedBackup', () => {
 });
 
 describe('settleInterrupted', () => {
-  const last: LastBackup = {
-    id: ID,
-    phase: 'InProgress',
-    trigger: 'Schedule',
-    startedAt: '2026-12-04T19:47:45Z',
-  };
+  const last = inProgress();
   const now = new Date('2026-12-04T20:00:00Z');
 
   it('no manifest in the store: Failed, reason Interrupted, naming the backup', () => {
@@ -98,14 +113,9 @@ describe('settleInterrupted', () => {
   });
 
   it('a manifest in the store: the backup finished (only its status was lost), as the manifest says', () => {
-    const listing: BackupListing = {
-      id: ID,
-      state: 'Completed',
-      startedAt: '',
-      storedObjects: 2,
-      storedBytes: 20,
-      manifest: manifest({ failures: { count: 1, first: [{ what: 'model s3://m/x', message: 'gone' }] } }),
-    };
+    const listing = listed(
+      manifest({ failures: { count: 1, first: [{ what: 'model s3://m/x', message: 'gone' }] } }),
+    );
     expect(settleInterrupted(last, listing, now)).toMatchObject({
       id: ID,
       phase: 'PartiallyFailed',
@@ -115,25 +125,12 @@ describe('settleInterrupted', () => {
 });
 
 describe('consumedRequest (a kill between the manifest and the status write)', () => {
-  const completed: BackupListing = {
-    id: ID,
-    state: 'Completed',
-    startedAt: '',
-    storedObjects: 2,
-    storedBytes: 20,
-    manifest: manifest(),
-  };
+  const completed = listed(manifest());
   const now = new Date('2026-12-04T20:00:00Z');
   const since = new Date('2026-12-04T00:00:00Z');
 
   it('a finished on-demand backup consumed its token: the request is not backed up twice', () => {
-    const last: LastBackup = {
-      id: ID,
-      phase: 'InProgress',
-      trigger: 'OnDemand',
-      token: 't1',
-      startedAt: '2026-12-04T19:47:45Z',
-    };
+    const last = inProgress({ trigger: 'OnDemand', token: 't1' });
     const settled = settleInterrupted(last, completed, now);
     const handled = consumedRequest(settled);
     expect(handled).toEqual({ backupNowToken: 't1' });
@@ -148,13 +145,7 @@ describe('consumedRequest (a kill between the manifest and the status write)', (
   });
 
   it('a finished scheduled backup consumed its scheduled time: the slot is not backed up twice', () => {
-    const last: LastBackup = {
-      id: ID,
-      phase: 'InProgress',
-      trigger: 'Schedule',
-      scheduledAt: '2026-12-04T19:00:00Z',
-      startedAt: '2026-12-04T19:00:01Z',
-    };
+    const last = inProgress({ scheduledAt: '2026-12-04T19:00:00Z', startedAt: '2026-12-04T19:00:01Z' });
     const handled = consumedRequest(settleInterrupted(last, completed, now));
     expect(handled).toEqual({ lastScheduleTime: '2026-12-04T19:00:00Z' });
     const plan = planBackup({ schedule: '0 19 * * *', since: new Date(handled.lastScheduleTime ?? ''), now });
@@ -164,26 +155,14 @@ describe('consumedRequest (a kill between the manifest and the status write)', (
   });
 
   it('an interrupted backup (no manifest) consumed nothing: it is retried', () => {
-    const last: LastBackup = {
-      id: ID,
-      phase: 'InProgress',
-      trigger: 'OnDemand',
-      token: 't1',
-      startedAt: '2026-12-04T19:47:45Z',
-    };
+    const last = inProgress({ trigger: 'OnDemand', token: 't1' });
     expect(consumedRequest(settleInterrupted(last, undefined, now))).toEqual({});
   });
 });
 
 describe('keepNewestWhole', () => {
-  const listing = (id: string, failed: number): BackupListing => ({
-    id,
-    state: 'Completed',
-    startedAt: '',
-    storedObjects: 1,
-    storedBytes: 1,
-    manifest: manifest({ failures: { count: failed, first: [] } }),
-  });
+  const listing = (id: string, failed: number): BackupListing =>
+    listed(manifest({ failures: { count: failed, first: [] } }), { id, storedObjects: 1, storedBytes: 1 });
 
   it('spares the newest backup without failures when newer ones are PartiallyFailed', () => {
     const all = [listing('c', 2), listing('b', 1), listing('a', 0), listing('z', 0)];

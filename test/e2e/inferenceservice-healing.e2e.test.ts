@@ -10,20 +10,18 @@
 // PodDisruptionBudget with no disruption allowed blocks it (the Healing
 // condition says so) until the budget allows it, and a service without
 // spec.healing is left alone.
-import { rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { createServer } from 'node:http';
-import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition } from '../../operator/conditions.ts';
 import { PrometheusClient } from '../../operator/prometheus/client.ts';
+import type { Exporter } from './exporter.ts';
+import { startExporter } from './exporter.ts';
 import { toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
 import {
   deleteInferenceServices,
   eventsAbout,
   eventually,
-  freePort,
   freshNamespace,
   getJson,
   kubectl,
@@ -69,9 +67,7 @@ describe('InferenceService self-healing', { timeout: 600_000 }, () => {
   const prom = prometheusStack();
   let ns: string;
   let op: OperatorProcess | undefined;
-  let server: Server | undefined;
-  let poll: NodeJS.Timeout | undefined;
-  let targetFile: string | undefined;
+  let exporter: Exporter | undefined;
   /** The serving pods that exist now (refreshed every second). */
   let pods: Pod[] = [];
   /** Working set per pod name; others get NORMAL. */
@@ -156,23 +152,7 @@ describe('InferenceService self-healing', { timeout: 600_000 }, () => {
 
   beforeAll(async () => {
     ns = await freshNamespace('e2e-heal');
-    server = createServer((_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
-      res.end(exposition());
-    });
-    const port = await freePort();
-    await new Promise<void>((resolve) => server?.listen(port, '127.0.0.1', resolve));
-    let listing = false;
-    poll = setInterval(() => {
-      if (listing) return;
-      listing = true;
-      void listPods()
-        .then((list) => (pods = list))
-        .catch(() => undefined)
-        .finally(() => (listing = false));
-    }, 1000);
-    targetFile = path.join(prom.targetsDir, `${run}.json`);
-    writeFileSync(targetFile, JSON.stringify([{ targets: [`127.0.0.1:${port}`], labels: { job: run } }]));
+    exporter = await startExporter(run, exposition, async () => (pods = await listPods()));
     const client = new PrometheusClient({ url: prom.url });
     await eventually(
       'Prometheus to scrape the test exporter',
@@ -183,11 +163,9 @@ describe('InferenceService self-healing', { timeout: 600_000 }, () => {
   });
 
   afterAll(async () => {
-    if (poll) clearInterval(poll);
     if (process.env.YMERA_E2E_DUMP && op) writeFileSync(process.env.YMERA_E2E_DUMP, op.logs());
     if (ns) await deleteInferenceServices(ns);
-    if (targetFile) rmSync(targetFile, { force: true });
-    await new Promise((resolve) => server?.close(resolve));
+    await exporter?.stop();
     await op?.stop();
     if (ns) await kubectl(['delete', 'namespace', ns, '--wait=false']);
   });

@@ -16,7 +16,17 @@ import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../operator/kafka/events.ts';
 import { readTopic } from '../../operator/kafka/platformatic.ts';
-import { createObjectStore } from '../../operator/storage/s3.ts';
+import {
+  artifactsSecret,
+  artifactsStore,
+  artifactsVolume,
+  firstRunStep,
+  getSweepPipeline,
+  podsOf,
+  removePipelineNamespace,
+  s3Artifacts,
+  sweepPipeline,
+} from './learningpipeline-fixtures.ts';
 import { toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
 import {
@@ -30,42 +40,6 @@ import {
   startOperator,
 } from './support.ts';
 
-interface Trial {
-  index: number;
-  parameters: Record<string, string>;
-  phase: string;
-  objective?: number;
-  job?: string;
-  reason?: string;
-}
-interface Sweep {
-  trials?: Trial[];
-  best?: { index: number; objective: number; parameters: Record<string, string>; outputDir: string };
-  started: number;
-  running: number;
-  succeeded: number;
-  failed: number;
-  earlyStopped: number;
-}
-interface RunStep {
-  name: string;
-  phase: string;
-  job?: string;
-  message?: string;
-  sweep?: Sweep;
-}
-interface Run {
-  id: string;
-  phase: string;
-  steps?: RunStep[];
-  message?: string;
-}
-interface Pipeline {
-  status?: {
-    runs?: Run[];
-    latestModel?: { uri: string; sha256?: string; metrics?: Record<string, number> };
-  };
-}
 interface EnvVar {
   name: string;
   value?: string;
@@ -89,26 +63,10 @@ const pv = `e2e-sweep-artifacts-${unique}`;
 let ns: string;
 let op: OperatorProcess;
 
-const getPipeline = (name: string) =>
-  getJson<Pipeline>(['get', '-n', ns, `learningpipeline.ymera.io/${name}`]);
-const stepOf = (p: Pipeline | undefined, step: string) =>
-  p?.status?.runs?.[0]?.steps?.find((s) => s.name === step);
+const getPipeline = (name: string) => getSweepPipeline(ns, name);
+const stepOf = firstRunStep;
 const envOf = (c: Container | undefined) => Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value]));
-
-async function podsOf(pipeline: string, step: string): Promise<Pod[]> {
-  return (
-    (
-      await getJson<{ items: Pod[] }>([
-        'get',
-        'pods',
-        '-n',
-        ns,
-        '-l',
-        `ymera.io/learningpipeline=${pipeline},ymera.io/step=${step}`,
-      ])
-    )?.items ?? []
-  );
-}
+const trialPods = (pipeline: string, step: string) => podsOf<Pod>(ns, pipeline, step);
 
 async function trialJobs(pipeline: string): Promise<Job[]> {
   return (
@@ -135,84 +93,88 @@ function accuracyOf(params: Record<string, number | string>): number {
 }
 const digestOf = (index: number) => createHash('sha256').update(`model ${unique} ${index}`).digest('hex');
 
-function sweepPipeline(name: string, sweep: Record<string, unknown>, simulate: string) {
-  return {
-    apiVersion: 'ymera.io/v1alpha1',
-    kind: 'LearningPipeline',
-    metadata: { name, namespace: ns },
-    spec: {
-      artifacts: { pvc: { claimName: 'ml-artifacts', path: name } },
-      steps: [
-        {
-          name: 'train',
-          image: 'registry.example.com/trainer:1',
-          gpu: { count: 1 },
-          podAnnotations: { 'ymera.io/simulate': simulate, 'ymera.io/simulate-delay': '1s' },
-          outputs: [
-            { name: 'model', path: 'train/model.onnx' },
-            { name: 'metrics', path: 'train/metrics.json' },
-          ],
-          sweep: {
-            parameters: [
-              { name: 'learning_rate', double: { min: 0.0001, max: 0.1, logScale: true } },
-              { name: 'max_depth', int: { min: 1, max: 10 } },
-              { name: 'kernel', categorical: ['rbf', 'linear'] },
-            ],
-            objective: { metric: 'accuracy', goal: 'Maximize' },
-            ...sweep,
-          },
-        },
-        {
-          name: 'evaluate',
-          image: 'registry.example.com/evaluator:1',
-          dependsOn: ['train'],
-          inputs: ['model'],
-        },
-      ],
-      model: { name: 'demo', outputArtifact: 'model' },
+/** The sweep pipeline of these tests on kwok's GPU nodes; `simulate`: what its trial pods do (running, fail). */
+function trialsPipeline(name: string, sweep: Record<string, unknown>, simulate: string) {
+  return sweepPipeline(ns, name, {
+    model: 'demo',
+    train: {
+      image: 'registry.example.com/trainer:1',
+      gpu: { count: 1 },
+      podAnnotations: { 'ymera.io/simulate': simulate, 'ymera.io/simulate-delay': '1s' },
     },
-  };
+    sweep: {
+      parameters: [
+        { name: 'learning_rate', double: { min: 0.0001, max: 0.1, logScale: true } },
+        { name: 'max_depth', int: { min: 1, max: 10 } },
+        { name: 'kernel', categorical: ['rbf', 'linear'] },
+      ],
+      ...sweep,
+    },
+    evaluate: { image: 'registry.example.com/evaluator:1' },
+  });
+}
+
+/** Plays the trainer: the trial pod ends, having "written" `report` as its termination message. */
+const finishTrial = (pod: Pod, report: Record<string, unknown>) =>
+  kubectlOk([
+    'annotate',
+    '--overwrite',
+    '-n',
+    ns,
+    `pod/${pod.metadata.name}`,
+    'ymera.io/simulate=done',
+    `ymera.io/simulate-termination-message=${JSON.stringify(report)}`,
+  ]);
+
+/** The pipeline once its first run succeeded or failed; a timeout says its status and what the operator logged about it. */
+function untilRunEnds(name: string) {
+  return eventually('the run to finish', async () => {
+    const got = await getPipeline(name);
+    const run = got?.status?.runs?.[0];
+    return run && ['Succeeded', 'Failed'].includes(run.phase) ? got : undefined;
+  }).catch(async (e: unknown) => {
+    const got = await getJson<Record<string, unknown>>([
+      'get',
+      '-n',
+      ns,
+      `learningpipeline.ymera.io/${name}`,
+    ]);
+    const logs = op
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes(name))
+      .slice(-10)
+      .join('\n');
+    throw new Error(`${String(e)}\nstatus: ${JSON.stringify(got?.status)}\nlogs:\n${logs}`);
+  });
+}
+
+/** The pipeline once its first run failed. */
+const untilRunFails = (name: string) =>
+  eventually(
+    'the run to fail',
+    async () => {
+      const got = await getPipeline(name);
+      return got?.status?.runs?.[0]?.phase === 'Failed' ? got : undefined;
+    },
+    120_000,
+  );
+
+/** A sweep on MinIO artifacts under `prefix` (the Secret with MinIO's keys beside it). */
+async function applyOnS3(name: string, prefix: string, sweep: Record<string, unknown>) {
+  const p = trialsPipeline(name, sweep, 'running');
+  p.spec.artifacts = s3Artifacts(prefix);
+  await kubectlOk(['apply', '-f', '-'], toYaml([artifactsSecret(ns), p]));
 }
 
 beforeAll(async () => {
   ns = await freshNamespace('e2e-sweep');
-  // a statically bound volume for the artifacts PVC (no provisioner in the local cluster)
-  await kubectlOk(
-    ['apply', '-f', '-'],
-    toYaml([
-      {
-        apiVersion: 'v1',
-        kind: 'PersistentVolume',
-        metadata: { name: pv },
-        spec: {
-          capacity: { storage: '1Gi' },
-          accessModes: ['ReadWriteMany'],
-          storageClassName: '',
-          hostPath: { path: `/tmp/${pv}` },
-          claimRef: { namespace: ns, name: 'ml-artifacts' },
-        },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'PersistentVolumeClaim',
-        metadata: { name: 'ml-artifacts', namespace: ns },
-        spec: {
-          accessModes: ['ReadWriteMany'],
-          storageClassName: '',
-          volumeName: pv,
-          resources: { requests: { storage: '1Gi' } },
-        },
-      },
-    ]),
-  );
+  await kubectlOk(['apply', '-f', '-'], toYaml(artifactsVolume(ns, pv)));
   op = await startOperator('op-sweep', [`--watch-namespaces=${ns}`]);
 });
 
 afterAll(async () => {
-  if (ns) await kubectl(['delete', 'learningpipelines', '--all', '-n', ns, '--wait=true', '--timeout=60s']);
-  await op?.stop();
-  if (ns) await kubectl(['delete', 'namespace', ns, '--wait=false']);
-  await kubectl(['delete', 'pv', pv, '--wait=false']);
+  await removePipelineNamespace(ns, op, pv);
 });
 
 describe('LearningPipeline sweep', () => {
@@ -221,7 +183,7 @@ describe('LearningPipeline sweep', () => {
     await kubectlOk(
       ['apply', '-f', '-'],
       toYaml([
-        sweepPipeline(
+        trialsPipeline(
           name,
           {
             algorithm: 'Random',
@@ -248,7 +210,7 @@ describe('LearningPipeline sweep', () => {
             return { done: true as const, pods: [] };
           // never more trials running than parallelTrials
           if (train?.sweep) expect(train.sweep.running).toBeLessThanOrEqual(2);
-          const pods = (await podsOf(name, 'train')).filter(
+          const pods = (await trialPods(name, 'train')).filter(
             (pod) =>
               pod.status?.phase === 'Running' && !handled.has(Number(pod.metadata.labels['ymera.io/trial'])),
           );
@@ -257,7 +219,7 @@ describe('LearningPipeline sweep', () => {
         120_000,
       );
       if (pending.done) break;
-      const running = (await podsOf(name, 'train')).filter((pod) => pod.status?.phase === 'Running');
+      const running = (await trialPods(name, 'train')).filter((pod) => pod.status?.phase === 'Running');
       expect(running.length).toBeLessThanOrEqual(2);
       for (const pod of pending.pods) {
         const container = pod.spec.containers[0];
@@ -291,15 +253,7 @@ describe('LearningPipeline sweep', () => {
         }
         const accuracy = accuracyOf(params);
         handled.set(index, { params, accuracy });
-        await kubectlOk([
-          'annotate',
-          '--overwrite',
-          '-n',
-          ns,
-          `pod/${pod.metadata.name}`,
-          'ymera.io/simulate=done',
-          `ymera.io/simulate-termination-message=${JSON.stringify({ accuracy, sha256: digestOf(index) })}`,
-        ]);
+        await finishTrial(pod, { accuracy, sha256: digestOf(index) });
       }
       if (!restarted && handled.size >= 3) {
         // kill the operator mid-sweep; a new one must pick the sweep up from the Jobs
@@ -309,11 +263,7 @@ describe('LearningPipeline sweep', () => {
       }
     }
 
-    const p = await eventually('the run to finish', async () => {
-      const got = await getPipeline(name);
-      const run = got?.status?.runs?.[0];
-      return run && ['Succeeded', 'Failed'].includes(run.phase) ? got : undefined;
-    });
+    const p = await untilRunEnds(name);
     const run = p.status!.runs![0]!;
     const train = stepOf(p, 'train')!;
     expect(train.phase, train.message).toBe('Succeeded');
@@ -348,7 +298,7 @@ describe('LearningPipeline sweep', () => {
     );
     expect(p.status?.latestModel?.sha256).toBe(digestOf(bestIndex));
     // the next step reads the winner's model: by its env, and at the declared path (a read-only mount of it)
-    const evaluate = (await podsOf(name, 'evaluate'))[0]!.spec.containers[0];
+    const evaluate = (await trialPods(name, 'evaluate'))[0]!.spec.containers[0];
     expect(envOf(evaluate).YMERA_INPUT_MODEL).toBe(`/artifacts/trials/train-${bestIndex}/train/model.onnx`);
     expect(evaluate?.volumeMounts).toContainEqual(
       expect.objectContaining({
@@ -387,16 +337,9 @@ describe('LearningPipeline sweep', () => {
     const name = 'sweep-fails';
     await kubectlOk(
       ['apply', '-f', '-'],
-      toYaml([sweepPipeline(name, { maxTrials: 6, parallelTrials: 1, maxFailedTrials: 1 }, 'fail')]),
+      toYaml([trialsPipeline(name, { maxTrials: 6, parallelTrials: 1, maxFailedTrials: 1 }, 'fail')]),
     );
-    const p = await eventually(
-      'the run to fail',
-      async () => {
-        const got = await getPipeline(name);
-        return got?.status?.runs?.[0]?.phase === 'Failed' ? got : undefined;
-      },
-      120_000,
-    );
+    const p = await untilRunFails(name);
     const train = stepOf(p, 'train')!;
     expect(train.phase).toBe('Failed');
     expect(train.message).toMatch(/^2 trials failed, more than maxFailedTrials 1; trial 1: /);
@@ -412,43 +355,14 @@ describe('LearningPipeline sweep', () => {
   });
   it("with S3 artifacts copies the winner's objects to the declared paths before the next step starts", async () => {
     const name = 'sweep-s3';
-    const accessKeyId = process.env.YMERA_S3_ACCESS_KEY ?? '';
-    const secretAccessKey = process.env.YMERA_S3_SECRET_KEY ?? '';
-    const endpoint = process.env.YMERA_S3_ENDPOINT ?? 'http://127.0.0.1:9000';
-    if (!accessKeyId) throw new Error('YMERA_S3_ACCESS_KEY is not set: the e2e stack provides MinIO');
     const prefix = `e2e/${ns}/${name}`;
-    const base = sweepPipeline(name, { maxTrials: 2, parallelTrials: 2, maxFailedTrials: 0 }, 'running');
-    (base.spec as Record<string, unknown>).artifacts = {
-      s3: {
-        endpoint,
-        bucket: 'ymera-artifacts',
-        prefix,
-        forcePathStyle: true,
-        credentialsSecret: { name: 'artifacts-s3' },
-      },
-    };
-    await kubectlOk(
-      ['apply', '-f', '-'],
-      toYaml([
-        {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: 'artifacts-s3', namespace: ns },
-          stringData: { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey },
-        },
-        base,
-      ]),
-    );
+    await applyOnS3(name, prefix, { maxTrials: 2, parallelTrials: 2, maxFailedTrials: 0 });
     const pods = await eventually('both trials to run', async () => {
-      const running = (await podsOf(name, 'train')).filter((pod) => pod.status?.phase === 'Running');
+      const running = (await trialPods(name, 'train')).filter((pod) => pod.status?.phase === 'Running');
       return running.length === 2 ? running : undefined;
     });
     const runId = pods[0]!.metadata.labels['ymera.io/run']!;
-    const store = createObjectStore({
-      endpoint,
-      bucket: 'ymera-artifacts',
-      credentials: { accessKeyId, secretAccessKey },
-    });
+    const store = artifactsStore();
     const models = new Map<number, Buffer>();
     try {
       // each trial "uploads" its model and metrics under its own prefix, then finishes
@@ -466,36 +380,9 @@ describe('LearningPipeline sweep', () => {
           `${prefix}/${runId}/trials/train-${index}/train/metrics.json`,
           Buffer.from(`{"trial":${index}}`),
         );
-        await kubectlOk([
-          'annotate',
-          '--overwrite',
-          '-n',
-          ns,
-          `pod/${pod.metadata.name}`,
-          'ymera.io/simulate=done',
-          `ymera.io/simulate-termination-message=${JSON.stringify({ accuracy: index === 1 ? 0.9 : 0.5 })}`,
-        ]);
+        await finishTrial(pod, { accuracy: index === 1 ? 0.9 : 0.5 });
       }
-      const p = await eventually('the run to finish', async () => {
-        const got = await getPipeline(name);
-        const run = got?.status?.runs?.[0];
-        return run && ['Succeeded', 'Failed'].includes(run.phase) ? got : undefined;
-      }).catch(async (e: unknown) => {
-        // say why: the pipeline's status and what the operator logged about it
-        const got = await getJson<Record<string, unknown>>([
-          'get',
-          '-n',
-          ns,
-          `learningpipeline.ymera.io/${name}`,
-        ]);
-        const logs = op
-          .logs()
-          .split('\n')
-          .filter((l) => l.includes(name))
-          .slice(-10)
-          .join('\n');
-        throw new Error(`${String(e)}\nstatus: ${JSON.stringify(got?.status)}\nlogs:\n${logs}`);
-      });
+      const p = await untilRunEnds(name);
       const train = stepOf(p, 'train')!;
       expect(train.phase, train.message).toBe('Succeeded');
       expect(train.sweep?.best).toMatchObject({ index: 1, objective: 0.9 });
@@ -503,7 +390,7 @@ describe('LearningPipeline sweep', () => {
       expect((await store.get(`${prefix}/${runId}/train/model.onnx`)).equals(models.get(1)!)).toBe(true);
       expect((await store.get(`${prefix}/${runId}/train/metrics.json`)).toString()).toBe('{"trial":1}');
       // so the next step reads the declared path, and the model is the declared file, hashed by the operator
-      const evaluate = (await podsOf(name, 'evaluate'))[0]!.spec.containers[0];
+      const evaluate = (await trialPods(name, 'evaluate'))[0]!.spec.containers[0];
       expect(envOf(evaluate).YMERA_INPUT_MODEL).toBe('/artifacts/train/model.onnx');
       const model = await eventually('the model to be registered with its digest', async () => {
         const m = (await getPipeline(name))?.status?.latestModel;
@@ -519,65 +406,21 @@ describe('LearningPipeline sweep', () => {
 
   it('fails the step and the run, status written, when the winner cannot be published (a permanent limit)', async () => {
     const name = 'sweep-s3-limit';
-    const accessKeyId = process.env.YMERA_S3_ACCESS_KEY ?? '';
-    const secretAccessKey = process.env.YMERA_S3_SECRET_KEY ?? '';
-    const endpoint = process.env.YMERA_S3_ENDPOINT ?? 'http://127.0.0.1:9000';
-    if (!accessKeyId) throw new Error('YMERA_S3_ACCESS_KEY is not set: the e2e stack provides MinIO');
     const prefix = `e2e/${ns}/${name}`;
-    const base = sweepPipeline(name, { maxTrials: 1, parallelTrials: 1, maxFailedTrials: 0 }, 'running');
-    (base.spec as Record<string, unknown>).artifacts = {
-      s3: {
-        endpoint,
-        bucket: 'ymera-artifacts',
-        prefix,
-        forcePathStyle: true,
-        credentialsSecret: { name: 'artifacts-s3' },
-      },
-    };
-    await kubectlOk(
-      ['apply', '-f', '-'],
-      toYaml([
-        {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: 'artifacts-s3', namespace: ns },
-          stringData: { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey },
-        },
-        base,
-      ]),
-    );
+    await applyOnS3(name, prefix, { maxTrials: 1, parallelTrials: 1, maxFailedTrials: 0 });
     const pod = await eventually('the trial to run', async () =>
-      (await podsOf(name, 'train')).find((p) => p.status?.phase === 'Running'),
+      (await trialPods(name, 'train')).find((p) => p.status?.phase === 'Running'),
     );
     const runId = pod.metadata.labels['ymera.io/run']!;
-    const store = createObjectStore({
-      endpoint,
-      bucket: 'ymera-artifacts',
-      credentials: { accessKeyId, secretAccessKey },
-    });
+    const store = artifactsStore();
     try {
       // the trial leaves more objects under one output than a publication copies
       const dir = `${prefix}/${runId}/trials/train-0/train/model.onnx`;
       const keys = Array.from({ length: 1001 }, (_, i) => `${dir}/part-${i}`);
       for (let i = 0; i < keys.length; i += 50)
         await Promise.all(keys.slice(i, i + 50).map((k) => store.put(k, Buffer.from('x'))));
-      await kubectlOk([
-        'annotate',
-        '--overwrite',
-        '-n',
-        ns,
-        `pod/${pod.metadata.name}`,
-        'ymera.io/simulate=done',
-        `ymera.io/simulate-termination-message=${JSON.stringify({ accuracy: 0.9 })}`,
-      ]);
-      const p = await eventually(
-        'the run to fail',
-        async () => {
-          const got = await getPipeline(name);
-          return got?.status?.runs?.[0]?.phase === 'Failed' ? got : undefined;
-        },
-        120_000,
-      );
+      await finishTrial(pod, { accuracy: 0.9 });
+      const p = await untilRunFails(name);
       const train = stepOf(p, 'train')!;
       expect(train.phase).toBe('Failed');
       expect(train.message).toMatch(/publishing the best trial 0: .* more than 1000 objects/);
@@ -590,7 +433,7 @@ describe('LearningPipeline sweep', () => {
   });
 
   it('rejects earlyStopping.minTrials not below maxTrials at admission', async () => {
-    const bad = sweepPipeline(
+    const bad = trialsPipeline(
       'sweep-mintrials',
       { maxTrials: 3, parallelTrials: 1, earlyStopping: { minTrials: 3 } },
       'running',

@@ -30,19 +30,17 @@ import { consumerGroupId } from '../../operator/kafka/trigger-filter.ts';
 import type { KubeObject } from '../../operator/kube/resources.ts';
 import { PrometheusClient } from '../../operator/prometheus/client.ts';
 import { ruleFileOf } from '../../operator/prometheus/rule-objects.ts';
-import { createObjectStore } from '../../operator/storage/s3.ts';
+import {
+  artifactsSecret,
+  artifactsStore,
+  artifactsVolume,
+  removePipelineNamespace,
+  s3Artifacts,
+} from './learningpipeline-fixtures.ts';
 import { loadSamples, toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
 import { eventsAbout, kafkaBrokers, prometheusStack } from './support.ts';
-import {
-  deleteInferenceServices,
-  eventually,
-  freshNamespace,
-  getJson,
-  kubectl,
-  kubectlOk,
-  startOperator,
-} from './support.ts';
+import { eventually, freshNamespace, getJson, kubectlOk, startOperator } from './support.ts';
 
 interface RunStep {
   name: string;
@@ -263,47 +261,14 @@ function pipeline(
 beforeAll(async () => {
   ns = await freshNamespace('e2e-lpipe');
   kafka = createKafkaClients({ brokers: kafkaBrokers(), clientId: 'ymera-e2e-lpipe', timeoutMs: 5_000 });
-  // a statically bound volume for the sample's artifacts PVC (no provisioner in the local cluster)
-  await kubectlOk(
-    ['apply', '-f', '-'],
-    toYaml([
-      {
-        apiVersion: 'v1',
-        kind: 'PersistentVolume',
-        metadata: { name: pv },
-        spec: {
-          capacity: { storage: '1Gi' },
-          accessModes: ['ReadWriteMany'],
-          storageClassName: '',
-          hostPath: { path: `/tmp/${pv}` },
-          claimRef: { namespace: ns, name: 'ml-artifacts' },
-        },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'PersistentVolumeClaim',
-        metadata: { name: 'ml-artifacts', namespace: ns },
-        spec: {
-          accessModes: ['ReadWriteMany'],
-          storageClassName: '',
-          volumeName: pv,
-          resources: { requests: { storage: '1Gi' } },
-        },
-      },
-    ]),
-  );
+  // the sample's artifacts PVC
+  await kubectlOk(['apply', '-f', '-'], toYaml(artifactsVolume(ns, pv)));
   op = await startOperator('op-lpipe', [`--watch-namespaces=${ns}`]);
 });
 
 afterAll(async () => {
-  if (ns) {
-    await kubectl(['delete', 'learningpipelines', '--all', '-n', ns, '--wait=true', '--timeout=60s']);
-    await deleteInferenceServices(ns);
-  }
-  await op?.stop();
+  await removePipelineNamespace(ns, op, pv);
   await kafka?.close();
-  if (ns) await kubectl(['delete', 'namespace', ns, '--wait=false']);
-  await kubectl(['delete', 'pv', pv, '--wait=false']);
 });
 
 describe('LearningPipeline', () => {
@@ -619,10 +584,6 @@ describe('LearningPipeline', () => {
 
   it('reads gate metrics from the S3 artifact and promotes under Manual only when asked', async () => {
     const name = 'manual';
-    const accessKeyId = process.env.YMERA_S3_ACCESS_KEY ?? '';
-    const secretAccessKey = process.env.YMERA_S3_SECRET_KEY ?? '';
-    const endpoint = process.env.YMERA_S3_ENDPOINT ?? 'http://127.0.0.1:9000';
-    if (!accessKeyId) throw new Error('YMERA_S3_ACCESS_KEY is not set: the e2e stack provides MinIO');
     const base = pipeline(
       name,
       {
@@ -640,24 +601,11 @@ describe('LearningPipeline', () => {
         c: { podAnnotations: { 'ymera.io/simulate-delay': '8s' } },
       },
     );
-    base.spec.artifacts = {
-      s3: {
-        endpoint,
-        bucket: 'ymera-artifacts',
-        prefix: `e2e/${ns}/${name}`,
-        forcePathStyle: true,
-        credentialsSecret: { name: 'artifacts-s3' },
-      },
-    } as typeof base.spec.artifacts;
+    base.spec.artifacts = s3Artifacts(`e2e/${ns}/${name}`) as typeof base.spec.artifacts;
     await kubectlOk(
       ['apply', '-f', '-'],
       toYaml([
-        {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: 'artifacts-s3', namespace: ns },
-          stringData: { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey },
-        },
+        artifactsSecret(ns),
         {
           apiVersion: 'ymera.io/v1alpha1',
           kind: 'InferenceService',
@@ -673,11 +621,7 @@ describe('LearningPipeline', () => {
       return r?.id ? r : undefined;
     });
     expect(stepOf(run, 'c')?.phase).not.toBe('Succeeded');
-    const store = createObjectStore({
-      endpoint,
-      bucket: 'ymera-artifacts',
-      credentials: { accessKeyId, secretAccessKey },
-    });
+    const store = artifactsStore();
     await store.put(`e2e/${ns}/${name}/${run.id}/c/metrics.json`, Buffer.from('{"auc":0.97}'));
     // the model step's upload (b "wrote" it); the operator hashes the object itself
     const modelBytes = randomBytes(3 * 1024 * 1024 + 17);

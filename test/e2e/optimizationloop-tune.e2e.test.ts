@@ -10,23 +10,23 @@
 // within 10% in at most maxTrials, and restores the baseline on suspend.
 // kwok's pods export no runtime gauges, so liveness here is the status
 // fallback of inferenceServiceLive (observe.ts), not the per-pod gauges.
-// The loop's types and helpers come from optimizationloop-fixtures.ts; the
-// exporter here is its own (it reads an InferenceService, not a Deployment).
+// The loop's types and helpers come from optimizationloop-fixtures.ts, the
+// exporter's plumbing from exporter.ts; what it serves is this file's (it reads
+// an InferenceService, not a Deployment).
 // Every assertion waits for its condition.
-import type { Server } from 'node:http';
-import { createServer } from 'node:http';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrometheusClient } from '../../operator/prometheus/client.ts';
 import type { Loop, ManagedField } from './optimizationloop-fixtures.ts';
 import { condition, LOOP_MANAGER } from './optimizationloop-fixtures.ts';
+import type { Exporter } from './exporter.ts';
+import { startExporter } from './exporter.ts';
 import type { OperatorProcess } from './support.ts';
 import {
   deleteInferenceServices,
   eventsAbout,
   eventually,
-  freePort,
   freshNamespace,
   getJson,
   kubectl,
@@ -86,9 +86,7 @@ describe('OptimizationLoop tuning an InferenceService in Apply mode', { timeout:
   const prom = prometheusStack();
   let ns: string;
   let op: OperatorProcess | undefined;
-  let server: Server | undefined;
-  let poll: NodeJS.Timeout | undefined;
-  let targetFile: string | undefined;
+  let exporter: Exporter | undefined;
   /** The batching the InferenceService's spec holds now (read from the API server). */
   let live: Params = { ...BASELINE };
 
@@ -135,21 +133,6 @@ describe('OptimizationLoop tuning an InferenceService in Apply mode', { timeout:
 
   beforeAll(async () => {
     ns = await freshNamespace('e2e-otune');
-    server = createServer((_req, res) => {
-      const size = live[SIZE]!;
-      const delay = live[DELAY]!;
-      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
-      res.end(
-        [
-          '# TYPE ymera_e2e_otune_throughput gauge',
-          `ymera_e2e_otune_throughput{run="${run}"} ${throughput(size, delay)}`,
-          '# TYPE ymera_e2e_otune_p95_ms gauge',
-          `ymera_e2e_otune_p95_ms{run="${run}"} ${p95(size, delay)}`,
-        ].join('\n') + '\n',
-      );
-    });
-    const port = await freePort();
-    await new Promise<void>((resolve) => server?.listen(port, '127.0.0.1', resolve));
     // The CRDs this checkout generated (the cluster is shared; another checkout may have applied its own).
     for (const file of ['optimizationloops.ymera.io.yaml', 'inferenceservices.ymera.io.yaml']) {
       await kubectlOk([
@@ -184,14 +167,26 @@ describe('OptimizationLoop tuning an InferenceService in Apply mode', { timeout:
         },
       }),
     );
-    poll = setInterval(() => {
-      void isvc().then((r) => {
-        const b = batchingOf(r);
+    // the exporter serves the batching the InferenceService's spec holds
+    exporter = await startExporter(
+      run,
+      () => {
+        const size = live[SIZE]!;
+        const delay = live[DELAY]!;
+        return (
+          [
+            '# TYPE ymera_e2e_otune_throughput gauge',
+            `ymera_e2e_otune_throughput{run="${run}"} ${throughput(size, delay)}`,
+            '# TYPE ymera_e2e_otune_p95_ms gauge',
+            `ymera_e2e_otune_p95_ms{run="${run}"} ${p95(size, delay)}`,
+          ].join('\n') + '\n'
+        );
+      },
+      async () => {
+        const b = batchingOf(await isvc());
         if (Number.isFinite(b[SIZE]) && Number.isFinite(b[DELAY])) live = b;
-      });
-    }, 1000);
-    targetFile = path.join(prom.targetsDir, `${run}.json`);
-    writeFileSync(targetFile, JSON.stringify([{ targets: [`127.0.0.1:${port}`], labels: { job: run } }]));
+      },
+    );
     const client = new PrometheusClient({ url: prom.url });
     await eventually(
       'Prometheus to scrape the test exporter',
@@ -209,7 +204,6 @@ describe('OptimizationLoop tuning an InferenceService in Apply mode', { timeout:
   });
 
   afterAll(async () => {
-    if (poll) clearInterval(poll);
     if (process.env.YMERA_E2E_DUMP && op) writeFileSync(process.env.YMERA_E2E_DUMP, op.logs());
     if (ns)
       await kubectl([
@@ -222,8 +216,7 @@ describe('OptimizationLoop tuning an InferenceService in Apply mode', { timeout:
         '--timeout=30s',
       ]);
     if (ns) await deleteInferenceServices(ns);
-    if (targetFile) rmSync(targetFile, { force: true });
-    await new Promise((resolve) => server?.close(resolve));
+    await exporter?.stop();
     await op?.stop();
     if (ns) await kubectl(['delete', 'namespace', ns, '--wait=false']);
   });

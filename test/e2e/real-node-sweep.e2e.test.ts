@@ -19,17 +19,16 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  firstRunStep,
+  getSweepPipeline,
+  podsOf,
+  removePipelineNamespace,
+  sweepPipeline,
+} from './learningpipeline-fixtures.ts';
 import { toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
-import {
-  deleteInferenceServices,
-  eventually,
-  freshNamespace,
-  getJson,
-  kubectl,
-  kubectlOk,
-  startOperator,
-} from './support.ts';
+import { eventually, freshNamespace, getJson, kubectlOk, startOperator } from './support.ts';
 import {
   GOOD_ACCURACY,
   REAL_NODE,
@@ -45,49 +44,6 @@ const MAX_TRIALS = 8;
 // 8 trials in 4 waves of 2, each a real pod (image start, numpy import, training), then evaluate
 const RUN_TIMEOUT = 360_000;
 
-interface Trial {
-  index: number;
-  parameters: Record<string, string | number>;
-  phase: string;
-  objective?: number;
-  job?: string;
-}
-interface Sweep {
-  trials?: Trial[];
-  best?: { index: number; objective: number; parameters: Record<string, string | number>; outputDir: string };
-  started: number;
-  running: number;
-  succeeded: number;
-  failed: number;
-  earlyStopped: number;
-}
-interface RunStep {
-  name: string;
-  phase: string;
-  job?: string;
-  message?: string;
-  sweep?: Sweep;
-}
-interface Run {
-  id: string;
-  phase: string;
-  message?: string;
-  steps?: RunStep[];
-}
-interface Pipeline {
-  status?: {
-    runs?: Run[];
-    latestModel?: {
-      version: string;
-      uri: string;
-      sha256?: string;
-      metrics?: Record<string, number>;
-      gate?: { passed: boolean; message?: string };
-      promoted?: boolean;
-    };
-    promotion?: { target: string; model: { uri: string; version: string; sha256?: string } };
-  };
-}
 interface Pod {
   metadata: { name: string; labels: Record<string, string> };
   spec: { nodeName?: string };
@@ -110,52 +66,32 @@ describe.skipIf(trainerSkipReason !== '')(`AutoML sweep on the real node${traine
   let op: OperatorProcess | undefined;
   let store: ReturnType<typeof hostPathArtifacts> | undefined;
 
-  const getPipeline = () => getJson<Pipeline>(['get', '-n', ns, `learningpipeline.ymera.io/${NAME}`]);
-  const stepOf = (p: Pipeline | undefined, step: string) =>
-    p?.status?.runs?.[0]?.steps?.find((s) => s.name === step);
+  const getPipeline = () => getSweepPipeline(ns, NAME);
+  const stepOf = firstRunStep;
 
-  function pipeline(): unknown {
+  function pipeline() {
     const onRealNode = { image: TRAINER_IMAGE, ...realNodePlacement() };
-    return {
-      apiVersion: 'ymera.io/v1alpha1',
-      kind: 'LearningPipeline',
-      metadata: { name: NAME, namespace: ns },
-      spec: {
-        artifacts: { pvc: { claimName: 'ml-artifacts', path: NAME } },
-        steps: [
-          {
-            name: 'train',
-            ...onRealNode,
-            resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
-            timeoutSeconds: 120,
-            outputs: [
-              { name: 'model', path: 'train/model.onnx' },
-              { name: 'metrics', path: 'train/metrics.json' },
-            ],
-            sweep: {
-              // fixtures/trainer/README.md: about 46 % of this space is the good region
-              parameters: [
-                { name: 'learning_rate', double: { min: 0.01, max: 10, logScale: true } },
-                { name: 'hidden_units', int: { min: 1, max: 32 } },
-              ],
-              objective: { metric: 'accuracy', goal: 'Maximize' },
-              algorithm: 'Random',
-              maxTrials: MAX_TRIALS,
-              parallelTrials: 2,
-              maxFailedTrials: 1,
-              seed: 1,
-            },
-          },
-          {
-            name: 'evaluate',
-            ...onRealNode,
-            command: ['/usr/bin/python3.11', '-c', EVALUATE],
-            dependsOn: ['train'],
-            inputs: ['model'],
-            timeoutSeconds: 120,
-          },
+    return sweepPipeline(ns, NAME, {
+      model: NAME,
+      train: {
+        ...onRealNode,
+        resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+        timeoutSeconds: 120,
+      },
+      sweep: {
+        // fixtures/trainer/README.md: about 46 % of this space is the good region
+        parameters: [
+          { name: 'learning_rate', double: { min: 0.01, max: 10, logScale: true } },
+          { name: 'hidden_units', int: { min: 1, max: 32 } },
         ],
-        model: { name: NAME, outputArtifact: 'model' },
+        algorithm: 'Random',
+        maxTrials: MAX_TRIALS,
+        parallelTrials: 2,
+        maxFailedTrials: 1,
+        seed: 1,
+      },
+      evaluate: { ...onRealNode, command: ['/usr/bin/python3.11', '-c', EVALUATE], timeoutSeconds: 120 },
+      spec: {
         promotion: {
           target: NAME,
           policy: 'Auto',
@@ -163,7 +99,7 @@ describe.skipIf(trainerSkipReason !== '')(`AutoML sweep on the real node${traine
           gate: { metricsArtifact: 'metrics', metric: 'accuracy', min: GOOD_ACCURACY },
         },
       },
-    };
+    });
   }
 
   beforeAll(async () => {
@@ -189,13 +125,8 @@ describe.skipIf(trainerSkipReason !== '')(`AutoML sweep on the real node${traine
   });
 
   afterAll(async () => {
-    if (ns) {
-      await kubectl(['delete', 'learningpipelines', '--all', '-n', ns, '--wait=true', '--timeout=60s']);
-      await deleteInferenceServices(ns);
-    }
-    await op?.stop();
-    if (ns) await kubectl(['delete', 'namespace', ns, '--wait=true', '--timeout=60s']);
-    if (store) await kubectl(['delete', 'pv', store.pv, '--wait=false']);
+    // the namespace gone (its pods too) before its host directory goes
+    await removePipelineNamespace(ns, op, store?.pv, { waitForNamespace: true });
     store?.cleanup();
   });
 
@@ -222,15 +153,9 @@ describe.skipIf(trainerSkipReason !== '')(`AutoML sweep on the real node${traine
       expect(sweep).toMatchObject({ started: MAX_TRIALS, running: 0, failed: 0, succeeded: MAX_TRIALS });
 
       // every trial was a real pod on real-node-1 that reported its accuracy
-      const pods = await getJson<{ items: Pod[] }>([
-        'get',
-        'pods',
-        '-n',
-        ns,
-        '-l',
-        `ymera.io/learningpipeline=${NAME},ymera.io/step=train`,
-      ]);
-      const trialPods = (pods?.items ?? []).filter((p) => p.metadata.labels['ymera.io/trial'] !== undefined);
+      const trialPods = (await podsOf<Pod>(ns, NAME, 'train')).filter(
+        (p) => p.metadata.labels['ymera.io/trial'] !== undefined,
+      );
       expect(trialPods).toHaveLength(MAX_TRIALS);
       const reported = new Map<number, { accuracy: number; sha256: string }>();
       for (const pod of trialPods) {
@@ -263,16 +188,9 @@ describe.skipIf(trainerSkipReason !== '')(`AutoML sweep on the real node${traine
       expect(await moonAccuracy(model)).toBeGreaterThanOrEqual(0.9);
 
       // the evaluate step (a later step) read the winner's model at the declared path and at YMERA_INPUT_MODEL
-      const evaluate = await getJson<{ items: Pod[] }>([
-        'get',
-        'pods',
-        '-n',
-        ns,
-        '-l',
-        `ymera.io/learningpipeline=${NAME},ymera.io/step=evaluate`,
-      ]);
+      const evaluate = await podsOf<Pod>(ns, NAME, 'evaluate');
       const evaluated = JSON.parse(
-        evaluate?.items[0]?.status.containerStatuses?.[0]?.state.terminated?.message ?? '{}',
+        evaluate[0]?.status.containerStatuses?.[0]?.state.terminated?.message ?? '{}',
       ) as { declared?: string; input?: string };
       expect(evaluated).toEqual({ declared: digest, input: digest });
 

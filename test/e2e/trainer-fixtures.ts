@@ -4,6 +4,7 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { boundVolume } from './learningpipeline-fixtures.ts';
 
 /** The trainer's image in the real node's containerd (test/e2e/stack/trainer-image.sh env). */
 export const TRAINER_IMAGE = process.env.YMERA_TRAINER_IMAGE ?? '';
@@ -47,31 +48,7 @@ export function hostPathArtifacts(
   return {
     dir,
     pv,
-    objects: [
-      {
-        apiVersion: 'v1',
-        kind: 'PersistentVolume',
-        metadata: { name: pv },
-        spec: {
-          capacity: { storage: '1Gi' },
-          accessModes: ['ReadWriteMany'],
-          storageClassName: '',
-          hostPath: { path: dir, type: 'Directory' },
-          claimRef: { namespace: ns, name: claim },
-        },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'PersistentVolumeClaim',
-        metadata: { name: claim, namespace: ns },
-        spec: {
-          accessModes: ['ReadWriteMany'],
-          storageClassName: '',
-          volumeName: pv,
-          resources: { requests: { storage: '1Gi' } },
-        },
-      },
-    ],
+    objects: boundVolume(ns, claim, pv, { path: dir, type: 'Directory' }),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
