@@ -8,6 +8,8 @@ import { createRequire } from 'node:module';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
 import { chaosKillHook } from './chaos-hook.ts';
+import type { LogTail } from './log-tail.ts';
+import { TailKeeper } from './log-tail.ts';
 import type { Verb } from './request-labels.ts';
 import { APPLY_PATCH_CONTENT_TYPE, MUTATING_METHODS, requestLabels } from './request-labels.ts';
 import type { KubeObject, ResourceType } from './resources.ts';
@@ -383,6 +385,33 @@ export class KubeClient {
       timeoutMs: this.requestTimeoutMs,
     });
     return readBody(res);
+  }
+
+  /**
+   * The newest lines of a container's log (pods/log with tailLines, no
+   * limitBytes: that one keeps the oldest bytes), of which only the last
+   * keepBytes are kept in memory; says how big the whole answer was, so the
+   * caller can tell a complete log from a cut one.
+   */
+  async podLogTail(
+    name: string,
+    namespace: string,
+    opts: { container?: string; tailLines: number; keepBytes: number },
+  ): Promise<LogTail> {
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/log`;
+    const { res } = await this.open('GET', path, {
+      query: { container: opts.container, tailLines: opts.tailLines },
+      timeoutMs: this.requestTimeoutMs,
+    });
+    const keeper = new TailKeeper(opts.keepBytes);
+    return new Promise((resolve, reject) => {
+      res.on('data', (c: Buffer) => keeper.push(c));
+      res.on('end', () => resolve(keeper.result()));
+      res.on('error', reject);
+      res.on('close', () => {
+        if (!res.complete) reject(new KubeApiError(0, 'NetworkError', 'response body: connection closed'));
+      });
+    });
   }
 
   /** One request with a JSON response; non-2xx becomes a KubeApiError. */
