@@ -10,9 +10,16 @@ import { EARLY_STOPPED_ANNOTATION } from './jobs.ts';
 import type { LearningPipelineRun, LearningPipelineSweep } from './schema.ts';
 import { stepTerminationMessage } from './step-message.ts';
 import type { Params, TrialObservation } from './sweep.ts';
-import { intermediateReports, medianStop } from './sweep.ts';
+import type { Report } from './sweep.ts';
+import { comparableReports, intermediateReports, logReadTruncated, medianStop } from './sweep.ts';
 
-/** Bounds of one pod-log read: the newest lines, never more than this many bytes. */
+/**
+ * Bounds of one pod-log read: the newest lines, of which at most this many
+ * bytes are kept. Not the kubelet's limitBytes: with tailLines it keeps the
+ * first bytes, so long lines would cut the newest reports; the client reads
+ * the tail and keeps its last bytes instead (memory bounded, the transfer
+ * bounded by tailLines and the request timeout).
+ */
 export const LOG_TAIL_LINES = 500;
 export const LOG_LIMIT_BYTES = 64 * 1024;
 /** Finished trials' reports (their logs no longer change), by Job name; bounded. */
@@ -165,7 +172,7 @@ export function finishedFromStatus(
  * off for that sweep, and `forbidden` says so the first time only.
  */
 export class EarlyStopper {
-  readonly #finished = new Map<string, number[]>();
+  readonly #finished = new Map<string, Report[]>();
   readonly #forbidden = new OnceSet(FORBIDDEN_MAX);
 
   async apply(
@@ -179,7 +186,7 @@ export class EarlyStopper {
     const rule = sweep.earlyStopping;
     const running = trials.filter((t) => t.state === 'Active' && !t.stoppedEarly);
     if (!rule || running.length === 0 || this.#forbidden.has(sweepKey)) return { stopped: [] };
-    const reports = new Map<number, number[]>();
+    const reports = new Map<number, Report[]>();
     // the median is of succeeded trials only; logs of failed or stopped ones are not read
     const succeeded = trials.filter((t) => t.state === 'Succeeded' && !t.stoppedEarly);
     const minTrials = rule.minTrials ?? 3;
@@ -235,23 +242,25 @@ export class EarlyStopper {
     namespace: string,
     metric: string,
     t: TrialObservation,
-  ): Promise<number[]> {
+  ): Promise<Report[]> {
     const cached = this.#finished.get(t.job);
     if (cached) return cached;
     const pod = this.#pod(ctx, namespace, t.job);
     if (!pod) return [];
-    let log: string;
+    let read: { text: string; lines: number; bytes: number };
     try {
-      log = await ctx.client.podLog(pod.metadata.name, namespace, {
+      read = await ctx.client.podLogTail(pod.metadata.name, namespace, {
         tailLines: LOG_TAIL_LINES,
-        limitBytes: LOG_LIMIT_BYTES,
+        keepBytes: LOG_LIMIT_BYTES,
       });
     } catch (e) {
       if (isLogForbidden(e)) throw new LogForbidden();
       // no log to read (a fake pod, a node gone): no reports, so this trial is never stopped for them
       return [];
     }
-    const values = intermediateReports(log, metric);
+    // a cut read's positions are not steps: only reports with their own step are kept then
+    const truncated = logReadTruncated(read, { tailLines: LOG_TAIL_LINES, limitBytes: LOG_LIMIT_BYTES });
+    const values = comparableReports(intermediateReports(read.text, metric), truncated);
     if (t.state !== 'Active') {
       if (this.#finished.size >= FINISHED_CACHE_MAX)
         this.#finished.delete(this.#finished.keys().next().value!);

@@ -3,7 +3,9 @@ import type { LearningPipelineSweep } from './schema.ts';
 import type { TrialObservation } from './sweep.ts';
 import {
   finished,
+  comparableReports,
   intermediateReports,
+  logReadTruncated,
   medianStop,
   paramEnvValue,
   paramsAt,
@@ -256,7 +258,115 @@ describe('early stopping', () => {
       '  ymera-metrics {"accuracy":0.6}  ',
       'ymera-metrics {"accuracy":"high"}',
     ].join('\n');
-    expect(intermediateReports(log, 'accuracy')).toEqual([0.5, 0.6]);
+    expect(intermediateReports(log, 'accuracy')).toEqual([
+      { step: 1, value: 0.5, positional: true },
+      { step: 2, value: 0.6, positional: true },
+    ]);
+  });
+
+  it('keys a report by its own step (an integer >= 1), else by its position', () => {
+    const log = [
+      'ymera-metrics {"accuracy":0.5,"step":100}',
+      'ymera-metrics {"accuracy":0.6,"step":0}',
+      'ymera-metrics {"accuracy":0.7,"step":2.5}',
+      'ymera-metrics {"accuracy":0.8,"step":"4"}',
+      'ymera-metrics {"accuracy":0.9,"step":300}',
+    ].join('\n');
+    expect(intermediateReports(log, 'accuracy')).toEqual([
+      { step: 100, value: 0.5 },
+      { step: 2, value: 0.6, positional: true },
+      { step: 3, value: 0.7, positional: true },
+      { step: 4, value: 0.8, positional: true },
+      { step: 300, value: 0.9 },
+    ]);
+  });
+
+  it('tells a log read that may have lost older lines', () => {
+    const bounds = { tailLines: 500, limitBytes: 65536 };
+    expect(logReadTruncated({ lines: 499, bytes: 65535 }, bounds)).toBe(false);
+    expect(logReadTruncated({ lines: 500, bytes: 100 }, bounds)).toBe(true);
+    expect(logReadTruncated({ lines: 10, bytes: 65536 }, bounds)).toBe(true);
+    expect(logReadTruncated({ lines: 10, bytes: 1_000_000 }, bounds)).toBe(true);
+  });
+
+  it('drops positional reports of a cut read, keeps explicit steps', () => {
+    const reports = intermediateReports(
+      ['ymera-metrics {"accuracy":0.1}', 'ymera-metrics {"accuracy":0.2,"step":7}'].join('\n'),
+      'accuracy',
+    );
+    expect(comparableReports(reports, false)).toEqual(reports);
+    expect(comparableReports(reports, true)).toEqual([{ step: 7, value: 0.2 }]);
+  });
+
+  it('compares explicit steps with gaps (epochs) at the same step, not the same position', () => {
+    const rule = { minReports: 2, minTrials: 3, marginPercent: 0, goal: 'Maximize' as const };
+    // the peers' logs were read from their start; this trial's read lost its first report (step 100)
+    const peers = [
+      [100, 200, 300].map((step, i) => ({ step, value: [0.5, 0.6, 0.9][i]! })),
+      [100, 200, 300].map((step, i) => ({ step, value: [0.5, 0.7, 0.8][i]! })),
+      [100, 200, 300].map((step, i) => ({ step, value: [0.4, 0.65, 0.85][i]! })),
+    ];
+    const own = [
+      { step: 200, value: 0.62 },
+      { step: 300, value: 0.84 },
+    ];
+    // by position (report 2) it would be compared with 0.6/0.7/0.65 and pass; at step 300 the median is 0.85
+    expect(medianStop({ ...rule, own, succeeded: peers })).toBe(
+      'report 300: 0.84 is worse than the median 0.85 of 3 succeeded trial(s) by more than 0%',
+    );
+    expect(
+      medianStop({
+        ...rule,
+        own: [
+          { step: 200, value: 0.66 },
+          { step: 300, value: 0.86 },
+        ],
+        succeeded: peers,
+      }),
+    ).toBeUndefined();
+    // peers lacking the step do not count, and minTrials applies to those that have it
+    const short = [peers[0]!, peers[1]!, peers[2]!.slice(0, 2)];
+    expect(medianStop({ ...rule, own, succeeded: short })).toBeUndefined();
+    expect(medianStop({ ...rule, minTrials: 2, own, succeeded: short })).toMatch(
+      /^report 300: 0.84 is worse than the median 0\.85\d* of 2 succeeded trial\(s\)/,
+    );
+    // minReports counts this trial's reports, whatever their steps
+    expect(medianStop({ ...rule, minReports: 3, own, succeeded: peers })).toBeUndefined();
+  });
+
+  it('never stops a trial on the positions of a cut log read', () => {
+    // 600 positional reports, of which the read kept the newest 500 lines: position 1 is really report 101
+    const cut = Array.from({ length: 500 }, (_, i) => `ymera-metrics {"accuracy":${(101 + i) / 1000}}`).join(
+      '\n',
+    );
+    const read = { lines: 500, bytes: Buffer.byteLength(cut) };
+    const bounds = { tailLines: 500, limitBytes: 65536 };
+    const own = comparableReports(intermediateReports(cut, 'accuracy'), logReadTruncated(read, bounds));
+    expect(own).toEqual([]);
+    const peer = Array.from({ length: 500 }, (_, i) => ({ step: i + 1, value: 0.9 }));
+    const rule = { minReports: 1, minTrials: 3, marginPercent: 0, goal: 'Maximize' as const };
+    expect(medianStop({ ...rule, own, succeeded: [peer, peer, peer] })).toBeUndefined();
+    // the same reports read whole would be compared (and stopped)
+    expect(
+      medianStop({ ...rule, own: intermediateReports(cut, 'accuracy'), succeeded: [peer, peer, peer] }),
+    ).toMatch(/^report 500: 0.6 is worse than the median 0.9/);
+  });
+
+  it('in a mixed log, a cut read keeps only the explicit steps', () => {
+    const log = [
+      'ymera-metrics {"accuracy":0.3}',
+      'ymera-metrics {"accuracy":0.4,"step":2}',
+      'ymera-metrics {"accuracy":0.5}',
+    ].join('\n');
+    const rule = { minReports: 1, minTrials: 1, marginPercent: 0, goal: 'Maximize' as const };
+    const peers = [[0.9, 0.9, 0.9]];
+    const whole = comparableReports(intermediateReports(log, 'accuracy'), false);
+    expect(medianStop({ ...rule, own: whole, succeeded: peers })).toMatch(/^report 3: 0.5 is worse/);
+    const cut = comparableReports(intermediateReports(log, 'accuracy'), true);
+    expect(cut).toEqual([{ step: 2, value: 0.4 }]);
+    expect(medianStop({ ...rule, own: cut, succeeded: peers })).toMatch(
+      /^report 2: 0.4 is worse than the median 0.9 of 1/,
+    );
   });
 
   it('stops a trial worse than the median of the others at the same report, past the margin', () => {

@@ -303,17 +303,35 @@ export function finished(status: SweepStatus): SweepStatus {
 
 const METRICS_LINE = /^ymera-metrics\s+(\{.*\})\s*$/;
 
-/** The intermediate values of `metric` in a log: lines `ymera-metrics {...}`, in order; other lines are ignored. */
-export function intermediateReports(log: string, metric: string): number[] {
-  const out: number[] = [];
+/**
+ * One intermediate report: its value, and the step it is keyed by: the
+ * report's own `"step"` (an integer >= 1) when it has one, else its position
+ * among the log's reports (1-based; `positional` then says so).
+ */
+export interface Report {
+  step: number;
+  value: number;
+  positional?: true;
+}
+
+/** The intermediate reports of `metric` in a log: lines `ymera-metrics {...}`, in order; other lines are ignored. */
+export function intermediateReports(log: string, metric: string): Report[] {
+  const out: Report[] = [];
   for (const line of log.split('\n')) {
     const m = METRICS_LINE.exec(line.trim());
     if (!m) continue;
     try {
       const parsed: unknown = JSON.parse(m[1]!);
       if (parsed && typeof parsed === 'object' && Object.hasOwn(parsed, metric)) {
-        const v = (parsed as Record<string, unknown>)[metric];
-        if (typeof v === 'number' && Number.isFinite(v)) out.push(v);
+        const fields = parsed as Record<string, unknown>;
+        const v = fields[metric];
+        if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+        const step = fields['step'];
+        out.push(
+          typeof step === 'number' && Number.isSafeInteger(step) && step >= 1
+            ? { step, value: v }
+            : { step: out.length + 1, value: v, positional: true },
+        );
       }
     } catch {
       // a torn or foreign line: not a report
@@ -322,37 +340,73 @@ export function intermediateReports(log: string, metric: string): number[] {
   return out;
 }
 
+/**
+ * Whether a bounded log read (at most `tailLines` lines, `limitBytes` bytes
+ * kept) may have lost older lines: it came back with tailLines lines or more,
+ * or had limitBytes bytes or more in all. A log of exactly that size counts
+ * as cut: it cannot be told apart from a longer one.
+ */
+export function logReadTruncated(
+  read: { lines: number; bytes: number },
+  bounds: { tailLines: number; limitBytes: number },
+): boolean {
+  return read.lines >= bounds.tailLines || read.bytes >= bounds.limitBytes;
+}
+
+/**
+ * The reports of a log read that can be compared with other trials'. A
+ * position is only a step while the read holds the whole log: once older
+ * lines fell out of the read, the first report read is not report 1, so
+ * positional reports are dropped (explicit steps still count).
+ */
+export function comparableReports(reports: readonly Report[], truncated: boolean): Report[] {
+  return truncated ? reports.filter((r) => !r.positional) : [...reports];
+}
+
 function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** A report as medianStop takes it: a bare number is keyed by its position (1-based). */
+export type StepValue = number | { step: number; value: number };
+
+function keyed(reports: readonly StepValue[]): { step: number; value: number }[] {
+  return reports.map((r, i) => (typeof r === 'number' ? { step: i + 1, value: r } : r));
+}
+
 /**
  * The median stopping rule (as Katib's median stop): a trial with at least
  * minReports reports whose latest is worse than the median of the succeeded
- * trials' values at the same report index by more than marginPercent of that
- * median is stopped. Only succeeded trials count (running and stopped ones
- * would drag the median with them), and only once at least minTrials of them
- * reached that index. Returns why, or undefined to let it run.
+ * trials' values at the same step by more than marginPercent of that median
+ * is stopped. Only succeeded trials count (running and stopped ones would
+ * drag the median with them), and only once at least minTrials of them
+ * reported that step (a peer reporting it twice counts with its latest).
+ * Returns why, or undefined to let it run.
  */
 export function medianStop(input: {
-  own: readonly number[];
+  own: readonly StepValue[];
   /** The reports of the sweep's succeeded trials. */
-  succeeded: readonly (readonly number[])[];
+  succeeded: readonly (readonly StepValue[])[];
   minReports: number;
   minTrials: number;
   marginPercent: number;
   goal: 'Maximize' | 'Minimize';
 }): string | undefined {
-  const n = input.own.length;
+  const own = keyed(input.own);
+  const n = own.length;
   if (n < input.minReports || n === 0) return undefined;
-  const latest = input.own[n - 1]!;
-  const peers = input.succeeded.filter((o) => o.length >= n).map((o) => o[n - 1]!);
+  const { step, value: latest } = own[n - 1]!;
+  const peers: number[] = [];
+  for (const o of input.succeeded) {
+    const at = keyed(o).findLast((r) => r.step === step);
+    if (at) peers.push(at.value);
+  }
   if (peers.length === 0 || peers.length < input.minTrials) return undefined;
   const m = median(peers);
   const margin = (Math.abs(m) * input.marginPercent) / 100;
   const worse = input.goal === 'Maximize' ? latest < m - margin : latest > m + margin;
   if (!worse) return undefined;
-  return `report ${n}: ${latest} is worse than the median ${m} of ${peers.length} succeeded trial(s) by more than ${input.marginPercent}%`;
+  return `report ${step}: ${latest} is worse than the median ${m} of ${peers.length} succeeded trial(s) by more than ${input.marginPercent}%`;
 }
