@@ -1,5 +1,5 @@
 // The client over real HTTP (a local server speaking the Kubernetes REST
-// shape): request metrics, the write gate, aborts, and broken watch streams.
+// shape): request metrics, the write gate, aborts, broken watch streams, pod log tails.
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -245,5 +245,45 @@ describe('KubeClient keep-alive', () => {
     await client.create(core.configMap, cm('c1'));
     await expect(client.create(core.configMap, cm('c2'))).rejects.toThrow(/socket hang up/);
     expect(n).toBe(2);
+  });
+});
+
+describe('KubeClient podLogTail', () => {
+  it('asks for the newest lines without limitBytes and keeps their last bytes, the newest report included', async () => {
+    // 600 lines of ~200 bytes: the kubelet's tailLines 500 answers ~100 KiB
+    const log = Array.from(
+      { length: 600 },
+      (_, i) => `ymera-metrics {"accuracy":0.5,"step":${i + 1}} ${'p'.repeat(160)}`,
+    );
+    let query: URLSearchParams | undefined;
+    api = await startLocalApiServer((req, res) => {
+      query = req.query;
+      const tail = log.slice(-Number(req.query.get('tailLines')));
+      // as the kubelet: limitBytes keeps the FIRST bytes of the tail
+      const body = Buffer.from(tail.map((l) => `${l}\n`).join(''));
+      const limit = Number(req.query.get('limitBytes') ?? body.length);
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      for (let i = 0; i < Math.min(limit, body.length); i += 4096)
+        res.write(body.subarray(i, Math.min(i + 4096, limit)));
+      res.end();
+    });
+    const read = await api.client().podLogTail('p', 'a', { tailLines: 500, keepBytes: 64 * 1024 });
+    expect(query?.get('tailLines')).toBe('500');
+    expect(query?.has('limitBytes')).toBe(false);
+    expect(read.lines).toBe(500);
+    expect(read.bytes).toBe(Buffer.byteLength(log.slice(-500).join('\n') + '\n'));
+    expect(Buffer.byteLength(read.text)).toBeLessThanOrEqual(64 * 1024);
+    expect(read.text.endsWith(`${log[599]}\n`)).toBe(true);
+    // only whole lines are kept
+    expect(log).toContain(read.text.split('\n')[0]);
+  });
+
+  it('fails a refused read with the API status (403), like any request', async () => {
+    api = await startLocalApiServer((_req, res) =>
+      sendJson(res, 403, status(403, 'Forbidden', 'pods "p" is forbidden')),
+    );
+    await expect(
+      api.client().podLogTail('p', 'a', { tailLines: 500, keepBytes: 1024 }),
+    ).rejects.toMatchObject({ status: 403 });
   });
 });
