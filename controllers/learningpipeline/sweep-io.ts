@@ -17,11 +17,12 @@ import { comparableReports, intermediateReports, logReadTruncated, medianStop } 
  * Bounds of one pod-log read: the newest lines, of which at most this many
  * bytes are kept. Not the kubelet's limitBytes: with tailLines it keeps the
  * first bytes, so long lines would cut the newest reports; the client reads
- * the tail and keeps its last bytes instead (memory bounded, the transfer
- * bounded by tailLines and the request timeout).
+ * the tail and keeps its last bytes instead (memory bounded), and gives up
+ * on a tail over LOG_MAX_TRANSFER_BYTES (no reports then, so no stop).
  */
 export const LOG_TAIL_LINES = 500;
 export const LOG_LIMIT_BYTES = 64 * 1024;
+export const LOG_MAX_TRANSFER_BYTES = 8 * 1024 * 1024;
 /** Finished trials' reports (their logs no longer change), by Job name; bounded. */
 const FINISHED_CACHE_MAX = 2000;
 /** Sweeps whose log reads were refused, remembered so the warning is told once; bounded. */
@@ -252,10 +253,11 @@ export class EarlyStopper {
       read = await ctx.client.podLogTail(pod.metadata.name, namespace, {
         tailLines: LOG_TAIL_LINES,
         keepBytes: LOG_LIMIT_BYTES,
+        maxBytes: LOG_MAX_TRANSFER_BYTES,
       });
     } catch (e) {
       if (isLogForbidden(e)) throw new LogForbidden();
-      // no log to read (a fake pod, a node gone): no reports, so this trial is never stopped for them
+      // no log to read (a fake pod, a node gone, a tail too big): no reports, so no stop for them
       return [];
     }
     // a cut read's positions are not steps: only reports with their own step are kept then

@@ -267,7 +267,9 @@ describe('KubeClient podLogTail', () => {
         res.write(body.subarray(i, Math.min(i + 4096, limit)));
       res.end();
     });
-    const read = await api.client().podLogTail('p', 'a', { tailLines: 500, keepBytes: 64 * 1024 });
+    const read = await api
+      .client()
+      .podLogTail('p', 'a', { tailLines: 500, keepBytes: 64 * 1024, maxBytes: 1024 * 1024 });
     expect(query?.get('tailLines')).toBe('500');
     expect(query?.has('limitBytes')).toBe(false);
     expect(read.lines).toBe(500);
@@ -278,12 +280,32 @@ describe('KubeClient podLogTail', () => {
     expect(log).toContain(read.text.split('\n')[0]);
   });
 
+  it('gives up on a tail over maxBytes instead of reading it all', async () => {
+    let closed: Promise<void> | undefined;
+    api = await startLocalApiServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      // an endless line (a progress bar without newlines): only the client can end it
+      const chunk = Buffer.alloc(16 * 1024, 'x');
+      const timer = setInterval(() => res.write(chunk), 1);
+      closed = new Promise((done) =>
+        res.on('close', () => {
+          clearInterval(timer);
+          done();
+        }),
+      );
+    });
+    await expect(
+      api.client().podLogTail('p', 'a', { tailLines: 500, keepBytes: 1024, maxBytes: 256 * 1024 }),
+    ).rejects.toMatchObject({ reason: 'TooLarge' });
+    await closed;
+  });
+
   it('fails a refused read with the API status (403), like any request', async () => {
     api = await startLocalApiServer((_req, res) =>
       sendJson(res, 403, status(403, 'Forbidden', 'pods "p" is forbidden')),
     );
     await expect(
-      api.client().podLogTail('p', 'a', { tailLines: 500, keepBytes: 1024 }),
+      api.client().podLogTail('p', 'a', { tailLines: 500, keepBytes: 1024, maxBytes: 4096 }),
     ).rejects.toMatchObject({ status: 403 });
   });
 });

@@ -391,12 +391,14 @@ export class KubeClient {
    * The newest lines of a container's log (pods/log with tailLines, no
    * limitBytes: that one keeps the oldest bytes), of which only the last
    * keepBytes are kept in memory; says how big the whole answer was, so the
-   * caller can tell a complete log from a cut one.
+   * caller can tell a complete log from a cut one. An answer over maxBytes
+   * (500 lines can be huge: progress bars without newlines) is abandoned
+   * and fails (reason TooLarge), so the transfer is bounded too.
    */
   async podLogTail(
     name: string,
     namespace: string,
-    opts: { container?: string; tailLines: number; keepBytes: number },
+    opts: { container?: string; tailLines: number; keepBytes: number; maxBytes: number },
   ): Promise<LogTail> {
     const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/log`;
     const { res } = await this.open('GET', path, {
@@ -405,7 +407,13 @@ export class KubeClient {
     });
     const keeper = new TailKeeper(opts.keepBytes);
     return new Promise((resolve, reject) => {
-      res.on('data', (c: Buffer) => keeper.push(c));
+      let seen = 0;
+      res.on('data', (c: Buffer) => {
+        seen += c.length;
+        if (seen <= opts.maxBytes) return keeper.push(c);
+        reject(new KubeApiError(0, 'TooLarge', `${path}: the log tail is over ${opts.maxBytes} bytes`));
+        res.destroy();
+      });
       res.on('end', () => resolve(keeper.result()));
       res.on('error', reject);
       res.on('close', () => {
