@@ -373,20 +373,6 @@ export class KubeClient {
       });
   }
 
-  /** A container's log as text (pods/log), bounded: at most tailLines lines and limitBytes bytes. */
-  async podLog(
-    name: string,
-    namespace: string,
-    opts: { container?: string; tailLines?: number; limitBytes?: number } = {},
-  ): Promise<string> {
-    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/log`;
-    const { res } = await this.open('GET', path, {
-      query: { container: opts.container, tailLines: opts.tailLines, limitBytes: opts.limitBytes },
-      timeoutMs: this.requestTimeoutMs,
-    });
-    return readBody(res);
-  }
-
   /**
    * The newest lines of a container's log (pods/log with tailLines, no
    * limitBytes: that one keeps the oldest bytes), of which only the last
