@@ -27,6 +27,15 @@ describe('TailKeeper', () => {
     expect(r.lines).toBe(3);
   });
 
+  it('drops a line cut at a chunk boundary, and keeps one that starts right after a newline', () => {
+    // keep 10: the first chunk is dropped whole and the rest is exactly 10 bytes, starting mid-line
+    expect(keep(10, ['abc defgh', 'ij\nklmnop\n']).text).toBe('klmnop\n');
+    // the dropped chunk ended with a newline: the first kept line is whole
+    expect(keep(10, ['abc defg\n', 'ij\nklmno\n']).text).toBe('ij\nklmno\n');
+    // cut inside the buffer right after a newline: that whole line stays
+    expect(keep(6, ['ab\ncdef\n']).text).toBe('cdef\n');
+  });
+
   it('never splits a character: the cut line is dropped', () => {
     const r = keep(6, ['é'.repeat(10), '\nok\n']);
     expect(r.text).toBe('ok\n');

@@ -21,6 +21,8 @@ export class TailKeeper {
   #bytes = 0;
   #newlines = 0;
   #last = -1;
+  /** The last byte of the newest chunk dropped (-1: none dropped). */
+  #lastDropped = -1;
 
   constructor(keepBytes: number) {
     this.#keep = keepBytes;
@@ -35,14 +37,21 @@ export class TailKeeper {
     this.#kept += chunk.length;
     // drop whole chunks while the rest still holds keepBytes; the excess is cut in result()
     while (this.#chunks.length > 1 && this.#kept - this.#chunks[0]!.length >= this.#keep) {
-      this.#kept -= this.#chunks.shift()!.length;
+      const dropped = this.#chunks.shift()!;
+      this.#kept -= dropped.length;
+      this.#lastDropped = dropped[dropped.length - 1]!;
     }
   }
 
   result(): LogTail {
     let buf = Buffer.concat(this.#chunks);
+    // the byte before what is kept: a newline there means the first kept line is whole
+    let before = this.#lastDropped;
     if (buf.length > this.#keep) {
+      before = buf[buf.length - this.#keep - 1]!;
       buf = buf.subarray(buf.length - this.#keep);
+    }
+    if (before !== -1 && before !== 10) {
       // the cut fell inside a line (maybe inside a character): that line is not whole, drop it
       const nl = buf.indexOf(10);
       buf = nl === -1 ? Buffer.alloc(0) : buf.subarray(nl + 1);
