@@ -226,7 +226,7 @@ const sweep = s.object(
         },
         {
           description:
-            'Median stopping rule on the intermediate metrics a trial prints to stdout as lines `ymera-metrics {"<metric>": <value>}` (read from the pod log, a bounded tail). Where logs cannot be read, no trial is stopped.',
+            'Median stopping rule on the intermediate metrics a trial prints to stdout as lines `ymera-metrics {"<metric>": <value>, "step": <n>}` (read from the pod log, a bounded tail); trials are compared at the same step, and reports without one are numbered by position, used only while the tail read holds the whole log. Where logs cannot be read, no trial is stopped.',
         },
       ),
     ),
