@@ -18,11 +18,12 @@ import { comparableReports, intermediateReports, logReadTruncated, medianStop } 
  * bytes are kept. Not the kubelet's limitBytes: with tailLines it keeps the
  * first bytes, so long lines would cut the newest reports; the client reads
  * the tail and keeps its last bytes instead (memory bounded), and gives up
- * on a tail over LOG_MAX_TRANSFER_BYTES (no reports then, so no stop).
+ * on a tail over LOG_MAX_TRANSFER_BYTES (no reports then, so no stop): a
+ * read per running trial per reconcile must stay cheap.
  */
 export const LOG_TAIL_LINES = 500;
 export const LOG_LIMIT_BYTES = 64 * 1024;
-export const LOG_MAX_TRANSFER_BYTES = 8 * 1024 * 1024;
+export const LOG_MAX_TRANSFER_BYTES = 2 * 1024 * 1024;
 /** Finished trials' reports (their logs no longer change), by Job name; bounded. */
 const FINISHED_CACHE_MAX = 2000;
 /** Sweeps whose log reads were refused, remembered so the warning is told once; bounded. */
@@ -257,17 +258,20 @@ export class EarlyStopper {
       });
     } catch (e) {
       if (isLogForbidden(e)) throw new LogForbidden();
-      // no log to read (a fake pod, a node gone, a tail too big): no reports, so no stop for them
+      // no log to read (a fake pod, a node gone, a tail too big): no reports, so no stop for them;
+      // a finished trial's log will not change, so it is not fetched again on every reconcile
+      if (t.state !== 'Active') this.#remember(t.job, []);
       return [];
     }
     // a cut read's positions are not steps: only reports with their own step are kept then
     const truncated = logReadTruncated(read, { tailLines: LOG_TAIL_LINES, limitBytes: LOG_LIMIT_BYTES });
     const values = comparableReports(intermediateReports(read.text, metric), truncated);
-    if (t.state !== 'Active') {
-      if (this.#finished.size >= FINISHED_CACHE_MAX)
-        this.#finished.delete(this.#finished.keys().next().value!);
-      this.#finished.set(t.job, values);
-    }
+    if (t.state !== 'Active') this.#remember(t.job, values);
     return values;
+  }
+
+  #remember(job: string, reports: Report[]): void {
+    if (this.#finished.size >= FINISHED_CACHE_MAX) this.#finished.delete(this.#finished.keys().next().value!);
+    this.#finished.set(job, reports);
   }
 }

@@ -4,6 +4,7 @@ import type { TrialObservation } from './sweep.ts';
 import {
   finished,
   comparableReports,
+  comparisonPoint,
   intermediateReports,
   logReadTruncated,
   medianStop,
@@ -264,21 +265,82 @@ describe('early stopping', () => {
     ]);
   });
 
-  it('keys a report by its own step (an integer >= 1), else by its position', () => {
+  it('keys a report by its own step (any finite number >= 0), else by its position', () => {
     const log = [
       'ymera-metrics {"accuracy":0.5,"step":100}',
       'ymera-metrics {"accuracy":0.6,"step":0}',
       'ymera-metrics {"accuracy":0.7,"step":2.5}',
       'ymera-metrics {"accuracy":0.8,"step":"4"}',
+      'ymera-metrics {"accuracy":0.85,"step":-1}',
       'ymera-metrics {"accuracy":0.9,"step":300}',
     ].join('\n');
+    // a log that gives steps is keyed by them: the reports without a valid one are left out
     expect(intermediateReports(log, 'accuracy')).toEqual([
       { step: 100, value: 0.5 },
-      { step: 2, value: 0.6, positional: true },
-      { step: 3, value: 0.7, positional: true },
-      { step: 4, value: 0.8, positional: true },
+      { step: 0, value: 0.6 },
+      { step: 2.5, value: 0.7 },
       { step: 300, value: 0.9 },
     ]);
+    // one without any step is keyed by position
+    expect(
+      intermediateReports('ymera-metrics {"accuracy":0.1}\nymera-metrics {"accuracy":0.2}', 'accuracy'),
+    ).toEqual([
+      { step: 1, value: 0.1, positional: true },
+      { step: 2, value: 0.2, positional: true },
+    ]);
+  });
+
+  it('never matches a position with a step: 0-based and fractional epochs are compared at the same epoch', () => {
+    const rule = { minReports: 1, minTrials: 1, marginPercent: 0, goal: 'Maximize' as const };
+    const epochs = (values: number[], from = 0, by = 1) =>
+      values
+        .map((v, i) => `ymera-metrics {"accuracy":${v},"epoch":${from + i * by},"step":${from + i * by}}`)
+        .join('\n');
+    // the others: 0.1 at epoch 0, 0.6 at epoch 1, 0.8 at epoch 2
+    const peer = intermediateReports(epochs([0.1, 0.6, 0.8]), 'accuracy');
+    // epoch 0 at 0.12 is better than the others' 0.1 there (it was compared with their epoch 1 before)
+    expect(
+      medianStop({ ...rule, own: intermediateReports(epochs([0.12]), 'accuracy'), succeeded: [peer] }),
+    ).toBeUndefined();
+    // half epochs: 0.62 at epoch 1.5 has no peer at 1.5, so nothing to compare (was: their epoch 3)
+    const halves = intermediateReports(epochs([0.32, 0.52, 0.62], 0.5, 0.5), 'accuracy');
+    expect(medianStop({ ...rule, own: halves, succeeded: [peer] })).toBeUndefined();
+    // positions are not steps: a positional trial has no peer among trials that give steps
+    expect(medianStop({ ...rule, own: [0.01, 0.01], succeeded: [peer] })).toBeUndefined();
+    expect(
+      medianStop({ ...rule, own: intermediateReports(epochs([0.1, 0.3]), 'accuracy'), succeeded: [peer] }),
+    ).toMatch(/^report 1: 0.3 is worse than the median 0.6 of 1/);
+  });
+
+  it('a step reported several times is compared only once a later step came, with its last value', () => {
+    const rule = { minReports: 1, minTrials: 1, marginPercent: 0, goal: 'Minimize' as const };
+    // the others' loss at the end of epoch 1 is 1.0, of epoch 2 0.8
+    const peer = [
+      { step: 1, value: 1.5 },
+      { step: 1, value: 1.0 },
+      { step: 2, value: 0.8 },
+    ];
+    // mid epoch 1 (2.0, 1.6, 1.4): still in progress, not compared with the others' end of epoch 1
+    const mid = [2.0, 1.6, 1.4].map((value) => ({ step: 1, value }));
+    expect(medianStop({ ...rule, own: mid, succeeded: [peer] })).toBeUndefined();
+    // epoch 2 started: epoch 1 is compared with its last value, 1.2 > 1.0
+    expect(
+      medianStop({
+        ...rule,
+        own: [...mid, { step: 1, value: 1.2 }, { step: 2, value: 1.3 }],
+        succeeded: [peer],
+      }),
+    ).toMatch(/^report 1: 1.2 is worse than the median 1 of 1/);
+    // minReports counts distinct steps up to the compared one
+    expect(
+      medianStop({ ...rule, minReports: 2, own: [...mid, { step: 2, value: 1.3 }], succeeded: [peer] }),
+    ).toBeUndefined();
+    expect(comparisonPoint([...mid, { step: 2, value: 1.3 }])).toEqual({
+      step: 1,
+      value: 1.4,
+      positional: false,
+      reported: 1,
+    });
   });
 
   it('tells a log read that may have lost older lines', () => {
@@ -343,7 +405,11 @@ describe('early stopping', () => {
     const bounds = { tailLines: 500, limitBytes: 65536 };
     const own = comparableReports(intermediateReports(cut, 'accuracy'), logReadTruncated(read, bounds));
     expect(own).toEqual([]);
-    const peer = Array.from({ length: 500 }, (_, i) => ({ step: i + 1, value: 0.9 }));
+    const peer = Array.from({ length: 500 }, (_, i) => ({
+      step: i + 1,
+      value: 0.9,
+      positional: true as const,
+    }));
     const rule = { minReports: 1, minTrials: 3, marginPercent: 0, goal: 'Maximize' as const };
     expect(medianStop({ ...rule, own, succeeded: [peer, peer, peer] })).toBeUndefined();
     // the same reports read whole would be compared (and stopped)
@@ -352,21 +418,22 @@ describe('early stopping', () => {
     ).toMatch(/^report 500: 0.6 is worse than the median 0.9/);
   });
 
-  it('in a mixed log, a cut read keeps only the explicit steps', () => {
+  it('in a mixed log, only the explicit steps count, whole or cut', () => {
     const log = [
       'ymera-metrics {"accuracy":0.3}',
       'ymera-metrics {"accuracy":0.4,"step":2}',
       'ymera-metrics {"accuracy":0.5}',
     ].join('\n');
     const rule = { minReports: 1, minTrials: 1, marginPercent: 0, goal: 'Maximize' as const };
-    const peers = [[0.9, 0.9, 0.9]];
-    const whole = comparableReports(intermediateReports(log, 'accuracy'), false);
-    expect(medianStop({ ...rule, own: whole, succeeded: peers })).toMatch(/^report 3: 0.5 is worse/);
-    const cut = comparableReports(intermediateReports(log, 'accuracy'), true);
-    expect(cut).toEqual([{ step: 2, value: 0.4 }]);
-    expect(medianStop({ ...rule, own: cut, succeeded: peers })).toMatch(
-      /^report 2: 0.4 is worse than the median 0.9 of 1/,
-    );
+    for (const truncated of [false, true]) {
+      const own = comparableReports(intermediateReports(log, 'accuracy'), truncated);
+      expect(own).toEqual([{ step: 2, value: 0.4 }]);
+      // positions of the others never match a step
+      expect(medianStop({ ...rule, own, succeeded: [[0.9, 0.9, 0.9]] })).toBeUndefined();
+      expect(medianStop({ ...rule, own, succeeded: [[{ step: 2, value: 0.9 }]] })).toMatch(
+        /^report 2: 0.4 is worse than the median 0.9 of 1/,
+      );
+    }
   });
 
   it('stops a trial worse than the median of the others at the same report, past the margin', () => {

@@ -305,8 +305,10 @@ const METRICS_LINE = /^ymera-metrics\s+(\{.*\})\s*$/;
 
 /**
  * One intermediate report: its value, and the step it is keyed by: the
- * report's own `"step"` (an integer >= 1) when it has one, else its position
- * among the log's reports (1-based; `positional` then says so).
+ * report's own `"step"` (a finite number >= 0: epochs may start at 0 or be
+ * fractional) when it has one, else its position among the log's reports
+ * (1-based; `positional` then says so). Positions and steps are never
+ * compared with each other (see medianStop).
  */
 export interface Report {
   step: number;
@@ -328,7 +330,7 @@ export function intermediateReports(log: string, metric: string): Report[] {
         if (typeof v !== 'number' || !Number.isFinite(v)) continue;
         const step = fields['step'];
         out.push(
-          typeof step === 'number' && Number.isSafeInteger(step) && step >= 1
+          typeof step === 'number' && Number.isFinite(step) && step >= 0
             ? { step, value: v }
             : { step: out.length + 1, value: v, positional: true },
         );
@@ -337,7 +339,8 @@ export function intermediateReports(log: string, metric: string): Report[] {
       // a torn or foreign line: not a report
     }
   }
-  return out;
+  // a log that gives steps is keyed by them: its reports without one have no place among them
+  return out.some((r) => !r.positional) ? out.filter((r) => !r.positional) : out;
 }
 
 /**
@@ -370,20 +373,45 @@ function median(values: readonly number[]): number {
 }
 
 /** A report as medianStop takes it: a bare number is keyed by its position (1-based). */
-export type StepValue = number | { step: number; value: number };
+export type StepValue = number | Report;
 
-function keyed(reports: readonly StepValue[]): { step: number; value: number }[] {
-  return reports.map((r, i) => (typeof r === 'number' ? { step: i + 1, value: r } : r));
+function keyed(reports: readonly StepValue[]): Report[] {
+  return reports.map((r, i) => (typeof r === 'number' ? { step: i + 1, value: r, positional: true } : r));
+}
+
+/**
+ * Where a trial is compared: its latest step and value. When a step repeats
+ * (a trainer reporting several times per epoch), the latest step may be
+ * still in progress and is not comparable with the others' final value for
+ * it: the trial is then compared at the last step that a later one followed
+ * (its last value there). `reported` counts the distinct steps up to it.
+ */
+export function comparisonPoint(
+  reports: readonly Report[],
+): { step: number; value: number; positional: boolean; reported: number } | undefined {
+  const steps: number[] = [];
+  const last = new Map<number, Report>();
+  let repeats = false;
+  for (const r of reports) {
+    if (last.has(r.step)) repeats = true;
+    else steps.push(r.step);
+    last.set(r.step, r);
+  }
+  const at = repeats ? steps.length - 2 : steps.length - 1;
+  if (at < 0) return undefined;
+  const r = last.get(steps[at]!)!;
+  return { step: r.step, value: r.value, positional: r.positional === true, reported: at + 1 };
 }
 
 /**
  * The median stopping rule (as Katib's median stop): a trial with at least
- * minReports reports whose latest is worse than the median of the succeeded
- * trials' values at the same step by more than marginPercent of that median
- * is stopped. Only succeeded trials count (running and stopped ones would
- * drag the median with them), and only once at least minTrials of them
- * reported that step (a peer reporting it twice counts with its latest).
- * Returns why, or undefined to let it run.
+ * minReports distinct steps reported whose value at its comparison point
+ * (comparisonPoint) is worse than the median of the succeeded trials' values
+ * at the same step by more than marginPercent of that median is stopped.
+ * Only succeeded trials count (running and stopped ones would drag the median
+ * with them), and only once at least minTrials of them reported that step,
+ * the same kind of step (a position is never matched with a step); a peer
+ * reporting it twice counts with its latest. Returns why, or undefined to let it run.
  */
 export function medianStop(input: {
   own: readonly StepValue[];
@@ -394,13 +422,12 @@ export function medianStop(input: {
   marginPercent: number;
   goal: 'Maximize' | 'Minimize';
 }): string | undefined {
-  const own = keyed(input.own);
-  const n = own.length;
-  if (n < input.minReports || n === 0) return undefined;
-  const { step, value: latest } = own[n - 1]!;
+  const point = comparisonPoint(keyed(input.own));
+  if (!point || point.reported < input.minReports) return undefined;
+  const { step, value: latest } = point;
   const peers: number[] = [];
   for (const o of input.succeeded) {
-    const at = keyed(o).findLast((r) => r.step === step);
+    const at = keyed(o).findLast((r) => r.step === step && (r.positional === true) === point.positional);
     if (at) peers.push(at.value);
   }
   if (peers.length === 0 || peers.length < input.minTrials) return undefined;
