@@ -748,15 +748,7 @@ class S3ObjectStore implements ObjectStore {
     const Metadata = validateMetadata(options.metadata);
     const Bucket = this.bucket;
     const unsigned = options.unsignedPayload === true;
-    const call = <T>(operation: string, idempotent: boolean, run: (abortSignal: AbortSignal) => Promise<T>) =>
-      this.#call({
-        operation,
-        key: Key,
-        idempotent,
-        run,
-        signal: options.signal,
-        timeoutMs: options.timeoutMs,
-      });
+    const call = this.#callerFor(Key, options);
     // a fresh command for every attempt: the SDK does not promise one can be sent twice
     const sink: PartSink = {
       single: async (Body) => {
@@ -907,15 +899,7 @@ class S3ObjectStore implements ObjectStore {
       Metadata: source.Metadata ?? {},
     };
     const pin = source.ETag ? { CopySourceIfMatch: source.ETag } : {};
-    const call = <T>(operation: string, idempotent: boolean, run: (abortSignal: AbortSignal) => Promise<T>) =>
-      this.#call({
-        operation,
-        key: Key,
-        idempotent,
-        run,
-        signal: options.signal,
-        timeoutMs: options.timeoutMs,
-      });
+    const call = this.#callerFor(Key, options);
     const sink: PartCopySink = {
       create: async () => {
         const out = await call('CreateMultipartUpload', false, (abortSignal) =>
@@ -1198,6 +1182,12 @@ class S3ObjectStore implements ObjectStore {
       timeoutMs: this.#s.timeoutMs,
       ...tries,
     };
+  }
+
+  /** #call for one key, with the caller's signal and time budget: the shape every multi-call operation wants. */
+  #callerFor(key: string, options: { signal?: AbortSignal; timeoutMs?: number }) {
+    return <T>(operation: string, idempotent: boolean, run: (abortSignal: AbortSignal) => Promise<T>) =>
+      this.#call({ operation, key, idempotent, run, signal: options.signal, timeoutMs: options.timeoutMs });
   }
 
   async #call<T>(spec: CallSpec<T>): Promise<T> {
