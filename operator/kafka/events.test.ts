@@ -226,6 +226,19 @@ class RecordingProducer implements KafkaProducer {
   }
 }
 
+/** A RecordingProducer whose sends wait until release(): a send held in flight. */
+function heldProducer(): { producer: RecordingProducer; release: () => void } {
+  const producer = new RecordingProducer();
+  let release = () => {};
+  const gate = new Promise<void>((r) => (release = r));
+  const send = producer.send.bind(producer);
+  producer.send = async (topic, messages) => {
+    await gate;
+    return send(topic, messages);
+  };
+  return { producer, release };
+}
+
 async function metric(
   registry: Registry,
   name: string,
@@ -271,14 +284,7 @@ describe('EventPublisher', () => {
   it('still sends after a scheduled send found the buffer already drained by the send in flight', async () => {
     // the order that left events in the buffer for good (seen as missing CloudEvents in e2e):
     // B is published while A is in flight, the in-flight loop sends B too, then B's timer fires on an empty buffer
-    const producer = new RecordingProducer();
-    let release = () => {};
-    const gate = new Promise<void>((r) => (release = r));
-    const send = producer.send.bind(producer);
-    producer.send = async (topic, messages) => {
-      await gate;
-      return send(topic, messages);
-    };
+    const { producer, release } = heldProducer();
     const p = new EventPublisher({ producer, registry: new Registry(), now: () => NOW });
     expect(p.publish(event({ discriminator: 'a' }))).toBe('queued');
     await new Promise((r) => setTimeout(r, 10)); // A's timer fired: A is in flight, held by the gate
@@ -594,14 +600,7 @@ describe('EventPublisher: refused and failing sends', () => {
   });
 
   it('does not count an event in flight as dropped for overflow; the oldest waiting one is dropped instead', async () => {
-    const producer = new RecordingProducer();
-    let release = () => {};
-    const gate = new Promise<void>((r) => (release = r));
-    const send = producer.send.bind(producer);
-    producer.send = async (topic, messages) => {
-      await gate;
-      return send(topic, messages);
-    };
+    const { producer, release } = heldProducer();
     const registry = new Registry();
     const p = new EventPublisher({ producer, registry, capacity: 2, now: () => NOW });
     const [a, b, c] = ['a', 'b', 'c'].map((d) => event({ discriminator: d })) as [
