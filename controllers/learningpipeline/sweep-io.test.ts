@@ -35,6 +35,19 @@ describe('early stopping without pods/log', () => {
     expect(once.mark('ns/p/r3/train')).toBe(true);
     expect(once.has('ns/p/r1/train')).toBe(false);
   });
+
+  it('holds reads back for a while after a refusal, not for good, and still warns only once', () => {
+    const once = new OnceSet(10);
+    const minute = 60_000;
+    expect(once.refusedWithin('k', 0, 10 * minute)).toBe(false);
+    expect(once.mark('k', 0)).toBe(true);
+    expect(once.refusedWithin('k', 9 * minute, 10 * minute)).toBe(true);
+    // a grant made meanwhile: the read is tried again after the wait
+    expect(once.refusedWithin('k', 10 * minute, 10 * minute)).toBe(false);
+    // refused again: held back again, but not told again
+    expect(once.mark('k', 10 * minute)).toBe(false);
+    expect(once.refusedWithin('k', 19 * minute, 10 * minute)).toBe(true);
+  });
 });
 
 describe('trialPodFinished', () => {

@@ -28,6 +28,8 @@ export const LOG_MAX_TRANSFER_BYTES = 2 * 1024 * 1024;
 const FINISHED_CACHE_MAX = 2000;
 /** Sweeps whose log reads were refused, remembered so the warning is told once; bounded. */
 const FORBIDDEN_MAX = 2000;
+/** How long a sweep whose log read was refused waits before trying again (a grant may have come). */
+export const FORBIDDEN_RETRY_MS = 10 * 60_000;
 
 /** The chart value that grants pods/log get (off by default: pod logs may hold secrets). */
 export const EARLY_STOPPING_RBAC_VALUE = 'rbac.learningPipelineEarlyStopping';
@@ -36,7 +38,7 @@ export const EARLY_STOPPING_RBAC_VALUE = 'rbac.learningPipelineEarlyStopping';
 export function earlyStoppingForbiddenMessage(step: string): string {
   return (
     `step ${step}: early stopping is off for this sweep: the operator may not read trial pod logs ` +
-    `(pods/log get is forbidden); a cluster admin grants it with the chart value ${EARLY_STOPPING_RBAC_VALUE}=true`
+    `(pods/log get is forbidden); a cluster admin grants it with the chart value ${EARLY_STOPPING_RBAC_VALUE}=true (tried again every ${FORBIDDEN_RETRY_MS / 60_000} minutes)`
   );
 }
 
@@ -45,20 +47,37 @@ export function isLogForbidden(e: unknown): boolean {
   return e instanceof KubeApiError && e.status === 403;
 }
 
-/** Keys (sweeps) marked once: `mark` is true only the first time, so a warning is told once. */
+/**
+ * Sweeps whose log reads were refused, bounded (the oldest forgotten first):
+ * `mark` is true only the first time, so the warning is told once per sweep,
+ * and `refusedWithin` holds reads back for a while after the latest refusal
+ * rather than for good, so a grant made while the sweep runs takes effect.
+ */
 export class OnceSet {
-  readonly #keys = new Set<string>();
+  readonly #refusedAt = new Map<string, number>();
+  readonly #warned = new Set<string>();
   readonly #max: number;
   constructor(max: number) {
     this.#max = max;
   }
   has(key: string): boolean {
-    return this.#keys.has(key);
+    return this.#refusedAt.has(key);
   }
-  mark(key: string): boolean {
-    if (this.#keys.has(key)) return false;
-    if (this.#keys.size >= this.#max) this.#keys.delete(this.#keys.values().next().value!);
-    this.#keys.add(key);
+  /** Whether `key` was refused less than `ms` before `now`. */
+  refusedWithin(key: string, now: number, ms: number): boolean {
+    const at = this.#refusedAt.get(key);
+    return at !== undefined && now - at < ms;
+  }
+  mark(key: string, now = 0): boolean {
+    this.#refusedAt.delete(key);
+    if (this.#refusedAt.size >= this.#max) {
+      const oldest = this.#refusedAt.keys().next().value!;
+      this.#refusedAt.delete(oldest);
+      this.#warned.delete(oldest);
+    }
+    this.#refusedAt.set(key, now);
+    if (this.#warned.has(key)) return false;
+    this.#warned.add(key);
     return true;
   }
 }
@@ -171,7 +190,8 @@ export function finishedFromStatus(
  * annotation makes it EarlyStopped). A log that cannot be read (no kubelet,
  * kwok's fake pods) gives no reports, so no stop. A refused read (403: the
  * chart's rbac.learningPipelineEarlyStopping is off) turns early stopping
- * off for that sweep, and `forbidden` says so the first time only.
+ * off for that sweep for FORBIDDEN_RETRY_MS (then it tries again), and
+ * `forbidden` says so the first time only.
  */
 export class EarlyStopper {
   readonly #finished = new Map<string, Report[]>();
@@ -187,7 +207,8 @@ export class EarlyStopper {
   ): Promise<{ stopped: { job: string; index: number; reason: string }[]; forbidden?: boolean }> {
     const rule = sweep.earlyStopping;
     const running = trials.filter((t) => t.state === 'Active' && !t.stoppedEarly);
-    if (!rule || running.length === 0 || this.#forbidden.has(sweepKey)) return { stopped: [] };
+    if (!rule || running.length === 0) return { stopped: [] };
+    if (this.#forbidden.refusedWithin(sweepKey, Date.now(), FORBIDDEN_RETRY_MS)) return { stopped: [] };
     const reports = new Map<number, Report[]>();
     // the median is of succeeded trials only; logs of failed or stopped ones are not read
     const succeeded = trials.filter((t) => t.state === 'Succeeded' && !t.stoppedEarly);
@@ -198,7 +219,7 @@ export class EarlyStopper {
         reports.set(t.index, await this.#reports(ctx, namespace, sweep.objective.metric, t));
     } catch (e) {
       if (!(e instanceof LogForbidden)) throw e;
-      return { stopped: [], forbidden: this.#forbidden.mark(sweepKey) };
+      return { stopped: [], forbidden: this.#forbidden.mark(sweepKey, Date.now()) };
     }
     const stopped: { job: string; index: number; reason: string }[] = [];
     for (const t of running) {
