@@ -599,20 +599,29 @@ async function apiFault(
     orphaned: await orphans(world.ns),
     recoveryBoundSeconds: API_RECOVERY_BOUND_S,
     ...(health ? { clusterHealthyAfter: health.ok } : {}),
-    ...(during
-      ? {
-          reconciles: during.reconciles - before.reconciles,
-          requests: during.requests - before.requests,
-          // the relist after the API is back requeues every object once more
-          reconcileBound: reconcileBound({
-            objects: world.objects.length,
-            outageSeconds: f.downSeconds,
-            shortestRequeueSeconds: SHORTEST_REQUEUE_S,
-            causedPerObject: 3,
-          }),
-        }
-      : {}),
+    // the relist after the API is back requeues every object once more
+    ...loadDuringOutage(world.objects.length, before, during, f.downSeconds),
     notes,
+  };
+}
+
+/** Reconciles and requests the operator made during an outage, with the no-hot-loop bound for it (3 caused per object). */
+function loadDuringOutage(
+  objects: number,
+  before: OpFigures,
+  during: OpFigures | undefined,
+  outageSeconds: number,
+): Pick<FaultResult, 'reconciles' | 'requests' | 'reconcileBound'> {
+  if (!during) return {};
+  return {
+    reconciles: during.reconciles - before.reconciles,
+    requests: during.requests - before.requests,
+    reconcileBound: reconcileBound({
+      objects,
+      outageSeconds,
+      shortestRequeueSeconds: SHORTEST_REQUEUE_S,
+      causedPerObject: 3,
+    }),
   };
 }
 
@@ -684,19 +693,8 @@ async function dependencyFault(
     recoverySeconds,
     operatorSurvived: op.alive(),
     conditionShown: shown,
-    ...(during
-      ? {
-          reconciles: during.reconciles - before.reconciles,
-          requests: during.requests - before.requests,
-          // one poke each (and the status write it causes echoing back) is ours
-          reconcileBound: reconcileBound({
-            objects: world.objects.length,
-            outageSeconds,
-            shortestRequeueSeconds: SHORTEST_REQUEUE_S,
-            causedPerObject: 3,
-          }),
-        }
-      : {}),
+    // one poke each (and the status write it causes echoing back) is ours
+    ...loadDuringOutage(world.objects.length, before, during, outageSeconds),
     notes,
   };
 }
