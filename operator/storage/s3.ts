@@ -930,11 +930,11 @@ class S3ObjectStore implements ObjectStore {
       // one attempt (copyInParts retries it and checks the destination before aborting), with a
       // budget growing with the part count: S3 may take minutes to assemble a large upload
       complete: async (UploadId, Parts) => {
-        await this.#call({
-          operation: 'CompleteMultipartUpload',
-          key: Key,
-          idempotent: false,
-          run: (abortSignal) =>
+        const timeoutMs = completeTimeoutMs(Parts.length, options.timeoutMs ?? this.#s.timeoutMs);
+        await this.#callerFor(Key, { ...options, timeoutMs })(
+          'CompleteMultipartUpload',
+          false,
+          (abortSignal) =>
             this.#s.client.send(
               new sdk.CompleteMultipartUploadCommand({
                 Bucket,
@@ -944,9 +944,7 @@ class S3ObjectStore implements ObjectStore {
               }),
               { abortSignal },
             ),
-          signal: options.signal,
-          timeoutMs: completeTimeoutMs(Parts.length, options.timeoutMs ?? this.#s.timeoutMs),
-        });
+        );
       },
       destination: async () => {
         const out = await this.#headObject(Key, options);
