@@ -491,8 +491,7 @@ export class EventPublisher {
 
   #loopFailed(error: unknown): void {
     this.#inFlight.clear();
-    const delay = exponentialBackoff({ attempt: this.#attempt, ...this.#retry });
-    this.#attempt++;
+    const delay = this.#nextBackoff();
     try {
       this.#log?.error('platform event send loop failed; retrying', {
         retryInMs: delay,
@@ -502,6 +501,11 @@ export class EventPublisher {
       // The logger itself may be what failed; the retry below still happens.
     }
     this.#reschedule(delay);
+  }
+
+  /** The delay before the next try after a failure; each failure in a row doubles it (reset on a success). */
+  #nextBackoff(): number {
+    return exponentialBackoff({ attempt: this.#attempt++, ...this.#retry });
   }
 
   /** Replaces a pending timer (e.g. a 0 ms one from a publish during the send) by `delayMs`. */
@@ -547,7 +551,7 @@ export class EventPublisher {
           continue;
         }
         if (code !== undefined) {
-          this.#isolating = Math.max(0, this.#isolating - 1);
+          if (this.#isolating > 0) this.#isolating--;
           this.#buffer.remove([first.id]);
           this.#metrics.dropped.inc({ reason: 'rejected' });
           this.#metrics.depth.set(this.#buffer.size);
@@ -560,8 +564,7 @@ export class EventPublisher {
           });
           continue;
         }
-        const delay = exponentialBackoff({ attempt: this.#attempt, ...this.#retry });
-        this.#attempt++;
+        const delay = this.#nextBackoff();
         this.#log?.warn('platform events not sent; retrying', {
           topic: first.topic,
           count: batch.length,
