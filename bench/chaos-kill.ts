@@ -52,6 +52,7 @@ import {
   s3Secret,
 } from '../test/e2e/backup-fixtures.ts';
 import { modelDir, modelMeta } from '../test/e2e/gpu-signals.ts';
+import { artifactsVolume } from '../test/e2e/learningpipeline-fixtures.ts';
 import { loadSamples } from '../test/e2e/samples.ts';
 import {
   OPERATOR_NODE_OPTIONS,
@@ -216,29 +217,7 @@ function supporting(namespace: string, pv: string): Record<string, unknown>[] {
     ...policySecrets(namespace, randomBytes(32)),
     s3Secret(namespace, 'model-store-credentials'),
     s3Secret(namespace, 'backup-s3-credentials'),
-    {
-      apiVersion: 'v1',
-      kind: 'PersistentVolume',
-      metadata: { name: pv },
-      spec: {
-        capacity: { storage: '1Gi' },
-        accessModes: ['ReadWriteMany'],
-        storageClassName: '',
-        hostPath: { path: `/tmp/${pv}` },
-        claimRef: { namespace, name: 'ml-artifacts' },
-      },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'PersistentVolumeClaim',
-      metadata: { name: 'ml-artifacts', namespace },
-      spec: {
-        accessModes: ['ReadWriteMany'],
-        storageClassName: '',
-        volumeName: pv,
-        resources: { requests: { storage: '1Gi' } },
-      },
-    },
+    ...artifactsVolume(namespace, pv),
   ];
 }
 
