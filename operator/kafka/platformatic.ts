@@ -15,7 +15,12 @@ import {
   stringDeserializers,
   stringSerializer,
 } from '@platformatic/kafka';
-import type { IncrementalAlterConfigsOptions, Serializers } from '@platformatic/kafka';
+import type {
+  ConsumeOptions,
+  IncrementalAlterConfigsOptions,
+  MessagesStream,
+  Serializers,
+} from '@platformatic/kafka';
 import { randomUUID } from 'node:crypto';
 import type { CircuitBreakerOptions, CircuitState } from '../backoff.ts';
 import { CircuitBreaker } from '../backoff.ts';
@@ -130,6 +135,47 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
     timer = setTimeout(() => reject(new KafkaUnavailableError(`${what} timed out after ${ms}ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * consumer.consume() bounded by `ms`, with `onError` listening on the stream
+ * from the tick it is made. The stream computes its offsets on the next tick;
+ * when the consumer was closed meanwhile (a teardown racing the group join)
+ * that fails at once, and an 'error' with no listener yet is an uncaught
+ * exception that ends the process. The promise form of consume() can only
+ * attach listeners after that tick. A stream that arrives after the timeout
+ * is closed, its errors still going to `onError`.
+ */
+export function consumeWithin<K, V, HK, HV>(
+  consumer: Consumer<K, V, HK, HV>,
+  options: ConsumeOptions<K, V, HK, HV>,
+  ms: number,
+  what: string,
+  onError: (error: unknown) => void,
+): Promise<MessagesStream<K, V, HK, HV>> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      reject(new KafkaUnavailableError(`${what} timed out after ${ms}ms`));
+    }, ms);
+    const done = (error: Error | null, stream?: MessagesStream<K, V, HK, HV>) => {
+      stream?.on('error', onError);
+      clearTimeout(timer);
+      if (settled) {
+        void stream?.close().catch(onError);
+        return;
+      }
+      settled = true;
+      if (stream) resolve(stream);
+      else reject(error ?? new KafkaUnavailableError(`${what} returned no stream`));
+    };
+    try {
+      consumer.consume(options, done);
+    } catch (error) {
+      done(error instanceof Error ? error : new Error(String(error)));
+    }
+  });
 }
 
 export function hostPort(broker: string): string {
@@ -404,8 +450,11 @@ export async function readTopic(options: {
     autocommit: false,
   });
   const got: ConsumedMessage[] = [];
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  let firstError: unknown;
   try {
-    const stream = await consumer.consume(
+    const stream = await consumeWithin(
+      consumer,
       start
         ? {
             topics: [topic],
@@ -414,9 +463,13 @@ export async function readTopic(options: {
             autocommit: false,
           }
         : { topics: [topic], mode: MessagesStreamModes.EARLIEST, autocommit: false },
+      timeoutMs,
+      `read topic ${topic}`,
+      (e) => (firstError ??= e),
     );
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, options.timeoutMs ?? 15_000);
+      if (firstError !== undefined) return reject(classifyKafkaError(firstError));
+      const timer = setTimeout(resolve, timeoutMs);
       const done = () => {
         clearTimeout(timer);
         resolve();

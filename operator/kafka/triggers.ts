@@ -42,7 +42,13 @@ import type { EventValidator } from './event-schema.ts';
 import { compileEventSchema } from './event-schema.ts';
 import { ensureEventTopic } from './events.ts';
 import type { KafkaClients } from './platformatic.ts';
-import { classifyKafkaError, createKafkaClients, hostPort, withTimeout } from './platformatic.ts';
+import {
+  classifyKafkaError,
+  consumeWithin,
+  createKafkaClients,
+  hostPort,
+  withTimeout,
+} from './platformatic.ts';
 import type { TriggerEvent } from './trigger-filter.ts';
 import { triggerEventOf } from './trigger-filter.ts';
 
@@ -453,8 +459,11 @@ class Subscription {
       this.#fail(generation, p.lastError ?? new KafkaUnavailableError('consumer heartbeats stalled')),
     );
     try {
-      const stream = await withTimeout(
-        consumer.consume({
+      // A stream of an older generation (torn down while it joined) fails with
+      // "Client is closed": its error goes to #fail, which ignores it.
+      const stream = await consumeWithin(
+        consumer,
+        {
           topics: [topic],
           mode: MessagesStreamModes.COMMITTED,
           // A new group starts at the end: old events must not trigger a new pipeline.
@@ -462,9 +471,10 @@ class Subscription {
             ? MessagesStreamFallbackModes.EARLIEST
             : MessagesStreamFallbackModes.LATEST,
           autocommit: false,
-        }),
+        },
         this.#opts.timeoutMs,
         `join consumer group ${groupId}`,
+        (e: unknown) => this.#fail(generation, e),
       );
       if (generation !== this.#generation) {
         void stream.close().catch(() => undefined);
@@ -473,7 +483,6 @@ class Subscription {
       this.#stream = stream;
       stream.on('offsets', () => this.#assigned(generation));
       stream.on('data', (m: RawMessage) => this.#message(generation, m));
-      stream.on('error', (e: unknown) => this.#fail(generation, e));
       stream.on('close', () => this.#fail(generation, new KafkaUnavailableError('consumer stream closed')));
     } catch (error) {
       this.#fail(generation, error);

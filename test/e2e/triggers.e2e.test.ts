@@ -6,11 +6,13 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { Consumer, MessagesStreamModes, stringDeserializers } from '@platformatic/kafka';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaUnavailableError } from '../../operator/kafka/client.ts';
 import type { KafkaClients } from '../../operator/kafka/platformatic.ts';
 import {
+  consumeWithin,
   createKafkaClients,
   groupCommittedOffsets,
   listGroupIds,
@@ -374,6 +376,46 @@ describe('Kafka trigger consumers against a real broker', () => {
     expect(loops?.values.find((v) => v.labels.pipeline === 'dlq-off')?.value).toBe(1);
     // and nothing was produced anywhere
     expect(await clients.admin.listTopics()).not.toContain(`${sub.topic}.dlq`);
+  });
+
+  it('hands the error of a stream made for a consumer closed while it joined to the handler, not to the process', async () => {
+    // The race behind an uncaught "Client is closed." that a broker outage
+    // once raised: a teardown closes the consumer while its group join is in
+    // flight, the join still makes the stream, and the stream fails on its
+    // first tick. Closing from the join event makes that order certain.
+    const topic = topicName('closed-mid-join');
+    await createTopic(topic);
+    const consumer = new Consumer<string, string, string, string>({
+      clientId: 'ymera-e2e-triggers',
+      groupId: groupName('closed-mid-join'),
+      bootstrapBrokers: brokers,
+      deserializers: stringDeserializers,
+      autocommit: false,
+    });
+    const closing: Promise<void>[] = [];
+    consumer.once('consumer:group:join', () => closing.push(consumer.close(true)));
+    const errors: unknown[] = [];
+    try {
+      const stream = await consumeWithin(
+        consumer,
+        { topics: [topic], mode: MessagesStreamModes.LATEST, autocommit: false },
+        30_000,
+        'join',
+        (e) => errors.push(e),
+      );
+      const seen = await eventually(
+        'the stream error reached the handler',
+        async () => errors[0],
+        15_000,
+        50,
+      );
+      expect(seen).toMatchObject({ message: expect.stringMatching(/closed/i) });
+      expect(closing).toHaveLength(1);
+      await eventually('the stream is destroyed', async () => stream.destroyed, 15_000, 50);
+    } finally {
+      await Promise.all(closing).catch(() => undefined);
+      await consumer.close(true).catch(() => undefined);
+    }
   });
 
   it('reports a broker outage, recovers by itself, and receives events produced after recovery', async () => {
