@@ -1,14 +1,31 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ReconcileContext } from '../../operator/controller.ts';
+import { EventRecorder } from '../../operator/events.ts';
+import { Informer } from '../../operator/informer.ts';
+import { InformerSet } from '../../operator/informer-set.ts';
 import { KubeApiError } from '../../operator/kube/client.ts';
+import type { LocalApiServer } from '../../operator/kube/local-apiserver.ts';
+import {
+  listBody,
+  sendJson,
+  startLocalApiServer,
+  status,
+  watchStream,
+} from '../../operator/kube/local-apiserver.ts';
+import type { KubeObject } from '../../operator/kube/resources.ts';
+import { core } from '../../operator/kube/resources.ts';
 import type { PodObject } from '../../operator/kube/workloads.ts';
+import { createLogger } from '../../operator/logger.ts';
 import type { LearningPipelineSweep } from './schema.ts';
 import {
+  EarlyStopper,
   OnceSet,
   earlyStoppingForbiddenMessage,
   finishedFromStatus,
   isLogForbidden,
   trialPodFinished,
 } from './sweep-io.ts';
+import type { TrialObservation } from './sweep.ts';
 import { planSweep } from './sweep.ts';
 
 describe('early stopping without pods/log', () => {
@@ -100,5 +117,87 @@ describe('finishedFromStatus', () => {
     expect(plan.start).toEqual([]);
     expect(plan.phase).toBe('Succeeded');
     expect(plan.status).toMatchObject({ started: 3, succeeded: 1, failed: 1, earlyStopped: 1 });
+  });
+});
+
+// EarlyStopper over real HTTP: a local API server answers the pod list and
+// watch (the informer the stopper finds trial pods in) and each pod's log.
+describe('EarlyStopper', () => {
+  const logger = createLogger({ level: 'error', sink: { write: () => undefined } });
+  const ns = 'a';
+  const job = (i: number) => `p-r1-train-t${i}`;
+  const sweep: LearningPipelineSweep = {
+    parameters: [{ name: 'k', categorical: ['a', 'b', 'c', 'd', 'e', 'f'] }],
+    objective: { metric: 'acc', goal: 'Maximize' },
+    maxTrials: 6,
+    parallelTrials: 2,
+    maxFailedTrials: 1,
+    earlyStopping: { minTrials: 3, minReports: 3, marginPercent: 0 },
+  };
+  const trial = (i: number, state: TrialObservation['state']): TrialObservation => ({
+    index: i,
+    job: job(i),
+    params: { k: 'a' },
+    state,
+  });
+  /** Three succeeded trials (0-2) and a running one (3): enough for the rule to read every log. */
+  const trials = [trial(0, 'Succeeded'), trial(1, 'Succeeded'), trial(2, 'Succeeded'), trial(3, 'Active')];
+  const lines = (n: number, line: (i: number) => string) =>
+    Array.from({ length: n }, (_, i) => `${line(i)}\n`).join('');
+  const stepped = lines(5, (i) => `ymera-metrics {"acc": 0.8, "step": ${i + 1}}`);
+
+  let api: LocalApiServer | undefined;
+  let informer: Informer<KubeObject> | undefined;
+  afterEach(async () => {
+    await informer?.stop();
+    await api?.close();
+    informer = undefined;
+    api = undefined;
+  });
+
+  /** A context whose pods are trial-0 … trial-3, each log answered by `logs` (undefined: 404). */
+  async function context(logs: Record<number, string | undefined>): Promise<ReconcileContext> {
+    const pods: KubeObject[] = trials.map((t) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `${t.job}-pod`, namespace: ns, resourceVersion: '1', labels: { 'job-name': t.job } },
+    }));
+    api = await startLocalApiServer((req, res) => {
+      const log = /^\/api\/v1\/namespaces\/a\/pods\/p-r1-train-t(\d+)-pod\/log$/.exec(req.path);
+      if (log) {
+        const text = logs[Number(log[1])];
+        if (text === undefined) return sendJson(res, 404, status(404, 'NotFound', 'no log'));
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        const body = Buffer.from(text);
+        for (let i = 0; i < body.length; i += 64 * 1024) res.write(body.subarray(i, i + 64 * 1024));
+        res.end();
+        return;
+      }
+      if (req.query.get('watch') === 'true') return void watchStream(res);
+      return sendJson(res, 200, listBody(pods, '1'));
+    });
+    const client = api.client();
+    informer = new Informer<KubeObject>(client, core.pod, { namespace: ns, resyncMs: 0, logger });
+    const set = new InformerSet(new Map([['', informer]]));
+    informer.start();
+    await informer.waitForSync();
+    return new ReconcileContext({
+      client,
+      log: logger,
+      events: new EventRecorder({ client, controller: 'test', instance: 'test', logger }),
+      informers: () => set,
+      primaries: () => set,
+    });
+  }
+  const logReads = (i: number) =>
+    api?.seen.filter((r) => r.path === `/api/v1/namespaces/a/pods/${job(i)}-pod/log`).length ?? 0;
+
+  it('reads a finished trial whose log cannot be read once, not on every check', async () => {
+    const ctx = await context({ 1: stepped, 2: stepped, 3: stepped });
+    const stopper = new EarlyStopper();
+    for (let check = 0; check < 3; check++) await stopper.apply(ctx, ns, sweep, trials, 'a/p/r1/train');
+    expect(logReads(0)).toBe(1);
+    // a running trial's log changes: read on every check
+    expect(logReads(3)).toBe(3);
   });
 });
