@@ -54,7 +54,12 @@ import { parseMetrics } from './gate.ts';
 import { stepTerminationMessage } from './step-message.ts';
 import type { LearningPipelineObject } from './jobs.ts';
 import { artifactUri, resolvedOutputPath, RUN_LABEL, stepJob, stepJobName, sweepOutputDir } from './jobs.ts';
-import { EarlyStopper, earlyStoppingForbiddenMessage, observeTrials } from './sweep-io.ts';
+import {
+  EarlyStopper,
+  earlyStoppingForbiddenMessage,
+  earlyStoppingUnavailableMessage,
+  observeTrials,
+} from './sweep-io.ts';
 import type { TrialObservation } from './sweep.ts';
 import { paramEnvValue, sweepSeed, trialDir } from './sweep.ts';
 import { PipelineMetrics } from './metrics.ts';
@@ -315,6 +320,14 @@ export function learningPipelineReconciler(integrations: Integrations): Reconcil
               'EarlyStoppingForbidden',
               'Sweep',
               `Run ${run.id}: ${earlyStoppingForbiddenMessage(step.name)}`,
+            );
+          if (early.unusable)
+            await ctx.event(
+              obj,
+              'Warning',
+              'EarlyStoppingUnavailable',
+              'Sweep',
+              `Run ${run.id}: ${earlyStoppingUnavailableMessage(step.name, early.unusable)}`,
             );
           sweepTrials.set(step.name, trials);
           recreate.push(...missing.map((trial) => ({ step: step.name, trial })));

@@ -19,8 +19,11 @@ import { createLogger } from '../../operator/logger.ts';
 import type { LearningPipelineSweep } from './schema.ts';
 import {
   EarlyStopper,
+  LOG_MAX_TRANSFER_BYTES,
+  LOG_TAIL_LINES,
   OnceSet,
   earlyStoppingForbiddenMessage,
+  earlyStoppingUnavailableMessage,
   finishedFromStatus,
   isLogForbidden,
   trialPodFinished,
@@ -120,6 +123,24 @@ describe('finishedFromStatus', () => {
   });
 });
 
+describe('earlyStoppingUnavailableMessage', () => {
+  it('names the trial, why, and what the trial author can change', () => {
+    expect(
+      earlyStoppingUnavailableMessage('train', [{ index: 4, job: 'p-r1-train-t4', why: 'tooLarge' }]),
+    ).toMatch(
+      /^step train: early stopping is off for trial 4 \(Job p-r1-train-t4\): .*over 2 MiB.*write fewer or shorter log lines/,
+    );
+    expect(
+      earlyStoppingUnavailableMessage('train', [
+        { index: 2, job: 'p-r1-train-t2', why: 'positionsOnly' },
+        { index: 5, job: 'p-r1-train-t5', why: 'tooLarge' },
+      ]),
+    ).toMatch(
+      /trial 2 \(Job p-r1-train-t2\) \(and 1 other trial\(s\)\): .*report "step" in each ymera-metrics line/,
+    );
+  });
+});
+
 // EarlyStopper over real HTTP: a local API server answers the pod list and
 // watch (the informer the stopper finds trial pods in) and each pod's log.
 describe('EarlyStopper', () => {
@@ -199,5 +220,39 @@ describe('EarlyStopper', () => {
     expect(logReads(0)).toBe(1);
     // a running trial's log changes: read on every check
     expect(logReads(3)).toBe(3);
+  });
+
+  it('warns once per sweep of a trial whose log tail is over the transfer bound, never with its content', async () => {
+    const huge = lines(LOG_TAIL_LINES, () => `secret-token=abc ${'x'.repeat(5000)}`);
+    expect(Buffer.byteLength(huge)).toBeGreaterThan(LOG_MAX_TRANSFER_BYTES);
+    const ctx = await context({ 0: stepped, 1: stepped, 2: stepped, 3: huge });
+    const stopper = new EarlyStopper();
+    const first = await stopper.apply(ctx, ns, sweep, trials, 'a/p/r1/train');
+    expect(first.unusable).toEqual([{ index: 3, job: job(3), why: 'tooLarge' }]);
+    expect(earlyStoppingUnavailableMessage('train', first.unusable!)).not.toContain('secret');
+    // the next checks of the same sweep: not told again
+    expect((await stopper.apply(ctx, ns, sweep, trials, 'a/p/r1/train')).unusable).toBeUndefined();
+    // another sweep (the next run) is told
+    expect((await stopper.apply(ctx, ns, sweep, trials, 'a/p/r2/train')).unusable).toHaveLength(1);
+  });
+
+  it('warns of a finished trial whose cut log gives positions only, also when its reports come from memory', async () => {
+    const positional = lines(LOG_TAIL_LINES + 100, () => 'ymera-metrics {"acc": 0.8}');
+    const ctx = await context({ 0: stepped, 1: positional, 2: stepped, 3: stepped });
+    const stopper = new EarlyStopper();
+    expect((await stopper.apply(ctx, ns, sweep, trials, 'a/p/r1/train')).unusable).toEqual([
+      { index: 1, job: job(1), why: 'positionsOnly' },
+    ]);
+    // trial 1 is not read again, and a new sweep that shares it (as status replays it) is still told
+    expect((await stopper.apply(ctx, ns, sweep, trials, 'a/p/r2/train')).unusable).toHaveLength(1);
+    expect(logReads(1)).toBe(1);
+  });
+
+  it('does not warn of a cut log that reports steps, nor of a short one without them', async () => {
+    const long = lines(LOG_TAIL_LINES + 100, (i) => `ymera-metrics {"acc": 0.8, "step": ${i}}`);
+    const short = lines(5, () => 'ymera-metrics {"acc": 0.8}');
+    const ctx = await context({ 0: long, 1: short, 2: short, 3: long });
+    const stopper = new EarlyStopper();
+    expect((await stopper.apply(ctx, ns, sweep, trials, 'a/p/r1/train')).unusable).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@
 // their intermediate metrics in the pod log) and stopping a trial early. The
 // decisions are pure (sweep.ts); this reads what they need.
 import type { ReconcileContext } from '../../operator/controller.ts';
-import { KubeApiError, isConflict, isNotFound } from '../../operator/kube/client.ts';
+import { KubeApiError, isConflict, isLogTooLarge, isNotFound } from '../../operator/kube/client.ts';
 import { core } from '../../operator/kube/resources.ts';
 import type { PodObject } from '../../operator/kube/workloads.ts';
 import { parseMetrics } from './gate.ts';
@@ -39,6 +39,38 @@ export function earlyStoppingForbiddenMessage(step: string): string {
   return (
     `step ${step}: early stopping is off for this sweep: the operator may not read trial pod logs ` +
     `(pods/log get is forbidden); a cluster admin grants it with the chart value ${EARLY_STOPPING_RBAC_VALUE}=true (tried again every ${FORBIDDEN_RETRY_MS / 60_000} minutes)`
+  );
+}
+
+/**
+ * Why a trial's log gives early stopping nothing to compare, though it was
+ * read: its tail is over LOG_MAX_TRANSFER_BYTES (the read gave up), or the
+ * read was cut (more than LOG_TAIL_LINES lines or LOG_LIMIT_BYTES bytes) and
+ * its reports have no `"step"`, so their positions are not steps.
+ */
+export type LogUnusable = 'tooLarge' | 'positionsOnly';
+
+/** One trial early stopping cannot use, and why. */
+export interface UnusableTrial {
+  index: number;
+  job: string;
+  why: LogUnusable;
+}
+
+/**
+ * Why early stopping is off for trials of a sweep whose logs it cannot use,
+ * and what the trial author can do. Names the trials, never their log content.
+ */
+export function earlyStoppingUnavailableMessage(step: string, trials: readonly UnusableTrial[]): string {
+  const first = trials[0]!;
+  const others = trials.length > 1 ? ` (and ${trials.length - 1} other trial(s))` : '';
+  const why =
+    first.why === 'tooLarge'
+      ? `its last ${LOG_TAIL_LINES} log lines are over ${LOG_MAX_TRANSFER_BYTES / (1024 * 1024)} MiB, so the operator does not read them; write fewer or shorter log lines`
+      : `its log is longer than the ${LOG_TAIL_LINES} lines or ${LOG_LIMIT_BYTES / 1024} KiB the operator reads and its ymera-metrics lines have no "step", so their positions are not steps; report "step" in each ymera-metrics line (e.g. ymera-metrics {"step": 3, ...})`;
+  return (
+    `step ${step}: early stopping is off for trial ${first.index} (Job ${first.job})${others}: ${why}; ` +
+    `such a trial is neither stopped nor counted in the median`
   );
 }
 
@@ -83,6 +115,12 @@ export class OnceSet {
 }
 
 class LogForbidden extends Error {}
+
+/** What one trial's log read gave: its comparable reports, and why there are none when it is unusable. */
+interface LogReports {
+  reports: Report[];
+  why?: LogUnusable;
+}
 
 /** A trial whose pod already ended (its Job is about to say so): too late to stop, its result stands. */
 export function trialPodFinished(pod: PodObject | undefined): boolean {
@@ -194,8 +232,10 @@ export function finishedFromStatus(
  * `forbidden` says so the first time only.
  */
 export class EarlyStopper {
-  readonly #finished = new Map<string, Report[]>();
+  readonly #finished = new Map<string, LogReports>();
   readonly #forbidden = new OnceSet(FORBIDDEN_MAX);
+  /** Sweeps told that some trial's log is unusable (only `mark` is used: once per sweep). */
+  readonly #unavailable = new OnceSet(FORBIDDEN_MAX);
 
   async apply(
     ctx: ReconcileContext,
@@ -204,7 +244,12 @@ export class EarlyStopper {
     trials: readonly TrialObservation[],
     /** The sweep (namespace/pipeline/run/step): early stopping is turned off per sweep. */
     sweepKey: string,
-  ): Promise<{ stopped: { job: string; index: number; reason: string }[]; forbidden?: boolean }> {
+  ): Promise<{
+    stopped: { job: string; index: number; reason: string }[];
+    forbidden?: boolean;
+    /** Trials whose logs early stopping cannot use, the first time this sweep has any. */
+    unusable?: UnusableTrial[];
+  }> {
     const rule = sweep.earlyStopping;
     const running = trials.filter((t) => t.state === 'Active' && !t.stoppedEarly);
     if (!rule || running.length === 0) return { stopped: [] };
@@ -214,9 +259,10 @@ export class EarlyStopper {
     const succeeded = trials.filter((t) => t.state === 'Succeeded' && !t.stoppedEarly);
     const minTrials = rule.minTrials ?? 3;
     if (succeeded.length < minTrials) return { stopped: [] };
+    const unusable: UnusableTrial[] = [];
     try {
       for (const t of [...running, ...succeeded])
-        reports.set(t.index, await this.#reports(ctx, namespace, sweep.objective.metric, t));
+        reports.set(t.index, await this.#reports(ctx, namespace, sweep.objective.metric, t, unusable));
     } catch (e) {
       if (!(e instanceof LogForbidden)) throw e;
       return { stopped: [], forbidden: this.#forbidden.mark(sweepKey, Date.now()) };
@@ -247,7 +293,8 @@ export class EarlyStopper {
       }
       stopped.push({ job: t.job, index: t.index, reason });
     }
-    return { stopped };
+    unusable.sort((a, b) => a.index - b.index);
+    return unusable.length > 0 && this.#unavailable.mark(sweepKey) ? { stopped, unusable } : { stopped };
   }
 
   #pod(ctx: ReconcileContext, namespace: string, job: string): PodObject | undefined {
@@ -265,34 +312,43 @@ export class EarlyStopper {
     namespace: string,
     metric: string,
     t: TrialObservation,
+    /** Trials whose logs are unusable are added here (a finished one from memory too). */
+    unusable: UnusableTrial[],
   ): Promise<Report[]> {
-    const cached = this.#finished.get(t.job);
-    if (cached) return cached;
-    const pod = this.#pod(ctx, namespace, t.job);
-    if (!pod) return [];
+    let read = this.#finished.get(t.job);
+    if (!read) {
+      const pod = this.#pod(ctx, namespace, t.job);
+      if (!pod) return [];
+      read = await this.#read(ctx, namespace, pod.metadata.name, metric);
+      // a finished trial's log will not change, so it is not fetched again on every reconcile
+      if (t.state !== 'Active') this.#remember(t.job, read);
+    }
+    if (read.why) unusable.push({ index: t.index, job: t.job, why: read.why });
+    return read.reports;
+  }
+
+  async #read(ctx: ReconcileContext, namespace: string, pod: string, metric: string): Promise<LogReports> {
     let read: { text: string; lines: number; bytes: number };
     try {
-      read = await ctx.client.podLogTail(pod.metadata.name, namespace, {
+      read = await ctx.client.podLogTail(pod, namespace, {
         tailLines: LOG_TAIL_LINES,
         keepBytes: LOG_LIMIT_BYTES,
         maxBytes: LOG_MAX_TRANSFER_BYTES,
       });
     } catch (e) {
       if (isLogForbidden(e)) throw new LogForbidden();
-      // no log to read (a fake pod, a node gone, a tail too big): no reports, so no stop for them;
-      // a finished trial's log will not change, so it is not fetched again on every reconcile
-      if (t.state !== 'Active') this.#remember(t.job, []);
-      return [];
+      // no log to read (a fake pod, a node gone, a tail too big): no reports, so no stop for them
+      return isLogTooLarge(e) ? { reports: [], why: 'tooLarge' } : { reports: [] };
     }
     // a cut read's positions are not steps: only reports with their own step are kept then
     const truncated = logReadTruncated(read, { tailLines: LOG_TAIL_LINES, limitBytes: LOG_LIMIT_BYTES });
-    const values = comparableReports(intermediateReports(read.text, metric), truncated);
-    if (t.state !== 'Active') this.#remember(t.job, values);
-    return values;
+    const all = intermediateReports(read.text, metric);
+    const reports = comparableReports(all, truncated);
+    return all.length > 0 && reports.length === 0 ? { reports, why: 'positionsOnly' } : { reports };
   }
 
-  #remember(job: string, reports: Report[]): void {
+  #remember(job: string, read: LogReports): void {
     if (this.#finished.size >= FINISHED_CACHE_MAX) this.#finished.delete(this.#finished.keys().next().value!);
-    this.#finished.set(job, reports);
+    this.#finished.set(job, read);
   }
 }

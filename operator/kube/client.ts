@@ -20,6 +20,14 @@ import { SharedTransport } from './transport.ts';
 
 export const FIELD_MANAGER = 'ymera-operator';
 
+/** KubeApiError reason of a pod-log tail over podLogTail's maxBytes (the read gave up). */
+export const LOG_TOO_LARGE = 'TooLarge';
+
+/** Whether `e` is podLogTail giving up on a tail over its maxBytes. */
+export function isLogTooLarge(e: unknown): boolean {
+  return e instanceof KubeApiError && e.reason === LOG_TOO_LARGE;
+}
+
 export class KubeApiError extends Error {
   readonly status: number;
   readonly reason: string;
@@ -397,7 +405,7 @@ export class KubeClient {
       res.on('data', (c: Buffer) => {
         seen += c.length;
         if (seen <= opts.maxBytes) return keeper.push(c);
-        reject(new KubeApiError(0, 'TooLarge', `${path}: the log tail is over ${opts.maxBytes} bytes`));
+        reject(new KubeApiError(0, LOG_TOO_LARGE, `${path}: the log tail is over ${opts.maxBytes} bytes`));
         res.destroy();
       });
       res.on('end', () => resolve(keeper.result()));
