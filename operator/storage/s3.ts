@@ -36,6 +36,7 @@ import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type {
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
   HeadObjectCommandOutput,
   PutObjectCommand,
@@ -470,6 +471,21 @@ function byteCap(cap: number, tooLarge: () => Error): Transform {
   });
 }
 
+/** The CompleteMultipartUpload of an upload or a copy in parts: its parts, as they were uploaded. */
+function completeCommand(
+  Bucket: string,
+  Key: string,
+  UploadId: string,
+  Parts: readonly { PartNumber: number; ETag: string }[],
+): CompleteMultipartUploadCommand {
+  return new sdk.CompleteMultipartUploadCommand({
+    Bucket,
+    Key,
+    UploadId,
+    MultipartUpload: { Parts: [...Parts] },
+  });
+}
+
 /**
  * The command, its payload left out of the SigV4 signature when `unsigned`
  * ("x-amz-content-sha256: UNSIGNED-PAYLOAD", which the signer then uses
@@ -784,15 +800,7 @@ class S3ObjectStore implements ObjectStore {
       },
       complete: async (UploadId, Parts) => {
         const out = await call('CompleteMultipartUpload', false, (abortSignal) =>
-          this.#s.client.send(
-            new sdk.CompleteMultipartUploadCommand({
-              Bucket,
-              Key,
-              UploadId,
-              MultipartUpload: { Parts: [...Parts] },
-            }),
-            { abortSignal },
-          ),
+          this.#s.client.send(completeCommand(Bucket, Key, UploadId, Parts), { abortSignal }),
         );
         return { etag: unquoteEtag(out.ETag) };
       },
@@ -935,15 +943,7 @@ class S3ObjectStore implements ObjectStore {
           'CompleteMultipartUpload',
           false,
           (abortSignal) =>
-            this.#s.client.send(
-              new sdk.CompleteMultipartUploadCommand({
-                Bucket,
-                Key,
-                UploadId,
-                MultipartUpload: { Parts: [...Parts] },
-              }),
-              { abortSignal },
-            ),
+            this.#s.client.send(completeCommand(Bucket, Key, UploadId, Parts), { abortSignal }),
         );
       },
       destination: async () => {
