@@ -26,8 +26,8 @@ export const LOG_LIMIT_BYTES = 64 * 1024;
 export const LOG_MAX_TRANSFER_BYTES = 2 * 1024 * 1024;
 /** Finished trials' reports (their logs no longer change), by Job name; bounded. */
 const FINISHED_CACHE_MAX = 2000;
-/** Sweeps whose log reads were refused, remembered so the warning is told once; bounded. */
-const FORBIDDEN_MAX = 2000;
+/** Sweeps remembered per warning (refused reads, unusable logs) so each is told once; bounded. */
+const WARNED_SWEEPS_MAX = 2000;
 /** How long a sweep whose log read was refused waits before trying again (a grant may have come). */
 export const FORBIDDEN_RETRY_MS = 10 * 60_000;
 
@@ -233,9 +233,9 @@ export function finishedFromStatus(
  */
 export class EarlyStopper {
   readonly #finished = new Map<string, LogReports>();
-  readonly #forbidden = new OnceSet(FORBIDDEN_MAX);
+  readonly #forbidden = new OnceSet(WARNED_SWEEPS_MAX);
   /** Sweeps told that some trial's log is unusable (only `mark` is used: once per sweep). */
-  readonly #unavailable = new OnceSet(FORBIDDEN_MAX);
+  readonly #unavailable = new OnceSet(WARNED_SWEEPS_MAX);
 
   async apply(
     ctx: ReconcileContext,

@@ -413,8 +413,8 @@ async function listTopicOffsets(
  * action) or at the earliest offset. With `count` it waits until that many
  * messages arrived; without, it reads up to the end of every partition as of
  * the call, so a topic holding more messages than any fixed count (the
- * broker keeps data across runs) still yields its newest ones. Either way it
- * gives up after `timeoutMs`.
+ * broker keeps data across runs) still yields its newest ones. Joining the
+ * group and then reading are each bounded by `timeoutMs`.
  */
 export async function readTopic(options: {
   brokers: readonly string[];
@@ -452,6 +452,13 @@ export async function readTopic(options: {
   const got: ConsumedMessage[] = [];
   const timeoutMs = options.timeoutMs ?? 15_000;
   let firstError: unknown;
+  let failRead: ((error: unknown) => void) | undefined;
+  const onError = (e: unknown) => {
+    firstError ??= e;
+    failRead?.(e);
+  };
+  // A failed rejoin is emitted on the consumer; unheard, it would end the process.
+  consumer.on('error', onError);
   try {
     const stream = await consumeWithin(
       consumer,
@@ -465,11 +472,15 @@ export async function readTopic(options: {
         : { topics: [topic], mode: MessagesStreamModes.EARLIEST, autocommit: false },
       timeoutMs,
       `read topic ${topic}`,
-      (e) => (firstError ??= e),
+      onError,
     );
     await new Promise<void>((resolve, reject) => {
       if (firstError !== undefined) return reject(classifyKafkaError(firstError));
       const timer = setTimeout(resolve, timeoutMs);
+      failRead = (e) => {
+        clearTimeout(timer);
+        reject(classifyKafkaError(e));
+      };
       const done = () => {
         clearTimeout(timer);
         resolve();
@@ -489,14 +500,14 @@ export async function readTopic(options: {
           if (pending.size === 0) done();
         }
       });
-      stream.on('error', (e: Error) => {
-        clearTimeout(timer);
-        reject(classifyKafkaError(e));
-      });
     });
     await stream.close();
   } finally {
-    await consumer.close(true);
+    await consumer.close(true).catch(async () => {
+      // without a member id close() skips LeaveGroup and only drops the sockets
+      consumer.memberId = null;
+      await consumer.close(true).catch(() => undefined);
+    });
   }
   return got;
 }
