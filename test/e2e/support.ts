@@ -139,6 +139,22 @@ export async function startOperator(
   flags: string[] = [],
   opts: { allowForbidden?: boolean } = {},
 ): Promise<OperatorProcess> {
+  // A port freePort() found free can be taken before the operator binds it
+  // (outgoing connections draw their local ports from the same range): an
+  // operator that exited on EADDRINUSE is started again on new ports.
+  for (let attempt = 1; ; attempt++) {
+    const op = await spawnOperator(identity, flags, opts);
+    if (op !== 'EADDRINUSE') return op;
+    if (attempt === 3)
+      throw new Error(`operator ${identity}: its ports were taken ${attempt} times in a row`);
+  }
+}
+
+async function spawnOperator(
+  identity: string,
+  flags: string[],
+  opts: { allowForbidden?: boolean },
+): Promise<OperatorProcess | 'EADDRINUSE'> {
   const metricsPort = await freePort();
   const healthPort = await freePort();
   const child = spawn(
@@ -195,16 +211,19 @@ export async function startOperator(
       return code;
     },
   };
-  await eventually(
+  const readyOrExited = await eventually(
     `operator ${identity} to become ready (logs: ${out.slice(-2000)})`,
     async () => {
-      if (child.exitCode !== null)
-        throw new Error(`operator exited with ${child.exitCode}: ${out.slice(-4000)}`);
+      if (child.exitCode !== null) return 'exited';
       const res = await fetch(`${healthUrl}/readyz`);
-      return res.ok;
+      return res.ok && 'ready';
     },
     60_000,
   );
+  if (readyOrExited === 'exited') {
+    if (/EADDRINUSE/.test(out)) return 'EADDRINUSE';
+    throw new Error(`operator ${identity} exited with ${child.exitCode}: ${out.slice(-4000)}`);
+  }
   return op;
 }
 
