@@ -29,6 +29,7 @@ import {
   prometheusStack,
   startOperator,
   untilObserved,
+  podsWith,
 } from './support.ts';
 
 const MiB = 1048576;
@@ -90,17 +91,7 @@ describe('InferenceService self-healing', { timeout: 600_000 }, () => {
       );
       return own.length === count && own.every(ready) ? own.map((p) => p.metadata.name).sort() : undefined;
     });
-  const listPods = async () =>
-    (
-      await getJson<{ items: Pod[] }>([
-        'get',
-        'pods',
-        '-n',
-        ns,
-        '-l',
-        'app.kubernetes.io/component=inference-server',
-      ])
-    )?.items ?? [];
+  const listPods = () => podsWith<Pod>(ns, 'app.kubernetes.io/component=inference-server');
   const replacedEvents = async (name: string) =>
     (await eventsAbout(ns, name, 'InferenceService')).filter((e) => e.reason === 'PodReplaced');
 

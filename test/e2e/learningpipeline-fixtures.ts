@@ -5,7 +5,7 @@
 // and the teardown that lets finalizers run while the operator still does.
 import { createObjectStore } from '../../operator/storage/s3.ts';
 import type { OperatorProcess } from './support.ts';
-import { deleteInferenceServices, getJson, kubectl } from './support.ts';
+import { deleteInferenceServices, getJson, kubectl, podsWith } from './support.ts';
 
 export interface Trial {
   index: number;
@@ -62,18 +62,7 @@ export const firstRunStep = (p: SweepPipeline | undefined, step: string) =>
 
 /** The pods of step `step` of pipeline `pipeline` in `ns` (every run, every trial). */
 export async function podsOf<Pod>(ns: string, pipeline: string, step: string): Promise<Pod[]> {
-  return (
-    (
-      await getJson<{ items: Pod[] }>([
-        'get',
-        'pods',
-        '-n',
-        ns,
-        '-l',
-        `ymera.io/learningpipeline=${pipeline},ymera.io/step=${step}`,
-      ])
-    )?.items ?? []
-  );
+  return podsWith<Pod>(ns, `ymera.io/learningpipeline=${pipeline},ymera.io/step=${step}`);
 }
 
 /**

@@ -43,6 +43,7 @@ import {
   kubectlOk,
   startOperator,
   untilObserved,
+  podsWith,
 } from './support.ts';
 
 const NODE = process.env.YMERA_REAL_NODE;
@@ -97,17 +98,8 @@ describe.skipIf(skipReason !== '')(`InferenceService on the real node${skipReaso
   const ref = ['-n', '', `inferenceservice.ymera.io/${NAME}`];
   const until = (what: string, check: (r: InfSvc) => boolean) =>
     untilObserved<InfSvc>(ref, `${NAME}: ${what}`, check, POD_TIMEOUT);
-  const pods = async (revision: string) =>
-    (
-      await getJson<{ items: Pod[] }>([
-        'get',
-        'pods',
-        '-n',
-        ns,
-        '-l',
-        `ymera.io/inferenceservice=${NAME},ymera.io/revision=${revision}`,
-      ])
-    )?.items ?? [];
+  const pods = (revision: string) =>
+    podsWith<Pod>(ns, `ymera.io/inferenceservice=${NAME},ymera.io/revision=${revision}`);
   const clusterIP = async () =>
     (await getJson<{ spec: { clusterIP: string } }>(['get', 'service', '-n', ns, NAME]))?.spec.clusterIP ??
     '';

@@ -34,6 +34,7 @@ import {
   repo,
   sumMetric,
   untilObserved,
+  podsWith,
 } from './support.ts';
 
 const run = promisify(execFile);
@@ -98,10 +99,6 @@ interface InferenceService {
 
 const isReady = (conds: Condition[] | undefined) =>
   conds?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
-
-async function pods(namespace: string, selector: string): Promise<Pod[]> {
-  return (await getJson<{ items: Pod[] }>(['get', 'pods', '-n', namespace, '-l', selector]))?.items ?? [];
-}
 
 /** One POST on a fresh connection (kube-proxy picks a backend per connection). */
 function post(url: string, body: string): Promise<{ status: number; text: string }> {
@@ -317,7 +314,7 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
         `deployment ${fullname} did not become available: ${rollout.stderr}\n${why.map((r) => r.stdout + r.stderr).join('\n')}`,
       );
     }
-    const operators = await pods(releaseNs, `app.kubernetes.io/instance=${release}`);
+    const operators = await podsWith<Pod>(releaseNs, `app.kubernetes.io/instance=${release}`);
     expect(operators).toHaveLength(2);
     for (const p of operators) {
       expect(p.spec.nodeName).toBe(nodeName);
@@ -454,7 +451,7 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
       ]);
       throw new Error(`${String(e)}\n${why.map((r) => r.stdout + r.stderr).join('\n')}`);
     });
-    const serving = await pods(ns, selector);
+    const serving = await podsWith<Pod>(ns, selector);
     expect(serving.map((p) => p.spec.nodeName)).toEqual([nodeName, nodeName]);
     expect(serving.every((p) => p.status.phase === 'Running' && isReady(p.status.conditions))).toBe(true);
 
@@ -605,7 +602,7 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
         60_000,
       );
       // the other pod was never evicted
-      expect((await pods(ns, selector)).map((p) => p.metadata.name).sort()).toEqual(
+      expect((await podsWith<Pod>(ns, selector)).map((p) => p.metadata.name).sort()).toEqual(
         serving.map((p) => p.metadata.name).sort(),
       );
     } finally {
