@@ -47,12 +47,12 @@ export async function getJson<T = Record<string, unknown>>(args: string[]): Prom
   return JSON.parse(r.stdout) as T;
 }
 
-/** Polls `check` until it returns a value other than undefined/false, or throws after timeoutMs. */
 /** The pods in `ns` matching the label `selector` (none when the list fails). */
 export async function podsWith<Pod>(ns: string, selector: string): Promise<Pod[]> {
   return (await getJson<{ items: Pod[] }>(['get', 'pods', '-n', ns, '-l', selector]))?.items ?? [];
 }
 
+/** Polls `check` until it returns a value other than undefined/false, or throws after timeoutMs. */
 export async function eventually<T>(
   what: string,
   check: () => Promise<T | undefined | false>,
