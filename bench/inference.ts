@@ -39,7 +39,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -53,6 +53,7 @@ import { peerPython, peerVersions, startPeer } from './kserve-peer.ts';
 import { loadModel } from '../runtime/model.ts';
 import { createSession } from '../runtime/session.ts';
 import { FRAUD_MODEL, featureRows, fraudReference } from '../runtime/models/fraud-reference.ts';
+import { freePort } from '../test/e2e/support.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
@@ -209,17 +210,6 @@ async function workerEngineThroughput(
 async function probabilities(session: ort.InferenceSession, row: number[]): Promise<number[]> {
   const out = await session.run({ features: new ort.Tensor('float32', Float32Array.from(row), [1, 8]) });
   return Array.from(out.probabilities!.data as Float32Array);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-    srv.on('error', reject);
-  });
 }
 
 async function startServer(

@@ -77,16 +77,35 @@ export async function eventually<T>(
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports handed out by freePort come from below the kernel's ephemeral range
+ * (ip_local_port_range, 32768–60999 by default) and below NodePorts (30000–32767):
+ * a port the kernel picks for `listen(0)` comes from that range, and every outgoing
+ * connection on the machine draws its local port from it too, so one could take the
+ * port between our check and the server's bind (seen: an operator's EADDRINUSE).
+ */
+const TEST_PORTS = { first: 21000, count: 9000 };
+const handedOut = new Set<number>();
+
+/** Whether 127.0.0.1:port can be bound now. */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/** A port no server listens on and no outgoing connection will take; never the same twice. */
+export async function freePort(): Promise<number> {
+  const start = Math.floor(Math.random() * TEST_PORTS.count);
+  for (let i = 0; i < TEST_PORTS.count; i++) {
+    const port = TEST_PORTS.first + ((start + i) % TEST_PORTS.count);
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${TEST_PORTS.first}–${TEST_PORTS.first + TEST_PORTS.count - 1}`);
 }
 
 export interface OperatorProcess {
@@ -144,8 +163,8 @@ export async function startOperator(
   flags: string[] = [],
   opts: { allowForbidden?: boolean } = {},
 ): Promise<OperatorProcess> {
-  // A port freePort() found free can be taken before the operator binds it
-  // (outgoing connections draw their local ports from the same range): an
+  // A port freePort() found free can still be taken before the operator binds
+  // it (by a server another test starts on a port of its own choosing): an
   // operator that exited on EADDRINUSE is started again on new ports.
   for (let attempt = 1; ; attempt++) {
     const op = await spawnOperator(identity, flags, opts);
