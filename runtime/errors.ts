@@ -2,11 +2,20 @@
 // status the client gets with {"error": message}. Anything else is a 500.
 export class RequestError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  /** Set on a passing condition (a model still loading): sent as Retry-After, so clients retry. */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(status: number, message: string, retryAfterSeconds?: number) {
     super(message);
     this.name = 'RequestError';
     this.status = status;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
+
+/**
+ * 503 for a state the runtime leaves by itself within about a second or two (loading,
+ * a worker restarting): Retry-After tells a client, or a mesh's retry policy, to try again.
+ */
+export const unavailableForNow = (message: string): RequestError => new RequestError(503, message, 1);
 
 export const badRequest = (message: string): RequestError => new RequestError(400, message);

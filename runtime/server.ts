@@ -29,7 +29,7 @@ import {
 import type { InferRequest } from './codec.ts';
 import { parseFlags, resolveConfig } from './config.ts';
 import type { RuntimeConfig } from './config.ts';
-import { RequestError } from './errors.ts';
+import { RequestError, unavailableForNow } from './errors.ts';
 import { startGrpc } from './grpc.ts';
 import type { GrpcCall, GrpcRuntime } from './grpc.ts';
 import { createMetrics } from './metrics.ts';
@@ -193,15 +193,15 @@ export async function startRuntime(
 
   function loadedModel(): LoadedModel {
     if (state === 'failed') throw new RequestError(503, 'model failed to load; see the runtime log');
-    if (state === 'restarting') throw new RequestError(503, 'the inference worker is restarting');
-    if (!model || state === 'loading') throw new RequestError(503, 'model is not loaded yet');
+    if (state === 'restarting') throw unavailableForNow('the inference worker is restarting');
+    if (!model || state === 'loading') throw unavailableForNow('model is not loaded yet');
     return model;
   }
 
   /** Validation and the batcher: what HTTP and gRPC requests share once decoded. */
   async function runInfer(decoded: InferRequest): Promise<{ name: string; tensor: HostTensor }[]> {
     const m = loadedModel();
-    if (!batcher) throw new RequestError(503, 'model is not loaded yet');
+    if (!batcher) throw unavailableForNow('model is not loaded yet');
     const valid = validateRequest(m.signature, decoded);
     const cls = decoded.classification;
     for (const name of cls?.keys() ?? []) {
@@ -363,6 +363,7 @@ export async function startRuntime(
     } catch (e) {
       if (e instanceof RequestError) {
         status = e.status;
+        if (e.retryAfterSeconds !== undefined) headers = { 'retry-after': String(e.retryAfterSeconds) };
       } else {
         status = 500;
         log.error('inference failed', { err: e as Error });

@@ -169,6 +169,7 @@ describe('worker engine crashes', () => {
         expect(r.reason).toBeInstanceOf(WorkerCrashedError);
         expect(r.reason).toMatchObject({
           status: 503,
+          retryAfterSeconds: 1,
           message: expect.stringMatching(/inference worker exited/),
         });
       }

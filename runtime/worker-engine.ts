@@ -33,7 +33,7 @@ const RESTART_WINDOW_MS = 60_000;
 /** A run that could not finish because the inference worker died or is being replaced (503: retry). */
 export class WorkerCrashedError extends RequestError {
   constructor(message: string) {
-    super(503, message);
+    super(503, message, 1);
     this.name = 'WorkerCrashedError';
   }
 }

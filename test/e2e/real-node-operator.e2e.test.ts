@@ -101,7 +101,10 @@ const isReady = (conds: Condition[] | undefined) =>
   conds?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
 /** One POST on a fresh connection (kube-proxy picks a backend per connection). */
-function post(url: string, body: string): Promise<{ status: number; text: string }> {
+function post(
+  url: string,
+  body: string,
+): Promise<{ status: number; text: string; retryAfter: string | undefined }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
@@ -114,7 +117,8 @@ function post(url: string, body: string): Promise<{ status: number; text: string
       (res) => {
         let text = '';
         res.setEncoding('utf8').on('data', (d: string) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        const retryAfter = res.headers['retry-after'];
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text, retryAfter }));
         res.on('error', reject);
       },
     );
@@ -480,27 +484,36 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
     const expected = fraudReference(rows[0] as number[]);
     const inferOnce = async () => {
       // until the kubelet sees the killed container die and kube-proxy drops its endpoint, a
-      // new connection may still go to it and be refused (or reset, if it was in flight): a
-      // client of this idempotent call retries on a new connection, within a time budget as
-      // a mesh's retry policy does. An HTTP error is final. kube-proxy picks a backend at
-      // random per connection, so a count of tries is not enough: while the dead endpoint is
-      // listed each try lands on it by a coin toss, and a loaded machine keeps it listed for
-      // seconds (six refusals in a row failed a CI run). The budget is far longer than that
-      // and still fails the test if the other replica stops serving too.
+      // new connection may still go to it and be refused (or reset, if it was in flight), and
+      // once the container is restarted, answered 503 with Retry-After while its model loads:
+      // a client of this idempotent call retries both on a new connection, within a time
+      // budget as a mesh's retry policy does. Any other answer is final (a 503 without
+      // Retry-After too). kube-proxy picks a backend at random per connection, so a count of
+      // tries is not enough: while the dead endpoint is listed each try lands on it by a coin
+      // toss, and a loaded machine keeps it listed for seconds (six refusals in a row failed a
+      // CI run). The budget is far longer than that and still fails the test if the other
+      // replica stops serving too.
       const started = Date.now();
       const trail: string[] = [];
       for (let attempt = 0; ; attempt++) {
+        const outOfBudget = () => Date.now() - started > 30_000;
+        let waitMs = Math.min(200 * (attempt + 1), 1000);
         try {
-          return { ...(await post(url, body)), retries: attempt, trail };
+          const r = await post(url, body);
+          if (r.status !== 503 || r.retryAfter === undefined || outOfBudget()) {
+            return { ...r, retries: attempt, trail };
+          }
+          trail.push(`503 Retry-After ${r.retryAfter} (${r.text}) at ${Date.now() - started} ms`);
+          waitMs = Math.max(waitMs, Number(r.retryAfter) * 1000 || 0);
         } catch (e) {
           trail.push(`${String((e as { code?: string }).code ?? e)} at ${Date.now() - started} ms`);
-          if (!connectFailure(e) || Date.now() - started > 30_000) {
+          if (!connectFailure(e) || outOfBudget()) {
             throw new Error(`${String(e)} after ${JSON.stringify(trail)}`);
           }
         }
         // back off as a client would: kube-proxy needs a moment to drop the dead endpoint, and
         // immediate retries can all land on it (seen: six refusals within milliseconds)
-        await new Promise((r) => setTimeout(r, Math.min(200 * (attempt + 1), 1000)));
+        await new Promise((r) => setTimeout(r, waitMs));
       }
     };
     const first = await eventually('an inference through the Service', async () => {

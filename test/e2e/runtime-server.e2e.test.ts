@@ -142,13 +142,17 @@ async function infer(
   url: string,
   body: unknown,
   model = 'fraud',
-): Promise<{ status: number; json: InferResponse & { error?: string } }> {
+): Promise<{ status: number; retryAfter: string | null; json: InferResponse & { error?: string } }> {
   const res = await fetch(`${url}/v2/models/${model}/infer`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  return { status: res.status, json: (await res.json()) as InferResponse & { error?: string } };
+  return {
+    status: res.status,
+    retryAfter: res.headers.get('retry-after'),
+    json: (await res.json()) as InferResponse & { error?: string },
+  };
 }
 
 function expectMatchesReference(rows: number[][], out: InferResponse['outputs'][number]): void {
@@ -532,6 +536,8 @@ describe('runtime lifecycle', () => {
         inputs: [{ name: 'features', shape: [1, 8], datatype: 'FP32', data: new Array(8).fill(0) }],
       });
       expect(early.status).toBe(503);
+      // loading passes by itself: the client is told to try again
+      expect(early.retryAfter).toBe('1');
       release();
       await waitReady(rt);
       const ready = logLines(rt).find((l) => l.msg === 'model ready');
@@ -617,6 +623,8 @@ describe('runtime lifecycle', () => {
     });
     expect(r.status).toBe(503);
     expect(r.json.error).toMatch(/failed to load/);
+    // a failed load does not pass by itself: no Retry-After
+    expect(r.retryAfter).toBeNull();
     expect(rt.child.exitCode).toBeNull();
     expect(await rt.stop()).toBe(0);
   });
