@@ -11,6 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { freePort } from './support.ts';
 
 export interface ApiProxy {
   /** A copy of the kubeconfig whose server is the proxy. */
@@ -38,7 +39,9 @@ export async function startApiProxy(kubeconfigPath: string): Promise<ApiProxy> {
   const targetHost = target.hostname.replace(/^\[|\]$/g, '');
   const sockets = new Set<net.Socket>();
   let server: net.Server | undefined;
-  let port = 0;
+  // a port outside the ephemeral range: while cut, no outgoing connection (the operator's
+  // own reconnects included, which could even connect to themselves) can take it
+  const port = await freePort();
 
   const listen = () =>
     new Promise<void>((resolve, reject) => {
@@ -57,7 +60,6 @@ export async function startApiProxy(kubeconfigPath: string): Promise<ApiProxy> {
       });
       s.once('error', reject);
       s.listen(port, '127.0.0.1', () => {
-        port = (s.address() as net.AddressInfo).port;
         server = s;
         resolve();
       });
