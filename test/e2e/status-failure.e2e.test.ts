@@ -300,6 +300,18 @@ describe('status under failure', () => {
         },
       ],
     });
+    // the webhook is in force once a server-side dry run of such a Service fails calling it
+    // (before that, the operator's Service would be created and never sent again)
+    const probe = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'probe', namespace: ns, labels: { 'ymera.io/inferenceservice': 'flaky' } },
+      spec: { ports: [{ port: 80 }] },
+    };
+    await eventually('the webhook to fail a dry run', async () => {
+      const r = await kubectl(['apply', '--dry-run=server', '-f', '-'], JSON.stringify(probe));
+      return r.code !== 0 && /failed calling webhook/.test(r.stderr);
+    });
     await apply(infsvc(ns, 'flaky'));
     const obj = await untilReady(
       ns,
