@@ -321,11 +321,14 @@ describe('client errors', () => {
     const err = await closed.query('up').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PrometheusUnavailableError);
     expect((err as Error).message).toContain('ECONNREFUSED');
-    expect(Date.now() - t0).toBeLessThan(1000);
+    // well under the 5 s timeout (slack for a loaded machine): a refusal is not waited out
+    expect(Date.now() - t0).toBeLessThan(3000);
   });
 
   it('times out on a server that never answers, and opens the circuit after repeated outages', async () => {
     const silent = createServer(() => undefined); // accepts, never responds
+    let connections = 0;
+    silent.on('connection', () => connections++);
     const port = await freePort();
     await new Promise<void>((resolve) => silent.listen(port, '127.0.0.1', resolve));
     try {
@@ -336,15 +339,17 @@ describe('client errors', () => {
         const err = await client.alerts().catch((e: unknown) => e);
         expect(err).toBeInstanceOf(PrometheusUnavailableError);
         expect((err as Error).message).toContain('no answer within 300 ms');
-        expect(Date.now() - t0).toBeLessThan(2000);
+        // bounded by the timeout, not hanging (slack for a loaded machine)
+        expect(Date.now() - t0).toBeLessThan(5000);
       }
       expect(breaker.state).toBe('open');
-      const t0 = Date.now();
+      const before = connections;
       const err = await client.alerts().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PrometheusUnavailableError);
       expect((err as Error).cause).toBeInstanceOf(CircuitOpenError);
-      // no request went out: well under the 300 ms client timeout a call would have waited for
-      expect(Date.now() - t0).toBeLessThan(300);
+      // no request went out: the server saw no new connection
+      expect(connections).toBe(before);
+      expect(before).toBeGreaterThan(0); // the calls before did reach it
     } finally {
       silent.closeAllConnections();
       await new Promise((resolve) => silent.close(resolve));

@@ -160,11 +160,12 @@ describe('runtime config reload (a ConfigMap volume swapped under a running runt
     await inferMany(24, 1);
 
     // requests keep coming, round after round, until /metrics reports the new limits:
-    // some rounds are in flight while the runtime picks the swapped file up
+    // some rounds are in flight while the runtime picks the swapped file up (at least two
+    // rounds, however fast the swap is seen: on a loaded machine one round may outlast it)
     let swapped = false;
     let rounds = 0;
     const during = (async () => {
-      while (!swapped) await inferMany(16, 100 + 16 * rounds++);
+      while (!swapped || rounds < 2) await inferMany(16, 100 + 16 * rounds++);
     })();
     volume.write(runtimeJson({ maxBatchSize: 32, maxDelayMs: 5 }));
     try {
@@ -173,7 +174,6 @@ describe('runtime config reload (a ConfigMap volume swapped under a running runt
       swapped = true;
     }
     await during;
-    expect(rounds).toBeGreaterThan(1);
     await inferMany(48, 200);
     expect(logLines().some((l) => l.msg === 'batching changed live')).toBe(true);
     expect(child.exitCode).toBeNull();

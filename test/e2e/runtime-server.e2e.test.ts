@@ -639,7 +639,7 @@ describe('runtime lifecycle', () => {
         '--max-batch-size',
         '64',
         '--max-delay-ms',
-        '5000',
+        '10000',
         '--inference-thread',
         thread,
       ]);
@@ -657,7 +657,8 @@ describe('runtime lifecycle', () => {
       const t0 = Date.now();
       rt.child.kill('SIGTERM');
       const results = await Promise.all(pending);
-      expect(Date.now() - t0).toBeLessThan(4000);
+      // answered at the drain, not when the 10 s batch delay ends (slack for a loaded machine)
+      expect(Date.now() - t0).toBeLessThan(8000);
       results.forEach((r, i) => {
         expect(r.status).toBe(200);
         expectMatchesReference([rows[i]!], r.json.outputs[0]!);

@@ -309,7 +309,8 @@ describe('object store on MinIO', () => {
       const error = await rejection(s.put('x', '{}'));
       expect(error).toBeInstanceOf(ObjectStoreUnavailableError);
       expect((error as ObjectStoreError).code).toBe('Timeout');
-      expect(Date.now() - started).toBeLessThan(2_500);
+      // bounded by the 1 s timeout (slack for a loaded machine)
+      expect(Date.now() - started).toBeLessThan(5_000);
       const controller = new AbortController();
       setTimeout(() => controller.abort(new Error('reconcile cancelled')), 200);
       const aborted = await rejection(
@@ -379,7 +380,7 @@ describe('object store on MinIO', () => {
       expect((error as ObjectStoreError).code).toBe('Timeout');
       expect((error as Error).message).toContain('did not answer within 1000ms');
       expect(elapsed).toBeGreaterThanOrEqual(950);
-      expect(elapsed).toBeLessThan(2_500);
+      expect(elapsed).toBeLessThan(5_000); // slack for a loaded machine
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => hole.close(resolve));
@@ -399,7 +400,8 @@ describe('object store on MinIO', () => {
       const error = await rejection(s.get('x', { signal: controller.signal }));
       expect(error).not.toBeInstanceOf(ObjectStoreError);
       expect((error as Error).message).toBe('reconcile cancelled');
-      expect(Date.now() - started).toBeLessThan(2_000);
+      // at the abort, far before the 30 s timeout (slack for a loaded machine)
+      expect(Date.now() - started).toBeLessThan(10_000);
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => hole.close(resolve));
