@@ -93,6 +93,13 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** Retry-After for an error that passes by itself (see unavailableForNow), else no header. */
+function retryAfterHeader(e: unknown): Record<string, string> | undefined {
+  return e instanceof RequestError && e.retryAfterSeconds !== undefined
+    ? { 'retry-after': String(e.retryAfterSeconds) }
+    : undefined;
+}
+
 function send(
   res: ServerResponse,
   status: number,
@@ -341,7 +348,7 @@ export async function startRuntime(
         await handleGet(route, res);
       } catch (e) {
         const status = e instanceof RequestError ? e.status : 500;
-        send(res, status, errorBody((e as Error).message));
+        send(res, status, errorBody((e as Error).message), retryAfterHeader(e));
       }
       return;
     }
@@ -363,7 +370,7 @@ export async function startRuntime(
     } catch (e) {
       if (e instanceof RequestError) {
         status = e.status;
-        if (e.retryAfterSeconds !== undefined) headers = { 'retry-after': String(e.retryAfterSeconds) };
+        headers = retryAfterHeader(e);
       } else {
         status = 500;
         log.error('inference failed', { err: e as Error });

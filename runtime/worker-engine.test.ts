@@ -201,7 +201,12 @@ describe('worker engine crashes', () => {
     expect(settled.map((s) => s.status)).toEqual(Array(10).fill('rejected'));
     expect(statuses).toEqual(['failed']);
     expect(engine.status).toBe('failed');
-    await expect(engine.run(features(1, 1))).rejects.toThrow(/failed; not serving/);
+    // failed for good: a 503 without Retry-After
+    await expect(engine.run(features(1, 1))).rejects.toMatchObject({
+      status: 503,
+      retryAfterSeconds: undefined,
+      message: expect.stringMatching(/failed; not serving/),
+    });
     await engine.close();
   });
 });

@@ -30,10 +30,13 @@ export type FromWorker =
 const WORKER_URL = new URL('./inference-worker.ts', import.meta.url);
 const RESTART_WINDOW_MS = 60_000;
 
-/** A run that could not finish because the inference worker died or is being replaced (503: retry). */
+/**
+ * A run that could not finish because the inference worker died or is being replaced
+ * (503 with Retry-After), or because it failed for good (503 without: retrying will not help).
+ */
 export class WorkerCrashedError extends RequestError {
-  constructor(message: string) {
-    super(503, message, 1);
+  constructor(message: string, passes = true) {
+    super(503, message, passes ? 1 : undefined);
     this.name = 'WorkerCrashedError';
   }
 }
@@ -150,11 +153,9 @@ export class WorkerEngine {
     if (this.#closed) return Promise.reject(new WorkerCrashedError('the inference engine is closed'));
     if (!worker || this.#status !== 'ready')
       return Promise.reject(
-        new WorkerCrashedError(
-          this.#status === 'restarting'
-            ? 'the inference worker is restarting'
-            : 'the inference worker failed; not serving',
-        ),
+        this.#status === 'restarting'
+          ? new WorkerCrashedError('the inference worker is restarting')
+          : new WorkerCrashedError('the inference worker failed; not serving', false),
       );
     const id = this.#nextId++;
     const { tensors, transfer } = forTransfer(inputs);
