@@ -133,11 +133,39 @@ describe('earlyStoppingUnavailableMessage', () => {
     expect(
       earlyStoppingUnavailableMessage('train', [
         { index: 2, job: 'p-r1-train-t2', why: 'positionsOnly' },
-        { index: 5, job: 'p-r1-train-t5', why: 'tooLarge' },
+        { index: 5, job: 'p-r1-train-t5', why: 'positionsOnly' },
       ]),
     ).toMatch(
-      /trial 2 \(Job p-r1-train-t2\) \(and 1 other trial\(s\)\): .*report "step" in each ymera-metrics line/,
+      /trial 2 \(Job p-r1-train-t2\) \(and 1 other trial\(s\)\): .*report "step" in each ymera-metrics line.*such trials are/,
     );
+  });
+
+  it('names each distinct reason once, with its advice, the first trial it applies to and how many others', () => {
+    const message = earlyStoppingUnavailableMessage('train', [
+      { index: 6, job: 'p-r1-train-t6', why: 'positionsOnly' },
+      { index: 2, job: 'p-r1-train-t2', why: 'positionsOnly' },
+      { index: 3, job: 'p-r1-train-t3', why: 'tooLarge' },
+      { index: 5, job: 'p-r1-train-t5', why: 'positionsOnly' },
+    ]);
+    expect(message).toMatch(
+      /^step train: early stopping is off for trial 2 \(Job p-r1-train-t2\) \(and 2 other trial\(s\)\): [^]*report "step" in each ymera-metrics line[^]*; and for trial 3 \(Job p-r1-train-t3\): [^]*over 2 MiB[^]*write fewer or shorter log lines; such trials are neither stopped nor counted in the median$/,
+    );
+    // each reason and its advice once; the other trials are counted, not named
+    expect(message.split('write fewer or shorter log lines')).toHaveLength(2);
+    expect(message.split('report "step" in each ymera-metrics line')).toHaveLength(2);
+    expect(message).not.toMatch(/t5|t6/);
+  });
+
+  it('stays short however many trials and however long their names (an Event note is cut at 1024)', () => {
+    const long = (i: number) => `${'p'.repeat(50)}-r1-train-t${i}`.slice(-63);
+    const trials = Array.from({ length: 200 }, (_, i) => ({
+      index: i,
+      job: long(i),
+      why: i % 2 === 0 ? ('tooLarge' as const) : ('positionsOnly' as const),
+    }));
+    const message = `Run ${'r'.repeat(40)}: ${earlyStoppingUnavailableMessage('s'.repeat(63), trials)}`;
+    expect(message.length).toBeLessThanOrEqual(1024);
+    expect(message).toContain('(and 99 other trial(s))');
   });
 });
 

@@ -57,20 +57,34 @@ export interface UnusableTrial {
   why: LogUnusable;
 }
 
+/** Each reason early stopping cannot use a trial's log: what is wrong, and what the trial author can change. */
+const UNUSABLE_WHY: Record<LogUnusable, string> = {
+  tooLarge: `its last ${LOG_TAIL_LINES} log lines are over ${LOG_MAX_TRANSFER_BYTES / (1024 * 1024)} MiB, so the operator does not read them; write fewer or shorter log lines`,
+  positionsOnly: `its log is longer than the ${LOG_TAIL_LINES} lines or ${LOG_LIMIT_BYTES / 1024} KiB the operator reads and its ymera-metrics lines have no "step", so their positions are not steps; report "step" in each ymera-metrics line (e.g. ymera-metrics {"step": 3, ...})`,
+};
+
 /**
  * Why early stopping is off for trials of a sweep whose logs it cannot use,
- * and what the trial author can do. Names the trials, never their log content.
+ * and what the trial author can do: each distinct reason once, with the
+ * first trial it applies to (by index) and how many others, so the message
+ * stays short however many trials there are. Names the trials, never their
+ * log content.
  */
 export function earlyStoppingUnavailableMessage(step: string, trials: readonly UnusableTrial[]): string {
-  const first = trials[0]!;
-  const others = trials.length > 1 ? ` (and ${trials.length - 1} other trial(s))` : '';
-  const why =
-    first.why === 'tooLarge'
-      ? `its last ${LOG_TAIL_LINES} log lines are over ${LOG_MAX_TRANSFER_BYTES / (1024 * 1024)} MiB, so the operator does not read them; write fewer or shorter log lines`
-      : `its log is longer than the ${LOG_TAIL_LINES} lines or ${LOG_LIMIT_BYTES / 1024} KiB the operator reads and its ymera-metrics lines have no "step", so their positions are not steps; report "step" in each ymera-metrics line (e.g. ymera-metrics {"step": 3, ...})`;
+  const byWhy = new Map<LogUnusable, UnusableTrial[]>();
+  for (const t of [...trials].sort((a, b) => a.index - b.index)) {
+    const group = byWhy.get(t.why);
+    if (group) group.push(t);
+    else byWhy.set(t.why, [t]);
+  }
+  const parts = [...byWhy].map(([why, group]) => {
+    const first = group[0]!;
+    const others = group.length > 1 ? ` (and ${group.length - 1} other trial(s))` : '';
+    return `trial ${first.index} (Job ${first.job})${others}: ${UNUSABLE_WHY[why]}`;
+  });
   return (
-    `step ${step}: early stopping is off for trial ${first.index} (Job ${first.job})${others}: ${why}; ` +
-    `such a trial is neither stopped nor counted in the median`
+    `step ${step}: early stopping is off for ${parts.join('; and for ')}; ` +
+    `${trials.length > 1 ? 'such trials are' : 'such a trial is'} neither stopped nor counted in the median`
   );
 }
 
