@@ -276,6 +276,45 @@ describe('EarlyStopper', () => {
     expect(logReads(1)).toBe(1);
   });
 
+  it('warns once per sweep and reason: a later trial unusable for a new reason is told, of that reason only', async () => {
+    const huge = lines(LOG_TAIL_LINES, () => `secret-token=abc ${'x'.repeat(5000)}`);
+    const positional = lines(LOG_TAIL_LINES + 100, () => 'ymera-metrics {"acc": 0.8}');
+    const logs: Record<number, string | undefined> = { 0: stepped, 1: stepped, 2: stepped, 3: huge };
+    const ctx = await context(logs);
+    const stopper = new EarlyStopper();
+    const check = async () => (await stopper.apply(ctx, ns, sweep, trials, 'a/p/r1/train')).unusable;
+    expect(await check()).toEqual([{ index: 3, job: job(3), why: 'tooLarge' }]);
+    expect(await check()).toBeUndefined();
+    // the running trial's log now gives positions only: a new reason, told with its own advice
+    logs[3] = positional;
+    const later = await check();
+    expect(later).toEqual([{ index: 3, job: job(3), why: 'positionsOnly' }]);
+    expect(earlyStoppingUnavailableMessage('train', later!)).toContain(
+      'report "step" in each ymera-metrics line',
+    );
+    expect(await check()).toBeUndefined();
+    // back to a reason already told: not told again
+    logs[3] = huge;
+    expect(await check()).toBeUndefined();
+  });
+
+  it('tells every reason of one check in one warning, and neither again', async () => {
+    const huge = lines(LOG_TAIL_LINES, () => `secret-token=abc ${'x'.repeat(5000)}`);
+    const positional = lines(LOG_TAIL_LINES + 100, () => 'ymera-metrics {"acc": 0.8}');
+    const ctx = await context({ 0: stepped, 1: positional, 2: stepped, 3: huge });
+    const stopper = new EarlyStopper();
+    const first = await stopper.apply(ctx, ns, sweep, trials, 'a/p/r1/train');
+    expect(first.unusable).toEqual([
+      { index: 1, job: job(1), why: 'positionsOnly' },
+      { index: 3, job: job(3), why: 'tooLarge' },
+    ]);
+    const message = earlyStoppingUnavailableMessage('train', first.unusable!);
+    expect(message).toContain('write fewer or shorter log lines');
+    expect(message).toContain('report "step" in each ymera-metrics line');
+    expect(message).not.toContain('secret');
+    expect((await stopper.apply(ctx, ns, sweep, trials, 'a/p/r1/train')).unusable).toBeUndefined();
+  });
+
   it('does not warn of a cut log that reports steps, nor of a short one without them', async () => {
     const long = lines(LOG_TAIL_LINES + 100, (i) => `ymera-metrics {"acc": 0.8, "step": ${i}}`);
     const short = lines(5, () => 'ymera-metrics {"acc": 0.8}');

@@ -26,7 +26,7 @@ export const LOG_LIMIT_BYTES = 64 * 1024;
 export const LOG_MAX_TRANSFER_BYTES = 2 * 1024 * 1024;
 /** Finished trials' reports (their logs no longer change), by Job name; bounded. */
 const FINISHED_CACHE_MAX = 2000;
-/** Sweeps remembered per warning (refused reads, unusable logs) so each is told once; bounded. */
+/** Sweeps remembered per warning (refused reads, each reason a log is unusable) so each is told once; bounded. */
 const WARNED_SWEEPS_MAX = 2000;
 /** How long a sweep whose log read was refused waits before trying again (a grant may have come). */
 export const FORBIDDEN_RETRY_MS = 10 * 60_000;
@@ -62,6 +62,8 @@ const UNUSABLE_WHY: Record<LogUnusable, string> = {
   tooLarge: `its last ${LOG_TAIL_LINES} log lines are over ${LOG_MAX_TRANSFER_BYTES / (1024 * 1024)} MiB, so the operator does not read them; write fewer or shorter log lines`,
   positionsOnly: `its log is longer than the ${LOG_TAIL_LINES} lines or ${LOG_LIMIT_BYTES / 1024} KiB the operator reads and its ymera-metrics lines have no "step", so their positions are not steps; report "step" in each ymera-metrics line (e.g. ymera-metrics {"step": 3, ...})`,
 };
+/** Every reason, so a warning memory per (sweep, reason) can hold as many sweeps as one per sweep. */
+const UNUSABLE_REASONS = Object.keys(UNUSABLE_WHY) as LogUnusable[];
 
 /**
  * Why early stopping is off for trials of a sweep whose logs it cannot use,
@@ -86,6 +88,11 @@ export function earlyStoppingUnavailableMessage(step: string, trials: readonly U
     `step ${step}: early stopping is off for ${parts.join('; and for ')}; ` +
     `${trials.length > 1 ? 'such trials are' : 'such a trial is'} neither stopped nor counted in the median`
   );
+}
+
+/** The memory key of a (sweep, reason) warning: a sweep is told of each reason once. */
+function unusableKey(sweepKey: string, why: LogUnusable): string {
+  return `${sweepKey}\n${why}`;
 }
 
 /** A refused pod-log read (RBAC), as opposed to a log that is not there (a fake pod, a node gone). */
@@ -248,8 +255,12 @@ export function finishedFromStatus(
 export class EarlyStopper {
   readonly #finished = new Map<string, LogReports>();
   readonly #forbidden = new OnceSet(WARNED_SWEEPS_MAX);
-  /** Sweeps told that some trial's log is unusable (only `mark` is used: once per sweep). */
-  readonly #unavailable = new OnceSet(WARNED_SWEEPS_MAX);
+  /**
+   * (sweep, reason) pairs told that some trial's log is unusable for that
+   * reason (only `mark` is used: once per sweep and reason, so a later trial
+   * unusable for a new reason is told too); as many sweeps as #forbidden.
+   */
+  readonly #unavailable = new OnceSet(WARNED_SWEEPS_MAX * UNUSABLE_REASONS.length);
 
   async apply(
     ctx: ReconcileContext,
@@ -261,7 +272,7 @@ export class EarlyStopper {
   ): Promise<{
     stopped: { job: string; index: number; reason: string }[];
     forbidden?: boolean;
-    /** Trials whose logs early stopping cannot use, the first time this sweep has any. */
+    /** Trials whose logs early stopping cannot use, for reasons this sweep is not yet told of. */
     unusable?: UnusableTrial[];
   }> {
     const rule = sweep.earlyStopping;
@@ -308,7 +319,14 @@ export class EarlyStopper {
       stopped.push({ job: t.job, index: t.index, reason });
     }
     unusable.sort((a, b) => a.index - b.index);
-    return unusable.length > 0 && this.#unavailable.mark(sweepKey) ? { stopped, unusable } : { stopped };
+    // told once per (sweep, reason): a reason this sweep was told of is left out, a new one is told
+    const news = new Set(
+      UNUSABLE_REASONS.filter(
+        (why) => unusable.some((t) => t.why === why) && this.#unavailable.mark(unusableKey(sweepKey, why)),
+      ),
+    );
+    const told = unusable.filter((t) => news.has(t.why));
+    return told.length > 0 ? { stopped, unusable: told } : { stopped };
   }
 
   #pod(ctx: ReconcileContext, namespace: string, job: string): PodObject | undefined {
