@@ -12,10 +12,14 @@ export class RequestError extends Error {
   }
 }
 
+/** The Retry-After of a 503 that passes by itself: loading or a worker restart takes a second or two. */
+export const PASSING_RETRY_AFTER_SECONDS = 1;
+
 /**
- * 503 for a state the runtime leaves by itself within about a second or two (loading,
- * a worker restarting): Retry-After tells a client, or a mesh's retry policy, to try again.
+ * 503 for a state the runtime leaves by itself (loading, a worker restarting):
+ * Retry-After tells a client, or a mesh's retry policy, to try again.
  */
-export const unavailableForNow = (message: string): RequestError => new RequestError(503, message, 1);
+export const unavailableForNow = (message: string): RequestError =>
+  new RequestError(503, message, PASSING_RETRY_AFTER_SECONDS);
 
 export const badRequest = (message: string): RequestError => new RequestError(400, message);

@@ -15,7 +15,7 @@
 // for good (not ready; the pod's owner has to replace it).
 import { Worker } from 'node:worker_threads';
 import type { Tensors } from './batcher.ts';
-import { RequestError } from './errors.ts';
+import { PASSING_RETRY_AFTER_SECONDS, RequestError } from './errors.ts';
 import type { SessionSettings, TensorMetadata } from './session.ts';
 import { forTransfer, ownsBuffer } from './transfer.ts';
 
@@ -36,7 +36,7 @@ const RESTART_WINDOW_MS = 60_000;
  */
 export class WorkerCrashedError extends RequestError {
   constructor(message: string, passes = true) {
-    super(503, message, passes ? 1 : undefined);
+    super(503, message, passes ? PASSING_RETRY_AFTER_SECONDS : undefined);
     this.name = 'WorkerCrashedError';
   }
 }
