@@ -494,9 +494,9 @@ describe.skipIf(skipReason !== '')(`the chart's operator on the real node${skipR
       // CI run). The budget is far longer than that and still fails the test if the other
       // replica stops serving too.
       const started = Date.now();
+      const outOfBudget = () => Date.now() - started > 30_000;
       const trail: string[] = [];
       for (let attempt = 0; ; attempt++) {
-        const outOfBudget = () => Date.now() - started > 30_000;
         let waitMs = Math.min(200 * (attempt + 1), 1000);
         try {
           const r = await post(url, body);
