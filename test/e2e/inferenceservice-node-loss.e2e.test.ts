@@ -33,6 +33,7 @@ import {
   getJson,
   kubectl,
   kubectlOk,
+  podsWith,
   startOperator,
   untilObserved,
 } from './support.ts';
@@ -57,9 +58,7 @@ describe.skipIf(skipReason !== '')(`InferenceService replica on a lost node${ski
   let model: RealModel | undefined;
   let kubelet = 0;
 
-  const pods = async () =>
-    (await getJson<{ items: PodObj[] }>(['get', 'pods', '-n', ns, '-l', `ymera.io/inferenceservice=${NAME}`]))
-      ?.items ?? [];
+  const pods = () => podsWith<PodObj>(ns, `ymera.io/inferenceservice=${NAME}`);
 
   beforeAll(async () => {
     kubelet = realKubeletPid();

@@ -31,6 +31,7 @@ import {
   kafkaBrokers,
   kubectl,
   kubectlOk,
+  podsWith,
   repo,
   startOperator,
   untilObserved,
@@ -80,9 +81,7 @@ describe('InferenceService serving', () => {
   const get = (name: string) => getJson<InfSvc>(['get', ...ref(name)]);
   const until = (name: string, what: string, check: (r: InfSvc) => boolean, timeoutMs = 90_000) =>
     untilObserved<InfSvc>(ref(name), `${name}: ${what}`, check, timeoutMs);
-  const pods = async (name: string) =>
-    (await getJson<{ items: Pod[] }>(['get', 'pods', '-n', ns, '-l', `ymera.io/inferenceservice=${name}`]))
-      ?.items ?? [];
+  const pods = (name: string) => podsWith<Pod>(ns, `ymera.io/inferenceservice=${name}`);
   const deployments = async (name: string) =>
     (
       await getJson<{ items: Deployment[] }>([

@@ -40,7 +40,7 @@ import {
 import { loadSamples, toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
 import { eventsAbout, kafkaBrokers, prometheusStack } from './support.ts';
-import { eventually, freshNamespace, getJson, kubectlOk, startOperator } from './support.ts';
+import { eventually, freshNamespace, getJson, kubectlOk, podsWith, startOperator } from './support.ts';
 
 interface RunStep {
   name: string;
@@ -330,9 +330,7 @@ describe('LearningPipeline', () => {
       'prepare',
       ...Array<string>(6).fill('train'),
     ]);
-    const pods =
-      (await getJson<{ items: Pod[] }>(['get', 'pods', '-n', ns, '-l', `ymera.io/run=${run.id}`]))?.items ??
-      [];
+    const pods = await podsWith<Pod>(ns, `ymera.io/run=${run.id}`);
     const nodeOf = (step: string) =>
       pods.find((x) => x.metadata.labels['ymera.io/step'] === step)?.spec.nodeName;
     expect(nodeOf('train')).toMatch(/^gpu-node-/);

@@ -34,6 +34,7 @@ import {
   getJson,
   kubectl,
   kubectlOk,
+  podsWith,
   repo,
   startOperator,
 } from './support.ts';
@@ -184,17 +185,8 @@ function side(prefix: string) {
       ),
     events: async (reason: string): Promise<KubeEvent[]> =>
       (await eventsAbout(s.ns, NAME, 'LearningPipeline')).filter((e) => e.reason === reason),
-    trialPods: async (): Promise<Pod[]> =>
-      (
-        await getJson<{ items: Pod[] }>([
-          'get',
-          'pods',
-          '-n',
-          s.ns,
-          '-l',
-          `ymera.io/learningpipeline=${NAME},ymera.io/step=train`,
-        ])
-      )?.items ?? [],
+    trialPods: (): Promise<Pod[]> =>
+      podsWith<Pod>(s.ns, `ymera.io/learningpipeline=${NAME},ymera.io/step=train`),
     /** Where trial `index` of `run` wrote its model (the PVC is a directory on this host). */
     modelFile: (run: string, index: number) =>
       path.join(s.store?.dir ?? '', NAME, run, `trials/train-${index}`, 'train/model.onnx'),

@@ -416,17 +416,10 @@ describe.skipIf(skipReason !== '')(`InferenceService on the real node${skipReaso
       eventually(
         `two Ready pods of ${name}`,
         async () => {
-          const items =
-            (
-              await getJson<{ items: (Pod & { metadata: { deletionTimestamp?: string } })[] }>([
-                'get',
-                'pods',
-                '-n',
-                ns,
-                '-l',
-                `ymera.io/inferenceservice=${name},ymera.io/revision=${revision}`,
-              ])
-            )?.items ?? [];
+          const items = await podsWith<Pod & { metadata: { deletionTimestamp?: string } }>(
+            ns,
+            `ymera.io/inferenceservice=${name},ymera.io/revision=${revision}`,
+          );
           const live = items.filter(
             (p) => !p.metadata.deletionTimestamp && p.status.containerStatuses?.[0]?.ready === true,
           );

@@ -50,7 +50,15 @@ import {
 } from './backup-fixtures.ts';
 import { toYaml } from './samples.ts';
 import type { OperatorProcess } from './support.ts';
-import { eventually, freshNamespace, getJson, kubectl, kubectlOk, startOperator } from './support.ts';
+import {
+  eventually,
+  freshNamespace,
+  getJson,
+  kubectl,
+  kubectlOk,
+  podsWith,
+  startOperator,
+} from './support.ts';
 
 const NODE = process.env.YMERA_REAL_NODE;
 const skipReason = !NODE
@@ -257,16 +265,9 @@ describe.skipIf(skipReason !== '')(`Disaster recovery on the real node${skipReas
       POD_TIMEOUT,
     );
     expect((isvc.status?.model as { sha256?: string } | undefined)?.sha256).toBe(MODEL_SHA256['fraud.onnx']);
-    const pods = await getJson<{ items: Pod[] }>([
-      'get',
-      'pods',
-      '-n',
-      ns,
-      '-l',
-      `ymera.io/inferenceservice=${NAME}`,
-    ]);
-    expect(pods?.items.length).toBeGreaterThan(0);
-    expect(pods?.items.every((p) => p.spec.nodeName === NODE)).toBe(true);
+    const pods = await podsWith<Pod>(ns, `ymera.io/inferenceservice=${NAME}`);
+    expect(pods.length).toBeGreaterThan(0);
+    expect(pods.every((p) => p.spec.nodeName === NODE)).toBe(true);
     const rows = featureRows(3, 21);
     const out = (await eventually(`an inference from the restored ${NAME}`, () => infer(rows))).outputs[0];
     expect(out?.shape).toEqual([rows.length, 2]);

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toYaml } from './samples.ts';
-import { eventually, freshNamespace, getJson, kubectl, kubectlOk } from './support.ts';
+import { eventually, freshNamespace, kubectl, kubectlOk, podsWith } from './support.ts';
 import {
   GOOD_ACCURACY,
   TRAINER_IMAGE,
@@ -86,8 +86,7 @@ describe.skipIf(trainerSkipReason !== '')(`AutoML trainer on the real node${trai
     const pod = await eventually(
       `the ${name} pod to terminate`,
       async () => {
-        const list = await getJson<{ items: Pod[] }>(['get', 'pods', '-n', ns, '-l', `app=${name}`]);
-        const p = list?.items[0];
+        const [p] = await podsWith<Pod>(ns, `app=${name}`);
         return p?.status.containerStatuses?.[0]?.state.terminated ? p : undefined;
       },
       JOB_TIMEOUT,
